@@ -1,0 +1,1 @@
+"""auditkit: audit a clinic's phone contacts against its phone-contact policy."""

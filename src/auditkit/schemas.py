@@ -1,0 +1,188 @@
+"""Table shapes of an audit bundle: the single source of truth.
+
+The loader reads these pandera models to learn each table's columns, which of them are
+required, which hold timestamps, flags, counts or a closed vocabulary, which ids must be
+unique and which refer to another table. Change a shape here and loading follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.api.extensions import register_check_method
+from pandera.typing import Series
+
+STAFF_ROLES = ("therapist", "supervisor", "program_director", "admin")
+APPOINTMENT_STATUSES = ("attended", "no_show", "late_cancel", "cancelled", "rescheduled")
+DIRECTIONS = ("outbound", "inbound")
+CHANNELS = ("phone", "email", "text")
+PARTIES = ("client", "third_party", "unknown")
+OUTCOMES = ("voicemail", "answered", "no_answer", "voicemail_full", "wrong_number", "sent", "received")
+PURPOSES = ("missed_session", "scheduling", "coaching", "inquiry", "other")
+APPROVAL_KINDS = ("closure_warning", "phone_coaching")
+
+
+@register_check_method(statistics=[])
+def tz_aware(series: pd.Series) -> bool:
+    """A timestamp column: tz-aware, so clinic-local times compare right across DST."""
+    return isinstance(series.dtype, pd.DatetimeTZDtype)
+
+
+def _id(**kwargs: Any) -> Any:
+    return pa.Field(nullable=False, unique=True, str_length={"min_value": 1}, **kwargs)
+
+
+def _ref(table: str, *, required: bool = True) -> Any:
+    """A column holding another table's id; blank allowed unless required."""
+    return pa.Field(nullable=not required, metadata={"references": table})
+
+
+def _vocab(values: tuple[str, ...], *, required: bool = False) -> Any:
+    return pa.Field(nullable=not required, isin=list(values))
+
+
+def _timestamp(*, required: bool = False) -> Any:
+    return pa.Field(nullable=not required, tz_aware=())
+
+
+class _Table(pa.DataFrameModel):
+    class Config:
+        strict = False  # extra columns in an export are kept and ignored
+        coerce = False  # the loader parses; the model only judges
+
+
+class Staff(_Table):
+    staff_id: Series[str] = _id()
+    first_name: Series[str] = pa.Field(nullable=True)
+    last_name: Series[str] = pa.Field(nullable=True)
+    role: Series[str] = _vocab(STAFF_ROLES, required=True)
+
+
+class Clients(_Table):
+    client_id: Series[str] = _id()
+    first_name: Series[str] = pa.Field(nullable=True)
+    last_name: Series[str] = pa.Field(nullable=True)
+    phone: Series[str] = pa.Field(nullable=True)
+    intake_date: Series[Any] = _timestamp()
+    may_name_clinic: Series[bool] = pa.Field(nullable=False)
+    consent_recorded_at: Series[Any] = _timestamp()
+    therapist_id: Series[str] = _ref("staff", required=False)
+
+
+class Appointments(_Table):
+    appointment_id: Series[str] = _id()
+    client_id: Series[str] = _ref("clients")
+    staff_id: Series[str] = _ref("staff")
+    scheduled_start: Series[Any] = _timestamp(required=True)
+    duration_minutes: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, le=24 * 60)
+    service: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = _vocab(APPOINTMENT_STATUSES, required=True)
+
+
+class Contacts(_Table):
+    contact_id: Series[str] = _id()
+    client_id: Series[str] = _ref("clients")
+    staff_id: Series[str] = _ref("staff")
+    direction: Series[str] = _vocab(DIRECTIONS, required=True)
+    channel: Series[str] = _vocab(CHANNELS, required=True)
+    started_at: Series[Any] = _timestamp(required=True)
+    duration_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    party: Series[str] = _vocab(PARTIES)
+    outcome: Series[str] = _vocab(OUTCOMES)
+    purpose: Series[str] = _vocab(PURPOSES)
+    appointment_id: Series[str] = _ref("appointments", required=False)
+    message: Series[str] = pa.Field(nullable=True)
+
+
+class Notes(_Table):
+    note_id: Series[str] = _id()
+    client_id: Series[str] = _ref("clients")
+    staff_id: Series[str] = _ref("staff")
+    appointment_id: Series[str] = _ref("appointments", required=False)
+    written_at: Series[Any] = _timestamp(required=True)
+    text: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+
+
+class Approvals(_Table):
+    approval_id: Series[str] = _id()
+    kind: Series[str] = _vocab(APPROVAL_KINDS, required=True)
+    client_id: Series[str] = _ref("clients", required=False)
+    staff_id: Series[str] = _ref("staff")
+    approved_by: Series[str] = _ref("staff")
+    approved_at: Series[Any] = _timestamp(required=True)
+    expires_at: Series[Any] = _timestamp()
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What the loader needs to know about one column, read off a model."""
+
+    name: str
+    kind: str  # "id", "text", "timestamp", "flag", "count", "vocab"
+    required: bool
+    unique: bool
+    vocabulary: tuple[str, ...] = ()
+    references: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    model: type[pa.DataFrameModel]
+    columns: tuple[ColumnSpec, ...]
+    optional_table: bool = False
+
+    @property
+    def id_column(self) -> str:
+        return self.columns[0].name
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+def _column_spec(name: str, column: pa.Column) -> ColumnSpec:
+    checks = {check.name: check for check in column.checks}
+    metadata = column.metadata or {}
+    if "tz_aware" in checks:
+        kind = "timestamp"
+    elif "isin" in checks:
+        kind = "vocab"
+    elif str(column.dtype) == "bool":
+        kind = "flag"
+    elif str(column.dtype) == "Int64":
+        kind = "count"
+    else:
+        kind = "text"
+    vocabulary = tuple(checks["isin"].statistics["allowed_values"]) if kind == "vocab" else ()
+    return ColumnSpec(
+        name=name,
+        kind=kind,
+        required=not column.nullable and kind != "flag",
+        unique=column.unique,
+        vocabulary=vocabulary,
+        references=metadata.get("references"),
+    )
+
+
+def _table_spec(name: str, model: type[pa.DataFrameModel], optional: bool = False) -> TableSpec:
+    schema = model.to_schema()
+    columns = tuple(_column_spec(n, c) for n, c in schema.columns.items())
+    return TableSpec(name=name, model=model, columns=columns, optional_table=optional)
+
+
+# Load order: a table only refers to tables before it.
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        _table_spec("staff", Staff),
+        _table_spec("clients", Clients),
+        _table_spec("appointments", Appointments),
+        _table_spec("contacts", Contacts),
+        _table_spec("notes", Notes),
+        _table_spec("approvals", Approvals, optional=True),
+    )
+}
