@@ -20,7 +20,15 @@ APPOINTMENT_STATUSES = ("attended", "no_show", "late_cancel", "cancelled", "resc
 DIRECTIONS = ("outbound", "inbound")
 CHANNELS = ("phone", "email", "text")
 PARTIES = ("client", "third_party", "unknown")
-OUTCOMES = ("voicemail", "answered", "no_answer", "voicemail_full", "wrong_number", "sent", "received")
+OUTCOMES = (
+    "voicemail",
+    "answered",
+    "no_answer",
+    "voicemail_full",
+    "wrong_number",
+    "sent",
+    "received",
+)
 PURPOSES = ("missed_session", "scheduling", "coaching", "inquiry", "other")
 APPROVAL_KINDS = ("closure_warning", "phone_coaching")
 
@@ -186,3 +194,21 @@ TABLES: dict[str, TableSpec] = {
         _table_spec("approvals", Approvals, optional=True),
     )
 }
+
+
+class Findings(pa.DataFrameModel):
+    """One row per (rule, subject): what broke the policy, where, and the words that show it."""
+
+    rule: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}\d{3}$")
+    severity: Series[str] = pa.Field(isin=["high", "medium", "low"])
+    subject_type: Series[str] = pa.Field(isin=["appointment", "contact", "note"])
+    subject_id: Series[str] = pa.Field(nullable=False)
+    client_id: Series[str] = pa.Field(nullable=False)
+    staff_id: Series[str] = pa.Field(nullable=True)
+    at: Series[Any] = pa.Field(nullable=False, tz_aware=())
+    summary: Series[str] = pa.Field(str_length={"min_value": 1})
+    evidence: Series[str] = pa.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+        unique = ("rule", "subject_id")

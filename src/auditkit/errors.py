@@ -1,0 +1,13 @@
+"""Errors a user can act on: the CLI prints their message as one paragraph and exits 2."""
+
+
+class AuditkitError(Exception):
+    """Bad input or usage that stops the run; the message says what to fix."""
+
+
+class BundleError(AuditkitError):
+    """A table cannot be used at all: missing, unreadable, empty, or lacking a required column."""
+
+
+class PolicyError(AuditkitError):
+    """The policy file has an unknown key or a bad value."""

@@ -1,0 +1,238 @@
+"""Read a bundle's files into frames of text, remembering each record's physical line.
+
+Reading knows nothing of types: every value stays the text the export held (blank = NA), so
+validation can quote it back when it sets a row aside. Rows whose field count is wrong are set
+aside here, with their line, because no column of theirs can be trusted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from auditkit.errors import BundleError
+from auditkit.schemas import TableSpec
+
+SUFFIXES = (".csv", ".xlsx", ".parquet")
+REJECTED_COLUMNS = ["file", "line", "record_id", "column", "reason"]
+
+_QUOTE, _NEWLINE, _COMMA, _CR = 34, 10, 44, 13
+
+
+def _keep_undefined_cp1252_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+    # Five bytes have no Windows-1252 character; keep them as the Latin-1 control they are.
+    bad = error.object[error.start : error.end]
+    return "".join(chr(b) for b in bad), error.end
+
+
+codecs.register_error("auditkit-latin1", _keep_undefined_cp1252_bytes)
+
+
+@dataclass
+class RawTable:
+    """One table as read: text values, the physical line of each row, and rows set aside."""
+
+    name: str
+    file: str
+    frame: pd.DataFrame
+    lines: pd.Series
+    malformed: pd.DataFrame
+    encoding: str
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.frame) + len(self.malformed)
+
+
+def find_table_file(bundle: Path, table: str) -> Path | None:
+    """The one file holding a table, matched case-insensitively by name and suffix."""
+    matches = sorted(
+        p
+        for p in bundle.iterdir()
+        if p.is_file() and p.stem.lower() == table and p.suffix.lower() in SUFFIXES
+    )
+    if len(matches) > 1:
+        names = " and ".join(p.name for p in matches)
+        raise BundleError(
+            f"The bundle {bundle} holds {names}: both are the '{table}' table. Keep one of them."
+        )
+    return matches[0] if matches else None
+
+
+def normalise_column_name(name: str) -> str:
+    """Column names match ignoring case, spaces and hyphens: 'Client ID' is client_id."""
+    cleaned = "_".join(str(name).replace("\ufeff", "").replace("-", " ").split())
+    return cleaned.lower()
+
+
+def decode(data: bytes) -> tuple[bytes, str]:
+    """UTF-8 bytes of a file that was UTF-8, UTF-8 with BOM, or Windows-1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        data, encoding = data[len(codecs.BOM_UTF8) :], "utf-8-sig"
+    else:
+        encoding = "utf-8"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        if encoding == "utf-8-sig":
+            raise
+        return data.decode("cp1252", errors="auditkit-latin1").encode("utf-8"), "windows-1252"
+    return data, encoding
+
+
+def _record_spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start, end (exclusive) and physical line of every non-blank CSV record.
+
+    A newline ends a record only outside quotes, i.e. where an even number of quote characters
+    precede it; counted with numpy over the whole file, so multi-line fields cost nothing extra.
+    """
+    newlines = np.flatnonzero(buf == _NEWLINE)
+    quotes = np.flatnonzero(buf == _QUOTE)
+    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    if len(buf) and (len(ends) == 0 or ends[-1] != len(buf) - 1):
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    lengths = ends - starts
+    # A blank line (or a lone CR) is no record, as for every CSV reader.
+    blank = (lengths == 0) | ((lengths == 1) & (buf[np.minimum(starts, len(buf) - 1)] == _CR))
+    keep = ~blank
+    lines = np.searchsorted(newlines, starts[keep]) + 1
+    return starts[keep], ends[keep], lines
+
+
+def _field_counts(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    commas = np.flatnonzero(buf == _COMMA)
+    quotes = np.flatnonzero(buf == _QUOTE)
+    unquoted = commas[np.searchsorted(quotes, commas) % 2 == 0]
+    record = np.searchsorted(starts, unquoted, side="right") - 1
+    return np.bincount(record[record >= 0], minlength=len(starts)) + 1
+
+
+def _drop_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    """The file without the given records (each with its line ending)."""
+    delta = np.zeros(len(buf) + 1, dtype=np.int64)
+    np.add.at(delta, starts, 1)
+    np.add.at(delta, np.minimum(ends + 1, len(buf)), -1)
+    return buf[np.cumsum(delta[:-1]) == 0].tobytes()
+
+
+def read_csv(path: Path, table: str) -> RawTable:
+    """A CSV file as text columns, with rows of the wrong width set aside by line."""
+    try:
+        data, encoding = decode(path.read_bytes())
+    except UnicodeDecodeError:
+        raise BundleError(
+            f"{path.name} starts with a UTF-8 byte-order mark but is not valid UTF-8, so its "
+            "text cannot be trusted. Export it again as UTF-8."
+        ) from None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, ends, lines = _record_spans(buf)
+    if len(starts) == 0:
+        raise BundleError(f"{path.name} is empty: it has no header row and no records.")
+    counts = _field_counts(buf, starts)
+    bad = np.flatnonzero(counts != counts[0])
+    malformed = pd.DataFrame(
+        {
+            "file": path.name,
+            "line": lines[bad],
+            "record_id": [bytes(buf[starts[i] : ends[i]]).decode().split(",")[0] for i in bad],
+            "column": "",
+            "reason": [f"has {counts[i]} fields; the header has {counts[0]}" for i in bad],
+        },
+        columns=REJECTED_COLUMNS,
+    )
+    if len(bad):
+        data = _drop_spans(buf, starts[bad], ends[bad])
+        lines = np.delete(lines, bad)
+    header_text = bytes(buf[starts[0] : ends[0]]).decode().rstrip("\r")
+    names = next(csv.reader([header_text]))
+    table_arrow = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(block_size=1 << 24),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+    frame = table_arrow.to_pandas()
+    if len(frame) != len(lines) - 1:
+        raise BundleError(
+            f"{path.name} could not be split into records consistently (a stray quote "
+            f"character?): it has {len(lines) - 1} lines that look like records but parses as "
+            f"{len(frame)}. Check the quoting around line {lines[-1]}."
+        )
+    return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
+
+
+def _read_frame_file(path: Path, table: str) -> RawTable:
+    """An .xlsx or .parquet table; 'line' is the spreadsheet row (header = row 1)."""
+    try:
+        if path.suffix.lower() == ".xlsx":
+            frame = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False)
+        else:
+            frame = pd.read_parquet(path)
+    except Exception as exc:  # any failure to open means the file is unusable as a whole
+        kind = "an Excel workbook" if path.suffix.lower() == ".xlsx" else "a Parquet file"
+        raise BundleError(f"{path.name} cannot be read as {kind}: {exc}") from None
+    lines = pd.Series(np.arange(len(frame)) + 2)
+    frame = frame.astype(
+        {c: "str" for c in frame.columns if not pd.api.types.is_datetime64_any_dtype(frame[c])}
+    )
+    frame = frame.replace({"": pd.NA, "nan": pd.NA, "None": pd.NA, "NaT": pd.NA})
+    blank = frame.isna().all(axis=1).to_numpy()
+    empty = pd.DataFrame(columns=REJECTED_COLUMNS)
+    return RawTable(
+        table,
+        path.name,
+        frame[~blank].reset_index(drop=True),
+        lines[~blank].reset_index(drop=True),
+        empty,
+        "xlsx" if path.suffix.lower() == ".xlsx" else "parquet",
+    )
+
+
+def read_table(bundle: Path, spec: TableSpec) -> RawTable | None:
+    """Read one table's file and name its columns; None when an optional table is absent."""
+    path = find_table_file(bundle, spec.name)
+    if path is None:
+        if spec.optional_table:
+            return None
+        raise BundleError(
+            f"The bundle {bundle} has no '{spec.name}' table: expected {spec.name}.csv, "
+            f"{spec.name}.xlsx or {spec.name}.parquet. It is required."
+        )
+    raw = (
+        read_csv(path, spec.name)
+        if path.suffix.lower() == ".csv"
+        else _read_frame_file(path, spec.name)
+    )
+    names = [normalise_column_name(c) for c in raw.frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise BundleError(
+            f"{raw.file} has more than one column named '{duplicated[0]}' (names are matched "
+            "ignoring case, spaces and hyphens). Remove or rename the extra column."
+        )
+    raw.frame.columns = names
+    missing = [c for c in spec.required_columns if c not in names]
+    if missing:
+        raise BundleError(
+            f"{raw.file} has no '{missing[0]}' column, which the {spec.name} table requires. "
+            f"Required columns: {', '.join(spec.required_columns)}. Columns found: "
+            f"{', '.join(names) or 'none'}."
+        )
+    if raw.rows_read == 0 and not spec.optional_table:
+        raise BundleError(
+            f"{raw.file} has a header but no records; the {spec.name} table cannot be empty."
+        )
+    return raw

@@ -1,0 +1,145 @@
+"""The clinic's phone-contact policy as numbers and names the rules can use.
+
+Read from TOML: ``--policy FILE``, else ``policy.toml`` in the bundle, else built-in defaults.
+Every key is checked: an unknown key or a bad value stops the run with a message naming it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from auditkit.errors import PolicyError
+from auditkit.schemas import STAFF_ROLES
+
+
+@dataclass(frozen=True)
+class ClinicSection:
+    name: str = ""  # as it could be said in a message; blank disables clinic-name detection
+    aliases: tuple[str, ...] = ()
+    timezone: str = "America/Los_Angeles"
+
+
+@dataclass(frozen=True)
+class MissedSessionSection:
+    wait_minutes: int = 20
+    call_within_hours: int = 24
+    note_within_hours: int = 48
+    persistent_no_shows: int = 2
+    lookback_days: int = 90
+
+
+@dataclass(frozen=True)
+class ApprovalsSection:
+    closure_warning: tuple[str, ...] = ("supervisor",)
+    phone_coaching: tuple[str, ...] = ("program_director",)
+
+
+@dataclass(frozen=True)
+class Policy:
+    clinic: ClinicSection = field(default_factory=ClinicSection)
+    missed_session: MissedSessionSection = field(default_factory=MissedSessionSection)
+    approvals: ApprovalsSection = field(default_factory=ApprovalsSection)
+    # Extra phrase regexes per text category, extending the built-in patterns.
+    phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.clinic.timezone)
+
+
+_SECTIONS = {
+    "clinic": ClinicSection,
+    "missed_session": MissedSessionSection,
+    "approvals": ApprovalsSection,
+}
+
+
+def _check_value(key: str, expected: Any, value: Any) -> Any:
+    if expected is int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise PolicyError(
+                f"Policy key '{key}' must be a whole number of 0 or more, not {value!r}."
+            )
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise PolicyError(f"Policy key '{key}' must be text, not {value!r}.")
+        return value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(f"Policy key '{key}' must be a list of text values, not {value!r}.")
+    return tuple(value)
+
+
+def _section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise PolicyError(f"Policy section [{name}] must be a table of keys.")
+    known = {f.name: f for f in fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise PolicyError(
+                f"Unknown policy key '{name}.{key}'. Known keys in [{name}]: {', '.join(known)}."
+            )
+        hint = known[key].type
+        expected = int if hint == "int" else str if hint == "str" else tuple
+        values[key] = _check_value(f"{name}.{key}", expected, value)
+    return cls(**values)
+
+
+def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
+    """Build a checked Policy from parsed TOML."""
+    from auditkit.text import CATEGORIES
+
+    unknown = set(raw) - set(_SECTIONS) - {"phrases"}
+    if unknown:
+        raise PolicyError(
+            f"Unknown policy section [{sorted(unknown)[0]}] in {source}. "
+            f"Known sections: {', '.join([*_SECTIONS, 'phrases'])}."
+        )
+    sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    try:
+        ZoneInfo(sections["clinic"].timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(
+            f"Policy key 'clinic.timezone' is {sections['clinic'].timezone!r}, which is not an "
+            "IANA time zone name such as 'America/Los_Angeles'."
+        ) from None
+    for key in ("closure_warning", "phone_coaching"):
+        bad = [r for r in getattr(sections["approvals"], key) if r not in STAFF_ROLES]
+        if bad:
+            raise PolicyError(
+                f"Policy key 'approvals.{key}' names role {bad[0]!r}; roles are "
+                f"{', '.join(STAFF_ROLES)}."
+            )
+    phrases = raw.get("phrases", {})
+    if not isinstance(phrases, dict):
+        raise PolicyError("Policy section [phrases] must be a table of keys.")
+    checked_phrases = {}
+    for key, value in phrases.items():
+        if key not in CATEGORIES:
+            raise PolicyError(
+                f"Unknown policy key 'phrases.{key}'. Known keys: {', '.join(CATEGORIES)}."
+            )
+        checked_phrases[key] = _check_value(f"phrases.{key}", tuple, value)
+    return Policy(**sections, phrases=checked_phrases, source=source)
+
+
+def load_policy(path: Path | str | None = None, bundle: Path | str | None = None) -> Policy:
+    """The policy in force: an explicit file, else the bundle's policy.toml, else defaults."""
+    if path is None and bundle is not None and (Path(bundle) / "policy.toml").is_file():
+        path = Path(bundle) / "policy.toml"
+    if path is None:
+        return Policy()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise PolicyError(f"Policy file {path} does not exist.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"Policy file {path} is not valid TOML: {exc}.") from None
+    return policy_from_dict(raw, source=str(path))

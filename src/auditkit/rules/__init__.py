@@ -1,0 +1,38 @@
+"""The registry: every policy rule, by its stable code."""
+
+from __future__ import annotations
+
+from auditkit.rules import (
+    iq001_inquiry_not_ncnd,
+    ms001_no_outreach_call,
+    ms002_called_too_soon,
+    ms003_nobody_reached,
+    nt001_no_note,
+    nt002_note_incomplete,
+    pc001_phone_beyond_scheduling,
+    tp001_third_party_message,
+    vm001_clinic_named,
+    vm002_no_fee_notice,
+    vm003_closure_warning_unapproved,
+    vm004_closure_warning_premature,
+)
+from auditkit.rules.base import SEVERITY_ORDER, Checked, Rule
+
+_MODULES = (
+    ms001_no_outreach_call,
+    ms002_called_too_soon,
+    ms003_nobody_reached,
+    vm001_clinic_named,
+    vm002_no_fee_notice,
+    vm003_closure_warning_unapproved,
+    vm004_closure_warning_premature,
+    nt001_no_note,
+    nt002_note_incomplete,
+    tp001_third_party_message,
+    iq001_inquiry_not_ncnd,
+    pc001_phone_beyond_scheduling,
+)
+
+RULES: dict[str, Rule] = {module.RULE.code: module.RULE for module in _MODULES}
+
+__all__ = ["RULES", "SEVERITY_ORDER", "Checked", "Rule"]

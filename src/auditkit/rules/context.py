@@ -1,0 +1,191 @@
+"""Frames several rules share, derived once per audit from the bundle and the policy.
+
+Everything here is pure pandas over whole tables, and every derivation looks within one client,
+so the same code runs on a client partition of a larger bundle.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from auditkit import text
+from auditkit.validation import Bundle
+
+
+class AuditContext:
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.policy = bundle.policy
+        self._phrases: dict[tuple[str, str], pd.Series] = {}
+
+    # --- timing ---------------------------------------------------------------------------
+    @property
+    def wait(self) -> pd.Timedelta:
+        return pd.Timedelta(minutes=self.policy.missed_session.wait_minutes)
+
+    @property
+    def call_deadline(self) -> pd.Timedelta:
+        return pd.Timedelta(hours=self.policy.missed_session.call_within_hours)
+
+    @property
+    def note_deadline(self) -> pd.Timedelta:
+        return pd.Timedelta(hours=self.policy.missed_session.note_within_hours)
+
+    # --- text -----------------------------------------------------------------------------
+    def phrases(self, category: str, table: str = "contacts") -> pd.Series:
+        """Evidence of a phrase category in a table's free text (message or note text)."""
+        key = (category, table)
+        if key not in self._phrases:
+            frame = self.bundle.tables[table]
+            column = "text" if table == "notes" else "message"
+            extra = self.policy.phrases.get(category, ())
+            self._phrases[key] = text.find(category, frame[column], extra)
+        return self._phrases[key]
+
+    @cached_property
+    def clinic_named(self) -> pd.Series:
+        """Where a contact's message names the clinic, the words that do."""
+        clinic = self.policy.clinic
+        messages = self.bundle.contacts["message"]
+        if not clinic.name and not clinic.aliases:
+            return pd.Series(pd.NA, index=messages.index, dtype="object")
+        return text.find_clinic_name(messages, clinic.name, clinic.aliases)
+
+    # --- records --------------------------------------------------------------------------
+    @cached_property
+    def no_shows(self) -> pd.DataFrame:
+        appointments = self.bundle.appointments
+        return appointments[appointments["status"] == "no_show"]
+
+    @cached_property
+    def outbound_calls(self) -> pd.DataFrame:
+        contacts = self.bundle.contacts
+        return contacts[(contacts["direction"] == "outbound") & (contacts["channel"] == "phone")]
+
+    def calls_after_no_shows(self, within: pd.Timedelta) -> pd.DataFrame:
+        """(no-show, outbound call to that client) pairs with the call in [start, start + within].
+
+        ``contact_row`` is the call's row in the contacts table, for looking up its phrases.
+        """
+        pairs = self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]].merge(
+            self.outbound_calls[["contact_id", "client_id", "started_at", "outcome", "staff_id"]]
+            .rename_axis("contact_row")
+            .reset_index(),
+            on="client_id",
+            suffixes=("", "_caller"),
+        )
+        after = pairs["started_at"] - pairs["scheduled_start"]
+        pairs["after"] = after
+        return pairs[(after >= pd.Timedelta(0)) & (after <= within)]
+
+    @cached_property
+    def window_calls(self) -> pd.DataFrame:
+        """Outreach calls: outbound calls to the client within the call deadline of a no-show."""
+        return self.calls_after_no_shows(self.call_deadline)
+
+    @cached_property
+    def consent_time(self) -> pd.Series:
+        """When each client's consent to naming the clinic was recorded (NaT: never)."""
+        clients = self.bundle.clients.set_index("client_id")
+        recorded = clients["consent_recorded_at"].fillna(clients["intake_date"])
+        return recorded.where(clients["may_name_clinic"])
+
+    @cached_property
+    def closure_warnings(self) -> pd.DataFrame:
+        """Outbound contacts to the client whose message warns the file will be closed."""
+        contacts = self.bundle.contacts
+        evidence = self.phrases("closure_warning")
+        to_client = (contacts["direction"] == "outbound") & (
+            contacts["party"].isna() | (contacts["party"] == "client")
+        )
+        warnings = contacts[to_client & evidence.notna()].copy()
+        warnings["evidence"] = evidence[warnings.index]
+        return warnings
+
+    def approval_status(self, kind: str, events: pd.DataFrame) -> pd.DataFrame:
+        """For each event (staff_id, client_id, at), whether a valid approval of `kind` covered it.
+
+        Valid: for that staff member, for that client or all of theirs, given by a role the
+        policy lists, at or before the event, not expired. Where none was valid, `problem` says
+        what was wrong with the nearest candidate, for the evidence.
+        """
+        roles = getattr(self.policy.approvals, kind)
+        staff_roles = self.bundle.staff.set_index("staff_id")["role"]
+        approvals = self.bundle.approvals
+        approvals = approvals[approvals["kind"] == kind].assign(
+            approver_role=lambda a: a["approved_by"].map(staff_roles)
+        )
+        keyed = events[["staff_id", "client_id", "at"]].reset_index(names="event")
+        pairs = keyed.merge(approvals, on="staff_id", suffixes=("", "_approval"))
+        in_scope = pairs["client_id_approval"].isna() | (
+            pairs["client_id_approval"] == pairs["client_id"]
+        )
+        pairs = pairs[in_scope]
+        wrong_role = ~pairs["approver_role"].isin(roles)
+        too_late = pairs["approved_at"] > pairs["at"]
+        expired = pairs["expires_at"].notna() & (pairs["expires_at"] <= pairs["at"])
+        pairs = pairs.assign(
+            valid=~(wrong_role | too_late | expired),
+            problem=np.select(
+                [wrong_role, too_late, expired],
+                [
+                    "approval "
+                    + pairs["approval_id"]
+                    + " was given by "
+                    + pairs["approved_by"]
+                    + ", a "
+                    + pairs["approver_role"].fillna("unknown role").str.replace("_", " ")
+                    + f" (needs: {' or '.join(roles)})",
+                    "approval "
+                    + pairs["approval_id"]
+                    + " was given later, on "
+                    + pairs["approved_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                    "approval "
+                    + pairs["approval_id"]
+                    + " expired on "
+                    + pairs["expires_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                ],
+                default="",
+            ),
+        )
+        valid = pairs.groupby("event")["valid"].any()
+        problem = pairs[~pairs["valid"]].groupby("event")["problem"].first()
+        status = pd.DataFrame(index=keyed["event"])
+        status["valid"] = valid.reindex(status.index, fill_value=False).astype(bool)
+        status["problem"] = problem.reindex(status.index).fillna(
+            f"no {kind.replace('_', ' ')} approval"
+        )
+        status.index = events.index
+        return status
+
+    @cached_property
+    def documenting_notes(self) -> pd.DataFrame:
+        """For each no-show that has one, the note documenting it (linked first, else earliest).
+
+        A note documents a no-show when written within the note deadline of its start and
+        either linked to it by appointment_id, or unlinked, for the same client, and describing
+        a missed session.
+        """
+        notes = self.bundle.notes
+        describes = self.phrases("note_missed_session", "notes").notna()
+        no_shows = self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]]
+        linked = no_shows.merge(
+            notes[notes["appointment_id"].notna()][["note_id", "appointment_id", "written_at"]],
+            on="appointment_id",
+        ).assign(linked=True)
+        unlinked = no_shows.merge(
+            notes[notes["appointment_id"].isna() & describes][
+                ["note_id", "client_id", "written_at"]
+            ],
+            on="client_id",
+        ).assign(linked=False)
+        candidates = pd.concat([linked, unlinked], ignore_index=True)
+        delay = candidates["written_at"] - candidates["scheduled_start"]
+        candidates = candidates[(delay >= pd.Timedelta(0)) & (delay <= self.note_deadline)]
+        candidates = candidates.sort_values(
+            ["appointment_id", "linked", "written_at"], ascending=[True, False, True]
+        )
+        return candidates.drop_duplicates("appointment_id").reset_index(drop=True)

@@ -1,0 +1,39 @@
+"""MS001: every missed session gets an outreach call within the call deadline."""
+
+from __future__ import annotations
+
+from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    no_shows = ctx.no_shows
+    called = no_shows["appointment_id"].isin(ctx.window_calls["appointment_id"])
+    missed = subjects(no_shows[~called], "appointment_id", "scheduled_start")
+    hours = ctx.policy.missed_session.call_within_hours
+    evidence = (
+        "no outbound call to the client between the start, "
+        + clock(missed["at"])
+        + ", and "
+        + clock(missed["at"] + ctx.call_deadline)
+    )
+    summary = f"The client missed this session and was not called within {hours} hours."
+    return Checked(
+        subjects(no_shows, "appointment_id", "scheduled_start"), found(missed, summary, evidence)
+    )
+
+
+RULE = Rule(
+    code="MS001",
+    name="no-outreach-call",
+    severity="high",
+    subject="appointment",
+    policy="If a client misses a session then call the client and leave a voicemail after "
+    "20-minutes of waiting.",
+    why="A client who no-shows and hears nothing may drop out of treatment unnoticed; the call "
+    "is also how they learn about the fee before their next visit.",
+    opportunities="no-shows",
+    violating="A no-show at 13:00 Monday; the next call to the client is Wednesday.",
+    compliant="A no-show at 13:00; the therapist calls at 13:25 and leaves a voicemail.",
+    check=check,
+)

@@ -1,0 +1,47 @@
+"""MS003: outreach leaves a voicemail; calls that all rang out left the client uninformed."""
+
+from __future__ import annotations
+
+from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    calls = ctx.window_calls
+    per_no_show = calls.groupby("appointment_id").agg(
+        calls=("contact_id", "size"),
+        unanswered=("outcome", lambda o: (o == "no_answer").sum()),
+        first=("started_at", "min"),
+        last=("started_at", "max"),
+    )
+    no_shows = ctx.no_shows.set_index("appointment_id")
+    tried = no_shows.loc[per_no_show.index].reset_index()
+    opportunities = subjects(tried, "appointment_id", "scheduled_start")
+    stats = per_no_show.reindex(tried["appointment_id"]).reset_index(drop=True)
+    unreached = stats["unanswered"] == stats["calls"]
+    evidence = (
+        stats["calls"].astype(str)
+        + " call(s) between "
+        + clock(stats["first"])
+        + " and "
+        + clock(stats["last"])
+        + ", every one ended no_answer: no voicemail was left"
+    )[unreached]
+    summary = "Every outreach call for this missed session rang out; no voicemail was left."
+    return Checked(opportunities, found(opportunities[unreached], summary, evidence))
+
+
+RULE = Rule(
+    code="MS003",
+    name="no-voicemail-left",
+    severity="medium",
+    subject="appointment",
+    policy="If a client misses a session then call the client and leave a voicemail after "
+    "20-minutes of waiting.",
+    why="A call that rings out tells the client nothing: they don't hear about the fee or how to "
+    "confirm their next appointment. A full mailbox or wrong number is a different problem.",
+    opportunities="no-shows with at least one outreach call",
+    violating="Two calls after a no-show, both ended no_answer, and nothing else.",
+    compliant="A no_answer call, then a second call that left a voicemail.",
+    check=check,
+)

@@ -1,0 +1,38 @@
+"""PC001: the phone is for scheduling, unless phone coaching was approved."""
+
+from __future__ import annotations
+
+from auditkit.rules.base import Checked, Rule, found, quote, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    contacts = ctx.bundle.contacts
+    with_client = contacts[(contacts["channel"] == "phone") & (contacts["party"] == "client")]
+    content = ctx.phrases("coaching_content").reindex(with_client.index)
+    purpose = with_client["purpose"]
+    beyond = ("purpose " + purpose.where(purpose.isin(["coaching", "other"]))).fillna(
+        "coaching content: " + quote(content)
+    )
+    opportunities = subjects(with_client, "contact_id", "started_at")
+    status = ctx.approval_status("phone_coaching", opportunities)
+    breach = (beyond.notna().to_numpy()) & ~status["valid"].to_numpy()
+    evidence = beyond.reset_index(drop=True) + "; " + status["problem"]
+    summary = "The phone was used for more than scheduling without phone-coaching approval."
+    return Checked(opportunities, found(opportunities[breach], summary, evidence[breach]))
+
+
+RULE = Rule(
+    code="PC001",
+    name="phone-beyond-scheduling",
+    severity="high",
+    subject="contact",
+    policy="Unless you have approval by [the DBT program director] for phone coaching in DBT, then "
+    "you do not use the phone for anything but scheduling with your client.",
+    why="Phone coaching is a clinical intervention with its own training and supervision; done "
+    "without approval it is unsupervised treatment.",
+    opportunities="phone contacts with a client",
+    violating="A trainee without approval talks a client through urges on the phone.",
+    compliant="A call to move Tuesday's session to Thursday at 3.",
+    check=check,
+)

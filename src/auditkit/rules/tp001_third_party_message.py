@@ -1,0 +1,36 @@
+"""TP001: a third party who answers gets no message and learns nothing."""
+
+from __future__ import annotations
+
+from auditkit.rules.base import Checked, Rule, found, quote, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    calls = ctx.outbound_calls
+    answered_by_other = calls[calls["party"] == "third_party"]
+    left = ctx.phrases("message_left").reindex(answered_by_other.index)
+    disclosed = ctx.phrases("caller_disclosure").reindex(answered_by_other.index)
+    evidence = ("left a message: " + quote(left)).fillna("disclosed: " + quote(disclosed))
+    breach = evidence.notna()
+    summary = "A third party answered and was given a message or told who was calling."
+    opportunities = subjects(answered_by_other, "contact_id", "started_at")
+    return Checked(
+        opportunities, found(opportunities[breach.to_numpy()], summary, evidence[breach])
+    )
+
+
+RULE = Rule(
+    code="TP001",
+    name="third-party-told",
+    severity="high",
+    subject="contact",
+    policy="\u201cHi. Is <client name> there? No, no message. I'll try again. I can't say who "
+    "this is but thank you. I'll try again.\u201d",
+    why="Whoever picks up may not know the client is in therapy; a message or a name tells them.",
+    opportunities="outbound calls answered by a third party",
+    violating="\u201cCould you tell her that her therapist called about her appointment?\u201d",
+    compliant="\u201cIs Alex there? No, no message. I'll try again. I can't say who this is but "
+    "thank you.\u201d",
+    check=check,
+)

@@ -1,0 +1,45 @@
+"""VM001: a voicemail names the clinic only with the client's recorded consent."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from auditkit.rules.base import Checked, Rule, found, quote, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    calls = ctx.outbound_calls
+    voicemails = calls[calls["outcome"] == "voicemail"]
+    named = ctx.clinic_named.reindex(voicemails.index)
+    consent = voicemails["client_id"].map(ctx.consent_time)
+    no_consent = consent.isna() | (consent > voicemails["started_at"])
+    breach = named.notna() & no_consent
+    consent_words = pd.Series(
+        "consent to naming the clinic was never recorded", index=consent.index
+    )
+    later = consent.notna()
+    consent_words[later] = "consent to naming the clinic was recorded later, on " + consent[
+        later
+    ].dt.strftime("%Y-%m-%d %H:%M")
+    evidence = quote(named[breach]) + "; " + consent_words[breach]
+    summary = "The voicemail named the clinic, but the client had not agreed to that."
+    hits = subjects(voicemails[breach], "contact_id", "started_at")
+    return Checked(subjects(voicemails, "contact_id", "started_at"), found(hits, summary, evidence))
+
+
+RULE = Rule(
+    code="VM001",
+    name="clinic-named-without-consent",
+    severity="high",
+    subject="contact",
+    policy="Do not say the name of the clinic in the phone message unless the client confirmed "
+    "that it's okay to do so at the initial meeting.",
+    why="Anyone who hears the voicemail learns the client is in psychological treatment; that "
+    "is the client's to disclose, not the clinic's.",
+    opportunities="voicemails left (outbound calls with outcome voicemail)",
+    violating="\u201cHi, this is Sam from Riverside Psychology Clinic…\u201d to a client who "
+    "never consented.",
+    compliant="\u201cThis is Sam calling. We had an appointment at 11:00…\u201d",
+    check=check,
+)

@@ -1,0 +1,40 @@
+"""VM002: the outreach voicemail tells the client about the missed-session charge."""
+
+from __future__ import annotations
+
+from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    outreach = ctx.window_calls[ctx.window_calls["outcome"] == "voicemail"]
+    outreach = outreach.drop_duplicates("contact_id")
+    fee = ctx.phrases("fee_notice")
+    missing = outreach[fee.loc[outreach["contact_row"]].isna().to_numpy()]
+    evidence = (
+        "voicemail at "
+        + missing["started_at"].dt.strftime("%H:%M")
+        + " after the missed session of "
+        + clock(missing["scheduled_start"])
+        + " says nothing about the missed-session charge"
+    )
+    summary = "The outreach voicemail did not tell the client about the missed-session fee."
+    opportunities = subjects(outreach, "contact_id", "started_at", "staff_id_caller")
+    hits = subjects(missing, "contact_id", "started_at", "staff_id_caller")
+    return Checked(opportunities, found(hits, summary, evidence))
+
+
+RULE = Rule(
+    code="VM002",
+    name="no-fee-notice",
+    severity="low",
+    subject="contact",
+    policy="Since I didn't hear from you in 24-hours, I wanted to remind you that you'll be "
+    "charged for the missed session.",
+    why="A client who is not told of the fee is surprised at the next visit; the policy's script "
+    "exists so the charge never comes unannounced.",
+    opportunities="outreach voicemails (voicemails within the call deadline of a no-show)",
+    violating="\u201cHi, it's Sam, we missed you today, call me back.\u201d",
+    compliant="\u201c…I wanted to remind you that you'll be charged for the missed session.\u201d",
+    check=check,
+)

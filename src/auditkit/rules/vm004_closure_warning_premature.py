@@ -1,0 +1,45 @@
+"""VM004: a closure warning is for persistent no-shows only."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from auditkit.rules.base import Checked, Rule, found, subjects
+from auditkit.rules.context import AuditContext
+
+
+def check(ctx: AuditContext) -> Checked:
+    rules = ctx.policy.missed_session
+    warnings = subjects(ctx.closure_warnings, "contact_id", "started_at")
+    history = warnings.reset_index(names="warning").merge(
+        ctx.no_shows[["client_id", "scheduled_start"]], on="client_id"
+    )
+    before = history["at"] - history["scheduled_start"]
+    recent = history[
+        (before >= pd.Timedelta(0)) & (before <= pd.Timedelta(days=rules.lookback_days))
+    ]
+    counts = recent.groupby("warning").size().reindex(warnings.index, fill_value=0)
+    premature = counts < rules.persistent_no_shows
+    evidence = (
+        counts.astype(str)
+        + f" no-show(s) in the {rules.lookback_days} days up to the warning; the policy asks for "
+        + f"{rules.persistent_no_shows}"
+    )
+    summary = "The client was warned about closure before a persistent pattern of no-shows."
+    return Checked(warnings, found(warnings[premature], summary, evidence[premature]))
+
+
+RULE = Rule(
+    code="VM004",
+    name="closure-warning-premature",
+    severity="low",
+    subject="contact",
+    policy="If the client has persistently not shown then you might add the following [closure "
+    "warning]\u2026",
+    why="Threatening closure after a single miss can push away a client who would have come back; "
+    "the warning is meant for a pattern.",
+    opportunities="closure warnings",
+    violating="A closure warning after the client's first no-show in three months.",
+    compliant="A closure warning after the client's second no-show in three months.",
+    check=check,
+)
