@@ -72,8 +72,9 @@ def audit(bundle: Bundle, month: str | None = None) -> AuditResult:
         findings.append(found[FINDING_COLUMNS])
         opportunities.append(checked.opportunities.assign(rule=code))
     tz = bundle.policy.clinic.timezone
+    text_columns = [c for c in FINDING_COLUMNS if c != "at"]
     findings_frame = pd.concat(findings, ignore_index=True).astype(
-        {"at": f"datetime64[us, {tz}]", "summary": "str", "evidence": "str"}
+        {"at": f"datetime64[us, {tz}]"} | dict.fromkeys(text_columns, "str")
     )
     findings_frame = findings_frame[_in_month(findings_frame["at"], month)]
     findings_frame = findings_frame.sort_values(

@@ -94,6 +94,9 @@ def _record_spans(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A newline ends a record only outside quotes, i.e. where an even number of quote characters
     precede it; counted with numpy over the whole file, so multi-line fields cost nothing extra.
     """
+    if len(buf) == 0:  # a zero-byte file: no records (the caller reports it as empty)
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, none
     newlines = np.flatnonzero(buf == _NEWLINE)
     quotes = np.flatnonzero(buf == _QUOTE)
     ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
@@ -124,7 +127,13 @@ def _drop_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
     return buf[np.cumsum(delta[:-1]) == 0].tobytes()
 
 
-def read_csv(path: Path, table: str) -> RawTable:
+def _field_at(record: str, position: int) -> str:
+    """One field of a CSV record (quotes undone), blank when the record is too short."""
+    fields = next(csv.reader(io.StringIO(record)), [])
+    return fields[position].strip() if position < len(fields) else ""
+
+
+def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     """A CSV file as text columns, with rows of the wrong width set aside by line."""
     try:
         data, encoding = decode(path.read_bytes())
@@ -139,11 +148,15 @@ def read_csv(path: Path, table: str) -> RawTable:
         raise BundleError(f"{path.name} is empty: it has no header row and no records.")
     counts = _field_counts(buf, starts)
     bad = np.flatnonzero(counts != counts[0])
+    header_text = bytes(buf[starts[0] : ends[0]]).decode().rstrip("\r")
+    names = next(csv.reader([header_text]))
+    keys = [normalise_column_name(n) for n in names]
+    id_at = keys.index(id_column) if id_column in keys else 0
     malformed = pd.DataFrame(
         {
             "file": path.name,
             "line": lines[bad],
-            "record_id": [bytes(buf[starts[i] : ends[i]]).decode().split(",")[0] for i in bad],
+            "record_id": [_field_at(bytes(buf[starts[i] : ends[i]]).decode(), id_at) for i in bad],
             "column": "",
             "reason": [f"has {counts[i]} fields; the header has {counts[0]}" for i in bad],
         },
@@ -152,8 +165,6 @@ def read_csv(path: Path, table: str) -> RawTable:
     if len(bad):
         data = _drop_spans(buf, starts[bad], ends[bad])
         lines = np.delete(lines, bad)
-    header_text = bytes(buf[starts[0] : ends[0]]).decode().rstrip("\r")
-    names = next(csv.reader([header_text]))
     table_arrow = pacsv.read_csv(
         io.BytesIO(data),
         read_options=pacsv.ReadOptions(block_size=1 << 24),
@@ -212,7 +223,7 @@ def read_table(bundle: Path, spec: TableSpec) -> RawTable | None:
             f"{spec.name}.xlsx or {spec.name}.parquet. It is required."
         )
     raw = (
-        read_csv(path, spec.name)
+        read_csv(path, spec.name, spec.id_column)
         if path.suffix.lower() == ".csv"
         else _read_frame_file(path, spec.name)
     )
@@ -231,8 +242,9 @@ def read_table(bundle: Path, spec: TableSpec) -> RawTable | None:
             f"Required columns: {', '.join(spec.required_columns)}. Columns found: "
             f"{', '.join(names) or 'none'}."
         )
-    if raw.rows_read == 0 and not spec.optional_table:
+    if raw.rows_read == 0 and spec.name in ("staff", "clients"):
         raise BundleError(
-            f"{raw.file} has a header but no records; the {spec.name} table cannot be empty."
+            f"{raw.file} has a header but no records; every other table refers to the "
+            f"{spec.name} table, so it cannot be empty."
         )
     return raw

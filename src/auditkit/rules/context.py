@@ -113,6 +113,7 @@ class AuditContext:
         what was wrong with the nearest candidate, for the evidence.
         """
         roles = getattr(self.policy.approvals, kind)
+        needs = " or ".join(role.replace("_", " ") for role in roles)
         staff_roles = self.bundle.staff.set_index("staff_id")["role"]
         approvals = self.bundle.approvals
         approvals = approvals[approvals["kind"] == kind].assign(
@@ -138,7 +139,7 @@ class AuditContext:
                     + pairs["approved_by"]
                     + ", a "
                     + pairs["approver_role"].fillna("unknown role").str.replace("_", " ")
-                    + f" (needs: {' or '.join(roles)})",
+                    + f" (needs: {needs})",
                     "approval "
                     + pairs["approval_id"]
                     + " was given later, on "

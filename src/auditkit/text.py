@@ -1,0 +1,503 @@
+"""Phrase detection in messages and notes, returning the words that matched as evidence.
+
+Each category is a list of phrase regexes written against normalised text (lower case, straight
+quotes, ASCII hyphens) and compiled into one alternation. Rather than matching on a normalised
+copy and mapping positions back, each pattern is made tolerant of what normalising would fold:
+case (IGNORECASE), any whitespace (``\\s``), and every apostrophe, quote and dash variant, so the
+match runs on the (mojibake-repaired) text itself and its span is the original wording.
+
+Negations ("no message", "you won't be charged") are patterns of their own: they are blanked out
+with a same-length filler before the category's phrases run, so they can never be evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from auditkit.parsing import repair_text
+
+# --- normalising --------------------------------------------------------------------------------
+
+# Characters folded onto one ASCII form: one for one, so normalised text keeps every position.
+_FOLDS = {
+    "'": "\u2018\u2019\u201a\u201b\u02bc\u2032\u00b4`",
+    '"': "\u201c\u201d\u201e\u201f\u2033",
+    "-": "\u2010\u2011\u2012\u2013\u2014\u2015\u2212",
+    " ": "\t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
+}
+_FOLD_TABLE = str.maketrans(
+    {
+        **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+        **{variant: plain for plain, variants in _FOLDS.items() for variant in variants},
+    }
+)
+# A pattern's literal quote or hyphen, outside a character class, matches any of its variants.
+_TOLERANT = {
+    plain: "[" + re.escape(plain + variants) + "]"
+    for plain, variants in _FOLDS.items()
+    if plain != " "  # patterns say \s, which already matches every Unicode space
+}
+# Escapes and character classes are copied as they are; bare quotes and hyphens are widened.
+_PATTERN_TOKEN = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|['\"-]", re.DOTALL)
+
+# Same-length filler for negated spans (SUBSTITUTE): neither a word character nor whitespace
+# (unlike \x1c-\x1f, which \s matches), so no phrase pattern can match it or reach across it.
+_BLANK = "\x1a"
+
+
+def normalise(texts: pd.Series) -> pd.Series:
+    """Repaired, comparable text: mojibake undone, ASCII lower case, straight quotes, ASCII
+    hyphens and plain spaces, one character for one so positions match the repaired text."""
+    return repair_text(texts).str.translate(_FOLD_TABLE)
+
+
+def _tolerant(pattern: str) -> str:
+    return _PATTERN_TOKEN.sub(lambda m: _TOLERANT.get(m.group(), m.group()), pattern)
+
+
+# --- building blocks -----------------------------------------------------------------------------
+
+# Full names, or abbreviations with an optional dot (so a sentence's full stop is not taken).
+_WEEKDAY = (
+    r"(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day\b"
+    r"|(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun)\b\.?)"
+)
+_MONTH = (
+    r"(?:(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december)\b|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?)"
+)
+_CALENDAR_DATE = (
+    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}"
+    r"|\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\d{4}-\d{2}-\d{2}\b)"
+)
+# A weekday alone counts as a date ("by Friday"): it names one day, relative to the message.
+_DATE = rf"(?:{_WEEKDAY}(?:,?\s+(?:the\s+)?{_CALENDAR_DATE})?|{_CALENDAR_DATE}|tomorrow|today)"
+# "5PM", "5 p.m.", "11:00AM" and the policy's own "5:PM".
+_TIME = (
+    r"(?:\d{1,2}(?::\d{2})?\s*:?\s*[ap](?:\.\s?m\.|\s?m\b)|\d{1,2}:\d{2}\b|noon"
+    r"|(?:the\s+)?end\s+of\s+(?:the\s+)?(?:business\s+)?day)"
+)
+_DEADLINE = rf"(?:{_DATE}(?:,?\s+(?:at\s+|by\s+)?{_TIME})?|{_TIME}(?:,?\s+(?:on\s+)?{_DATE})?)"
+# A date with, optionally, its time: "Tuesday 3/14 at 2pm".
+_WHEN = rf"{_DATE}(?:,?\s+(?:at\s+|@\s*)?{_TIME})?"
+_PHONE_NUMBER = r"(?<!\d)(?:\(?\d{3}\)?(?:\s|\.|-)?)?\d{3}(?:\s|\.|-)\d{4}\b"
+_PRONOUN = r"(?:she|he|they)"
+_OBJECT = r"(?:her|him|them)"
+_POSSESSIVE = r"(?:her|his|their)"
+_CLIENT = r"(?:client|pt|patient|cl)"
+_VISIT = r"(?:appointment|appoint|appt|session|visit)s?\b"
+_WORD = r"\w+(?:-\w+)*"  # "late", "missed-session"
+_NEGATION = r"(?:won't|will\s+not|wouldn't|not|never|don't|do\s+not|doesn't|isn't|aren't)"
+# "I'm not able to", "we can't", "I am unable to": what an NCND statement starts with.
+_CANNOT = r"(?:cannot|can't|can\s+not|unable\s+to|(?:not|n't)\s+(?:able|allowed|permitted)\s+to)"
+# The span of a sentence a phrase may reach across: no sentence end, no blanked negation.
+_SPAN = r"[^.?!;\x1a]"
+
+# --- categories ----------------------------------------------------------------------------------
+
+_FEE_NOTICE = [
+    # "you'll be charged for the missed session", "you will be billed"
+    r"(?:you(?:'ll|\s+will|\s+would|'d)\s+)?(?:be|get|been|being)\s+(?:charged|billed)\b"
+    r"(?:\s+(?:for|a)\s+(?:(?:the|this|that|your|a|today's)\s+)?(?:(?:missed|no-show|late)\s+)?"
+    r"(?:session|appointment|appt|visit|fee)\b)?",
+    r"\b(?:late|no-show|no\s+show|missed(?:\s+|-)(?:session|appointment|appt|visit)"
+    r"|cancell?ation|full\s+session|session)\s+(?:fee|charge)s?\b",
+    r"\bthere(?:\s+is|'s|\s+will\s+be|\s+would\s+be)\s+a\s+(?:\w+\s+){0,2}?(?:charge|fee)\b",
+    # "paying for two sessions" (the policy's own script types it "paying ofr two sessions")
+    r"\bpay(?:ing)?\s+(?:\w+\s+)?(?:two|2|both)\s+sessions\b",
+    r"\b(?:fee|charge|bill)\s+(?:you\s+)?for\s+(?:(?:the|this|that|your|a|today's)\s+)?"
+    r"(?:missed|no-show|no\s+show)\s+(?:session|appointment|appt|visit)\b",
+    r"\b(?:charge|bill)\s+(?:you|your\s+(?:account|card|insurance))\b",
+]
+_FEE_NEGATIONS = [
+    # "you won't be charged", "I will not charge you", "there isn't a fee"
+    rf"\b{_NEGATION}\s+(?:\w+\s+){{0,2}}?(?:charg|bill|fee)\w*",
+    rf"\bno\s+(?:{_WORD}\s+){{0,2}}?(?:fee|charge)s?\b",
+    rf"\bwaiv(?:e|ed|es|ing)\s+(?:(?:the|your|this|that)\s+)?(?:{_WORD}\s+)?(?:fee|charge)s?\b",
+    r"\b(?:fee|charge)s?\s+(?:(?:was|is|will\s+be|has\s+been)\s+)?waived\b",
+]
+
+_CLOSURE_WARNING = [
+    r"\b(?:close|closing)\s+(?:out\s+)?(?:your|her|his|their|the)\s+(?:file|case|chart|record)\b",
+    r"\b(?:(?:your|the)\s+)?(?:file|case|chart)\s+(?:will|would|may|might|is\s+going\s+to)\s+"
+    r"(?:need\s+to\s+)?(?:be|get)\s+closed\b",
+    r"\b(?:assume\s+(?:that\s+)?you(?:'re|\s+are)\s+)?no\s+longer\s+(?:be\s+)?interested\s+in\s+"
+    r"(?:treatment|therapy|services|counsel+ing|coming|continuing)\b",
+    r"\b(?:(?:we|i)(?:'ll|\s+will)\s+(?:need|have)\s+to\s+)?(?:end|stop|terminate|discontinue)\s+"
+    # not "sessions": "we'll stop sessions over the holidays" is a break, not a closure
+    r"(?:(?:your|our|the)\s+)?(?:treatment|therapy|services|work\s+together)\b",
+    r"\b(?:discharge|terminate|drop|remove)\s+(?:you|him|her|them)\b"
+    r"(?:\s+(?:from|off)\s+(?:(?:the|our|my)\s+)?\w+)?",
+    r"\b(?:be|get|being)\s+discharged\b",
+    r"\btreatment\s+(?:will|would)\s+(?:need\s+to\s+)?"
+    r"(?:end|be\s+(?:ended|terminated|discontinued))\b",
+]
+_CLOSURE_NEGATIONS = [
+    # "we won't close your file", "not going to end treatment"; a bare "don't" is left alone,
+    # since "if I don't hear from you, I'll close your file" IS the warning.
+    r"\b(?:won't|will\s+not|wouldn't|not|never|don't\s+want\s+to|no\s+need\s+to)\s+"
+    r"(?:\w+\s+){0,2}?(?:close|closing|closed|end|ending|stop|terminate|terminating|discharge"
+    r"|discharging|discharged|remove)\b",
+]
+
+_CONFIRM_BY = [
+    r"\b(?:confirm|conf)\b" + _SPAN + r"{0,60}?\bby\s+" + _DEADLINE,
+    # "call me by 11/14 at 5 PM to confirm", "let me know by Friday"
+    r"\b(?:call|phone|contact|reach|text|email|hear\s+from|get\s+back\s+to|let\s+(?:me|us)\s+know"
+    r"|respond|reply)\b" + _SPAN + r"{0,40}?\bby\s+" + _DEADLINE + r"(?:\s+to\s+confirm\b)?",
+]
+
+_MESSAGE_LEFT = [
+    # "could you ask her to call me", "please have him call me back"
+    r"\b(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:have|ask|tell|get|remind)\s+"
+    rf"{_OBJECT}\s+(?:to\s+)?(?:call|ring|phone|text|contact|get\s+back|return\s+my\s+call)\b"
+    r"(?:\s+(?:me|us))?(?:\s+back)?",
+    r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|let|ask|have|give|remind|pass)\s+"
+    rf"{_OBJECT}\b(?:\s+know\b)?",
+    rf"\blet\s+{_OBJECT}\s+know\b",
+    rf"\btell\s+{_OBJECT}\s+(?:that|i|we|to|about|it's|i'm|my|the)\b",
+    rf"\btell\s+{_OBJECT}\s+\w+(?:\s+\w+)?\s+called\b",
+    r"\b(?:leave|leaving|left|take|taking)\s+(?:a|my|the|this|that)\s+(?:message|msg|number)\b",
+    rf"\b(?:pass|give)\s+(?:it|this|that|{_OBJECT})\s+(?:on|along|the\s+message|my\s+number)\b",
+    r"\b(?:my|our|the)\s+(?:(?:phone|cell|direct|office|call\s*back)\s+)?number\s+is\b"
+    rf"(?:\s+{_PHONE_NUMBER})?",
+    rf"\bcall\s+(?:(?:me|us)\s+)?back\s+(?:at|on)\b(?:\s+{_PHONE_NUMBER})?",
+    r"\breach\s+(?:me|us)\s+at\b",
+    _PHONE_NUMBER,
+]
+_MESSAGE_NEGATIONS = [
+    # the policy's own "No, no message" and "no need to take a message"
+    r"\bno(?:\s+need\s+to\s+(?:leave|take)\s+a)?\s+message\b",
+    r"\b(?:won't|will\s+not|not|don't|do\s+not|can't|cannot)\s+(?:be\s+)?"
+    r"(?:leave|leaving|take|taking|give|giving)\s+(?:(?:a|any|my)\s+)?(?:message|number)\b",
+]
+
+_CALLER_DISCLOSURE = [
+    r"\bthis\s+is\s+(?:her|his|their|your)\s+(?:therapist|counsel+or|clinician|doctor"
+    r"|psychologist|provider|case\s+manager)\b",
+    r"\b(?:i'm|i\s+am|this\s+is|it's|my\s+name\s+is)\s+(?:dr\b\.?|doctor\b)(?:\s*\w+)?",
+    # "this is Sam from Riverside" (but not the policy's "I can't say who this is")
+    r"\b(?:this\s+is|my\s+name\s+is)\s+\w+(?:\s+\w+)?\s+(?:from|with)\s+(?:the\s+)?\w+",
+    r"\bcalling\s+(?:you\s+)?(?:from|on\s+behalf\s+of)\s+(?:the\s+)?\w+",
+    rf"\b(?:about|regarding|re)\s+{_POSSESSIVE}\s+(?:\w+\s+)?"
+    r"(?:appointment|appt|session|therapy|treatment|visit|care)s?\b",
+    rf"\b{_POSSESSIVE}\s+(?:\w+\s+)?(?:appointment|appt|session|therapy|therapist|treatment"
+    r"|counsel+or|clinician|doctor)s?\b",
+    r"\b(?:therap(?:y|ist|ists|ies|eutic)|counsel+(?:ing|or|ors)|psycholog\w*|psychiatr\w*"
+    r"|mental\s+health|clinic|appointments?|appts?|sessions?|treatment|dbt)\b",
+]
+
+_NCND_STATEMENT = [
+    rf"\b{_CANNOT}\s+(?:confirm|deny|acknowledge)\s+(?:or|nor)\s+(?:deny|confirm)\b",
+    r"\bneither\s+confirm\s+nor\s+deny\b",
+    # "cannot confirm that someone is or is not a client (in the clinic)"
+    rf"\b{_CANNOT}\s+(?:confirm|deny|say|disclose|tell\s+you|share|verify|acknowledge)\s+"
+    r"(?:whether|if|that)\s+(?:or\s+not\s+)?(?:\w+\s+){0,4}?\w+(?:'s|'re|\s+(?:is|are|was|were))"
+    r"(?:\s+or\s+(?:(?:is|are)\s+)?not|\s+or\s+(?:isn't|aren't)|\s+not|n't)?\s+"
+    r"(?:(?:a|an|our|one\s+of\s+our)\s+(?:client|patient)s?|(?:in|receiving)\s+"
+    r"(?:treatment|therapy|services)|seen\s+here)"
+    r"(?:\s+(?:here|with\s+us|(?:in|at|of)\s+(?:the|this|our)\s+(?:clinic|practice|center)))?",
+    # "I can't discuss who is or isn't a client"
+    rf"\b{_CANNOT}\s+(?:\w+\s+){{0,5}}?(?:who|whether\s+(?:someone|anyone)|if\s+(?:someone|anyone))"
+    r"\s+is\s+or\s+(?:is\s+not|isn't)\s+(?:a\s+)?(?:client|patient)s?\b",
+]
+
+_CONFIRM_OR_DENY = [
+    # "Yes, she is (a client here)", "No, he isn't"
+    rf"\b(?:yes|yeah|yep|yup|no|nope),?\s+{_PRONOUN}\s+(?:is|isn't|does|doesn't|was|wasn't|did"
+    r"|didn't)\b(?:\s+(?:a|an|our)\s+(?:client|patient))?(?:\s+here)?",
+    # "she's not a client", "Maria is one of our clients"; "this is a client matter" is not
+    r"\b(?!(?:this|that|it|there|what|who|which|someone|anyone)\b)\w+"
+    r"(?:'s|\s+(?:is|was|are|were|isn't|wasn't|aren't|weren't))(?:\s+not)?\s+"
+    r"(?:a|an|one\s+of\s+(?:our|my|the)|our|my)\s+(?:(?:current|former|new)\s+)?"
+    r"(?:client|patient)s?\b(?:\s+(?:here|with\s+us))?",
+    rf"\b{_PRONOUN}(?:\s+(?:comes?|came|goes|went|attends?|attended|sees?|saw|is\s+seeing"
+    r"|was\s+seeing|has\s+been\s+(?:coming|seeing|attending))|'s\s+(?:seeing|been\s+coming))\s+"
+    r"(?:here|us|to\s+(?:(?:the|our|this)\s+)?(?:clinic|sessions?|appointments?|therapy|us)"
+    r"|(?:(?:a|her|his|their|one\s+of\s+our|our)\s+)(?:therapist|counsel+or|clinician"
+    r"|psychologist|doctor)s?|dr\b\.?(?:\s+\w+)?)",
+    rf"\b{_PRONOUN}(?:\s+(?:was|were|has\s+been|have\s+been)|'s\s+been)\s+"
+    r"(?:here|in\s+(?:here|today|the\s+clinic))(?:\s+(?:last|this)\s+\w+"
+    r"|\s+(?:yesterday|today|earlier|recently))?",
+    rf"\b{_PRONOUN}\s+(?:missed|skipped|no-showed|cancell?ed|rescheduled"
+    r"|(?:didn't|did\s+not)\s+(?:show|come|make\s+it))\b"
+    rf"(?:\s+(?:{_POSSESSIVE}|the|today's|this)\s+(?:\w+\s+)?{_VISIT})?",
+    r"\b(?:we\s+)?(?:don't|do\s+not|doesn't|does\s+not)\s+have\s+(?:anyone|anybody|someone"
+    r"|a\s+(?:client|patient)|any\s+(?:client|patient)s?)\s+(?:by|with|named|called|under)\b"
+    r"(?:\s+(?:that|this)\s+name\b)?",
+    r"\bthere(?:'s|\s+is)\s+no\s+(?:one|client|patient)\s+(?:here\s+)?(?:by|with|named|called)\b"
+    r"(?:\s+(?:that|this)\s+name\b)?",
+    rf"\bnever\s+heard\s+of\s+{_OBJECT}\b",
+]
+
+_CLIENT_DISCLOSURE = [
+    rf"\b{_PRONOUN}(?:'s|'re|\s+is|\s+are|\s+has\s+been|\s+have\s+been)\s+(?:been\s+)?"
+    r"(?:doing|making|getting|improving|struggling|progressing|working\s+on|feeling|coping"
+    r"|in\s+(?:treatment|therapy|crisis))\b"
+    r"(?:\s+(?:well|better|worse|great|fine|good|okay|ok|badly|poorly|progress))?",
+    rf"\b{_POSSESSIVE}\s+(?:\w+\s+)?(?:treatment|therapy|sessions?|appointments?|appt"
+    r"|diagnos[ie]s|medications?|meds|progress|therapist|counsel+or|clinician|attendance|symptoms"
+    r"|condition|records?|chart|file|care|mental\s+health)\b",
+    r"\b(?:depress(?:ion|ed|ive)|anxiety|anxious|ptsd|bipolar|adhd|ocd|schizophreni\w*"
+    r"|psychos[ie]s|psychotic|borderline|bpd|eating\s+disorder|anorexi\w*|bulimi\w*|suicid\w*"
+    r"|self-harm\w*|substance\s+(?:use|abuse)|addiction|alcoholi\w*|panic\s+attacks?|trauma\w*"
+    r"|medications?|meds|prescri(?:bed|ption)|diagnos\w+|dbt)\b",
+    # attendance: "he has missed three sessions", "she comes every week"
+    rf"\b{_PRONOUN}(?:\s+(?:missed|attended|attends|skipped|comes\s+(?:in|every|weekly)"
+    r"|came\s+in|hasn't\s+been\s+(?:coming|attending)|has\s+(?:missed|been\s+(?:coming|attending))"
+    r"|(?:didn't|did\s+not)\s+(?:show|come))|'s\s+(?:missed|been\s+(?:coming|attending)))\b"
+    rf"(?:\s+(?:\w+\s+){{0,2}}?{_VISIT})?",
+]
+
+_COACHING_CONTENT = [
+    r"\bself(?:-|\s+)harm(?:\s+urges?)?\b",
+    r"\bcoach(?:ing|ed)?\b",
+    r"\bskills?\s+(?:practice|use|coaching|work|training)\b",
+    r"\b(?:practi[cs]e|practi[cs]ed|practi[cs]ing|use|using|used|try|trying|tried)\s+"
+    r"(?:(?:your|a|the|some|those|these|that|this|my|her|his)\s+)?(?:\w+\s+)?skills?\b",
+    # "urges", "the urge to cut" -- but not "I'd urge you to call"
+    r"\burges\b|\burge\s+(?:to|surfing)\b",
+    r"\b(?:distress\s+tolerance|emotion(?:al)?\s+regulation|interpersonal\s+effectiveness"
+    r"|opposite\s+action|diary\s+cards?|wise\s+mind|radical\s+acceptance|chain\s+analysis"
+    r"|check\s+the\s+facts|mindfulness|self-sooth\w*|paced\s+breathing|crisis\s+survival"
+    r"|half-smil\w*|willing\s+hands)\b",
+    # DBT acronyms; PLEASE/GIVE/FAST/IMPROVE are ordinary words, so only with "skill"
+    r"\b(?:tipp|dear\s*-?\s*man)\b",
+    r"\b(?:tip|please|give|fast|improve|accepts)\s+skills?\b",
+]
+
+_NOTE_NO_SHOW = [
+    rf"\b(?:{_CLIENT}\s+)?(?:did\s+not|didn't|failed\s+to|failure\s+to)\s+"
+    r"(?:show|attend|come|arrive)(?:\s+(?:up|in))?\b"
+    r"(?:\s+(?:(?:for|to)\s+)?(?:(?:her|his|their|the|today's|scheduled|this|individual|group|an?)"
+    rf"\s+){{0,3}}(?:{_VISIT}|therapy\b))?",
+    # "Pt FTA", "NS for appt", "DNA", "no-show", "NCNS" (no call, no show)
+    rf"\b(?:{_CLIENT}\s+(?:was\s+(?:a\s+)?)?)?(?:no(?:\s+|-)?show(?:ed)?|ncns|fta|dna|ns)\b"
+    r"(?:\s+(?:for|to)\s+(?:(?:her|his|their|the|today's|scheduled|this|individual|group|an?)\s+)"
+    rf"{{0,3}}{_VISIT})?",
+    rf"\b(?:{_CLIENT}\s+)?missed\s+(?:(?:her|his|their|the|today's|scheduled|this|individual"
+    rf"|group|an?|weekly)\s+){{0,3}}{_VISIT}",
+]
+
+_NOTE_OUTREACH = [
+    # "Therapist called client and left a message", "T called pt, LVM"
+    r"\b(?:(?:therapist|t|clinician|writer|i|we|staff|intern|counsel+or)\s+)?"
+    r"(?:called|phoned|rang|telephoned|texted|emailed|contacted|reached\s+out\s+to"
+    r"|(?:attempted|tried)\s+to\s+(?:call|reach|contact)|followed\s+up\s+with"
+    r"|left\s+(?:an?\s+)?(?:voice\s*mail|vm|message|msg)\s+for)\s+"
+    rf"(?:the\s+)?(?:{_CLIENT}|him|her|them)\b"
+    r"(?:,?\s*(?:and\s+)?(?:left\s+(?:an?\s+)?(?:voice\s*mail|vm|message|msg)|lvm|lm"
+    r"|no\s+answer)\b)?",
+    r"\b(?:lvm|lm|lmtcb|lmom|vm\s+left|left\s+(?:an?\s+)?(?:detailed\s+)?"
+    r"(?:voice\s*mail|vm|message|msg))\b",
+    r"\bcalled,?\s+(?:no\s+answer|n/a|(?:vm|voicemail|mailbox)\s+(?:was\s+)?full)",
+    r"\boutreach\s+(?:call|attempt|message)\b",
+]
+
+_NOTE_FEE = [
+    r"\blf\b",
+    # "informed client of late fee", the policy's "informed client in message of late fee"
+    rf"\b(?:informed|told|reminded|advised|notified)\s+(?:the\s+)?(?:{_CLIENT}|him|her|them)\s+"
+    r"(?:(?:in|via|by)\s+(?:the\s+)?(?:message|vm|voicemail)\s+)?(?:of|about|re:?)\s+"
+    rf"(?:the\s+)?(?:{_WORD}\s+){{0,2}}?(?:fee|charge)s?\b(?:\s+(?:charged|applied|assessed))?",
+    r"\b(?:fee|charge)s?\s+(?:(?:was|were|has\s+been|will\s+be)\s+)?"
+    r"(?:charged|applied|assessed|billed|posted|added)\b",
+    r"\b(?:charged|billed)\s+(?:for\s+(?:(?:the|this|that)\s+)?(?:missed|no-show|no\s+show)\s+"
+    r"(?:session|appointment|appt|visit)|(?:(?:a|the)\s+)?(?:late|no-show|missed(?:\s+|-)session"
+    r"|cancellation|full)\s+fee)\b",
+    *_FEE_NOTICE,
+]
+
+_NOTE_NEXT_APPOINTMENT = [
+    # "Next appoint is on 3/14", "next appt 03/14/2026", "f/u scheduled for Tuesday 3/14"
+    r"\b(?:(?:next|upcoming)\s+(?:appoint(?:ment)?|appt|session|sess|visit)s?|f/u|rtc"
+    r"|follow(?:\s+|-)?up(?:\s+(?:appoint(?:ment)?|appt|session|visit))?)"
+    r"(?:(?:\s|:|,|-)+(?:is|will|be|was|has|been|scheduled|rescheduled|set|booked|confirmed"
+    rf"|planned|on|for|at|the|this|next|coming))*(?:\s|:|,|-)+{_WHEN}",
+    r"\b(?:re)?scheduled\s+(?:(?:the|her|his|their)\s+)?(?:next\s+)?"
+    rf"(?:appoint(?:ment)?|appt|session|f/u)\s+(?:for|on)\s+{_WHEN}",
+]
+
+# Each category: (phrases, negations blanked out before the phrases run).
+_CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
+    "fee_notice": (_FEE_NOTICE, _FEE_NEGATIONS),
+    "closure_warning": (_CLOSURE_WARNING, _CLOSURE_NEGATIONS),
+    "confirm_by": (_CONFIRM_BY, []),
+    "message_left": (_MESSAGE_LEFT, _MESSAGE_NEGATIONS),
+    "caller_disclosure": (_CALLER_DISCLOSURE, []),
+    # An NCND statement mentions "is or is not a client": it is never a confirmation.
+    "confirm_or_deny": (_CONFIRM_OR_DENY, _NCND_STATEMENT),
+    "ncnd_statement": (_NCND_STATEMENT, []),
+    "client_disclosure": (_CLIENT_DISCLOSURE, _NCND_STATEMENT),
+    "coaching_content": (_COACHING_CONTENT, []),
+    "note_no_show": (_NOTE_NO_SHOW, []),
+    "note_outreach": (_NOTE_OUTREACH, []),
+    "note_fee": (_NOTE_FEE, _FEE_NEGATIONS),
+    "note_next_appointment": (_NOTE_NEXT_APPOINTMENT, []),
+    # Notes state the confirm-by deadline in the same words messages do.
+    "note_confirm_by": (_CONFIRM_BY, []),
+    # Linking an unlinked note to a no-show needs exactly the no-show phrasings.
+    "note_missed_session": (_NOTE_NO_SHOW, []),
+}
+
+CATEGORIES: tuple[str, ...] = tuple(_CATEGORIES)
+
+
+def _compile(phrases: Sequence[str]) -> re.Pattern[str]:
+    # One outer group, so str.extract returns the whole match even if a phrase has groups.
+    alternation = "|".join(f"(?:{_tolerant(phrase)})" for phrase in phrases)
+    return re.compile(f"({alternation})", re.IGNORECASE)
+
+
+@cache
+def _patterns(
+    category: str, extra: tuple[str, ...]
+) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    if category not in _CATEGORIES:
+        raise ValueError(f"Unknown phrase category {category!r}. Known: {', '.join(CATEGORIES)}.")
+    for phrase in extra:
+        try:
+            re.compile(phrase)
+        except re.error as err:
+            raise ValueError(
+                f"Phrase {phrase!r} for {category} is not a valid regular expression: {err}."
+            ) from None
+    phrases, negations = _CATEGORIES[category]
+    return _compile([*phrases, *extra]), (_compile(negations) if negations else None)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return _BLANK * len(match.group())
+
+
+def find(category: str, texts: pd.Series, extra: Sequence[str] = ()) -> pd.Series:
+    """The words of each text that show `category` (NA where none), so a finding can quote
+    exactly what triggered it; `extra` adds the policy file's own regexes for that category."""
+    pattern, negations = _patterns(category, tuple(extra))
+    text = repair_text(texts)
+    if negations is not None:
+        text = text.str.replace(negations, _blank, regex=True)
+    return text.str.extract(pattern, expand=True)[0]
+
+
+# --- the clinic's name ---------------------------------------------------------------------------
+
+# Words that say what kind of place it is, not which: alone they never name the clinic.
+# fmt: off
+_GENERIC = frozenset({
+    "the", "a", "an", "of", "and", "for", "at", "in", "on", "clinic", "clinics", "center",
+    "centre", "centers", "psychology", "psychological", "psychiatry", "psychiatric",
+    "psychotherapy", "counseling", "counselling", "services", "service", "associates",
+    "institute", "group", "practice", "health", "mental", "behavioral", "behavioural", "therapy",
+    "training", "university", "department", "dept", "program", "programme", "office", "family",
+    "community", "wellness",
+})
+# fmt: on
+_TOKEN = r"[^\W_]+(?:['\u2018\u2019][^\W_]+)*"
+_ACRONYM_MAX = 4  # single tokens this short match only whole and exact, never fuzzily
+_FUZZY_THRESHOLD = 88  # fuzz.ratio of space-stripped lower-case forms
+_FUZZY_MIN_LENGTH = 8  # shorter forms are too close to ordinary words to match fuzzily
+
+
+def _key(phrase: str) -> str:
+    return re.sub(r"[\W_]+", "", phrase.lower())
+
+
+def _forms(name: str, aliases: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Acronyms and names to look for: every alias as given, plus each run of two or more of
+    its words that holds a non-generic word ("Riverside Psychology" of "... Clinic")."""
+    acronyms, names = [], []
+    for form in dict.fromkeys(f.strip() for f in (name, *aliases) if f.strip()):
+        words = re.findall(_TOKEN, form)
+        if len(words) == 1 and len(_key(form)) <= _ACRONYM_MAX:
+            acronyms.append(_key(form))
+            continue
+        names.append(_key(form))
+        for size in range(2, len(words)):
+            for start in range(len(words) - size + 1):
+                run = words[start : start + size]
+                if any(word.lower() not in _GENERIC for word in run):
+                    names.append(_key(" ".join(run)))
+    return list(dict.fromkeys(acronyms)), list(dict.fromkeys(names))
+
+
+def _name_pattern(acronyms: list[str], names: list[str]) -> re.Pattern[str]:
+    dotted, spaced = r"\.\s?", r"\s?"
+    alternatives = [
+        # "R.P.C." or "r p c" or "RPC", as a whole token
+        f"{dotted.join(map(re.escape, acronym))}\\.?|{spaced.join(map(re.escape, acronym))}"
+        for acronym in acronyms
+    ] + [
+        # any spacing or punctuation between letters: "River side", "RiversidePsychology"
+        r"[\W_]{0,3}".join(map(re.escape, key))
+        for key in names
+    ]
+    alternatives.sort(key=len, reverse=True)  # the whole name before a part of it
+    return re.compile(rf"(?<![^\W_])((?:{'|'.join(alternatives)}))(?![^\W_])", re.IGNORECASE)
+
+
+def _fuzzy(text: pd.Series, keys: list[str], longest: int) -> pd.Series:
+    """Near-miss spellings: score each distinct word n-gram once against the name's forms.
+    `text` must have a unique index: it labels which text each word came from."""
+    words = text.str.findall(_TOKEN).explode().dropna()
+    is_specific = (~words.str.lower().isin(_GENERIC)).astype(int)
+    words_by_text, specific_by_text = words.groupby(level=0), is_specific.groupby(level=0)
+    grams, gram, specific = [], words, is_specific
+    for size in range(1, longest + 1):
+        if size > 1:  # extend each n-gram by the word size-1 places on, within the same text
+            gram = gram + " " + words_by_text.shift(1 - size)
+            specific = specific + specific_by_text.shift(1 - size)
+        grams.append(
+            pd.DataFrame(
+                {
+                    "start": words_by_text.cumcount(),
+                    "size": size,
+                    "gram": gram,
+                    "specific": specific,
+                }
+            ).dropna()
+        )
+    ngrams = pd.concat(grams).rename_axis("row").reset_index()
+    ngrams = ngrams[ngrams["specific"] > 0]
+    codes, unique = pd.factorize(ngrams["gram"])
+    unique_keys = pd.Series(unique).str.lower().str.replace(r"[\W_]+", "", regex=True)
+    scores = process.cdist(unique_keys, keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
+    ngrams["score"] = np.max(scores, axis=1, initial=0)[codes]
+    best = (
+        ngrams[ngrams["score"] >= _FUZZY_THRESHOLD]
+        .sort_values(["score", "size", "start"], ascending=[False, False, True])
+        .drop_duplicates("row")
+    )
+    found = pd.Series(np.nan, index=text.index, dtype="str")
+    for gram, rows in best.groupby("gram")["row"]:
+        words_of = r"[\W_]+".join(map(re.escape, gram.split(" ")))
+        span = re.compile(rf"(?<![^\W_])({words_of})(?![^\W_])")
+        found[rows] = text[rows].str.extract(span, expand=False)
+    return found
+
+
+def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -> pd.Series:
+    """Where each text names the clinic, the words that do (NA where none), however a transcript
+    spells it, so a voicemail naming the clinic without consent can be quoted."""
+    acronyms, names = _forms(name, aliases)
+    text = repair_text(texts)
+    if not acronyms and not names:
+        return pd.Series(np.nan, index=text.index, dtype="str")
+    found = text.str.extract(_name_pattern(acronyms, names), expand=True)[0]
+    fuzzy_keys = [key for key in names if len(key) >= _FUZZY_MIN_LENGTH]
+    unnamed = found.isna() & text.notna()
+    if fuzzy_keys and unnamed.any():
+        # One word more than the longest form, for a word the transcriber split in two.
+        longest = 1 + max(len(re.findall(_TOKEN, form)) for form in (name, *aliases))
+        # Positions, not labels, so a repeated index label cannot mix two texts' words.
+        matches = _fuzzy(text[unnamed].reset_index(drop=True), fuzzy_keys, longest)
+        found[unnamed] = matches.to_numpy()
+    return found

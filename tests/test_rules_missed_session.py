@@ -1,0 +1,146 @@
+"""MS001–MS003: the outreach call after a missed session."""
+
+from rule_fixtures import build_bundle, findings, opportunities
+
+NO_SHOW = {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"}
+
+
+def call(at: str, **fields) -> dict:
+    return {"started_at": at, "appointment_id": "A1", "outcome": "voicemail", **fields}
+
+
+# --- MS001 no-outreach-call --------------------------------------------------------------------
+
+
+def test_ms001_fires_when_the_only_call_was_a_reminder_before_the_start(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[call("2026-03-02T09:00:00-08:00", purpose="scheduling", outcome="answered")],
+    )
+    assert findings(bundle, "MS001") == {
+        "A1": "no outbound call to the client between the start, Mon 2 Mar 2026 13:00, "
+        "and Tue 3 Mar 2026 13:00"
+    }
+
+
+def test_ms001_compliant_when_called_within_the_deadline(tmp_path):
+    bundle = build_bundle(
+        tmp_path, appointments=[NO_SHOW], contacts=[call("2026-03-02T13:25:00-08:00")]
+    )
+    assert findings(bundle, "MS001") == {}
+    assert opportunities(bundle, "MS001") == ["A1"]
+
+
+def test_ms001_deadline_counts_real_hours_across_the_november_dst_change(tmp_path):
+    # 13:00 PDT on 31 Oct is 20:00 UTC; the clocks go back overnight, so 12:45 PST on 1 Nov is
+    # 24 h 45 min later although the wall clock moved only 23 h 45 min.
+    late = {"appointment_id": "A1", "scheduled_start": "2026-10-31T13:00:00"}
+    in_time = {"appointment_id": "A2", "client_id": "C2", "scheduled_start": "2026-10-31T13:00:00"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[late, in_time],
+        contacts=[
+            call("2026-11-01 12:45", appointment_id="A1"),
+            call("2026-11-01T19:30:00Z", appointment_id="A2", client_id="C2"),  # 11:30 PST
+        ],
+    )
+    assert list(findings(bundle, "MS001")) == ["A1"]
+
+
+def test_ms001_ignores_attended_sessions_and_calls_to_other_clients(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW, {"scheduled_start": "2026-03-03T10:00:00-08:00", "status": "Kept"}],
+        contacts=[call("2026-03-02T13:30:00-08:00", client_id="C2", appointment_id="")],
+    )
+    assert list(findings(bundle, "MS001")) == ["A1"]
+    assert opportunities(bundle, "MS001") == ["A1"]
+
+
+# --- MS002 called-too-soon ---------------------------------------------------------------------
+
+
+def test_ms002_fires_for_a_call_inside_the_wait_given_in_utc(tmp_path):
+    bundle = build_bundle(tmp_path, appointments=[NO_SHOW], contacts=[call("2026-03-02T21:08:00Z")])
+    assert findings(bundle, "MS002") == {
+        "K1": "called 13:08, 8 min after the 13:00 start of the missed session on Mon 2 Mar 2026"
+    }
+
+
+def test_ms002_compliant_at_exactly_the_wait_and_for_reminders_before_the_start(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[
+            call("2026-03-02T12:50:00-08:00", purpose="scheduling"),
+            call("2026-03-02T13:20:00-08:00"),
+        ],
+    )
+    assert findings(bundle, "MS002") == {}
+    assert opportunities(bundle, "MS002") == ["K2"]
+
+
+def test_ms002_respects_the_policy_wait(tmp_path):
+    policy = {"missed_session": {"wait_minutes": 30}}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[call("2026-03-02T13:25:00-08:00")],
+        policy=policy,
+    )
+    assert list(findings(bundle, "MS002")) == ["K1"]
+
+
+# --- MS003 no-voicemail-left -------------------------------------------------------------------
+
+
+def test_ms003_fires_when_every_outreach_call_rang_out(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[
+            call("2026-03-02T13:25:00-08:00", outcome="no_answer"),
+            call("2026-03-02T16:10:00-08:00", outcome="No Answer"),
+        ],
+    )
+    assert findings(bundle, "MS003") == {
+        "A1": "2 call(s) between Mon 2 Mar 2026 13:25 and Mon 2 Mar 2026 16:10, every one ended "
+        "no_answer: no voicemail was left"
+    }
+
+
+def test_ms003_compliant_when_a_later_call_left_a_voicemail(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[
+            call("2026-03-02T13:25:00-08:00", outcome="no_answer"),
+            call("2026-03-02T16:10:00-08:00", outcome="voicemail"),
+        ],
+    )
+    assert findings(bundle, "MS003") == {}
+
+
+def test_ms003_full_mailbox_or_wrong_number_excuses_it(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW, {"client_id": "C2", "scheduled_start": "2026-03-02T15:00:00-08:00"}],
+        contacts=[
+            call("2026-03-02T13:25:00-08:00", outcome="no_answer"),
+            call("2026-03-02T13:40:00-08:00", outcome="voicemail_full"),
+            call(
+                "2026-03-02T15:30:00-08:00",
+                client_id="C2",
+                appointment_id="A2",
+                outcome="wrong_number",
+            ),
+        ],
+    )
+    assert findings(bundle, "MS003") == {}
+    assert opportunities(bundle, "MS003") == ["A1", "A2"]
+
+
+def test_ms003_has_no_opportunity_without_any_call(tmp_path):
+    bundle = build_bundle(tmp_path, appointments=[NO_SHOW])
+    assert opportunities(bundle, "MS003") == []

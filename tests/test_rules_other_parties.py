@@ -1,0 +1,163 @@
+"""TP001, IQ001, PC001: third parties, inquiries, and the phone beyond scheduling."""
+
+from rule_fixtures import build_bundle, findings, opportunities
+
+POLICY_SCRIPT = (
+    "Hi. Is Alex there? No, no message. I'll try again. I can't say who this is but thank you. "
+    "I'll try again."
+)
+NCND = (
+    "I hear your concern, I cannot confirm that someone is or is not a client in the clinic and "
+    "so I cannot respond to your questions. If you are concerned for safety, then I can provide "
+    "general recommendations."
+)
+
+
+def third_party_call(message: str, **fields) -> dict:
+    return {
+        "started_at": "2026-03-02T13:25:00-08:00",
+        "party": "third_party",
+        "outcome": "answered",
+        "message": message,
+        **fields,
+    }
+
+
+def inquiry(message: str, **fields) -> dict:
+    return {
+        "started_at": "2026-03-04T10:00:00-08:00",
+        "direction": "inbound",
+        "party": "third_party",
+        "outcome": "received",
+        "purpose": "inquiry",
+        "message": message,
+        **fields,
+    }
+
+
+def phone_call(message: str, purpose: str = "scheduling", **fields) -> dict:
+    return {
+        "started_at": "2026-03-04T16:00:00-08:00",
+        "outcome": "answered",
+        "purpose": purpose,
+        "message": message,
+        **fields,
+    }
+
+
+# --- TP001 third-party-told ---------------------------------------------------------------------
+
+
+def test_tp001_compliant_with_the_policys_own_script(tmp_path):
+    bundle = build_bundle(tmp_path, contacts=[third_party_call(POLICY_SCRIPT)])
+    assert findings(bundle, "TP001") == {}
+    assert opportunities(bundle, "TP001") == ["K1"]
+
+
+def test_tp001_fires_for_a_message_or_a_disclosure(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            third_party_call("Is Alex there? Could you ask her to call me back at 555-0199?"),
+            third_party_call("Hi, this is her therapist, is Alex home?"),
+            third_party_call("Is Alex there? Okay, I'll call later.", party="client"),
+        ],
+    )
+    found = findings(bundle, "TP001")
+    assert sorted(found) == ["K1", "K2"]
+    assert found["K1"].startswith("left a message: \u201c")
+    assert found["K2"].startswith("disclosed: \u201c")
+    assert "therapist" in found["K2"]
+
+
+# --- IQ001 inquiry-not-neither-confirm-nor-deny ------------------------------------------------
+
+
+def test_iq001_compliant_with_the_ncnd_statement_on_any_channel(tmp_path):
+    bundle = build_bundle(tmp_path, contacts=[inquiry(NCND), inquiry(NCND, channel="email")])
+    assert findings(bundle, "IQ001") == {}
+    assert opportunities(bundle, "IQ001") == ["K1", "K2"]
+
+
+def test_iq001_fires_on_confirming_disclosing_or_omitting_the_statement(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            inquiry("Yes, she is a client here. " + NCND),
+            inquiry("I'm sorry, I can't talk about that. Goodbye."),
+        ],
+    )
+    found = findings(bundle, "IQ001")
+    assert sorted(found) == ["K1", "K2"]
+    assert found["K1"].startswith("confirmed or denied: \u201c")
+    assert found["K2"] == "the reply has no neither-confirm-nor-deny statement"
+
+
+# --- PC001 phone-beyond-scheduling -------------------------------------------------------------
+
+COACHING = "Coached the client through urges using distress tolerance skills."
+
+
+def coaching_approval(**fields) -> dict:
+    return {
+        "kind": "phone_coaching",
+        "client_id": "",
+        "approved_by": "DIR",
+        "approved_at": "2026-01-15T09:00:00-08:00",
+        **fields,
+    }
+
+
+def test_pc001_scheduling_calls_are_always_fine(tmp_path):
+    bundle = build_bundle(
+        tmp_path, contacts=[phone_call("Moved Tuesday's session to Thursday at 3.")]
+    )
+    assert findings(bundle, "PC001") == {}
+    assert opportunities(bundle, "PC001") == ["K1"]
+
+
+def test_pc001_fires_for_coaching_without_approval(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            phone_call(COACHING),
+            phone_call("Talked for a while.", purpose="other"),
+            phone_call("", purpose="coaching", direction="inbound", outcome="received"),
+        ],
+    )
+    found = findings(bundle, "PC001")
+    assert sorted(found) == ["K1", "K2", "K3"]
+    assert found["K1"].startswith("coaching content: \u201c")
+    assert found["K2"] == "purpose other; no phone coaching approval"
+    assert found["K3"] == "purpose coaching; no phone coaching approval"
+
+
+def test_pc001_blanket_and_per_client_approvals_from_the_director_count(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            phone_call(COACHING),
+            phone_call(COACHING, staff_id="T2"),
+        ],
+        approvals=[coaching_approval(), coaching_approval(staff_id="T2", client_id="C1")],
+    )
+    assert findings(bundle, "PC001") == {}
+
+
+def test_pc001_expired_or_wrong_approver_does_not_count(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            phone_call(COACHING, purpose="coaching"),
+            phone_call(COACHING, purpose="coaching", staff_id="T2"),
+        ],
+        approvals=[
+            coaching_approval(expires_at="2026-03-01T00:00:00-08:00"),
+            coaching_approval(staff_id="T2", approved_by="SUP"),
+        ],
+    )
+    assert findings(bundle, "PC001") == {
+        "K1": "purpose coaching; approval P1 expired on 2026-03-01 00:00",
+        "K2": "purpose coaching; approval P2 was given by SUP, a supervisor "
+        "(needs: program director)",
+    }

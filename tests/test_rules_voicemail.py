@@ -1,0 +1,213 @@
+"""VM001–VM004: what a voicemail may say."""
+
+from rule_fixtures import DEFAULT_VOICEMAIL, build_bundle, findings, opportunities
+
+NO_SHOW = {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"}
+CLOSURE = (
+    "Please call to confirm your next appointment by Friday at 5PM. If I don't hear from you by "
+    "that time then I'll assume you are no longer interested in treatment and I'll close your file."
+)
+
+
+def voicemail(message: str, at: str = "2026-03-02T13:25:00-08:00", **fields) -> dict:
+    return {"started_at": at, "appointment_id": "A1", "message": message, **fields}
+
+
+# --- VM001 clinic-named-without-consent ---------------------------------------------------------
+
+
+def test_vm001_fires_for_each_spelling_of_the_clinic_without_consent(tmp_path):
+    messages = [
+        "Hi, this is Robin from Riverside Psychology Clinic calling about today.",
+        "hi this is robin at riverside psychology clinic.",
+        "This is Robin with R.P.C., please call back.",
+        "This is Robin from River side Psychology Clinic.",
+        "This is Robin from Riversid Psychology Clinic.",
+    ]
+    bundle = build_bundle(
+        tmp_path, appointments=[NO_SHOW], contacts=[voicemail(m) for m in messages]
+    )
+    never = "; consent to naming the clinic was never recorded"
+    assert findings(bundle, "VM001") == {
+        "K1": "\u201cRiverside Psychology Clinic\u201d" + never,
+        "K2": "\u201criverside psychology clinic\u201d" + never,
+        "K3": "\u201cR.P.C.\u201d" + never,
+        "K4": "\u201cRiver side Psychology Clinic\u201d" + never,
+        "K5": "\u201cRiversid Psychology Clinic\u201d" + never,
+    }
+
+
+def test_vm001_compliant_with_consent_and_with_the_default_script(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[
+            voicemail("This is Robin from Riverside Clinic.", client_id="C2"),
+            voicemail(DEFAULT_VOICEMAIL),
+            voicemail("Named, but only a no_answer.", outcome="no_answer"),
+        ],
+    )
+    assert findings(bundle, "VM001") == {}
+    assert opportunities(bundle, "VM001") == ["K1", "K2"]
+
+
+def test_vm001_consent_recorded_after_the_call_does_not_count(tmp_path):
+    clients = [
+        {
+            "client_id": "C1",
+            "intake_date": "2026-01-05",
+            "may_name_clinic": "Yes",
+            "consent_recorded_at": "2026-03-10T09:00:00-07:00",
+        }
+    ]
+    bundle = build_bundle(
+        tmp_path,
+        clients=clients,
+        appointments=[NO_SHOW],
+        contacts=[voicemail("This is Robin from Riverside Clinic.")],
+    )
+    assert findings(bundle, "VM001") == {
+        "K1": "\u201cRiverside Clinic\u201d; consent to naming the clinic was recorded later, on "
+        "2026-03-10 09:00"
+    }
+
+
+# --- VM002 no-fee-notice ------------------------------------------------------------------------
+
+
+def test_vm002_fires_for_an_outreach_voicemail_without_the_fee(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[voicemail("Hi, it's Robin, we missed you today. Call me back.")],
+    )
+    assert findings(bundle, "VM002") == {
+        "K1": "voicemail at 13:25 after the missed session of Mon 2 Mar 2026 13:00 says nothing "
+        "about the missed-session charge"
+    }
+
+
+def test_vm002_compliant_with_the_script_or_mojibake_repaired_text(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW],
+        contacts=[
+            voicemail(DEFAULT_VOICEMAIL),
+            voicemail(
+                "I didnâ€™t see you today; youâ€™ll be charged for the missed session.",
+                at="2026-03-02T14:00:00-08:00",
+            ),
+            # not outreach: a voicemail to confirm next week, two days later
+            voicemail("Confirming Tuesday.", at="2026-03-04T14:00:00-08:00"),
+        ],
+    )
+    assert findings(bundle, "VM002") == {}
+    assert opportunities(bundle, "VM002") == ["K1", "K2"]
+
+
+# --- VM003 closure-warning-unapproved -----------------------------------------------------------
+
+WARNING_AT = "2026-03-10T13:25:00-07:00"
+TWO_NO_SHOWS = [
+    {"appointment_id": "A1", "scheduled_start": "2026-03-03T13:00:00-08:00"},
+    {"appointment_id": "A2", "scheduled_start": "2026-03-10T13:00:00-07:00"},
+]
+
+
+def closure(**fields) -> dict:
+    return voicemail(CLOSURE, **{"at": WARNING_AT, "appointment_id": "A2", **fields})
+
+
+def approval(**fields) -> dict:
+    return {
+        "kind": "closure_warning",
+        "client_id": "C1",
+        "approved_at": "2026-03-09T10:00:00-07:00",
+        **fields,
+    }
+
+
+def test_vm003_compliant_with_a_supervisors_prior_approval(tmp_path):
+    bundle = build_bundle(
+        tmp_path, appointments=TWO_NO_SHOWS, contacts=[closure()], approvals=[approval()]
+    )
+    assert findings(bundle, "VM003") == {}
+    assert opportunities(bundle, "VM003") == ["K1"]
+
+
+def test_vm003_blanket_approval_for_all_the_therapists_clients_counts(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=TWO_NO_SHOWS,
+        contacts=[closure()],
+        approvals=[approval(client_id="")],
+    )
+    assert findings(bundle, "VM003") == {}
+
+
+def test_vm003_each_kind_of_invalid_approval(tmp_path):
+    cases = {
+        "none": [],
+        "late": [approval(approved_at="2026-03-11T10:00:00-07:00")],
+        "wrong role": [approval(approved_by="T2")],
+        "expired": [
+            approval(
+                approved_at="2026-01-09T10:00:00-08:00", expires_at="2026-02-09T10:00:00-08:00"
+            )
+        ],
+        "other client": [approval(client_id="C2")],
+        "other therapist": [approval(staff_id="T2")],
+    }
+    evidence = {}
+    for name, approvals in cases.items():
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        bundle = build_bundle(
+            folder, appointments=TWO_NO_SHOWS, contacts=[closure()], approvals=approvals
+        )
+        found = findings(bundle, "VM003")
+        assert list(found) == ["K1"], name
+        evidence[name] = found["K1"].split("; ")[-1]
+    assert evidence == {
+        "none": "no closure warning approval",
+        "late": "approval P1 was given later, on 2026-03-11 10:00",
+        "wrong role": "approval P1 was given by T2, a therapist (needs: supervisor)",
+        "expired": "approval P1 expired on 2026-02-09 10:00",
+        "other client": "no closure warning approval",
+        "other therapist": "no closure warning approval",
+    }
+
+
+# --- VM004 closure-warning-premature ------------------------------------------------------------
+
+
+def test_vm004_fires_after_a_single_no_show(tmp_path):
+    bundle = build_bundle(
+        tmp_path, appointments=TWO_NO_SHOWS[1:], contacts=[closure()], approvals=[approval()]
+    )
+    assert findings(bundle, "VM004") == {
+        "K1": "1 no-show(s) in the 90 days up to the warning; the policy asks for 2"
+    }
+
+
+def test_vm004_compliant_after_two_no_shows_and_counts_only_the_lookback(tmp_path):
+    old = {"appointment_id": "A0", "scheduled_start": "2025-10-01T13:00:00-07:00"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[old, *TWO_NO_SHOWS],
+        contacts=[
+            closure(),
+            closure(client_id="C1", at="2026-03-10T15:00:00-07:00", appointment_id=""),
+        ],
+        approvals=[approval()],
+    )
+    assert findings(bundle, "VM004") == {}
+    policy = {"missed_session": {"persistent_no_shows": 3}}
+    strict = build_bundle(
+        tmp_path / "strict",
+        appointments=[old, *TWO_NO_SHOWS],
+        contacts=[closure()],
+        approvals=[approval()],
+        policy=policy,
+    )
+    assert list(findings(strict, "VM004")) == ["K1"]

@@ -1,0 +1,321 @@
+"""Phrase detection: exact evidence for every category, and the policy's own scripts pass."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from auditkit import text
+
+# The policy's scripts, verbatim (the default voicemail keeps the export's mojibake quote).
+POLICY_VOICEMAIL = (
+    "â€œThis is Sam calling.  We had an appointment at 11:00AM.  Since I didn't hear from you "
+    "in 24-hours, I wanted to remind you that you'll be charged for the missed session.  I just "
+    "didn't want you to be surprised the next time you come since you'll being paying ofr two "
+    'sessions. Let me know if you have any concerns."'
+)
+POLICY_CLOSURE = (
+    "\"Please call to confirm your next appointment by Friday at 5PM. If I don't hear from you "
+    "by that time then I'll assume you are no longer interested in treatment and I'll close "
+    'your file.  You can always re-initiate treatment at anytime."'
+)
+POLICY_NOTE = (
+    "Client did not show for individual appointment.  Therapist called client and left a "
+    "message for client to call and confirm the next appointment.  Therapist also informed "
+    "client in message of late fee charged.  Next appoint is on 3/14. Client was asked to call "
+    "therapist by 3/10 at 5:PM to confirm next appointment to avoid any additional charges."
+)
+POLICY_THIRD_PARTY = (
+    "Hi. Is Maria there? No, no message.  I'll try again.  I can't say who this is but thank "
+    "you.  I'll try again."
+)
+POLICY_NCND = (
+    "I hear your concern, I cannot confirm that someone is or is not a client in the clinic and "
+    "so I cannot respond to your questions.  If you are concerned for safety, then I can provide "
+    "general recommendations."
+)
+SCHEDULING = "Hi, it's Sam. Can we reschedule? Please confirm Tuesday at 3."
+
+CASES = {
+    "fee_notice": [
+        (POLICY_VOICEMAIL, "you'll be charged for the missed session"),
+        ("You’ll be charged for the missed session.", "You’ll be charged for the missed session"),
+        ("Reminder: there is a LATE   FEE for missed sessions.", "there is a LATE   FEE"),
+        ("There's a charge for no-shows.", "There's a charge"),
+        ("Just so you know, you will be billed.", "you will be billed"),
+        ("The missed-session fee applies.", "missed-session fee"),
+        ("We charge a fee for the missed appointment.", "fee for the missed appointment"),
+        ("you'd end up paying for two sessions", "paying for two sessions"),
+        ("You won’t be charged today, but next time you will be charged.", "you will be charged"),
+        ("You won't be charged this time, don't worry.", None),
+        ("There's no charge for this one; we waived the fee.", None),
+        (SCHEDULING, None),
+    ],
+    "closure_warning": [
+        (POLICY_CLOSURE, "assume you are no longer interested in treatment"),
+        ("Your file will be closed if we don't hear back.", "Your file will be closed"),
+        ("We will need to end treatment.", "We will need to end treatment"),
+        ("I may have to discharge you from the clinic.", "discharge you from the clinic"),
+        ("We'll terminate services next week.", "terminate services"),
+        ("I'LL CLOSE YOUR FILE", "CLOSE YOUR FILE"),
+        ("You can always re-initiate treatment at anytime.", None),
+        ("Sorry, we closed early today.", None),
+        ("We won't close your file, don't worry.", None),
+        ("Your file will not be closed.", None),
+        (POLICY_VOICEMAIL, None),
+    ],
+    "confirm_by": [
+        (POLICY_CLOSURE, "call to confirm your next appointment by Friday at 5PM"),
+        ("Please confirm by 11/14 at 5 PM.", "confirm by 11/14 at 5 PM"),
+        ("confirm by Friday.", "confirm by Friday"),
+        ("Let me know by 11/14 at 5 p.m. if you want it.", "Let me know by 11/14 at 5 p.m."),
+        ("If I don't hear from you by that time, no worries.", None),
+        ("Please confirm your appointment.", None),
+        (POLICY_VOICEMAIL, None),
+    ],
+    "message_left": [
+        ("Can you tell her Sam called?", "Can you tell her"),
+        ("OK, please have him call me back.", "please have him call me back"),
+        ("Could you ask her to call me?", "Could you ask her to call me"),
+        ("My number is 555-0142.", "My number is 555-0142"),
+        ("She can call back at 555-201-3344.", "call back at 555-201-3344"),
+        ("Just let him know I called.", "let him know"),
+        ("Can I leave a message?", "leave a message"),
+        (POLICY_THIRD_PARTY, None),
+        ("Is he home? OK, I won’t leave a message, thanks.", None),
+    ],
+    "caller_disclosure": [
+        ("Hi, this is her therapist.", "this is her therapist"),
+        ("I'm calling from the clinic.", "calling from the clinic"),
+        ("It's about her appointment tomorrow.", "about her appointment"),
+        ("Tell him it's about his session.", "about his session"),
+        ("I’m Dr. Patel.", "I’m Dr. Patel"),
+        ("This is Sam from Riverside.", "This is Sam from Riverside"),
+        ("Is she in? It's about COUNSELING.", "COUNSELING"),
+        ("It's about therapy.", "therapy"),
+        (POLICY_THIRD_PARTY, None),
+        ("Is Jordan there? No, no message. I can’t say who this is.", None),
+    ],
+    "confirm_or_deny": [
+        ("Yes, she is a client here.", "Yes, she is a client here"),
+        ("he comes here every Tuesday", "he comes here"),
+        ("She’s not a client.", "She’s not a client"),
+        ("Sorry, we don't have anyone by that name.", "we don't have anyone by that name"),
+        ("she was here last week", "she was here last week"),
+        ("He missed his appointment.", "He missed his appointment"),
+        (POLICY_NCND, None),
+        ("I can't confirm whether Maria is a client.", None),
+        ("This is a client matter.", None),
+    ],
+    "ncnd_statement": [
+        (POLICY_NCND, "cannot confirm that someone is or is not a client in the clinic"),
+        ("I can’t confirm or deny that.", "can’t confirm or deny"),
+        (
+            "I cannot confirm whether Maria Lopez is a client.",
+            "cannot confirm whether Maria Lopez is a client",
+        ),
+        ("I'm not able to say if she's a patient here.", "not able to say if she's a patient here"),
+        ("Yes, she is a client here.", None),
+        ("I can't talk right now.", None),
+    ],
+    "client_disclosure": [
+        ("She's doing well.", "She's doing well"),
+        ("Her treatment is going fine.", "Her treatment"),
+        ("his sessions are on Monday", "his sessions"),
+        ("She has depression.", "depression"),
+        ("He's on medication.", "medication"),
+        (POLICY_NCND, None),
+    ],
+    "coaching_content": [
+        ("We did skills practice for urges.", "skills practice"),
+        ("Let's use distress tolerance.", "distress tolerance"),
+        ("Try TIPP now.", "TIPP"),
+        ("Use DEAR MAN with your boss.", "DEAR MAN"),
+        ("remember opposite action", "opposite action"),
+        ("Self-harm urges tonight?", "Self-harm urges"),
+        ("fill in your diary card", "diary card"),
+        ("get to wise mind", "wise mind"),
+        ("Phone coaching call.", "coaching"),
+        (SCHEDULING, None),
+        ("I'd urge you to call back.", None),
+        ("Your skills group moved to Tuesday.", None),
+        (POLICY_VOICEMAIL, None),
+    ],
+    "note_no_show": [
+        (POLICY_NOTE, "Client did not show for individual appointment"),
+        ("Pt FTA. T called pt, LVM.", "Pt FTA"),
+        ("NS for appt; LM", "NS for appt"),
+        ("DNA 3/7.", "DNA"),
+        ("no-show today", "no-show"),
+        ("Client didnâ€™t show.", "Client didn’t show"),
+        ("Client   did  not\tshow.", "Client   did  not\tshow"),
+        ("Pt failed to attend session.", "Pt failed to attend session"),
+        ("Session held; client attended and engaged well.", None),
+    ],
+    "note_missed_session": [
+        ("client missed session 3/7, LVM", "client missed session"),
+        ("Pt FTA", "Pt FTA"),
+        ("Session held; client attended and engaged well.", None),
+    ],
+    "note_outreach": [
+        (POLICY_NOTE, "Therapist called client and left a message"),
+        ("Pt FTA. T called pt, LVM.", "T called pt, LVM"),
+        ("NS for appt; LM", "LM"),
+        ("DNA. left voicemail.", "left voicemail"),
+        ("Phoned client.", "Phoned client"),
+        ("Called, no answer.", "Called, no answer"),
+        ("Client called to reschedule.", None),
+        ("Therapist did not call client.", None),
+    ],
+    "note_fee": [
+        (POLICY_NOTE, "informed client in message of late fee charged"),
+        ("Informed client of late fee.", "Informed client of late fee"),
+        ("NS; fee charged.", "fee charged"),
+        ("charged for missed session", "charged for missed session"),
+        ("LVM, LF.", "LF"),
+        ("No fee charged; fee waived per supervisor.", None),
+    ],
+    "note_next_appointment": [
+        (POLICY_NOTE, "Next appoint is on 3/14"),
+        ("Next appt 03/14/2026.", "Next appt 03/14/2026"),
+        ("f/u scheduled for Tuesday 3/14", "f/u scheduled for Tuesday 3/14"),
+        ("next session on March 14.", "next session on March 14"),
+        ("Next appoint is on DATE.", None),
+        ("Next appt next week, will call to schedule.", None),
+    ],
+    "note_confirm_by": [
+        (POLICY_NOTE, "call therapist by 3/10 at 5:PM to confirm"),
+        (
+            "asked to call therapist by 3/10 at 5 PM to confirm",
+            "call therapist by 3/10 at 5 PM to confirm",
+        ),
+        ("pt to confirm by Friday 3/10", "confirm by Friday 3/10"),
+        ("Next appt 3/14.", None),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("category", "message", "expected"),
+    [(category, *case) for category, cases in CASES.items() for case in cases],
+)
+def test_evidence_is_the_matched_words(category, message, expected):
+    found = text.find(category, pd.Series([message]))
+    if expected is None:
+        assert pd.isna(found[0])
+    else:
+        assert found[0] == expected
+
+
+def test_every_category_has_positive_and_negative_cases():
+    assert set(CASES) == set(text.CATEGORIES)
+    for cases in CASES.values():
+        assert {expected is None for _, expected in cases} == {True, False}
+
+
+@pytest.mark.parametrize("category", text.CATEGORIES)
+def test_matching_normalised_text_finds_the_same_words(category):
+    """Tolerant patterns on the text = the same patterns on its normalised form."""
+    messages = pd.Series([message for cases in CASES.values() for message, _ in cases])
+    on_text = text.normalise(text.find(category, messages))
+    on_normalised = text.find(category, text.normalise(messages))
+    pd.testing.assert_series_equal(on_text, on_normalised)
+
+
+def test_keeps_the_index_and_holds_na_where_nothing_matched():
+    messages = pd.Series(["DNA", "Session held.", None, ""], index=[40, 10, 30, 20])
+    found = text.find("note_no_show", messages)
+    assert list(found.index) == [40, 10, 30, 20]
+    assert found[40] == "DNA"
+    assert found[[10, 30, 20]].isna().all()
+
+
+def test_evidence_is_a_substring_of_the_original_text():
+    message = "Hi —  you’ll BE CHARGED for the missed\u00a0session, OK?"
+    found = text.find("fee_notice", pd.Series([message]))[0]
+    assert found == "you’ll BE CHARGED for the missed\u00a0session"
+    assert found in message
+
+
+def test_extra_phrases_extend_a_category():
+    messages = pd.Series(["Let's do some grounding.", "Can’t make it, sorry"])
+    assert text.find("coaching_content", messages).isna().all()
+    found = text.find("coaching_content", messages, extra=[r"\bgrounding\b", r"can't make it"])
+    # an extra phrase's straight apostrophe matches a curly one too
+    assert found.tolist() == ["grounding", "Can’t make it"]
+
+
+def test_extra_phrase_with_groups_still_yields_the_whole_match():
+    found = text.find("fee_notice", pd.Series(["a $50 penalty"]), extra=[r"\$(\d+) penalty"])
+    assert found[0] == "$50 penalty"
+
+
+def test_a_bad_extra_phrase_or_category_is_named():
+    with pytest.raises(ValueError, match=re.escape("'(unclosed' for fee_notice")):
+        text.find("fee_notice", pd.Series(["x"]), extra=["(unclosed"])
+    with pytest.raises(ValueError, match="Unknown phrase category 'fees'"):
+        text.find("fees", pd.Series(["x"]))
+
+
+def test_normalise_is_comparable_and_keeps_positions():
+    messages = pd.Series(["Client  DIDNâ€™T show\u00a0– “late” fee", None])
+    assert text.normalise(messages).tolist()[0] == 'client  didn\'t show - "late" fee'
+    assert pd.isna(text.normalise(messages)[1])
+    repaired = "Client  DIDN’T show\u00a0– “late” fee"
+    assert len(text.normalise(messages)[0]) == len(repaired)
+
+
+# --- the clinic's name -------------------------------------------------------------------------
+
+NAME, ALIASES = "Riverside Psychology Clinic", ["Riverside Clinic", "RPC"]
+
+NAME_CASES = [
+    ("Hi, this is Sam from Riverside Psychology Clinic.", "Riverside Psychology Clinic"),
+    ("calling from RIVERSIDE PSYCHOLOGY CLINIC", "RIVERSIDE PSYCHOLOGY CLINIC"),
+    ("this is riverside clinic calling", "riverside clinic"),
+    ("R.P.C. here, call us back", "R.P.C."),
+    ("it's r p c calling", "r p c"),
+    ("at the RPC. Bye", "RPC"),
+    ("from River side Psychology", "River side Psychology"),
+    ("from RiversidePsychology", "RiversidePsychology"),
+    ("Riversid Pyschology Clinic called", "Riversid Pyschology Clinic"),
+    ("it's Rivrside Clinc", "Rivrside Clinc"),
+    ("I’m at Riverside’s Psychology Clinic", "Riverside’s Psychology Clinic"),
+    ("Sorry, the clinic closed early.", None),
+    ("Psychology is fun.", None),
+    ("Call the center.", None),
+    ("Your RPCs are due.", None),
+    ("I live in Riverside.", None),
+    ("Riverside Psychiatric Center", None),
+    (POLICY_VOICEMAIL, None),
+    (POLICY_THIRD_PARTY, None),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), NAME_CASES)
+def test_clinic_name_however_spelled(message, expected):
+    found = text.find_clinic_name(pd.Series([message]), NAME, ALIASES)
+    if expected is None:
+        assert pd.isna(found[0])
+    else:
+        assert found[0] == expected
+
+
+def test_clinic_name_keeps_the_index_even_when_repeated():
+    messages = pd.Series(["Riversid Pyschology", "nothing", None, "RPC"], index=[7, 7, 3, 1])
+    found = text.find_clinic_name(messages, NAME, ALIASES)
+    assert list(found.index) == [7, 7, 3, 1]
+    assert found.iloc[0] == "Riversid Pyschology"
+    assert found.iloc[1:3].isna().all()
+    assert found.iloc[3] == "RPC"
+
+
+def test_a_generic_alias_counts_but_a_generic_word_alone_does_not():
+    messages = pd.Series(["Call the Center today.", "the clinic"])
+    assert text.find_clinic_name(messages, NAME).isna().all()
+    assert text.find_clinic_name(messages, NAME, ["The Center"]).tolist()[0] == "the Center"
+
+
+def test_no_name_no_evidence():
+    found = text.find_clinic_name(pd.Series(["Riverside Psychology Clinic"]), "", [])
+    assert found.isna().all()
