@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from auditkit import load
-from auditkit.audit import audit
+from auditkit.auditing import audit
 from auditkit.policy import Policy, policy_from_dict
 from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext

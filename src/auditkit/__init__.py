@@ -4,7 +4,8 @@ The pipeline is four plain functions over frames: ``load`` (read and validate a 
 ``audit`` (run every policy rule), then a report or a dashboard over the result.
 """
 
+from auditkit.auditing import AuditResult, audit
 from auditkit.policy import Policy, load_policy
 from auditkit.validation import Bundle, load
 
-__all__ = ["Bundle", "Policy", "load", "load_policy"]
+__all__ = ["AuditResult", "Bundle", "Policy", "audit", "load", "load_policy"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from auditkit.policy import Policy
 from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
@@ -56,12 +57,15 @@ def _in_month(times: pd.Series, month: str | None) -> pd.Series:
     return times.dt.strftime("%Y-%m") == month
 
 
-def audit(bundle: Bundle, month: str | None = None) -> AuditResult:
+def audit(bundle: Bundle, policy: Policy | None = None, month: str | None = None) -> AuditResult:
     """Check every rule; with `month` (YYYY-MM), keep what happened in that month.
 
-    Rules always see the whole bundle, so look-backs (earlier no-shows, approvals given before
-    the month) still count; only the subjects are narrowed to the month.
+    `policy` overrides the one the bundle was loaded with. Rules always see the whole bundle,
+    so look-backs (earlier no-shows, approvals given before the month) still count; only the
+    subjects are narrowed to the month.
     """
+    if policy is not None:
+        bundle = replace(bundle, policy=policy)
     ctx = AuditContext(bundle)
     findings, opportunities = [], []
     for code, rule in RULES.items():

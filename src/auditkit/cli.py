@@ -43,7 +43,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
-    from auditkit.audit import audit
+    from auditkit.auditing import audit
     from auditkit.output import write_csv
 
     bundle = load(args.bundle, args.policy)
@@ -137,7 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: runs a command; bad input ends in one paragraph and exit code 2."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # usage errors and --help: argparse has printed its message
+        return int(stop.code or 0)
     try:
         return args.run(args)
     except AuditkitError as error:

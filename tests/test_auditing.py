@@ -1,0 +1,163 @@
+"""The audit as a whole: findings table, compliance with honest denominators, month, CLI output."""
+
+import pandas as pd
+from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
+
+from auditkit import audit
+from auditkit.cli import main
+from auditkit.schemas import Findings
+
+# Two no-shows in March for T1 (one handled, one not) and one in April for T2, handled.
+APPOINTMENTS = [
+    {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"},
+    {"appointment_id": "A2", "scheduled_start": "2026-03-16T13:00:00-07:00"},
+    {
+        "appointment_id": "A3",
+        "scheduled_start": "2026-04-06T10:00:00-07:00",
+        "staff_id": "T2",
+        "client_id": "C2",
+    },
+    {"appointment_id": "A4", "scheduled_start": "2026-03-09T13:00:00-07:00", "status": "attended"},
+]
+CONTACTS = [
+    {
+        "started_at": "2026-03-02T13:25:00-08:00",
+        "appointment_id": "A1",
+        "message": DEFAULT_VOICEMAIL,
+    },
+    {
+        "started_at": "2026-04-06T10:30:00-07:00",
+        "appointment_id": "A3",
+        "staff_id": "T2",
+        "client_id": "C2",
+        "message": '=HYPERLINK("x") you\'ll be charged for the missed session',
+    },
+]
+NOTES = [
+    {"appointment_id": "A1", "written_at": "2026-03-02T16:00:00-08:00", "text": COMPLETE_NOTE},
+    {
+        "appointment_id": "A3",
+        "written_at": "2026-04-06T12:00:00-07:00",
+        "text": COMPLETE_NOTE,
+        "staff_id": "T2",
+        "client_id": "C2",
+    },
+]
+
+
+def sample(tmp_path):
+    return build_bundle(tmp_path, appointments=APPOINTMENTS, contacts=CONTACTS, notes=NOTES)
+
+
+def test_findings_are_validated_sorted_and_point_at_one_record_each(tmp_path):
+    result = audit(sample(tmp_path))
+    Findings.validate(result.findings)
+    assert result.findings[["rule", "severity", "subject_type", "subject_id", "staff_id"]].to_dict(
+        "records"
+    ) == [
+        {
+            "rule": "MS001",
+            "severity": "high",
+            "subject_type": "appointment",
+            "subject_id": "A2",
+            "staff_id": "T1",
+        },
+        {
+            "rule": "NT001",
+            "severity": "high",
+            "subject_type": "appointment",
+            "subject_id": "A2",
+            "staff_id": "T1",
+        },
+    ]
+    assert str(result.findings["at"].iloc[0]) == "2026-03-16 13:00:00-07:00"
+
+
+def test_compliance_per_rule_counts_what_each_rule_examined(tmp_path):
+    table = audit(sample(tmp_path)).compliance.set_index("rule")
+    assert table.loc["MS001"].to_dict() == {"opportunities": 3, "findings": 1, "compliance": 0.6667}
+    assert table.loc["NT002"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
+    assert table.loc["VM002"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
+    assert table.loc["PC001"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
+    # a rule with nothing to examine is not a failure
+    assert table.loc["TP001"].to_dict() == {"opportunities": 0, "findings": 0, "compliance": 1.0}
+    assert list(table.index) == [
+        "MS001",
+        "MS002",
+        "MS003",
+        "VM001",
+        "VM002",
+        "VM003",
+        "VM004",
+        "NT001",
+        "NT002",
+        "TP001",
+        "IQ001",
+        "PC001",
+    ]
+
+
+def test_compliance_per_clinician_and_per_month(tmp_path):
+    result = audit(sample(tmp_path))
+    by_staff = result.compliance_by("staff_id")
+    ms001 = by_staff[by_staff["rule"] == "MS001"].drop(columns="rule")
+    assert ms001.to_dict("records") == [
+        {"staff_id": "T1", "opportunities": 2, "findings": 1, "compliance": 0.5},
+        {"staff_id": "T2", "opportunities": 1, "findings": 0, "compliance": 1.0},
+    ]
+    by_month = result.compliance_by("month")
+    nt001 = by_month[by_month["rule"] == "NT001"].drop(columns="rule")
+    assert nt001.to_dict("records") == [
+        {"month": "2026-03", "opportunities": 2, "findings": 1, "compliance": 0.5},
+        {"month": "2026-04", "opportunities": 1, "findings": 0, "compliance": 1.0},
+    ]
+
+
+def test_month_narrows_subjects_but_rules_still_see_history(tmp_path):
+    result = audit(sample(tmp_path), month="2026-04")
+    assert result.findings.empty
+    assert result.compliance.set_index("rule").loc["MS001", "opportunities"] == 1
+    march = audit(sample(tmp_path), month="2026-03")
+    assert sorted(march.findings["rule"]) == ["MS001", "NT001"]
+
+
+def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):
+    bundle = sample(tmp_path)
+    out = tmp_path / "out"
+    assert main(["audit", str(bundle.path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 findings, 0 rejected-row problems." in printed
+    findings = pd.read_csv(out / "findings.csv")
+    assert list(findings.columns) == [
+        "rule",
+        "severity",
+        "subject_type",
+        "subject_id",
+        "client_id",
+        "staff_id",
+        "at",
+        "summary",
+        "evidence",
+    ]
+    assert findings["at"].tolist() == ["2026-03-16 13:00:00-07:00"] * 2
+    assert list(pd.read_csv(out / "rejected.csv").columns) == [
+        "file",
+        "line",
+        "record_id",
+        "column",
+        "reason",
+    ]
+    assert len(pd.read_csv(out / "compliance.csv")) == 12
+    assert main(["audit", str(bundle.path), "--out", str(out), "--month", "2026-4"]) == 2
+    assert "month must look like 2026-03, not '2026-4'" in capsys.readouterr().err
+
+
+def test_written_csvs_never_hold_a_live_formula(tmp_path):
+    from auditkit.output import neutralise_formulas
+
+    frame = pd.DataFrame(
+        {"text": ["=1+2", "+A1", "-3", "@SUM(A1)", "plain", None], "n": [1, 2, 3, 4, 5, 6]}
+    )
+    safe = neutralise_formulas(frame)["text"]
+    assert safe[:5].tolist() == ["'=1+2", "'+A1", "'-3", "'@SUM(A1)", "plain"]
+    assert pd.isna(safe[5])
