@@ -98,15 +98,19 @@ def test_ms002_respects_the_policy_wait(tmp_path):
 def test_ms003_fires_when_every_outreach_call_rang_out(tmp_path):
     bundle = build_bundle(
         tmp_path,
-        appointments=[NO_SHOW],
+        appointments=[NO_SHOW, {"client_id": "C2", "scheduled_start": "2026-03-02T15:00:00-08:00"}],
         contacts=[
             call("2026-03-02T13:25:00-08:00", outcome="no_answer"),
             call("2026-03-02T16:10:00-08:00", outcome="No Answer"),
+            call(
+                "2026-03-02T15:30:00-08:00", client_id="C2", appointment_id="A2", outcome="noanswer"
+            ),
         ],
     )
     assert findings(bundle, "MS003") == {
-        "A1": "2 call(s) between Mon 2 Mar 2026 13:25 and Mon 2 Mar 2026 16:10, every one ended "
-        "no_answer: no voicemail was left"
+        "A1": "2 calls between Mon 2 Mar 2026 13:25 and Mon 2 Mar 2026 16:10, every one ended "
+        "no_answer: no voicemail was left",
+        "A2": "1 call, at Mon 2 Mar 2026 15:30, ended no_answer: no voicemail was left",
     }
 
 

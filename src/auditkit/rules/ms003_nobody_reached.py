@@ -19,14 +19,16 @@ def check(ctx: AuditContext) -> Checked:
     opportunities = subjects(tried, "appointment_id", "scheduled_start")
     stats = per_no_show.reindex(tried["appointment_id"]).reset_index(drop=True)
     unreached = stats["unanswered"] == stats["calls"]
-    evidence = (
+    several = (
         stats["calls"].astype(str)
-        + " call(s) between "
+        + " calls between "
         + clock(stats["first"])
         + " and "
         + clock(stats["last"])
-        + ", every one ended no_answer: no voicemail was left"
-    )[unreached]
+        + ", every one ended no_answer"
+    )
+    one = "1 call, at " + clock(stats["first"]) + ", ended no_answer"
+    evidence = (several.where(stats["calls"] > 1, one) + ": no voicemail was left")[unreached]
     summary = "Every outreach call for this missed session rang out; no voicemail was left."
     return Checked(opportunities, found(opportunities[unreached], summary, evidence))
 
