@@ -114,19 +114,22 @@ def parse_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
 
 def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     """A whole number; '30.0' is accepted, '30 min' and '2.5' are not."""
-    numbers = pd.to_numeric(values.str.strip(), errors="coerce")
-    whole = numbers.notna() & (numbers == numbers.round())
+    numbers = pd.to_numeric(values.str.strip(), errors="coerce").astype("float64")
+    whole = np.isfinite(numbers) & (numbers == numbers.round())  # 'inf' is no count
+    huge = whole & (numbers.abs() >= 2**53)  # beyond exact integers: no real count
     bad = values.notna() & ~whole
     reasons = _no_problems(values.index)
     reasons[bad] = f"{column} '" + values[bad] + "' is not a whole number"
-    return numbers.where(whole).astype("Int64"), reasons
+    reasons[huge] = f"{column} '" + values[huge] + "' is too large"
+    return numbers.where(whole & ~huge).astype("Int64"), reasons
 
 
 def _localise(naive: pd.Series, tz: str) -> pd.Series:
     # A wall-clock time that happens twice (the November change) is read as the first, the
-    # daylight-saving one; one that never happens (the March change) moves forward an hour.
+    # daylight-saving one; one that never happens (the March change) moves forward an hour,
+    # as a clock not yet set forward would have shown it (02:30 is 03:30 PDT, not 03:00).
     first = np.ones(len(naive), dtype=bool)
-    return naive.dt.tz_localize(tz, ambiguous=first, nonexistent="shift_forward")
+    return naive.dt.tz_localize(tz, ambiguous=first, nonexistent=pd.Timedelta(hours=1))
 
 
 def _us_as_iso(values: pd.Series) -> pd.Series:

@@ -6,6 +6,7 @@ Every key is checked: an unknown key or a bad value stops the run with a message
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -126,6 +127,14 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
                 f"Unknown policy key 'phrases.{key}'. Known keys: {', '.join(CATEGORIES)}."
             )
         checked_phrases[key] = _check_value(f"phrases.{key}", tuple, value)
+        for phrase in checked_phrases[key]:
+            try:
+                re.compile(phrase)
+            except re.error as err:
+                raise PolicyError(
+                    f"Policy key 'phrases.{key}' holds {phrase!r}, which is not a valid "
+                    f"regular expression: {err}."
+                ) from None
     return Policy(**sections, phrases=checked_phrases, source=source)
 
 

@@ -1,0 +1,69 @@
+"""Shared pytest fixtures. Each section belongs to one group of tests; add new ones below."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from auditkit import Bundle, load
+
+# ---------------------------------------------------------------------------------------------
+# Loading fixtures (test_loading.py, test_policy.py, test_cli_errors.py)
+#
+# tests/fixtures/bundles/base is a minimal valid bundle: 3 staff, 2 clients, 3 appointments,
+# 2 contacts, 2 notes, 1 approval. Every other folder in tests/fixtures/bundles holds only the
+# files a case changes: a case is base with that folder laid over it.
+# ---------------------------------------------------------------------------------------------
+
+LOADING_BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
+
+
+def _lay_out_case(bundle: Path, case: str | None) -> Path:
+    shutil.copytree(LOADING_BUNDLES / "base", bundle, dirs_exist_ok=True)
+    if case is not None:
+        shutil.copytree(LOADING_BUNDLES / case, bundle, dirs_exist_ok=True)
+    return bundle
+
+
+@pytest.fixture
+def make_bundle(tmp_path: Path) -> Callable[..., Path]:
+    """Build a case in tmp_path, then drop files and write inline ones; returns its folder.
+
+    ``make_bundle("flags")`` is base with tests/fixtures/bundles/flags laid over it;
+    ``drop=["approvals.csv"]`` removes files; ``files={"notes.csv": b"..."}`` writes bytes.
+    """
+    counter = iter(range(1_000))
+
+    def build(
+        case: str | None = None,
+        *,
+        drop: tuple[str, ...] | list[str] = (),
+        files: dict[str, bytes] | None = None,
+    ) -> Path:
+        bundle = _lay_out_case(tmp_path / f"{case or 'base'}-{next(counter)}", case)
+        for name in drop:
+            (bundle / name).unlink()
+        for name, data in (files or {}).items():
+            (bundle / name).write_bytes(data)
+        return bundle
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def load_case(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], Bundle]:
+    """``load_case("bad_rows")``: that case loaded once per session. Read it, don't change it."""
+    loaded: dict[str | None, Bundle] = {}
+
+    def get(case: str | None = None) -> Bundle:
+        if case not in loaded:
+            loaded[case] = load(_lay_out_case(tmp_path_factory.mktemp(case or "base"), case))
+        return loaded[case]
+
+    return get
+
+
+# --------------------------------------------------------------------- end of loading fixtures

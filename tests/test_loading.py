@@ -1,0 +1,883 @@
+"""Loading a bundle (issue 2): every rule of input format v1, with exact expected values.
+
+Cases are small hand-written files in tests/fixtures/bundles/<case>/, laid over the minimal
+valid bundle in tests/fixtures/bundles/base by the `make_bundle` fixture (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
+
+from auditkit import load
+from auditkit.errors import BundleError
+from auditkit.loading import REJECTED_COLUMNS
+from auditkit.validation import COVERAGE_COLUMNS
+
+BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
+LA = "America/Los_Angeles"
+TZ_DTYPE = f"datetime64[us, {LA}]"
+TABLE_FILES = ["staff", "clients", "appointments", "contacts", "notes", "approvals"]
+
+STATUSES = "attended, no_show, late_cancel, cancelled, rescheduled"
+NOT_A_TIME = "is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
+
+
+def at(iso: str) -> pd.Timestamp:
+    """An instant written with its offset, seen on the clinic's clock."""
+    return pd.Timestamp(iso).tz_convert(LA)
+
+
+def rows(frame: pd.DataFrame) -> list[tuple]:
+    """Rejected rows as plain tuples (file, line, record_id, column, reason)."""
+    return [tuple(r) for r in frame[REJECTED_COLUMNS].itertuples(index=False, name=None)]
+
+
+def coverage_of(bundle) -> dict[str, tuple]:
+    cov = bundle.coverage.set_index("table")
+    return {t: tuple(r) for t, r in cov[COVERAGE_COLUMNS[1:]].iterrows()}
+
+
+def by_id(frame: pd.DataFrame, column: str) -> dict:
+    return dict(zip(frame.iloc[:, 0], frame[column], strict=True))
+
+
+# --- the base bundle -------------------------------------------------------------------------
+
+
+def test_base_bundle_loads_every_row_typed(load_case):
+    bundle = load_case(None)
+
+    assert list(bundle.coverage.columns) == COVERAGE_COLUMNS
+    assert coverage_of(bundle) == {
+        "staff": ("staff.csv", "utf-8", 3, 3, 0),
+        "clients": ("clients.csv", "utf-8", 2, 2, 0),
+        "appointments": ("appointments.csv", "utf-8", 3, 3, 0),
+        "contacts": ("contacts.csv", "utf-8", 2, 2, 0),
+        "notes": ("notes.csv", "utf-8", 2, 2, 0),
+        "approvals": ("approvals.csv", "utf-8", 1, 1, 0),
+    }
+    assert list(bundle.rejected.columns) == REJECTED_COLUMNS
+    assert rows(bundle.rejected) == []
+
+    assert by_id(bundle.staff, "role") == {
+        "S1": "therapist",
+        "S2": "supervisor",
+        "S3": "program_director",
+    }
+    assert by_id(bundle.clients, "may_name_clinic") == {"C1": True, "C2": False}
+    assert by_id(bundle.clients, "intake_date") == {
+        "C1": at("2026-01-05T00:00:00-08:00"),
+        "C2": at("2026-02-10T00:00:00-08:00"),
+    }
+    assert str(bundle.appointments["scheduled_start"].dtype) == TZ_DTYPE
+    # 2026-03-08 is the March change: the 2nd is PST, the 9th and 10th PDT.
+    assert by_id(bundle.appointments, "scheduled_start") == {
+        "A1": at("2026-03-02T13:00:00-08:00"),
+        "A2": at("2026-03-09T13:00:00-07:00"),
+        "A3": at("2026-03-10T10:00:00-07:00"),
+    }
+    assert str(bundle.appointments["duration_minutes"].dtype) == "Int64"
+    assert bundle.appointments["duration_minutes"].tolist() == [50, 50, 50]
+    assert by_id(bundle.contacts, "duration_seconds") == {"K1": 45, "K2": 120}
+    assert bundle.contacts["appointment_id"].isna().tolist() == [False, True]
+    assert by_id(bundle.approvals, "expires_at") == {"P1": at("2026-06-01T00:00:00-07:00")}
+    for name in TABLE_FILES:
+        assert bundle.tables[name]["source_line"].tolist() == list(
+            range(2, 2 + len(bundle.tables[name]))
+        )
+
+
+# --- encodings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "signature", "encoding"),
+    [
+        ("encoding_utf8", b"Ren\xc3\xa9e,O\xe2\x80\x99Neil", "utf-8"),
+        ("encoding_utf8_bom", b"Ren\xc3\xa9e,O\xe2\x80\x99Neil", "utf-8-sig"),
+        ("encoding_windows1252", b"Ren\xe9e,O\x92Neil", "windows-1252"),
+    ],
+)
+def test_each_encoding_decodes_to_the_same_text(load_case, case, signature, encoding):
+    raw = (BUNDLES / case / "clients.csv").read_bytes()
+    assert signature in raw  # the fixture really holds those bytes
+    assert raw.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
+
+    bundle = load_case(case)
+
+    assert coverage_of(bundle)["clients"] == ("clients.csv", encoding, 2, 2, 0)
+    # The BOM is not glued to the first column's name: client_id is found and read.
+    assert bundle.clients["client_id"].tolist() == ["C1", "C2"]
+    assert bundle.clients["first_name"].tolist() == ["Renée", "Eli"]
+    assert bundle.clients["last_name"].tolist() == ["O’Neil", "Park"]
+    assert bundle.clients["source_line"].tolist() == [2, 3]  # CRLF line endings
+    assert rows(bundle.rejected) == []
+
+
+def test_windows1252_bytes_with_no_character_are_kept_not_fatal(make_bundle):
+    # 0x81 has no Windows-1252 character; it must not stop the load or lose the row.
+    data = (BUNDLES / "encoding_windows1252" / "clients.csv").read_bytes()
+    bundle = load(make_bundle(files={"clients.csv": data.replace(b"Park", b"Pa\x81rk")}))
+
+    assert coverage_of(bundle)["clients"] == ("clients.csv", "windows-1252", 2, 2, 0)
+    assert bundle.clients["last_name"].tolist() == ["O’Neil", "Pa\x81rk"]
+
+
+# --- column names ----------------------------------------------------------------------------
+
+
+def test_column_names_match_ignoring_case_spaces_and_hyphens(load_case):
+    bundle = load_case("column_names")
+
+    assert rows(bundle.rejected) == []
+    assert list(bundle.clients.columns) == [
+        "client_id",
+        "first_name",
+        "last_name",
+        "phone",
+        "intake_date",
+        "may_name_clinic",
+        "consent_recorded_at",
+        "therapist_id",
+        "preferred_pronouns",  # an extra column: kept, under its normalised name
+        "source_line",
+    ]
+    assert bundle.clients["client_id"].tolist() == ["C1", "C2"]
+    assert bundle.clients["preferred_pronouns"].tolist()[0] == "she/her"
+    assert pd.isna(bundle.clients["preferred_pronouns"].tolist()[1])
+    assert bundle.clients["may_name_clinic"].tolist() == [True, False]
+
+    contacts = bundle.contacts
+    assert list(contacts.columns[:12]) == [
+        "contact_id",
+        "client_id",
+        "staff_id",
+        "direction",
+        "channel",
+        "started_at",
+        "duration_seconds",
+        "party",
+        "outcome",
+        "purpose",
+        "appointment_id",
+        "message",
+    ]
+    assert list(contacts.columns[12:]) == ["call_queue", "source_line"]
+    assert contacts["call_queue"].tolist()[0] == "Front desk"
+    assert contacts["client_id"].tolist() == ["C1", "C2"]
+    assert contacts["started_at"].tolist() == [
+        at("2026-03-09T13:25:00-07:00"),
+        at("2026-03-08T09:00:00-07:00"),  # the March change day, after 02:00
+    ]
+    # Contact vocabularies match forgivingly too, with their exported synonyms.
+    assert contacts["direction"].tolist() == ["outbound", "outbound"]
+    assert contacts["channel"].tolist() == ["phone", "phone"]
+    assert contacts["party"].tolist() == ["client", "third_party"]
+    assert contacts["outcome"].tolist() == ["voicemail", "answered"]
+    assert contacts["purpose"].tolist() == ["missed_session", "scheduling"]
+
+
+# --- vocabularies and flags ------------------------------------------------------------------
+
+
+def test_status_synonyms_map_to_the_vocabulary(load_case):
+    bundle = load_case("synonyms")
+
+    assert by_id(bundle.appointments, "status") == {
+        "A1": "attended",  # Show
+        "A2": "no_show",  # No Show
+        "A3": "no_show",  # no-show
+        "A4": "no_show",  # NO_SHOW
+        "A5": "no_show",  # Missed
+        "A6": "no_show",  # DNA
+        "A7": "no_show",  # Did not attend
+        "A8": "no_show",  # FTA
+        "A9": "attended",  # Kept
+        "A10": "late_cancel",  # Late canceled
+        "A11": "late_cancel",  # Late cancelled
+        "A12": "cancelled",  # Canceled
+        "A13": "cancelled",  # Cancelled
+        "A14": "cancelled",  # Clinician canceled
+        "A15": "late_cancel",  # Late-Cancel
+        "A16": "attended",  # "  Attended  "
+        "A17": "rescheduled",  # RESCHEDULED
+    }
+    assert rows(bundle.rejected) == [
+        (
+            "appointments.csv",
+            19,
+            "A18",
+            "status",
+            f"status 'Walked out' is not one of: {STATUSES}",
+        )
+    ]
+    assert coverage_of(bundle)["appointments"] == ("appointments.csv", "utf-8", 18, 17, 1)
+
+
+def test_flags_read_yes_no_forms_and_blank_as_no(load_case):
+    bundle = load_case("flags")
+
+    assert by_id(bundle.clients, "may_name_clinic") == {
+        "C1": True,  # yes
+        "C2": False,  # no
+        "C3": True,  # TRUE
+        "C4": False,  # false
+        "C5": True,  # Y
+        "C6": False,  # n
+        "C7": True,  # 1
+        "C8": False,  # 0
+        "C9": False,  # blank
+        "C10": True,  # " Yes "
+    }
+    assert bundle.clients["may_name_clinic"].dtype == bool
+    assert rows(bundle.rejected) == [
+        ("clients.csv", 12, "C11", "may_name_clinic", "may_name_clinic 'maybe' is not yes or no")
+    ]
+
+
+# --- timestamps ------------------------------------------------------------------------------
+
+EXPECTED_STARTS = {
+    "K1": at("2026-11-01T01:30:00-07:00"),  # 08:30Z: the first 01:30, still PDT
+    "K2": at("2026-11-01T01:30:00-08:00"),  # 09:30Z: the second 01:30, now PST
+    "K3": at("2026-11-01T01:30:00-07:00"),
+    "K4": at("2026-11-01T01:30:00-08:00"),
+    "K5": at("2026-11-01T01:30:00-08:00"),  # 04:30-05:00 is 09:30Z
+    "K6": at("2026-11-01T01:30:00-08:00"),
+    "K7": at("2026-10-31T18:00:00-07:00"),  # naive: clinic-local, before the change
+    "K8": at("2026-11-02T18:00:00-08:00"),  # naive: clinic-local, after it
+    "K9": at("2026-11-01T01:30:00-07:00"),  # a wall time that happens twice: the first
+    "K10": at("2026-11-02T21:05:00-08:00"),
+    "K11": at("2026-10-30T12:15:00-07:00"),
+    "K12": at("2026-03-09T00:00:00-07:00"),  # 12:00 AM is midnight
+    "K13": at("2026-11-01T00:00:00-07:00"),  # a date alone is midnight local
+    "K14": at("2026-11-03T00:00:00-08:00"),
+    "K15": at("2026-03-08T03:30:00-07:00"),  # 02:30 never happened: an hour on
+}
+
+
+def test_timestamps_iso_utc_offsets_us_and_dates_across_dst(load_case):
+    bundle = load_case("timestamps")
+    starts = bundle.contacts.set_index("contact_id")["started_at"]
+
+    assert rows(bundle.rejected) == []
+    assert str(starts.dtype) == TZ_DTYPE
+    assert starts.to_dict() == EXPECTED_STARTS
+    # Exact wall clocks and offsets, not just equal instants.
+    assert starts["K1"].isoformat() == "2026-11-01T01:30:00-07:00"
+    assert starts["K2"].isoformat() == "2026-11-01T01:30:00-08:00"
+    assert starts["K2"] - starts["K1"] == pd.Timedelta(hours=1)
+    assert starts["K9"].isoformat() == "2026-11-01T01:30:00-07:00"
+    assert starts["K8"].isoformat() == "2026-11-02T18:00:00-08:00"
+    assert starts["K15"].isoformat() == "2026-03-08T03:30:00-07:00"
+
+
+# --- text: mojibake and multi-line fields ----------------------------------------------------
+
+
+def test_mojibake_is_repaired_and_clean_text_left_alone(load_case):
+    bundle = load_case("mojibake")
+
+    assert by_id(bundle.contacts, "message") == {
+        "K1": "Sorry you didn’t make it today.",
+        "K2": "I’ll see you Tuesday — café room.",
+        "K3": "Zoë’s résumé – naïve “quotes” stay as they are.",
+    }
+    assert by_id(bundle.notes, "text") == {
+        "N1": "Client didn’t attend; LVM.",
+        "N2": "Attended session.",
+    }
+    assert rows(bundle.rejected) == []
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_multiline_fields_kept_whole_and_later_lines_physical(make_bundle, newline):
+    data = (BUNDLES / "multiline" / "notes.csv").read_bytes().replace(b"\n", newline)
+    bundle = load(make_bundle("multiline", files={"notes.csv": data}))
+    notes = bundle.notes.set_index("note_id")
+
+    # Header = line 1; N1 spans lines 2-4; line 6 is blank; N4 spans 8-9.
+    assert notes["source_line"].to_dict() == {"N1": 2, "N2": 5, "N4": 8, "N6": 11}
+    assert notes.loc["N1", "text"].splitlines() == [
+        "Client did not attend.",
+        "Called at 1:25 PM, left a voicemail.",
+        "Next appointment 3/16.",
+    ]
+    assert notes.loc["N2", "text"] == 'She said "see you next week", then left.'
+    assert notes.loc["N4", "text"].splitlines() == ["Two-line", "note, with a comma."]
+    assert notes.loc["N6", "text"] == "Last note."
+    assert rows(bundle.rejected) == [
+        ("notes.csv", 7, "N3", "written_at", f"written_at 'not a date' {NOT_A_TIME}"),
+        ("notes.csv", 10, "N5", "", "has 7 fields; the header has 6"),
+    ]
+    assert coverage_of(bundle)["notes"] == ("notes.csv", "utf-8", 6, 4, 2)
+
+
+# --- bad rows: set aside with file, line, record id, column and reason -----------------------
+
+BAD_ROWS = {
+    "unknown vocabulary value": (
+        "staff.csv",
+        5,
+        "S4",
+        "role",
+        "role 'janitor' is not one of: therapist, supervisor, program_director, admin",
+    ),
+    "duplicate id names the first line": (
+        "staff.csv",
+        6,
+        "S1",
+        "staff_id",
+        "duplicate staff_id 'S1' (first on line 2)",
+    ),
+    "blank required vocabulary": ("staff.csv", 7, "S5", "role", "role is blank but required"),
+    "bad flag": (
+        "clients.csv",
+        4,
+        "C3",
+        "may_name_clinic",
+        "may_name_clinic 'maybe' is not yes or no",
+    ),
+    "reference to a staff row set aside": (
+        "clients.csv",
+        5,
+        "C4",
+        "therapist_id",
+        "therapist_id 'S4' refers to a row set aside (staff.csv line 5)",
+    ),
+    "unparseable timestamp": (
+        "appointments.csv",
+        5,
+        "A4",
+        "scheduled_start",
+        f"scheduled_start 'next Tuesday' {NOT_A_TIME}",
+    ),
+    "non-integer count": (
+        "appointments.csv",
+        6,
+        "A5",
+        "duration_minutes",
+        "duration_minutes '50 min' is not a whole number",
+    ),
+    "reference to a client row set aside": (
+        "appointments.csv",
+        7,
+        "A6",
+        "client_id",
+        "client_id 'C3' refers to a row set aside (clients.csv line 4)",
+    ),
+    "dangling reference": (
+        "appointments.csv",
+        8,
+        "A7",
+        "client_id",
+        "client_id 'C9' matches no clients record",
+    ),
+    "unknown status": (
+        "appointments.csv",
+        9,
+        "A8",
+        "status",
+        f"status 'Walked out' is not one of: {STATUSES}",
+    ),
+    "too few fields": ("appointments.csv", 10, "A9", "", "has 6 fields; the header has 7"),
+    "negative count": (
+        "appointments.csv",
+        11,
+        "A10",
+        "duration_minutes",
+        "duration_minutes -5 is negative",
+    ),
+    "impossible US date": (
+        "appointments.csv",
+        12,
+        "A11",
+        "scheduled_start",
+        f"scheduled_start '13/40/2026 1:00 PM' {NOT_A_TIME}",
+    ),
+    "second problem on the same row": (
+        "appointments.csv",
+        12,
+        "A11",
+        "status",
+        f"status 'tentative' is not one of: {STATUSES}",
+    ),
+    "dangling staff reference": (
+        "approvals.csv",
+        3,
+        "P2",
+        "approved_by",
+        "approved_by 'S9' matches no staff record",
+    ),
+    "unparseable optional timestamp": (
+        "approvals.csv",
+        4,
+        "P3",
+        "expires_at",
+        f"expires_at 'soon' {NOT_A_TIME}",
+    ),
+    "unknown approval kind": (
+        "approvals.csv",
+        5,
+        "P4",
+        "kind",
+        "kind 'sign_off' is not one of: closure_warning, phone_coaching",
+    ),
+    "blank required timestamp": (
+        "contacts.csv",
+        4,
+        "K3",
+        "started_at",
+        "started_at is blank but required",
+    ),
+    "unknown direction": (
+        "contacts.csv",
+        5,
+        "K4",
+        "direction",
+        "direction 'sideways' is not one of: outbound, inbound",
+    ),
+    "reference to an appointment row set aside": (
+        "contacts.csv",
+        6,
+        "K5",
+        "appointment_id",
+        "appointment_id 'A4' refers to a row set aside (appointments.csv line 5)",
+    ),
+    "too many fields, in a multi-line record": (
+        "contacts.csv",
+        7,
+        "K6",
+        "",
+        "has 13 fields; the header has 12",
+    ),
+    "blank required text": ("notes.csv", 4, "N3", "text", "text is blank but required"),
+    "duplicate note id": (
+        "notes.csv",
+        5,
+        "N1",
+        "note_id",
+        "duplicate note_id 'N1' (first on line 2)",
+    ),
+    "reference to a blank-role staff row set aside": (
+        "notes.csv",
+        6,
+        "N4",
+        "staff_id",
+        "staff_id 'S5' refers to a row set aside (staff.csv line 7)",
+    ),
+}
+
+
+@pytest.fixture
+def bad_bundle(load_case):
+    return load_case("bad_rows")
+
+
+def test_bad_rows_are_all_set_aside_exactly(bad_bundle):
+    expected = sorted(BAD_ROWS.values(), key=lambda r: (r[0], r[1]))
+    assert rows(bad_bundle.rejected) == expected
+    assert coverage_of(bad_bundle) == {
+        "staff": ("staff.csv", "utf-8", 6, 3, 3),
+        "clients": ("clients.csv", "utf-8", 4, 2, 2),
+        "appointments": ("appointments.csv", "utf-8", 11, 3, 8),
+        "contacts": ("contacts.csv", "utf-8", 6, 2, 4),
+        "notes": ("notes.csv", "utf-8", 5, 2, 3),
+        "approvals": ("approvals.csv", "utf-8", 4, 1, 3),
+    }
+
+
+def test_bad_rows_leave_only_good_rows_accepted(bad_bundle):
+    accepted = {name: frame.iloc[:, 0].tolist() for name, frame in bad_bundle.tables.items()}
+    assert accepted == {
+        "staff": ["S1", "S2", "S3"],
+        "clients": ["C1", "C2"],
+        "appointments": ["A1", "A2", "A3"],
+        "contacts": ["K1", "K2"],
+        "notes": ["N1", "N2"],
+        "approvals": ["P1"],
+    }
+    # The first S1 and N1 stay; their repeats are the ones set aside.
+    assert bad_bundle.staff.loc[0, "last_name"] == "Reyes"
+    assert bad_bundle.notes.loc[0, "source_line"] == 2
+
+
+@pytest.mark.parametrize("kind", list(BAD_ROWS))
+def test_each_kind_of_bad_row(bad_bundle, kind):
+    file, line, record_id, column, reason = BAD_ROWS[kind]
+    assert (file, line, record_id, column, reason) in rows(bad_bundle.rejected)
+    table = bad_bundle.tables[file.removesuffix(".csv")]
+    assert line not in table["source_line"].tolist()
+
+
+def test_a_dangling_reference_into_a_clean_table_is_set_aside(make_bundle):
+    # Nothing else is set aside anywhere: the most common case of a bad reference.
+    contacts = (BUNDLES / "base" / "contacts.csv").read_bytes() + (
+        b"K3,C9,S1,inbound,email,2026-03-10T08:00:00,,client,received,other,,Hello\n"
+    )
+    bundle = load(make_bundle(files={"contacts.csv": contacts}))
+
+    assert rows(bundle.rejected) == [
+        ("contacts.csv", 4, "K3", "client_id", "client_id 'C9' matches no clients record"),
+    ]
+    assert coverage_of(bundle)["contacts"] == ("contacts.csv", "utf-8", 3, 2, 1)
+
+
+def test_references_to_rejected_rows_compare_within_their_table(make_bundle):
+    # Exports often number every table from 1: a staff row '1' set aside is not client '1'.
+    staff = b"staff_id,first_name,last_name,role\nS1,Ana,Reyes,therapist\n1,Xan,Yu,janitor\n"
+    clients = (
+        b"client_id,first_name,last_name,phone,intake_date,may_name_clinic,consent_recorded_at,"
+        b"therapist_id\nC1,Dana,Ortiz,555-0101,2026-01-05,yes,,S1\n"
+        b"1,Eli,Park,555-0102,2026-02-10,maybe,,S1\n"
+    )
+    contacts = (
+        b"contact_id,client_id,staff_id,direction,channel,started_at\n"
+        b"K1,1,S1,outbound,phone,2026-03-09T13:25:00\n"
+        b"K2,2,S1,outbound,phone,2026-03-09T13:30:00\n"
+    )
+    bundle = load(
+        make_bundle(
+            drop=["approvals.csv"],
+            files={"staff.csv": staff, "clients.csv": clients, "contacts.csv": contacts},
+        )
+    )
+    assert [r for r in rows(bundle.rejected) if r[0] == "contacts.csv"] == [
+        ("contacts.csv", 2, "K1", "client_id", "client_id '1' refers to a row set aside "
+         "(clients.csv line 3)"),
+        ("contacts.csv", 3, "K2", "client_id", "client_id '2' matches no clients record"),
+    ]  # fmt: skip
+
+
+def test_wrong_width_row_reports_its_own_id_wherever_the_id_column_is(make_bundle):
+    staff = (
+        b"role,Staff ID,first_name,last_name\n"
+        b"therapist,S1,Ana,Reyes\n"
+        b'supervisor,"S2",Ben\n'
+        b"program_director,S3,Cara,Diaz\n"
+    )
+    bundle = load(make_bundle(files={"staff.csv": staff}))
+
+    assert rows(bundle.rejected) == [
+        ("approvals.csv", 2, "P1", "approved_by", "approved_by 'S2' refers to a row set aside "
+         "(staff.csv line 3)"),
+        ("staff.csv", 3, "S2", "", "has 3 fields; the header has 4"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("2.5", "duration_minutes '2.5' is not a whole number"),
+        ("inf", "duration_minutes 'inf' is not a whole number"),
+        ("1e30", "duration_minutes '1e30' is too large"),
+        ("99999999999999999999", "duration_minutes '99999999999999999999' is too large"),
+        ("1500", "duration_minutes 1500 is too large"),
+    ],
+)
+def test_counts_that_are_no_count_are_set_aside_not_fatal(make_bundle, value, reason):
+    appointments = (
+        b"appointment_id,client_id,staff_id,scheduled_start,duration_minutes,status\n"
+        b"A1,C1,S1,2026-03-02T13:00:00,50.0,attended\n"
+        b"A2,C1,S1,2026-03-09T13:00:00,50,no_show\n"
+        b"A3,C2,S1,2026-03-10T10:00:00," + value.encode() + b",cancelled\n"
+    )
+    bundle = load(make_bundle(files={"appointments.csv": appointments}))
+
+    assert rows(bundle.rejected) == [
+        ("appointments.csv", 4, "A3", "duration_minutes", reason),
+    ]
+    assert bundle.appointments["duration_minutes"].tolist() == [50, 50]
+
+
+# --- the invariant: accepted + rejected = rows read, and no row disappears -------------------
+
+
+def _record_start_lines(path: Path, encoding: str) -> list[int]:
+    """Physical first line of every non-blank record, counted by Python's csv module."""
+    text = path.read_bytes().decode({"windows-1252": "cp1252"}.get(encoding, encoding))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts, previous_end = [], 0
+    for record in reader:
+        if record:
+            starts.append(previous_end + 1)
+        previous_end = reader.line_num
+    return starts[1:]  # without the header
+
+
+LOADABLE_CASES = [
+    None,
+    "encoding_utf8",
+    "encoding_utf8_bom",
+    "encoding_windows1252",
+    "column_names",
+    "synonyms",
+    "flags",
+    "timestamps",
+    "mojibake",
+    "multiline",
+    "bad_rows",
+    "header_only_approvals",
+    "header_only_notes",
+]
+
+
+@pytest.mark.parametrize("case", LOADABLE_CASES)
+def test_every_record_is_accepted_or_rejected_never_both_never_neither(load_case, case):
+    bundle = load_case(case)
+    path = bundle.path
+
+    for table, file, encoding, rows_read, accepted, rejected in bundle.coverage.itertuples(
+        index=False
+    ):
+        assert accepted + rejected == rows_read
+        assert accepted == len(bundle.tables[table])
+        rejected_lines = set(bundle.rejected.loc[bundle.rejected["file"] == file, "line"])
+        accepted_lines = set(bundle.tables[table]["source_line"])
+        assert len(rejected_lines) == rejected
+        assert not rejected_lines & accepted_lines
+        expected = _record_start_lines(path / file, encoding)
+        assert len(expected) == rows_read
+        assert sorted(rejected_lines | accepted_lines) == expected
+
+
+# --- approvals may be absent -----------------------------------------------------------------
+
+APPROVAL_COLUMNS = [
+    "approval_id",
+    "kind",
+    "client_id",
+    "staff_id",
+    "approved_by",
+    "approved_at",
+    "expires_at",
+    "source_line",
+]
+
+
+def test_absent_approvals_give_an_empty_typed_table(make_bundle):
+    bundle = load(make_bundle(drop=["approvals.csv"]))
+
+    assert len(bundle.approvals) == 0
+    assert list(bundle.approvals.columns) == APPROVAL_COLUMNS
+    assert str(bundle.approvals["approved_at"].dtype) == TZ_DTYPE
+    assert str(bundle.approvals["expires_at"].dtype) == TZ_DTYPE
+    assert bundle.coverage["table"].tolist() == [
+        "staff",
+        "clients",
+        "appointments",
+        "contacts",
+        "notes",
+    ]
+    assert rows(bundle.rejected) == []
+
+
+def test_header_only_approvals_is_an_empty_table_not_an_error(load_case):
+    bundle = load_case("header_only_approvals")
+
+    assert len(bundle.approvals) == 0
+    assert list(bundle.approvals.columns) == APPROVAL_COLUMNS
+    assert coverage_of(bundle)["approvals"] == ("approvals.csv", "utf-8", 0, 0, 0)
+
+
+def test_header_only_notes_is_an_empty_table_not_an_error(load_case):
+    # Only staff and clients must have rows (every other table refers to them); a period with
+    # no notes is a finding for the rules, not an unusable file.
+    bundle = load_case("header_only_notes")
+
+    assert len(bundle.notes) == 0
+    assert list(bundle.notes.columns) == [
+        "note_id",
+        "client_id",
+        "staff_id",
+        "appointment_id",
+        "written_at",
+        "text",
+        "source_line",
+    ]
+    assert str(bundle.notes["written_at"].dtype) == TZ_DTYPE
+    assert coverage_of(bundle)["notes"] == ("notes.csv", "utf-8", 0, 0, 0)
+    assert rows(bundle.rejected) == []
+
+
+# --- .xlsx and .parquet bundles --------------------------------------------------------------
+
+
+def _base_frames() -> dict[str, pd.DataFrame]:
+    return {
+        name: pd.read_csv(BUNDLES / "base" / f"{name}.csv", dtype=str, keep_default_na=False)
+        for name in TABLE_FILES
+    }
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_xlsx_and_parquet_bundles_load_like_csv(load_case, tmp_path, suffix):
+    bundle_dir = tmp_path / f"bundle{suffix}"
+    bundle_dir.mkdir()
+    for name, frame in _base_frames().items():
+        if suffix == ".xlsx":
+            frame.to_excel(bundle_dir / f"{name}.xlsx", index=False)
+        else:
+            frame.to_parquet(bundle_dir / f"{name}.parquet", index=False)
+
+    from_csv, other = load_case(None), load(bundle_dir)
+
+    kind = suffix.lstrip(".")
+    assert coverage_of(other) == {
+        name: (f"{name}{suffix}", kind, *coverage_of(from_csv)[name][2:]) for name in TABLE_FILES
+    }
+    for name in TABLE_FILES:
+        pd.testing.assert_frame_equal(other.tables[name], from_csv.tables[name])
+    assert rows(other.rejected) == []
+
+
+def test_xlsx_typed_cells_and_rows_numbered_as_in_the_sheet(make_bundle):
+    path = make_bundle(drop=["appointments.csv"])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(
+        ["Appointment ID", "CLIENT-ID", "staff id", "Scheduled Start", "Duration Minutes",
+         "Service", "Status", "Room"]
+    )  # fmt: skip
+    sheet.append(["A1", "C1", "S1", dt.datetime(2026, 3, 2, 13, 0), 50, "individual", "Show", 4])
+    sheet.append([None] * 8)  # a blank row: skipped, but the rows after keep their numbers
+    sheet.append(["A2", "C1", "S1", "3/9/2026 1:00 PM", 50.0, "individual", "No Show", None])
+    sheet.append(["A3", "C2", "S1", dt.datetime(2026, 3, 10, 10), "fifty", "individual", "DNA"])
+    sheet.append(["A4", "C2", "S1", dt.date(2026, 11, 1), 45, "group", "Kept", None])
+    book.save(path / "appointments.xlsx")
+
+    bundle = load(path)
+
+    assert coverage_of(bundle)["appointments"] == ("appointments.xlsx", "xlsx", 4, 3, 1)
+    assert rows(bundle.rejected) == [
+        (
+            "appointments.xlsx",
+            5,
+            "A3",
+            "duration_minutes",
+            "duration_minutes 'fifty' is not a whole number",
+        )
+    ]
+    appointments = bundle.appointments.set_index("appointment_id")
+    assert appointments["scheduled_start"].to_dict() == {
+        "A1": at("2026-03-02T13:00:00-08:00"),
+        "A2": at("2026-03-09T13:00:00-07:00"),
+        "A4": at("2026-11-01T00:00:00-07:00"),
+    }
+    assert appointments["duration_minutes"].tolist() == [50, 50, 45]
+    assert appointments["status"].tolist() == ["attended", "no_show", "attended"]
+    assert appointments["source_line"].tolist() == [2, 4, 6]
+    assert appointments["room"].tolist()[0] == "4"
+
+
+def test_parquet_typed_columns_are_read_as_values(make_bundle):
+    path = make_bundle(drop=["clients.csv", "appointments.csv"])
+    pd.DataFrame(
+        {
+            "Client_ID": ["C1", "C2"],
+            "first_name": ["Dana", "Eli"],
+            "last_name": ["Ortiz", "Park"],
+            "phone": ["555-0101", None],
+            "intake_date": pd.to_datetime(["2026-01-05", "2026-02-10"]),  # naive: local
+            "may_name_clinic": [True, False],
+            "consent_recorded_at": pd.to_datetime(["2026-11-01T09:30:00Z", None], utc=True),
+            "therapist_id": ["S1", "S1"],
+        }
+    ).to_parquet(path / "clients.parquet")
+    pd.DataFrame(
+        {
+            "appointment_id": ["A1", "A2", "A3"],
+            "client_id": ["C1", "C1", "C2"],
+            "staff_id": ["S1", "S1", "S1"],
+            "scheduled_start": pd.to_datetime(
+                ["2026-03-02 13:00", "2026-03-09 13:00", "2026-03-10 10:00"]
+            ),
+            "duration_minutes": pd.array([50, None, 45], dtype="Int64"),
+            "service": ["individual", "individual", "group"],
+            "status": ["attended", "No Show", "cancelled"],
+        }
+    ).to_parquet(path / "appointments.parquet")
+
+    bundle = load(path)
+
+    assert rows(bundle.rejected) == []
+    assert coverage_of(bundle)["clients"] == ("clients.parquet", "parquet", 2, 2, 0)
+    clients = bundle.clients.set_index("client_id")
+    assert clients["intake_date"].tolist() == [
+        at("2026-01-05T00:00:00-08:00"),
+        at("2026-02-10T00:00:00-08:00"),
+    ]
+    assert clients.loc["C1", "consent_recorded_at"] == at("2026-11-01T01:30:00-08:00")
+    assert pd.isna(clients.loc["C2", "consent_recorded_at"])
+    assert clients["may_name_clinic"].tolist() == [True, False]
+    assert pd.isna(clients.loc["C2", "phone"])
+    appointments = bundle.appointments.set_index("appointment_id")
+    assert appointments["scheduled_start"].tolist() == [
+        at("2026-03-02T13:00:00-08:00"),
+        at("2026-03-09T13:00:00-07:00"),
+        at("2026-03-10T10:00:00-07:00"),
+    ]
+    assert appointments["duration_minutes"].tolist() == [50, pd.NA, 45]
+    assert appointments["status"].tolist() == ["attended", "no_show", "cancelled"]
+
+
+# --- fatal: a table that cannot be used stops the load ---------------------------------------
+
+
+@pytest.mark.parametrize("name", list(FATAL_CASES))
+def test_fatal_cases_raise_bundle_error_naming_file_and_column(make_bundle, name):
+    spec, message = FATAL_CASES[name]
+    bundle = build_fatal(make_bundle, spec)
+
+    with pytest.raises(BundleError) as caught:
+        load(bundle)
+
+    assert str(caught.value) == message.format(bundle=bundle)
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE_CASES))
+def test_unreadable_files_raise_bundle_error_naming_the_file(make_bundle, name):
+    spec, start = UNREADABLE_CASES[name]
+    bundle = build_fatal(make_bundle, spec)
+
+    with pytest.raises(BundleError) as caught:
+        load(bundle)
+
+    assert str(caught.value).startswith(start)
+    assert len(str(caught.value)) > len(start)
+
+
+def test_a_path_that_is_not_a_folder_is_fatal(tmp_path):
+    with pytest.raises(BundleError) as caught:
+        load(tmp_path / "nowhere")
+    assert str(caught.value) == (
+        f"{tmp_path / 'nowhere'} is not a folder. An audit bundle is a folder of table files."
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=BundleError,
+    reason="records are split on quote parity, so a bare quote inside an unquoted field "
+    "(which Python's csv module and pyarrow read as a literal character) stops the load",
+)
+def test_a_bare_quote_inside_a_field_does_not_stop_the_load(make_bundle):
+    notes = (
+        b"note_id,client_id,staff_id,appointment_id,written_at,text\n"
+        b'N1,C1,S1,A2,2026-03-09T16:00:00,Client is 5" taller than last year\n'
+        b"N2,C1,S1,A1,2026-03-02T15:00:00,Attended session.\n"
+    )
+    bundle = load(make_bundle(files={"notes.csv": notes}))
+
+    assert bundle.notes["text"].tolist() == [
+        'Client is 5" taller than last year',
+        "Attended session.",
+    ]
