@@ -863,12 +863,6 @@ def test_a_path_that_is_not_a_folder_is_fatal(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=BundleError,
-    reason="records are split on quote parity, so a bare quote inside an unquoted field "
-    "(which Python's csv module and pyarrow read as a literal character) stops the load",
-)
 def test_a_bare_quote_inside_a_field_does_not_stop_the_load(make_bundle):
     notes = (
         b"note_id,client_id,staff_id,appointment_id,written_at,text\n"
@@ -880,4 +874,24 @@ def test_a_bare_quote_inside_a_field_does_not_stop_the_load(make_bundle):
     assert bundle.notes["text"].tolist() == [
         'Client is 5" taller than last year',
         "Attended session.",
+    ]
+
+
+def test_stray_quotes_keep_physical_lines_and_set_aside_wrong_widths(make_bundle):
+    notes = (
+        b"note_id,client_id,staff_id,appointment_id,written_at,text\n"
+        b'N1,C1,S1,A2,2026-03-09T16:00:00,"Line one\nline two"\n'
+        b'N2,C1,S1,A1,2026-03-02T15:00:00,He is 5",tall\n'
+        b"\n"
+        b'N3,C1,S1,A1,2026-03-02T15:00:00,Said "hi" twice\n'
+    )
+    bundle = load(make_bundle(files={"notes.csv": notes}))
+
+    assert bundle.notes[["note_id", "text", "source_line"]].values.tolist() == [
+        ["N1", "Line one\nline two", 2],
+        ["N3", 'Said "hi" twice', 6],
+    ]
+    rejected = bundle.rejected[bundle.rejected["file"] == "notes.csv"]
+    assert rejected[["line", "record_id", "reason"]].values.tolist() == [
+        [4, "N2", "has 7 fields; the header has 6"]
     ]

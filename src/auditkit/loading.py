@@ -133,6 +133,64 @@ def _field_at(record: str, position: int) -> str:
     return fields[position].strip() if position < len(fields) else ""
 
 
+def _has_bare_quote(buf: np.ndarray) -> bool:
+    """A quote neither opening, closing nor doubled (`5" tall`): quote parity can't be trusted."""
+    quotes = np.flatnonzero(buf == _QUOTE)
+    if len(quotes) == 0:
+        return False
+    edges = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
+    padded = np.concatenate(([_NEWLINE], buf, [_NEWLINE])).astype(np.uint8)
+    before, after = padded[quotes], padded[quotes + 2]
+    return bool((~np.isin(before, edges) & ~np.isin(after, edges)).any())
+
+
+def _malformed(
+    file: str, lines: list[int] | np.ndarray, ids: list[str], widths: list[int], expected: int
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "file": file,
+            "line": np.asarray(lines, dtype=np.int64),
+            "record_id": ids,
+            "column": "",
+            "reason": [f"has {w} fields; the header has {expected}" for w in widths],
+        },
+        columns=REJECTED_COLUMNS,
+    )
+
+
+def _read_csv_exactly(
+    file: str, data: bytes, table: str, encoding: str, id_column: str | None
+) -> RawTable:
+    """Python's csv module, record by record: the slow path for files with stray quotes.
+
+    Only files whose quoting the vectorised splitter can't trust come here; a quote inside an
+    unquoted field is then an ordinary character, as in every spreadsheet.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    records, lines, last_line = [], [], 0
+    for record in reader:
+        if record:
+            records.append(record)
+            lines.append(last_line + 1)
+        last_line = reader.line_num
+    names = records[0]
+    keys = [normalise_column_name(n) for n in names]
+    id_at = keys.index(id_column) if id_column in keys else 0
+    bad = [i for i, r in enumerate(records) if len(r) != len(names)]
+    malformed = _malformed(
+        file,
+        [lines[i] for i in bad],
+        [records[i][id_at].strip() if id_at < len(records[i]) else "" for i in bad],
+        [len(records[i]) for i in bad],
+        len(names),
+    )
+    good = [i for i in range(1, len(records)) if len(records[i]) == len(names)]
+    frame = pd.DataFrame([records[i] for i in good], columns=names, dtype="str")
+    frame = frame.mask(frame == "")
+    return RawTable(table, file, frame, pd.Series([lines[i] for i in good]), malformed, encoding)
+
+
 def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     """A CSV file as text columns, with rows of the wrong width set aside by line."""
     try:
@@ -146,27 +204,24 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     starts, ends, lines = _record_spans(buf)
     if len(starts) == 0:
         raise BundleError(f"{path.name} is empty: it has no header row and no records.")
+    if _has_bare_quote(buf):
+        return _read_csv_exactly(path.name, data, table, encoding, id_column)
     counts = _field_counts(buf, starts)
     bad = np.flatnonzero(counts != counts[0])
     header_text = bytes(buf[starts[0] : ends[0]]).decode().rstrip("\r")
     names = next(csv.reader([header_text]))
     keys = [normalise_column_name(n) for n in names]
     id_at = keys.index(id_column) if id_column in keys else 0
-    malformed = pd.DataFrame(
-        {
-            "file": path.name,
-            "line": lines[bad],
-            "record_id": [_field_at(bytes(buf[starts[i] : ends[i]]).decode(), id_at) for i in bad],
-            "column": "",
-            "reason": [f"has {counts[i]} fields; the header has {counts[0]}" for i in bad],
-        },
-        columns=REJECTED_COLUMNS,
+    malformed = _malformed(
+        path.name,
+        lines[bad],
+        [_field_at(bytes(buf[starts[i] : ends[i]]).decode(), id_at) for i in bad],
+        counts[bad].tolist(),
+        int(counts[0]),
     )
-    if len(bad):
-        data = _drop_spans(buf, starts[bad], ends[bad])
-        lines = np.delete(lines, bad)
-    table_arrow = pacsv.read_csv(
-        io.BytesIO(data),
+    kept = _drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data
+    frame = pacsv.read_csv(
+        io.BytesIO(kept),
         read_options=pacsv.ReadOptions(block_size=1 << 24),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
@@ -174,14 +229,10 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
             strings_can_be_null=True,
             null_values=[""],
         ),
-    )
-    frame = table_arrow.to_pandas()
-    if len(frame) != len(lines) - 1:
-        raise BundleError(
-            f"{path.name} could not be split into records consistently (a stray quote "
-            f"character?): it has {len(lines) - 1} lines that look like records but parses as "
-            f"{len(frame)}. Check the quoting around line {lines[-1]}."
-        )
+    ).to_pandas()
+    lines = np.delete(lines, bad)
+    if len(frame) != len(lines) - 1:  # quoting the splitter misread: take the exact path
+        return _read_csv_exactly(path.name, data, table, encoding, id_column)
     return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
 
 
@@ -212,9 +263,13 @@ def _read_frame_file(path: Path, table: str) -> RawTable:
     )
 
 
-def read_table(bundle: Path, spec: TableSpec) -> RawTable | None:
-    """Read one table's file and name its columns; None when an optional table is absent."""
-    path = find_table_file(bundle, spec.name)
+def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTable | None:
+    """Read one table's file and name its columns; None when an optional table is absent.
+
+    `path` names the file outright (a reviews file given on the command line) instead of
+    looking the table up in `bundle`.
+    """
+    path = path or find_table_file(bundle, spec.name)
     if path is None:
         if spec.optional_table:
             return None
