@@ -895,3 +895,16 @@ def test_stray_quotes_keep_physical_lines_and_set_aside_wrong_widths(make_bundle
     assert rejected[["line", "record_id", "reason"]].values.tolist() == [
         [4, "N2", "has 7 fields; the header has 6"]
     ]
+
+
+def test_iso_timestamps_in_lower_case_parse_like_upper_case():
+    from auditkit.parsing import parse_timestamp
+
+    values = pd.Series(["2026-11-01t08:30:00z", "2026-11-01t01:30", "2026-11-01T09:30:00Z"])
+    parsed, reasons = parse_timestamp(values, "started_at", "America/Los_Angeles")
+    assert [str(t) for t in parsed] == [
+        "2026-11-01 01:30:00-07:00",
+        "2026-11-01 01:30:00-07:00",
+        "2026-11-01 01:30:00-08:00",
+    ]
+    assert reasons.isna().all()

@@ -68,7 +68,7 @@ _MOJIBAKE = re.compile(
 
 _ISO = r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
 _OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
-_ISO_NAIVE = re.compile(rf"^{_ISO}$")
+_ISO_NAIVE = re.compile(rf"^{_ISO}$", re.IGNORECASE)
 _ISO_AWARE = re.compile(rf"^{_ISO}\s?{_OFFSET}$", re.IGNORECASE)
 _US = re.compile(
     r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})"
@@ -173,9 +173,11 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     naive = text.str.match(_ISO_NAIVE, na=False)
     us = text.str.match(_US, na=False)
     if aware.any():
-        parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+        parsed = pd.to_datetime(
+            text[aware].str.upper(), format="ISO8601", utc=True, errors="coerce"
+        )
         result[aware] = parsed.dt.tz_convert(tz).dt.as_unit("us")
-    local = pd.concat([text[naive], _us_as_iso(text[us])])
+    local = pd.concat([text[naive].str.upper(), _us_as_iso(text[us])])
     if len(local):
         parsed = pd.to_datetime(local, format="ISO8601", errors="coerce").dt.as_unit("us")
         result[local.index] = _localise(parsed, tz)
