@@ -7,10 +7,10 @@ from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    calls = ctx.window_calls
+    calls = ctx.window_calls.assign(unanswered=lambda c: c["outcome"] == "no_answer")
     per_no_show = calls.groupby("appointment_id").agg(
         calls=("contact_id", "size"),
-        unanswered=("outcome", lambda o: (o == "no_answer").sum()),
+        unanswered=("unanswered", "sum"),
         first=("started_at", "min"),
         last=("started_at", "max"),
     )
