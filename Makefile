@@ -22,7 +22,12 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 audit: $(VENV)/.core
 	$(BIN)/auditkit audit data/sample --out $(OUT)
 
-test: $(VENV)/.dev
+# Debian's chromium, for the report's browser test (Playwright drives it; it downloads nothing).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+test: $(VENV)/.dev $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

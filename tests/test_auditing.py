@@ -138,7 +138,12 @@ def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):
         "at",
         "summary",
         "evidence",
+        "review",
+        "reviewer",
+        "reviewed_at",
+        "review_comment",
     ]
+    assert findings["review"].tolist() == ["new", "new"]
     assert findings["at"].tolist() == ["2026-03-16 13:00:00-07:00"] * 2
     assert list(pd.read_csv(out / "rejected.csv").columns) == [
         "file",

@@ -206,11 +206,6 @@ def test_missing_policy_file_exits_2(make_bundle, tmp_path, capsys):
     assert_one_paragraph(err, f"Policy file {missing} does not exist.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.main wraps with textwrap.fill, which breaks a path at its hyphens; "
-    "break_on_hyphens=False and break_long_words=False would keep it whole",
-)
 def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):
     missing = tmp_path / "clinic-export-for-the-spring-term-of-2026-from-the-front-desk-system"
 

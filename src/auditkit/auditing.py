@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pandas as pd
 
+from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.policy import Policy
+from auditkit.reviews import (
+    STALE_COLUMNS,
+    apply_reviews,
+    load_reviews,
+    no_reviews,
+    unmatched_reviews,
+)
 from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
 from auditkit.validation import Bundle
 
 FINDING_COLUMNS = list(Findings.to_schema().columns)
+REVIEW_MARKS = ["review", "reviewer", "reviewed_at", "review_comment"]
+CHECK_COLUMNS = [c for c in FINDING_COLUMNS if c not in REVIEW_MARKS]  # what a rule reports
 COMPLIANCE_COLUMNS = ["opportunities", "findings", "compliance"]
 
 
 @dataclass
 class AuditResult:
-    """Findings, the records each rule examined, and what loading set aside."""
+    """Findings, the records each rule examined, and what loading set aside.
+
+    Dismissed findings stay in `findings` (review == "dismissed") but count against no
+    compliance rate. `stale_reviews` are reviews of findings that no longer fire in the audited
+    period (see `audit`).
+    """
 
     bundle: Bundle
     findings: pd.DataFrame
     opportunities: pd.DataFrame  # rule, subject_id, client_id, staff_id, at, month
     month: str | None = None
+    stale_reviews: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STALE_COLUMNS))
+    rejected_reviews: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS)
+    )
+    reviews_file: Path | None = None
 
     @property
     def rejected(self) -> pd.DataFrame:
-        return self.bundle.rejected
+        """Every row set aside: the bundle's tables', then the reviews file's."""
+        if self.rejected_reviews.empty:
+            return self.bundle.rejected
+        return pd.concat([self.bundle.rejected, self.rejected_reviews], ignore_index=True)
 
     @property
     def compliance(self) -> pd.DataFrame:
@@ -35,11 +60,15 @@ class AuditResult:
         return self.compliance_by()
 
     def compliance_by(self, *keys: str) -> pd.DataFrame:
-        """Compliance per rule and per any of: staff_id, client_id, month."""
+        """Compliance per rule and per any of: staff_id, client_id, month.
+
+        `findings` counts only findings not dismissed: a dismissed one was judged no breach.
+        """
         by = ["rule", *keys]
         examined = self.opportunities.groupby(by, observed=True).size().rename("opportunities")
+        counted = self.findings[self.findings["review"] != "dismissed"]
         flagged = self.opportunities.merge(
-            self.findings[["rule", "subject_id"]], on=["rule", "subject_id"]
+            counted[["rule", "subject_id"]], on=["rule", "subject_id"]
         )
         broken = flagged.groupby(by, observed=True).size().rename("findings")
         table = pd.concat([examined, broken], axis=1).fillna(0).astype("int64")
@@ -51,47 +80,83 @@ class AuditResult:
         return table[COMPLIANCE_COLUMNS].reset_index()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _in_month(times: pd.Series, month: str | None) -> pd.Series:
     if month is None:
         return pd.Series(True, index=times.index)
     return times.dt.strftime("%Y-%m") == month
 
 
-def audit(bundle: Bundle, policy: Policy | None = None, month: str | None = None) -> AuditResult:
+def audit(
+    bundle: Bundle,
+    policy: Policy | None = None,
+    month: str | None = None,
+    reviews: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AuditResult:
     """Check every rule; with `month` (YYYY-MM), keep what happened in that month.
 
     `policy` overrides the one the bundle was loaded with. Rules always see the whole bundle,
     so look-backs (earlier no-shows, approvals given before the month) still count; only the
     subjects are narrowed to the month.
+
+    `reviews` names a reviews file; by default the bundle's own ``reviews.csv``, if any. A review
+    is stale when its rule no longer fires for its subject and that subject falls in the audited
+    period: a review of another month's finding is out of scope, not stale. A review whose
+    subject has left the bundle cannot be dated, so it is stale in every period until someone
+    removes it. `progress` hears a line per rule checked; the library never prints.
     """
     if policy is not None:
         bundle = replace(bundle, policy=policy)
+    say = progress or (lambda _message: None)
+    tz = bundle.policy.clinic.timezone
+    timestamp = {"at": f"datetime64[us, {tz}]"}
     ctx = AuditContext(bundle)
     findings, opportunities = [], []
     for code, rule in RULES.items():
         checked = rule.check(ctx)
         found = checked.findings.assign(
             rule=code, severity=rule.severity, subject_type=rule.subject
-        )
-        findings.append(found[FINDING_COLUMNS])
-        opportunities.append(checked.opportunities.assign(rule=code))
-    tz = bundle.policy.clinic.timezone
-    text_columns = [c for c in FINDING_COLUMNS if c != "at"]
+        )[CHECK_COLUMNS].astype(timestamp)
+        found = found[_in_month(found["at"], month)]
+        examined = checked.opportunities.assign(rule=code).astype(timestamp)
+        opportunities.append(examined[_in_month(examined["at"], month)])
+        findings.append(found)
+        say(f"{code} {rule.name}: {_count(len(found), 'finding')}")
+    text_columns = [c for c in CHECK_COLUMNS if c != "at"]
     findings_frame = pd.concat(findings, ignore_index=True).astype(
-        {"at": f"datetime64[us, {tz}]"} | dict.fromkeys(text_columns, "str")
+        dict.fromkeys(text_columns, "str")
     )
-    findings_frame = findings_frame[_in_month(findings_frame["at"], month)]
     findings_frame = findings_frame.sort_values(
         ["severity", "rule", "at", "subject_id"],
         key=lambda c: c.map(SEVERITY_ORDER) if c.name == "severity" else c,
         ignore_index=True,
     )
-    opportunities_frame = pd.concat(opportunities, ignore_index=True).astype(
-        {"at": f"datetime64[us, {tz}]"}
-    )
-    opportunities_frame = opportunities_frame[_in_month(opportunities_frame["at"], month)]
+    opportunities_frame = pd.concat(opportunities, ignore_index=True)
     opportunities_frame = opportunities_frame.drop_duplicates(["rule", "subject_id"]).assign(
         month=lambda o: o["at"].dt.strftime("%Y-%m")
     )
+
+    path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
+    if path is None:
+        decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
+    else:
+        decided, rejected_reviews = load_reviews(path, tz)
+        problems = _count(len(rejected_reviews), "problem")
+        say(f"read {path.name}: {_count(len(decided), 'review')}, {problems} set aside")
+    findings_frame = apply_reviews(findings_frame, decided)
+    stale = unmatched_reviews(decided, findings_frame, bundle)
+    stale = stale[stale["at"].isna() | _in_month(stale["at"], month)].reset_index(drop=True)
     Findings.validate(findings_frame)
-    return AuditResult(bundle, findings_frame, opportunities_frame.reset_index(drop=True), month)
+    return AuditResult(
+        bundle,
+        findings_frame,
+        opportunities_frame.reset_index(drop=True),
+        month,
+        stale_reviews=stale,
+        rejected_reviews=rejected_reviews,
+        reviews_file=path,
+    )

@@ -1,6 +1,7 @@
 """The `auditkit` command: validate, audit, explain rules, generate sample data.
 
-Exit codes: 0 the command completed; 2 bad input or usage, with one readable paragraph on stderr.
+Exit codes: 0 the command completed; 1 `audit --fail-on` found findings at or above that
+severity that nobody dismissed; 2 bad input or usage, with one readable paragraph on stderr.
 """
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ import argparse
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from auditkit.errors import AuditkitError
+from auditkit.rules.base import SEVERITY_ORDER
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+if TYPE_CHECKING:
+    from auditkit.auditing import AuditResult
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _month(value: str) -> str:
@@ -41,27 +47,72 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    """Progress lines for a person at a terminal; pipes, logs and --quiet get none."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+def _summary(result: AuditResult) -> pd.DataFrame:
+    """Compliance per rule, with the dismissed findings it no longer counts beside it."""
+    dismissed = result.findings[result.findings["review"] == "dismissed"]
+    table = result.compliance.set_index("rule")
+    table.insert(2, "dismissed", dismissed["rule"].value_counts().reindex(table.index).fillna(0))
+    return table.astype({"dismissed": "int64"}).reset_index()
+
+
+def _reviews_line(result: AuditResult) -> str:
+    """What the reviews file did: findings per mark, and reviews that no longer apply."""
+    if result.reviews_file is None:
+        return "No reviews file: every finding is new."
+    marks = result.findings["review"].value_counts()
+    counts = ", ".join(f"{marks.get(mark, 0)} {mark}" for mark in ("confirmed", "dismissed", "new"))
+    return f"Reviews from {result.reviews_file}: {counts}; {len(result.stale_reviews)} stale."
+
+
+def _failing(result: AuditResult, severity: str | None) -> int:
+    """Findings nobody dismissed at or above `severity` (none when no threshold is set)."""
+    if severity is None:
+        return 0
+    findings = result.findings
+    serious = findings["severity"].map(SEVERITY_ORDER) <= SEVERITY_ORDER[severity]
+    return int((serious & (findings["review"] != "dismissed")).sum())
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit
     from auditkit.output import write_csv
+    from auditkit.report import write_report
 
-    bundle = load(args.bundle, args.policy)
-    result = audit(bundle, month=args.month)
+    progress = _progress(args.quiet)
+    bundle = load(args.bundle, args.policy, progress=progress)
+    result = audit(bundle, month=args.month, reviews=args.reviews, progress=progress)
     out = Path(args.out)
     write_csv(result.findings, out / "findings.csv")
     write_csv(result.rejected, out / "rejected.csv")
+    write_csv(result.stale_reviews, out / "stale_reviews.csv")
     write_csv(result.compliance, out / "compliance.csv")
     write_csv(result.compliance_by("staff_id"), out / "compliance_by_clinician.csv")
     write_csv(result.compliance_by("month"), out / "compliance_by_month.csv")
-    period = f"month {args.month}" if args.month else "everything in the bundle"
-    print(f"Audited {args.bundle} ({period}; policy: {bundle.policy.source})")
-    print(_table(bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
-    print()
-    print(_table(result.compliance))
-    print(f"\n{len(result.findings)} findings, {len(result.rejected)} rejected-row problems.")
-    print(f"Results in {out}/: findings.csv, rejected.csv, compliance*.csv")
-    return EXIT_OK
+    write_report(result, out)
+    failing = _failing(result, args.fail_on)
+    if not args.quiet:
+        period = f"month {args.month}" if args.month else "everything in the bundle"
+        print(f"Audited {args.bundle} ({period}; policy: {bundle.policy.source})")
+        print(_table(bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
+        print()
+        print(_table(_summary(result)))
+        print(f"\n{len(result.findings)} findings, {len(result.rejected)} rejected-row problems.")
+        print(_reviews_line(result))
+        print(f"Results in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")
+        if failing:
+            print(
+                f"Exit code 1 (--fail-on {args.fail_on}): findings of {args.fail_on} severity "
+                f"or above that are not dismissed: {failing}."
+            )
+    return EXIT_FINDINGS if failing else EXIT_OK
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -118,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     run.add_argument("--out", default="out", help="folder for the results (default: out)")
     run.add_argument("--month", type=_month, help="audit only this month, YYYY-MM")
+    run.add_argument(
+        "--reviews", help="review decisions CSV (default: the bundle's reviews.csv, if any)"
+    )
+    run.add_argument(
+        "--fail-on",
+        choices=list(SEVERITY_ORDER),
+        metavar="SEVERITY",
+        help="exit 1 if findings at or above SEVERITY (high, medium, low) are not dismissed",
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress and no summary; only errors"
+    )
     run.set_defaults(run=cmd_audit)
 
     rules = commands.add_parser("rules", help="list the rules, or explain one")
@@ -144,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except AuditkitError as error:
-        print(textwrap.fill(f"auditkit: {error}", width=88), file=sys.stderr)
+        # Wrap only at spaces: a path broken at a hyphen can't be copied back.
+        message = textwrap.fill(
+            f"auditkit: {error}", width=88, break_on_hyphens=False, break_long_words=False
+        )
+        print(message, file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -31,6 +31,8 @@ OUTCOMES = (
 )
 PURPOSES = ("missed_session", "scheduling", "coaching", "inquiry", "other")
 APPROVAL_KINDS = ("closure_warning", "phone_coaching")
+REVIEW_DECISIONS = ("confirmed", "dismissed")
+REVIEW_STATES = ("new", *REVIEW_DECISIONS)  # "new": nobody has reviewed the finding yet
 
 
 @register_check_method(statistics=[])
@@ -124,6 +126,21 @@ class Approvals(_Table):
     expires_at: Series[Any] = _timestamp()
 
 
+class Reviews(_Table):
+    """A supervisor's decision on one finding, kept in reviews.csv from one audit to the next.
+
+    A finding may be reviewed again, so no column is unique. That `rule` names a real rule is
+    checked by auditkit.reviews: the rules import this module, so it cannot import them.
+    """
+
+    rule: Series[str] = pa.Field(nullable=False)
+    subject_id: Series[str] = pa.Field(nullable=False)
+    decision: Series[str] = _vocab(REVIEW_DECISIONS, required=True)
+    reviewer: Series[str] = pa.Field(nullable=False)
+    reviewed_at: Series[Any] = _timestamp(required=True)
+    comment: Series[str] = pa.Field(nullable=True)
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """What the loader needs to know about one column, read off a model."""
@@ -194,6 +211,8 @@ TABLES: dict[str, TableSpec] = {
         _table_spec("approvals", Approvals, optional=True),
     )
 }
+# Not one of the bundle's tables: the audit reads it, when there is one, to mark findings.
+REVIEWS = _table_spec("reviews", Reviews)
 
 
 class Findings(pa.DataFrameModel):
@@ -208,6 +227,11 @@ class Findings(pa.DataFrameModel):
     at: Series[Any] = pa.Field(nullable=False, tz_aware=())
     summary: Series[str] = pa.Field(str_length={"min_value": 1})
     evidence: Series[str] = pa.Field(str_length={"min_value": 1})
+    # The latest review decision, if any: a dismissed finding counts against no compliance rate.
+    review: Series[str] = pa.Field(isin=list(REVIEW_STATES))
+    reviewer: Series[str] = pa.Field(nullable=True)
+    reviewed_at: Series[Any] = pa.Field(nullable=True, tz_aware=())
+    review_comment: Series[str] = pa.Field(nullable=True)
 
     class Config:
         strict = True

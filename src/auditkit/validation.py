@@ -6,6 +6,7 @@ Per file, accepted + rejected = rows read, always: a row is either in its table'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,9 @@ class Bundle:
 def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Series, pd.Series]:
     if column.kind == "timestamp":
         return parse_timestamp(values, column.name, tz)
-    values = repair_text(values) if not pd.api.types.is_datetime64_any_dtype(values) else values
+    if pd.api.types.is_datetime64_any_dtype(values):  # a typed Parquet date where text belongs
+        values = values.astype("str").mask(values.isna())
+    values = repair_text(values)
     if column.kind == "vocab":
         return parse_vocabulary(values, column.vocabulary, column.name)
     if column.kind == "flag":
@@ -141,9 +144,11 @@ def _reference_problems(
         target = accepted[column.references][TABLES[column.references].id_column]
         values = frame[column.name]
         dangling = values.notna() & ~values.isin(target)
-        where = set_aside.drop_duplicates("record_id").set_index("record_id")
-        where = where[where["file"].str.lower().str.startswith(column.references + ".")]
+        # Only the referenced table's rows: ids like '1' recur across tables.
+        where = set_aside[set_aside["file"].str.lower().str.startswith(column.references + ".")]
+        where = where.drop_duplicates("record_id").set_index("record_id")
         place = values[dangling].map(where["file"] + " line " + where["line"].astype(str))
+        place = place.astype("str")  # all-missing maps come back as float
         reasons = (f"{column.name} '" + values[dangling] + "' ").str.cat(
             ("refers to a row set aside (" + place + ")").fillna(
                 f"matches no {column.references} record"
@@ -168,7 +173,8 @@ def validate_table(
             frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
         frame[column.name], reasons = _parse_column(frame[column.name], column, tz)
         problems.append(_problems(reasons, column.name))
-    problems.append(_duplicate_problems(frame, raw.lines, spec.id_column))
+    if spec.columns[0].unique:  # a reviews file names a rule many times
+        problems.append(_duplicate_problems(frame, raw.lines, spec.id_column))
     parse_bad = pd.concat(problems)["row"].unique()
     clean = frame.drop(index=parse_bad)
     problems.append(_schema_problems(clean, spec))
@@ -240,12 +246,26 @@ def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bu
     )
 
 
-def load(path: Path | str, policy: Policy | Path | str | None = None) -> Bundle:
-    """Read and validate a bundle folder: the first step of every audit."""
+def load(
+    path: Path | str,
+    policy: Policy | Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Bundle:
+    """Read and validate a bundle folder: the first step of every audit.
+
+    `progress` hears a line per file read and one before validating, so a front end can show
+    where a long run is; the library itself never prints.
+    """
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"{path} is not a folder. An audit bundle is a folder of table files.")
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=path)
-    raws = {name: read_table(path, spec) for name, spec in TABLES.items()}
+    say = progress or (lambda _message: None)
+    raws: dict[str, RawTable | None] = {}
+    for name, spec in TABLES.items():
+        raw = raws[name] = read_table(path, spec)
+        if raw is not None:
+            say(f"read {raw.file}: {raw.rows_read:,} rows")
+    say("validating")
     return validate(raws, policy, path)

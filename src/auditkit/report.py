@@ -1,0 +1,599 @@
+"""The monthly audit report a supervisor opens, files and acts on: one HTML page, one workbook.
+
+``report.html`` has to open on a clinic laptop with no network, so everything is inside it: the
+CSS, a small filter-and-sort script, the chart specs and the Vega libraries, inlined once for
+the whole page (``vl_convert.javascript_bundle``) rather than once per chart as altair's own
+``to_html(inline=True)`` would do (about 0.9 MB each). Every piece of input text is escaped, and
+JSON inside ``<script>`` cannot close the tag. ``report.xlsx`` holds the same tables for sorting
+and filing; input text in it is stored as text, never as a formula.
+
+Clients appear by client id only. Staff appear with their names: the report is for their
+supervisor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import json
+import re
+from collections.abc import Iterable
+from functools import cache
+from importlib.metadata import version
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import altair as alt
+import openpyxl
+import pandas as pd
+import vl_convert
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from auditkit.auditing import AuditResult, audit
+from auditkit.output import neutralise_formulas, write_atomically
+from auditkit.rules import RULES, SEVERITY_ORDER
+
+SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
+CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
+MAX_COLUMN_WIDTH = 60
+PERCENT = "0.0%"
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def _counted(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings that count against compliance: all but those a reviewer dismissed."""
+    if "review" not in findings:
+        return findings
+    return findings[findings["review"] != "dismissed"]
+
+
+def _rate(part: pd.Series, whole: pd.Series) -> pd.Series:
+    return (part / whole.where(whole > 0)).round(4)
+
+
+def clinician_names(result: AuditResult) -> dict[str, str]:
+    """staff_id -> 'T1 Robin Example', how a supervisor recognises a clinician."""
+    staff = result.bundle.staff
+    names = staff["first_name"].fillna("") + " " + staff["last_name"].fillna("")
+    labels = (staff["staff_id"] + " " + names.str.strip()).str.strip()
+    return dict(zip(staff["staff_id"], labels, strict=True))
+
+
+def rule_summary(result: AuditResult) -> pd.DataFrame:
+    """Per rule: what it is, how many records it examined and flagged, and its compliance."""
+    table = result.compliance
+    table.insert(1, "name", table["rule"].map(lambda code: RULES[code].name))
+    table.insert(2, "severity", table["rule"].map(lambda code: RULES[code].severity))
+    table["examines"] = table["rule"].map(lambda code: RULES[code].opportunities)
+    return table
+
+
+def clinician_summary(result: AuditResult) -> pd.DataFrame:
+    """Per clinician, over all rules: records examined, findings by severity, compliance.
+
+    Like compliance, the counts leave out findings a reviewer dismissed.
+    """
+    per_rule = result.compliance_by("staff_id")
+    table = per_rule.groupby("staff_id")[["opportunities", "findings"]].sum()
+    counted = _counted(result.findings)
+    severities = (
+        pd.crosstab(counted["staff_id"], counted["severity"])
+        .reindex(columns=list(SEVERITIES), fill_value=0)
+        .rename(columns=lambda s: f"{s}_findings")
+    )
+    table = table.join(severities, how="outer").fillna(0).astype("int64")
+    table["compliance"] = _rate(table["opportunities"] - table["findings"], table["opportunities"])
+    table = table.reset_index()
+    table.insert(1, "name", table["staff_id"].map(clinician_names(result)))
+    return table
+
+
+def _trend_months(result: AuditResult, seen: Iterable[str]) -> list[str]:
+    if result.month is not None:
+        end = pd.Period(result.month, freq="M")
+        return [str(end - back) for back in range(CONTEXT_MONTHS, -1, -1)]
+    seen = sorted(set(seen))
+    if not seen:
+        return []
+    return [str(p) for p in pd.period_range(seen[0], seen[-1], freq="M")]
+
+
+def monthly_trend(result: AuditResult) -> pd.DataFrame:
+    """Per month: compliance over all rules and the no-show rate, for the trend chart.
+
+    An audit narrowed to one month only examined that month, so the 12 months before it come
+    from a second audit of the whole bundle with the same reviews (rules see the whole bundle
+    either way, so the figures are those a full audit reports); the audited month keeps the
+    narrowed audit's own figures. Compliance pools all rules: findings / records examined. The
+    no-show rate is no-shows / all appointments scheduled that month, whatever their status. A
+    month with nothing to divide by has no value (no point on the chart), not 100 %.
+    """
+    by_month = result.compliance_by("month")
+    if result.month is not None:
+        context = audit(result.bundle, reviews=result.reviews_file).compliance_by("month")
+        by_month = pd.concat([context[context["month"] != result.month], by_month])
+    checked = by_month.groupby("month")[["opportunities", "findings"]].sum()
+    booked = result.bundle.appointments
+    appointment_months = booked["scheduled_start"].dt.strftime("%Y-%m")
+    no_show = booked["status"] == "no_show"
+    appointments = pd.DataFrame(
+        {
+            "appointments": appointment_months.value_counts(),
+            "no_shows": appointment_months[no_show].value_counts(),
+        }
+    )
+    months = _trend_months(result, [*checked.index, *appointments.index])
+    table = (
+        pd.concat([checked, appointments], axis=1)
+        .reindex(months)
+        .fillna(0)
+        .astype("int64")
+        .rename_axis("month")
+    )
+    table["compliance"] = _rate(table["opportunities"] - table["findings"], table["opportunities"])
+    table["no_show_rate"] = _rate(table["no_shows"], table["appointments"])
+    return table.reset_index()
+
+
+def _period(result: AuditResult, trend: pd.DataFrame) -> str:
+    if result.month is not None:
+        return f"{pd.Period(result.month, freq='M').strftime('%B %Y')} ({result.month})"
+    if trend.empty:
+        return "no dated records"
+    first, last = trend["month"].iloc[0], trend["month"].iloc[-1]
+    return f"{first} to {last} (everything in the bundle)"
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+# Compliance colours, trouble hot: pale green at 100 %, orange at 80 %, dark red at 50 % and
+# below. Audits mostly land between 60 and 100 %, where a 0-100 % scale paints all cells alike.
+_COMPLIANCE_COLOURS = alt.Scale(
+    domain=[0.5, 0.8, 1], range=["#9f1a10", "#f79009", "#dcefe3"], interpolate="lab", clamp=True
+)
+
+
+def _month_label(month: str) -> str:
+    return pd.Period(month, freq="M").strftime("%b %Y")
+
+
+def _rules_chart(rules: pd.DataFrame) -> alt.Chart:
+    data = rules.assign(
+        label=rules["rule"] + " " + rules["name"],
+        examined=(rules["opportunities"] > 0).map({True: "examined", False: "nothing examined"}),
+    )
+    return (
+        alt.Chart(data)
+        .mark_bar(height={"band": 0.7})
+        .encode(
+            x=alt.X(
+                "compliance:Q",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", title="compliance", tickCount=5),
+            ),
+            y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
+            color=alt.Color(
+                "examined:N",
+                scale=alt.Scale(
+                    domain=["examined", "nothing examined"], range=["#2f6db3", "#c3c9d2"]
+                ),
+                legend=None,
+            ),
+            tooltip=[
+                alt.Tooltip("label:N", title="rule"),
+                alt.Tooltip("severity:N"),
+                alt.Tooltip("opportunities:Q", title="records examined"),
+                alt.Tooltip("findings:Q"),
+                alt.Tooltip("compliance:Q", format=".1%"),
+            ],
+        )
+        .properties(width="container", height=22 * len(data))
+    )
+
+
+def _clinicians_chart(result: AuditResult) -> alt.LayerChart:
+    table = result.compliance_by("staff_id")
+    table = table[table["opportunities"] > 0]
+    table = table.assign(clinician=table["staff_id"].map(clinician_names(result)))
+    clinicians = sorted(table["clinician"].unique())
+    base = alt.Chart(table).encode(
+        x=alt.X(
+            "rule:N",
+            scale=alt.Scale(domain=list(RULES)),
+            axis=alt.Axis(orient="top", labelAngle=-45, title=None),
+        ),
+        y=alt.Y("clinician:N", sort=clinicians, title=None),
+    )
+    cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
+        color=alt.Color(
+            "compliance:Q",
+            scale=_COMPLIANCE_COLOURS,
+            legend=alt.Legend(format="%", title="compliance", orient="bottom", gradientLength=160),
+        ),
+        tooltip=[
+            alt.Tooltip("clinician:N"),
+            alt.Tooltip("rule:N"),
+            alt.Tooltip("opportunities:Q", title="records examined"),
+            alt.Tooltip("findings:Q"),
+            alt.Tooltip("compliance:Q", format=".1%"),
+        ],
+    )
+    labels = base.mark_text(fontSize=10).encode(
+        text=alt.Text("compliance:Q", format=".0%"),
+        color=alt.condition(
+            "datum.compliance < 0.7",
+            alt.value("#fff"),
+            alt.value("#1f2933"),
+        ),
+    )
+    return (cells + labels).properties(width=alt.Step(34), height=alt.Step(24))
+
+
+def _trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
+    long = trend.melt(
+        id_vars=["month", "opportunities", "findings", "appointments", "no_shows"],
+        value_vars=["compliance", "no_show_rate"],
+        var_name="measure",
+        value_name="rate",
+    )
+    long["measure"] = long["measure"].map(
+        {"compliance": "compliance", "no_show_rate": "no-show rate"}
+    )
+    long["label"] = long["month"].map(_month_label)
+    order = [_month_label(m) for m in trend["month"]]
+    x = alt.X("label:O", sort=order, title=None, axis=alt.Axis(labelAngle=-45))
+    lines = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y(
+                "rate:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)
+            ),
+            color=alt.Color(
+                "measure:N",
+                scale=alt.Scale(
+                    domain=["compliance", "no-show rate"], range=["#2f6db3", "#c2410c"]
+                ),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("label:N", title="month"),
+                alt.Tooltip("measure:N"),
+                alt.Tooltip("rate:Q", format=".1%"),
+                alt.Tooltip("opportunities:Q", title="records examined"),
+                alt.Tooltip("findings:Q"),
+                alt.Tooltip("appointments:Q", title="appointments scheduled"),
+                alt.Tooltip("no_shows:Q", title="no-shows"),
+            ],
+        )
+    )
+    audited = [_month_label(month)] if month is not None else []
+    marker = (
+        alt.Chart(pd.DataFrame({"label": audited}))
+        .mark_rule(strokeDash=[4, 4], color="#5f6b7a")
+        .encode(x=x)
+    )
+    return (marker + lines).properties(width="container", height=240)
+
+
+def chart_specs(result: AuditResult, rules: pd.DataFrame, trend: pd.DataFrame) -> dict[str, dict]:
+    """The page's Vega-Lite specs, by the id of the element each is drawn in."""
+    charts = {
+        "chart-rules": _rules_chart(rules),
+        "chart-clinicians": _clinicians_chart(result),
+        "chart-trend": _trend_chart(trend, result.month),
+    }
+    config = {"font": "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"}
+    return {
+        element: chart.configure(**config).configure_view(stroke=None).to_dict()
+        for element, chart in charts.items()
+    }
+
+
+# --- html ------------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """Input text made safe for HTML: blanks for missing values, everything else escaped."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _percent(rate: float) -> str:
+    return "–" if pd.isna(rate) else f"{rate:.1%}"
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside <script>: no '<', '>' or '&' that could end or open a tag."""
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@cache
+def vega_javascript() -> str:
+    """Vega, Vega-Lite and vega-embed in one script, from vl-convert's bundled copies (offline).
+
+    Vega-Lite is the version altair writes its specs for, where vl-convert has it. '</script' is
+    escaped in case a future bundle contains it, so the library can never end its own tag.
+    """
+    wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    available = vl_convert.get_vegalite_versions()
+    bundle = vl_convert.javascript_bundle(vl_version=wanted if wanted in available else None)
+    return re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
+
+
+def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.") -> str:
+    if frame.empty:
+        return f'<p class="empty">{_text(empty)}</p>'
+    numeric = set(numeric)
+
+    def cell(tag: str, column: str, value: Any) -> str:
+        css = ' class="num"' if column in numeric else ""
+        return f"<{tag}{css}>{_text(value)}</{tag}>"
+
+    head = "".join(cell("th", c, c.replace("_", " ")) for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(cell("td", c, v) for c, v in zip(frame.columns, row, strict=True))
+        + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
+    counted = _counted(result.findings)
+    by_severity = counted["severity"].value_counts()
+    examined = int(rules["opportunities"].sum())
+    flagged = int(rules["findings"].sum())
+    overall = (examined - flagged) / examined if examined else float("nan")
+    cards = [
+        (
+            len(counted),
+            "findings: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
+        ),
+        (_percent(overall), f"compliance over all rules ({flagged} of {examined} records flagged)"),
+        (examined, "records examined by the rules"),
+        (int(result.bundle.coverage["rejected"].sum()), "input rows rejected"),
+    ]
+    if "review" in result.findings:
+        dismissed = int((result.findings["review"] == "dismissed").sum())
+        cards.append((dismissed, "findings dismissed on review (not counted)"))
+    return "".join(
+        f'<div class="card"><span class="value">{_text(value)}</span>'
+        f'<span class="label">{_text(label)}</span></div>'
+        for value, label in cards
+    )
+
+
+def _rules_table(rules: pd.DataFrame) -> str:
+    shown = pd.DataFrame(
+        {
+            "rule": rules["rule"],
+            "name": rules["name"],
+            "severity": rules["severity"],
+            "examines": rules["examines"],
+            "records examined": rules["opportunities"],
+            "findings": rules["findings"],
+            "compliance": rules["compliance"].map(_percent),
+        }
+    )
+    return _html_table(shown, numeric=["records examined", "findings", "compliance"])
+
+
+def _select(label: str, key: str, options: dict[str, str]) -> str:
+    choices = "".join(
+        f'<option value="{_text(value)}">{_text(text)}</option>' for value, text in options.items()
+    )
+    return (
+        f'<label>{_text(label)}<select data-filter="{key}" id="filter-{key}">'
+        f'<option value="">all</option>{choices}</select></label>'
+    )
+
+
+def _review_cell(finding: pd.Series) -> str:
+    """The review decision, then who made it, when, and their comment, each on its own line."""
+    review = finding.get("review")
+    if pd.isna(review):
+        return "<td></td>"
+    when = finding.get("reviewed_at")
+    when = when.strftime("%Y-%m-%d") if isinstance(when, pd.Timestamp) else when
+    details = [finding.get("reviewer"), when, finding.get("review_comment")]
+    lines = "".join(f"<br><small>{_text(d)}</small>" for d in details if _text(d))
+    return f'<td><span class="review review-{_text(review)}">{_text(review)}</span>{lines}</td>'
+
+
+def _findings_table(result: AuditResult) -> str:
+    findings = result.findings
+    if findings.empty:
+        return '<p class="empty">No findings: every record examined kept the policy.</p>'
+    names = clinician_names(result)
+    reviewed = "review" in findings
+    headers = ["rule", "when", "clinician", "client", "record", "summary", "evidence"]
+    headers += ["review"] if reviewed else []
+    head = "".join(
+        f'<th aria-sort="none"><button type="button">{title}</button></th>' for title in headers
+    )
+    groups = []
+    for severity in SEVERITIES:
+        rows = []
+        for _, finding in findings[findings["severity"] == severity].iterrows():
+            rule = RULES[finding["rule"]]
+            clinician = names.get(finding["staff_id"], finding["staff_id"])
+            review = finding.get("review") if reviewed else None
+            attributes = {
+                "rule": finding["rule"],
+                "severity": severity,
+                "staff": finding["staff_id"],
+                **({"review": review} if reviewed else {}),
+            }
+            data = " ".join(f'data-{k}="{_text(v)}"' for k, v in attributes.items())
+            css = "finding dismissed" if review == "dismissed" else "finding"
+            cells = [
+                f"<td>{_text(finding['rule'])}<br><small>{_text(rule.name)}</small></td>",
+                f'<td class="nowrap" data-sort="{finding["at"].isoformat()}">'
+                f"{finding['at'].strftime('%Y-%m-%d %H:%M')}</td>",
+                f'<td class="clinician">{_text(clinician)}</td>',
+                f'<td class="id">{_text(finding["client_id"])}</td>',
+                f'<td class="nowrap">{_text(finding["subject_type"])} '
+                f'<span class="id">{_text(finding["subject_id"])}</span></td>',
+                f'<td class="summary">{_text(finding["summary"])}</td>',
+                f'<td class="evidence">{_text(finding["evidence"])}</td>',
+                *([_review_cell(finding)] if reviewed else []),
+            ]
+            rows.append(f'<tr class="{css}" {data}>{"".join(cells)}</tr>')
+        if rows:
+            groups.append(
+                f'<tbody class="group" data-group="{severity}"><tr class="group-head">'
+                f'<th colspan="{len(headers)}"><span class="sev sev-{severity}">{severity}</span> '
+                f'severity <span class="group-count">{len(rows)}</span></th></tr>'
+                f"{''.join(rows)}</tbody>"
+            )
+    present = findings["rule"].unique()
+    staff = sorted(findings["staff_id"].dropna().unique())
+    controls = [
+        '<label>Filter<input type="search" id="filter-text" '
+        'placeholder="words, ids or dates in any column"></label>',
+        _select("Rule", "rule", {c: f"{c} {RULES[c].name}" for c in RULES if c in present}),
+        _select("Severity", "severity", {s: s for s in SEVERITIES}),
+        _select("Clinician", "staff", {s: names.get(s, s) for s in staff}),
+    ]
+    if reviewed:
+        reviews = {r: r for r in ("new", "confirmed", "dismissed")}
+        controls.append(_select("Review", "review", reviews))
+    controls.append(
+        f'<span class="shown">showing <strong id="findings-shown">{len(findings)}</strong> '
+        f"of {len(findings)}</span>"
+    )
+    return (
+        '<p class="note sort-hint">Click a column heading to sort within each severity; type or '
+        "choose below to filter.</p>"
+        f'<div class="controls">{"".join(controls)}</div>'
+        f'<table id="findings"><thead><tr>{head}</tr></thead>{"".join(groups)}</table>'
+    )
+
+
+def _trend_note(result: AuditResult) -> str:
+    scope = (
+        f"The audited month and the {CONTEXT_MONTHS} months before it, for context. "
+        if result.month is not None
+        else "Every month in the bundle. "
+    )
+    return (
+        scope + "Compliance pools all rules (records flagged ÷ records examined); the no-show "
+        "rate is no-shows ÷ all appointments scheduled that month. Months with nothing to divide "
+        "by have no point."
+    )
+
+
+def render_html(result: AuditResult) -> str:
+    """The whole report page as one self-contained HTML document."""
+    rules = rule_summary(result)
+    trend = monthly_trend(result)
+    coverage = result.bundle.coverage[["file", "encoding", "rows_read", "accepted", "rejected"]]
+    template = Template(files("auditkit").joinpath("templates/report.html").read_text("utf-8"))
+    policy = result.bundle.policy
+    reviews_note = (
+        " Findings dismissed on review are not counted." if "review" in result.findings else ""
+    )
+    return template.substitute(
+        clinic=_text(policy.clinic.name or "the clinic"),
+        period=_text(_period(result, trend)),
+        policy=_text(policy.source),
+        generated=_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
+        version=_text(version("auditkit")),
+        cards=_cards(result, rules),
+        coverage=_html_table(
+            coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."
+        ),
+        reviews_note=reviews_note,
+        rules=_rules_table(rules),
+        trend_note=_text(_trend_note(result)),
+        findings=_findings_table(result),
+        rejected=_html_table(
+            result.rejected, numeric=["line"], empty="No rows were rejected: every row was used."
+        ),
+        vega=vega_javascript(),
+        specs=script_json(chart_specs(result, rules, trend)),
+    )
+
+
+# --- xlsx ------------------------------------------------------------------------------------
+
+
+def _cell_value(value: Any) -> Any:
+    """A value openpyxl can store: control characters it refuses in text become '\ufffd'."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if value is None or pd.isna(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.tz_localize(None).to_pydatetime() if value.tzinfo else value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _fill_sheet(sheet: Worksheet, frame: pd.DataFrame, percent: Iterable[str] = ()) -> None:
+    """One table: bold frozen header, autofilter, fitted widths; input text stays text.
+
+    Text is neutralised like the CSVs ('=…' becomes "'=…") and also typed as a string, since
+    openpyxl otherwise stores any value starting with '=' as a formula.
+    """
+    safe = neutralise_formulas(frame)
+    sheet.append(list(frame.columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    widths = [len(str(c)) for c in frame.columns]
+    percent_columns = {frame.columns.get_loc(c) for c in percent}
+    for row in safe.itertuples(index=False):
+        values = [_cell_value(v) for v in row]
+        sheet.append(values)
+        for i, (cell, value) in enumerate(zip(sheet[sheet.max_row], values, strict=True)):
+            if isinstance(value, str):
+                cell.data_type = "s"
+                longest = max(len(line) for line in value.splitlines()) if value else 0
+            elif isinstance(value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+                longest = 16
+            else:
+                longest = len(str(value)) if value is not None else 0
+            if i in percent_columns:
+                cell.number_format = PERCENT
+            widths[i] = max(widths[i], longest)
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, MAX_COLUMN_WIDTH)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+
+
+def render_xlsx(result: AuditResult) -> bytes:
+    """The workbook: Findings, Rules, Clinicians and Rejected sheets, as bytes."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    sheets = [
+        ("Findings", result.findings, ()),
+        ("Rules", rule_summary(result), ["compliance"]),
+        ("Clinicians", clinician_summary(result), ["compliance"]),
+        ("Rejected", result.rejected, ()),
+    ]
+    for title, frame, percent in sheets:
+        _fill_sheet(book.create_sheet(title), frame, percent)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def write_report(result: AuditResult, out: Path) -> None:
+    """Write out/report.html and out/report.xlsx, each atomically."""
+    out = Path(out)
+    write_atomically(out / "report.html", render_html(result).encode("utf-8"))
+    write_atomically(out / "report.xlsx", render_xlsx(result))

@@ -1,0 +1,121 @@
+"""Carry a supervisor's review decisions from one audit to the next.
+
+A reviews file (``reviews.csv`` in the bundle, or one named on the command line) holds one row
+per decision: rule, subject_id, decision (confirmed or dismissed), reviewer, reviewed_at,
+comment. It is read like a bundle table: same encodings, repairs and timestamp formats, and a
+bad row is set aside with its line, never dropped. A finding reviewed more than once takes its
+latest decision; the earlier ones are history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from auditkit.errors import BundleError
+from auditkit.loading import REJECTED_COLUMNS, read_table
+from auditkit.rules import RULES
+from auditkit.schemas import REVIEWS
+from auditkit.validation import Bundle, validate_table
+
+KEY = ["rule", "subject_id"]
+REVIEW_COLUMNS = [c.name for c in REVIEWS.columns]
+STALE_COLUMNS = [*REVIEW_COLUMNS, "source_line", "at", "reason"]
+
+# Where each kind of subject lives; its time there is the `at` a rule reports for it.
+SUBJECT_TIMES = {
+    "appointment": ("appointments", "appointment_id", "scheduled_start"),
+    "contact": ("contacts", "contact_id", "started_at"),
+    "note": ("notes", "note_id", "written_at"),
+}
+
+
+def no_reviews(tz: str) -> pd.DataFrame:
+    """The reviews of a bundle nobody has reviewed yet, typed like loaded ones."""
+    columns = dict.fromkeys(REVIEW_COLUMNS, "str") | {
+        "reviewed_at": f"datetime64[us, {tz}]",
+        "source_line": "int64",
+    }
+    return pd.DataFrame({c: pd.Series(dtype=dtype) for c, dtype in columns.items()})
+
+
+def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The latest review of each finding, and the rows set aside (file, line, record_id, ...).
+
+    Times without an offset are clinic-local (`tz`). Of two reviews of one finding, the later
+    `reviewed_at` wins; on a tie, the one further down the file. A file that cannot be used at
+    all raises BundleError.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"The reviews file {path} does not exist.")
+    raw = read_table(path.parent, REVIEWS, path)
+    reviews, rejected = validate_table(raw, REVIEWS, tz, {})
+    reviews["rule"] = reviews["rule"].str.upper()  # 'ms001' is MS001
+    unknown = reviews[~reviews["rule"].isin(list(RULES))]
+    rejected = pd.concat(
+        [
+            rejected,
+            pd.DataFrame(
+                {
+                    "file": raw.file,
+                    "line": unknown["source_line"],
+                    "record_id": unknown["rule"],
+                    "column": "rule",
+                    "reason": "rule '" + unknown["rule"] + f"' is not one of: {', '.join(RULES)}",
+                },
+                columns=REJECTED_COLUMNS,
+            ),
+        ],
+        ignore_index=True,
+    ).sort_values("line", kind="stable", ignore_index=True)
+    latest = (
+        reviews.drop(index=unknown.index)
+        .sort_values(["reviewed_at", "source_line"])
+        .drop_duplicates(KEY, keep="last")
+        .sort_values("source_line")
+    )
+    return latest[[*REVIEW_COLUMNS, "source_line"]].reset_index(drop=True), rejected
+
+
+def apply_reviews(findings: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
+    """Mark each finding new, confirmed or dismissed, with the reviewer, time and comment."""
+    decided = reviews[[*KEY, "decision", "reviewer", "reviewed_at", "comment"]].rename(
+        columns={"decision": "review", "comment": "review_comment"}
+    )
+    marked = findings.merge(decided, on=KEY, how="left", validate="many_to_one")
+    return marked.assign(review=marked["review"].fillna("new"))
+
+
+def unmatched_reviews(
+    reviews: pd.DataFrame, findings: pd.DataFrame, bundle: Bundle
+) -> pd.DataFrame:
+    """Reviews whose finding does not fire, each with its subject's time (`at`) and why.
+
+    `at` is NaT when the subject is no longer in the bundle at all; the caller decides which
+    of these belong to the audited period.
+    """
+    fired = reviews.merge(findings[KEY], on=KEY, how="left", indicator=True)["_merge"] == "both"
+    gone = reviews[~fired.to_numpy()]
+    times = pd.concat(
+        [
+            bundle.tables[table][[id_column, at_column]]
+            .set_axis(["subject_id", "at"], axis=1)
+            .assign(subject_type=kind)
+            for kind, (table, id_column, at_column) in SUBJECT_TIMES.items()
+        ],
+        ignore_index=True,
+    )
+    kinds = gone["rule"].map({code: rule.subject for code, rule in RULES.items()})
+    dated = gone.assign(subject_type=kinds).merge(
+        times, on=["subject_type", "subject_id"], how="left"
+    )
+    subject = dated["subject_type"] + " " + dated["subject_id"]
+    reason = np.where(
+        dated["at"].isna(),
+        "no " + subject + " in the bundle",
+        dated["rule"] + " no longer finds a problem with " + subject,
+    )
+    return dated.assign(reason=reason)[STALE_COLUMNS]

@@ -1,0 +1,252 @@
+"""`auditkit audit` at the terminal (issue 4): reviews, progress, summary, --quiet, exit codes."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pandas as pd
+from review_fixtures import reviewed_bundle, write_reviews
+
+from auditkit.cli import main
+from auditkit.rules import RULES
+
+DISMISS_MS001 = "MS001,A2,dismissed,Jordan,2026-04-01 09:30,=Client called in"
+DISMISS_NT001 = "NT001,A2,dismissed,Jordan,2026-04-01 09:35,Note was on paper"
+STALE_A1 = "MS001,A1,confirmed,Jordan,2026-03-03 08:00,"
+
+
+def audit(bundle, tmp_path, *options: str) -> int:
+    return main(["audit", str(bundle.path), "--out", str(tmp_path / "out"), *options])
+
+
+def summary_rows(stdout: str) -> dict[str, list[float]]:
+    """rule -> [opportunities, findings, dismissed, compliance] from the printed summary."""
+    rows = [line.split() for line in stdout.splitlines()]
+    return {r[0]: [float(v) for v in r[1:]] for r in rows if len(r) == 5 and r[0] in RULES}
+
+
+def at_a_terminal(monkeypatch) -> None:
+    """Make (the captured) stderr look like a terminal, as when a person runs the command."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+def paragraph(text: str) -> str:
+    """Text with its line wrapping undone."""
+    return " ".join(text.split())
+
+
+def test_a_completed_audit_exits_0_prints_a_summary_and_writes_stale_reviews(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001, STALE_A1)
+
+    assert audit(bundle, tmp_path) == 0
+
+    out, err = capsys.readouterr()
+    assert err == ""  # not a terminal: no progress lines
+    assert "\n rule  opportunities  findings  dismissed  compliance\n" in out
+    rows = summary_rows(out)
+    assert list(rows) == list(RULES)
+    assert rows["MS001"] == [3, 0, 1, 1.0]
+    assert rows["NT001"] == [3, 1, 0, 0.6667]
+    assert rows["VM002"] == [2, 1, 0, 0.5]
+    assert "3 findings, 0 rejected-row problems." in out
+    reviews = bundle.path / "reviews.csv"
+    assert f"Reviews from {reviews}: 0 confirmed, 1 dismissed, 2 new; 1 stale.\n" in out
+    stale = pd.read_csv(tmp_path / "out" / "stale_reviews.csv", dtype=str, keep_default_na=False)
+    assert stale.to_dict("records") == [
+        {
+            "rule": "MS001",
+            "subject_id": "A1",
+            "decision": "confirmed",
+            "reviewer": "Jordan",
+            "reviewed_at": "2026-03-03 08:00:00-08:00",
+            "comment": "",
+            "source_line": "3",
+            "at": "2026-03-02 13:00:00-08:00",
+            "reason": "MS001 no longer finds a problem with appointment A1",
+        }
+    ]
+    findings = pd.read_csv(tmp_path / "out" / "findings.csv", dtype=str, keep_default_na=False)
+    assert findings[["rule", "review", "reviewer", "reviewed_at", "review_comment"]].to_dict(
+        "records"
+    ) == [
+        {
+            "rule": "MS001",
+            "review": "dismissed",
+            "reviewer": "Jordan",
+            "reviewed_at": "2026-04-01 09:30:00-07:00",
+            "review_comment": "'=Client called in",  # never a live formula
+        },
+        {"rule": "NT001", "review": "new", "reviewer": "", "reviewed_at": "", "review_comment": ""},
+        {"rule": "VM002", "review": "new", "reviewer": "", "reviewed_at": "", "review_comment": ""},
+    ]
+    compliance = pd.read_csv(tmp_path / "out" / "compliance.csv").set_index("rule")
+    assert compliance.loc["MS001"].to_dict() == {
+        "opportunities": 3,
+        "findings": 0,
+        "compliance": 1.0,
+    }
+
+
+def test_reviews_option_overrides_the_bundles_reviews_file(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
+    other = write_reviews(tmp_path / "other.csv", DISMISS_NT001)
+
+    assert audit(bundle, tmp_path, "--reviews", str(other)) == 0
+
+    out = capsys.readouterr().out
+    assert f"Reviews from {other}: 0 confirmed, 1 dismissed, 2 new; 0 stale." in out
+    assert summary_rows(out)["MS001"] == [3, 1, 0, 0.6667]
+    assert summary_rows(out)["NT001"] == [3, 0, 1, 1.0]
+    findings = pd.read_csv(tmp_path / "out" / "findings.csv")
+    assert findings["review"].tolist() == ["new", "dismissed", "new"]
+
+
+def test_fail_on_high_exits_1_while_a_high_finding_is_not_dismissed(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001)  # NT001 on A2 (high) still stands
+
+    assert audit(bundle, tmp_path, "--fail-on", "high") == 1
+
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "Exit code 1 (--fail-on high): findings of high severity or above that are not "
+        "dismissed: 1.\n"
+    )
+
+
+def test_fail_on_counts_only_findings_not_dismissed_at_or_above_the_severity(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001, DISMISS_NT001)  # VM002 (low) is left
+
+    assert audit(bundle, tmp_path, "--fail-on", "high") == 0
+    assert audit(bundle, tmp_path, "--fail-on", "medium") == 0
+    assert "Exit code 1" not in capsys.readouterr().out
+    assert audit(bundle, tmp_path, "--fail-on", "low") == 1
+    assert capsys.readouterr().out.endswith(
+        "Exit code 1 (--fail-on low): findings of low severity or above that are not "
+        "dismissed: 1.\n"
+    )
+    assert audit(bundle, tmp_path) == 0  # no threshold, no failure
+
+
+def test_a_missing_bundle_exits_2_with_one_paragraph(tmp_path, capsys):
+    missing = tmp_path / "no-such-bundle"
+
+    assert main(["audit", str(missing), "--out", str(tmp_path / "out")]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert paragraph(err) == (
+        f"auditkit: {missing} is not a folder. An audit bundle is a folder of table files."
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_fail_on_value_exits_2_naming_the_choices(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--fail-on", "severe") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "auditkit audit: error: argument --fail-on: invalid choice: 'severe'" in err
+    assert re.search(r"\(choose from '?high'?, '?medium'?, '?low'?\)", err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_reviews_file_exits_2(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+    missing = tmp_path / "reviews-missing.csv"
+
+    assert audit(bundle, tmp_path, "--reviews", str(missing), "--quiet") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert paragraph(err) == f"auditkit: The reviews file {missing} does not exist."
+
+
+def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsys, monkeypatch):
+    at_a_terminal(monkeypatch)
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
+
+    assert audit(bundle, tmp_path, "--quiet") == 0
+
+    assert capsys.readouterr() == ("", "")
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {
+        "compliance.csv",
+        "compliance_by_clinician.csv",
+        "compliance_by_month.csv",
+        "findings.csv",
+        "rejected.csv",
+        "stale_reviews.csv",
+    } <= written
+
+
+def test_quiet_still_sets_the_exit_code(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--quiet", "--fail-on", "high") == 1
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsys, monkeypatch):
+    at_a_terminal(monkeypatch)
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001, "XX999,A2,dismissed,Jordan,2026-04-01,")
+
+    assert audit(bundle, tmp_path) == 0
+
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "read staff.csv: 5 rows",
+        "read clients.csv: 2 rows",
+        "read appointments.csv: 3 rows",
+        "read contacts.csv: 2 rows",
+        "read notes.csv: 2 rows",
+        "read approvals.csv: 0 rows",
+        "validating",
+        "MS001 no-outreach-call: 1 finding",
+        "MS002 called-too-soon: 0 findings",
+        "MS003 no-voicemail-left: 0 findings",
+        "VM001 clinic-named-without-consent: 0 findings",
+        "VM002 no-fee-notice: 1 finding",
+        "VM003 closure-warning-unapproved: 0 findings",
+        "VM004 closure-warning-premature: 0 findings",
+        "NT001 missed-session-undocumented: 1 finding",
+        "NT002 missed-session-note-incomplete: 0 findings",
+        "TP001 third-party-told: 0 findings",
+        "IQ001 inquiry-not-neither-confirm-nor-deny: 0 findings",
+        "PC001 phone-beyond-scheduling: 0 findings",
+        "read reviews.csv: 1 review, 1 problem set aside",
+    ]
+    assert "3 findings, 1 rejected-row problems." in out  # the summary stays on stdout
+    rejected = pd.read_csv(tmp_path / "out" / "rejected.csv")
+    assert rejected[["file", "line", "column"]].to_dict("records") == [
+        {"file": "reviews.csv", "line": 3, "column": "rule"}
+    ]
+
+
+def test_month_with_reviews_counts_and_lists_that_month_only(tmp_path, capsys):
+    bundle = reviewed_bundle(
+        tmp_path,
+        DISMISS_MS001,
+        STALE_A1,
+        "VM002,K2,dismissed,Casey,2026-04-08 10:00,Fee waived",
+    )
+
+    assert audit(bundle, tmp_path, "--month", "2026-04", "--fail-on", "low") == 0
+
+    out = capsys.readouterr().out
+    assert "Audited" in out and "(month 2026-04;" in out
+    assert summary_rows(out)["VM002"] == [1, 0, 1, 1.0]
+    assert summary_rows(out)["MS001"] == [1, 0, 0, 1.0]
+    assert "0 confirmed, 1 dismissed, 0 new; 0 stale." in out
+    assert pd.read_csv(tmp_path / "out" / "stale_reviews.csv").empty
+
+    assert audit(bundle, tmp_path, "--month", "2026-03", "--fail-on", "high") == 1
+    out = capsys.readouterr().out
+    assert summary_rows(out)["MS001"] == [2, 0, 1, 1.0]
+    assert "0 confirmed, 1 dismissed, 1 new; 1 stale." in out
+    stale = pd.read_csv(tmp_path / "out" / "stale_reviews.csv")
+    assert stale[["rule", "subject_id"]].to_dict("records") == [
+        {"rule": "MS001", "subject_id": "A1"}
+    ]

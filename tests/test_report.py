@@ -1,0 +1,478 @@
+"""The report: report.html opened offline in a real headless Chromium, and report.xlsx's cells.
+
+One small bundle: T1 misses a call and a note for C1's no-show of 16 March (MS001, NT001, high);
+T2 calls C2 five minutes after the no-show of 13 April and leaves no fee notice (MS002 medium,
+VM002 low). Two contacts rows are rejected: one's id is a spreadsheet formula and its channel an
+HTML script, the other's direction holds a control character no worksheet can store.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
+
+from auditkit import audit, load
+from auditkit.cli import main
+from auditkit.output import write_csv
+from auditkit.report import monthly_trend, script_json, vega_javascript, write_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not at /usr/bin/chromium; `make test` installs it",
+)
+
+FORMULA_ID = '=HYPERLINK("http://evil.example/x","open me")'
+SCRIPT = "<script>alert(1)</script>"
+BELL = "out\abound"  # a control character a worksheet cannot hold
+APPOINTMENTS = [
+    {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"},
+    {"appointment_id": "A2", "scheduled_start": "2026-03-16T13:00:00-07:00"},
+    {"appointment_id": "A3", "scheduled_start": "2026-03-09T13:00:00-07:00", "status": "attended"},
+    {
+        "appointment_id": "A4",
+        "scheduled_start": "2026-02-10T10:00:00-08:00",
+        "staff_id": "T2",
+        "client_id": "C2",
+        "status": "attended",
+    },
+    {
+        "appointment_id": "A5",
+        "scheduled_start": "2026-04-06T10:00:00-07:00",
+        "staff_id": "T2",
+        "client_id": "C2",
+    },
+    {
+        "appointment_id": "A6",
+        "scheduled_start": "2026-04-13T10:00:00-07:00",
+        "staff_id": "T2",
+        "client_id": "C2",
+    },
+]
+CONTACTS = [
+    {
+        "started_at": "2026-03-02T13:25:00-08:00",
+        "appointment_id": "A1",
+        "message": DEFAULT_VOICEMAIL,
+    },
+    {
+        "started_at": "2026-04-06T10:30:00-07:00",
+        "appointment_id": "A5",
+        "staff_id": "T2",
+        "client_id": "C2",
+        "message": DEFAULT_VOICEMAIL,
+    },
+    {
+        "started_at": "2026-04-13T10:05:00-07:00",
+        "appointment_id": "A6",
+        "staff_id": "T2",
+        "client_id": "C2",
+        "message": "Hi, it's Casey. Please call me back.",
+    },
+]
+NOTES = [
+    {"appointment_id": "A1", "written_at": "2026-03-02T16:00:00-08:00", "text": COMPLETE_NOTE},
+    *(
+        {
+            "appointment_id": appointment,
+            "written_at": written,
+            "text": COMPLETE_NOTE,
+            "staff_id": "T2",
+            "client_id": "C2",
+        }
+        for appointment, written in [
+            ("A5", "2026-04-06T12:00:00-07:00"),
+            ("A6", "2026-04-13T12:00:00-07:00"),
+        ]
+    ),
+]
+MS001_A2 = {
+    "rule": "MS001",
+    "severity": "high",
+    "subject_type": "appointment",
+    "subject_id": "A2",
+    "client_id": "C1",
+    "staff_id": "T1",
+    "at": dt.datetime(2026, 3, 16, 13, 0),
+    "summary": "The client missed this session and was not called within 24 hours.",
+    "evidence": "no outbound call to the client between the start, Mon 16 Mar 2026 13:00, and "
+    "Tue 17 Mar 2026 13:00",
+}
+
+
+def make_bundle(tmp_path: Path):
+    """The module's bundle, with two contacts rows that loading rejects."""
+    bundle = build_bundle(tmp_path, appointments=APPOINTMENTS, contacts=CONTACTS, notes=NOTES)
+    contacts = bundle.path / "contacts.csv"
+    with contacts.open(newline="") as handle:
+        header = next(csv.reader(handle))
+    broken = {"client_id": "C1", "staff_id": "T1", "started_at": "2026-03-03T10:00:00-08:00"}
+    with contacts.open("a", newline="") as handle:
+        csv.DictWriter(handle, header).writerows(
+            [
+                {**broken, "contact_id": FORMULA_ID, "direction": "outbound", "channel": SCRIPT},
+                {**broken, "contact_id": "K9", "direction": BELL, "channel": "phone"},
+            ]
+        )
+    return load(bundle.path, bundle.policy)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory):
+    """The audit result and the folder holding its report and findings.csv, as the CLI writes."""
+    tmp = tmp_path_factory.mktemp("report")
+    result = audit(make_bundle(tmp))
+    out = tmp / "out"
+    write_csv(result.findings, out / "findings.csv")
+    write_report(result, out)
+    return result, out
+
+
+# --- the page in a browser --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def opened(browser: Browser, report):
+    """report.html from disk, every non-file request aborted and recorded, charts drawn."""
+    _, out = report
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    attempted: list[str] = []
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def only_files(route) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_files)
+    page.goto((out / "report.html").as_uri())
+    page.wait_for_function(
+        "['chart-rules', 'chart-clinicians', 'chart-trend']"
+        ".every(id => document.querySelector('#' + id + ' svg'))"
+    )
+    yield page, attempted, errors
+    page.close()
+
+
+def visible_findings(page: Page) -> int:
+    return page.locator("#findings tr.finding:visible").count()
+
+
+@needs_chromium
+def test_page_opens_offline_and_draws_every_chart(opened):
+    page, attempted, errors = opened
+    assert attempted == []
+    assert errors == []
+    assert page.locator("#chart-rules svg").count() == 1
+    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 12  # a bar per rule
+    # a cell per clinician and rule that examined their records: 8 rules each for T1 and T2
+    assert page.locator("#chart-clinicians g.mark-rect.role-mark path").count() == 16
+    assert page.locator("#chart-trend svg").count() == 1
+    # March and April have both rates; February only a no-show rate (nothing examined)
+    assert page.locator("#chart-trend g.mark-symbol.role-mark path").count() == 5
+    assert page.locator("h1").inner_text() == "Phone-contact audit: Riverside Psychology Clinic"
+
+
+@needs_chromium
+def test_findings_table_has_a_row_per_finding_in_findings_csv(opened, report):
+    page, _, _ = opened
+    _, out = report
+    assert len(pd.read_csv(out / "findings.csv")) == 4
+    assert page.locator("#findings tr.finding").count() == 4
+    assert visible_findings(page) == 4
+    groups = page.locator("#findings tbody.group").evaluate_all(
+        "gs => gs.map(g => g.dataset.group)"
+    )
+    assert groups == ["high", "medium", "low"]
+
+
+@needs_chromium
+def test_filter_box_and_selects_narrow_the_rows(opened):
+    page, _, _ = opened
+    page.fill("#filter-text", "a2")  # appointment A2: its MS001 and NT001 findings
+    assert visible_findings(page) == 2
+    assert page.inner_text("#findings-shown") == "2"
+    page.fill("#filter-text", "a2 note")
+    assert visible_findings(page) == 1
+    page.fill("#filter-text", "")
+    page.select_option("#filter-rule", "MS002")
+    assert visible_findings(page) == 1
+    assert page.locator("#findings tbody.group:visible").evaluate_all(
+        "gs => gs.map(g => g.dataset.group)"
+    ) == ["medium"]
+    page.select_option("#filter-rule", "")
+    page.select_option("#filter-staff", "T2")
+    assert visible_findings(page) == 2
+    page.select_option("#filter-severity", "high")
+    assert visible_findings(page) == 0
+    assert page.inner_text("#findings-shown") == "0"
+    page.select_option("#filter-staff", "")
+    assert visible_findings(page) == 2
+
+
+@needs_chromium
+def test_clicking_a_header_sorts_within_each_severity(opened):
+    page, _, _ = opened
+
+    def high_rules() -> list[str]:
+        rows = page.locator("#findings tbody[data-group=high] tr.finding")
+        return rows.evaluate_all("rs => rs.map(r => r.dataset.rule)")
+
+    assert high_rules() == ["MS001", "NT001"]
+    rule_header = page.locator("#findings thead th", has_text="rule")
+    rule_header.locator("button").click()
+    assert rule_header.get_attribute("aria-sort") == "ascending"
+    assert high_rules() == ["MS001", "NT001"]
+    rule_header.locator("button").click()
+    assert rule_header.get_attribute("aria-sort") == "descending"
+    assert high_rules() == ["NT001", "MS001"]
+
+
+@needs_chromium
+def test_screenshot_is_saved_as_a_test_artifact(opened):
+    page, _, _ = opened
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "report.png", full_page=True)
+    assert (ARTIFACTS / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the page as a file -----------------------------------------------------------------------
+
+
+def test_page_loads_nothing_from_the_network_and_inlines_vega_once(report):
+    _, out = report
+    page = (out / "report.html").read_text("utf-8")
+    assert re.findall(r"<script[^>]*\bsrc\s*=", page, flags=re.IGNORECASE) == []
+    assert re.findall(r"<link\b", page, flags=re.IGNORECASE) == []
+    assert re.findall(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page) == []
+    assert page.count(vega_javascript()[:200]) == 1
+    assert page.count("window.vegaEmbed=") == 1
+
+
+def test_input_text_is_escaped(report):
+    _, out = report
+    page = (out / "report.html").read_text("utf-8")
+    assert SCRIPT not in page
+    assert "channel &#x27;&lt;script&gt;alert(1)&lt;/script&gt;&#x27; is not one of" in page
+    assert "=HYPERLINK(&quot;http://evil.example/x&quot;,&quot;open me&quot;)" in page
+
+
+def test_json_in_a_script_tag_cannot_close_it():
+    assert script_json({"a": "</script><!-- & more"}) == (
+        '{"a":"\\u003c/script\\u003e\\u003c!-- \\u0026 more"}'
+    )
+
+
+def test_coverage_and_period_are_shown(report):
+    _, out = report
+    page = (out / "report.html").read_text("utf-8")
+    assert "Audited period: <strong>2026-02 to 2026-04 (everything in the bundle)</strong>" in page
+    row = re.search(r"<tr><td>contacts\.csv</td>.*?</tr>", page).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells == ["contacts.csv", "utf-8", "5", "3", "2"]
+
+
+def test_a_bundle_with_nothing_to_audit_still_gets_a_report(tmp_path):
+    result = audit(build_bundle(tmp_path))
+    write_report(result, tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text("utf-8")
+    assert "Audited period: <strong>no dated records</strong>" in page
+    assert "No findings: every record examined kept the policy." in page
+    assert "No rows were rejected: every row was used." in page
+    findings = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")["Findings"]
+    assert findings.max_row == 1
+    assert findings.auto_filter.ref == f"A1:{findings[1][-1].column_letter}1"
+
+
+# --- the month-over-month figures -------------------------------------------------------------
+
+
+def test_trend_covers_the_bundle_month_by_month(report):
+    result, _ = report
+    trend = monthly_trend(result)
+    assert trend.to_dict("list") == {
+        "month": ["2026-02", "2026-03", "2026-04"],
+        "opportunities": [0, 10, 16],
+        "findings": [0, 2, 2],
+        "appointments": [1, 3, 2],
+        "no_shows": [0, 2, 2],
+        "compliance": [pytest.approx(float("nan"), nan_ok=True), 0.8, 0.875],
+        "no_show_rate": [0.0, 0.6667, 1.0],
+    }
+
+
+def test_trend_of_one_month_shows_the_twelve_before_it(report):
+    result, _ = report
+    april = audit(result.bundle, month="2026-04")
+    trend = monthly_trend(april).set_index("month")
+    assert list(trend.index) == [f"2025-{m:02d}" for m in range(4, 13)] + [
+        "2026-01",
+        "2026-02",
+        "2026-03",
+        "2026-04",
+    ]
+    # March comes from the whole bundle although the audit saw only April
+    assert trend.loc["2026-03"].to_dict() == {
+        "opportunities": 10,
+        "findings": 2,
+        "appointments": 3,
+        "no_shows": 2,
+        "compliance": 0.8,
+        "no_show_rate": 0.6667,
+    }
+    assert trend.loc["2026-04", "compliance"] == 0.875
+    assert trend.loc[:"2026-01", "appointments"].sum() == 0
+
+
+# --- the workbook -----------------------------------------------------------------------------
+
+
+def test_workbook_has_four_filtered_sheets_with_bold_frozen_headers(report):
+    result, out = report
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Rejected"]
+    findings = book["Findings"]
+    header = [c.value for c in findings[1]]
+    assert header[:9] == list(MS001_A2)
+    assert header == list(result.findings.columns)
+    assert findings.freeze_panes == "A2"
+    assert all(c.font.b for c in findings[1])
+    assert findings.auto_filter.ref == f"A1:{findings[1][-1].column_letter}5"
+    assert [c.value for c in book["Rules"][1]] == [
+        "rule",
+        "name",
+        "severity",
+        "opportunities",
+        "findings",
+        "compliance",
+        "examines",
+    ]
+    assert book["Rules"].auto_filter.ref == "A1:G13"
+    assert [c.value for c in book["Clinicians"][1]] == [
+        "staff_id",
+        "name",
+        "opportunities",
+        "findings",
+        "high_findings",
+        "medium_findings",
+        "low_findings",
+        "compliance",
+    ]
+    assert book["Rejected"].auto_filter.ref == "A1:E3"
+
+
+def test_workbook_cells_hold_the_exact_values(report):
+    _, out = report
+    book = openpyxl.load_workbook(out / "report.xlsx")
+    ms001 = [c.value for c in book["Findings"][2]]
+    assert dict(zip(MS001_A2, ms001, strict=False)) == MS001_A2
+    rules = book["Rules"]
+    assert [c.value for c in rules[2]] == [
+        "MS001",
+        "no-outreach-call",
+        "high",
+        4,
+        1,
+        0.75,
+        "no-shows",
+    ]
+    assert rules["F2"].number_format == "0.0%"
+    clinicians = book["Clinicians"]
+    assert [c.value for c in clinicians[2]] == ["T1", "T1 Robin Example", 10, 2, 2, 0, 0, 0.8]
+    assert [c.value for c in clinicians[3]] == ["T2", "T2 Casey Example", 16, 2, 0, 1, 1, 0.875]
+
+
+def test_workbook_columns_are_fitted_to_their_content(report):
+    _, out = report
+    findings = openpyxl.load_workbook(out / "report.xlsx")["Findings"]
+    widths = {c: findings.column_dimensions[c].width for c in "ABEGHI"}
+    assert widths == {
+        "A": len("MS001") + 2,
+        "B": len("severity") + 2,
+        "E": len("client_id") + 2,
+        "G": len("2026-03-16 13:00") + 2,
+        "H": 60,  # capped: the longest summary has 76 characters
+        "I": 60,
+    }
+
+
+def test_input_text_is_stored_as_plain_text(report):
+    _, out = report
+    rejected = openpyxl.load_workbook(out / "report.xlsx")["Rejected"]
+    record_id = rejected["C2"]
+    assert record_id.value == "'" + FORMULA_ID
+    assert record_id.data_type == "s"
+    assert rejected["E3"].value == "direction 'out\ufffdbound' is not one of: outbound, inbound"
+
+
+def test_cells_are_typed_text_even_without_the_apostrophe(report, tmp_path, monkeypatch):
+    """openpyxl stores any string starting '=' as a formula unless the cell is typed as text."""
+    result, _ = report
+    monkeypatch.setattr("auditkit.report.neutralise_formulas", lambda frame: frame)
+    write_report(result, tmp_path)
+    record_id = openpyxl.load_workbook(tmp_path / "report.xlsx")["Rejected"]["C2"]
+    assert record_id.value == FORMULA_ID
+    assert record_id.data_type == "s"
+
+
+# --- reviews and the command line -------------------------------------------------------------
+
+
+def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
+    bundle = make_bundle(tmp_path)
+    (bundle.path / "reviews.csv").write_text(
+        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
+        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,Fee was explained in person <b>later</b>\n",
+        encoding="utf-8",
+    )
+    write_report(audit(bundle), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text("utf-8")
+    row = re.search(r'<tr class="finding dismissed"[^>]*>', page).group(0)
+    assert 'data-rule="VM002"' in row
+    assert 'data-review="dismissed"' in row
+    assert "Fee was explained in person &lt;b&gt;later&lt;/b&gt;" in page
+    assert '<select data-filter="review" id="filter-review">' in page
+    assert (
+        '<span class="value">1</span><span class="label">findings dismissed on review '
+        "(not counted)</span>"
+    ) in page
+    book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")
+    assert [c.value for c in book["Clinicians"][3]][3:7] == [1, 0, 1, 0]
+
+
+def test_audit_command_writes_the_report(report, tmp_path):
+    result, _ = report
+    out = tmp_path / "out"
+    assert main(["audit", str(result.bundle.path), "--out", str(out), "--month", "2026-03"]) == 0
+    page = (out / "report.html").read_text("utf-8")
+    assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
+    assert openpyxl.load_workbook(out / "report.xlsx")["Findings"].max_row == 3

@@ -1,0 +1,294 @@
+"""Review decisions carry over (issue 4): dismissed, confirmed, new, stale, latest wins."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from review_fixtures import HEADER, reviewed_bundle, write_reviews
+
+from auditkit import audit
+from auditkit.errors import BundleError
+from auditkit.reviews import STALE_COLUMNS, load_reviews
+from auditkit.schemas import Findings
+
+TZ = "America/Los_Angeles"
+DISMISS_MS001 = "MS001,A2,dismissed,Jordan,2026-04-01 09:30,Client called in; logged on paper"
+CONFIRM_NT001 = "NT001,A2,confirmed,Jordan,2026-04-01 09:35,"
+
+
+def marks(result) -> list[tuple]:
+    columns = ["rule", "subject_id", "review", "reviewer", "review_comment"]
+    rows = result.findings[columns].astype(object).where(result.findings[columns].notna(), None)
+    return list(rows.itertuples(index=False, name=None))
+
+
+def rates(result, *rules: str) -> dict[str, dict]:
+    table = result.compliance.set_index("rule")
+    return {rule: table.loc[rule].to_dict() for rule in rules}
+
+
+def stale(result) -> list[tuple]:
+    frame = result.stale_reviews
+    return list(zip(frame["rule"], frame["subject_id"], frame["reason"], strict=True))
+
+
+def test_without_a_reviews_file_every_finding_is_new(tmp_path):
+    result = audit(reviewed_bundle(tmp_path))
+
+    assert result.reviews_file is None
+    assert marks(result) == [
+        ("MS001", "A2", "new", None, None),
+        ("NT001", "A2", "new", None, None),
+        ("VM002", "K2", "new", None, None),
+    ]
+    assert result.findings["reviewed_at"].isna().all()
+    assert list(result.stale_reviews.columns) == STALE_COLUMNS
+    assert result.stale_reviews.empty
+    Findings.validate(result.findings)
+
+
+def test_a_dismissed_finding_is_listed_but_no_longer_counts_against_compliance(tmp_path):
+    before = audit(reviewed_bundle(tmp_path / "before"))
+    after = audit(reviewed_bundle(tmp_path / "after", DISMISS_MS001))
+
+    assert rates(before, "MS001", "NT001") == {
+        "MS001": {"opportunities": 3, "findings": 1, "compliance": 0.6667},
+        "NT001": {"opportunities": 3, "findings": 1, "compliance": 0.6667},
+    }
+    assert rates(after, "MS001", "NT001") == {
+        "MS001": {"opportunities": 3, "findings": 0, "compliance": 1.0},
+        "NT001": {"opportunities": 3, "findings": 1, "compliance": 0.6667},
+    }
+    by_staff = after.compliance_by("staff_id")
+    assert by_staff[by_staff["rule"] == "MS001"].drop(columns="rule").to_dict("records") == [
+        {"staff_id": "T1", "opportunities": 2, "findings": 0, "compliance": 1.0},
+        {"staff_id": "T2", "opportunities": 1, "findings": 0, "compliance": 1.0},
+    ]
+    # still in the findings table, with who dismissed it, when and why
+    assert len(after.findings) == 3
+    assert marks(after)[0] == (
+        "MS001",
+        "A2",
+        "dismissed",
+        "Jordan",
+        "Client called in; logged on paper",
+    )
+    assert str(after.findings["reviewed_at"].iloc[0]) == "2026-04-01 09:30:00-07:00"
+
+
+def test_confirmed_findings_are_marked_and_still_count_and_the_rest_are_new(tmp_path):
+    result = audit(reviewed_bundle(tmp_path, DISMISS_MS001, CONFIRM_NT001))
+
+    assert marks(result) == [
+        ("MS001", "A2", "dismissed", "Jordan", "Client called in; logged on paper"),
+        ("NT001", "A2", "confirmed", "Jordan", None),
+        ("VM002", "K2", "new", None, None),
+    ]
+    assert rates(result, "NT001", "VM002") == {
+        "NT001": {"opportunities": 3, "findings": 1, "compliance": 0.6667},
+        "VM002": {"opportunities": 2, "findings": 1, "compliance": 0.5},
+    }
+    assert result.stale_reviews.empty
+
+
+def test_reviews_of_findings_that_no_longer_fire_are_listed_as_stale(tmp_path):
+    result = audit(
+        reviewed_bundle(
+            tmp_path,
+            DISMISS_MS001,
+            "MS001,A1,confirmed,Jordan,2026-03-03 08:00,Nobody called",  # A1 was handled
+            "NT001,A9,dismissed,Jordan,2026-03-03 08:00,",  # A9 is not in the bundle
+        )
+    )
+
+    assert stale(result) == [
+        ("MS001", "A1", "MS001 no longer finds a problem with appointment A1"),
+        ("NT001", "A9", "no appointment A9 in the bundle"),
+    ]
+    row = result.stale_reviews.iloc[0]
+    assert (row["decision"], row["reviewer"], row["comment"], row["source_line"]) == (
+        "confirmed",
+        "Jordan",
+        "Nobody called",
+        3,
+    )
+    assert str(row["at"]) == "2026-03-02 13:00:00-08:00"
+    assert pd.isna(result.stale_reviews["at"].iloc[1])
+    # a stale review changes nothing else
+    assert rates(result, "MS001") == {
+        "MS001": {"opportunities": 3, "findings": 0, "compliance": 1.0}
+    }
+
+
+def test_the_latest_review_of_a_finding_wins_wherever_it_is_in_the_file(tmp_path):
+    result = audit(
+        reviewed_bundle(
+            tmp_path,
+            "MS001,A2,confirmed,Casey,2026-04-10 12:00,Checked the phone log",
+            "MS001,A2,dismissed,Jordan,2026-04-01 09:30,First look",
+            "NT001,A2,dismissed,Jordan,2026-04-02 09:00,Same minute",
+            "NT001,A2,confirmed,Casey,2026-04-02 09:00,Same minute; later line",
+        )
+    )
+
+    assert marks(result)[:2] == [
+        ("MS001", "A2", "confirmed", "Casey", "Checked the phone log"),
+        ("NT001", "A2", "confirmed", "Casey", "Same minute; later line"),
+    ]
+    assert result.rejected.empty  # history, not an error
+    assert result.stale_reviews.empty
+    assert rates(result, "MS001") == {
+        "MS001": {"opportunities": 3, "findings": 1, "compliance": 0.6667}
+    }
+
+
+def test_bad_review_rows_are_set_aside_with_their_line_and_the_rest_apply(tmp_path):
+    result = audit(
+        reviewed_bundle(
+            tmp_path,
+            "MS001,A2,maybe,Jordan,2026-04-01,",  # line 2
+            "XX999,A2,dismissed,Jordan,2026-04-01,",  # line 3
+            "NT001,A2,dismissed,,2026-04-01,",  # line 4
+            "VM002,K2,dismissed,Jordan,last Tuesday,",  # line 5
+            "VM002,K2,dismissed,Jordan,2026-04-07",  # line 6: a field short
+            "ms001,A2,Dismissed,Jordan,4/7/2026 9:15 AM,=HYPERLINK(1)",  # line 7: fine
+        )
+    )
+
+    assert result.rejected.to_dict("records") == [
+        {
+            "file": "reviews.csv",
+            "line": 2,
+            "record_id": "MS001",
+            "column": "decision",
+            "reason": "decision 'maybe' is not one of: confirmed, dismissed",
+        },
+        {
+            "file": "reviews.csv",
+            "line": 3,
+            "record_id": "XX999",
+            "column": "rule",
+            "reason": "rule 'XX999' is not one of: MS001, MS002, MS003, VM001, VM002, VM003, "
+            "VM004, NT001, NT002, TP001, IQ001, PC001",
+        },
+        {
+            "file": "reviews.csv",
+            "line": 4,
+            "record_id": "NT001",
+            "column": "reviewer",
+            "reason": "reviewer is blank but required",
+        },
+        {
+            "file": "reviews.csv",
+            "line": 5,
+            "record_id": "VM002",
+            "column": "reviewed_at",
+            "reason": "reviewed_at 'last Tuesday' is not a date-time "
+            "(ISO 8601 or M/D/YYYY h:mm AM/PM)",
+        },
+        {
+            "file": "reviews.csv",
+            "line": 6,
+            "record_id": "VM002",
+            "column": "",
+            "reason": "has 5 fields; the header has 6",
+        },
+    ]
+    assert marks(result) == [
+        ("MS001", "A2", "dismissed", "Jordan", "=HYPERLINK(1)"),
+        ("NT001", "A2", "new", None, None),
+        ("VM002", "K2", "new", None, None),
+    ]
+    assert str(result.findings["reviewed_at"].iloc[0]) == "2026-04-07 09:15:00-07:00"
+
+
+def test_a_reviews_file_given_explicitly_replaces_the_bundles(tmp_path):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
+    other = write_reviews(tmp_path / "march-review.csv", CONFIRM_NT001)
+
+    result = audit(bundle, reviews=other)
+
+    assert result.reviews_file == other
+    assert marks(result)[:2] == [
+        ("MS001", "A2", "new", None, None),
+        ("NT001", "A2", "confirmed", "Jordan", None),
+    ]
+    assert audit(bundle).reviews_file == bundle.path / "reviews.csv"
+
+
+def test_month_applies_reviews_and_lists_only_that_periods_stale_ones(tmp_path):
+    bundle = reviewed_bundle(
+        tmp_path,
+        "VM002,K2,dismissed,Casey,2026-04-08 10:00,Fee waived for this client",
+        "MS001,A1,confirmed,Jordan,2026-03-03 08:00,",  # March, no longer fires
+        "NT001,A9,dismissed,Jordan,2026-03-03 08:00,",  # cannot be dated
+    )
+
+    april = audit(bundle, month="2026-04")
+    march = audit(bundle, month="2026-03")
+
+    assert marks(april) == [("VM002", "K2", "dismissed", "Casey", "Fee waived for this client")]
+    assert rates(april, "VM002") == {
+        "VM002": {"opportunities": 1, "findings": 0, "compliance": 1.0}
+    }
+    assert stale(april) == [("NT001", "A9", "no appointment A9 in the bundle")]
+    assert marks(march) == [
+        ("MS001", "A2", "new", None, None),
+        ("NT001", "A2", "new", None, None),
+    ]
+    assert stale(march) == [
+        ("MS001", "A1", "MS001 no longer finds a problem with appointment A1"),
+        ("NT001", "A9", "no appointment A9 in the bundle"),
+    ]
+
+
+def test_load_reviews_reads_windows_1252_and_keeps_one_review_per_finding(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_bytes(
+        (
+            HEADER
+            + "MS001,A2,dismissed,Jos\u00e9,2026-04-01T09:30:00Z,didn\u2019t reach them\r\n"
+            + "MS001,A2,confirmed,Jordan,2026-03-31,\r\n"
+        ).encode("cp1252")
+    )
+
+    reviews, rejected = load_reviews(path, TZ)
+
+    assert rejected.empty
+    assert reviews.drop(columns="reviewed_at").to_dict("records") == [
+        {
+            "rule": "MS001",
+            "subject_id": "A2",
+            "decision": "dismissed",
+            "reviewer": "Jos\u00e9",
+            "comment": "didn\u2019t reach them",
+            "source_line": 2,
+        }
+    ]
+    assert str(reviews["reviewed_at"].iloc[0]) == "2026-04-01 02:30:00-07:00"
+
+
+@pytest.mark.parametrize(
+    ("contents", "message"),
+    [
+        (None, "The reviews file {path} does not exist."),
+        (b"", "reviews.csv is empty: it has no header row and no records."),
+        (
+            b"rule,subject_id,decision,reviewed_at\nMS001,A2,dismissed,2026-04-01\n",
+            "reviews.csv has no 'reviewer' column, which the reviews table requires. Required "
+            "columns: rule, subject_id, decision, reviewer, reviewed_at. Columns found: rule, "
+            "subject_id, decision, reviewed_at.",
+        ),
+    ],
+    ids=["missing", "empty", "no-reviewer-column"],
+)
+def test_an_unusable_reviews_file_stops_the_audit(tmp_path, contents, message):
+    bundle = reviewed_bundle(tmp_path)
+    path = tmp_path / "reviews.csv"
+    if contents is not None:
+        path.write_bytes(contents)
+
+    with pytest.raises(BundleError) as caught:
+        audit(bundle, reviews=path)
+
+    assert str(caught.value) == message.format(path=path)
