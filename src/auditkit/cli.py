@@ -106,7 +106,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(_table(_summary(result)))
         print(f"\n{len(result.findings)} findings, {len(result.rejected)} rejected-row problems.")
         print(_reviews_line(result))
-        print(f"Results in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")
+        print(f"Report: {out / 'report.html'} (and report.xlsx)")
+        print(f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")
         if failing:
             print(
                 f"Exit code 1 (--fail-on {args.fail_on}): findings of {args.fail_on} severity "
