@@ -35,24 +35,29 @@ class AuditContext:
         return pd.Timedelta(hours=self.policy.missed_session.note_within_hours)
 
     # --- text -----------------------------------------------------------------------------
-    def phrases(self, category: str, table: str = "contacts") -> pd.Series:
-        """Evidence of a phrase category in a table's free text (message or note text)."""
-        key = (category, table)
-        if key not in self._phrases:
-            frame = self.bundle.tables[table]
-            column = "text" if table == "notes" else "message"
-            extra = self.policy.phrases.get(category, ())
-            self._phrases[key] = text.find(category, frame[column], extra)
-        return self._phrases[key]
+    def phrases(
+        self, category: str, table: str = "contacts", rows: pd.Index | None = None
+    ) -> pd.Series:
+        """Evidence of a phrase category in a table's free text (message, or a note's text).
 
-    @cached_property
-    def clinic_named(self) -> pd.Series:
-        """Where a contact's message names the clinic, the words that do."""
-        clinic = self.policy.clinic
-        messages = self.bundle.contacts["message"]
-        if not clinic.name and not clinic.aliases:
-            return pd.Series(pd.NA, index=messages.index, dtype="object")
-        return text.find_clinic_name(messages, clinic.name, clinic.aliases)
+        Only `rows` (index labels; default all) are matched, and each row once per audit:
+        most rules read a small slice of the table, and matching is the costly part.
+        """
+        frame = self.bundle.tables[table]
+        rows = frame.index if rows is None else pd.Index(rows)
+        key = (category, table)
+        done = self._phrases.get(key)
+        todo = rows if done is None else rows.difference(done.index)
+        if done is None or len(todo):
+            column = frame.loc[todo, "text" if table == "notes" else "message"]
+            if category == "clinic_name":
+                clinic = self.policy.clinic
+                found = text.find_clinic_name(column, clinic.name, clinic.aliases)
+            else:
+                found = text.find(category, column, self.policy.phrases.get(category, ()))
+            done = found if done is None else pd.concat([done, found])
+            self._phrases[key] = done
+        return done.reindex(rows)
 
     # --- records --------------------------------------------------------------------------
     @cached_property
@@ -97,12 +102,12 @@ class AuditContext:
     def closure_warnings(self) -> pd.DataFrame:
         """Outbound contacts to the client whose message warns the file will be closed."""
         contacts = self.bundle.contacts
-        evidence = self.phrases("closure_warning")
         to_client = (contacts["direction"] == "outbound") & (
             contacts["party"].isna() | (contacts["party"] == "client")
         )
-        warnings = contacts[to_client & evidence.notna()].copy()
-        warnings["evidence"] = evidence[warnings.index]
+        evidence = self.phrases("closure_warning", rows=contacts.index[to_client]).dropna()
+        warnings = contacts.loc[evidence.index].copy()
+        warnings["evidence"] = evidence
         return warnings
 
     def approval_status(self, kind: str, events: pd.DataFrame) -> pd.DataFrame:
@@ -171,17 +176,16 @@ class AuditContext:
         a missed session.
         """
         notes = self.bundle.notes
-        describes = self.phrases("note_missed_session", "notes").notna()
         no_shows = self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]]
         linked = no_shows.merge(
             notes[notes["appointment_id"].notna()][["note_id", "appointment_id", "written_at"]],
             on="appointment_id",
         ).assign(linked=True)
+        # Only unlinked notes by a client with a no-show need reading.
+        maybe = notes["appointment_id"].isna() & notes["client_id"].isin(no_shows["client_id"])
+        describes = self.phrases("note_missed_session", "notes", notes.index[maybe]).dropna()
         unlinked = no_shows.merge(
-            notes[notes["appointment_id"].isna() & describes][
-                ["note_id", "client_id", "written_at"]
-            ],
-            on="client_id",
+            notes.loc[describes.index, ["note_id", "client_id", "written_at"]], on="client_id"
         ).assign(linked=False)
         candidates = pd.concat([linked, unlinked], ignore_index=True)
         delay = candidates["written_at"] - candidates["scheduled_start"]

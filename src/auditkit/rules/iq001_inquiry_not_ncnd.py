@@ -13,9 +13,9 @@ def check(ctx: AuditContext) -> Checked:
         & (contacts["party"] == "third_party")
         & (contacts["purpose"] == "inquiry")
     ]
-    confirmed = ctx.phrases("confirm_or_deny").reindex(inquiries.index)
-    disclosed = ctx.phrases("client_disclosure").reindex(inquiries.index)
-    statement = ctx.phrases("ncnd_statement").reindex(inquiries.index)
+    confirmed = ctx.phrases("confirm_or_deny", rows=inquiries.index)
+    disclosed = ctx.phrases("client_disclosure", rows=inquiries.index)
+    statement = ctx.phrases("ncnd_statement", rows=inquiries.index)
     evidence = (
         ("confirmed or denied: " + quote(confirmed))
         .fillna("disclosed: " + quote(disclosed))

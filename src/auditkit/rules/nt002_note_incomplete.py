@@ -23,7 +23,7 @@ def check(ctx: AuditContext) -> Checked:
     rows = notes.loc[documenting["note_id"], "note_row"].to_numpy()
     absent = pd.DataFrame(
         {
-            label: ctx.phrases(category, "notes").loc[rows].isna().to_numpy()
+            label: ctx.phrases(category, "notes", rows).isna().to_numpy()
             for category, label in ELEMENTS.items()
         }
     )
@@ -36,7 +36,7 @@ def check(ctx: AuditContext) -> Checked:
             (delay >= pd.Timedelta(0)) & (delay <= ctx.call_deadline), "appointment_id"
         ]
     )
-    confirm_by = ctx.phrases("note_confirm_by", "notes").loc[rows].isna().to_numpy()
+    confirm_by = ctx.phrases("note_confirm_by", "notes", rows).isna().to_numpy()
     absent[CONFIRM_BY] = warned.to_numpy() & confirm_by
     incomplete = absent.any(axis=1)
     missing_words = pd.Series("", index=absent.index)

@@ -9,7 +9,7 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     contacts = ctx.bundle.contacts
     with_client = contacts[(contacts["channel"] == "phone") & (contacts["party"] == "client")]
-    content = ctx.phrases("coaching_content").reindex(with_client.index)
+    content = ctx.phrases("coaching_content", rows=with_client.index)
     purpose = with_client["purpose"]
     beyond = ("purpose " + purpose.where(purpose.isin(["coaching", "other"]))).fillna(
         "coaching content: " + quote(content)

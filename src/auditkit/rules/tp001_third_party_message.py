@@ -9,8 +9,8 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     calls = ctx.outbound_calls
     answered_by_other = calls[calls["party"] == "third_party"]
-    left = ctx.phrases("message_left").reindex(answered_by_other.index)
-    disclosed = ctx.phrases("caller_disclosure").reindex(answered_by_other.index)
+    left = ctx.phrases("message_left", rows=answered_by_other.index)
+    disclosed = ctx.phrases("caller_disclosure", rows=answered_by_other.index)
     evidence = ("left a message: " + quote(left)).fillna("disclosed: " + quote(disclosed))
     breach = evidence.notna()
     summary = "A third party answered and was given a message or told who was calling."

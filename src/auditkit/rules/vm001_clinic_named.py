@@ -11,7 +11,7 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     calls = ctx.outbound_calls
     voicemails = calls[calls["outcome"] == "voicemail"]
-    named = ctx.clinic_named.reindex(voicemails.index)
+    named = ctx.phrases("clinic_name", rows=voicemails.index)
     consent = voicemails["client_id"].map(ctx.consent_time)
     no_consent = consent.isna() | (consent > voicemails["started_at"])
     breach = named.notna() & no_consent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -9,8 +11,8 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     outreach = ctx.window_calls[ctx.window_calls["outcome"] == "voicemail"]
     outreach = outreach.drop_duplicates("contact_id")
-    fee = ctx.phrases("fee_notice")
-    missing = outreach[fee.loc[outreach["contact_row"]].isna().to_numpy()]
+    fee = ctx.phrases("fee_notice", rows=pd.Index(outreach["contact_row"]))
+    missing = outreach[fee.isna().to_numpy()]
     evidence = (
         "voicemail at "
         + missing["started_at"].dt.strftime("%H:%M")
