@@ -13,7 +13,7 @@ with a same-length filler before the category's phrases run, so they can never b
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import numpy as np
@@ -378,14 +378,28 @@ def _blank(match: re.Match[str]) -> str:
     return _BLANK * len(match.group())
 
 
+def _per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series) -> pd.Series:
+    """Run `match` once per distinct text: exports repeat the same wording ("Pt FTA. LVM.")
+    thousands of times, and hashing a text is far cheaper than matching it."""
+    codes, distinct = pd.factorize(texts)
+    if len(distinct) == 0:
+        return pd.Series(np.nan, index=texts.index, dtype="str")
+    found = match(pd.Series(distinct, dtype="str")).to_numpy()
+    return pd.Series(np.where(codes >= 0, found[codes], np.nan), index=texts.index, dtype="str")
+
+
 def find(category: str, texts: pd.Series, extra: Sequence[str] = ()) -> pd.Series:
     """The words of each text that show `category` (NA where none), so a finding can quote
     exactly what triggered it; `extra` adds the policy file's own regexes for that category."""
     pattern, negations = _patterns(category, tuple(extra))
-    text = repair_text(texts)
-    if negations is not None:
-        text = text.str.replace(negations, _blank, regex=True)
-    return text.str.extract(pattern, expand=True)[0]
+
+    def match(distinct: pd.Series) -> pd.Series:
+        text = repair_text(distinct)
+        if negations is not None:
+            text = text.str.replace(negations, _blank, regex=True)
+        return text.str.extract(pattern, expand=True)[0]
+
+    return _per_distinct_text(match, texts)
 
 
 # --- the clinic's name ---------------------------------------------------------------------------
@@ -488,15 +502,22 @@ def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -
     """Where each text names the clinic, the words that do (NA where none), however a transcript
     spells it, so a voicemail naming the clinic without consent can be quoted."""
     acronyms, names = _forms(name, aliases)
-    text = repair_text(texts)
     if not acronyms and not names:
-        return pd.Series(np.nan, index=text.index, dtype="str")
+        return pd.Series(np.nan, index=texts.index, dtype="str")
+    forms = (name, *aliases)
+    return _per_distinct_text(lambda text: _clinic_name(text, acronyms, names, forms), texts)
+
+
+def _clinic_name(
+    texts: pd.Series, acronyms: list[str], names: list[str], forms: Sequence[str]
+) -> pd.Series:
+    text = repair_text(texts)
     found = text.str.extract(_name_pattern(acronyms, names), expand=True)[0]
     fuzzy_keys = [key for key in names if len(key) >= _FUZZY_MIN_LENGTH]
     unnamed = found.isna() & text.notna()
     if fuzzy_keys and unnamed.any():
         # One word more than the longest form, for a word the transcriber split in two.
-        longest = 1 + max(len(re.findall(_TOKEN, form)) for form in (name, *aliases))
+        longest = 1 + max(len(re.findall(_TOKEN, form)) for form in forms)
         # Positions, not labels, so a repeated index label cannot mix two texts' words.
         matches = _fuzzy(text[unnamed].reset_index(drop=True), fuzzy_keys, longest)
         found[unnamed] = matches.to_numpy()
