@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/sample
 
-.PHONY: audit test lint format sample clean
+.PHONY: audit test lint format sample clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ sample: $(VENV)/.core
 
 clean:
 	rm -rf $(VENV) out
+
+# Pipeline benchmarks at 10k, 100k and 1M appointments (generated once into benchmarks/.data).
+bench: $(VENV)/.core
+	$(BIN)/python benchmarks/run.py --json benchmarks/.data/latest.json
