@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/sample
 
-.PHONY: audit test lint format sample clean bench
+.PHONY: audit test lint format sample clean dashboard lab bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.core
+
+$(VENV)/.notebooks: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[notebooks]'
 	touch $@ $(VENV)/.core
 
 audit: $(VENV)/.core
@@ -35,6 +39,20 @@ test: $(VENV)/.dev $(CHROMIUM)
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The supervisor's dashboard as a web app on this machine only, no code shown. The "offline"
+# template (notebooks/jupyter) is Voila's lab template without the stylesheets it fetches from a
+# CDN. Set AUDITKIT_BUNDLE to audit another bundle than data/sample.
+dashboard: $(VENV)/.notebooks
+	cd notebooks && JUPYTER_PATH=jupyter ../$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 \
+		--template=offline monthly_audit.ipynb
+
+# JupyterLab on the notebooks, on this machine only, fetching no news or update checks.
+# (--allow-root only where make runs as root, as on the development machines.)
+lab: $(VENV)/.notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 # Regenerate the shipped sample bundle (deterministic: same seed, same files).
 sample: $(VENV)/.core

@@ -43,6 +43,7 @@ SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
 CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
 MAX_COLUMN_WIDTH = 60
 PERCENT = "0.0%"
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -96,9 +97,9 @@ def clinician_summary(result: AuditResult) -> pd.DataFrame:
     return table
 
 
-def _trend_months(result: AuditResult, seen: Iterable[str]) -> list[str]:
-    if result.month is not None:
-        end = pd.Period(result.month, freq="M")
+def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
+    if month is not None:
+        end = pd.Period(month, freq="M")
         return [str(end - back) for back in range(CONTEXT_MONTHS, -1, -1)]
     seen = sorted(set(seen))
     if not seen:
@@ -120,8 +121,18 @@ def monthly_trend(result: AuditResult) -> pd.DataFrame:
     if result.month is not None:
         context = audit(result.bundle, reviews=result.reviews_file).compliance_by("month")
         by_month = pd.concat([context[context["month"] != result.month], by_month])
+    return trend_table(by_month, result.bundle.appointments, result.month)
+
+
+def trend_table(
+    by_month: pd.DataFrame, booked: pd.DataFrame, month: str | None = None
+) -> pd.DataFrame:
+    """The trend's figures from compliance per rule and month and the appointments booked.
+
+    With `month`, that month and the 12 before it; without, every month seen. Shared by the
+    report and the dashboard, which narrows both inputs to the clinicians and rules it shows.
+    """
     checked = by_month.groupby("month")[["opportunities", "findings"]].sum()
-    booked = result.bundle.appointments
     appointment_months = booked["scheduled_start"].dt.strftime("%Y-%m")
     no_show = booked["status"] == "no_show"
     appointments = pd.DataFrame(
@@ -130,7 +141,7 @@ def monthly_trend(result: AuditResult) -> pd.DataFrame:
             "no_shows": appointment_months[no_show].value_counts(),
         }
     )
-    months = _trend_months(result, [*checked.index, *appointments.index])
+    months = _trend_months(month, [*checked.index, *appointments.index])
     table = (
         pd.concat([checked, appointments], axis=1)
         .reindex(months)
@@ -165,7 +176,8 @@ def _month_label(month: str) -> str:
     return pd.Period(month, freq="M").strftime("%b %Y")
 
 
-def _rules_chart(rules: pd.DataFrame) -> alt.Chart:
+def rules_chart(rules: pd.DataFrame) -> alt.Chart:
+    """Compliance per rule as bars, from `rule_summary`'s columns."""
     data = rules.assign(
         label=rules["rule"] + " " + rules["name"],
         examined=(rules["opportunities"] > 0).map({True: "examined", False: "nothing examined"}),
@@ -199,7 +211,11 @@ def _rules_chart(rules: pd.DataFrame) -> alt.Chart:
     )
 
 
-def _clinicians_chart(result: AuditResult) -> alt.LayerChart:
+def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.LayerChart:
+    """Clinician × rule compliance heatmap: a cell where a rule examined a clinician's records.
+
+    Aggregated in pandas first, so a year of a large clinic embeds a few hundred rows at most.
+    """
     table = result.compliance_by("staff_id")
     table = table[table["opportunities"] > 0]
     table = table.assign(clinician=table["staff_id"].map(clinician_names(result)))
@@ -207,7 +223,7 @@ def _clinicians_chart(result: AuditResult) -> alt.LayerChart:
     base = alt.Chart(table).encode(
         x=alt.X(
             "rule:N",
-            scale=alt.Scale(domain=list(RULES)),
+            scale=alt.Scale(domain=list(rules)),
             axis=alt.Axis(orient="top", labelAngle=-45, title=None),
         ),
         y=alt.Y("clinician:N", sort=clinicians, title=None),
@@ -237,7 +253,8 @@ def _clinicians_chart(result: AuditResult) -> alt.LayerChart:
     return (cells + labels).properties(width=alt.Step(34), height=alt.Step(24))
 
 
-def _trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
+def trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
+    """Compliance and no-show rate per month from `trend_table`, the audited month marked."""
     long = trend.melt(
         id_vars=["month", "opportunities", "findings", "appointments", "no_shows"],
         value_vars=["compliance", "no_show_rate"],
@@ -288,21 +305,22 @@ def _trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
 def chart_specs(result: AuditResult, rules: pd.DataFrame, trend: pd.DataFrame) -> dict[str, dict]:
     """The page's Vega-Lite specs, by the id of the element each is drawn in."""
     charts = {
-        "chart-rules": _rules_chart(rules),
-        "chart-clinicians": _clinicians_chart(result),
-        "chart-trend": _trend_chart(trend, result.month),
+        "chart-rules": rules_chart(rules),
+        "chart-clinicians": clinicians_chart(result),
+        "chart-trend": trend_chart(trend, result.month),
     }
-    config = {"font": "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"}
-    return {
-        element: chart.configure(**config).configure_view(stroke=None).to_dict()
-        for element, chart in charts.items()
-    }
+    return {element: styled(chart).to_dict() for element, chart in charts.items()}
+
+
+def styled(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """The page's font and no frame around views: how the report and the dashboard look."""
+    return chart.configure(font=FONT).configure_view(stroke=None)
 
 
 # --- html ------------------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
+def html_text(value: Any) -> str:
     """Input text made safe for HTML: blanks for missing values, everything else escaped."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
@@ -334,12 +352,12 @@ def vega_javascript() -> str:
 
 def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.") -> str:
     if frame.empty:
-        return f'<p class="empty">{_text(empty)}</p>'
+        return f'<p class="empty">{html_text(empty)}</p>'
     numeric = set(numeric)
 
     def cell(tag: str, column: str, value: Any) -> str:
         css = ' class="num"' if column in numeric else ""
-        return f"<{tag}{css}>{_text(value)}</{tag}>"
+        return f"<{tag}{css}>{html_text(value)}</{tag}>"
 
     head = "".join(cell("th", c, c.replace("_", " ")) for c in frame.columns)
     body = "".join(
@@ -370,8 +388,8 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
         dismissed = int((result.findings["review"] == "dismissed").sum())
         cards.append((dismissed, "findings dismissed on review (not counted)"))
     return "".join(
-        f'<div class="card"><span class="value">{_text(value)}</span>'
-        f'<span class="label">{_text(label)}</span></div>'
+        f'<div class="card"><span class="value">{html_text(value)}</span>'
+        f'<span class="label">{html_text(label)}</span></div>'
         for value, label in cards
     )
 
@@ -393,10 +411,11 @@ def _rules_table(rules: pd.DataFrame) -> str:
 
 def _select(label: str, key: str, options: dict[str, str]) -> str:
     choices = "".join(
-        f'<option value="{_text(value)}">{_text(text)}</option>' for value, text in options.items()
+        f'<option value="{html_text(value)}">{html_text(text)}</option>'
+        for value, text in options.items()
     )
     return (
-        f'<label>{_text(label)}<select data-filter="{key}" id="filter-{key}">'
+        f'<label>{html_text(label)}<select data-filter="{key}" id="filter-{key}">'
         f'<option value="">all</option>{choices}</select></label>'
     )
 
@@ -409,8 +428,9 @@ def _review_cell(finding: pd.Series) -> str:
     when = finding.get("reviewed_at")
     when = when.strftime("%Y-%m-%d") if isinstance(when, pd.Timestamp) else when
     details = [finding.get("reviewer"), when, finding.get("review_comment")]
-    lines = "".join(f"<br><small>{_text(d)}</small>" for d in details if _text(d))
-    return f'<td><span class="review review-{_text(review)}">{_text(review)}</span>{lines}</td>'
+    lines = "".join(f"<br><small>{html_text(d)}</small>" for d in details if html_text(d))
+    mark = html_text(review)
+    return f'<td><span class="review review-{mark}">{mark}</span>{lines}</td>'
 
 
 def _findings_table(result: AuditResult) -> str:
@@ -437,18 +457,18 @@ def _findings_table(result: AuditResult) -> str:
                 "staff": finding["staff_id"],
                 **({"review": review} if reviewed else {}),
             }
-            data = " ".join(f'data-{k}="{_text(v)}"' for k, v in attributes.items())
+            data = " ".join(f'data-{k}="{html_text(v)}"' for k, v in attributes.items())
             css = "finding dismissed" if review == "dismissed" else "finding"
             cells = [
-                f"<td>{_text(finding['rule'])}<br><small>{_text(rule.name)}</small></td>",
+                f"<td>{html_text(finding['rule'])}<br><small>{html_text(rule.name)}</small></td>",
                 f'<td class="nowrap" data-sort="{finding["at"].isoformat()}">'
                 f"{finding['at'].strftime('%Y-%m-%d %H:%M')}</td>",
-                f'<td class="clinician">{_text(clinician)}</td>',
-                f'<td class="id">{_text(finding["client_id"])}</td>',
-                f'<td class="nowrap">{_text(finding["subject_type"])} '
-                f'<span class="id">{_text(finding["subject_id"])}</span></td>',
-                f'<td class="summary">{_text(finding["summary"])}</td>',
-                f'<td class="evidence">{_text(finding["evidence"])}</td>',
+                f'<td class="clinician">{html_text(clinician)}</td>',
+                f'<td class="id">{html_text(finding["client_id"])}</td>',
+                f'<td class="nowrap">{html_text(finding["subject_type"])} '
+                f'<span class="id">{html_text(finding["subject_id"])}</span></td>',
+                f'<td class="summary">{html_text(finding["summary"])}</td>',
+                f'<td class="evidence">{html_text(finding["evidence"])}</td>',
                 *([_review_cell(finding)] if reviewed else []),
             ]
             rows.append(f'<tr class="{css}" {data}>{"".join(cells)}</tr>')
@@ -507,18 +527,18 @@ def render_html(result: AuditResult) -> str:
         " Findings dismissed on review are not counted." if "review" in result.findings else ""
     )
     return template.substitute(
-        clinic=_text(policy.clinic.name or "the clinic"),
-        period=_text(_period(result, trend)),
-        policy=_text(policy.source),
-        generated=_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
-        version=_text(version("auditkit")),
+        clinic=html_text(policy.clinic.name or "the clinic"),
+        period=html_text(_period(result, trend)),
+        policy=html_text(policy.source),
+        generated=html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
+        version=html_text(version("auditkit")),
         cards=_cards(result, rules),
         coverage=_html_table(
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."
         ),
         reviews_note=reviews_note,
         rules=_rules_table(rules),
-        trend_note=_text(_trend_note(result)),
+        trend_note=html_text(_trend_note(result)),
         findings=_findings_table(result),
         rejected=_html_table(
             result.rejected, numeric=["line"], empty="No rows were rejected: every row was used."

@@ -1,0 +1,683 @@
+"""No-show research: rates, repeat no-shows, time to closure warning and dropout, and a model.
+
+Every analysis is a pure function over `appointment_frame(bundle)`, one row per scheduled
+appointment, so it runs the same on a clinic's bundle and on a de-identified extract (issue 6):
+nothing here reads a name, a phone number or free text except the closure-warning marker, which
+says in its output when the text is not there. Weekday, hour and every interval within a client
+survive the extract's per-client date shift, so those results match the real records; only the
+calendar months are shifted.
+
+Definitions (docs for researchers; the tests pin each one):
+
+- **Scheduled**: an appointment still on the calendar when it was due: attended, no_show or
+  late_cancel. Cancelled and rescheduled appointments were released ahead of time, so the client
+  could not miss them; they are left out. The **no-show rate** is no-shows / scheduled; a late
+  cancellation counts as scheduled and kept-or-missed, not as a no-show.
+- **Lead time (proxy)**: the bundle has no booking date. Weekly sessions are booked at the one
+  before, so lead time is the calendar days since the client's previous appointment of the same
+  service (any status), or since intake for the first of its service. Missing without an intake
+  date, or when intake comes after the appointment.
+- **Months in treatment**: days from intake to the appointment / (365.25 / 12); day-based, not
+  calendar months, so it survives the extract's date shift exactly.
+- **Earlier no-shows (k)**: the client's no-shows among scheduled appointments before this one,
+  counted over the whole bundle even when a date range is chosen.
+- **Dropout**: the client's last scheduled appointment was missed (no_show or late_cancel) and at
+  least `follow_up_days` of data follow it, so a return would have been seen. The dropout time is
+  that last appointment. Clients whose last appointment was attended (a planned ending or not:
+  the bundle records no discharge reason) and clients still scheduled near the end are censored at
+  the end of data, the latest scheduled_start in the bundle.
+- **Closure warning**: an outbound contact to the client whose message text warns the file will
+  be closed (the audit's own closure-warning phrases). An extract has no message text: then a
+  client-specific closure_warning approval can stand in, labelled as a proxy, or the legs through
+  a warning are reported as not available. Warnings before the client's first no-show are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.stats.proportion import proportion_confint
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+)
+
+from auditkit.errors import BundleError
+from auditkit.rules.context import AuditContext
+from auditkit.validation import Bundle
+
+SCHEDULED_STATUSES = ("attended", "no_show", "late_cancel")
+MISSED_STATUSES = ("no_show", "late_cancel")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DAYS_PER_MONTH = 365.25 / 12
+# Bins as [lower, upper): days of lead time, months in treatment, earlier no-shows.
+LEAD_BINS = {"0-6 d": 0, "7-13 d": 7, "14-27 d": 14, "28+ d": 28}
+MONTH_BINS = {"<1": 0, "1-2": 1, "3-5": 3, "6-11": 6, "12+": 12}
+EARLIER_BINS = {"0": 0, "1": 1, "2": 2, "3+": 3}
+GROUPINGS = {
+    "weekday": "weekday",
+    "hour": "hour of day",
+    "clinician": "clinician",
+    "service": "service",
+    "lead_time": "lead time (proxy: days since the previous session)",
+    "months_in_treatment": "months in treatment",
+    "earlier": "earlier no-shows",
+}
+EXTRACT_ENV = "AUDITKIT_EXTRACT"
+BLANK_SERVICE = "(blank)"
+
+# --- the analysis frame --------------------------------------------------------------------------
+
+
+def _local_day(times: pd.Series) -> pd.Series:
+    """Calendar day on the clinic's wall clock: day differences stay whole across DST."""
+    return times.dt.tz_localize(None).dt.normalize()
+
+
+def _bin(values: pd.Series, bins: Mapping[str, int]) -> pd.Series:
+    edges = [*bins.values(), np.inf]
+    return pd.cut(values, edges, right=False, labels=list(bins))
+
+
+def appointment_frame(bundle: Bundle) -> pd.DataFrame:
+    """One row per scheduled appointment with every predictor the analyses group or model by.
+
+    Lead time is derived from all appointments (a cancelled one still marks when the series
+    was last on the calendar); everything else from the scheduled ones only.
+    """
+    appointments = bundle.appointments
+    day = _local_day(appointments["scheduled_start"])
+    service = appointments["service"].fillna(BLANK_SERVICE)
+    intake = _local_day(bundle.clients.set_index("client_id")["intake_date"])
+    intake_day = appointments["client_id"].map(intake)
+    series = pd.DataFrame({"client_id": appointments["client_id"], "service": service, "day": day})
+    series = series.sort_values(["client_id", "service", "day"], kind="stable")
+    previous = series.groupby(["client_id", "service"])["day"].shift().reindex(day.index)
+    lead = (day - previous.fillna(intake_day)).dt.days
+    since_intake = (day - intake_day).dt.days
+    frame = pd.DataFrame(
+        {
+            "appointment_id": appointments["appointment_id"],
+            "client_id": appointments["client_id"],
+            "clinician": appointments["staff_id"],
+            "service": service,
+            "status": appointments["status"],
+            "start": appointments["scheduled_start"],
+            "lead_days": lead.where(lead >= 0).astype("float64"),
+            "months_since_intake": (since_intake / DAYS_PER_MONTH).where(since_intake >= 0),
+        }
+    )
+    frame = frame[frame["status"].isin(SCHEDULED_STATUSES)]
+    frame = frame.sort_values(["client_id", "start", "appointment_id"], ignore_index=True)
+    no_show = frame["status"] == "no_show"
+    earlier = no_show.groupby(frame["client_id"]).cumsum() - no_show
+    return frame.assign(
+        no_show=no_show,
+        month=frame["start"].dt.strftime("%Y-%m"),
+        weekday=pd.Categorical(frame["start"].dt.day_name(), categories=WEEKDAYS, ordered=True),
+        hour=frame["start"].dt.hour,
+        lead_time=_bin(frame["lead_days"], LEAD_BINS),
+        months_in_treatment=_bin(frame["months_since_intake"], MONTH_BINS),
+        earlier_no_shows=earlier.astype("int64"),
+        earlier=_bin(earlier, EARLIER_BINS),
+    )
+
+
+# --- rates ---------------------------------------------------------------------------------------
+
+
+def no_show_rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
+    with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
+    Levels with no appointment (an empty weekday, a missing lead time) are left out."""
+    grouped = frame.groupby(by, observed=True, sort=True)["no_show"]
+    rates = pd.DataFrame({"scheduled": grouped.size(), "no_shows": grouped.sum()})
+    rates["rate"] = rates["no_shows"] / rates["scheduled"]
+    low, high = proportion_confint(rates["no_shows"], rates["scheduled"], method="wilson")
+    rates["ci_low"], rates["ci_high"] = low.clip(0, 1), high.clip(0, 1)  # no -0.0 or 1+eps
+    if isinstance(rates.index.dtype, pd.CategoricalDtype):  # plain labels downstream
+        rates.index = rates.index.astype("str")
+    return rates.reset_index()
+
+
+def no_show_after_k(frame: pd.DataFrame) -> pd.DataFrame:
+    """The chance of a no-show given k earlier no-shows by the same client (k = 0, 1, 2, 3+)."""
+    return no_show_rates(frame, "earlier").rename(columns={"earlier": "k"})
+
+
+def no_shows_per_client(frame: pd.DataFrame) -> pd.DataFrame:
+    """How many clients had 0, 1, 2, ... no-shows, among clients with a scheduled appointment;
+    every count from 0 to the largest is listed, so a chart of it has no silent gaps."""
+    per_client = frame.groupby("client_id")["no_show"].sum()
+    most = int(per_client.max()) if len(per_client) else -1
+    counts = per_client.value_counts().reindex(range(most + 1), fill_value=0)
+    return pd.DataFrame(
+        {
+            "no_shows": counts.index,
+            "clients": counts.to_numpy(),
+            "share": (counts / counts.sum()).to_numpy(),
+        }
+    )
+
+
+# --- closure warnings ----------------------------------------------------------------------------
+
+Marker = Literal["auto", "text", "approval"]
+_TEXT_COLUMNS = ("message", "message_scrubbed")  # an extract may carry scrubbed text on request
+_NO_TEXT = (
+    "Closure warnings: not available. The contacts carry no message text (a de-identified "
+    "extract removes it), so no warning can be found"
+)
+
+
+@dataclass(frozen=True)
+class ClosureWarnings:
+    """Each closure warning as (client_id, warned_at); `source` is what marked them ("text",
+    "approval", or None when there was nothing to mark them by); `note` says so in words."""
+
+    warnings: pd.DataFrame
+    source: Literal["text", "approval"] | None
+    note: str
+
+
+def _text_column(contacts: pd.DataFrame) -> str | None:
+    for column in _TEXT_COLUMNS:
+        if column in contacts and contacts[column].fillna("").str.strip().ne("").any():
+            return column
+    return None
+
+
+def closure_warnings(bundle: Bundle, marker: Marker = "auto") -> ClosureWarnings:
+    """The clients' closure warnings, found by `marker`, or word that they cannot be found.
+
+    "text" finds them in message text as the audit does; "approval" takes the time a supervisor
+    approved a closure warning for that client, a proxy for an extract without text; "auto"
+    takes text when there is any, else approvals. With neither, `source` is None rather than a
+    guess, and every analysis through a warning is left out.
+    """
+    column = _text_column(bundle.contacts)
+    approvals = bundle.approvals
+    approvals = approvals[(approvals["kind"] == "closure_warning") & approvals["client_id"].notna()]
+    if marker == "text" or (marker == "auto" and column is not None):
+        if column is None:
+            note = f"{_NO_TEXT}; marker='approval' uses closure-warning approvals as a proxy."
+            return ClosureWarnings(_no_warnings(bundle), None, note)
+        contacts = bundle.contacts.assign(message=bundle.contacts[column])
+        found = AuditContext(replace(bundle, tables={**bundle.tables, "contacts": contacts}))
+        warned = found.closure_warnings[["client_id", "started_at"]]
+        return ClosureWarnings(
+            warned.rename(columns={"started_at": "warned_at"}).reset_index(drop=True),
+            "text",
+            f"Closure warnings: outbound contacts to the client whose {column} text warns that "
+            "the file will be closed (the audit's closure-warning phrases).",
+        )
+    if marker == "approval" or not approvals.empty:
+        warned = approvals[["client_id", "approved_at"]]
+        return ClosureWarnings(
+            warned.rename(columns={"approved_at": "warned_at"}).reset_index(drop=True),
+            "approval",
+            "Closure warnings: PROXY. The time a supervisor approved a closure warning for the "
+            "client stands in for the warning itself: an approval comes before its warning, and "
+            "a warning given without approval is missed.",
+        )
+    note = f"{_NO_TEXT}, and there are no client-specific closure-warning approvals to use instead."
+    return ClosureWarnings(_no_warnings(bundle), None, note)
+
+
+def _no_warnings(bundle: Bundle) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "client_id": pd.Series(dtype="str"),
+            "warned_at": pd.Series(dtype=bundle.contacts["started_at"].dtype),
+        }
+    )
+
+
+# --- survival ------------------------------------------------------------------------------------
+
+# Each leg: the time it starts from and the event it ends in, both columns of Survival.timelines.
+LEGS = {
+    "first no-show → closure warning": ("first_no_show", "warned_at"),
+    "closure warning → dropout": ("warned_at", "dropout_at"),
+    "first no-show → dropout": ("first_no_show", "dropout_at"),
+}
+KM_COLUMNS = ["leg", "days", "at_risk", "events", "survival", "std_err"]
+SUMMARY_COLUMNS = ["leg", "clients", "events", "censored", "median_days"]
+TIMELINE_COLUMNS = ["first_no_show", "warned_at", "last_appointment", "dropped_out", "dropout_at"]
+
+
+@dataclass(frozen=True)
+class Survival:
+    """Kaplan–Meier estimates of each leg from first no-show to closure warning to dropout.
+
+    `timelines` has one row per client with a no-show; `table` the survival at each event time
+    per leg; `summary` per leg the clients, events, censored and median days (statsmodels'
+    SurvfuncRight.quantile: the first day survival falls below one half; NaN if it never does);
+    `notes` what marked a warning, how dropout was defined, and every caveat, to show with them.
+    """
+
+    timelines: pd.DataFrame
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def is_date_shifted(bundle: Bundle) -> bool:
+    """Whether the bundle is a de-identified extract whose dates were shifted per client."""
+    record = bundle.path / "extract.json"
+    if not record.is_file():
+        return False
+    try:
+        return bool(json.loads(record.read_text(encoding="utf-8")).get("date_shifted", True))
+    except ValueError:  # an unreadable record: assume shifted, so the caveat is shown
+        return True
+
+
+def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
+    """Survival at each event time, with clients at risk, events and Greenwood's std error."""
+    return pd.DataFrame(
+        {
+            "days": fit.surv_times.astype("int64"),
+            "at_risk": fit.n_risk.astype("int64"),
+            "events": fit.n_events.astype("int64"),
+            "survival": fit.surv_prob,
+            "std_err": fit.surv_prob_se,
+        }
+    )
+
+
+def survival(bundle: Bundle, *, follow_up_days: int = 28, marker: Marker = "auto") -> Survival:
+    """Time from a client's first no-show to a closure warning, from the warning to dropout,
+    and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
+    module doc defines dropout and the warning). Whoever has not reached the event is censored
+    at the end of data; a dropout before the warning counts as 0 days after it."""
+    frame = appointment_frame(bundle)
+    if frame.empty:
+        empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
+        note = "There are no scheduled appointments, so there is nothing to estimate."
+        return Survival(
+            empty, pd.DataFrame(columns=KM_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS), (note,)
+        )
+    end = bundle.appointments["scheduled_start"].max()
+    end_day = end.tz_localize(None).normalize()
+    last = frame.groupby("client_id").tail(1).set_index("client_id")  # time order per client
+    clients = pd.DataFrame(
+        {"first_no_show": frame[frame["no_show"]].groupby("client_id")["start"].min()}
+    )
+    clients["last_appointment"] = last["start"]
+    follow_up = (end_day - _local_day(clients["last_appointment"])).dt.days
+    clients["dropped_out"] = last["status"].isin(MISSED_STATUSES) & (follow_up >= follow_up_days)
+    clients["dropout_at"] = clients["last_appointment"].where(clients["dropped_out"])
+
+    closure = closure_warnings(bundle, marker)
+    warned = closure.warnings.merge(clients["first_no_show"].reset_index(), on="client_id")
+    warned = warned[(warned["warned_at"] >= warned["first_no_show"]) & (warned["warned_at"] <= end)]
+    clients["warned_at"] = warned.groupby("client_id")["warned_at"].min()
+    clients = clients.rename_axis("client_id").reset_index()
+
+    tables, summaries = [], []
+    for leg, (origin, target) in LEGS.items():
+        at_risk = clients[clients[origin].notna()]
+        if at_risk.empty or (closure.source is None and "warned_at" in (origin, target)):
+            continue
+        happened = at_risk[target].notna()
+        until = _local_day(at_risk[target]).fillna(end_day) - _local_day(at_risk[origin])
+        days = until.dt.days.clip(lower=0)
+        fit = SurvfuncRight(days.to_numpy("float64"), happened.to_numpy("int64"))
+        tables.append(_km_table(fit).assign(leg=leg))
+        summaries.append(
+            [leg, len(at_risk), happened.sum(), (~happened).sum(), float(fit.quantile(0.5))]
+        )
+
+    notes = [
+        closure.note,
+        f"Dropout: the client's last scheduled appointment was missed (no_show or late_cancel) "
+        f"with at least {follow_up_days} days of data after it. Whoever has not reached an event "
+        f"is censored at the end of data ({end_day:%Y-%m-%d}).",
+    ]
+    if closure.source is not None and clients["warned_at"].isna().all():
+        notes.append("No client was warned of closure after a no-show in these data.")
+    if is_date_shifted(bundle):
+        notes.append(
+            "This extract is date-shifted per client, so each client's end of data is uncertain "
+            "by their shift: a client still in treatment at the real end may look like a "
+            "dropout, or be censored early. Treat dropouts near the end of data with caution."
+        )
+    return Survival(
+        timelines=clients[["client_id", *TIMELINE_COLUMNS]],
+        table=pd.concat(tables, ignore_index=True)[KM_COLUMNS]
+        if tables
+        else pd.DataFrame(columns=KM_COLUMNS),
+        summary=pd.DataFrame(summaries, columns=SUMMARY_COLUMNS),
+        notes=tuple(notes),
+    )
+
+
+# --- logistic regression -------------------------------------------------------------------------
+
+CATEGORICAL_PREDICTORS = ("weekday", "clinician", "service")
+NUMERIC_PREDICTORS = ("hour", "lead_days", "months_since_intake", "earlier_no_shows")
+POOLED = "other (pooled)"
+TABLE_COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high", "odds_ratio"]
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A fitted logistic regression of no-show, or the reason there is none.
+
+    `table` is empty when `message` says why the model could not be fitted. `rows` appointments
+    were used and `excluded` were not; `notes` say why, which levels were pooled, left out,
+    folded or used as reference, and which terms were dropped.
+    """
+
+    table: pd.DataFrame
+    formula: str
+    rows: int
+    excluded: int
+    message: str
+    notes: tuple[str, ...]
+
+
+def _formula(numeric: list[str]) -> str:
+    return "no_show ~ " + " + ".join([*CATEGORICAL_PREDICTORS, *numeric])
+
+
+def _pool_rare(data: pd.DataFrame, min_rows: int, notes: list[str]) -> pd.DataFrame:
+    for column in CATEGORICAL_PREDICTORS:
+        counts = data[column].value_counts()
+        rare = counts.index[counts < min_rows]
+        if len(rare):
+            data = data.assign(**{column: data[column].mask(data[column].isin(rare), POOLED)})
+            notes.append(
+                f"{column}: {len(rare)} level(s) with fewer than {min_rows} appointments pooled "
+                f"as '{POOLED}'."
+            )
+    return data
+
+
+def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Leave out levels whose appointments were all kept or all missed: their coefficient is
+    infinite, and without them the other estimates are the limit the fit would run to.
+    Repeated, as leaving rows out can take the last no-show from another variable's level."""
+    while True:
+        one_outcome = pd.Series(False, index=data.index)
+        for column in CATEGORICAL_PREDICTORS:
+            grouped = data.groupby(column)["no_show"]
+            rate, size = grouped.mean(), grouped.size()
+            constant = rate.index[rate.isin([0, 1])]
+            notes.extend(
+                f"{column} {level}: {size[level]} appointments, {rate[level]:.0%} no-shows; left "
+                "out (a level with one outcome has no finite coefficient)."
+                for level in constant
+            )
+            one_outcome |= data[column].isin(constant)
+        if not one_outcome.any():
+            return data
+        data = data[~one_outcome]
+
+
+def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Each categorical predictor with its most common level first, so that is the reference."""
+    for column in CATEGORICAL_PREDICTORS:
+        levels = data[column].value_counts()
+        order = [levels.index[0], *sorted(levels.index[1:])]
+        data = data.assign(**{column: pd.Categorical(data[column], categories=order)})
+        notes.append(f"{column}: reference level {levels.index[0]}.")
+    return data
+
+
+def _fold_aliased(
+    data: pd.DataFrame, aliased: set[str], notes: list[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Fold aliased categorical levels into their reference (the same as dropping the level's
+    column, which the formula API cannot do) and drop aliased numeric terms."""
+    for column in CATEGORICAL_PREDICTORS:
+        prefix = f"{column}[T."
+        levels = [name[len(prefix) : -1] for name in aliased if name.startswith(prefix)]
+        if levels:
+            reference = data[column].cat.categories[0]
+            notes.append(
+                f"{column} {', '.join(sorted(levels))}: indistinguishable from other predictors "
+                f"(e.g. a group only one clinician leads); folded into {reference}."
+            )
+            folded = data[column].mask(data[column].isin(levels), reference)
+            data = data.assign(**{column: folded.cat.remove_unused_categories()})
+    numeric = [column for column in NUMERIC_PREDICTORS if column not in aliased]
+    notes.extend(
+        f"{column} dropped: constant, or a combination of other predictors."
+        for column in NUMERIC_PREDICTORS
+        if column in aliased
+    )
+    return data, numeric
+
+
+def _aliased_columns(design: np.ndarray, names: list[str]) -> set[str]:
+    """Design columns that are combinations of the ones before them: a QR diagonal entry near
+    zero means nothing of that column is left once the earlier ones are projected out."""
+    diagonal = np.abs(np.diag(np.linalg.qr(design, mode="r")))
+    scale = np.maximum(np.linalg.norm(design, axis=0), 1.0)
+    return {name for name, alias in zip(names, diagonal <= 1e-9 * scale, strict=True) if alias}
+
+
+def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
+    interval = fit.conf_int()
+    return pd.DataFrame(
+        {
+            "term": fit.params.index,
+            "coef": fit.params.to_numpy(),
+            "std_err": fit.bse.to_numpy(),
+            "z": fit.tvalues.to_numpy(),
+            "p_value": fit.pvalues.to_numpy(),
+            "ci_low": interval[0].to_numpy(),
+            "ci_high": interval[1].to_numpy(),
+            "odds_ratio": np.exp(fit.params.to_numpy()),
+        }
+    )
+
+
+def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Regression:
+    """Logit of no-show on weekday, clinician and service (categorical) and hour, lead days,
+    months since intake and earlier no-shows (numeric; earlier capped at 3, meaning 3 or more).
+
+    Real clinics break textbook logits: a clinician with a perfect record, a group only the
+    director leads. So levels with fewer than `min_level_rows` appointments are pooled, levels
+    with one outcome left out, aliased levels folded into the reference (the most common level),
+    each said in `notes`; what still cannot be estimated (perfect separation on a numeric
+    predictor, too few rows, no convergence) comes back as a `message`, never a traceback.
+    Appointments without a lead time or months in treatment (no intake date) are left out.
+    """
+    needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
+    data = frame[needed].dropna()
+    notes = []
+    if len(data) < len(frame):
+        notes.append(
+            f"{len(frame) - len(data)} appointments without a lead time or months in treatment "
+            "(no intake date, or intake after the appointment) left out."
+        )
+    data = data.astype({"no_show": "int64", "hour": "float64"}).assign(
+        earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
+    )
+    data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
+    data = _drop_one_outcome_levels(_pool_rare(data, min_level_rows, notes), notes)
+    rows, events = len(data), int(data["no_show"].sum())
+    formula = _formula(list(NUMERIC_PREDICTORS))
+
+    def failed(message: str) -> Regression:
+        empty = pd.DataFrame(columns=TABLE_COLUMNS)
+        return Regression(empty, formula, rows, len(frame) - rows, message, tuple(notes))
+
+    if events in (0, rows):
+        return failed(
+            f"Too little data for the model: {rows} usable appointments with {events} "
+            "no-shows. It needs both no-shows and kept appointments: choose a wider date range."
+        )
+    data = _with_references(data, notes)
+    model = smf.logit(formula, data)
+    rarer = min(events, rows - events)
+    if rarer < model.exog.shape[1]:
+        return failed(
+            f"Too little data for the model: {rows} usable appointments, {events} of them "
+            f"no-shows, for {model.exog.shape[1]} coefficients. It needs at least as many "
+            "no-shows, and kept appointments, as coefficients: choose a wider date range."
+        )
+    aliased = _aliased_columns(model.exog, model.exog_names)
+    if aliased:
+        data, numeric = _fold_aliased(data, aliased, notes)
+        formula = _formula(numeric)
+        model = smf.logit(formula, data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PerfectSeparationWarning)
+            warnings.simplefilter("error", ConvergenceWarning)
+            fit = model.fit(disp=0, maxiter=100)
+    except (PerfectSeparationError, PerfectSeparationWarning):
+        return failed(
+            "Perfect separation: some predictor tells no-shows from kept appointments exactly, "
+            "so its coefficient would be infinite and the model has no finite estimate. Choose "
+            "a wider date range."
+        )
+    except (ConvergenceWarning, np.linalg.LinAlgError):
+        return failed(
+            "The model did not converge, so its estimates would not be trustworthy: usually "
+            "a predictor nearly separates no-shows from kept appointments. Choose a wider date "
+            "range, or raise min_level_rows to pool small clinicians and services."
+        )
+    parameters = len(fit.params)
+    if events / parameters < 10:
+        notes.append(
+            f"Only {events / parameters:.1f} no-shows per coefficient (10 or more is the usual "
+            "rule of thumb): treat the estimates as rough."
+        )
+    return Regression(_coefficients(fit), formula, rows, len(frame) - rows, "", tuple(notes))
+
+
+# --- charts and widgets --------------------------------------------------------------------------
+
+
+def jupyter_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
+    """An altair chart as a widget that renders offline (vega bundled by vl-convert, no CDN)."""
+    alt.JupyterChart.enable_offline()
+    return alt.JupyterChart(chart)
+
+
+def rate_chart(rates: pd.DataFrame, by: str) -> alt.LayerChart:
+    """No-show rate per level as bars with their 95% interval; `rates` is already aggregated, so
+    the chart holds one row per level whatever the size of the clinic."""
+    label = GROUPINGS[by]
+    base = alt.Chart(rates).encode(
+        x=alt.X(f"{by}:O", sort=list(rates[by]), title=label, axis=alt.Axis(labelLimit=160))
+    )
+    bars = base.mark_bar(color="#4c78a8").encode(
+        y=alt.Y("rate:Q", title="no-show rate", axis=alt.Axis(format="%")),
+        tooltip=[
+            alt.Tooltip(f"{by}:O", title=label),
+            alt.Tooltip("scheduled:Q", title="scheduled"),
+            alt.Tooltip("no_shows:Q", title="no-shows"),
+            alt.Tooltip("rate:Q", format=".1%"),
+            alt.Tooltip("ci_low:Q", title="95% CI from", format=".1%"),
+            alt.Tooltip("ci_high:Q", title="95% CI to", format=".1%"),
+        ],
+    )
+    interval = base.mark_rule(color="#333").encode(y="ci_low:Q", y2="ci_high:Q")
+    return (bars + interval).properties(title=f"No-show rate by {label}", width=480, height=260)
+
+
+def survival_chart(table: pd.DataFrame) -> alt.Chart:
+    """Kaplan–Meier step curves, one per leg, each starting at 100% on day 0; one point per
+    event day, so a few hundred rows however many clients a clinic has."""
+    legs = table["leg"].unique()
+    start = pd.DataFrame({"leg": legs, "days": 0, "survival": 1.0})
+    data = pd.concat([start, table[["leg", "days", "survival"]]], ignore_index=True)
+    return (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("days:Q", title="days since the leg's start"),
+            y=alt.Y("survival:Q", title="not yet reached", axis=alt.Axis(format="%")),
+            color=alt.Color("leg:N", sort=list(LEGS), title=None),
+            tooltip=["leg:N", "days:Q", alt.Tooltip("survival:Q", format=".1%")],
+        )
+        .properties(title="Kaplan–Meier: time to closure warning and dropout", width=480)
+    )
+
+
+class NoShowExplorer:
+    """A grouping menu and a month-range slider over the no-show rate chart and its table.
+
+    Changing either recomputes `rates` from `frame` (an `appointment_frame`) and replaces the
+    chart's spec, so the display follows the widgets. `widget` is what a notebook shows.
+    """
+
+    def __init__(self, frame: pd.DataFrame, *, date_shifted: bool = False) -> None:
+        import ipywidgets as widgets  # the notebooks extra: the analyses above work without it
+
+        if frame.empty:
+            raise ValueError("There are no scheduled appointments to explore.")
+        self.frame = frame
+        months = sorted(frame["month"].unique())
+        self.grouping = widgets.Dropdown(
+            options=[(label, key) for key, label in GROUPINGS.items()],
+            value="weekday",
+            description="Group by",
+        )
+        self.months = widgets.SelectionRangeSlider(
+            options=months,
+            index=(0, len(months) - 1),
+            description="Months (shifted)" if date_shifted else "Months",
+            continuous_update=False,
+            layout=widgets.Layout(width="480px"),
+        )
+        self.summary = widgets.HTML()
+        self.table = widgets.HTML()
+        self.chart = jupyter_chart(self._redraw())
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.grouping, self.months]), self.summary, self.chart, self.table]
+        )
+        self.grouping.observe(self._update, names="value")
+        self.months.observe(self._update, names="value")
+
+    def _redraw(self) -> alt.LayerChart:
+        first, last = self.months.value
+        chosen = self.frame[self.frame["month"].between(first, last)]
+        self.rates = no_show_rates(chosen, self.grouping.value)
+        self.summary.value = (
+            f"<b>{len(chosen):,}</b> scheduled appointments, <b>{chosen['no_show'].sum():,}</b> "
+            f"no-shows ({chosen['no_show'].mean():.1%}), {first} to {last}"
+        )
+        percent = {column: "{:.1%}".format for column in ("rate", "ci_low", "ci_high")}
+        self.table.value = self.rates.to_html(index=False, formatters=percent)
+        return rate_chart(self.rates, self.grouping.value)
+
+    def _update(self, _change: object = None) -> None:
+        self.chart.chart = self._redraw()
+
+
+# --- where the data is ---------------------------------------------------------------------------
+
+
+def locate_bundle(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The de-identified extract named by $AUDITKIT_EXTRACT, else the repository's data/sample,
+    found from `start` (default: the working directory) upwards, wherever Jupyter runs from."""
+    environ = os.environ if environ is None else environ
+    if extract := environ.get(EXTRACT_ENV, "").strip():
+        return Path(extract)
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "data" / "sample").is_dir():
+            return folder / "data" / "sample"
+    raise BundleError(
+        f"No bundle to study: ${EXTRACT_ENV} is not set and no data/sample folder was found "
+        f"from {here} upwards. Set {EXTRACT_ENV} to a de-identified extract's folder."
+    )

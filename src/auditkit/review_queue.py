@@ -1,0 +1,461 @@
+"""The QA reviewer's queue: one finding at a time, with its record's context, decided and saved.
+
+Findings nobody has decided come first, most severe first. Each shows what a reviewer needs to
+judge it and no more: the client by id only (never a name or phone number), the appointment,
+the client's calls and notes around it, and the message or note text with the words that
+triggered the rule highlighted. Every decision is appended to the reviews file the CLI reads
+(``auditkit audit --reviews``) the moment it is made, by rewriting the whole file atomically:
+a crash or a closed tab loses nothing already decided, and a new queue resumes from the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from auditkit.auditing import CHECK_COLUMNS, AuditResult, audit
+from auditkit.errors import BundleError
+from auditkit.loading import decode, normalise_column_name
+from auditkit.output import neutralise_formulas, write_atomically
+from auditkit.report import clinician_names, html_text
+from auditkit.reviews import (
+    REVIEW_COLUMNS,
+    SUBJECT_TIMES,
+    apply_reviews,
+    load_reviews,
+    no_reviews,
+)
+from auditkit.rules import RULES, SEVERITY_ORDER
+from auditkit.validation import Bundle
+
+CONTEXT_WINDOW = pd.Timedelta(days=3)  # calls and notes this close to the record are shown
+FREE_TEXT = ["reviewer", "comment"]  # neutralised for spreadsheets; ids must match findings
+_QUOTED = re.compile("\u201c(.+?)\u201d")  # rules quote the words they matched: “…”
+# Columns that identify a person: first_name, last_name, phone, from_number, email, ...
+IDENTIFYING = re.compile(r"name$|phone|number|email|address|birth", re.IGNORECASE)
+
+STYLE = """<style>
+.auditkit-record { font-size: 13px; max-width: 1100px; }
+.auditkit-record table { border-collapse: collapse; width: 100%; margin-bottom: 8px; }
+.auditkit-record th { text-align: left; background: #f2f4f7; }
+.auditkit-record th, .auditkit-record td {
+  padding: 3px 8px; border-bottom: 1px solid #e4e7ec; vertical-align: top; line-height: 1.35; }
+.auditkit-record p { line-height: 1.4; margin: 4px 0; }
+.auditkit-record tr.subject td { background: #fffbe6; font-weight: 600; }
+.auditkit-record mark { background: #fde68a; padding: 0 2px; }
+.auditkit-record td:nth-child(2) { white-space: nowrap; }
+.auditkit-record .policy { color: #475467; font-style: italic; }
+.auditkit-sev { border-radius: 8px; padding: 0 6px; font-size: 12px; color: #fff; }
+.auditkit-sev-high { background: #b42318; }
+.auditkit-sev-medium { background: #b54708; }
+.auditkit-sev-low { background: #475467; }
+</style>"""
+
+
+def queue_order(findings: pd.DataFrame) -> pd.DataFrame:
+    """Findings in review order: undecided first, then most severe, then oldest."""
+    return findings.assign(
+        _decided=findings["review"] != "new", _severity=findings["severity"].map(SEVERITY_ORDER)
+    ).sort_values(["_decided", "_severity", "at", "rule", "subject_id"], ignore_index=True)[
+        findings.columns
+    ]
+
+
+def evidence_spans(evidence: str) -> list[str]:
+    """The words a rule matched in a message or note, as its evidence quotes them."""
+    return _QUOTED.findall(evidence)
+
+
+def highlight(text: Any, spans: Iterable[str]) -> str:
+    """`text` HTML-escaped, with each occurrence of a span wrapped in <mark>."""
+    if not isinstance(text, str):
+        return html_text(text)
+    found = sorted({s for s in spans if s and s in text}, key=len, reverse=True)
+    if not found:
+        return html_text(text)
+    parts = re.split("(" + "|".join(map(re.escape, found)) + ")", text)
+    # re.split with one group alternates text outside the spans and the spans themselves
+    return "".join(
+        f"<mark>{html_text(part)}</mark>" if i % 2 else html_text(part)
+        for i, part in enumerate(parts)
+    )
+
+
+def _table(frame: pd.DataFrame, subject: pd.Series | None = None, empty: str = "None.") -> str:
+    """Pre-rendered (already escaped) cells as a table; `subject` marks the finding's own row."""
+    if frame.empty:
+        return f"<p>{html_text(empty)}</p>"
+    marks = subject if subject is not None else pd.Series(False, index=frame.index)
+    head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
+    body = "".join(
+        ('<tr class="subject">' if mark else "<tr>")
+        + "".join(f"<td>{v}</td>" for v in row)
+        + "</tr>"
+        for mark, row in zip(marks, frame.itertuples(index=False), strict=True)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _when(times: pd.Series) -> pd.Series:
+    return times.dt.strftime("%a %Y-%m-%d %H:%M").fillna("")
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """What a reviewer reads around a finding: rows of the client's own records."""
+
+    appointment: pd.DataFrame  # zero or one row
+    contacts: pd.DataFrame
+    notes: pd.DataFrame
+    linked: bool  # the appointment is the subject or linked to it, not inferred
+    # The subject's own row when it is none of the above (a phone-system call, say), less the
+    # columns that identify a person (IDENTIFYING): a reviewer needs what happened, not who.
+    record: pd.DataFrame
+
+
+def _subject_row(bundle: Bundle, kind: str, subject: str) -> pd.DataFrame:
+    """The finding's own record, looked up where auditkit.reviews says that kind lives."""
+    if kind not in SUBJECT_TIMES:
+        return pd.DataFrame()
+    table, id_column, _ = SUBJECT_TIMES[kind]
+    frame = getattr(bundle, table)
+    return frame[frame[id_column] == subject]
+
+
+def record_context(bundle: Bundle, finding: Mapping[str, Any]) -> RecordContext:
+    """The finding's appointment, and the client's calls and notes around it.
+
+    The appointment is the subject itself, or the one its record is linked to; for an unlinked
+    one, the client's latest session in the CONTEXT_WINDOW before it, which is what an outreach
+    call or a missed-session note is usually about. "Around" is within CONTEXT_WINDOW of that
+    appointment's start (else of the finding's time), or linked to that appointment. Only the
+    client's own records, and never their name or phone number.
+    """
+    kind, subject, client = finding["subject_type"], finding["subject_id"], finding["client_id"]
+    own = _subject_row(bundle, kind, subject)
+    booked = bundle.appointments
+    if kind == "appointment":
+        appointment_id = subject
+    else:
+        ids = own["appointment_id"].dropna() if "appointment_id" in own else []
+        appointment_id = ids.iloc[0] if len(ids) else None
+    linked = appointment_id is not None
+    if not linked:
+        start = booked["scheduled_start"]
+        before = booked[
+            (booked["client_id"] == client)
+            & (start <= finding["at"])
+            & (start >= finding["at"] - CONTEXT_WINDOW)
+        ]
+        latest = before.sort_values("scheduled_start")["appointment_id"].tail(1)
+        appointment_id = latest.iloc[0] if len(latest) else None
+    appointment = booked[booked["appointment_id"] == appointment_id]
+    anchor = appointment["scheduled_start"].iloc[0] if len(appointment) else finding["at"]
+
+    def around(frame: pd.DataFrame, at: str) -> pd.DataFrame:
+        near = (frame[at] - anchor).abs() <= CONTEXT_WINDOW
+        tied = frame["appointment_id"] == appointment_id if appointment_id else False
+        return frame[(frame["client_id"] == client) & (near | tied)].sort_values(at)
+
+    shown_elsewhere = kind in ("appointment", "contact", "note")
+    record = own.iloc[:0] if shown_elsewhere else own
+    hidden = [c for c in record.columns if c == "source_line" or IDENTIFYING.search(c)]
+    return RecordContext(
+        appointment,
+        around(bundle.contacts, "started_at"),
+        around(bundle.notes, "written_at"),
+        linked,
+        record.drop(columns=hidden),
+    )
+
+
+def _record_section(kind: str, record: pd.DataFrame) -> str:
+    """The subject's own row, for kinds the appointment, calls and notes tables do not show."""
+    if record.empty:
+        return ""
+    cells = record.apply(
+        lambda column: _when(column) if isinstance(column.dtype, pd.DatetimeTZDtype) else column
+    ).map(html_text)
+    return f"<h4>The {html_text(kind)} record</h4>" + _table(
+        cells, subject=pd.Series(True, index=record.index)
+    )
+
+
+def context_html(bundle: Bundle, finding: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """The whole card for one finding: what the rule says, the record, and its context."""
+    rule = RULES[finding["rule"]]
+    context = record_context(bundle, finding)
+    spans = evidence_spans(finding["evidence"])
+    appointment, contacts, notes = context.appointment, context.contacts, context.notes
+    kind, subject = finding["subject_type"], finding["subject_id"]
+    contact_is_subject = (kind == "contact") & (contacts["contact_id"] == subject)
+    note_is_subject = (kind == "note") & (notes["note_id"] == subject)
+
+    def staff(ids: pd.Series) -> pd.Series:
+        return ids.replace(dict(names)).map(html_text)
+
+    sections = [
+        f'<h3><span class="auditkit-sev auditkit-sev-{finding["severity"]}">'
+        f"{finding['severity']}</span> {finding['rule']} {html_text(rule.name)}</h3>",
+        f"<p><strong>{html_text(finding['summary'])}</strong></p>",
+        f"<p>Evidence: {highlight(finding['evidence'], spans)}</p>",
+        f"<p>Client <code>{html_text(finding['client_id'])}</code> · clinician "
+        f"{html_text(names.get(finding['staff_id'], finding['staff_id']))} · "
+        f"{html_text(finding['subject_type'])} <code>{html_text(subject)}</code> · "
+        f"{finding['at']:%a %Y-%m-%d %H:%M}</p>",
+        f'<p class="policy">Policy: “{html_text(rule.policy)}” {html_text(rule.why)}</p>',
+        _record_section(kind, context.record),
+        "<h4>Appointment</h4>"
+        if context.linked or appointment.empty
+        else "<h4>Appointment <small>(not linked to this record: the client's latest session "
+        "before it)</small></h4>",
+        _table(
+            pd.DataFrame(
+                {
+                    "appointment": appointment["appointment_id"].map(html_text),
+                    "scheduled": _when(appointment["scheduled_start"]),
+                    "clinician": staff(appointment["staff_id"]),
+                    "service": appointment["service"].map(html_text),
+                    "status": appointment["status"].map(html_text),
+                    "minutes": appointment["duration_minutes"].map(html_text),
+                }
+            ),
+            subject=pd.Series(kind == "appointment", index=appointment.index),
+            empty="No appointment is linked to this record.",
+        ),
+        f"<h4>Calls and messages within {CONTEXT_WINDOW.days} days</h4>",
+        _table(
+            pd.DataFrame(
+                {
+                    "contact": contacts["contact_id"].map(html_text),
+                    "when": _when(contacts["started_at"]),
+                    "by": staff(contacts["staff_id"]),
+                    "direction": contacts["direction"].map(html_text),
+                    "channel": contacts["channel"].map(html_text),
+                    "party": contacts["party"].map(html_text),
+                    "outcome": contacts["outcome"].map(html_text),
+                    "message": [
+                        highlight(text, spans if mine else ())
+                        for text, mine in zip(contacts["message"], contact_is_subject, strict=True)
+                    ],
+                }
+            ),
+            subject=contact_is_subject,
+            empty="No calls or messages to this client around then.",
+        ),
+        "<h4>Notes</h4>",
+        _table(
+            pd.DataFrame(
+                {
+                    "note": notes["note_id"].map(html_text),
+                    "written": _when(notes["written_at"]),
+                    "by": staff(notes["staff_id"]),
+                    "appointment": notes["appointment_id"].map(html_text),
+                    "text": [
+                        highlight(text, spans if mine else ())
+                        for text, mine in zip(notes["text"], note_is_subject, strict=True)
+                    ],
+                }
+            ),
+            subject=note_is_subject,
+            empty="No notes for this client around then.",
+        ),
+    ]
+    return STYLE + '<div class="auditkit-record">' + "".join(sections) + "</div>"
+
+
+def save_review(path: Path, review: Mapping[str, str]) -> None:
+    """Append one decision to a reviews CSV by rewriting the whole file atomically.
+
+    Readers see the file with or without the new row, never half of it. An existing file keeps
+    its rows and its header's names and order (re-encoded as UTF-8 if it was Windows-1252); a
+    new one gets the standard header. Reviewer and comment are neutralised like every CSV
+    auditkit writes, so a spreadsheet never runs them as a formula.
+    """
+    path = Path(path)
+    old = decode(path.read_bytes())[0].decode("utf-8") if path.is_file() else ""
+    header = next(csv.reader(io.StringIO(old)), None) if old.strip() else None
+    names = {normalise_column_name(c): c for c in header} if header else {}
+    if missing := [c for c in REVIEW_COLUMNS if header and c not in names]:
+        raise BundleError(
+            f"The reviews file {path} has no '{missing[0]}' column, so a decision cannot be "
+            "added to it. Add the column, or choose another reviews file."
+        )
+    row = neutralise_formulas(pd.DataFrame([dict(review)])[FREE_TEXT]).iloc[0]
+    values = {**dict(review), **row.to_dict()}
+    out = io.StringIO()
+    if header:
+        out.write(old if old.endswith(("\n", "\r")) else old + "\n")
+        fields = {names[c]: values[c] for c in REVIEW_COLUMNS}
+        csv.DictWriter(out, header, restval="", lineterminator="\n").writerow(fields)
+    else:
+        writer = csv.DictWriter(out, REVIEW_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerow({c: values[c] for c in REVIEW_COLUMNS})
+    write_atomically(path, out.getvalue().encode("utf-8"))
+
+
+def _decided(finding: pd.Series) -> str:
+    """Who decided a finding already decided, when, and why."""
+    if finding["review"] == "new":
+        return ""
+    comment = html_text(finding["review_comment"])
+    return (
+        f"<p>Decided: <strong>{html_text(finding['review'])}</strong> by "
+        f"{html_text(finding['reviewer'])} on {finding['reviewed_at']:%Y-%m-%d %H:%M}"
+        f"{': ' + comment if comment else ''}</p>"
+    )
+
+
+class ReviewQueue(widgets.VBox):
+    """Findings to confirm or dismiss, one at a time; every decision saved to `reviews` at once.
+
+    Display it as the last expression of a notebook cell. ``findings`` is the queue in order,
+    marked with every decision so far; ``position`` is the finding shown.
+    """
+
+    def __init__(self, source: AuditResult | Bundle, reviews: Path | str, reviewer: str = ""):
+        self.reviews_file = Path(reviews)
+        if self.reviews_file.suffix.lower() != ".csv":
+            raise ValueError(f"The reviews file must be a .csv file, not {self.reviews_file}.")
+        result = source if isinstance(source, AuditResult) else audit(source)
+        self.bundle = result.bundle
+        self.names = clinician_names(result)
+        tz = self.bundle.policy.clinic.timezone
+        if self.reviews_file.is_file():
+            decided, self.rejected = load_reviews(self.reviews_file, tz)
+        else:
+            decided, self.rejected = no_reviews(tz), pd.DataFrame()
+        self.findings = queue_order(apply_reviews(result.findings[CHECK_COLUMNS], decided))
+        self.position = 0
+
+        self.progress = widgets.HTML().add_class("auditkit-progress")
+        self.record = widgets.HTML().add_class("auditkit-record-card")
+        self.reviewer = widgets.Text(
+            value=reviewer, description="Reviewer", placeholder="your name"
+        ).add_class("auditkit-reviewer")
+        self.comment = widgets.Textarea(
+            description="Comment",
+            placeholder="why (saved with the decision)",
+            layout=widgets.Layout(width="520px", height="64px"),
+        ).add_class("auditkit-comment")
+        self.confirm_button = widgets.Button(
+            description="Confirm", button_style="danger"
+        ).add_class("auditkit-confirm")
+        self.dismiss_button = widgets.Button(
+            description="Dismiss", button_style="success"
+        ).add_class("auditkit-dismiss")
+        self.previous_button = widgets.Button(description="Previous")
+        self.next_button = widgets.Button(description="Next")
+        self.status = widgets.HTML().add_class("auditkit-status")
+        self.confirm_button.on_click(lambda _button: self._clicked("confirmed"))
+        self.dismiss_button.on_click(lambda _button: self._clicked("dismissed"))
+        self.previous_button.on_click(lambda _button: self.go(self.position - 1))
+        self.next_button.on_click(lambda _button: self.go(self.position + 1))
+        super().__init__(
+            [
+                widgets.HTML(
+                    f"<h2>QA review: {html_text(self.bundle.policy.clinic.name or 'findings')}"
+                    f"</h2><p>Decisions are saved at once to <code>"
+                    f"{html_text(self.reviews_file)}</code>.</p>"
+                ),
+                widgets.HBox([self.progress, self.previous_button, self.next_button]),
+                self.record,
+                self.reviewer,
+                self.comment,
+                widgets.HBox([self.confirm_button, self.dismiss_button, self.status]),
+            ]
+        )
+        self.go(self._next_new(0))
+
+    @property
+    def current(self) -> pd.Series | None:
+        """The finding shown, with its review marks; None when there are no findings."""
+        return self.findings.iloc[self.position] if len(self.findings) else None
+
+    @property
+    def reviewed(self) -> int:
+        """How many findings in the queue carry a decision."""
+        return int((self.findings["review"] != "new").sum())
+
+    def go(self, position: int) -> None:
+        """Show the finding at `position` (clamped to the queue)."""
+        self.position = max(0, min(position, len(self.findings) - 1))
+        self.status.value = ""
+        total = len(self.findings)
+        self.progress.value = f"<strong>{self.reviewed} of {total} reviewed</strong>" + (
+            f" · finding {self.position + 1} of {total}" if total else ""
+        )
+        if len(self.rejected):
+            self.progress.value += (
+                f" · {len(self.rejected)} rows of the reviews file were set aside "
+                "(run auditkit audit to see them)"
+            )
+        finding = self.current
+        if finding is None:
+            self.record.value = "<p>No findings: nothing to review.</p>"
+        else:
+            self.record.value = context_html(self.bundle, finding, self.names) + _decided(finding)
+        for button in (self.confirm_button, self.dismiss_button):
+            button.disabled = finding is None
+
+    def decide(self, decision: str) -> None:
+        """Record `decision` (confirmed or dismissed) on the finding shown, save it, move on.
+
+        The row is in the reviews file before this returns; then the queue moves to the next
+        finding nobody has decided (wrapping round), or stays when every one is decided.
+        """
+        finding = self.current
+        reviewer = self.reviewer.value.strip()
+        if decision not in ("confirmed", "dismissed"):
+            raise ValueError(f"A decision is confirmed or dismissed, not {decision!r}.")
+        if finding is None:
+            raise ValueError("There is no finding to decide.")
+        if not reviewer:
+            raise ValueError("Enter the reviewer's name before deciding.")
+        now = pd.Timestamp.now(tz=self.bundle.policy.clinic.timezone).floor("s")
+        comment = self.comment.value.strip()
+        save_review(
+            self.reviews_file,
+            {
+                "rule": finding["rule"],
+                "subject_id": finding["subject_id"],
+                "decision": decision,
+                "reviewer": reviewer,
+                "reviewed_at": now.isoformat(),
+                "comment": comment,
+            },
+        )
+        at = self.findings.index[self.position]
+        self.findings.loc[at, ["review", "reviewer", "review_comment"]] = [
+            decision,
+            reviewer,
+            comment or None,
+        ]
+        self.findings.loc[at, "reviewed_at"] = now
+        self.comment.value = ""
+        self.go(self._next_new(self.position + 1))
+
+    def _next_new(self, start: int) -> int:
+        """The first undecided finding at or after `start`, wrapping round; else stay put."""
+        undecided = (self.findings["review"] == "new").to_numpy().nonzero()[0]
+        if len(undecided) == 0:
+            return self.position
+        later = undecided[undecided >= start]
+        return int(later[0] if len(later) else undecided[0])
+
+    def _clicked(self, decision: str) -> None:
+        try:
+            self.decide(decision)
+        except (ValueError, OSError, BundleError) as err:
+            self.status.value = f'<span style="color:#b42318">{html_text(err)}</span>'
+            return
+        self.status.value = f"Saved: {decision}."  # after decide(), whose move clears it

@@ -1,0 +1,261 @@
+"""End to end: Voilà serves the notebooks on 127.0.0.1 and Debian's headless Chromium drives them.
+
+Voilà runs as ``make dashboard`` runs it (the repo's offline template, from notebooks/), on a free
+port, and is always stopped. Every request not to 127.0.0.1 is aborted and recorded: the charts
+must draw from the JavaScript the kernel sends (JupyterChart offline), not from a CDN. The
+screenshots are the README's: docs/dashboard.png and docs/review_queue.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, sync_playwright
+
+from auditkit import audit, load
+from auditkit.dashboard import Selection, dashboard_charts, filter_findings
+from auditkit.review_queue import queue_order
+from auditkit.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+DOCS = ROOT / "docs"
+VOILA = Path(sys.executable).with_name("voila")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_TIMEOUT = 120  # seconds for Voilà to listen, on a busy 2-core machine
+RENDER_TIMEOUT = 180_000  # ms for a page to run its notebook and draw
+UPDATE_TIMEOUT = 60_000  # ms for a widget change to reach the page
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not at /usr/bin/chromium; `make test` installs it",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def voila(notebook: str, scratch: Path) -> Iterator[str]:
+    """Serve one notebook; yield its URL once Voilà listens; stop Voilà whatever happens."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": str(NOTEBOOKS / "jupyter"),
+        "AUDITKIT_REVIEWS": str(scratch / "reviews.csv"),
+        "AUDITKIT_EXPORT": str(scratch / "export"),
+    }
+    for name in ("AUDITKIT_BUNDLE", "AUDITKIT_EXTRACT"):
+        env.pop(name, None)
+    log_path = scratch / f"voila-{Path(notebook).stem}.log"
+    command = [
+        str(VOILA),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--template=offline",
+        notebook,
+    ]
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(command, cwd=NOTEBOOKS, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                if server.poll() is not None:
+                    pytest.fail(f"Voilà exited early:\n{log_path.read_text(errors='replace')}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"Voilà did not listen in {START_TIMEOUT} s")
+                    time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return audit(load(ROOT / "data" / "sample"))
+
+
+@contextmanager
+def opened(browser: Browser, url: str, ready: str) -> Iterator[tuple[Page, list[str], list[str]]]:
+    """The page at `url`, off-machine requests aborted and recorded, once `ready` shows."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    attempted: list[str] = []
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith("http://127.0.0.1:") or route.request.url.startswith(
+            "ws://127.0.0.1:"
+        ):
+            route.continue_()
+        else:
+            attempted.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    try:
+        page.goto(url, timeout=RENDER_TIMEOUT)
+        page.wait_for_selector(ready, timeout=RENDER_TIMEOUT)
+        yield page, attempted, errors
+    finally:
+        page.close()
+
+
+def text_becomes(page: Page, selector: str, text: str) -> None:
+    page.wait_for_function(
+        "([s, t]) => { const e = document.querySelector(s); return e && e.textContent === t; }",
+        arg=[selector, text],
+        timeout=UPDATE_TIMEOUT,
+    )
+
+
+def screenshot(page: Page, path: Path) -> None:
+    """The whole rendered notebook: Voilà scrolls inside #rendered_cells, not the page."""
+    height = page.evaluate("document.querySelector('#rendered_cells').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(height + 40, 4000)})
+    page.wait_for_timeout(500)  # let vega re-lay out
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+
+
+COUNT = ".auditkit-count strong"
+TABLE_ROWS = ".auditkit-findings tbody tr"
+HEATMAP_CELLS = ".auditkit-chart-heatmap g.mark-rect.role-mark path"
+RULE_BARS = ".auditkit-chart-rules g.mark-rect.role-mark path"
+TREND_MARKER = ".auditkit-chart-trend g.mark-rule.role-mark line"
+
+
+def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path):
+    findings = sample.findings
+    march = filter_findings(findings, month="2026-03")
+    vm001 = filter_findings(findings, rules=["VM001"])
+    cells = {
+        month: len(dashboard_charts(sample, Selection(month=month))["heatmap"].data)
+        for month in (None, "2026-03")
+    }
+    with (
+        voila("monthly_audit.ipynb", tmp_path) as url,
+        opened(browser, url, COUNT) as (page, attempted, errors),
+    ):
+        page.wait_for_function(
+            "['rules', 'heatmap', 'trend']"
+            ".every(c => document.querySelector(`.auditkit-chart-${c} svg`))",
+            timeout=RENDER_TIMEOUT,
+        )
+        assert page.inner_text(COUNT) == str(len(findings))
+        assert page.locator(TABLE_ROWS).count() == len(findings)
+        assert page.locator(HEATMAP_CELLS).count() == cells[None]
+        assert page.locator(RULE_BARS).count() == len(RULES)
+        assert page.locator(TREND_MARKER).count() == 0
+        screenshot(page, DOCS / "dashboard.png")
+
+        # a bar is a rule: clicking VM001's drills into its findings
+        page.locator(RULE_BARS).nth(list(RULES).index("VM001")).click()
+        text_becomes(page, COUNT, str(len(vm001)))
+        assert page.locator(TABLE_ROWS).count() == len(vm001)
+        page.wait_for_function(
+            f"document.querySelectorAll('{RULE_BARS}').length === 1", timeout=UPDATE_TIMEOUT
+        )
+
+        page.get_by_role("button", name="Show everything").click()
+        text_becomes(page, COUNT, str(len(findings)))
+
+        page.select_option(".auditkit-month select", label="Mar 2026 (2026-03)")
+        text_becomes(page, COUNT, str(len(march)))
+        assert page.locator(TABLE_ROWS).count() == len(march)
+        page.wait_for_function(
+            f"document.querySelectorAll('{HEATMAP_CELLS}').length === {cells['2026-03']}",
+            timeout=UPDATE_TIMEOUT,
+        )
+        page.wait_for_function(
+            f"document.querySelectorAll('{TREND_MARKER}').length === 1", timeout=UPDATE_TIMEOUT
+        )
+        assert attempted == []
+        assert errors == []
+
+
+def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_path):
+    ordered = queue_order(sample.findings)
+    first, total = ordered.iloc[0], len(ordered)
+    # the first message whose evidence the rule quotes, for the card with highlighted words
+    quoting = ordered.index[
+        ordered["evidence"].str.contains("\u201c") & (ordered["subject_type"] == "contact")
+    ][0]
+    with (
+        voila("qa_review.ipynb", tmp_path) as url,
+        opened(browser, url, ".auditkit-progress strong") as (page, attempted, errors),
+    ):
+        progress = ".auditkit-progress strong"
+        assert page.inner_text(progress) == f"0 of {total} reviewed"
+        page.fill(".auditkit-reviewer input", "Jordan")
+        page.fill(".auditkit-comment textarea", "Coaching call without approval.")
+        page.get_by_role("button", name="Confirm").click()
+        text_becomes(page, progress, f"1 of {total} reviewed")
+        with (tmp_path / "reviews.csv").open(newline="", encoding="utf-8") as handle:
+            rows = [
+                (r["rule"], r["subject_id"], r["decision"], r["reviewer"], r["comment"])
+                for r in csv.DictReader(handle)
+            ]
+        assert rows == [
+            (
+                first["rule"],
+                first["subject_id"],
+                "confirmed",
+                "Jordan",
+                "Coaching call without approval.",
+            )
+        ]
+        for _ in range(quoting - 1):
+            page.get_by_role("button", name="Next").click()
+        page.wait_for_function(
+            f"document.querySelector('.auditkit-progress').textContent"
+            f".includes('finding {quoting + 1} of {total}')",
+            timeout=UPDATE_TIMEOUT,
+        )
+        mark = page.locator(".auditkit-record-card tr.subject mark")
+        assert (
+            mark.inner_text()
+            == ordered.loc[quoting, "evidence"].split("\u201c")[1].split("\u201d")[0]
+        )
+        screenshot(page, DOCS / "review_queue.png")
+        assert attempted == []
+        assert errors == []

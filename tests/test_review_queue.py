@@ -1,0 +1,324 @@
+"""The QA review queue: order, decisions saved at once and atomically, resuming, the record card.
+
+Most tests use review_fixtures' bundle: MS001 and NT001 (high) fire on A2, VM002 (low) on K2.
+The record card is checked on data/sample, whose messages carry real evidence to highlight.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from review_fixtures import HEADER, reviewed_bundle, write_reviews
+
+import auditkit.review_queue
+from auditkit import audit, load
+from auditkit.errors import BundleError
+from auditkit.review_queue import (
+    ReviewQueue,
+    context_html,
+    evidence_spans,
+    highlight,
+    queue_order,
+    record_context,
+    save_review,
+)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+TZ = "America/Los_Angeles"
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    return reviewed_bundle(tmp_path / "bundle")
+
+
+def order(queue: ReviewQueue) -> list[tuple[str, str, str]]:
+    return list(queue.findings[["rule", "subject_id", "review"]].itertuples(index=False, name=None))
+
+
+def saved(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def decide(queue: ReviewQueue, button: str, reviewer: str = "Jordan", comment: str = "") -> None:
+    queue.reviewer.value = reviewer
+    queue.comment.value = comment
+    getattr(queue, f"{button}_button").click()
+
+
+# --- order and progress ----------------------------------------------------------------------
+
+
+def test_undecided_findings_come_first_most_severe_first(bundle, tmp_path):
+    reviews = write_reviews(
+        tmp_path / "reviews.csv", "MS001,A2,dismissed,Sam,2026-04-01 09:30,logged on paper"
+    )
+    queue = ReviewQueue(bundle, reviews)
+    assert order(queue) == [
+        ("NT001", "A2", "new"),
+        ("VM002", "K2", "new"),
+        ("MS001", "A2", "dismissed"),
+    ]
+    assert queue.position == 0
+    assert queue.progress.value == "<strong>1 of 3 reviewed</strong> · finding 1 of 3"
+
+
+def test_queue_order_sorts_a_frame_without_changing_its_columns(bundle):
+    findings = audit(bundle).findings
+    ordered = queue_order(findings.assign(review=["confirmed", "new", "new"]))
+    assert list(ordered.columns) == list(findings.columns)
+    assert list(zip(ordered["rule"], ordered["review"], strict=True)) == [
+        ("NT001", "new"),
+        ("VM002", "new"),
+        ("MS001", "confirmed"),
+    ]
+
+
+# --- deciding --------------------------------------------------------------------------------
+
+
+def test_confirming_saves_exactly_that_row_and_moves_on(bundle, tmp_path):
+    reviews = tmp_path / "qa" / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    before = pd.Timestamp.now(tz=TZ).floor("s")
+    decide(queue, "confirm", comment="nobody called; =not a formula")
+    after = pd.Timestamp.now(tz=TZ)
+
+    rows = saved(reviews)
+    assert reviews.read_text("utf-8").splitlines()[0] == HEADER.strip()
+    assert len(rows) == 1
+    assert before <= pd.Timestamp(rows[0].pop("reviewed_at")) <= after
+    assert rows == [
+        {
+            "rule": "MS001",
+            "subject_id": "A2",
+            "decision": "confirmed",
+            "reviewer": "Jordan",
+            "comment": "nobody called; =not a formula",
+        }
+    ]
+    assert queue.position == 1
+    assert queue.current["rule"] == "NT001"
+    assert queue.progress.value == "<strong>1 of 3 reviewed</strong> · finding 2 of 3"
+    assert queue.status.value == "Saved: confirmed."
+    assert queue.comment.value == ""
+    assert queue.reviewer.value == "Jordan"  # kept for the next decision
+
+
+def test_a_new_queue_resumes_from_the_file_and_the_audit_applies_it(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    first = ReviewQueue(bundle, reviews)
+    decide(first, "confirm")
+    decide(first, "dismiss", comment="note was on paper")
+
+    again = ReviewQueue(load(bundle.path), reviews)  # a new session: state only from the file
+    assert again.current[["rule", "subject_id"]].tolist() == ["VM002", "K2"]
+    assert again.progress.value == "<strong>2 of 3 reviewed</strong> · finding 1 of 3"
+
+    result = audit(bundle, reviews=reviews)
+    marks = result.findings[["rule", "subject_id", "review", "reviewer", "review_comment"]]
+    assert marks.astype(object).where(marks.notna(), None).values.tolist() == [
+        ["MS001", "A2", "confirmed", "Jordan", None],
+        ["NT001", "A2", "dismissed", "Jordan", "note was on paper"],
+        ["VM002", "K2", "new", None, None],
+    ]
+    assert result.rejected_reviews.empty
+
+
+def test_after_the_last_decision_the_queue_stays_put(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    for button in ("confirm", "dismiss", "confirm"):
+        decide(queue, button)
+    assert queue.progress.value == "<strong>3 of 3 reviewed</strong> · finding 3 of 3"
+    assert "Decided: <strong>confirmed</strong> by Jordan on " in queue.record.value
+    assert [row["decision"] for row in saved(tmp_path / "reviews.csv")] == [
+        "confirmed",
+        "dismissed",
+        "confirmed",
+    ]
+
+
+def test_a_second_decision_on_a_finding_is_appended_and_wins(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    decide(queue, "confirm")
+    queue.previous_button.click()
+    assert queue.current["rule"] == "MS001"
+    decide(queue, "dismiss", comment="client called in")
+    assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed"),
+        ("MS001", "dismissed"),
+    ]
+    assert audit(bundle, reviews=reviews).findings.loc[0, "review"] == "dismissed"
+
+
+def test_no_decision_without_a_reviewer_name(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    decide(queue, "dismiss", reviewer="  ")
+    assert queue.status.value == (
+        '<span style="color:#b42318">Enter the reviewer&#x27;s name before deciding.</span>'
+    )
+    assert not (tmp_path / "reviews.csv").exists()
+    assert queue.position == 0
+    assert queue.reviewed == 0
+
+
+def test_a_crash_while_saving_leaves_the_old_file_and_the_queue_as_they_were(
+    bundle, tmp_path, monkeypatch
+):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    decide(queue, "confirm")
+    old = reviews.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk unplugged")
+
+    monkeypatch.setattr(os, "replace", crash)
+    decide(queue, "dismiss", comment="lost?")
+    assert reviews.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "reviews.csv"]  # no temp
+    assert queue.status.value == '<span style="color:#b42318">disk unplugged</span>'
+    assert queue.position == 1  # still on NT001, undecided
+    assert queue.current["review"] == "new"
+    assert queue.comment.value == "lost?"  # what the reviewer typed is still there
+    monkeypatch.undo()
+    queue.dismiss_button.click()
+    assert [(r["rule"], r["decision"], r["comment"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed", ""),
+        ("NT001", "dismissed", "lost?"),
+    ]
+
+
+# --- the reviews file ------------------------------------------------------------------------
+
+
+def test_an_existing_file_keeps_its_rows_header_and_order(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_bytes(  # from a spreadsheet: Windows-1252, CRLF, no final newline
+        "Decision,Rule,Subject ID,Reviewer,Reviewed At,Comment,Ticket\r\n"
+        "dismissed,VM002,K2,Zo\xeb,2026-04-20 09:00,caf\xe9,T-1".encode("cp1252")
+    )
+    save_review(
+        reviews,
+        {
+            "rule": "MS001",
+            "subject_id": "A2",
+            "decision": "confirmed",
+            "reviewer": "=Sam",
+            "reviewed_at": "2026-04-21T10:00:00-07:00",
+            "comment": "+1 call",
+        },
+    )
+    assert reviews.read_text("utf-8").splitlines() == [
+        "Decision,Rule,Subject ID,Reviewer,Reviewed At,Comment,Ticket",
+        "dismissed,VM002,K2,Zoë,2026-04-20 09:00,café,T-1",
+        "confirmed,MS001,A2,'=Sam,2026-04-21T10:00:00-07:00,'+1 call,",
+    ]
+
+
+def test_a_file_without_a_needed_column_is_not_touched(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("rule,subject_id,decision\nMS001,A2,confirmed\n", encoding="utf-8")
+    review = dict.fromkeys(["rule", "subject_id", "decision", "reviewer", "reviewed_at"], "x")
+    with pytest.raises(BundleError, match="has no 'reviewer' column"):
+        save_review(reviews, {**review, "comment": ""})
+    assert reviews.read_text("utf-8") == "rule,subject_id,decision\nMS001,A2,confirmed\n"
+
+
+def test_only_a_csv_reviews_file(bundle, tmp_path):
+    with pytest.raises(ValueError, match=r"must be a \.csv file"):
+        ReviewQueue(bundle, tmp_path / "reviews.xlsx")
+
+
+# --- the record card -------------------------------------------------------------------------
+
+
+def test_highlight_escapes_text_and_marks_every_occurrence():
+    text = "Hi <b>, it's Riverside Clinic & Riverside Clinic again"
+    assert highlight(text, ["Riverside Clinic", "absent"]) == (
+        "Hi &lt;b&gt;, it&#x27;s <mark>Riverside Clinic</mark> &amp; "
+        "<mark>Riverside Clinic</mark> again"
+    )
+    assert highlight("<i>plain</i>", []) == "&lt;i&gt;plain&lt;/i&gt;"
+    assert highlight(None, ["x"]) == ""
+    assert evidence_spans("disclosed: “her therapist”; and “more”") == ["her therapist", "more"]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return audit(load(SAMPLE))
+
+
+def test_card_shows_the_message_with_its_evidence_marked(sample):
+    finding = sample.findings[sample.findings["subject_id"] == "CT000196"].iloc[0]
+    assert finding["rule"] == "IQ001"
+    card = context_html(sample.bundle, finding, {"S012": "S012 Chris Alavey"})
+    assert "<mark>we don&#x27;t have anyone by that name</mark>" in card
+    assert (
+        "Client <code>C0007</code> · clinician S012 Chris Alavey · contact <code>CT000196" in card
+    )
+    assert '<tr class="subject"><td>CT000196</td>' in card
+
+
+def test_card_of_a_missed_session_shows_the_appointment_calls_and_note(sample):
+    finding = sample.findings[
+        (sample.findings["rule"] == "NT002") & (sample.findings["subject_type"] == "note")
+    ].iloc[0]
+    card = context_html(sample.bundle, finding, {})
+    note = sample.bundle.notes.set_index("note_id").loc[finding["subject_id"]]
+    assert f'<tr class="subject"><td>{finding["subject_id"]}</td>' in card
+    assert f"<td>{note['appointment_id']}</td><td>" in card  # the appointment it documents
+    assert "<td>no_show</td>" in card
+
+
+def test_cards_name_no_client_and_show_no_phone_number(sample):
+    clients = sample.bundle.clients
+    cards = "".join(
+        context_html(sample.bundle, finding, {}) for _, finding in sample.findings.iterrows()
+    )
+    assert [name for name in clients["last_name"] if name in cards] == []
+    assert [phone for phone in clients["phone"].dropna() if phone in cards] == []
+
+
+def test_an_unlinked_call_comes_with_the_clients_latest_session_before_it(sample):
+    finding = sample.findings[sample.findings["subject_id"] == "CT000070"].iloc[0]
+    context = record_context(sample.bundle, finding)
+    assert context.linked is False
+    assert context.appointment[["appointment_id", "status"]].values.tolist() == [
+        ["A000103", "no_show"]
+    ]
+    assert context.contacts["contact_id"].tolist() == ["CT000068", "CT000070"]
+    assert context.notes["note_id"].tolist() == ["N000084"]
+    card = context_html(sample.bundle, finding, {})
+    assert "(not linked to this record: the client's latest session before it)" in card
+    assert "<mark>Riverside Clinic</mark>. I waited for you" in card
+
+
+def test_a_subject_of_another_kind_is_shown_without_what_identifies_a_person(sample, monkeypatch):
+    """A kind the card has no table for (the phone system's calls, say) shows its own row; here
+    a client record stands in for one, since it holds a name and a phone number to leave out."""
+    monkeypatch.setitem(
+        auditkit.review_queue.SUBJECT_TIMES, "client", ("clients", "client_id", "intake_date")
+    )
+    finding = sample.findings.iloc[0].copy()
+    finding["subject_type"], finding["subject_id"] = "client", finding["client_id"]
+    context = record_context(sample.bundle, finding)
+    assert list(context.record.columns) == [
+        "client_id",
+        "intake_date",
+        "may_name_clinic",
+        "consent_recorded_at",
+        "therapist_id",
+    ]
+    assert context.record["client_id"].tolist() == [finding["client_id"]]
+    card = context_html(sample.bundle, finding, {})
+    assert "<h4>The client record</h4>" in card
+    client = sample.bundle.clients.set_index("client_id").loc[finding["client_id"]]
+    assert client["phone"] not in card
+    assert client["last_name"] not in card
