@@ -64,12 +64,14 @@ DEFAULTS = {
     },
     "notes": {"client_id": "C1", "staff_id": "T1"},
     "approvals": {"staff_id": "T1", "approved_by": "SUP"},
+    "calls": {"direction": "outbound", "result": "connected", "source": "RingCentral"},
 }
 ID_PREFIX = {
     "appointments": ("appointment_id", "A"),
     "contacts": ("contact_id", "K"),
     "notes": ("note_id", "N"),
     "approvals": ("approval_id", "P"),
+    "calls": ("call_id", "R"),
 }
 POLICY = {"clinic": {"name": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic", "RPC"]}}
 
@@ -102,10 +104,14 @@ def build_bundle(
     contacts: list[dict] = (),
     notes: list[dict] = (),
     approvals: list[dict] = (),
+    calls: list[dict] | None = None,
     clients: list[dict] | None = None,
     policy: dict | None = None,
 ):
-    """A loaded bundle holding the given rows; ids A1.., K1.., N1.., P1.. unless given."""
+    """A loaded bundle holding the given rows; ids A1.., K1.., N1.., P1.., R1.. unless given.
+
+    `calls` are the phone system's log (calls.csv); None writes no log at all.
+    """
     folder = tmp_path / "bundle"
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(STAFF).to_csv(folder / "staff.csv", index=False)
@@ -132,6 +138,13 @@ def build_bundle(
     ]:
         frame = _rows(table, list(rows)) if rows else pd.DataFrame(columns=columns[table])
         frame.to_csv(folder / f"{table}.csv", index=False)
+    if calls is not None:
+        log = (
+            _rows("calls", calls)
+            if calls
+            else pd.DataFrame(columns=["call_id", "started_at", "direction"])
+        )
+        log.to_csv(folder / "calls.csv", index=False)
     chosen: Policy = policy_from_dict(policy if policy is not None else POLICY)
     bundle = load(folder, chosen)
     assert bundle.rejected.empty, bundle.rejected.to_dict("records")

@@ -94,6 +94,8 @@ def test_compliance_per_rule_counts_what_each_rule_examined(tmp_path):
         "TP001",
         "IQ001",
         "PC001",
+        "LG001",
+        "LG002",
     ]
 
 
@@ -152,7 +154,7 @@ def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):
         "column",
         "reason",
     ]
-    assert len(pd.read_csv(out / "compliance.csv")) == 12
+    assert len(pd.read_csv(out / "compliance.csv")) == 14
     assert main(["audit", str(bundle.path), "--out", str(out), "--month", "2026-4"]) == 2
     assert "month must look like 2026-03, not '2026-4'" in capsys.readouterr().err
 

@@ -216,6 +216,8 @@ def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsy
         "TP001 third-party-told: 0 findings",
         "IQ001 inquiry-not-neither-confirm-nor-deny: 0 findings",
         "PC001 phone-beyond-scheduling: 0 findings",
+        "LG001 call-not-logged: 0 findings",
+        "LG002 logged-call-not-placed: 0 findings",
         "read reviews.csv: 1 review, 1 problem set aside",
     ]
     assert "3 findings, 1 rejected-row problems." in out  # the summary stays on stdout

@@ -576,3 +576,21 @@ def test_the_extract_carries_scrubbed_text_only_when_asked(runs):
     plain = runs["plain"]["bundle"]
     assert not any(c.endswith("_scrubbed") for f in plain.tables.values() for c in f.columns)
     assert plain.contacts["message"].isna().all()
+
+
+def test_cli_deidentify_writes_the_extract_and_names_the_key(tmp_path, capsys):
+    from auditkit.cli import main
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    out = tmp_path / "extract"
+    assert main(["deidentify", str(sample), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Wrote a de-identified, date-shifted extract to {out} (" in printed
+    assert f"The key to re-identify it is {tmp_path / 'extract.key.csv'}" in printed
+    assert (tmp_path / "extract.key.csv").is_file()
+    assert not (out / "extract.key.csv").exists()
+    assert load(out).rejected.empty
+    assert (
+        main(["deidentify", str(sample), "--out", str(out), "--key-file", str(out / "key.csv")])
+        == 2
+    )

@@ -16,6 +16,7 @@ from auditkit import Policy, load, load_policy
 from auditkit.errors import PolicyError
 from auditkit.policy import (
     ApprovalsSection,
+    CallsSection,
     ClinicSection,
     MissedSessionSection,
     policy_from_dict,
@@ -39,6 +40,7 @@ def test_built_in_defaults():
         approvals=ApprovalsSection(
             closure_warning=("supervisor",), phone_coaching=("program_director",)
         ),
+        calls=CallsSection(match_minutes=10),
         phrases={},
         source="built-in defaults",
     )
@@ -72,6 +74,7 @@ def test_every_key_is_read_from_a_policy_file():
         approvals=ApprovalsSection(
             closure_warning=("supervisor",), phone_coaching=("program_director", "supervisor")
         ),
+        calls=CallsSection(match_minutes=5),
         phrases={"fee_notice": ("no-show charge",)},
         source=str(path),
     )
@@ -149,7 +152,7 @@ BAD_POLICIES = {
     "unknown section": (
         "[billing]\nfee = 50\n",
         "Unknown policy section [billing] in {path}. Known sections: clinic, missed_session, "
-        "approvals, phrases.",
+        "approvals, calls, phrases.",
     ),
     "negative whole number": (
         "[missed_session]\nwait_minutes = -5\n",
@@ -195,6 +198,14 @@ BAD_POLICIES = {
     "name not text": (
         "[clinic]\nname = 5\n",
         "Policy key 'clinic.name' must be text, not 5.",
+    ),
+    "match minutes negative": (
+        "[calls]\nmatch_minutes = -1\n",
+        "Policy key 'calls.match_minutes' must be a whole number of 0 or more, not -1.",
+    ),
+    "unknown calls key": (
+        "[calls]\ntolerance = 10\n",
+        "Unknown policy key 'calls.tolerance'. Known keys in [calls]: match_minutes.",
     ),
     "section not a table": (
         'clinic = "Riverside"\n',

@@ -193,7 +193,7 @@ def test_page_opens_offline_and_draws_every_chart(opened):
     assert attempted == []
     assert errors == []
     assert page.locator("#chart-rules svg").count() == 1
-    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 12  # a bar per rule
+    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 14  # a bar per rule
     # a cell per clinician and rule that examined their records: 8 rules each for T1 and T2
     assert page.locator("#chart-clinicians g.mark-rect.role-mark path").count() == 16
     assert page.locator("#chart-trend svg").count() == 1
@@ -376,7 +376,7 @@ def test_workbook_has_four_filtered_sheets_with_bold_frozen_headers(report):
         "compliance",
         "examines",
     ]
-    assert book["Rules"].auto_filter.ref == "A1:G13"
+    assert book["Rules"].auto_filter.ref == "A1:G15"
     assert [c.value for c in book["Clinicians"][1]] == [
         "staff_id",
         "name",

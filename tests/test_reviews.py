@@ -169,7 +169,7 @@ def test_bad_review_rows_are_set_aside_with_their_line_and_the_rest_apply(tmp_pa
             "record_id": "XX999",
             "column": "rule",
             "reason": "rule 'XX999' is not one of: MS001, MS002, MS003, VM001, VM002, VM003, "
-            "VM004, NT001, NT002, TP001, IQ001, PC001",
+            "VM004, NT001, NT002, TP001, IQ001, PC001, LG001, LG002",
         },
         {
             "file": "reviews.csv",

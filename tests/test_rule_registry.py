@@ -21,6 +21,8 @@ EXPECTED = {
     "TP001": ("high", "contact"),
     "IQ001": ("high", "contact"),
     "PC001": ("high", "contact"),
+    "LG001": ("medium", "call"),
+    "LG002": ("medium", "contact"),
 }
 
 

@@ -25,6 +25,7 @@ FILES = [
     "contacts.csv",
     "notes.csv",
     "approvals.csv",
+    "calls.csv",
     "ground_truth.csv",
     "policy.toml",
 ]
@@ -47,6 +48,10 @@ COLUMNS = {
     "approvals": [
         "approval_id", "kind", "client_id", "staff_id", "approved_by", "approved_at",
         "expires_at",
+    ],
+    "calls": [
+        "call_id", "started_at", "direction", "from_number", "to_number", "client_id", "result",
+        "duration_seconds", "source",
     ],
 }  # fmt: skip
 
@@ -193,7 +198,7 @@ def test_ground_truth_is_sorted_unique_and_returned(bundle: Path, tmp_path: Path
 
 
 SUBJECT_TABLE = {"MS001": "appointments", "MS003": "appointments", "NT001": "appointments"}
-SUBJECT_TABLE |= {"NT002": "notes"}
+SUBJECT_TABLE |= {"NT002": "notes", "LG001": "calls"}
 
 
 def test_every_ground_truth_subject_exists_in_its_table(bundle: Path) -> None:
@@ -211,6 +216,7 @@ def test_broken_rows_are_appended_and_change_nothing_else(bundle: Path, tmp_path
         assert broken[f"{table}.csv"].startswith(clean[f"{table}.csv"]), table
         assert len(read(tmp_path, table)) == len(read(bundle, table)) + extra, table
     assert broken["clients.csv"] == clean["clients.csv"]
+    assert broken["calls.csv"] == clean["calls.csv"]
     assert broken["ground_truth.csv"] == clean["ground_truth.csv"]
     assert set(truth["subject_id"]).isdisjoint(read(tmp_path, "contacts")["contact_id"].iloc[-2:])
     assert sum(BROKEN_ROWS.values()) == 7
@@ -236,6 +242,8 @@ class Reference:
         self.approvals = read(folder, "approvals")
         self.approvals["at"] = times(self.approvals["approved_at"])
         self.approvals["expires"] = times(self.approvals["expires_at"])
+        self.phone_log = read(folder, "calls")
+        self.phone_log["at"] = times(self.phone_log["started_at"])
         outbound = self.contacts["direction"] == "outbound"
         self.calls = self.contacts[outbound & (self.contacts["channel"] == "phone")]
         self.warnings = self.contacts[
@@ -351,7 +359,30 @@ class Reference:
             phone = phone[beyond]
             valid = self.valid("phone_coaching", ["program_director"], phone)
             return set(phone.loc[~valid, "contact_id"])
+        if rule in ("LG001", "LG002"):
+            return self.log_discrepancies(rule)
         raise ValueError(rule)
+
+    def log_discrepancies(self, rule: str) -> set[str]:
+        """LG001/LG002 by their definition: a call and a logged phone contact of one of its
+        clients (the client_id, else every client with that number) in the same direction, at
+        most 10 minutes apart, are one call; the log is compared only over the calls' span."""
+        digits = self.clients["phone"].str.replace(r"\D", "", regex=True).str[-10:]
+        log = self.phone_log
+        outbound = log["direction"] == "outbound"
+        dialled = log["to_number"].where(outbound, log["from_number"])
+        by_number = log.assign(digits=dialled.str.replace(r"\D", "", regex=True).str[-10:])
+        by_number = by_number[by_number["client_id"] == ""].drop(columns="client_id")
+        by_number = by_number.merge(self.clients.assign(digits=digits)[["digits", "client_id"]])
+        calls = pd.concat([log[log["client_id"] != ""], by_number])
+        phone = self.contacts[self.contacts["channel"] == "phone"]
+        pairs = calls.merge(phone, on=["client_id", "direction"], suffixes=("", "_log"))
+        near = (pairs["at"] - pairs["at_log"]).abs() <= pd.Timedelta(minutes=10)
+        if rule == "LG001":
+            return set(calls["call_id"]) - set(pairs.loc[near, "call_id"])
+        window = pd.Timedelta(minutes=10)
+        covered = phone["at"].between(log["at"].min() - window, log["at"].max() + window)
+        return set(phone.loc[covered, "contact_id"]) - set(pairs.loc[near, "contact_id"])
 
 
 @pytest.fixture(scope="module")

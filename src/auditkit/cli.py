@@ -1,4 +1,4 @@
-"""The `auditkit` command: validate, audit, explain rules, generate sample data.
+"""The `auditkit` command: import exports, validate, audit, explain rules, generate sample data.
 
 Exit codes: 0 the command completed; 1 `audit --fail-on` found findings at or above that
 severity that nobody dismissed; 2 bad input or usage, with one readable paragraph on stderr.
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from auditkit.auditing import AuditResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's calls.csv, if any)"
 
 
 def _month(value: str) -> str:
@@ -38,7 +39,7 @@ def _table(frame: pd.DataFrame) -> str:
 def cmd_validate(args: argparse.Namespace) -> int:
     from auditkit import load
 
-    bundle = load(args.bundle, args.policy)
+    bundle = load(args.bundle, args.policy, calls=args.calls)
     print(f"Bundle {args.bundle} (policy: {bundle.policy.source})\n")
     print(_table(bundle.coverage))
     if len(bundle.rejected):
@@ -87,7 +88,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit.report import write_report
 
     progress = _progress(args.quiet)
-    bundle = load(args.bundle, args.policy, progress=progress)
+    bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
     result = audit(bundle, month=args.month, reviews=args.reviews, progress=progress)
     out = Path(args.out)
     write_csv(result.findings, out / "findings.csv")
@@ -114,6 +115,29 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 f"or above that are not dismissed: {failing}."
             )
     return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from auditkit.importing import import_file, load_mapping, preset
+
+    mapping = preset(args.preset) if args.preset else load_mapping(args.mapping)
+    done = import_file(args.file, args.into, mapping, args.policy)
+    how = f"preset {args.preset}" if args.preset else f"mapping {args.mapping}"
+    replaced = f", replacing {done.replaced} with the same {mapping.spec.id_column}"
+    print(
+        f"Imported {done.rows} rows of {Path(args.file).name} ({how}) into {done.path}"
+        f"{replaced if done.replaced else ''}."
+    )
+    if done.clients:
+        print("Calls matched to clients by phone number:")
+        print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
+    if len(done.set_aside):
+        print(
+            f"\n{len(done.set_aside)} values the mapping can't read; their rows stay in "
+            f"{done.path.name}, marked, and the loader sets them aside (auditkit validate):"
+        )
+        print(_table(done.set_aside.head(args.show)))
+    return EXIT_OK
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -152,6 +176,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_deidentify(args: argparse.Namespace) -> int:
+    from auditkit import load
+    from auditkit.deidentify import deidentify
+
+    bundle = load(args.bundle, args.policy)
+    extract = deidentify(
+        bundle,
+        Path(args.out),
+        key_file=Path(args.key_file) if args.key_file else None,
+        scrubbed_text=args.scrubbed_text,
+    )
+    rows = ", ".join(f"{table} {count:,}" for table, count in extract.rows.items())
+    print(f"Wrote a de-identified, date-shifted extract to {extract.folder} ({rows}).")
+    print(
+        f"The key to re-identify it is {extract.key_file}: keep it at the clinic; the researcher "
+        "must never receive it."
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="auditkit",
@@ -163,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("bundle", help="folder of table files")
     validate.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     validate.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    validate.add_argument("--calls", help=CALLS_HELP)
     validate.set_defaults(run=cmd_validate)
 
     run = commands.add_parser("audit", help="check every policy rule and write the results")
@@ -173,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reviews", help="review decisions CSV (default: the bundle's reviews.csv, if any)"
     )
+    run.add_argument("--calls", help=CALLS_HELP)
     run.add_argument(
         "--fail-on",
         choices=list(SEVERITY_ORDER),
@@ -184,9 +230,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(run=cmd_audit)
 
+    from auditkit.importing import PRESETS
+
+    imports = commands.add_parser(
+        "import", help="write a practice-management or phone-system export into a bundle table"
+    )
+    imports.add_argument("file", help="the export, a CSV file")
+    imports.add_argument("--into", required=True, metavar="BUNDLE", help="the bundle folder")
+    how = imports.add_mutually_exclusive_group(required=True)
+    how.add_argument(
+        "--preset", choices=PRESETS, metavar="NAME", help="a built-in mapping: %(choices)s"
+    )
+    how.add_argument("--mapping", metavar="TOML", help="a mapping file (docs/bundle-format.md)")
+    imports.add_argument("--policy", help="policy TOML for the clinic's time zone")
+    imports.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    imports.set_defaults(run=cmd_import)
+
     rules = commands.add_parser("rules", help="list the rules, or explain one")
     rules.add_argument("code", nargs="?", help="a rule code such as MS002")
     rules.set_defaults(run=cmd_rules)
+
+    extract = commands.add_parser(
+        "deidentify", help="write a de-identified, date-shifted research extract of a bundle"
+    )
+    extract.add_argument("bundle", help="folder of table files")
+    extract.add_argument("--out", required=True, help="folder for the extract")
+    extract.add_argument(
+        "--key-file", help="where the re-identification key goes (default: OUT.key.csv, beside)"
+    )
+    extract.add_argument(
+        "--scrubbed-text",
+        action="store_true",
+        help="keep messages and notes with names, numbers and dates masked",
+    )
+    extract.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
+    extract.set_defaults(run=cmd_deidentify)
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")
     sample.add_argument("dir", help="folder to write")

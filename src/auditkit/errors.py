@@ -11,3 +11,7 @@ class BundleError(AuditkitError):
 
 class PolicyError(AuditkitError):
     """The policy file has an unknown key or a bad value."""
+
+
+class MappingError(AuditkitError):
+    """An import mapping (a preset or a --mapping file) has an unknown key or a bad value."""

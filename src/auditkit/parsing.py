@@ -109,7 +109,9 @@ def parse_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     bad = parsed.isna() & values.notna()
     reasons = _no_problems(values.index)
     reasons[bad] = f"{column} '" + values[bad] + "' is not yes or no"
-    return parsed.fillna(False).astype(bool), reasons
+    # eq, not fillna(False): a column with no flag at all maps to float NaN, which pandas 4
+    # will refuse to fill with a bool.
+    return parsed.eq(True), reasons
 
 
 def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
@@ -122,6 +124,18 @@ def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     reasons[bad] = f"{column} '" + values[bad] + "' is not a whole number"
     reasons[huge] = f"{column} '" + values[huge] + "' is too large"
     return numbers.where(whole & ~huge).astype("Int64"), reasons
+
+
+# Wall-clock times (or UTC instants) that stay within the years 1 to 9999 on any clock, as no
+# zone is 15 hours from UTC. Beyond them pandas can't localise a time, nor print one it has
+# converted, so such a value (a "9999-12-31 23:59" sentinel) is set aside instead.
+_EARLIEST, _LATEST = pd.Timestamp("0001-01-01T15:00"), pd.Timestamp("9999-12-31T09:00")
+_FAR = "is too far in the past or future to be a real date-time"
+
+
+def _within_range(naive: pd.Series) -> pd.Series:
+    """Which naive times (wall clock or UTC) every zone can show; NaT counts as within."""
+    return naive.isna() | ((naive >= _EARLIEST) & (naive <= _LATEST))
 
 
 def _localise(naive: pd.Series, tz: str) -> pd.Series:
@@ -165,25 +179,35 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     dtype = f"datetime64[us, {tz}]"
     if pd.api.types.is_datetime64_any_dtype(values):  # typed already (Parquet)
         typed = values.dt.as_unit("us")
-        typed = typed.dt.tz_convert(tz) if typed.dt.tz is not None else _localise(typed, tz)
-        return typed, _no_problems(values.index)
+        aware = typed.dt.tz is not None
+        clock = typed.dt.tz_convert("UTC").dt.tz_localize(None) if aware else typed
+        far = ~_within_range(clock)
+        typed = typed.mask(far)
+        typed = typed.dt.tz_convert(tz) if aware else _localise(typed, tz)
+        reasons = _no_problems(values.index)
+        reasons[far] = f"{column} '" + clock[far].astype("str") + f"' {_FAR}"  # UTC: printable
+        return typed, reasons
     text = values.str.strip()
     result = pd.Series(pd.NaT, index=values.index, dtype=dtype)
+    far = pd.Series(False, index=values.index)
     aware = text.str.match(_ISO_AWARE, na=False)
     naive = text.str.match(_ISO_NAIVE, na=False)
     us = text.str.match(_US, na=False)
     if aware.any():
         parsed = pd.to_datetime(
             text[aware].str.upper(), format="ISO8601", utc=True, errors="coerce"
-        )
-        result[aware] = parsed.dt.tz_convert(tz).dt.as_unit("us")
+        ).dt.as_unit("us")
+        far[aware] = ~_within_range(parsed.dt.tz_localize(None))
+        result[aware] = parsed.mask(far[aware]).dt.tz_convert(tz)
     local = pd.concat([text[naive].str.upper(), _us_as_iso(text[us])])
     if len(local):
         parsed = pd.to_datetime(local, format="ISO8601", errors="coerce").dt.as_unit("us")
-        result[local.index] = _localise(parsed, tz)
+        far[local.index] = ~_within_range(parsed)
+        result[local.index] = _localise(parsed.mask(far[local.index]), tz)
     bad = values.notna() & result.isna()
     reasons = _no_problems(values.index)
     reasons[bad] = (
         f"{column} '" + values[bad] + "' is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
     )
+    reasons[far] = f"{column} '" + values[far] + f"' {_FAR}"
     return result, reasons

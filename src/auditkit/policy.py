@@ -40,10 +40,18 @@ class ApprovalsSection:
 
 
 @dataclass(frozen=True)
+class CallsSection:
+    # A logged contact and a phone-system call of the same client and direction are one call
+    # when they are this many minutes apart or less: logs are typed from memory, clocks drift.
+    match_minutes: int = 10
+
+
+@dataclass(frozen=True)
 class Policy:
     clinic: ClinicSection = field(default_factory=ClinicSection)
     missed_session: MissedSessionSection = field(default_factory=MissedSessionSection)
     approvals: ApprovalsSection = field(default_factory=ApprovalsSection)
+    calls: CallsSection = field(default_factory=CallsSection)
     # Extra phrase regexes per text category, extending the built-in patterns.
     phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -57,6 +65,7 @@ _SECTIONS = {
     "clinic": ClinicSection,
     "missed_session": MissedSessionSection,
     "approvals": ApprovalsSection,
+    "calls": CallsSection,
 }
 
 

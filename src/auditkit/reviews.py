@@ -29,6 +29,7 @@ SUBJECT_TIMES = {
     "appointment": ("appointments", "appointment_id", "scheduled_start"),
     "contact": ("contacts", "contact_id", "started_at"),
     "note": ("notes", "note_id", "written_at"),
+    "call": ("calls", "call_id", "started_at"),
 }
 
 
@@ -99,9 +100,10 @@ def unmatched_reviews(
     """
     fired = reviews.merge(findings[KEY], on=KEY, how="left", indicator=True)["_merge"] == "both"
     gone = reviews[~fired.to_numpy()]
+    tables = {**bundle.tables, "calls": bundle.calls}
     times = pd.concat(
         [
-            bundle.tables[table][[id_column, at_column]]
+            tables[table][[id_column, at_column]]
             .set_axis(["subject_id", "at"], axis=1)
             .assign(subject_type=kind)
             for kind, (table, id_column, at_column) in SUBJECT_TIMES.items()

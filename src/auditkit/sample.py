@@ -13,6 +13,10 @@ produce exactly the finding listed for it. That rests on the schedule's spacing:
 sessions are at least 63 hours apart, outreach happens within 10 hours of the start (late calls
 within 36), notes within 40 hours, so one no-show's calls and notes never fall into another's
 windows; background calls that would are dropped.
+
+From October the clinic's phone system logs its calls too (calls.csv): nearly every logged phone
+call, at the phone system's own time a few seconds to a few minutes off the log's minute, plus
+calls nobody logged (LG001) and without logged calls it never carried (LG002).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from auditkit.phones import numbers_on_file, to_e164
 
 TIMEZONE = "America/Los_Angeles"
 
@@ -49,12 +55,14 @@ phone_coaching = ["program_director"]
 RULE_CODES = (
     "MS001", "MS002", "MS003", "VM001", "VM002", "VM003",
     "VM004", "NT001", "NT002", "TP001", "IQ001", "PC001",
+    "LG001", "LG002",
 )  # fmt: skip
 
 # Times are whole minutes since the Unix epoch (UTC): exact, cheap, and DST-proof.
 HOUR = 60
 DAY = 24 * HOUR
 CALL_WINDOW = 24 * HOUR  # call_within_hours
+WAIT = 20  # wait_minutes
 LOOKBACK = 90 * DAY  # lookback_days
 # Background calls this close to a no-show would count as its outreach, so they are dropped.
 _KEEP_CLEAR = (-HOUR, CALL_WINDOW + HOUR)
@@ -64,6 +72,7 @@ _KEEP_CLEAR = (-HOUR, CALL_WINDOW + HOUR)
 INJECTION_RATE = {
     "MS001": 0.06, "MS002": 0.05, "MS003": 0.05, "VM001": 0.05, "VM002": 0.07, "VM003": 0.07,
     "VM004": 0.05, "NT001": 0.06, "NT002": 0.07, "TP001": 0.08, "IQ001": 0.08, "PC001": 0.07,
+    "LG001": 0.04, "LG002": 0.04,
 }  # fmt: skip
 _VARIANTS = {
     "MS001": ("texted_instead", "emailed_instead", "called_late", "reminder_then_text"),
@@ -92,12 +101,20 @@ _VARIANTS = {
         "before_approval",
         "coaching_while_scheduling",
     ),
+    "LG001": ("outbound", "inbound"),
+    "LG002": ("outbound", "inbound"),
 }
 BROKEN_ROWS = {"staff": 1, "appointments": 2, "contacts": 2, "notes": 1, "approvals": 1}
 
 _FIRST_SESSION_DAY = np.datetime64("2025-09-02", "D")  # the day after Labor Day
 _YEAR_END = np.datetime64("2026-08-31", "D")
 _LAST_INTAKE_DAY = np.datetime64("2026-06-26", "D")
+_PHONE_LOG_START = np.datetime64("2025-10-01", "D")  # the phone system went live
+_CLINIC_LINE = "+18055550100"
+# Minutes between two calls on one line (number and direction) that keep them apart: a call this
+# far from every other is never paired with another's log entry, whatever its offset.
+_APART = 30
+_NEAR = 25  # closer than this to another call on its line, a call keeps the log's exact time
 
 
 def _days(first: str, last: str) -> np.ndarray:
@@ -747,6 +764,7 @@ class _ClinicYear:
 
     def __init__(self, clients: int, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
+        self.seed = seed
         self.staff = _make_staff(clients)
         self.clients = _make_clients(self.rng, self.staff, clients)
         self.appointments = _make_appointments(self.rng, self.clients, self.staff)
@@ -1590,8 +1608,10 @@ class _ClinicYear:
         notes = pd.concat([pd.DataFrame(self.notes), self._progress_notes()], ignore_index=True)
         notes = notes.sort_values(["at", "client"], kind="stable").reset_index(drop=True)
         notes_out = self._notes_table(notes)
+        calls, phone_truth = self._phone_log(contacts, contacts_out["contact_id"])
         truth = pd.concat(
             [
+                phone_truth,
                 pd.DataFrame(
                     {
                         "rule": list(self.appointment_truth.values()),
@@ -1611,8 +1631,225 @@ class _ClinicYear:
             "contacts": contacts_out,
             "notes": notes_out,
             "approvals": self._approvals_table(),
+            "calls": calls,
         }
         return tables, truth
+
+    # --- the phone system's log ------------------------------------------------------------------
+
+    def _phone_log(
+        self, contacts: pd.DataFrame, contact_ids: pd.Series
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """calls.csv and its ground truth, from its own random stream so no other file changes.
+
+        Every logged phone call from _PHONE_LOG_START is in it, at the phone system's time,
+        except the LG002 ones; LG001 calls are in it and in no log; a few calls are with numbers
+        that are no client's. Calls that are injected or left out are _APART from any other on
+        their line, so each is paired (or not) exactly as its ground truth says.
+        """
+        rng = np.random.default_rng([self.seed, 8])
+        start = int(self._local_minutes(np.array([_PHONE_LOG_START]), np.array([0]))[0])
+        end = int(contacts["at"].max())
+        lines = self.clients["phone"].to_numpy()
+        phone = contacts[(contacts["channel"] == "phone") & (contacts["at"] >= start)]
+        phone = phone.assign(contact_id=contact_ids[phone.index], number=lines[phone["client"]])
+        phone = phone.assign(near=_nearest_on_line(phone))
+
+        missing = _left_out(rng, phone, start, end)
+        kept = phone.drop(index=missing)
+        offset = np.where(
+            rng.random(len(kept)) < 0.6,
+            rng.integers(-30, 31, len(kept)),
+            rng.integers(-180, 181, len(kept)),
+        )
+        low, high = self._offset_bounds(kept)
+        offset = np.clip(np.where(kept["near"] < _NEAR, 0, offset), low, high).astype(np.int64)
+        seconds = np.where(kept["duration"] >= 0, kept["duration"], rng.integers(10, 60, len(kept)))
+        logged = pd.DataFrame(
+            {
+                "second": kept["at"].to_numpy() * 60 + offset,
+                "direction": kept["direction"].to_numpy(),
+                "number": kept["number"].to_numpy(),
+                "staff_id": kept["staff_id"].to_numpy(),
+                "result": kept["outcome"]
+                .map({"no_answer": "no_answer", "wrong_number": "failed"})
+                .fillna("connected")
+                .to_numpy(),
+                "duration": seconds + rng.integers(0, 9, len(kept)),
+                "truth": "",
+            }
+        )
+        unlogged = self._unlogged_calls(rng, contacts, start, end, _target("LG001", len(kept)))
+        others = self._other_calls(rng, start, end, max(2, round(0.03 * len(kept))))
+        calls = pd.concat([logged, unlogged, others], ignore_index=True)
+        calls = calls.sort_values(["second", "number"], kind="stable", ignore_index=True)
+        table = self._calls_table(rng, calls)
+        truth = pd.concat(
+            [
+                pd.DataFrame({"rule": calls["truth"], "subject_id": table["call_id"]}),
+                pd.DataFrame({"rule": "LG002", "subject_id": phone.loc[missing, "contact_id"]}),
+            ]
+        )
+        return table, truth
+
+    def _offset_bounds(self, kept: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per call, the offsets (seconds) that keep it on its side of every no-show's start,
+        20-minute wait and 24-hour deadline: a call at the phone system's time is found by the
+        timing rules exactly as at the log's. 0 is always inside."""
+        appointments = self.appointments
+        no_shows = appointments.loc[appointments["status"] == "no_show", ["client", "at"]]
+        outbound = kept.loc[kept["direction"] == "outbound", ["client", "at"]]
+        pairs = outbound.reset_index().merge(no_shows.rename(columns={"at": "start"}), on="client")
+        t, s = pairs["at"] * 60, pairs["start"] * 60
+        lows, highs = [], []
+        for mark, inside_after in ((s, True), (s + WAIT * 60, True), (s + CALL_WINDOW * 60, False)):
+            gap = mark - t
+            if inside_after:  # t >= mark is one side, t < mark the other
+                lows.append(gap.where(t >= mark))
+                highs.append((gap - 1).where(t < mark))
+            else:  # t <= mark is one side, t > mark the other
+                highs.append(gap.where(t <= mark))
+                lows.append((gap + 1).where(t > mark))
+        bounds = (
+            pd.DataFrame(
+                {
+                    "row": pairs["index"],
+                    "low": pd.concat(lows, axis=1).max(axis=1),
+                    "high": pd.concat(highs, axis=1).min(axis=1),
+                }
+            )
+            .groupby("row")[["low", "high"]]
+            .agg({"low": "max", "high": "min"})
+        )
+        bounds = bounds.reindex(kept.index)
+        return (
+            bounds["low"].fillna(-np.inf).to_numpy(),
+            bounds["high"].fillna(np.inf).to_numpy(),
+        )
+
+    def _unlogged_calls(
+        self, rng: np.random.Generator, contacts: pd.DataFrame, start: int, end: int, count: int
+    ) -> pd.DataFrame:
+        """LG001: calls with clients' numbers, half outbound, that nobody logged, each _APART
+        from every logged phone call on its line and on a line and day of its own."""
+        draws = 40 * count
+        client = rng.integers(0, len(self.clients), draws)
+        day = np.busday_offset(
+            _PHONE_LOG_START + rng.integers(7, (end - start) // DAY - 7, draws).astype("m8[D]"),
+            0,
+            roll="forward",
+            holidays=_CLOSED_DAYS,
+        )
+        candidates = pd.DataFrame(
+            {
+                "second": self._local_minutes(day, rng.integers(9 * HOUR, 18 * HOUR, draws)) * 60,
+                "direction": np.where(np.arange(draws) % 2 == 0, "outbound", "inbound"),
+                "number": self.clients["phone"].to_numpy()[client],
+                "staff_id": np.array(self.client_therapist)[client],
+                "day": day,
+            }
+        )
+        phone = contacts[contacts["channel"] == "phone"]
+        line = pd.DataFrame(
+            {
+                "logged": phone["at"].to_numpy() * 60,
+                "direction": phone["direction"].to_numpy(),
+                "number": self.clients["phone"].to_numpy()[phone["client"]],
+            }
+        ).sort_values("logged")
+        nearest = pd.merge_asof(
+            candidates.reset_index().sort_values("second"),
+            line,
+            left_on="second",
+            right_on="logged",
+            by=["number", "direction"],
+            direction="nearest",
+        ).set_index("index")
+        apart = (nearest["second"] - nearest["logged"]).abs().reindex(candidates.index)
+        free = candidates[apart.isna() | (apart >= _APART * 60)]
+        free = free.drop_duplicates(["number", "day"])
+        chosen = pd.concat(
+            [
+                free[free["direction"] == direction].head((count + 1 - i) // 2)
+                for i, direction in enumerate(_VARIANTS["LG001"])
+            ]
+        )
+        outbound = chosen["direction"] == "outbound"
+        result = np.where(
+            outbound,
+            rng.choice(["connected", "no_answer"], len(chosen), p=[0.7, 0.3]),
+            rng.choice(["connected", "voicemail"], len(chosen)),
+        )
+        return chosen.drop(columns="day").assign(
+            result=result,
+            duration=np.where(
+                result == "no_answer",
+                rng.integers(15, 36, len(chosen)),
+                rng.integers(30, 400, len(chosen)),
+            ),
+            truth="LG001",
+        )
+
+    def _other_calls(
+        self, rng: np.random.Generator, start: int, end: int, count: int
+    ) -> pd.DataFrame:
+        """Calls with numbers no client has (a pharmacy, an insurer): nothing for LG001."""
+        day = np.busday_offset(
+            _PHONE_LOG_START + rng.integers(0, (end - start) // DAY, count).astype("m8[D]"),
+            0,
+            roll="forward",
+            holidays=_CLOSED_DAYS,
+        )
+        return pd.DataFrame(
+            {
+                "second": self._local_minutes(day, rng.integers(9 * HOUR, 17 * HOUR, count)) * 60,
+                "direction": rng.choice(["outbound", "inbound"], count),
+                "number": [f"(213) 555-02{k:02d}" for k in rng.integers(0, 100, count)],
+                "staff_id": rng.choice(self.therapists, count),
+                "result": "connected",
+                "duration": rng.integers(30, 300, count),
+                "truth": "",
+            }
+        )
+
+    def _calls_table(self, rng: np.random.Generator, calls: pd.DataFrame) -> pd.DataFrame:
+        """calls.csv as `auditkit import` writes it from a RingCentral export: times in the
+        clinic's zone to the second, the client's number as the export spelled it, client_id
+        where exactly one client has that number."""
+        digits = calls["number"].str.replace(r"\D", "", regex=True)
+        area, exchange, line = digits.str[:3], digits.str[3:6], digits.str[6:]
+        spelled = np.select(
+            [rng.random(len(calls)) < share for share in (0.4, 0.55, 0.7, 0.8, 0.9)],
+            [
+                "+1" + digits,
+                "(" + area + ") " + exchange + "-" + line,
+                area + "-" + exchange + "-" + line,
+                area + "." + exchange + "." + line,
+                "1 " + area + " " + exchange + " " + line,
+            ],
+            digits,
+        )
+        clinic = to_e164(calls["staff_id"].map(self.staff_phone)).fillna(_CLINIC_LINE)
+        outbound = (calls["direction"] == "outbound").to_numpy()
+        on_file = numbers_on_file(self.clients)
+        holders = on_file["number"].value_counts()
+        unique = on_file[on_file["number"].map(holders) == 1].set_index("number")["client_id"]
+        local = pd.to_datetime(calls["second"], unit="s", utc=True).dt.tz_convert(TIMEZONE)
+        iso = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+        width = max(6, len(str(len(calls))))
+        return pd.DataFrame(
+            {
+                "call_id": [f"RC{i:0{width}d}" for i in range(1, len(calls) + 1)],
+                "started_at": iso.str[:-2] + ":" + iso.str[-2:],
+                "direction": calls["direction"],
+                "from_number": np.where(outbound, clinic, spelled),
+                "to_number": np.where(outbound, spelled, _CLINIC_LINE),
+                "client_id": to_e164(calls["number"]).map(unique).fillna(""),
+                "result": calls["result"],
+                "duration_seconds": calls["duration"],
+                "source": "RingCentral",
+            }
+        )
 
     @property
     def _appointment_ids(self) -> np.ndarray:
@@ -1716,6 +1953,29 @@ class _ClinicYear:
         )
 
 
+def _left_out(rng: np.random.Generator, phone: pd.DataFrame, start: int, end: int) -> np.ndarray:
+    """LG002: logged phone calls, half of them outbound, that the phone system never carried
+    (made from a personal phone, say): each _APART from any other on its line, and a week inside
+    the log's span, so the log covers it."""
+    inside = phone["at"].between(start + 7 * DAY, end - 7 * DAY) & (phone["near"] >= _APART)
+    target = _target("LG002", len(phone))
+    pools = [phone.index[inside & (phone["direction"] == d)] for d in _VARIANTS["LG002"]]
+    return np.concatenate(
+        [rng.permutation(pool)[: (target + 1 - i) // 2] for i, pool in enumerate(pools)]
+    )
+
+
+def _nearest_on_line(phone: pd.DataFrame) -> pd.Series:
+    """Minutes from each phone contact to the nearest other on its line (number and direction);
+    inf for the only one."""
+    ordered = phone.sort_values(["number", "direction", "at"], kind="stable")
+    line = ordered["number"] + " " + ordered["direction"]
+    at = ordered["at"].astype("float64")
+    before = (at - at.shift()).where(line == line.shift(), np.inf)
+    after = (at.shift(-1) - at).where(line == line.shift(-1), np.inf)
+    return np.minimum(before, after).reindex(phone.index)
+
+
 # --- broken rows ---------------------------------------------------------------------------------
 
 
@@ -1807,4 +2067,5 @@ def _with_broken_rows(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame
         "contacts": pd.concat([contacts, bad_contacts[contacts.columns]], ignore_index=True),
         "notes": pd.concat([notes, empty_note], ignore_index=True),
         "approvals": pd.concat([approvals, unknown_approver], ignore_index=True),
+        "calls": tables["calls"],
     }

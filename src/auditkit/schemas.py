@@ -33,6 +33,11 @@ PURPOSES = ("missed_session", "scheduling", "coaching", "inquiry", "other")
 APPROVAL_KINDS = ("closure_warning", "phone_coaching")
 REVIEW_DECISIONS = ("confirmed", "dismissed")
 REVIEW_STATES = ("new", *REVIEW_DECISIONS)  # "new": nobody has reviewed the finding yet
+# What a phone system knows of a call. "connected" is all it knows of a picked-up call: a person
+# and an answering machine look the same to it, so whether a voicemail was left is unknown here
+# (the clinician's log says). "no_answer" is either end's: direction says whose.
+CALL_RESULTS = ("connected", "voicemail", "no_answer", "busy", "hang_up", "failed", "unknown")
+SUBJECT_TYPES = ("appointment", "contact", "note", "call")
 
 
 @register_check_method(statistics=[])
@@ -126,6 +131,24 @@ class Approvals(_Table):
     expires_at: Series[Any] = _timestamp()
 
 
+class Calls(_Table):
+    """The phone system's call log (calls.csv, optional): what really rang, and when.
+
+    `client_id` is the client whose number the call was to (outbound) or from (inbound), matched
+    by `auditkit import`; blank when no client, or several, have that number on file.
+    """
+
+    call_id: Series[str] = _id()
+    started_at: Series[Any] = _timestamp(required=True)
+    direction: Series[str] = _vocab(DIRECTIONS, required=True)
+    from_number: Series[str] = pa.Field(nullable=True)
+    to_number: Series[str] = pa.Field(nullable=True)
+    client_id: Series[str] = _ref("clients", required=False)
+    result: Series[str] = _vocab(CALL_RESULTS)
+    duration_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    source: Series[str] = pa.Field(nullable=True)
+
+
 class Reviews(_Table):
     """A supervisor's decision on one finding, kept in reviews.csv from one audit to the next.
 
@@ -211,6 +234,9 @@ TABLES: dict[str, TableSpec] = {
         _table_spec("approvals", Approvals, optional=True),
     )
 }
+# Optional, and kept apart from TABLES: a bundle without it has no phone-system log, and tools
+# that walk every table (de-identified extracts) must not carry its phone numbers along unasked.
+CALLS = _table_spec("calls", Calls, optional=True)
 # Not one of the bundle's tables: the audit reads it, when there is one, to mark findings.
 REVIEWS = _table_spec("reviews", Reviews)
 
@@ -220,7 +246,7 @@ class Findings(pa.DataFrameModel):
 
     rule: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}\d{3}$")
     severity: Series[str] = pa.Field(isin=["high", "medium", "low"])
-    subject_type: Series[str] = pa.Field(isin=["appointment", "contact", "note"])
+    subject_type: Series[str] = pa.Field(isin=list(SUBJECT_TYPES))
     subject_id: Series[str] = pa.Field(nullable=False)
     client_id: Series[str] = pa.Field(nullable=False)
     staff_id: Series[str] = pa.Field(nullable=True)

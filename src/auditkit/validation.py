@@ -14,7 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS, RawTable, read_table
+from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
 from auditkit.parsing import (
     parse_count,
     parse_flag,
@@ -23,7 +23,7 @@ from auditkit.parsing import (
     repair_text,
 )
 from auditkit.policy import Policy, load_policy
-from auditkit.schemas import TABLES, ColumnSpec, TableSpec
+from auditkit.schemas import CALLS, TABLES, ColumnSpec, TableSpec
 
 COVERAGE_COLUMNS = ["table", "file", "encoding", "rows_read", "accepted", "rejected"]
 
@@ -36,6 +36,8 @@ class Bundle:
     policy: Policy
     tables: dict[str, pd.DataFrame]
     rejected: pd.DataFrame
+    # The phone system's call log (calls.csv or --calls); empty when the bundle has none.
+    calls: pd.DataFrame
     coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
 
     @property
@@ -144,6 +146,8 @@ def _reference_problems(
         target = accepted[column.references][TABLES[column.references].id_column]
         values = frame[column.name]
         dangling = values.notna() & ~values.isin(target)
+        if not dangling.any():  # the usual case: skip building the where-was-it messages
+            continue
         # Only the referenced table's rows: ids like '1' recur across tables.
         where = set_aside[set_aside["file"].str.lower().str.startswith(column.references + ".")]
         where = where.drop_duplicates("record_id").set_index("record_id")
@@ -183,12 +187,14 @@ def validate_table(
     problems.append(_reference_problems(clean, spec, accepted, set_aside))
     problems = pd.concat(problems, ignore_index=True)
     bad_rows = problems["row"].unique()
+    # As text even when a typed file holds the id as a number or a date.
+    ids = raw.frame[spec.id_column].astype("str") if spec.id_column in raw.frame else None
     rejected = pd.DataFrame(
         {
             "file": raw.file,
             "line": raw.lines.loc[problems["row"]].to_numpy(),
-            "record_id": raw.frame[spec.id_column].reindex(problems["row"]).fillna("").to_numpy()
-            if spec.id_column in raw.frame
+            "record_id": ids.reindex(problems["row"]).fillna("").to_numpy()
+            if ids is not None
             else "",
             "column": problems["column"].to_numpy(),
             "reason": problems["reason"].to_numpy(),
@@ -198,7 +204,7 @@ def validate_table(
     model_columns = [c.name for c in spec.columns]
     extra_columns = [c for c in frame.columns if c not in model_columns]
     good = frame.drop(index=bad_rows)[model_columns + extra_columns]
-    good.insert(len(good.columns), "source_line", raw.lines.drop(index=bad_rows))
+    good.insert(len(good.columns), SOURCE_LINE, raw.lines.drop(index=bad_rows))
     return good.reset_index(drop=True), pd.concat([raw.malformed, rejected], ignore_index=True)
 
 
@@ -220,7 +226,8 @@ def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bu
     tz = policy.clinic.timezone
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
-    for name, spec in TABLES.items():
+    for spec in (*TABLES.values(), CALLS):
+        name = spec.name
         raw = raws.get(name)
         if raw is None:
             accepted[name] = _empty_table(spec, tz)
@@ -241,8 +248,14 @@ def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bu
     rejected_frame = pd.concat(rejected, ignore_index=True).sort_values(
         ["file", "line"], kind="stable", ignore_index=True
     )
+    calls = accepted.pop(CALLS.name)
     return Bundle(
-        path, policy, accepted, rejected_frame, pd.DataFrame(coverage, columns=COVERAGE_COLUMNS)
+        path,
+        policy,
+        accepted,
+        rejected_frame,
+        calls,
+        pd.DataFrame(coverage, columns=COVERAGE_COLUMNS),
     )
 
 
@@ -250,11 +263,13 @@ def load(
     path: Path | str,
     policy: Policy | Path | str | None = None,
     progress: Callable[[str], None] | None = None,
+    calls: Path | str | None = None,
 ) -> Bundle:
     """Read and validate a bundle folder: the first step of every audit.
 
     `progress` hears a line per file read and one before validating, so a front end can show
-    where a long run is; the library itself never prints.
+    where a long run is; the library itself never prints. `calls` names a phone-system call log
+    (the calls table, e.g. written by `auditkit import`) to use instead of the bundle's calls.csv.
     """
     path = Path(path)
     if not path.is_dir():
@@ -262,9 +277,12 @@ def load(
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=path)
     say = progress or (lambda _message: None)
+    if calls is not None and not Path(calls).is_file():
+        raise BundleError(f"The call log {calls} does not exist.")
     raws: dict[str, RawTable | None] = {}
-    for name, spec in TABLES.items():
-        raw = raws[name] = read_table(path, spec)
+    for spec in (*TABLES.values(), CALLS):
+        given = Path(calls) if calls is not None and spec is CALLS else None
+        raw = raws[spec.name] = read_table(path, spec, given)
         if raw is not None:
             say(f"read {raw.file}: {raw.rows_read:,} rows")
     say("validating")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from auditkit.rules import (
     iq001_inquiry_not_ncnd,
+    lg001_call_not_logged,
+    lg002_logged_call_not_placed,
     ms001_no_outreach_call,
     ms002_called_too_soon,
     ms003_nobody_reached,
@@ -31,6 +33,8 @@ _MODULES = (
     tp001_third_party_message,
     iq001_inquiry_not_ncnd,
     pc001_phone_beyond_scheduling,
+    lg001_call_not_logged,
+    lg002_logged_call_not_placed,
 )
 
 RULES: dict[str, Rule] = {module.RULE.code: module.RULE for module in _MODULES}

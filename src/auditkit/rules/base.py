@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from auditkit.rules.context import AuditContext
 
 Severity = Literal["high", "medium", "low"]
-Subject = Literal["appointment", "contact", "note"]
+Subject = Literal["appointment", "contact", "note", "call"]
 SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
 
 # Every check's opportunities carry these; findings add summary and evidence.

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit import text
+from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.validation import Bundle
 
 
@@ -33,6 +34,10 @@ class AuditContext:
     @property
     def note_deadline(self) -> pd.Timedelta:
         return pd.Timedelta(hours=self.policy.missed_session.note_within_hours)
+
+    @property
+    def match_window(self) -> pd.Timedelta:
+        return pd.Timedelta(minutes=self.policy.calls.match_minutes)
 
     # --- text -----------------------------------------------------------------------------
     def phrases(
@@ -67,8 +72,73 @@ class AuditContext:
 
     @cached_property
     def outbound_calls(self) -> pd.DataFrame:
+        """Outbound phone contacts, at the phone system's time where it has the call: the
+        clinician's log says what was said, the phone system when it was said."""
         contacts = self.bundle.contacts
-        return contacts[(contacts["direction"] == "outbound") & (contacts["channel"] == "phone")]
+        calls = contacts[(contacts["direction"] == "outbound") & (contacts["channel"] == "phone")]
+        matched = self.call_matches.set_index("contact_id")["call_at"]
+        system_time = matched.reindex(calls["contact_id"]).set_axis(calls.index)
+        return calls.assign(started_at=system_time.fillna(calls["started_at"]))
+
+    # --- the phone system's log ---------------------------------------------------------------
+    @cached_property
+    def call_clients(self) -> pd.DataFrame:
+        """Each phone-system call with the client it was to or from: the client_id the log has,
+        else every client with the call's number on file (siblings may share a parent's phone).
+
+        Calls with no client's number are left out: nothing in the contact log can be theirs.
+        """
+        calls = self.bundle.calls
+        unnamed = calls[calls["client_id"].isna()]
+        by_number = (
+            unnamed.drop(columns="client_id")
+            .assign(number=client_numbers(unnamed))
+            .merge(numbers_on_file(self.bundle.clients), on="number")
+        )
+        return pd.concat([calls[calls["client_id"].notna()], by_number[calls.columns]])
+
+    @cached_property
+    def call_matches(self) -> pd.DataFrame:
+        """Logged phone contacts paired one to one with phone-system calls of the same client and
+        direction at most match_minutes apart (contact_id, call_id, call_at), nearest first.
+
+        Each round pairs every contact with its nearest free call and lets each call keep its
+        nearest contact; contacts that lost try again against the calls still free.
+        """
+        contacts = self.bundle.contacts
+        # Rows are dropped by integer keys: isin over Arrow strings is slow at a clinic's scale.
+        logged = contacts.loc[
+            contacts["channel"] == "phone", ["contact_id", "client_id", "direction", "started_at"]
+        ].sort_values("started_at", kind="stable")
+        logged = logged.assign(row=np.arange(len(logged)))
+        calls = self.call_clients
+        free = (
+            calls[["call_id", "client_id", "direction", "started_at"]]
+            .rename(columns={"started_at": "call_at"})
+            .assign(call=pd.factorize(calls["call_id"])[0])  # a shared number: a row per sibling
+            .sort_values("call_at", kind="stable")
+        )
+        rounds = [logged.iloc[:0].merge(free.iloc[:0], on=["client_id", "direction"])]
+        while len(logged) and len(free):
+            nearest = pd.merge_asof(
+                logged,
+                free,
+                left_on="started_at",
+                right_on="call_at",
+                by=["client_id", "direction"],
+                tolerance=self.match_window,
+                direction="nearest",
+            ).dropna(subset=["call"])
+            if nearest.empty:
+                break
+            gap = (nearest["call_at"] - nearest["started_at"]).abs()
+            paired = nearest.assign(gap=gap).sort_values("gap", kind="stable")
+            paired = paired.drop_duplicates("call")
+            rounds.append(paired)
+            logged = logged[~logged["row"].isin(paired["row"])]
+            free = free[~free["call"].isin(paired["call"])]
+        matches = pd.concat(rounds, ignore_index=True)
+        return matches[["contact_id", "call_id", "call_at"]]
 
     def calls_after_no_shows(self, within: pd.Timedelta) -> pd.DataFrame:
         """(no-show, outbound call to that client) pairs with the call in [start, start + within].

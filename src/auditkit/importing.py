@@ -1,0 +1,393 @@
+"""Import a practice-management or phone-system export into a bundle table, through a mapping.
+
+A mapping (TOML: a preset shipped in auditkit/presets, or a clinic's own file) names the bundle
+table the export fills, which source column feeds which bundle column, how the source's values
+read in the bundle's vocabulary, and the time zone of its times. Every row of the export is
+written: a value the mapping can't read keeps its text with the reason appended in brackets, so
+the loader sets that row aside and lists it in rejected.csv, on every audit, rather than the
+import dropping it quietly.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from auditkit.errors import BundleError, MappingError
+from auditkit.loading import (
+    RawTable,
+    find_table_file,
+    normalise_column_name,
+    read_csv,
+    read_table,
+)
+from auditkit.output import write_atomically
+from auditkit.parsing import parse_timestamp
+from auditkit.phones import client_numbers, numbers_on_file, to_e164
+from auditkit.policy import Policy, load_policy
+from auditkit.schemas import CALLS, TABLES, TableSpec
+from auditkit.validation import validate_table
+
+IMPORTABLE: dict[str, TableSpec] = {**TABLES, CALLS.name: CALLS}
+SET_ASIDE_COLUMNS = ["line", "record_id", "column", "value", "reason"]
+_KEYS = ("name", "table", "timezone", "date_format", "columns", "values", "set_aside", "constants")
+_PRESETS = files("auditkit") / "presets"
+PRESETS: tuple[str, ...] = tuple(
+    sorted(p.name.removesuffix(".toml") for p in _PRESETS.iterdir() if p.name.endswith(".toml"))
+)
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one kind of export reads as a bundle table. Value keys are stored as `value_key`
+    gives them, so 'No Show', 'no_show' and 'NO-SHOW' in an export all find one entry."""
+
+    name: str
+    table: str
+    columns: dict[str, str]  # source column -> bundle column; several may feed one (joined)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # bundle column -> map
+    set_aside: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> value: why
+    constants: dict[str, str] = field(default_factory=dict)  # bundle column -> every row's value
+    timezone: str | None = None  # of times without an offset; None: the clinic's
+    date_format: str | None = None  # strptime format; None: the forms the loader reads
+
+    @property
+    def spec(self) -> TableSpec:
+        return IMPORTABLE[self.table]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import wrote, and the export's rows it could not read: the ones it wrote marked,
+    which the loader will set aside, and any of the wrong width, which it could not write."""
+
+    path: Path
+    rows: int  # rows of the export written
+    replaced: int  # rows already in the file with an id this export holds again
+    set_aside: pd.DataFrame  # SET_ASIDE_COLUMNS; `line` is the export's
+    clients: dict[str, int] = field(default_factory=dict)  # calls only: how numbers matched
+
+
+def value_key(values: pd.Series) -> pd.Series:
+    """Case, spaces, hyphens and underscores don't matter: 'Late Cancel' is 'late-cancel'."""
+    return values.str.lower().str.replace(r"[\s_\-]+", " ", regex=True).str.strip()
+
+
+# --- mappings --------------------------------------------------------------------------------
+
+
+def _table_of(raw: Any, where: str, key: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise MappingError(f"In {where}, [{key}] must be a table of keys.")
+    return raw
+
+
+def _text(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(f"In {where}, '{key}' must be text, not {value!r}.")
+    return value
+
+
+def _vocabulary(spec: TableSpec, column: str, where: str, key: str) -> tuple[str, ...]:
+    found = {c.name: c for c in spec.columns}.get(column)
+    if found is None or found.kind != "vocab":
+        vocab = ", ".join(c.name for c in spec.columns if c.kind == "vocab")
+        raise MappingError(
+            f"In {where}, [{key}.{column}] maps values of a column that has no fixed values; "
+            f"the {spec.name} columns that do: {vocab}."
+        )
+    return found.vocabulary
+
+
+def mapping_from_dict(raw: dict[str, Any], where: str) -> Mapping:
+    """A checked Mapping from parsed TOML; `where` names it in error messages."""
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise MappingError(
+            f"Unknown key '{unknown[0]}' in {where}. Known keys: {', '.join(_KEYS)}."
+        )
+    table = _text(raw.get("table"), where, "table")
+    if table not in IMPORTABLE:
+        raise MappingError(
+            f"In {where}, table {table!r} is not a bundle table: {', '.join(IMPORTABLE)}."
+        )
+    spec = IMPORTABLE[table]
+    known = [c.name for c in spec.columns]
+    columns = {
+        _text(source, where, "columns"): _text(target, where, f"columns.{source}")
+        for source, target in _table_of(raw.get("columns", {}), where, "columns").items()
+    }
+    constants = {
+        target: _text(value, where, f"constants.{target}")
+        for target, value in _table_of(raw.get("constants", {}), where, "constants").items()
+    }
+    for target in [*columns.values(), *constants]:
+        if target not in known:
+            raise MappingError(
+                f"In {where}, {target!r} is not a column of the {table} table: {', '.join(known)}."
+            )
+    missing = [c for c in spec.required_columns if c not in {*columns.values(), *constants}]
+    if missing:
+        raise MappingError(
+            f"{where} maps no source column to {missing[0]}, which the {table} table requires."
+        )
+    maps: dict[str, dict[str, dict[str, str]]] = {"values": {}, "set_aside": {}}
+    for key, checked in maps.items():
+        for column, entries in _table_of(raw.get(key, {}), where, key).items():
+            vocabulary = _vocabulary(spec, column, where, key)
+            if column not in columns.values():
+                raise MappingError(f"In {where}, [{key}.{column}] is for a column nothing maps.")
+            entries = _table_of(entries, where, f"{key}.{column}")
+            for source, target in entries.items():
+                _text(target, where, f"{key}.{column}.{source}")
+                if key == "values" and target not in vocabulary:
+                    raise MappingError(
+                        f"In {where}, [values.{column}] maps {source!r} to {target!r}, which is "
+                        f"not one of: {', '.join(vocabulary)}."
+                    )
+            checked[column] = dict(
+                zip(value_key(pd.Series(list(entries), dtype="str")), entries.values(), strict=True)
+            )
+    for column, value in constants.items():
+        vocabulary = {c.name: c.vocabulary for c in spec.columns}[column]
+        if vocabulary and value not in vocabulary:
+            raise MappingError(
+                f"In {where}, constant {column} = {value!r} is not one of: {', '.join(vocabulary)}."
+            )
+    timezone = raw.get("timezone")
+    if timezone is not None:
+        try:
+            ZoneInfo(_text(timezone, where, "timezone"))
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Pacific" is a tzdata folder
+            raise MappingError(
+                f"In {where}, timezone {timezone!r} is not an IANA time zone name such as "
+                "'America/Los_Angeles' or 'UTC'."
+            ) from None
+    date_format = raw.get("date_format")
+    if date_format is not None and "%z" in _text(date_format, where, "date_format"):
+        raise MappingError(
+            f"In {where}, date_format holds %z: times with an offset are read without a format; "
+            "leave date_format out."
+        )
+    return Mapping(
+        name=_text(raw.get("name", Path(where).stem), where, "name"),
+        table=table,
+        columns=columns,
+        values=maps["values"],
+        set_aside=maps["set_aside"],
+        constants=constants,
+        timezone=timezone,
+        date_format=date_format,
+    )
+
+
+def load_mapping(path: Path | str) -> Mapping:
+    """A mapping file, checked: an unknown key or a bad value stops with a message naming it."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise MappingError(f"Mapping file {path} does not exist.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MappingError(f"Mapping file {path} is not valid TOML: {exc}.") from None
+    return mapping_from_dict(raw, str(path))
+
+
+def preset(name: str) -> Mapping:
+    """A mapping shipped with auditkit, by name (see PRESETS)."""
+    if name not in PRESETS:
+        raise MappingError(f"There is no preset {name!r}. Presets: {', '.join(PRESETS)}.")
+    text = (_PRESETS / f"{name}.toml").read_text(encoding="utf-8")
+    return mapping_from_dict(tomllib.loads(text), f"the {name} preset")
+
+
+# --- reading the export ----------------------------------------------------------------------
+
+
+def _marked(text: pd.Series, reasons: pd.Series) -> pd.Series:
+    """The text, with the reason appended where there is one, so the loader can't read it."""
+    return text.where(reasons.isna(), text.fillna("") + " [set aside: " + reasons + "]")
+
+
+def _source_values(frame: pd.DataFrame, mapping: Mapping, file: str) -> dict[str, pd.Series]:
+    """Each mapped bundle column's text: its source columns' values joined with a space."""
+    by_key = {normalise_column_name(c): c for c in frame.columns}
+    joined: dict[str, pd.Series] = {}
+    for source, target in mapping.columns.items():
+        column = by_key.get(normalise_column_name(source))
+        if column is None:
+            raise BundleError(
+                f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
+                f"{target}. Columns found: {', '.join(map(str, frame.columns))}."
+            )
+        part = frame[column].astype("str").str.strip().fillna("")
+        joined[target] = joined[target] + " " + part if target in joined else part
+    return {
+        target: text.str.strip().replace("", pd.NA).astype("str") for target, text in joined.items()
+    }
+
+
+def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, pd.Series]:
+    """Values through the mapping's value map: (bundle text, reason where set aside)."""
+    key = value_key(text)
+    reasons = key.map(mapping.set_aside.get(column, {})).astype("str")
+    if column not in mapping.values:
+        return _marked(text, reasons), reasons
+    mapped = key.map(mapping.values[column]).astype("str")
+    unknown = text.notna() & mapped.isna() & reasons.isna()
+    reasons = reasons.mask(unknown, f"the {mapping.name} mapping has no {column} for it")
+    return _marked(mapped.fillna(text), reasons), reasons
+
+
+def _local_times(
+    text: pd.Series, column: str, mapping: Mapping, tz: str
+) -> tuple[pd.Series, pd.Series]:
+    """Times read in the source's zone and written in the clinic's, as ISO 8601 with offset."""
+    if mapping.date_format is not None:
+        parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
+        text_read = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("str")
+        reads = f"a date-time in the {mapping.name} mapping's format {mapping.date_format}"
+    else:
+        text_read = text
+        reads = "a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
+    times, _ = parse_timestamp(text_read, column, mapping.timezone or tz)
+    iso = times.dt.tz_convert(tz).dt.strftime("%Y-%m-%dT%H:%M:%S%z").astype("str")
+    iso = iso.str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
+    reasons = pd.Series(pd.NA, index=text.index, dtype="str")
+    reasons = reasons.mask(text.notna() & times.isna(), f"not {reads}")
+    return _marked(iso.fillna(text), reasons), reasons
+
+
+def _match_clients(calls: pd.DataFrame, clients: pd.DataFrame) -> tuple[pd.Series, dict[str, int]]:
+    """The client whose number each call was to or from, where exactly one client has it."""
+    number = client_numbers(calls).where(calls["direction"].isin(["inbound", "outbound"]))
+    on_file = numbers_on_file(clients)
+    holders = on_file["number"].value_counts()
+    unique = on_file[on_file["number"].map(holders) == 1].set_index("number")["client_id"]
+    client = number.map(unique).astype("str")
+    shared = number.map(holders).gt(1)
+    return client, {
+        "matched": int(client.notna().sum()),
+        "number shared by several clients": int(shared.sum()),
+        "no client's number": int((number.notna() & client.isna() & ~shared).sum()),
+        "no usable number": int(number.isna().sum()),
+    }
+
+
+def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The table file's rows with this import's: a row with an id the import holds is replaced."""
+    if not target.exists():
+        return rows, 0
+    old = read_csv(target, spec.name, spec.id_column)
+    if len(old.malformed):
+        lines = ", ".join(map(str, old.malformed["line"].head(5)))
+        raise BundleError(
+            f"{target.name} has rows with the wrong number of fields (lines {lines}); rewriting "
+            "it would lose them. Fix those rows, then import again."
+        )
+    frame = old.frame.set_axis([normalise_column_name(c) for c in old.frame.columns], axis=1)
+    if spec.id_column not in frame:
+        raise BundleError(f"{target.name} has no '{spec.id_column}' column to merge on.")
+    kept = frame[~frame[spec.id_column].isin(rows[spec.id_column])]
+    return pd.concat([kept, rows], ignore_index=True), len(frame) - len(kept)
+
+
+def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The export's rows in the table's columns, and the values marked (SET_ASIDE_COLUMNS)."""
+    spec = mapping.spec
+    source = _source_values(raw.frame, mapping, raw.file)
+    record_ids = source.get(spec.id_column, pd.Series("", index=raw.frame.index))
+    rows = pd.DataFrame(index=raw.frame.index)
+    problems = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
+    for column in spec.columns:
+        if column.name in mapping.constants:
+            rows[column.name] = mapping.constants[column.name]
+        if column.name not in source:
+            continue
+        text, reasons = source[column.name], None
+        if column.kind == "vocab":
+            text, reasons = _mapped(text, column.name, mapping)
+        elif column.kind == "timestamp":
+            text, reasons = _local_times(text, column.name, mapping, tz)
+        rows[column.name] = text
+        if reasons is not None:
+            bad = reasons.notna()
+            problems.append(
+                pd.DataFrame(
+                    {
+                        "line": raw.lines[bad],
+                        "record_id": record_ids[bad],
+                        "column": column.name,
+                        "value": source[column.name][bad],
+                        "reason": reasons[bad],
+                    }
+                )
+            )
+    return rows, pd.concat(problems, ignore_index=True)
+
+
+def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Calls with their numbers in E.164 where they read as one, and the client matched by
+    number where the export names none."""
+    for column in ("from_number", "to_number"):
+        if column in rows:
+            rows[column] = to_e164(rows[column]).fillna(rows[column])
+    clients = TABLES["clients"]
+    on_file, _ = validate_table(read_table(bundle, clients), clients, tz, {})
+    ends = rows.reindex(columns=["direction", "from_number", "to_number"])
+    matched, counts = _match_clients(ends, on_file)
+    rows["client_id"] = rows["client_id"].fillna(matched) if "client_id" in rows else matched
+    return rows[[c.name for c in CALLS.columns if c.name in rows]], counts
+
+
+def import_file(
+    export: Path | str,
+    bundle: Path | str,
+    mapping: Mapping,
+    policy: Policy | Path | str | None = None,
+) -> Imported:
+    """Read a CSV export through `mapping` and write or merge its rows into the bundle's table.
+
+    Times without an offset are read in the mapping's zone (default: the clinic's, from
+    `policy` or the bundle's policy.toml) and written in the clinic's. Calls are matched to
+    clients by phone number (E.164) against the bundle's clients.csv. The file is replaced
+    atomically: a failed import leaves it as it was.
+    """
+    export, bundle = Path(export), Path(bundle)
+    if not bundle.is_dir():
+        raise BundleError(f"{bundle} is not a folder. Import into an audit bundle's folder.")
+    if export.suffix.lower() != ".csv":
+        raise BundleError(f"{export.name}: auditkit import reads CSV exports; save it as CSV.")
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy, bundle=bundle)
+    tz, spec = policy.clinic.timezone, mapping.spec
+    path = find_table_file(bundle, spec.name) or bundle / f"{spec.name}.csv"
+    if path.suffix.lower() != ".csv":
+        raise BundleError(
+            f"The bundle holds {path.name}; auditkit import writes CSV. Save it as "
+            f"{spec.name}.csv (or move it away) and import again."
+        )
+    raw = read_csv(export, spec.name)
+    rows, marked = _bundle_rows(raw, mapping, tz)
+    clients: dict[str, int] = {}
+    if spec is CALLS:
+        rows, clients = _with_clients(rows, bundle, tz)
+    unwritten = raw.malformed.assign(
+        value="", reason=raw.malformed["reason"].astype("str") + ": not imported"
+    )
+    set_aside = pd.concat([marked, unwritten[SET_ASIDE_COLUMNS]], ignore_index=True)
+    merged, replaced = _merged(path, spec, rows)
+    write_atomically(path, merged.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    return Imported(
+        path,
+        len(rows),
+        replaced,
+        set_aside.sort_values("line", kind="stable", ignore_index=True),
+        clients,
+    )

@@ -1,0 +1,498 @@
+"""`auditkit import`: vendor exports through presets and mapping files into a bundle that loads.
+
+tests/fixtures/imports holds one export per preset, written from the vendor's published format
+(README.md there says from what, and what is assumed), each with rows on both sides of the 2026
+daylight-saving changes and one deliberately unreadable row; and a bundle to import them into
+(C3 and C4 are siblings with one phone number).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auditkit import load
+from auditkit.cli import main
+from auditkit.errors import BundleError, MappingError
+from auditkit.importing import PRESETS, import_file, load_mapping, mapping_from_dict, preset
+from auditkit.phones import to_e164
+
+IMPORTS = Path(__file__).parent / "fixtures" / "imports"
+APPOINTMENT_COLUMNS = [
+    "appointment_id",
+    "client_id",
+    "staff_id",
+    "scheduled_start",
+    "duration_minutes",
+    "service",
+    "status",
+]
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(IMPORTS / "bundle", tmp_path / "bundle"))
+
+
+def appointments(folder: Path) -> dict[str, tuple[str, str]]:
+    """appointment_id -> (scheduled_start as ISO with offset, status), as loaded."""
+    frame = load(folder).appointments
+    starts = frame["scheduled_start"].map(pd.Timestamp.isoformat)
+    return dict(
+        zip(frame["appointment_id"], zip(starts, frame["status"], strict=True), strict=True)
+    )
+
+
+def rejected(folder: Path) -> list[tuple[str, int, str, str]]:
+    frame = load(folder).rejected
+    return list(zip(frame["file"], frame["line"], frame["record_id"], frame["column"], strict=True))
+
+
+def test_every_preset_has_a_fixture():
+    expected = ["epic", "ringcentral", "simplepractice", "theranest", "therapynotes", "zoom_phone"]
+    assert list(PRESETS) == expected
+    for name in PRESETS:
+        assert len(list(IMPORTS.glob(f"{name}_*.csv"))) == 1, name
+
+
+# --- appointment presets ---------------------------------------------------------------------
+
+
+def test_simplepractice_statuses_and_times(bundle):
+    done = import_file(
+        IMPORTS / "simplepractice_appointments.csv", bundle, preset("simplepractice")
+    )
+    assert (done.path, done.rows, done.replaced) == (bundle / "appointments.csv", 8, 0)
+    assert appointments(bundle) == {
+        "SP-1001": ("2026-03-06T13:00:00-08:00", "attended"),
+        "SP-1002": ("2026-03-09T13:00:00-07:00", "no_show"),
+        "SP-1003": ("2026-03-10T10:00:00-07:00", "late_cancel"),
+        "SP-1004": ("2026-03-11T10:00:00-07:00", "late_cancel"),
+        "SP-1005": ("2026-10-30T16:30:00-07:00", "cancelled"),
+        "SP-1006": ("2026-11-02T16:30:00-08:00", "cancelled"),
+        "SP-1007": ("2026-11-03T09:00:00-08:00", "cancelled"),
+    }
+    assert rejected(bundle) == [("appointments.csv", 9, "SP-1008", "status")]
+    assert done.set_aside.to_dict("records") == [
+        {
+            "line": 9,
+            "record_id": "SP-1008",
+            "column": "status",
+            "value": "Walked Out",
+            "reason": "the SimplePractice mapping has no status for it",
+        }
+    ]
+    written = pd.read_csv(bundle / "appointments.csv", dtype=str)
+    assert list(written.columns) == APPOINTMENT_COLUMNS  # no fee, no billing code
+    assert written["status"].iloc[-1] == (
+        "Walked Out [set aside: the SimplePractice mapping has no status for it]"
+    )
+
+
+def test_therapynotes_reads_the_status_with_the_charge_fee_box(bundle):
+    import_file(IMPORTS / "therapynotes_appointments.csv", bundle, preset("therapynotes"))
+    assert appointments(bundle) == {
+        "TN-501": ("2026-03-07T09:00:00-08:00", "attended"),
+        "TN-502": ("2026-03-09T09:00:00-07:00", "no_show"),  # Missed, fee charged
+        "TN-503": ("2026-03-10T11:00:00-07:00", "no_show"),  # Missed, fee waived
+        "TN-504": ("2026-03-12T11:00:00-07:00", "late_cancel"),  # Canceled, fee charged
+        "TN-505": ("2026-03-13T11:00:00-07:00", "cancelled"),  # Canceled, no fee
+        "TN-506": ("2026-10-31T10:00:00-07:00", "cancelled"),  # Canceled, box blank
+        "TN-507": ("2026-11-02T10:00:00-08:00", "no_show"),
+    }
+    assert rejected(bundle) == [("appointments.csv", 9, "TN-508", "status")]
+    written = pd.read_csv(bundle / "appointments.csv", dtype=str)
+    assert "Ortiz" not in written.to_csv()  # the patient's name column is not carried over
+
+
+def test_theranest_sets_aside_upcoming_sessions(bundle):
+    done = import_file(IMPORTS / "theranest_appointments.csv", bundle, preset("theranest"))
+    assert appointments(bundle) == {
+        "TH-2201": ("2026-03-07T11:00:00-08:00", "attended"),
+        "TH-2202": ("2026-03-09T11:00:00-07:00", "no_show"),
+        "TH-2203": ("2026-03-10T14:00:00-07:00", "late_cancel"),
+        "TH-2204": ("2026-03-11T14:00:00-07:00", "rescheduled"),
+        "TH-2205": ("2026-10-30T15:00:00-07:00", "cancelled"),
+        "TH-2206": ("2026-11-02T15:00:00-08:00", "no_show"),
+    }
+    assert done.set_aside[["line", "value", "reason"]].to_dict("records") == [
+        {
+            "line": 8,
+            "value": "Upcoming",
+            "reason": "TheraNest's Upcoming: never marked kept, no-show or cancelled",
+        }
+    ]
+    assert rejected(bundle) == [("appointments.csv", 8, "TH-2207", "status")]
+
+
+def test_epic_sets_aside_scheduled_and_left_without_seen(bundle):
+    done = import_file(IMPORTS / "epic_appointments.csv", bundle, preset("epic"))
+    assert appointments(bundle) == {
+        "720000001": ("2026-03-07T14:00:00-08:00", "attended"),
+        "720000002": ("2026-03-09T14:00:00-07:00", "no_show"),
+        "720000003": ("2026-03-10T08:30:00-07:00", "attended"),
+        "720000004": ("2026-03-12T08:30:00-07:00", "cancelled"),
+        "720000005": ("2026-10-30T16:00:00-07:00", "attended"),
+        "720000006": ("2026-11-02T16:00:00-08:00", "no_show"),
+    }
+    assert done.set_aside["value"].tolist() == ["Scheduled", "Left without seen"]
+    reasons = load(bundle).rejected["reason"].tolist()
+    assert reasons == [
+        "status 'Scheduled [set aside: Epic's Scheduled: never marked arrived, completed or "
+        "no-show]' is not one of: attended, no_show, late_cancel, cancelled, rescheduled",
+        "status 'Left without seen [set aside: Epic's Left without seen: came in but was not "
+        "seen, so neither attended nor missed]' is not one of: attended, no_show, late_cancel, "
+        "cancelled, rescheduled",
+    ]
+
+
+# --- call-log presets --------------------------------------------------------------------------
+
+
+def calls(folder: Path) -> dict[str, tuple]:
+    """call_id -> (started_at ISO, direction, client_id, result, duration), as loaded."""
+    frame = load(folder).calls
+    return {
+        row.call_id: (
+            row.started_at.isoformat(),
+            row.direction,
+            None if pd.isna(row.client_id) else row.client_id,
+            row.result,
+            int(row.duration_seconds),
+        )
+        for row in frame.itertuples()
+    }
+
+
+def test_ringcentral_utc_times_results_and_client_numbers(bundle):
+    done = import_file(IMPORTS / "ringcentral_call_log.csv", bundle, preset("ringcentral"))
+    assert (done.path, done.rows) == (bundle / "calls.csv", 10)
+    assert calls(bundle) == {
+        "Q3kq9oWe1aB2cD0": ("2026-03-06T13:25:14-08:00", "outbound", "C1", "connected", 72),
+        "Q3kq9oWe1aB2cD1": ("2026-03-09T13:25:40-07:00", "outbound", "C1", "no_answer", 31),
+        "Q3kq9oWe1aB2cD2": ("2026-03-10T10:02:03-07:00", "inbound", "C2", "no_answer", 0),
+        "Q3kq9oWe1aB2cD3": ("2026-03-10T10:04:51-07:00", "inbound", "C2", "voicemail", 38),
+        "Q3kq9oWe1aB2cD4": ("2026-03-11T11:15:00-07:00", "outbound", None, "busy", 20),
+        "Q3kq9oWe1aB2cD5": ("2026-03-11T11:30:00-07:00", "outbound", None, "hang_up", 5),
+        # 01:30 twice on 1 November: 08:30Z is daylight time, 09:30Z standard time
+        "Q3kq9oWe1aB2cD6": ("2026-11-01T01:30:00-07:00", "outbound", "C1", "connected", 95),
+        "Q3kq9oWe1aB2cD7": ("2026-11-01T01:30:00-08:00", "outbound", "C1", "no_answer", 25),
+        "Q3kq9oWe1aB2cD9": ("2026-11-02T10:00:00-08:00", "inbound", None, "connected", 41),
+    }
+    assert done.clients == {
+        "matched": 7,
+        "number shared by several clients": 1,
+        "no client's number": 1,
+        "no usable number": 1,
+    }
+    assert rejected(bundle) == [("calls.csv", 10, "Q3kq9oWe1aB2cD8", "result")]
+    assert load(bundle).calls["source"].unique().tolist() == ["RingCentral"]
+
+
+def test_zoom_phone_numbers_in_any_format_match_clients(bundle):
+    import_file(IMPORTS / "zoom_phone_call_logs.csv", bundle, preset("zoom_phone"))
+    assert calls(bundle) == {
+        "a9c1f0e2-0001": ("2026-03-07T13:00:05-08:00", "outbound", "C1", "connected", 64),
+        "a9c1f0e2-0002": ("2026-03-09T13:00:05-07:00", "outbound", "C1", "no_answer", 28),
+        "a9c1f0e2-0003": ("2026-10-31T13:10:00-07:00", "inbound", "C2", "connected", 312),
+        "a9c1f0e2-0004": ("2026-11-02T13:10:00-08:00", "inbound", "C2", "voicemail", 44),
+    }
+    written = pd.read_csv(bundle / "calls.csv", dtype=str, keep_default_na=False)
+    assert written[["from_number", "to_number"]].values.tolist() == [
+        ["1001", "+18055550127"],  # the clinic's extension stays as the export had it
+        ["1001", "+18055550127"],
+        ["+18055550133", "1001"],
+        ["+18055550133", "1001"],
+        ["1001", "+17475550185"],
+    ]
+    assert rejected(bundle) == [("calls.csv", 6, "a9c1f0e2-0005", "result")]
+
+
+def test_an_imported_call_log_is_audited(bundle):
+    import_file(IMPORTS / "ringcentral_call_log.csv", bundle, preset("ringcentral"))
+    from auditkit import audit
+
+    result = audit(load(bundle))
+    # K1, logged at 13:25 on 6 March, is the phone system's 13:25:14 call; nothing else was.
+    lg001 = result.findings[result.findings["rule"] == "LG001"]
+    assert lg001["subject_id"].tolist() == [
+        "Q3kq9oWe1aB2cD1",
+        "Q3kq9oWe1aB2cD2",
+        "Q3kq9oWe1aB2cD3",
+        "Q3kq9oWe1aB2cD4",
+        "Q3kq9oWe1aB2cD6",
+        "Q3kq9oWe1aB2cD7",
+    ]
+    assert result.compliance.set_index("rule").loc["LG002"].tolist() == [1, 0, 1.0]
+
+
+# --- merging into the bundle ------------------------------------------------------------------
+
+
+def test_a_second_import_replaces_rows_with_the_same_id_and_keeps_the_rest(bundle, tmp_path):
+    import_file(IMPORTS / "epic_appointments.csv", bundle, preset("epic"))
+    import_file(IMPORTS / "simplepractice_appointments.csv", bundle, preset("simplepractice"))
+    changed = tmp_path / "later.csv"
+    text = (IMPORTS / "simplepractice_appointments.csv").read_text()
+    changed.write_text(text.replace("50,90834,$150.00,No Show", "50,90834,$150.00,Show"))
+    done = import_file(changed, bundle, preset("simplepractice"))
+    assert (done.rows, done.replaced) == (8, 8)
+    loaded = appointments(bundle)
+    assert len(loaded) == 13
+    assert loaded["SP-1002"] == ("2026-03-09T13:00:00-07:00", "attended")
+    assert loaded["720000002"] == ("2026-03-09T14:00:00-07:00", "no_show")
+    assert not list(bundle.glob(".*.tmp"))
+
+
+def test_rows_of_the_wrong_width_are_reported_not_written(bundle, tmp_path):
+    export = tmp_path / "export.csv"
+    lines = (IMPORTS / "simplepractice_appointments.csv").read_text().splitlines()
+    export.write_text("\n".join([*lines[:3], "SP-1099,03/12/2026,9:00 AM,C1,S1", *lines[3:]]))
+    done = import_file(export, bundle, preset("simplepractice"))
+    assert done.rows == 8
+    assert done.set_aside[["line", "record_id", "reason"]].to_dict("records")[0] == {
+        "line": 4,
+        "record_id": "SP-1099",
+        "reason": "has 5 fields; the header has 10: not imported",
+    }
+
+
+def test_the_bundle_table_must_be_csv_to_import_into(bundle):
+    (bundle / "appointments.csv").rename(bundle / "appointments.parquet")
+    with pytest.raises(BundleError, match=r"The bundle holds appointments\.parquet; auditkit"):
+        import_file(IMPORTS / "epic_appointments.csv", bundle, preset("epic"))
+
+
+def test_an_export_missing_a_mapped_column_is_refused(bundle, tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text("id,startTime,direction\nX1,2026-03-06T21:25:14Z,Outbound\n")
+    with pytest.raises(BundleError) as caught:
+        import_file(export, bundle, preset("ringcentral"))
+    assert str(caught.value) == (
+        "export.csv has no 'from.phoneNumber' column, which the RingCentral mapping reads as "
+        "from_number. Columns found: id, startTime, direction."
+    )
+
+
+# --- mapping files -----------------------------------------------------------------------------
+
+CUSTOM = """\
+# A clinic's own scheduling spreadsheet, kept on Eastern time.
+name = "Front desk sheet"
+table = "appointments"
+timezone = "America/New_York"
+date_format = "%d-%b-%Y %H:%M"
+
+[columns]
+"Visit #" = "appointment_id"
+"Client" = "client_id"
+"Therapist" = "staff_id"
+"When" = "scheduled_start"
+"Outcome" = "status"
+
+[values.status]
+"came" = "attended"
+"DNA" = "no_show"
+
+[constants]
+service = "individual"
+"""
+
+
+def test_a_mapping_file_reads_its_own_format_and_zone(bundle, tmp_path):
+    (tmp_path / "sheet.toml").write_text(CUSTOM)
+    export = tmp_path / "sheet.csv"
+    export.write_text(
+        "Visit #,Client,Therapist,When,Outcome\n"
+        "V1,C1,S1,02-Mar-2026 16:00,came\n"
+        "V2,C1,S1,09-Mar-2026 16:00,D.N.A\n"
+        "V3,C2,S1,09-Mar-2026 16:00,dna\n"
+        "V4,C2,S1,2026-03-10 16:00,came\n"
+    )
+    done = import_file(export, bundle, load_mapping(tmp_path / "sheet.toml"))
+    assert appointments(bundle) == {
+        "V1": ("2026-03-02T13:00:00-08:00", "attended"),  # 16:00 in New York is 13:00 here
+        "V3": ("2026-03-09T13:00:00-07:00", "no_show"),  # both zones on daylight time
+    }
+    assert done.set_aside[["line", "column", "value", "reason"]].to_dict("records") == [
+        {
+            "line": 3,
+            "column": "status",
+            "value": "D.N.A",
+            "reason": "the Front desk sheet mapping has no status for it",
+        },
+        {
+            "line": 5,
+            "column": "scheduled_start",
+            "value": "2026-03-10 16:00",
+            "reason": "not a date-time in the Front desk sheet mapping's format %d-%b-%Y %H:%M",
+        },
+    ]
+    assert set(load(bundle).appointments["service"]) == {"individual"}
+
+
+BAD_MAPPINGS = {
+    "unknown key": (
+        {"table": "calls", "colums": {}},
+        "Unknown key 'colums' in m.toml. Known keys: name, table, timezone, date_format, "
+        "columns, values, set_aside, constants.",
+    ),
+    "not a table": (
+        {"table": "visits", "columns": {}},
+        "In m.toml, table 'visits' is not a bundle table: staff, clients, appointments, "
+        "contacts, notes, approvals, calls.",
+    ),
+    "unknown bundle column": (
+        {"table": "calls", "columns": {"id": "call_id", "when": "start"}},
+        "In m.toml, 'start' is not a column of the calls table: call_id, started_at, direction, "
+        "from_number, to_number, client_id, result, duration_seconds, source.",
+    ),
+    "required column unmapped": (
+        {"table": "calls", "columns": {"id": "call_id", "when": "started_at"}},
+        "m.toml maps no source column to direction, which the calls table requires.",
+    ),
+    "value outside the vocabulary": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction", "r": "result"},
+            "values": {"result": {"Call connected": "answered"}},
+        },
+        "In m.toml, [values.result] maps 'Call connected' to 'answered', which is not one of: "
+        "connected, voicemail, no_answer, busy, hang_up, failed, unknown.",
+    ),
+    "values for a column nothing maps": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+            "values": {"result": {"Call connected": "connected"}},
+        },
+        "In m.toml, [values.result] is for a column nothing maps.",
+    ),
+    "values for a free-text column": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+            "set_aside": {"source": {"fax": "a fax"}},
+        },
+        "In m.toml, [set_aside.source] maps values of a column that has no fixed values; the "
+        "calls columns that do: direction, result.",
+    ),
+    "bad time zone": (
+        {"table": "calls", "timezone": "Pacific", "constants": {}},
+        "In m.toml, timezone 'Pacific' is not an IANA time zone name such as "
+        "'America/Los_Angeles' or 'UTC'.",
+    ),
+    "format with an offset": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+            "date_format": "%Y-%m-%d %H:%M%z",
+        },
+        "In m.toml, date_format holds %z: times with an offset are read without a format; leave "
+        "date_format out.",
+    ),
+    "constant outside the vocabulary": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at"},
+            "constants": {"direction": "out"},
+        },
+        "In m.toml, constant direction = 'out' is not one of: outbound, inbound.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MAPPINGS))
+def test_a_bad_mapping_is_refused_naming_the_key(case):
+    raw, message = BAD_MAPPINGS[case]
+    if case == "bad time zone":
+        raw = {**raw, "columns": {"id": "call_id", "when": "started_at", "dir": "direction"}}
+    with pytest.raises(MappingError) as caught:
+        mapping_from_dict(raw, "m.toml")
+    assert str(caught.value) == message
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_import_command_prints_what_it_wrote(bundle, capsys):
+    export = str(IMPORTS / "ringcentral_call_log.csv")
+    assert main(["import", export, "--preset", "ringcentral", "--into", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"Imported 10 rows of ringcentral_call_log.csv (preset ringcentral) into "
+        f"{bundle / 'calls.csv'}.\nCalls matched to clients by phone number:\n"
+    )
+    assert "number shared by several clients      1\n" in out
+    assert "1 values the mapping can't read; their rows stay in calls.csv, marked" in out
+    assert "Q3kq9oWe1aB2cD8 result Blocked the RingCentral mapping has no result for it" in out
+
+
+def test_import_command_with_a_bad_mapping_exits_2(bundle, tmp_path, capsys):
+    (tmp_path / "m.toml").write_text('table = "calls"\n')
+    export, mapping = str(IMPORTS / "ringcentral_call_log.csv"), str(tmp_path / "m.toml")
+    assert main(["import", export, "--mapping", mapping, "--into", str(bundle)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"auditkit: {mapping} maps no source column to call_id, which the calls table requires."
+    )
+
+
+def test_audit_takes_the_call_log_from_the_command_line(bundle, tmp_path, capsys):
+    import_file(IMPORTS / "zoom_phone_call_logs.csv", bundle, preset("zoom_phone"))
+    elsewhere = (bundle / "calls.csv").rename(tmp_path / "zoom.csv")
+    assert (
+        main(["audit", str(bundle), "--out", str(tmp_path / "out"), "--calls", str(elsewhere)]) == 0
+    )
+    findings = pd.read_csv(tmp_path / "out" / "findings.csv", dtype=str)
+    assert findings.loc[findings["rule"] == "LG001", "subject_id"].tolist() == [
+        "a9c1f0e2-0001",
+        "a9c1f0e2-0002",
+        "a9c1f0e2-0003",
+        "a9c1f0e2-0004",
+    ]
+    capsys.readouterr()
+    assert main(["audit", str(bundle), "--calls", str(tmp_path / "none.csv")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == f"auditkit: The call log {tmp_path / 'none.csv'} does not exist."
+
+
+# --- phone numbers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "e164"),
+    [
+        ("(805) 555-0127", "+18055550127"),
+        ("805.555.0127", "+18055550127"),
+        ("805-555-0127", "+18055550127"),
+        ("1-805-555-0127", "+18055550127"),
+        ("+1 805 555 0127", "+18055550127"),
+        ("8055550127 x12", "+18055550127"),
+        ("tel:+18055550127", "+18055550127"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("555-0101", None),  # no area code: no call log can match it
+        ("123-456-7890", None),  # no area code starts with 1
+        ("1001", None),  # an extension
+        ("", None),
+        (None, None),
+    ],
+)
+def test_phone_numbers_are_read_as_e164(written, e164):
+    result = to_e164(pd.Series([written], dtype="str")).iloc[0]
+    assert (None if pd.isna(result) else result) == e164
+
+
+def test_validate_counts_the_call_log_like_any_table(bundle, tmp_path, capsys):
+    import_file(IMPORTS / "ringcentral_call_log.csv", bundle, preset("ringcentral"))
+    assert main(["validate", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "       calls        calls.csv    utf-8         10         9         1\n" in out
+    elsewhere = (bundle / "calls.csv").rename(tmp_path / "ringcentral.csv")
+    assert main(["validate", str(bundle), "--calls", str(elsewhere)]) == 0
+    assert "       calls  ringcentral.csv    utf-8         10         9         1\n" in (
+        capsys.readouterr().out
+    )
