@@ -476,3 +476,20 @@ def test_audit_command_writes_the_report(report, tmp_path):
     page = (out / "report.html").read_text("utf-8")
     assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
     assert openpyxl.load_workbook(out / "report.xlsx")["Findings"].max_row == 3
+
+
+def test_heatmap_shows_the_40_clinicians_with_most_findings_of_a_large_clinic(tmp_path):
+    from auditkit.report import clinicians_chart
+    from auditkit.sample import generate_sample
+
+    generate_sample(tmp_path, clients=300, seed=5)
+    result = audit(load(tmp_path))
+    by_staff = result.compliance_by("staff_id")
+    assert by_staff.loc[by_staff["opportunities"] > 0, "staff_id"].nunique() > 40
+    spec = clinicians_chart(result).to_dict()
+    rows = next(iter(spec["datasets"].values()))
+    assert len({row["clinician"] for row in rows}) == 40
+    assert spec["title"]["text"].startswith("The 40 of ")
+    assert spec["title"]["text"].endswith(
+        "clinicians with the most findings (all of them are in report.xlsx)"
+    )

@@ -7,6 +7,7 @@ severity that nobody dismissed; 2 bad input or usage, with one readable paragrap
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import textwrap
@@ -284,7 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as stop:  # usage errors and --help: argparse has printed its message
         return int(stop.code or 0)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # `auditkit rules | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except AuditkitError as error:
         # Wrap only at spaces: a path broken at a hyphen can't be copied back.
         message = textwrap.fill(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
+
+# A temporary output file this old was left by a run that was killed while writing it.
+ABANDONED_AFTER_SECONDS = 600
 
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -24,9 +29,19 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _remove_abandoned_temporaries(path: Path) -> None:
+    """Temporary files a killed run left beside `path` (old enough that no live run owns them)."""
+    cutoff = time.time() - ABANDONED_AFTER_SECONDS
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

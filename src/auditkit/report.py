@@ -41,6 +41,8 @@ from auditkit.rules import RULES, SEVERITY_ORDER
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
 CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
+MAX_TREND_MONTHS = 120  # beyond this the trend shows only months that have records
+MAX_HEATMAP_CLINICIANS = 40  # rows of the clinician x rule heatmap
 MAX_COLUMN_WIDTH = 60
 PERCENT = "0.0%"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"
@@ -104,7 +106,9 @@ def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
     seen = sorted(set(seen))
     if not seen:
         return []
-    return [str(p) for p in pd.period_range(seen[0], seen[-1], freq="M")]
+    every = pd.period_range(seen[0], seen[-1], freq="M")
+    # A stray date years away (a typo'd 2062) would stretch the axis over empty decades.
+    return [str(p) for p in every] if len(every) <= MAX_TREND_MONTHS else seen
 
 
 def monthly_trend(result: AuditResult) -> pd.DataFrame:
@@ -219,6 +223,19 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
     table = result.compliance_by("staff_id")
     table = table[table["opportunities"] > 0]
     table = table.assign(clinician=table["staff_id"].map(clinician_names(result)))
+    findings = table.groupby("clinician")["findings"].sum()
+    title = None
+    if len(findings) > MAX_HEATMAP_CLINICIANS:
+        # A health system has hundreds of clinicians: show those with the most findings.
+        shown = findings.sort_values(ascending=False, kind="stable").index[:MAX_HEATMAP_CLINICIANS]
+        table = table[table["clinician"].isin(shown)]
+        title = alt.TitleParams(
+            f"The {MAX_HEATMAP_CLINICIANS} of {len(findings)} clinicians with the most findings "
+            "(all of them are in report.xlsx)",
+            fontSize=11,
+            fontWeight="normal",
+            anchor="start",
+        )
     clinicians = sorted(table["clinician"].unique())
     base = alt.Chart(table).encode(
         x=alt.X(
@@ -250,7 +267,8 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
             alt.value("#1f2933"),
         ),
     )
-    return (cells + labels).properties(width=alt.Step(34), height=alt.Step(24))
+    chart = (cells + labels).properties(width=alt.Step(34), height=alt.Step(24))
+    return chart if title is None else chart.properties(title=title)
 
 
 def trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:

@@ -66,8 +66,17 @@ def found(
 
 
 def clock(times: pd.Series) -> pd.Series:
-    """'Mon 2 Mar 2026 13:00': how a supervisor reads a time."""
-    return times.dt.strftime("%a %-d %b %Y %H:%M")
+    """'Mon 2 Mar 2026 13:00': how a supervisor reads a time.
+
+    A deadline past the year 9999 (a no-show dated 9999-12-31) can't be written by the standard
+    library, so it reads 'after the year 9999' rather than stopping the audit.
+    """
+    writable = times < pd.Timestamp("9999-12-30", tz="UTC")  # compared in UTC: no localizing
+    return (
+        times.where(writable)
+        .dt.strftime("%a %-d %b %Y %H:%M")
+        .where(writable, "after the year 9999")
+    )
 
 
 def hours_minutes(delta: pd.Series) -> pd.Series:

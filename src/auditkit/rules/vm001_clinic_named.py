@@ -12,7 +12,8 @@ def check(ctx: AuditContext) -> Checked:
     calls = ctx.outbound_calls
     voicemails = calls[calls["outcome"] == "voicemail"]
     named = ctx.phrases("clinic_name", rows=voicemails.index)
-    consent = voicemails["client_id"].map(ctx.consent_time)
+    # reindex, not map: it keeps the datetime dtype even when no client consented
+    consent = ctx.consent_time.reindex(voicemails["client_id"]).set_axis(voicemails.index)
     no_consent = consent.isna() | (consent > voicemails["started_at"])
     breach = named.notna() & no_consent
     consent_words = pd.Series(
