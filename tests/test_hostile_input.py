@@ -34,7 +34,7 @@ ones; AUDITKIT_HOSTILE_SCALE=20 multiplies the examples for a deeper run by hand
     a CSV larger than memory (simulated small machine): API, CLI,
       enough or unknown memory, the measurement itself                       5
     the real entry point, `python -m auditkit.cli`, on random bytes          1
-    `auditkit audit` on odd but loadable bundles (strict xfail: rules)       2
+    `auditkit audit` on odd but loadable bundles (no client left, 9999)   2
     a real audit (sample of 300 clients, formula strings planted):
       verbatim after loading; neutralised in every CSV and no formula in
       the xlsx; frozen at three moments of writing; a second run over
