@@ -152,7 +152,7 @@ BAD_POLICIES = {
     "unknown section": (
         "[billing]\nfee = 50\n",
         "Unknown policy section [billing] in {path}. Known sections: clinic, missed_session, "
-        "approvals, calls, phrases.",
+        "approvals, calls, privacy, phrases.",
     ),
     "negative whole number": (
         "[missed_session]\nwait_minutes = -5\n",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.policy import Policy
+from auditkit.privacy import client_names, identifier_masker
 from auditkit.reviews import (
     STALE_COLUMNS,
     apply_reviews,
@@ -46,6 +47,7 @@ class AuditResult:
         default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS)
     )
     reviews_file: Path | None = None
+    names_shown: bool = False  # --show-names: evidence keeps client names and phone numbers
 
     @property
     def rejected(self) -> pd.DataFrame:
@@ -96,6 +98,7 @@ def audit(
     month: str | None = None,
     reviews: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
+    show_names: bool = False,
 ) -> AuditResult:
     """Check every rule; with `month` (YYYY-MM), keep what happened in that month.
 
@@ -108,6 +111,9 @@ def audit(
     period: a review of another month's finding is out of scope, not stale. A review whose
     subject has left the bundle cannot be dated, so it is stale in every period until someone
     removes it. `progress` hears a line per rule checked; the library never prints.
+
+    Minimum necessary: summaries and evidence mask client names as [client], the names the
+    policy lists as [name], and phone numbers as [phone], unless `show_names`.
     """
     if policy is not None:
         bundle = replace(bundle, policy=policy)
@@ -147,6 +153,11 @@ def audit(
         decided, rejected_reviews = load_reviews(path, tz)
         problems = _count(len(rejected_reviews), "problem")
         say(f"read {path.name}: {_count(len(decided), 'review')}, {problems} set aside")
+    if not show_names:
+        mask = identifier_masker(client_names(bundle), bundle.policy.privacy.names)
+        findings_frame[["summary", "evidence"]] = findings_frame[["summary", "evidence"]].apply(
+            mask
+        )
     findings_frame = apply_reviews(findings_frame, decided)
     stale = unmatched_reviews(decided, findings_frame, bundle)
     stale = stale[stale["at"].isna() | _in_month(stale["at"], month)].reset_index(drop=True)
@@ -159,4 +170,5 @@ def audit(
         stale_reviews=stale,
         rejected_reviews=rejected_reviews,
         reviews_file=path,
+        names_shown=show_names,
     )

@@ -90,7 +90,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     progress = _progress(args.quiet)
     bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
-    result = audit(bundle, month=args.month, reviews=args.reviews, progress=progress)
+    result = audit(
+        bundle,
+        month=args.month,
+        reviews=args.reviews,
+        progress=progress,
+        show_names=args.show_names,
+    )
     out = Path(args.out)
     write_csv(result.findings, out / "findings.csv")
     write_csv(result.rejected, out / "rejected.csv")
@@ -220,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reviews", help="review decisions CSV (default: the bundle's reviews.csv, if any)"
     )
     run.add_argument("--calls", help=CALLS_HELP)
+    run.add_argument(
+        "--show-names",
+        action="store_true",
+        help="keep client names and phone numbers in the evidence (internal QA only; the "
+        "report says so)",
+    )
     run.add_argument(
         "--fail-on",
         choices=list(SEVERITY_ORDER),

@@ -47,11 +47,19 @@ class CallsSection:
 
 
 @dataclass(frozen=True)
+class PrivacySection:
+    # People named in messages who are neither clients nor staff of the bundle (a supervisor the
+    # policy names, a family member): masked as [name] in findings unless names are shown.
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
     clinic: ClinicSection = field(default_factory=ClinicSection)
     missed_session: MissedSessionSection = field(default_factory=MissedSessionSection)
     approvals: ApprovalsSection = field(default_factory=ApprovalsSection)
     calls: CallsSection = field(default_factory=CallsSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
     # Extra phrase regexes per text category, extending the built-in patterns.
     phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -66,6 +74,7 @@ _SECTIONS = {
     "missed_session": MissedSessionSection,
     "approvals": ApprovalsSection,
     "calls": CallsSection,
+    "privacy": PrivacySection,
 }
 
 

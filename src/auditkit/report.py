@@ -534,6 +534,20 @@ def _trend_note(result: AuditResult) -> str:
     )
 
 
+def _privacy_note(result: AuditResult) -> str:
+    """Says, at the top, whether this report may leave the QA team."""
+    if result.names_shown:
+        return (
+            '<p class="privacy shown"><strong>Names shown (--show-names):</strong> client names '
+            "and phone numbers appear in the evidence. For internal QA only; do not file or "
+            "share this report.</p>"
+        )
+    return (
+        '<p class="privacy">Clients appear by id only; names and phone numbers in the evidence '
+        "are masked.</p>"
+    )
+
+
 def render_html(result: AuditResult) -> str:
     """The whole report page as one self-contained HTML document."""
     rules = rule_summary(result)
@@ -550,6 +564,7 @@ def render_html(result: AuditResult) -> str:
         policy=html_text(policy.source),
         generated=html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
         version=html_text(version("auditkit")),
+        privacy=_privacy_note(result),
         cards=_cards(result, rules),
         coverage=_html_table(
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from auditkit.auditing import CHECK_COLUMNS, AuditResult, audit
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import neutralise_formulas, write_atomically
+from auditkit.privacy import client_names, identifier_masker
 from auditkit.report import clinician_names, html_text
 from auditkit.reviews import (
     REVIEW_COLUMNS,
@@ -189,10 +190,23 @@ def _record_section(kind: str, record: pd.DataFrame) -> str:
     )
 
 
-def context_html(bundle: Bundle, finding: Mapping[str, Any], names: Mapping[str, str]) -> str:
-    """The whole card for one finding: what the rule says, the record, and its context."""
+def context_html(
+    bundle: Bundle,
+    finding: Mapping[str, Any],
+    names: Mapping[str, str],
+    mask: Callable[[pd.Series], pd.Series] | None = None,
+) -> str:
+    """The whole card for one finding: what the rule says, the record, and its context.
+
+    `mask` hides names and numbers in the messages and notes shown (as the audit hid them in
+    the evidence, so the marked words still line up); None shows them as written.
+    """
     rule = RULES[finding["rule"]]
     context = record_context(bundle, finding)
+    if mask is not None:
+        for frame, column in ((context.contacts, "message"), (context.notes, "text")):
+            written = frame[column]
+            frame[column] = mask(written.fillna("")).where(written.notna())
     spans = evidence_spans(finding["evidence"])
     appointment, contacts, notes = context.appointment, context.contacts, context.notes
     kind, subject = finding["subject_type"], finding["subject_id"]
@@ -329,6 +343,11 @@ class ReviewQueue(widgets.VBox):
         result = source if isinstance(source, AuditResult) else audit(source)
         self.bundle = result.bundle
         self.names = clinician_names(result)
+        self.mask = (
+            None
+            if result.names_shown
+            else identifier_masker(client_names(self.bundle), self.bundle.policy.privacy.names)
+        )
         tz = self.bundle.policy.clinic.timezone
         if self.reviews_file.is_file():
             decided, self.rejected = load_reviews(self.reviews_file, tz)
@@ -403,7 +422,8 @@ class ReviewQueue(widgets.VBox):
         if finding is None:
             self.record.value = "<p>No findings: nothing to review.</p>"
         else:
-            self.record.value = context_html(self.bundle, finding, self.names) + _decided(finding)
+            card = context_html(self.bundle, finding, self.names, self.mask)
+            self.record.value = card + _decided(finding)
         for button in (self.confirm_button, self.dismiss_button):
             button.disabled = finding is None
 

@@ -1,0 +1,150 @@
+"""What auditkit shows of people: names and numbers masked unless the task needs them.
+
+Findings, the dashboards and research extracts all mask with the same patterns: client names as
+[client], other names as [name], phone numbers as [phone] (and, for extracts, emails, dates and
+times). Names are matched as whole words, any case, through one trie-shaped regex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import pandas as pd
+
+from auditkit.validation import Bundle
+
+NAME_COLUMNS = ("first_name", "last_name")
+
+_B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(
+    # North American: (805) 555-0127, 805.555.0127, +1 805 555 0127, 8055550127, 555-0127
+    rf"{_B}(?:\+?1[\s.-]?)?(?:\(\d{{3}}\)\s?|\d{{3}}[\s.-]?)?\d{{3}}[\s.-]?\d{{4}}{_E}"
+)
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)\d{2}"
+_DATE = re.compile(
+    _B
+    + "(?:"
+    + "|".join(
+        [
+            # ISO, with any time and offset: 2026-03-02, 2026-03-02T13:00:00-08:00
+            r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+            r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+            r"\d{1,2}/\d{1,2}(?:/\d{2,4})?",  # 3/14, 3/14/26
+            r"\d{1,2}[-.]\d{1,2}[-.]\d{2,4}",  # 3-14-2026, 14.03.2026
+            rf"{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?",  # March 14, Mar. 14th, 2026
+            rf"(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?",  # the 14th of March
+            rf"{_MONTH}\s+{_YEAR}",  # March 2026
+            r"the\s+\d{1,2}(?:st|nd|rd|th)",  # the 14th: with the kept weekday, it dates a day
+            # A month alone gives away the season; "may" alone is far more often the verb.
+            r"(?:january|february|march|april|june|july|august|september|october|november"
+            r"|december)",
+            _YEAR,
+        ]
+    )
+    + ")"
+    + _E,
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    rf"{_B}(?:\d{{1,2}}(?::\d{{2}})?\s*(?:[ap]\.\s?m\.|[ap]m\b)|\d{{1,2}}:\d{{2}}(?::\d{{2}})?)"
+    + _E,
+    re.IGNORECASE,
+)
+
+_Trie = dict[str, "_Trie"]
+
+
+def _alternation(node: _Trie) -> str:
+    branches = [
+        ("['\u2019]" if char == "'" else re.escape(char)) + _alternation(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if "" in node else body
+
+
+def _name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex for all the names, factored as a trie: a plain alternation tries every name at
+    every character (20 s for 20,000 messages and 2,000 names); a trie, each letter once (0.5 s).
+    """
+    trie: _Trie = {}
+    for name in names:
+        node = trie
+        for char in name.lower():
+            node = node.setdefault(char, {})
+        node[""] = {}  # a name ends here
+    return re.compile(f"{_B}{_alternation(trie)}{_E}", re.IGNORECASE) if trie else None
+
+
+def _name_words(parts: pd.Series) -> list[str]:
+    """'Mary-Jo van Dyke' gives Mary, Jo, van and Dyke, so 'Ms. Dyke' is masked too."""
+    words = (
+        parts.dropna()
+        .astype("str")
+        .str.replace("\u2019", "'", regex=False)
+        .str.split(r"[\s\-]+", regex=True)
+        .explode()
+        .str.strip(".,;:'\"()")
+    )
+    return sorted(set(words[words.str.len() >= 2]))
+
+
+def known_names(bundle: Bundle) -> list[str]:
+    """Every word of every client's and staff member's first and last name (two letters or
+    more), for masking in research extracts."""
+    parts = pd.concat([bundle.tables[t][c] for t in ("clients", "staff") for c in NAME_COLUMNS])
+    return _name_words(parts)
+
+
+def text_scrubber(names: Iterable[str]) -> Callable[[pd.Series], pd.Series]:
+    """A function masking, in a Series of texts, the `names` (whole words, any case) as [name],
+    email addresses as [email], phone numbers as [phone], dates, numeric or spelled out, as
+    [date] and times as [time].
+
+    Emails first, whole, though they hold names; names next, so none hides inside a date;
+    phones before dates, so '555 2019' is a phone, not a year. Weekdays and 'today' or
+    'tomorrow' stay: the shift keeps weekdays anyway.
+    """
+    name_pattern = _name_pattern(names)
+
+    def scrub(texts: pd.Series) -> pd.Series:
+        texts = texts.str.replace(_EMAIL, "[email]", regex=True)
+        if name_pattern is not None:
+            texts = texts.str.replace(name_pattern, "[name]", regex=True)
+        texts = texts.str.replace(_PHONE, "[phone]", regex=True)
+        texts = texts.str.replace(_DATE, "[date]", regex=True)
+        return texts.str.replace(_TIME, "[time]", regex=True)
+
+    return scrub
+
+
+def client_names(bundle: Bundle) -> list[str]:
+    """Every word of every client's first and last name, for masking as [client]."""
+    return _name_words(bundle.clients[list(NAME_COLUMNS)].stack())
+
+
+def identifier_masker(
+    clients: Iterable[str], others: Iterable[str] = ()
+) -> Callable[[pd.Series], pd.Series]:
+    """A function masking client names as [client], `others` (people the policy lists) as
+    [name] and phone numbers as [phone]: the minimum a finding needs to show."""
+    client_pattern, other_pattern = _name_pattern(clients), _name_pattern(others)
+
+    def mask(texts: pd.Series) -> pd.Series:
+        if client_pattern is not None:
+            texts = texts.str.replace(client_pattern, "[client]", regex=True)
+        if other_pattern is not None:
+            texts = texts.str.replace(other_pattern, "[name]", regex=True)
+        return texts.str.replace(_PHONE, "[phone]", regex=True)
+
+    return mask
