@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from auditkit import audit, load
@@ -30,16 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
 VOILA = Path(sys.executable).with_name("voila")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 START_TIMEOUT = 120  # seconds for Voilà to listen, on a busy 2-core machine
 RENDER_TIMEOUT = 180_000  # ms for a page to run its notebook and draw
 UPDATE_TIMEOUT = 60_000  # ms for a widget change to reach the page

@@ -16,6 +16,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Browser, Page, sync_playwright
 from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
 
@@ -24,16 +25,6 @@ from auditkit.cli import main
 from auditkit.output import write_csv
 from auditkit.report import monthly_trend, script_json, vega_javascript, write_report
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
