@@ -55,3 +55,25 @@ def test_notebook_is_committed_without_outputs(path):
         if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
     ]
     assert dirty == [], "clear outputs before committing: (cell, execution count, outputs)"
+
+
+def test_research_notebook_runs_on_a_deidentified_extract(tmp_path, monkeypatch):
+    from auditkit import load
+    from auditkit.deidentify import deidentify
+
+    sample = NOTEBOOKS.parent / "data" / "sample"
+    extract = deidentify(load(sample), tmp_path / "extract")
+    monkeypatch.setenv("AUDITKIT_EXTRACT", str(extract.folder))
+    notebook = nbformat.read(NOTEBOOKS / "no_show_research.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=300,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert printed.startswith(f"{extract.folder}: ")  # it read the extract, not the sample
+    assert "(a date-shifted extract: calendar months are shifted)" in printed
