@@ -607,10 +607,12 @@ def _fill_sheet(sheet: Worksheet, frame: pd.DataFrame, percent: Iterable[str] = 
         cell.font = Font(bold=True)
     widths = [len(str(c)) for c in frame.columns]
     percent_columns = {frame.columns.get_loc(c) for c in percent}
-    for row in safe.itertuples(index=False):
+    for number, row in enumerate(safe.itertuples(index=False), start=2):
         values = [_cell_value(v) for v in row]
         sheet.append(values)
-        for i, (cell, value) in enumerate(zip(sheet[sheet.max_row], values, strict=True)):
+        # sheet.cell is a lookup; sheet[number] would rescan the sheet's size on every row
+        cells = [sheet.cell(row=number, column=i) for i in range(1, len(values) + 1)]
+        for i, (cell, value) in enumerate(zip(cells, values, strict=True)):
             if isinstance(value, str):
                 cell.data_type = "s"
                 longest = max(len(line) for line in value.splitlines()) if value else 0
