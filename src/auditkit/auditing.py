@@ -18,7 +18,7 @@ from auditkit.reviews import (
     no_reviews,
     unmatched_reviews,
 )
-from auditkit.rules import RULES, SEVERITY_ORDER
+from auditkit.rules import RULES, SEVERITY_ORDER, Checked
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
 from auditkit.validation import Bundle
@@ -92,48 +92,48 @@ def _in_month(times: pd.Series, month: str | None) -> pd.Series:
     return times.dt.strftime("%Y-%m") == month
 
 
-def audit(
+def check_rules(
+    bundle: Bundle, month: str | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, Checked]:
+    """Every rule's opportunities and findings in `month`, by rule code, unsorted and unmasked.
+
+    The part of an audit that looks within one client at a time, so the Dask engine runs it per
+    client partition; `finish_audit` does the rest, over the whole bundle.
+    """
+    say = progress or (lambda _message: None)
+    timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
+    ctx = AuditContext(bundle)
+    checked = {}
+    for code, rule in RULES.items():
+        result = rule.check(ctx)
+        found = result.findings.assign(
+            rule=code, severity=rule.severity, subject_type=rule.subject
+        )[CHECK_COLUMNS].astype(timestamp)
+        examined = result.opportunities.assign(rule=code).astype(timestamp)
+        checked[code] = Checked(
+            examined[_in_month(examined["at"], month)], found[_in_month(found["at"], month)]
+        )
+        say(f"{code} {rule.name}: {_count(len(checked[code].findings), 'finding')}")
+    return checked
+
+
+def finish_audit(
     bundle: Bundle,
-    policy: Policy | None = None,
+    checked: dict[str, Checked],
     month: str | None = None,
     reviews: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
 ) -> AuditResult:
-    """Check every rule; with `month` (YYYY-MM), keep what happened in that month.
+    """Findings sorted, masked and marked with reviews; opportunities dated by month.
 
-    `policy` overrides the one the bundle was loaded with. Rules always see the whole bundle,
-    so look-backs (earlier no-shows, approvals given before the month) still count; only the
-    subjects are narrowed to the month.
-
-    `reviews` names a reviews file; by default the bundle's own ``reviews.csv``, if any. A review
-    is stale when its rule no longer fires for its subject and that subject falls in the audited
-    period: a review of another month's finding is out of scope, not stale. A review whose
-    subject has left the bundle cannot be dated, so it is stale in every period until someone
-    removes it. `progress` hears a line per rule checked; the library never prints.
-
-    Minimum necessary: summaries and evidence mask client names as [client], the names the
-    policy lists as [name], and phone numbers as [phone], unless `show_names`.
+    These steps need the whole bundle: masking hides every client's name (a message may name
+    another client), and a review is stale by its subject's time wherever that subject is.
     """
-    if policy is not None:
-        bundle = replace(bundle, policy=policy)
     say = progress or (lambda _message: None)
     tz = bundle.policy.clinic.timezone
-    timestamp = {"at": f"datetime64[us, {tz}]"}
-    ctx = AuditContext(bundle)
-    findings, opportunities = [], []
-    for code, rule in RULES.items():
-        checked = rule.check(ctx)
-        found = checked.findings.assign(
-            rule=code, severity=rule.severity, subject_type=rule.subject
-        )[CHECK_COLUMNS].astype(timestamp)
-        found = found[_in_month(found["at"], month)]
-        examined = checked.opportunities.assign(rule=code).astype(timestamp)
-        opportunities.append(examined[_in_month(examined["at"], month)])
-        findings.append(found)
-        say(f"{code} {rule.name}: {_count(len(found), 'finding')}")
     text_columns = [c for c in CHECK_COLUMNS if c != "at"]
-    findings_frame = pd.concat(findings, ignore_index=True).astype(
+    findings_frame = pd.concat([c.findings for c in checked.values()], ignore_index=True).astype(
         dict.fromkeys(text_columns, "str")
     )
     findings_frame = findings_frame.sort_values(
@@ -141,7 +141,7 @@ def audit(
         key=lambda c: c.map(SEVERITY_ORDER) if c.name == "severity" else c,
         ignore_index=True,
     )
-    opportunities_frame = pd.concat(opportunities, ignore_index=True)
+    opportunities_frame = pd.concat([c.opportunities for c in checked.values()], ignore_index=True)
     opportunities_frame = opportunities_frame.drop_duplicates(["rule", "subject_id"]).assign(
         month=lambda o: o["at"].dt.strftime("%Y-%m")
     )
@@ -172,3 +172,32 @@ def audit(
         reviews_file=path,
         names_shown=show_names,
     )
+
+
+def audit(
+    bundle: Bundle,
+    policy: Policy | None = None,
+    month: str | None = None,
+    reviews: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+    show_names: bool = False,
+) -> AuditResult:
+    """Check every rule; with `month` (YYYY-MM), keep what happened in that month.
+
+    `policy` overrides the one the bundle was loaded with. Rules always see the whole bundle,
+    so look-backs (earlier no-shows, approvals given before the month) still count; only the
+    subjects are narrowed to the month.
+
+    `reviews` names a reviews file; by default the bundle's own ``reviews.csv``, if any. A review
+    is stale when its rule no longer fires for its subject and that subject falls in the audited
+    period: a review of another month's finding is out of scope, not stale. A review whose
+    subject has left the bundle cannot be dated, so it is stale in every period until someone
+    removes it. `progress` hears a line per rule checked; the library never prints.
+
+    Minimum necessary: summaries and evidence mask client names as [client], the names the
+    policy lists as [name], and phone numbers as [phone], unless `show_names`.
+    """
+    if policy is not None:
+        bundle = replace(bundle, policy=policy)
+    checked = check_rules(bundle, month, progress)
+    return finish_audit(bundle, checked, month, reviews, progress, show_names)

@@ -1,4 +1,4 @@
-"""The `auditkit` command: import exports, validate, audit, explain rules, generate sample data.
+"""The `auditkit` command: import exports, validate, audit, convert, explain rules, sample data.
 
 Exit codes: 0 the command completed; 1 `audit --fail-on` found findings at or above that
 severity that nobody dismissed; 2 bad input or usage, with one readable paragraph on stderr.
@@ -31,6 +31,12 @@ def _month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"month must look like 2026-03, not {value!r}")
     return value
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -88,15 +94,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit.output import write_csv
     from auditkit.report import write_report
 
+    if args.engine != "dask" and (args.scheduler or args.partitions):
+        raise AuditkitError("--scheduler and --partitions are for --engine dask.")
     progress = _progress(args.quiet)
     bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
-    result = audit(
-        bundle,
-        month=args.month,
-        reviews=args.reviews,
-        progress=progress,
-        show_names=args.show_names,
-    )
+    options = {
+        "month": args.month,
+        "reviews": args.reviews,
+        "progress": progress,
+        "show_names": args.show_names,
+    }
+    if args.engine == "dask":
+        from auditkit.distributed import audit_on_dask  # Dask is an optional extra
+
+        result = audit_on_dask(bundle, args.scheduler, args.partitions, **options)
+    else:
+        result = audit(bundle, **options)
     out = Path(args.out)
     write_csv(result.findings, out / "findings.csv")
     write_csv(result.rejected, out / "rejected.csv")
@@ -122,6 +135,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 f"or above that are not dismissed: {failing}."
             )
     return EXIT_FINDINGS if failing else EXIT_OK
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from auditkit.convert import convert
+
+    done = convert(args.bundle, args.out, args.policy, args.calls, _progress(quiet=False))
+    print(f"Converted {args.bundle} to {args.to} in {done.folder}: {', '.join(done.files)}")
+    print(_table(done.bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
+    rejected = done.bundle.rejected
+    if len(rejected):
+        print(
+            f"\n{done.bundle.coverage['rejected'].sum()} rows were set aside, "
+            f"not converted ({len(rejected)} problems, all in {done.folder / 'rejected.csv'}):"
+        )
+        print(_table(rejected.head(args.show)))
+    return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -241,7 +270,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress and no summary; only errors"
     )
+    run.add_argument(
+        "--engine",
+        choices=["pandas", "dask"],
+        default="pandas",
+        help="pandas (default): on this machine; dask: the rules per client partition on a Dask "
+        "cluster (needs auditkit[dask]; the bundle is still loaded and validated here)",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of 2 workers)",
+    )
+    run.add_argument(
+        "--partitions",
+        type=_positive,
+        metavar="N",
+        help="client partitions for --engine dask (default: twice the cluster's worker threads)",
+    )
     run.set_defaults(run=cmd_audit)
+
+    convert = commands.add_parser(
+        "convert", help="write a bundle's validated tables as typed Parquet, for repeated audits"
+    )
+    convert.add_argument("bundle", help="folder of table files")
+    convert.add_argument("--to", choices=["parquet"], required=True, help="the format: parquet")
+    convert.add_argument("--out", required=True, help="folder for the converted bundle")
+    convert.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
+    convert.add_argument("--calls", help=CALLS_HELP)
+    convert.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    convert.set_defaults(run=cmd_convert)
 
     from auditkit.importing import PRESETS
 

@@ -299,7 +299,8 @@ def check_fits_in_memory(path: Path) -> None:
             f"{path.name} is {_size(size)}; loading it needs about {_size(needed)} of memory "
             f"(about {CSV_MEMORY_FACTOR} times its size) but only {_size(available)} is "
             "available. Split the export by date into smaller bundles and audit each, or use "
-            "a machine with more memory (a streaming engine, --engine dask, is planned)."
+            "a machine with more memory (--engine dask spreads the rules over a cluster, but "
+            "loads the bundle here)."
         )
 
 
@@ -376,8 +377,24 @@ def _as_text(values: pd.Series) -> pd.Series:
         return values.map(_cell_text).astype("str")
 
 
-def _read_frame_file(path: Path, table: str) -> RawTable:
-    """An .xlsx or .parquet table; 'line' is the spreadsheet row (header = row 1)."""
+def _keeps_type(values: pd.Series, kind: str | None) -> bool:
+    """Whether validation takes a column as typed: timestamps, bool flags, signed-integer counts.
+
+    Reading a converted bundle's typed columns as text only to parse them back would double
+    the cost of loading it.
+    """
+    return (
+        pd.api.types.is_datetime64_any_dtype(values.dtype)
+        or (kind == "flag" and pd.api.types.is_bool_dtype(values.dtype))
+        or (kind == "count" and pd.api.types.is_signed_integer_dtype(values.dtype))
+    )
+
+
+def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
+    """An .xlsx or .parquet table; 'line' is the spreadsheet row (header = row 1).
+
+    Other columns are read as text, as from a CSV: an id stored as a number is the text '17'.
+    """
     try:
         if path.suffix.lower() == ".xlsx":
             frame = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False)
@@ -387,15 +404,16 @@ def _read_frame_file(path: Path, table: str) -> RawTable:
         kind = "an Excel workbook" if path.suffix.lower() == ".xlsx" else "a Parquet file"
         raise BundleError(f"{path.name} cannot be read as {kind}: {exc}") from None
     lines = pd.Series(np.arange(len(frame)) + 2)
+    kinds = {c.name: c.kind for c in spec.columns}
     for column in frame.columns:
-        if not pd.api.types.is_datetime64_any_dtype(frame[column]):
+        if not _keeps_type(frame[column], kinds.get(normalise_column_name(column))):
             frame[column] = _as_text(frame[column])
     # Missing cells stay missing through astype("str"); the text "None" or "nan" is text.
     frame = frame.replace({"": pd.NA})
     blank = frame.isna().all(axis=1).to_numpy()
     empty = pd.DataFrame(columns=REJECTED_COLUMNS)
     return RawTable(
-        table,
+        spec.name,
         path.name,
         frame[~blank].reset_index(drop=True),
         lines[~blank].reset_index(drop=True),
@@ -431,7 +449,7 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
     raw = (
         read_csv(path, spec.name, spec.id_column)
         if path.suffix.lower() == ".csv"
-        else _read_frame_file(path, spec.name)
+        else _read_frame_file(path, spec)
     )
     names = [normalise_column_name(c) for c in raw.frame.columns]
     # Counted once, not names.count per name: a garbled header can have 100,000 "columns".

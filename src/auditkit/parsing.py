@@ -93,9 +93,16 @@ def repair_text(values: pd.Series) -> pd.Series:
 def parse_vocabulary(
     values: pd.Series, vocabulary: tuple[str, ...], column: str
 ) -> tuple[pd.Series, pd.Series]:
-    """Match a closed vocabulary forgivingly: 'No Show', 'no-show', 'FTA' all give no_show."""
-    key = values.str.strip().str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
-    key = key.replace(SYNONYMS)
+    """Match a closed vocabulary forgivingly: 'No Show', 'no-show', 'FTA' all give no_show.
+
+    Only values not already in the vocabulary are normalised (none, in a converted bundle):
+    the regex replace is a Python call per value on Arrow strings.
+    """
+    key = values.copy()
+    odd = values.notna() & ~values.isin(vocabulary)
+    if odd.any():
+        loose = values[odd].str.strip().str.lower().str.replace(r"[\s\-/]+", "_", regex=True)
+        key[odd] = loose.replace(SYNONYMS)
     known = key.isin(vocabulary) | values.isna()
     reasons = _no_problems(values.index)
     reasons[~known] = f"{column} '" + values[~known] + "' is not one of: " + ", ".join(vocabulary)
@@ -104,6 +111,8 @@ def parse_vocabulary(
 
 def parse_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     """yes/no/true/false/y/n/1/0, any case; blank means no."""
+    if pd.api.types.is_bool_dtype(values.dtype):  # typed already (Parquet)
+        return values.fillna(False).astype("bool"), _no_problems(values.index)
     key = values.str.strip().str.lower()
     parsed = key.map(FLAG_VALUES)
     bad = parsed.isna() & values.notna()
@@ -116,6 +125,12 @@ def parse_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
 
 def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     """A whole number; '30.0' is accepted, '30 min' and '2.5' are not."""
+    if pd.api.types.is_signed_integer_dtype(values.dtype):  # typed already (Parquet)
+        counts = values.astype("Int64")
+        huge = (counts.abs() >= 2**53).fillna(False)  # as for text: too large to be a count
+        reasons = _no_problems(values.index)
+        reasons[huge] = f"{column} '" + counts[huge].astype("str") + "' is too large"
+        return counts.mask(huge), reasons
     numbers = pd.to_numeric(values.str.strip(), errors="coerce").astype("float64")
     whole = np.isfinite(numbers) & (numbers == numbers.round())  # 'inf' is no count
     huge = whole & (numbers.abs() >= 2**53)  # beyond exact integers: no real count

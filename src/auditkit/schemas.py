@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 from pandera.api.extensions import register_check_method
-from pandera.typing import Series
+from pandera.typing.pandas import Series
 
 STAFF_ROLES = ("therapist", "supervisor", "program_director", "admin")
 APPOINTMENT_STATUSES = ("attended", "no_show", "late_cancel", "cancelled", "rescheduled")

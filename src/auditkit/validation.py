@@ -68,6 +68,11 @@ class Bundle:
 def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Series, pd.Series]:
     if column.kind == "timestamp":
         return parse_timestamp(values, column.name, tz)
+    # Typed already (a converted Parquet bundle's): nothing to repair.
+    if column.kind == "flag" and pd.api.types.is_bool_dtype(values.dtype):
+        return parse_flag(values, column.name)
+    if column.kind == "count" and pd.api.types.is_signed_integer_dtype(values.dtype):
+        return parse_count(values, column.name)
     if pd.api.types.is_datetime64_any_dtype(values):  # a typed Parquet date where text belongs
         values = values.astype("str").mask(values.isna())
     values = repair_text(values)
@@ -124,6 +129,8 @@ def _schema_problems(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 def _duplicate_problems(frame: pd.DataFrame, lines: pd.Series, column: str) -> pd.DataFrame:
     ids = frame[column]
     repeat = ids.duplicated(keep="first") & ids.notna()
+    if not repeat.any():  # the usual case: skip looking up first lines
+        return _problems(ids.where(repeat), column)
     first_line = lines.groupby(ids.to_numpy()).transform("first")
     reasons = (
         f"duplicate {column} '"
@@ -145,7 +152,8 @@ def _reference_problems(
             continue
         target = accepted[column.references][TABLES[column.references].id_column]
         values = frame[column.name]
-        dangling = values.notna() & ~values.isin(target)
+        # As objects: Arrow strings' isin converts the target a value at a time (1 s per 100k).
+        dangling = values.notna() & ~values.astype("object").isin(target.astype("object"))
         if not dangling.any():  # the usual case: skip building the where-was-it messages
             continue
         # Only the referenced table's rows: ids like '1' recur across tables.

@@ -1,0 +1,178 @@
+"""`auditkit convert BUNDLE --to parquet` (issue 7): typed Parquet in, the same audit out."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from auditkit import audit, load
+from auditkit.cli import main
+from auditkit.convert import convert
+from auditkit.loading import SOURCE_LINE, read_table
+from auditkit.schemas import TABLES
+
+SAMPLE = Path(__file__).parents[1] / "data" / "sample"
+TZ = "America/Los_Angeles"
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """data/sample loaded from CSV, and its conversion loaded back from Parquet."""
+    out = tmp_path_factory.mktemp("parquet")
+    return convert(SAMPLE, out).bundle, load(out), out
+
+
+def test_every_table_loads_back_equal_but_for_source_line(converted):
+    from_csv, from_parquet, _ = converted
+
+    for name in TABLES:
+        pd.testing.assert_frame_equal(
+            from_parquet.tables[name].drop(columns=SOURCE_LINE),
+            from_csv.tables[name].drop(columns=SOURCE_LINE),
+        )
+    pd.testing.assert_frame_equal(
+        from_parquet.calls.drop(columns=SOURCE_LINE), from_csv.calls.drop(columns=SOURCE_LINE)
+    )
+    # A Parquet row's line is its row number, the header being line 1.
+    assert from_parquet.staff[SOURCE_LINE].tolist() == list(range(2, 14))
+
+
+def test_the_audit_of_the_converted_bundle_is_the_same(converted):
+    from_csv, from_parquet, _ = converted
+
+    got, expected = audit(from_parquet), audit(from_csv)
+
+    pd.testing.assert_frame_equal(got.findings, expected.findings)
+    pd.testing.assert_frame_equal(got.compliance, expected.compliance)
+    assert len(got.findings) == 126
+
+
+def test_tables_are_typed_and_rejected_rows_written_beside_them(converted):
+    from_csv, from_parquet, out = converted
+
+    assert sorted(p.name for p in out.iterdir()) == [
+        "appointments.parquet",
+        "approvals.parquet",
+        "calls.parquet",
+        "clients.parquet",
+        "contacts.parquet",
+        "notes.parquet",
+        "policy.toml",
+        "rejected.csv",
+        "staff.parquet",
+    ]
+    appointments = pq.read_schema(out / "appointments.parquet")
+    assert appointments.field("scheduled_start").type == pa.timestamp("us", tz=TZ)
+    assert appointments.field("duration_minutes").type == pa.int64()
+    assert pq.read_schema(out / "clients.parquet").field("may_name_clinic").type == pa.bool_()
+    assert SOURCE_LINE not in appointments.names
+    assert (out / "policy.toml").read_bytes() == (SAMPLE / "policy.toml").read_bytes()
+    rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
+    assert len(rejected) == 7
+    assert rejected.iloc[0].tolist() == [
+        "appointments.csv",
+        "1104",
+        "A001103",
+        "status",
+        "status 'walked out' is not one of: attended, no_show, late_cancel, cancelled, rescheduled",
+    ]
+    assert from_parquet.coverage["rejected"].tolist() == [0] * 7
+    assert from_parquet.coverage["accepted"].tolist() == from_csv.coverage["accepted"].tolist()
+
+
+def test_typed_columns_are_read_as_they_are_not_as_text(converted):
+    _, _, out = converted
+
+    clients = read_table(out, TABLES["clients"]).frame
+    appointments = read_table(out, TABLES["appointments"]).frame
+
+    assert str(clients["may_name_clinic"].dtype) == "bool"
+    assert str(clients["intake_date"].dtype) == f"datetime64[us, {TZ}]"
+    assert str(appointments["duration_minutes"].dtype) == "Int64"
+    assert str(appointments["appointment_id"].dtype) == "str"
+
+
+def test_typed_counts_and_flags_are_judged_as_text_ones_are(make_bundle):
+    path = make_bundle(drop=["appointments.csv", "clients.csv"])
+    pd.DataFrame(
+        {
+            "client_id": ["C1", "C2"],
+            "phone": ["555-0101", None],
+            "may_name_clinic": pd.array([True, None], dtype="boolean"),  # blank means no
+            "therapist_id": ["S1", "S1"],
+        }
+    ).to_parquet(path / "clients.parquet")
+    pd.DataFrame(
+        {
+            "appointment_id": ["A1", "A2", "A3", "A4"],
+            "client_id": ["C1", "C1", "C2", "C2"],
+            "staff_id": ["S1"] * 4,
+            "scheduled_start": pd.to_datetime(["2026-03-02 13:00"] * 4).tz_localize(TZ),
+            "duration_minutes": pd.array([50, 2**62, -5, None], dtype="Int64"),
+            "status": ["attended"] * 4,
+        }
+    ).to_parquet(path / "appointments.parquet")
+
+    bundle = load(path)
+
+    assert bundle.clients["may_name_clinic"].tolist() == [True, False]
+    assert bundle.appointments["duration_minutes"].tolist() == [50, pd.NA]
+    problems = bundle.rejected[bundle.rejected["file"] == "appointments.parquet"]
+    assert problems[["line", "record_id", "reason"]].values.tolist() == [
+        [3, "A2", "duration_minutes '4611686018427387904' is too large"],
+        [4, "A3", "duration_minutes -5 is negative"],
+    ]
+
+
+def test_convert_command_reports_what_it_set_aside(tmp_path, capsys):
+    out = tmp_path / "parquet"
+
+    assert main(["convert", str(SAMPLE), "--to", "parquet", "--out", str(out), "--show", "1"]) == 0
+
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"Converted {SAMPLE} to parquet in {out}: staff.parquet, ")
+    assert f"\n7 rows were set aside, not converted (7 problems, all in {out}/rejected.csv):\n" in (
+        printed
+    )
+    assert "status 'walked out' is not one of" in printed
+    assert "A000005" not in printed  # --show 1
+
+
+def test_converting_again_removes_tables_the_bundle_no_longer_has(tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    convert(bundle, tmp_path / "out")
+    (bundle / "calls.csv").unlink()
+    (bundle / "policy.toml").unlink()
+
+    done = convert(bundle, tmp_path / "out")
+
+    assert "calls.parquet" not in done.files
+    assert not (tmp_path / "out" / "calls.parquet").exists()
+    assert not (tmp_path / "out" / "policy.toml").exists()  # both use the built-in defaults
+    assert load(tmp_path / "out").calls.empty
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("bundle", "--out {bundle} is the bundle itself"),
+        ("csv", "{csv} already holds staff.csv: beside the Parquet tables"),
+    ],
+)
+def test_convert_refuses_a_folder_that_would_hold_tables_twice(tmp_path, capsys, out, message):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "staff.csv").write_text("staff_id\n")
+    folder = tmp_path / out
+
+    assert main(["convert", str(bundle), "--to", "parquet", "--out", str(folder)]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("auditkit: " + message.format(bundle=bundle, csv=tmp_path / "csv")), err

@@ -1,0 +1,230 @@
+"""The Dask engine (issue 7): the pandas rules per client partition, with the pandas results.
+
+One local cluster of 2 worker processes serves the whole module. Each comparison runs the pandas
+engine and the Dask engine on the same loaded bundle and asserts the findings frame-equal (every
+column, same order) and the compliance tables equal.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auditkit import audit, load
+from auditkit.cli import main
+from auditkit.distributed import audit_on_dask, client_partitions, split_bundle
+from auditkit.sample import generate_sample
+
+distributed = pytest.importorskip("distributed")
+
+SAMPLE = Path(__file__).parents[1] / "data" / "sample"
+KEY = ["rule", "subject_id"]
+
+# tests/fixtures/partitions: the cases a plain split by client_id would get wrong (see
+# auditkit.distributed). Under hash(client_id) mod 2, C3 and C7 fall apart, and so do C1 and C5.
+# - C3 and C7 are siblings: one phone number on file. The call log's L1 and L2 name no client
+#   and go to that number; K7 (C7) and K8 (C3) are logged 1 and 3 minutes after L2.
+# - L0 and L9, the log's first and last calls, are to C5 and C6.
+# - P1 and P2 are S1's blanket approvals (no client_id): phone coaching from 5 March, closure
+#   warnings from 20 March. K1 to K3 are coaching calls around P1, K4 and K5 warnings around P2.
+# - N1, C5's note, is linked to C1's no-show A1 (the loader accepts that); K6 is A1's outreach.
+PARTITION_CASES = Path(__file__).parent / "fixtures" / "partitions"
+
+# What the pandas engine finds in PARTITION_CASES: (rule, subject_id, client_id).
+EDGE_FINDINGS = [
+    ("PC001", "K1", "C1"),  # coached before P1; K2 and K3 after it
+    ("VM003", "K4", "C2"),  # warned before P2; K5 after it
+    ("LG001", "L0", "C5"),
+    ("LG001", "L1", "C3"),  # the siblings' call, under the first of them
+    ("LG001", "L9", "C6"),
+    ("LG002", "K1", "C1"),  # K1 to K3: within the log's span, and not in it
+    ("LG002", "K2", "C4"),
+    ("LG002", "K3", "C8"),
+    ("LG002", "K8", "C3"),  # L2 went to K7, the nearer of the siblings' logged calls
+    ("VM004", "K4", "C2"),
+    ("VM004", "K5", "C4"),
+]  # and no NT001: N1 documents A1
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """A local cluster of 2 worker processes on the loopback address, for the whole module."""
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        death_timeout=60,
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def edge_bundle():
+    return load(PARTITION_CASES)
+
+
+@pytest.fixture(scope="module")
+def generated_bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("generated")
+    generate_sample(folder, clients=300, seed=5)
+    return load(folder)
+
+
+def assert_same_results(got, expected) -> None:
+    pd.testing.assert_frame_equal(got.findings, expected.findings)
+    pd.testing.assert_frame_equal(got.compliance, expected.compliance)
+    for keys in (("staff_id",), ("month",), ("client_id",)):
+        pd.testing.assert_frame_equal(got.compliance_by(*keys), expected.compliance_by(*keys))
+    pd.testing.assert_frame_equal(
+        got.opportunities.sort_values(KEY, ignore_index=True),
+        expected.opportunities.sort_values(KEY, ignore_index=True),
+    )
+    pd.testing.assert_frame_equal(got.stale_reviews, expected.stale_reviews)
+
+
+@pytest.mark.parametrize("partitions", [None, 3])
+def test_sample_bundle_gives_the_pandas_results(scheduler, partitions):
+    bundle = load(SAMPLE)
+
+    got = audit_on_dask(bundle, scheduler, partitions)
+
+    assert_same_results(got, audit(bundle))
+    assert len(got.findings) == 126
+
+
+def test_generated_bundle_gives_the_pandas_results(scheduler, generated_bundle):
+    got = audit_on_dask(generated_bundle, scheduler, partitions=7)
+
+    expected = audit(generated_bundle)
+    assert_same_results(got, expected)
+    assert len(expected.findings) > 500  # a real workload, not a trivially empty one
+
+
+def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, generated_bundle):
+    got = audit_on_dask(generated_bundle, scheduler, partitions=4, month="2026-03")
+
+    assert_same_results(got, audit(generated_bundle, month="2026-03"))
+    assert set(got.opportunities["month"]) == {"2026-03"}
+
+
+@pytest.mark.parametrize("partitions", [2, 5])
+def test_cases_a_plain_client_split_gets_wrong_give_the_pandas_results(
+    scheduler, edge_bundle, partitions
+):
+    got = audit_on_dask(edge_bundle, scheduler, partitions)
+
+    expected = audit(edge_bundle)
+    assert_same_results(got, expected)
+    found = expected.findings[["rule", "subject_id", "client_id"]]
+    assert list(found.itertuples(index=False, name=None)) == EDGE_FINDINGS
+    evidence = expected.findings.set_index(KEY)["evidence"]
+    assert evidence["LG001", "L1"].endswith("; the number is on file for C3, C7")
+    assert evidence["PC001", "K1"] == (
+        "purpose coaching; approval P1 was given later, on 2026-03-05 00:00"
+    )
+
+
+def test_blanket_approvals_cover_clients_in_every_partition(scheduler, edge_bundle):
+    hashed = pd.util.hash_pandas_object(edge_bundle.clients["client_id"], index=False) % 2
+    assert sorted(set(hashed)) == [0, 1]  # S1's clients are on both sides of the split
+
+    got = audit_on_dask(edge_bundle, scheduler, partitions=2)
+
+    by_rule = got.compliance.set_index("rule")
+    assert by_rule.loc["PC001", ["opportunities", "findings"]].tolist() == [6, 1]
+    assert by_rule.loc["VM003", ["opportunities", "findings"]].tolist() == [2, 1]
+
+
+def test_split_keeps_households_together_and_shares_what_every_client_needs(edge_bundle):
+    parts = split_bundle(edge_bundle, 2)
+
+    partition = client_partitions(edge_bundle.clients, 2)
+    assert partition["C3"] == partition["C7"]
+    assert partition["C1"] != partition["C5"]
+    assert [sorted(p.clients["client_id"]) for p in parts] == [
+        sorted(partition.index[partition == k]) for k in (0, 1)
+    ]
+    for part in parts:
+        assert part.staff is edge_bundle.staff
+        assert part.approvals["approval_id"].tolist() == ["P1", "P2"]  # both blanket
+        mine = set(part.clients["client_id"])
+        assert set(part.appointments["client_id"]) <= mine
+        assert set(part.contacts["client_id"]) <= mine
+        assert {"L0", "L9"} <= set(part.calls["call_id"])  # the log's span, everywhere
+    home = partition["C3"]
+    assert parts[home].calls["call_id"].tolist() == ["L0", "L1", "L2", "L9"]
+    assert parts[partition["C1"]].notes["note_id"].tolist() == ["N1"]  # A1's note
+    assert parts[partition["C5"]].notes["note_id"].tolist() == ["N1"]  # and C5's own
+    assert sum(len(p.contacts) for p in parts) == len(edge_bundle.contacts)
+
+
+def test_cli_dask_engine_writes_the_pandas_engines_files(tmp_path):
+    children = len(multiprocessing.active_children())
+    base = ["audit", str(SAMPLE), "-q", "--out"]
+
+    assert main([*base, str(tmp_path / "pandas")]) == 0
+    assert main([*base, str(tmp_path / "dask"), "--engine", "dask"]) == 0  # its own cluster
+
+    for name in ("findings.csv", "compliance.csv", "compliance_by_clinician.csv", "rejected.csv"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "pandas" / name).read_bytes()
+    assert len(multiprocessing.active_children()) == children  # its workers are gone
+
+
+def test_cli_dask_engine_on_an_existing_scheduler(scheduler, tmp_path, capsys):
+    out = tmp_path / "dask"
+    args = ["--engine", "dask", "--scheduler", scheduler, "--partitions", "2"]
+
+    assert main(["audit", str(SAMPLE), "--out", str(out), *args]) == 0
+
+    assert "\n126 findings, 7 rejected-row problems.\n" in capsys.readouterr().out
+    assert len(pd.read_csv(out / "findings.csv")) == 126
+
+
+def test_scheduler_without_the_dask_engine_is_a_usage_error(tmp_path, capsys):
+    args = ["audit", str(SAMPLE), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1"]
+
+    assert main(args) == 2
+
+    assert capsys.readouterr().err == (
+        "auditkit: --scheduler and --partitions are for --engine dask.\n"
+    )
+
+
+def test_a_scheduler_that_does_not_answer_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("auditkit.distributed.CONNECT_TIMEOUT", 1)
+    address = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
+    dask = ["--engine", "dask", "--scheduler", address]
+
+    code = main(["audit", str(SAMPLE), "--out", str(tmp_path), "-q", *dask])
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert err.startswith(f"auditkit: No Dask scheduler answered at {address} within 1 s: ")
+    assert err.endswith(
+        "Give its address as tcp://HOST:8786, or leave --scheduler out to start a local cluster."
+    )
+
+
+def test_without_dask_the_pandas_engine_works_and_the_dask_engine_says_how_to_get_it(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    base = ["audit", str(SAMPLE), "-q", "--out", str(tmp_path)]
+
+    assert main(base) == 0
+    assert main([*base, "--engine", "dask"]) == 2
+
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: --engine dask needs Dask, which is not installed. Install it with pip "
+        "install 'auditkit[dask]', or audit with the default pandas engine."
+    )
