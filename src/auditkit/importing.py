@@ -30,7 +30,7 @@ from auditkit.loading import (
 from auditkit.output import write_atomically
 from auditkit.parsing import parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
-from auditkit.policy import Policy, load_policy
+from auditkit.policy import Policy, load_policy, read_toml
 from auditkit.schemas import CALLS, TABLES, TableSpec
 from auditkit.validation import validate_table
 
@@ -190,13 +190,7 @@ def mapping_from_dict(raw: dict[str, Any], where: str) -> Mapping:
 def load_mapping(path: Path | str) -> Mapping:
     """A mapping file, checked: an unknown key or a bad value stops with a message naming it."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise MappingError(f"Mapping file {path} does not exist.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise MappingError(f"Mapping file {path} is not valid TOML: {exc}.") from None
-    return mapping_from_dict(raw, str(path))
+    return mapping_from_dict(read_toml(path, "Mapping", MappingError), str(path))
 
 
 def preset(name: str) -> Mapping:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from auditkit.errors import PolicyError
+from auditkit.errors import AuditkitError, PolicyError
 from auditkit.schemas import STAFF_ROLES
 
 
@@ -163,10 +163,14 @@ def load_policy(path: Path | str | None = None, bundle: Path | str | None = None
     if path is None:
         return Policy()
     path = Path(path)
+    return policy_from_dict(read_toml(path, "Policy", PolicyError), source=str(path))
+
+
+def read_toml(path: Path, kind: str, error: type[AuditkitError]) -> dict[str, Any]:
+    """A TOML file auditkit is configured by; a missing or broken one is `error`, naming it."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        raise PolicyError(f"Policy file {path} does not exist.") from None
+        raise error(f"{kind} file {path} does not exist.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"Policy file {path} is not valid TOML: {exc}.") from None
-    return policy_from_dict(raw, source=str(path))
+        raise error(f"{kind} file {path} is not valid TOML: {exc}.") from None
