@@ -3,7 +3,8 @@
 Voilà runs as ``make dashboard`` runs it (the repo's offline template, from notebooks/), on a free
 port, and is always stopped. Every request not to 127.0.0.1 is aborted and recorded: the charts
 must draw from the JavaScript the kernel sends (JupyterChart offline), not from a CDN. The
-screenshots are the README's: docs/dashboard.png and docs/review_queue.png.
+screenshots go to test-artifacts/; with AUDITKIT_UPDATE_SCREENSHOTS=1 they also replace the
+README's docs/dashboard.png and docs/review_queue.png (a test run leaves tracked files alone).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from auditkit.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-DOCS = ROOT / "docs"
+SCREENSHOTS = (
+    ROOT / "docs" if os.environ.get("AUDITKIT_UPDATE_SCREENSHOTS") else ROOT / "test-artifacts"
+)
 VOILA = Path(sys.executable).with_name("voila")
 START_TIMEOUT = 120  # seconds for Voilà to listen, on a busy 2-core machine
 RENDER_TIMEOUT = 180_000  # ms for a page to run its notebook and draw
@@ -144,7 +147,7 @@ def screenshot(page: Page, path: Path) -> None:
     height = page.evaluate("document.querySelector('#rendered_cells').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(height + 40, 4000)})
     page.wait_for_timeout(500)  # let vega re-lay out
-    DOCS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=path, full_page=True)
 
 
@@ -177,7 +180,7 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
         assert page.locator(HEATMAP_CELLS).count() == cells[None]
         assert page.locator(RULE_BARS).count() == len(RULES)
         assert page.locator(TREND_MARKER).count() == 0
-        screenshot(page, DOCS / "dashboard.png")
+        screenshot(page, SCREENSHOTS / "dashboard.png")
 
         # a bar is a rule: clicking VM001's drills into its findings
         page.locator(RULE_BARS).nth(list(RULES).index("VM001")).click()
@@ -247,6 +250,6 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
             mark.inner_text()
             == ordered.loc[quoting, "evidence"].split("\u201c")[1].split("\u201d")[0]
         )
-        screenshot(page, DOCS / "review_queue.png")
+        screenshot(page, SCREENSHOTS / "review_queue.png")
         assert attempted == []
         assert errors == []
