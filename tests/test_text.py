@@ -319,3 +319,25 @@ def test_a_generic_alias_counts_but_a_generic_word_alone_does_not():
 def test_no_name_no_evidence():
     found = text.find_clinic_name(pd.Series(["Riverside Psychology Clinic"]), "", [])
     assert found.isna().all()
+
+
+def test_fuzzy_clinic_name_search_in_slices_finds_the_same(monkeypatch):
+    messages = pd.Series(
+        [
+            "This is Sam from Riversid Pyschology Clinic.",
+            "Nothing to see here.",
+            "Calling from Rivreside Psychology Clinc about today.",
+            "Reschedule for Tuesday at 3.",
+            "this is sam, riverside psychologie clinic",
+        ]
+    )
+    whole = text.find_clinic_name(
+        messages, "Riverside Psychology Clinic", ["Riverside Clinic", "RPC"]
+    )
+    monkeypatch.setattr(text, "_FUZZY_SLICE", 2)
+    sliced = text.find_clinic_name(
+        messages, "Riverside Psychology Clinic", ["Riverside Clinic", "RPC"]
+    )
+    assert sliced.tolist()[0] == "Riversid Pyschology Clinic"
+    assert sliced.isna().tolist() == [False, True, False, True, False]
+    pd.testing.assert_series_equal(sliced, whole)

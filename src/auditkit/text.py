@@ -418,6 +418,7 @@ _GENERIC = frozenset({
 _TOKEN = r"[^\W_]+(?:['\u2018\u2019][^\W_]+)*"
 _ACRONYM_MAX = 4  # single tokens this short match only whole and exact, never fuzzily
 _FUZZY_THRESHOLD = 88  # fuzz.ratio of space-stripped lower-case forms
+_FUZZY_SLICE = 20_000  # texts whose n-grams are scored at once
 _FUZZY_MIN_LENGTH = 8  # shorter forms are too close to ordinary words to match fuzzily
 
 
@@ -519,6 +520,14 @@ def _clinic_name(
         # One word more than the longest form, for a word the transcriber split in two.
         longest = 1 + max(len(re.findall(_TOKEN, form)) for form in forms)
         # Positions, not labels, so a repeated index label cannot mix two texts' words.
-        matches = _fuzzy(text[unnamed].reset_index(drop=True), fuzzy_keys, longest)
+        candidates = text[unnamed].reset_index(drop=True)
+        # In slices: every text becomes a few dozen n-grams, which a year of voicemails at
+        # once would hold in memory many times over.
+        matches = pd.concat(
+            [
+                _fuzzy(candidates[start : start + _FUZZY_SLICE], fuzzy_keys, longest)
+                for start in range(0, len(candidates), _FUZZY_SLICE)
+            ]
+        )
         found[unnamed] = matches.to_numpy()
     return found
