@@ -1,48 +1,27 @@
 """The audit as a whole: findings table, compliance with honest denominators, month, CLI output."""
 
 import pandas as pd
-from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
+import review_fixtures
+from rule_fixtures import build_bundle
 
 from auditkit import audit
 from auditkit.cli import main
 from auditkit.schemas import Findings
 
-# Two no-shows in March for T1 (one handled, one not) and one in April for T2, handled.
+# The review scenario (two no-shows in March for T1, one handled, one not; one in April for T2),
+# plus an attended session, and K2's voicemail states the fee behind a formula-looking prefix.
 APPOINTMENTS = [
-    {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"},
-    {"appointment_id": "A2", "scheduled_start": "2026-03-16T13:00:00-07:00"},
-    {
-        "appointment_id": "A3",
-        "scheduled_start": "2026-04-06T10:00:00-07:00",
-        "staff_id": "T2",
-        "client_id": "C2",
-    },
+    *review_fixtures.APPOINTMENTS,
     {"appointment_id": "A4", "scheduled_start": "2026-03-09T13:00:00-07:00", "status": "attended"},
 ]
 CONTACTS = [
+    review_fixtures.CONTACTS[0],
     {
-        "started_at": "2026-03-02T13:25:00-08:00",
-        "appointment_id": "A1",
-        "message": DEFAULT_VOICEMAIL,
-    },
-    {
-        "started_at": "2026-04-06T10:30:00-07:00",
-        "appointment_id": "A3",
-        "staff_id": "T2",
-        "client_id": "C2",
+        **review_fixtures.CONTACTS[1],
         "message": '=HYPERLINK("x") you\'ll be charged for the missed session',
     },
 ]
-NOTES = [
-    {"appointment_id": "A1", "written_at": "2026-03-02T16:00:00-08:00", "text": COMPLETE_NOTE},
-    {
-        "appointment_id": "A3",
-        "written_at": "2026-04-06T12:00:00-07:00",
-        "text": COMPLETE_NOTE,
-        "staff_id": "T2",
-        "client_id": "C2",
-    },
-]
+NOTES = review_fixtures.NOTES
 
 
 def sample(tmp_path):
