@@ -1,11 +1,16 @@
 """Phrase detection: exact evidence for every category, and the policy's own scripts pass."""
 
+import dataclasses
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditkit import text
+from auditkit.validation import load
 
 # The policy's scripts, verbatim (the default voicemail keeps the export's mojibake quote).
 POLICY_VOICEMAIL = (
@@ -341,3 +346,167 @@ def test_fuzzy_clinic_name_search_in_slices_finds_the_same(monkeypatch):
     assert sliced.tolist()[0] == "Riversid Pyschology Clinic"
     assert sliced.isna().tolist() == [False, True, False, True, False]
     pd.testing.assert_series_equal(sliced, whole)
+
+
+# --- RE2 on ASCII text gives exactly Python's answers ------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+# The words the phrases are made of, and separators including the spaces only Python's \s knows.
+WORDS = sorted(
+    {w for cases in CASES.values() for m, _ in cases for w in re.findall(r"[A-Za-z0-9']+", m)}
+)
+SEPARATORS = [" ", "  ", "\n", "\x0b", "\x1c", "\x1f", ", ", ". ", "; ", "-", "'", "/", ":"]
+
+
+def on_python_only(category: str, texts: pd.Series) -> pd.Series:
+    matcher = dataclasses.replace(text._patterns(category, ()), phrases_re2=None)
+    return matcher.find(texts)
+
+
+def test_the_built_in_phrases_run_on_re2_unless_they_look_around():
+    on_python = {c for c in text.CATEGORIES if text._patterns(c, ()).phrases_re2 is None}
+    # message_left's phone number and confirm_or_deny's subject need look-arounds
+    assert on_python == {"message_left", "confirm_or_deny"}
+
+
+@pytest.mark.parametrize("category", text.CATEGORIES)
+def test_re2_finds_what_python_finds_in_the_sample_and_the_cases(category):
+    bundle = load(SAMPLE)
+    messages = pd.concat(
+        [
+            bundle.contacts["message"],
+            bundle.notes["text"],
+            pd.Series([message for cases in CASES.values() for message, _ in cases]),
+        ],
+        ignore_index=True,
+    )
+    found = text.find(category, messages)
+    pd.testing.assert_series_equal(found, on_python_only(category, messages))
+    assert found.notna().any()
+
+
+ASCII_CASES = [m for cases in CASES.values() for m, _ in cases if m.isascii()]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            # a case's words, re-spaced with any of Python's ASCII spaces
+            st.tuples(
+                st.sampled_from(ASCII_CASES), st.lists(st.sampled_from(SEPARATORS), min_size=1)
+            ).map(
+                lambda case: "".join(
+                    word + case[1][i % len(case[1])] for i, word in enumerate(case[0].split(" "))
+                )
+            ),
+            # any run of the words the phrases are made of
+            st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS))).map(
+                lambda words: "".join(w + s for w, s in words)
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
+    messages = pd.Series(texts)
+    for category in text.CATEGORIES:
+        pd.testing.assert_series_equal(
+            text.find(category, messages), on_python_only(category, messages)
+        )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"a\sb", r"a[\t\n\x0b\x0c\r\x1c-\x1f ]b"),
+        (r"a\Sb", r"a[^\t\n\x0b\x0c\r\x1c-\x1f ]b"),
+        (r"[\s,]+", r"[\t\n\x0b\x0c\r\x1c-\x1f ,]+"),
+        (r"[\\s]", r"[\\s]"),  # a backslash or an s
+        (r"(\d+) fee", r"(?:\d+) fee"),
+        (r"\$5", r"\$5"),
+        (r"fee$", None),  # Python's $ also matches before a final newline
+        (r"(?<!\d)555", None),
+        (r"fee(?= now)", None),
+        (r"(\w)\1", None),
+        (r"(?P<amount>\d+)", None),
+        (r"[\S]", None),
+    ],
+)
+def test_patterns_translate_to_re2_only_when_they_mean_the_same(pattern, expected):
+    assert text._ascii_re2(pattern) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "may"),
+    [
+        (".", True),
+        ("[^a]", True),
+        (r"\W", True),
+        (r"[\Wa]", True),
+        (r"\x1a", True),
+        (r"[^.?!;\x1a]", False),
+        (r"\bno\s+fee\w*", False),
+    ],
+)
+def test_what_may_match_the_negation_filler(pattern, may):
+    assert text._may_match_blank(pattern) is may
+
+
+def test_no_built_in_phrase_can_match_the_negation_filler():
+    phrases = [p for phrases, _ in text._CATEGORIES.values() for p in phrases]
+    assert not [p for p in phrases if text._may_match_blank(text._tolerant(p))]
+
+
+def test_an_extra_phrase_that_could_match_the_filler_keeps_the_category_on_python():
+    assert text._patterns("fee_notice", (r"fee.{0,9}due",)).phrases_re2 is None
+    assert text._patterns("coaching_content", (r"fee.{0,9}due",)).phrases_re2 is not None
+
+
+# --- the near-miss pre-test never hides a near miss ---------------------------------------------
+
+
+def edited(name: str, edits: list[tuple[int, int, str]]) -> str:
+    """`name` with each (kind, position, letter) edit: 0 deletes, 1 inserts, 2 substitutes."""
+    for kind, position, letter in edits:
+        at = position % (len(name) + 1)
+        if kind == 0:
+            name = name[:at] + name[at + 1 :]
+        elif kind == 1:
+            name = name[:at] + letter + name[at:]
+        else:
+            name = name[:at] + letter + name[at + 1 :]
+    return name
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Riverside Psychology Clinic", "Riverside Clinic", "Riverside Psych"]),
+            st.lists(
+                st.tuples(st.integers(0, 2), st.integers(0, 40), st.sampled_from("aeiorsty .'-")),
+                max_size=4,
+            ),
+            st.sampled_from(["Hi, this is Sam from ", "calling from the ", "", "it's "]),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_the_near_miss_pre_test_keeps_every_near_miss(cases):
+    messages = pd.Series(
+        [f"{before}{edited(name, edits)} about today." for name, edits, before in cases]
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(text, "_may_hold_near_miss", lambda t, _keys: pd.Series(True, index=t.index))
+        everywhere = text.find_clinic_name(messages, NAME, ALIASES)
+    pd.testing.assert_series_equal(text.find_clinic_name(messages, NAME, ALIASES), everywhere)
+
+
+def test_the_near_miss_pre_test_passes_near_misses_only():
+    messages = pd.Series(["Riversid Pyschology called", "Reschedule for Tuesday at 3.", "Café"])
+    may = text._may_hold_near_miss(messages, ["riversidepsychology", "riversideclinic"])
+    # text with non-ASCII characters is always searched
+    assert may.tolist() == [True, False, True]

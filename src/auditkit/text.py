@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from auditkit.parsing import repair_text
@@ -357,10 +360,127 @@ def _compile(phrases: Sequence[str]) -> re.Pattern[str]:
     return re.compile(f"({alternation})", re.IGNORECASE)
 
 
+# --- the same patterns on RE2, for ASCII text ---------------------------------------------------
+#
+# Python's re tries every alternative at every position; RE2 (in pyarrow) scans a whole column in
+# C++. On ASCII-only text the two agree exactly -- \w, \d and \b are ASCII in RE2, and RE2's
+# leftmost-first alternation picks the match backtracking would -- except for \s, which in Python
+# also matches \v and \x1c-\x1f, so it is spelled out. Constructs RE2 lacks (look-arounds,
+# back-references) or reads differently ($) leave a pattern to Python. Text with any other
+# character goes to Python too: mojibake repair, Unicode letters and spaces stay exactly as before.
+
+_RE2_SPACES = r"\t\n\x0b\x0c\r\x1c-\x1f "  # Python's \s, within ASCII
+_RE2_TOKEN = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|.", re.DOTALL)
+_CLASS_TOKEN = re.compile(r"\\.|.", re.DOTALL)
+_EVIDENCE = "auditkit_evidence"  # RE2's extract needs a named group
+
+
+def _ascii_re2(pattern: str) -> str | None:
+    """`pattern` (a Python regex over ASCII text) in RE2's dialect, or None if RE2 cannot say
+    the same thing."""
+    tokens = []
+    found = _RE2_TOKEN.findall(pattern)
+    for i, token in enumerate(found):
+        if token == "(" and found[i + 1 : i + 2] != ["?"]:
+            token = "(?:"  # RE2's extract takes named groups only; ours is the whole match
+        elif token == "(" and found[i + 1 : i + 4] == ["?", "P", "<"]:
+            return None
+        if token == "$":
+            return None  # Python's $ also matches before a final newline
+        if token.startswith("[") and len(token) > 1:
+            inside = _CLASS_TOKEN.findall(token)
+            if "\\S" in inside:
+                return None
+            token = "".join(_RE2_SPACES if t == "\\s" else t for t in inside)
+        elif token == "\\s":
+            token = f"[{_RE2_SPACES}]"
+        elif token == "\\S":
+            token = f"[^{_RE2_SPACES}]"
+        tokens.append(token)
+    translated = "".join(tokens)
+    try:  # RE2 refuses what it cannot do: look-arounds, back-references, possessives
+        pc.match_substring_regex(pa.array([""]), pattern=translated)
+    except pa.ArrowInvalid:
+        return None
+    return translated
+
+
+def _may_match_blank(pattern: str) -> bool:
+    """Whether `pattern` could match the negation filler. If it cannot, a negated span blanked
+    to one filler character leaves the same matches as one filler per character."""
+    for token in _RE2_TOKEN.findall(pattern):
+        inside = _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
+        if inside and inside[1] == "^":
+            if _BLANK not in inside and "\\x" not in inside:
+                return True  # a negated class without the filler in it
+        elif any(
+            t in ("\\W", "\\S", "\\D", _BLANK) or t[:2] in ("\\x", "\\u", "\\U", "\\N")
+            for t in inside
+        ):
+            return True
+        if token in (".", "\\W", "\\S", "\\D", _BLANK) or token[:2] in ("\\x", "\\u", "\\U", "\\N"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """A category's phrases and negations, in Python's re and, where they translate, RE2."""
+
+    phrases: re.Pattern[str]
+    negations: re.Pattern[str] | None
+    phrases_re2: str | None
+    negations_re2: str | None
+
+    def find(self, texts: pd.Series) -> pd.Series:
+        return _extract(
+            repair_text(texts), self.phrases, self.phrases_re2, self.negations, self.negations_re2
+        )
+
+
+def _is_ascii(text: pd.Series) -> pd.Series:
+    return pd.Series(pc.string_is_ascii(pa.array(text.array)), index=text.index).fillna(False)
+
+
+def _extract(
+    text: pd.Series,
+    pattern: re.Pattern[str],
+    pattern_re2: str | None,
+    negations: re.Pattern[str] | None = None,
+    negations_re2: str | None = None,
+) -> pd.Series:
+    """The first match of `pattern` in each text (NA where none), after blanking `negations`:
+    on RE2 for ASCII text where the patterns translate, on Python's re for the rest."""
+    found = pd.Series(np.nan, index=text.index, dtype="str")
+    on_re2 = _is_ascii(text) if pattern_re2 is not None else pd.Series(False, index=text.index)
+    if on_re2.any():
+        column = pa.array(text[on_re2].array)
+        if negations_re2 is not None:
+            column = pc.replace_substring_regex(column, pattern=negations_re2, replacement=_BLANK)
+        extracted = pc.extract_regex(column, pattern=pattern_re2)
+        matched = pc.if_else(
+            pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
+        )
+        found[on_re2] = matched.to_numpy(zero_copy_only=False)
+    rest = ~on_re2 & text.notna()
+    if rest.any():
+        python = text[rest]
+        if negations is not None:
+            python = python.str.replace(negations, _blank, regex=True)
+        found[rest] = python.str.extract(pattern, expand=True)[0].to_numpy()
+    return found
+
+
+def _re2_alternation(phrases: Sequence[str], named: bool) -> str | None:
+    translated = [_ascii_re2(_tolerant(phrase)) for phrase in phrases]
+    if any(t is None for t in translated):
+        return None
+    alternation = "|".join(f"(?:{t})" for t in translated)
+    return f"(?i)(?P<{_EVIDENCE}>{alternation})" if named else f"(?i){alternation}"
+
+
 @cache
-def _patterns(
-    category: str, extra: tuple[str, ...]
-) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+def _patterns(category: str, extra: tuple[str, ...]) -> _Matcher:
     if category not in _CATEGORIES:
         raise ValueError(f"Unknown phrase category {category!r}. Known: {', '.join(CATEGORIES)}.")
     for phrase in extra:
@@ -371,7 +491,19 @@ def _patterns(
                 f"Phrase {phrase!r} for {category} is not a valid regular expression: {err}."
             ) from None
     phrases, negations = _CATEGORIES[category]
-    return _compile([*phrases, *extra]), (_compile(negations) if negations else None)
+    phrases = [*phrases, *extra]
+    phrases_re2 = _re2_alternation(phrases, named=True)
+    negations_re2 = _re2_alternation(negations, named=False) if negations else None
+    if negations and (
+        negations_re2 is None or any(_may_match_blank(_tolerant(p)) for p in phrases)
+    ):
+        phrases_re2 = None  # blanking must then keep every character's place: Python only
+    return _Matcher(
+        _compile(phrases),
+        _compile(negations) if negations else None,
+        phrases_re2,
+        negations_re2,
+    )
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -391,15 +523,7 @@ def _per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series
 def find(category: str, texts: pd.Series, extra: Sequence[str] = ()) -> pd.Series:
     """The words of each text that show `category` (NA where none), so a finding can quote
     exactly what triggered it; `extra` adds the policy file's own regexes for that category."""
-    pattern, negations = _patterns(category, tuple(extra))
-
-    def match(distinct: pd.Series) -> pd.Series:
-        text = repair_text(distinct)
-        if negations is not None:
-            text = text.str.replace(negations, _blank, regex=True)
-        return text.str.extract(pattern, expand=True)[0]
-
-    return _per_distinct_text(match, texts)
+    return _per_distinct_text(_patterns(category, tuple(extra)).find, texts)
 
 
 # --- the clinic's name ---------------------------------------------------------------------------
@@ -420,6 +544,9 @@ _ACRONYM_MAX = 4  # single tokens this short match only whole and exact, never f
 _FUZZY_THRESHOLD = 88  # fuzz.ratio of space-stripped lower-case forms
 _FUZZY_SLICE = 20_000  # texts whose n-grams are scored at once
 _FUZZY_MIN_LENGTH = 8  # shorter forms are too close to ordinary words to match fuzzily
+# Below this fuzz.partial_ratio no n-gram can reach _FUZZY_THRESHOLD (72.7 at 88, less a margin
+# for rounding): see _may_hold_near_miss.
+_NEAR_MISS_FLOOR = 70
 
 
 def _key(phrase: str) -> str:
@@ -444,7 +571,7 @@ def _forms(name: str, aliases: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(acronyms)), list(dict.fromkeys(names))
 
 
-def _name_pattern(acronyms: list[str], names: list[str]) -> re.Pattern[str]:
+def _name_alternation(acronyms: list[str], names: list[str]) -> str:
     dotted, spaced = r"\.\s?", r"\s?"
     alternatives = [
         # "R.P.C." or "r p c" or "RPC", as a whole token
@@ -456,7 +583,18 @@ def _name_pattern(acronyms: list[str], names: list[str]) -> re.Pattern[str]:
         for key in names
     ]
     alternatives.sort(key=len, reverse=True)  # the whole name before a part of it
-    return re.compile(rf"(?<![^\W_])((?:{'|'.join(alternatives)}))(?![^\W_])", re.IGNORECASE)
+    return "|".join(alternatives)
+
+
+def _name_patterns(acronyms: list[str], names: list[str]) -> tuple[re.Pattern[str], str | None]:
+    """The name's forms as a whole-token pattern, for Python's re and for RE2 on ASCII text
+    (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not looked at)."""
+    alternation = _name_alternation(acronyms, names)
+    python = re.compile(rf"(?<![^\W_])((?:{alternation}))(?![^\W_])", re.IGNORECASE)
+    translated = _ascii_re2(alternation)
+    if translated is None:
+        return python, None
+    return python, (f"(?i)(?:^|[^a-zA-Z0-9])(?P<{_EVIDENCE}>{translated})(?:$|[^a-zA-Z0-9])")
 
 
 def _fuzzy(text: pd.Series, keys: list[str], longest: int) -> pd.Series:
@@ -499,6 +637,30 @@ def _fuzzy(text: pd.Series, keys: list[str], longest: int) -> pd.Series:
     return found
 
 
+def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
+    """A cheap, sure pre-test for the n-gram search: False only where no word run can score
+    _FUZZY_THRESHOLD against a key.
+
+    A run's key is a substring of the text's letters and digits. If it scores t = 0.88 against
+    key k (ratio = 2 LCS / total length), some window of the text k's length scores at least
+    3 - 2/t = 0.727 against k, so fuzz.partial_ratio, which finds the best window, is at least
+    that. Only ASCII text is tested (so lower-casing and letters are the n-gram search's own),
+    and only keys of at most 64 characters, for which partial_ratio's alignment is exact.
+    """
+    may = pd.Series(True, index=text.index)
+    on_ascii = _is_ascii(text)
+    if not on_ascii.any() or max(map(len, keys)) > 64:
+        return may
+    letters = pc.replace_substring_regex(
+        pc.ascii_lower(pa.array(text[on_ascii].array)), pattern="[^a-z0-9]+", replacement=""
+    )
+    scores = process.cdist(
+        letters.to_pylist(), keys, scorer=fuzz.partial_ratio, dtype=np.uint8, workers=-1
+    )
+    may[on_ascii] = scores.max(axis=1) >= _NEAR_MISS_FLOOR
+    return may
+
+
 def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -> pd.Series:
     """Where each text names the clinic, the words that do (NA where none), however a transcript
     spells it, so a voicemail naming the clinic without consent can be quoted."""
@@ -513,9 +675,11 @@ def _clinic_name(
     texts: pd.Series, acronyms: list[str], names: list[str], forms: Sequence[str]
 ) -> pd.Series:
     text = repair_text(texts)
-    found = text.str.extract(_name_pattern(acronyms, names), expand=True)[0]
+    found = _extract(text, *_name_patterns(acronyms, names))
     fuzzy_keys = [key for key in names if len(key) >= _FUZZY_MIN_LENGTH]
     unnamed = found.isna() & text.notna()
+    if fuzzy_keys and unnamed.any():
+        unnamed[unnamed] = _may_hold_near_miss(text[unnamed], fuzzy_keys)
     if fuzzy_keys and unnamed.any():
         # One word more than the longest form, for a word the transcriber split in two.
         longest = 1 + max(len(re.findall(_TOKEN, form)) for form in forms)
