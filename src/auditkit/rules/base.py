@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from auditkit.rules.context import AuditContext
@@ -65,18 +68,51 @@ def found(
     return out
 
 
-def clock(times: pd.Series) -> pd.Series:
-    """'Mon 2 Mar 2026 13:00': how a supervisor reads a time.
+_WEEKDAYS = np.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], dtype=object)
+_MONTHS = np.array(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+    dtype=object,
+)
 
-    A deadline past the year 9999 (a no-show dated 9999-12-31) can't be written by the standard
-    library, so it reads 'after the year 9999' rather than stopping the audit.
+
+def clock(times: pd.Series) -> pd.Series:
+    """'Mon 2 Mar 2026 13:00': how a supervisor reads a time (NA where there is none).
+
+    Put together from the time's parts: strftime formats one value at a time. A deadline past
+    the year 9999 (a no-show dated 9999-12-31) reads 'after the year 9999'.
     """
-    writable = times < pd.Timestamp("9999-12-30", tz="UTC")  # compared in UTC: no localizing
-    return (
-        times.where(writable)
-        .dt.strftime("%a %-d %b %Y %H:%M")
-        .where(writable, "after the year 9999")
+    parts = times.dt
+    known = times.notna().to_numpy()
+
+    def number(values: pd.Series, width: int = 1) -> pd.Series:
+        return values.fillna(0).astype("int64").astype("str").str.zfill(width)
+
+    weekday = _WEEKDAYS[parts.day_of_week.fillna(0).astype("int64").to_numpy()]
+    month = _MONTHS[parts.month.fillna(1).astype("int64").to_numpy() - 1]
+    written = (
+        pd.Series(weekday, index=times.index, dtype="str")
+        + " "
+        + number(parts.day)
+        + " "
+        + pd.Series(month, index=times.index, dtype="str")
+        + " "
+        + number(parts.year)
+        + " "
+        + number(parts.hour, 2)
+        + ":"
+        + number(parts.minute, 2)
     )
+    late = known & (times >= pd.Timestamp("9999-12-30", tz="UTC")).to_numpy()
+    return written.where(known).mask(late, "after the year 9999")
+
+
+def is_in(values: pd.Series, among: pd.Series) -> pd.Series:
+    """`values.isin(among)` for id columns (NA is never in): hashed in Arrow, where pandas'
+    isin on Arrow strings turns every id it looks among into a Python object first."""
+    column = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
+    lookup = pa.array(among.dropna().array) if among.notna().any() else column.slice(0, 0)
+    found = pc.is_in(column, value_set=lookup.cast(column.type), skip_nulls=True)
+    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
 
 
 def hours_minutes(delta: pd.Series) -> pd.Series:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from auditkit import text
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.rules.base import is_in
 from auditkit.validation import Bundle
 
 
@@ -252,7 +253,7 @@ class AuditContext:
             on="appointment_id",
         ).assign(linked=True)
         # Only unlinked notes by a client with a no-show need reading.
-        maybe = notes["appointment_id"].isna() & notes["client_id"].isin(no_shows["client_id"])
+        maybe = notes["appointment_id"].isna() & is_in(notes["client_id"], no_shows["client_id"])
         describes = self.phrases("note_missed_session", "notes", notes.index[maybe]).dropna()
         unlinked = no_shows.merge(
             notes.loc[describes.index, ["note_id", "client_id", "written_at"]], on="client_id"

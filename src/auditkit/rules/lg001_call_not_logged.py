@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditkit.rules.base import Checked, Rule, found, subjects
+from auditkit.rules.base import Checked, Rule, found, is_in, subjects
 from auditkit.rules.context import AuditContext
 
 
@@ -12,7 +12,7 @@ def check(ctx: AuditContext) -> Checked:
     # A shared number's call is examined once, under the first of its clients.
     calls = pairs.sort_values("client_id", kind="stable").drop_duplicates("call_id")
     calls = calls.assign(staff_id=calls["client_id"].map(therapist))
-    missing = calls[~calls["call_id"].isin(ctx.call_matches["call_id"])]
+    missing = calls[~is_in(calls["call_id"], ctx.call_matches["call_id"])]
     shared = pairs[pairs.duplicated("call_id", keep=False)].sort_values("client_id")
     sharers = shared.groupby("call_id")["client_id"].agg(", ".join)
     on_file = "; the number is on file for " + missing["call_id"].map(sharers).astype("str")

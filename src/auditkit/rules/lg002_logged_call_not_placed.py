@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, is_in, subjects
 from auditkit.rules.context import AuditContext
 
 
@@ -14,7 +14,7 @@ def check(ctx: AuditContext) -> Checked:
     phone = contacts[contacts["channel"] == "phone"]
     covered = phone[phone["started_at"].between(first - ctx.match_window, last + ctx.match_window)]
     opportunities = subjects(covered, "contact_id", "started_at")
-    missing = ~covered["contact_id"].isin(ctx.call_matches["contact_id"]).to_numpy()
+    missing = ~is_in(covered["contact_id"], ctx.call_matches["contact_id"]).to_numpy()
     unmatched = covered[missing]
     span = f"{first:%a %-d %b %Y} to {last:%a %-d %b %Y}" if len(unmatched) else ""
     minutes = ctx.policy.calls.match_minutes

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, is_in, subjects
 from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
     no_shows = ctx.no_shows
-    called = no_shows["appointment_id"].isin(ctx.window_calls["appointment_id"])
+    called = is_in(no_shows["appointment_id"], ctx.window_calls["appointment_id"])
     missed = subjects(no_shows[~called], "appointment_id", "scheduled_start")
     hours = ctx.policy.missed_session.call_within_hours
     evidence = (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, is_in, subjects
 from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
     no_shows = subjects(ctx.no_shows, "appointment_id", "scheduled_start")
-    documented = no_shows["subject_id"].isin(ctx.documenting_notes["appointment_id"])
+    documented = is_in(no_shows["subject_id"], ctx.documenting_notes["appointment_id"])
     missing = no_shows[~documented]
     hours = ctx.policy.missed_session.note_within_hours
     evidence = (

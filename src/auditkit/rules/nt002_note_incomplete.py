@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit.rules.base import Checked, Rule, found, subjects
+from auditkit.rules.base import Checked, Rule, found, is_in, subjects
 from auditkit.rules.context import AuditContext
 
 # Note element category -> how a finding names it when it is missing.
@@ -31,10 +31,11 @@ def check(ctx: AuditContext) -> Checked:
         ctx.closure_warnings[["client_id", "started_at"]], on="client_id"
     )
     delay = warned_pairs["started_at"] - warned_pairs["scheduled_start"]
-    warned = documenting["appointment_id"].isin(
+    warned = is_in(
+        documenting["appointment_id"],
         warned_pairs.loc[
             (delay >= pd.Timedelta(0)) & (delay <= ctx.call_deadline), "appointment_id"
-        ]
+        ],
     )
     confirm_by = ctx.phrases("note_confirm_by", "notes", rows).isna().to_numpy()
     absent[CONFIRM_BY] = warned.to_numpy() & confirm_by
