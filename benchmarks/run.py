@@ -75,6 +75,9 @@ def pipeline(bundle: Path, out: Path) -> list[dict]:
         )
 
     started = time.perf_counter()
+    from auditkit.cli import _leave_out_unused_modules
+
+    _leave_out_unused_modules()  # as the auditkit command does
     from auditkit.auditing import audit
     from auditkit.loading import read_table
     from auditkit.policy import load_policy

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 from review_fixtures import reviewed_bundle, write_reviews
@@ -252,3 +254,26 @@ def test_month_with_reviews_counts_and_lists_that_month_only(tmp_path, capsys):
     assert stale[["rule", "subject_id"]].to_dict("records") == [
         {"rule": "MS001", "subject_id": "A1"}
     ]
+
+
+def test_the_command_leaves_out_modules_it_never_uses(tmp_path):
+    """`auditkit` (cli.run) keeps rfc3987_syntax's grammars and dask.dataframe out of its
+    process, and imports the pipeline only when a command needs it."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    program = f"""
+import sys
+from auditkit import cli
+print("pandera" in sys.modules)
+sys.argv = ["auditkit", "audit", {str(sample)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
+try:
+    cli.run()
+except SystemExit as done:
+    print(done.code)
+print(sorted(m for m in ("rfc3987_syntax", "dask.dataframe", "auditkit.report", "pandera")
+             if sys.modules.get(m) is not None))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:3] == ["False", "0", "['auditkit.report', 'pandera']"]
+    assert (tmp_path / "report.html").is_file()

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.rules.base import SEVERITY_ORDER
 
 if TYPE_CHECKING:
     from auditkit.auditing import AuditResult
@@ -84,6 +83,8 @@ def _failing(result: AuditResult, severity: str | None) -> int:
     if severity is None:
         return 0
     findings = result.findings
+    from auditkit.rules.base import SEVERITY_ORDER
+
     serious = findings["severity"].map(SEVERITY_ORDER) <= SEVERITY_ORDER[severity]
     return int((serious & (findings["review"] != "dismissed")).sum())
 
@@ -233,6 +234,8 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from auditkit.rules.base import SEVERITY_ORDER  # here, so run() decides imports first
+
     parser = argparse.ArgumentParser(
         prog="auditkit",
         description="Audit a clinic's phone contacts against its phone-contact policy.",
@@ -370,5 +373,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-if __name__ == "__main__":
+def _leave_out_unused_modules() -> None:
+    """Keep out of the process what auditkit's libraries would import but never use here:
+    jsonschema (under altair) builds 38 IRI grammars at import when rfc3987_syntax is installed
+    (about 1 s), and pandera imports dask.dataframe whenever dask is installed (about 0.5 s;
+    the Dask engine ships pandas partitions and needs only distributed). A None in sys.modules
+    makes an optional import fail as if the module were not installed."""
+    for name in ("rfc3987_syntax", "dask.dataframe"):
+        sys.modules.setdefault(name, None)
+
+
+def run() -> None:
+    """The console command: main() in a process of its own."""
+    _leave_out_unused_modules()
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
