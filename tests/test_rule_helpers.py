@@ -1,9 +1,11 @@
 """The small helpers every rule writes its findings with."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from auditkit.rules.base import clock, hours_minutes, is_in
+from auditkit.rules.context import pairs_within
 
 LA = "America/Los_Angeles"
 
@@ -46,3 +48,61 @@ def test_is_in_keeps_the_index_and_never_finds_a_blank():
         False,
         True,
     ]
+
+
+def merged_then_filtered(left, right, within, suffixes=("", "_y")):
+    """pairs_within's definition, the slow way (merge would pair blank ids with each other)."""
+    pairs = left.dropna(subset="client_id").merge(
+        right.dropna(subset="client_id"), on="client_id", suffixes=suffixes
+    )
+    after = pairs["at" + suffixes[1]] - pairs["at" + suffixes[0]]
+    return pairs[(after >= pd.Timedelta(0)) & (after <= within)].reset_index(drop=True)
+
+
+def test_pairs_within_keeps_the_window_edges_and_merges_order():
+    start = pd.Timestamp("2026-03-02 09:00", tz=LA)
+    left = pd.DataFrame(
+        {"appointment_id": ["A1", "A2", "A3"], "client_id": ["C1", "C2", "C1"]}
+    ).assign(at=[start, start, start + pd.Timedelta(days=1)])
+    right = pd.DataFrame(
+        {
+            "contact_id": ["K1", "K2", "K3", "K4", "K5"],
+            "client_id": ["C1", "C1", "C2", "C1", None],
+            "at": [
+                start + pd.Timedelta(hours=24),  # on A1's last instant and A3's first
+                start - pd.Timedelta(seconds=1),  # before A1
+                start + pd.Timedelta(minutes=20),
+                start + pd.Timedelta(hours=2),
+                start,  # no client: matches nothing
+            ],
+        }
+    )
+    pairs = pairs_within(left, right, "client_id", "at", "at", pd.Timedelta(hours=24))
+    assert list(zip(pairs["appointment_id"], pairs["contact_id"], strict=True)) == [
+        ("A1", "K1"),
+        ("A1", "K4"),
+        ("A2", "K3"),
+        ("A3", "K1"),
+    ]
+    assert list(pairs.columns) == ["appointment_id", "client_id", "at", "contact_id", "at_y"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pairs_within_equals_merging_then_filtering(seed):
+    rng = np.random.default_rng(seed)
+    base = pd.Timestamp("2026-03-07", tz=LA)  # a daylight-saving change falls in range
+
+    def events(n: int, prefix: str) -> pd.DataFrame:
+        minutes = rng.integers(0, 60 * 24 * 20, n) // 30 * 30  # on the half hour: many ties
+        times = base + pd.to_timedelta(minutes, unit="min")
+        clients = pd.Series(rng.choice(["C1", "C2", "C3", None], n), dtype="str")
+        return pd.DataFrame(
+            {f"{prefix}_id": [f"{prefix}{i}" for i in range(n)], "client_id": clients}
+        ).assign(at=pd.Series(times).where(rng.random(n) > 0.05), staff_id="S1")
+
+    left, right = events(300, "A"), events(500, "K")
+    within = pd.Timedelta(hours=int(rng.integers(1, 72)))
+    expected = merged_then_filtered(left, right, within, ("", "_caller"))
+    got = pairs_within(left, right, "client_id", "at", "at", within, suffixes=("", "_caller"))
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert len(got) > 100

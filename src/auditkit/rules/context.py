@@ -17,6 +17,60 @@ from auditkit.rules.base import is_in
 from auditkit.validation import Bundle
 
 
+def pairs_within(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    on: str,
+    left_at: str,
+    right_at: str,
+    within: pd.Timedelta,
+    suffixes: tuple[str, str] = ("", "_y"),
+) -> pd.DataFrame:
+    """What ``left.merge(right, on=on)`` filtered to right_at in [left_at, left_at + within]
+    gives (same rows, same order; a blank `on` or time matches nothing), without making the
+    pairs outside the window: a no-show joined to every call its client ever had is millions.
+
+    Right rows are sorted by (key, time) once; each left row's window is then a slice found by
+    binary search, with times as ranks among all the times involved so the sort key is exact.
+    """
+    keys, _ = pd.factorize(pd.concat([left[on], right[on]], ignore_index=True))
+    left_key, right_key = keys[: len(left)], keys[len(left) :]
+
+    def micros(times: pd.Series) -> np.ndarray:
+        return times.dt.as_unit("us").array.asi8
+
+    start = micros(left[left_at])
+    end = micros(left[left_at] + within)
+    at = micros(right[right_at])
+    known_left = (left_key >= 0) & left[left_at].notna().to_numpy()
+    known_right = (right_key >= 0) & right[right_at].notna().to_numpy()
+    times, ranks = np.unique(np.concatenate([start, end, at]), return_inverse=True)
+    width = len(times) + 1
+    start_rank, end_rank, at_rank = np.split(ranks, [len(left), 2 * len(left)])
+    candidates = np.flatnonzero(known_right)
+    right_sort = right_key[candidates].astype("int64") * width + at_rank[candidates]
+    order = np.argsort(right_sort, kind="stable")
+    right_sort, candidates = right_sort[order], candidates[order]
+    base = left_key.astype("int64") * width
+    low = np.searchsorted(right_sort, base + start_rank, side="left")
+    high = np.searchsorted(right_sort, base + end_rank, side="right")
+    counts = np.where(known_left, high - low, 0)
+    left_rows = np.repeat(np.arange(len(left)), counts)
+    first = np.repeat(low - (np.cumsum(counts) - counts), counts)
+    right_rows = candidates[np.arange(counts.sum()) + first]
+    pair_order = np.lexsort((right_rows, left_rows))  # merge's order: left rows, then right's
+    left_rows, right_rows = left_rows[pair_order], right_rows[pair_order]
+    extra = right.columns.drop(on)
+    clash = extra.intersection(left.columns)
+    joined = left.iloc[left_rows].reset_index(drop=True)
+    for column in extra:
+        name = column + suffixes[1] if column in clash else column
+        joined[name] = right[column].iloc[right_rows].reset_index(drop=True)
+    if len(clash) and suffixes[0]:
+        joined = joined.rename(columns={c: c + suffixes[0] for c in clash})
+    return joined
+
+
 class AuditContext:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
@@ -74,9 +128,14 @@ class AuditContext:
     @cached_property
     def outbound_calls(self) -> pd.DataFrame:
         """Outbound phone contacts, at the phone system's time where it has the call: the
-        clinician's log says what was said, the phone system when it was said."""
+        clinician's log says what was said, the phone system when it was said.
+
+        Without the message: rules read it through phrases(), by the contact's row label, and
+        a copy of a year of voicemails would be the largest frame an audit makes.
+        """
         contacts = self.bundle.contacts
-        calls = contacts[(contacts["direction"] == "outbound") & (contacts["channel"] == "phone")]
+        outbound = (contacts["direction"] == "outbound") & (contacts["channel"] == "phone")
+        calls = contacts.loc[outbound, contacts.columns.drop("message")]
         matched = self.call_matches.set_index("contact_id")["call_at"]
         system_time = matched.reindex(calls["contact_id"]).set_axis(calls.index)
         return calls.assign(started_at=system_time.fillna(calls["started_at"]))
@@ -146,16 +205,19 @@ class AuditContext:
 
         ``contact_row`` is the call's row in the contacts table, for looking up its phrases.
         """
-        pairs = self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]].merge(
+        pairs = pairs_within(
+            self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]],
             self.outbound_calls[["contact_id", "client_id", "started_at", "outcome", "staff_id"]]
             .rename_axis("contact_row")
             .reset_index(),
-            on="client_id",
+            "client_id",
+            "scheduled_start",
+            "started_at",
+            within,
             suffixes=("", "_caller"),
         )
-        after = pairs["started_at"] - pairs["scheduled_start"]
-        pairs["after"] = after
-        return pairs[(after >= pd.Timedelta(0)) & (after <= within)]
+        pairs["after"] = pairs["started_at"] - pairs["scheduled_start"]
+        return pairs
 
     @cached_property
     def window_calls(self) -> pd.DataFrame:
@@ -255,8 +317,13 @@ class AuditContext:
         # Only unlinked notes by a client with a no-show need reading.
         maybe = notes["appointment_id"].isna() & is_in(notes["client_id"], no_shows["client_id"])
         describes = self.phrases("note_missed_session", "notes", notes.index[maybe]).dropna()
-        unlinked = no_shows.merge(
-            notes.loc[describes.index, ["note_id", "client_id", "written_at"]], on="client_id"
+        unlinked = pairs_within(
+            no_shows,
+            notes.loc[describes.index, ["note_id", "client_id", "written_at"]],
+            "client_id",
+            "scheduled_start",
+            "written_at",
+            self.note_deadline,
         ).assign(linked=False)
         candidates = pd.concat([linked, unlinked], ignore_index=True)
         delay = candidates["written_at"] - candidates["scheduled_start"]

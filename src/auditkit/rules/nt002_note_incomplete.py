@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from auditkit.rules.base import Checked, Rule, found, is_in, subjects
-from auditkit.rules.context import AuditContext
+from auditkit.rules.context import AuditContext, pairs_within
 
 # Note element category -> how a finding names it when it is missing.
 ELEMENTS = {
@@ -27,16 +27,15 @@ def check(ctx: AuditContext) -> Checked:
             for category, label in ELEMENTS.items()
         }
     )
-    warned_pairs = documenting[["appointment_id", "client_id", "scheduled_start"]].merge(
-        ctx.closure_warnings[["client_id", "started_at"]], on="client_id"
+    warned_pairs = pairs_within(
+        documenting[["appointment_id", "client_id", "scheduled_start"]],
+        ctx.closure_warnings[["client_id", "started_at"]],
+        "client_id",
+        "scheduled_start",
+        "started_at",
+        ctx.call_deadline,
     )
-    delay = warned_pairs["started_at"] - warned_pairs["scheduled_start"]
-    warned = is_in(
-        documenting["appointment_id"],
-        warned_pairs.loc[
-            (delay >= pd.Timedelta(0)) & (delay <= ctx.call_deadline), "appointment_id"
-        ],
-    )
+    warned = is_in(documenting["appointment_id"], warned_pairs["appointment_id"])
     confirm_by = ctx.phrases("note_confirm_by", "notes", rows).isna().to_numpy()
     absent[CONFIRM_BY] = warned.to_numpy() & confirm_by
     incomplete = absent.any(axis=1)
