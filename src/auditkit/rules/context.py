@@ -266,32 +266,32 @@ class AuditContext:
         wrong_role = ~pairs["approver_role"].isin(roles)
         too_late = pairs["approved_at"] > pairs["at"]
         expired = pairs["expires_at"].notna() & (pairs["expires_at"] <= pairs["at"])
-        pairs = pairs.assign(
-            valid=~(wrong_role | too_late | expired),
-            problem=np.select(
-                [wrong_role, too_late, expired],
+        valid = (~(wrong_role | too_late | expired)).groupby(pairs["event"]).any()
+        # What was wrong is said once per event, of its first candidate: words for those only.
+        first = pairs[wrong_role | too_late | expired].drop_duplicates("event")
+        problem = pd.Series(
+            np.select(
+                [wrong_role[first.index], too_late[first.index], expired[first.index]],
                 [
                     "approval "
-                    + pairs["approval_id"]
+                    + first["approval_id"]
                     + " was given by "
-                    + pairs["approved_by"]
+                    + first["approved_by"]
                     + ", a "
-                    + pairs["approver_role"].fillna("unknown role").str.replace("_", " ")
+                    + first["approver_role"].fillna("unknown role").str.replace("_", " ")
                     + f" (needs: {needs})",
                     "approval "
-                    + pairs["approval_id"]
+                    + first["approval_id"]
                     + " was given later, on "
-                    + pairs["approved_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                    + first["approved_at"].dt.strftime("%Y-%m-%d %H:%M"),
                     "approval "
-                    + pairs["approval_id"]
+                    + first["approval_id"]
                     + " expired on "
-                    + pairs["expires_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                    + first["expires_at"].dt.strftime("%Y-%m-%d %H:%M"),
                 ],
-                default="",
             ),
+            index=first["event"].to_numpy(),
         )
-        valid = pairs.groupby("event")["valid"].any()
-        problem = pairs[~pairs["valid"]].groupby("event")["problem"].first()
         status = pd.DataFrame(index=keyed["event"])
         status["valid"] = valid.reindex(status.index, fill_value=False).astype(bool)
         status["problem"] = problem.reindex(status.index).fillna(
