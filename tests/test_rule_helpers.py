@@ -106,3 +106,9 @@ def test_pairs_within_equals_merging_then_filtering(seed):
     got = pairs_within(left, right, "client_id", "at", "at", within, suffixes=("", "_caller"))
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     assert len(got) > 100
+
+
+def test_clock_past_the_year_9999_without_localizing_it():
+    last = pd.Series(pd.to_datetime(["9999-12-31 10:00"]).tz_localize(LA))
+    # A day after: year 10000 in UTC, which no calendar library can show in local time.
+    assert clock(last + pd.Timedelta(days=1)).tolist() == ["after the year 9999"]

@@ -81,7 +81,9 @@ def clock(times: pd.Series) -> pd.Series:
     Put together from the time's parts: strftime formats one value at a time. A deadline past
     the year 9999 (a no-show dated 9999-12-31) reads 'after the year 9999'.
     """
-    parts = times.dt
+    # Compared in UTC: local parts of a time past 9999 can't be computed at all.
+    late = (times >= pd.Timestamp("9999-12-30", tz="UTC")).to_numpy()
+    parts = times.where(~late).dt
     known = times.notna().to_numpy()
 
     def number(values: pd.Series, width: int = 1) -> pd.Series:
@@ -102,8 +104,7 @@ def clock(times: pd.Series) -> pd.Series:
         + ":"
         + number(parts.minute, 2)
     )
-    late = known & (times >= pd.Timestamp("9999-12-30", tz="UTC")).to_numpy()
-    return written.where(known).mask(late, "after the year 9999")
+    return written.where(known & ~late).mask(late, "after the year 9999")
 
 
 def is_in(values: pd.Series, among: pd.Series) -> pd.Series:
