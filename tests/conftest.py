@@ -10,6 +10,15 @@ import pytest
 
 from auditkit import Bundle, load
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _vega_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the report's Vega bundle cache (report.vega_javascript) out of the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDITKIT_CACHE_DIR", str(tmp_path_factory.mktemp("auditkit-cache")))
+        yield
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading fixtures (test_loading.py, test_policy.py, test_cli_errors.py)
 #
