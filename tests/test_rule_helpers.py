@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.rules.base import clock, hours_minutes, is_in
+from auditkit.rules.base import clock, hours_minutes, is_in, month_of
 from auditkit.rules.context import pairs_within
 
 LA = "America/Los_Angeles"
@@ -112,3 +112,15 @@ def test_clock_past_the_year_9999_without_localizing_it():
     last = pd.Series(pd.to_datetime(["9999-12-31 10:00"]).tz_localize(LA))
     # A day after: year 10000 in UTC, which no calendar library can show in local time.
     assert clock(last + pd.Timedelta(days=1)).tolist() == ["after the year 9999"]
+
+
+def test_month_of_is_the_local_month_strftime_gives():
+    times = pd.Series(
+        pd.to_datetime(
+            ["2026-03-31 23:30", None, "0999-01-05", "2026-11-01 00:10"], format="ISO8601"
+        )
+    ).dt.tz_localize(LA)
+    assert month_of(times).tolist()[::2] == ["2026-03", "0999-01"]
+    assert pd.isna(month_of(times)[1])
+    year = pd.Series(pd.date_range("2025-12-31 20:00", periods=3000, freq="3h", tz=LA))
+    pd.testing.assert_series_equal(month_of(year), year.dt.strftime("%Y-%m"), check_dtype=False)

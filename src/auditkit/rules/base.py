@@ -107,6 +107,16 @@ def clock(times: pd.Series) -> pd.Series:
     return written.where(known & ~late).mask(late, "after the year 9999")
 
 
+def month_of(times: pd.Series) -> pd.Series:
+    """'2026-03': each time's month where it happened (NA where there is none).
+
+    Named once per distinct month: strftime would format every time one at a time.
+    """
+    codes, months = pd.factorize(times.dt.year * 100 + times.dt.month)
+    names = np.array([f"{m // 100:04.0f}-{m % 100:02.0f}" for m in months] + [None], dtype=object)
+    return pd.Series(names[codes], index=times.index, dtype="str")
+
+
 def is_in(values: pd.Series, among: pd.Series) -> pd.Series:
     """`values.isin(among)` for id columns (NA is never in): hashed in Arrow, where pandas'
     isin on Arrow strings turns every id it looks among into a Python object first."""
