@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
+from auditkit.text import per_distinct_text
 from auditkit.validation import Bundle
 
 NAME_COLUMNS = ("first_name", "last_name")
@@ -147,4 +148,5 @@ def identifier_masker(
             texts = texts.str.replace(other_pattern, "[name]", regex=True)
         return texts.str.replace(_PHONE, "[phone]", regex=True)
 
-    return mask
+    # A rule's summaries repeat one sentence thousands of times.
+    return lambda texts: per_distinct_text(mask, texts)

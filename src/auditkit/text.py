@@ -510,9 +510,9 @@ def _blank(match: re.Match[str]) -> str:
     return _BLANK * len(match.group())
 
 
-def _per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series) -> pd.Series:
-    """Run `match` once per distinct text: exports repeat the same wording ("Pt FTA. LVM.")
-    thousands of times, and hashing a text is far cheaper than matching it."""
+def per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series) -> pd.Series:
+    """Run `match` (text in, text out) once per distinct text: exports repeat the same wording
+    ("Pt FTA. LVM.") thousands of times, and hashing a text is far cheaper than matching it."""
     codes, distinct = pd.factorize(texts)
     if len(distinct) == 0:
         return pd.Series(np.nan, index=texts.index, dtype="str")
@@ -523,7 +523,7 @@ def _per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series
 def find(category: str, texts: pd.Series, extra: Sequence[str] = ()) -> pd.Series:
     """The words of each text that show `category` (NA where none), so a finding can quote
     exactly what triggered it; `extra` adds the policy file's own regexes for that category."""
-    return _per_distinct_text(_patterns(category, tuple(extra)).find, texts)
+    return per_distinct_text(_patterns(category, tuple(extra)).find, texts)
 
 
 # --- the clinic's name ---------------------------------------------------------------------------
@@ -668,7 +668,7 @@ def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -
     if not acronyms and not names:
         return pd.Series(np.nan, index=texts.index, dtype="str")
     forms = (name, *aliases)
-    return _per_distinct_text(lambda text: _clinic_name(text, acronyms, names, forms), texts)
+    return per_distinct_text(lambda text: _clinic_name(text, acronyms, names, forms), texts)
 
 
 def _clinic_name(
