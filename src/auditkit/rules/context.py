@@ -121,6 +121,12 @@ class AuditContext:
 
     # --- records --------------------------------------------------------------------------
     @cached_property
+    def contacts(self) -> pd.DataFrame:
+        """The contact log without its messages, so selecting rows copies no text: rules read
+        the words through phrases(), by the contact's row label."""
+        return self.bundle.contacts.drop(columns="message")
+
+    @cached_property
     def no_shows(self) -> pd.DataFrame:
         appointments = self.bundle.appointments
         return appointments[appointments["status"] == "no_show"]
@@ -128,14 +134,9 @@ class AuditContext:
     @cached_property
     def outbound_calls(self) -> pd.DataFrame:
         """Outbound phone contacts, at the phone system's time where it has the call: the
-        clinician's log says what was said, the phone system when it was said.
-
-        Without the message: rules read it through phrases(), by the contact's row label, and
-        a copy of a year of voicemails would be the largest frame an audit makes.
-        """
-        contacts = self.bundle.contacts
-        outbound = (contacts["direction"] == "outbound") & (contacts["channel"] == "phone")
-        calls = contacts.loc[outbound, contacts.columns.drop("message")]
+        clinician's log says what was said, the phone system when it was said."""
+        contacts = self.contacts
+        calls = contacts[(contacts["direction"] == "outbound") & (contacts["channel"] == "phone")]
         matched = self.call_matches.set_index("contact_id")["call_at"]
         system_time = matched.reindex(calls["contact_id"]).set_axis(calls.index)
         return calls.assign(started_at=system_time.fillna(calls["started_at"]))
@@ -165,7 +166,7 @@ class AuditContext:
         Each round pairs every contact with its nearest free call and lets each call keep its
         nearest contact; contacts that lost try again against the calls still free.
         """
-        contacts = self.bundle.contacts
+        contacts = self.contacts
         # Rows are dropped by integer keys: isin over Arrow strings is slow at a clinic's scale.
         logged = contacts.loc[
             contacts["channel"] == "phone", ["contact_id", "client_id", "direction", "started_at"]
@@ -234,7 +235,7 @@ class AuditContext:
     @cached_property
     def closure_warnings(self) -> pd.DataFrame:
         """Outbound contacts to the client whose message warns the file will be closed."""
-        contacts = self.bundle.contacts
+        contacts = self.contacts
         to_client = (contacts["direction"] == "outbound") & (
             contacts["party"].isna() | (contacts["party"] == "client")
         )

@@ -7,7 +7,7 @@ from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    contacts = ctx.bundle.contacts
+    contacts = ctx.contacts
     inquiries = contacts[
         (contacts["direction"] == "inbound")
         & (contacts["party"] == "third_party")

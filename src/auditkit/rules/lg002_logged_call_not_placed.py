@@ -7,7 +7,7 @@ from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    contacts, calls = ctx.bundle.contacts, ctx.bundle.calls
+    contacts, calls = ctx.contacts, ctx.bundle.calls
     first, last = calls["started_at"].min(), calls["started_at"].max()
     # Only where the phone system's log says anything (without one, no contact is examined):
     # from its first call to its last, give or take the minutes a log entry may be off.

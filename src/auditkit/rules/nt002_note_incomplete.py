@@ -19,8 +19,10 @@ CONFIRM_BY = "the date by which the client must confirm"
 
 def check(ctx: AuditContext) -> Checked:
     documenting = ctx.documenting_notes.drop_duplicates("note_id").reset_index(drop=True)
-    notes = ctx.bundle.notes.reset_index(names="note_row").set_index("note_id")
-    rows = notes.loc[documenting["note_id"], "note_row"].to_numpy()
+    notes = ctx.bundle.notes
+    rows = pd.Series(notes.index.to_numpy(), index=notes["note_id"])[
+        documenting["note_id"]
+    ].to_numpy()
     absent = pd.DataFrame(
         {
             label: ctx.phrases(category, "notes", rows).isna().to_numpy()
@@ -43,7 +45,7 @@ def check(ctx: AuditContext) -> Checked:
     for label in absent.columns:
         missing_words += absent[label].map({True: label + "; ", False: ""})
     evidence = "the note lacks " + missing_words.str.removesuffix("; ")
-    documenting["staff_id"] = notes.loc[documenting["note_id"], "staff_id"].to_numpy()
+    documenting["staff_id"] = notes.loc[rows, "staff_id"].to_numpy()
     opportunities = subjects(documenting, "note_id", "written_at")
     summary = "The missed-session note leaves out something the policy's note includes."
     return Checked(opportunities, found(opportunities[incomplete], summary, evidence[incomplete]))

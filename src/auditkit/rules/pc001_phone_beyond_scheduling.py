@@ -7,7 +7,7 @@ from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    contacts = ctx.bundle.contacts
+    contacts = ctx.contacts
     with_client = contacts[(contacts["channel"] == "phone") & (contacts["party"] == "client")]
     content = ctx.phrases("coaching_content", rows=with_client.index)
     purpose = with_client["purpose"]
