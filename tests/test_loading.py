@@ -11,14 +11,15 @@ import datetime as dt
 import io
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
 
-from auditkit import load
+from auditkit import load, loading
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS
+from auditkit.loading import REJECTED_COLUMNS, _check_utf8, _scan, decode
 from auditkit.validation import COVERAGE_COLUMNS
 
 BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
@@ -908,3 +909,75 @@ def test_iso_timestamps_in_lower_case_parse_like_upper_case():
         "2026-11-01 01:30:00-08:00",
     ]
     assert reasons.isna().all()
+
+
+# --- the vectorised splitter: block by block, exactly as whole ----------------------------------
+
+SPLIT_CASES = {
+    "multi-line quoted fields, CRLF": (
+        b'h1,h2,h3\r\n1,"a\r\nb",x\r\n\r\n2,"c,""d""",y\r\n3,e,"f\ng"\r\n'
+    ),
+    "lone CR line ends and a blank line": b'h1,h2\r1,a\r\r2,"b\rc"\r3,d',
+    "wrong widths, and a quote left open at the end": b'h1,h2\n1,a,extra\n2,b\n3\n4,"open,\n',
+    "commas only inside quotes": b'h1,h2\n",,,",","\n",",","\n',
+}
+
+
+@pytest.mark.parametrize("data", SPLIT_CASES.values(), ids=SPLIT_CASES.keys())
+def test_the_splitter_reads_a_file_the_same_whatever_its_block_size(monkeypatch, data):
+    buf = np.frombuffer(data, dtype=np.uint8)
+    whole = loading._scan(buf)
+    for block in (1, 2, 3, 5, 8):
+        monkeypatch.setattr(loading, "_SCAN_BLOCK", block)
+        part = loading._scan(buf)
+        for field in ("starts", "ends", "lines", "fields", "quotes"):
+            assert getattr(part, field).tolist() == getattr(whole, field).tolist(), (block, field)
+
+
+def test_the_splitter_finds_records_lines_and_widths():
+    data = SPLIT_CASES["multi-line quoted fields, CRLF"]
+    records = _scan(np.frombuffer(data, dtype=np.uint8))
+    assert records.lines.tolist() == [1, 2, 5, 6]  # line 4 is blank
+    assert records.fields.tolist() == [3, 3, 3, 3]
+    assert [data[s:e] for s, e in zip(records.starts, records.ends, strict=True)] == [
+        b"h1,h2,h3\r",
+        b'1,"a\r\nb",x\r',
+        b'2,"c,""d""",y\r',
+        b'3,e,"f\ng"\r',
+    ]
+    data = SPLIT_CASES["wrong widths, and a quote left open at the end"]
+    open_quote = _scan(np.frombuffer(data, dtype=np.uint8))
+    assert open_quote.lines.tolist() == [1, 2, 3, 4, 5]
+    assert open_quote.fields.tolist() == [2, 3, 2, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("data", "utf8"),
+    [
+        (b"plain ascii", True),
+        ("Renée, O’Neil, 日本, 🙂".encode(), True),
+        (b"\xc3\xa9\x00nul", True),
+        (b"Ren\xe9e", False),  # Windows-1252
+        (b"\xc0\x80", False),  # overlong NUL
+        (b"\xe0\x80\xaf", False),  # overlong '/'
+        (b"\xed\xa0\x80", False),  # a UTF-16 surrogate
+        (b"\xf4\x90\x80\x80", False),  # beyond U+10FFFF
+        (b"\xf5\x80\x80\x80", False),
+        (b"ok\xe2\x80", False),  # cut short at the end
+        (b"\x80ok", False),  # a continuation byte alone
+    ],
+)
+def test_utf8_is_checked_as_python_decodes(data, utf8):
+    try:
+        data.decode("utf-8")
+        by_python = True
+    except UnicodeDecodeError:
+        by_python = False
+    assert by_python is utf8
+    if utf8:
+        _check_utf8(data)
+        assert decode(data) == (data, "utf-8")
+    else:
+        with pytest.raises(UnicodeDecodeError):
+            _check_utf8(data)
+        assert decode(data)[1] == "windows-1252"

@@ -6,16 +6,21 @@ Per file, accepted + rejected = rows read, always: a row is either in its table'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
 from auditkit.parsing import (
+    arrow_strings,
     parse_count,
     parse_flag,
     parse_timestamp,
@@ -86,8 +91,10 @@ def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Se
 
 
 def _problems(reasons: pd.Series, column: str) -> pd.DataFrame:
-    found = reasons.dropna()
-    return pd.DataFrame({"row": found.index, "column": column, "reason": found.to_numpy()})
+    found = reasons.notna().to_numpy()  # a mask, not dropna: no copy of a million NAs
+    return pd.DataFrame(
+        {"row": reasons.index[found], "column": column, "reason": reasons.to_numpy()[found]}
+    )
 
 
 def _describe_check(check: str, column: str, value: object) -> str:
@@ -103,9 +110,29 @@ def _describe_check(check: str, column: str, value: object) -> str:
     return f"{column} {value!r} fails {check}"
 
 
+@functools.cache
+def _unchecked_by_parsing(spec: TableSpec) -> pa.DataFrameSchema:
+    """The model's schema without the checks parsing has already applied to every kept row.
+
+    parse_vocabulary keeps only values in the `isin` vocabulary (it reads it off this model),
+    and _duplicate_problems sets aside every repeat of a unique id, naming its first line; on
+    rows that survived both, pandera's isin and unique could only pass, at a quarter of a
+    second per million rows. Everything else (nullable, lengths, bounds, dtypes) it checks.
+    """
+    schema = spec.model.to_schema()
+    updates: dict[str, dict[str, object]] = {}
+    for column in spec.columns:
+        checks = schema.columns[column.name].checks
+        if column.kind == "vocab":
+            updates[column.name] = {"checks": [c for c in checks if c.name != "isin"]}
+    if spec.columns[0].unique:
+        updates.setdefault(spec.id_column, {})["unique"] = False
+    return schema.update_columns(updates)
+
+
 def _schema_problems(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     try:
-        spec.model.validate(frame, lazy=True)
+        _unchecked_by_parsing(spec).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         cases = errors.failure_cases.dropna(subset=["index"])
         if len(cases) < len(errors.failure_cases):
@@ -126,10 +153,27 @@ def _schema_problems(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     return pd.DataFrame(columns=["row", "column", "reason"])
 
 
+def _all_distinct(strings: pyarrow.ChunkedArray) -> bool:
+    """Whether no id occurs twice (blanks aside).
+
+    Exports list records in id order, and ids that only ever increase are distinct: one
+    comparison of neighbours, a tenth of the cost of hashing them. Otherwise Arrow hashes them,
+    a quarter of the cost of pandas' duplicated().
+    """
+    if strings.null_count == 0 and len(strings) > 1:
+        flat = strings.combine_chunks() if strings.num_chunks > 1 else strings.chunk(0)
+        if pc.all(pc.less(flat[:-1], flat[1:])).as_py():
+            return True
+    distinct = len(pc.unique(strings)) - (strings.null_count > 0)
+    return distinct == len(strings) - strings.null_count
+
+
 def _duplicate_problems(frame: pd.DataFrame, lines: pd.Series, column: str) -> pd.DataFrame:
     ids = frame[column]
+    if _all_distinct(arrow_strings(ids)):  # the usual case: no repeat to name
+        return _problems(pd.Series(pd.NA, index=ids.index[:0], dtype="object"), column)
     repeat = ids.duplicated(keep="first") & ids.notna()
-    if not repeat.any():  # the usual case: skip looking up first lines
+    if not repeat.any():
         return _problems(ids.where(repeat), column)
     first_line = lines.groupby(ids.to_numpy()).transform("first")
     reasons = (
@@ -142,6 +186,12 @@ def _duplicate_problems(frame: pd.DataFrame, lines: pd.Series, column: str) -> p
     return _problems(reasons, column)
 
 
+def _is_in(values: pd.Series, targets: pd.Series) -> np.ndarray:
+    """Which values are among the targets, hashed in Arrow: no Python object per id."""
+    found = pc.is_in(arrow_strings(values), value_set=arrow_strings(targets).combine_chunks())
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _reference_problems(
     frame: pd.DataFrame, spec: TableSpec, accepted: dict[str, pd.DataFrame], set_aside: pd.DataFrame
 ) -> pd.DataFrame:
@@ -152,8 +202,7 @@ def _reference_problems(
             continue
         target = accepted[column.references][TABLES[column.references].id_column]
         values = frame[column.name]
-        # As objects: Arrow strings' isin converts the target a value at a time (1 s per 100k).
-        dangling = values.notna() & ~values.astype("object").isin(target.astype("object"))
+        dangling = values.notna().to_numpy() & ~_is_in(values, target)
         if not dangling.any():  # the usual case: skip building the where-was-it messages
             continue
         # Only the referenced table's rows: ids like '1' recur across tables.
@@ -177,18 +226,31 @@ def validate_table(
     accepted: dict[str, pd.DataFrame],
     set_aside: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The typed good rows, and the rejected ones (file, line, record_id, column, reason)."""
-    frame = raw.frame.copy()
+    """The typed good rows, and the rejected ones (file, line, record_id, column, reason).
+
+    The typed frame is built fresh from parsed columns and the raw's untouched text columns
+    (shared, not copied), and rows are taken out of it only when some are bad: a take of a
+    million notes' text costs as much as parsing them.
+    """
+    source = raw.frame
+    columns: dict[str, pd.Series] = {}
     problems = []
     for column in spec.columns:
-        if column.name not in frame:
-            frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype="str")
-        frame[column.name], reasons = _parse_column(frame[column.name], column, tz)
+        if column.name in source:
+            values = source[column.name]
+        else:
+            values = pd.Series(pd.NA, index=source.index, dtype="str")
+        columns[column.name], reasons = _parse_column(values, column, tz)
         problems.append(_problems(reasons, column.name))
+    # Model columns first, then the export's extra columns in their order, as always.
+    columns.update((c, source[c]) for c in source.columns if c not in columns)
+    frame = pd.DataFrame(columns, index=source.index, copy=False)
+    del columns
     if spec.columns[0].unique:  # a reviews file names a rule many times
         problems.append(_duplicate_problems(frame, raw.lines, spec.id_column))
     parse_bad = pd.concat(problems)["row"].unique()
-    clean = frame.drop(index=parse_bad)
+    clean = frame.drop(index=parse_bad) if len(parse_bad) else frame
+    del frame
     problems.append(_schema_problems(clean, spec))
     if set_aside is None:
         set_aside = pd.DataFrame(columns=REJECTED_COLUMNS)
@@ -196,7 +258,7 @@ def validate_table(
     problems = pd.concat(problems, ignore_index=True)
     bad_rows = problems["row"].unique()
     # As text even when a typed file holds the id as a number or a date.
-    ids = raw.frame[spec.id_column].astype("str") if spec.id_column in raw.frame else None
+    ids = source[spec.id_column].loc[bad_rows].astype("str") if spec.id_column in source else None
     rejected = pd.DataFrame(
         {
             "file": raw.file,
@@ -209,10 +271,13 @@ def validate_table(
         },
         columns=REJECTED_COLUMNS,
     )
-    model_columns = [c.name for c in spec.columns]
-    extra_columns = [c for c in frame.columns if c not in model_columns]
-    good = frame.drop(index=bad_rows)[model_columns + extra_columns]
-    good.insert(len(good.columns), SOURCE_LINE, raw.lines.drop(index=bad_rows))
+    later_bad = bad_rows[~np.isin(bad_rows, parse_bad)]
+    good = clean.drop(index=later_bad) if len(later_bad) else clean
+    good.insert(
+        len(good.columns),
+        SOURCE_LINE,
+        raw.lines.drop(index=bad_rows) if len(bad_rows) else raw.lines,
+    )
     return good.reset_index(drop=True), pd.concat([raw.malformed, rejected], ignore_index=True)
 
 
@@ -230,13 +295,19 @@ def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
 
 
 def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bundle:
-    """Check every table against its model and the tables it refers to."""
+    """Check every table against its model and the tables it refers to.
+
+    Empties `raws` as it goes, so each raw table is freed as soon as it is validated rather
+    than all of them living until the end (a bundle's raw text is as big as its typed frames).
+    """
     tz = policy.clinic.timezone
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
     for spec in (*TABLES.values(), CALLS):
         name = spec.name
-        raw = raws.get(name)
+        # Taken out of the caller's dict: once its table is typed, nothing refers to the raw
+        # text it replaced, and a million rows' worth is freed before the next table.
+        raw = raws.pop(name, None)
         if raw is None:
             accepted[name] = _empty_table(spec, tz)
             continue
@@ -253,6 +324,7 @@ def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bu
                 "rejected": bad["line"].nunique(),
             }
         )
+        del raw
     rejected_frame = pd.concat(rejected, ignore_index=True).sort_values(
         ["file", "line"], kind="stable", ignore_index=True
     )
@@ -290,8 +362,8 @@ def load(
     raws: dict[str, RawTable | None] = {}
     for spec in (*TABLES.values(), CALLS):
         given = Path(calls) if calls is not None and spec is CALLS else None
-        raw = raws[spec.name] = read_table(path, spec, given)
-        if raw is not None:
-            say(f"read {raw.file}: {raw.rows_read:,} rows")
+        raws[spec.name] = read_table(path, spec, given)
+        if raws[spec.name] is not None:
+            say(f"read {raws[spec.name].file}: {raws[spec.name].rows_read:,} rows")
     say("validating")
-    return validate(raws, policy, path)
+    return validate(raws, policy, path)  # empties raws: each is freed once validated

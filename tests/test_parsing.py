@@ -1,0 +1,306 @@
+"""Parsing text into typed columns in RE2 and Arrow: the same values as Python's `re` and pandas.
+
+auditkit.parsing runs its patterns with pyarrow.compute (RE2, C++, whole columns) and reads
+the common instant shape with Arrow's ISO 8601 cast. These tests pin, value by value, that
+the results are those of the per-cell Python path they replaced, and the one deliberate
+change: digits are ASCII only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from auditkit import parsing
+from auditkit.parsing import (
+    parse_count,
+    parse_timestamp,
+    parse_vocabulary,
+    repair_text,
+)
+
+LA = "America/Los_Angeles"
+NOT_A_TIME = "is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
+FAR = "is too far in the past or future to be a real date-time"
+CODE_POINTS = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+
+
+def text(values: list[str | None]) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+def instants(parsed: pd.Series) -> list[str | None]:
+    return [None if pd.isna(t) else t.isoformat() for t in parsed]
+
+
+def reasons(found: pd.Series) -> list[str | None]:
+    return [None if pd.isna(r) else r for r in found]
+
+
+# --- the classes RE2 is given stand for Python's --------------------------------------------
+
+
+def test_space_class_is_pythons_whitespace_and_what_arrow_trims():
+    spaces = {chr(c) for c in CODE_POINTS if re.fullmatch(f"[{parsing._SPACE}]", chr(c))}
+    python = {chr(c) for c in CODE_POINTS if re.fullmatch(r"\s", chr(c))}
+    trimmed = pc.utf8_trim_whitespace(pa.array([chr(c) for c in CODE_POINTS])).to_pylist()
+    arrow = {chr(c) for c, t in zip(CODE_POINTS, trimmed, strict=True) if t == ""}
+    assert spaces == python == arrow
+    assert len(spaces) == 29
+
+
+def test_re2_reads_the_space_class_as_python_does():
+    cells = [chr(c) for c in CODE_POINTS]
+    found = parsing._matches(pa.chunked_array([pa.array(cells)]), f"^[{parsing._SPACE}]$")
+    assert {c for c, hit in zip(cells, found, strict=True) if hit} == {
+        c for c in cells if c.isspace()
+    }
+
+
+# --- repair_text -------------------------------------------------------------------------------
+
+
+def test_repair_text_trims_every_kind_of_space_and_blanks_to_na():
+    values = text(
+        [" a", "b\u00a0", "\u3000c\u3000", "d", "", "   ", None, "e\x85", "x y", "\x0bf", "g\u2029"]
+    )
+    assert repair_text(values).tolist() == [
+        "a",
+        "b",
+        "c",
+        "d",
+        np.nan,
+        np.nan,
+        np.nan,
+        "e",
+        "x y",
+        "f",
+        "g",
+    ]
+
+
+def test_repair_text_leaves_a_clean_column_unchanged_without_copying_it():
+    values = text(["Client attended.", "Called, left a voicemail.", None])
+    repaired = repair_text(values)
+    assert repaired.tolist() == ["Client attended.", "Called, left a voicemail.", np.nan]
+    before = parsing.arrow_strings(values).chunk(0).buffers()[2].address
+    after = parsing.arrow_strings(repaired).chunk(0).buffers()[2].address
+    assert before == after  # the same text buffer: nothing rewritten
+
+
+def test_repair_text_fixes_mojibake_only_where_it_shows():
+    values = text(["Ren\u00c3\u00a9e", "O\u00e2\u20ac\u2122Neil", "caf\u00e9", "plain", None])
+    assert repair_text(values).tolist() == ["Renée", "O’Neil", "café", "plain", np.nan]
+
+
+def test_a_space_at_either_end_is_found_in_any_chunk():
+    chunks = [pa.array(["ok", "fine"]), pa.array(["also fine", "end "]), pa.array([], pa.string())]
+    values = pd.Series(pa.chunked_array(chunks).cast(pa.large_string()), dtype="str")
+    assert repair_text(values).tolist() == ["ok", "fine", "also fine", "end"]
+
+
+@pytest.mark.parametrize("dtype", ["object", "string[python]"])
+def test_text_not_held_by_arrow_is_repaired_the_same(dtype):
+    values = [" a", "Ren\u00c3\u00a9e", "", None, "b"]
+    assert (
+        repair_text(pd.Series(values, dtype=dtype)).tolist() == repair_text(text(values)).tolist()
+    )
+
+
+# --- parse_vocabulary ---------------------------------------------------------------------------
+
+
+def test_vocabulary_separators_include_every_space_python_knows():
+    values = text(["No Show", "no\u00a0show", "no\x0bshow", "late / canceled", "LATE-CANCEL", "x"])
+    keys, why = parse_vocabulary(values, ("no_show", "late_cancel"), "status")
+    assert keys.tolist() == ["no_show", "no_show", "no_show", "late_cancel", "late_cancel", np.nan]
+    assert reasons(why) == [None] * 5 + ["status 'x' is not one of: no_show, late_cancel"]
+
+
+# --- parse_count -------------------------------------------------------------------------------
+
+
+def test_counts_read_plain_digits_in_arrow_and_the_rest_as_before():
+    values = text(
+        [
+            "0",
+            "007",
+            "-5",
+            "-0",
+            "999999999999999",
+            "9999999999999999",
+            "30.0",
+            "1e3",
+            "2.5",
+            "30 min",
+            "inf",
+            "١٢",
+            None,
+        ]
+    )
+    counts, why = parse_count(values, "duration_minutes")
+    assert str(counts.dtype) == "Int64"
+    assert counts.tolist() == [
+        0,
+        7,
+        -5,
+        0,
+        999999999999999,
+        pd.NA,
+        30,
+        1000,
+        pd.NA,
+        pd.NA,
+        pd.NA,
+        pd.NA,
+        pd.NA,
+    ]
+    assert reasons(why) == [
+        None,
+        None,
+        None,
+        None,
+        None,
+        "duration_minutes '9999999999999999' is too large",
+        None,
+        None,
+        "duration_minutes '2.5' is not a whole number",
+        "duration_minutes '30 min' is not a whole number",
+        "duration_minutes 'inf' is not a whole number",
+        "duration_minutes '١٢' is not a whole number",
+        None,
+    ]
+
+
+# --- parse_timestamp: RE2 patterns ------------------------------------------------------------
+
+
+def test_non_ascii_digits_are_no_date_time_anywhere():
+    # Python's \d matched these; RE2's [0-9] does not. Every one of them was already rejected
+    # (pandas can't read them) except an Arabic-Indic hour in a 24-hour US time, which used to
+    # be read silently as midnight: now it is set aside like the rest.
+    values = [
+        "٢٠٢٦-٠١-٠٥",
+        "2026-01-05T10:00+٠٨:00",
+        "1/5/٢٠٢٦",
+        "١/5/2026 1:00 PM",
+        "1/5/2026 ١:00 PM",
+        "1/5/2026 ١٣:00",
+        "1/5/2026 1٣:00",
+        "２０２６-01-05",
+    ]
+    parsed, why = parse_timestamp(text(values), "started_at", LA)
+    assert instants(parsed) == [None] * len(values)
+    assert reasons(why) == [f"started_at '{v}' {NOT_A_TIME}" for v in values]
+
+
+def test_unicode_spaces_inside_a_us_time_still_separate_its_parts():
+    values = text(["1/5/2026\u00a01:00 PM", "1/5/2026\u20031:00\u00a0pm", "1/5/2026\x1c1:00 p.m."])
+    parsed, why = parse_timestamp(values, "started_at", LA)
+    assert instants(parsed) == ["2026-01-05T13:00:00-08:00"] * 3
+    assert reasons(why) == [None] * 3
+
+
+def test_us_times_on_the_twelve_hour_clock():
+    values = ["1/5/2026 12:00 AM", "1/5/2026 12:30 pm", "1/5/2026 0:00 AM", "1/5/2026 13:00 PM"]
+    parsed, why = parse_timestamp(text(values), "started_at", LA)
+    assert instants(parsed) == [
+        "2026-01-05T00:00:00-08:00",
+        "2026-01-05T12:30:00-08:00",
+        None,
+        None,
+    ]
+    assert reasons(why) == [
+        None,
+        None,
+        f"started_at '1/5/2026 0:00 AM' {NOT_A_TIME}",
+        f"started_at '1/5/2026 13:00 PM' {NOT_A_TIME}",
+    ]
+
+
+def test_a_space_before_an_offset_is_any_space_pandas_then_judges():
+    # \v is a space to Python (and so to auditkit) but not to RE2's \s.
+    values = ["2026-01-05T10:00 Z", "2026-01-05 10:00\t+08:00", "2026-01-05 10:00\x0b+08:00"]
+    values.append("2026-01-05T10:00\u00a0Z")  # matched, but pandas reads no NBSP
+    parsed, why = parse_timestamp(text(values), "started_at", LA)
+    assert instants(parsed) == [
+        "2026-01-05T02:00:00-08:00",
+        "2026-01-04T18:00:00-08:00",
+        "2026-01-04T18:00:00-08:00",
+        None,
+    ]
+    assert reasons(why) == [None, None, None, f"started_at '2026-01-05T10:00\u00a0Z' {NOT_A_TIME}"]
+
+
+@pytest.mark.parametrize("dtype", ["object", "string[python]"])
+def test_timestamps_not_held_by_arrow_parse_the_same(dtype):
+    values = ["2026-01-05T10:00:00-08:00", "1/5/2026 1:00 PM", "2026-01-05", "x", None]
+    parsed, why = parse_timestamp(pd.Series(values, dtype=dtype), "started_at", LA)
+    expected, expected_why = parse_timestamp(text(values), "started_at", LA)
+    pd.testing.assert_series_equal(parsed, expected)
+    assert reasons(why) == reasons(expected_why)
+
+
+# --- parse_timestamp: Arrow's cast for the common shape ---------------------------------------
+
+
+def test_common_instants_are_read_by_arrow_exactly():
+    values = [
+        "2025-09-02T08:00:00-07:00",
+        "2025-09-02T15:00:00Z",
+        "2024-02-29T23:59:59+14:00",
+        "1999-12-31T23:30:00-12:00",
+        "2026-11-01T01:30:00-07:00",
+        "2026-11-01T01:30:00-08:00",
+    ]
+    parsed, why = parse_timestamp(text(values), "started_at", LA)
+    assert str(parsed.dtype) == f"datetime64[us, {LA}]"
+    assert instants(parsed) == [
+        "2025-09-02T08:00:00-07:00",
+        "2025-09-02T08:00:00-07:00",
+        "2024-02-29T01:59:59-08:00",
+        "2000-01-01T03:30:00-08:00",
+        "2026-11-01T01:30:00-07:00",
+        "2026-11-01T01:30:00-08:00",
+    ]
+    assert reasons(why) == [None] * 6
+
+
+def test_an_impossible_date_among_common_instants_is_set_aside_alone():
+    values = ["2025-09-02T08:00:00-07:00", "2025-02-29T08:00:00-07:00", "2025-09-02T24:00:00Z"]
+    parsed, why = parse_timestamp(text(values), "started_at", LA)
+    assert instants(parsed) == ["2025-09-02T08:00:00-07:00", None, None]
+    assert reasons(why) == [None] + [f"started_at '{v}' {NOT_A_TIME}" for v in values[1:]]
+
+
+def test_arrow_and_pandas_agree_on_every_instant_of_the_common_shape():
+    """Arrow's cast decides only if it accepts or rejects exactly what pandas would."""
+    days = ["2024-02-29", "2025-02-29", "2025-04-30", "2025-04-31", "1900-02-29", "2000-02-29"]
+    days += ["2025-00-10", "2025-13-10", "2025-12-00", "2025-12-32", "2099-12-31", "1900-01-01"]
+    clocks = ["00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "99:99:99"]
+    zones = ["Z", "+00:00", "-00:00", "+14:00", "-12:00", "+23:59", "+24:00", "-30:70", "+05:45"]
+    values = [f"{d}T{c}{z}" for d, c, z in itertools.product(days, clocks, zones)]
+    assert all(re.fullmatch(parsing._CANONICAL, v) for v in values)
+    by_pandas = pd.to_datetime(pd.Series(values), format="ISO8601", utc=True, errors="coerce")
+    for value, expected in zip(values, by_pandas.dt.as_unit("us"), strict=True):
+        try:
+            cast = pc.cast(pa.array([value]), pa.timestamp("us", "UTC"))[0].as_py()
+        except pa.ArrowInvalid:
+            cast = None
+        if pd.isna(expected):
+            assert cast is None, value
+        else:
+            assert pd.Timestamp(cast) == expected, value
+
+
+def test_lower_case_and_padded_instants_go_to_pandas_and_parse_the_same():
+    values = ["2025-09-02t08:00:00z", " 2025-09-02T08:00:00-07:00 ", "0001-01-01T00:00:00Z"]
+    parsed, why = parse_timestamp(text(values), "started_at", LA)
+    assert instants(parsed) == ["2025-09-02T01:00:00-07:00", "2025-09-02T08:00:00-07:00", None]
+    assert reasons(why) == [None, None, f"started_at '0001-01-01T00:00:00Z' {FAR}"]

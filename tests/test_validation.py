@@ -1,0 +1,143 @@
+"""Validation's bookkeeping at scale: what it copies, what it frees, what it leaves to pandera.
+
+The rows it accepts and the reasons it gives are pinned by test_loading.py and
+test_hostile_input.py; these tests pin how it gets there: raw tables released one by one,
+text columns shared rather than copied, ids checked by Arrow, and pandera asked only what
+parsing has not already settled.
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from auditkit import load
+from auditkit.loading import read_table
+from auditkit.parsing import arrow_strings
+from auditkit.policy import load_policy
+from auditkit.schemas import CALLS, TABLES
+from auditkit.validation import (
+    _all_distinct,
+    _is_in,
+    _unchecked_by_parsing,
+    validate,
+    validate_table,
+)
+
+LA = "America/Los_Angeles"
+
+
+def read_all(bundle):
+    return {name: read_table(bundle, spec) for name, spec in TABLES.items()}
+
+
+def test_validate_empties_the_raws_and_frees_each_one(make_bundle):
+    bundle = make_bundle()
+    raws = read_all(bundle)
+    alive = {name: weakref.ref(raw.frame) for name, raw in raws.items()}
+
+    loaded = validate(raws, load_policy(bundle=bundle), bundle)
+    gc.collect()
+
+    assert raws == {}
+    assert {name: ref() is None for name, ref in alive.items()} == dict.fromkeys(alive, True)
+    assert list(loaded.coverage["rows_read"]) == [3, 2, 3, 2, 2, 1]
+
+
+def test_validated_text_columns_share_the_raw_text_buffers(make_bundle):
+    raw = read_table(make_bundle(), TABLES["notes"])
+    raw_text = arrow_strings(raw.frame["text"]).chunk(0).buffers()[2].address
+
+    good, rejected = validate_table(raw, TABLES["notes"], LA, {})
+
+    assert rejected.empty
+    assert arrow_strings(good["text"]).chunk(0).buffers()[2].address == raw_text
+    assert good["source_line"].tolist() == [2, 3]
+
+
+def test_bad_rows_are_taken_out_of_the_typed_frame_once(make_bundle):
+    notes = (
+        b"note_id,client_id,staff_id,appointment_id,written_at,text,mood\n"
+        b"N1,C1,S1,A2,2026-03-09T16:00:00,First.,calm\n"
+        b"N2,C1,S1,A1,not a time,Second.,tense\n"
+        b"N3,C9,S1,A1,2026-03-02T15:00:00,Third.,calm\n"
+        b"N4,C1,S1,A1,2026-03-02T15:00:00,,calm\n"
+        b"N5,C1,S1,A1,2026-03-02T15:00:00,Fifth.,ok\n"
+    )
+    bundle = load(make_bundle(files={"notes.csv": notes}))
+
+    assert bundle.notes[["note_id", "text", "mood", "source_line"]].values.tolist() == [
+        ["N1", "First.", "calm", 2],
+        ["N5", "Fifth.", "ok", 6],
+    ]
+    assert list(bundle.notes.columns) == [
+        "note_id",
+        "client_id",
+        "staff_id",
+        "appointment_id",
+        "written_at",
+        "text",
+        "mood",
+        "source_line",
+    ]
+    rejected = bundle.rejected[bundle.rejected["file"] == "notes.csv"]
+    assert rejected[["line", "record_id", "column", "reason"]].values.tolist() == [
+        [3, "N2", "written_at", "written_at 'not a time' is not a date-time (ISO 8601 or "
+         "M/D/YYYY h:mm AM/PM)"],
+        [4, "N3", "client_id", "client_id 'C9' matches no clients record"],
+        [5, "N4", "text", "text is blank but required"],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ids", "distinct"),
+    [
+        (["A1", "A2", "A3"], True),  # in order: one comparison of neighbours
+        (["A3", "A1", "A2"], True),  # out of order: hashed
+        (["A1", "A2", "A2"], False),
+        (["A2", "A1", "A2"], False),
+        (["A1", None, "A2", None], True),  # blanks are no ids
+        (["A1", None, "A1"], False),
+        ([None, None], True),
+        ([], True),
+        (["a", "A"], True),  # case matters
+    ],
+)
+def test_all_distinct(ids, distinct):
+    chunks = [pa.array(ids[:2], pa.large_string()), pa.array(ids[2:], pa.large_string())]
+    strings = pa.chunked_array(chunks)  # two chunks: neighbours across them compared too
+    assert _all_distinct(strings) is distinct
+
+
+def test_repeated_ids_out_of_order_name_the_first_line(make_bundle):
+    staff = b"staff_id,first_name,last_name,role\nS2,Ben,Cho,supervisor\nS1,Ana,Reyes,therapist\n"
+    staff += b"S3,Cara,Diaz,program_director\nS2,Bea,Cho,therapist\n"
+    bundle = load(make_bundle(files={"staff.csv": staff}))
+
+    assert bundle.staff["staff_id"].tolist() == ["S2", "S1", "S3"]
+    assert bundle.rejected.values.tolist() == [
+        ["staff.csv", 5, "S2", "staff_id", "duplicate staff_id 'S2' (first on line 2)"]
+    ]
+
+
+def test_references_match_exactly_in_arrow():
+    values = pd.Series(["C1", "c1", "C1 ", None, "C2", "Ç1"], dtype="str")
+    targets = pd.Series(["C1", "C2", "Ç1"], dtype="str")
+    assert _is_in(values, targets).tolist() == [True, False, False, False, True, True]
+
+
+def test_pandera_is_asked_everything_parsing_has_not_settled():
+    for spec in (*TABLES.values(), CALLS):
+        model = spec.model.to_schema()
+        asked = _unchecked_by_parsing(spec)
+        for column in spec.columns:
+            full, kept = model.columns[column.name], asked.columns[column.name]
+            dropped = {c.name for c in full.checks} - {c.name for c in kept.checks}
+            assert dropped == ({"isin"} if column.kind == "vocab" else set()), column.name
+            assert kept.nullable == full.nullable
+            assert kept.dtype == full.dtype
+            assert kept.unique == (full.unique and column.name != spec.id_column)
