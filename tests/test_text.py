@@ -485,7 +485,11 @@ def edited(name: str, edits: list[tuple[int, int, str]]) -> str:
         st.tuples(
             st.sampled_from(["Riverside Psychology Clinic", "Riverside Clinic", "Riverside Psych"]),
             st.lists(
-                st.tuples(st.integers(0, 2), st.integers(0, 40), st.sampled_from("aeiorsty .'-")),
+                st.tuples(
+                    st.integers(0, 2),
+                    st.integers(0, 40),
+                    st.sampled_from("aeiorsty .'-\u2019\u2013\u00a0\u02bc"),
+                ),
                 max_size=4,
             ),
             st.sampled_from(["Hi, this is Sam from ", "calling from the ", "", "it's "]),
@@ -506,7 +510,16 @@ def test_the_near_miss_pre_test_keeps_every_near_miss(cases):
 
 
 def test_the_near_miss_pre_test_passes_near_misses_only():
-    messages = pd.Series(["Riversid Pyschology called", "Reschedule for Tuesday at 3.", "Café"])
+    messages = pd.Series(
+        [
+            "Riversid Pyschology called",
+            "Reschedule for Tuesday at 3.",
+            "We’re at Riverside\u00a0–\u00a0Psychologie",
+            "We’re closed\u00a0– sorry",
+            "Café",
+            "Iʼm here",
+        ]
+    )
     may = text._may_hold_near_miss(messages, ["riversidepsychology", "riversideclinic"])
-    # text with non-ASCII characters is always searched
-    assert may.tolist() == [True, False, True]
+    # curly quotes, dashes and odd spaces are tested as plain ones; other text is searched
+    assert may.tolist() == [True, False, True, False, True, True]

@@ -547,6 +547,11 @@ _FUZZY_MIN_LENGTH = 8  # shorter forms are too close to ordinary words to match 
 # Below this fuzz.partial_ratio no n-gram can reach _FUZZY_THRESHOLD (72.7 at 88, less a margin
 # for rounding): see _may_hold_near_miss.
 _NEAR_MISS_FLOOR = 70
+# The non-ASCII quote, dash and space variants normalise() folds that are not word characters
+# (U+02BC, a modifier letter, is one: it stays).
+_NOT_WORDS = (
+    "[" + "".join(c for c in "".join(_FOLDS.values()) if not (c.isascii() or c.isalnum())) + "]"
+)
 
 
 def _key(phrase: str) -> str:
@@ -644,15 +649,21 @@ def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
     A run's key is a substring of the text's letters and digits. If it scores t = 0.88 against
     key k (ratio = 2 LCS / total length), some window of the text k's length scores at least
     3 - 2/t = 0.727 against k, so fuzz.partial_ratio, which finds the best window, is at least
-    that. Only ASCII text is tested (so lower-casing and letters are the n-gram search's own),
-    and only keys of at most 64 characters, for which partial_ratio's alignment is exact.
+    that. Only text that is ASCII once quotes, dashes and spaces (never part of a word) are
+    made plain is tested, so lower-casing and letters are the n-gram search's own; and only keys
+    of at most 64 characters, for which partial_ratio's alignment is exact.
     """
     may = pd.Series(True, index=text.index)
-    on_ascii = _is_ascii(text)
-    if not on_ascii.any() or max(map(len, keys)) > 64:
+    if max(map(len, keys)) > 64:
+        return may
+    plain = pc.replace_substring_regex(pa.array(text.array), pattern=_NOT_WORDS, replacement=" ")
+    on_ascii = pd.Series(pc.string_is_ascii(plain), index=text.index).fillna(False)
+    if not on_ascii.any():
         return may
     letters = pc.replace_substring_regex(
-        pc.ascii_lower(pa.array(text[on_ascii].array)), pattern="[^a-z0-9]+", replacement=""
+        pc.ascii_lower(plain.filter(pa.array(on_ascii.to_numpy()))),
+        pattern="[^a-z0-9]+",
+        replacement="",
     )
     scores = process.cdist(
         letters.to_pylist(), keys, scorer=fuzz.partial_ratio, dtype=np.uint8, workers=-1
