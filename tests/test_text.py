@@ -356,6 +356,8 @@ WORDS = sorted(
     {w for cases in CASES.values() for m, _ in cases for w in re.findall(r"[A-Za-z0-9']+", m)}
 )
 SEPARATORS = [" ", "  ", "\n", "\x0b", "\x1c", "\x1f", ", ", ". ", "; ", "-", "'", "/", ":"]
+# and the variants of quotes, dashes and spaces that RE2 sees made plain
+SEPARATORS += ["\u00a0", "\u2019", "\u2013", " \u201c", "\u2009", "\u02bc"]
 
 
 def on_python_only(category: str, texts: pd.Series) -> pd.Series:
@@ -385,7 +387,7 @@ def test_re2_finds_what_python_finds_in_the_sample_and_the_cases(category):
     assert found.notna().any()
 
 
-ASCII_CASES = [m for cases in CASES.values() for m, _ in cases if m.isascii()]
+ALL_CASES = [m for cases in CASES.values() for m, _ in cases]
 
 
 @given(
@@ -393,7 +395,7 @@ ASCII_CASES = [m for cases in CASES.values() for m, _ in cases if m.isascii()]
         st.one_of(
             # a case's words, re-spaced with any of Python's ASCII spaces
             st.tuples(
-                st.sampled_from(ASCII_CASES), st.lists(st.sampled_from(SEPARATORS), min_size=1)
+                st.sampled_from(ALL_CASES), st.lists(st.sampled_from(SEPARATORS), min_size=1)
             ).map(
                 lambda case: "".join(
                     word + case[1][i % len(case[1])] for i, word in enumerate(case[0].split(" "))
@@ -523,3 +525,21 @@ def test_the_near_miss_pre_test_passes_near_misses_only():
     may = text._may_hold_near_miss(messages, ["riversidepsychology", "riversideclinic"])
     # curly quotes, dashes and odd spaces are tested as plain ones; other text is searched
     assert may.tolist() == [True, False, True, False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "safe"),
+    [
+        (r"can't\s+make\s+it", True),  # the bare quote is widened to every variant
+        (r"can’t make it", False),  # a curly quote of its own: plain text has none
+        (r"[^'\s]+ fee", False),  # a variant would satisfy this class, its plain form not
+        (r"[^.?!;]{0,40} fee", True),
+    ],
+)
+def test_which_patterns_may_be_ruled_out_on_plain_text(phrase, safe):
+    assert text._folds_safely(text._compile([phrase])) is safe
+
+
+def test_every_built_in_category_may_be_ruled_out_on_plain_text():
+    unsafe = [c for c in text.CATEGORIES if not text._folds_safely(text._patterns(c, ()).phrases)]
+    assert unsafe == []

@@ -438,6 +438,37 @@ class _Matcher:
         )
 
 
+# Each ASCII quote, hyphen and space with its non-ASCII variants that are not word characters
+# (U+02BC, a modifier letter, is one: it stays as it is).
+_VARIANTS = [
+    (plain, "[" + "".join(c for c in variants if not (c.isascii() or c.isalnum())) + "]")
+    for plain, variants in _FOLDS.items()
+]
+
+
+def _plain(column: pa.Array) -> pa.Array:
+    """Quote, dash and space variants as their ASCII forms, one character for one."""
+    for plain, variants in _VARIANTS:
+        column = pc.replace_substring_regex(column, pattern=variants, replacement=plain)
+    return column
+
+
+def _folds_safely(pattern: re.Pattern[str]) -> bool:
+    """Whether `pattern` can only match more, never less, on plain text (see _plain) than on
+    the text itself: its only non-ASCII characters are the variant classes _tolerant adds, and
+    no negated class names a quote, hyphen or space (which a variant would satisfy)."""
+    source = pattern.pattern
+    for variants in _TOLERANT.values():
+        source = source.replace(variants, "")
+    if not source.isascii():
+        return False
+    for token in _RE2_TOKEN.findall(source):
+        inside = _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
+        if inside[1:2] == ["^"] and any(t in ("'", '"', "-", " ", "\\s", "\\x20") for t in inside):
+            return False
+    return True
+
+
 def _is_ascii(text: pd.Series) -> pd.Series:
     return pd.Series(pc.string_is_ascii(pa.array(text.array)), index=text.index).fillna(False)
 
@@ -463,6 +494,16 @@ def _extract(
         )
         found[on_re2] = matched.to_numpy(zero_copy_only=False)
     rest = ~on_re2 & text.notna()
+    if rest.any() and pattern_re2 is not None and _folds_safely(pattern):
+        # Most other text is ASCII but for a curly quote, a dash or an odd space: made plain,
+        # RE2 can rule it out, and only what it can't goes to Python for the exact words.
+        plain = _plain(pa.array(text[rest].array))
+        if negations_re2 is not None:
+            plain = pc.replace_substring_regex(plain, pattern=negations_re2, replacement=_BLANK)
+        ruled_out = pc.and_(
+            pc.string_is_ascii(plain), pc.invert(pc.match_substring_regex(plain, pattern_re2))
+        )
+        rest[rest] = ~ruled_out.to_numpy(zero_copy_only=False)
     if rest.any():
         python = text[rest]
         if negations is not None:
@@ -547,11 +588,6 @@ _FUZZY_MIN_LENGTH = 8  # shorter forms are too close to ordinary words to match 
 # Below this fuzz.partial_ratio no n-gram can reach _FUZZY_THRESHOLD (72.7 at 88, less a margin
 # for rounding): see _may_hold_near_miss.
 _NEAR_MISS_FLOOR = 70
-# The non-ASCII quote, dash and space variants normalise() folds that are not word characters
-# (U+02BC, a modifier letter, is one: it stays).
-_NOT_WORDS = (
-    "[" + "".join(c for c in "".join(_FOLDS.values()) if not (c.isascii() or c.isalnum())) + "]"
-)
 
 
 def _key(phrase: str) -> str:
@@ -656,7 +692,7 @@ def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
     may = pd.Series(True, index=text.index)
     if max(map(len, keys)) > 64:
         return may
-    plain = pc.replace_substring_regex(pa.array(text.array), pattern=_NOT_WORDS, replacement=" ")
+    plain = _plain(pa.array(text.array))
     on_ascii = pd.Series(pc.string_is_ascii(plain), index=text.index).fillna(False)
     if not on_ascii.any():
         return may
