@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.policy import Policy
@@ -126,6 +127,7 @@ def check_rules(
             examined[_in_month(examined["at"], month)], found[_in_month(found["at"], month)]
         )
         say(f"{code} {rule.name}: {_count(len(checked[code].findings), 'finding')}")
+        pa.default_memory_pool().release_unused()  # a rule's working copies, back to the OS
     return checked
 
 

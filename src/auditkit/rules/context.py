@@ -71,6 +71,9 @@ def pairs_within(
     return joined
 
 
+PHRASE_SLICE = 100_000  # texts matched at once
+
+
 class AuditContext:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
@@ -109,15 +112,23 @@ class AuditContext:
         done = self._phrases.get(key)
         todo = rows if done is None else rows.difference(done.index)
         if done is None or len(todo):
-            column = frame.loc[todo, "text" if table == "notes" else "message"]
-            if category == "clinic_name":
-                clinic = self.policy.clinic
-                found = text.find_clinic_name(column, clinic.name, clinic.aliases)
-            else:
-                found = text.find(category, column, self.policy.phrases.get(category, ()))
+            words = frame["text" if table == "notes" else "message"]
+            # In slices: each copies its texts a few times over while they are matched.
+            found = pd.concat(
+                [
+                    self._find(category, words.loc[todo[start : start + PHRASE_SLICE]])
+                    for start in range(0, max(len(todo), 1), PHRASE_SLICE)
+                ]
+            )
             done = found if done is None else pd.concat([done, found])
             self._phrases[key] = done
         return done.reindex(rows)
+
+    def _find(self, category: str, texts: pd.Series) -> pd.Series:
+        if category == "clinic_name":
+            clinic = self.policy.clinic
+            return text.find_clinic_name(texts, clinic.name, clinic.aliases)
+        return text.find(category, texts, self.policy.phrases.get(category, ()))
 
     # --- records --------------------------------------------------------------------------
     @cached_property
@@ -255,9 +266,11 @@ class AuditContext:
         needs = " or ".join(role.replace("_", " ") for role in roles)
         staff_roles = self.bundle.staff.set_index("staff_id")["role"]
         approvals = self.bundle.approvals
-        approvals = approvals[approvals["kind"] == kind].assign(
-            approver_role=lambda a: a["approved_by"].map(staff_roles)
-        )
+        # Only what the checks read: every event is paired with each of its staff's approvals.
+        approvals = approvals.loc[
+            approvals["kind"] == kind,
+            ["approval_id", "staff_id", "client_id", "approved_by", "approved_at", "expires_at"],
+        ].assign(approver_role=lambda a: a["approved_by"].map(staff_roles))
         keyed = events[["staff_id", "client_id", "at"]].reset_index(names="event")
         pairs = keyed.merge(approvals, on="staff_id", suffixes=("", "_approval"))
         in_scope = pairs["client_id_approval"].isna() | (
