@@ -215,6 +215,22 @@ def test_a_scheduler_that_does_not_answer_exits_2(tmp_path, capsys, monkeypatch)
     )
 
 
+def test_a_local_cluster_that_cannot_start_exits_2(tmp_path, capsys, monkeypatch):
+    def no_cluster(**_options):
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr("distributed.LocalCluster", no_cluster)
+
+    code = main(["audit", str(SAMPLE), "--out", str(tmp_path), "-q", "--engine", "dask"])
+
+    assert code == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: A local Dask cluster could not start on this machine: Nanny failed to "
+        "start. Audit with the default pandas engine, or give --scheduler the address of a "
+        "running cluster."
+    )
+
+
 def test_without_dask_the_pandas_engine_works_and_the_dask_engine_says_how_to_get_it(
     tmp_path, capsys, monkeypatch
 ):

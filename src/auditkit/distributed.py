@@ -173,17 +173,24 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
         with client:
             yield client
         return
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        # No dashboard; the scheduler's health and metrics pages on a free loopback port, not
-        # on 8787, which another cluster on this machine may hold.
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        death_timeout=CONNECT_TIMEOUT,  # a worker that can't start in time fails the start
-    )
+    try:
+        cluster = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            # No dashboard; the scheduler's health and metrics pages on a free loopback port,
+            # not on 8787, which another cluster on this machine may hold.
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            death_timeout=CONNECT_TIMEOUT,  # a worker that can't start in time fails the start
+        )
+    except (OSError, RuntimeError, TimeoutError) as error:  # no port, no process, too slow
+        raise AuditkitError(
+            f"A local Dask cluster could not start on this machine: {str(error).rstrip('.')}. "
+            "Audit with the default pandas engine, or give --scheduler the address of a "
+            "running cluster."
+        ) from None
     try:
         with Client(cluster, timeout=CONNECT_TIMEOUT) as client:
             yield client
