@@ -473,6 +473,16 @@ def _is_ascii(text: pd.Series) -> pd.Series:
     return pd.Series(pc.string_is_ascii(pa.array(text.array)), index=text.index).fillna(False)
 
 
+def _blank_re2(column: pa.Array, negations: str) -> pa.Array:
+    """Negated spans blanked to the filler, on RE2. Replacing is several times slower than
+    matching even where nothing matches, so only the texts that hold a negation are rewritten."""
+    negated = pc.fill_null(pc.match_substring_regex(column, negations), False)
+    if not pc.any(negated).as_py():
+        return column
+    rewritten = pc.replace_substring_regex(column.filter(negated), negations, _BLANK)
+    return pc.replace_with_mask(column, negated, rewritten)
+
+
 def _extract(
     text: pd.Series,
     pattern: re.Pattern[str],
@@ -487,7 +497,7 @@ def _extract(
     if on_re2.any():
         column = pa.array(text[on_re2].array)
         if negations_re2 is not None:
-            column = pc.replace_substring_regex(column, pattern=negations_re2, replacement=_BLANK)
+            column = _blank_re2(column, negations_re2)
         extracted = pc.extract_regex(column, pattern=pattern_re2)
         matched = pc.if_else(
             pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
@@ -499,7 +509,7 @@ def _extract(
         # RE2 can rule it out, and only what it can't goes to Python for the exact words.
         plain = _plain(pa.array(text[rest].array))
         if negations_re2 is not None:
-            plain = pc.replace_substring_regex(plain, pattern=negations_re2, replacement=_BLANK)
+            plain = _blank_re2(plain, negations_re2)
         ruled_out = pc.and_(
             pc.string_is_ascii(plain), pc.invert(pc.match_substring_regex(plain, pattern_re2))
         )
