@@ -13,7 +13,7 @@ with a same-length filler before the category's phrases run, so they can never b
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -489,11 +489,16 @@ def _extract(
     pattern_re2: str | None,
     negations: re.Pattern[str] | None = None,
     negations_re2: str | None = None,
+    on_ascii: pd.Series | None = None,
 ) -> pd.Series:
     """The first match of `pattern` in each text (NA where none), after blanking `negations`:
-    on RE2 for ASCII text where the patterns translate, on Python's re for the rest."""
+    on RE2 for ASCII text where the patterns translate, on Python's re for the rest.
+    `on_ascii` is _is_ascii(text), if already known."""
     found = pd.Series(np.nan, index=text.index, dtype="str")
-    on_re2 = _is_ascii(text) if pattern_re2 is not None else pd.Series(False, index=text.index)
+    if pattern_re2 is None:
+        on_re2 = pd.Series(False, index=text.index)
+    else:
+        on_re2 = _is_ascii(text) if on_ascii is None else on_ascii.copy()
     if on_re2.any():
         column = pa.array(text[on_re2].array)
         if negations_re2 is not None:
@@ -574,7 +579,31 @@ def per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series)
 def find(category: str, texts: pd.Series, extra: Sequence[str] = ()) -> pd.Series:
     """The words of each text that show `category` (NA where none), so a finding can quote
     exactly what triggered it; `extra` adds the policy file's own regexes for that category."""
-    return per_distinct_text(_patterns(category, tuple(extra)).find, texts)
+    return find_each([category], texts, {category: extra})[category]
+
+
+def find_each(
+    categories: Sequence[str],
+    texts: pd.Series,
+    extras: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, pd.Series]:
+    """find() for several categories of the same texts, which are deduplicated, repaired and
+    sorted into ASCII or not once rather than once per category."""
+    matchers = {c: _patterns(c, tuple((extras or {}).get(c, ()))) for c in categories}
+    codes, distinct = pd.factorize(texts)
+    if len(distinct) == 0:
+        return {c: pd.Series(np.nan, index=texts.index, dtype="str") for c in categories}
+    text = repair_text(pd.Series(distinct, dtype="str"))
+    on_ascii = _is_ascii(text)
+    found = {}
+    for category, m in matchers.items():
+        words = _extract(
+            text, m.phrases, m.phrases_re2, m.negations, m.negations_re2, on_ascii
+        ).to_numpy()
+        found[category] = pd.Series(
+            np.where(codes >= 0, words[codes], np.nan), index=texts.index, dtype="str"
+        )
+    return found
 
 
 # --- the clinic's name ---------------------------------------------------------------------------

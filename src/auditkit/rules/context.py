@@ -6,6 +6,7 @@ so the same code runs on a client partition of a larger bundle.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
@@ -123,6 +124,25 @@ class AuditContext:
             done = found if done is None else pd.concat([done, found])
             self._phrases[key] = done
         return done.reindex(rows)
+
+    def phrases_each(
+        self, categories: Sequence[str], table: str = "contacts", rows: pd.Index | None = None
+    ) -> dict[str, pd.Series]:
+        """phrases() for several categories of the same rows, matched together: the texts are
+        taken, deduplicated and repaired once (text.find_each)."""
+        frame = self.bundle.tables[table]
+        rows = frame.index if rows is None else pd.Index(rows)
+        fresh = [c for c in categories if (c, table) not in self._phrases and c != "clinic_name"]
+        if fresh:
+            words = frame["text" if table == "notes" else "message"]
+            extras = {c: self.policy.phrases.get(c, ()) for c in fresh}
+            slices = [
+                text.find_each(fresh, words.loc[rows[start : start + PHRASE_SLICE]], extras)
+                for start in range(0, max(len(rows), 1), PHRASE_SLICE)
+            ]
+            for category in fresh:
+                self._phrases[category, table] = pd.concat([found[category] for found in slices])
+        return {c: self.phrases(c, table, rows) for c in categories}
 
     def _find(self, category: str, texts: pd.Series) -> pd.Series:
         if category == "clinic_name":

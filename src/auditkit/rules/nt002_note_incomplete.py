@@ -23,11 +23,9 @@ def check(ctx: AuditContext) -> Checked:
     rows = pd.Series(notes.index.to_numpy(), index=notes["note_id"])[
         documenting["note_id"]
     ].to_numpy()
+    phrases = ctx.phrases_each([*ELEMENTS, "note_confirm_by"], "notes", rows)
     absent = pd.DataFrame(
-        {
-            label: ctx.phrases(category, "notes", rows).isna().to_numpy()
-            for category, label in ELEMENTS.items()
-        }
+        {label: phrases[category].isna().to_numpy() for category, label in ELEMENTS.items()}
     )
     warned_pairs = pairs_within(
         documenting[["appointment_id", "client_id", "scheduled_start"]],
@@ -38,7 +36,7 @@ def check(ctx: AuditContext) -> Checked:
         ctx.call_deadline,
     )
     warned = is_in(documenting["appointment_id"], warned_pairs["appointment_id"])
-    confirm_by = ctx.phrases("note_confirm_by", "notes", rows).isna().to_numpy()
+    confirm_by = phrases["note_confirm_by"].isna().to_numpy()
     absent[CONFIRM_BY] = warned.to_numpy() & confirm_by
     incomplete = absent.any(axis=1)
     missing_words = pd.Series("", index=absent.index)
