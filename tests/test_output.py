@@ -5,7 +5,14 @@ import subprocess
 import sys
 import time
 
-from auditkit.output import ABANDONED_AFTER_SECONDS, write_atomically
+import pandas as pd
+
+from auditkit.output import (
+    ABANDONED_AFTER_SECONDS,
+    neutralise_formulas,
+    write_atomically,
+    write_csv,
+)
 
 
 def test_a_write_removes_temporaries_a_killed_run_left_but_not_fresh_ones(tmp_path):
@@ -40,3 +47,38 @@ def test_rules_into_a_pipe_whose_reader_has_gone_exits_quietly():
         os.close(write_end)
     assert done.returncode == 0
     assert done.stderr == ""
+
+
+def test_write_csv_writes_times_as_pandas_does(tmp_path):
+    """Times are formatted a column at a time; the file is what to_csv would have written."""
+    times = pd.Series(
+        pd.to_datetime(
+            [
+                "2026-03-08 01:59:59",
+                "2026-03-08 03:00:00.250000",
+                None,
+                "2026-11-01 01:30",
+                "0999-01-05 07:09",
+            ],
+            format="ISO8601",
+        )
+    ).dt.tz_localize("America/Los_Angeles", ambiguous=[False, False, False, True, False])
+    frame = pd.DataFrame(
+        {
+            "at": times,
+            "in_kolkata": times.dt.tz_convert("Asia/Kolkata"),
+            "note": ["=1+1", "plain", None, "@home", "x"],
+            "naive": times.dt.tz_localize(None),
+        }
+    )
+    whole_seconds = frame.drop(index=1)
+    for case in (frame, whole_seconds):
+        write_csv(case, tmp_path / "out.csv")
+        expected = neutralise_formulas(case).to_csv(index=False)
+        assert (tmp_path / "out.csv").read_text("utf-8") == expected
+    assert expected.splitlines()[1:] == [
+        "2026-03-08 01:59:59-08:00,2026-03-08 15:29:59+05:30,'=1+1,2026-03-08 01:59:59",
+        ",,,",
+        "2026-11-01 01:30:00-07:00,2026-11-01 14:00:00+05:30,'@home,2026-11-01 01:30:00",
+        "0999-01-05 07:09:00-07:52:58,0999-01-05 20:55:26+05:53:28,x,0999-01-05 07:09:00",
+    ]

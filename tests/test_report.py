@@ -28,7 +28,7 @@ from auditkit import audit, load
 from auditkit import report as report_module
 from auditkit.auditing import AuditResult
 from auditkit.cli import main
-from auditkit.output import write_csv
+from auditkit.output import iso_times, write_csv
 from auditkit.report import (
     html_text,
     html_texts,
@@ -540,7 +540,7 @@ def test_sort_keys_are_each_timestamps_isoformat():
     for zone in ["America/Los_Angeles", "UTC", "Asia/Kolkata", None]:
         zoned = times.dt.tz_localize(zone, ambiguous=True) if zone else times
         expected = [t.isoformat() if pd.notna(t) else "" for t in zoned]
-        assert report_module._isoformat(zoned).tolist() == expected
+        assert iso_times(zoned).tolist() == expected
 
 
 def test_html_texts_escapes_a_column_as_html_text_does_each_value():

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -57,9 +58,42 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def iso_times(times: pd.Series, sep: str = "T") -> pd.Series:
+    """Timestamp.isoformat(sep) of a whole column: '2026-03-16T13:00:00-07:00', sortable as
+    text ('' where there is no time); strftime or str() would format one value at a time."""
+    present = times.dropna()
+    local = present.dt.tz_localize(None) if present.dt.tz is not None else present
+    whole = np.datetime_as_string(local.to_numpy(), unit="s")  # strftime is 3 times slower
+    text = pd.Series(whole, index=present.index, dtype="str")
+    if sep != "T":
+        text = text.str.slice_replace(10, 11, sep)
+    micro, nano = local.dt.microsecond, local.dt.nanosecond
+    text = text.where((micro == 0) & (nano == 0), text + "." + micro.astype("str").str.zfill(6))
+    text = text.where(nano == 0, text + nano.astype("str").str.zfill(3))
+    if present.dt.tz is not None:
+        utc = present.dt.tz_convert("UTC").dt.tz_localize(None)
+        offset = (local - utc) // pd.Timedelta(seconds=1)
+        east = offset.abs()
+        sign = pd.Series("+", index=present.index, dtype="str").where(offset >= 0, "-")
+        hours = (east // 3600).astype("str").str.zfill(2)
+        minutes = (east % 3600 // 60).astype("str").str.zfill(2)
+        seconds = (":" + (east % 60).astype("str").str.zfill(2)).where(east % 60 != 0, "")
+        text = text + sign + hours + ":" + minutes + seconds
+    return text.reindex(times.index, fill_value="")
+
+
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """A UTF-8 CSV, formulas neutralised, written atomically."""
-    write_atomically(path, neutralise_formulas(frame).to_csv(index=False).encode("utf-8"))
+    """A UTF-8 CSV, formulas neutralised, written atomically. Times in whole seconds are
+    written as pandas writes them ('2026-03-16 13:00:00-07:00'), but a column at a time; pandas
+    gives a column with any fraction of a second one precision, so such a column is left to it."""
+    safe = neutralise_formulas(frame)
+    for column in safe.columns:
+        times = safe[column]
+        if isinstance(times.dtype, pd.DatetimeTZDtype) and not (
+            times.dt.microsecond.any() or times.dt.nanosecond.any()
+        ):
+            safe[column] = iso_times(times, sep=" ")
+    write_atomically(path, safe.to_csv(index=False).encode("utf-8"))
 
 
 def one_chunk(text: pd.Series) -> pd.Series:

@@ -30,12 +30,17 @@ from string import Template
 from typing import Any
 
 import altair as alt
-import numpy as np
 import pandas as pd
 import vl_convert
 
 from auditkit.auditing import AuditResult, audit
-from auditkit.output import join_text, neutralise_formulas, one_chunk, write_atomically
+from auditkit.output import (
+    iso_times,
+    join_text,
+    neutralise_formulas,
+    one_chunk,
+    write_atomically,
+)
 from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
 
@@ -523,27 +528,6 @@ def _review_cells(findings: pd.DataFrame) -> pd.Series:
     return cells.where(review.notna(), "<td></td>")
 
 
-def _isoformat(times: pd.Series) -> pd.Series:
-    """Timestamp.isoformat of a whole column: '2026-03-16T13:00:00-07:00', sortable as text."""
-    present = times.dropna()
-    local = present.dt.tz_localize(None) if present.dt.tz is not None else present
-    whole = np.datetime_as_string(local.to_numpy(), unit="s")  # strftime is 3 times slower
-    text = pd.Series(whole, index=present.index, dtype="str")
-    micro, nano = local.dt.microsecond, local.dt.nanosecond
-    text = text.where((micro == 0) & (nano == 0), text + "." + micro.astype("str").str.zfill(6))
-    text = text.where(nano == 0, text + nano.astype("str").str.zfill(3))
-    if present.dt.tz is not None:
-        utc = present.dt.tz_convert("UTC").dt.tz_localize(None)
-        offset = (local - utc) // pd.Timedelta(seconds=1)
-        east = offset.abs()
-        sign = pd.Series("+", index=present.index, dtype="str").where(offset >= 0, "-")
-        hours = (east // 3600).astype("str").str.zfill(2)
-        minutes = (east % 3600 // 60).astype("str").str.zfill(2)
-        seconds = (":" + (east % 60).astype("str").str.zfill(2)).where(east % 60 != 0, "")
-        text = text + sign + hours + ":" + minutes + seconds
-    return text.reindex(times.index, fill_value="")
-
-
 def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
     """Each finding's <tr>, built a column at a time: a year of a large clinic has 70,000."""
     reviewed = "review" in findings
@@ -555,7 +539,7 @@ def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
     if reviewed:
         data["review"] = html_texts(findings["review"])
         css = css.where(findings["review"] != "dismissed", "finding dismissed")
-    iso = _isoformat(findings["at"])  # 2026-03-16T13:00:00-07:00, shown as 2026-03-16 13:00
+    iso = iso_times(findings["at"])  # 2026-03-16T13:00:00-07:00, shown as 2026-03-16 13:00
     parts = [
         '<tr class="', css, '"',
         *(part for key, value in data.items() for part in (f' data-{key}="', value, '"')),
