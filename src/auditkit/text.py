@@ -431,10 +431,19 @@ class _Matcher:
     negations: re.Pattern[str] | None
     phrases_re2: str | None
     negations_re2: str | None
+    # Where phrases_re2 can't be had: the phrases without their look-arounds, which match
+    # wherever the phrases do (and more), to rule texts out before Python reads them.
+    candidates_re2: str | None = None
 
-    def find(self, texts: pd.Series) -> pd.Series:
+    def find(self, texts: pd.Series, on_ascii: pd.Series | None = None) -> pd.Series:
         return _extract(
-            repair_text(texts), self.phrases, self.phrases_re2, self.negations, self.negations_re2
+            repair_text(texts) if on_ascii is None else texts,
+            self.phrases,
+            self.phrases_re2,
+            self.negations,
+            self.negations_re2,
+            on_ascii,
+            self.candidates_re2,
         )
 
 
@@ -490,10 +499,12 @@ def _extract(
     negations: re.Pattern[str] | None = None,
     negations_re2: str | None = None,
     on_ascii: pd.Series | None = None,
+    candidates_re2: str | None = None,
 ) -> pd.Series:
     """The first match of `pattern` in each text (NA where none), after blanking `negations`:
     on RE2 for ASCII text where the patterns translate, on Python's re for the rest.
-    `on_ascii` is _is_ascii(text), if already known."""
+    `on_ascii` is _is_ascii(text), if already known; `candidates_re2`, where `pattern_re2` is
+    None, matches wherever `pattern` may, to rule texts out on RE2."""
     found = pd.Series(np.nan, index=text.index, dtype="str")
     if pattern_re2 is None:
         on_re2 = pd.Series(False, index=text.index)
@@ -509,14 +520,16 @@ def _extract(
         )
         found[on_re2] = matched.to_numpy(zero_copy_only=False)
     rest = ~on_re2 & text.notna()
-    if rest.any() and pattern_re2 is not None and _folds_safely(pattern):
-        # Most other text is ASCII but for a curly quote, a dash or an odd space: made plain,
-        # RE2 can rule it out, and only what it can't goes to Python for the exact words.
+    rule_out = pattern_re2 if pattern_re2 is not None else candidates_re2
+    if rest.any() and rule_out is not None and _folds_safely(pattern):
+        # The rest is ASCII but for a curly quote, a dash or an odd space, or has a pattern RE2
+        # can only approximate: made plain, RE2 rules out what cannot match, and only the other
+        # texts go to Python for the exact words.
         plain = _plain(pa.array(text[rest].array))
-        if negations_re2 is not None:
-            plain = _blank_re2(plain, negations_re2)
+        if pattern_re2 is not None and negations_re2 is not None:
+            plain = _blank_re2(plain, negations_re2)  # (unblanked, candidates only match more)
         ruled_out = pc.and_(
-            pc.string_is_ascii(plain), pc.invert(pc.match_substring_regex(plain, pattern_re2))
+            pc.string_is_ascii(plain), pc.invert(pc.match_substring_regex(plain, rule_out))
         )
         rest[rest] = ~ruled_out.to_numpy(zero_copy_only=False)
     if rest.any():
@@ -554,12 +567,35 @@ def _patterns(category: str, extra: tuple[str, ...]) -> _Matcher:
         negations_re2 is None or any(_may_match_blank(_tolerant(p)) for p in phrases)
     ):
         phrases_re2 = None  # blanking must then keep every character's place: Python only
+    candidates_re2 = None
+    if phrases_re2 is None:
+        candidates_re2 = _re2_alternation(list(map(_without_look_arounds, phrases)), named=False)
     return _Matcher(
         _compile(phrases),
         _compile(negations) if negations else None,
         phrases_re2,
         negations_re2,
+        candidates_re2,
     )
+
+
+def _without_look_arounds(pattern: str) -> str:
+    """`pattern` with its look-ahead and look-behind assertions left out: it then matches
+    wherever `pattern` does, and more."""
+    tokens = _RE2_TOKEN.findall(pattern)
+    kept, depth, skipping_from = [], 0, None
+    for i, token in enumerate(tokens):
+        opens = token == "("
+        if opens and skipping_from is None:
+            ahead = "".join(tokens[i + 1 : i + 4])
+            if ahead[:2] in ("?=", "?!") or ahead in ("?<=", "?<!"):
+                skipping_from = depth
+        depth += opens - (token == ")")
+        if skipping_from is None:
+            kept.append(token)
+        elif token == ")" and depth == skipping_from:
+            skipping_from = None
+    return "".join(kept)
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -597,9 +633,7 @@ def find_each(
     on_ascii = _is_ascii(text)
     found = {}
     for category, m in matchers.items():
-        words = _extract(
-            text, m.phrases, m.phrases_re2, m.negations, m.negations_re2, on_ascii
-        ).to_numpy()
+        words = m.find(text, on_ascii).to_numpy()
         found[category] = pd.Series(
             np.where(codes >= 0, words[codes], np.nan), index=texts.index, dtype="str"
         )
