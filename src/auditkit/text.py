@@ -505,7 +505,8 @@ def _extract(
     on RE2 for ASCII text where the patterns translate, on Python's re for the rest.
     `on_ascii` is _is_ascii(text), if already known; `candidates_re2`, where `pattern_re2` is
     None, matches wherever `pattern` may, to rule texts out on RE2."""
-    found = pd.Series(np.nan, index=text.index, dtype="str")
+    # Built in Arrow: a pandas setitem would turn each part into Python objects and back.
+    found = pa.nulls(len(text), pa.large_string())
     if pattern_re2 is None:
         on_re2 = pd.Series(False, index=text.index)
     else:
@@ -518,7 +519,9 @@ def _extract(
         matched = pc.if_else(
             pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
         )
-        found[on_re2] = matched.to_numpy(zero_copy_only=False)
+        found = pc.replace_with_mask(
+            found, pa.array(on_re2.to_numpy()), matched.cast(pa.large_string())
+        )
     rest = ~on_re2 & text.notna()
     rule_out = pattern_re2 if pattern_re2 is not None else candidates_re2
     if rest.any() and rule_out is not None and _folds_safely(pattern):
@@ -536,8 +539,9 @@ def _extract(
         python = text[rest]
         if negations is not None:
             python = python.str.replace(negations, _blank, regex=True)
-        found[rest] = python.str.extract(pattern, expand=True)[0].to_numpy()
-    return found
+        words = pa.array(python.str.extract(pattern, expand=True)[0].array, pa.large_string())
+        found = pc.replace_with_mask(found, pa.array(rest.to_numpy()), words)
+    return pd.Series(found, index=text.index, dtype="str")
 
 
 def _re2_alternation(phrases: Sequence[str], named: bool) -> str | None:
