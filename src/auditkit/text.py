@@ -455,6 +455,9 @@ _VARIANTS = [
 ]
 
 
+_NOT_ASCII_OR_VARIANT = "[^\\x00-\\x7f" + "".join(v[1:-1] for _, v in _VARIANTS) + "]"
+
+
 def _plain(column: pa.Array) -> pa.Array:
     """Quote, dash and space variants as their ASCII forms, one character for one."""
     for plain, variants in _VARIANTS:
@@ -769,12 +772,14 @@ def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
     may = pd.Series(True, index=text.index)
     if max(map(len, keys)) > 64:
         return may
-    plain = _plain(pa.array(text.array))
-    on_ascii = pd.Series(pc.string_is_ascii(plain), index=text.index).fillna(False)
+    column = pa.array(text.array)
+    # ASCII but for quote, dash and space variants, which drop out with the punctuation.
+    other = pc.match_substring_regex(column, _NOT_ASCII_OR_VARIANT)
+    on_ascii = pd.Series(pc.invert(other), index=text.index).fillna(False)
     if not on_ascii.any():
         return may
     letters = pc.replace_substring_regex(
-        pc.ascii_lower(plain.filter(pa.array(on_ascii.to_numpy()))),
+        pc.ascii_lower(column.filter(pa.array(on_ascii.to_numpy()))),
         pattern="[^a-z0-9]+",
         replacement="",
     )
