@@ -702,3 +702,31 @@ def test_report_of_twenty_thousand_findings_takes_seconds_not_minutes(report):
     assert time.process_time() - started < 4
     assert page.count('<tr class="finding') == 4 * copies
     assert openpyxl.load_workbook(io.BytesIO(book), read_only=True)["Findings"].max_row == 20_001
+
+
+def test_html_texts_escapes_repeated_values_in_every_row():
+    values = pd.Series(["a&b", "x", "a&b", None, "x", "<"], index=[5, 3, 9, 1, 0, 2], dtype="str")
+    escaped = html_texts(values)
+    assert escaped.tolist() == ["a&amp;b", "x", "a&amp;b", "", "x", "&lt;"]
+    assert escaped.index.tolist() == [5, 3, 9, 1, 0, 2]
+    assert html_texts(pd.Series([], dtype="str")).tolist() == []
+
+
+def test_clinician_select_lists_every_option_escaped():
+    options = {"T1": "T1 Robin <Example>", "T'2": "T'2 Ana & Bo"}
+    assert report_module._select("Clinician", "staff", options) == (
+        '<label>Clinician<select data-filter="staff" id="filter-staff">'
+        '<option value="">all</option><option value="T1">T1 Robin &lt;Example&gt;</option>'
+        '<option value="T&#x27;2">T&#x27;2 Ana &amp; Bo</option></select></label>'
+    )
+    assert report_module._select("Rule", "rule", {}).endswith(
+        '<option value="">all</option></select></label>'
+    )
+
+
+def test_workbook_repeated_text_is_stored_in_each_of_its_rows():
+    sheet = read_back(
+        pd.DataFrame({"text": [" a ", "b<", None, " a ", "b<", "\x00"], "n": range(6)})
+    )
+    assert [c.value for c in sheet["A"][1:]] == [" a ", "b<", None, " a ", "b<", "\ufffd"]
+    assert sheet.column_dimensions["A"].width == len("text") + 2

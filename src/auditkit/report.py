@@ -42,7 +42,7 @@ from auditkit.output import (
     write_atomically,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
-from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
+from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, take_text, xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
 CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
@@ -145,6 +145,8 @@ def trend_table(
     """
     checked = by_month.groupby("month")[["opportunities", "findings"]].sum()
     start = booked["scheduled_start"]
+    if isinstance(start.dtype, pd.DatetimeTZDtype):  # local times once, not for year and month
+        start = start.dt.tz_localize(None)
     # year * 100 + month, counted, then named 'YYYY-MM': strftime of a million rows takes 1 s
     appointment_months = start.dt.year * 100 + start.dt.month
     no_show = booked["status"] == "no_show"
@@ -438,9 +440,12 @@ def html_texts(values: pd.Series) -> pd.Series:
     """`html_text` over a whole column at once: tables of many thousand rows, with no row loop."""
     text = values if values.dtype == "str" else values.astype(object).astype("str")
     text = one_chunk(text).fillna("")
-    for plain, escaped in _HTML_ESCAPES:
-        text = text.str.replace(plain, escaped, regex=False)
-    return text
+    # Each distinct value escaped once: a findings column has a few (rules) to a few thousand.
+    codes, distinct = pd.factorize(text)
+    escaped = pd.Series(distinct, dtype="str")
+    for plain, escaped_form in _HTML_ESCAPES:
+        escaped = escaped.str.replace(plain, escaped_form, regex=False)
+    return take_text(escaped, codes, text.index)
 
 
 def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.") -> str:
@@ -503,10 +508,11 @@ def _rules_table(rules: pd.DataFrame) -> str:
 
 
 def _select(label: str, key: str, options: dict[str, str]) -> str:
-    choices = "".join(
-        f'<option value="{html_text(value)}">{html_text(text)}</option>'
-        for value, text in options.items()
-    )
+    values = pd.Series(list(options), dtype="str")  # a health system has thousands of clinicians
+    texts = pd.Series(list(options.values()), dtype="str")
+    choices = join_text(
+        ['<option value="', html_texts(values), '">', html_texts(texts), "</option>"], values.index
+    ).str.cat()
     return (
         f'<label>{html_text(label)}<select data-filter="{key}" id="filter-{key}">'
         f'<option value="">all</option>{choices}</select></label>'
