@@ -81,11 +81,15 @@ class AuditResult:
         `findings` counts only findings not dismissed: a dismissed one was judged no breach.
         """
         by = ["rule", *keys]
+        # Grouped on category codes, not a million strings; the keys come back as text.
+        keyed = self.opportunities[by].astype("category").assign(flagged=self._flagged)
         table = (
-            self.opportunities.assign(flagged=self._flagged)
-            .groupby(by, observed=True)["flagged"]
+            keyed.groupby(by, observed=True)["flagged"]
             .agg(opportunities="size", findings="sum")
             .astype("int64")
+            .reset_index()
+            .astype(dict.fromkeys(by, "str"))
+            .set_index(by)
         )
         if not keys:
             table = table.reindex(list(RULES), fill_value=0)
