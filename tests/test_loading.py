@@ -981,3 +981,78 @@ def test_utf8_is_checked_as_python_decodes(data, utf8):
         with pytest.raises(UnicodeDecodeError):
             _check_utf8(data)
         assert decode(data)[1] == "windows-1252"
+
+
+STAFF_CSV = b"staff_id,first_name,last_name,role\nS1,Ana,Reyes,therapist\nS2,Ben,Cho,supervisor\n"
+
+
+def _arrow_sources(monkeypatch) -> list[str]:
+    """What each CSV read asks Arrow to parse: 'disk' (a path) or 'bytes' (a buffer)."""
+    sources, parse = [], loading.pacsv.read_csv
+
+    def recording(source, **options):
+        sources.append("disk" if isinstance(source, str) else "bytes")
+        return parse(source, **options)
+
+    monkeypatch.setattr(loading.pacsv, "read_csv", recording)
+    return sources
+
+
+@pytest.mark.parametrize(
+    ("data", "source", "encoding"),
+    [
+        (STAFF_CSV, "disk", "utf-8"),
+        (b"\xef\xbb\xbf" + STAFF_CSV, "bytes", "utf-8-sig"),
+        (STAFF_CSV.replace(b"Reyes", b"Rey\xe9s"), "bytes", "windows-1252"),
+        (STAFF_CSV + b"S3,Cara\n", "bytes", "utf-8"),  # a wrong-width row, cut from the bytes
+    ],
+)
+def test_clean_utf8_is_parsed_from_the_disk_the_rest_from_the_bytes(
+    tmp_path, monkeypatch, data, source, encoding
+):
+    (tmp_path / "staff.csv").write_bytes(data)
+    sources = _arrow_sources(monkeypatch)
+
+    raw = loading.read_csv(tmp_path / "staff.csv", "staff", "staff_id")
+
+    assert (sources, raw.encoding) == ([source], encoding)
+    assert raw.frame.values.tolist() == [
+        ["S1", "Ana", "Reyés" if encoding == "windows-1252" else "Reyes", "therapist"],
+        ["S2", "Ben", "Cho", "supervisor"],
+    ]
+    assert raw.lines.tolist() == [2, 3]
+    assert rows(raw.malformed) == (
+        [("staff.csv", 4, "S3", "", "has 2 fields; the header has 4")] if b"S3" in data else []
+    )
+
+
+def test_a_file_arrow_refuses_from_the_disk_is_read_again_exactly(tmp_path, monkeypatch):
+    (tmp_path / "staff.csv").write_bytes(STAFF_CSV)
+
+    def refuse(source, **options):
+        raise loading.pa.ArrowInvalid("CSV parse error")
+
+    monkeypatch.setattr(loading.pacsv, "read_csv", refuse)
+    raw = loading.read_csv(tmp_path / "staff.csv", "staff", "staff_id")
+
+    assert raw.frame.values.tolist() == [
+        ["S1", "Ana", "Reyes", "therapist"],
+        ["S2", "Ben", "Cho", "supervisor"],
+    ]
+    assert (raw.lines.tolist(), raw.encoding, raw.malformed.empty) == ([2, 3], "utf-8", True)
+
+
+def test_a_file_gone_between_scan_and_parse_is_refused_naming_it(tmp_path, monkeypatch):
+    path = tmp_path / "staff.csv"
+    path.write_bytes(STAFF_CSV)
+    read = Path.read_bytes
+
+    def read_then_delete(self: Path) -> bytes:
+        data = read(self)
+        self.unlink()
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", read_then_delete)
+    with pytest.raises(BundleError) as caught:
+        loading.read_csv(path, "staff", "staff_id")
+    assert str(caught.value).startswith("staff.csv cannot be read: ")

@@ -22,6 +22,8 @@ from auditkit.policy import load_policy
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import (
     _all_distinct,
+    _fixed_width,
+    _IdSet,
     _is_in,
     _unchecked_by_parsing,
     validate,
@@ -128,6 +130,76 @@ def test_references_match_exactly_in_arrow():
     values = pd.Series(["C1", "c1", "C1 ", None, "C2", "Ç1"], dtype="str")
     targets = pd.Series(["C1", "C2", "Ç1"], dtype="str")
     assert _is_in(values, targets).tolist() == [True, False, False, False, True, True]
+
+
+def test_references_of_every_length_match_byte_for_byte():
+    # Lengths 0 to 12 bytes (numbers up to 8, bytes beyond), unsorted targets, a repeat,
+    # non-ASCII ids whose bytes differ in the last place, and blanks.
+    targets = pd.Series(
+        ["A0000003", "A0000001", "C12", "Ç1", "LONG-ID-0002", "LONG-ID-0001", "x", "x"],
+        dtype="str",
+    )
+    values = pd.Series(
+        [
+            *["A0000001", "A0000002", None, "C12", "C1", "Ç1", "Ç2", "LONG-ID-0001"],
+            *["LONG-ID-0003", "LONG-ID-00011", "x", "", "A000000", "A00000010"],
+        ],
+        dtype="str",
+    )
+    assert _is_in(values, targets).tolist() == [
+        *[True, False, False, True, False, True, False, True],
+        *[False, False, True, False, False, False],
+    ]
+
+
+def test_references_across_chunks_and_scattered_lengths():
+    # Chunks whose cells of one length lie apart (so they are gathered, not viewed in place).
+    targets = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["b2", "a1"], ["ccc"]])))
+    values = pd.Series(
+        pd.arrays.ArrowStringArray(
+            pa.chunked_array([["a1", "zzzz", None, "ccc"], [], ["b2", "a2", "ccc", "b2"]])
+        )
+    )
+    found = _is_in(values, targets).tolist()
+    assert found == [True, False, False, True, True, False, True, True]
+
+
+def test_fixed_width_keys_are_the_bytes():
+    strings = pa.chunked_array([["ab", None, "abc", "b"], ["ab", "abcdefghi"]], pa.large_string())
+    keys, rows = _fixed_width(strings, 2)
+    assert rows.tolist() == [0, 4]
+    assert keys.tolist() == [int.from_bytes(b"ab" + bytes(6), "big")] * 2
+    keys, rows = _fixed_width(strings, 9)
+    assert (keys.tolist(), rows.tolist()) == ([b"abcdefghi"], [5])
+    keys, rows = _fixed_width(strings, 4)
+    assert (len(keys), rows.tolist()) == (0, [])
+
+
+def test_ids_of_many_lengths_are_left_to_arrow():
+    targets = pd.Series(["x" * n for n in range(1, 30)], dtype="str")
+    ids = _IdSet(targets)
+    assert ids.keys is None
+    values = pd.Series(["xxx", "xy", None, "x" * 29, "x" * 30], dtype="str")
+    assert ids.contains(values).tolist() == [True, False, False, True, False]
+
+
+def test_an_empty_table_contains_nothing():
+    ids = _IdSet(pd.Series([], dtype="str"))
+    assert ids.contains(pd.Series(["a", None, ""], dtype="str")).tolist() == [False] * 3
+
+
+def test_each_referred_table_is_made_into_an_id_set_once(make_bundle, monkeypatch):
+    made = []
+    original = _IdSet.__init__
+
+    def counting(self, ids):
+        made.append(ids.name)
+        original(self, ids)
+
+    monkeypatch.setattr(_IdSet, "__init__", counting)
+    bundle = make_bundle()
+    validate(read_all(bundle), load_policy(bundle=bundle), bundle)
+    assert sorted(made) == ["appointment_id", "client_id", "staff_id"]
 
 
 def test_pandera_is_asked_everything_parsing_has_not_settled():

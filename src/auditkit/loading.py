@@ -351,13 +351,17 @@ def check_fits_in_memory(path: Path) -> None:
         )
 
 
-def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
-    """A CSV file as text columns, with rows of the wrong width set aside by line."""
+def _read_bytes(path: Path) -> bytes:
     try:
-        check_fits_in_memory(path)
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:  # locked by another program, no permission, gone meanwhile
         raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
+
+
+def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
+    """A CSV file as text columns, with rows of the wrong width set aside by line."""
+    check_fits_in_memory(path)
+    raw = _read_bytes(path)
     try:
         data, encoding = decode(raw)
     except UnicodeDecodeError:
@@ -388,10 +392,23 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         counts[bad].tolist(),
         int(counts[0]),
     )
-    kept = _drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data
+    # A UTF-8 file with every record the header's width is parsed by Arrow from the disk, the
+    # bytes in hand freed first: they and the parsed table need not be in memory together (for
+    # 125 MB of notes, 125 MB less at the peak). Others are parsed from the bytes kept.
+    from_disk = encoding == "utf-8" and not len(bad)
+    if from_disk:
+        source: str | pa.BufferReader = str(path)
+        del buf, data
+    else:
+        source = pa.BufferReader(_drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data)
+
+    def exactly() -> RawTable:  # the file read again, if it was freed
+        again = decode(_read_bytes(path))[0] if from_disk else data
+        return _read_csv_exactly(path.name, again, table, encoding, id_column)
+
     try:
         parsed = pacsv.read_csv(
-            pa.BufferReader(kept),
+            source,
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
@@ -401,11 +418,15 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
             ),
         )
     except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
-        return _read_csv_exactly(path.name, data, table, encoding, id_column)
+        return exactly()
+    except OSError as error:  # gone or locked since it was scanned
+        raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
     lines = np.delete(lines, bad)
     if parsed.num_rows != len(lines) - 1:  # quoting the splitter misread: take the exact path
-        return _read_csv_exactly(path.name, data, table, encoding, id_column)
-    del kept, buf, data  # the file's bytes: Arrow holds the values, and we the lines
+        return exactly()
+    del source  # the file's bytes: Arrow holds the values, and we the lines
+    if not from_disk:
+        del buf, data
     frame = parsed.to_pandas()
     del parsed
     return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)

@@ -157,7 +157,12 @@ def _concat(parts: list[pa.Array | pa.ChunkedArray]) -> pa.ChunkedArray:
 
 
 def _no_problems(index: pd.Index) -> pd.Series:
-    return pd.Series(pd.NA, index=index, dtype="object")
+    """No reason for any row yet: Arrow text, all missing.
+
+    A bitmap of nulls, not a million-pointer object array that validation then scans for
+    NAs, column by column.
+    """
+    return pd.Series(pa.nulls(len(index), pa.large_string()), index=index, dtype="str")
 
 
 def _may_have_edge_space(strings: pa.ChunkedArray) -> np.ndarray:
@@ -178,6 +183,11 @@ def _may_have_edge_space(strings: pa.ChunkedArray) -> np.ndarray:
         last = _LAST_BYTE_OF_SPACE[data.take(at[1:] - 1, mode="clip")]
         found.append(first | last)
     return np.concatenate(found) if found else np.zeros(0, dtype=bool)
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """values.str.strip(), without rewriting a column none of whose cells has a space to trim."""
+    return values.str.strip() if _has_edge_space(arrow_strings(values)) else values
 
 
 def _has_edge_space(strings: pa.ChunkedArray) -> bool:
@@ -224,15 +234,15 @@ def parse_vocabulary(
 
     Only values not already in the vocabulary are normalised (none, in a converted bundle).
     """
-    key = values
     odd = values.notna() & ~values.isin(vocabulary)
-    if odd.any():
-        loose = values[odd].str.strip().str.lower().str.replace(_SEPARATORS, "_", regex=True)
-        key = values.copy()
-        key[odd] = loose.replace(SYNONYMS)
-    known = key.isin(vocabulary) | values.isna()
     reasons = _no_problems(values.index)
-    if known.all():  # the usual case: no copy of the column
+    if not odd.any():  # the usual case: every value in the vocabulary, no copy of the column
+        return values, reasons
+    loose = values[odd].str.strip().str.lower().str.replace(_SEPARATORS, "_", regex=True)
+    key = values.copy()
+    key[odd] = loose.replace(SYNONYMS)
+    known = key.isin(vocabulary) | values.isna()
+    if known.all():
         return key, reasons
     reasons[~known] = f"{column} '" + values[~known] + "' is not one of: " + ", ".join(vocabulary)
     return key.where(known), reasons
@@ -264,7 +274,7 @@ def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
         reasons = _no_problems(values.index)
         reasons[huge] = f"{column} '" + counts[huge].astype("str") + "' is too large"
         return counts.mask(huge), reasons
-    text = values.str.strip()
+    text = _stripped(values)
     strings = arrow_strings(text)
     # Plain digits are cast in C++; anything else ('30.0', '1e3', ' inf') goes through
     # pd.to_numeric, a Python call per cell, as before.
@@ -362,7 +372,7 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         reasons = _no_problems(values.index)
         reasons[far] = f"{column} '" + clock[far].astype("str") + f"' {_FAR}"  # UTC: printable
         return typed, reasons
-    text = values.str.strip()
+    text = _stripped(values)
     strings = arrow_strings(text)
     # Each parsed value as its UTC instant, positionally; NaT where none.
     instants = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
@@ -371,7 +381,9 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     canonical = _matches(strings, _CANONICAL)
     if canonical.any():
         try:
-            utc = pc.cast(_pick(strings, canonical), pa.timestamp("us", "UTC"))
+            every = bool(canonical.all())  # the usual case: no filtered copy of the column
+            picked = strings if every else _pick(strings, canonical)
+            utc = pc.cast(picked, pa.timestamp("us", "UTC"))
             instants[canonical] = utc.to_numpy()  # UTC wall clock; 1900-2099: never far
         except pa.ArrowInvalid:  # an impossible date among them: pandas judges each one
             canonical[:] = False

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
 from auditkit.parsing import (
+    _no_problems,
     arrow_strings,
     parse_count,
     parse_flag,
@@ -87,14 +88,14 @@ def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Se
         return parse_flag(values, column.name)
     if column.kind == "count":
         return parse_count(values, column.name)
-    return values, pd.Series(pd.NA, index=values.index, dtype="object")
+    return values, _no_problems(values.index)
 
 
 def _problems(reasons: pd.Series, column: str) -> pd.DataFrame:
     found = reasons.notna().to_numpy()  # a mask, not dropna: no copy of a million NAs
-    return pd.DataFrame(
-        {"row": reasons.index[found], "column": column, "reason": reasons.to_numpy()[found]}
-    )
+    # Only the reasons given become Python objects: not a million missing ones first.
+    given = np.asarray(reasons.array[found], dtype=object)
+    return pd.DataFrame({"row": reasons.index[found], "column": column, "reason": given})
 
 
 def _describe_check(check: str, column: str, value: object) -> str:
@@ -186,23 +187,119 @@ def _duplicate_problems(frame: pd.DataFrame, lines: pd.Series, column: str) -> p
     return _problems(reasons, column)
 
 
+# Ids of at most this many bytes are compared as one 64-bit number each.
+_WORD = 8
+# More distinct id lengths than this (free text, not ids) and Arrow's hash is asked instead.
+_MOST_WIDTHS = 16
+# Rows gathered at a time when a column's ids don't lie end to end: the index stays a few MB.
+_GATHER_ROWS = 1 << 16
+
+
+def _fixed_width(strings: pyarrow.ChunkedArray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cells of exactly `width` bytes (blanks aside), as numpy keys, and their rows.
+
+    Keys are the bytes themselves: up to 8 as a big-endian number (zero-padded, so order and
+    equality are the bytes'), longer as fixed-width numpy bytes. Read off Arrow's offsets and
+    data buffers a chunk at a time; cells that lie end to end (every id one length, as exports
+    write them) are viewed in place, others gathered a block of rows at a time.
+    """
+    keys, rows, base = [], [], 0
+    for chunk in strings.chunks:  # a handful of chunks, not a loop per row
+        _validity, offsets, data = chunk.buffers()
+        at = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+        valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        picked = np.flatnonzero(valid & (np.diff(at) == width))
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        starts = at[:-1][picked]
+        if len(picked) and starts[-1] - starts[0] == width * (len(picked) - 1):
+            cells = data[starts[0] : starts[0] + width * len(picked)].reshape(-1, width)
+        else:
+            cells = np.concatenate(
+                [
+                    data.take(starts[i : i + _GATHER_ROWS, None] + np.arange(width))
+                    for i in range(0, len(starts), _GATHER_ROWS)
+                ]
+                or [np.zeros((0, width), dtype=np.uint8)]
+            ).reshape(-1, width)
+        if width <= _WORD:
+            padded = np.zeros((len(cells), _WORD), dtype=np.uint8)
+            padded[:, :width] = cells
+            keys.append(padded.view(">u8").ravel().astype(np.uint64))
+        else:
+            keys.append(np.ascontiguousarray(cells).view(f"S{width}").ravel())
+        rows.append(picked + base)
+        base += len(chunk)
+    if not keys:
+        empty = np.zeros(0, dtype=np.uint64 if width <= _WORD else f"S{width}")
+        return empty, np.zeros(0, dtype=np.int64)
+    return np.concatenate(keys), np.concatenate(rows)
+
+
+class _IdSet:
+    """A table's ids, made once per validate() and asked by every column referring to them.
+
+    Arrow's is_in hashes its whole value set of strings on every call (0.2 s per million ids),
+    and appointments, clients and staff are each referred to by several columns. Here the ids
+    are grouped by byte length into numpy keys, once: ids of up to 8 bytes as numbers, which
+    pandas hashes in a hundredth of that time; longer ones as sorted bytes, binary-searched.
+    Either way bytes are compared exactly, as Arrow compares them.
+    """
+
+    def __init__(self, ids: pd.Series) -> None:
+        self.strings = arrow_strings(ids)
+        lengths = pc.binary_length(self.strings).drop_null()
+        widths = np.unique(lengths.to_numpy()) if len(lengths) else []
+        self.keys: dict[int, np.ndarray] | None = None
+        if len(widths) <= _MOST_WIDTHS:
+            self.keys = {}
+            for width in map(int, widths):
+                keys, _rows = _fixed_width(self.strings, width)
+                self.keys[width] = keys if width <= _WORD else np.sort(keys)
+        else:
+            self.strings = self.strings.combine_chunks()
+
+    def contains(self, values: pd.Series) -> np.ndarray:
+        """Which values are among the ids (blanks: not)."""
+        strings = arrow_strings(values)
+        if self.keys is None:
+            found = pc.is_in(strings, value_set=self.strings)
+            return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), bool)
+        found = np.zeros(len(strings), dtype=bool)
+        for width, keys in self.keys.items():
+            probe, rows = _fixed_width(strings, width)
+            if width <= _WORD:
+                found[rows] = pd.Series(probe, copy=False).isin(keys).to_numpy()
+            else:
+                at = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+                found[rows] = keys[at] == probe
+        return found
+
+
 def _is_in(values: pd.Series, targets: pd.Series) -> np.ndarray:
-    """Which values are among the targets, hashed in Arrow: no Python object per id."""
-    found = pc.is_in(arrow_strings(values), value_set=arrow_strings(targets).combine_chunks())
-    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+    """Which values are among the targets, compared byte for byte: no Python object per id."""
+    return _IdSet(targets).contains(values)
 
 
 def _reference_problems(
-    frame: pd.DataFrame, spec: TableSpec, accepted: dict[str, pd.DataFrame], set_aside: pd.DataFrame
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    accepted: dict[str, pd.DataFrame],
+    set_aside: pd.DataFrame,
+    id_sets: dict[str, _IdSet],
 ) -> pd.DataFrame:
-    """Ids pointing at no accepted record; says where the target was set aside, if it was."""
+    """Ids pointing at no accepted record; says where the target was set aside, if it was.
+
+    `id_sets` keeps each referred-to table's ids once made, for the next table referring to it.
+    """
     found = []
     for column in spec.columns:
         if column.references is None or column.references not in accepted:
             continue
-        target = accepted[column.references][TABLES[column.references].id_column]
+        if column.references not in id_sets:
+            target = accepted[column.references][TABLES[column.references].id_column]
+            id_sets[column.references] = _IdSet(target)
         values = frame[column.name]
-        dangling = values.notna().to_numpy() & ~_is_in(values, target)
+        dangling = values.notna().to_numpy() & ~id_sets[column.references].contains(values)
         if not dangling.any():  # the usual case: skip building the where-was-it messages
             continue
         # Only the referenced table's rows: ids like '1' recur across tables.
@@ -225,8 +322,11 @@ def validate_table(
     tz: str,
     accepted: dict[str, pd.DataFrame],
     set_aside: pd.DataFrame | None = None,
+    id_sets: dict[str, _IdSet] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The typed good rows, and the rejected ones (file, line, record_id, column, reason).
+
+    `id_sets`: the accepted tables' ids as made for reference checks, shared across calls.
 
     The typed frame is built fresh from parsed columns and the raw's untouched text columns
     (shared, not copied), and rows are taken out of it only when some are bad: a take of a
@@ -254,7 +354,9 @@ def validate_table(
     problems.append(_schema_problems(clean, spec))
     if set_aside is None:
         set_aside = pd.DataFrame(columns=REJECTED_COLUMNS)
-    problems.append(_reference_problems(clean, spec, accepted, set_aside))
+    if id_sets is None:
+        id_sets = {}
+    problems.append(_reference_problems(clean, spec, accepted, set_aside, id_sets))
     problems = pd.concat(problems, ignore_index=True)
     bad_rows = problems["row"].unique()
     # As text even when a typed file holds the id as a number or a date.
@@ -303,6 +405,7 @@ def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bu
     tz = policy.clinic.timezone
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
+    id_sets: dict[str, _IdSet] = {}  # each referred-to table's ids, made once
     for spec in (*TABLES.values(), CALLS):
         name = spec.name
         # Taken out of the caller's dict: once its table is typed, nothing refers to the raw
@@ -312,7 +415,7 @@ def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bu
             accepted[name] = _empty_table(spec, tz)
             continue
         set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
-        accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside)
+        accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
         rejected.append(bad)
         coverage.append(
             {
