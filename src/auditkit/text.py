@@ -436,6 +436,8 @@ class _Matcher:
     candidates_re2: str | None = None
 
     def find(self, texts: pd.Series, on_ascii: pd.Series | None = None) -> pd.Series:
+        """The category's words in each text. With `on_ascii` (_is_ascii of them), the texts
+        are taken as repaired already, as find_each passes them."""
         return _extract(
             repair_text(texts) if on_ascii is None else texts,
             self.phrases,
