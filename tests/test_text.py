@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -558,3 +560,18 @@ def test_every_built_in_category_may_be_ruled_out_on_plain_text():
 )
 def test_look_arounds_are_left_out_for_ruling_texts_out(pattern, expected):
     assert text._without_look_arounds(pattern) == expected
+
+
+def test_matching_on_threads_finds_the_same_in_the_same_order(monkeypatch):
+    bundle = load(SAMPLE)
+    messages = pd.concat([bundle.contacts["message"], bundle.notes["text"]], ignore_index=True)
+    alone = {c: text.find(c, messages) for c in text.CATEGORIES}
+    names = text.find_clinic_name(messages, NAME, ALIASES)
+    monkeypatch.setattr(text, "_THREADS", 3)
+    monkeypatch.setattr(text, "_TEXTS_PER_THREAD", 7)  # every column split three ways
+    for category in text.CATEGORIES:
+        pd.testing.assert_series_equal(text.find(category, messages), alone[category])
+    pd.testing.assert_series_equal(text.find_clinic_name(messages, NAME, ALIASES), names)
+    column = pa.chunked_array([pa.array(["a fee", None]), pa.array(["b", "c fee", "d"])])
+    found = text._on_threads(lambda part: pc.match_substring(part, "fee"), column)
+    assert found.to_pylist() == [True, None, False, True, False]
