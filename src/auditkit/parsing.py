@@ -156,7 +156,7 @@ def _concat(parts: list[pa.Array | pa.ChunkedArray]) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=pa.large_string())
 
 
-def _no_problems(index: pd.Index) -> pd.Series:
+def no_problems(index: pd.Index) -> pd.Series:
     """No reason for any row yet: Arrow text, all missing.
 
     A bitmap of nulls, not a million-pointer object array that validation then scans for
@@ -235,7 +235,7 @@ def parse_vocabulary(
     Only values not already in the vocabulary are normalised (none, in a converted bundle).
     """
     odd = values.notna() & ~values.isin(vocabulary)
-    reasons = _no_problems(values.index)
+    reasons = no_problems(values.index)
     if not odd.any():  # the usual case: every value in the vocabulary, no copy of the column
         return values, reasons
     loose = values[odd].str.strip().str.lower().str.replace(_SEPARATORS, "_", regex=True)
@@ -251,11 +251,11 @@ def parse_vocabulary(
 def parse_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     """yes/no/true/false/y/n/1/0, any case; blank means no."""
     if pd.api.types.is_bool_dtype(values.dtype):  # typed already (Parquet)
-        return values.fillna(False).astype("bool"), _no_problems(values.index)
+        return values.fillna(False).astype("bool"), no_problems(values.index)
     key = values.str.strip().str.lower()
     parsed = key.map(FLAG_VALUES)
     bad = parsed.isna() & values.notna()
-    reasons = _no_problems(values.index)
+    reasons = no_problems(values.index)
     reasons[bad] = f"{column} '" + values[bad] + "' is not yes or no"
     # eq, not fillna(False): a column with no flag at all maps to float NaN, which pandas 4
     # will refuse to fill with a bool.
@@ -271,7 +271,7 @@ def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_signed_integer_dtype(values.dtype):  # typed already (Parquet)
         counts = values.astype("Int64")
         huge = (counts.abs() >= 2**53).fillna(False)  # as for text: too large to be a count
-        reasons = _no_problems(values.index)
+        reasons = no_problems(values.index)
         reasons[huge] = f"{column} '" + counts[huge].astype("str") + "' is too large"
         return counts.mask(huge), reasons
     text = _stripped(values)
@@ -288,7 +288,7 @@ def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     whole = np.isfinite(numbers) & (numbers == numbers.round())  # 'inf' is no count
     huge = whole & (numbers.abs() >= 2**53)  # beyond exact integers: no real count
     bad = values.notna() & ~whole
-    reasons = _no_problems(values.index)
+    reasons = no_problems(values.index)
     reasons[bad] = f"{column} '" + values[bad] + "' is not a whole number"
     reasons[huge] = f"{column} '" + values[huge] + "' is too large"
     return numbers.where(whole & ~huge).astype("Int64"), reasons
@@ -369,7 +369,7 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         far = ~_within_range(clock)
         typed = typed.mask(far)
         typed = typed.dt.tz_convert(tz) if aware else _localise(typed, tz)
-        reasons = _no_problems(values.index)
+        reasons = no_problems(values.index)
         reasons[far] = f"{column} '" + clock[far].astype("str") + f"' {_FAR}"  # UTC: printable
         return typed, reasons
     text = _stripped(values)
@@ -420,7 +420,7 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         instants[local] = zoned.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
     result = pd.Series(instants, index=values.index).dt.tz_localize("UTC").dt.tz_convert(tz)
     bad = values.notna().to_numpy() & np.isnat(instants) & ~far
-    reasons = _no_problems(values.index)
+    reasons = no_problems(values.index)
     if bad.any():
         reasons[bad] = (
             f"{column} '" + values[bad] + "' is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"

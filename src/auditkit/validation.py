@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
 from auditkit.parsing import (
-    _no_problems,
     arrow_strings,
+    no_problems,
     parse_count,
     parse_flag,
     parse_timestamp,
@@ -88,7 +88,7 @@ def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Se
         return parse_flag(values, column.name)
     if column.kind == "count":
         return parse_count(values, column.name)
-    return values, _no_problems(values.index)
+    return values, no_problems(values.index)
 
 
 def _problems(reasons: pd.Series, column: str) -> pd.DataFrame:
