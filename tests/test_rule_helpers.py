@@ -124,3 +124,22 @@ def test_month_of_is_the_local_month_strftime_gives():
     assert pd.isna(month_of(times)[1])
     year = pd.Series(pd.date_range("2025-12-31 20:00", periods=3000, freq="3h", tz=LA))
     pd.testing.assert_series_equal(month_of(year), year.dt.strftime("%Y-%m"), check_dtype=False)
+
+
+def test_clock_of_repeated_times_writes_each_row():
+    slots = pd.Series(pd.date_range("2026-03-07 09:00", periods=4, freq="25h", tz=LA))
+    times = pd.concat([slots, slots.iloc[::-1], pd.Series([pd.NaT], dtype=slots.dtype)])
+    times.index = range(10, 19)
+    written = clock(times)
+    assert list(written.index) == list(range(10, 19))
+    assert written.tolist()[:8] == [
+        "Sat 7 Mar 2026 09:00",
+        "Sun 8 Mar 2026 11:00",  # 25 hours on, across the change to daylight saving
+        "Mon 9 Mar 2026 12:00",
+        "Tue 10 Mar 2026 13:00",
+        "Tue 10 Mar 2026 13:00",
+        "Mon 9 Mar 2026 12:00",
+        "Sun 8 Mar 2026 11:00",
+        "Sat 7 Mar 2026 09:00",
+    ]
+    assert pd.isna(written[18])

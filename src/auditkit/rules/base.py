@@ -78,9 +78,18 @@ _MONTHS = np.array(
 def clock(times: pd.Series) -> pd.Series:
     """'Mon 2 Mar 2026 13:00': how a supervisor reads a time (NA where there is none).
 
-    Put together from the time's parts: strftime formats one value at a time. A deadline past
-    the year 9999 (a no-show dated 9999-12-31) reads 'after the year 9999'.
+    Put together from the time's parts, once per distinct time (appointments start on a few
+    slots a day): strftime formats one value at a time. A deadline past the year 9999 (a no-show
+    dated 9999-12-31) reads 'after the year 9999'.
     """
+    codes, distinct = pd.factorize(times)
+    if len(distinct) == len(times):
+        return _clock(times)
+    written = pa.array(_clock(pd.Series(distinct)).array, pa.large_string())
+    return pd.Series(written.take(pa.array(codes, mask=codes < 0)), index=times.index, dtype="str")
+
+
+def _clock(times: pd.Series) -> pd.Series:
     # Compared in UTC: local parts of a time past 9999 can't be computed at all.
     late = (times >= pd.Timestamp("9999-12-30", tz="UTC")).to_numpy()
     parts = times.where(~late).dt

@@ -11,6 +11,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditkit import text
 from auditkit.phones import client_numbers, numbers_on_file
@@ -168,9 +170,16 @@ class AuditContext:
         clinician's log says what was said, the phone system when it was said."""
         contacts = self.contacts
         calls = contacts[(contacts["direction"] == "outbound") & (contacts["channel"] == "phone")]
-        matched = self.call_matches.set_index("contact_id")["call_at"]
-        system_time = matched.reindex(calls["contact_id"]).set_axis(calls.index)
-        return calls.assign(started_at=system_time.fillna(calls["started_at"]))
+        matches = self.call_matches
+        if matches.empty:  # no call log, or nothing in it matched
+            return calls
+        # Where each call is among the matches, by Arrow's hash of the ids (-1: not matched).
+        at = pc.index_in(
+            pa.array(calls["contact_id"].array), value_set=pa.array(matches["contact_id"].array)
+        )
+        at = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False))
+        system_time = matches["call_at"].iloc[np.maximum(at, 0)].set_axis(calls.index)
+        return calls.assign(started_at=system_time.where(at >= 0, calls["started_at"]))
 
     # --- the phone system's log ---------------------------------------------------------------
     @cached_property
