@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from auditkit.rules.base import clock, hours_minutes, is_in, month_of
+from auditkit.columns import is_in, per_distinct
+from auditkit.rules.base import clock, hours_minutes, month_of
 from auditkit.rules.context import pairs_within
 
 LA = "America/Los_Angeles"
@@ -143,3 +144,18 @@ def test_clock_of_repeated_times_writes_each_row():
         "Sat 7 Mar 2026 09:00",
     ]
     assert pd.isna(written[18])
+
+
+def test_per_distinct_runs_once_per_distinct_value_and_keeps_rows():
+    seen = []
+
+    def shout(values: pd.Series) -> pd.Series:
+        seen.append(values.tolist())
+        return values.str.upper()
+
+    values = pd.Series(["b", None, "a", "b", "a"], index=[9, 7, 5, 3, 1], dtype="str")
+    shouted = per_distinct(shout, values)
+    assert seen == [["b", "a"]]
+    assert list(shouted.index) == [9, 7, 5, 3, 1]
+    assert shouted.tolist()[::2] == ["B", "A", "A"] and pd.isna(shouted[7])
+    assert per_distinct(shout, pd.Series([], dtype="str")).empty

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from auditkit.columns import is_in
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names, identifier_masker
@@ -21,7 +22,7 @@ from auditkit.reviews import (
     unmatched_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked
-from auditkit.rules.base import is_in, month_of
+from auditkit.rules.base import month_of
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
 from auditkit.validation import Bundle

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from auditkit.text import per_distinct_text
+from auditkit.columns import per_distinct
 from auditkit.validation import Bundle
 
 NAME_COLUMNS = ("first_name", "last_name")
@@ -149,4 +149,4 @@ def identifier_masker(
         return texts.str.replace(_PHONE, "[phone]", regex=True)
 
     # A rule's summaries repeat one sentence thousands of times.
-    return lambda texts: per_distinct_text(mask, texts)
+    return lambda texts: per_distinct(mask, texts)

@@ -34,6 +34,7 @@ import pandas as pd
 import vl_convert
 
 from auditkit.auditing import AuditResult, audit
+from auditkit.columns import per_distinct
 from auditkit.output import (
     iso_times,
     join_text,
@@ -42,7 +43,7 @@ from auditkit.output import (
     write_atomically,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
-from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, take_text, xlsx_workbook
+from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
 CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
@@ -441,11 +442,13 @@ def html_texts(values: pd.Series) -> pd.Series:
     text = values if values.dtype == "str" else values.astype(object).astype("str")
     text = one_chunk(text).fillna("")
     # Each distinct value escaped once: a findings column has a few (rules) to a few thousand.
-    codes, distinct = pd.factorize(text)
-    escaped = pd.Series(distinct, dtype="str")
-    for plain, escaped_form in _HTML_ESCAPES:
-        escaped = escaped.str.replace(plain, escaped_form, regex=False)
-    return take_text(escaped, codes, text.index)
+    return per_distinct(_escaped, text)
+
+
+def _escaped(text: pd.Series) -> pd.Series:
+    for plain, escaped in _HTML_ESCAPES:
+        text = text.str.replace(plain, escaped, regex=False)
+    return text
 
 
 def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.") -> str:

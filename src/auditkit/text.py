@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from auditkit.columns import per_distinct, take_text
 from auditkit.parsing import repair_text
 
 # --- normalising --------------------------------------------------------------------------------
@@ -637,16 +638,6 @@ def _blank(match: re.Match[str]) -> str:
     return _BLANK * len(match.group())
 
 
-def per_distinct_text(match: Callable[[pd.Series], pd.Series], texts: pd.Series) -> pd.Series:
-    """Run `match` (text in, text out) once per distinct text: exports repeat the same wording
-    ("Pt FTA. LVM.") thousands of times, and hashing a text is far cheaper than matching it."""
-    codes, distinct = pd.factorize(texts)
-    if len(distinct) == 0:
-        return pd.Series(np.nan, index=texts.index, dtype="str")
-    found = match(pd.Series(distinct, dtype="str")).to_numpy()
-    return pd.Series(np.where(codes >= 0, found[codes], np.nan), index=texts.index, dtype="str")
-
-
 def find(category: str, texts: pd.Series, extra: Sequence[str] = ()) -> pd.Series:
     """The words of each text that show `category` (NA where none), so a finding can quote
     exactly what triggered it; `extra` adds the policy file's own regexes for that category."""
@@ -666,13 +657,7 @@ def find_each(
         return {c: pd.Series(np.nan, index=texts.index, dtype="str") for c in categories}
     text = repair_text(pd.Series(distinct, dtype="str"))
     on_ascii = _is_ascii(text)
-    found = {}
-    for category, m in matchers.items():
-        words = m.find(text, on_ascii).to_numpy()
-        found[category] = pd.Series(
-            np.where(codes >= 0, words[codes], np.nan), index=texts.index, dtype="str"
-        )
-    return found
+    return {c: take_text(m.find(text, on_ascii), codes, texts.index) for c, m in matchers.items()}
 
 
 # --- the clinic's name ---------------------------------------------------------------------------
@@ -824,7 +809,7 @@ def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -
     if not acronyms and not names:
         return pd.Series(np.nan, index=texts.index, dtype="str")
     forms = (name, *aliases)
-    return per_distinct_text(lambda text: _clinic_name(text, acronyms, names, forms), texts)
+    return per_distinct(lambda text: _clinic_name(text, acronyms, names, forms), texts)
 
 
 def _clinic_name(

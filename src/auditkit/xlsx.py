@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from openpyxl.writer.theme import theme_xml
 
+from auditkit.columns import take_text
 from auditkit.output import join_text, one_chunk
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -76,12 +77,6 @@ def _utf8_end_to_end(texts: pd.Series) -> pa.Buffer | bytes:
         return b""
     ends = np.frombuffer(offsets, np.int64)[values.offset : values.offset + len(values) + 1]
     return data.slice(int(ends[0]), int(ends[-1] - ends[0]))
-
-
-def take_text(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """`values` at positions `codes`, as a text column on `index`: pyarrow's take, no row loop."""
-    taken = pa.array(values, type=pa.large_string()).take(pa.array(codes, pa.int64()))
-    return pd.Series(taken, index=index, dtype="str")
 
 
 def _xml_text(text: pd.Series) -> pd.Series:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+
+from auditkit.columns import per_distinct
 
 if TYPE_CHECKING:
     from auditkit.rules.context import AuditContext
@@ -82,11 +82,7 @@ def clock(times: pd.Series) -> pd.Series:
     slots a day): strftime formats one value at a time. A deadline past the year 9999 (a no-show
     dated 9999-12-31) reads 'after the year 9999'.
     """
-    codes, distinct = pd.factorize(times)
-    if len(distinct) == len(times):
-        return _clock(times)
-    written = pa.array(_clock(pd.Series(distinct)).array, pa.large_string())
-    return pd.Series(written.take(pa.array(codes, mask=codes < 0)), index=times.index, dtype="str")
+    return per_distinct(_clock, times)
 
 
 def _clock(times: pd.Series) -> pd.Series:
@@ -121,18 +117,12 @@ def month_of(times: pd.Series) -> pd.Series:
 
     Named once per distinct month: strftime would format every time one at a time.
     """
-    codes, months = pd.factorize(times.dt.year * 100 + times.dt.month)
-    names = np.array([f"{m // 100:04.0f}-{m % 100:02.0f}" for m in months] + [None], dtype=object)
-    return pd.Series(names[codes], index=times.index, dtype="str")
+    return per_distinct(_month_names, times.dt.year * 100 + times.dt.month)
 
 
-def is_in(values: pd.Series, among: pd.Series) -> pd.Series:
-    """`values.isin(among)` for id columns (NA is never in): hashed in Arrow, where pandas'
-    isin on Arrow strings turns every id it looks among into a Python object first."""
-    column = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
-    lookup = pa.array(among.dropna().array) if among.notna().any() else column.slice(0, 0)
-    found = pc.is_in(column, value_set=lookup.cast(column.type), skip_nulls=True)
-    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
+def _month_names(months: pd.Series) -> pd.Series:
+    """year * 100 + month as 'YYYY-MM' (a few dozen distinct months: a loop over them)."""
+    return pd.Series([f"{m // 100:04.0f}-{m % 100:02.0f}" for m in months], dtype="str")
 
 
 def hours_minutes(delta: pd.Series) -> pd.Series:

@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit import text
+from auditkit.columns import is_in
 from auditkit.phones import client_numbers, numbers_on_file
-from auditkit.rules.base import is_in
 from auditkit.validation import Bundle
 
 

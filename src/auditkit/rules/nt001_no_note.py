@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from auditkit.rules.base import Checked, Rule, clock, found, is_in, subjects
+from auditkit.columns import is_in
+from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
 

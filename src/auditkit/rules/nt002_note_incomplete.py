@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit.rules.base import Checked, Rule, found, is_in, subjects
+from auditkit.columns import is_in
+from auditkit.rules.base import Checked, Rule, found, subjects
 from auditkit.rules.context import AuditContext, pairs_within
 
 # Note element category -> how a finding names it when it is missing.

@@ -1,0 +1,39 @@
+"""Work over whole columns of Arrow-backed pandas Series: done once per distinct value, and
+membership hashed in Arrow. Pure pandas and pyarrow, so loading, rules and reports can share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def take_text(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """`values` at positions `codes` (NA where a code is -1), as a text column on `index`:
+    pyarrow's take, no row loop."""
+    taken = pa.array(values.array, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(taken, index=index, dtype="str")
+
+
+def per_distinct(function: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series:
+    """`function` (values in, text out, row for row) run once per distinct value and spread
+    back to every row (NA where a value is missing): exports repeat the same wording ("Pt FTA.
+    LVM."), rules the same summary and appointments the same slots thousands of times, and
+    hashing a value is far cheaper than matching or formatting it."""
+    codes, distinct = pd.factorize(values)
+    if len(distinct) == 0:
+        return pd.Series(np.nan, index=values.index, dtype="str")
+    return take_text(function(pd.Series(distinct)), codes, values.index)
+
+
+def is_in(values: pd.Series, among: pd.Series) -> pd.Series:
+    """`values.isin(among)` for id columns (NA is never in): hashed in Arrow, where pandas'
+    isin on Arrow strings turns every id it looks among into a Python object first."""
+    column = pa.array(values.array) if len(values) else pa.array([], pa.large_string())
+    lookup = pa.array(among.dropna().array) if among.notna().any() else column.slice(0, 0)
+    found = pc.is_in(column, value_set=lookup.cast(column.type), skip_nulls=True)
+    return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=values.index)
