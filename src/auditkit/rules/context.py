@@ -109,48 +109,47 @@ class AuditContext:
         Only `rows` (index labels; default all) are matched, and each row once per audit:
         most rules read a small slice of the table, and matching is the costly part.
         """
-        frame = self.bundle.tables[table]
-        rows = frame.index if rows is None else pd.Index(rows)
-        key = (category, table)
-        done = self._phrases.get(key)
-        todo = rows if done is None else rows.difference(done.index)
-        if done is None or len(todo):
-            words = frame["text" if table == "notes" else "message"]
-            # In slices: each copies its texts a few times over while they are matched.
-            found = pd.concat(
-                [
-                    self._find(category, words.loc[todo[start : start + PHRASE_SLICE]])
-                    for start in range(0, max(len(todo), 1), PHRASE_SLICE)
-                ]
-            )
-            done = found if done is None else pd.concat([done, found])
-            self._phrases[key] = done
-        return done.reindex(rows)
+        return self.phrases_each([category], table, rows)[category]
 
     def phrases_each(
         self, categories: Sequence[str], table: str = "contacts", rows: pd.Index | None = None
     ) -> dict[str, pd.Series]:
-        """phrases() for several categories of the same rows, matched together: the texts are
-        taken, deduplicated and repaired once (text.find_each)."""
+        """phrases() for several categories of the same rows: categories missing the same rows
+        are matched together, their texts taken, deduplicated and repaired once."""
         frame = self.bundle.tables[table]
         rows = frame.index if rows is None else pd.Index(rows)
-        fresh = [c for c in categories if (c, table) not in self._phrases and c != "clinic_name"]
-        if fresh:
-            words = frame["text" if table == "notes" else "message"]
-            extras = {c: self.policy.phrases.get(c, ()) for c in fresh}
+        missing: list[tuple[pd.Index, list[str]]] = []  # rows still to match, for which categories
+        for category in categories:
+            done = self._phrases.get((category, table))
+            todo = rows if done is None else rows.difference(done.index)
+            if done is not None and not len(todo):
+                continue
+            same = next((c for r, c in missing if r.equals(todo)), None)
+            if same is None:
+                missing.append((todo, [category]))
+            else:
+                same.append(category)
+        words = frame["text" if table == "notes" else "message"]
+        for todo, together in missing:
+            # In slices: each copies its texts a few times over while they are matched.
             slices = [
-                text.find_each(fresh, words.loc[rows[start : start + PHRASE_SLICE]], extras)
-                for start in range(0, max(len(rows), 1), PHRASE_SLICE)
+                self._find(together, words.loc[todo[start : start + PHRASE_SLICE]])
+                for start in range(0, max(len(todo), 1), PHRASE_SLICE)
             ]
-            for category in fresh:
-                self._phrases[category, table] = pd.concat([found[category] for found in slices])
-        return {c: self.phrases(c, table, rows) for c in categories}
+            for category in together:
+                found = pd.concat([each[category] for each in slices])
+                done = self._phrases.get((category, table))
+                self._phrases[category, table] = found if done is None else pd.concat([done, found])
+        return {c: self._phrases[c, table].reindex(rows) for c in categories}
 
-    def _find(self, category: str, texts: pd.Series) -> pd.Series:
-        if category == "clinic_name":
+    def _find(self, categories: list[str], texts: pd.Series) -> dict[str, pd.Series]:
+        phrases = [c for c in categories if c != "clinic_name"]
+        extras = {c: self.policy.phrases.get(c, ()) for c in phrases}
+        found = text.find_each(phrases, texts, extras) if phrases else {}
+        if "clinic_name" in categories:
             clinic = self.policy.clinic
-            return text.find_clinic_name(texts, clinic.name, clinic.aliases)
-        return text.find(category, texts, self.policy.phrases.get(category, ()))
+            found["clinic_name"] = text.find_clinic_name(texts, clinic.name, clinic.aliases)
+        return found
 
     # --- records --------------------------------------------------------------------------
     @cached_property
