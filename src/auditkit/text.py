@@ -378,6 +378,11 @@ _CLASS_TOKEN = re.compile(r"\\.|.", re.DOTALL)
 _EVIDENCE = "auditkit_evidence"  # RE2's extract needs a named group
 
 
+def _class_members(token: str) -> list[str]:
+    """A character-class token's pieces ('[', '^', '\\s', 'a', ..., ']'); [] for any other."""
+    return _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
+
+
 def _ascii_re2(pattern: str) -> str | None:
     """`pattern` (a Python regex over ASCII text) in RE2's dialect, or None if RE2 cannot say
     the same thing."""
@@ -390,8 +395,7 @@ def _ascii_re2(pattern: str) -> str | None:
             return None
         if token == "$":
             return None  # Python's $ also matches before a final newline
-        if token.startswith("[") and len(token) > 1:
-            inside = _CLASS_TOKEN.findall(token)
+        if inside := _class_members(token):
             if "\\S" in inside:
                 return None
             token = "".join(_RE2_SPACES if t == "\\s" else t for t in inside)
@@ -412,7 +416,7 @@ def _may_match_blank(pattern: str) -> bool:
     """Whether `pattern` could match the negation filler. If it cannot, a negated span blanked
     to one filler character leaves the same matches as one filler per character."""
     for token in _RE2_TOKEN.findall(pattern):
-        inside = _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
+        inside = _class_members(token)
         if inside and inside[1] == "^":
             if _BLANK not in inside and "\\x" not in inside:
                 return True  # a negated class without the filler in it
@@ -480,7 +484,7 @@ def _folds_safely(pattern: re.Pattern[str]) -> bool:
     if not source.isascii():
         return False
     for token in _RE2_TOKEN.findall(source):
-        inside = _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
+        inside = _class_members(token)
         if inside[1:2] == ["^"] and any(t in ("'", '"', "-", " ", "\\s", "\\x20") for t in inside):
             return False
     return True
