@@ -531,6 +531,13 @@ def test_the_near_miss_pre_test_passes_near_misses_only():
     assert may.tolist() == [True, False, True, False, True, True]
 
 
+def test_letters_and_digits_are_read_off_the_bytes():
+    column = pa.array(["", "Ab-C 9’x", None, "", "R\u00a0P\u2014C", "Café 1"]).slice(1)
+    assert text._ascii_letters_and_digits(column) == ["abc9x", None, "", "rpc", "caf1"]
+    assert text._ascii_letters_and_digits(pa.array([""])) == [""]
+    assert text._ascii_letters_and_digits(pa.chunked_array([["A"], ["b."]])) == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     ("phrase", "safe"),
     [
