@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import re
 import time
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -730,3 +731,61 @@ def test_workbook_repeated_text_is_stored_in_each_of_its_rows():
     )
     assert [c.value for c in sheet["A"][1:]] == [" a ", "b<", None, " a ", "b<", "\ufffd"]
     assert sheet.column_dimensions["A"].width == len("text") + 2
+
+
+def sheet_xml(frame: pd.DataFrame) -> str:
+    book = zipfile.ZipFile(io.BytesIO(xlsx_workbook([("Sheet", frame, ())])))
+    return book.read("xl/worksheets/sheet1.xml").decode("utf-8")
+
+
+def test_workbook_text_over_excels_cell_limit_is_cut_to_32767_utf16_units():
+    """Excel holds at most 32,767 UTF-16 units a cell (an emoji is two) and calls a longer text
+    damaged content; the cut never splits a character, and the CSVs keep the whole text."""
+    texts = ["a" * 40_000, "\U0001f600" * 20_000, "b" * 32_766 + "\U0001f600", "c" * 32_767]
+    sheet = read_back(pd.DataFrame({"text": texts}))
+    assert [c.value for c in sheet["A"][1:]] == [
+        "a" * 32_767,
+        "\U0001f600" * 16_383,
+        "b" * 32_766,
+        "c" * 32_767,
+    ]
+    assert sheet.column_dimensions["A"].width == 60
+
+
+def test_workbook_text_that_looks_like_an_excel_escape_is_escaped():
+    """Excel and LibreOffice read '_x0041_' in a cell as 'A'; '_x005F_' is Excel's escaped '_'."""
+    frame = pd.DataFrame({"id_x0042_": ["_x0041_", "a_x000D_b", "snake_case", "_X00fF_x0041_"]})
+    xml = sheet_xml(frame)
+    texts = re.findall(r"<t(?: [^>]*)?>([^<]*)</t>", xml)
+    assert texts == [
+        "id_x005F_x0042_x005F_",
+        "_x005F_x0041_x005F_",
+        "a_x005F_x000D_x005F_b",
+        "snake_case",
+        "_x005F_X00fF_x005F_x0041_x005F_",
+    ]
+
+
+def test_workbook_header_is_cleaned_and_spaced_like_any_text():
+    sheet = read_back(pd.DataFrame({" bad\x01name ": [1], "a<&>b": [2]}))
+    assert [c.value for c in sheet[1]] == [" bad\ufffdname ", "a<&>b"]
+    assert '<t xml:space="preserve"> bad\ufffdname </t>' in sheet_xml(
+        pd.DataFrame({" bad\x01name ": [1]})
+    )
+
+
+@pytest.mark.parametrize(
+    "titles",
+    [["x" * 32], [""], ["a[b]"], ["a/b"], ["what?"], ["'quoted"], ["Findings", "findings"]],
+)
+def test_workbook_refuses_sheet_titles_excel_cannot_open(titles):
+    with pytest.raises(ValueError, match="Sheet title"):
+        xlsx_workbook([(title, pd.DataFrame({"a": [1]}), ()) for title in titles])
+
+
+def test_workbook_takes_a_title_of_31_characters_with_an_apostrophe_inside():
+    title = "it's " + "x" * 26
+    book = openpyxl.load_workbook(
+        io.BytesIO(xlsx_workbook([(title, pd.DataFrame({"a": [1]}), ())]))
+    )
+    assert book.sheetnames == [title]

@@ -30,6 +30,14 @@ XLSX_MAX_COLUMN_WIDTH = 60
 # ILLEGAL_CHARACTERS_RE), and U+FFFE/F. Characters past \xff are in patterns as themselves: a
 # \u escape sends pandas from pyarrow's regex engine to Python's re, row by row.
 XLSX_UNSTORABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f" + "\ufffe\uffff]"
+# Excel's most characters in a cell, counted in UTF-16 code units (an emoji is two): it reports
+# a longer text as damaged content and repairs the workbook. Longer texts are cut to fit.
+XLSX_MAX_CELL_TEXT = 32_767
+XLSX_MAX_TITLE = 31  # a sheet title's most characters
+_ASTRAL = "[\U00010000-\U0010ffff]"  # the characters UTF-16 stores as two units
+# Excel and LibreOffice read '_x0041_' in a cell's XML as the escape of 'A', so text holding
+# that form has its underscores written as '_x005F_', the escape of '_' (as Excel does).
+_ESCAPE_LIKE = r"_[xX][0-9A-Fa-f]{4}_"
 # Where str.splitlines breaks a line, once XLSX_UNSTORABLE (\v, \f, \x1c-\x1e among them) are gone.
 _LINE_BREAKS = r"[\n\r\x85" + "\u2028\u2029]"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -84,6 +92,41 @@ def _xml_text(text: pd.Series) -> pd.Series:
     for plain, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
         text = text.str.replace(plain, escaped, regex=False)
     return text
+
+
+def _cut_to_fit(text: pd.Series) -> pd.Series:
+    """Each text cut to its first XLSX_MAX_CELL_TEXT UTF-16 units, never inside a character.
+
+    Only texts of over half that many characters can be too long, so only they are measured:
+    as a grid of code points, one row a text, keeping the prefix whose units fit.
+    """
+    long = text[text.str.len() > XLSX_MAX_CELL_TEXT // 2]
+    if long.empty:
+        return text
+    long = long.str.slice(0, XLSX_MAX_CELL_TEXT)  # a character is at least one unit
+    units = long.str.len() + long.str.count(_ASTRAL)
+    over = long[units > XLSX_MAX_CELL_TEXT]
+    if not over.empty:
+        points = np.array(over.tolist(), dtype=str)  # padded with NULs, which no text holds
+        grid = points.view(np.uint32).reshape(len(over), -1)
+        width = (grid > 0).astype(np.int32) + (grid > 0xFFFF)
+        grid = np.where(width.cumsum(axis=1) <= XLSX_MAX_CELL_TEXT, grid, 0)
+        long[over.index] = np.ascontiguousarray(grid).view(points.dtype).ravel().tolist()
+    text = text.copy()
+    text[long.index] = long
+    return text
+
+
+def _text_elements(values: pd.Series) -> pd.Series:
+    """Each text as a cell's <t> element, as Excel reads it back: characters XML cannot hold
+    become '\ufffd', texts too long for a cell are cut, '_xHHHH_' and edge spaces are kept."""
+    values = _cut_to_fit(values.str.replace(XLSX_UNSTORABLE, "\ufffd", regex=True))
+    looks_escaped = values.str.contains(_ESCAPE_LIKE, regex=True)
+    if looks_escaped.any():
+        values = values.where(~looks_escaped, values.str.replace("_", "_x005F_", regex=False))
+    space = pd.Series(' xml:space="preserve"', index=values.index, dtype="str")
+    space = space.where(values != values.str.strip(), "")
+    return join_text(["<t", space, ">", _xml_text(values), "</t>"], values.index)
 
 
 def _column_letter(number: int) -> str:
@@ -147,13 +190,11 @@ def _typed_cells(
         text = text[text != ""]  # '' is no value
         # Each distinct value is cleaned, escaped and measured once, then placed in its rows.
         codes, distinct = pd.factorize(text)
-        values = pd.Series(distinct, dtype="str").str.replace(XLSX_UNSTORABLE, "\ufffd", regex=True)
-        space = pd.Series(' xml:space="preserve"', index=values.index, dtype="str")
-        space = space.where(values != values.str.strip(), "")
-        ends = join_text([space, ">", _xml_text(values), "</t></is></c>"], values.index)
-        start = [f'<c r="{letter}', rows[text.index], f'"{style} t="inlineStr"><is><t']
-        cells = join_text([*start, take_text(ends, codes, text.index)], text.index)
-        return cells, _longest_line(values)
+        values = pd.Series(distinct, dtype="str")
+        start = [f'<c r="{letter}', rows[text.index], f'"{style} t="inlineStr"><is>']
+        elements = take_text(_text_elements(values), codes, text.index)
+        cells = join_text([*start, elements, "</is></c>"], text.index)
+        return cells, _longest_line(values)  # cut or not, a long text is as wide as allowed
     parts = [f'<c r="{letter}', rows[value.index], f'"{style}{kind}><v>', value, "</v></c>"]
     return join_text(parts, value.index), width
 
@@ -183,16 +224,16 @@ def _worksheet(frame: pd.DataFrame, percent: Iterable[str]) -> tuple[bytes, str]
     letters = [_column_letter(i) for i in range(1, len(frame.columns) + 1)]
     rows = pd.Series(range(2, len(frame) + 2), dtype="int64").astype("str")
     body: list[pd.Series | str] = ['<row r="', rows, '">']
-    head, widths = [], []
-    for i, (letter, column) in enumerate(zip(letters, frame.columns, strict=True)):
-        name = str(column)
+    names = pd.Series([str(column) for column in frame.columns], dtype="str")
+    starts = ['<c r="', pd.Series(letters, dtype="str"), f'1"{_BOLD} t="inlineStr"><is>']
+    # a column name is cleaned like any text: it can hold anything a value can
+    head = join_text([*starts, _text_elements(names), "</is></c>"], names.index)
+    widths = []
+    for i, (column, name) in enumerate(zip(frame.columns, names, strict=True)):
         style = _PERCENT if column in percent else ""
-        cells, longest = _column_cells(frame.iloc[:, i], letter, rows, style)
+        cells, longest = _column_cells(frame.iloc[:, i], letters[i], rows, style)
         if cells is not None:
             body.append(cells)
-        head.append(
-            f'<c r="{letter}1"{_BOLD} t="inlineStr"><is><t>{html.escape(name)}</t></is></c>'
-        )
         widths.append(min(max(len(name), longest) + 2, XLSX_MAX_COLUMN_WIDTH))
     area = f"A1:{letters[-1] if letters else 'A'}{len(frame) + 1}"
     cols = "".join(
@@ -221,17 +262,36 @@ def _worksheet(frame: pd.DataFrame, percent: Iterable[str]) -> tuple[bytes, str]
     return xml, area
 
 
+def _check_title(title: str, taken: set[str]) -> None:
+    """Raise ValueError for a sheet title Excel refuses to open a workbook with."""
+    if not 1 <= len(title) <= XLSX_MAX_TITLE or re.search(r"[\[\]:*?/\\]", title):
+        raise ValueError(
+            f"Sheet title {title!r}: it must be 1 to {XLSX_MAX_TITLE} characters, "
+            "none of [ ] : * ? / \\"
+        )
+    if title.startswith("'") or title.endswith("'") or re.search(XLSX_UNSTORABLE, title):
+        raise ValueError(
+            f"Sheet title {title!r}: no apostrophe at either end, no control characters"
+        )
+    if title.casefold() in taken:
+        raise ValueError(f"Sheet title {title!r} is used twice (Excel ignores case)")
+    taken.add(title.casefold())
+
+
 def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> bytes:
     """An .xlsx of (title, table, percent columns) sheets, each a filterable table.
 
     Text is stored as text, never a formula (neutralise it first, for other programs' sake);
-    characters a worksheet cannot hold become '\ufffd'; times are stored tz-naive, in their own
-    zone, as 'yyyy-mm-dd hh:mm'; percent columns show as 0.0 %. Columns are as wide as their
-    longest line, up to XLSX_MAX_COLUMN_WIDTH.
+    characters a worksheet cannot hold become '\ufffd' and a text over XLSX_MAX_CELL_TEXT is cut
+    (the CSVs keep it whole); a title Excel would refuse raises ValueError; times are stored
+    tz-naive, in their own zone, as 'yyyy-mm-dd hh:mm'; percent columns show as 0.0 %. Columns
+    are as wide as their longest line, up to XLSX_MAX_COLUMN_WIDTH.
     """
     parts: dict[str, str | bytes] = {}
     names = []
+    taken: set[str] = set()
     for number, (title, frame, percent) in enumerate(sheets, start=1):
+        _check_title(title, taken)
         parts[f"xl/worksheets/sheet{number}.xml"], area = _worksheet(frame, percent)
         names.append((title, area))
     sheet_list = "".join(
