@@ -147,3 +147,19 @@ def test_written_csvs_never_hold_a_live_formula(tmp_path):
     safe = neutralise_formulas(frame)["text"]
     assert safe[:5].tolist() == ["'=1+2", "'+A1", "'-3", "'@SUM(A1)", "plain"]
     assert pd.isna(safe[5])
+
+
+def test_rules_checked_on_threads_find_what_one_thread_finds():
+    from pathlib import Path
+
+    from auditkit import load
+    from auditkit.auditing import check_rules
+
+    bundle = load(Path(__file__).parents[1] / "data" / "sample")
+    alone = check_rules(bundle, threads=1)
+    together = check_rules(bundle, threads=4)
+    assert list(together) == list(alone)
+    for code, checked in alone.items():
+        pd.testing.assert_frame_equal(together[code].findings, checked.findings)
+        pd.testing.assert_frame_equal(together[code].opportunities, checked.opportunities)
+    assert sum(len(c.findings) for c in together.values()) == 126

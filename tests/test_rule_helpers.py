@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from rule_fixtures import build_bundle
 
 from auditkit.columns import is_in, per_distinct
 from auditkit.rules.base import clock, hours_minutes, month_of
@@ -159,3 +160,46 @@ def test_per_distinct_runs_once_per_distinct_value_and_keeps_rows():
     assert list(shouted.index) == [9, 7, 5, 3, 1]
     assert shouted.tolist()[::2] == ["B", "A", "A"] and pd.isna(shouted[7])
     assert per_distinct(shout, pd.Series([], dtype="str")).empty
+
+
+def test_a_shared_frame_is_derived_once_however_many_threads_ask(tmp_path):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from auditkit.rules.context import AuditContext, shared
+
+    derived = []
+
+    class Context(AuditContext):
+        @shared
+        def slow(self) -> pd.DataFrame:
+            derived.append(threading.get_ident())
+            time.sleep(0.05)  # long enough for every thread to ask meanwhile
+            return pd.DataFrame({"n": [len(derived)]})
+
+    ctx = Context(build_bundle(tmp_path))
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: ctx.slow, range(8)))
+    assert len(derived) == 1
+    assert all(frame is frames[0] for frame in frames)
+    assert frames[0]["n"].tolist() == [1]
+
+
+def test_text_in_chunks_is_joined_into_one():
+    import pyarrow as pa
+
+    from auditkit.columns import one_chunk
+
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["a", None], ["b"]])))
+    joined = one_chunk(chunked)
+
+    def chunks(text: pd.Series) -> int:
+        values = pa.array(text.array)
+        return values.num_chunks if isinstance(values, pa.ChunkedArray) else 1
+
+    assert (chunks(chunked), chunks(joined)) == (2, 1)
+    assert joined.isna().tolist() == [False, True, False]
+    assert joined.dropna().tolist() == ["a", "b"]
+    numbers = pd.Series([1, 2])
+    assert one_chunk(numbers) is numbers

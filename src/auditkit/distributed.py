@@ -137,7 +137,7 @@ def _check_partition(part: Bundle, month: str | None) -> dict[str, Checked]:
             checked.opportunities[checked.opportunities["client_id"].astype("object").isin(mine)],
             checked.findings[checked.findings["client_id"].astype("object").isin(mine)],
         )
-        for code, checked in check_rules(part, month).items()
+        for code, checked in check_rules(part, month, threads=1).items()
     }
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from auditkit.columns import one_chunk
 from auditkit.errors import BundleError
 from auditkit.schemas import TableSpec
 
@@ -537,6 +538,8 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
             "each record came from. Rename or remove that column."
         )
     raw.frame.columns = names
+    for name in names:  # a column at a time: each one's blocks are freed as it is joined
+        raw.frame[name] = one_chunk(raw.frame[name])
     missing = [c for c in spec.required_columns if c not in names]
     if missing:
         raise BundleError(

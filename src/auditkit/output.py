@@ -96,19 +96,6 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     write_atomically(path, safe.to_csv(index=False).encode("utf-8"))
 
 
-def one_chunk(text: pd.Series) -> pd.Series:
-    """Text in one piece of memory: pyarrow pays per chunk, 20 times over at 10,000 chunks.
-
-    A column concatenated from many frames (Dask partitions, say) has a chunk per frame.
-    """
-    if not isinstance(text.dtype, pd.StringDtype) or text.dtype.storage != "pyarrow":
-        return text
-    values = pa.array(text)
-    if not isinstance(values, pa.ChunkedArray) or values.num_chunks <= 1:
-        return text
-    return pd.Series(values.combine_chunks(), index=text.index, dtype=text.dtype, name=text.name)
-
-
 def join_text(parts: Sequence[pd.Series | str], index: pd.Index) -> pd.Series:
     """Columns of text and constants joined row by row in one pass; a missing value joins as ''.
 

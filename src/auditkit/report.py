@@ -34,12 +34,11 @@ import pandas as pd
 import vl_convert
 
 from auditkit.auditing import AuditResult, audit
-from auditkit.columns import per_distinct
+from auditkit.columns import one_chunk, per_distinct
 from auditkit.output import (
     iso_times,
     join_text,
     neutralise_formulas,
-    one_chunk,
     write_atomically,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER

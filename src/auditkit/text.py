@@ -497,7 +497,7 @@ def _is_ascii(text: pd.Series) -> pd.Series:
 # RE2 runs in C++ without Python's lock: a column split across threads is matched that many
 # times faster. Pieces of fewer texts than this are not worth a thread.
 _THREADS = min(4, os.cpu_count() or 1)
-_TEXTS_PER_THREAD = 50_000
+_TEXTS_PER_THREAD = 25_000
 
 
 def _on_threads(kernel: Callable[[pa.Array], pa.Array], column: pa.Array) -> pa.Array:

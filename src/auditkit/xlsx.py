@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from openpyxl.writer.theme import theme_xml
 
-from auditkit.columns import take_text
-from auditkit.output import join_text, one_chunk
+from auditkit.columns import one_chunk, take_text
+from auditkit.output import join_text
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"

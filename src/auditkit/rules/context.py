@@ -6,8 +6,10 @@ so the same code runs on a client partition of a larger bundle.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cached_property
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import pandas as pd
@@ -74,14 +76,51 @@ def pairs_within(
     return joined
 
 
-PHRASE_SLICE = 100_000  # texts matched at once
+PHRASE_SLICE = 50_000  # texts matched at once
+
+Derived = TypeVar("Derived")
+
+
+class shared(Generic[Derived]):
+    """A frame derived once per audit, however many rules ask for it, on whichever thread:
+    cached_property, computed under the context's lock for that name, so two rules checked
+    together wait for one computation rather than making two."""
+
+    def __init__(self, derive: Callable[[Any], Derived]) -> None:
+        self.derive = derive
+        self.__doc__ = derive.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, ctx: None, owner: type | None = None) -> shared[Derived]: ...
+    @overload
+    def __get__(self, ctx: AuditContext, owner: type | None = None) -> Derived: ...
+    def __get__(self, ctx: AuditContext | None, owner: type | None = None) -> Any:
+        if ctx is None:
+            return self
+        with ctx.lock(self.name):
+            if self.name not in ctx.__dict__:  # (once set, the instance's entry is read first)
+                ctx.__dict__[self.name] = self.derive(ctx)
+        return ctx.__dict__[self.name]
 
 
 class AuditContext:
+    """What the rules of one audit share: the bundle, its policy, and frames derived from
+    them once. Safe for rules checked on several threads at once."""
+
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.policy = bundle.policy
         self._phrases: dict[tuple[str, str], pd.Series] = {}
+        self._locks: dict[object, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def lock(self, key: object) -> threading.Lock:
+        """The lock for deriving `key` (a frame's name, a phrase category and table)."""
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
 
     # --- timing ---------------------------------------------------------------------------
     @property
@@ -116,6 +155,15 @@ class AuditContext:
     ) -> dict[str, pd.Series]:
         """phrases() for several categories of the same rows: categories missing the same rows
         are matched together, their texts taken, deduplicated and repaired once."""
+        with ExitStack() as held:
+            # Each category's lock, always in the same order: no two rules wait on each other.
+            for category in sorted(set(categories)):
+                held.enter_context(self.lock((category, table)))
+            return self._phrases_each(categories, table, rows)
+
+    def _phrases_each(
+        self, categories: Sequence[str], table: str, rows: pd.Index | None
+    ) -> dict[str, pd.Series]:
         frame = self.bundle.tables[table]
         rows = frame.index if rows is None else pd.Index(rows)
         missing: list[tuple[pd.Index, list[str]]] = []  # rows still to match, for which categories
@@ -152,18 +200,24 @@ class AuditContext:
         return found
 
     # --- records --------------------------------------------------------------------------
-    @cached_property
+    @shared
     def contacts(self) -> pd.DataFrame:
         """The contact log without its messages, so selecting rows copies no text: rules read
         the words through phrases(), by the contact's row label."""
         return self.bundle.contacts.drop(columns="message")
 
-    @cached_property
+    @shared
+    def notes(self) -> pd.DataFrame:
+        """The notes without their text, as contacts() is without messages: a row filter of
+        the whole table would copy a million notes' words to read three other columns."""
+        return self.bundle.notes.drop(columns="text")
+
+    @shared
     def no_shows(self) -> pd.DataFrame:
         appointments = self.bundle.appointments
         return appointments[appointments["status"] == "no_show"]
 
-    @cached_property
+    @shared
     def outbound_calls(self) -> pd.DataFrame:
         """Outbound phone contacts, at the phone system's time where it has the call: the
         clinician's log says what was said, the phone system when it was said."""
@@ -181,7 +235,7 @@ class AuditContext:
         return calls.assign(started_at=system_time.where(at >= 0, calls["started_at"]))
 
     # --- the phone system's log ---------------------------------------------------------------
-    @cached_property
+    @shared
     def call_clients(self) -> pd.DataFrame:
         """Each phone-system call with the client it was to or from: the client_id the log has,
         else every client with the call's number on file (siblings may share a parent's phone).
@@ -197,7 +251,7 @@ class AuditContext:
         )
         return pd.concat([calls[calls["client_id"].notna()], by_number[calls.columns]])
 
-    @cached_property
+    @shared
     def call_matches(self) -> pd.DataFrame:
         """Logged phone contacts paired one to one with phone-system calls of the same client and
         direction at most match_minutes apart (contact_id, call_id, call_at), nearest first.
@@ -259,19 +313,19 @@ class AuditContext:
         pairs["after"] = pairs["started_at"] - pairs["scheduled_start"]
         return pairs
 
-    @cached_property
+    @shared
     def window_calls(self) -> pd.DataFrame:
         """Outreach calls: outbound calls to the client within the call deadline of a no-show."""
         return self.calls_after_no_shows(self.call_deadline)
 
-    @cached_property
+    @shared
     def consent_time(self) -> pd.Series:
         """When each client's consent to naming the clinic was recorded (NaT: never)."""
         clients = self.bundle.clients.set_index("client_id")
         recorded = clients["consent_recorded_at"].fillna(clients["intake_date"])
         return recorded.where(clients["may_name_clinic"])
 
-    @cached_property
+    @shared
     def closure_warnings(self) -> pd.DataFrame:
         """Outbound contacts to the client whose message warns the file will be closed."""
         contacts = self.contacts
@@ -342,7 +396,7 @@ class AuditContext:
         status.index = events.index
         return status
 
-    @cached_property
+    @shared
     def documenting_notes(self) -> pd.DataFrame:
         """For each no-show that has one, the note documenting it (linked first, else earliest).
 
@@ -350,11 +404,12 @@ class AuditContext:
         either linked to it by appointment_id, or unlinked, for the same client, and describing
         a missed session.
         """
-        notes = self.bundle.notes
+        notes = self.notes
         no_shows = self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]]
+        # Only notes linked to a no-show are joined: most notes are of sessions held.
+        of_no_show = is_in(notes["appointment_id"], no_shows["appointment_id"])
         linked = no_shows.merge(
-            notes[notes["appointment_id"].notna()][["note_id", "appointment_id", "written_at"]],
-            on="appointment_id",
+            notes.loc[of_no_show, ["note_id", "appointment_id", "written_at"]], on="appointment_id"
         ).assign(linked=True)
         # Only unlinked notes by a client with a no-show need reading.
         maybe = notes["appointment_id"].isna() & is_in(notes["client_id"], no_shows["client_id"])

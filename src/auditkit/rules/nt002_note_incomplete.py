@@ -20,7 +20,7 @@ CONFIRM_BY = "the date by which the client must confirm"
 
 def check(ctx: AuditContext) -> Checked:
     documenting = ctx.documenting_notes.drop_duplicates("note_id").reset_index(drop=True)
-    notes = ctx.bundle.notes
+    notes = ctx.notes
     rows = pd.Series(notes.index.to_numpy(), index=notes["note_id"])[
         documenting["note_id"]
     ].to_numpy()
