@@ -358,8 +358,9 @@ WORDS = sorted(
     {w for cases in CASES.values() for m, _ in cases for w in re.findall(r"[A-Za-z0-9']+", m)}
 )
 SEPARATORS = [" ", "  ", "\n", "\x0b", "\x1c", "\x1f", ", ", ". ", "; ", "-", "'", "/", ":"]
-# and the variants of quotes, dashes and spaces that RE2 sees made plain
-SEPARATORS += ["\u00a0", "\u2019", "\u2013", " \u201c", "\u2009", "\u02bc"]
+# and the variants of quotes, dashes and spaces that RE2 reads, and words that go to Python
+SEPARATORS += ["\u00a0", "\u2019", "\u2013", " \u201c", "\u2009", "\u02bc", "\u3000", "\x85"]
+SEPARATORS += ["\u2028", "\u2014", "\u2018", "\u00b4", "\u2032", "\u2212", " caf\u00e9 "]
 
 
 def on_python_only(category: str, texts: pd.Series) -> pd.Series:
@@ -426,9 +427,9 @@ def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        (r"a\sb", r"a[\t\n\x0b\x0c\r\x1c-\x1f ]b"),
-        (r"a\Sb", r"a[^\t\n\x0b\x0c\r\x1c-\x1f ]b"),
-        (r"[\s,]+", r"[\t\n\x0b\x0c\r\x1c-\x1f ,]+"),
+        (r"a\sb", f"a[{text._RE2_SPACES}]b"),
+        (r"a\Sb", f"a[^{text._RE2_SPACES}]b"),
+        (r"[\s,]+", f"[{text._RE2_SPACES},]+"),
         (r"[\\s]", r"[\\s]"),  # a backslash or an s
         (r"(\d+) fee", r"(?:\d+) fee"),
         (r"\$5", r"\$5"),
@@ -441,7 +442,7 @@ def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
     ],
 )
 def test_patterns_translate_to_re2_only_when_they_mean_the_same(pattern, expected):
-    assert text._ascii_re2(pattern) == expected
+    assert text._re2_translation(pattern) == expected
 
 
 @pytest.mark.parametrize(
@@ -538,22 +539,20 @@ def test_letters_and_digits_are_read_off_the_bytes():
     assert text._ascii_letters_and_digits(pa.chunked_array([["A"], ["b."]])) == ["a", "b"]
 
 
-@pytest.mark.parametrize(
-    ("phrase", "safe"),
-    [
-        (r"can't\s+make\s+it", True),  # the bare quote is widened to every variant
-        (r"can’t make it", False),  # a curly quote of its own: plain text has none
-        (r"[^'\s]+ fee", False),  # a variant would satisfy this class, its plain form not
-        (r"[^.?!;]{0,40} fee", True),
-    ],
-)
-def test_which_patterns_may_be_ruled_out_on_plain_text(phrase, safe):
-    assert text._folds_safely(text._compile([phrase])) is safe
+def test_re2_reads_text_that_is_ascii_but_for_quotes_dashes_and_spaces():
+    texts = pd.Series(
+        ["plain", "don\u2019t \u2014 now\u00a0", "caf\u00e9", "I\u02bcm", "\u2764", None, ""]
+    )
+    # a letter (é, the modifier letter ʼ) or a symbol leaves the text to Python
+    assert text._re2_reads(texts).tolist() == [True, True, False, False, False, False, True]
 
 
-def test_every_built_in_category_may_be_ruled_out_on_plain_text():
-    unsafe = [c for c in text.CATEGORIES if not text._folds_safely(text._patterns(c, ()).phrases)]
-    assert unsafe == []
+def test_re2_spaces_are_pythons_spaces():
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    on_re2 = pc.match_substring_regex(pa.array(characters), f"^[{text._RE2_SPACES}]$")
+    python = [re.fullmatch(r"\s", c) is not None for c in characters]
+    assert on_re2.to_pylist() == python
+    assert sum(python) == 29
 
 
 @pytest.mark.parametrize(

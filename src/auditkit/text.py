@@ -363,16 +363,22 @@ def _compile(phrases: Sequence[str]) -> re.Pattern[str]:
     return re.compile(f"({alternation})", re.IGNORECASE)
 
 
-# --- the same patterns on RE2, for ASCII text ---------------------------------------------------
+# --- the same patterns on RE2 -------------------------------------------------------------------
 #
 # Python's re tries every alternative at every position; RE2 (in pyarrow) scans a whole column in
-# C++. On ASCII-only text the two agree exactly -- \w, \d and \b are ASCII in RE2, and RE2's
+# C++. On text that is ASCII, but for quote, dash and space variants, the two agree exactly --
+# \w, \d and \b are ASCII in RE2, and no variant is a word character in either; RE2's
 # leftmost-first alternation picks the match backtracking would -- except for \s, which in Python
-# also matches \v and \x1c-\x1f, so it is spelled out. Constructs RE2 lacks (look-arounds,
+# matches every Unicode space, so it is spelled out. Constructs RE2 lacks (look-arounds,
 # back-references) or reads differently ($) leave a pattern to Python. Text with any other
-# character goes to Python too: mojibake repair, Unicode letters and spaces stay exactly as before.
+# character goes to Python too: mojibake repair, Unicode letters and symbols stay exactly as
+# before.
 
-_RE2_SPACES = r"\t\n\x0b\x0c\r\x1c-\x1f "  # Python's \s, within ASCII
+# Python's \s: str.isspace's characters (a test checks the list against Python's own).
+_RE2_SPACES = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}"
+)
 _RE2_TOKEN = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|.", re.DOTALL)
 _CLASS_TOKEN = re.compile(r"\\.|.", re.DOTALL)
 _EVIDENCE = "auditkit_evidence"  # RE2's extract needs a named group
@@ -383,9 +389,9 @@ def _class_members(token: str) -> list[str]:
     return _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
 
 
-def _ascii_re2(pattern: str) -> str | None:
-    """`pattern` (a Python regex over ASCII text) in RE2's dialect, or None if RE2 cannot say
-    the same thing."""
+def _re2_translation(pattern: str) -> str | None:
+    """`pattern` (a Python regex) in RE2's dialect, meaning the same on the texts _re2_reads,
+    or None if RE2 cannot say the same thing."""
     tokens = []
     found = _RE2_TOKEN.findall(pattern)
     for i, token in enumerate(found):
@@ -442,16 +448,16 @@ class _Matcher:
     # wherever the phrases do (and more), to rule texts out before Python reads them.
     candidates_re2: str | None = None
 
-    def find(self, texts: pd.Series, on_ascii: pd.Series | None = None) -> pd.Series:
-        """The category's words in each text. With `on_ascii` (_is_ascii of them), the texts
+    def find(self, texts: pd.Series, readable: pd.Series | None = None) -> pd.Series:
+        """The category's words in each text. With `readable` (_re2_reads of them), the texts
         are taken as repaired already, as find_each passes them."""
         return _extract(
-            repair_text(texts) if on_ascii is None else texts,
+            repair_text(texts) if readable is None else texts,
             self.phrases,
             self.phrases_re2,
             self.negations,
             self.negations_re2,
-            on_ascii,
+            readable,
             self.candidates_re2,
         )
 
@@ -467,31 +473,18 @@ _VARIANTS = [
 _NOT_ASCII_OR_VARIANT = "[^\\x00-\\x7f" + "".join(v[1:-1] for _, v in _VARIANTS) + "]"
 
 
-def _plain(column: pa.Array) -> pa.Array:
-    """Quote, dash and space variants as their ASCII forms, one character for one."""
-    for plain, variants in _VARIANTS:
-        column = pc.replace_substring_regex(column, pattern=variants, replacement=plain)
-    return column
-
-
-def _folds_safely(pattern: re.Pattern[str]) -> bool:
-    """Whether `pattern` can only match more, never less, on plain text (see _plain) than on
-    the text itself: its only non-ASCII characters are the variant classes _tolerant adds, and
-    no negated class names a quote, hyphen or space (which a variant would satisfy)."""
-    source = pattern.pattern
-    for variants in _TOLERANT.values():
-        source = source.replace(variants, "")
-    if not source.isascii():
-        return False
-    for token in _RE2_TOKEN.findall(source):
-        inside = _class_members(token)
-        if inside[1:2] == ["^"] and any(t in ("'", '"', "-", " ", "\\s", "\\x20") for t in inside):
-            return False
-    return True
-
-
-def _is_ascii(text: pd.Series) -> pd.Series:
-    return pd.Series(pc.string_is_ascii(pa.array(text.array)), index=text.index).fillna(False)
+def _re2_reads(text: pd.Series) -> pd.Series:
+    """Which texts RE2 reads exactly as Python's re does: ASCII, or ASCII but for quote, dash
+    and space variants (none a word character in either, and \\s names every space). A
+    Unicode letter, digit or other symbol leaves a text to Python."""
+    column = pa.array(text.array)
+    readable = pc.string_is_ascii(column)
+    if not pc.all(pc.fill_null(readable, True)).as_py():
+        other = _on_threads(
+            lambda part: pc.match_substring_regex(part, _NOT_ASCII_OR_VARIANT), column
+        )
+        readable = pc.invert(other)
+    return pd.Series(readable, index=text.index).fillna(False)
 
 
 # RE2 runs in C++ without Python's lock: a column split across threads is matched that many
@@ -533,21 +526,19 @@ def _extract(
     pattern_re2: str | None,
     negations: re.Pattern[str] | None = None,
     negations_re2: str | None = None,
-    on_ascii: pd.Series | None = None,
+    readable: pd.Series | None = None,
     candidates_re2: str | None = None,
 ) -> pd.Series:
     """The first match of `pattern` in each text (NA where none), after blanking `negations`:
-    on RE2 for ASCII text where the patterns translate, on Python's re for the rest.
-    `on_ascii` is _is_ascii(text), if already known; `candidates_re2`, where `pattern_re2` is
-    None, matches wherever `pattern` may, to rule texts out on RE2."""
+    on RE2 for the texts it reads as Python does, where the patterns translate, on Python's re
+    for the rest. `readable` is _re2_reads(text), if already known; `candidates_re2`, where
+    `pattern_re2` is None, matches wherever `pattern` may, to rule texts out on RE2."""
     # Built in Arrow: a pandas setitem would turn each part into Python objects and back.
     found = pa.nulls(len(text), pa.large_string())
-    if pattern_re2 is None:
-        on_re2 = pd.Series(False, index=text.index)
-    else:
-        on_re2 = _is_ascii(text) if on_ascii is None else on_ascii.copy()
-    if on_re2.any():
-        column = pa.array(text[on_re2].array)
+    readable = _re2_reads(text) if readable is None else readable
+    rest = text.notna()
+    if pattern_re2 is not None and readable.any():
+        column = pa.array(text[readable].array)
         if negations_re2 is not None:
             column = _blank_re2(column, negations_re2)
         extracted = _on_threads(lambda part: pc.extract_regex(part, pattern_re2), column)
@@ -555,22 +546,15 @@ def _extract(
             pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
         )
         found = pc.replace_with_mask(
-            found, pa.array(on_re2.to_numpy()), matched.cast(pa.large_string())
+            found, pa.array(readable.to_numpy()), matched.cast(pa.large_string())
         )
-    rest = ~on_re2 & text.notna()
-    rule_out = pattern_re2 if pattern_re2 is not None else candidates_re2
-    if rest.any() and rule_out is not None and _folds_safely(pattern):
-        # The rest is ASCII but for a curly quote, a dash or an odd space, or has a pattern RE2
-        # can only approximate: made plain, RE2 rules out what cannot match, and only the other
-        # texts go to Python for the exact words.
-        plain = _plain(pa.array(text[rest].array))
-        if pattern_re2 is not None and negations_re2 is not None:
-            plain = _blank_re2(plain, negations_re2)  # (unblanked, candidates only match more)
-        ruled_out = pc.and_(
-            pc.string_is_ascii(plain),
-            pc.invert(_on_threads(lambda part: pc.match_substring_regex(part, rule_out), plain)),
-        )
-        rest[rest] = ~ruled_out.to_numpy(zero_copy_only=False)
+        rest &= ~readable
+    elif candidates_re2 is not None and readable.any():
+        # RE2 can only approximate the pattern: it rules out the texts that cannot match, and
+        # only the others go to Python for the exact words.
+        column = pa.array(text[readable].array)
+        may = _on_threads(lambda part: pc.match_substring_regex(part, candidates_re2), column)
+        rest[readable] = np.asarray(may.to_numpy(zero_copy_only=False), dtype=bool)
     if rest.any():
         python = text[rest]
         if negations is not None:
@@ -581,7 +565,7 @@ def _extract(
 
 
 def _re2_alternation(phrases: Sequence[str], named: bool) -> str | None:
-    translated = [_ascii_re2(_tolerant(phrase)) for phrase in phrases]
+    translated = [_re2_translation(_tolerant(phrase)) for phrase in phrases]
     if any(t is None for t in translated):
         return None
     alternation = "|".join(f"(?:{t})" for t in translated)
@@ -654,14 +638,14 @@ def find_each(
     extras: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, pd.Series]:
     """find() for several categories of the same texts, which are deduplicated, repaired and
-    sorted into ASCII or not once rather than once per category."""
+    sorted into RE2's or Python's once rather than once per category."""
     matchers = {c: _patterns(c, tuple((extras or {}).get(c, ()))) for c in categories}
     codes, distinct = pd.factorize(texts)
     if len(distinct) == 0:
         return {c: pd.Series(np.nan, index=texts.index, dtype="str") for c in categories}
     text = repair_text(pd.Series(distinct, dtype="str"))
-    on_ascii = _is_ascii(text)
-    return {c: take_text(m.find(text, on_ascii), codes, texts.index) for c, m in matchers.items()}
+    readable = _re2_reads(text)
+    return {c: take_text(m.find(text, readable), codes, texts.index) for c, m in matchers.items()}
 
 
 # --- the clinic's name ---------------------------------------------------------------------------
@@ -725,11 +709,12 @@ def _name_alternation(acronyms: list[str], names: list[str]) -> str:
 
 
 def _name_patterns(acronyms: list[str], names: list[str]) -> tuple[re.Pattern[str], str | None]:
-    """The name's forms as a whole-token pattern, for Python's re and for RE2 on ASCII text
-    (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not looked at)."""
+    """The name's forms as a whole-token pattern, for Python's re and for RE2 on the texts
+    _re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not
+    looked at)."""
     alternation = _name_alternation(acronyms, names)
     python = re.compile(rf"(?<![^\W_])((?:{alternation}))(?![^\W_])", re.IGNORECASE)
-    translated = _ascii_re2(alternation)
+    translated = _re2_translation(alternation)
     if translated is None:
         return python, None
     return python, (f"(?i)(?:^|[^a-zA-Z0-9])(?P<{_EVIDENCE}>{translated})(?:$|[^a-zA-Z0-9])")
@@ -814,22 +799,19 @@ def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
     A run's key is a substring of the text's letters and digits. If it scores t = 0.88 against
     key k (ratio = 2 LCS / total length), some window of the text k's length scores at least
     3 - 2/t = 0.727 against k, so fuzz.partial_ratio, which finds the best window, is at least
-    that. Only text that is ASCII once quotes, dashes and spaces (never part of a word) are
-    made plain is tested, so lower-casing and letters are the n-gram search's own; and only keys
+    that. Only text _re2_reads is tested (its quotes, dashes and spaces are never part of a
+    word), so lower-casing and letters are the n-gram search's own; and only keys
     of at most 64 characters, for which partial_ratio's alignment is exact.
     """
     may = pd.Series(True, index=text.index)
     if max(map(len, keys)) > 64:
         return may
-    column = pa.array(text.array)
-    # ASCII but for quote, dash and space variants, which drop out with the punctuation.
-    other = _on_threads(lambda part: pc.match_substring_regex(part, _NOT_ASCII_OR_VARIANT), column)
-    on_ascii = pd.Series(pc.invert(other), index=text.index).fillna(False)
-    if not on_ascii.any():
+    readable = _re2_reads(text)  # quotes, dashes and spaces drop out with the punctuation
+    if not readable.any():
         return may
-    letters = _ascii_letters_and_digits(column.filter(pa.array(on_ascii.to_numpy())))
+    letters = _ascii_letters_and_digits(pa.array(text[readable].array))
     scores = process.cdist(letters, keys, scorer=fuzz.partial_ratio, dtype=np.uint8, workers=-1)
-    may[on_ascii] = scores.max(axis=1) >= _NEAR_MISS_FLOOR
+    may[readable] = scores.max(axis=1) >= _NEAR_MISS_FLOOR
     return may
 
 
