@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from rule_fixtures import build_bundle
 
-from auditkit.columns import is_in, per_distinct
+from auditkit.columns import is_in, per_distinct, positions_in
 from auditkit.rules.base import clock, hours_minutes, month_of
 from auditkit.rules.context import pairs_within
 
@@ -203,3 +203,11 @@ def test_text_in_chunks_is_joined_into_one():
     assert joined.dropna().tolist() == ["a", "b"]
     numbers = pd.Series([1, 2])
     assert one_chunk(numbers) is numbers
+
+
+def test_positions_in_finds_each_first_place_and_never_a_blank():
+    among = pd.Series(["N2", "N1", None, "N2"], dtype="str")
+    values = pd.Series(["N1", "N2", "N9", None], index=[10, 11, 12, 13], dtype="str")
+    assert positions_in(values, among).tolist() == [1, 0, -1, -1]
+    assert positions_in(values.iloc[:0], among).tolist() == []
+    assert positions_in(values, among.iloc[:0]).tolist() == [-1, -1, -1, -1]

@@ -117,6 +117,11 @@ def _in_month(times: pd.Series, month: str | None) -> pd.Series:
     return month_of(times) == month
 
 
+def _of_month(frame: pd.DataFrame, month: str | None) -> pd.DataFrame:
+    """The rows of `frame` whose time `at` falls in `month`; all of them, uncopied, for None."""
+    return frame if month is None else frame[_in_month(frame["at"], month)]
+
+
 def check_rules(
     bundle: Bundle,
     month: str | None = None,
@@ -142,9 +147,7 @@ def check_rules(
                 rule=code, severity=rule.severity, subject_type=rule.subject
             )[CHECK_COLUMNS].astype(timestamp)
             examined = result.opportunities.assign(rule=code).astype(timestamp)
-            checked[code] = Checked(
-                examined[_in_month(examined["at"], month)], found[_in_month(found["at"], month)]
-            )
+            checked[code] = Checked(_of_month(examined, month), _of_month(found, month))
             say(f"{code} {rule.name}: {_count(len(checked[code].findings), 'finding')}")
             pa.default_memory_pool().release_unused()  # a rule's working copies, back to the OS
     return checked

@@ -478,13 +478,16 @@ def _re2_reads(text: pd.Series) -> pd.Series:
     and space variants (none a word character in either, and \\s names every space). A
     Unicode letter, digit or other symbol leaves a text to Python."""
     column = pa.array(text.array)
-    readable = pc.string_is_ascii(column)
-    if not pc.all(pc.fill_null(readable, True)).as_py():
-        other = _on_threads(
-            lambda part: pc.match_substring_regex(part, _NOT_ASCII_OR_VARIANT), column
+    readable = np.asarray(
+        pc.fill_null(pc.string_is_ascii(column), False).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    others = text.notna().to_numpy() & ~readable
+    if others.any():  # only the few texts with a non-ASCII character are searched
+        variant_only = pc.invert(
+            pc.match_substring_regex(column.filter(pa.array(others)), _NOT_ASCII_OR_VARIANT)
         )
-        readable = pc.invert(other)
-    return pd.Series(readable, index=text.index).fillna(False)
+        readable[others] = variant_only.to_numpy(zero_copy_only=False)
+    return pd.Series(readable, index=text.index)
 
 
 # RE2 runs in C++ without Python's lock: a column split across threads is matched that many

@@ -13,11 +13,9 @@ from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from auditkit import text
-from auditkit.columns import is_in
+from auditkit.columns import is_in, positions_in
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.validation import Bundle
 
@@ -226,11 +224,7 @@ class AuditContext:
         matches = self.call_matches
         if matches.empty:  # no call log, or nothing in it matched
             return calls
-        # Where each call is among the matches, by Arrow's hash of the ids (-1: not matched).
-        at = pc.index_in(
-            pa.array(calls["contact_id"].array), value_set=pa.array(matches["contact_id"].array)
-        )
-        at = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False))
+        at = positions_in(calls["contact_id"], matches["contact_id"])  # -1: not matched
         system_time = matches["call_at"].iloc[np.maximum(at, 0)].set_axis(calls.index)
         return calls.assign(started_at=system_time.where(at >= 0, calls["started_at"]))
 
