@@ -23,7 +23,7 @@ from auditkit.reviews import (
     no_reviews,
     unmatched_reviews,
 )
-from auditkit.rules import RULES, SEVERITY_ORDER, Checked
+from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule
 from auditkit.rules.base import month_of
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
@@ -128,7 +128,8 @@ def check_rules(
     progress: Callable[[str], None] | None = None,
     threads: int | None = None,
 ) -> dict[str, Checked]:
-    """Every rule's opportunities and findings in `month`, by rule code, unsorted and unmasked.
+    """Every rule's opportunities (each subject once, dated by month) and findings in `month`,
+    by rule code, unsorted and unmasked.
 
     The part of an audit that looks within one client at a time, so the Dask engine runs it per
     client partition; `finish_audit` does the rest, over the whole bundle.
@@ -139,16 +140,23 @@ def check_rules(
     say = progress or (lambda _message: None)
     timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
     ctx = AuditContext(bundle)
+
+    def check(code: str, rule: Rule) -> Checked:
+        result = rule.check(ctx)
+        found = result.findings.assign(
+            rule=code, severity=rule.severity, subject_type=rule.subject
+        )[CHECK_COLUMNS].astype(timestamp)
+        # A subject counts once however many ways a rule came to it (a no-show, two calls).
+        examined = result.opportunities.drop_duplicates("subject_id").assign(rule=code)
+        examined = _of_month(examined.astype(timestamp), month)
+        return Checked(examined.assign(month=month_of(examined["at"])), _of_month(found, month))
+
     checked = {}
     with ThreadPoolExecutor(threads or RULE_THREADS) as pool:
-        results = pool.map(lambda rule: rule.check(ctx), RULES.values())
+        results = pool.map(lambda item: check(*item), RULES.items())
         for (code, rule), result in zip(RULES.items(), results, strict=True):
-            found = result.findings.assign(
-                rule=code, severity=rule.severity, subject_type=rule.subject
-            )[CHECK_COLUMNS].astype(timestamp)
-            examined = result.opportunities.assign(rule=code).astype(timestamp)
-            checked[code] = Checked(_of_month(examined, month), _of_month(found, month))
-            say(f"{code} {rule.name}: {_count(len(checked[code].findings), 'finding')}")
+            checked[code] = result
+            say(f"{code} {rule.name}: {_count(len(result.findings), 'finding')}")
             pa.default_memory_pool().release_unused()  # a rule's working copies, back to the OS
     return checked
 
@@ -161,7 +169,7 @@ def finish_audit(
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
 ) -> AuditResult:
-    """Findings sorted, masked and marked with reviews; opportunities dated by month.
+    """Findings sorted, masked and marked with reviews; every rule's opportunities in one frame.
 
     These steps need the whole bundle: masking hides every client's name (a message may name
     another client), and a review is stale by its subject's time wherever that subject is.
@@ -178,9 +186,6 @@ def finish_audit(
         ignore_index=True,
     )
     opportunities_frame = pd.concat([c.opportunities for c in checked.values()], ignore_index=True)
-    opportunities_frame = opportunities_frame.drop_duplicates(["rule", "subject_id"]).assign(
-        month=lambda o: month_of(o["at"])
-    )
 
     path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
     if path is None:
