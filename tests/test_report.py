@@ -674,17 +674,22 @@ def test_workbook_columns_fit_the_longest_line():
 
 
 def test_write_report_works_out_each_compliance_table_once(report, tmp_path, monkeypatch):
-    result, _ = report
-    asked = []
-    every = AuditResult.compliance_by
+    result = dataclasses.replace(report[0])  # a result nobody has asked for a table yet
+    grouped = []
+    group = AuditResult._compliance_table
 
-    def counted(self, *keys):
-        asked.append(keys)
-        return every(self, *keys)
+    def counted(self, keys):
+        grouped.append(keys)
+        return group(self, keys)
 
-    monkeypatch.setattr(AuditResult, "compliance_by", counted)
+    monkeypatch.setattr(AuditResult, "_compliance_table", counted)
     write_report(result, tmp_path)
-    assert sorted(asked) == [(), ("month",), ("staff_id",)]
+    assert sorted(grouped) == [(), ("month",), ("staff_id",)]
+    # and a caller changing its copy changes nobody else's
+    mine = result.compliance_by("month")
+    mine["findings"] = -1
+    assert (result.compliance_by("month")["findings"] >= 0).all()
+    assert len(grouped) == 3
 
 
 def test_report_of_twenty_thousand_findings_takes_seconds_not_minutes(report):
