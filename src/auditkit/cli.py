@@ -12,7 +12,6 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,16 +112,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
     else:
         result = audit(bundle, **options)
     out = Path(args.out)
-    # The report is written meanwhile: Arrow and numpy do most of both, leaving Python free.
-    with ThreadPoolExecutor(1) as pool:
-        report = pool.submit(write_report, result, out)
+
+    def tables() -> None:
         write_csv(result.findings, out / "findings.csv")
         write_csv(result.rejected, out / "rejected.csv")
         write_csv(result.stale_reviews, out / "stale_reviews.csv")
         write_csv(result.compliance, out / "compliance.csv")
         write_csv(result.compliance_by("staff_id"), out / "compliance_by_clinician.csv")
         write_csv(result.compliance_by("month"), out / "compliance_by_month.csv")
-        report.result()
+
+    write_report(result, out, first=tables)  # the tables are written while the report renders
     failing = _failing(result, args.fail_on)
     if not args.quiet:
         period = f"month {args.month}" if args.month else "everything in the bundle"

@@ -19,7 +19,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from hashlib import sha256
@@ -690,11 +690,16 @@ def render_xlsx(result: AuditResult) -> bytes:
     return xlsx_workbook((title, neutralise_formulas(frame), p) for title, frame, p in sheets)
 
 
-def write_report(result: AuditResult, out: Path) -> None:
-    """Write out/report.html and out/report.xlsx, each atomically, the two at once: most of
-    the work is Arrow's and numpy's, which leave Python free for the other."""
+def write_report(result: AuditResult, out: Path, first: Callable[[], object] | None = None) -> None:
+    """Write out/report.html, then out/report.xlsx, each atomically.
+
+    The page and the workbook are rendered at once on threads (most of the work is Arrow's and
+    numpy's, which leave Python free), while `first` (the CLI's tables, say) is written."""
     out = Path(out)
     with ThreadPoolExecutor(2) as pool:
-        page = pool.submit(lambda: render_html(result).encode("utf-8"))
-        write_atomically(out / "report.xlsx", render_xlsx(result))
-        write_atomically(out / "report.html", page.result())
+        page = pool.submit(render_html, result)
+        workbook = pool.submit(render_xlsx, result)
+        if first is not None:
+            first()
+        write_atomically(out / "report.html", page.result().encode("utf-8"))
+        write_atomically(out / "report.xlsx", workbook.result())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -396,21 +397,36 @@ def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
     return validate_table(raw, spec, tz, {})[0]
 
 
-def validate(raws: dict[str, RawTable | None], policy: Policy, path: Path) -> Bundle:
+def validate(
+    raws: dict[str, RawTable | Future[RawTable | None] | None],
+    policy: Policy,
+    path: Path,
+    progress: Callable[[str], None] | None = None,
+) -> Bundle:
     """Check every table against its model and the tables it refers to.
 
     Empties `raws` as it goes, so each raw table is freed as soon as it is validated rather
     than all of them living until the end (a bundle's raw text is as big as its typed frames).
+    A raw still being read is a Future: each table is validated as soon as it is read, while
+    the next is read. `progress` hears a line as each of those is in hand, then "validating".
     """
+    say = progress or (lambda _message: None)
     tz = policy.clinic.timezone
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
     id_sets: dict[str, _IdSet] = {}  # each referred-to table's ids, made once
-    for spec in (*TABLES.values(), CALLS):
+    specs = (*TABLES.values(), CALLS)
+    for spec in specs:
         name = spec.name
         # Taken out of the caller's dict: once its table is typed, nothing refers to the raw
         # text it replaced, and a million rows' worth is freed before the next table.
         raw = raws.pop(name, None)
+        if isinstance(raw, Future):
+            raw = raw.result()
+            if raw is not None:
+                say(f"read {raw.file}: {raw.rows_read:,} rows")
+            if spec is specs[-1]:
+                say("validating")
         if raw is None:
             accepted[name] = _empty_table(spec, tz)
             continue
@@ -462,14 +478,19 @@ def load(
     say = progress or (lambda _message: None)
     if calls is not None and not Path(calls).is_file():
         raise BundleError(f"The call log {calls} does not exist.")
-    raws: dict[str, RawTable | None] = {}
-    for spec in (*TABLES.values(), CALLS):
-        given = Path(calls) if calls is not None and spec is CALLS else None
-        raws[spec.name] = read_table(path, spec, given)
-        if raws[spec.name] is not None:
-            say(f"read {raws[spec.name].file}: {raws[spec.name].rows_read:,} rows")
-    say("validating")
-    bundle = validate(raws, policy, path)  # empties raws: each is freed once validated
+    # One file is read (Arrow's parse, numpy's scan: little of it holds Python's lock) while
+    # the one before is validated.
+    reader = ThreadPoolExecutor(1)
+    try:
+        raws: dict[str, RawTable | Future[RawTable | None] | None] = {
+            spec.name: reader.submit(
+                read_table, path, spec, Path(calls) if calls is not None and spec is CALLS else None
+            )
+            for spec in (*TABLES.values(), CALLS)
+        }
+        bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
+    finally:  # an unusable file stops the audit: the files after it are not read
+        reader.shutdown(cancel_futures=True)
     # Arrow's allocator keeps what reading freed for reuse; an audit's peak starts from here.
     pyarrow.default_memory_pool().release_unused()
     return bundle
