@@ -82,3 +82,37 @@ def test_write_csv_writes_times_as_pandas_does(tmp_path):
         "2026-11-01 01:30:00-07:00,2026-11-01 14:00:00+05:30,'@home,2026-11-01 01:30:00",
         "0999-01-05 07:09:00-07:52:58,0999-01-05 20:55:26+05:53:28,x,0999-01-05 07:09:00",
     ]
+
+
+def test_a_text_column_concatenated_is_its_values_end_to_end():
+    import pyarrow as pa
+
+    from auditkit.output import concatenated
+
+    chunked = pd.Series(
+        pd.arrays.ArrowStringArray(
+            pa.chunked_array([["<tr>a</tr>", None], ["<tr>\u00e9\u2019</tr>"]])
+        )
+    )
+    assert concatenated(chunked) == "<tr>a</tr><tr>\u00e9\u2019</tr>"
+    assert concatenated(chunked.iloc[1:]) == "<tr>\u00e9\u2019</tr>"
+    assert concatenated(pd.Series([], dtype="str")) == ""
+
+
+def test_a_file_written_in_pieces_is_written_whole(tmp_path):
+    from auditkit.output import write_atomically
+
+    write_atomically(
+        tmp_path / "page.html", (piece.encode() for piece in ["<p>", "\u00e9", "</p>"])
+    )
+    assert (tmp_path / "page.html").read_bytes() == "<p>\u00e9</p>".encode()
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary left behind
+
+
+def test_freed_memory_goes_back_to_the_system_on_linux():
+    import sys
+
+    from auditkit import memory
+
+    assert (memory._TRIM is not None) is sys.platform.startswith("linux")
+    memory.release_unused_memory()  # and it can be called at any time

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from auditkit.columns import is_in
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
+from auditkit.memory import release_unused_memory
 from auditkit.policy import Policy
 from auditkit.privacy import client_names, identifier_masker
 from auditkit.reviews import (
@@ -71,15 +72,18 @@ class AuditResult:
         return pd.concat([self.bundle.rejected, self.rejected_reviews], ignore_index=True)
 
     @cached_property
-    def _flagged(self) -> pd.Series:
+    def _flagged(self) -> np.ndarray:
         """Whether each opportunity has a finding nobody dismissed: worked out once, since a
         report asks for compliance by rule, clinician and month, over a million opportunities."""
         counted = self.findings[self.findings["review"] != "dismissed"]
-
-        def keys(frame: pd.DataFrame) -> pd.Series:
-            return frame["rule"].astype("str") + "\x1f" + frame["subject_id"].astype("str")
-
-        return is_in(keys(self.opportunities), keys(counted))
+        rule, rules = pd.factorize(self.opportunities["rule"])
+        subjects = self.opportunities["subject_id"]
+        flagged = np.zeros(len(subjects), dtype=bool)
+        for code, name in enumerate(rules):  # a pass per rule, not per row
+            rows = np.flatnonzero(rule == code)
+            found = counted.loc[counted["rule"] == name, "subject_id"]
+            flagged[rows] = is_in(subjects.iloc[rows], found).to_numpy()
+        return flagged
 
     @property
     def compliance(self) -> pd.DataFrame:
@@ -173,7 +177,7 @@ def check_rules(
         for (code, rule), result in zip(RULES.items(), results, strict=True):
             checked[code] = result
             say(f"{code} {rule.name}: {_count(len(result.findings), 'finding')}")
-            pa.default_memory_pool().release_unused()  # a rule's working copies, back to the OS
+            release_unused_memory()  # a rule's working copies, back to the OS
     return checked
 
 
@@ -257,4 +261,7 @@ def audit(
     if policy is not None:
         bundle = replace(bundle, policy=policy)
     checked = check_rules(bundle, month, progress)
-    return finish_audit(bundle, checked, month, reviews, progress, show_names)
+    result = finish_audit(bundle, checked, month, reviews, progress, show_names)
+    del checked  # each rule's frames, now in the result's
+    release_unused_memory()
+    return result

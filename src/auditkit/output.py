@@ -6,13 +6,15 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from auditkit.columns import one_chunk
 
 # A temporary output file this old was left by a run that was killed while writing it.
 ABANDONED_AFTER_SECONDS = 600
@@ -42,14 +44,17 @@ def _remove_abandoned_temporaries(path: Path) -> None:
                 leftover.unlink()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see old or new, never half."""
+def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write to a temporary file beside `path`, then rename: readers see old or new, never half.
+
+    `data` may come in pieces, so a large page need never be in memory whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -94,6 +99,19 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         ):
             safe[column] = iso_times(times, sep=" ")
     write_atomically(path, safe.to_csv(index=False).encode("utf-8"))
+
+
+def concatenated(text: pd.Series) -> str:
+    """A text column's values end to end (a missing one as ''): Arrow keeps them so in one
+    buffer, so this is one decode, not a Python object per row and a join."""
+    values = pa.array(one_chunk(text.astype("str").fillna("")).array, type=pa.large_string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    _validity, offsets, data = values.buffers()
+    if data is None or len(values) == 0:
+        return ""
+    at = np.frombuffer(offsets, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
+    return str(memoryview(data)[at[0] : at[-1]], "utf-8")
 
 
 def join_text(parts: Sequence[pd.Series | str], index: pd.Index) -> pd.Series:

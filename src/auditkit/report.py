@@ -36,6 +36,7 @@ import vl_convert
 from auditkit.auditing import AuditResult, audit
 from auditkit.columns import one_chunk, per_distinct
 from auditkit.output import (
+    concatenated,
     iso_times,
     join_text,
     neutralise_formulas,
@@ -566,10 +567,12 @@ def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
     return join_text(parts, findings.index)
 
 
-def _findings_table(result: AuditResult) -> str:
+def _findings_table(result: AuditResult) -> list[str]:
+    """The findings table, in pieces: a severity's rows are one piece, of tens of megabytes
+    for a large clinic's year, and the page is written piece by piece, never whole."""
     findings = result.findings
     if findings.empty:
-        return '<p class="empty">No findings: every record examined kept the policy.</p>'
+        return ['<p class="empty">No findings: every record examined kept the policy.</p>']
     names = clinician_names(result)
     reviewed = "review" in findings
     headers = ["rule", "when", "clinician", "client", "record", "summary", "evidence"]
@@ -582,12 +585,13 @@ def _findings_table(result: AuditResult) -> str:
     for severity in SEVERITIES:
         shown = rows[findings["severity"] == severity]
         if len(shown):
-            groups.append(
+            groups += [
                 f'<tbody class="group" data-group="{severity}"><tr class="group-head">'
                 f'<th colspan="{len(headers)}"><span class="sev sev-{severity}">{severity}</span> '
-                f'severity <span class="group-count">{len(shown)}</span></th></tr>'
-                f"{''.join(shown.tolist())}</tbody>"
-            )
+                f'severity <span class="group-count">{len(shown)}</span></th></tr>',
+                concatenated(shown),
+                "</tbody>",
+            ]
     present = findings["rule"].unique()
     staff = sorted(findings["staff_id"].dropna().unique())
     controls = [
@@ -604,12 +608,14 @@ def _findings_table(result: AuditResult) -> str:
         f'<span class="shown">showing <strong id="findings-shown">{len(findings)}</strong> '
         f"of {len(findings)}</span>"
     )
-    return (
+    return [
         '<p class="note sort-hint">Click a column heading to sort within each severity; type or '
         "choose below to filter.</p>"
         f'<div class="controls">{"".join(controls)}</div>'
-        f'<table id="findings"><thead><tr>{head}</tr></thead>{"".join(groups)}</table>'
-    )
+        f'<table id="findings"><thead><tr>{head}</tr></thead>',
+        *groups,
+        "</table>",
+    ]
 
 
 def _trend_note(result: AuditResult) -> str:
@@ -641,35 +647,53 @@ def _privacy_note(result: AuditResult) -> str:
 
 def render_html(result: AuditResult) -> str:
     """The whole report page as one self-contained HTML document."""
+    return "".join(_page_pieces(result))
+
+
+def _page_pieces(result: AuditResult) -> list[str]:
+    """The report page in pieces: the template's text with each $placeholder filled, the
+    findings table as several pieces, to be written out one at a time."""
     rules = rule_summary(result)
     trend = monthly_trend(result)
     coverage = result.bundle.coverage[["file", "encoding", "rows_read", "accepted", "rejected"]]
-    template = Template(files("auditkit").joinpath("templates/report.html").read_text("utf-8"))
     policy = result.bundle.policy
     reviews_note = (
         " Findings dismissed on review are not counted." if "review" in result.findings else ""
     )
-    return template.substitute(
-        clinic=html_text(policy.clinic.name or "the clinic"),
-        period=html_text(_period(result, trend)),
-        policy=html_text(policy.source),
-        generated=html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
-        version=html_text(version("auditkit")),
-        privacy=_privacy_note(result),
-        cards=_cards(result, rules),
-        coverage=_html_table(
+    values: dict[str, str | list[str]] = {
+        "clinic": html_text(policy.clinic.name or "the clinic"),
+        "period": html_text(_period(result, trend)),
+        "policy": html_text(policy.source),
+        "generated": html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
+        "version": html_text(version("auditkit")),
+        "privacy": _privacy_note(result),
+        "cards": _cards(result, rules),
+        "coverage": _html_table(
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."
         ),
-        reviews_note=reviews_note,
-        rules=_rules_table(rules),
-        trend_note=html_text(_trend_note(result)),
-        findings=_findings_table(result),
-        rejected=_html_table(
+        "reviews_note": reviews_note,
+        "rules": _rules_table(rules),
+        "trend_note": html_text(_trend_note(result)),
+        "findings": _findings_table(result),
+        "rejected": _html_table(
             result.rejected, numeric=["line"], empty="No rows were rejected: every row was used."
         ),
-        vega=vega_javascript(),
-        specs=script_json(chart_specs(result, rules, trend)),
-    )
+        "vega": vega_javascript(),
+        "specs": script_json(chart_specs(result, rules, trend)),
+    }
+    template = files("auditkit").joinpath("templates/report.html").read_text("utf-8")
+    pieces, at = [], 0
+    for placeholder in Template.pattern.finditer(template):  # Template.substitute's own syntax
+        pieces.append(template[at : placeholder.start()])
+        name = placeholder.group("named") or placeholder.group("braced")
+        if name is None:  # '$$', or a '$' with no name
+            pieces.append("$" if placeholder.group("escaped") is not None else placeholder[0])
+        else:
+            value = values[name]
+            pieces.extend([value] if isinstance(value, str) else value)
+        at = placeholder.end()
+    pieces.append(template[at:])
+    return pieces
 
 
 # --- xlsx ------------------------------------------------------------------------------------
@@ -697,9 +721,9 @@ def write_report(result: AuditResult, out: Path, first: Callable[[], object] | N
     numpy's, which leave Python free), while `first` (the CLI's tables, say) is written."""
     out = Path(out)
     with ThreadPoolExecutor(2) as pool:
-        page = pool.submit(render_html, result)
+        page = pool.submit(_page_pieces, result)
         workbook = pool.submit(render_xlsx, result)
         if first is not None:
             first()
-        write_atomically(out / "report.html", page.result().encode("utf-8"))
+        write_atomically(out / "report.html", (piece.encode("utf-8") for piece in page.result()))
         write_atomically(out / "report.xlsx", workbook.result())

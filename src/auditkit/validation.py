@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
+from auditkit.memory import release_unused_memory
 from auditkit.parsing import (
     arrow_strings,
     no_problems,
@@ -492,5 +493,5 @@ def load(
     finally:  # an unusable file stops the audit: the files after it are not read
         reader.shutdown(cancel_futures=True)
     # Arrow's allocator keeps what reading freed for reuse; an audit's peak starts from here.
-    pyarrow.default_memory_pool().release_unused()
+    release_unused_memory()
     return bundle
