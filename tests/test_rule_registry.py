@@ -74,3 +74,9 @@ def test_rules_code_explains_one_rule(capsys):
 def test_rules_unknown_code_exits_2(capsys):
     assert main(["rules", "XX999"]) == 2
     assert "There is no rule 'XX999'" in capsys.readouterr().err
+
+
+def test_the_rules_started_first_are_registered_rules():
+    from auditkit.auditing import LONGEST_RULES
+
+    assert set(LONGEST_RULES) <= set(RULES)
