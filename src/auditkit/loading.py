@@ -538,8 +538,12 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
             "each record came from. Rename or remove that column."
         )
     raw.frame.columns = names
-    for name in names:  # a column at a time: each one's blocks are freed as it is joined
-        raw.frame[name] = one_chunk(raw.frame[name])
+    # Text kept as read (ids, messages, an export's extra columns) in one chunk each, its
+    # blocks freed as it is joined; times, vocabularies and numbers are parsed into new arrays.
+    parsed = {c.name for c in spec.columns if c.kind != "text"}
+    for name in names:
+        if name not in parsed:
+            raw.frame[name] = one_chunk(raw.frame[name])
     missing = [c for c in spec.required_columns if c not in names]
     if missing:
         raise BundleError(
