@@ -84,13 +84,13 @@ def pipeline(bundle: Path, out: Path) -> list[dict]:
     from auditkit.report import write_report
     from auditkit.rules import RULES
     from auditkit.rules.context import AuditContext
-    from auditkit.schemas import TABLES
+    from auditkit.schemas import CALLS, TABLES
     from auditkit.validation import validate
 
     record("import auditkit", started, 0)
     started = time.perf_counter()
     policy = load_policy(bundle=bundle)
-    raws = {name: read_table(bundle, spec) for name, spec in TABLES.items()}
+    raws = {spec.name: read_table(bundle, spec) for spec in (*TABLES.values(), CALLS)}
     read_rows = sum(raw.rows_read for raw in raws.values() if raw is not None)
     record("read", started, read_rows)
     started = time.perf_counter()

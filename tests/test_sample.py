@@ -434,3 +434,15 @@ def test_missed_session_notes_mix_sentences_shorthand_and_unlinked(reference: Re
     assert text.str.contains("Client did not show|Therapist called client").any()
     for shorthand in ("FTA", "NS", "DNA", "LVM", "LM", "pt", "T", "appt", "f/u", "Next appoint"):
         assert text.str.contains(rf"\b{re.escape(shorthand)}\b").any(), shorthand
+
+
+def test_client_numbers_spread_over_area_codes_as_the_clinic_grows() -> None:
+    from auditkit.sample import _area_codes
+
+    assert _area_codes(40) == ["805", "818", "747"]  # the shipped sample's numbers, unchanged
+    assert _area_codes(300) == ["805", "818", "747"]
+    codes = _area_codes(34_500)  # a million appointments' clients: about one number each
+    assert len(codes) == 345 == len(set(codes))
+    assert codes[3:6] == ["201", "202", "203"]
+    assert not [code for code in codes if code.endswith("11")]
+    assert len(_area_codes(10**7)) == 781  # every area code there is, then numbers are shared

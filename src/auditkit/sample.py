@@ -281,6 +281,22 @@ def _make_staff(clients: int) -> pd.DataFrame:
     )
 
 
+# The clinic's own area codes first; a larger clinic's clients are spread over more.
+_LOCAL_AREA_CODES = ("805", "818", "747")
+_AREA_CODES = _LOCAL_AREA_CODES + tuple(
+    str(code)
+    for code in range(201, 990)
+    if code % 100 != 11 and str(code) not in _LOCAL_AREA_CODES  # N11 codes are services
+)
+
+
+def _area_codes(clients: int) -> list[str]:
+    """Area codes for `clients` invented numbers, 555-0100 to 555-0199 in each (the range kept
+    for fiction): about one number per client, so numbers are shared about as often as siblings
+    share a parent's phone, not hundreds of clients to a number as three codes would give."""
+    return list(_AREA_CODES[: min(len(_AREA_CODES), max(3, -(-clients // 100)))])
+
+
 def _make_clients(rng: np.random.Generator, staff: pd.DataFrame, n: int) -> pd.DataFrame:
     """Invented clients with their weekly slot, treatment span and consent to naming the clinic."""
     therapists = staff.loc[staff["role"] == "therapist"]
@@ -354,9 +370,7 @@ def _make_clients(rng: np.random.Generator, staff: pd.DataFrame, n: int) -> pd.D
             "pronoun": pronoun,
             "phone": [
                 f"({a}) 555-01{k:02d}"
-                for a, k in zip(
-                    rng.choice(["805", "818", "747"], n), rng.integers(0, 100, n), strict=True
-                )
+                for a, k in zip(rng.choice(_area_codes(n), n), rng.integers(0, 100, n), strict=True)
             ],
             "intake": intake,
             "continuing": continuing,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from auditkit.columns import is_in
 from auditkit.rules.base import Checked, Rule, found, subjects
 from auditkit.rules.context import AuditContext
@@ -10,11 +13,21 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     pairs = ctx.call_clients
     therapist = ctx.bundle.clients.set_index("client_id")["therapist_id"]
-    # A shared number's call is examined once, under the first of its clients.
-    calls = pairs.sort_values("client_id", kind="stable").drop_duplicates("call_id")
+    # A shared number's call is examined once, under the first of its clients. Integer codes
+    # are sorted, not a million Arrow strings; order by client as sorting the ids would give.
+    client = pd.factorize(pairs["client_id"], sort=True)[0]
+    call, call_ids = pd.factorize(pairs["call_id"])
+    by_client = np.argsort(client, kind="stable")
+    _, first = np.unique(call[by_client], return_index=True)
+    examined = by_client[np.sort(first)]
+    calls = pairs.iloc[examined]
     calls = calls.assign(staff_id=calls["client_id"].map(therapist))
-    missing = calls[~is_in(calls["call_id"], ctx.call_matches["call_id"])]
-    shared = pairs[pairs.duplicated("call_id", keep=False)].sort_values("client_id")
+    unlogged = ~is_in(calls["call_id"], ctx.call_matches["call_id"])
+    missing = calls[unlogged]
+    # Who else has the number, for the calls found only: joining names is a Python call per call.
+    listed = np.bincount(call, minlength=len(call_ids)) > 1  # shared numbers' calls
+    listed[call[examined][~unlogged.to_numpy()]] = False
+    shared = pairs[listed[call]].sort_values("client_id")
     sharers = shared.groupby("call_id")["client_id"].agg(", ".join)
     on_file = "; the number is on file for " + missing["call_id"].map(sharers).astype("str")
     minutes = ctx.policy.calls.match_minutes
