@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from auditkit.columns import per_distinct
+
 # An extension ("x12", "ext. 12", "#12") or a "tel:" prefix is no part of the number dialled.
 _EXTENSION = r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d+\s*$"
 _TEL = r"(?i)^\s*tel:"
@@ -19,7 +21,14 @@ _NANP = r"^1?([2-9]\d{2}[2-9]\d{6})$"
 
 def to_e164(numbers: pd.Series) -> pd.Series:
     """Each number in E.164; NA where it is blank or can't be a full number (e.g. 555-0101,
-    with no area code, which no call log can be matched against)."""
+    with no area code, which no call log can be matched against).
+
+    Worked out once per distinct number: a call log repeats its clients' numbers many times.
+    """
+    return per_distinct(_e164, numbers)
+
+
+def _e164(numbers: pd.Series) -> pd.Series:
     text = numbers.astype("str").str.replace(_TEL, "", regex=True)
     text = text.str.replace(_EXTENSION, "", regex=True).str.strip()
     digits = text.str.replace(r"\D", "", regex=True)

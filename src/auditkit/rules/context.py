@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit import text
-from auditkit.columns import is_in, positions_in
+from auditkit.columns import is_in, positions_in, take_text
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.validation import Bundle
 
@@ -254,26 +254,41 @@ class AuditContext:
         nearest contact; contacts that lost try again against the calls still free.
         """
         contacts = self.contacts
-        # Rows are dropped by integer keys: isin over Arrow strings is slow at a clinic's scale.
         logged = contacts.loc[
             contacts["channel"] == "phone", ["contact_id", "client_id", "direction", "started_at"]
-        ].sort_values("started_at", kind="stable")
-        logged = logged.assign(row=np.arange(len(logged)))
+        ]
         calls = self.call_clients
-        free = (
-            calls[["call_id", "client_id", "direction", "started_at"]]
-            .rename(columns={"started_at": "call_at"})
-            .assign(call=pd.factorize(calls["call_id"])[0])  # a shared number: a row per sibling
-            .sort_values("call_at", kind="stable")
+        # Rounds move integers only (a group per client and direction, rows, calls): every
+        # sort, join and take of a million Arrow strings would cost more than the matching.
+        group = (
+            pd.concat([logged[["client_id", "direction"]], calls[["client_id", "direction"]]])
+            .groupby(["client_id", "direction"], sort=False)
+            .ngroup()
+            .to_numpy()
         )
-        rounds = [logged.iloc[:0].merge(free.iloc[:0], on=["client_id", "direction"])]
-        while len(logged) and len(free):
+        left = pd.DataFrame(
+            {
+                "started_at": logged["started_at"].array,
+                "group": group[: len(logged)],
+                "row": np.arange(len(logged)),
+            }
+        ).sort_values("started_at", kind="stable")
+        free = pd.DataFrame(
+            {
+                "call_at": calls["started_at"].array,
+                "group": group[len(logged) :],
+                "call": pd.factorize(calls["call_id"])[0],  # a shared number: a row per sibling
+                "pair": np.arange(len(calls)),
+            }
+        ).sort_values("call_at", kind="stable")
+        rounds = [left.iloc[:0].merge(free.iloc[:0], on="group")]
+        while len(left) and len(free):
             nearest = pd.merge_asof(
-                logged,
+                left,
                 free,
                 left_on="started_at",
                 right_on="call_at",
-                by=["client_id", "direction"],
+                by="group",
                 tolerance=self.match_window,
                 direction="nearest",
             ).dropna(subset=["call"])
@@ -283,10 +298,17 @@ class AuditContext:
             paired = nearest.assign(gap=gap).sort_values("gap", kind="stable")
             paired = paired.drop_duplicates("call")
             rounds.append(paired)
-            logged = logged[~logged["row"].isin(paired["row"])]
+            left = left[~left["row"].isin(paired["row"])]
             free = free[~free["call"].isin(paired["call"])]
         matches = pd.concat(rounds, ignore_index=True)
-        return matches[["contact_id", "call_id", "call_at"]]
+        row, pair = matches["row"].to_numpy(np.int64), matches["pair"].to_numpy(np.int64)
+        return pd.DataFrame(
+            {
+                "contact_id": take_text(logged["contact_id"], row, matches.index),
+                "call_id": take_text(calls["call_id"], pair, matches.index),
+                "call_at": calls["started_at"].array.take(pair),
+            }
+        )
 
     def calls_after_no_shows(self, within: pd.Timedelta) -> pd.DataFrame:
         """(no-show, outbound call to that client) pairs with the call in [start, start + within].
