@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 from rule_fixtures import build_bundle
 
 from auditkit import audit
@@ -141,3 +142,46 @@ def test_no_network_connection_at_import_or_while_auditing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("offline ")
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+MASKED_NAMES = ["Ann", "O'Neil", "José", "Dılan", "İpek", "Kim"]
+TRICKY_TEXTS = [
+    "Annual review with Ann today",  # a name inside a word stays; the word alone goes
+    "Left word for ann, ANN and Ann's mother",
+    "Spoke with O'Neil and O\u2019Neil",  # either apostrophe
+    "Hola José, ¿puede llamar?",
+    "Dilan and dilan called; DILAN too",  # dotless ı in the name meets an ASCII i
+    "Ipek and ipek",  # İ in the name: the ASCII i alone is not it
+    "\u212aim called back",  # a Kelvin sign is a K to Python's IGNORECASE
+    "Call 805.555.0127 or (805) 555-0199 ext. 12",
+    "or 555\x1c0127",  # Python's \s has the ASCII separators \x1c-\x1f; RE2's has not
+    "At 13:26:40 on 2025-10-01, 8 min",  # times and dates are no phone numbers
+    "nothing here",
+    "",
+]
+
+
+def test_masking_only_the_texts_that_can_hold_a_name_gives_what_the_regex_gives():
+    """Arrow picks the texts worth the Python regex; every text comes out as if all met it."""
+    from auditkit.privacy import _PHONE, _name_pattern, identifier_masker
+
+    texts = pd.Series(TRICKY_TEXTS, dtype="str")
+    everywhere = (
+        texts.str.replace(_name_pattern(MASKED_NAMES[:3]), "[client]", regex=True)
+        .str.replace(_name_pattern(MASKED_NAMES[3:]), "[name]", regex=True)
+        .str.replace(_PHONE, "[phone]", regex=True)
+    )
+    masked = identifier_masker(MASKED_NAMES[:3], MASKED_NAMES[3:])(texts)
+    assert masked.tolist() == everywhere.tolist()
+    assert masked.tolist()[:10] == [
+        "Annual review with [client] today",
+        "Left word for [client], [client] and [client]'s mother",
+        "Spoke with [client] and [client]",
+        "Hola [client], ¿puede llamar?",
+        "[name] and [name] called; [name] too",
+        "Ipek and ipek",
+        "[name] called back",
+        "Call [phone] or [phone] ext. 12",
+        "or [phone]",
+        "At 13:26:40 on 2025-10-01, 8 min",
+    ]

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditkit.columns import per_distinct
 from auditkit.validation import Bundle
@@ -87,6 +91,74 @@ def _name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(f"{_B}{_alternation(trie)}{_E}", re.IGNORECASE) if trie else None
 
 
+# Letters other than ASCII that Python's IGNORECASE matches to ASCII ones (s, k, i, i).
+_ASCII_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u0131": "i"})
+
+
+@dataclass(frozen=True)
+class _Masked:
+    """Words to mask as `label` (names, any case, as whole words) in a column of texts.
+
+    The regex runs in Python, a call per text; most texts (an evidence line, a log entry) hold
+    none of the names. A text written in ASCII can only hold a name if one of its words is a
+    name's first word-run (lower-cased, as Arrow finds them in every text at once), so only such
+    texts, and every text with other characters, meet the regex.
+    """
+
+    pattern: re.Pattern[str]
+    label: str
+    first_words: pa.Array | None  # each name's first run of word characters, ASCII lower case
+
+    @classmethod
+    def of(cls, names: Iterable[str], label: str) -> _Masked | None:
+        names = list(names)
+        pattern = _name_pattern(names)
+        if pattern is None:
+            return None
+        runs = [re.search(r"\w+", name.translate(_ASCII_FOLDS).lower()) for name in names]
+        if None in runs:  # a name of punctuation alone: every text is a candidate
+            return cls(pattern, label, None)
+        # A run with letters that fold to no ASCII letter can't be in an ASCII text at all.
+        words = sorted({run[0] for run in runs if run[0].isascii()})
+        return cls(pattern, label, pa.array(words, pa.large_string()))
+
+    def __call__(self, texts: pd.Series) -> pd.Series:
+        if self.first_words is None:
+            return texts.str.replace(self.pattern, self.label, regex=True)
+        strings = pa.array(texts.array, type=pa.large_string())
+        words = pc.split_pattern_regex(pc.ascii_lower(strings), r"[^a-z0-9_]+")
+        found = pc.is_in(pc.list_flatten(words), value_set=self.first_words)
+        parents = pc.list_parent_indices(words).to_numpy()[found.to_numpy(zero_copy_only=False)]
+        candidate = np.bincount(parents, minlength=len(texts)).astype(bool)
+        candidate |= ~pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False)
+        return _replace_in(texts, candidate, self.pattern, self.label)
+
+
+def _replace_in(
+    texts: pd.Series, rows: np.ndarray, pattern: re.Pattern[str], label: str
+) -> pd.Series:
+    """`texts` with `pattern` replaced by `label` in the `rows` only (a boolean mask)."""
+    if not rows.any():
+        return texts
+    replaced = texts.copy()
+    replaced[rows] = texts[rows].str.replace(pattern, label, regex=True)
+    return replaced
+
+
+# What every phone number has, for Arrow's RE2 in ASCII text: three digits and four, at most
+# one separator between (Python's \s, in ASCII, is these six characters and \x1c-\x1f).
+_PHONE_CORE = r"[0-9]{3}[\t\n\v\f\r \x1c-\x1f.-]?[0-9]{4}"
+
+
+def _mask_phones(texts: pd.Series) -> pd.Series:
+    """Phone numbers as [phone], looked for only where Arrow finds their digits (or non-ASCII)."""
+    strings = pa.array(texts.array, type=pa.large_string())
+    digits = pc.fill_null(pc.match_substring_regex(strings, _PHONE_CORE), False)
+    other = pc.invert(pc.fill_null(pc.string_is_ascii(strings), True))
+    candidate = pc.or_(digits, other).to_numpy(zero_copy_only=False)
+    return _replace_in(texts, candidate, _PHONE, "[phone]")
+
+
 def _name_words(parts: pd.Series) -> list[str]:
     """'Mary-Jo van Dyke' gives Mary, Jo, van and Dyke, so 'Ms. Dyke' is masked too."""
     words = (
@@ -139,14 +211,12 @@ def identifier_masker(
 ) -> Callable[[pd.Series], pd.Series]:
     """A function masking client names as [client], `others` (people the policy lists) as
     [name] and phone numbers as [phone]: the minimum a finding needs to show."""
-    client_pattern, other_pattern = _name_pattern(clients), _name_pattern(others)
+    maskers = [m for m in (_Masked.of(clients, "[client]"), _Masked.of(others, "[name]")) if m]
 
     def mask(texts: pd.Series) -> pd.Series:
-        if client_pattern is not None:
-            texts = texts.str.replace(client_pattern, "[client]", regex=True)
-        if other_pattern is not None:
-            texts = texts.str.replace(other_pattern, "[name]", regex=True)
-        return texts.str.replace(_PHONE, "[phone]", regex=True)
+        for masked in maskers:
+            texts = masked(texts)
+        return _mask_phones(texts)
 
     # A rule's summaries repeat one sentence thousands of times.
     return lambda texts: per_distinct(mask, texts)
