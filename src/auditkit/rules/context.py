@@ -231,19 +231,28 @@ class AuditContext:
     # --- the phone system's log ---------------------------------------------------------------
     @shared
     def call_clients(self) -> pd.DataFrame:
-        """Each phone-system call with the client it was to or from: the client_id the log has,
-        else every client with the call's number on file (siblings may share a parent's phone).
+        """Each phone-system call (`call`: its row in the call log) with a client it was to or
+        from (`client_id`): the client_id the log has, else every client with the call's number
+        on file (siblings may share a parent's phone). Row positions, not the log's columns: a
+        call to a shared number is a row per sibling, and copying a million rows' text would
+        cost more than everything done with them.
 
         Calls with no client's number are left out: nothing in the contact log can be theirs.
         """
         calls = self.bundle.calls
-        unnamed = calls[calls["client_id"].isna()]
-        by_number = (
-            unnamed.drop(columns="client_id")
-            .assign(number=client_numbers(unnamed))
-            .merge(numbers_on_file(self.bundle.clients), on="number")
+        named = calls["client_id"].notna().to_numpy()
+        unnamed = np.flatnonzero(~named)
+        by_number = pd.DataFrame(
+            {"call": unnamed, "number": client_numbers(calls.iloc[unnamed]).to_numpy()}
+        ).merge(numbers_on_file(self.bundle.clients), on="number")
+        rows = np.flatnonzero(named)
+        return pd.concat(
+            [
+                pd.DataFrame({"call": rows, "client_id": calls["client_id"].array.take(rows)}),
+                by_number[["call", "client_id"]],
+            ],
+            ignore_index=True,
         )
-        return pd.concat([calls[calls["client_id"].notna()], by_number[calls.columns]])
 
     @shared
     def call_matches(self) -> pd.DataFrame:
@@ -253,18 +262,19 @@ class AuditContext:
         Each round pairs every contact with its nearest free call and lets each call keep its
         nearest contact; contacts that lost try again against the calls still free.
         """
-        contacts = self.contacts
+        contacts, calls = self.contacts, self.bundle.calls
         logged = contacts.loc[
             contacts["channel"] == "phone", ["contact_id", "client_id", "direction", "started_at"]
         ]
-        calls = self.call_clients
+        pairs = self.call_clients
+        call = pairs["call"].to_numpy()
         # Rounds move integers only (a group per client and direction, rows, calls): every
         # sort, join and take of a million Arrow strings would cost more than the matching.
-        group = (
-            pd.concat([logged[["client_id", "direction"]], calls[["client_id", "direction"]]])
-            .groupby(["client_id", "direction"], sort=False)
-            .ngroup()
-            .to_numpy()
+        client = pd.factorize(pd.concat([logged["client_id"], pairs["client_id"]]))[0]
+        direction = pd.factorize(pd.concat([logged["direction"], calls["direction"]]))[0]
+        ways = int(direction.max(initial=0)) + 1
+        group = client * ways + np.concatenate(
+            [direction[: len(logged)], direction[len(logged) :][call]]
         )
         left = pd.DataFrame(
             {
@@ -275,10 +285,9 @@ class AuditContext:
         ).sort_values("started_at", kind="stable")
         free = pd.DataFrame(
             {
-                "call_at": calls["started_at"].array,
+                "call_at": calls["started_at"].array.take(call),
                 "group": group[len(logged) :],
-                "call": pd.factorize(calls["call_id"])[0],  # a shared number: a row per sibling
-                "pair": np.arange(len(calls)),
+                "call": call,  # a shared number: a row per sibling, one call
             }
         ).sort_values("call_at", kind="stable")
         rounds = [left.iloc[:0].merge(free.iloc[:0], on="group")]
@@ -301,12 +310,12 @@ class AuditContext:
             left = left[~left["row"].isin(paired["row"])]
             free = free[~free["call"].isin(paired["call"])]
         matches = pd.concat(rounds, ignore_index=True)
-        row, pair = matches["row"].to_numpy(np.int64), matches["pair"].to_numpy(np.int64)
+        row, call = matches["row"].to_numpy(np.int64), matches["call"].to_numpy(np.int64)
         return pd.DataFrame(
             {
                 "contact_id": take_text(logged["contact_id"], row, matches.index),
-                "call_id": take_text(calls["call_id"], pair, matches.index),
-                "call_at": calls["started_at"].array.take(pair),
+                "call_id": take_text(calls["call_id"], call, matches.index),
+                "call_at": calls["started_at"].array.take(call),
             }
         )
 

@@ -11,24 +11,26 @@ from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    pairs = ctx.call_clients
+    pairs, log = ctx.call_clients, ctx.bundle.calls
     therapist = ctx.bundle.clients.set_index("client_id")["therapist_id"]
     # A shared number's call is examined once, under the first of its clients. Integer codes
     # are sorted, not a million Arrow strings; order by client as sorting the ids would give.
     client = pd.factorize(pairs["client_id"], sort=True)[0]
-    call, call_ids = pd.factorize(pairs["call_id"])
+    call = pairs["call"].to_numpy()
     by_client = np.argsort(client, kind="stable")
     _, first = np.unique(call[by_client], return_index=True)
     examined = by_client[np.sort(first)]
-    calls = pairs.iloc[examined]
-    calls = calls.assign(staff_id=calls["client_id"].map(therapist))
-    unlogged = ~is_in(calls["call_id"], ctx.call_matches["call_id"])
+    calls = log.iloc[call[examined]].reset_index(drop=True)
+    calls["client_id"] = pairs["client_id"].array.take(examined)
+    calls["staff_id"] = calls["client_id"].map(therapist)
+    unlogged = ~is_in(calls["call_id"], ctx.call_matches["call_id"]).to_numpy()
     missing = calls[unlogged]
     # Who else has the number, for the calls found only: joining names is a Python call per call.
-    listed = np.bincount(call, minlength=len(call_ids)) > 1  # shared numbers' calls
-    listed[call[examined][~unlogged.to_numpy()]] = False
+    listed = np.bincount(call, minlength=len(log)) > 1  # shared numbers' calls
+    listed[call[examined][~unlogged]] = False
     shared = pairs[listed[call]].sort_values("client_id")
-    sharers = shared.groupby("call_id")["client_id"].agg(", ".join)
+    sharers = shared.groupby("call")["client_id"].agg(", ".join)
+    sharers.index = log["call_id"].array.take(sharers.index.to_numpy())
     on_file = "; the number is on file for " + missing["call_id"].map(sharers).astype("str")
     minutes = ctx.policy.calls.match_minutes
     evidence = (
