@@ -87,16 +87,16 @@ def test_write_csv_writes_times_as_pandas_does(tmp_path):
 def test_a_text_column_concatenated_is_its_values_end_to_end():
     import pyarrow as pa
 
-    from auditkit.output import concatenated
+    from auditkit.output import concatenated_utf8
 
     chunked = pd.Series(
         pd.arrays.ArrowStringArray(
             pa.chunked_array([["<tr>a</tr>", None], ["<tr>\u00e9\u2019</tr>"]])
         )
     )
-    assert concatenated(chunked) == "<tr>a</tr><tr>\u00e9\u2019</tr>"
-    assert concatenated(chunked.iloc[1:]) == "<tr>\u00e9\u2019</tr>"
-    assert concatenated(pd.Series([], dtype="str")) == ""
+    assert concatenated_utf8(chunked) == "<tr>a</tr><tr>\u00e9\u2019</tr>".encode()
+    assert concatenated_utf8(chunked.iloc[1:]) == "<tr>\u00e9\u2019</tr>".encode()
+    assert concatenated_utf8(pd.Series([], dtype="str")) == b""
 
 
 def test_a_file_written_in_pieces_is_written_whole(tmp_path):

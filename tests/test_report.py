@@ -18,6 +18,7 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -529,6 +530,24 @@ def test_findings_rows_carry_their_data_and_sort_keys(report):
     )
     assert row.endswith('<td><span class="review review-new">new</span></td></tr>')
     assert '<span class="group-count">2</span>' in page  # high: MS001 and NT001
+
+
+def test_findings_in_any_order_are_grouped_by_severity(report):
+    """An audit's findings come sorted by severity (each group a slice of the rows); findings
+    a caller reordered are grouped all the same."""
+    result, _ = report
+    findings = result.findings
+    interleaved = findings.iloc[np.argsort(np.arange(len(findings)) % 2, kind="stable")]
+    at = interleaved.reset_index(drop=True).groupby("severity").indices
+    assert any(rows[-1] - rows[0] >= len(rows) for rows in at.values())  # not one slice each
+    shuffled = dataclasses.replace(result, findings=interleaved.reset_index(drop=True))
+    groups = dict(
+        re.findall(r'<tbody class="group" data-group="(\w+)">(.*?)</tbody>', render_html(shuffled))
+    )
+    severities = findings["severity"].value_counts().to_dict()
+    assert {s: g.count('<tr class="finding"') for s, g in groups.items()} == severities
+    for severity, group in groups.items():
+        assert group.count(f'data-severity="{severity}"') == severities[severity]
 
 
 def test_sort_keys_are_each_timestamps_isoformat():

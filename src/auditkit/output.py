@@ -101,17 +101,18 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     write_atomically(path, safe.to_csv(index=False).encode("utf-8"))
 
 
-def concatenated(text: pd.Series) -> str:
-    """A text column's values end to end (a missing one as ''): Arrow keeps them so in one
-    buffer, so this is one decode, not a Python object per row and a join."""
+def concatenated_utf8(text: pd.Series) -> bytes:
+    """A text column's values end to end as UTF-8 (a missing one as ''): Arrow keeps them so in
+    one buffer, so this is one copy, not a Python object per row and a join. Bytes, not str: a
+    str with one curly quote takes two bytes for every character."""
     values = pa.array(one_chunk(text.astype("str").fillna("")).array, type=pa.large_string())
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     _validity, offsets, data = values.buffers()
     if data is None or len(values) == 0:
-        return ""
+        return b""
     at = np.frombuffer(offsets, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    return str(memoryview(data)[at[0] : at[-1]], "utf-8")
+    return bytes(memoryview(data)[at[0] : at[-1]])
 
 
 def join_text(parts: Sequence[pd.Series | str], index: pd.Index) -> pd.Series:
