@@ -63,6 +63,10 @@ class AuditResult:
     _tables: dict[tuple[str, ...], pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # Each grouping column's codes and sorted values, hashed once for all those tables.
+    _levels: dict[str, tuple[np.ndarray, pd.Index]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def rejected(self) -> pd.DataFrame:
@@ -76,7 +80,7 @@ class AuditResult:
         """Whether each opportunity has a finding nobody dismissed: worked out once, since a
         report asks for compliance by rule, clinician and month, over a million opportunities."""
         counted = self.findings[self.findings["review"] != "dismissed"]
-        rule, rules = pd.factorize(self.opportunities["rule"])
+        rule, rules = self._factorized("rule")
         subjects = self.opportunities["subject_id"]
         flagged = np.zeros(len(subjects), dtype=bool)
         for code, name in enumerate(rules):  # a pass per rule, not per row
@@ -102,18 +106,42 @@ class AuditResult:
                 self._tables[keys] = self._compliance_table(keys)
         return self._tables[keys].copy()
 
+    def _factorized(self, column: str) -> tuple[np.ndarray, pd.Index]:
+        """A grouping column's codes (-1: missing) and its distinct values, sorted."""
+        if column not in self._levels:
+            self._levels[column] = pd.factorize(self.opportunities[column], sort=True)
+        return self._levels[column]
+
     def _compliance_table(self, keys: tuple[str, ...]) -> pd.DataFrame:
+        # Counted over integer codes, one number per combination of keys (rows missing a key
+        # are left out, as groupby leaves them), in the sorted order groupby gives.
         by = ["rule", *keys]
-        # Grouped on category codes, not a million strings; the keys come back as text.
-        keyed = self.opportunities[by].astype("category").assign(flagged=self._flagged)
-        table = (
-            keyed.groupby(by, observed=True)["flagged"]
-            .agg(opportunities="size", findings="sum")
-            .astype("int64")
-            .reset_index()
-            .astype(dict.fromkeys(by, "str"))
-            .set_index(by)
-        )
+        codes, levels = zip(*(self._factorized(column) for column in by), strict=True)
+        kept = np.logical_and.reduce([code >= 0 for code in codes])
+        shape = tuple(len(level) for level in levels)
+        combined = np.ravel_multi_index([code[kept] for code in codes], shape)
+        if np.prod(shape, dtype=np.float64) <= 2 * len(combined):  # a count for every combination
+            opportunities = np.bincount(combined, minlength=int(np.prod(shape)))
+            present = np.flatnonzero(opportunities)
+            findings = np.bincount(
+                combined, weights=self._flagged[kept], minlength=len(opportunities)
+            )
+            opportunities, findings = opportunities[present], findings[present]
+        else:  # clients by month, say: far more combinations than rows, so only those present
+            present, combined = np.unique(combined, return_inverse=True)
+            opportunities = np.bincount(combined)
+            findings = np.bincount(combined, weights=self._flagged[kept])
+        at = np.unravel_index(present, shape)
+        table = pd.DataFrame(
+            {
+                **{
+                    column: level.take(at[i]).astype("str")
+                    for i, (column, level) in enumerate(zip(by, levels, strict=True))
+                },
+                "opportunities": opportunities.astype("int64"),
+                "findings": findings.astype("int64"),
+            }
+        ).set_index(by)
         if not keys:
             table = table.reindex(list(RULES), fill_value=0)
             table.index.name = "rule"
