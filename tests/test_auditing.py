@@ -163,3 +163,33 @@ def test_rules_checked_on_threads_find_what_one_thread_finds():
         pd.testing.assert_frame_equal(together[code].findings, checked.findings)
         pd.testing.assert_frame_equal(together[code].opportunities, checked.opportunities)
     assert sum(len(c.findings) for c in together.values()) == 126
+
+
+def test_compliance_leaves_out_rows_missing_a_key_and_counts_the_rest():
+    """Grouped as groupby groups: rows without the key are in no group; a key nobody has
+    gives an empty table, not a group of missing values."""
+    from auditkit.auditing import AuditResult
+
+    opportunities = pd.DataFrame(
+        {
+            "rule": ["MS001", "MS001", "MS001", "NT001"],
+            "subject_id": ["A1", "A2", "A3", "A1"],
+            "staff_id": pd.Series(["T2", None, "T1", "T2"], dtype="str"),
+            "nobody": pd.Series([None] * 4, dtype="str"),
+        }
+    )
+    findings = pd.DataFrame(
+        {"rule": ["MS001", "MS001"], "subject_id": ["A1", "A2"], "review": ["new", "new"]}
+    )
+    result = AuditResult(None, findings, opportunities)
+    assert result.compliance_by("staff_id").to_dict("records") == [
+        {"rule": "MS001", "staff_id": "T1", "opportunities": 1, "findings": 0, "compliance": 1.0},
+        {"rule": "MS001", "staff_id": "T2", "opportunities": 1, "findings": 1, "compliance": 0.0},
+        {"rule": "NT001", "staff_id": "T2", "opportunities": 1, "findings": 0, "compliance": 1.0},
+    ]
+    assert result.compliance_by("nobody").empty
+    assert result.compliance.set_index("rule").loc["MS001"].to_dict() == {
+        "opportunities": 3,
+        "findings": 2,
+        "compliance": 0.3333,
+    }

@@ -107,9 +107,11 @@ class AuditResult:
         return self._tables[keys].copy()
 
     def _factorized(self, column: str) -> tuple[np.ndarray, pd.Index]:
-        """A grouping column's codes (-1: missing) and its distinct values, sorted."""
+        """A grouping column's codes (-1: missing) and its distinct values, sorted. The codes
+        are kept as the smallest integers that hold them: a byte a row for the rule."""
         if column not in self._levels:
-            self._levels[column] = pd.factorize(self.opportunities[column], sort=True)
+            codes, values = pd.factorize(self.opportunities[column], sort=True)
+            self._levels[column] = codes.astype(np.min_scalar_type(-len(values) - 1)), values
         return self._levels[column]
 
     def _compliance_table(self, keys: tuple[str, ...]) -> pd.DataFrame:
