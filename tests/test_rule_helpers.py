@@ -33,6 +33,9 @@ def test_clock_matches_strftime_across_a_year(zone):
     times = pd.Series(pd.date_range("2025-12-28", periods=5000, freq="107min", tz=zone))
     expected = times.dt.strftime("%a %-d %b %Y %H:%M")
     pd.testing.assert_series_equal(clock(times), expected, check_dtype=False)
+    times += pd.to_timedelta(np.arange(len(times)) % 60, unit="s")  # a phone system's seconds
+    expected = times.dt.strftime("%a %-d %b %Y %H:%M:%S")
+    pd.testing.assert_series_equal(clock(times, seconds=True), expected, check_dtype=False)
 
 
 def test_hours_minutes():

@@ -75,17 +75,18 @@ _MONTHS = np.array(
 )
 
 
-def clock(times: pd.Series) -> pd.Series:
-    """'Mon 2 Mar 2026 13:00': how a supervisor reads a time (NA where there is none).
+def clock(times: pd.Series, seconds: bool = False) -> pd.Series:
+    """'Mon 2 Mar 2026 13:00' ('13:00:05' with `seconds`, for a phone system's times): how a
+    supervisor reads a time (NA where there is none).
 
     Put together from the time's parts, once per distinct time (appointments start on a few
     slots a day): strftime formats one value at a time. A deadline past the year 9999 (a no-show
     dated 9999-12-31) reads 'after the year 9999'.
     """
-    return per_distinct(_clock, times)
+    return per_distinct(lambda distinct: _clock(distinct, seconds), times)
 
 
-def _clock(times: pd.Series) -> pd.Series:
+def _clock(times: pd.Series, seconds: bool) -> pd.Series:
     # Compared in UTC: local parts of a time past 9999 can't be computed at all.
     late = (times >= pd.Timestamp("9999-12-30", tz="UTC")).to_numpy()
     parts = times.where(~late).dt
@@ -109,6 +110,8 @@ def _clock(times: pd.Series) -> pd.Series:
         + ":"
         + number(parts.minute, 2)
     )
+    if seconds:
+        written += ":" + number(parts.second, 2)
     return written.where(known & ~late).mask(late, "after the year 9999")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.columns import is_in
-from auditkit.rules.base import Checked, Rule, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
 
@@ -38,7 +38,7 @@ def check(ctx: AuditContext) -> Checked:
         + ": "
         + missing["direction"]
         + " call at "
-        + missing["started_at"].dt.strftime("%a %-d %b %Y %H:%M:%S")
+        + clock(missing["started_at"], seconds=True)
         + (", " + missing["duration_seconds"].astype("str") + " s").where(
             missing["duration_seconds"].notna(), ""
         )
