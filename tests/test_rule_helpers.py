@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from rule_fixtures import build_bundle
 
-from auditkit.columns import is_in, per_distinct, positions_in
+from auditkit.columns import is_in, per_distinct, positions_in, strictly_increasing
 from auditkit.rules.base import clock, hours_minutes, month_of
 from auditkit.rules.context import pairs_within
 
@@ -214,3 +214,16 @@ def test_positions_in_finds_each_first_place_and_never_a_blank():
     assert positions_in(values, among).tolist() == [1, 0, -1, -1]
     assert positions_in(values.iloc[:0], among).tolist() == []
     assert positions_in(values, among.iloc[:0]).tolist() == [-1, -1, -1, -1]
+
+
+def test_strictly_increasing_ids_are_told_apart_from_repeats_gaps_and_disorder():
+    import pyarrow as pa
+
+    assert strictly_increasing(pa.array(["A1", "A2", "A3"]))
+    assert strictly_increasing(pa.chunked_array([["A1", "A2"], ["A3"]]))
+    assert strictly_increasing(pa.array([], pa.string()))
+    assert strictly_increasing(pa.array(["A1"]))
+    assert not strictly_increasing(pa.array(["A1", "A2", "A2"]))  # a repeat
+    assert not strictly_increasing(pa.array(["A2", "A1"]))
+    assert not strictly_increasing(pa.array(["A1", None, "A3"]))
+    assert not strictly_increasing(pa.array([None], pa.string()))
