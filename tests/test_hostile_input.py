@@ -62,6 +62,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -725,14 +726,14 @@ def test_a_broken_utf16_file_is_refused_naming_its_encoding():
 
 
 def test_a_file_that_cannot_be_opened_is_refused_naming_it(monkeypatch):
-    read = Path.read_bytes
+    opened = Path.open
 
-    def locked(path: Path) -> bytes:  # as Windows answers while Excel has the file open
-        if path.name == "notes.csv":
+    def locked(path: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if path.name == "notes.csv" and "r" in mode:  # as Windows answers while Excel has it
             raise PermissionError(13, "Permission denied")
-        return read(path)
+        return opened(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", locked)
+    monkeypatch.setattr(Path, "open", locked)
     with bundle_with({}) as folder, pytest.raises(BundleError) as caught:
         load(folder)
     assert str(caught.value) == "notes.csv cannot be read: Permission denied."

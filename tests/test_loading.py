@@ -1045,14 +1045,14 @@ def test_a_file_arrow_refuses_from_the_disk_is_read_again_exactly(tmp_path, monk
 def test_a_file_gone_between_scan_and_parse_is_refused_naming_it(tmp_path, monkeypatch):
     path = tmp_path / "staff.csv"
     path.write_bytes(STAFF_CSV)
-    read = Path.read_bytes
+    read = loading._read_bytes
 
-    def read_then_delete(self: Path) -> bytes:
-        data = read(self)
-        self.unlink()
+    def read_then_delete(file: Path) -> loading.FileBytes:
+        data = read(file)
+        file.unlink()
         return data
 
-    monkeypatch.setattr(Path, "read_bytes", read_then_delete)
+    monkeypatch.setattr(loading, "_read_bytes", read_then_delete)
     with pytest.raises(BundleError) as caught:
         loading.read_csv(path, "staff", "staff_id")
     assert str(caught.value).startswith("staff.csv cannot be read: ")

@@ -295,7 +295,7 @@ def save_review(path: Path, review: Mapping[str, str]) -> None:
     auditkit writes, so a spreadsheet never runs them as a formula.
     """
     path = Path(path)
-    old = decode(path.read_bytes())[0].decode("utf-8") if path.is_file() else ""
+    old = str(decode(path.read_bytes())[0], "utf-8") if path.is_file() else ""
     header = next(csv.reader(io.StringIO(old)), None) if old.strip() else None
     names = {normalise_column_name(c): c for c in header} if header else {}
     if missing := [c for c in REVIEW_COLUMNS if header and c not in names]:
