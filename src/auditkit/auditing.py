@@ -86,6 +86,8 @@ class AuditResult:
         flagged = np.zeros(len(subjects), dtype=bool)
         for code, name in enumerate(rules):  # a pass per rule, not per row
             rows = np.flatnonzero(rule == code)
+            if len(rows) and rows[-1] - rows[0] < len(rows):  # one block, as audit() lists them
+                rows = slice(rows[0], rows[-1] + 1)  # so a view of the ids, not a copy
             found = counted.loc[counted["rule"] == name, "subject_id"]
             flagged[rows] = is_in(subjects.iloc[rows], found).to_numpy()
         return flagged
