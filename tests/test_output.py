@@ -140,6 +140,12 @@ CSV_CASES = {
     "numbers and words in one column": pd.DataFrame(
         {"a": np.array([1, "x"], dtype=object), "b": [1, 2]}
     ),
+    "bytes and times as objects": pd.DataFrame(
+        {
+            "a": np.array([b"abc", None], dtype=object),
+            "b": np.array([pd.Timestamp("2026-03-02 13:00"), None], dtype=object),
+        }
+    ),
     "one column": pd.DataFrame({"a": ["", "x"]}),
 }
 

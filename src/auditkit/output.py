@@ -138,11 +138,12 @@ def _csv_cells(values: pd.Series) -> pa.Array | None:
     elif pd.api.types.is_float_dtype(dtype):
         floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
         text = pa.array(floats.astype(str), large, mask=np.isnan(floats))  # numpy's repr, too
-    elif pd.api.types.is_string_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        try:
-            text = pa.array(values, large, from_pandas=True)
-        except (pa.ArrowTypeError, pa.ArrowInvalid):  # an object column of numbers and words
-            return None
+    elif isinstance(dtype, pd.StringDtype) or (
+        # objects: only words (to_csv writes bytes as b'...', a time as str() gives it)
+        pd.api.types.is_object_dtype(dtype)
+        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    ):
+        text = pa.array(values, large, from_pandas=True)
     else:
         return None
     text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, "")
