@@ -1,6 +1,7 @@
 """Minimum necessary: no client name or phone number in findings, report or dashboards by
 default, and no network connection at import or at run."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -185,3 +186,32 @@ def test_masking_only_the_texts_that_can_hold_a_name_gives_what_the_regex_gives(
         "or [phone]",
         "At 13:26:40 on 2025-10-01, 8 min",
     ]
+
+
+def test_name_words_split_as_python_splits_them():
+    """The words of names, split in Arrow, are those Python's re and str methods give."""
+    from auditkit.privacy import _name_words
+
+    names = pd.Series(
+        [
+            "Mary-Jo van Dyke",
+            "O\u2019Neil",
+            "  Ann\u00a0Lee\u2003Ross ",  # a no-break space and an em space
+            "J. (Jay) Smith,",
+            "Zoë\u2028Åsa",
+            "A B",  # one letter each: no word to mask
+            None,
+        ],
+        dtype="str",
+    )
+    by_python = (
+        names.dropna()
+        .map(lambda name: re.split(r"[\s\-]+", name.replace("\u2019", "'")))
+        .explode()
+        .map(lambda word: word.strip(".,;:'\"()"))
+    )
+    expected = sorted({word for word in by_python if len(word) >= 2})
+    assert _name_words(names) == expected
+    assert expected == [
+        "Ann", "Dyke", "Jay", "Jo", "Lee", "Mary", "O'Neil", "Ross", "Smith", "Zoë", "van", "Åsa"
+    ]  # fmt: skip

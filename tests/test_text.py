@@ -427,9 +427,9 @@ def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        (r"a\sb", f"a[{text._RE2_SPACES}]b"),
-        (r"a\Sb", f"a[^{text._RE2_SPACES}]b"),
-        (r"[\s,]+", f"[{text._RE2_SPACES},]+"),
+        (r"a\sb", f"a[{text.RE2_SPACES}]b"),
+        (r"a\Sb", f"a[^{text.RE2_SPACES}]b"),
+        (r"[\s,]+", f"[{text.RE2_SPACES},]+"),
         (r"[\\s]", r"[\\s]"),  # a backslash or an s
         (r"(\d+) fee", r"(?:\d+) fee"),
         (r"\$5", r"\$5"),
@@ -549,7 +549,7 @@ def test_re2_reads_text_that_is_ascii_but_for_quotes_dashes_and_spaces():
 
 def test_re2_spaces_are_pythons_spaces():
     characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
-    on_re2 = pc.match_substring_regex(pa.array(characters), f"^[{text._RE2_SPACES}]$")
+    on_re2 = pc.match_substring_regex(pa.array(characters), f"^[{text.RE2_SPACES}]$")
     python = [re.fullmatch(r"\s", c) is not None for c in characters]
     assert on_re2.to_pylist() == python
     assert sum(python) == 29

@@ -374,8 +374,9 @@ def _compile(phrases: Sequence[str]) -> re.Pattern[str]:
 # character goes to Python too: mojibake repair, Unicode letters and symbols stay exactly as
 # before.
 
-# Python's \s: str.isspace's characters (a test checks the list against Python's own).
-_RE2_SPACES = (
+# Python's \s: str.isspace's characters (a test checks the list against Python's own), for a
+# character class of an RE2 pattern meant to split or match as Python's would.
+RE2_SPACES = (
     r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
     r"\x{205f}\x{3000}"
 )
@@ -404,11 +405,11 @@ def _re2_translation(pattern: str) -> str | None:
         if inside := _class_members(token):
             if "\\S" in inside:
                 return None
-            token = "".join(_RE2_SPACES if t == "\\s" else t for t in inside)
+            token = "".join(RE2_SPACES if t == "\\s" else t for t in inside)
         elif token == "\\s":
-            token = f"[{_RE2_SPACES}]"
+            token = f"[{RE2_SPACES}]"
         elif token == "\\S":
-            token = f"[^{_RE2_SPACES}]"
+            token = f"[^{RE2_SPACES}]"
         tokens.append(token)
     translated = "".join(tokens)
     try:  # RE2 refuses what it cannot do: look-arounds, back-references, possessives
