@@ -188,13 +188,13 @@ def text_scrubber(names: Iterable[str]) -> Callable[[pd.Series], pd.Series]:
     phones before dates, so '555 2019' is a phone, not a year. Weekdays and 'today' or
     'tomorrow' stay: the shift keeps weekdays anyway.
     """
-    name_pattern = _name_pattern(names)
+    masked = _Masked.of(names, "[name]")
 
     def scrub(texts: pd.Series) -> pd.Series:
         texts = texts.str.replace(_EMAIL, "[email]", regex=True)
-        if name_pattern is not None:
-            texts = texts.str.replace(name_pattern, "[name]", regex=True)
-        texts = texts.str.replace(_PHONE, "[phone]", regex=True)
+        if masked is not None:
+            texts = masked(texts)
+        texts = _mask_phones(texts)
         texts = texts.str.replace(_DATE, "[date]", regex=True)
         return texts.str.replace(_TIME, "[time]", regex=True)
 
