@@ -215,3 +215,40 @@ def test_name_words_split_as_python_splits_them():
     assert expected == [
         "Ann", "Dyke", "Jay", "Jo", "Lee", "Mary", "O'Neil", "Ross", "Smith", "Zoë", "van", "Åsa"
     ]  # fmt: skip
+
+
+def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexes_give():
+    """An extract's texts meet each Python regex only where Arrow sees its sure sign (an @, a
+    digit, a month's name) or a character beyond ASCII; every text comes out the same."""
+    from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME, _name_pattern, text_scrubber
+
+    texts = pd.Series(
+        [
+            *TRICKY_TEXTS,
+            "Write to ann.lee@example.org by March 14th, 2026",
+            "the 3rd of may at 3 p.m., or Mar. 4 at 13:05",
+            "call at \u0661\u0663:\u0660\u0660",  # Arabic-Indic digits are digits to Python's \d
+            "\u017fept 2026",  # a long s is an s to IGNORECASE
+            "May I call? may be late",
+            "see you in March",  # a month alone, no digit
+            None,
+        ],
+        dtype="str",
+    )
+    everywhere = (
+        texts.str.replace(_EMAIL, "[email]", regex=True)
+        .str.replace(_name_pattern(MASKED_NAMES), "[name]", regex=True)
+        .str.replace(_PHONE, "[phone]", regex=True)
+        .str.replace(_DATE, "[date]", regex=True)
+        .str.replace(_TIME, "[time]", regex=True)
+    )
+    scrubbed = text_scrubber(MASKED_NAMES)(texts)
+    assert scrubbed.tolist() == everywhere.tolist()
+    assert scrubbed.tolist()[-7:-1] == [
+        "Write to [email] by [date]",
+        "[date] at [time], or [date] at [time]",
+        "call at [time]",
+        "[date]",
+        "May I call? may be late",  # "may" alone is the verb
+        "see you in [date]",
+    ]

@@ -146,18 +146,23 @@ def _replace_in(
     return replaced
 
 
-# What every phone number has, for Arrow's RE2 in ASCII text: three digits and four, at most
-# one separator between (Python's \s, in ASCII, is these six characters and \x1c-\x1f).
-_PHONE_CORE = r"[0-9]{3}[\t\n\v\f\r \x1c-\x1f.-]?[0-9]{4}"
+# What every match has, for Arrow's RE2 in ASCII text (where Python's \d is [0-9] and its \s
+# these six characters and \x1c-\x1f): a text without it needs no Python regex.
+_SURE_SIGNS = {
+    "[email]": "@",
+    "[phone]": r"[0-9]{3}[\t\n\v\f\r \x1c-\x1f.-]?[0-9]{4}",  # three digits and four
+    "[date]": "(?i)[0-9]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec",  # a digit or a month
+    "[time]": "[0-9]",
+}
 
 
-def _mask_phones(texts: pd.Series) -> pd.Series:
-    """Phone numbers as [phone], looked for only where Arrow finds their digits (or non-ASCII)."""
+def _replace_where_possible(texts: pd.Series, pattern: re.Pattern[str], label: str) -> pd.Series:
+    """`texts` with `pattern` replaced by `label`, the Python regex run only on texts where
+    Arrow finds the label's sure sign, and on every text that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
-    digits = pc.fill_null(pc.match_substring_regex(strings, _PHONE_CORE), False)
+    sign = pc.fill_null(pc.match_substring_regex(strings, _SURE_SIGNS[label]), False)
     other = pc.invert(pc.fill_null(pc.string_is_ascii(strings), True))
-    candidate = pc.or_(digits, other).to_numpy(zero_copy_only=False)
-    return _replace_in(texts, candidate, _PHONE, "[phone]")
+    return _replace_in(texts, pc.or_(sign, other).to_numpy(zero_copy_only=False), pattern, label)
 
 
 def _name_words(parts: pd.Series) -> list[str]:
@@ -191,12 +196,12 @@ def text_scrubber(names: Iterable[str]) -> Callable[[pd.Series], pd.Series]:
     masked = _Masked.of(names, "[name]")
 
     def scrub(texts: pd.Series) -> pd.Series:
-        texts = texts.str.replace(_EMAIL, "[email]", regex=True)
+        texts = _replace_where_possible(texts, _EMAIL, "[email]")
         if masked is not None:
             texts = masked(texts)
-        texts = _mask_phones(texts)
-        texts = texts.str.replace(_DATE, "[date]", regex=True)
-        return texts.str.replace(_TIME, "[time]", regex=True)
+        texts = _replace_where_possible(texts, _PHONE, "[phone]")
+        texts = _replace_where_possible(texts, _DATE, "[date]")
+        return _replace_where_possible(texts, _TIME, "[time]")
 
     return scrub
 
@@ -216,7 +221,7 @@ def identifier_masker(
     def mask(texts: pd.Series) -> pd.Series:
         for masked in maskers:
             texts = masked(texts)
-        return _mask_phones(texts)
+        return _replace_where_possible(texts, _PHONE, "[phone]")
 
     # A rule's summaries repeat one sentence thousands of times.
     return lambda texts: per_distinct(mask, texts)
