@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from rule_fixtures import build_bundle
 
-from auditkit.columns import is_in, per_distinct, positions_in, strictly_increasing
+from auditkit.columns import as_block, is_in, per_distinct, positions_in, strictly_increasing
 from auditkit.rules.base import clock, hours_minutes, month_of
 from auditkit.rules.context import pairs_within
 
@@ -227,3 +227,12 @@ def test_strictly_increasing_ids_are_told_apart_from_repeats_gaps_and_disorder()
     assert not strictly_increasing(pa.array(["A2", "A1"]))
     assert not strictly_increasing(pa.array(["A1", None, "A3"]))
     assert not strictly_increasing(pa.array([None], pa.string()))
+
+
+def test_positions_in_one_block_become_a_slice_and_others_stay():
+    assert as_block(np.array([3, 4, 5])) == slice(3, 6)
+    assert as_block(np.array([7])) == slice(7, 8)
+    gapped = np.array([3, 5, 6])
+    assert as_block(gapped) is gapped
+    empty = np.array([], dtype=np.int64)
+    assert as_block(empty) is empty

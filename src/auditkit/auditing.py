@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from auditkit.columns import is_in, strictly_increasing
+from auditkit.columns import as_block, is_in, strictly_increasing
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.memory import release_unused_memory
 from auditkit.policy import Policy
@@ -85,9 +85,7 @@ class AuditResult:
         subjects = self.opportunities["subject_id"]
         flagged = np.zeros(len(subjects), dtype=bool)
         for code, name in enumerate(rules):  # a pass per rule, not per row
-            rows = np.flatnonzero(rule == code)
-            if len(rows) and rows[-1] - rows[0] < len(rows):  # one block, as audit() lists them
-                rows = slice(rows[0], rows[-1] + 1)  # so a view of the ids, not a copy
+            rows = as_block(np.flatnonzero(rule == code))  # one block, as audit() lists them
             found = counted.loc[counted["rule"] == name, "subject_id"]
             flagged[rows] = is_in(subjects.iloc[rows], found).to_numpy()
         return flagged

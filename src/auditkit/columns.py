@@ -75,3 +75,11 @@ def strictly_increasing(strings: pa.Array | pa.ChunkedArray) -> bool:
     if isinstance(strings, pa.ChunkedArray):
         strings = strings.combine_chunks()
     return bool(pc.all(pc.less(strings[:-1], strings[1:])).as_py())
+
+
+def as_block(positions: np.ndarray) -> slice | np.ndarray:
+    """Sorted positions as a slice where they are one unbroken block (so iloc gives a view, not
+    a copy of the rows), else as they are."""
+    if len(positions) and positions[-1] - positions[0] < len(positions):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
+    return positions

@@ -130,15 +130,22 @@ class _Masked:
         words = pc.split_pattern_regex(pc.ascii_lower(strings), r"[^a-z0-9_]+")
         found = pc.is_in(pc.list_flatten(words), value_set=self.first_words)
         parents = pc.list_parent_indices(words).to_numpy()[found.to_numpy(zero_copy_only=False)]
-        candidate = np.bincount(parents, minlength=len(texts)).astype(bool)
-        candidate |= ~pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False)
-        return _replace_in(texts, candidate, self.pattern, self.label)
+        sign = np.bincount(parents, minlength=len(texts)).astype(bool)
+        return _replace_where(texts, strings, sign, self.pattern, self.label)
 
 
-def _replace_in(
-    texts: pd.Series, rows: np.ndarray, pattern: re.Pattern[str], label: str
+def _replace_where(
+    texts: pd.Series,
+    strings: pa.Array | pa.ChunkedArray,
+    sign: np.ndarray,
+    pattern: re.Pattern[str],
+    label: str,
 ) -> pd.Series:
-    """`texts` with `pattern` replaced by `label` in the `rows` only (a boolean mask)."""
+    """`texts` with `pattern` replaced by `label`, the Python regex run only where `sign` (what
+    Arrow found that every match in ASCII text has) is true, and on every text beyond ASCII.
+    `strings`: the texts in Arrow."""
+    beyond = ~pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False)
+    rows = sign | beyond
     if not rows.any():
         return texts
     replaced = texts.copy()
@@ -161,8 +168,7 @@ def _replace_where_possible(texts: pd.Series, pattern: re.Pattern[str], label: s
     Arrow finds the label's sure sign, and on every text that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
     sign = pc.fill_null(pc.match_substring_regex(strings, _SURE_SIGNS[label]), False)
-    other = pc.invert(pc.fill_null(pc.string_is_ascii(strings), True))
-    return _replace_in(texts, pc.or_(sign, other).to_numpy(zero_copy_only=False), pattern, label)
+    return _replace_where(texts, strings, sign.to_numpy(zero_copy_only=False), pattern, label)
 
 
 def _name_words(parts: pd.Series) -> list[str]:

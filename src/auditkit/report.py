@@ -35,7 +35,7 @@ import pandas as pd
 import vl_convert
 
 from auditkit.auditing import AuditResult, audit
-from auditkit.columns import one_chunk, per_distinct
+from auditkit.columns import as_block, one_chunk, per_distinct
 from auditkit.output import (
     concatenated_utf8,
     iso_times,
@@ -584,11 +584,8 @@ def _findings_table(result: AuditResult) -> list[str | bytes]:
     rows = _finding_rows(findings, names)
     groups = []
     for severity in SEVERITIES:
-        at = np.flatnonzero((findings["severity"] == severity).to_numpy())
         # An audit's findings come sorted by severity: a slice of the rows, not a copy.
-        shown = (
-            rows.iloc[at[0] : at[-1] + 1] if len(at) and at[-1] - at[0] < len(at) else rows.iloc[at]
-        )
+        shown = rows.iloc[as_block(np.flatnonzero((findings["severity"] == severity).to_numpy()))]
         if len(shown):
             groups += [
                 f'<tbody class="group" data-group="{severity}"><tr class="group-head">'

@@ -357,8 +357,9 @@ def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> 
             if isinstance(xml, str):
                 book.writestr(name, xml.encode("utf-8"))
                 continue
-            size = sum(len(piece) if isinstance(piece, bytes) else piece.size for piece in xml)
-            with book.open(name, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as part:
+            with book.open(
+                name, "w", force_zip64=sum(map(len, xml)) >= zipfile.ZIP64_LIMIT
+            ) as part:
                 for piece in xml:  # compressed as it goes: the sheet is never one bytes
                     part.write(piece)
     return buffer.getvalue()

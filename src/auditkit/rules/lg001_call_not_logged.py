@@ -20,14 +20,15 @@ def check(ctx: AuditContext) -> Checked:
     by_client = np.argsort(client, kind="stable")
     _, first = np.unique(call[by_client], return_index=True)
     examined = by_client[np.sort(first)]
-    calls = log.iloc[call[examined]].reset_index(drop=True)
+    examined_calls = call[examined]
+    calls = log.iloc[examined_calls].reset_index(drop=True)
     calls["client_id"] = pairs["client_id"].array.take(examined)
     calls["staff_id"] = calls["client_id"].map(therapist)
     unlogged = ~is_in(calls["call_id"], ctx.call_matches["call_id"]).to_numpy()
     missing = calls[unlogged]
     # Who else has the number, for the calls found only: joining names is a Python call per call.
     listed = np.bincount(call, minlength=len(log)) > 1  # shared numbers' calls
-    listed[call[examined][~unlogged]] = False
+    listed[examined_calls[~unlogged]] = False
     shared = pairs[listed[call]].sort_values("client_id")
     sharers = shared.groupby("call")["client_id"].agg(", ".join)
     sharers.index = log["call_id"].array.take(sharers.index.to_numpy())
