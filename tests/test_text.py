@@ -392,6 +392,21 @@ def test_re2_finds_what_python_finds_in_the_sample_and_the_cases(category):
     assert found.notna().any()
 
 
+@pytest.mark.parametrize("category", text.CATEGORIES)
+def test_whether_a_text_shows_a_category_is_whether_words_are_found(category):
+    messages = pd.Series(
+        [None, *(message for cases in CASES.values() for message, _ in cases)], dtype="str"
+    )
+    found = text.find(category, messages)
+    shows = text.find_each([category], messages, words=False)[category]
+    assert shows.dtype == bool
+    assert shows.tolist() == found.notna().tolist()
+    matcher = text._patterns(category, ())
+    python = dataclasses.replace(matcher, phrases_re2=None, candidates_re2=None)
+    assert python.find(messages, words=False).tolist() == found.notna().tolist()
+    assert not shows[0] and shows.any()  # a blank text shows nothing; some cases do
+
+
 ALL_CASES = [m for cases in CASES.values() for m, _ in cases]
 
 

@@ -449,9 +449,12 @@ class _Matcher:
     # wherever the phrases do (and more), to rule texts out before Python reads them.
     candidates_re2: str | None = None
 
-    def find(self, texts: pd.Series, readable: pd.Series | None = None) -> pd.Series:
-        """The category's words in each text. With `readable` (_re2_reads of them), the texts
-        are taken as repaired already, as find_each passes them."""
+    def find(
+        self, texts: pd.Series, readable: pd.Series | None = None, words: bool = True
+    ) -> pd.Series:
+        """The category's words in each text, or with `words=False` only whether it has some.
+        With `readable` (_re2_reads of them), the texts are taken as repaired already, as
+        find_each passes them."""
         return _extract(
             repair_text(texts) if readable is None else texts,
             self.phrases,
@@ -460,6 +463,7 @@ class _Matcher:
             self.negations_re2,
             readable,
             self.candidates_re2,
+            words,
         )
 
 
@@ -532,26 +536,33 @@ def _extract(
     negations_re2: str | None = None,
     readable: pd.Series | None = None,
     candidates_re2: str | None = None,
+    words: bool = True,
 ) -> pd.Series:
     """The first match of `pattern` in each text (NA where none), after blanking `negations`:
     on RE2 for the texts it reads as Python does, where the patterns translate, on Python's re
     for the rest. `readable` is _re2_reads(text), if already known; `candidates_re2`, where
-    `pattern_re2` is None, matches wherever `pattern` may, to rule texts out on RE2."""
+    `pattern_re2` is None, matches wherever `pattern` may, to rule texts out on RE2.
+
+    With `words=False`, only whether each text has a match (False where NA): RE2 then stops at
+    the first sign of one, several times faster than finding where the match begins and ends.
+    """
+    kind = pa.large_string() if words else pa.bool_()
     # Built in Arrow: a pandas setitem would turn each part into Python objects and back.
-    found = pa.nulls(len(text), pa.large_string())
+    found = pa.nulls(len(text), kind)
     readable = _re2_reads(text) if readable is None else readable
     rest = text.notna()
     if pattern_re2 is not None and readable.any():
         column = pa.array(text[readable].array)
         if negations_re2 is not None:
             column = _blank_re2(column, negations_re2)
-        extracted = _on_threads(lambda part: pc.extract_regex(part, pattern_re2), column)
-        matched = pc.if_else(
-            pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
-        )
-        found = pc.replace_with_mask(
-            found, pa.array(readable.to_numpy()), matched.cast(pa.large_string())
-        )
+        if words:
+            extracted = _on_threads(lambda part: pc.extract_regex(part, pattern_re2), column)
+            matched = pc.if_else(
+                pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
+            )
+        else:
+            matched = _on_threads(lambda part: pc.match_substring_regex(part, pattern_re2), column)
+        found = pc.replace_with_mask(found, pa.array(readable.to_numpy()), matched.cast(kind))
         rest &= ~readable
     elif candidates_re2 is not None and readable.any():
         # RE2 can only approximate the pattern: it rules out the texts that cannot match, and
@@ -563,9 +574,13 @@ def _extract(
         python = text[rest]
         if negations is not None:
             python = python.str.replace(negations, _blank, regex=True)
-        words = pa.array(python.str.extract(pattern, expand=True)[0].array, pa.large_string())
-        found = pc.replace_with_mask(found, pa.array(rest.to_numpy()), words)
-    return pd.Series(found, index=text.index, dtype="str")
+        first = python.str.extract(pattern, expand=True)[0]
+        matched = pa.array(first.array, kind) if words else pa.array(first.notna().to_numpy())
+        found = pc.replace_with_mask(found, pa.array(rest.to_numpy()), matched)
+    if words:
+        return pd.Series(found, index=text.index, dtype="str")
+    found = pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=text.index, dtype=bool)
 
 
 def _re2_alternation(phrases: Sequence[str], named: bool) -> str | None:
@@ -640,16 +655,30 @@ def find_each(
     categories: Sequence[str],
     texts: pd.Series,
     extras: Mapping[str, Sequence[str]] | None = None,
+    words: bool = True,
 ) -> dict[str, pd.Series]:
     """find() for several categories of the same texts, which are deduplicated, repaired and
-    sorted into RE2's or Python's once rather than once per category."""
+    sorted into RE2's or Python's once rather than once per category. With `words=False`,
+    only whether each text shows the category (a rule that needs no quote is spared the cost
+    of finding one)."""
     matchers = {c: _patterns(c, tuple((extras or {}).get(c, ()))) for c in categories}
     codes, distinct = pd.factorize(texts)
     if len(distinct) == 0:
-        return {c: pd.Series(np.nan, index=texts.index, dtype="str") for c in categories}
+        none = pd.Series(np.nan, index=texts.index, dtype="str")
+        return {c: none if words else none.notna() for c in categories}
     text = repair_text(pd.Series(distinct, dtype="str"))
     readable = _re2_reads(text)
-    return {c: take_text(m.find(text, readable), codes, texts.index) for c, m in matchers.items()}
+    if words:
+        return {
+            c: take_text(m.find(text, readable), codes, texts.index) for c, m in matchers.items()
+        }
+    return {
+        c: pd.Series(
+            np.append(m.find(text, readable, words=False).to_numpy(), False)[codes],
+            index=texts.index,
+        )
+        for c, m in matchers.items()
+    }
 
 
 # --- the clinic's name ---------------------------------------------------------------------------

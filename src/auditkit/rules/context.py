@@ -111,7 +111,7 @@ class AuditContext:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.policy = bundle.policy
-        self._phrases: dict[tuple[str, str], pd.Series] = {}
+        self._phrases: dict[tuple[str, str, bool], pd.Series] = {}  # (category, table, words)
         self._locks: dict[object, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -149,24 +149,30 @@ class AuditContext:
         return self.phrases_each([category], table, rows)[category]
 
     def phrases_each(
-        self, categories: Sequence[str], table: str = "contacts", rows: pd.Index | None = None
+        self,
+        categories: Sequence[str],
+        table: str = "contacts",
+        rows: pd.Index | None = None,
+        words: bool = True,
     ) -> dict[str, pd.Series]:
         """phrases() for several categories of the same rows: categories missing the same rows
-        are matched together, their texts taken, deduplicated and repaired once."""
+        are matched together, their texts taken, deduplicated and repaired once. With
+        `words=False`, only whether each row shows the category: for a rule that quotes none,
+        several times cheaper."""
         with ExitStack() as held:
             # Each category's lock, always in the same order: no two rules wait on each other.
             for category in sorted(set(categories)):
-                held.enter_context(self.lock((category, table)))
-            return self._phrases_each(categories, table, rows)
+                held.enter_context(self.lock((category, table, words)))
+            return self._phrases_each(categories, table, rows, words)
 
     def _phrases_each(
-        self, categories: Sequence[str], table: str, rows: pd.Index | None
+        self, categories: Sequence[str], table: str, rows: pd.Index | None, words: bool
     ) -> dict[str, pd.Series]:
         frame = self.bundle.tables[table]
         rows = frame.index if rows is None else pd.Index(rows)
         missing: list[tuple[pd.Index, list[str]]] = []  # rows still to match, for which categories
         for category in categories:
-            done = self._phrases.get((category, table))
+            done = self._phrases.get((category, table, words))
             todo = rows if done is None else rows.difference(done.index)
             if done is not None and not len(todo):
                 continue
@@ -175,26 +181,29 @@ class AuditContext:
                 missing.append((todo, [category]))
             else:
                 same.append(category)
-        words = frame["text" if table == "notes" else "message"]
+        texts = frame["text" if table == "notes" else "message"]
         for todo, together in missing:
             # In slices: each copies its texts a few times over while they are matched.
             slices = [
-                self._find(together, words.loc[todo[start : start + PHRASE_SLICE]])
+                self._find(together, texts.loc[todo[start : start + PHRASE_SLICE]], words)
                 for start in range(0, max(len(todo), 1), PHRASE_SLICE)
             ]
             for category in together:
                 found = pd.concat([each[category] for each in slices])
-                done = self._phrases.get((category, table))
-                self._phrases[category, table] = found if done is None else pd.concat([done, found])
-        return {c: self._phrases[c, table].reindex(rows) for c in categories}
+                done = self._phrases.get((category, table, words))
+                self._phrases[category, table, words] = (
+                    found if done is None else pd.concat([done, found])
+                )
+        return {c: self._phrases[c, table, words].reindex(rows) for c in categories}
 
-    def _find(self, categories: list[str], texts: pd.Series) -> dict[str, pd.Series]:
+    def _find(self, categories: list[str], texts: pd.Series, words: bool) -> dict[str, pd.Series]:
         phrases = [c for c in categories if c != "clinic_name"]
         extras = {c: self.policy.phrases.get(c, ()) for c in phrases}
-        found = text.find_each(phrases, texts, extras) if phrases else {}
+        found = text.find_each(phrases, texts, extras, words) if phrases else {}
         if "clinic_name" in categories:
             clinic = self.policy.clinic
-            found["clinic_name"] = text.find_clinic_name(texts, clinic.name, clinic.aliases)
+            named = text.find_clinic_name(texts, clinic.name, clinic.aliases)
+            found["clinic_name"] = named if words else named.notna()
         return found
 
     # --- records --------------------------------------------------------------------------
@@ -438,10 +447,14 @@ class AuditContext:
         ).assign(linked=True)
         # Only unlinked notes by a client with a no-show need reading.
         maybe = notes["appointment_id"].isna() & is_in(notes["client_id"], no_shows["client_id"])
-        describes = self.phrases("note_missed_session", "notes", notes.index[maybe]).dropna()
+        rows = notes.index[maybe]
+        describes = self.phrases_each(["note_missed_session"], "notes", rows, words=False)
         unlinked = pairs_within(
             no_shows,
-            notes.loc[describes.index, ["note_id", "client_id", "written_at"]],
+            notes.loc[
+                rows[describes["note_missed_session"].to_numpy()],
+                ["note_id", "client_id", "written_at"],
+            ],
             "client_id",
             "scheduled_start",
             "written_at",

@@ -22,9 +22,9 @@ def check(ctx: AuditContext) -> Checked:
     documenting = ctx.documenting_notes.drop_duplicates("note_id").reset_index(drop=True)
     notes = ctx.notes
     rows = notes.index[positions_in(documenting["note_id"], notes["note_id"])]
-    phrases = ctx.phrases_each([*ELEMENTS, "note_confirm_by"], "notes", rows)
+    shows = ctx.phrases_each([*ELEMENTS, "note_confirm_by"], "notes", rows, words=False)
     absent = pd.DataFrame(
-        {label: phrases[category].isna().to_numpy() for category, label in ELEMENTS.items()}
+        {label: ~shows[category].to_numpy() for category, label in ELEMENTS.items()}
     )
     warned_pairs = pairs_within(
         documenting[["appointment_id", "client_id", "scheduled_start"]],
@@ -35,8 +35,7 @@ def check(ctx: AuditContext) -> Checked:
         ctx.call_deadline,
     )
     warned = is_in(documenting["appointment_id"], warned_pairs["appointment_id"])
-    confirm_by = phrases["note_confirm_by"].isna().to_numpy()
-    absent[CONFIRM_BY] = warned.to_numpy() & confirm_by
+    absent[CONFIRM_BY] = warned.to_numpy() & ~shows["note_confirm_by"].to_numpy()
     incomplete = absent.any(axis=1)
     missing_words = pd.Series("", index=absent.index)
     for label in absent.columns:

@@ -11,8 +11,9 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     outreach = ctx.window_calls[ctx.window_calls["outcome"] == "voicemail"]
     outreach = outreach.drop_duplicates("contact_id")
-    fee = ctx.phrases("fee_notice", rows=pd.Index(outreach["contact_row"]))
-    missing = outreach[fee.isna().to_numpy()]
+    rows = pd.Index(outreach["contact_row"])
+    told = ctx.phrases_each(["fee_notice"], rows=rows, words=False)["fee_notice"]
+    missing = outreach[~told.to_numpy()]
     evidence = (
         "voicemail at "
         + missing["started_at"].dt.strftime("%H:%M")
