@@ -12,8 +12,11 @@ def check(ctx: AuditContext) -> Checked:
     first, last = calls["started_at"].min(), calls["started_at"].max()
     # Only where the phone system's log says anything (without one, no contact is examined):
     # from its first call to its last, give or take the minutes a log entry may be off.
-    phone = contacts[contacts["channel"] == "phone"]
-    covered = phone[phone["started_at"].between(first - ctx.match_window, last + ctx.match_window)]
+    window = contacts["started_at"].between(first - ctx.match_window, last + ctx.match_window)
+    covered = contacts.loc[
+        (contacts["channel"] == "phone") & window,
+        ["contact_id", "client_id", "staff_id", "started_at", "direction", "outcome"],
+    ]
     opportunities = subjects(covered, "contact_id", "started_at")
     missing = ~is_in(covered["contact_id"], ctx.call_matches["contact_id"]).to_numpy()
     unmatched = covered[missing]

@@ -8,7 +8,10 @@ from auditkit.rules.context import AuditContext
 
 def check(ctx: AuditContext) -> Checked:
     contacts = ctx.contacts
-    with_client = contacts[(contacts["channel"] == "phone") & (contacts["party"] == "client")]
+    with_client = contacts.loc[
+        (contacts["channel"] == "phone") & (contacts["party"] == "client"),
+        ["contact_id", "client_id", "staff_id", "started_at", "purpose"],
+    ]
     content = ctx.phrases("coaching_content", rows=with_client.index)
     purpose = with_client["purpose"]
     beyond = ("purpose " + purpose.where(purpose.isin(["coaching", "other"]))).fillna(
