@@ -28,6 +28,7 @@ from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
 
 from auditkit import audit, load
 from auditkit import report as report_module
+from auditkit import xlsx as xlsx_module
 from auditkit.auditing import AuditResult
 from auditkit.cli import main
 from auditkit.output import iso_times, write_csv
@@ -755,6 +756,30 @@ def test_workbook_repeated_text_is_stored_in_each_of_its_rows():
     )
     assert [c.value for c in sheet["A"][1:]] == [" a ", "b<", None, " a ", "b<", "\ufffd"]
     assert sheet.column_dimensions["A"].width == len("text") + 2
+
+
+MIXED_SHEET = pd.DataFrame(
+    {
+        "mixed": pd.Series([7, "seven", None, "", 2.5, "_x0041_ & <b>"] * 4, dtype=object),
+        "count": pd.array([1, None, 3, 10**12, 5, 6] * 4, dtype="Int64"),
+        "at": [pd.Timestamp("2026-03-16 13:00", tz="America/Los_Angeles"), pd.NaT] * 12,
+        "text": ["a\x00b", "\U0001f600_x005f_", None, "x" * 70, "  y", "\u2028z"] * 4,
+    }
+)
+
+
+def test_workbook_sheet_written_in_blocks_is_the_sheet_written_at_once(monkeypatch):
+    at_once = sheet_xml(MIXED_SHEET)
+    monkeypatch.setattr(xlsx_module, "ROWS_PER_BLOCK", 5)  # 24 rows: blocks of 5, 5, 5, 5, 4
+    assert sheet_xml(MIXED_SHEET) == at_once
+    assert at_once.count("<row ") == 25 and '<row r="25">' in at_once
+
+
+def test_workbook_zip64_bound_exceeds_the_sheet_at_its_worst_case_text():
+    """Whether a sheet needs ZIP64 is decided before it is written, from a bound on its size."""
+    worst = pd.DataFrame({"t": ["_x0041_" * 9 + "&\x01<\U0001f600", "_"], "n": [1.5, None]})
+    for frame in (worst, MIXED_SHEET, pd.DataFrame({"empty": pd.Series([], dtype="str")})):
+        assert xlsx_module._most_xml_bytes(frame) > len(sheet_xml(frame).encode("utf-8"))
 
 
 def sheet_xml(frame: pd.DataFrame) -> str:

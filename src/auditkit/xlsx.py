@@ -12,7 +12,7 @@ import html
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -166,13 +166,11 @@ def _one_type_each(values: pd.Series) -> list[pd.Series]:
     ]
 
 
-def _typed_cells(
-    piece: pd.Series, letter: str, rows: pd.Series, style: str
-) -> tuple[pd.Series, int]:
-    """One piece's <c> elements, by row, and its longest value in characters."""
+def _typed_cells(piece: pd.Series, letter: str, rows: pd.Series, style: str) -> pd.Series:
+    """One piece's <c> elements, by row."""
     if pd.api.types.is_bool_dtype(piece):
         value = piece.map({True: "1", False: "0"}).astype("str")
-        kind, width = ' t="b"', int(piece.astype("str").str.len().max())
+        kind = ' t="b"'
     elif pd.api.types.is_datetime64_any_dtype(piece):
         local = piece.dt.tz_localize(None) if piece.dt.tz is not None else piece
         days = (local.dt.normalize() - _EXCEL_EPOCH).dt.days
@@ -181,67 +179,119 @@ def _typed_cells(
         serial = days + (seconds + local.dt.microsecond / 10**6) / 86400
         # pyarrow writes the shortest text that reads back as the same float, like repr, faster
         value = pd.Series(pc.cast(pa.array(serial), pa.large_string()), serial.index, "str")
-        kind, width, style = "", _DATE_WIDTH, style or _DATE
-    elif pd.api.types.is_numeric_dtype(piece) and not pd.api.types.is_complex_dtype(piece):
-        value = piece[np.isfinite(piece.astype("float64"))].astype("str")  # Excel has no inf
-        kind, width = "", int(value.str.len().max()) if len(value) else 0
+        kind, style = "", style or _DATE
+    elif _is_number(piece):
+        value = _finite_numbers(piece)
+        kind = ""
     else:
-        text = one_chunk(piece.astype("str"))
-        text = text[text != ""]  # '' is no value
-        # Each distinct value is cleaned, escaped and measured once, then placed in its rows.
+        text = _nonblank_text(piece)
+        # Each distinct value is cleaned and escaped once, then placed in its rows.
         codes, distinct = pd.factorize(text)
-        values = pd.Series(distinct, dtype="str")
         start = [f'<c r="{letter}', rows[text.index], f'"{style} t="inlineStr"><is>']
-        elements = take_text(_text_elements(values), codes, text.index)
-        cells = join_text([*start, elements, "</is></c>"], text.index)
-        return cells, _longest_line(values)  # cut or not, a long text is as wide as allowed
+        elements = take_text(_text_elements(pd.Series(distinct, dtype="str")), codes, text.index)
+        return join_text([*start, elements, "</is></c>"], text.index)
     parts = [f'<c r="{letter}', rows[value.index], f'"{style}{kind}><v>', value, "</v></c>"]
-    return join_text(parts, value.index), width
+    return join_text(parts, value.index)
 
 
-def _column_cells(
-    values: pd.Series, letter: str, rows: pd.Series, style: str
-) -> tuple[pd.Series | None, int]:
-    """A column's <c> elements, missing where its value is (None if all are), and its width."""
-    built = [
-        _typed_cells(piece, letter, rows, style)
+def _is_number(piece: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(piece) and not pd.api.types.is_complex_dtype(piece)
+
+
+def _finite_numbers(piece: pd.Series) -> pd.Series:
+    return piece[np.isfinite(piece.astype("float64"))].astype("str")  # Excel has no inf
+
+
+def _nonblank_text(piece: pd.Series) -> pd.Series:
+    text = one_chunk(piece.astype("str"))
+    return text[text != ""]  # '' is no value
+
+
+def _typed_width(piece: pd.Series) -> int:
+    """One piece's longest value, in characters, as its cells show it."""
+    if pd.api.types.is_bool_dtype(piece):
+        return int(piece.astype("str").str.len().max())
+    if pd.api.types.is_datetime64_any_dtype(piece):
+        return _DATE_WIDTH
+    if _is_number(piece):
+        value = _finite_numbers(piece)
+        return int(value.str.len().max()) if len(value) else 0
+    # cut or not, a long text is as wide as allowed
+    return _longest_line(pd.Series(_nonblank_text(piece).unique(), dtype="str"))
+
+
+def _column_cells(values: pd.Series, letter: str, rows: pd.Series, style: str) -> pd.Series | None:
+    """A column's <c> elements, missing where its value is (None if all are)."""
+    cells = [
+        cell
         for piece in _one_type_each(values)
         if not piece.empty
+        for cell in [_typed_cells(piece, letter, rows, style)]
+        if not cell.empty
     ]
-    cells = [cell for cell, _ in built if not cell.empty]
     if not cells:
-        return None, 0
+        return None
     joined = pd.concat(cells) if len(cells) > 1 else cells[0]
     if len(cells) > 1 or len(joined) < len(values):
         joined = joined.reindex(values.index)
-    return joined, max(width for _, width in built)
+    return joined
 
 
-def _worksheet(frame: pd.DataFrame, percent: Iterable[str]) -> tuple[list[bytes | pa.Buffer], str]:
-    """A sheet's XML, in pieces to be written one after another, and its table's range: bold
-    frozen header, autofilter, fitted widths."""
+def _column_width(values: pd.Series) -> int:
+    return max((_typed_width(p) for p in _one_type_each(values) if not p.empty), default=0)
+
+
+# Rows whose XML is built at once: a sheet is written, and compressed, a block at a time, so its
+# XML (hundreds of megabytes for a large clinic's year of findings) is never held whole.
+ROWS_PER_BLOCK = 20_000
+
+
+def _rows_xml(
+    block: pd.DataFrame, letters: list[str], styles: list[str], first_row: int
+) -> pa.Buffer | bytes:
+    rows = pd.Series(range(first_row, first_row + len(block)), index=block.index).astype("str")
+    body: list[pd.Series | str] = ['<row r="', rows, '">']
+    for i, (letter, style) in enumerate(zip(letters, styles, strict=True)):
+        cells = _column_cells(block.iloc[:, i], letter, rows, style)
+        if cells is not None:
+            body.append(cells)
+    return _utf8_end_to_end(join_text([*body, "</row>"], block.index))
+
+
+def _most_xml_bytes(frame: pd.DataFrame) -> int:
+    """More bytes than the sheet's XML can take: every character at its longest escape (4 bytes
+    of UTF-8, '_' written as '_x005F_') and each cell's and row's markup. Whether the part needs
+    ZIP64 must be known before its first byte is written."""
+    text = sum(
+        int(frame[c].astype("str").str.len().sum())
+        for c in frame.columns
+        if not (_is_number(frame[c]) or pd.api.types.is_datetime64_any_dtype(frame[c]))
+    )
+    return 28 * text + 128 * frame.size + 64 * len(frame) + 65_536
+
+
+def _worksheet(
+    frame: pd.DataFrame, percent: Iterable[str]
+) -> tuple[Iterator[bytes | pa.Buffer], str]:
+    """A sheet's XML, in pieces made as they are written, and its table's range: bold frozen
+    header, autofilter, fitted widths."""
     frame = frame.reset_index(drop=True)
     percent = set(percent)
     letters = [_column_letter(i) for i in range(1, len(frame.columns) + 1)]
-    rows = pd.Series(range(2, len(frame) + 2), dtype="int64").astype("str")
-    body: list[pd.Series | str] = ['<row r="', rows, '">']
+    styles = [_PERCENT if column in percent else "" for column in frame.columns]
     names = pd.Series([str(column) for column in frame.columns], dtype="str")
     starts = ['<c r="', pd.Series(letters, dtype="str"), f'1"{_BOLD} t="inlineStr"><is>']
     # a column name is cleaned like any text: it can hold anything a value can
     head = join_text([*starts, _text_elements(names), "</is></c>"], names.index)
-    widths = []
-    for i, (column, name) in enumerate(zip(frame.columns, names, strict=True)):
-        style = _PERCENT if column in percent else ""
-        cells, longest = _column_cells(frame.iloc[:, i], letters[i], rows, style)
-        if cells is not None:
-            body.append(cells)
-        widths.append(min(max(len(name), longest) + 2, XLSX_MAX_COLUMN_WIDTH))
+    widths = [
+        min(max(len(name), _column_width(frame.iloc[:, i])) + 2, XLSX_MAX_COLUMN_WIDTH)
+        for i, name in enumerate(names)
+    ]
     area = f"A1:{letters[-1] if letters else 'A'}{len(frame) + 1}"
     cols = "".join(
         f'<col min="{i}" max="{i}" width="{width}" customWidth="1"/>'
         for i, width in enumerate(widths, start=1)
     )
-    rows_xml = _utf8_end_to_end(join_text([*body, "</row>"], frame.index))
     before = "".join(
         [
             f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">',
@@ -259,8 +309,15 @@ def _worksheet(frame: pd.DataFrame, percent: Iterable[str]) -> tuple[list[bytes 
         '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
         "</worksheet>"
     )
-    # Not joined: the rows, a hundred megabytes for a large clinic's year, are not copied again.
-    return [before.encode("utf-8"), rows_xml, after.encode("utf-8")], area
+
+    def pieces() -> Iterator[bytes | pa.Buffer]:
+        yield before.encode("utf-8")
+        for start in range(0, len(frame), ROWS_PER_BLOCK):
+            block = frame.iloc[start : start + ROWS_PER_BLOCK]
+            yield _rows_xml(block, letters, styles, first_row=start + 2)
+        yield after.encode("utf-8")
+
+    return pieces(), area
 
 
 def _check_title(title: str, taken: set[str]) -> None:
@@ -288,12 +345,13 @@ def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> 
     tz-naive, in their own zone, as 'yyyy-mm-dd hh:mm'; percent columns show as 0.0 %. Columns
     are as wide as their longest line, up to XLSX_MAX_COLUMN_WIDTH.
     """
-    parts: dict[str, str | list[bytes | pa.Buffer]] = {}
+    parts: dict[str, str | tuple[Iterator[bytes | pa.Buffer], int]] = {}
     names = []
     taken: set[str] = set()
     for number, (title, frame, percent) in enumerate(sheets, start=1):
         _check_title(title, taken)
-        parts[f"xl/worksheets/sheet{number}.xml"], area = _worksheet(frame, percent)
+        xml, area = _worksheet(frame, percent)
+        parts[f"xl/worksheets/sheet{number}.xml"] = (xml, _most_xml_bytes(frame))
         names.append((title, area))
     sheet_list = "".join(
         f'<sheet name="{html.escape(title)}" sheetId="{n}" r:id="rId{n}"/>'
@@ -357,9 +415,8 @@ def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> 
             if isinstance(xml, str):
                 book.writestr(name, xml.encode("utf-8"))
                 continue
-            with book.open(
-                name, "w", force_zip64=sum(map(len, xml)) >= zipfile.ZIP64_LIMIT
-            ) as part:
-                for piece in xml:  # compressed as it goes: the sheet is never one bytes
+            pieces, most = xml
+            with book.open(name, "w", force_zip64=most >= zipfile.ZIP64_LIMIT) as part:
+                for piece in pieces:  # made and compressed a block at a time
                     part.write(piece)
     return buffer.getvalue()
