@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from auditkit import output
 from auditkit.output import (
     ABANDONED_AFTER_SECONDS,
     neutralise_formulas,
@@ -150,9 +151,12 @@ CSV_CASES = {
 }
 
 
+@pytest.mark.parametrize("rows_per_block", [50_000, 2])
 @pytest.mark.parametrize("case", CSV_CASES)
-def test_csv_is_what_pandas_writes_byte_for_byte(case, tmp_path):
-    """write_csv builds most tables a column at a time in Arrow; the file is pandas' own."""
+def test_csv_is_what_pandas_writes_byte_for_byte(case, rows_per_block, tmp_path, monkeypatch):
+    """write_csv builds most tables a column at a time in Arrow, and large ones a block of
+    rows at a time (here, blocks of 2 rows too); the file is pandas' own."""
+    monkeypatch.setattr(output, "CSV_ROWS_PER_BLOCK", rows_per_block)
     frame = CSV_CASES[case]
     write_csv(frame, tmp_path / "out.csv")
     expected = neutralise_formulas(frame).to_csv(index=False).encode("utf-8")

@@ -9,7 +9,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells that a spreadsheet would run as a formula with an apostrophe."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: a column replaced here is the copy's alone
     for column in out.columns:
         if pd.api.types.is_string_dtype(out[column]) or out[column].dtype == object:
             text = out[column]
@@ -101,34 +101,64 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
             times.dt.microsecond.any() or times.dt.nanosecond.any()
         ):
             safe[column] = iso_times(times, sep=" ")
-    text = _csv_bytes(safe)
-    write_atomically(path, text if text is not None else safe.to_csv(index=False).encode("utf-8"))
+    pieces = _csv_pieces(safe)
+    write_atomically(path, pieces if pieces is not None else safe.to_csv(index=False).encode())
 
 
-def _csv_bytes(frame: pd.DataFrame) -> bytes | None:
-    """The frame as pandas' to_csv(index=False) writes it, byte for byte, built a column at a
-    time in Arrow rather than a Python call per cell (0.7 s for 112,000 findings); None where
-    only pandas knows the form (a time with fractions, a category, a single column)."""
+# Rows turned into CSV text at once: a large table's text is never in memory whole.
+CSV_ROWS_PER_BLOCK = 50_000
+
+
+def _csv_pieces(frame: pd.DataFrame) -> Iterator[bytes] | None:
+    """The frame as pandas' to_csv(index=False) writes it, byte for byte, in pieces made as
+    they are written: built a column at a time in Arrow rather than a Python call per cell
+    (0.7 s for 112,000 findings); None where only pandas knows the form (a time with
+    fractions, a category, a single column)."""
     if len(frame.columns) < 2:  # the csv module quotes a row's lone empty field: ""
         return None
-    cells = [_csv_cells(frame[column]) for column in frame.columns]
-    if any(column is None for column in cells):
+    if not all(_csv_writable(frame[column]) for column in frame.columns):
         return None
     header = io.StringIO()
     csv.writer(header, lineterminator=os.linesep).writerow(frame.columns)
     large = pa.large_string()
-    rows = pc.binary_join_element_wise(*cells, pa.scalar(",", large))
-    lines = pc.binary_join_element_wise(rows, pa.scalar(os.linesep, large), pa.scalar("", large))
-    body = concatenated_utf8(pd.Series(lines, dtype="str")) if len(frame) else b""
-    return header.getvalue().encode("utf-8") + body
+
+    def pieces() -> Iterator[bytes]:
+        yield header.getvalue().encode("utf-8")
+        for start in range(0, len(frame), CSV_ROWS_PER_BLOCK):
+            block = frame.iloc[start : start + CSV_ROWS_PER_BLOCK]
+            cells = [_csv_cells(block[column]) for column in block.columns]
+            rows = pc.binary_join_element_wise(*cells, pa.scalar(",", large))
+            lines = pc.binary_join_element_wise(
+                rows, pa.scalar(os.linesep, large), pa.scalar("", large)
+            )
+            yield concatenated_utf8(pd.Series(lines, dtype="str"))
+
+    return pieces()
 
 
 # The csv module quotes a field holding the delimiter, the quote or a line terminator character.
 _CSV_SPECIAL = "[" + re.escape(',"' + os.linesep) + "]"
 
 
-def _csv_cells(values: pd.Series) -> pa.Array | None:
-    """A column's fields as to_csv writes them: blanks for NA, quoted where needed."""
+def _csv_writable(values: pd.Series) -> bool:
+    """Whether _csv_cells writes the column as to_csv does: booleans, numbers and words (to_csv
+    writes bytes as b'...', and a time as str() gives it)."""
+    dtype = values.dtype
+    return (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_integer_dtype(dtype)
+        or pd.api.types.is_float_dtype(dtype)
+        or isinstance(dtype, pd.StringDtype)
+        or (
+            pd.api.types.is_object_dtype(dtype)
+            and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+        )
+    )
+
+
+def _csv_cells(values: pd.Series) -> pa.Array:
+    """A column's fields as to_csv writes them (see _csv_writable): blanks for NA, quoted
+    where needed."""
     large = pa.large_string()
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -138,14 +168,8 @@ def _csv_cells(values: pd.Series) -> pa.Array | None:
     elif pd.api.types.is_float_dtype(dtype):
         floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
         text = pa.array(floats.astype(str), large, mask=np.isnan(floats))  # numpy's repr, too
-    elif isinstance(dtype, pd.StringDtype) or (
-        # objects: only words (to_csv writes bytes as b'...', a time as str() gives it)
-        pd.api.types.is_object_dtype(dtype)
-        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
-    ):
-        text = pa.array(values, large, from_pandas=True)
     else:
-        return None
+        text = pa.array(values, large, from_pandas=True)
     text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, "")
     special = pc.match_substring_regex(text, _CSV_SPECIAL)
     quote, nothing = pa.scalar('"', large), pa.scalar("", large)
