@@ -775,6 +775,14 @@ def test_workbook_sheet_written_in_blocks_is_the_sheet_written_at_once(monkeypat
     assert at_once.count("<row ") == 25 and '<row r="25">' in at_once
 
 
+def test_workbook_theme_is_openpyxls_own():
+    """auditkit ships a copy of openpyxl's theme part rather than import openpyxl for it."""
+    from openpyxl.writer.theme import theme_xml
+
+    book = zipfile.ZipFile(io.BytesIO(xlsx_workbook([("Sheet", MIXED_SHEET, ())])))
+    assert book.read("xl/theme/theme1.xml").decode("utf-8") == theme_xml
+
+
 def test_workbook_zip64_bound_exceeds_the_sheet_at_its_worst_case_text():
     """Whether a sheet needs ZIP64 is decided before it is written, from a bound on its size."""
     worst = pd.DataFrame({"t": ["_x0041_" * 9 + "&\x01<\U0001f600", "_"], "n": [1.5, None]})

@@ -13,12 +13,12 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
+from importlib.resources import files
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from openpyxl.writer.theme import theme_xml
 
 from auditkit.columns import one_chunk, take_text
 from auditkit.output import join_text
@@ -320,6 +320,11 @@ def _worksheet(
     return pieces(), area
 
 
+# Office's default theme, as openpyxl writes it (openpyxl.writer.theme.theme_xml; a test keeps
+# the copy equal): importing it would import all of openpyxl, 0.1 s of every audit, for a string.
+_THEME = files("auditkit").joinpath("templates/xlsx-theme.xml")
+
+
 def _check_title(title: str, taken: set[str]) -> None:
     """Raise ValueError for a sheet title Excel refuses to open a workbook with."""
     if not 1 <= len(title) <= XLSX_MAX_TITLE or re.search(r"[\[\]:*?/\\]", title):
@@ -383,7 +388,7 @@ def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> 
         'Target="theme/theme1.xml"/></Relationships>'
     )
     parts["xl/styles.xml"] = _STYLES
-    parts["xl/theme/theme1.xml"] = theme_xml
+    parts["xl/theme/theme1.xml"] = _THEME.read_text("utf-8")
     parts["_rels/.rels"] = (
         f'{_XML}<Relationships xmlns="{_PACKAGE_RELATIONSHIPS}">'
         f'<Relationship Id="rId1" Type="{relationship}officeDocument" Target="xl/workbook.xml"/>'
