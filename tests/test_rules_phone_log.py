@@ -122,6 +122,26 @@ def test_lg001_one_call_cannot_stand_for_two_log_entries(tmp_path):
     assert list(findings(bundle, "LG002")) == ["K1"]
 
 
+def test_matched_rows_are_found_by_position_in_each_log(tmp_path):
+    """Rules look a pair up by its rows in the logs, not by hashing ids: K2 and R1 are paired,
+    K1 and R2 are not, whatever the frames' index labels."""
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[logged("2026-03-02T13:25:00-08:00"), logged("2026-03-02T13:30:00-08:00")],
+        calls=[placed("2026-03-02T13:29:00-08:00"), placed("2026-03-02T15:00:00-08:00")],
+    )
+    bundle.tables["contacts"].index = [7, 3]  # labels that are not positions
+    context = AuditContext(bundle)
+    pairs = context.call_matches
+    assert pairs[["contact_id", "call_id", "contact_row", "call"]].values.tolist() == [
+        ["K2", "R1", 1, 0]
+    ]
+    assert context.matched("contacts").tolist() == [False, True]
+    assert context.matched("calls").tolist() == [True, False]
+    assert list(findings(bundle, "LG002")) == ["K1"]
+    assert list(findings(bundle, "LG001")) == ["R2"]
+
+
 def test_lg001_matches_a_shared_number_to_either_sibling(tmp_path):
     to_siblings = {"client_id": "", "to_number": "747.555.0185"}
     bundle = build_bundle(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit import text
-from auditkit.columns import is_in, positions_in, take_text
+from auditkit.columns import is_in, take_text
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.validation import Bundle
 
@@ -230,14 +230,18 @@ class AuditContext:
         clinician's log says what was said, the phone system when it was said. Only the
         columns the rules read (a copy of every column of half the log would cost more)."""
         contacts = self.contacts
-        outbound = (contacts["direction"] == "outbound") & (contacts["channel"] == "phone")
+        outbound = (
+            (contacts["direction"] == "outbound") & (contacts["channel"] == "phone")
+        ).to_numpy()
         calls = contacts.loc[
             outbound, ["contact_id", "client_id", "staff_id", "started_at", "party", "outcome"]
         ]
         matches = self.call_matches
         if matches.empty:  # no call log, or nothing in it matched
             return calls
-        at = positions_in(calls["contact_id"], matches["contact_id"])  # -1: not matched
+        pair = np.full(len(contacts), -1)  # each contact's row in matches; -1: not matched
+        pair[matches["contact_row"].to_numpy()] = np.arange(len(matches))
+        at = pair[np.flatnonzero(outbound)]
         system_time = matches["call_at"].iloc[np.maximum(at, 0)].set_axis(calls.index)
         return calls.assign(started_at=system_time.where(at >= 0, calls["started_at"]))
 
@@ -270,15 +274,16 @@ class AuditContext:
     @shared
     def call_matches(self) -> pd.DataFrame:
         """Logged phone contacts paired one to one with phone-system calls of the same client and
-        direction at most match_minutes apart (contact_id, call_id, call_at), nearest first.
+        direction at most match_minutes apart (contact_id, call_id, call_at), nearest first;
+        `contact_row` and `call` are their rows in the contact and call logs, for rules to find
+        them by position rather than by hashing a million ids.
 
         Each round pairs every contact with its nearest free call and lets each call keep its
         nearest contact; contacts that lost try again against the calls still free.
         """
         contacts, calls = self.contacts, self.bundle.calls
-        logged = contacts.loc[
-            contacts["channel"] == "phone", ["contact_id", "client_id", "direction", "started_at"]
-        ]
+        phone = (contacts["channel"] == "phone").to_numpy()
+        logged = contacts.loc[phone, ["contact_id", "client_id", "direction", "started_at"]]
         pairs = self.call_clients
         call = pairs["call"].to_numpy()
         # Rounds move integers only (a group per client and direction, rows, calls): every
@@ -329,8 +334,18 @@ class AuditContext:
                 "contact_id": take_text(logged["contact_id"], row, matches.index),
                 "call_id": take_text(calls["call_id"], call, matches.index),
                 "call_at": calls["started_at"].array.take(call),
+                "contact_row": np.flatnonzero(phone)[row],
+                "call": call,
             }
         )
+
+    def matched(self, log: str) -> np.ndarray:
+        """Which rows of the contact log (`log` "contacts") or the call log ("calls") are in a
+        pair of call_matches: a mask by row position."""
+        frame = self.bundle.calls if log == "calls" else self.bundle.contacts
+        rows = np.zeros(len(frame), dtype=bool)
+        rows[self.call_matches["call" if log == "calls" else "contact_row"].to_numpy()] = True
+        return rows
 
     def calls_after_no_shows(self, within: pd.Timedelta) -> pd.DataFrame:
         """(no-show, outbound call to that client) pairs with the call in [start, start + within].
@@ -436,7 +451,8 @@ class AuditContext:
 
     @shared
     def documenting_notes(self) -> pd.DataFrame:
-        """For each no-show that has one, the note documenting it (linked first, else earliest).
+        """For each no-show that has one, the note documenting it (linked first, else earliest),
+        with `note_row`, the note's row in the notes table.
 
         A note documents a no-show when written within the note deadline of its start and
         either linked to it by appointment_id, or unlinked, for the same client, and describing
@@ -445,20 +461,23 @@ class AuditContext:
         notes = self.notes
         no_shows = self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]]
         # Only notes linked to a no-show are joined: most notes are of sessions held.
-        of_no_show = is_in(notes["appointment_id"], no_shows["appointment_id"])
+        of_no_show = is_in(notes["appointment_id"], no_shows["appointment_id"]).to_numpy()
         linked = no_shows.merge(
-            notes.loc[of_no_show, ["note_id", "appointment_id", "written_at"]], on="appointment_id"
+            notes.loc[of_no_show, ["note_id", "appointment_id", "written_at"]].assign(
+                note_row=np.flatnonzero(of_no_show)
+            ),
+            on="appointment_id",
         ).assign(linked=True)
         # Only unlinked notes by a client with a no-show need reading.
         maybe = notes["appointment_id"].isna() & is_in(notes["client_id"], no_shows["client_id"])
         rows = notes.index[maybe]
         describes = self.phrases_each(["note_missed_session"], "notes", rows, words=False)
+        describing = np.flatnonzero(maybe.to_numpy())[describes["note_missed_session"].to_numpy()]
         unlinked = pairs_within(
             no_shows,
-            notes.loc[
-                rows[describes["note_missed_session"].to_numpy()],
-                ["note_id", "client_id", "written_at"],
-            ],
+            notes[["note_id", "client_id", "written_at"]]
+            .iloc[describing]
+            .assign(note_row=describing),
             "client_id",
             "scheduled_start",
             "written_at",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import is_in
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -28,7 +27,7 @@ def check(ctx: AuditContext) -> Checked:
     calls = log[read].iloc[examined_calls].reset_index(drop=True)
     calls["client_id"] = pairs["client_id"].array.take(examined)
     calls["staff_id"] = calls["client_id"].map(therapist)
-    unlogged = ~is_in(calls["call_id"], ctx.call_matches["call_id"]).to_numpy()
+    unlogged = ~ctx.matched("calls")[examined_calls]
     missing = calls[unlogged]
     # Who else has the number, for the calls found only: joining names is a Python call per call.
     listed = np.bincount(call, minlength=len(log)) > 1  # shared numbers' calls

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from auditkit.columns import is_in
+import numpy as np
+
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -13,12 +14,12 @@ def check(ctx: AuditContext) -> Checked:
     # Only where the phone system's log says anything (without one, no contact is examined):
     # from its first call to its last, give or take the minutes a log entry may be off.
     window = contacts["started_at"].between(first - ctx.match_window, last + ctx.match_window)
+    examined = ((contacts["channel"] == "phone") & window).to_numpy()
     covered = contacts.loc[
-        (contacts["channel"] == "phone") & window,
-        ["contact_id", "client_id", "staff_id", "started_at", "direction", "outcome"],
+        examined, ["contact_id", "client_id", "staff_id", "started_at", "direction", "outcome"]
     ]
     opportunities = subjects(covered, "contact_id", "started_at")
-    missing = ~is_in(covered["contact_id"], ctx.call_matches["contact_id"]).to_numpy()
+    missing = ~ctx.matched("contacts")[np.flatnonzero(examined)]
     unmatched = covered[missing]
     span = f"{first:%a %-d %b %Y} to {last:%a %-d %b %Y}" if len(unmatched) else ""
     minutes = ctx.policy.calls.match_minutes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit.columns import is_in, positions_in
+from auditkit.columns import is_in
 from auditkit.rules.base import Checked, Rule, found, subjects
 from auditkit.rules.context import AuditContext, pairs_within
 
@@ -21,7 +21,7 @@ CONFIRM_BY = "the date by which the client must confirm"
 def check(ctx: AuditContext) -> Checked:
     documenting = ctx.documenting_notes.drop_duplicates("note_id").reset_index(drop=True)
     notes = ctx.notes
-    rows = notes.index[positions_in(documenting["note_id"], notes["note_id"])]
+    rows = notes.index[documenting["note_row"].to_numpy()]
     shows = ctx.phrases_each([*ELEMENTS, "note_confirm_by"], "notes", rows, words=False)
     absent = pd.DataFrame(
         {label: ~shows[category].to_numpy() for category, label in ELEMENTS.items()}
