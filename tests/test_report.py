@@ -533,6 +533,20 @@ def test_findings_rows_carry_their_data_and_sort_keys(report):
     assert '<span class="group-count">2</span>' in page  # high: MS001 and NT001
 
 
+def test_page_made_a_few_rows_at_a_time_is_the_page_made_at_once(report, monkeypatch):
+    """The findings table's rows are made a block at a time as the page is written."""
+    result, _ = report
+    assert len(result.findings) > 3
+
+    def page() -> str:  # (but for the minute it was generated)
+        return re.sub(r"Generated [^<]*", "", render_html(result))
+
+    at_once = page()
+    monkeypatch.setattr(report_module, "ROWS_PER_PIECE", 2)
+    assert page() == at_once
+    assert at_once.count('<tr class="finding') == len(result.findings)
+
+
 def test_findings_in_any_order_are_grouped_by_severity(report):
     """An audit's findings come sorted by severity (each group a slice of the rows); findings
     a caller reordered are grouped all the same."""

@@ -568,12 +568,18 @@ def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
     return join_text(parts, findings.index)
 
 
-def _findings_table(result: AuditResult) -> list[str | bytes]:
-    """The findings table, in pieces: a severity's rows are one piece, of tens of megabytes
-    for a large clinic's year, and the page is written piece by piece, never whole."""
+# Findings whose table rows are made at once: the page is written as its rows are made, so a
+# large clinic's year of findings (tens of megabytes of HTML) is never in memory whole.
+ROWS_PER_PIECE = 20_000
+
+
+def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
+    """The findings table, in pieces: a severity's rows a block at a time, as UTF-8, made as
+    the page is written."""
     findings = result.findings
     if findings.empty:
-        return ['<p class="empty">No findings: every record examined kept the policy.</p>']
+        yield '<p class="empty">No findings: every record examined kept the policy.</p>'
+        return
     names = clinician_names(result)
     reviewed = "review" in findings
     headers = ["rule", "when", "clinician", "client", "record", "summary", "evidence"]
@@ -581,19 +587,6 @@ def _findings_table(result: AuditResult) -> list[str | bytes]:
     head = "".join(
         f'<th aria-sort="none"><button type="button">{title}</button></th>' for title in headers
     )
-    rows = _finding_rows(findings, names)
-    groups = []
-    for severity in SEVERITIES:
-        # An audit's findings come sorted by severity: a slice of the rows, not a copy.
-        shown = rows.iloc[as_block(np.flatnonzero((findings["severity"] == severity).to_numpy()))]
-        if len(shown):
-            groups += [
-                f'<tbody class="group" data-group="{severity}"><tr class="group-head">'
-                f'<th colspan="{len(headers)}"><span class="sev sev-{severity}">{severity}</span> '
-                f'severity <span class="group-count">{len(shown)}</span></th></tr>',
-                concatenated_utf8(shown),
-                "</tbody>",
-            ]
     present = findings["rule"].unique()
     staff = sorted(findings["staff_id"].dropna().unique())
     controls = [
@@ -610,14 +603,28 @@ def _findings_table(result: AuditResult) -> list[str | bytes]:
         f'<span class="shown">showing <strong id="findings-shown">{len(findings)}</strong> '
         f"of {len(findings)}</span>"
     )
-    return [
+    yield (
         '<p class="note sort-hint">Click a column heading to sort within each severity; type or '
         "choose below to filter.</p>"
         f'<div class="controls">{"".join(controls)}</div>'
-        f'<table id="findings"><thead><tr>{head}</tr></thead>',
-        *groups,
-        "</table>",
-    ]
+        f'<table id="findings"><thead><tr>{head}</tr></thead>'
+    )
+    for severity in SEVERITIES:
+        # An audit's findings come sorted by severity: a slice of them, not a copy.
+        shown = findings.iloc[
+            as_block(np.flatnonzero((findings["severity"] == severity).to_numpy()))
+        ]
+        if len(shown):
+            yield (
+                f'<tbody class="group" data-group="{severity}"><tr class="group-head">'
+                f'<th colspan="{len(headers)}"><span class="sev sev-{severity}">{severity}</span> '
+                f'severity <span class="group-count">{len(shown)}</span></th></tr>'
+            )
+            for start in range(0, len(shown), ROWS_PER_PIECE):
+                block = shown.iloc[start : start + ROWS_PER_PIECE]
+                yield concatenated_utf8(_finding_rows(block, names))
+            yield "</tbody>"
+    yield "</table>"
 
 
 def _trend_note(result: AuditResult) -> str:
@@ -652,9 +659,9 @@ def render_html(result: AuditResult) -> str:
     return "".join(p if isinstance(p, str) else str(p, "utf-8") for p in _page_pieces(result))
 
 
-def _page_pieces(result: AuditResult) -> list[str | bytes]:
+def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
     """The report page in pieces: the template's text with each $placeholder filled, the
-    findings table as several pieces (its rows as UTF-8 already), to be written one at a time."""
+    findings table as several pieces (its rows as UTF-8 already), made as they are written."""
     rules = rule_summary(result)
     trend = monthly_trend(result)
     coverage = result.bundle.coverage[["file", "encoding", "rows_read", "accepted", "rejected"]]
@@ -662,7 +669,7 @@ def _page_pieces(result: AuditResult) -> list[str | bytes]:
     reviews_note = (
         " Findings dismissed on review are not counted." if "review" in result.findings else ""
     )
-    values: dict[str, str | list[str | bytes]] = {
+    values: dict[str, str | Iterator[str | bytes]] = {
         "clinic": html_text(policy.clinic.name or "the clinic"),
         "period": html_text(_period(result, trend)),
         "policy": html_text(policy.source),
@@ -684,18 +691,17 @@ def _page_pieces(result: AuditResult) -> list[str | bytes]:
         "specs": script_json(chart_specs(result, rules, trend)),
     }
     template = files("auditkit").joinpath("templates/report.html").read_text("utf-8")
-    pieces, at = [], 0
+    at = 0
     for placeholder in Template.pattern.finditer(template):  # Template.substitute's own syntax
-        pieces.append(template[at : placeholder.start()])
+        yield template[at : placeholder.start()]
         name = placeholder.group("named") or placeholder.group("braced")
         if name is None:  # '$$', or a '$' with no name
-            pieces.append("$" if placeholder.group("escaped") is not None else placeholder[0])
+            yield "$" if placeholder.group("escaped") is not None else placeholder[0]
         else:
             value = values[name]
-            pieces.extend([value] if isinstance(value, str) else value)
+            yield from [value] if isinstance(value, str) else value
         at = placeholder.end()
-    pieces.append(template[at:])
-    return pieces
+    yield template[at:]
 
 
 # --- xlsx ------------------------------------------------------------------------------------
@@ -727,13 +733,11 @@ def write_report(result: AuditResult, out: Path, first: Callable[[], object] | N
         workbook = pool.submit(render_xlsx, result)
         if first is not None:
             first()
-        write_atomically(out / "report.html", _drained(_page_pieces(result)))
+        write_atomically(out / "report.html", _utf8(_page_pieces(result)))
         write_atomically(out / "report.xlsx", workbook.result())
 
 
-def _drained(pieces: list[str | bytes]) -> Iterator[bytes]:
-    """The pieces as UTF-8, each let go of once written."""
-    pieces.reverse()
-    while pieces:
-        piece = pieces.pop()
+def _utf8(pieces: Iterator[str | bytes]) -> Iterator[bytes]:
+    """The pieces as UTF-8."""
+    for piece in pieces:
         yield piece.encode("utf-8") if isinstance(piece, str) else piece
