@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from auditkit import text
-from auditkit.columns import is_in, take_text
+from auditkit.columns import is_in, positions_in, take_text
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.schemas import DIRECTIONS
 from auditkit.validation import Bundle
 
 
@@ -259,8 +260,9 @@ class AuditContext:
         calls = self.bundle.calls
         named = calls["client_id"].notna().to_numpy()
         unnamed = np.flatnonzero(~named)
+        ends = calls[["direction", "from_number", "to_number"]].iloc[unnamed]
         by_number = pd.DataFrame(
-            {"call": unnamed, "number": client_numbers(calls.iloc[unnamed]).to_numpy()}
+            {"call": unnamed, "number": client_numbers(ends).to_numpy()}
         ).merge(numbers_on_file(self.bundle.clients), on="number")
         rows = np.flatnonzero(named)
         return pd.concat(
@@ -288,11 +290,17 @@ class AuditContext:
         call = pairs["call"].to_numpy()
         # Rounds move integers only (a group per client and direction, rows, calls): every
         # sort, join and take of a million Arrow strings would cost more than the matching.
-        client = pd.factorize(pd.concat([logged["client_id"], pairs["client_id"]]))[0]
-        direction = pd.factorize(pd.concat([logged["direction"], calls["direction"]]))[0]
-        ways = int(direction.max(initial=0)) + 1
-        group = client * ways + np.concatenate(
-            [direction[: len(logged)], direction[len(logged) :][call]]
+        # Clients by their row in the clients table (every id here refers to one), directions
+        # by their place in the vocabulary: no million ids copied end to end to be numbered.
+        clients = self.bundle.clients["client_id"]
+        ways = len(DIRECTIONS)
+        group = np.concatenate(
+            [
+                positions_in(logged["client_id"], clients) * ways
+                + positions_in(logged["direction"], pd.Series(DIRECTIONS, dtype="str")),
+                positions_in(pairs["client_id"], clients) * ways
+                + positions_in(calls["direction"], pd.Series(DIRECTIONS, dtype="str"))[call],
+            ]
         )
         left = pd.DataFrame(
             {
