@@ -6,6 +6,7 @@ from rule_fixtures import build_bundle
 
 from auditkit import audit
 from auditkit.cli import main
+from auditkit.rules import RULES
 from auditkit.schemas import Findings
 
 # The review scenario (two no-shows in March for T1, one handled, one not; one in April for T2),
@@ -92,6 +93,15 @@ def test_compliance_per_clinician_and_per_month(tmp_path):
         {"month": "2026-03", "opportunities": 2, "findings": 1, "compliance": 0.5},
         {"month": "2026-04", "opportunities": 1, "findings": 0, "compliance": 1.0},
     ]
+
+
+def test_opportunities_name_their_rule_and_month_as_categoricals(tmp_path):
+    """Millions of opportunities name a dozen rules and a few months: a byte or two a row."""
+    opportunities = audit(sample(tmp_path)).opportunities
+    assert list(opportunities["rule"].cat.categories) == sorted(RULES)
+    ms001 = opportunities[opportunities["rule"] == "MS001"]
+    assert ms001["month"].astype("str").tolist() == ms001["at"].dt.strftime("%Y-%m").tolist()
+    assert list(opportunities["month"].cat.categories) == ["2026-03", "2026-04"]
 
 
 def test_month_narrows_subjects_but_rules_still_see_history(tmp_path):

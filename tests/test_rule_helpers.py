@@ -6,7 +6,7 @@ import pytest
 from rule_fixtures import build_bundle
 
 from auditkit.columns import as_block, is_in, per_distinct, positions_in, strictly_increasing
-from auditkit.rules.base import clock, hours_minutes, month_of
+from auditkit.rules.base import clock, hours_minutes, month_of, months_of
 from auditkit.rules.context import pairs_within
 
 LA = "America/Los_Angeles"
@@ -129,6 +129,10 @@ def test_month_of_is_the_local_month_strftime_gives():
     assert pd.isna(month_of(times)[1])
     year = pd.Series(pd.date_range("2025-12-31 20:00", periods=3000, freq="3h", tz=LA))
     pd.testing.assert_series_equal(month_of(year), year.dt.strftime("%Y-%m"), check_dtype=False)
+    months = months_of(times)  # the same months, as a categorical of them in order
+    assert list(months.cat.categories) == ["0999-01", "2026-03", "2026-11"]
+    assert months.tolist()[::2] == ["2026-03", "0999-01"] and pd.isna(months[1])
+    assert months_of(year).astype("str").tolist() == month_of(year).tolist()
 
 
 def test_clock_of_repeated_times_writes_each_row():

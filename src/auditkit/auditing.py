@@ -27,7 +27,7 @@ from auditkit.reviews import (
     unmatched_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule
-from auditkit.rules.base import month_of
+from auditkit.rules.base import month_of, months_of
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
 from auditkit.validation import Bundle
@@ -161,6 +161,9 @@ RULE_THREADS = min(2, os.cpu_count() or 1)
 # one working on alone at the end. NT002 reads notes, VM001 calls: the first two share no work,
 # so neither waits for the other to finish what both need.
 LONGEST_RULES = ("NT002", "VM001", "VM002", "PC001", "LG001")
+# An opportunity's rule, a byte a row rather than its code's text; in sorted order, as the
+# compliance tables list rules.
+RULE_DTYPE = pd.CategoricalDtype(sorted(RULES))
 
 
 def _count(n: int, noun: str) -> str:
@@ -184,8 +187,8 @@ def check_rules(
     progress: Callable[[str], None] | None = None,
     threads: int | None = None,
 ) -> dict[str, Checked]:
-    """Every rule's opportunities (each subject once, dated by month) and findings in `month`,
-    by rule code, unsorted and unmasked.
+    """Every rule's opportunities (each subject once, its rule a categorical) and findings in
+    `month`, by rule code, unsorted and unmasked.
 
     The part of an audit that looks within one client at a time, so the Dask engine runs it per
     client partition; `finish_audit` does the rest, over the whole bundle.
@@ -207,9 +210,9 @@ def check_rules(
         examined = result.opportunities
         if not strictly_increasing(pa.array(examined["subject_id"].array)):
             examined = examined.drop_duplicates("subject_id")
-        examined = examined.assign(rule=code)
-        examined = _of_month(examined.astype(timestamp), month)
-        return Checked(examined.assign(month=month_of(examined["at"])), _of_month(found, month))
+        rule_codes = np.full(len(examined), RULE_DTYPE.categories.get_loc(code), np.int8)
+        examined = examined.assign(rule=pd.Categorical.from_codes(rule_codes, dtype=RULE_DTYPE))
+        return Checked(_of_month(examined.astype(timestamp), month), _of_month(found, month))
 
     checked = {}
     with ThreadPoolExecutor(threads or RULE_THREADS) as pool:
@@ -248,6 +251,7 @@ def finish_audit(
         ignore_index=True,
     )
     opportunities_frame = pd.concat([c.opportunities for c in checked.values()], ignore_index=True)
+    opportunities_frame["month"] = months_of(opportunities_frame["at"])
 
     path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
     if path is None:
