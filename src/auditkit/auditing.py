@@ -238,6 +238,7 @@ def finish_audit(
 
     These steps need the whole bundle: masking hides every client's name (a message may name
     another client), and a review is stale by its subject's time wherever that subject is.
+    Empties `checked`: each rule's frames are let go of once they are put together.
     """
     say = progress or (lambda _message: None)
     tz = bundle.policy.clinic.timezone
@@ -251,6 +252,7 @@ def finish_audit(
         ignore_index=True,
     )
     opportunities_frame = pd.concat([c.opportunities for c in checked.values()], ignore_index=True)
+    checked.clear()
     opportunities_frame["month"] = months_of(opportunities_frame["at"])
 
     path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
@@ -306,8 +308,8 @@ def audit(
     """
     if policy is not None:
         bundle = replace(bundle, policy=policy)
-    checked = check_rules(bundle, month, progress)
-    result = finish_audit(bundle, checked, month, reviews, progress, show_names)
-    del checked  # each rule's frames, now in the result's
+    result = finish_audit(
+        bundle, check_rules(bundle, month, progress), month, reviews, progress, show_names
+    )
     release_unused_memory()
     return result

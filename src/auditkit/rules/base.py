@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import per_distinct
+from auditkit.columns import per_distinct, take_text
 
 if TYPE_CHECKING:
     from auditkit.rules.context import AuditContext
@@ -120,20 +120,27 @@ def month_of(times: pd.Series) -> pd.Series:
 
     Named once per distinct month: strftime would format every time one at a time.
     """
-    return per_distinct(_month_names, times.dt.year * 100 + times.dt.month)
+    codes, names = _months(times)
+    return take_text(pd.Series(names, dtype="str"), codes, times.index)
 
 
 def months_of(times: pd.Series) -> pd.Series:
     """month_of as a categorical, its months in order: a byte or two a row where the text
     'YYYY-MM' repeated takes sixteen, for the millions of opportunities of a large audit."""
-    codes, months = pd.factorize(times.dt.year * 100 + times.dt.month, sort=True)
-    names = _month_names(pd.Series(months))
+    codes, names = _months(times)
     return pd.Series(pd.Categorical.from_codes(codes, names), index=times.index)
 
 
-def _month_names(months: pd.Series) -> pd.Series:
-    """year * 100 + month as 'YYYY-MM' (a few dozen distinct months: a loop over them)."""
-    return pd.Series([f"{m // 100:04.0f}-{m % 100:02.0f}" for m in months], dtype="str")
+def _months(times: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each time's month on the clock where it happened, as a code (-1: no time) into the
+    months, in order. Counted off numpy's months: the year and month fields of a zoned time
+    cost a conversion each."""
+    local = times.dt.tz_localize(None) if times.dt.tz is not None else times
+    months = local.to_numpy().astype("datetime64[M]")
+    known = ~np.isnat(months)
+    codes = np.full(len(months), -1, dtype=np.int64)
+    codes[known], distinct = pd.factorize(months[known].view(np.int64), sort=True)
+    return codes, np.datetime_as_string(distinct.astype("datetime64[M]"), unit="M").tolist()
 
 
 def hours_minutes(delta: pd.Series) -> pd.Series:
