@@ -144,12 +144,13 @@ class _Records:
     starts: np.ndarray  # first byte of each record
     ends: np.ndarray  # its line end (or the file's length): one past its last byte
     lines: np.ndarray  # the physical line it starts on, from 1
-    fields: np.ndarray  # how many fields it has: unquoted commas + 1
+    fields: np.ndarray | None  # how many fields it has: unquoted commas + 1 (if counted)
     quotes: np.ndarray  # where every quote character is, for _has_bare_quote
 
 
-def _scan(buf: np.ndarray) -> _Records:
-    """Every non-blank record of a CSV, its physical line and its number of fields.
+def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
+    """Every non-blank record of a CSV, its physical line and (if `count_fields`) its number
+    of fields.
 
     A line end (LF, or a CR not followed by LF, as in the csv module) ends a record only
     outside quotes, i.e. where an even number of quote characters precede it; likewise a
@@ -170,44 +171,50 @@ def _scan(buf: np.ndarray) -> _Records:
             lone = cr[(after >= size) | (buf[np.minimum(after, size - 1)] != _NEWLINE)]
             ends = np.sort(np.concatenate((ends, lone)))
         quote = np.flatnonzero(block == _QUOTE)
-        comma = np.flatnonzero(block == _COMMA)
         outside = (quotes_so_far + np.searchsorted(quote, ends)) % 2 == 0
         line_ends.append(ends + at)
         quotes.append(quote + at)
         record_ends.append(np.flatnonzero(outside) + lines_so_far)  # indices into line_ends
-        # Commas from the start of the file to each record end and to each quote.
-        commas_to_end.append(commas_so_far + np.searchsorted(comma, ends[outside]))
-        commas_to_quote.append(commas_so_far + np.searchsorted(comma, quote))
+        if count_fields:  # commas from the start of the file to each record end and each quote
+            comma = np.flatnonzero(block == _COMMA)
+            commas_to_end.append(commas_so_far + np.searchsorted(comma, ends[outside]))
+            commas_to_quote.append(commas_so_far + np.searchsorted(comma, quote))
+            commas_so_far += len(comma)
         quotes_so_far += len(quote)
-        commas_so_far += len(comma)
         lines_so_far += len(ends)
     none = np.zeros(0, dtype=np.int64)
     if size == 0:  # a zero-byte file: no records (the caller reports it as empty)
-        return _Records(none, none, none, none, none)
+        return _Records(none, none, none, none if count_fields else None, none)
     line_end = np.concatenate(line_ends).astype(np.int64)
     record_end = np.concatenate(record_ends).astype(np.int64)
-    commas = np.concatenate(commas_to_end).astype(np.int64)
     quote = np.concatenate(quotes).astype(np.int64)
     ends = line_end[record_end]
-    if len(ends) == 0 or ends[-1] != size - 1:  # the last record has no line end
+    unended = len(ends) == 0 or ends[-1] != size - 1  # the last record has no line end
+    if unended:
         ends = np.append(ends, size)
-        commas = np.append(commas, commas_so_far)
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     # A record after line end k (the k-th, from 0) starts on line k + 2.
     lines = np.concatenate(([1], record_end[: len(ends) - 1] + 2)).astype(np.int64)
-    # Quoted spans run from an even-numbered quote to the next (or to the end of the file), and
-    # each lies within one record: the first whose end comes after its opening quote.
-    to_quote = np.append(np.concatenate(commas_to_quote).astype(np.int64), commas_so_far)
-    opening = np.arange(0, len(quote), 2)
-    quoted = to_quote[opening + 1] - to_quote[opening]
-    in_record = np.searchsorted(ends, quote[opening])
-    quoted_commas = np.bincount(in_record, weights=quoted, minlength=len(ends))
-    fields = np.diff(commas, prepend=0) - quoted_commas.astype(np.int64) + 1
+    fields = None
+    if count_fields:
+        commas = np.concatenate(commas_to_end).astype(np.int64)
+        if unended:
+            commas = np.append(commas, commas_so_far)
+        # Quoted spans run from an even-numbered quote to the next (or to the end of the file),
+        # each within one record: the first whose end comes after its opening quote.
+        to_quote = np.append(np.concatenate(commas_to_quote).astype(np.int64), commas_so_far)
+        opening = np.arange(0, len(quote), 2)
+        quoted = to_quote[opening + 1] - to_quote[opening]
+        in_record = np.searchsorted(ends, quote[opening])
+        quoted_commas = np.bincount(in_record, weights=quoted, minlength=len(ends))
+        fields = np.diff(commas, prepend=0) - quoted_commas.astype(np.int64) + 1
     lengths = ends - starts
     # A blank line (or a lone CR) is no record, as for every CSV reader.
     blank = (lengths == 0) | ((lengths == 1) & (buf[np.minimum(starts, size - 1)] == _CR))
     keep = ~blank
-    return _Records(starts[keep], ends[keep], lines[keep], fields[keep], quote)
+    return _Records(
+        starts[keep], ends[keep], lines[keep], None if fields is None else fields[keep], quote
+    )
 
 
 def _drop_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
@@ -386,17 +393,39 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         ) from None
     del raw  # the decoded copy, when there is one, is all we need
     buf = np.frombuffer(data, dtype=np.uint8)
-    records = _scan(buf)
+    # A UTF-8 file is first taken to have every record the header's width, as nearly every
+    # export has, and parsed by Arrow from the disk, the bytes in hand freed first: they and
+    # the parsed table need not be in memory together (for 125 MB of notes, 125 MB less at the
+    # peak). Its fields are counted (a third of the scan) only if Arrow finds otherwise.
+    optimistic = encoding == "utf-8"
+    records = _scan(buf, count_fields=not optimistic)
     if len(records.starts) == 0:
         raise BundleError(f"{path.name} is empty: it has no header row and no records.")
     if _has_bare_quote(buf, records.quotes):
         return _read_csv_exactly(path.name, data, table, encoding, id_column)
-    starts, ends, lines, counts = records.starts, records.ends, records.lines, records.fields
-    del records
-    bad = np.flatnonzero(counts != counts[0])
-    header_text = bytes(buf[starts[0] : ends[0]]).decode().rstrip("\r")
+    header_text = bytes(buf[records.starts[0] : records.ends[0]]).decode().rstrip("\r")
     with _any_field_size():
         names = next(csv.reader(io.StringIO(header_text, newline="")))
+    if optimistic:
+        lines = records.lines
+        del records, buf, data
+        try:
+            parsed = _arrow_csv(str(path), names)
+        except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
+            parsed = None
+        if parsed is not None and parsed.num_rows == len(lines) - 1:
+            frame = parsed.to_pandas()
+            del parsed
+            malformed = _malformed(path.name, [], [], [], len(names))
+            return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
+        del parsed
+        data = decode(_read_bytes(path))[0]
+        buf = np.frombuffer(data, dtype=np.uint8)
+        records = _scan(buf)
+    starts, ends, lines, counts = records.starts, records.ends, records.lines, records.fields
+    assert counts is not None  # (counted by the scan just made)
+    del records
+    bad = np.flatnonzero(counts != counts[0])
     keys = [normalise_column_name(n) for n in names]
     id_at = keys.index(id_column) if id_column in keys else 0
     malformed = _malformed(
@@ -406,22 +435,25 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         counts[bad].tolist(),
         int(counts[0]),
     )
-    # A UTF-8 file with every record the header's width is parsed by Arrow from the disk, the
-    # bytes in hand freed first: they and the parsed table need not be in memory together (for
-    # 125 MB of notes, 125 MB less at the peak). Others are parsed from the bytes kept.
-    from_disk = encoding == "utf-8" and not len(bad)
-    if from_disk:
-        source: str | pa.BufferReader = str(path)
-        del buf, data
-    else:
-        source = pa.BufferReader(_drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data)
-
-    def exactly() -> RawTable:  # the file read again, if it was freed
-        again = decode(_read_bytes(path))[0] if from_disk else data
-        return _read_csv_exactly(path.name, again, table, encoding, id_column)
-
+    # The file without its malformed records, from the bytes in hand.
+    source = pa.BufferReader(_drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data)
     try:
-        parsed = pacsv.read_csv(
+        parsed = _arrow_csv(source, names)
+    except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
+        return _read_csv_exactly(path.name, data, table, encoding, id_column)
+    lines = np.delete(lines, bad)
+    if parsed.num_rows != len(lines) - 1:  # quoting the splitter misread: take the exact path
+        return _read_csv_exactly(path.name, data, table, encoding, id_column)
+    del source, buf, data  # the file's bytes: Arrow holds the values, and we the lines
+    frame = parsed.to_pandas()
+    del parsed
+    return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
+
+
+def _arrow_csv(source: str | pa.BufferReader, names: list[str]) -> pa.Table:
+    """Arrow's parse of a CSV, every column as text (blank: missing)."""
+    try:
+        return pacsv.read_csv(
             source,
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -431,19 +463,9 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
                 null_values=[""],
             ),
         )
-    except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
-        return exactly()
     except OSError as error:  # gone or locked since it was scanned
-        raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
-    lines = np.delete(lines, bad)
-    if parsed.num_rows != len(lines) - 1:  # quoting the splitter misread: take the exact path
-        return exactly()
-    del source  # the file's bytes: Arrow holds the values, and we the lines
-    if not from_disk:
-        del buf, data
-    frame = parsed.to_pandas()
-    del parsed
-    return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
+        name = Path(source).name if isinstance(source, str) else "the file"
+        raise BundleError(f"{name} cannot be read: {error.strerror or error}.") from None
 
 
 def _cell_text(value: object) -> object:
