@@ -526,6 +526,8 @@ def _select(label: str, key: str, options: dict[str, str]) -> str:
 def _review_cells(findings: pd.DataFrame) -> pd.Series:
     """The review decision, then who made it, when, and their comment, each on its own line."""
     review = findings["review"]
+    if review.isna().all():  # nothing reviewed yet, as on a first audit: nothing to build
+        return pd.Series("<td></td>", index=findings.index, dtype="str")
     mark = html_texts(review)
     parts = ['<td><span class="review review-', mark, '">', mark, "</span>"]
     for column in ("reviewer", "reviewed_at", "review_comment"):
