@@ -19,6 +19,7 @@ def check(ctx: AuditContext) -> Checked:
     opportunities = subjects(tried, "appointment_id", "scheduled_start")
     stats = per_no_show.reindex(tried["appointment_id"]).reset_index(drop=True)
     unreached = stats["unanswered"] == stats["calls"]
+    stats = stats[unreached]  # words for the findings only
     several = (
         stats["calls"].astype(str)
         + " calls between "
@@ -28,7 +29,7 @@ def check(ctx: AuditContext) -> Checked:
         + ", every one ended no_answer"
     )
     one = "1 call, at " + clock(stats["first"]) + ", ended no_answer"
-    evidence = (several.where(stats["calls"] > 1, one) + ": no voicemail was left")[unreached]
+    evidence = several.where(stats["calls"] > 1, one) + ": no voicemail was left"
     summary = "Every outreach call for this missed session rang out; no voicemail was left."
     return Checked(opportunities, found(opportunities[unreached], summary, evidence))
 

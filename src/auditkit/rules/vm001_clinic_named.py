@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from auditkit.rules.base import Checked, Rule, found, quote, subjects
 from auditkit.rules.context import AuditContext
 
@@ -16,14 +14,11 @@ def check(ctx: AuditContext) -> Checked:
     consent = ctx.consent_time.reindex(voicemails["client_id"]).set_axis(voicemails.index)
     no_consent = consent.isna() | (consent > voicemails["started_at"])
     breach = named.notna() & no_consent
-    consent_words = pd.Series(
-        "consent to naming the clinic was never recorded", index=consent.index
+    recorded = consent[breach].dt.strftime("%Y-%m-%d %H:%M")  # words for the findings only
+    consent_words = ("consent to naming the clinic was recorded later, on " + recorded).fillna(
+        "consent to naming the clinic was never recorded"
     )
-    later = consent.notna()
-    consent_words[later] = "consent to naming the clinic was recorded later, on " + consent[
-        later
-    ].dt.strftime("%Y-%m-%d %H:%M")
-    evidence = quote(named[breach]) + "; " + consent_words[breach]
+    evidence = quote(named[breach]) + "; " + consent_words
     summary = "The voicemail named the clinic, but the client had not agreed to that."
     hits = subjects(voicemails[breach], "contact_id", "started_at")
     return Checked(subjects(voicemails, "contact_id", "started_at"), found(hits, summary, evidence))
