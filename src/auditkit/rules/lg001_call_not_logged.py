@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
@@ -29,12 +31,20 @@ def check(ctx: AuditContext) -> Checked:
     calls["staff_id"] = calls["client_id"].map(therapist)
     unlogged = ~ctx.matched("calls")[examined_calls]
     missing = calls[unlogged]
-    # Who else has the number, for the calls found only: joining names is a Python call per call.
+    # Who else has the number, for the calls found only: each call's clients in id order,
+    # joined in Arrow (a Python join per call took 0.3 s for 13,000 calls).
     listed = np.bincount(call, minlength=len(log)) > 1  # shared numbers' calls
     listed[examined_calls[~unlogged]] = False
-    shared = pairs[listed[call]].sort_values("client_id")
-    sharers = shared.groupby("call")["client_id"].agg(", ".join)
-    sharers.index = log["call_id"].array.take(sharers.index.to_numpy())
+    rows = np.flatnonzero(listed[call])
+    rows = rows[np.lexsort((client[rows], call[rows]))]  # by call, then client id
+    starts = np.flatnonzero(np.diff(call[rows], prepend=-1))  # each call's first pair
+    text = pa.large_string()
+    clients = pa.array(pairs["client_id"].array, text).take(pa.array(rows, pa.int64()))
+    if isinstance(clients, pa.ChunkedArray):
+        clients = clients.combine_chunks()
+    each_call = pa.LargeListArray.from_arrays(np.append(starts, len(rows)), clients.cast(text))
+    joined = pc.binary_join(each_call, pa.scalar(", ", text))
+    sharers = pd.Series(joined, index=log["call_id"].array.take(call[rows[starts]]), dtype="str")
     on_file = "; the number is on file for " + missing["call_id"].map(sharers).astype("str")
     minutes = ctx.policy.calls.match_minutes
     evidence = (
