@@ -3,6 +3,9 @@
 For each size it generates a clinic's records (cached under benchmarks/.data), then times, in a
 fresh process each: the bare baseline (import pandas, parse every CSV with pyarrow) and the CLI's
 own stages (read, validate, each rule, report). Prints one table; `--json FILE` keeps the numbers.
+
+The baseline and the whole CLI run `--repeat` times each, one after the other in turn, and the
+table gives their medians and ranges: on a shared machine one run of either can be off by half.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -131,6 +135,19 @@ def cli_run(bundle: Path, out: Path) -> dict:
     }
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run of median time, with the range and number of runs."""
+    seconds = [run["seconds"] for run in runs]
+    middle = sorted(runs, key=lambda run: run["seconds"])[(len(runs) - 1) // 2]
+    return {
+        **middle,
+        "seconds": statistics.median(seconds),
+        "peak_mb": statistics.median(run["peak_mb"] for run in runs),
+        "range": (min(seconds), max(seconds)),
+        "runs": len(runs),
+    }
+
+
 def in_subprocess(stage: str, bundle: Path, out: Path) -> list[dict]:
     """Run one measurement in a fresh interpreter, so imports and peaks are its own."""
     command = [sys.executable, __file__, "--stage", stage, str(bundle), str(out)]
@@ -143,6 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--json", type=Path, help="also write the measurements here")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of the baseline and of the CLI (median kept)"
+    )
     parser.add_argument("--stage", nargs=3, metavar=("NAME", "BUNDLE", "OUT"), help="internal")
     args = parser.parse_args()
     if args.stage:
@@ -161,9 +181,11 @@ def main() -> None:
             sum(p.stat().st_size for p in bundle.glob("*.csv") if p.stem in AUDITED_TABLES) / 2**20
         )
         out = HERE / ".data" / f"out-{size}"
-        rows = in_subprocess("bare_parse", bundle, out)
-        rows += in_subprocess("pipeline", bundle, out)
-        rows.append(cli_run(bundle, out))
+        baselines, clis = [], []
+        for _ in range(max(1, args.repeat)):  # in turn, so a slow spell falls on both
+            baselines += in_subprocess("bare_parse", bundle, out)
+            clis.append(cli_run(bundle, out))
+        rows = [_median(baselines), *in_subprocess("pipeline", bundle, out), _median(clis)]
         everything[size] = rows
         baseline = rows[0]["seconds"]
         print(f"\n{size:,} appointments ({megabytes:.0f} MB of CSV)")
@@ -177,6 +199,9 @@ def main() -> None:
             f"CLI / bare parse: {cli['seconds'] / baseline:.1f}x time; "
             f"peak / loaded frames: {cli['peak_mb'] / frames:.1f}x memory"
         )
+        for row in (rows[0], cli):
+            low, high = row["range"]
+            print(f"  {row['stage']}: median of {row['runs']} runs; {low:.2f} to {high:.2f} s")
     if args.json:
         args.json.write_text(json.dumps(everything, indent=2))
 
