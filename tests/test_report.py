@@ -542,7 +542,7 @@ def test_page_made_a_few_rows_at_a_time_is_the_page_made_at_once(report, monkeyp
         return re.sub(r"Generated [^<]*", "", render_html(result))
 
     at_once = page()
-    monkeypatch.setattr(report_module, "ROWS_PER_PIECE", 2)
+    monkeypatch.setattr(report_module, "ROWS_PER_BLOCK", 2)
     assert page() == at_once
     assert at_once.count('<tr class="finding') == len(result.findings)
 

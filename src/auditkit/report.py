@@ -572,7 +572,7 @@ def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
 
 # Findings whose table rows are made at once: the page is written as its rows are made, so a
 # large clinic's year of findings (tens of megabytes of HTML) is never in memory whole.
-ROWS_PER_PIECE = 20_000
+ROWS_PER_BLOCK = 20_000
 
 
 def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
@@ -622,8 +622,8 @@ def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
                 f'<th colspan="{len(headers)}"><span class="sev sev-{severity}">{severity}</span> '
                 f'severity <span class="group-count">{len(shown)}</span></th></tr>'
             )
-            for start in range(0, len(shown), ROWS_PER_PIECE):
-                block = shown.iloc[start : start + ROWS_PER_PIECE]
+            for start in range(0, len(shown), ROWS_PER_BLOCK):
+                block = shown.iloc[start : start + ROWS_PER_BLOCK]
                 yield concatenated_utf8(_finding_rows(block, names))
             yield "</tbody>"
     yield "</table>"
