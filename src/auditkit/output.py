@@ -172,11 +172,13 @@ def _csv_cells(values: pd.Series) -> pa.Array:
         text = pa.array(values, large, from_pandas=True)
     text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, "")
     special = pc.match_substring_regex(text, _CSV_SPECIAL)
+    if not pc.any(special).as_py():  # ids, codes, numbers: nothing to quote
+        return text
     quote, nothing = pa.scalar('"', large), pa.scalar("", large)
     quoted = pc.binary_join_element_wise(
-        quote, pc.replace_substring(text, '"', '""'), quote, nothing
+        quote, pc.replace_substring(text.filter(special), '"', '""'), quote, nothing
     )
-    return pc.if_else(special, quoted, text)
+    return pc.replace_with_mask(text, special, quoted)
 
 
 def concatenated_utf8(text: pd.Series) -> bytes:
