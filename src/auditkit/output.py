@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import one_chunk
+from auditkit.columns import one_chunk, take_text
 
 # A temporary output file this old was left by a run that was killed while writing it.
 ABANDONED_AFTER_SECONDS = 600
@@ -80,14 +80,18 @@ def iso_times(times: pd.Series, sep: str = "T") -> pd.Series:
     text = text.where(nano == 0, text + nano.astype("str").str.zfill(3))
     if present.dt.tz is not None:
         utc = present.dt.tz_convert("UTC").dt.tz_localize(None)
-        offset = (local - utc) // pd.Timedelta(seconds=1)
-        east = offset.abs()
-        sign = pd.Series("+", index=present.index, dtype="str").where(offset >= 0, "-")
-        hours = (east // 3600).astype("str").str.zfill(2)
-        minutes = (east % 3600 // 60).astype("str").str.zfill(2)
-        seconds = (":" + (east % 60).astype("str").str.zfill(2)).where(east % 60 != 0, "")
-        text = text + sign + hours + ":" + minutes + seconds
+        # A zone has a few offsets: each is written once ('-07:00'), then placed in its rows.
+        codes, offsets = pd.factorize((local - utc) // pd.Timedelta(seconds=1))
+        written = pd.Series([_utc_offset(int(seconds)) for seconds in offsets], dtype="str")
+        text = text + take_text(written, codes, present.index)
     return text.reindex(times.index, fill_value="")
+
+
+def _utc_offset(seconds: int) -> str:
+    """'+05:30', '-07:00', or with seconds ('-00:01:15') as Timestamp.isoformat writes them."""
+    sign, east = ("+" if seconds >= 0 else "-"), abs(seconds)
+    hours, minutes, rest = east // 3600, east % 3600 // 60, east % 60
+    return f"{sign}{hours:02d}:{minutes:02d}" + (f":{rest:02d}" if rest else "")
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
