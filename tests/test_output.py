@@ -161,3 +161,17 @@ def test_csv_is_what_pandas_writes_byte_for_byte(case, rows_per_block, tmp_path,
     write_csv(frame, tmp_path / "out.csv")
     expected = neutralise_formulas(frame).to_csv(index=False).encode("utf-8")
     assert (tmp_path / "out.csv").read_bytes() == expected
+
+
+def test_escaped_rewrites_only_the_texts_holding_a_character_to_escape():
+    texts = pd.Series(["a&b<c", "x\rz", "plain", None, "-^]\\", ""], dtype="str")
+    escapes = [("&", "&amp;"), ("<", "&lt;"), ("\r", "&#13;"), ("]", ")"), ("\\", "/")]
+    assert output.escaped(texts, escapes).tolist() == [
+        "a&amp;b&lt;c",
+        "x&#13;z",
+        "plain",
+        "",
+        "-^)/",
+        "",
+    ]
+    assert output.escaped(texts.iloc[2:3], escapes).tolist() == ["plain"]

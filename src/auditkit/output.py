@@ -199,6 +199,23 @@ def concatenated_utf8(text: pd.Series) -> bytes:
     return bytes(memoryview(data)[at[0] : at[-1]])
 
 
+def escaped(text: pd.Series, escapes: Sequence[tuple[str, str]]) -> pd.Series:
+    """`text` with each character of `escapes` (character, replacement; in order) replaced,
+    missing values as ''. Only the texts holding one are rewritten: one RE2 pass finds them,
+    where a replace per character would copy every text (ids and codes hold none)."""
+    strings = pa.array(one_chunk(text.astype("str")).fillna("").array, pa.large_string())
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    characters = "".join("\\" + c if c in "\\]^-" else c for c, _ in escapes)
+    found = pc.match_substring_regex(strings, f"[{characters}]")
+    if pc.any(found).as_py():
+        rewritten = strings.filter(found)
+        for plain, replacement in escapes:
+            rewritten = pc.replace_substring(rewritten, plain, replacement)
+        strings = pc.replace_with_mask(strings, found, rewritten)
+    return pd.Series(strings, index=text.index, dtype="str")
+
+
 def join_text(parts: Sequence[pd.Series | str], index: pd.Index) -> pd.Series:
     """Columns of text and constants joined row by row in one pass; a missing value joins as ''.
 

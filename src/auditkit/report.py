@@ -32,14 +32,13 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import vl_convert
 
 from auditkit.auditing import AuditResult, audit
-from auditkit.columns import as_block, one_chunk
+from auditkit.columns import as_block
 from auditkit.output import (
     concatenated_utf8,
+    escaped,
     iso_times,
     join_text,
     neutralise_formulas,
@@ -440,23 +439,10 @@ def vega_javascript() -> str:
 _HTML_ESCAPES = [("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")]
 
 
-_HTML_SPECIAL = "[" + "".join(plain for plain, _ in _HTML_ESCAPES) + "]"
-
-
 def html_texts(values: pd.Series) -> pd.Series:
-    """`html_text` over a whole column at once: tables of many thousand rows, with no row loop.
-    Only the texts holding a character to escape are rewritten (ids and codes hold none)."""
+    """`html_text` over a whole column at once: tables of many thousand rows, with no row loop."""
     text = values if values.dtype == "str" else values.astype(object).astype("str")
-    strings = pa.array(one_chunk(text).fillna("").array, pa.large_string())
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
-    special = pc.match_substring_regex(strings, _HTML_SPECIAL)
-    if pc.any(special).as_py():
-        escaped = strings.filter(special)
-        for plain, entity in _HTML_ESCAPES:
-            escaped = pc.replace_substring(escaped, plain, entity)
-        strings = pc.replace_with_mask(strings, special, escaped)
-    return pd.Series(strings, index=values.index, dtype="str")
+    return escaped(text, _HTML_ESCAPES)
 
 
 def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.") -> str:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import one_chunk, take_text
-from auditkit.output import join_text
+from auditkit.output import escaped, join_text
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"
@@ -89,9 +89,7 @@ def _utf8_end_to_end(texts: pd.Series) -> pa.Buffer | bytes:
 
 def _xml_text(text: pd.Series) -> pd.Series:
     """Text escaped for an XML element; a return is kept as a character reference."""
-    for plain, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")):
-        text = text.str.replace(plain, escaped, regex=False)
-    return text
+    return escaped(text, (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;")))
 
 
 def _cut_to_fit(text: pd.Series) -> pd.Series:
