@@ -410,7 +410,7 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         lines = records.lines
         del records, buf, data
         try:
-            parsed = _arrow_csv(str(path), names)
+            parsed = _arrow_csv(str(path), names, path.name)
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
             parsed = None
         if parsed is not None and parsed.num_rows == len(lines) - 1:
@@ -438,7 +438,7 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     # The file without its malformed records, from the bytes in hand.
     source = pa.BufferReader(_drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data)
     try:
-        parsed = _arrow_csv(source, names)
+        parsed = _arrow_csv(source, names, path.name)
     except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
         return _read_csv_exactly(path.name, data, table, encoding, id_column)
     lines = np.delete(lines, bad)
@@ -450,8 +450,9 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
 
 
-def _arrow_csv(source: str | pa.BufferReader, names: list[str]) -> pa.Table:
-    """Arrow's parse of a CSV, every column as text (blank: missing)."""
+def _arrow_csv(source: str | pa.BufferReader, names: list[str], file: str) -> pa.Table:
+    """Arrow's parse of a CSV (`file` names it in an error), every column as text (blank:
+    missing)."""
     try:
         return pacsv.read_csv(
             source,
@@ -464,8 +465,7 @@ def _arrow_csv(source: str | pa.BufferReader, names: list[str]) -> pa.Table:
             ),
         )
     except OSError as error:  # gone or locked since it was scanned
-        name = Path(source).name if isinstance(source, str) else "the file"
-        raise BundleError(f"{name} cannot be read: {error.strerror or error}.") from None
+        raise BundleError(f"{file} cannot be read: {error.strerror or error}.") from None
 
 
 def _cell_text(value: object) -> object:

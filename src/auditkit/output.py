@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import one_chunk, take_text
+from auditkit.columns import take_text
+from auditkit.parsing import arrow_strings
 
 # A temporary output file this old was left by a run that was killed while writing it.
 ABANDONED_AFTER_SECONDS = 600
@@ -189,9 +190,7 @@ def concatenated_utf8(text: pd.Series) -> bytes:
     """A text column's values end to end as UTF-8 (a missing one as ''): Arrow keeps them so in
     one buffer, so this is one copy, not a Python object per row and a join. Bytes, not str: a
     str with one curly quote takes two bytes for every character."""
-    values = pa.array(one_chunk(text.astype("str").fillna("")).array, type=pa.large_string())
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = arrow_strings(text.astype("str").fillna("")).combine_chunks()
     _validity, offsets, data = values.buffers()
     if data is None or len(values) == 0:
         return b""
@@ -203,9 +202,7 @@ def escaped(text: pd.Series, escapes: Sequence[tuple[str, str]]) -> pd.Series:
     """`text` with each character of `escapes` (character, replacement; in order) replaced,
     missing values as ''. Only the texts holding one are rewritten: one RE2 pass finds them,
     where a replace per character would copy every text (ids and codes hold none)."""
-    strings = pa.array(one_chunk(text.astype("str")).fillna("").array, pa.large_string())
-    if isinstance(strings, pa.ChunkedArray):
-        strings = strings.combine_chunks()
+    strings = arrow_strings(text.astype("str").fillna("")).combine_chunks()
     characters = "".join("\\" + c if c in "\\]^-" else c for c, _ in escapes)
     found = pc.match_substring_regex(strings, f"[{characters}]")
     if pc.any(found).as_py():

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import one_chunk, take_text
-from auditkit.output import escaped, join_text
+from auditkit.output import concatenated_utf8, escaped, join_text
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"
@@ -70,21 +70,6 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
-
-
-def _utf8_end_to_end(texts: pd.Series) -> pa.Buffer | bytes:
-    """The texts one after another, as UTF-8, without copying them: a text array's characters
-    already lie end to end in its data buffer, between its first and last offsets."""
-    if texts.empty:
-        return b""
-    values = pa.chunked_array([pa.array(texts, type=pa.large_string())]).combine_chunks()
-    if values.null_count:  # a missing value's offsets need not be equal
-        values = values.fill_null("")
-    _, offsets, data = values.buffers()
-    if data is None:
-        return b""
-    ends = np.frombuffer(offsets, np.int64)[values.offset : values.offset + len(values) + 1]
-    return data.slice(int(ends[0]), int(ends[-1] - ends[0]))
 
 
 def _xml_text(text: pd.Series) -> pd.Series:
@@ -253,7 +238,7 @@ def _rows_xml(
         cells = _column_cells(block.iloc[:, i], letter, rows, style)
         if cells is not None:
             body.append(cells)
-    return _utf8_end_to_end(join_text([*body, "</row>"], block.index))
+    return concatenated_utf8(join_text([*body, "</row>"], block.index))
 
 
 def _most_xml_bytes(frame: pd.DataFrame) -> int:

@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditkit.parsing import arrow_strings
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -38,12 +39,9 @@ def check(ctx: AuditContext) -> Checked:
     rows = np.flatnonzero(listed[call])
     rows = rows[np.lexsort((client[rows], call[rows]))]  # by call, then client id
     starts = np.flatnonzero(np.diff(call[rows], prepend=-1))  # each call's first pair
-    text = pa.large_string()
-    clients = pa.array(pairs["client_id"].array, text).take(pa.array(rows, pa.int64()))
-    if isinstance(clients, pa.ChunkedArray):
-        clients = clients.combine_chunks()
-    each_call = pa.LargeListArray.from_arrays(np.append(starts, len(rows)), clients.cast(text))
-    joined = pc.binary_join(each_call, pa.scalar(", ", text))
+    clients = arrow_strings(pairs["client_id"]).combine_chunks().take(rows)
+    each_call = pa.LargeListArray.from_arrays(np.append(starts, len(rows)), clients)
+    joined = pc.binary_join(each_call, pa.scalar(", ", pa.large_string()))
     sharers = pd.Series(joined, index=log["call_id"].array.take(call[rows[starts]]), dtype="str")
     on_file = "; the number is on file for " + missing["call_id"].map(sharers).astype("str")
     minutes = ctx.policy.calls.match_minutes
