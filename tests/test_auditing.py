@@ -1,10 +1,12 @@
 """The audit as a whole: findings table, compliance with honest denominators, month, CLI output."""
 
 import pandas as pd
+import pytest
 import review_fixtures
 from rule_fixtures import build_bundle
 
 from auditkit import audit
+from auditkit.auditing import for_month
 from auditkit.cli import main
 from auditkit.rules import RULES
 from auditkit.schemas import Findings
@@ -110,6 +112,26 @@ def test_month_narrows_subjects_but_rules_still_see_history(tmp_path):
     assert result.compliance.set_index("rule").loc["MS001", "opportunities"] == 1
     march = audit(sample(tmp_path), month="2026-03")
     assert sorted(march.findings["rule"]) == ["MS001", "NT001"]
+
+
+def test_a_months_audit_is_the_whole_audit_cut_to_that_month(tmp_path):
+    whole = audit(sample(tmp_path))
+    march = for_month(whole, "2026-03")
+    in_march = whole.findings["at"].dt.strftime("%Y-%m") == "2026-03"
+    pd.testing.assert_frame_equal(march.findings, whole.findings[in_march].reset_index(drop=True))
+    pd.testing.assert_frame_equal(march.findings, audit(whole.bundle, month="2026-03").findings)
+    assert march.compliance.set_index("rule").loc[["MS001", "NT001"]].to_dict("index") == {
+        "MS001": {"opportunities": 2, "findings": 1, "compliance": 0.5},
+        "NT001": {"opportunities": 2, "findings": 1, "compliance": 0.5},
+    }
+    assert march.every_month.equals(whole.compliance_by("month"))
+    assert for_month(march, "2026-03") is march
+
+
+def test_a_months_audit_cannot_be_cut_to_another_month(tmp_path):
+    march = audit(sample(tmp_path), month="2026-03")
+    with pytest.raises(ValueError, match="an audit of 2026-03 holds nothing of 2026-04"):
+        for_month(march, "2026-04")
 
 
 def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):

@@ -374,6 +374,22 @@ def test_trend_of_one_month_shows_the_twelve_before_it(report):
     assert trend.loc[:"2026-01", "appointments"].sum() == 0
 
 
+def test_a_months_report_audits_the_bundle_once(report, tmp_path, monkeypatch):
+    """The trend's earlier months come from the audit already made, not from a second one."""
+    import auditkit.auditing
+
+    result, _ = report
+    checks = []
+    real = auditkit.auditing.check_rules
+    monkeypatch.setattr(
+        auditkit.auditing, "check_rules", lambda *a, **k: checks.append(1) or real(*a, **k)
+    )
+    april = audit(result.bundle, month="2026-04")
+    write_report(april, tmp_path / "april")
+    assert len(checks) == 1
+    assert april.every_month.equals(result.compliance_by("month"))
+
+
 # --- the workbook -----------------------------------------------------------------------------
 
 

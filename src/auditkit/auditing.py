@@ -60,6 +60,8 @@ class AuditResult:
     )
     reviews_file: Path | None = None
     names_shown: bool = False  # --show-names: evidence keeps client names and phone numbers
+    # A month's audit: compliance per rule and month over the whole bundle, for its trend.
+    every_month: pd.DataFrame | None = None
     # compliance_by's tables, each grouped once: a report and the CLI ask for the same ones.
     _tables: dict[tuple[str, ...], pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -170,25 +172,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _in_month(times: pd.Series, month: str | None) -> pd.Series:
-    if month is None:
-        return pd.Series(True, index=times.index)
-    return month_of(times) == month
-
-
-def _of_month(frame: pd.DataFrame, month: str | None) -> pd.DataFrame:
-    """The rows of `frame` whose time `at` falls in `month`; all of them, uncopied, for None."""
-    return frame if month is None else frame[_in_month(frame["at"], month)]
-
-
 def check_rules(
     bundle: Bundle,
-    month: str | None = None,
     progress: Callable[[str], None] | None = None,
     threads: int | None = None,
 ) -> dict[str, Checked]:
-    """Every rule's opportunities (each subject once, its rule a categorical) and findings in
-    `month`, by rule code, unsorted and unmasked.
+    """Every rule's opportunities (each subject once, its rule a categorical) and findings, by
+    rule code, unsorted and unmasked.
 
     The part of an audit that looks within one client at a time, so the Dask engine runs it per
     client partition; `finish_audit` does the rest, over the whole bundle.
@@ -212,7 +202,7 @@ def check_rules(
             examined = examined.drop_duplicates("subject_id")
         rule_codes = np.full(len(examined), RULE_DTYPE.categories.get_loc(code), np.int8)
         examined = examined.assign(rule=pd.Categorical.from_codes(rule_codes, dtype=RULE_DTYPE))
-        return Checked(_of_month(examined.astype(timestamp), month), _of_month(found, month))
+        return Checked(examined.astype(timestamp), found)
 
     checked = {}
     with ThreadPoolExecutor(threads or RULE_THREADS) as pool:
@@ -229,7 +219,6 @@ def check_rules(
 def finish_audit(
     bundle: Bundle,
     checked: dict[str, Checked],
-    month: str | None = None,
     reviews: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
@@ -269,13 +258,11 @@ def finish_audit(
         )
     findings_frame = apply_reviews(findings_frame, decided)
     stale = unmatched_reviews(decided, findings_frame, bundle)
-    stale = stale[stale["at"].isna() | _in_month(stale["at"], month)].reset_index(drop=True)
     Findings.validate(findings_frame)
     return AuditResult(
         bundle,
         findings_frame,
         opportunities_frame.reset_index(drop=True),
-        month,
         stale_reviews=stale,
         rejected_reviews=rejected_reviews,
         reviews_file=path,
@@ -308,8 +295,35 @@ def audit(
     """
     if policy is not None:
         bundle = replace(bundle, policy=policy)
-    result = finish_audit(
-        bundle, check_rules(bundle, month, progress), month, reviews, progress, show_names
+    result = for_month(
+        finish_audit(bundle, check_rules(bundle, progress), reviews, progress, show_names), month
     )
     release_unused_memory()
     return result
+
+
+def for_month(result: AuditResult, month: str | None) -> AuditResult:
+    """An audit of every month narrowed to what happened in `month` (YYYY-MM); None keeps all.
+
+    Rules saw the whole bundle, so a month's figures are those the whole audit gives for it.
+    A stale review belongs to the month of its subject's time, or to every month when the
+    subject is gone. Compliance per month over the whole bundle is kept (`every_month`) for
+    the trend, so a monthly report needs no second audit.
+    """
+    if month == result.month:
+        return result
+    if result.month is not None:
+        raise ValueError(f"an audit of {result.month} holds nothing of {month or 'other months'}")
+    stale = result.stale_reviews
+    return replace(
+        result,
+        findings=result.findings[month_of(result.findings["at"]) == month].reset_index(drop=True),
+        opportunities=result.opportunities[result.opportunities["month"] == month].reset_index(
+            drop=True
+        ),
+        month=month,
+        stale_reviews=stale[stale["at"].isna() | (month_of(stale["at"]) == month)].reset_index(
+            drop=True
+        ),
+        every_month=result.compliance_by("month"),
+    )

@@ -24,7 +24,7 @@ import altair as alt
 import ipywidgets as widgets
 import pandas as pd
 
-from auditkit.auditing import AuditResult, audit
+from auditkit.auditing import AuditResult, audit, for_month
 from auditkit.report import (
     SEVERITIES,
     clinician_names,
@@ -376,11 +376,10 @@ class MonthlyDashboard(widgets.VBox):
         """
         out = Path(folder if folder is not None else self.folder.value).expanduser().resolve()
         month = self.selection.month
-        result = (
-            self.result
-            if month == self.result.month
-            else audit(self.result.bundle, month=month, reviews=self.result.reviews_file)
-        )
+        if self.result.month in (None, month):  # cut from the audit at hand, not audited again
+            result = for_month(self.result, month)
+        else:
+            result = audit(self.result.bundle, month=month, reviews=self.result.reviews_file)
         write_report(result, out)
         return out
 

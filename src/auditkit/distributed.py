@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from auditkit.auditing import AuditResult, check_rules, finish_audit
+from auditkit.auditing import AuditResult, check_rules, finish_audit, for_month
 from auditkit.errors import AuditkitError
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.rules import RULES, Checked
@@ -125,7 +125,7 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
     ]
 
 
-def _check_partition(part: Bundle, month: str | None) -> dict[str, Checked]:
+def _check_partition(part: Bundle) -> dict[str, Checked]:
     """On a worker: every rule over one partition, keeping what concerns its own clients.
 
     The call log's first and last calls are in every partition; what they show about another
@@ -137,7 +137,7 @@ def _check_partition(part: Bundle, month: str | None) -> dict[str, Checked]:
             checked.opportunities[checked.opportunities["client_id"].astype("object").isin(mine)],
             checked.findings[checked.findings["client_id"].astype("object").isin(mine)],
         )
-        for code, checked in check_rules(part, month, threads=1).items()
+        for code, checked in check_rules(part, threads=1).items()
     }
 
 
@@ -221,7 +221,7 @@ def audit_on_dask(
         n = partitions or max(1, 2 * sum(client.nthreads().values()))
         say(f"dask: {n} client partitions on {client.scheduler.address}")
         parts = client.scatter(split_bundle(bundle, n), hash=False)
-        futures = client.map(_check_partition, parts, month=month, pure=False)
+        futures = client.map(_check_partition, parts, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
         results = client.gather(futures)
@@ -232,4 +232,4 @@ def audit_on_dask(
         )
         for code in RULES
     }
-    return finish_audit(bundle, checked, month, reviews, progress, show_names)
+    return for_month(finish_audit(bundle, checked, reviews, progress, show_names), month)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import vl_convert
 
-from auditkit.auditing import AuditResult, audit
+from auditkit.auditing import AuditResult
 from auditkit.columns import as_block
 from auditkit.output import (
     concatenated_utf8,
@@ -124,17 +124,14 @@ def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
 def monthly_trend(result: AuditResult) -> pd.DataFrame:
     """Per month: compliance over all rules and the no-show rate, for the trend chart.
 
-    An audit narrowed to one month only examined that month, so the 12 months before it come
-    from a second audit of the whole bundle with the same reviews (rules see the whole bundle
-    either way, so the figures are those a full audit reports); the audited month keeps the
-    narrowed audit's own figures. Compliance pools all rules: findings / records examined. The
-    no-show rate is no-shows / all appointments scheduled that month, whatever their status. A
-    month with nothing to divide by has no value (no point on the chart), not 100 %.
+    A month's audit shows that month and the 12 before it, from the compliance per month over
+    the whole bundle it keeps (`every_month`): rules see the whole bundle either way, so the
+    figures are those a full audit reports. Compliance pools all rules: findings / records
+    examined. The no-show rate is no-shows / all appointments scheduled that month, whatever
+    their status. A month with nothing to divide by has no value (no point on the chart), not
+    100 %.
     """
-    by_month = result.compliance_by("month")
-    if result.month is not None:
-        context = audit(result.bundle, reviews=result.reviews_file).compliance_by("month")
-        by_month = pd.concat([context[context["month"] != result.month], by_month])
+    by_month = result.compliance_by("month") if result.every_month is None else result.every_month
     return trend_table(by_month, result.bundle.appointments, result.month)
 
 
