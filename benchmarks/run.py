@@ -80,8 +80,10 @@ def pipeline(bundle: Path, out: Path) -> list[dict]:
 
     started = time.perf_counter()
     from auditkit.cli import _leave_out_unused_modules
+    from auditkit.memory import use_jemalloc_for_arrow
 
     _leave_out_unused_modules()  # as the auditkit command does
+    use_jemalloc_for_arrow()
     from auditkit.auditing import audit
     from auditkit.loading import read_table
     from auditkit.policy import load_policy

@@ -121,6 +121,39 @@ def test_freed_memory_goes_back_to_the_system_where_glibc_can():
     memory.release_unused_memory()  # and it can be called at any time
 
 
+def _arrow_pool_of_a_process(code: str, **environment: str) -> str:
+    """The backend of Arrow's default pool in a fresh interpreter after running `code`."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{code}; import pyarrow; print(pyarrow.default_memory_pool().backend_name)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | environment,
+    )
+    return done.stdout.strip()
+
+
+def test_the_command_has_arrow_allocate_with_jemalloc_and_a_library_import_does_not():
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no jemalloc")
+    assert _arrow_pool_of_a_process("import auditkit.cli") == _arrow_pool_of_a_process("pass")
+    chosen = "from auditkit.memory import use_jemalloc_for_arrow; use_jemalloc_for_arrow()"
+    assert _arrow_pool_of_a_process(chosen) == "jemalloc"
+    assert _arrow_pool_of_a_process(chosen, ARROW_DEFAULT_MEMORY_POOL="system") == "system"
+
+
 CSV_CASES = {
     "every kind of column": pd.DataFrame(
         {

@@ -391,6 +391,9 @@ def _leave_out_unused_modules() -> None:
 def run() -> None:
     """The console command: main() in a process of its own."""
     _leave_out_unused_modules()
+    from auditkit.memory import use_jemalloc_for_arrow
+
+    use_jemalloc_for_arrow()
     sys.exit(main())
 
 
