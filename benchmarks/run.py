@@ -4,8 +4,11 @@ For each size it generates a clinic's records (cached under benchmarks/.data), t
 fresh process each: the bare baseline (import pandas, parse every CSV with pyarrow) and the CLI's
 own stages (read, validate, each rule, report). Prints one table; `--json FILE` keeps the numbers.
 
-The baseline and the whole CLI run `--repeat` times each, one after the other in turn, and the
-table gives their medians and ranges: on a shared machine one run of either can be off by half.
+The baseline runs twice over: as a bare process has it (Arrow's default allocator) and with
+jemalloc, the allocator the CLI picks, since on a machine where fresh memory is dear the
+allocator alone can make the same parse take 1 s or 4 s. The baselines and the whole CLI run
+`--repeat` times each, one after the other in turn, and the table gives their medians and
+ranges: on a shared machine one run of any can be off by half.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def bare_parse(bundle: Path, _out: Path) -> dict:
     """The baseline: a bare process importing pandas and parsing the CSVs with pyarrow."""
     started = time.perf_counter()
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     rows = 0
@@ -57,7 +61,7 @@ def bare_parse(bundle: Path, _out: Path) -> dict:
         rows += len(table.to_pandas())
     del pd
     return {
-        "stage": "bare parse (baseline)",
+        "stage": f"bare parse ({pa.default_memory_pool().backend_name})",
         "seconds": time.perf_counter() - started,
         "rows": rows,
         "peak_mb": peak_mb(),
@@ -153,10 +157,12 @@ def _median(runs: list[dict]) -> dict:
     }
 
 
-def in_subprocess(stage: str, bundle: Path, out: Path) -> list[dict]:
-    """Run one measurement in a fresh interpreter, so imports and peaks are its own."""
+def in_subprocess(stage: str, bundle: Path, out: Path, pool: str | None = None) -> list[dict]:
+    """Run one measurement in a fresh interpreter, so imports and peaks are its own; `pool`
+    names the Arrow allocator it uses, if not the default."""
     command = [sys.executable, __file__, "--stage", stage, str(bundle), str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    environment = {**os.environ, **({"ARROW_DEFAULT_MEMORY_POOL": pool} if pool else {})}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return result if isinstance(result, list) else [result]
 
@@ -186,13 +192,19 @@ def main() -> None:
             sum(p.stat().st_size for p in bundle.glob("*.csv") if p.stem in AUDITED_TABLES) / 2**20
         )
         out = HERE / ".data" / f"out-{size}"
-        baselines, clis = [], []
-        for _ in range(max(1, args.repeat)):  # in turn, so a slow spell falls on both
+        baselines, on_jemalloc, clis = [], [], []
+        for _ in range(max(1, args.repeat)):  # in turn, so a slow spell falls on all
             baselines += in_subprocess("bare_parse", bundle, out)
+            on_jemalloc += in_subprocess("bare_parse", bundle, out, pool="jemalloc")
             clis.append(cli_run(bundle, out))
-        rows = [_median(baselines), *in_subprocess("pipeline", bundle, out), _median(clis)]
+        rows = [
+            _median(baselines),
+            _median(on_jemalloc),
+            *in_subprocess("pipeline", bundle, out),
+            _median(clis),
+        ]
         everything[size] = rows
-        baseline = rows[0]["seconds"]
+        baseline, jemalloc_baseline = rows[0]["seconds"], rows[1]["seconds"]
         print(f"\n{size:,} appointments ({megabytes:.0f} MB of CSV)")
         print(f"{'stage':34} {'seconds':>9} {'rows/s':>12} {'peak MB':>9}")
         for row in rows:
@@ -201,10 +213,11 @@ def main() -> None:
         cli = rows[-1]
         frames = next(r["peak_mb"] for r in rows if r["stage"].startswith("loaded frames"))
         print(
-            f"CLI / bare parse: {cli['seconds'] / baseline:.1f}x time; "
-            f"peak / loaded frames: {cli['peak_mb'] / frames:.1f}x memory"
+            f"CLI / bare parse: {cli['seconds'] / baseline:.1f}x time "
+            f"({cli['seconds'] / jemalloc_baseline:.1f}x the parse on jemalloc, the CLI's "
+            f"allocator); peak / loaded frames: {cli['peak_mb'] / frames:.1f}x memory"
         )
-        for row in (rows[0], cli):
+        for row in (rows[0], rows[1], cli):
             low, high = row["range"]
             print(f"  {row['stage']}: median of {row['runs']} runs; {low:.2f} to {high:.2f} s")
     if args.json:
