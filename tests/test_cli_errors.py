@@ -212,3 +212,30 @@ def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):
     assert main(["validate", str(missing)]) == 2
 
     assert str(missing) in capsys.readouterr().err
+
+
+def test_a_file_written_to_while_it_is_read_stops_the_run(make_bundle, capsys, monkeypatch):
+    """Lines come from one look at a file and values from Arrow's read of it a moment later:
+    if another program writes to it in between, the lines would belong to another file."""
+    import auditkit.loading
+
+    path = make_bundle()
+    parse = auditkit.loading._arrow_csv
+
+    def written_meanwhile(source, names, file):
+        if file == "notes.csv":
+            notes = path / "notes.csv"
+            notes.write_bytes(notes.read_bytes() + notes.read_bytes().splitlines(True)[-1])
+        return parse(source, names, file)
+
+    monkeypatch.setattr(auditkit.loading, "_arrow_csv", written_meanwhile)
+
+    assert main(["validate", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err,
+        "notes.csv changed while it was being read: another program may still be writing it. "
+        "Try again once the export is complete.",
+    )

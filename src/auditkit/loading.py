@@ -378,9 +378,19 @@ def _read_bytes(path: Path) -> FileBytes:
         raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
 
 
+def _version(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is written or replaced: its inode, size and modification time."""
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
+    return status.st_ino, status.st_size, status.st_mtime_ns
+
+
 def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     """A CSV file as text columns, with rows of the wrong width set aside by line."""
     check_fits_in_memory(path)
+    scanned = _version(path)
     raw = _read_bytes(path)
     try:
         data, encoding = decode(raw)
@@ -396,7 +406,8 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     # A UTF-8 file is first taken to have every record the header's width, as nearly every
     # export has, and parsed by Arrow from the disk, the bytes in hand freed first: they and
     # the parsed table need not be in memory together (for 125 MB of notes, 125 MB less at the
-    # peak). Its fields are counted (a third of the scan) only if Arrow finds otherwise.
+    # peak). Its fields are counted (a third of the scan) only if Arrow finds otherwise. A file
+    # written to between the scan and the parse stops the read: its lines would not be these.
     optimistic = encoding == "utf-8"
     records = _scan(buf, count_fields=not optimistic)
     if len(records.starts) == 0:
@@ -413,6 +424,11 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
             parsed = _arrow_csv(str(path), names, path.name)
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
             parsed = None
+        if _version(path) != scanned:  # the lines found would be another file's
+            raise BundleError(
+                f"{path.name} changed while it was being read: another program may still be "
+                "writing it. Try again once the export is complete."
+            )
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             frame = parsed.to_pandas()
             del parsed
