@@ -61,6 +61,10 @@ sample: $(VENV)/.core
 clean:
 	rm -rf $(VENV) out
 
-# Pipeline benchmarks at 10k, 100k and 1M appointments (generated once into benchmarks/.data).
-bench: $(VENV)/.core
-	$(BIN)/python benchmarks/run.py --json benchmarks/.data/latest.json
+# Pipeline benchmarks at 10k, 100k and 1M appointments (generated once into benchmarks/.data),
+# timed by pytest-benchmark (benchmarks/, not part of `make test`); the table is made from its
+# JSON. AUDITKIT_BENCH_SIZES=10000,100000 and AUDITKIT_BENCH_REPEAT=1 make a shorter run.
+bench: $(VENV)/.dev
+	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/.data/latest.json \
+		--benchmark-columns=median,min,max,rounds --benchmark-group-by=param:size
+	$(BIN)/python benchmarks/table.py benchmarks/.data/latest.json

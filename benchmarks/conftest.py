@@ -1,0 +1,68 @@
+"""What `make bench` shares: the sizes, the generated bundles and a stage's peak memory.
+
+AUDITKIT_BENCH_SIZES (appointments, comma-separated; default 10000,100000,1000000) and
+AUDITKIT_BENCH_REPEAT (rounds of the whole command and the baselines; default 3) narrow a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+SIZES = [int(n) for n in os.environ.get("AUDITKIT_BENCH_SIZES", "10000,100000,1000000").split(",")]
+REPEAT = max(1, int(os.environ.get("AUDITKIT_BENCH_REPEAT", "3")))
+CLIENTS_PER_APPOINTMENT = 1 / 29.0  # the generator books about 29 appointments per client-year
+
+
+def bundle_for(appointments: int) -> Path:
+    """A generated bundle of about `appointments` appointments, made once and kept."""
+    folder = DATA / f"appointments-{appointments}"
+    if not (folder / "ground_truth.csv").exists():
+        from auditkit.sample import generate_sample
+
+        generate_sample(
+            folder, clients=max(10, round(appointments * CLIENTS_PER_APPOINTMENT)), seed=1
+        )
+    return folder
+
+
+class Peak:
+    """This process's peak resident memory since the last reset, in MB.
+
+    Linux resets the high-water mark on request (/proc/self/clear_refs), so each stage gets its
+    own peak; elsewhere it is the process's peak so far.
+    """
+
+    def reset(self) -> None:
+        with contextlib.suppress(OSError):  # not Linux: the peak so far stands
+            Path("/proc/self/clear_refs").write_text("5")
+
+    def mb(self) -> float:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n:,}")
+def size(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def bundle(size: int) -> Path:
+    return bundle_for(size)
+
+
+@pytest.fixture(scope="module")
+def out(size: int) -> Path:
+    return DATA / f"out-{size}"

@@ -1,0 +1,86 @@
+"""Print `make bench`'s table from pytest-benchmark's JSON (benchmarks/test_pipeline.py).
+
+    python benchmarks/table.py benchmarks/.data/latest.json
+
+Per size: each stage's median seconds, rows per second and peak memory, beside the bare
+baselines of the same run, then the audit's time and peak as multiples of the baselines' time
+and of the loaded frames.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+CLI_STAGE = "auditkit audit (CLI, whole run)"
+
+
+def _row(stage: str, seconds: float, rows: int, peak_mb: float) -> str:
+    rate = f"{rows / seconds:,.0f}" if rows and seconds else ""
+    return f"{stage:34} {seconds:9.2f} {rate:>12} {peak_mb:9.0f}"
+
+
+def _baseline(runs: list[dict]) -> dict:
+    seconds = [run["seconds"] for run in runs]
+    return {
+        "stage": f"bare parse ({runs[0]['allocator']})",
+        "seconds": statistics.median(seconds),
+        "range": (min(seconds), max(seconds)),
+        "rows": runs[0]["rows"],
+        "peak_mb": statistics.median(run["peak_mb"] for run in runs),
+        "runs": len(runs),
+    }
+
+
+def tables(report: dict) -> str:
+    machine = report["machine_info"]
+    lines = [
+        f"machine: {machine['machine']}, {machine.get('cpu', {}).get('count', '?')} cores, "
+        f"Python {machine['python_version']}, {machine['system']} {machine['release']}"
+    ]
+    sizes = sorted({b["params"]["size"] for b in report["benchmarks"]})
+    for size in sizes:
+        stages = [b for b in report["benchmarks"] if b["params"]["size"] == size]
+        cli = next(b for b in stages if b["extra_info"]["stage"] == CLI_STAGE)
+        frames = next(
+            b["extra_info"]["frames_mb"] for b in stages if b["name"].startswith("test_validate")
+        )
+        baselines = [_baseline(runs) for runs in cli["extra_info"]["baselines"].values()]
+        lines += [
+            "",
+            f"{size:,} appointments ({cli['extra_info']['csv_mb']:.0f} MB of CSV)",
+            f"{'stage':34} {'seconds':>9} {'rows/s':>12} {'peak MB':>9}",
+        ]
+        lines += [_row(b["stage"], b["seconds"], b["rows"], b["peak_mb"]) for b in baselines]
+        for bench in stages:
+            if bench is not cli:
+                info = bench["extra_info"]
+                lines.append(
+                    _row(info["stage"], bench["stats"]["median"], info["rows"], info["peak_mb"])
+                )
+        lines.append(_row("loaded frames (MB)", 0.0, 0, frames))
+        seconds = cli["stats"]["median"]
+        peak = cli["extra_info"]["peak_mb"]
+        lines.append(_row(CLI_STAGE, seconds, 0, peak))
+        default, jemalloc = (b["seconds"] for b in baselines)
+        lines.append(
+            f"CLI / bare parse: {seconds / default:.1f}x time ({seconds / jemalloc:.1f}x the "
+            f"parse on jemalloc, the CLI's allocator); peak / loaded frames: "
+            f"{peak / frames:.1f}x memory"
+        )
+        for baseline in baselines:
+            low, high = baseline["range"]
+            runs = baseline["runs"]
+            lines.append(f"  {baseline['stage']}: median of {runs} runs; {low:.2f} to {high:.2f} s")
+        stats = cli["stats"]
+        lines.append(
+            f"  {CLI_STAGE}: median of {stats['rounds']} runs; "
+            f"{stats['min']:.2f} to {stats['max']:.2f} s"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(tables(json.loads(Path(sys.argv[1]).read_text())))

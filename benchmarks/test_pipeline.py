@@ -1,0 +1,197 @@
+"""`make bench`: an audit's stages at 10k, 100k and 1M appointments, timed by pytest-benchmark.
+
+Per size, first in fresh processes: the whole `auditkit audit` command, each of its rounds
+after a round of the bare baselines (bare_parse.py on Arrow's default allocator, then on
+jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
+then importing auditkit. Then in this process, in pipeline order: read, validate, each rule
+(in the registry's order on one shared context, as an audit runs them: the first rule to need
+a shared frame pays for it), the assembled audit, and the report. Every benchmark records its
+rows and peak memory in extra_info; benchmarks/table.py prints the table from the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import HERE, REPEAT, Peak
+
+from auditkit.auditing import audit
+from auditkit.cli import _leave_out_unused_modules
+from auditkit.loading import read_table
+from auditkit.memory import use_jemalloc_for_arrow
+from auditkit.policy import load_policy
+from auditkit.report import write_report
+from auditkit.rules import RULES
+from auditkit.rules.context import AuditContext
+from auditkit.schemas import CALLS, TABLES
+from auditkit.validation import Bundle, RawTable, validate
+
+_leave_out_unused_modules()  # as the auditkit command does
+use_jemalloc_for_arrow()
+PEAK = Peak()
+
+
+def staged(
+    benchmark: Any,
+    stage: str,
+    function: Callable[..., Any],
+    rows: Callable[[Any], int],
+    setup: Callable[[], tuple] = tuple,
+    rounds: int = 1,
+) -> Any:
+    """Time `function(*setup())` (setup untimed) and record the stage, rows and peak MB."""
+    peaks = []
+
+    def prepared() -> tuple[tuple, dict]:
+        arguments = setup()
+        PEAK.reset()
+        return arguments, {}
+
+    def measured(*arguments: Any) -> Any:
+        result = function(*arguments)
+        peaks.append(PEAK.mb())
+        return result
+
+    result = benchmark.pedantic(measured, setup=prepared, rounds=rounds, iterations=1)
+    benchmark.extra_info.update(stage=stage, rows=rows(result), peak_mb=max(peaks))
+    return result
+
+
+def _measured(arguments: list[str], pool: str | None = None) -> tuple[dict, list[str]]:
+    """Run a fresh interpreter to its end (through peak.py, which reports the run's own peak
+    memory); the peak and exit status, and the lines the run printed. `pool` names the Arrow
+    allocator for a run that should not use its default."""
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    done = subprocess.run(
+        [sys.executable, str(HERE / "peak.py"), sys.executable, *arguments],
+        capture_output=True,
+        text=True,
+        env=environment | ({"ARROW_DEFAULT_MEMORY_POOL": pool} if pool else {}),
+    )
+    *printed, last = done.stdout.splitlines()
+    measured = json.loads(last)
+    assert measured["exit"] == 0, (arguments, done.stderr)
+    return measured, printed
+
+
+def _bare_parse(bundle: Path, pool: str | None) -> dict:
+    measured, printed = _measured([str(HERE / "bare_parse.py"), str(bundle)], pool)
+    return json.loads(printed[-1]) | {"peak_mb": measured["peak_mb"]}
+
+
+def _child(arguments: list[str], peaks: list[float]) -> None:
+    """Run a fresh interpreter to its end, adding its own peak memory to `peaks`."""
+    peaks.append(_measured(arguments)[0]["peak_mb"])
+
+
+def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) -> None:
+    baselines: dict[str, list[dict]] = {"default": [], "jemalloc": []}
+    peaks: list[float] = []
+
+    command = ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
+
+    def baselines_first() -> tuple[tuple, dict]:
+        for pool, runs in baselines.items():
+            runs.append(_bare_parse(bundle, None if pool == "default" else pool))
+        return (command, peaks), {}
+
+    benchmark.pedantic(_child, setup=baselines_first, rounds=REPEAT)
+    csv_mb = sum(p.stat().st_size for p in bundle.glob("*.csv") if p.stem != "ground_truth")
+    benchmark.extra_info.update(
+        stage="auditkit audit (CLI, whole run)",
+        rows=0,
+        peak_mb=statistics.median(peaks),
+        csv_mb=csv_mb / 2**20,
+        baselines=baselines,
+    )
+
+
+def test_import(benchmark: Any, size: int) -> None:
+    """What the command imports to audit (in a fresh interpreter, so nothing is imported yet);
+    the same at every `size`, measured with each so every size's table has it."""
+    code = (
+        "from auditkit.cli import _leave_out_unused_modules; _leave_out_unused_modules(); "
+        "import auditkit.auditing, auditkit.report"
+    )
+    peaks: list[float] = []
+    benchmark.pedantic(_child, (["-c", code], peaks))
+    benchmark.extra_info.update(stage="start Python, import auditkit", rows=0, peak_mb=max(peaks))
+
+
+def _read(bundle: Path) -> dict[str, RawTable | None]:
+    return {spec.name: read_table(bundle, spec) for spec in (*TABLES.values(), CALLS)}
+
+
+def _rows_read(raws: dict[str, RawTable | None]) -> int:
+    return sum(raw.rows_read for raw in raws.values() if raw is not None)
+
+
+def test_read(benchmark: Any, bundle: Path) -> None:
+    staged(benchmark, "read", lambda: _read(bundle), _rows_read)
+
+
+def test_validate(benchmark: Any, bundle: Path) -> None:
+    policy = load_policy(bundle=bundle)
+    rows = []
+
+    def read() -> tuple:
+        raws = _read(bundle)
+        rows.append(_rows_read(raws))
+        return (raws,)
+
+    loaded = staged(
+        benchmark,
+        "validate",
+        lambda raws: validate(raws, policy, bundle),
+        lambda _loaded: rows[-1],
+        setup=read,
+    )
+    frames = [*loaded.tables.values(), loaded.calls]  # the call log too: the baseline parses it
+    benchmark.extra_info["frames_mb"] = sum(f.memory_usage(deep=True).sum() for f in frames) / 2**20
+
+
+@pytest.fixture(scope="module")
+def loaded(bundle: Path) -> Bundle:
+    return validate(_read(bundle), load_policy(bundle=bundle), bundle)
+
+
+@pytest.fixture(scope="module")
+def context(loaded: Bundle) -> AuditContext:
+    return AuditContext(loaded)
+
+
+@pytest.mark.parametrize("code", list(RULES))
+def test_rule(benchmark: Any, context: AuditContext, code: str) -> None:
+    staged(
+        benchmark,
+        f"rule {code}",
+        lambda: RULES[code].check(context),
+        lambda checked: len(checked.opportunities),
+    )
+
+
+def test_audit(benchmark: Any, loaded: Bundle) -> None:
+    staged(
+        benchmark,
+        "audit (all rules, assembled)",
+        lambda: audit(loaded),
+        lambda result: len(result.opportunities),
+    )
+
+
+def test_report(benchmark: Any, loaded: Bundle, out: Path) -> None:
+    result = audit(loaded)
+    staged(
+        benchmark,
+        "report (html, xlsx)",
+        lambda: write_report(result, out),
+        lambda _none: len(result.findings),
+    )
