@@ -827,6 +827,23 @@ def test_workbook_sheet_written_in_blocks_is_the_sheet_written_at_once(monkeypat
     assert at_once.count("<row ") == 25 and '<row r="25">' in at_once
 
 
+def test_a_table_longer_than_a_sheet_goes_on_over_numbered_sheets(monkeypatch):
+    monkeypatch.setattr(xlsx_module, "XLSX_MAX_ROWS", 3)  # a header and two rows a sheet
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "n": [1, 2, 3, 4, 5]})
+    book = openpyxl.load_workbook(
+        io.BytesIO(xlsx_workbook([("Findings", frame, ()), ("Rules", frame.head(2), ())]))
+    )
+    assert book.sheetnames == ["Findings", "Findings (2)", "Findings (3)", "Rules"]
+    rows = {name: [[c.value for c in row] for row in book[name].rows] for name in book.sheetnames}
+    assert rows == {
+        "Findings": [["id", "n"], ["a", 1], ["b", 2]],
+        "Findings (2)": [["id", "n"], ["c", 3], ["d", 4]],
+        "Findings (3)": [["id", "n"], ["e", 5]],
+        "Rules": [["id", "n"], ["a", 1], ["b", 2]],
+    }
+    assert book["Findings (3)"].auto_filter.ref == "A1:B2"
+
+
 def test_workbook_theme_is_openpyxls_own():
     """auditkit ships a copy of openpyxl's theme part rather than import openpyxl for it."""
     from openpyxl.writer.theme import theme_xml

@@ -34,6 +34,7 @@ XLSX_UNSTORABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f" + "\ufffe\uffff]"
 # a longer text as damaged content and repairs the workbook. Longer texts are cut to fit.
 XLSX_MAX_CELL_TEXT = 32_767
 XLSX_MAX_TITLE = 31  # a sheet title's most characters
+XLSX_MAX_ROWS = 1_048_576  # a sheet's most rows, its header among them
 _ASTRAL = "[\U00010000-\U0010ffff]"  # the characters UTF-16 stores as two units
 # Excel and LibreOffice read '_x0041_' in a cell's XML as the escape of 'A', so text holding
 # that form has its underscores written as '_x005F_', the escape of '_' (as Excel does).
@@ -308,6 +309,15 @@ def _worksheet(
 _THEME = files("auditkit").joinpath("templates/xlsx-theme.xml")
 
 
+def _pages(title: str, frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    """A table as one sheet or, past the XLSX_MAX_ROWS a sheet holds, as several: "Findings",
+    "Findings (2)" and so on, each with the header."""
+    per_sheet = XLSX_MAX_ROWS - 1
+    for number, start in enumerate(range(0, max(len(frame), 1), per_sheet), start=1):
+        page = frame.iloc[start : start + per_sheet]
+        yield (title if number == 1 else f"{title} ({number})"), page
+
+
 def _check_title(title: str, taken: set[str]) -> None:
     """Raise ValueError for a sheet title Excel refuses to open a workbook with."""
     if not 1 <= len(title) <= XLSX_MAX_TITLE or re.search(r"[\[\]:*?/\\]", title):
@@ -331,12 +341,14 @@ def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> 
     characters a worksheet cannot hold become '\ufffd' and a text over XLSX_MAX_CELL_TEXT is cut
     (the CSVs keep it whole); a title Excel would refuse raises ValueError; times are stored
     tz-naive, in their own zone, as 'yyyy-mm-dd hh:mm'; percent columns show as 0.0 %. Columns
-    are as wide as their longest line, up to XLSX_MAX_COLUMN_WIDTH.
+    are as wide as their longest line, up to XLSX_MAX_COLUMN_WIDTH. A table longer than a sheet
+    holds (XLSX_MAX_ROWS) goes on over "Title (2)" and on.
     """
     parts: dict[str, str | tuple[Iterator[bytes | pa.Buffer], int]] = {}
     names = []
     taken: set[str] = set()
-    for number, (title, frame, percent) in enumerate(sheets, start=1):
+    pages = ((t, page, p) for title, frame, p in sheets for t, page in _pages(title, frame))
+    for number, (title, frame, percent) in enumerate(pages, start=1):
         _check_title(title, taken)
         xml, area = _worksheet(frame, percent)
         parts[f"xl/worksheets/sheet{number}.xml"] = (xml, _most_xml_bytes(frame))
