@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pytest
 
 from auditkit import parsing
+from auditkit.columns import arrow_strings
 from auditkit.parsing import (
     parse_count,
     parse_timestamp,
@@ -89,8 +90,8 @@ def test_repair_text_leaves_a_clean_column_unchanged_without_copying_it():
     values = text(["Client attended.", "Called, left a voicemail.", None])
     repaired = repair_text(values)
     assert repaired.tolist() == ["Client attended.", "Called, left a voicemail.", np.nan]
-    before = parsing.arrow_strings(values).chunk(0).buffers()[2].address
-    after = parsing.arrow_strings(repaired).chunk(0).buffers()[2].address
+    before = arrow_strings(values).chunk(0).buffers()[2].address
+    after = arrow_strings(repaired).chunk(0).buffers()[2].address
     assert before == after  # the same text buffer: nothing rewritten
 
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 from auditkit import load
+from auditkit.columns import arrow_strings
 from auditkit.loading import read_table
-from auditkit.parsing import arrow_strings
 from auditkit.policy import load_policy
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import (

@@ -12,6 +12,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def arrow_strings(text: pd.Series) -> pa.ChunkedArray:
+    """The Arrow strings behind a text column, for pyarrow.compute.
+
+    No copy when the column is Arrow-backed already, as every column read from a file is.
+    """
+    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
+        text = text.astype("str")
+    strings = pa.array(text.array)
+    if isinstance(strings, pa.Array):
+        strings = pa.chunked_array([strings])
+    return strings.cast(pa.large_string())
+
+
 def take_text(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """`values` at positions `codes` (NA where a code is -1), as a text column on `index`:
     pyarrow's take, no row loop."""

@@ -17,8 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import take_text
-from auditkit.parsing import arrow_strings
+from auditkit.columns import arrow_strings, take_text
 
 # A temporary output file this old was left by a run that was killed while writing it.
 ABANDONED_AFTER_SECONDS = 600

@@ -14,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditkit.columns import arrow_strings
+
 # Synonyms that practice-management systems export, after normalising case, spaces and hyphens.
 SYNONYMS: dict[str, str] = {
     # appointment status
@@ -112,19 +114,6 @@ _CANONICAL = (
 )
 # Separators a vocabulary value may spell as spaces, hyphens or slashes ('no-show', 'No Show').
 _SEPARATORS = f"[{_SPACE}\\-/]+"
-
-
-def arrow_strings(text: pd.Series) -> pa.ChunkedArray:
-    """The Arrow strings behind a text column, for pyarrow.compute.
-
-    No copy when the column is Arrow-backed already, as every column read from a file is.
-    """
-    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow"):
-        text = text.astype("str")
-    strings = pa.array(text.array)
-    if isinstance(strings, pa.Array):
-        strings = pa.chunked_array([strings])
-    return strings.cast(pa.large_string())
 
 
 def _matches(strings: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:

@@ -18,12 +18,11 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from auditkit.columns import strictly_increasing
+from auditkit.columns import arrow_strings, strictly_increasing
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
 from auditkit.memory import release_unused_memory
 from auditkit.parsing import (
-    arrow_strings,
     no_problems,
     parse_count,
     parse_flag,
