@@ -9,10 +9,13 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     calls = ctx.outbound_calls
     voicemails = calls[calls["outcome"] == "voicemail"]
-    named = ctx.phrases("clinic_name", rows=voicemails.index)
     # reindex, not map: it keeps the datetime dtype even when no client consented
     consent = ctx.consent_time.reindex(voicemails["client_id"]).set_axis(voicemails.index)
     no_consent = consent.isna() | (consent > voicemails["started_at"])
+    # The clinic's name is looked for (the costly part: fuzzy matching) only where naming it
+    # would break the policy.
+    unconsented = voicemails.index[no_consent.to_numpy()]
+    named = ctx.phrases("clinic_name", rows=unconsented).reindex(voicemails.index)
     breach = named.notna() & no_consent
     recorded = consent[breach].dt.strftime("%Y-%m-%d %H:%M")  # words for the findings only
     consent_words = ("consent to naming the clinic was recorded later, on " + recorded).fillna(
