@@ -24,7 +24,6 @@ import pytest
 from conftest import HERE, REPEAT, Peak
 
 from auditkit.auditing import audit
-from auditkit.cli import _leave_out_unused_modules
 from auditkit.loading import read_table
 from auditkit.memory import use_jemalloc_for_arrow
 from auditkit.policy import load_policy
@@ -34,8 +33,7 @@ from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import Bundle, RawTable, validate
 
-_leave_out_unused_modules()  # as the auditkit command does
-use_jemalloc_for_arrow()
+use_jemalloc_for_arrow()  # as the auditkit command does
 PEAK = Peak()
 
 
@@ -45,7 +43,6 @@ def staged(
     function: Callable[..., Any],
     rows: Callable[[Any], int],
     setup: Callable[[], tuple] = tuple,
-    rounds: int = 1,
 ) -> Any:
     """Time `function(*setup())` (setup untimed) and record the stage, rows and peak MB."""
     peaks = []
@@ -60,7 +57,7 @@ def staged(
         peaks.append(PEAK.mb())
         return result
 
-    result = benchmark.pedantic(measured, setup=prepared, rounds=rounds, iterations=1)
+    result = benchmark.pedantic(measured, setup=prepared)
     benchmark.extra_info.update(stage=stage, rows=rows(result), peak_mb=max(peaks))
     return result
 
