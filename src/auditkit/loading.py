@@ -375,7 +375,12 @@ def _read_bytes(path: Path) -> FileBytes:
                 return b""  # a file of no bytes can't be mapped
             return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     except OSError as error:  # locked by another program, no permission, gone meanwhile
-        raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
+        raise _unreadable(path.name, error) from None
+
+
+def _unreadable(file: str, error: OSError) -> BundleError:
+    """The one paragraph for a file the operating system would not let us read."""
+    return BundleError(f"{file} cannot be read: {error.strerror or error}.")
 
 
 def _version(path: Path) -> tuple[int, int, int]:
@@ -383,7 +388,7 @@ def _version(path: Path) -> tuple[int, int, int]:
     try:
         status = path.stat()
     except OSError as error:
-        raise BundleError(f"{path.name} cannot be read: {error.strerror or error}.") from None
+        raise _unreadable(path.name, error) from None
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
@@ -481,7 +486,7 @@ def _arrow_csv(source: str | pa.BufferReader, names: list[str], file: str) -> pa
             ),
         )
     except OSError as error:  # gone or locked since it was scanned
-        raise BundleError(f"{file} cannot be read: {error.strerror or error}.") from None
+        raise _unreadable(file, error) from None
 
 
 def _cell_text(value: object) -> object:
