@@ -240,3 +240,17 @@ def test_positions_in_one_block_become_a_slice_and_others_stay():
     assert as_block(gapped) is gapped
     empty = np.array([], dtype=np.int64)
     assert as_block(empty) is empty
+
+
+def test_mapped_bytes_rewrites_every_text_byte_for_byte_and_keeps_where_each_starts():
+    import pyarrow as pa
+
+    from auditkit.columns import mapped_bytes
+
+    upper = np.arange(256, dtype=np.uint8)
+    upper[ord("a") : ord("z") + 1] -= 32
+    column = pa.chunked_array([["zz", "ab"], [None, "", "é-c"]]).slice(1)  # chunked, offset
+    mapped, at = mapped_bytes(column, upper)
+    assert bytes(mapped) == b"AB" + "é-C".encode()
+    assert at.tolist() == [0, 2, 2, 2, 6]  # a missing text: empty
+    assert [len(x) for x in mapped_bytes(pa.array([], pa.string()), upper)] == [0, 1]

@@ -230,44 +230,54 @@ def finish_audit(
     Empties `checked`: each rule's frames are let go of once they are put together.
     """
     say = progress or (lambda _message: None)
-    tz = bundle.policy.clinic.timezone
-    text_columns = [c for c in CHECK_COLUMNS if c != "at"]
-    findings_frame = pd.concat([c.findings for c in checked.values()], ignore_index=True).astype(
-        dict.fromkeys(text_columns, "str")
-    )
-    findings_frame = findings_frame.sort_values(
-        ["severity", "rule", "at", "subject_id"],
-        key=lambda c: c.map(SEVERITY_ORDER) if c.name == "severity" else c,
-        ignore_index=True,
-    )
-    opportunities_frame = pd.concat([c.opportunities for c in checked.values()], ignore_index=True)
-    checked.clear()
-    opportunities_frame["month"] = months_of(opportunities_frame["at"])
-
-    path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
-    if path is None:
-        decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
-    else:
-        decided, rejected_reviews = load_reviews(path, tz)
-        problems = _count(len(rejected_reviews), "problem")
-        say(f"read {path.name}: {_count(len(decided), 'review')}, {problems} set aside")
-    if not show_names:
-        mask = identifier_masker(client_names(bundle), bundle.policy.privacy.names)
-        findings_frame[["summary", "evidence"]] = findings_frame[["summary", "evidence"]].apply(
-            mask
+    # Every rule's opportunities are put together on a thread while the findings are finished
+    # here: the two share nothing, and most of either is numpy's and Arrow's work.
+    with ThreadPoolExecutor(1) as pool:
+        opportunities = pool.submit(_opportunities, [c.opportunities for c in checked.values()])
+        tz = bundle.policy.clinic.timezone
+        text_columns = [c for c in CHECK_COLUMNS if c != "at"]
+        findings_frame = pd.concat(
+            [c.findings for c in checked.values()], ignore_index=True
+        ).astype(dict.fromkeys(text_columns, "str"))
+        findings_frame = findings_frame.sort_values(
+            ["severity", "rule", "at", "subject_id"],
+            key=lambda c: c.map(SEVERITY_ORDER) if c.name == "severity" else c,
+            ignore_index=True,
         )
-    findings_frame = apply_reviews(findings_frame, decided)
-    stale = unmatched_reviews(decided, findings_frame, bundle)
-    Findings.validate(findings_frame)
+        checked.clear()
+
+        path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
+        if path is None:
+            decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
+        else:
+            decided, rejected_reviews = load_reviews(path, tz)
+            problems = _count(len(rejected_reviews), "problem")
+            say(f"read {path.name}: {_count(len(decided), 'review')}, {problems} set aside")
+        if not show_names:
+            mask = identifier_masker(client_names(bundle), bundle.policy.privacy.names)
+            findings_frame[["summary", "evidence"]] = findings_frame[["summary", "evidence"]].apply(
+                mask
+            )
+        findings_frame = apply_reviews(findings_frame, decided)
+        stale = unmatched_reviews(decided, findings_frame, bundle)
+        Findings.validate(findings_frame)
+        opportunities_frame = opportunities.result()
     return AuditResult(
         bundle,
         findings_frame,
-        opportunities_frame.reset_index(drop=True),
+        opportunities_frame,
         stale_reviews=stale,
         rejected_reviews=rejected_reviews,
         reviews_file=path,
         names_shown=show_names,
     )
+
+
+def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rules' opportunities in one frame, each with its month."""
+    opportunities = pd.concat(frames, ignore_index=True)
+    opportunities["month"] = months_of(opportunities["at"])
+    return opportunities
 
 
 def audit(

@@ -61,6 +61,23 @@ def positions_in(values: pd.Series, among: pd.Series) -> np.ndarray:
     return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def mapped_bytes(
+    column: pa.Array | pa.ChunkedArray, table: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's bytes put through `table` (a byte for each of the 256), end to end, and
+    where each text starts in them (one offset more than texts; a missing text is empty).
+
+    A lookup over the column's bytes, for a per-byte rewrite (case folding, punctuation to
+    spaces) that costs a regex ten times more."""
+    column = column.cast(pa.large_string())
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    _validity, offsets, data = column.buffers()
+    at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return table[data[at[0] : at[-1]]], at - at[0]
+
+
 def one_chunk(text: pd.Series) -> pd.Series:
     """Text in one piece of memory. pyarrow pays per chunk, 20 times over at 10,000 chunks,
     and a take (``.loc``) from text in several chunks first glues them all together: picking

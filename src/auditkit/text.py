@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from auditkit.columns import per_distinct, take_text
+from auditkit.columns import mapped_bytes, per_distinct, take_text
 from auditkit.parsing import repair_text
 
 # --- normalising --------------------------------------------------------------------------------
@@ -804,18 +804,12 @@ def _ascii_letters_and_digits(column: pa.Array | pa.ChunkedArray) -> list[str | 
     """Each text's ASCII letters and digits, lower-cased, everything else left out: a lookup
     over the column's bytes (a regex replace costs 15 times more). Every byte of a non-ASCII
     character is 0x80 or more, so such a character drops out whole."""
-    column = column.cast(pa.large_string())
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    _validity, offsets, data = column.buffers()
-    at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    mapped = _KEPT_BYTE[data[at[0] : at[-1]]]
+    mapped, at = mapped_bytes(column, _KEPT_BYTE)
     kept = mapped != 0
     counts = np.zeros(len(column), dtype=np.int64)
     filled = np.diff(at) > 0  # (reduceat would give an empty text its next byte)
     if filled.any():
-        counts[filled] = np.add.reduceat(kept, at[:-1][filled] - at[0], dtype=np.int64)
+        counts[filled] = np.add.reduceat(kept, at[:-1][filled], dtype=np.int64)
     ends = np.concatenate(([0], np.cumsum(counts)))
     letters = pa.LargeStringArray.from_buffers(
         len(column), pa.py_buffer(ends), pa.py_buffer(mapped[kept])
