@@ -473,6 +473,9 @@ def test_audit_takes_the_call_log_from_the_command_line(bundle, tmp_path, capsys
         ("+1 805 555 0127", "+18055550127"),
         ("8055550127 x12", "+18055550127"),
         ("tel:+18055550127", "+18055550127"),
+        (" TEL: 805 555 0127 ext. 9", "+18055550127"),
+        ("805 555 0127\x0bext12", "+18055550127"),  # a vertical tab, as Python's \s has it
+        ("805.555.0127\u00a0x 9", "+18055550127"),  # a no-break space
         ("+44 20 7946 0958", "+442079460958"),
         ("555-0101", None),  # no area code: no call log can match it
         ("123-456-7890", None),  # no area code starts with 1

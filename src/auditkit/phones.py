@@ -12,9 +12,12 @@ import pandas as pd
 
 from auditkit.columns import per_distinct
 
+# Python's \s written out as the characters themselves: pandas runs a pattern holding \s on
+# Python's re, a call per number, where RE2 (whose \s is narrower) would give other answers.
+_SPACE = "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 # An extension ("x12", "ext. 12", "#12") or a "tel:" prefix is no part of the number dialled.
-_EXTENSION = r"(?i)\s*(?:ext\.?|extension|x|#)\s*\d+\s*$"
-_TEL = r"(?i)^\s*tel:"
+_EXTENSION = rf"(?i){_SPACE}*(?:ext\.?|extension|x|#){_SPACE}*\d+{_SPACE}*$"
+_TEL = rf"(?i)^{_SPACE}*tel:"
 # North American numbers: area code and exchange each start with 2-9.
 _NANP = r"^1?([2-9]\d{2}[2-9]\d{6})$"
 
