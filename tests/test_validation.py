@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +27,7 @@ from auditkit.validation import (
     _IdSet,
     _is_in,
     _unchecked_by_parsing,
+    type_table,
     validate,
     validate_table,
 )
@@ -48,6 +50,28 @@ def test_validate_empties_the_raws_and_frees_each_one(make_bundle):
     assert raws == {}
     assert {name: ref() is None for name, ref in alive.items()} == dict.fromkeys(alive, True)
     assert list(loaded.coverage["rows_read"]) == [3, 2, 3, 2, 2, 1]
+
+
+def test_tables_typed_ahead_validate_as_raw_tables_do():
+    """load types tables on threads before their references are checked: same bundle."""
+    sample = Path(__file__).parents[1] / "data" / "sample"
+    policy = load_policy(bundle=sample)
+    specs = (*TABLES.values(), CALLS)
+
+    def read(typed: bool) -> dict:
+        raws = {spec.name: read_table(sample, spec) for spec in specs}
+        if typed:
+            raws = {s.name: type_table(raws[s.name], s, policy.clinic.timezone) for s in specs}
+        return raws
+
+    ahead, as_read = (validate(read(typed), policy, sample) for typed in (True, False))
+
+    assert len(as_read.rejected) == 7
+    pd.testing.assert_frame_equal(ahead.rejected, as_read.rejected)
+    pd.testing.assert_frame_equal(ahead.coverage, as_read.coverage)
+    pd.testing.assert_frame_equal(ahead.calls, as_read.calls)
+    for name, table in as_read.tables.items():
+        pd.testing.assert_frame_equal(ahead.tables[name], table)
 
 
 def test_validated_text_columns_share_the_raw_text_buffers(make_bundle):

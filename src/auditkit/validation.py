@@ -312,17 +312,19 @@ def _reference_problems(
     return pd.concat(found) if found else pd.DataFrame(columns=["row", "column", "reason"])
 
 
-def validate_table(
-    raw: RawTable,
-    spec: TableSpec,
-    tz: str,
-    accepted: dict[str, pd.DataFrame],
-    set_aside: pd.DataFrame | None = None,
-    id_sets: dict[str, _IdSet] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The typed good rows, and the rejected ones (file, line, record_id, column, reason).
+@dataclass
+class _Typed:
+    """A table's rows parsed and checked against its model: all of validation that needs no
+    other table, so tables can be typed side by side and their references checked after."""
 
-    `id_sets`: the accepted tables' ids as made for reference checks, shared across calls.
+    raw: RawTable
+    clean: pd.DataFrame  # the rows no parse, repeat or model check set aside
+    problems: list[pd.DataFrame]  # (row, column, reason) so far
+    parse_bad: np.ndarray  # the rows taken out of `clean`
+
+
+def type_table(raw: RawTable, spec: TableSpec, tz: str) -> _Typed:
+    """Parse `raw` by `spec`'s model, set aside repeated ids and check the model.
 
     The typed frame is built fresh from parsed columns and the raw's untouched text columns
     (shared, not copied), and rows are taken out of it only when some are bad: a take of a
@@ -348,6 +350,26 @@ def validate_table(
     clean = frame.drop(index=parse_bad) if len(parse_bad) else frame
     del frame
     problems.append(_schema_problems(clean, spec))
+    return _Typed(raw, clean, problems, parse_bad)
+
+
+def validate_table(
+    raw: RawTable | _Typed,
+    spec: TableSpec,
+    tz: str,
+    accepted: dict[str, pd.DataFrame],
+    set_aside: pd.DataFrame | None = None,
+    id_sets: dict[str, _IdSet] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The typed good rows, and the rejected ones (file, line, record_id, column, reason).
+
+    `raw` may be typed already (type_table). `id_sets`: the accepted tables' ids as made for
+    reference checks, shared across calls.
+    """
+    typed = raw if isinstance(raw, _Typed) else type_table(raw, spec, tz)
+    raw, clean, problems, parse_bad = typed.raw, typed.clean, typed.problems, typed.parse_bad
+    del typed
+    source = raw.frame
     if set_aside is None:
         set_aside = pd.DataFrame(columns=REJECTED_COLUMNS)
     if id_sets is None:
@@ -393,7 +415,7 @@ def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
 
 
 def validate(
-    raws: dict[str, RawTable | Future[RawTable | None] | None],
+    raws: dict[str, RawTable | _Typed | Future[RawTable | _Typed | None] | None],
     policy: Policy,
     path: Path,
     progress: Callable[[str], None] | None = None,
@@ -402,8 +424,9 @@ def validate(
 
     Empties `raws` as it goes, so each raw table is freed as soon as it is validated rather
     than all of them living until the end (a bundle's raw text is as big as its typed frames).
-    A raw still being read is a Future: each table is validated as soon as it is read, while
-    the next is read. `progress` hears a line as each of those is in hand, then "validating".
+    A raw may come typed already (type_table), and may still be being read and typed: a
+    Future, each table's references checked as soon as it is in hand, while the next ones are
+    read. `progress` hears a line as each of those is in hand, then "validating".
     """
     say = progress or (lambda _message: None)
     tz = policy.clinic.timezone
@@ -419,26 +442,30 @@ def validate(
         if isinstance(raw, Future):
             raw = raw.result()
             if raw is not None:
-                say(f"read {raw.file}: {raw.rows_read:,} rows")
+                read = raw.raw if isinstance(raw, _Typed) else raw
+                say(f"read {read.file}: {read.rows_read:,} rows")
             if spec is specs[-1]:
                 say("validating")
         if raw is None:
             accepted[name] = _empty_table(spec, tz)
             continue
+        read = raw.raw if isinstance(raw, _Typed) else raw
+        file, encoding, rows_read = read.file, read.encoding, read.rows_read
+        del read
         set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
         accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
+        del raw
         rejected.append(bad)
         coverage.append(
             {
                 "table": name,
-                "file": raw.file,
-                "encoding": raw.encoding,
-                "rows_read": raw.rows_read,
+                "file": file,
+                "encoding": encoding,
+                "rows_read": rows_read,
                 "accepted": len(accepted[name]),
                 "rejected": bad["line"].nunique(),
             }
         )
-        del raw
     rejected_frame = pd.concat(rejected, ignore_index=True).sort_values(
         ["file", "line"], kind="stable", ignore_index=True
     )
@@ -451,6 +478,11 @@ def validate(
         calls,
         pd.DataFrame(coverage, columns=COVERAGE_COLUMNS),
     )
+
+
+def _read_and_type(bundle: Path, spec: TableSpec, tz: str, path: Path | None) -> _Typed | None:
+    raw = read_table(bundle, spec, path)
+    return None if raw is None else type_table(raw, spec, tz)
 
 
 def load(
@@ -473,19 +505,24 @@ def load(
     say = progress or (lambda _message: None)
     if calls is not None and not Path(calls).is_file():
         raise BundleError(f"The call log {calls} does not exist.")
-    # One file is read (Arrow's parse, numpy's scan: little of it holds Python's lock) while
-    # the one before is validated.
-    reader = ThreadPoolExecutor(1)
+    # Two files are read and typed at a time (Arrow's parse, numpy's scan and much of typing
+    # leave Python's lock free) while references are checked here, table by table in order.
+    tz = policy.clinic.timezone
+    readers = ThreadPoolExecutor(2)
     try:
-        raws: dict[str, RawTable | Future[RawTable | None] | None] = {
-            spec.name: reader.submit(
-                read_table, path, spec, Path(calls) if calls is not None and spec is CALLS else None
+        raws: dict[str, RawTable | _Typed | Future[RawTable | _Typed | None] | None] = {
+            spec.name: readers.submit(
+                _read_and_type,
+                path,
+                spec,
+                tz,
+                Path(calls) if calls is not None and spec is CALLS else None,
             )
             for spec in (*TABLES.values(), CALLS)
         }
         bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
     finally:  # an unusable file stops the audit: the files after it are not read
-        reader.shutdown(cancel_futures=True)
+        readers.shutdown(cancel_futures=True)
     # Arrow's allocator keeps what reading freed for reuse; an audit's peak starts from here.
     release_unused_memory()
     return bundle
