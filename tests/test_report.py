@@ -827,6 +827,21 @@ def test_workbook_sheet_written_in_blocks_is_the_sheet_written_at_once(monkeypat
     assert at_once.count("<row ") == 25 and '<row r="25">' in at_once
 
 
+def test_blocks_are_made_ahead_in_order_and_only_a_few_at_a_time():
+    made: list[int] = []
+
+    def make(start: int) -> bytes:
+        made.append(start)
+        return str(start).encode()
+
+    blocks = xlsx_module._made_ahead(make, range(0, 100, 10))
+    assert next(blocks) == b"0"
+    # The first block is out; at most the next BLOCKS_AHEAD were asked for meanwhile.
+    assert 0 in made
+    assert set(made) <= set(range(0, 10 * (xlsx_module.BLOCKS_AHEAD + 1), 10))
+    assert list(blocks) == [str(n).encode() for n in range(10, 100, 10)]
+
+
 def test_a_table_longer_than_a_sheet_goes_on_over_numbered_sheets(monkeypatch):
     monkeypatch.setattr(xlsx_module, "XLSX_MAX_ROWS", 3)  # a header and two rows a sheet
     frame = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "n": [1, 2, 3, 4, 5]})

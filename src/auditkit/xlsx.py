@@ -12,7 +12,9 @@ import html
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib.resources import files
 
 import numpy as np
@@ -294,14 +296,35 @@ def _worksheet(
         "</worksheet>"
     )
 
+    def block_xml(start: int) -> pa.Buffer | bytes:
+        block = frame.iloc[start : start + ROWS_PER_BLOCK]
+        return _rows_xml(block, letters, styles, first_row=start + 2)
+
     def pieces() -> Iterator[bytes | pa.Buffer]:
         yield before.encode("utf-8")
-        for start in range(0, len(frame), ROWS_PER_BLOCK):
-            block = frame.iloc[start : start + ROWS_PER_BLOCK]
-            yield _rows_xml(block, letters, styles, first_row=start + 2)
+        yield from _made_ahead(block_xml, range(0, len(frame), ROWS_PER_BLOCK))
         yield after.encode("utf-8")
 
     return pieces(), area
+
+
+# Blocks of rows made at once, on threads, ahead of the one being compressed: most of making
+# one is Arrow's and of compressing one zlib's, which leave Python free.
+BLOCKS_AHEAD = 2
+
+
+def _made_ahead(
+    make: Callable[[int], pa.Buffer | bytes], starts: range
+) -> Iterator[pa.Buffer | bytes]:
+    """make(start) for each start, in order, with at most BLOCKS_AHEAD being made meanwhile."""
+    with ThreadPoolExecutor(BLOCKS_AHEAD) as pool:
+        pending: deque[Future[pa.Buffer | bytes]] = deque()
+        for start in starts:
+            pending.append(pool.submit(make, start))
+            if len(pending) > BLOCKS_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 # Office's default theme, as openpyxl writes it (openpyxl.writer.theme.theme_xml; a test keeps
