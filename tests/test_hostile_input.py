@@ -978,8 +978,20 @@ def _sheet_rows(data: bytes) -> dict[str, int]:
     return {sheet.title: sum(1 for _ in sheet.iter_rows()) for sheet in book}
 
 
+# The command with every fsync 0.1 s slower: a file's temporary copy then lasts long enough for
+# the watcher, polling from another process on a busy machine, to freeze the audit while it is
+# there (an in-memory workbook is otherwise written, synced and renamed within milliseconds).
+_SLOW_SYNC_AUDIT = (
+    "import os, time\n"
+    "sync = os.fsync\n"
+    "os.fsync = lambda fd: (time.sleep(0.1), sync(fd))[1]\n"
+    "from auditkit.cli import run\n"
+    "run()"
+)
+
+
 def _audit(bundle: Path, out: Path) -> subprocess.Popen:
-    command = [PYTHON, "-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "-q"]
+    command = [PYTHON, "-c", _SLOW_SYNC_AUDIT, "audit", str(bundle), "--out", str(out), "-q"]
     return subprocess.Popen(
         [*command, "--reviews", str(out / "reviews.csv")],
         stdout=subprocess.DEVNULL,
@@ -1053,9 +1065,9 @@ class WatchedAudit:
 
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory: pytest.TempPathFactory) -> WatchedAudit:
-    """A sample clinic year with formula strings planted in it, audited (`python -m
-    auditkit.cli audit`) into a folder holding only a reviews file, frozen at three moments of
-    writing and then let run to the end."""
+    """A sample clinic year with formula strings planted in it, audited (the CLI, its fsyncs
+    slowed) into a folder holding only a reviews file, frozen at three moments of writing and
+    then let run to the end."""
     from auditkit.sample import generate_sample
 
     root = tmp_path_factory.mktemp("watched")
