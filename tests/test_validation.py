@@ -9,6 +9,7 @@ parsing has not already settled.
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from auditkit import load
+from auditkit import load, validation
 from auditkit.columns import arrow_strings
 from auditkit.loading import read_table
 from auditkit.policy import load_policy
@@ -52,20 +53,22 @@ def test_validate_empties_the_raws_and_frees_each_one(make_bundle):
     assert list(loaded.coverage["rows_read"]) == [3, 2, 3, 2, 2, 1]
 
 
-def test_tables_typed_ahead_validate_as_raw_tables_do():
-    """load types tables on threads before their references are checked: same bundle."""
+def test_a_large_bundle_is_typed_on_reader_threads_into_the_same_tables(monkeypatch):
+    """From TYPE_ON_THREADS_FROM bytes, files are typed on the reader threads before their
+    references are checked: the same bundle, rows set aside included."""
     sample = Path(__file__).parents[1] / "data" / "sample"
-    policy = load_policy(bundle=sample)
-    specs = (*TABLES.values(), CALLS)
+    as_read = load(sample)
+    typed_on: list[str] = []
 
-    def read(typed: bool) -> dict:
-        raws = {spec.name: read_table(sample, spec) for spec in specs}
-        if typed:
-            raws = {s.name: type_table(raws[s.name], s, policy.clinic.timezone) for s in specs}
-        return raws
+    def typing(raw, spec, tz):
+        typed_on.append(threading.current_thread().name)
+        return type_table(raw, spec, tz)
 
-    ahead, as_read = (validate(read(typed), policy, sample) for typed in (True, False))
+    monkeypatch.setattr(validation, "type_table", typing)
+    monkeypatch.setattr(validation, "TYPE_ON_THREADS_FROM", 0)
+    ahead = load(sample)
 
+    assert len(typed_on) == 7 and threading.main_thread().name not in typed_on
     assert len(as_read.rejected) == 7
     pd.testing.assert_frame_equal(ahead.rejected, as_read.rejected)
     pd.testing.assert_frame_equal(ahead.coverage, as_read.coverage)

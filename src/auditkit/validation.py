@@ -6,6 +6,7 @@ Per file, accepted + rejected = rows read, always: a row is either in its table'
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 
 from auditkit.columns import arrow_strings, strictly_increasing
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, read_table
+from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, find_table_file, read_table
 from auditkit.memory import release_unused_memory
 from auditkit.parsing import (
     no_problems,
@@ -480,9 +481,30 @@ def validate(
     )
 
 
-def _read_and_type(bundle: Path, spec: TableSpec, tz: str, path: Path | None) -> _Typed | None:
+# From this many bytes of table files, two files are read and typed at a time on threads; below
+# it, typing is mostly Python's own work, which two threads would only take turns at, so one
+# thread reads ahead while this one types. Measured loading the generated bundles: 37 MB 30 ms
+# slower on two threads, 116 MB even, 387 MB 0.6 s faster (4.0 -> 3.4 s).
+TYPE_ON_THREADS_FROM = 192 * 2**20
+
+
+def _read(
+    bundle: Path, spec: TableSpec, path: Path | None, tz: str | None
+) -> RawTable | _Typed | None:
+    """The table's file read, and typed too where `tz` is given."""
     raw = read_table(bundle, spec, path)
-    return None if raw is None else type_table(raw, spec, tz)
+    return raw if raw is None or tz is None else type_table(raw, spec, tz)
+
+
+def _table_bytes(bundle: Path, calls: Path | None) -> int:
+    """The size of the files a load would read (one gone meanwhile: read_table will say so)."""
+    files = [find_table_file(bundle, spec.name) for spec in TABLES.values()]
+    files.append(calls if calls is not None else find_table_file(bundle, CALLS.name))
+    total = 0
+    for file in filter(None, files):
+        with contextlib.suppress(OSError):
+            total += file.stat().st_size
+    return total
 
 
 def load(
@@ -505,19 +527,16 @@ def load(
     say = progress or (lambda _message: None)
     if calls is not None and not Path(calls).is_file():
         raise BundleError(f"The call log {calls} does not exist.")
-    # Two files are read and typed at a time (Arrow's parse, numpy's scan and much of typing
-    # leave Python's lock free) while references are checked here, table by table in order.
-    tz = policy.clinic.timezone
-    readers = ThreadPoolExecutor(2)
+    calls_path = Path(calls) if calls is not None else None
+    # A file is read on a thread (Arrow's parse and numpy's scan leave Python's lock free) while
+    # the one before is validated here; in a large bundle, two files are read and typed at a
+    # time while references are checked here, table by table in order.
+    typed_ahead = _table_bytes(path, calls_path) >= TYPE_ON_THREADS_FROM
+    tz = policy.clinic.timezone if typed_ahead else None
+    readers = ThreadPoolExecutor(2 if typed_ahead else 1)
     try:
         raws: dict[str, RawTable | _Typed | Future[RawTable | _Typed | None] | None] = {
-            spec.name: readers.submit(
-                _read_and_type,
-                path,
-                spec,
-                tz,
-                Path(calls) if calls is not None and spec is CALLS else None,
-            )
+            spec.name: readers.submit(_read, path, spec, calls_path if spec is CALLS else None, tz)
             for spec in (*TABLES.values(), CALLS)
         }
         bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
