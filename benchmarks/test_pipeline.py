@@ -3,10 +3,11 @@
 Per size, first in fresh processes: the whole `auditkit audit` command, each of its rounds
 after a round of the bare baselines (bare_parse.py on Arrow's default allocator, then on
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
-then importing auditkit. Then in this process, in pipeline order: read, validate, each rule
-(in the registry's order on one shared context, as an audit runs them: the first rule to need
-a shared frame pays for it), the assembled audit, and the report. Every benchmark records its
-rows and peak memory in extra_info; benchmarks/table.py prints the table from the JSON.
+then importing auditkit. Then in this process, in pipeline order: read, validate, the two as
+`load` overlaps them, each rule (in the registry's order on one shared context, as an audit
+runs them: the first rule to need a shared frame pays for it), the assembled audit, and the
+report. Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py
+prints the table from the JSON.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from auditkit.report import write_report
 from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, TABLES
-from auditkit.validation import Bundle, RawTable, validate
+from auditkit.validation import Bundle, RawTable, load, validate
 
 use_jemalloc_for_arrow()  # as the auditkit command does
 PEAK = Peak()
@@ -154,6 +155,16 @@ def test_validate(benchmark: Any, bundle: Path) -> None:
     )
     frames = [*loaded.tables.values(), loaded.calls]  # the call log too: the baseline parses it
     benchmark.extra_info["frames_mb"] = sum(f.memory_usage(deep=True).sum() for f in frames) / 2**20
+
+
+def test_load(benchmark: Any, bundle: Path) -> None:
+    """Reading and validating as the command does: files read on threads meanwhile."""
+    staged(
+        benchmark,
+        "load (read + validate, overlapped)",
+        lambda: load(bundle),
+        lambda loaded: int(loaded.coverage["rows_read"].sum()),
+    )
 
 
 @pytest.fixture(scope="module")
