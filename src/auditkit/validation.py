@@ -440,17 +440,18 @@ def validate(
         # Taken out of the caller's dict: once its table is typed, nothing refers to the raw
         # text it replaced, and a million rows' worth is freed before the next table.
         raw = raws.pop(name, None)
-        if isinstance(raw, Future):
+        waited = isinstance(raw, Future)
+        if waited:
             raw = raw.result()
-            if raw is not None:
-                read = raw.raw if isinstance(raw, _Typed) else raw
+        read = raw.raw if isinstance(raw, _Typed) else raw
+        if waited:
+            if read is not None:
                 say(f"read {read.file}: {read.rows_read:,} rows")
             if spec is specs[-1]:
                 say("validating")
-        if raw is None:
+        if read is None:
             accepted[name] = _empty_table(spec, tz)
             continue
-        read = raw.raw if isinstance(raw, _Typed) else raw
         file, encoding, rows_read = read.file, read.encoding, read.rows_read
         del read
         set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
