@@ -477,6 +477,8 @@ def test_audit_takes_the_call_log_from_the_command_line(bundle, tmp_path, capsys
         ("805 555 0127\x0bext12", "+18055550127"),  # a vertical tab, as Python's \s has it
         ("805.555.0127\u00a0x 9", "+18055550127"),  # a no-break space
         ("+44 20 7946 0958", "+442079460958"),
+        ("18055550127", "+18055550127"),
+        ("28055550127", None),  # eleven digits, and not a 1 first
         ("555-0101", None),  # no area code: no call log can match it
         ("123-456-7890", None),  # no area code starts with 1
         ("1001", None),  # an extension

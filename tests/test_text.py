@@ -554,6 +554,19 @@ def test_letters_and_digits_are_read_off_the_bytes():
     assert text._ascii_letters_and_digits(pa.chunked_array([["A"], ["b."]])) == ["a", "b"]
 
 
+def test_n_gram_keys_are_those_pythons_re_gives():
+    grams = pd.Series(
+        ["River-Side Psych_", "Clínica Río", "St. Mary's 2", "ＲＩＶＥＲ"], dtype="str"
+    )
+    by_re = grams.str.lower().str.replace(r"[\W_]+", "", regex=True).tolist()
+    assert (
+        text._gram_keys(grams)
+        == by_re
+        == ["riversidepsych", "clínicarío", "stmarys2", "ｒｉｖｅｒ"]
+    )
+    assert text._gram_keys(grams.iloc[[0, 2]]) == ["riversidepsych", "stmarys2"]  # ASCII alone
+
+
 def test_re2_reads_text_that_is_ascii_but_for_quotes_dashes_and_spaces():
     texts = pd.Series(
         ["plain", "don\u2019t \u2014 now\u00a0", "caf\u00e9", "I\u02bcm", "\u2764", None, ""]

@@ -19,7 +19,7 @@ _SPACE = "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f
 _EXTENSION = rf"(?i){_SPACE}*(?:ext\.?|extension|x|#){_SPACE}*\d+{_SPACE}*$"
 _TEL = rf"(?i)^{_SPACE}*tel:"
 # North American numbers: area code and exchange each start with 2-9.
-_NANP = r"^1?([2-9]\d{2}[2-9]\d{6})$"
+_NANP = r"1?[2-9]\d{2}[2-9]\d{6}"
 
 
 def to_e164(numbers: pd.Series) -> pd.Series:
@@ -36,8 +36,11 @@ def _e164(numbers: pd.Series) -> pd.Series:
     text = text.str.replace(_EXTENSION, "", regex=True).str.strip()
     digits = text.str.replace(r"\D", "", regex=True)
     international = text.str.startswith("+") & digits.str.len().between(8, 15)
-    national = ("+1" + digits.str.extract(_NANP, expand=False)).where(
-        ~text.str.startswith("+") | digits.str.startswith("1")
+    # Matched, not extracted: pandas extracts with a Python call per number. The national
+    # number is then the last ten digits.
+    nanp = digits.str.fullmatch(_NANP, na=False)
+    national = ("+1" + digits.str.slice(-10)).where(
+        nanp & (~text.str.startswith("+") | digits.str.startswith("1"))
     )
     return national.fillna(("+" + digits).where(international))
 

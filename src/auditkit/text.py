@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from auditkit.columns import mapped_bytes, per_distinct, take_text
+from auditkit.columns import arrow_strings, mapped_bytes, per_distinct, take_text
 from auditkit.parsing import repair_text
 
 # --- normalising --------------------------------------------------------------------------------
@@ -777,8 +777,12 @@ def _fuzzy(text: pd.Series, keys: list[str], longest: int) -> pd.Series:
     ngrams = pd.concat(grams).rename_axis("row").reset_index()
     ngrams = ngrams[ngrams["specific"] > 0]
     codes, unique = pd.factorize(ngrams["gram"])
-    unique_keys = pd.Series(unique).str.lower().str.replace(r"[\W_]+", "", regex=True)
-    scores = process.cdist(unique_keys, keys, scorer=fuzz.ratio, score_cutoff=_FUZZY_THRESHOLD)
+    scores = process.cdist(
+        _gram_keys(pd.Series(unique, dtype="str")),
+        keys,
+        scorer=fuzz.ratio,
+        score_cutoff=_FUZZY_THRESHOLD,
+    )
     ngrams["score"] = np.max(scores, axis=1, initial=0)[codes]
     best = (
         ngrams[ngrams["score"] >= _FUZZY_THRESHOLD]
@@ -817,6 +821,18 @@ def _ascii_letters_and_digits(column: pa.Array | pa.ChunkedArray) -> list[str | 
     if column.null_count:
         letters = pc.if_else(pc.is_valid(column), letters, pa.scalar(None, pa.large_string()))
     return letters.to_pylist()
+
+
+def _gram_keys(grams: pd.Series) -> list[str]:
+    """Each n-gram lower-cased without its non-word characters and underscores, as the name's
+    forms are keyed: ASCII ones by a byte lookup, the rest (a Unicode \\W is Python's to know)
+    by Python's re."""
+    plain = np.asarray(pc.string_is_ascii(arrow_strings(grams)).to_numpy(zero_copy_only=False))
+    keys = np.empty(len(grams), dtype=object)
+    keys[plain] = _ascii_letters_and_digits(arrow_strings(grams[plain]))
+    if not plain.all():
+        keys[~plain] = grams[~plain].str.lower().str.replace(r"[\W_]+", "", regex=True).to_numpy()
+    return keys.tolist()
 
 
 def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
