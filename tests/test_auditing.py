@@ -225,3 +225,30 @@ def test_compliance_leaves_out_rows_missing_a_key_and_counts_the_rest():
         "findings": 2,
         "compliance": 0.3333,
     }
+
+
+def test_an_audit_calls_python_per_value_only_for_the_few_texts_that_need_it(tmp_path, monkeypatch):
+    """Loading, rules, text matching and the report work on whole columns: pandas' fallback of
+    a string method to a Python call per value (a pattern RE2 reads otherwise, an extract) is
+    reached only for the few texts Python's re must read (beyond ASCII) and the clinic-name
+    candidates, never for a whole column such as a year's phone numbers."""
+    from auditkit import load
+    from auditkit.report import write_report
+    from auditkit.sample import generate_sample
+
+    generate_sample(tmp_path / "bundle", clients=350)  # about 10,000 appointments
+    sizes: list[int] = []
+    per_value = pd.arrays.ArrowStringArray._str_map
+
+    def spied(self, *args, **kwargs):
+        sizes.append(len(self))
+        return per_value(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.arrays.ArrowStringArray, "_str_map", spied)
+    bundle = load(tmp_path / "bundle")
+    write_report(audit(bundle), tmp_path / "out")
+
+    assert len(bundle.appointments) > 9_000
+    # A few dozen texts at a time, where a column as short as the clients' phone numbers has
+    # 350 values. (None at all would mean the spy no longer sees pandas' fallback.)
+    assert 0 < max(sizes) < len(bundle.clients) // 4
