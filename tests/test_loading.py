@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
 
-from auditkit import load, loading
+from auditkit import load, loading, validation
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, _check_utf8, _scan, decode
 from auditkit.validation import COVERAGE_COLUMNS
@@ -833,8 +833,17 @@ def test_parquet_typed_columns_are_read_as_values(make_bundle):
 # --- fatal: a table that cannot be used stops the load ---------------------------------------
 
 
+@pytest.fixture(params=["read ahead", "typed ahead"])
+def either_loading_path(request, monkeypatch):
+    """load() as for a small bundle, and as for a large one (files typed on two threads)."""
+    if request.param == "typed ahead":
+        monkeypatch.setattr(validation, "TYPE_ON_THREADS_FROM", 0)
+
+
 @pytest.mark.parametrize("name", list(FATAL_CASES))
-def test_fatal_cases_raise_bundle_error_naming_file_and_column(make_bundle, name):
+def test_fatal_cases_raise_bundle_error_naming_file_and_column(
+    make_bundle, name, either_loading_path
+):
     spec, message = FATAL_CASES[name]
     bundle = build_fatal(make_bundle, spec)
 
@@ -845,7 +854,9 @@ def test_fatal_cases_raise_bundle_error_naming_file_and_column(make_bundle, name
 
 
 @pytest.mark.parametrize("name", list(UNREADABLE_CASES))
-def test_unreadable_files_raise_bundle_error_naming_the_file(make_bundle, name):
+def test_unreadable_files_raise_bundle_error_naming_the_file(
+    make_bundle, name, either_loading_path
+):
     spec, start = UNREADABLE_CASES[name]
     bundle = build_fatal(make_bundle, spec)
 
