@@ -257,7 +257,7 @@ def test_month_with_reviews_counts_and_lists_that_month_only(tmp_path, capsys):
 
 
 def test_the_command_leaves_out_modules_it_never_uses(tmp_path):
-    """`auditkit` (cli.run) keeps rfc3987_syntax's grammars, dask.dataframe, anywidget (and
+    """`auditkit` (cli.run) keeps jsonschema's format checkers, dask.dataframe, anywidget (and
     ipywidgets), openpyxl and hypothesis out of its process, and imports the pipeline only
     when a command needs it."""
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -270,7 +270,8 @@ try:
     cli.run()
 except SystemExit as done:
     print(done.code)
-print(sorted(m for m in ("rfc3987_syntax", "dask.dataframe", "anywidget", "ipywidgets",
+print(sorted(m for m in ("rfc3987_syntax", "rfc3986_validator", "isoduration",
+                         "dask.dataframe", "anywidget", "ipywidgets",
                          "openpyxl", "hypothesis", "auditkit.report", "pandera")
              if sys.modules.get(m) is not None))
 """

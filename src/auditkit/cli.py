@@ -379,12 +379,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _leave_out_unused_modules() -> None:
     """Keep out of the process what auditkit's libraries would import but never use here:
     jsonschema (under altair) builds 38 IRI grammars at import when rfc3987_syntax is installed
-    (about 1 s), pandera imports dask.dataframe whenever dask is installed (about 0.5 s;
-    the Dask engine ships pandas partitions and needs only distributed), altair imports
-    anywidget and ipywidgets for its JupyterChart (about 0.1 s), and hypothesis, for its
-    data-synthesis strategies, wherever the test tools are (about 0.1 s). A None in
-    sys.modules makes an optional import fail as if the module were not installed."""
-    for name in ("rfc3987_syntax", "dask.dataframe", "anywidget", "hypothesis"):
+    (about 1 s), and loads rfc3986_validator's regexes and isoduration (with arrow) for its URI
+    and duration checks (about 40 ms), though altair never asks it to check a format; pandera
+    imports dask.dataframe whenever dask is installed (about 0.5 s; the Dask engine ships
+    pandas partitions and needs only distributed); altair imports anywidget and ipywidgets for
+    its JupyterChart (about 0.1 s); and hypothesis, for its data-synthesis strategies, wherever
+    the test tools are (about 0.1 s). A None in sys.modules makes an optional import fail as
+    if the module were not installed."""
+    unused = ("rfc3987_syntax", "rfc3986_validator", "isoduration")
+    for name in (*unused, "dask.dataframe", "anywidget", "hypothesis"):
         sys.modules.setdefault(name, None)
 
 
