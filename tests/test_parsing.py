@@ -48,7 +48,7 @@ def reasons(found: pd.Series) -> list[str | None]:
 
 
 def test_space_class_is_pythons_whitespace_and_what_arrow_trims():
-    spaces = {chr(c) for c in CODE_POINTS if re.fullmatch(f"[{parsing._SPACE}]", chr(c))}
+    spaces = {chr(c) for c in CODE_POINTS if re.fullmatch(f"[{parsing.PYTHON_SPACES}]", chr(c))}
     python = {chr(c) for c in CODE_POINTS if re.fullmatch(r"\s", chr(c))}
     trimmed = pc.utf8_trim_whitespace(pa.array([chr(c) for c in CODE_POINTS])).to_pylist()
     arrow = {chr(c) for c, t in zip(CODE_POINTS, trimmed, strict=True) if t == ""}
@@ -58,7 +58,7 @@ def test_space_class_is_pythons_whitespace_and_what_arrow_trims():
 
 def test_re2_reads_the_space_class_as_python_does():
     cells = [chr(c) for c in CODE_POINTS]
-    found = parsing._matches(pa.chunked_array([pa.array(cells)]), f"^[{parsing._SPACE}]$")
+    found = parsing._matches(pa.chunked_array([pa.array(cells)]), f"^[{parsing.PYTHON_SPACES}]$")
     assert {c for c, hit in zip(cells, found, strict=True) if hit} == {
         c for c in cells if c.isspace()
     }

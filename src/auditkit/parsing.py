@@ -68,14 +68,15 @@ FLAG_VALUES = {
 # script's), whitespace is Python's \s written out (RE2's \s lacks \v, NBSP and the other
 # Unicode spaces), and no pattern relies on flags.
 
-# Python's \s, which is also the set Arrow's utf8_trim_whitespace (pandas' str.strip) trims.
-_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Python's \s, which is also the set Arrow's utf8_trim_whitespace (pandas' str.strip) trims,
+# as the characters themselves: a character class's body that both engines read alike.
+PYTHON_SPACES = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # A cell that starts or ends with a space: the only ones str.strip changes.
-_EDGE_SPACE = f"^[{_SPACE}]|[{_SPACE}]$"
+_EDGE_SPACE = f"^[{PYTHON_SPACES}]|[{PYTHON_SPACES}]$"
 # The first and the last UTF-8 byte of each of those spaces: a cell whose first and last bytes
 # are in neither table has no space at either end, which numpy tells for a million cells in
 # milliseconds (a regex, even RE2, spends ~60 ns a cell on each of them).
-_SPACE_CHARS = re.findall(f"[{_SPACE}]", "".join(map(chr, range(0x3001))))
+_SPACE_CHARS = re.findall(f"[{PYTHON_SPACES}]", "".join(map(chr, range(0x3001))))
 _FIRST_BYTE_OF_SPACE = np.zeros(256, dtype=bool)
 _FIRST_BYTE_OF_SPACE[[c.encode()[0] for c in _SPACE_CHARS]] = True
 _LAST_BYTE_OF_SPACE = np.zeros(256, dtype=bool)
@@ -90,7 +91,7 @@ _MOJIBAKE = (
 )
 
 _D = "[0-9]"
-_S = f"[{_SPACE}]"
+_S = f"[{PYTHON_SPACES}]"
 _ISO = (
     f"{_D}{{4}}-{_D}{{1,2}}-{_D}{{1,2}}(?:[Tt ]{_D}{{1,2}}:{_D}{{2}}(?::{_D}{{2}}(?:\\.{_D}+)?)?)?"
 )
@@ -113,7 +114,7 @@ _CANONICAL = (
     "^(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 # Separators a vocabulary value may spell as spaces, hyphens or slashes ('no-show', 'No Show').
-_SEPARATORS = f"[{_SPACE}\\-/]+"
+_SEPARATORS = f"[{PYTHON_SPACES}\\-/]+"
 
 
 def _matches(strings: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:

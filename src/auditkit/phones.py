@@ -11,10 +11,11 @@ from __future__ import annotations
 import pandas as pd
 
 from auditkit.columns import per_distinct
+from auditkit.parsing import PYTHON_SPACES
 
-# Python's \s written out as the characters themselves: pandas runs a pattern holding \s on
-# Python's re, a call per number, where RE2 (whose \s is narrower) would give other answers.
-_SPACE = "[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# Python's \s written out: pandas runs a pattern holding \s on Python's re, a call per number,
+# where RE2 (whose \s is narrower) would give other answers.
+_SPACE = f"[{PYTHON_SPACES}]"
 # An extension ("x12", "ext. 12", "#12") or a "tel:" prefix is no part of the number dialled.
 _EXTENSION = rf"(?i){_SPACE}*(?:ext\.?|extension|x|#){_SPACE}*\d+{_SPACE}*$"
 _TEL = rf"(?i)^{_SPACE}*tel:"
