@@ -254,3 +254,10 @@ def test_mapped_bytes_rewrites_every_text_byte_for_byte_and_keeps_where_each_sta
     assert bytes(mapped) == b"AB" + "é-C".encode()
     assert at.tolist() == [0, 2, 2, 2, 6]  # a missing text: empty
     assert [len(x) for x in mapped_bytes(pa.array([], pa.string()), upper)] == [0, 1]
+
+
+def test_lower_case_bytes_keeps_its_characters_folded_and_turns_the_rest_into_one_byte():
+    from auditkit.columns import lower_case_bytes
+
+    table = lower_case_bytes(b"ab1_", ord(" "))
+    assert bytes(table[list(b"aAbB1_cZ-\xc3")]) == b"aabb1_    "

@@ -61,6 +61,15 @@ def positions_in(values: pd.Series, among: pd.Series) -> np.ndarray:
     return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def lower_case_bytes(kept: bytes, other: int) -> np.ndarray:
+    """A byte table for mapped_bytes: each of the ASCII characters `kept` as itself, an upper
+    case letter among them as its lower case, and every other byte as `other`."""
+    table = np.full(256, other, dtype=np.uint8)
+    for byte in kept:  # a loop over the table's entries, not over any text
+        table[byte] = table[bytes([byte]).upper()[0]] = byte
+    return table
+
+
 def mapped_bytes(
     column: pa.Array | pa.ChunkedArray, table: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import mapped_bytes, per_distinct
+from auditkit.columns import lower_case_bytes, mapped_bytes, per_distinct
 from auditkit.text import RE2_SPACES
 from auditkit.validation import Bundle
 
@@ -97,10 +97,7 @@ _ASCII_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u01
 
 
 # Byte -> its lower-case form if an ASCII letter, digit or underscore, else a space.
-_WORD_BYTES = np.full(256, ord(" "), dtype=np.uint8)
-for _byte in b"abcdefghijklmnopqrstuvwxyz0123456789_":
-    _WORD_BYTES[_byte] = _byte
-    _WORD_BYTES[bytes([_byte]).upper()[0]] = _byte
+_WORD_BYTES = lower_case_bytes(b"abcdefghijklmnopqrstuvwxyz0123456789_", ord(" "))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from auditkit.columns import arrow_strings, mapped_bytes, per_distinct, take_text
+from auditkit.columns import (
+    arrow_strings,
+    lower_case_bytes,
+    mapped_bytes,
+    per_distinct,
+    take_text,
+)
 from auditkit.parsing import repair_text
 
 # --- normalising --------------------------------------------------------------------------------
@@ -798,10 +804,7 @@ def _fuzzy(text: pd.Series, keys: list[str], longest: int) -> pd.Series:
 
 
 # Byte -> its lower-case form if an ASCII letter or digit, else 0 (dropped).
-_KEPT_BYTE = np.zeros(256, dtype=np.uint8)
-for _byte in b"abcdefghijklmnopqrstuvwxyz0123456789":
-    _KEPT_BYTE[_byte] = _byte
-    _KEPT_BYTE[bytes([_byte]).upper()[0]] = _byte
+_KEPT_BYTE = lower_case_bytes(b"abcdefghijklmnopqrstuvwxyz0123456789", 0)
 
 
 def _ascii_letters_and_digits(column: pa.Array | pa.ChunkedArray) -> list[str | None]:
