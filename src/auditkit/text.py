@@ -830,9 +830,10 @@ def _gram_keys(grams: pd.Series) -> list[str]:
     """Each n-gram lower-cased without its non-word characters and underscores, as the name's
     forms are keyed: ASCII ones by a byte lookup, the rest (a Unicode \\W is Python's to know)
     by Python's re."""
-    plain = np.asarray(pc.string_is_ascii(arrow_strings(grams)).to_numpy(zero_copy_only=False))
+    strings = arrow_strings(grams)
+    plain = np.asarray(pc.string_is_ascii(strings).to_numpy(zero_copy_only=False))
     keys = np.empty(len(grams), dtype=object)
-    keys[plain] = _ascii_letters_and_digits(arrow_strings(grams[plain]))
+    keys[plain] = _ascii_letters_and_digits(strings.filter(plain))
     if not plain.all():
         keys[~plain] = grams[~plain].str.lower().str.replace(r"[\W_]+", "", regex=True).to_numpy()
     return keys.tolist()

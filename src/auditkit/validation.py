@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -497,10 +497,8 @@ def _read(
     return raw if raw is None or tz is None else type_table(raw, spec, tz)
 
 
-def _table_bytes(bundle: Path, calls: Path | None) -> int:
-    """The size of the files a load would read (one gone meanwhile: read_table will say so)."""
-    files = [find_table_file(bundle, spec.name) for spec in TABLES.values()]
-    files.append(calls if calls is not None else find_table_file(bundle, CALLS.name))
+def _total_bytes(files: Iterable[Path | None]) -> int:
+    """The size of the files (one gone meanwhile: read_table will say so)."""
     total = 0
     for file in filter(None, files):
         with contextlib.suppress(OSError):
@@ -528,17 +526,23 @@ def load(
     say = progress or (lambda _message: None)
     if calls is not None and not Path(calls).is_file():
         raise BundleError(f"The call log {calls} does not exist.")
-    calls_path = Path(calls) if calls is not None else None
+    specs = (*TABLES.values(), CALLS)
+    # Each table's file, found once (None: absent, which read_table reports or allows).
+    files = {
+        spec.name: Path(calls)
+        if spec is CALLS and calls is not None
+        else find_table_file(path, spec.name)
+        for spec in specs
+    }
     # A file is read on a thread (Arrow's parse and numpy's scan leave Python's lock free) while
     # the one before is validated here; in a large bundle, two files are read and typed at a
     # time while references are checked here, table by table in order.
-    typed_ahead = _table_bytes(path, calls_path) >= TYPE_ON_THREADS_FROM
+    typed_ahead = _total_bytes(files.values()) >= TYPE_ON_THREADS_FROM
     tz = policy.clinic.timezone if typed_ahead else None
     readers = ThreadPoolExecutor(2 if typed_ahead else 1)
     try:
         raws: dict[str, RawTable | _Typed | Future[RawTable | _Typed | None] | None] = {
-            spec.name: readers.submit(_read, path, spec, calls_path if spec is CALLS else None, tz)
-            for spec in (*TABLES.values(), CALLS)
+            spec.name: readers.submit(_read, path, spec, files[spec.name], tz) for spec in specs
         }
         bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
     finally:  # an unusable file stops the audit: the files after it are not read
