@@ -230,12 +230,12 @@ def finish_audit(
     Empties `checked`: each rule's frames are let go of once they are put together.
     """
     say = progress or (lambda _message: None)
+    tz = bundle.policy.clinic.timezone
+    text_columns = [c for c in CHECK_COLUMNS if c != "at"]
     # Every rule's opportunities are put together on a thread while the findings are finished
     # here: the two share nothing, and most of either is numpy's and Arrow's work.
     with ThreadPoolExecutor(1) as pool:
         opportunities = pool.submit(_opportunities, [c.opportunities for c in checked.values()])
-        tz = bundle.policy.clinic.timezone
-        text_columns = [c for c in CHECK_COLUMNS if c != "at"]
         findings_frame = pd.concat(
             [c.findings for c in checked.values()], ignore_index=True
         ).astype(dict.fromkeys(text_columns, "str"))
@@ -245,7 +245,6 @@ def finish_audit(
             ignore_index=True,
         )
         checked.clear()
-
         path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
         if path is None:
             decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
