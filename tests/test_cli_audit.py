@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from review_fixtures import reviewed_bundle, write_reviews
 
 from auditkit.cli import main
@@ -262,14 +264,14 @@ def test_the_command_leaves_out_modules_it_never_uses(tmp_path):
     when a command needs it."""
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     program = f"""
-import sys
+import gc, sys
 from auditkit import cli
-print("pandera" in sys.modules)
+print("pandera" in sys.modules, "pandas" in sys.modules)
 sys.argv = ["auditkit", "audit", {str(sample)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
 try:
     cli.run()
 except SystemExit as done:
-    print(done.code)
+    print(done.code, gc.isenabled(), gc.get_freeze_count() > 0)
 print(sorted(m for m in ("rfc3987_syntax", "rfc3986_validator", "isoduration",
                          "dask.dataframe", "anywidget", "ipywidgets",
                          "openpyxl", "hypothesis", "auditkit.report", "pandera")
@@ -278,5 +280,39 @@ print(sorted(m for m in ("rfc3987_syntax", "rfc3986_validator", "isoduration",
     done = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
-    assert done.stdout.split("\n")[:3] == ["False", "0", "['auditkit.report', 'pandera']"]
+    assert done.stdout.split("\n")[:3] == [
+        "False False",
+        "0 True True",  # and the garbage collector was let back in after the imports
+        "['auditkit.report', 'pandera']",
+    ]
     assert (tmp_path / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["validate", "{bundle}"],
+        ["audit", "{bundle}", "--out", "{out}", "--quiet"],
+        ["convert", "{bundle}", "--to", "parquet", "--out", "{out}"],
+        ["import", "{out}/none.csv", "--preset", "ringcentral", "--into", "{bundle}"],
+        ["rules", "MS001"],
+        ["sample", "{out}", "--clients", "2"],
+        ["deidentify", "{bundle}", "--out", "{out}"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_every_command_lets_the_garbage_collector_back_in_after_its_imports(
+    command, make_bundle, tmp_path, capsys
+):
+    """cli.run() imports with the collector off; a command that never turned it back on would
+    run its whole job without one."""
+    bundle, out = make_bundle(), tmp_path / "out"
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    try:
+        main([part.format(bundle=bundle, out=out) for part in command])
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -441,6 +441,13 @@ def test_import_command_with_a_bad_mapping_exits_2(bundle, tmp_path, capsys):
     )
 
 
+def test_import_command_with_a_missing_export_exits_2(bundle, tmp_path, capsys):
+    export = str(tmp_path / "calls-march.csv")
+    assert main(["import", export, "--preset", "ringcentral", "--into", str(bundle)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == "auditkit: calls-march.csv cannot be read: No such file or directory."
+
+
 def test_audit_takes_the_call_log_from_the_command_line(bundle, tmp_path, capsys):
     import_file(IMPORTS / "zoom_phone_call_logs.csv", bundle, preset("zoom_phone"))
     elsewhere = (bundle / "calls.csv").rename(tmp_path / "zoom.csv")

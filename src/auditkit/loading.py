@@ -394,8 +394,8 @@ def _version(path: Path) -> tuple[int, int, int]:
 
 def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     """A CSV file as text columns, with rows of the wrong width set aside by line."""
+    scanned = _version(path)  # first: a missing or unreadable file stops here, in words
     check_fits_in_memory(path)
-    scanned = _version(path)
     raw = _read_bytes(path)
     try:
         data, encoding = decode(raw)
