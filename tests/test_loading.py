@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -960,6 +961,96 @@ def test_the_splitter_finds_records_lines_and_widths():
     open_quote = _scan(np.frombuffer(data, dtype=np.uint8))
     assert open_quote.lines.tolist() == [1, 2, 3, 4, 5]
     assert open_quote.fields.tolist() == [2, 3, 2, 1, 2]
+
+
+@pytest.mark.parametrize("data", SPLIT_CASES.values(), ids=SPLIT_CASES.keys())
+def test_lines_are_counted_alike_whatever_the_block_size(monkeypatch, data):
+    # Every line end (LF, CRLF, a lone CR), quoted or not, plus an unended last line.
+    expected = len(re.findall(rb"\r\n|\r|\n", data)) + (not data.endswith((b"\n", b"\r")))
+    buf = np.frombuffer(data, dtype=np.uint8)
+    for block in (1, 2, 3, 5, 8, 1 << 22):
+        monkeypatch.setattr(loading, "_SCAN_BLOCK", block)
+        assert loading._physical_lines(buf) == expected, block
+        assert loading._holds(buf, ord('"')) is (b'"' in data), block
+
+
+# A file without quotes, each line one record (as appointments or a call log): numbered from
+# the count of its lines, never split record by record. Headers fit the 16-byte first block
+# these tests set.
+UNQUOTED = {
+    "LF": b"staff_id,role\nS1,therapist\nS2,supervisor\nS3,trainee\n",
+    "CRLF": b"staff_id,role\r\nS1,therapist\r\nS2,supervisor\r\nS3,trainee\r\n",
+    "lone CR": b"staff_id,role\rS1,therapist\rS2,supervisor\rS3,trainee\r",
+    "no last line end": b"staff_id,role\nS1,therapist\nS2,supervisor\nS3,trainee",
+}
+WHOLE = "whole"  # (in `scanned`) the whole file split by quote parity
+
+
+def _scanned(monkeypatch, data: bytes) -> list[int | str]:
+    """What read_csv splits record by record: the first block (its length) or WHOLE."""
+    lengths, scan = [], loading._scan
+
+    def recording(buf, count_fields=True):
+        lengths.append(WHOLE if len(buf) == len(data) else len(buf))
+        return scan(buf, count_fields)
+
+    monkeypatch.setattr(loading, "_scan", recording)
+    return lengths
+
+
+@pytest.mark.parametrize("data", UNQUOTED.values(), ids=UNQUOTED.keys())
+def test_an_unquoted_file_is_numbered_by_counting_its_lines(tmp_path, monkeypatch, data):
+    (tmp_path / "staff.csv").write_bytes(data)
+    monkeypatch.setattr(loading, "_SCAN_BLOCK", 16)
+    scanned = _scanned(monkeypatch, data)
+
+    raw = loading.read_csv(tmp_path / "staff.csv", "staff", "staff_id")
+
+    assert raw.lines.tolist() == [2, 3, 4]
+    assert raw.frame["role"].tolist() == ["therapist", "supervisor", "trainee"]
+    assert scanned == [16]  # the first block, for the header
+
+
+@pytest.mark.parametrize(
+    ("data", "lines", "split"),
+    [
+        # quotes: split by their parity from the start
+        (b'staff_id,role\nS1,"two\nlines"\nS2,"b, c"\nS3,c\n', [2, 4, 5], [WHOLE]),
+        # blank lines, which Arrow skips: its count of records disagrees with the lines'
+        (b"staff_id,role\nS1,a\n\nS2,b\nS3,c\n", [2, 4, 5], [16, WHOLE]),
+        (b"\n\nstaff_id,role\nS1,a\nS2,b\nS3,c\n", [4, 5, 6], [16, WHOLE]),
+        (b"staff_id,role\nS1,a\nS2,b\nS3,c\n\r\n\n", [2, 3, 4], [16, WHOLE]),
+    ],
+    ids=["quoted", "a blank line", "blank lines first", "blank lines last"],
+)
+def test_a_file_whose_lines_may_not_be_its_records_is_split_by_quotes(
+    tmp_path, monkeypatch, data, lines, split
+):
+    (tmp_path / "staff.csv").write_bytes(data)
+    monkeypatch.setattr(loading, "_SCAN_BLOCK", 16)
+    scanned = _scanned(monkeypatch, data)
+
+    raw = loading.read_csv(tmp_path / "staff.csv", "staff", "staff_id")
+
+    assert raw.lines.tolist() == lines
+    assert raw.frame["staff_id"].tolist() == ["S1", "S2", "S3"]
+    assert scanned == split
+
+
+def test_a_header_longer_than_the_first_block_is_read_whole(tmp_path, monkeypatch):
+    data = UNQUOTED["CRLF"]
+    (tmp_path / "staff.csv").write_bytes(data)
+    monkeypatch.setattr(loading, "_SCAN_BLOCK", 8)
+    scanned = _scanned(monkeypatch, data)
+
+    raw = loading.read_csv(tmp_path / "staff.csv", "staff", "staff_id")
+
+    assert raw.frame.columns.tolist() == ["staff_id", "role"]
+    assert (raw.lines.tolist(), raw.frame["role"].tolist()) == (
+        [2, 3, 4],
+        ["therapist", "supervisor", "trainee"],
+    )
+    assert scanned == [8, WHOLE]
 
 
 @pytest.mark.parametrize(

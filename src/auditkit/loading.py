@@ -217,6 +217,23 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
     )
 
 
+def _holds(buf: np.ndarray, byte: int) -> bool:
+    """Whether the file holds `byte` anywhere (looked for a block at a time, stopping at one)."""
+    return any((buf[at : at + _SCAN_BLOCK] == byte).any() for at in range(0, len(buf), _SCAN_BLOCK))
+
+
+def _physical_lines(buf: np.ndarray) -> int:
+    """How many lines the file has: its line ends (LF, or a CR not followed by LF), plus one
+    for a last line that has none."""
+    ends = 0
+    for at in range(0, len(buf), _SCAN_BLOCK):  # a loop per 4 MB block, not per row
+        block = buf[at : at + _SCAN_BLOCK]
+        after = np.flatnonzero(block == _CR) + at + 1
+        lone = (after >= len(buf)) | (buf[np.minimum(after, len(buf) - 1)] != _NEWLINE)
+        ends += int(np.count_nonzero(block == _NEWLINE)) + int(np.count_nonzero(lone))
+    return ends + int(len(buf) > 0 and buf[-1] not in (_NEWLINE, _CR))
+
+
 def _drop_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
     """The file without the given records (each with its line ending)."""
     # Spans never overlap, so the running sum is 0 or 1: one byte per byte of file suffices.
@@ -413,8 +430,16 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     # the parsed table need not be in memory together (for 125 MB of notes, 125 MB less at the
     # peak). Its fields are counted (a third of the scan) only if Arrow finds otherwise. A file
     # written to between the scan and the parse stops the read: its lines would not be these.
+    #
+    # Nor are the records of a file without a quote character (ids, times and codes, as in
+    # appointments or a call log) found one by one: each line is one record, but for blank
+    # lines, so record k is on line k + 2 unless Arrow, which skips those, counts fewer.
     optimistic = encoding == "utf-8"
-    records = _scan(buf, count_fields=not optimistic)
+    unquoted = optimistic and not _holds(buf, _QUOTE)
+    records = _scan(buf[:_SCAN_BLOCK] if unquoted else buf, count_fields=not optimistic)
+    header_in_block = len(records.ends) > 0 and records.ends[0] < _SCAN_BLOCK
+    if unquoted and len(buf) > _SCAN_BLOCK and not header_in_block:
+        records = _scan(buf, count_fields=False)  # a header, or blank lines, of 4 MB or more
     if len(records.starts) == 0:
         raise BundleError(f"{path.name} is empty: it has no header row and no records.")
     if _has_bare_quote(buf, records.quotes):
@@ -423,7 +448,7 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     with _any_field_size():
         names = next(csv.reader(io.StringIO(header_text, newline="")))
     if optimistic:
-        lines = records.lines
+        lines = np.arange(1, _physical_lines(buf) + 1) if unquoted else records.lines
         del records, buf, data
         try:
             parsed = _arrow_csv(str(path), names, path.name)
