@@ -498,7 +498,9 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
 
 def _arrow_csv(source: str | pa.BufferReader, names: list[str], file: str) -> pa.Table:
     """Arrow's parse of a CSV (`file` names it in an error), every column as text (blank:
-    missing)."""
+    missing). Its cells are not checked for UTF-8 again: decode() has checked the whole file
+    (a file changed since is refused), and a tenth of a second of a million appointments'
+    parse went to checking each cell."""
     try:
         return pacsv.read_csv(
             source,
@@ -508,6 +510,7 @@ def _arrow_csv(source: str | pa.BufferReader, names: list[str], file: str) -> pa
                 column_types={n: pa.large_string() for n in names},
                 strings_can_be_null=True,
                 null_values=[""],
+                check_utf8=False,
             ),
         )
     except OSError as error:  # gone or locked since it was scanned
