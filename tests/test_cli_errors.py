@@ -206,6 +206,26 @@ def test_missing_policy_file_exits_2(make_bundle, tmp_path, capsys):
     assert_one_paragraph(err, f"Policy file {missing} does not exist.")
 
 
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("folder", "Policy file {path} is a folder; name the TOML file itself."),
+        ("under a file", "Policy file {path} does not exist."),
+    ],
+)
+def test_a_policy_path_that_is_no_file_exits_2(make_bundle, tmp_path, capsys, where, message):
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policy.toml").write_text("[clinic]\n", encoding="utf-8")
+    # A folder where the file should be, or a path through a file (a typo'd folder name).
+    path = tmp_path / "policies" if where == "folder" else tmp_path / "policy.toml" / "x.toml"
+
+    assert main(["validate", str(make_bundle()), "--policy", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(err, message.format(path=path))
+
+
 def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):
     missing = tmp_path / "clinic-export-for-the-spring-term-of-2026-from-the-front-desk-system"
 

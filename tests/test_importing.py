@@ -448,6 +448,13 @@ def test_import_command_with_a_missing_export_exits_2(bundle, tmp_path, capsys):
     assert err == "auditkit: calls-march.csv cannot be read: No such file or directory."
 
 
+def test_import_command_with_a_mapping_folder_exits_2(bundle, tmp_path, capsys):
+    export = str(IMPORTS / "ringcentral_call_log.csv")
+    assert main(["import", export, "--mapping", str(tmp_path), "--into", str(bundle)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == f"auditkit: Mapping file {tmp_path} is a folder; name the TOML file itself."
+
+
 def test_audit_takes_the_call_log_from_the_command_line(bundle, tmp_path, capsys):
     import_file(IMPORTS / "zoom_phone_call_logs.csv", bundle, preset("zoom_phone"))
     elsewhere = (bundle / "calls.csv").rename(tmp_path / "zoom.csv")

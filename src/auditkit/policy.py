@@ -170,7 +170,11 @@ def read_toml(path: Path, kind: str, error: type[AuditkitError]) -> dict[str, An
     """A TOML file auditkit is configured by; a missing or broken one is `error`, naming it."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a file on its path
         raise error(f"{kind} file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise error(f"{kind} file {path} is a folder; name the TOML file itself.") from None
+    except OSError as exc:  # no permission, say
+        raise error(f"{kind} file {path} cannot be read: {exc.strerror or exc}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{kind} file {path} is not valid TOML: {exc}.") from None
