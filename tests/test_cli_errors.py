@@ -226,6 +226,53 @@ def test_a_policy_path_that_is_no_file_exits_2(make_bundle, tmp_path, capsys, wh
     assert_one_paragraph(err, message.format(path=path))
 
 
+OUT_FOLDER_NAMES = {"audit": "--out", "convert": "--out", "deidentify": "The extract folder"}
+
+
+@pytest.mark.parametrize("command", list(OUT_FOLDER_NAMES))
+@pytest.mark.parametrize("through", [False, True])
+def test_an_out_folder_that_is_a_file_exits_2_before_any_work(
+    make_bundle, tmp_path, capsys, command, through
+):
+    blocking = tmp_path / "results.csv"
+    blocking.write_text("an earlier result, kept\n", encoding="utf-8")
+    out = blocking / "march" if through else blocking
+    extra = ["--to", "parquet"] if command == "convert" else []
+
+    assert main([command, str(make_bundle()), "--out", str(out), *extra]) == 2
+
+    out_text, err = capsys.readouterr()
+    assert out_text == ""
+    where = f"cannot be made: {blocking} " if through else ""
+    what = OUT_FOLDER_NAMES[command]
+    assert_one_paragraph(err, f"{what} {out} {where}is a file, not a folder. Name a folder.")
+    assert blocking.read_text(encoding="utf-8") == "an earlier result, kept\n"
+
+
+def test_an_out_folder_that_cannot_be_written_exits_2(make_bundle, tmp_path, capsys, monkeypatch):
+    """(Simulated: root, who runs the tests here, may write anywhere.)"""
+    import os
+
+    import auditkit.output
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        auditkit.output.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode)
+    )
+
+    assert main(["audit", str(make_bundle()), "--out", str(locked / "out")]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err,
+        f"--out {locked / 'out'} cannot be written: {locked} does not let you add files. Name "
+        "a folder you can write to.",
+    )
+
+
 def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):
     missing = tmp_path / "clinic-export-for-the-spring-term-of-2026-from-the-front-desk-system"
 

@@ -106,13 +106,15 @@ def _failing(result: AuditResult, severity: str | None) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit
-    from auditkit.output import write_csv
+    from auditkit.output import check_folder, write_csv
     from auditkit.report import write_report
 
     _imports_done()
 
     if args.engine != "dask" and (args.scheduler or args.partitions):
         raise AuditkitError("--scheduler and --partitions are for --engine dask.")
+    out = Path(args.out)
+    check_folder(out, "--out")  # first: a long audit must not end in an unwritable folder
     progress = _progress(args.quiet)
     bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
     options = {
@@ -127,7 +129,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
         result = audit_on_dask(bundle, args.scheduler, args.partitions, **options)
     else:
         result = audit(bundle, **options)
-    out = Path(args.out)
 
     def tables() -> None:
         write_csv(result.findings, out / "findings.csv")

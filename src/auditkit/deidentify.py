@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.output import write_atomically, write_csv
+from auditkit.output import check_folder, write_atomically, write_csv
 from auditkit.policy import Policy
 from auditkit.privacy import NAME_COLUMNS, known_names, text_scrubber
 from auditkit.schemas import STAFF_ROLES, TABLES
@@ -220,8 +220,8 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
         raise AuditkitError(
             f"The extract folder {folder} is the bundle itself; choose a new, empty folder."
         )
-    if folder.exists() and not folder.is_dir():
-        raise AuditkitError(f"{folder} is a file; the extract needs a folder.")
+    check_folder(folder, "The extract folder")
+    check_folder(key_file.parent, "The key file's folder")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / "extract.json").is_file():
         raise AuditkitError(
             f"The extract folder {folder} already holds files and is not an earlier extract. "
