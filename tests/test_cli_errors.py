@@ -273,6 +273,17 @@ def test_an_out_folder_that_cannot_be_written_exits_2(make_bundle, tmp_path, cap
     )
 
 
+def test_a_negative_show_is_a_usage_error(make_bundle, capsys):
+    """--show -2 once listed all problems but the last two."""
+    assert main(["validate", str(make_bundle("bad_rows")), "--show=-2"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        "auditkit validate: error: argument --show: must be a whole number of 0 or more, not '-2'"
+    )
+
+
 def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):
     missing = tmp_path / "clinic-export-for-the-spring-term-of-2026-from-the-front-desk-system"
 

@@ -39,6 +39,12 @@ def _positive(value: str) -> int:
     return int(value)
 
 
+def _whole(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, not {value!r}")
+    return int(value)
+
+
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_string(index=False) if len(frame) else "(none)"
 
@@ -279,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a bundle and report rows per file")
     validate.add_argument("bundle", help="folder of table files")
     validate.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
-    validate.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    validate.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     validate.add_argument("--calls", help=CALLS_HELP)
     validate.set_defaults(run=cmd_validate)
 
@@ -335,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, help="folder for the converted bundle")
     convert.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     convert.add_argument("--calls", help=CALLS_HELP)
-    convert.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    convert.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     convert.set_defaults(run=cmd_convert)
 
     from auditkit.importing import PRESETS
@@ -351,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument("--mapping", metavar="TOML", help="a mapping file (docs/bundle-format.md)")
     imports.add_argument("--policy", help="policy TOML for the clinic's time zone")
-    imports.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    imports.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     imports.set_defaults(run=cmd_import)
 
     rules = commands.add_parser("rules", help="list the rules, or explain one")
@@ -376,8 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")
     sample.add_argument("dir", help="folder to write")
-    sample.add_argument("--clients", type=int, default=40)
-    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--clients", type=_positive, default=40)
+    sample.add_argument("--seed", type=_whole, default=7)
     sample.add_argument(
         "--broken-rows", action="store_true", help="append a few deliberately broken rows"
     )
