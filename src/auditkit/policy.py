@@ -78,11 +78,21 @@ _SECTIONS = {
 }
 
 
+# The longest span a policy key may give, per unit its name ends in: ten years, which no
+# clinic's policy needs; a span of centuries is past what a pandas time can hold.
+MAX_SPAN = {"minutes": 10 * 365 * 24 * 60, "hours": 10 * 365 * 24, "days": 10 * 365}
+
+
 def _check_value(key: str, expected: Any, value: Any) -> Any:
     if expected is int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise PolicyError(
                 f"Policy key '{key}' must be a whole number of 0 or more, not {value!r}."
+            )
+        most = MAX_SPAN.get(key.rsplit("_", 1)[-1])
+        if most is not None and value > most:
+            raise PolicyError(
+                f"Policy key '{key}' must be at most {most} (ten years), not {value!r}."
             )
         return value
     if expected is str:
