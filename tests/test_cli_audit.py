@@ -168,6 +168,38 @@ def test_a_missing_reviews_file_exits_2(tmp_path, capsys):
     assert paragraph(err) == f"auditkit: The reviews file {missing} does not exist."
 
 
+@pytest.mark.parametrize("option", ["--reviews", "--calls"])
+def test_a_reviews_file_or_call_log_that_is_a_folder_exits_2(tmp_path, capsys, option):
+    bundle = reviewed_bundle(tmp_path)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+
+    assert audit(bundle, tmp_path, option, str(folder), "--quiet") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    kind = "reviews file" if option == "--reviews" else "call log"
+    name = "reviews file" if option == "--reviews" else "call log file"
+    assert paragraph(err) == f"auditkit: The {kind} {folder} is a folder; name the {name} itself."
+
+
+@pytest.mark.parametrize("option", ["--reviews", "--calls"])
+def test_a_reviews_file_or_call_log_of_no_known_format_exits_2(tmp_path, capsys, option):
+    """A CSV saved as .txt was read as Parquet, and the message spoke of Parquet magic bytes."""
+    bundle = reviewed_bundle(tmp_path)
+    text = tmp_path / "decisions.txt"
+    text.write_text("rule,subject_id\n", encoding="utf-8")
+
+    assert audit(bundle, tmp_path, option, str(text), "--quiet") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert paragraph(err) == (
+        "auditkit: decisions.txt is not a .csv, .xlsx or .parquet file, so auditkit cannot tell "
+        "how to read it. Give it the suffix of its format (a CSV export: decisions.csv)."
+    )
+
+
 def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsys, monkeypatch):
     at_a_terminal(monkeypatch)
     bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
