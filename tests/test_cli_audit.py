@@ -157,6 +157,20 @@ def test_a_bad_fail_on_value_exits_2_naming_the_choices(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_month_of_year_0_is_a_usage_error(tmp_path, capsys):
+    """--month 0000-01 passed the check and crashed the report with 'year 0 is out of range'."""
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--month", "0000-01") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        "auditkit audit: error: argument --month: month must be 1900-01 to 2199-12, not '0000-01'"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_missing_reviews_file_exits_2(tmp_path, capsys):
     bundle = reviewed_bundle(tmp_path)
     missing = tmp_path / "reviews-missing.csv"

@@ -30,6 +30,8 @@ CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's 
 def _month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"month must look like 2026-03, not {value!r}")
+    if not 1900 <= int(value[:4]) <= 2199:  # year 0 has no date; pandas ends in 2262
+        raise argparse.ArgumentTypeError(f"month must be 1900-01 to 2199-12, not {value!r}")
     return value
 
 
