@@ -196,6 +196,20 @@ def test_bad_policy_toml_in_the_bundle_exits_2_naming_the_key(make_bundle, capsy
     )
 
 
+def test_a_folder_named_policy_toml_in_the_bundle_exits_2(make_bundle, capsys):
+    """It was passed over, and the bundle audited under the built-in defaults."""
+    path = make_bundle()
+    (path / "policy.toml").mkdir()
+
+    assert main(["validate", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err, f"Policy file {path / 'policy.toml'} is a folder; name the TOML file itself."
+    )
+
+
 def test_missing_policy_file_exits_2(make_bundle, tmp_path, capsys):
     missing = tmp_path / "policy-missing.toml"
 

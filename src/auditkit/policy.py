@@ -168,7 +168,8 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
 
 def load_policy(path: Path | str | None = None, bundle: Path | str | None = None) -> Policy:
     """The policy in force: an explicit file, else the bundle's policy.toml, else defaults."""
-    if path is None and bundle is not None and (Path(bundle) / "policy.toml").is_file():
+    # exists(), not is_file(): a folder named policy.toml is refused, not quietly the defaults.
+    if path is None and bundle is not None and (Path(bundle) / "policy.toml").exists():
         path = Path(bundle) / "policy.toml"
     if path is None:
         return Policy()
