@@ -157,6 +157,20 @@ def test_a_bad_fail_on_value_exits_2_naming_the_choices(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_month_of_year_0_is_a_usage_error(tmp_path, capsys):
+    """--month 0000-01 passed the check and crashed the report with 'year 0 is out of range'."""
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--month", "0000-01") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        "auditkit audit: error: argument --month: month must be 1900-01 to 2199-12, not '0000-01'"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_missing_reviews_file_exits_2(tmp_path, capsys):
     bundle = reviewed_bundle(tmp_path)
     missing = tmp_path / "reviews-missing.csv"
@@ -166,6 +180,38 @@ def test_a_missing_reviews_file_exits_2(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert paragraph(err) == f"auditkit: The reviews file {missing} does not exist."
+
+
+@pytest.mark.parametrize("option", ["--reviews", "--calls"])
+def test_a_reviews_file_or_call_log_that_is_a_folder_exits_2(tmp_path, capsys, option):
+    bundle = reviewed_bundle(tmp_path)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+
+    assert audit(bundle, tmp_path, option, str(folder), "--quiet") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    kind = "reviews file" if option == "--reviews" else "call log"
+    name = "reviews file" if option == "--reviews" else "call log file"
+    assert paragraph(err) == f"auditkit: The {kind} {folder} is a folder; name the {name} itself."
+
+
+@pytest.mark.parametrize("option", ["--reviews", "--calls"])
+def test_a_reviews_file_or_call_log_of_no_known_format_exits_2(tmp_path, capsys, option):
+    """A CSV saved as .txt was read as Parquet, and the message spoke of Parquet magic bytes."""
+    bundle = reviewed_bundle(tmp_path)
+    text = tmp_path / "decisions.txt"
+    text.write_text("rule,subject_id\n", encoding="utf-8")
+
+    assert audit(bundle, tmp_path, option, str(text), "--quiet") == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert paragraph(err) == (
+        "auditkit: decisions.txt is not a .csv, .xlsx or .parquet file, so auditkit cannot tell "
+        "how to read it. Give it the suffix of its format (a CSV export: decisions.csv)."
+    )
 
 
 def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsys, monkeypatch):

@@ -196,6 +196,20 @@ def test_bad_policy_toml_in_the_bundle_exits_2_naming_the_key(make_bundle, capsy
     )
 
 
+def test_a_folder_named_policy_toml_in_the_bundle_exits_2(make_bundle, capsys):
+    """It was passed over, and the bundle audited under the built-in defaults."""
+    path = make_bundle()
+    (path / "policy.toml").mkdir()
+
+    assert main(["validate", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err, f"Policy file {path / 'policy.toml'} is a folder; name the TOML file itself."
+    )
+
+
 def test_missing_policy_file_exits_2(make_bundle, tmp_path, capsys):
     missing = tmp_path / "policy-missing.toml"
 
@@ -204,6 +218,84 @@ def test_missing_policy_file_exits_2(make_bundle, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert_one_paragraph(err, f"Policy file {missing} does not exist.")
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("folder", "Policy file {path} is a folder; name the TOML file itself."),
+        ("under a file", "Policy file {path} does not exist."),
+    ],
+)
+def test_a_policy_path_that_is_no_file_exits_2(make_bundle, tmp_path, capsys, where, message):
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policy.toml").write_text("[clinic]\n", encoding="utf-8")
+    # A folder where the file should be, or a path through a file (a typo'd folder name).
+    path = tmp_path / "policies" if where == "folder" else tmp_path / "policy.toml" / "x.toml"
+
+    assert main(["validate", str(make_bundle()), "--policy", str(path)]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(err, message.format(path=path))
+
+
+OUT_FOLDER_NAMES = {"audit": "--out", "convert": "--out", "deidentify": "The extract folder"}
+
+
+@pytest.mark.parametrize("command", list(OUT_FOLDER_NAMES))
+@pytest.mark.parametrize("through", [False, True])
+def test_an_out_folder_that_is_a_file_exits_2_before_any_work(
+    make_bundle, tmp_path, capsys, command, through
+):
+    blocking = tmp_path / "results.csv"
+    blocking.write_text("an earlier result, kept\n", encoding="utf-8")
+    out = blocking / "march" if through else blocking
+    extra = ["--to", "parquet"] if command == "convert" else []
+
+    assert main([command, str(make_bundle()), "--out", str(out), *extra]) == 2
+
+    out_text, err = capsys.readouterr()
+    assert out_text == ""
+    where = f"cannot be made: {blocking} " if through else ""
+    what = OUT_FOLDER_NAMES[command]
+    assert_one_paragraph(err, f"{what} {out} {where}is a file, not a folder. Name a folder.")
+    assert blocking.read_text(encoding="utf-8") == "an earlier result, kept\n"
+
+
+def test_an_out_folder_that_cannot_be_written_exits_2(make_bundle, tmp_path, capsys, monkeypatch):
+    """(Simulated: root, who runs the tests here, may write anywhere.)"""
+    import os
+
+    import auditkit.output
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        auditkit.output.os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode)
+    )
+
+    assert main(["audit", str(make_bundle()), "--out", str(locked / "out")]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_paragraph(
+        err,
+        f"--out {locked / 'out'} cannot be written: {locked} does not let you add files. Name "
+        "a folder you can write to.",
+    )
+
+
+def test_a_negative_show_is_a_usage_error(make_bundle, capsys):
+    """--show -2 once listed all problems but the last two."""
+    assert main(["validate", str(make_bundle("bad_rows")), "--show=-2"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        "auditkit validate: error: argument --show: must be a whole number of 0 or more, not '-2'"
+    )
 
 
 def test_the_paragraph_keeps_a_long_path_whole(tmp_path, capsys):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from importlib.metadata import version
 from pathlib import Path
 
@@ -500,6 +501,44 @@ def test_the_bundle_itself_or_a_folder_of_other_files_is_refused(source, tmp_pat
     with pytest.raises(AuditkitError, match="not an earlier extract"):
         deidentify(source, other)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["notes.txt", "other"]
+
+
+def test_a_key_file_that_would_replace_another_file_is_refused(tmp_path, capsys):
+    """A key file named by mistake after a bundle table (or any other file) would overwrite it."""
+    from auditkit.cli import main
+
+    bundle = shutil.copytree(
+        Path(__file__).resolve().parent.parent / "data" / "sample", tmp_path / "b"
+    )
+    before = (bundle / "clients.csv").read_bytes()
+    key, out = bundle / "clients.csv", tmp_path / "extract"
+
+    assert main(["deidentify", str(bundle), "--out", str(out), "--key-file", str(key)]) == 2
+
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: The key file {key} already exists and is not an earlier auditkit key: "
+        "writing the key would replace it. Name a new file for the key."
+    )
+    assert (bundle / "clients.csv").read_bytes() == before
+    assert not out.exists()
+
+
+def test_a_key_file_that_is_a_folder_is_refused(source, tmp_path):
+    with pytest.raises(AuditkitError) as caught:
+        deidentify(source, tmp_path / "extract", key_file=tmp_path)
+    assert str(caught.value) == (
+        f"The key file {tmp_path} is a folder. Name a file for the key, such as "
+        f"{tmp_path / 'extract.key.csv'}."
+    )
+
+
+def test_an_earlier_key_file_is_replaced(source, tmp_path):
+    first = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")
+    second = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")
+    assert second.key_file == first.key_file
+    assert set(pd.read_csv(second.key_file)["surrogate_id"]) >= set(
+        load(second.folder).clients["client_id"]
+    )
 
 
 def test_an_earlier_extract_is_replaced_with_new_ids(source, tmp_path):

@@ -448,6 +448,33 @@ def test_import_command_with_a_missing_export_exits_2(bundle, tmp_path, capsys):
     assert err == "auditkit: calls-march.csv cannot be read: No such file or directory."
 
 
+def test_import_command_with_a_mapping_folder_exits_2(bundle, tmp_path, capsys):
+    export = str(IMPORTS / "ringcentral_call_log.csv")
+    assert main(["import", export, "--mapping", str(tmp_path), "--into", str(bundle)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == f"auditkit: Mapping file {tmp_path} is a folder; name the TOML file itself."
+
+
+def test_an_export_of_garbled_columns_is_refused_in_a_short_printable_paragraph(
+    bundle, tmp_path, capsys
+):
+    """Column names were listed whole: a binary file's header put control characters and line
+    breaks in the paragraph, and a wide one thousands of names."""
+    export = tmp_path / "export.csv"
+    names = ['"Call\nID"', "Bell\x07", *[f"c{i}" for i in range(40)]]
+    export.write_bytes((",".join(names) + "\n" + ",".join("1" * len(names)) + "\n").encode())
+
+    assert main(["import", str(export), "--preset", "ringcentral", "--into", str(bundle)]) == 2
+
+    err = capsys.readouterr().err
+    assert "\x07" not in err
+    shown = ", ".join(["Call?ID", "Bell?", *[f"c{i}" for i in range(28)]])
+    assert " ".join(err.split()) == (
+        "auditkit: export.csv has no 'id' column, which the RingCentral mapping reads as call_id. "
+        f"Columns found: {shown} and 12 more."
+    )
+
+
 def test_audit_takes_the_call_log_from_the_command_line(bundle, tmp_path, capsys):
     import_file(IMPORTS / "zoom_phone_call_logs.csv", bundle, preset("zoom_phone"))
     elsewhere = (bundle / "calls.csv").rename(tmp_path / "zoom.csv")

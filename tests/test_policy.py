@@ -199,6 +199,20 @@ BAD_POLICIES = {
         "[clinic]\nname = 5\n",
         "Policy key 'clinic.name' must be text, not 5.",
     ),
+    "a span too long for a time": (
+        "[missed_session]\nwait_minutes = 9999999999999999\n",
+        "Policy key 'missed_session.wait_minutes' must be at most 5256000 (ten years), not "
+        "9999999999999999.",
+    ),
+    "hours too long": (
+        "[missed_session]\nnote_within_hours = 87601\n",
+        "Policy key 'missed_session.note_within_hours' must be at most 87600 (ten years), not "
+        "87601.",
+    ),
+    "days too long": (
+        "[missed_session]\nlookback_days = 3651\n",
+        "Policy key 'missed_session.lookback_days' must be at most 3650 (ten years), not 3651.",
+    ),
     "match minutes negative": (
         "[calls]\nmatch_minutes = -1\n",
         "Policy key 'calls.match_minutes' must be a whole number of 0 or more, not -1.",

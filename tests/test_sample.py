@@ -446,3 +446,61 @@ def test_client_numbers_spread_over_area_codes_as_the_clinic_grows() -> None:
     assert codes[3:6] == ["201", "202", "203"]
     assert not [code for code in codes if code.endswith("11")]
     assert len(_area_codes(10**7)) == 781  # every area code there is, then numbers are shared
+
+
+# --- the command line: a folder it must not write into ------------------------------------------
+
+
+def test_sample_into_a_folder_of_other_files_is_refused(tmp_path, capsys) -> None:
+    """A real bundle (no ground_truth.csv) named by mistake is never overwritten."""
+    from auditkit.cli import main
+
+    (tmp_path / "clients.csv").write_text("client_id\nC1\n", encoding="utf-8")
+
+    assert main(["sample", str(tmp_path), "--clients", "3"]) == 2
+
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: The sample folder {tmp_path} already holds files and is not an earlier "
+        "sample (it has no ground_truth.csv): the sample's tables would replace any of the same "
+        "name. Name a new or empty folder."
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["clients.csv"]
+    assert (tmp_path / "clients.csv").read_text(encoding="utf-8") == "client_id\nC1\n"
+
+
+def test_sample_over_an_earlier_sample_rewrites_it(tmp_path) -> None:
+    generate_sample(tmp_path, clients=3, seed=1)
+    generate_sample(tmp_path, clients=3, seed=2)
+    assert (tmp_path / "ground_truth.csv").is_file()
+
+
+def test_sample_into_a_file_exits_2(tmp_path, capsys) -> None:
+    from auditkit.cli import main
+
+    target = tmp_path / "bundle.csv"
+    target.write_text("kept\n", encoding="utf-8")
+
+    assert main(["sample", str(target)]) == 2
+
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: The sample folder {target} is a file, not a folder. Name a folder."
+    )
+    assert target.read_text(encoding="utf-8") == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--clients", "0", "must be a whole number of at least 1, not '0'"),
+        ("--seed", "-1", "must be a whole number of 0 or more, not '-1'"),
+    ],
+)
+def test_sample_numbers_out_of_range_are_usage_errors(tmp_path, capsys, option, value, words):
+    from auditkit.cli import main
+
+    assert main(["sample", str(tmp_path / "s"), f"{option}={value}"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"auditkit sample: error: argument {option}: {words}"
+    assert "Traceback" not in err
+    assert not (tmp_path / "s").exists()

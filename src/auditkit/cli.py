@@ -30,12 +30,20 @@ CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's 
 def _month(value: str) -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         raise argparse.ArgumentTypeError(f"month must look like 2026-03, not {value!r}")
+    if not 1900 <= int(value[:4]) <= 2199:  # year 0 has no date; pandas ends in 2262
+        raise argparse.ArgumentTypeError(f"month must be 1900-01 to 2199-12, not {value!r}")
     return value
 
 
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def _whole(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, not {value!r}")
     return int(value)
 
 
@@ -106,13 +114,15 @@ def _failing(result: AuditResult, severity: str | None) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit
-    from auditkit.output import write_csv
+    from auditkit.output import check_folder, write_csv
     from auditkit.report import write_report
 
     _imports_done()
 
     if args.engine != "dask" and (args.scheduler or args.partitions):
         raise AuditkitError("--scheduler and --partitions are for --engine dask.")
+    out = Path(args.out)
+    check_folder(out, "--out")  # first: a long audit must not end in an unwritable folder
     progress = _progress(args.quiet)
     bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
     options = {
@@ -127,7 +137,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
         result = audit_on_dask(bundle, args.scheduler, args.partitions, **options)
     else:
         result = audit(bundle, **options)
-    out = Path(args.out)
 
     def tables() -> None:
         write_csv(result.findings, out / "findings.csv")
@@ -278,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a bundle and report rows per file")
     validate.add_argument("bundle", help="folder of table files")
     validate.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
-    validate.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    validate.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     validate.add_argument("--calls", help=CALLS_HELP)
     validate.set_defaults(run=cmd_validate)
 
@@ -334,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--out", required=True, help="folder for the converted bundle")
     convert.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     convert.add_argument("--calls", help=CALLS_HELP)
-    convert.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    convert.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     convert.set_defaults(run=cmd_convert)
 
     from auditkit.importing import PRESETS
@@ -350,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument("--mapping", metavar="TOML", help="a mapping file (docs/bundle-format.md)")
     imports.add_argument("--policy", help="policy TOML for the clinic's time zone")
-    imports.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    imports.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     imports.set_defaults(run=cmd_import)
 
     rules = commands.add_parser("rules", help="list the rules, or explain one")
@@ -375,8 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")
     sample.add_argument("dir", help="folder to write")
-    sample.add_argument("--clients", type=int, default=40)
-    sample.add_argument("--seed", type=int, default=7)
+    sample.add_argument("--clients", type=_positive, default=40)
+    sample.add_argument("--seed", type=_whole, default=7)
     sample.add_argument(
         "--broken-rows", action="store_true", help="append a few deliberately broken rows"
     )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from auditkit.errors import BundleError
 from auditkit.loading import SOURCE_LINE
-from auditkit.output import write_atomically, write_csv
+from auditkit.output import check_folder, write_atomically, write_csv
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import Bundle, load
 
@@ -46,6 +46,7 @@ def _check_out(bundle: Path, out: Path) -> None:
             f"--out {out} is the bundle itself: its tables would then be there twice, as "
             "CSV and as Parquet. Name another folder."
         )
+    check_folder(out, "--out")
     names = {*TABLES, CALLS.name}
     clashing = sorted(
         p.name

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.output import write_atomically, write_csv
+from auditkit.output import check_folder, write_atomically, write_csv
 from auditkit.policy import Policy
 from auditkit.privacy import NAME_COLUMNS, known_names, text_scrubber
 from auditkit.schemas import STAFF_ROLES, TABLES
@@ -207,6 +207,16 @@ def _policy_toml(policy: Policy) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_key_file(path: Path) -> bool:
+    """Whether `path` starts with a key file's header, so writing a new key may replace it."""
+    header = ",".join(KEY_COLUMNS).encode("ascii")
+    try:
+        with path.open("rb") as handle:
+            return handle.readline(len(header) + 2).rstrip(b"\r\n") == header
+    except OSError:  # unreadable: not one to replace unseen
+        return False
+
+
 def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
     """Refuse any layout that would hand the researcher the key or mix in real records."""
     if key_file.is_relative_to(folder):
@@ -220,8 +230,18 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
         raise AuditkitError(
             f"The extract folder {folder} is the bundle itself; choose a new, empty folder."
         )
-    if folder.exists() and not folder.is_dir():
-        raise AuditkitError(f"{folder} is a file; the extract needs a folder.")
+    check_folder(folder, "The extract folder")
+    if key_file.is_dir():
+        raise AuditkitError(
+            f"The key file {key_file} is a folder. Name a file for the key, such as "
+            f"{key_file / (folder.name + '.key.csv')}."
+        )
+    if key_file.exists() and not _is_key_file(key_file):
+        raise AuditkitError(
+            f"The key file {key_file} already exists and is not an earlier auditkit key: writing "
+            "the key would replace it. Name a new file for the key."
+        )
+    check_folder(key_file.parent, "The key file's folder")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / "extract.json").is_file():
         raise AuditkitError(
             f"The extract folder {folder} already holds files and is not an earlier extract. "
@@ -283,7 +303,8 @@ def deidentify(
 
     With `scrubbed_text`, contacts and notes get a message_scrubbed / text_scrubbed column: the
     text with names, emails, phone numbers, dates and times masked. Otherwise no free text is
-    kept. Raises AuditkitError, before writing anything, for a key file inside the extract.
+    kept. Raises AuditkitError, before writing anything, for a key file inside the extract or
+    one that would replace a file other than an earlier key.
     """
     folder = Path(out).resolve()
     key_file = Path(key_file or folder.parent / f"{folder.name}.key.csv").resolve()

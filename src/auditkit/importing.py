@@ -22,6 +22,7 @@ import pandas as pd
 from auditkit.errors import BundleError, MappingError
 from auditkit.loading import (
     RawTable,
+    _shown,
     find_table_file,
     normalise_column_name,
     read_csv,
@@ -218,7 +219,7 @@ def _source_values(frame: pd.DataFrame, mapping: Mapping, file: str) -> dict[str
         if column is None:
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
-                f"{target}. Columns found: {', '.join(map(str, frame.columns))}."
+                f"{target}. Columns found: {_shown(list(map(str, frame.columns))) or 'none'}."
             )
         part = frame[column].astype("str").str.strip().fillna("")
         joined[target] = joined[target] + " " + part if target in joined else part

@@ -595,6 +595,11 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
     `path` names the file outright (a reviews file given on the command line) instead of
     looking the table up in `bundle`.
     """
+    if path is not None and path.suffix.lower() not in SUFFIXES:  # named outright, any name
+        raise BundleError(
+            f"{path.name} is not a .csv, .xlsx or .parquet file, so auditkit cannot tell how to "
+            f"read it. Give it the suffix of its format (a CSV export: {path.stem}.csv)."
+        )
     path = path or find_table_file(bundle, spec.name)
     if path is None:
         if spec.optional_table:

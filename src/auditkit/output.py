@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import arrow_strings, take_text
+from auditkit.errors import AuditkitError
 
 # A temporary output file this old was left by a run that was killed while writing it.
 ABANDONED_AFTER_SECONDS = 600
@@ -45,6 +46,25 @@ def _remove_abandoned_temporaries(path: Path) -> None:
         with contextlib.suppress(OSError):  # gone already, or not ours to remove
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
+
+
+def check_folder(folder: Path, what: str) -> None:
+    """Refuse, before any work, a folder for results that could not be made or written to: it,
+    or a folder on its way, is a file, or the nearest existing folder is not writable. Nothing
+    is created: a run that stops later leaves no empty folder behind. `what` names the folder
+    in the message, e.g. "--out".
+    """
+    folder = Path(folder)
+    # exists() is False for a path through a file (/etc/passwd/x): the file is the first above.
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "" if existing == folder else f"cannot be made: {existing} "
+        raise AuditkitError(f"{what} {folder} {where}is a file, not a folder. Name a folder.")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise AuditkitError(
+            f"{what} {folder} cannot be written: {existing} does not let you add files. Name "
+            "a folder you can write to."
+        )
 
 
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:

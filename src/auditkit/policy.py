@@ -78,11 +78,21 @@ _SECTIONS = {
 }
 
 
+# The longest span a policy key may give, per unit its name ends in: ten years, which no
+# clinic's policy needs; a span of centuries is past what a pandas time can hold.
+MAX_SPAN = {"minutes": 10 * 365 * 24 * 60, "hours": 10 * 365 * 24, "days": 10 * 365}
+
+
 def _check_value(key: str, expected: Any, value: Any) -> Any:
     if expected is int:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise PolicyError(
                 f"Policy key '{key}' must be a whole number of 0 or more, not {value!r}."
+            )
+        most = MAX_SPAN.get(key.rsplit("_", 1)[-1])
+        if most is not None and value > most:
+            raise PolicyError(
+                f"Policy key '{key}' must be at most {most} (ten years), not {value!r}."
             )
         return value
     if expected is str:
@@ -158,7 +168,8 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
 
 def load_policy(path: Path | str | None = None, bundle: Path | str | None = None) -> Policy:
     """The policy in force: an explicit file, else the bundle's policy.toml, else defaults."""
-    if path is None and bundle is not None and (Path(bundle) / "policy.toml").is_file():
+    # exists(), not is_file(): a folder named policy.toml is refused, not quietly the defaults.
+    if path is None and bundle is not None and (Path(bundle) / "policy.toml").exists():
         path = Path(bundle) / "policy.toml"
     if path is None:
         return Policy()
@@ -170,7 +181,11 @@ def read_toml(path: Path, kind: str, error: type[AuditkitError]) -> dict[str, An
     """A TOML file auditkit is configured by; a missing or broken one is `error`, naming it."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a file on its path
         raise error(f"{kind} file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise error(f"{kind} file {path} is a folder; name the TOML file itself.") from None
+    except OSError as exc:  # no permission, say
+        raise error(f"{kind} file {path} cannot be read: {exc.strerror or exc}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{kind} file {path} is not valid TOML: {exc}.") from None

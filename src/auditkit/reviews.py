@@ -50,6 +50,8 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
     all raises BundleError.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BundleError(f"The reviews file {path} is a folder; name the reviews file itself.")
     if not path.is_file():
         raise BundleError(f"The reviews file {path} does not exist.")
     raw = read_table(path.parent, REVIEWS, path)

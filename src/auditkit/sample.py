@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditkit.errors import AuditkitError
+from auditkit.output import check_folder
 from auditkit.phones import numbers_on_file, to_e164
 
 TIMEZONE = "America/Los_Angeles"
@@ -145,15 +147,23 @@ def generate_sample(
 
     The same seed gives byte-identical files. With `broken_rows`, a few clearly broken rows are
     appended (see BROKEN_ROWS) so the bundle exercises the loader's rejected-rows path; none of
-    them bears on the ground truth.
+    them bears on the ground truth. A folder holding other files than an earlier sample's is
+    refused (AuditkitError), so a real bundle is never overwritten.
     """
     if clients < 1:
         raise ValueError(f"clients must be at least 1, not {clients}.")
+    out_dir = Path(out_dir)
+    check_folder(out_dir, "The sample folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "ground_truth.csv").is_file():
+        raise AuditkitError(
+            f"The sample folder {out_dir} already holds files and is not an earlier sample (it "
+            "has no ground_truth.csv): the sample's tables would replace any of the same name. "
+            "Name a new or empty folder."
+        )
     year = _ClinicYear(clients, seed)
     tables, truth = year.build()
     if broken_rows:
         tables = _with_broken_rows(tables)
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.to_csv(out_dir / f"{name}.csv", index=False, lineterminator="\n")

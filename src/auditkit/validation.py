@@ -524,6 +524,8 @@ def load(
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=path)
     say = progress or (lambda _message: None)
+    if calls is not None and Path(calls).is_dir():
+        raise BundleError(f"The call log {calls} is a folder; name the call log file itself.")
     if calls is not None and not Path(calls).is_file():
         raise BundleError(f"The call log {calls} does not exist.")
     specs = (*TABLES.values(), CALLS)
