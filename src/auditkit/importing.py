@@ -22,9 +22,9 @@ import pandas as pd
 from auditkit.errors import BundleError, MappingError
 from auditkit.loading import (
     RawTable,
-    _shown,
     find_table_file,
     normalise_column_name,
+    printable_names,
     read_csv,
     read_table,
 )
@@ -219,7 +219,8 @@ def _source_values(frame: pd.DataFrame, mapping: Mapping, file: str) -> dict[str
         if column is None:
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
-                f"{target}. Columns found: {_shown(list(map(str, frame.columns))) or 'none'}."
+                f"{target}. Columns found: "
+                f"{printable_names(list(map(str, frame.columns))) or 'none'}."
             )
         part = frame[column].astype("str").str.strip().fillna("")
         joined[target] = joined[target] + " " + part if target in joined else part

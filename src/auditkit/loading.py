@@ -579,7 +579,7 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
     )
 
 
-def _shown(names: list[str], most: int = 30) -> str:
+def printable_names(names: list[str], most: int = 30) -> str:
     """Column names for a message: printable, short, and not a whole garbled file's worth."""
     shown = [
         "".join(c if c.isprintable() else "?" for c in name[:40]) + ("…" if len(name) > 40 else "")
@@ -618,8 +618,9 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
     duplicated = sorted(n for n, k in Counter(names).items() if k > 1)
     if duplicated:
         raise BundleError(
-            f"{raw.file} has more than one column named '{_shown(duplicated[:1])}' (names are "
-            "matched ignoring case, spaces and hyphens). Remove or rename the extra column."
+            f"{raw.file} has more than one column named '{printable_names(duplicated[:1])}' "
+            "(names are matched ignoring case, spaces and hyphens). Remove or rename the extra "
+            "column."
         )
     if SOURCE_LINE in names:
         raise BundleError(
@@ -638,7 +639,7 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
         raise BundleError(
             f"{raw.file} has no '{missing[0]}' column, which the {spec.name} table requires. "
             f"Required columns: {', '.join(spec.required_columns)}. Columns found: "
-            f"{_shown(names) or 'none'}."
+            f"{printable_names(names) or 'none'}."
         )
     if raw.rows_read == 0 and spec.name in ("staff", "clients"):
         raise BundleError(
