@@ -1093,7 +1093,7 @@ def _arrow_sources(monkeypatch) -> list[str]:
     sources, parse = [], loading.pacsv.read_csv
 
     def recording(source, **options):
-        sources.append("disk" if isinstance(source, str) else "bytes")
+        sources.append("disk" if isinstance(source, loading.pa.MemoryMappedFile) else "bytes")
         return parse(source, **options)
 
     monkeypatch.setattr(loading.pacsv, "read_csv", recording)
