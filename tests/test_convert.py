@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -61,6 +62,7 @@ def test_tables_are_typed_and_rejected_rows_written_beside_them(converted):
         "calls.parquet",
         "clients.parquet",
         "contacts.parquet",
+        "converted.json",
         "notes.parquet",
         "policy.toml",
         "rejected.csv",
@@ -156,6 +158,36 @@ def test_converting_again_removes_tables_the_bundle_no_longer_has(tmp_path):
     assert not (tmp_path / "out" / "calls.parquet").exists()
     assert not (tmp_path / "out" / "policy.toml").exists()  # both use the built-in defaults
     assert load(tmp_path / "out").calls.empty
+
+
+def test_convert_never_replaces_tables_it_did_not_write(tmp_path, capsys):
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    (folder / "notes.parquet").write_bytes(b"another program's table")
+    (folder / "policy.toml").write_text("# the data team's\n")
+
+    assert main(["convert", str(SAMPLE), "--to", "parquet", "--out", str(folder)]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"auditkit: {folder} already holds notes.parquet, policy.toml and is not a bundle "
+        "auditkit converted (it has no converted.json): converting would replace them. Name an "
+        "empty folder, or one converted before."
+    )
+    assert (folder / "notes.parquet").read_bytes() == b"another program's table"
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.parquet", "policy.toml"]
+
+
+def test_a_conversion_marks_its_folder_as_one_to_convert_into_again(tmp_path):
+    out = tmp_path / "out"
+    first = convert(SAMPLE, out)
+
+    assert first.files[-1] == "converted.json"
+    assert json.loads((out / "converted.json").read_text()) == {
+        "converted_by": "auditkit convert",
+        "source": str(SAMPLE.resolve()),
+    }
+    assert convert(SAMPLE, out).files == first.files
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ them, with file, line and reason, and the caller reports them, so none is droppe
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ class Converted:
     files: list[str]
 
 
+# Marks a folder as a conversion's, which the next conversion may write over.
+CONVERTED = "converted.json"
+
+
 def _parquet(frame: pd.DataFrame) -> bytes:
     # source_line is the loader's own column (a file holding it is refused); a Parquet row's
     # line is its row number, so the CSV's lines are not carried over.
@@ -48,15 +53,23 @@ def _check_out(bundle: Path, out: Path) -> None:
         )
     check_folder(out, "--out")
     names = {*TABLES, CALLS.name}
+    held = list(out.iterdir()) if out.is_dir() else []
     clashing = sorted(
-        p.name
-        for p in (out.iterdir() if out.is_dir() else ())
-        if p.stem.lower() in names and p.suffix.lower() in (".csv", ".xlsx")
+        p.name for p in held if p.stem.lower() in names and p.suffix.lower() in (".csv", ".xlsx")
     )
     if clashing:
         raise BundleError(
             f"{out} already holds {', '.join(clashing)}: beside the Parquet tables they would "
             "be the same tables twice. Name an empty folder, or one converted before."
+        )
+    # What a conversion writes: another program's Parquet tables or policy are not replaced.
+    written = {*(f"{name}.parquet" for name in names), "policy.toml", "rejected.csv"}
+    replaced = sorted(p.name for p in held if p.name.lower() in written)
+    if replaced and not (out / CONVERTED).is_file():
+        raise BundleError(
+            f"{out} already holds {', '.join(replaced)} and is not a bundle auditkit converted "
+            f"(it has no {CONVERTED}): converting would replace them. Name an empty folder, or "
+            "one converted before."
         )
 
 
@@ -94,4 +107,7 @@ def convert(
         (out / "policy.toml").unlink(missing_ok=True)
     write_csv(bundle.rejected, out / "rejected.csv")
     files.append("rejected.csv")
+    marker = {"converted_by": "auditkit convert", "source": str(path.resolve())}
+    write_atomically(out / CONVERTED, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
+    files.append(CONVERTED)
     return Converted(bundle, out, files)
