@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from review_fixtures import reviewed_bundle, write_reviews
 
+import auditkit
 from auditkit.cli import main
 from auditkit.rules import RULES
 
@@ -180,6 +181,18 @@ def test_a_missing_reviews_file_exits_2(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert paragraph(err) == f"auditkit: The reviews file {missing} does not exist."
+
+
+def test_a_missing_reviews_file_stops_the_audit_before_any_work(tmp_path, capsys, monkeypatch):
+    bundle = reviewed_bundle(tmp_path)
+    missing = tmp_path / "reviews-missing.csv"
+    monkeypatch.setattr(auditkit, "load", lambda *a, **k: pytest.fail("the bundle was loaded"))
+
+    assert audit(bundle, tmp_path, "--reviews", str(missing), "--quiet") == 2
+
+    assert paragraph(capsys.readouterr().err) == (
+        f"auditkit: The reviews file {missing} does not exist."
+    )
 
 
 @pytest.mark.parametrize("option", ["--reviews", "--calls"])

@@ -22,6 +22,7 @@ from auditkit.privacy import client_names, identifier_masker
 from auditkit.reviews import (
     STALE_COLUMNS,
     apply_reviews,
+    check_reviews_file,
     load_reviews,
     no_reviews,
     unmatched_reviews,
@@ -302,6 +303,8 @@ def audit(
     Minimum necessary: summaries and evidence mask client names as [client], the names the
     policy lists as [name], and phone numbers as [phone], unless `show_names`.
     """
+    if reviews is not None:
+        check_reviews_file(Path(reviews))
     if policy is not None:
         bundle = replace(bundle, policy=policy)
     result = for_month(

@@ -116,6 +116,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit.auditing import audit
     from auditkit.output import check_folder, write_csv
     from auditkit.report import write_report
+    from auditkit.reviews import check_reviews_file
 
     _imports_done()
 
@@ -123,6 +124,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise AuditkitError("--scheduler and --partitions are for --engine dask.")
     out = Path(args.out)
     check_folder(out, "--out")  # first: a long audit must not end in an unwritable folder
+    if args.reviews is not None:
+        check_reviews_file(Path(args.reviews))
     progress = _progress(args.quiet)
     bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
     options = {

@@ -42,6 +42,15 @@ def no_reviews(tz: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=dtype) for c, dtype in columns.items()})
 
 
+def check_reviews_file(path: Path) -> None:
+    """Refuse a reviews file that is not there (BundleError): asked before an audit's work, so a
+    mistyped --reviews does not stop it after the rules have run."""
+    if path.is_dir():
+        raise BundleError(f"The reviews file {path} is a folder; name the reviews file itself.")
+    if not path.is_file():
+        raise BundleError(f"The reviews file {path} does not exist.")
+
+
 def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The latest review of each finding, and the rows set aside (file, line, record_id, ...).
 
@@ -50,10 +59,7 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
     all raises BundleError.
     """
     path = Path(path)
-    if path.is_dir():
-        raise BundleError(f"The reviews file {path} is a folder; name the reviews file itself.")
-    if not path.is_file():
-        raise BundleError(f"The reviews file {path} does not exist.")
+    check_reviews_file(path)
     raw = read_table(path.parent, REVIEWS, path)
     reviews, rejected = validate_table(raw, REVIEWS, tz, {})
     reviews["rule"] = reviews["rule"].str.upper()  # 'ms001' is MS001
