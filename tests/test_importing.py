@@ -431,6 +431,26 @@ def test_import_command_prints_what_it_wrote(bundle, capsys):
     assert "Q3kq9oWe1aB2cD8 result Blocked the RingCentral mapping has no result for it" in out
 
 
+def test_import_command_tells_rows_it_could_not_write_from_rows_it_marked(bundle, tmp_path, capsys):
+    export = tmp_path / "ringcentral.csv"
+    data = (IMPORTS / "ringcentral_call_log.csv").read_bytes()
+    export.write_bytes(data + b"Q3kq9oWe1aB2cDX,81470099,2026-03-20T18:00:00.000Z\n")
+
+    assert main(["import", str(export), "--preset", "ringcentral", "--into", str(bundle)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("Imported 10 rows of ringcentral.csv (preset ringcentral)")
+    assert (
+        "\n1 values the mapping can't read; their rows stay in calls.csv, marked, and the loader "
+        "sets them aside (auditkit validate).\n\n1 rows of the export have another number of "
+        "fields than its header and were not imported: correct them in the export and import "
+        "it again.\n"
+    ) in out
+    assert (
+        "  12 Q3kq9oWe1aB2cDX                has 3 fields; the header has 12: not imported\n" in out
+    )
+
+
 def test_import_command_with_a_bad_mapping_exits_2(bundle, tmp_path, capsys):
     (tmp_path / "m.toml").write_text('table = "calls"\n')
     export, mapping = str(IMPORTS / "ringcentral_call_log.csv"), str(tmp_path / "m.toml")

@@ -205,11 +205,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     if done.clients:
         print("Calls matched to clients by phone number:")
         print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
-    if len(done.set_aside):
+    marked = len(done.set_aside) - done.not_written
+    if marked:
         print(
-            f"\n{len(done.set_aside)} values the mapping can't read; their rows stay in "
-            f"{done.path.name}, marked, and the loader sets them aside (auditkit validate):"
+            f"\n{marked} values the mapping can't read; their rows stay in "
+            f"{done.path.name}, marked, and the loader sets them aside (auditkit validate)."
         )
+    if done.not_written:
+        print(
+            f"\n{done.not_written} rows of the export have another number of fields than its "
+            "header and were not imported: correct them in the export and import it again."
+        )
+    if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))
     return EXIT_OK
 

@@ -73,6 +73,7 @@ class Imported:
     replaced: int  # rows already in the file with an id this export holds again
     set_aside: pd.DataFrame  # SET_ASIDE_COLUMNS; `line` is the export's
     clients: dict[str, int] = field(default_factory=dict)  # calls only: how numbers matched
+    not_written: int = 0  # of the rows set aside, those of the wrong width
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -386,4 +387,5 @@ def import_file(
         replaced,
         set_aside.sort_values("line", kind="stable", ignore_index=True),
         clients,
+        len(unwritten),
     )
