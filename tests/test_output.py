@@ -1,5 +1,6 @@
 """Outputs: atomic writes that clean up after killed runs, and a CLI that survives a closed pipe."""
 
+import errno
 import os
 import subprocess
 import sys
@@ -110,6 +111,33 @@ def test_a_file_written_in_pieces_is_written_whole(tmp_path):
     )
     assert (tmp_path / "page.html").read_bytes() == "<p>\u00e9</p>".encode()
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary left behind
+
+
+def test_a_full_disk_stops_the_audit_in_words_and_leaves_no_half_file(
+    tmp_path, capsys, monkeypatch
+):
+    from auditkit.cli import main
+
+    real_replace = os.replace
+
+    def full(written, target):  # the disk fills up as the workbook is finished
+        if os.path.basename(target) == "report.xlsx":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(written, target)
+
+    monkeypatch.setattr(output.os, "replace", full)
+    out = tmp_path / "out"
+    sample = os.path.join(os.path.dirname(__file__), "..", "data", "sample")
+
+    assert main(["audit", sample, "--out", str(out), "--quiet"]) == 2
+
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        f"auditkit: {out / 'report.xlsx'} could not be written: No space left on device. Free "
+        "space on the disk, or name a folder you can write to, and try again."
+    )
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+    assert not (out / "report.xlsx").exists()
 
 
 def test_freed_memory_goes_back_to_the_system_where_glibc_can():

@@ -183,7 +183,10 @@ def test_a_crash_while_saving_leaves_the_old_file_and_the_queue_as_they_were(
     decide(queue, "dismiss", comment="lost?")
     assert reviews.read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "reviews.csv"]  # no temp
-    assert queue.status.value == '<span style="color:#b42318">disk unplugged</span>'
+    assert queue.status.value == (
+        f'<span style="color:#b42318">{reviews} could not be written: disk unplugged. Free '
+        "space on the disk, or name a folder you can write to, and try again.</span>"
+    )
     assert queue.position == 1  # still on NT001, undecided
     assert queue.current["review"] == "new"
     assert queue.comment.value == "lost?"  # what the reviewer typed is still there

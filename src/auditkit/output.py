@@ -70,10 +70,16 @@ def check_folder(folder: Path, what: str) -> None:
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Write to a temporary file beside `path`, then rename: readers see old or new, never half.
 
-    `data` may come in pieces, so a large page need never be in memory whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    `data` may come in pieces, so a large page need never be in memory whole. A disk that is
+    full, read-only or gone stops the run (AuditkitError) with the file named and nothing half
+    written left behind.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_temporaries(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _unwritable(path, error) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             for piece in [data] if isinstance(data, bytes) else data:
@@ -81,9 +87,19 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise _unwritable(path, error) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _unwritable(path: Path, error: OSError) -> AuditkitError:
+    return AuditkitError(
+        f"{path} could not be written: {error.strerror or error}. Free space on the disk, or "
+        "name a folder you can write to, and try again."
+    )
 
 
 def iso_times(times: pd.Series, sep: str = "T") -> pd.Series:
