@@ -402,6 +402,45 @@ BAD_MAPPINGS = {
         },
         "In m.toml, constant direction = 'out' is not one of: outbound, inbound.",
     ),
+    "date format strptime does not know": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+            "date_format": "%Y-%m-%d %Q",
+        },
+        "In m.toml, date_format '%Y-%m-%d %Q' is not a strptime format: 'Q' is a bad directive "
+        "in format '%Y-%m-%d %Q'; write it as in '%d-%b-%Y %H:%M'.",
+    ),
+    "a source column named twice": (
+        {
+            "table": "calls",
+            "columns": {
+                "id": "call_id",
+                "When": "started_at",
+                "dir": "direction",
+                "when": "source",
+            },
+        },
+        "In m.toml, [columns] names the export's column twice, as 'When' and 'when' (case, "
+        "spaces and hyphens don't matter); keep one.",
+    ),
+    "a column both mapped and a constant": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+            "constants": {"direction": "outbound"},
+        },
+        "In m.toml, direction is both a constant and mapped from a source column; keep one.",
+    ),
+    "a source value listed twice": (
+        {
+            "table": "calls",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction", "r": "result"},
+            "values": {"result": {"No Answer": "no_answer", "no_answer": "busy"}},
+        },
+        "In m.toml, [values.result] lists 'No Answer' and 'no_answer', which are one value "
+        "(case, spaces, hyphens and underscores don't matter); keep one.",
+    ),
 }
 
 

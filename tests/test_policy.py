@@ -225,6 +225,78 @@ BAD_POLICIES = {
         'clinic = "Riverside"\n',
         "Policy section [clinic] must be a table of keys.",
     ),
+    "time zone that is a folder of zones": (
+        '[clinic]\ntimezone = "America"\n',
+        "Policy key 'clinic.timezone' is 'America', which is not an IANA time zone name such "
+        "as 'America/Los_Angeles'.",
+    ),
+    "clinic name of punctuation alone": (
+        '[clinic]\nname = "!!!"\n',
+        "Policy key 'clinic.name' holds '!!!', which has no letter or digit to look for in a "
+        "message; write the name as it could be said, or leave it out.",
+    ),
+    "alias of punctuation alone": (
+        '[clinic]\nname = "Riverside Psychology Clinic"\naliases = ["RPC", "--"]\n',
+        "Policy key 'clinic.aliases' holds '--', which has no letter or digit to look for in a "
+        "message; write the name as it could be said, or leave it out.",
+    ),
+    "blank alias": (
+        '[clinic]\nname = "Riverside Psychology Clinic"\naliases = [" "]\n',
+        "Policy key 'clinic.aliases' holds ' ', which has no letter or digit to look for in a "
+        "message; write the name as it could be said, or leave it out.",
+    ),
+    "blank name to mask": (
+        '[privacy]\nnames = ["Jamie", ""]\n',
+        "Policy key 'privacy.names' holds '', which has no letter or digit to look for in a "
+        "message; write the name as it could be said, or leave it out.",
+    ),
+    "empty phrase": (
+        '[phrases]\nfee_notice = [""]\n',
+        "Policy key 'phrases.fee_notice' holds '', which can match without any characters, so "
+        "a finding would quote nothing; a phrase must match at least one character.",
+    ),
+    "phrase that may be nothing": (
+        "[phrases]\nclosure_warning = ['(close\\s+file)?']\n",
+        "Policy key 'phrases.closure_warning' holds '(close\\\\s+file)?', which can match without "
+        "any characters, so a finding would quote nothing; a phrase must match at least one "
+        "character.",
+    ),
+    "phrase that only looks ahead": (
+        "[phrases]\nfee_notice = ['(?=fee)']\n",
+        "Policy key 'phrases.fee_notice' holds '(?=fee)', which can match without any "
+        "characters, so a finding would quote nothing; a phrase must match at least one "
+        "character.",
+    ),
+    "phrase that backtracks for hours": (
+        "[phrases]\nfee_notice = ['fee', '(\\w+\\s?)*billed']\n",
+        "Policy key 'phrases.fee_notice' holds '(\\\\w+\\\\s?)*billed', which repeats a part that "
+        "itself repeats, as (\\w+\\s?)* does, which on some texts keeps Python's regex engine "
+        "busy for hours; spell the repeats out (\\w+\\s+\\w+) or use one character class "
+        "([\\w\\s]*).",
+    ),
+    "phrase repeating a repeat a few times": (
+        "[phrases]\nfee_notice = ['(a+)+$']\n",
+        "Policy key 'phrases.fee_notice' holds '(a+)+$', which repeats a part that itself "
+        "repeats, as (\\w+\\s?)* does, which on some texts keeps Python's regex engine busy for "
+        "hours; spell the repeats out (\\w+\\s+\\w+) or use one character class ([\\w\\s]*).",
+    ),
+    "phrase with a flag for the whole pattern": (
+        "[phrases]\nfee_notice = ['(?x)late fee']\n",
+        "Policy key 'phrases.fee_notice' holds '(?x)late fee', which sets a flag such as "
+        "(?s) for the whole pattern, which a phrase joined with the others cannot; set it for a "
+        "part, as in (?s:...), or leave it out (case never matters).",
+    ),
+    "phrase referring to a group by number": (
+        "[phrases]\nfee_notice = ['(fee) \\1']\n",
+        "Policy key 'phrases.fee_notice' holds '(fee) \\\\1', which refers back to a group by its "
+        "number, which changes when the phrases are joined into one pattern; name the group, "
+        "as in (?P<word>\\w+) (?P=word).",
+    ),
+    "two phrases naming one group": (
+        "[phrases]\nfee_notice = ['(?P<amount>\\d+) fee', '(?P<amount>\\d+) charge']\n",
+        "Policy key 'phrases.fee_notice' holds '(?P<amount>\\\\d+) charge', which names a group "
+        "'amount' as another of its phrases does; give each its own name.",
+    ),
 }
 
 # Python's own words (regex or TOML error) follow the colon; what is wrong and where come first.
@@ -248,6 +320,25 @@ def test_bad_policy_raises_policy_error_naming_the_key(tmp_path, name):
         load_policy(path)
 
     assert str(caught.value) == message.format(path=path)
+
+
+def test_a_blank_clinic_name_and_safe_phrases_are_accepted():
+    policy = policy_from_dict(
+        {
+            "clinic": {"name": " "},
+            "phrases": {
+                "fee_notice": [
+                    r"\w++(?:-\w++)* fee",  # possessive: never gives back what it took
+                    r"(?:(?>\w+\s?))*billed",  # atomic, likewise
+                    r"(?P<word>\w+) (?P=word) fee",  # a group named, not numbered
+                    r"(?:a|b){2}",  # a bounded repeat of one character each
+                ]
+            },
+        }
+    )
+
+    assert policy.clinic.name == " "  # blank: clinic-name detection is off, as documented
+    assert len(policy.phrases["fee_notice"]) == 4
 
 
 def test_unknown_phrase_category_names_the_key(tmp_path):

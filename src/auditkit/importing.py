@@ -129,11 +129,24 @@ def mapping_from_dict(raw: dict[str, Any], where: str) -> Mapping:
         target: _text(value, where, f"constants.{target}")
         for target, value in _table_of(raw.get("constants", {}), where, "constants").items()
     }
+    by_key: dict[str, str] = {}
+    for source in columns:
+        same = by_key.setdefault(normalise_column_name(source), source)
+        if same != source:
+            raise MappingError(
+                f"In {where}, [columns] names the export's column twice, as {same!r} and "
+                f"{source!r} (case, spaces and hyphens don't matter); keep one."
+            )
     for target in [*columns.values(), *constants]:
         if target not in known:
             raise MappingError(
                 f"In {where}, {target!r} is not a column of the {table} table: {', '.join(known)}."
             )
+    both = [target for target in constants if target in columns.values()]
+    if both:
+        raise MappingError(
+            f"In {where}, {both[0]} is both a constant and mapped from a source column; keep one."
+        )
     missing = [c for c in spec.required_columns if c not in {*columns.values(), *constants}]
     if missing:
         raise MappingError(
@@ -153,9 +166,16 @@ def mapping_from_dict(raw: dict[str, Any], where: str) -> Mapping:
                         f"In {where}, [values.{column}] maps {source!r} to {target!r}, which is "
                         f"not one of: {', '.join(vocabulary)}."
                     )
-            checked[column] = dict(
-                zip(value_key(pd.Series(list(entries), dtype="str")), entries.values(), strict=True)
-            )
+            keys = value_key(pd.Series(list(entries), dtype="str"))
+            first = dict(zip(keys[::-1], list(entries)[::-1], strict=True))  # key -> first
+            again = [(first[k], e) for k, e in zip(keys, entries, strict=True) if first[k] != e]
+            if again:
+                raise MappingError(
+                    f"In {where}, [{key}.{column}] lists {again[0][0]!r} and {again[0][1]!r}, "
+                    "which are one value (case, spaces, hyphens and underscores don't matter); "
+                    "keep one."
+                )
+            checked[column] = dict(zip(keys, entries.values(), strict=True))
     for column, value in constants.items():
         vocabulary = {c.name: c.vocabulary for c in spec.columns}[column]
         if vocabulary and value not in vocabulary:
@@ -177,6 +197,14 @@ def mapping_from_dict(raw: dict[str, Any], where: str) -> Mapping:
             f"In {where}, date_format holds %z: times with an offset are read without a format; "
             "leave date_format out."
         )
+    if date_format is not None:
+        try:
+            pd.to_datetime(pd.Series(["2026-03-02"]), format=date_format, errors="coerce")
+        except ValueError as err:  # "%Q": a directive strptime does not know
+            raise MappingError(
+                f"In {where}, date_format {date_format!r} is not a strptime format: {err}; "
+                "write it as in '%d-%b-%Y %H:%M'."
+            ) from None
     return Mapping(
         name=_text(raw.get("name", Path(where).stem), where, "name"),
         table=table,

@@ -122,7 +122,7 @@ def _section(name: str, cls: type, raw: Any) -> Any:
 
 def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
     """Build a checked Policy from parsed TOML."""
-    from auditkit.text import CATEGORIES
+    from auditkit.text import CATEGORIES, phrase_problem
 
     unknown = set(raw) - set(_SECTIONS) - {"phrases"}
     if unknown:
@@ -133,11 +133,22 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
     sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
     try:
         ZoneInfo(sections["clinic"].timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a tzdata folder
         raise PolicyError(
             f"Policy key 'clinic.timezone' is {sections['clinic'].timezone!r}, which is not an "
             "IANA time zone name such as 'America/Los_Angeles'."
         ) from None
+    for key, forms in (
+        ("clinic.name", [sections["clinic"].name] if sections["clinic"].name.strip() else []),
+        ("clinic.aliases", sections["clinic"].aliases),
+        ("privacy.names", sections["privacy"].names),
+    ):
+        for form in forms:
+            if not any(c.isalnum() for c in form):
+                raise PolicyError(
+                    f"Policy key '{key}' holds {form!r}, which has no letter or digit to look "
+                    "for in a message; write the name as it could be said, or leave it out."
+                )
     for key in ("closure_warning", "phone_coaching"):
         bad = [r for r in getattr(sections["approvals"], key) if r not in STAFF_ROLES]
         if bad:
@@ -155,14 +166,17 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
                 f"Unknown policy key 'phrases.{key}'. Known keys: {', '.join(CATEGORIES)}."
             )
         checked_phrases[key] = _check_value(f"phrases.{key}", tuple, value)
+        names: set[str] = set()
         for phrase in checked_phrases[key]:
-            try:
-                re.compile(phrase)
-            except re.error as err:
+            if problem := phrase_problem(phrase):
+                raise PolicyError(f"Policy key 'phrases.{key}' holds {phrase!r}, which {problem}.")
+            again = names & set(re.compile(phrase).groupindex)
+            if again:
                 raise PolicyError(
-                    f"Policy key 'phrases.{key}' holds {phrase!r}, which is not a valid "
-                    f"regular expression: {err}."
-                ) from None
+                    f"Policy key 'phrases.{key}' holds {phrase!r}, which names a group "
+                    f"{sorted(again)[0]!r} as another of its phrases does; give each its own name."
+                )
+            names |= set(re.compile(phrase).groupindex)
     return Policy(**sections, phrases=checked_phrases, source=source)
 
 

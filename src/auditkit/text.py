@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import re._constants as _constants  # the parse tree of re._parser
+import re._parser as _parser  # how phrase_problem reads a phrase: what it repeats
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,8 +59,11 @@ _TOLERANT = {
     for plain, variants in _FOLDS.items()
     if plain != " "  # patterns say \s, which already matches every Unicode space
 }
-# Escapes and character classes are copied as they are; bare quotes and hyphens are widened.
-_PATTERN_TOKEN = re.compile(r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|['\"-]", re.DOTALL)
+# Escapes, character classes and flags turned off for a group, (?-i:...), are copied as they
+# are; bare quotes and hyphens are widened.
+_PATTERN_TOKEN = re.compile(
+    r"\\.|\[\^?\]?(?:\\.|[^\]\\])*\]|\(\?[aiLmsux]*-[imsx]+:|['\"-]", re.DOTALL
+)
 
 # Same-length filler for negated spans (SUBSTITUTE): neither a word character nor whitespace
 # (unlike \x1c-\x1f, which \s matches), so no phrase pattern can match it or reach across it.
@@ -363,6 +369,71 @@ _CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
 CATEGORIES: tuple[str, ...] = tuple(_CATEGORIES)
 
 
+def phrase_problem(phrase: str) -> str | None:
+    """What makes `phrase` (an extra regex for a category) unusable, in words that follow
+    "which", or None if it can be used. Phrases are joined into one pattern, quoted as evidence,
+    and run on Python's re wherever RE2 can't read a text, so beyond compiling a phrase must
+    match at least one character, keep its flags and group numbers to itself, and not repeat a
+    part that itself repeats: on some texts Python would backtrack for hours over that."""
+    try:
+        re.compile(phrase)
+        parsed = _parser.parse(phrase)
+    except re.error as err:
+        return f"is not a valid regular expression: {err}"
+    if re.search(r"\\[1-9]", re.sub(r"\[\^?\]?(?:\\.|[^\]\\])*\]|\\\\", "", phrase)):
+        return (
+            "refers back to a group by its number, which changes when the phrases are joined "
+            "into one pattern; name the group, as in (?P<word>\\w+) (?P=word)"
+        )
+    try:
+        re.compile(f"(x|(?:{_tolerant(phrase)}))")
+    except re.error as err:
+        if not err.msg.startswith("global flags"):
+            return f"cannot be joined with the other phrases into one pattern: {err.msg}"
+        return (
+            "sets a flag such as (?s) for the whole pattern, which a phrase joined with the "
+            "others cannot; set it for a part, as in (?s:...), or leave it out (case never matters)"
+        )
+    if parsed.getwidth()[0] == 0:
+        return (
+            "can match without any characters, so a finding would quote nothing; "
+            "a phrase must match at least one character"
+        )
+    if _repeats_a_repeat(parsed, inside=False):
+        return (
+            "repeats a part that itself repeats, as (\\w+\\s?)* does, which on some texts "
+            "keeps Python's regex engine busy for hours; spell the repeats out (\\w+\\s+\\w+) "
+            "or use one character class ([\\w\\s]*)"
+        )
+    return None
+
+
+def _repeats_a_repeat(items: Sequence[tuple[Any, Any]], inside: bool) -> bool:
+    """Whether a part that may repeat (more than once, backtracking) holds another: such a
+    pattern has many ways to split a run of text, and re tries them all before it gives up.
+    A possessive repeat or atomic group never gives back what it took, so it is safe."""
+    for op, av in items:
+        if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT):
+            many = av[1] > 1
+            if (many and inside) or _repeats_a_repeat(av[2], inside or many):
+                return True
+            continue
+        parts, within = [], inside
+        if op in (_constants.POSSESSIVE_REPEAT, _constants.ATOMIC_GROUP):
+            parts, within = [av[2] if op is _constants.POSSESSIVE_REPEAT else av], False
+        elif op is _constants.SUBPATTERN:
+            parts = [av[3]]
+        elif op in (_constants.ASSERT, _constants.ASSERT_NOT):
+            parts = [av[1]]
+        elif op is _constants.BRANCH:
+            parts = av[1]
+        elif op is _constants.GROUPREF_EXISTS:
+            parts = [part for part in av[1:] if part is not None]
+        if any(_repeats_a_repeat(part, within) for part in parts):
+            return True
+    return False
+
+
 def _compile(phrases: Sequence[str]) -> re.Pattern[str]:
     # One outer group, so str.extract returns the whole match even if a phrase has groups.
     alternation = "|".join(f"(?:{_tolerant(phrase)})" for phrase in phrases)
@@ -602,12 +673,8 @@ def _patterns(category: str, extra: tuple[str, ...]) -> _Matcher:
     if category not in _CATEGORIES:
         raise ValueError(f"Unknown phrase category {category!r}. Known: {', '.join(CATEGORIES)}.")
     for phrase in extra:
-        try:
-            re.compile(phrase)
-        except re.error as err:
-            raise ValueError(
-                f"Phrase {phrase!r} for {category} is not a valid regular expression: {err}."
-            ) from None
+        if problem := phrase_problem(phrase):
+            raise ValueError(f"Phrase {phrase!r} for {category} {problem}.")
     phrases, negations = _CATEGORIES[category]
     phrases = [*phrases, *extra]
     phrases_re2 = _re2_alternation(phrases, named=True)
