@@ -142,6 +142,30 @@ def test_the_latest_review_of_a_finding_wins_wherever_it_is_in_the_file(tmp_path
     }
 
 
+def test_a_review_dated_in_the_future_is_set_aside_not_taken_as_the_latest(tmp_path):
+    result = audit(
+        reviewed_bundle(
+            tmp_path,
+            DISMISS_MS001,  # line 2
+            "MS001,A2,confirmed,Jordan,2099-04-01 09:30,typed 2099 for 2026",  # line 3
+        )
+    )
+
+    assert ("MS001", "A2", "dismissed", "Jordan", "Client called in; logged on paper") in marks(
+        result
+    )
+    assert result.rejected.to_dict("records") == [
+        {
+            "file": "reviews.csv",
+            "line": 3,
+            "record_id": "MS001",
+            "column": "reviewed_at",
+            "reason": "reviewed_at '2099-04-01 09:30:00-07:00' is in the future: a review is "
+            "dated when it is made",
+        }
+    ]
+
+
 def test_bad_review_rows_are_set_aside_with_their_line_and_the_rest_apply(tmp_path):
     result = audit(
         reviewed_bundle(

@@ -55,8 +55,9 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
     """The latest review of each finding, and the rows set aside (file, line, record_id, ...).
 
     Times without an offset are clinic-local (`tz`). Of two reviews of one finding, the later
-    `reviewed_at` wins; on a tie, the one further down the file. A file that cannot be used at
-    all raises BundleError.
+    `reviewed_at` wins; on a tie, the one further down the file. A review dated after today
+    (a mistyped year, say) is set aside: as the latest, it would silently outrank every real
+    review of its finding. A file that cannot be used at all raises BundleError.
     """
     path = Path(path)
     check_reviews_file(path)
@@ -64,24 +65,41 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
     reviews, rejected = validate_table(raw, REVIEWS, tz, {})
     reviews["rule"] = reviews["rule"].str.upper()  # 'ms001' is MS001
     unknown = reviews[~reviews["rule"].isin(list(RULES))]
+    # A day's grace: a reviewer's clock, or zone, may run ahead of this machine's.
+    ahead = reviews[reviews["reviewed_at"] > pd.Timestamp.now(tz) + pd.Timedelta(days=1)]
+
+    def set_aside(rows: pd.DataFrame, column: str, reasons: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "file": raw.file,
+                "line": rows["source_line"],
+                "record_id": rows["rule"],
+                "column": column,
+                "reason": reasons,
+            },
+            columns=REJECTED_COLUMNS,
+        )
+
     rejected = pd.concat(
         [
             rejected,
-            pd.DataFrame(
-                {
-                    "file": raw.file,
-                    "line": unknown["source_line"],
-                    "record_id": unknown["rule"],
-                    "column": "rule",
-                    "reason": "rule '" + unknown["rule"] + f"' is not one of: {', '.join(RULES)}",
-                },
-                columns=REJECTED_COLUMNS,
+            set_aside(
+                unknown,
+                "rule",
+                "rule '" + unknown["rule"] + f"' is not one of: {', '.join(RULES)}",
+            ),
+            set_aside(
+                ahead,
+                "reviewed_at",
+                "reviewed_at '"
+                + ahead["reviewed_at"].astype("str")
+                + "' is in the future: a review is dated when it is made",
             ),
         ],
         ignore_index=True,
     ).sort_values("line", kind="stable", ignore_index=True)
     latest = (
-        reviews.drop(index=unknown.index)
+        reviews.drop(index=unknown.index.union(ahead.index))
         .sort_values(["reviewed_at", "source_line"])
         .drop_duplicates(KEY, keep="last")
         .sort_values("source_line")
