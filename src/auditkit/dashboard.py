@@ -25,7 +25,6 @@ import ipywidgets as widgets
 import pandas as pd
 
 from auditkit.auditing import AuditResult, audit, for_month
-from auditkit.errors import AuditkitError
 from auditkit.report import (
     SEVERITIES,
     clinician_names,
@@ -403,7 +402,7 @@ class MonthlyDashboard(widgets.VBox):
         self.export_status.value = "Writing the report…"
         try:
             out = self.export()
-        except (OSError, AuditkitError) as err:  # a folder that can't be made or written
+        except OSError as err:
             self.export_status.value = f"Could not write the report: {html_text(err)}"
             return
         self.export_status.value = (

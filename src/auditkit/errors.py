@@ -15,3 +15,8 @@ class PolicyError(AuditkitError):
 
 class MappingError(AuditkitError):
     """An import mapping (a preset or a --mapping file) has an unknown key or a bad value."""
+
+
+class OutputError(AuditkitError, OSError):
+    """An output file could not be written (a full disk, a folder that can't be made): said in
+    words like any AuditkitError, and an OSError still, for code that handles those."""

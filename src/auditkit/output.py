@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import arrow_strings, take_text
-from auditkit.errors import AuditkitError
+from auditkit.errors import AuditkitError, OutputError
 
 # A temporary output file this old was left by a run that was killed while writing it.
 ABANDONED_AFTER_SECONDS = 600
@@ -71,7 +71,7 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Write to a temporary file beside `path`, then rename: readers see old or new, never half.
 
     `data` may come in pieces, so a large page need never be in memory whole. A disk that is
-    full, read-only or gone stops the run (AuditkitError) with the file named and nothing half
+    full, read-only or gone stops the run (OutputError) with the file named and nothing half
     written left behind.
     """
     try:
@@ -95,8 +95,8 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
         raise
 
 
-def _unwritable(path: Path, error: OSError) -> AuditkitError:
-    return AuditkitError(
+def _unwritable(path: Path, error: OSError) -> OutputError:
+    return OutputError(
         f"{path} could not be written: {error.strerror or error}. Free space on the disk, or "
         "name a folder you can write to, and try again."
     )

@@ -22,7 +22,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from auditkit.auditing import CHECK_COLUMNS, AuditResult, audit
-from auditkit.errors import AuditkitError, BundleError
+from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import neutralise_formulas, write_atomically
 from auditkit.privacy import client_names, identifier_masker
@@ -475,7 +475,7 @@ class ReviewQueue(widgets.VBox):
     def _clicked(self, decision: str) -> None:
         try:
             self.decide(decision)
-        except (ValueError, OSError, AuditkitError) as err:  # BundleError, a disk that's full
+        except (ValueError, OSError, BundleError) as err:
             self.status.value = f'<span style="color:#b42318">{html_text(err)}</span>'
             return
         self.status.value = f"Saved: {decision}."  # after decide(), whose move clears it
