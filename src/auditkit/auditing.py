@@ -233,19 +233,26 @@ def finish_audit(
     say = progress or (lambda _message: None)
     tz = bundle.policy.clinic.timezone
     text_columns = [c for c in CHECK_COLUMNS if c != "at"]
-    # Every rule's opportunities are put together on a thread while the findings are finished
-    # here: the two share nothing, and most of either is numpy's and Arrow's work.
-    with ThreadPoolExecutor(1) as pool:
+    # Every rule's opportunities are put together, and the findings' words masked, on threads
+    # while the findings are sorted and marked here: none of these needs another's result, and
+    # most of each is numpy's and Arrow's work.
+    with ThreadPoolExecutor(2) as pool:
         opportunities = pool.submit(_opportunities, [c.opportunities for c in checked.values()])
         findings_frame = pd.concat(
             [c.findings for c in checked.values()], ignore_index=True
         ).astype(dict.fromkeys(text_columns, "str"))
+        checked.clear()
+        words = ["summary", "evidence"]
+        masked = None
+        if not show_names:
+            mask = identifier_masker(client_names(bundle), bundle.policy.privacy.names)
+            masked = pool.submit(findings_frame[words].apply, mask)
         findings_frame = findings_frame.sort_values(
             ["severity", "rule", "at", "subject_id"],
             key=lambda c: c.map(SEVERITY_ORDER) if c.name == "severity" else c,
-            ignore_index=True,
         )
-        checked.clear()
+        was_at = findings_frame.index  # each sorted finding's row before, for its masked words
+        findings_frame = findings_frame.reset_index(drop=True)
         path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
         if path is None:
             decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
@@ -253,13 +260,10 @@ def finish_audit(
             decided, rejected_reviews = load_reviews(path, tz)
             problems = _count(len(rejected_reviews), "problem")
             say(f"read {path.name}: {_count(len(decided), 'review')}, {problems} set aside")
-        if not show_names:
-            mask = identifier_masker(client_names(bundle), bundle.policy.privacy.names)
-            findings_frame[["summary", "evidence"]] = findings_frame[["summary", "evidence"]].apply(
-                mask
-            )
-        findings_frame = apply_reviews(findings_frame, decided)
+        findings_frame = apply_reviews(findings_frame, decided)  # (keeps the findings' order)
         stale = unmatched_reviews(decided, findings_frame, bundle)
+        if masked is not None:
+            findings_frame[words] = masked.result().loc[was_at].reset_index(drop=True)
         Findings.validate(findings_frame)
         opportunities_frame = opportunities.result()
     return AuditResult(
