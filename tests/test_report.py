@@ -17,6 +17,7 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -164,6 +165,17 @@ def report(tmp_path_factory: pytest.TempPathFactory):
     write_csv(result.findings, out / "findings.csv")
     write_report(result, out)
     return result, out
+
+
+def test_the_pages_charts_are_valid_vega_lite(report):
+    """chart_specs skips altair's schema check for speed; here it is made, chart by chart."""
+    from auditkit.report import chart_specs, rule_summary
+
+    result, _ = report
+    specs = chart_specs(result, rule_summary(result), monthly_trend(result))
+    assert sorted(specs) == ["chart-clinicians", "chart-rules", "chart-trend"]
+    for spec in specs.values():
+        assert alt.TopLevelSpec.from_dict(spec, validate=True).to_dict(validate=True) == spec
 
 
 # --- the page in a browser --------------------------------------------------------------------
