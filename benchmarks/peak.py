@@ -1,4 +1,5 @@
-"""Run a command and print, as its last line of output, its own peak memory and exit status.
+"""Run a command and print, as its last line of output, its own peak memory, CPU time (user
+and kernel) and exit status.
 
     python benchmarks/peak.py COMMAND [ARGUMENT ...]
 
@@ -18,5 +19,11 @@ if __name__ == "__main__":
     child = subprocess.Popen(sys.argv[1:])
     _pid, status, usage = os.wait4(child.pid, 0)
     code = os.waitstatus_to_exitcode(status)
-    print(json.dumps({"peak_mb": usage.ru_maxrss / 1024, "exit": code}), flush=True)
+    measured = {
+        "peak_mb": usage.ru_maxrss / 1024,
+        "user_s": usage.ru_utime,
+        "system_s": usage.ru_stime,
+        "exit": code,
+    }
+    print(json.dumps(measured), flush=True)
     sys.exit(code)

@@ -22,6 +22,16 @@ def _row(stage: str, seconds: float, rows: int, peak_mb: float) -> str:
     return f"{stage:34} {seconds:9.2f} {rate:>12} {peak_mb:9.0f}"
 
 
+def _cpu(runs: list[dict]) -> str:
+    """The runs' median CPU time, user + kernel, and the kernel's part: on a shared machine a
+    steadier measure of a change than seconds. Blank for a JSON from before it was kept."""
+    if not runs or "user_s" not in runs[0]:
+        return ""
+    total = statistics.median(run["user_s"] + run["system_s"] for run in runs)
+    kernel = statistics.median(run["system_s"] for run in runs)
+    return f"; CPU {total:.2f} s (kernel {kernel:.2f} s)"
+
+
 def _baseline(runs: list[dict]) -> dict:
     seconds = [run["seconds"] for run in runs]
     return {
@@ -31,6 +41,7 @@ def _baseline(runs: list[dict]) -> dict:
         "rows": runs[0]["rows"],
         "peak_mb": statistics.median(run["peak_mb"] for run in runs),
         "runs": len(runs),
+        "cpu": _cpu(runs),
     }
 
 
@@ -73,11 +84,14 @@ def tables(report: dict) -> str:
         for baseline in baselines:
             low, high = baseline["range"]
             runs = baseline["runs"]
-            lines.append(f"  {baseline['stage']}: median of {runs} runs; {low:.2f} to {high:.2f} s")
+            lines.append(
+                f"  {baseline['stage']}: median of {runs} runs; {low:.2f} to {high:.2f} s"
+                f"{baseline['cpu']}"
+            )
         stats = cli["stats"]
         lines.append(
             f"  {CLI_STAGE}: median of {stats['rounds']} runs; "
-            f"{stats['min']:.2f} to {stats['max']:.2f} s"
+            f"{stats['min']:.2f} to {stats['max']:.2f} s{_cpu(cli['extra_info'].get('cpu', []))}"
         )
     return "\n".join(lines)
 

@@ -83,24 +83,30 @@ def _measured(arguments: list[str], pool: str | None = None) -> tuple[dict, list
 
 def _bare_parse(bundle: Path, pool: str | None) -> dict:
     measured, printed = _measured([str(HERE / "bare_parse.py"), str(bundle)], pool)
-    return json.loads(printed[-1]) | {"peak_mb": measured["peak_mb"]}
+    cpu = {k: measured[k] for k in ("peak_mb", "user_s", "system_s")}
+    return json.loads(printed[-1]) | cpu
 
 
-def _child(arguments: list[str], peaks: list[float]) -> None:
-    """Run a fresh interpreter to its end, adding its own peak memory to `peaks`."""
-    peaks.append(_measured(arguments)[0]["peak_mb"])
+def _child(arguments: list[str], peaks: list[float], cpu: list[dict] | None = None) -> None:
+    """Run a fresh interpreter to its end, adding its own peak memory to `peaks` (and its CPU
+    time, user and kernel, to `cpu`: steadier than its seconds on a shared machine)."""
+    measured = _measured(arguments)[0]
+    peaks.append(measured["peak_mb"])
+    if cpu is not None:
+        cpu.append({k: measured[k] for k in ("user_s", "system_s")})
 
 
 def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) -> None:
     baselines: dict[str, list[dict]] = {"default": [], "jemalloc": []}
     peaks: list[float] = []
+    cpu: list[dict] = []
 
     command = ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
 
     def baselines_first() -> tuple[tuple, dict]:
         for pool, runs in baselines.items():
             runs.append(_bare_parse(bundle, None if pool == "default" else pool))
-        return (command, peaks), {}
+        return (command, peaks, cpu), {}
 
     benchmark.pedantic(_child, setup=baselines_first, rounds=REPEAT)
     csv_mb = sum(p.stat().st_size for p in bundle.glob("*.csv") if p.stem in AUDITED_TABLES)
@@ -108,6 +114,7 @@ def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) 
         stage="auditkit audit (CLI, whole run)",
         rows=0,
         peak_mb=statistics.median(peaks),
+        cpu=cpu,
         csv_mb=csv_mb / 2**20,
         baselines=baselines,
     )
