@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.output import check_folder, write_atomically, write_csv
+from auditkit.output import check_folder, holds_files_of_others, write_atomically, write_csv
 from auditkit.policy import Policy
 from auditkit.privacy import NAME_COLUMNS, known_names, text_scrubber
 from auditkit.schemas import STAFF_ROLES, TABLES
@@ -242,7 +242,7 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
             "the key would replace it. Name a new file for the key."
         )
     check_folder(key_file.parent, "The key file's folder")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / "extract.json").is_file():
+    if holds_files_of_others(folder, "extract.json"):
         raise AuditkitError(
             f"The extract folder {folder} already holds files and is not an earlier extract. "
             "Everything in it would reach the researcher: choose a new or empty folder."

@@ -64,6 +64,16 @@ class RawTable:
         return len(self.frame) + len(self.malformed)
 
 
+def check_named_file(path: Path, what: str, name_it: str) -> None:
+    """Refuse a file given by name (a call log, a reviews file) that is a folder or is not
+    there, in words: `what` begins the message ("The call log"), `name_it` says what to name
+    instead ("the call log file")."""
+    if path.is_dir():
+        raise BundleError(f"{what} {path} is a folder; name {name_it} itself.")
+    if not path.is_file():
+        raise BundleError(f"{what} {path} does not exist.")
+
+
 def find_table_file(bundle: Path, table: str) -> Path | None:
     """The one file holding a table, matched case-insensitively by name and suffix."""
     matches = sorted(

@@ -67,6 +67,13 @@ def check_folder(folder: Path, what: str) -> None:
         )
 
 
+def holds_files_of_others(folder: Path, marker: str) -> bool:
+    """Whether `folder` holds files but not `marker`, the file auditkit leaves in a folder it
+    wrote (an extract's extract.json, a sample's ground_truth.csv): writing there could replace
+    files that are not auditkit's."""
+    return folder.is_dir() and any(folder.iterdir()) and not (folder / marker).is_file()
+
+
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Write to a temporary file beside `path`, then rename: readers see old or new, never half.
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS, read_table
+from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table
 from auditkit.rules import RULES
 from auditkit.schemas import REVIEWS
 from auditkit.validation import Bundle, validate_table
@@ -45,10 +44,7 @@ def no_reviews(tz: str) -> pd.DataFrame:
 def check_reviews_file(path: Path) -> None:
     """Refuse a reviews file that is not there (BundleError): asked before an audit's work, so a
     mistyped --reviews does not stop it after the rules have run."""
-    if path.is_dir():
-        raise BundleError(f"The reviews file {path} is a folder; name the reviews file itself.")
-    if not path.is_file():
-        raise BundleError(f"The reviews file {path} does not exist.")
+    check_named_file(path, "The reviews file", "the reviews file")
 
 
 def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:

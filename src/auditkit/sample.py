@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.output import check_folder
+from auditkit.output import check_folder, holds_files_of_others
 from auditkit.phones import numbers_on_file, to_e164
 
 TIMEZONE = "America/Los_Angeles"
@@ -154,7 +154,7 @@ def generate_sample(
         raise ValueError(f"clients must be at least 1, not {clients}.")
     out_dir = Path(out_dir)
     check_folder(out_dir, "The sample folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "ground_truth.csv").is_file():
+    if holds_files_of_others(out_dir, "ground_truth.csv"):
         raise AuditkitError(
             f"The sample folder {out_dir} already holds files and is not an earlier sample (it "
             "has no ground_truth.csv): the sample's tables would replace any of the same name. "

@@ -21,7 +21,14 @@ import pyarrow.compute as pc
 
 from auditkit.columns import arrow_strings, strictly_increasing
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS, SOURCE_LINE, RawTable, find_table_file, read_table
+from auditkit.loading import (
+    REJECTED_COLUMNS,
+    SOURCE_LINE,
+    RawTable,
+    check_named_file,
+    find_table_file,
+    read_table,
+)
 from auditkit.memory import release_unused_memory
 from auditkit.parsing import (
     no_problems,
@@ -524,10 +531,8 @@ def load(
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=path)
     say = progress or (lambda _message: None)
-    if calls is not None and Path(calls).is_dir():
-        raise BundleError(f"The call log {calls} is a folder; name the call log file itself.")
-    if calls is not None and not Path(calls).is_file():
-        raise BundleError(f"The call log {calls} does not exist.")
+    if calls is not None:
+        check_named_file(Path(calls), "The call log", "the call log file")
     specs = (*TABLES.values(), CALLS)
     # Each table's file, found once (None: absent, which read_table reports or allows).
     files = {
