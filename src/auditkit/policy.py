@@ -170,13 +170,14 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
         for phrase in checked_phrases[key]:
             if problem := phrase_problem(phrase):
                 raise PolicyError(f"Policy key 'phrases.{key}' holds {phrase!r}, which {problem}.")
-            again = names & set(re.compile(phrase).groupindex)
-            if again:
+            groups = set(re.compile(phrase).groupindex)
+            if names & groups:
                 raise PolicyError(
                     f"Policy key 'phrases.{key}' holds {phrase!r}, which names a group "
-                    f"{sorted(again)[0]!r} as another of its phrases does; give each its own name."
+                    f"{sorted(names & groups)[0]!r} as another of its phrases does; give each its "
+                    "own name."
                 )
-            names |= set(re.compile(phrase).groupindex)
+            names |= groups
     return Policy(**sections, phrases=checked_phrases, source=source)
 
 

@@ -777,8 +777,12 @@ _FUZZY_MIN_LENGTH = 8  # shorter forms are too close to ordinary words to match 
 _NEAR_MISS_FLOOR = 70
 
 
+# What a name's key leaves out of a form or an n-gram: everything but letters and digits.
+_NOT_IN_KEY = re.compile(r"[\W_]+")
+
+
 def _key(phrase: str) -> str:
-    return re.sub(r"[\W_]+", "", phrase.lower())
+    return _NOT_IN_KEY.sub("", phrase.lower())
 
 
 def _forms(name: str, aliases: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -902,7 +906,7 @@ def _gram_keys(grams: pd.Series) -> list[str]:
     keys = np.empty(len(grams), dtype=object)
     keys[plain] = _ascii_letters_and_digits(strings.filter(plain))
     if not plain.all():
-        keys[~plain] = grams[~plain].str.lower().str.replace(r"[\W_]+", "", regex=True).to_numpy()
+        keys[~plain] = grams[~plain].str.lower().str.replace(_NOT_IN_KEY, "", regex=True).to_numpy()
     return keys.tolist()
 
 
