@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/sample
+# The QA review queue's decisions (notebooks/qa_review.ipynb): applied by `make audit` once any exist.
+REVIEWS ?= out/reviews.csv
 
 .PHONY: audit test lint format sample clean dashboard lab bench
 
@@ -24,7 +26,7 @@ $(VENV)/.notebooks: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.core
 
 audit: $(VENV)/.core
-	$(BIN)/auditkit audit data/sample --out $(OUT)
+	$(BIN)/auditkit audit data/sample --out $(OUT) $(if $(wildcard $(REVIEWS)),--reviews $(REVIEWS))
 
 # Debian's chromium, for the report's browser test (Playwright drives it; it downloads nothing).
 CHROMIUM := /usr/bin/chromium
