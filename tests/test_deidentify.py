@@ -633,3 +633,23 @@ def test_cli_deidentify_writes_the_extract_and_names_the_key(tmp_path, capsys):
         main(["deidentify", str(sample), "--out", str(out), "--key-file", str(out / "key.csv")])
         == 2
     )
+
+
+def test_an_extract_is_refused_for_an_audit_before_it_is_loaded(runs, tmp_path, capsys):
+    # Messages removed, dates shifted per client, no call log: its findings would not be real.
+    from auditkit.auditing import audit
+    from auditkit.cli import main
+
+    folder = runs["plain"]["extract"].folder
+    expected = (
+        f"{folder} is a de-identified research extract (extract.json): its messages and notes "
+        "are removed, each client's dates are shifted and it has no call log, so a policy audit "
+        "of it would report findings that are not real. Audit the clinic's bundle the extract "
+        "was made from; the extract is for the research notebook."
+    )
+    with pytest.raises(AuditkitError) as refused:
+        audit(runs["plain"]["bundle"])
+    assert str(refused.value) == expected
+    assert main(["audit", str(folder), "--out", str(tmp_path / "out")]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == f"auditkit: {expected}"
+    assert not (tmp_path / "out" / "findings.csv").exists()

@@ -15,6 +15,8 @@ import pandas as pd
 import pyarrow as pa
 
 from auditkit.columns import as_block, is_in, strictly_increasing
+from auditkit.deidentify import EXTRACT_RECORD
+from auditkit.errors import AuditkitError
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.memory import release_unused_memory
 from auditkit.policy import Policy
@@ -284,6 +286,18 @@ def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return opportunities
 
 
+def check_auditable(path: Path) -> None:
+    """Refuse a de-identified research extract: with its messages and notes removed, dates
+    shifted per client and no call log, every rule would report findings that are not real."""
+    if (path / EXTRACT_RECORD).is_file():
+        raise AuditkitError(
+            f"{path} is a de-identified research extract ({EXTRACT_RECORD}): its messages and "
+            "notes are removed, each client's dates are shifted and it has no call log, so a "
+            "policy audit of it would report findings that are not real. Audit the clinic's "
+            "bundle the extract was made from; the extract is for the research notebook."
+        )
+
+
 def audit(
     bundle: Bundle,
     policy: Policy | None = None,
@@ -307,6 +321,7 @@ def audit(
     Minimum necessary: summaries and evidence mask client names as [client], the names the
     policy lists as [name], and phone numbers as [phone], unless `show_names`.
     """
+    check_auditable(bundle.path)
     if reviews is not None:
         check_reviews_file(Path(reviews))
     if policy is not None:

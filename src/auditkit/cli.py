@@ -113,7 +113,7 @@ def _failing(result: AuditResult, severity: str | None) -> int:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
-    from auditkit.auditing import audit
+    from auditkit.auditing import audit, check_auditable
     from auditkit.output import check_folder, write_csv
     from auditkit.report import write_report
     from auditkit.reviews import check_reviews_file
@@ -124,6 +124,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise AuditkitError("--scheduler and --partitions are for --engine dask.")
     out = Path(args.out)
     check_folder(out, "--out")  # first: a long audit must not end in an unwritable folder
+    check_auditable(Path(args.bundle))
     if args.reviews is not None:
         check_reviews_file(Path(args.reviews))
     progress = _progress(args.quiet)

@@ -50,6 +50,8 @@ REMOVED = {
 }
 # What a removed column the bundle format requires (notes.text) holds in every row.
 REMOVED_TEXT = "[removed]"
+# Marks a folder as an extract: what was done to it, for the researcher; audit() refuses it.
+EXTRACT_RECORD = "extract.json"
 SCRUBBED = {"contacts": ("message", "message_scrubbed"), "notes": ("text", "text_scrubbed")}
 KEY_COLUMNS = ["table", "real_id", "surrogate_id", "date_shift_weeks"]
 
@@ -242,7 +244,7 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
             "the key would replace it. Name a new file for the key."
         )
     check_folder(key_file.parent, "The key file's folder")
-    if holds_files_of_others(folder, "extract.json"):
+    if holds_files_of_others(folder, EXTRACT_RECORD):
         raise AuditkitError(
             f"The extract folder {folder} already holds files and is not an earlier extract. "
             "Everything in it would reach the researcher: choose a new or empty folder."
@@ -333,7 +335,7 @@ def deidentify(
     files.append(policy_path)
 
     record = _record(bundle, scrubbed_text, kept, dropped, rows)
-    record_path = folder / "extract.json"
+    record_path = folder / EXTRACT_RECORD
     write_atomically(record_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     files.append(record_path)
     return Extract(folder, key_file, tuple(files), rows)

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from auditkit.auditing import AuditResult, check_rules, finish_audit, for_month
+from auditkit.auditing import (
+    AuditResult,
+    check_auditable,
+    check_rules,
+    finish_audit,
+    for_month,
+)
 from auditkit.errors import AuditkitError
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.rules import RULES, Checked
@@ -214,6 +220,7 @@ def audit_on_dask(
     `partitions` defaults to twice the cluster's worker threads, so a slow partition does not
     leave the other workers idle.
     """
+    check_auditable(bundle.path)
     say = progress or (lambda _message: None)
     with dask_client(scheduler) as client:
         from distributed import as_completed  # installed: dask_client says how otherwise

@@ -54,6 +54,7 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
+from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
 from auditkit.rules.context import AuditContext
 from auditkit.validation import Bundle
@@ -276,7 +277,7 @@ class Survival:
 
 def is_date_shifted(bundle: Bundle) -> bool:
     """Whether the bundle is a de-identified extract whose dates were shifted per client."""
-    record = bundle.path / "extract.json"
+    record = bundle.path / EXTRACT_RECORD
     if not record.is_file():
         return False
     try:
