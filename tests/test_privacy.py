@@ -9,11 +9,12 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
-from rule_fixtures import build_bundle
+from rule_fixtures import CLIENTS, build_bundle
 
-from auditkit import audit
+from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.dashboard import MonthlyDashboard
+from auditkit.policy import policy_from_dict
 from auditkit.report import vega_javascript
 from auditkit.review_queue import ReviewQueue
 
@@ -96,6 +97,39 @@ def test_written_outputs_hold_no_name_or_phone_unless_asked(tmp_path, capsys):
     html = (shown / "report.html").read_text(encoding="utf-8")
     assert "Names shown (--show-names)" in html
     assert "805-555-0199" in html
+
+
+def test_a_rejected_rows_reason_masks_the_names_it_quotes(tmp_path, capsys):
+    # Zed Quimby's own row is set aside (its intake date holds the name), so Zed is no client
+    # the audit knows; an appointment's unreadable time names Alex Sample, who is one.
+    set_aside = {
+        **CLIENTS[0],
+        "client_id": "C9",
+        "first_name": "Zed",
+        "last_name": "Quimby",
+        "intake_date": "Zed Quimby intake",
+    }
+    folder = build_bundle(tmp_path, policy=POLICY).path
+    pd.DataFrame([*CLIENTS, set_aside]).to_csv(folder / "clients.csv", index=False)
+    appointments = pd.read_csv(folder / "appointments.csv", dtype=str)
+    unreadable = {"appointment_id": "A9", "client_id": "C1", "staff_id": "T1", "status": "no_show"}
+    unreadable["scheduled_start"] = "after Alex Sample's 3pm"
+    pd.concat([appointments, pd.DataFrame([unreadable])]).to_csv(
+        folder / "appointments.csv", index=False
+    )
+    loaded = load(folder, policy_from_dict(POLICY))
+    quoted = sorted(loaded.rejected["reason"].str.extract(r"'(.*)'")[0])
+    assert quoted == ["Zed Quimby intake", "after Alex Sample's 3pm"]  # loading keeps them
+    masked = sorted(audit(loaded).rejected["reason"].str.extract(r"'(.*)'")[0])
+    assert masked == ["[client] [client] intake", "after [client] [client]'s 3pm"]
+    assert sorted(audit(loaded, show_names=True).rejected["reason"].str.extract(r"'(.*)'")[0]) == (
+        quoted
+    )
+    out = tmp_path / "out"
+    assert main(["audit", str(folder), "--out", str(out), "--quiet"]) == 0
+    for name in ("rejected.csv", "report.html"):
+        text = (out / name).read_text(encoding="utf-8").replace(vega_javascript(), "")
+        assert [w for w in ("Zed", "Quimby", "Alex") if w in text] == [], name
 
 
 def test_dashboard_and_review_queue_show_no_name_or_phone(tmp_path):

@@ -266,6 +266,9 @@ def finish_audit(
         stale = unmatched_reviews(decided, findings_frame, bundle)
         if masked is not None:
             findings_frame[words] = masked.result().loc[was_at].reset_index(drop=True)
+            # A rejected row's reason quotes the value it could not read: a name, at times.
+            bundle = replace(bundle, rejected=_with_reasons_masked(bundle.rejected, mask))
+            rejected_reviews = _with_reasons_masked(rejected_reviews, mask)
         Findings.validate(findings_frame)
         opportunities_frame = opportunities.result()
     return AuditResult(
@@ -277,6 +280,14 @@ def finish_audit(
         reviews_file=path,
         names_shown=show_names,
     )
+
+
+def _with_reasons_masked(
+    rejected: pd.DataFrame, mask: Callable[[pd.Series], pd.Series]
+) -> pd.DataFrame:
+    if rejected.empty:
+        return rejected
+    return rejected.assign(reason=mask(rejected["reason"].astype("str")))
 
 
 def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:

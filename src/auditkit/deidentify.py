@@ -27,8 +27,8 @@ import pandas as pd
 from auditkit.errors import AuditkitError
 from auditkit.output import check_folder, holds_files_of_others, write_atomically, write_csv
 from auditkit.policy import Policy
-from auditkit.privacy import NAME_COLUMNS, known_names, text_scrubber
-from auditkit.schemas import STAFF_ROLES, TABLES
+from auditkit.privacy import known_names, text_scrubber
+from auditkit.schemas import NAME_COLUMNS, STAFF_ROLES, TABLES
 from auditkit.validation import Bundle
 
 MAX_SHIFT_WEEKS = 26  # shifts are ±1..26 weeks: never 0, so no client keeps their real dates

@@ -17,10 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import lower_case_bytes, mapped_bytes, per_distinct
+from auditkit.schemas import NAME_COLUMNS
 from auditkit.text import RE2_SPACES
 from auditkit.validation import Bundle
-
-NAME_COLUMNS = ("first_name", "last_name")
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -222,8 +221,10 @@ def text_scrubber(names: Iterable[str]) -> Callable[[pd.Series], pd.Series]:
 
 
 def client_names(bundle: Bundle) -> list[str]:
-    """Every word of every client's first and last name, for masking as [client]."""
-    return _name_words(bundle.clients[list(NAME_COLUMNS)].stack())
+    """Every word of every client's first and last name, for masking as [client]: the clients
+    accepted, and those set aside (a rejected row's reason may quote its own name)."""
+    names = bundle.clients[list(NAME_COLUMNS)].stack()
+    return _name_words(pd.concat([names, pd.Series(bundle.names_set_aside, dtype="object")]))
 
 
 def identifier_masker(

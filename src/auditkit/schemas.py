@@ -59,6 +59,10 @@ def _vocab(values: tuple[str, ...], *, required: bool = False) -> Any:
     return pa.Field(nullable=not required, isin=list(values))
 
 
+# People's names (staff and clients): masked wherever a client's could be shown.
+NAME_COLUMNS = ("first_name", "last_name")
+
+
 def _timestamp(*, required: bool = False) -> Any:
     return pa.Field(nullable=not required, tz_aware=())
 

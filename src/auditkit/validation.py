@@ -39,7 +39,7 @@ from auditkit.parsing import (
     repair_text,
 )
 from auditkit.policy import Policy, load_policy
-from auditkit.schemas import CALLS, TABLES, ColumnSpec, TableSpec
+from auditkit.schemas import CALLS, NAME_COLUMNS, TABLES, ColumnSpec, TableSpec
 
 COVERAGE_COLUMNS = ["table", "file", "encoding", "rows_read", "accepted", "rejected"]
 
@@ -55,6 +55,9 @@ class Bundle:
     # The phone system's call log (calls.csv or --calls); empty when the bundle has none.
     calls: pd.DataFrame
     coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
+    # The names on client rows set aside: not in `clients`, but a rejected row's reason may
+    # quote them (a name shifted into a date column), so masking must know them too.
+    names_set_aside: tuple[str, ...] = ()
 
     @property
     def staff(self) -> pd.DataFrame:
@@ -441,6 +444,7 @@ def validate(
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
     id_sets: dict[str, _IdSet] = {}  # each referred-to table's ids, made once
+    names_set_aside: tuple[str, ...] = ()
     specs = (*TABLES.values(), CALLS)
     for spec in specs:
         name = spec.name
@@ -463,6 +467,8 @@ def validate(
         del read
         set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
         accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
+        if name == "clients":
+            names_set_aside = _names_set_aside(raw, accepted[name])
         del raw
         rejected.append(bad)
         coverage.append(
@@ -486,7 +492,16 @@ def validate(
         rejected_frame,
         calls,
         pd.DataFrame(coverage, columns=COVERAGE_COLUMNS),
+        names_set_aside,
     )
+
+
+def _names_set_aside(raw: RawTable | _Typed, accepted: pd.DataFrame) -> tuple[str, ...]:
+    """The first and last names, as read, on the rows of `raw` not among those `accepted`."""
+    raw = raw.raw if isinstance(raw, _Typed) else raw
+    present = [c for c in NAME_COLUMNS if c in raw.frame]
+    kept = raw.lines.isin(accepted[SOURCE_LINE]).to_numpy()
+    return tuple(raw.frame.loc[~kept, present].stack().dropna().astype("str"))
 
 
 # From this many bytes of table files, two files are read and typed at a time on threads; below
