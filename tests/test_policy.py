@@ -269,16 +269,17 @@ BAD_POLICIES = {
     ),
     "phrase that backtracks for hours": (
         "[phrases]\nfee_notice = ['fee', '(\\w+\\s?)*billed']\n",
-        "Policy key 'phrases.fee_notice' holds '(\\\\w+\\\\s?)*billed', which repeats a part that "
-        "itself repeats, as (\\w+\\s?)* does, which on some texts keeps Python's regex engine "
-        "busy for hours; spell the repeats out (\\w+\\s+\\w+) or use one character class "
-        "([\\w\\s]*).",
+        "Policy key 'phrases.fee_notice' holds '(\\\\w+\\\\s?)*billed', which can match the same "
+        "text in more than one way inside a repeat, as (a|aa)* or (\\w+\\s?)* do, which on some "
+        "texts keeps Python's regex engine busy for hours; make the repeated part unambiguous "
+        "(\\w+(?:\\s+\\w+)*) or use one character class ([\\w\\s]*).",
     ),
     "phrase repeating a repeat a few times": (
         "[phrases]\nfee_notice = ['(a+)+$']\n",
-        "Policy key 'phrases.fee_notice' holds '(a+)+$', which repeats a part that itself "
-        "repeats, as (\\w+\\s?)* does, which on some texts keeps Python's regex engine busy for "
-        "hours; spell the repeats out (\\w+\\s+\\w+) or use one character class ([\\w\\s]*).",
+        "Policy key 'phrases.fee_notice' holds '(a+)+$', which can match the same text in more "
+        "than one way inside a repeat, as (a|aa)* or (\\w+\\s?)* do, which on some texts keeps "
+        "Python's regex engine busy for hours; make the repeated part unambiguous "
+        "(\\w+(?:\\s+\\w+)*) or use one character class ([\\w\\s]*).",
     ),
     "phrase with a flag for the whole pattern": (
         "[phrases]\nfee_notice = ['(?x)late fee']\n",

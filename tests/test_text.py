@@ -270,12 +270,71 @@ def test_an_extra_phrase_python_could_backtrack_on_for_hours_is_refused():
     with pytest.raises(ValueError) as caught:
         text.find("fee_notice", pd.Series(["x" * 40 + "!"]), extra=[r"(\w+\s?)*!x"])
     assert str(caught.value) == (
-        "Phrase '(\\\\w+\\\\s?)*!x' for fee_notice repeats a part that itself repeats, as "
-        "(\\w+\\s?)* does, which on some texts keeps Python's regex engine busy for hours; spell "
-        "the repeats out (\\w+\\s+\\w+) or use one character class ([\\w\\s]*)."
+        "Phrase '(\\\\w+\\\\s?)*!x' for fee_notice can match the same text in more than one "
+        "way inside a repeat, as (a|aa)* or (\\w+\\s?)* do, which on some texts keeps Python's "
+        "regex engine busy for hours; make the repeated part unambiguous (\\w+(?:\\s+\\w+)*) "
+        "or use one character class ([\\w\\s]*)."
     )
-    assert text.phrase_problem(r"\w++(?:-\w++)* fee") is None  # possessive: nothing to retry
-    assert text.phrase_problem(r"late\s+fee") is None
+
+
+AMBIGUOUS = (
+    "can match the same text in more than one way inside a repeat, as (a|aa)* or (\\w+\\s?)* "
+    "do, which on some texts keeps Python's regex engine busy for hours; make the repeated part "
+    "unambiguous (\\w+(?:\\s+\\w+)*) or use one character class ([\\w\\s]*)"
+)
+# Two different ways round a repeat over the same text: a failing match tries every mix of them.
+AMBIGUOUS_PHRASES = [
+    r"(a|aa)*x",
+    r"(\w+\s?)*!x",
+    r"(a+)+$",  # the inner and the outer repeat both go from a back to a
+    r"(?:fee|f\w*)+ due",
+    r"(x+x+)+y",
+    r"(\d|\d\d){2,}z",
+    r"(?:\w|\d\d)+!",
+    r"(?:\w|\w)+!",  # re reads it as \w(?:|)+!: two empty choices after each \w
+    r"(?:a(?:b?)?)*!",  # nothing after a, twice: b? empty, or (?:b?)? not taken
+    r"(?>(a|aa)*x)",  # an atomic group backtracks inside while it first matches
+    r"(?=(a|aa)*x)a",  # so does a look-ahead
+]
+UNAMBIGUOUS_PHRASES = [
+    r"(?:no|n)+x",  # re reads it as n(?:o|)+x
+    r"late\s+fee",
+    r"\w++(?:-\w++)* fee",
+    r"(\w+\s)*done",
+    r"\w+(?:-\w+)*",
+    r"(?:a|b)*c",
+    r"(ab|a)c",
+    r"fee(?: of \$\d+)?",
+    r"(?:\w|\d)+!",  # re reads (?:\w|\d) as one class, [\w\d]: one way only
+    r"(?:(?>\w+\s?))*billed",  # each atomic group has one match: nothing to split again
+    r"(?P<word>\w+) (?P=word) fee",
+]
+
+
+@pytest.mark.parametrize("phrase", AMBIGUOUS_PHRASES)
+def test_a_phrase_with_two_ways_round_a_repeat_is_refused(phrase):
+    assert text.phrase_problem(phrase) == AMBIGUOUS
+
+
+@pytest.mark.parametrize("phrase", UNAMBIGUOUS_PHRASES)
+def test_a_phrase_with_one_way_round_each_repeat_is_accepted(phrase):
+    assert text.phrase_problem(phrase) is None
+
+
+@pytest.mark.parametrize("category", list(text._CATEGORIES))
+def test_every_built_in_phrase_passes_the_backtracking_check(category):
+    phrases, negations = text._CATEGORIES[category]
+    assert [p for p in [*phrases, *negations] if text.phrase_problem(p)] == []
+
+
+def test_a_long_phrase_is_checked_quickly_or_refused_for_its_length():
+    # 300 words in a repeat: about 800 positions, decided in a tenth of a second
+    words = "|".join(f"fee{i}" for i in range(300))
+    assert text.phrase_problem(rf"(?:(?:{words})\s+)+due") is None
+    assert text.phrase_problem("x" * 2001) == (
+        "is too long, or repeats too many overlapping parts, to check quickly that Python's "
+        "regex engine cannot get stuck on it; split it into several phrases"
+    )
 
 
 def test_normalise_is_comparable_and_keeps_positions():
