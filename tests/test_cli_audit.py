@@ -375,3 +375,11 @@ def test_every_command_lets_the_garbage_collector_back_in_after_its_imports(
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_version_names_the_installed_release(capsys):
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"auditkit {project['version']}\n"

@@ -466,7 +466,7 @@ def test_import_command_prints_what_it_wrote(bundle, capsys):
         f"{bundle / 'calls.csv'}.\nCalls matched to clients by phone number:\n"
     )
     assert "number shared by several clients      1\n" in out
-    assert "1 values the mapping can't read; their rows stay in calls.csv, marked" in out
+    assert "\n1 value the mapping can't read, marked in calls.csv: the loader sets such" in out
     assert "Q3kq9oWe1aB2cD8 result Blocked the RingCentral mapping has no result for it" in out
 
 
@@ -480,10 +480,9 @@ def test_import_command_tells_rows_it_could_not_write_from_rows_it_marked(bundle
     out = capsys.readouterr().out
     assert out.startswith("Imported 10 rows of ringcentral.csv (preset ringcentral)")
     assert (
-        "\n1 values the mapping can't read; their rows stay in calls.csv, marked, and the loader "
-        "sets them aside (auditkit validate).\n\n1 rows of the export have another number of "
-        "fields than its header and were not imported: correct them in the export and import "
-        "it again.\n"
+        "\n1 value the mapping can't read, marked in calls.csv: the loader sets such rows aside "
+        "(auditkit validate).\n\n1 row of the export with another number of fields than its "
+        "header: not imported. Correct the export and import it again.\n"
     ) in out
     assert (
         "  12 Q3kq9oWe1aB2cDX                has 3 fields; the header has 12: not imported\n" in out

@@ -19,6 +19,7 @@ from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import AuditkitError
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.memory import release_unused_memory
+from auditkit.output import counted
 from auditkit.policy import Policy
 from auditkit.privacy import client_names, identifier_masker
 from auditkit.reviews import (
@@ -85,13 +86,13 @@ class AuditResult:
     def _flagged(self) -> np.ndarray:
         """Whether each opportunity has a finding nobody dismissed: worked out once, since a
         report asks for compliance by rule, clinician and month, over a million opportunities."""
-        counted = self.findings[self.findings["review"] != "dismissed"]
+        standing = self.findings[self.findings["review"] != "dismissed"]
         rule, rules = self._factorized("rule")
         subjects = self.opportunities["subject_id"]
         flagged = np.zeros(len(subjects), dtype=bool)
         for code, name in enumerate(rules):  # a pass per rule, not per row
             rows = as_block(np.flatnonzero(rule == code))  # one block, as audit() lists them
-            found = counted.loc[counted["rule"] == name, "subject_id"]
+            found = standing.loc[standing["rule"] == name, "subject_id"]
             flagged[rows] = is_in(subjects.iloc[rows], found).to_numpy()
         return flagged
 
@@ -171,10 +172,6 @@ LONGEST_RULES = ("NT002", "VM001", "VM002", "PC001", "LG001")
 RULE_DTYPE = pd.CategoricalDtype(sorted(RULES))
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def check_rules(
     bundle: Bundle,
     progress: Callable[[str], None] | None = None,
@@ -214,7 +211,7 @@ def check_rules(
         pending = {code: pool.submit(check, code, RULES[code]) for code in started}
         for code, rule in RULES.items():  # results in the registry's order, however they ran
             checked[code] = pending.pop(code).result()
-            say(f"{code} {rule.name}: {_count(len(checked[code].findings), 'finding')}")
+            say(f"{code} {rule.name}: {counted(len(checked[code].findings), 'finding')}")
             release_unused_memory()  # a rule's working copies, back to the OS
     return checked
 
@@ -260,8 +257,8 @@ def finish_audit(
             decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
         else:
             decided, rejected_reviews = load_reviews(path, tz)
-            problems = _count(len(rejected_reviews), "problem")
-            say(f"read {path.name}: {_count(len(decided), 'review')}, {problems} set aside")
+            problems = counted(len(rejected_reviews), "problem")
+            say(f"read {path.name}: {counted(len(decided), 'review')}, {problems} set aside")
         findings_frame = apply_reviews(findings_frame, decided)  # (keeps the findings' order)
         stale = unmatched_reviews(decided, findings_frame, bundle)
         if masked is not None:

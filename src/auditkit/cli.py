@@ -13,6 +13,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -192,6 +193,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from auditkit.importing import import_file, load_mapping, preset
+    from auditkit.output import counted
 
     _imports_done()
 
@@ -209,13 +211,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     marked = len(done.set_aside) - done.not_written
     if marked:
         print(
-            f"\n{marked} values the mapping can't read; their rows stay in "
-            f"{done.path.name}, marked, and the loader sets them aside (auditkit validate)."
+            f"\n{counted(marked, 'value')} the mapping can't read, marked in {done.path.name}: "
+            "the loader sets such rows aside (auditkit validate)."
         )
     if done.not_written:
         print(
-            f"\n{done.not_written} rows of the export have another number of fields than its "
-            "header and were not imported: correct them in the export and import it again."
+            f"\n{counted(done.not_written, 'row')} of the export with another number of fields "
+            "than its header: not imported. Correct the export and import it again."
         )
     if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))
@@ -293,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="auditkit",
         description="Audit a clinic's phone contacts against its phone-contact policy.",
     )
+    parser.add_argument("--version", action="version", version=f"auditkit {version('auditkit')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check a bundle and report rows per file")
@@ -395,8 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")
     sample.add_argument("dir", help="folder to write")
-    sample.add_argument("--clients", type=_positive, default=40)
-    sample.add_argument("--seed", type=_whole, default=7)
+    sample.add_argument(
+        "--clients", type=_positive, default=40, help="invented clients, a year each (default 40)"
+    )
+    sample.add_argument(
+        "--seed", type=_whole, default=7, help="same seed, same files (default 7, make sample's)"
+    )
     sample.add_argument(
         "--broken-rows", action="store_true", help="append a few deliberately broken rows"
     )

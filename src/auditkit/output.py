@@ -27,6 +27,11 @@ ABANDONED_AFTER_SECONDS = 600
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 row', '2 rows': a count in words for the terminal (nouns with a plain plural)."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells that a spreadsheet would run as a formula with an apostrophe."""
     out = frame.copy(deep=False)  # copy-on-write: a column replaced here is the copy's alone
