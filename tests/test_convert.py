@@ -208,3 +208,24 @@ def test_convert_refuses_a_folder_that_would_hold_tables_twice(tmp_path, capsys,
 
     err = " ".join(capsys.readouterr().err.split())
     assert err.startswith("auditkit: " + message.format(bundle=bundle, csv=tmp_path / "csv")), err
+
+
+def test_auditing_a_conversion_names_the_reviews_its_source_keeps(tmp_path, capsys):
+    # QA keeps deciding in the source bundle's reviews.csv; a conversion does not copy it.
+    source = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, source)
+    out = tmp_path / "parquet"
+    assert main(["convert", str(source), "--to", "parquet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    audited = ["audit", str(out), "--out", str(tmp_path / "results")]
+    assert main(audited) == 0
+    assert "\nNo reviews file: every finding is new.\n" in capsys.readouterr().out
+    (source / "reviews.csv").write_text(
+        "rule,subject_id,decision,reviewer,reviewed_at,comment\n", encoding="utf-8"
+    )
+    assert main(audited) == 0
+    assert (
+        "\nNo reviews file: every finding is new. This bundle was converted from "
+        f"{source.resolve()}, whose QA decisions a conversion does not copy: --reviews "
+        f"{source.resolve() / 'reviews.csv'} applies them.\n"
+    ) in capsys.readouterr().out

@@ -36,6 +36,16 @@ class Converted:
 CONVERTED = "converted.json"
 
 
+def converted_from(folder: Path) -> Path | None:
+    """The bundle `folder` was converted from, as its converted.json says; None for a folder
+    auditkit did not convert (or whose record can't be read)."""
+    try:
+        source = json.loads((folder / CONVERTED).read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(source) if isinstance(source, str) else None
+
+
 def _parquet(frame: pd.DataFrame) -> bytes:
     # source_line is the loader's own column (a file holding it is refused); a Parquet row's
     # line is its row number, so the CSV's lines are not carried over.
