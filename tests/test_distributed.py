@@ -200,9 +200,24 @@ def test_scheduler_without_the_dask_engine_is_a_usage_error(tmp_path, capsys):
     )
 
 
+def test_a_port_nobody_listens_on_exits_2_at_once(tmp_path, capsys):
+    address = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
+    dask = ["--engine", "dask", "--scheduler", address]
+
+    code = main(["audit", str(SAMPLE), "--out", str(tmp_path), "-q", *dask])
+
+    assert code == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: No Dask scheduler answered at {address}: 127.0.0.1 refused the connection "
+        "on port 9; no scheduler listens there. Give its address as tcp://HOST:8786, or leave "
+        "--scheduler out to start a local cluster."
+    )
+
+
 def test_a_scheduler_that_does_not_answer_exits_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("auditkit.distributed.CONNECT_TIMEOUT", 1)
-    address = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
+    monkeypatch.setattr("auditkit.distributed._refused", lambda _address: None)  # as if it hung
+    address = "tcp://127.0.0.1:9"
     dask = ["--engine", "dask", "--scheduler", address]
 
     code = main(["audit", str(SAMPLE), "--out", str(tmp_path), "-q", *dask])

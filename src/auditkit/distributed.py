@@ -23,6 +23,7 @@ stay exact:
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -153,6 +154,27 @@ def _gather(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(found, ignore_index=True) if found else frames[0]
 
 
+def _refused(address: str) -> str | None:
+    """Why the host at a tcp:// or tls:// `address` turned the connection down at once (nothing
+    listens on the port, say), or None: Dask's client would retry until its timeout."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError:  # not an address: Dask says so
+        return None
+    if scheme not in ("tcp", "tls"):
+        return None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+    except ConnectionRefusedError:
+        return f"{host} refused the connection on port {port}; no scheduler listens there"
+    except OSError:  # unreachable, or no answer in time: Dask's client tells
+        return None
+    return None
+
+
 @contextmanager
 def dask_client(scheduler: str | None = None) -> Iterator[Client]:
     """A client of the scheduler at `scheduler`, or of a local cluster of 2 worker processes.
@@ -168,6 +190,11 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
             "pip install 'auditkit[dask]', or audit with the default pandas engine."
         ) from None
     if scheduler is not None:
+        if refused := _refused(scheduler):
+            raise AuditkitError(
+                f"No Dask scheduler answered at {scheduler}: {refused}. Give its address as "
+                "tcp://HOST:8786, or leave --scheduler out to start a local cluster."
+            )
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, ValueError) as error:  # unreachable, refused, or not an address
