@@ -18,6 +18,7 @@ from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
 from auditkit.errors import BundleError
+from auditkit.notebook import jupyter_chart
 from auditkit.research import (
     TABLE_COLUMNS,
     NoShowExplorer,
@@ -235,6 +236,15 @@ def test_explorer_follows_grouping_and_month_range(frame):
 
 def test_explorer_says_when_months_are_shifted(frame):
     assert NoShowExplorer(frame, date_shifted=True).months.description == "Months (shifted)"
+
+
+def test_charts_offer_no_actions_menu_that_would_send_them_off_the_machine(frame, tmp_path):
+    explorer = NoShowExplorer(frame)
+    explorer.grouping.value = "service"  # a new spec: the widget's options stay
+    survival_widget = jupyter_chart(survival_chart(survival(km_bundle(tmp_path)).table))
+    for chart in (explorer.chart, survival_widget):
+        assert chart.get_state()["embed_options"] == {"actions": False}
+        assert "usermeta" not in chart.get_state()["spec"]
 
 
 def test_rate_chart_embeds_only_the_aggregated_rows(frame):

@@ -55,6 +55,7 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from auditkit.errors import BundleError
+from auditkit.notebook import jupyter_chart
 from auditkit.rules.context import AuditContext
 from auditkit.validation import Bundle
 
@@ -564,12 +565,6 @@ def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Reg
 
 
 # --- charts and widgets --------------------------------------------------------------------------
-
-
-def jupyter_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
-    """An altair chart as a widget that renders offline (vega bundled by vl-convert, no CDN)."""
-    alt.JupyterChart.enable_offline()
-    return alt.JupyterChart(chart)
 
 
 def rate_chart(rates: pd.DataFrame, by: str) -> alt.LayerChart:
