@@ -234,8 +234,15 @@ def test_explorer_follows_grouping_and_month_range(frame):
     assert [row["weekday"] for row in chart_data(explorer)] == ["Monday", "Tuesday", "Wednesday"]
 
 
-def test_explorer_says_when_months_are_shifted(frame):
-    assert NoShowExplorer(frame, date_shifted=True).months.description == "Months (shifted)"
+def test_explorer_says_when_months_are_shifted_in_labels_that_fit(frame):
+    explorer = NoShowExplorer(frame, date_shifted=True)
+    assert explorer.months.description == "Months (shifted)"
+    # ipywidgets' default label width cut this one to "Months (s…"; "initial" fits the text
+    assert explorer.months.style.description_width == "initial"
+    assert explorer.grouping.style.description_width == "initial"
+    menus = explorer.widget.children[0]
+    assert menus.children == (explorer.grouping, explorer.months)
+    assert menus.layout.flex_flow == "row wrap"  # on a narrow page the slider goes below
 
 
 def test_charts_offer_no_actions_menu_that_would_send_them_off_the_machine(frame, tmp_path):

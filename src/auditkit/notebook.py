@@ -1,6 +1,8 @@
-"""What the notebooks' widgets share: charts drawn offline and kept on this machine."""
+"""What the notebooks share: charts drawn offline and kept on this machine, and notes that wrap."""
 
 from __future__ import annotations
+
+import html
 
 import altair as alt
 
@@ -15,3 +17,22 @@ def jupyter_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
     they hold when its ``.chart`` is replaced."""
     alt.JupyterChart.enable_offline()
     return alt.JupyterChart(chart, embed_options=EMBED_OPTIONS)
+
+
+# Lines keep their own line breaks and wrap at spaces; a long id or path breaks anywhere rather
+# than run off the right edge.
+NOTE_STYLE = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 0.5em"
+
+
+class Notes:
+    """Notes for a notebook to show as wrapped paragraphs: print() sets them in fixed-width
+    lines that run off the right edge of the page or break mid-word."""
+
+    def __init__(self, *lines: str) -> None:
+        self.lines = lines
+
+    def _repr_html_(self) -> str:
+        return "".join(f'<p style="{NOTE_STYLE}">{html.escape(line)}</p>' for line in self.lines)
+
+    def __repr__(self) -> str:  # a console's view, and a notebook's text/plain
+        return "\n\n".join(self.lines)

@@ -626,20 +626,23 @@ class NoShowExplorer:
             options=[(label, key) for key, label in GROUPINGS.items()],
             value="weekday",
             description="Group by",
+            style={"description_width": "initial"},
         )
         self.months = widgets.SelectionRangeSlider(
             options=months,
             index=(0, len(months) - 1),
             description="Months (shifted)" if date_shifted else "Months",
+            style={"description_width": "initial"},  # the default width cuts "Months (s…"
             continuous_update=False,
             layout=widgets.Layout(width="480px"),
         )
         self.summary = widgets.HTML()
         self.table = widgets.HTML()
         self.chart = jupyter_chart(self._redraw())
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.grouping, self.months]), self.summary, self.chart, self.table]
+        menus = widgets.HBox(  # the slider goes below the menu where the page is narrow
+            [self.grouping, self.months], layout=widgets.Layout(flex_flow="row wrap")
         )
+        self.widget = widgets.VBox([menus, self.summary, self.chart, self.table])
         self.grouping.observe(self._update, names="value")
         self.months.observe(self._update, names="value")
 
