@@ -439,20 +439,49 @@ def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return data
 
 
+def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
+    """Why `level` was folded into its column's reference, and which estimate now carries its
+    effect: the level of another predictor with exactly its appointments (a group only one
+    clinician leads, who leads nothing else), where there is one."""
+    reference = data[column].cat.categories[0]
+    rows = data[column] == level
+    twins = [
+        (other, twin)
+        for other in CATEGORICAL_PREDICTORS
+        if other != column
+        for twin in data.loc[rows, other].unique()
+        if rows.equals(data[other] == twin)
+    ]
+    folded = f"folded into {reference}, the reference level of {column}."
+    if not twins:
+        return (
+            f"{column} {level}: a combination of other predictors' levels, so its effect cannot "
+            f"be told apart from theirs: {folded}"
+        )
+    other, twin = twins[0]
+    carrier = (
+        f"The intercept ({other} {twin} is the reference level)"
+        if twin == data[other].cat.categories[0]
+        else f"The {other}[T.{twin}] estimate"
+    )
+    return (
+        f"{column} {level}: its appointments are all and only {other} {twin}'s, so the two "
+        f"effects cannot be told apart: {folded} {carrier} carries both."
+    )
+
+
 def _fold_aliased(
     data: pd.DataFrame, aliased: set[str], notes: list[str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """Fold aliased categorical levels into their reference (the same as dropping the level's
-    column, which the formula API cannot do) and drop aliased numeric terms."""
+    column, which the formula API cannot do) and drop aliased numeric terms; the notes say
+    where each folded level's effect went, as the table has no row for it."""
     for column in CATEGORICAL_PREDICTORS:
         prefix = f"{column}[T."
-        levels = [name[len(prefix) : -1] for name in aliased if name.startswith(prefix)]
+        levels = sorted(name[len(prefix) : -1] for name in aliased if name.startswith(prefix))
         if levels:
             reference = data[column].cat.categories[0]
-            notes.append(
-                f"{column} {', '.join(sorted(levels))}: indistinguishable from other predictors "
-                f"(e.g. a group only one clinician leads); folded into {reference}."
-            )
+            notes.extend(_fold_note(data, column, level) for level in levels)
             folded = data[column].mask(data[column].isin(levels), reference)
             data = data.assign(**{column: folded.cat.remove_unused_categories()})
     numeric = [column for column in NUMERIC_PREDICTORS if column not in aliased]
