@@ -228,6 +228,16 @@ def test_starts_on_everything(dashboard, result):
     assert dashboard.table.value.count('<tr data-rule="') == total
 
 
+def test_no_chart_offers_the_actions_menu_even_after_a_change(dashboard):
+    """vega-embed's "…" menu opens a chart, data and all, in the online Vega Editor. What the
+    browser is sent turns it off; a spec's usermeta.embedOptions would override that, so none
+    carries any."""
+    dashboard.month.value = "2026-03"
+    for chart in dashboard.charts.values():
+        assert chart.get_state()["embed_options"] == {"actions": False}
+        assert "usermeta" not in chart.get_state()["spec"]
+
+
 def test_choosing_a_clinician_narrows_findings_and_charts(dashboard, result):
     dashboard.clinicians.value = ("S003",)
     theirs = result.findings[result.findings["staff_id"] == "S003"]

@@ -156,6 +156,9 @@ TABLE_ROWS = ".auditkit-findings tbody tr"
 HEATMAP_CELLS = ".auditkit-chart-heatmap g.mark-rect.role-mark path"
 RULE_BARS = ".auditkit-chart-rules g.mark-rect.role-mark path"
 TREND_MARKER = ".auditkit-chart-trend g.mark-rule.role-mark line"
+# vega-embed's "…" menu: a <details> holding .vega-actions, whose "Open in Vega Editor" sends the
+# chart, data and all, to a website.
+ACTIONS_MENU = ".vega-embed details, .vega-embed .vega-actions"
 
 
 def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path):
@@ -180,6 +183,8 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
         assert page.locator(HEATMAP_CELLS).count() == cells[None]
         assert page.locator(RULE_BARS).count() == len(RULES)
         assert page.locator(TREND_MARKER).count() == 0
+        assert page.locator(".vega-embed").count() == 3
+        assert page.locator(ACTIONS_MENU).count() == 0
         screenshot(page, SCREENSHOTS / "dashboard.png")
 
         # a bar is a rule: clicking VM001's drills into its findings
@@ -203,6 +208,7 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
         page.wait_for_function(
             f"document.querySelectorAll('{TREND_MARKER}').length === 1", timeout=UPDATE_TIMEOUT
         )
+        assert page.locator(ACTIONS_MENU).count() == 0  # redrawn charts have none either
         assert attempted == []
         assert errors == []
 

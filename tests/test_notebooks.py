@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from auditkit.notebook import NOTE_STYLE, Notes
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -76,4 +78,20 @@ def test_research_notebook_runs_on_a_deidentified_extract(tmp_path, monkeypatch)
     assert [o for o in outputs if o.output_type == "error"] == []
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert printed.startswith(f"{extract.folder}: ")  # it read the extract, not the sample
-    assert "(a date-shifted extract: calendar months are shifted)" in printed
+    assert printed.endswith("(a date-shifted extract: calendar months are shifted)\n")
+    # the notes are wrapped paragraphs, not printed lines that run off the page
+    pages = [o["data"].get("text/html", "") for o in outputs if "data" in o]
+    assert any(
+        page.startswith(f'<p style="{NOTE_STYLE}">Closure warnings: PROXY.') for page in pages
+    )
+    assert any(page.startswith(f'<p style="{NOTE_STYLE}">no_show ~ weekday') for page in pages)
+
+
+def test_notes_are_escaped_paragraphs_that_wrap():
+    notes = Notes("clinician <b>: pooled", "two\nlines")
+    assert NOTE_STYLE == "white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 0.5em"
+    assert notes._repr_html_() == (
+        f'<p style="{NOTE_STYLE}">clinician &lt;b&gt;: pooled</p>'
+        f'<p style="{NOTE_STYLE}">two\nlines</p>'
+    )
+    assert repr(notes) == "clinician <b>: pooled\n\ntwo\nlines"

@@ -229,6 +229,9 @@ def test_page_opens_offline_and_draws_every_chart(opened):
     # a cell per clinician and rule that examined their records: 8 rules each for T1 and T2
     assert page.locator("#chart-clinicians g.mark-rect.role-mark path").count() == 16
     assert page.locator("#chart-trend svg").count() == 1
+    # no "…" menu, whose "Open in Vega Editor" would send a chart, data and all, to a website
+    assert page.locator(".vega-embed").count() == 3
+    assert page.locator(".vega-embed details, .vega-embed .vega-actions").count() == 0
     # March and April have both rates; February only a no-show rate (nothing examined)
     assert page.locator("#chart-trend g.mark-symbol.role-mark path").count() == 5
     assert page.locator("h1").inner_text() == "Phone-contact audit: Riverside Psychology Clinic"

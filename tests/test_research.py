@@ -18,8 +18,10 @@ from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
 from auditkit.errors import BundleError
+from auditkit.notebook import jupyter_chart
 from auditkit.research import (
     TABLE_COLUMNS,
+    WEEKDAYS,
     NoShowExplorer,
     appointment_frame,
     closure_warnings,
@@ -233,8 +235,24 @@ def test_explorer_follows_grouping_and_month_range(frame):
     assert [row["weekday"] for row in chart_data(explorer)] == ["Monday", "Tuesday", "Wednesday"]
 
 
-def test_explorer_says_when_months_are_shifted(frame):
-    assert NoShowExplorer(frame, date_shifted=True).months.description == "Months (shifted)"
+def test_explorer_says_when_months_are_shifted_in_labels_that_fit(frame):
+    explorer = NoShowExplorer(frame, date_shifted=True)
+    assert explorer.months.description == "Months (shifted)"
+    # ipywidgets' default label width cut this one to "Months (s…"; "initial" fits the text
+    assert explorer.months.style.description_width == "initial"
+    assert explorer.grouping.style.description_width == "initial"
+    menus = explorer.widget.children[0]
+    assert menus.children == (explorer.grouping, explorer.months)
+    assert menus.layout.flex_flow == "row wrap"  # on a narrow page the slider goes below
+
+
+def test_charts_offer_no_actions_menu_that_would_send_them_off_the_machine(frame, tmp_path):
+    explorer = NoShowExplorer(frame)
+    explorer.grouping.value = "service"  # a new spec: the widget's options stay
+    survival_widget = jupyter_chart(survival_chart(survival(km_bundle(tmp_path)).table))
+    for chart in (explorer.chart, survival_widget):
+        assert chart.get_state()["embed_options"] == {"actions": False}
+        assert "usermeta" not in chart.get_state()["spec"]
 
 
 def test_rate_chart_embeds_only_the_aggregated_rows(frame):
@@ -415,10 +433,59 @@ def test_regression_pools_leaves_out_and_folds_what_it_cannot_estimate(generated
     notes = "\n".join(model.notes)
     # Intakes and assessments are never missed in the generated clinic: no finite coefficient.
     assert "service intake: 129 appointments, 0% no-shows; left out" in notes
-    # The DBT group is led only by the program director, who leads nothing else.
-    assert "service DBT skills group: indistinguishable from other predictors" in notes
+    # The DBT group is led only by the program director, who leads nothing else: folded, and
+    # the notes say where its effect went, as the table has no row for it.
+    director = generated.loc[generated["service"] == "DBT skills group", "clinician"].unique()
+    assert list(director) == ["S051"]
+    assert "clinician: reference level S051." in model.notes
+    assert (
+        "service DBT skills group: its appointments are all and only clinician S051's, so the "
+        "two effects cannot be told apart: folded into individual, the reference level of "
+        "service. The intercept (clinician S051 is the reference level) carries both."
+    ) in model.notes
     assert not any(term.startswith("service[") for term in model.table["term"])
     assert "pooled as 'other (pooled)'" in notes
+
+
+def model_frame(sessions: list[tuple[str, str, int]]) -> pd.DataFrame:
+    """An analysis frame of (clinician, service, appointments), a fifth of them missed, with the
+    other predictors drawn at random (seeded), so only the clinician-service pattern aliases."""
+    rows = [(c, s) for c, s, n in sessions for _ in range(n)]
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "clinician": [c for c, _ in rows],
+            "service": [s for _, s in rows],
+            "no_show": rng.random(len(rows)) < 0.2,
+            "weekday": rng.choice(WEEKDAYS[:5], len(rows)),
+            "hour": rng.integers(9, 18, len(rows)),
+            "lead_days": rng.integers(0, 30, len(rows)).astype("float64"),
+            "months_since_intake": rng.random(len(rows)) * 24,
+            "earlier_no_shows": rng.integers(0, 4, len(rows)),
+        }
+    )
+
+
+def test_a_group_led_by_a_clinician_who_is_not_the_reference_is_carried_by_their_term():
+    model = logistic_regression(
+        model_frame([("T1", "individual", 200), ("T2", "individual", 120), ("D", "DBT group", 100)])
+    )
+    assert model.message == ""
+    assert (
+        "service DBT group: its appointments are all and only clinician D's, so the two effects "
+        "cannot be told apart: folded into individual, the reference level of service. The "
+        "clinician[T.D] estimate carries both."
+    ) in model.notes
+    assert "clinician[T.D]" in set(model.table["term"])
+
+
+def test_a_group_two_clinicians_share_is_folded_with_a_note_saying_so():
+    sessions = [("T1", "individual", 200), ("A", "DBT group", 80), ("B", "DBT group", 80)]
+    model = logistic_regression(model_frame(sessions))
+    assert (
+        "service DBT group: a combination of other predictors' levels, so its effect cannot be "
+        "told apart from theirs: folded into individual, the reference level of service."
+    ) in model.notes
 
 
 def test_regression_with_too_few_rows_says_so(frame):

@@ -17,6 +17,7 @@ from review_fixtures import HEADER, reviewed_bundle, write_reviews
 import auditkit.review_queue
 from auditkit import audit, load
 from auditkit.errors import BundleError
+from auditkit.report import html_text
 from auditkit.review_queue import (
     ReviewQueue,
     context_html,
@@ -26,6 +27,7 @@ from auditkit.review_queue import (
     record_context,
     save_review,
 )
+from auditkit.rules import RULES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 TZ = "America/Los_Angeles"
@@ -267,6 +269,17 @@ def test_card_shows_the_message_with_its_evidence_marked(sample):
         "Client <code>C0007</code> · clinician S012 Chris Alavey · contact <code>CT000196" in card
     )
     assert '<tr class="subject"><td>CT000196</td>' in card
+
+
+def test_every_rules_card_quotes_its_policy_once(sample):
+    first = sample.findings.drop_duplicates("rule")
+    assert sorted(first["rule"]) == sorted(RULES)
+    for _, finding in first.iterrows():
+        rule = RULES[finding["rule"]]
+        card = context_html(sample.bundle, finding, {})
+        policy = card.split('<p class="policy">', 1)[1].split("</p>", 1)[0]
+        assert policy == f"Policy: \u201c{html_text(rule.policy)}\u201d {html_text(rule.why)}"
+        assert (policy.count("\u201c"), policy.count("\u201d")) == (1, 1)
 
 
 def test_card_of_a_missed_session_shows_the_appointment_calls_and_note(sample):

@@ -71,6 +71,19 @@ def test_rules_code_explains_one_rule(capsys):
     assert "20-minutes of waiting" in out
 
 
+@pytest.mark.parametrize("code", list(EXPECTED))
+def test_the_policy_is_shown_in_one_pair_of_double_quotes(code, capsys):
+    """The rule's text carries none (a quotation inside it takes single ones): presenters add
+    them, so none is ever doubled."""
+    rule = RULES[code]
+    assert not set('\u201c\u201d"') & set(rule.policy)
+    assert rule.quoted_policy == f"\u201c{rule.policy}\u201d"
+    assert main(["rules", code]) == 0
+    out = capsys.readouterr().out
+    shown = out.split("Policy:\n", 1)[1].split("\n\nWhy it matters:", 1)[0]
+    assert " ".join(shown.split()) == " ".join(rule.quoted_policy.split())
+
+
 def test_rules_unknown_code_exits_2(capsys):
     assert main(["rules", "XX999"]) == 2
     assert "There is no rule 'XX999'" in capsys.readouterr().err

@@ -251,7 +251,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
     print(f"{rule.code} {rule.name} (severity {rule.severity}; subject: {rule.subject})\n")
     for title, body in [
-        ("Policy", rule.policy),
+        ("Policy", rule.quoted_policy),
         ("Why it matters", rule.why),
         ("Examines", rule.opportunities),
         ("Violating example", rule.violating),

@@ -4,9 +4,10 @@ One whole-bundle audit is narrowed in pandas (month, clinicians, rules, severiti
 widget costs a filter and a regroup, never a re-audit. The charts are the report's own
 (auditkit.report), fed frames aggregated per rule, clinician and month, so a year of a large
 clinic embeds a few hundred rows and never meets altair's MaxRowsError. They are drawn by
-``alt.JupyterChart`` with ``enable_offline()``: its JavaScript comes from vl-convert's bundled
-Vega, so charts come up with no network in Voilà and JupyterLab, where altair's default renderer
-fetches Vega from a CDN and stays blank. Clicking a bar or a heatmap cell narrows the widgets
+``auditkit.notebook.jupyter_chart``, an offline ``alt.JupyterChart``: its JavaScript comes from
+vl-convert's bundled Vega, so charts come up with no network in Voilà and JupyterLab, where
+altair's default renderer fetches Vega from a CDN and stays blank, and it has no actions menu
+to open a chart in the online Vega Editor. Clicking a bar or a heatmap cell narrows the widgets
 to that rule or clinician, so a chart and a widget drill down alike.
 
 The filtering is plain functions (``filter_findings``, ``dashboard_charts``) so tests assert on
@@ -25,6 +26,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from auditkit.auditing import AuditResult, audit, for_month
+from auditkit.notebook import jupyter_chart
 from auditkit.report import (
     SEVERITIES,
     clinician_names,
@@ -239,7 +241,6 @@ class MonthlyDashboard(widgets.VBox):
     """
 
     def __init__(self, source: AuditResult | Bundle, export_to: Path | str = "out/dashboard"):
-        alt.JupyterChart.enable_offline()
         self.result = source if isinstance(source, AuditResult) else audit(source)
         self.names = clinician_names(self.result)
         staff = sorted(set(self.result.opportunities["staff_id"].dropna()))
@@ -268,7 +269,7 @@ class MonthlyDashboard(widgets.VBox):
             widget.add_class(css)
             widget.style.description_width = "80px"
         self.charts = {
-            name: alt.JupyterChart(chart).add_class(f"auditkit-chart-{name}")
+            name: jupyter_chart(chart).add_class(f"auditkit-chart-{name}")
             for name, chart in dashboard_charts(self.result, Selection()).items()
         }
         self.count = widgets.HTML().add_class("auditkit-count")

@@ -56,6 +56,7 @@ from statsmodels.tools.sm_exceptions import (
 
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
+from auditkit.notebook import jupyter_chart
 from auditkit.rules.context import AuditContext
 from auditkit.validation import Bundle
 
@@ -439,20 +440,49 @@ def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return data
 
 
+def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
+    """Why `level` was folded into its column's reference, and which estimate now carries its
+    effect: the level of another predictor with exactly its appointments (a group only one
+    clinician leads, who leads nothing else), where there is one."""
+    reference = data[column].cat.categories[0]
+    rows = data[column] == level
+    twins = [
+        (other, twin)
+        for other in CATEGORICAL_PREDICTORS
+        if other != column
+        for twin in data.loc[rows, other].unique()
+        if rows.equals(data[other] == twin)
+    ]
+    folded = f"folded into {reference}, the reference level of {column}."
+    if not twins:
+        return (
+            f"{column} {level}: a combination of other predictors' levels, so its effect cannot "
+            f"be told apart from theirs: {folded}"
+        )
+    other, twin = twins[0]
+    carrier = (
+        f"The intercept ({other} {twin} is the reference level)"
+        if twin == data[other].cat.categories[0]
+        else f"The {other}[T.{twin}] estimate"
+    )
+    return (
+        f"{column} {level}: its appointments are all and only {other} {twin}'s, so the two "
+        f"effects cannot be told apart: {folded} {carrier} carries both."
+    )
+
+
 def _fold_aliased(
     data: pd.DataFrame, aliased: set[str], notes: list[str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """Fold aliased categorical levels into their reference (the same as dropping the level's
-    column, which the formula API cannot do) and drop aliased numeric terms."""
+    column, which the formula API cannot do) and drop aliased numeric terms; the notes say
+    where each folded level's effect went, as the table has no row for it."""
     for column in CATEGORICAL_PREDICTORS:
         prefix = f"{column}[T."
-        levels = [name[len(prefix) : -1] for name in aliased if name.startswith(prefix)]
+        levels = sorted(name[len(prefix) : -1] for name in aliased if name.startswith(prefix))
         if levels:
             reference = data[column].cat.categories[0]
-            notes.append(
-                f"{column} {', '.join(sorted(levels))}: indistinguishable from other predictors "
-                f"(e.g. a group only one clinician leads); folded into {reference}."
-            )
+            notes.extend(_fold_note(data, column, level) for level in levels)
             folded = data[column].mask(data[column].isin(levels), reference)
             data = data.assign(**{column: folded.cat.remove_unused_categories()})
     numeric = [column for column in NUMERIC_PREDICTORS if column not in aliased]
@@ -567,12 +597,6 @@ def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Reg
 # --- charts and widgets --------------------------------------------------------------------------
 
 
-def jupyter_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
-    """An altair chart as a widget that renders offline (vega bundled by vl-convert, no CDN)."""
-    alt.JupyterChart.enable_offline()
-    return alt.JupyterChart(chart)
-
-
 def rate_chart(rates: pd.DataFrame, by: str) -> alt.LayerChart:
     """No-show rate per level as bars with their 95% interval; `rates` is already aggregated, so
     the chart holds one row per level whatever the size of the clinic."""
@@ -632,20 +656,23 @@ class NoShowExplorer:
             options=[(label, key) for key, label in GROUPINGS.items()],
             value="weekday",
             description="Group by",
+            style={"description_width": "initial"},
         )
         self.months = widgets.SelectionRangeSlider(
             options=months,
             index=(0, len(months) - 1),
             description="Months (shifted)" if date_shifted else "Months",
+            style={"description_width": "initial"},  # the default width cuts "Months (s…"
             continuous_update=False,
             layout=widgets.Layout(width="480px"),
         )
         self.summary = widgets.HTML()
         self.table = widgets.HTML()
         self.chart = jupyter_chart(self._redraw())
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.grouping, self.months]), self.summary, self.chart, self.table]
+        menus = widgets.HBox(  # the slider goes below the menu where the page is narrow
+            [self.grouping, self.months], layout=widgets.Layout(flex_flow="row wrap")
         )
+        self.widget = widgets.VBox([menus, self.summary, self.chart, self.table])
         self.grouping.observe(self._update, names="value")
         self.months.observe(self._update, names="value")
 

@@ -225,7 +225,7 @@ def context_html(
         f"{html_text(names.get(finding['staff_id'], finding['staff_id']))} · "
         f"{html_text(finding['subject_type'])} <code>{html_text(subject)}</code> · "
         f"{finding['at']:%a %Y-%m-%d %H:%M}</p>",
-        f'<p class="policy">Policy: “{html_text(rule.policy)}” {html_text(rule.why)}</p>',
+        f'<p class="policy">Policy: {html_text(rule.quoted_policy)} {html_text(rule.why)}</p>',
         _record_section(kind, context.record),
         "<h4>Appointment</h4>"
         if context.linked or appointment.empty

@@ -41,12 +41,18 @@ class Rule:
     name: str  # kebab-case
     severity: Severity
     subject: Subject
-    policy: str  # the policy sentence it enforces, quoted
+    policy: str  # the policy sentence it enforces, verbatim and without quotes: see quoted_policy
     why: str  # why it matters, for the supervisor reading a finding
     opportunities: str  # what the rule examines: the denominator of its compliance rate
     violating: str  # an example that breaks the rule
     compliant: str  # an example that keeps it
     check: Callable[[AuditContext], Checked]
+
+    @property
+    def quoted_policy(self) -> str:
+        """The policy sentence as every presenter shows it, in double quotes: `policy` carries
+        none of its own, so none is doubled (a quotation inside it takes single quotes)."""
+        return f"\u201c{self.policy}\u201d"
 
 
 def subjects(

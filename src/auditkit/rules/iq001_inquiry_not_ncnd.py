@@ -37,9 +37,9 @@ RULE = Rule(
     name="inquiry-not-neither-confirm-nor-deny",
     severity="high",
     subject="contact",
-    policy="\u201cI hear your concern, I cannot confirm that someone is or is not a client in the "
+    policy="I hear your concern, I cannot confirm that someone is or is not a client in the "
     "clinic and so I cannot respond to your questions. If you are concerned for safety, then I can "
-    "provide general recommendations.\u201d",
+    "provide general recommendations.",
     why="Even confirming that someone is a client discloses protected health information.",
     opportunities="inbound inquiries about a client from a third party",
     violating="\u201cYes, she comes here on Tuesdays.\u201d",
