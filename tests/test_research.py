@@ -584,11 +584,22 @@ def test_extract_without_approvals_or_text_reports_the_warning_unavailable(tmp_p
 
 
 def test_locate_bundle_prefers_the_extract_then_finds_the_sample(tmp_path):
+    (tmp_path / "extract.json").write_text("{}", encoding="utf-8")
     assert locate_bundle(environ={"AUDITKIT_EXTRACT": str(tmp_path)}) == tmp_path
     assert locate_bundle(REPO / "notebooks", environ={}) == SAMPLE
     assert locate_bundle(REPO, environ={"AUDITKIT_EXTRACT": " "}) == SAMPLE
     with pytest.raises(BundleError, match="AUDITKIT_EXTRACT"):
-        locate_bundle(tmp_path, environ={})
+        locate_bundle(tmp_path / "elsewhere", environ={})
+
+
+def test_locate_bundle_refuses_a_clinics_own_bundle_named_as_the_extract():
+    with pytest.raises(BundleError) as refused:
+        locate_bundle(environ={"AUDITKIT_EXTRACT": str(SAMPLE)})
+    assert str(refused.value) == (
+        f"$AUDITKIT_EXTRACT names {SAMPLE}, which is not a de-identified extract (it has no "
+        "extract.json). Research runs on extracts, not on the clinic's records: make one with "
+        "auditkit deidentify BUNDLE --out FOLDER and name that folder."
+    )
 
 
 def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):

@@ -697,9 +697,18 @@ class NoShowExplorer:
 
 def locate_bundle(start: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """The de-identified extract named by $AUDITKIT_EXTRACT, else the repository's data/sample,
-    found from `start` (default: the working directory) upwards, wherever Jupyter runs from."""
+    found from `start` (default: the working directory) upwards, wherever Jupyter runs from.
+
+    A folder named by $AUDITKIT_EXTRACT must be an extract (it holds extract.json): a clinic's
+    own bundle there would put its names, numbers and notes in front of the researcher."""
     environ = os.environ if environ is None else environ
     if extract := environ.get(EXTRACT_ENV, "").strip():
+        if not (Path(extract) / EXTRACT_RECORD).is_file():
+            raise BundleError(
+                f"${EXTRACT_ENV} names {extract}, which is not a de-identified extract (it has "
+                f"no {EXTRACT_RECORD}). Research runs on extracts, not on the clinic's records: "
+                "make one with auditkit deidentify BUNDLE --out FOLDER and name that folder."
+            )
         return Path(extract)
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
