@@ -271,6 +271,21 @@ def test_card_shows_the_message_with_its_evidence_marked(sample):
     assert '<tr class="subject"><td>CT000196</td>' in card
 
 
+def test_a_call_timed_by_the_phone_system_shows_the_logs_time_beside_it(sample):
+    # CT000539 is logged at 15:09; the phone system has the call at 15:08:34.
+    finding = sample.findings[sample.findings["subject_id"] == "CT000539"].iloc[0]
+    assert finding["rule"] == "TP001"
+    card = context_html(sample.bundle, finding, {})
+    assert (
+        "contact <code>CT000539</code> · Tue 2026-05-26 15:08 (the phone system's time; logged "
+        "15:09)</p>"
+    ) in card
+    inbound = sample.findings[sample.findings["subject_id"] == "CT000196"].iloc[0]  # its own time
+    assert "contact <code>CT000196</code> · Mon 2025-12-22 15:11</p>" in context_html(
+        sample.bundle, inbound, {}
+    )
+
+
 def test_every_rules_card_quotes_its_policy_once(sample):
     first = sample.findings.drop_duplicates("rule")
     assert sorted(first["rule"]) == sorted(RULES)

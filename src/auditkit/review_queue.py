@@ -190,6 +190,15 @@ def _record_section(kind: str, record: pd.DataFrame) -> str:
     )
 
 
+def _finding_time(at: pd.Timestamp, logged: pd.Series) -> str:
+    """When the finding happened; for a logged call the phone system also has, the rule timed
+    it by the phone system's clock, so the log's own time is given beside it."""
+    when = f"{at:%a %Y-%m-%d %H:%M}"
+    if len(logged) and logged.iloc[0].floor("min") != at.floor("min"):
+        when += f" (the phone system's time; logged {logged.iloc[0]:%H:%M})"
+    return when
+
+
 def context_html(
     bundle: Bundle,
     finding: Mapping[str, Any],
@@ -224,7 +233,7 @@ def context_html(
         f"<p>Client <code>{html_text(finding['client_id'])}</code> · clinician "
         f"{html_text(names.get(finding['staff_id'], finding['staff_id']))} · "
         f"{html_text(finding['subject_type'])} <code>{html_text(subject)}</code> · "
-        f"{finding['at']:%a %Y-%m-%d %H:%M}</p>",
+        f"{_finding_time(finding['at'], contacts.loc[contact_is_subject, 'started_at'])}</p>",
         f'<p class="policy">Policy: {html_text(rule.quoted_policy)} {html_text(rule.why)}</p>',
         _record_section(kind, context.record),
         "<h4>Appointment</h4>"
