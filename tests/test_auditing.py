@@ -1,5 +1,6 @@
 """The audit as a whole: findings table, compliance with honest denominators, month, CLI output."""
 
+import numpy as np
 import pandas as pd
 import pytest
 import review_fixtures
@@ -61,8 +62,12 @@ def test_compliance_per_rule_counts_what_each_rule_examined(tmp_path):
     assert table.loc["NT002"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
     assert table.loc["VM002"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
     assert table.loc["PC001"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
-    # a rule with nothing to examine is not a failure
-    assert table.loc["TP001"].to_dict() == {"opportunities": 0, "findings": 0, "compliance": 1.0}
+    # a rule with nothing to examine has no figure: neither a failure nor a 100 %
+    assert table.loc["TP001", ["opportunities", "findings"]].tolist() == [0, 0]
+    assert np.isnan(table.loc["TP001", "compliance"])
+    no_figure = table.index[table["compliance"].isna()].tolist()
+    assert no_figure == ["VM003", "VM004", "TP001", "IQ001", "LG001", "LG002"]
+    assert (table.loc[no_figure, "opportunities"] == 0).all()
     assert list(table.index) == [
         "MS001",
         "MS002",

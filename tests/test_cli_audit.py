@@ -25,10 +25,15 @@ def audit(bundle, tmp_path, *options: str) -> int:
     return main(["audit", str(bundle.path), "--out", str(tmp_path / "out"), *options])
 
 
-def summary_rows(stdout: str) -> dict[str, list[float]]:
-    """rule -> [opportunities, findings, dismissed, compliance] from the printed summary."""
-    rows = [line.split() for line in stdout.splitlines()]
-    return {r[0]: [float(v) for v in r[1:]] for r in rows if len(r) == 5 and r[0] in RULES}
+def summary_rows(stdout: str) -> dict[str, list[float | str]]:
+    """rule -> [opportunities, findings, dismissed, compliance] from the printed summary; the
+    compliance of a rule with no figure is the words that say why."""
+    rows = [line.split(maxsplit=4) for line in stdout.splitlines()]
+    return {
+        r[0]: [*(float(v) for v in r[1:4]), r[4] if r[4].startswith("n/a") else float(r[4])]
+        for r in rows
+        if len(r) == 5 and r[0] in RULES
+    }
 
 
 def at_a_terminal(monkeypatch) -> None:
@@ -48,12 +53,13 @@ def test_a_completed_audit_exits_0_prints_a_summary_and_writes_stale_reviews(tmp
 
     out, err = capsys.readouterr()
     assert err == ""  # not a terminal: no progress lines
-    assert "\n rule  opportunities  findings  dismissed  compliance\n" in out
+    assert "\n rule  opportunities  findings  dismissed             compliance\n" in out
     rows = summary_rows(out)
     assert list(rows) == list(RULES)
     assert rows["MS001"] == [3, 0, 1, 1.0]
     assert rows["NT001"] == [3, 1, 0, 0.6667]
     assert rows["VM002"] == [2, 1, 0, 0.5]
+    assert rows["TP001"] == [0, 0, 0, "n/a — nothing examined"]  # not 100 %
     assert "3 findings, 0 rejected-row problems." in out
     reviews = bundle.path / "reviews.csv"
     assert f"Reviews from {reviews}: 0 confirmed, 1 dismissed, 2 new; 1 stale.\n" in out
@@ -375,3 +381,18 @@ def test_every_command_lets_the_garbage_collector_back_in_after_its_imports(
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_a_month_with_nothing_examined_has_no_compliance_figures(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--month", "2027-01") == 0
+
+    out = capsys.readouterr().out
+    assert summary_rows(out) == {code: [0, 0, 0, "n/a — nothing examined"] for code in RULES}
+    lines = (tmp_path / "out" / "compliance.csv").read_text("utf-8").splitlines()
+    assert lines == ["rule,opportunities,findings,compliance"] + [f"{c},0,0," for c in RULES]
+    by_rule = pd.read_csv(tmp_path / "out" / "compliance.csv")
+    assert by_rule["compliance"].isna().all()  # read back as no figure, never as 100 %
+    for name in ("compliance_by_clinician.csv", "compliance_by_month.csv"):
+        assert pd.read_csv(tmp_path / "out" / name).empty

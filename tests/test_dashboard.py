@@ -63,7 +63,7 @@ S003_RULES = [
     ("NT001", 3, 0, 1.0),
     ("NT002", 4, 0, 1.0),
     ("TP001", 1, 0, 1.0),
-    ("IQ001", 0, 0, 1.0),
+    ("IQ001", 0, 0, None),  # nothing examined: no figure, not 100 %
     ("PC001", 21, 1, 0.9524),
 ]
 MARCH = [("PC001", "CT000418"), ("VM003", "CT000387")]
@@ -156,9 +156,15 @@ def test_charts_follow_a_month_as_an_audit_of_that_month_would(result):
     assert sum(c[2] for c in contact_cells) == 102
     assert [c for c in contact_cells if c[3]] == [("S001", "VM003", 1, 1), ("S007", "PC001", 2, 1)]
     assert rule_rows(charts["rules"].to_dict()) == [
-        (row.rule, row.opportunities, row.findings, row.compliance)
+        (
+            row.rule,
+            row.opportunities,
+            row.findings,
+            None if pd.isna(row.compliance) else row.compliance,
+        )
         for row in march.compliance.itertuples()
     ]
+    assert rule_rows(charts["rules"].to_dict())[10] == ("IQ001", 0, 0, None)
     trend = charts["trend"].to_dict()
     assert rows(trend, layer=0) == [{"label": "Mar 2026"}]  # the chosen month, marked
     months = list(dict.fromkeys(r["month"] for r in rows(trend, layer=1)))

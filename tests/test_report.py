@@ -42,6 +42,7 @@ from auditkit.report import (
     vega_javascript,
     write_report,
 )
+from auditkit.rules import RULES
 from auditkit.xlsx import xlsx_workbook
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -225,7 +226,12 @@ def test_page_opens_offline_and_draws_every_chart(opened):
     assert attempted == []
     assert errors == []
     assert page.locator("#chart-rules svg").count() == 1
-    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 14  # a bar per rule
+    # a bar per rule that examined records; the six that examined none say so instead
+    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 8
+    words = page.locator("#chart-rules g.mark-text.role-mark text").evaluate_all(
+        "ts => ts.map(t => t.textContent)"
+    )
+    assert [w for w in words if w] == ["n/a — nothing examined"] * 6
     # a cell per clinician and rule that examined their records: 8 rules each for T1 and T2
     assert page.locator("#chart-clinicians g.mark-rect.role-mark path").count() == 16
     assert page.locator("#chart-trend svg").count() == 1
@@ -343,6 +349,38 @@ def test_a_bundle_with_nothing_to_audit_still_gets_a_report(tmp_path):
     findings = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")["Findings"]
     assert findings.max_row == 1
     assert findings.auto_filter.ref == f"A1:{findings[1][-1].column_letter}1"
+
+
+def test_a_rule_that_examined_nothing_has_no_figure_on_the_page_or_in_the_workbook(report):
+    from auditkit.report import chart_specs, rule_summary
+
+    result, out = report
+    page = (out / "report.html").read_text("utf-8")
+    row = re.search(r"<tr><td>TP001</td>.*?</tr>", page).group(0)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[4:] == ["0", "0", "n/a — nothing examined"]
+    row = re.search(r"<tr><td>MS001</td>.*?</tr>", page).group(0)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[4:] == ["4", "1", "75.0%"]
+    rules = openpyxl.load_workbook(out / "report.xlsx")["Rules"]
+    tp001 = next(r for r in rules.iter_rows(values_only=True) if r[0] == "TP001")
+    assert tp001[3:6] == (0, 0, None)  # an empty cell, not 100 %
+    spec = chart_specs(result, rule_summary(result), monthly_trend(result))["chart-rules"]
+    bars = {
+        r["rule"]: (r["compliance"], r["no_figure"]) for r in spec["datasets"][spec["data"]["name"]]
+    }
+    assert bars["TP001"] == (None, "n/a — nothing examined")
+    assert bars["MS001"] == (0.75, "")
+
+
+def test_a_month_with_nothing_examined_has_no_overall_compliance(report, tmp_path):
+    result, _ = report
+    write_report(audit(result.bundle, month="2027-01"), tmp_path)
+    page = (tmp_path / "report.html").read_text("utf-8")
+    assert (
+        '<span class="value">–</span><span class="label">compliance over all rules (nothing was '
+        "examined)</span>"
+    ) in page
+    assert page.count("n/a — nothing examined") == len(RULES)
+    assert "100.0%" not in page
 
 
 # --- the month-over-month figures -------------------------------------------------------------

@@ -95,7 +95,11 @@ class AuditResult:
 
     @property
     def compliance(self) -> pd.DataFrame:
-        """Per rule: opportunities, findings, compliance rate (1.0 where nothing was examined)."""
+        """Per rule: opportunities, findings, compliance rate.
+
+        A rule that examined nothing has no rate (NaN): nothing kept the policy or broke it, and
+        a 100 % there would read as a rule met.
+        """
         return self.compliance_by()
 
     def compliance_by(self, *keys: str) -> pd.DataFrame:
@@ -152,7 +156,7 @@ class AuditResult:
             table = table.reindex(list(RULES), fill_value=0)
             table.index.name = "rule"
         rate = 1 - table["findings"] / table["opportunities"].where(table["opportunities"] > 0)
-        table["compliance"] = rate.fillna(1.0).round(4)
+        table["compliance"] = rate.round(4)  # NaN where nothing was examined: no figure
         return table[COMPLIANCE_COLUMNS].reset_index()
 
 

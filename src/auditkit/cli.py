@@ -83,11 +83,18 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     return lambda message: print(message, file=sys.stderr, flush=True)
 
 
+NOTHING_EXAMINED = "n/a — nothing examined"
+
+
 def _summary(result: AuditResult) -> pd.DataFrame:
-    """Compliance per rule, with the dismissed findings it no longer counts beside it."""
+    """Compliance per rule, with the dismissed findings it no longer counts beside it; a rule
+    that examined nothing says so, where a blank or NaN would be misread."""
     dismissed = result.findings[result.findings["review"] == "dismissed"]
     table = result.compliance.set_index("rule")
     table.insert(2, "dismissed", dismissed["rule"].value_counts().reindex(table.index).fillna(0))
+    table["compliance"] = (
+        table["compliance"].astype("object").where(table["opportunities"] > 0, NOTHING_EXAMINED)
+    )
     return table.astype({"dismissed": "int64"}).reset_index()
 
 

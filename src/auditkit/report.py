@@ -195,39 +195,39 @@ def _month_label(month: str) -> str:
     return pd.Period(month, freq="M").strftime("%b %Y")
 
 
-def rules_chart(rules: pd.DataFrame) -> alt.Chart:
-    """Compliance per rule as bars, from `rule_summary`'s columns."""
-    data = rules.assign(
-        label=rules["rule"] + " " + rules["name"],
-        examined=(rules["opportunities"] > 0).map({True: "examined", False: "nothing examined"}),
+def no_figure(rules: pd.DataFrame) -> pd.Series:
+    """Why a rule of `rule_summary` has no compliance figure ('' where it has one): said in
+    words, where a number would be read as a score."""
+    return pd.Series("", index=rules.index, dtype="str").mask(
+        rules["opportunities"] == 0, "n/a — nothing examined"
     )
-    return (
-        alt.Chart(data)
-        .mark_bar(height={"band": 0.7})
-        .encode(
-            x=alt.X(
-                "compliance:Q",
-                scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%", title="compliance", tickCount=5),
-            ),
-            y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
-            color=alt.Color(
-                "examined:N",
-                scale=alt.Scale(
-                    domain=["examined", "nothing examined"], range=["#2f6db3", "#c3c9d2"]
-                ),
-                legend=None,
-            ),
-            tooltip=[
-                alt.Tooltip("label:N", title="rule"),
-                alt.Tooltip("severity:N"),
-                alt.Tooltip("opportunities:Q", title="records examined"),
-                alt.Tooltip("findings:Q"),
-                alt.Tooltip("compliance:Q", format=".1%"),
-            ],
+
+
+def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
+    """Compliance per rule as bars, from `rule_summary`'s columns; a rule with no figure gets
+    no bar but says why, in words at its row."""
+    data = rules.assign(label=rules["rule"] + " " + rules["name"], no_figure=no_figure(rules))
+    base = alt.Chart(data).encode(
+        y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
+        tooltip=[
+            alt.Tooltip("label:N", title="rule"),
+            alt.Tooltip("severity:N"),
+            alt.Tooltip("opportunities:Q", title="records examined"),
+            alt.Tooltip("findings:Q"),
+            alt.Tooltip("compliance:Q", format=".1%"),
+        ],
+    )
+    bars = base.mark_bar(height={"band": 0.7}, color="#2f6db3").encode(
+        x=alt.X(
+            "compliance:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%", title="compliance", tickCount=5),
         )
-        .properties(width="container", height=22 * len(data))
     )
+    words = base.mark_text(align="left", dx=4, color="#5f6b7a", fontSize=11).encode(
+        x=alt.value(0), text="no_figure:N"
+    )
+    return alt.layer(bars, words).properties(width="container", height=22 * len(data))
 
 
 def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.LayerChart:
@@ -471,12 +471,13 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
     examined = int(rules["opportunities"].sum())
     flagged = int(rules["findings"].sum())
     overall = (examined - flagged) / examined if examined else float("nan")
+    pooled = f"{flagged} of {examined} records flagged" if examined else "nothing was examined"
     cards = [
         (
             len(counted),
             "findings: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
         ),
-        (_percent(overall), f"compliance over all rules ({flagged} of {examined} records flagged)"),
+        (_percent(overall), f"compliance over all rules ({pooled})"),
         (examined, "records examined by the rules"),
         (int(result.bundle.coverage["rejected"].sum()), "input rows rejected"),
     ]
@@ -491,6 +492,7 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
 
 
 def _rules_table(rules: pd.DataFrame) -> str:
+    why = no_figure(rules)
     shown = pd.DataFrame(
         {
             "rule": rules["rule"],
@@ -499,7 +501,7 @@ def _rules_table(rules: pd.DataFrame) -> str:
             "examines": rules["examines"],
             "records examined": rules["opportunities"],
             "findings": rules["findings"],
-            "compliance": rules["compliance"].map(_percent),
+            "compliance": why.where(why != "", rules["compliance"].map(_percent)),
         }
     )
     return _html_table(shown, numeric=["records examined", "findings", "compliance"])
