@@ -1,5 +1,7 @@
 """The audit as a whole: findings table, compliance with honest denominators, month, CLI output."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ from rule_fixtures import build_bundle
 from auditkit import audit
 from auditkit.auditing import for_month
 from auditkit.cli import main
+from auditkit.policy import Policy
 from auditkit.rules import RULES
 from auditkit.schemas import Findings
 
@@ -257,3 +260,26 @@ def test_an_audit_calls_python_per_value_only_for_the_few_texts_that_need_it(tmp
     # A few dozen texts at a time, where a column as short as the clients' phone numbers has
     # 350 values. (None at all would mean the spy no longer sees pandas' fallback.)
     assert 0 < max(sizes) < len(bundle.clients) // 4
+
+
+def test_a_rule_the_policy_leaves_unable_to_run_is_not_run_and_examines_nothing(
+    tmp_path, monkeypatch
+):
+    bundle = sample(tmp_path)
+    named = audit(bundle)  # the fixtures' policy names the clinic
+    assert named.compliance.set_index("rule").loc["VM001"].tolist() == [2, 0, 1.0]
+    assert named.unchecked == {} and named.caveats == []
+
+    def never(_ctx):
+        raise AssertionError("VM001 ran with nothing to listen for")
+
+    monkeypatch.setitem(RULES, "VM001", replace(RULES["VM001"], check=never))
+    unnamed = audit(bundle, policy=Policy())
+    vm001 = unnamed.compliance.set_index("rule").loc["VM001"]
+    assert vm001[["opportunities", "findings"]].tolist() == [0, 0]
+    assert np.isnan(vm001["compliance"])  # no figure, where it used to pass every voicemail
+    assert unnamed.unchecked == {"VM001": "the policy names no clinic (clinic.name in policy.toml)"}
+    assert unnamed.caveats == [
+        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+    ]
+    assert (unnamed.opportunities["rule"] == "VM001").sum() == 0

@@ -27,6 +27,7 @@ from auditkit.dashboard import (
     filter_findings,
     findings_html,
 )
+from auditkit.policy import Policy
 from auditkit.rules import RULES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -324,3 +325,18 @@ def test_export_to_a_folder_that_cannot_be_written_says_so(dashboard, tmp_path):
     dashboard.folder.value = str(blocker / "out")
     dashboard.export_button.click()
     assert dashboard.export_status.value.startswith("Could not write the report: ")
+
+
+def test_a_rule_not_checked_is_named_above_the_charts_with_its_reason(dashboard):
+    # the sample's policy lets every rule run
+    assert dashboard.children[0].value.endswith("</style><h3>Riverside Psychology Clinic</h3>")
+    unnamed = MonthlyDashboard(audit(load(SAMPLE), policy=Policy()))
+    assert unnamed.children[0].value.endswith(
+        '<h3>the clinic</h3><p class="auditkit-caveat">VM001 not checked: the policy names no '
+        "clinic (clinic.name in policy.toml).</p>"
+    )
+    bars = {row[0]: row for row in rule_rows(unnamed.charts["rules"].spec)}
+    assert bars["VM001"] == ("VM001", 0, 0, None)
+    assert next(
+        r["no_figure"] for r in rows(unnamed.charts["rules"].spec) if r["rule"] == "VM001"
+    ) == ("n/a — not checked")

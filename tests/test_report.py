@@ -461,8 +461,9 @@ def test_workbook_has_four_filtered_sheets_with_bold_frozen_headers(report):
         "findings",
         "compliance",
         "examines",
+        "not_checked",
     ]
-    assert book["Rules"].auto_filter.ref == "A1:G15"
+    assert book["Rules"].auto_filter.ref == "A1:H15"
     assert [c.value for c in book["Clinicians"][1]] == [
         "staff_id",
         "name",
@@ -492,6 +493,7 @@ def test_workbook_cells_hold_the_exact_values(report):
         1,
         0.75,
         "no-shows",
+        None,  # checked: no reason it wasn't
     ]
     assert rules["F2"].number_format == "0.0%"
     clinicians = book["Clinicians"]
@@ -980,3 +982,31 @@ def test_workbook_takes_a_title_of_31_characters_with_an_apostrophe_inside():
         io.BytesIO(xlsx_workbook([(title, pd.DataFrame({"a": [1]}), ())]))
     )
     assert book.sheetnames == [title]
+
+
+def test_a_rule_the_policy_leaves_unable_to_run_is_named_with_its_reason(report, tmp_path):
+    from auditkit.policy import Policy
+    from auditkit.report import chart_specs, rule_summary
+
+    result, _ = report
+    unnamed = audit(result.bundle, policy=Policy())  # no clinic name to listen for
+    write_report(unnamed, tmp_path)
+    page = (tmp_path / "report.html").read_text("utf-8")
+    caveat = "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert header.endswith(f'<p class="caveat">{caveat}</p>\n')  # at the top, before any figure
+    row = re.search(r"<tr><td>VM001</td>.*?</tr>", page).group(0)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[4:] == ["0", "0", "n/a — not checked"]
+    rules = openpyxl.load_workbook(tmp_path / "report.xlsx")["Rules"]
+    vm001 = next(r for r in rules.iter_rows(values_only=True) if r[0] == "VM001")
+    assert vm001[3:] == (
+        0,
+        0,
+        None,
+        "voicemails left (outbound calls with outcome voicemail)",
+        "the policy names no clinic (clinic.name in policy.toml)",
+    )
+    spec = chart_specs(unnamed, rule_summary(unnamed), monthly_trend(unnamed))["chart-rules"]
+    data = spec["datasets"][spec["data"]["name"]]
+    assert next(r["no_figure"] for r in data if r["rule"] == "VM001") == "n/a — not checked"
+    assert "caveat" not in (report[1] / "report.html").read_text("utf-8").split("</style>")[1]

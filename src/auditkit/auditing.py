@@ -27,8 +27,8 @@ from auditkit.reviews import (
     no_reviews,
     unmatched_reviews,
 )
-from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule
-from auditkit.rules.base import month_of, months_of
+from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
+from auditkit.rules.base import month_of, months_of, nothing_examined
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
 from auditkit.validation import Bundle
@@ -78,6 +78,18 @@ class AuditResult:
         if self.rejected_reviews.empty:
             return self.bundle.rejected
         return pd.concat([self.bundle.rejected, self.rejected_reviews], ignore_index=True)
+
+    @property
+    def unchecked(self) -> dict[str, str]:
+        """Rules the audit's policy left unable to run, by code, each with why: they examined
+        nothing, so they have no compliance figure."""
+        return unchecked_rules(self.bundle.policy)
+
+    @property
+    def caveats(self) -> list[str]:
+        """What to know before reading the figures, a sentence each, for the CLI and the report
+        to say alike: a figure that is missing must not pass for one that is good."""
+        return [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
 
     @cached_property
     def _flagged(self) -> np.ndarray:
@@ -189,14 +201,16 @@ def check_rules(
     client partition; `finish_audit` does the rest, over the whole bundle.
 
     Rules are checked `threads` at a time (default RULE_THREADS): most of a rule's work is in
-    numpy and Arrow, which let another rule's Python run meanwhile.
+    numpy and Arrow, which let another rule's Python run meanwhile. A rule the policy leaves
+    unable to run (`Rule.cannot_check`) is not run: it examines nothing.
     """
     say = progress or (lambda _message: None)
     timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
     ctx = AuditContext(bundle)
+    unchecked = unchecked_rules(bundle.policy)
 
     def check(code: str, rule: Rule) -> Checked:
-        result = rule.check(ctx)
+        result = nothing_examined() if code in unchecked else rule.check(ctx)
         found = result.findings.assign(
             rule=code, severity=rule.severity, subject_type=rule.subject
         )[CHECK_COLUMNS].astype(timestamp)
@@ -216,7 +230,10 @@ def check_rules(
         pending = {code: pool.submit(check, code, RULES[code]) for code in started}
         for code, rule in RULES.items():  # results in the registry's order, however they ran
             checked[code] = pending.pop(code).result()
-            say(f"{code} {rule.name}: {_count(len(checked[code].findings), 'finding')}")
+            outcome = _count(len(checked[code].findings), "finding")
+            if code in unchecked:
+                outcome = f"not checked: {unchecked[code]}"
+            say(f"{code} {rule.name}: {outcome}")
             release_unused_memory()  # a rule's working copies, back to the OS
     return checked
 

@@ -63,6 +63,8 @@ STYLE = """<style>
 .auditkit-sev-medium { background: #b54708; }
 .auditkit-sev-low { background: #475467; }
 .auditkit-count { font-size: 14px; margin: 6px 0; }
+.auditkit-caveat { color: #7a2e0e; background: #fef6ee; border: 1px solid #f9dbaf;
+  padding: 4px 8px; border-radius: 4px; font-weight: 600; }
 </style>"""
 
 
@@ -286,9 +288,12 @@ class MonthlyDashboard(widgets.VBox):
         self.show_all.on_click(lambda _button: self.reset())
         self.export_button.on_click(lambda _button: self._export_clicked())
         clinic = self.result.bundle.policy.clinic.name or "the clinic"
+        caveats = "".join(
+            f'<p class="auditkit-caveat">{html_text(caveat)}</p>' for caveat in self.result.caveats
+        )
         super().__init__(
             [
-                widgets.HTML(STYLE + f"<h3>{html_text(clinic)}</h3>"),
+                widgets.HTML(STYLE + f"<h3>{html_text(clinic)}</h3>{caveats}"),
                 widgets.HBox(
                     [
                         self.month,

@@ -79,11 +79,14 @@ def clinician_names(result: AuditResult) -> dict[str, str]:
 
 
 def rule_summary(result: AuditResult) -> pd.DataFrame:
-    """Per rule: what it is, how many records it examined and flagged, and its compliance."""
+    """Per rule: what it is, how many records it examined and flagged, and its compliance; for a
+    rule the policy left unable to run, why it was not checked ('' for the others)."""
     table = result.compliance
     table.insert(1, "name", table["rule"].map(lambda code: RULES[code].name))
     table.insert(2, "severity", table["rule"].map(lambda code: RULES[code].severity))
     table["examines"] = table["rule"].map(lambda code: RULES[code].opportunities)
+    unchecked = result.unchecked
+    table["not_checked"] = table["rule"].map(lambda code: unchecked.get(code, "")).astype("str")
     return table
 
 
@@ -198,9 +201,9 @@ def _month_label(month: str) -> str:
 def no_figure(rules: pd.DataFrame) -> pd.Series:
     """Why a rule of `rule_summary` has no compliance figure ('' where it has one): said in
     words, where a number would be read as a score."""
-    return pd.Series("", index=rules.index, dtype="str").mask(
-        rules["opportunities"] == 0, "n/a — nothing examined"
-    )
+    why = pd.Series("", index=rules.index, dtype="str")
+    why = why.mask(rules["opportunities"] == 0, "n/a — nothing examined")
+    return why.mask(rules["not_checked"] != "", "n/a — not checked")
 
 
 def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
@@ -674,6 +677,11 @@ def _trend_note(result: AuditResult) -> str:
     )
 
 
+def _caveats(result: AuditResult) -> str:
+    """The audit's caveats, at the top of the page: before any figure is read."""
+    return "".join(f'<p class="caveat">{html_text(caveat)}</p>' for caveat in result.caveats)
+
+
 def _privacy_note(result: AuditResult) -> str:
     """Says, at the top, whether this report may leave the QA team."""
     if result.names_shown:
@@ -710,6 +718,7 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
         "generated": html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
         "version": html_text(version("auditkit")),
         "privacy": _privacy_note(result),
+        "caveats": _caveats(result),
         "cards": _cards(result, rules),
         "coverage": _html_table(
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."
