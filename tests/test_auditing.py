@@ -283,3 +283,36 @@ def test_a_rule_the_policy_leaves_unable_to_run_is_not_run_and_examines_nothing(
         "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
     ]
     assert (unnamed.opportunities["rule"] == "VM001").sum() == 0
+
+
+def test_a_month_with_no_records_says_so_and_where_the_records_are(tmp_path):
+    bundle = sample(tmp_path)  # appointments, contacts and notes of March and April 2026
+    for month in ("2027-01", "2025-12"):
+        empty = audit(bundle, month=month)
+        assert empty.caveats == [
+            f"No records in {month}: nothing was examined. "
+            "The bundle's records run from 2026-03 to 2026-04."
+        ]
+        assert empty.compliance["compliance"].isna().all()
+    assert audit(bundle, month="2026-04").caveats == []
+    assert audit(bundle).caveats == []  # every month: nothing to narrow to
+
+
+def test_a_month_with_records_the_rules_do_not_examine_is_no_empty_month(tmp_path):
+    attended = {"appointment_id": "A1", "scheduled_start": "2026-02-10T10:00:00-08:00"}
+    bundle = build_bundle(
+        tmp_path, appointments=[{**attended, "status": "attended"}], contacts=[], notes=[]
+    )
+    february = audit(bundle, month="2026-02")
+    assert february.opportunities.empty
+    assert february.caveats == []  # the month has a record; each rule's n/a says the rest
+    assert audit(bundle, month="2026-05").caveats == [
+        "No records in 2026-05: nothing was examined. The bundle's records are all from 2026-02."
+    ]
+
+
+def test_a_month_of_a_bundle_with_no_records_says_the_bundle_holds_none(tmp_path):
+    assert audit(build_bundle(tmp_path), month="2026-03").caveats == [
+        "No records in 2026-03: nothing was examined. The bundle holds no appointments, "
+        "contacts, notes or calls."
+    ]

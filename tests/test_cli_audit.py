@@ -402,6 +402,17 @@ def test_a_month_with_nothing_examined_has_no_compliance_figures(tmp_path, capsy
         code: [0, 0, 0, "n/a — not checked" if code == "VM001" else "n/a — nothing examined"]
         for code in RULES
     }
+    table_end = out.index("LG002")
+    assert out[out.index("\n", table_end) + 1 :].startswith(
+        "No records in 2027-01: nothing was examined. The bundle's records run from 2026-03 to "
+        "2026-04.\n"
+        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n\n"
+    )
+    page = (tmp_path / "out" / "report.html").read_text("utf-8")  # still written
+    assert (
+        '<p class="caveat">No records in 2027-01: nothing was examined. The bundle&#x27;s records '
+        "run from 2026-03 to 2026-04.</p>"
+    ) in page
     lines = (tmp_path / "out" / "compliance.csv").read_text("utf-8").splitlines()
     assert lines == ["rule,opportunities,findings,compliance"] + [f"{c},0,0," for c in RULES]
     by_rule = pd.read_csv(tmp_path / "out" / "compliance.csv")

@@ -381,6 +381,11 @@ def test_a_month_with_nothing_examined_has_no_overall_compliance(report, tmp_pat
     ) in page
     assert page.count("n/a — nothing examined") == len(RULES)
     assert "100.0%" not in page
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert header.endswith(
+        '<p class="caveat">No records in 2027-01: nothing was examined. The bundle&#x27;s '
+        "records run from 2026-02 to 2026-04.</p>\n"
+    )
 
 
 # --- the month-over-month figures -------------------------------------------------------------

@@ -89,7 +89,22 @@ class AuditResult:
     def caveats(self) -> list[str]:
         """What to know before reading the figures, a sentence each, for the CLI and the report
         to say alike: a figure that is missing must not pass for one that is good."""
-        return [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
+        empty = [] if self.month is None or len(self.opportunities) else self._empty_month()
+        return empty + [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
+
+    def _empty_month(self) -> list[str]:
+        """A month in which nothing was examined because nothing happened, and the months the
+        bundle does hold, so a mistyped --month shows as one."""
+        held = record_months(self.bundle)
+        if self.month in held:  # records the rules don't examine: their table says n/a
+            return []
+        if not held:
+            span = "The bundle holds no appointments, contacts, notes or calls."
+        elif held[0] == held[-1]:
+            span = f"The bundle's records are all from {held[0]}."
+        else:
+            span = f"The bundle's records run from {held[0]} to {held[-1]}."
+        return [f"No records in {self.month}: nothing was examined. {span}"]
 
     @cached_property
     def _flagged(self) -> np.ndarray:
@@ -170,6 +185,18 @@ class AuditResult:
         rate = 1 - table["findings"] / table["opportunities"].where(table["opportunities"] > 0)
         table["compliance"] = rate.round(4)  # NaN where nothing was examined: no figure
         return table[COMPLIANCE_COLUMNS].reset_index()
+
+
+def record_months(bundle: Bundle) -> list[str]:
+    """The months, in order, in which the bundle's appointments, contacts, notes and calls
+    happened (clinic-local, as a month's audit counts them)."""
+    times = [
+        bundle.appointments["scheduled_start"],
+        bundle.contacts["started_at"],
+        bundle.notes["written_at"],
+        bundle.calls["started_at"],
+    ]
+    return sorted(set().union(*(month_of(at).dropna() for at in times)))
 
 
 # Rules checked at once. Two keep both cores of a small laptop busy; more add to the peak
