@@ -29,7 +29,7 @@ from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
 from auditkit import audit, load
 from auditkit import report as report_module
 from auditkit import xlsx as xlsx_module
-from auditkit.auditing import AuditResult
+from auditkit.auditing import AuditResult, for_month
 from auditkit.cli import main
 from auditkit.output import iso_times, write_csv
 from auditkit.report import (
@@ -405,16 +405,12 @@ def test_trend_covers_the_bundle_month_by_month(report):
     }
 
 
-def test_trend_of_one_month_shows_the_twelve_before_it(report):
+def test_trend_of_one_month_starts_at_the_bundles_first_month(report):
+    """The bundle's records start in February 2026: the months before it would be empty."""
     result, _ = report
     april = audit(result.bundle, month="2026-04")
     trend = monthly_trend(april).set_index("month")
-    assert list(trend.index) == [f"2025-{m:02d}" for m in range(4, 13)] + [
-        "2026-01",
-        "2026-02",
-        "2026-03",
-        "2026-04",
-    ]
+    assert list(trend.index) == ["2026-02", "2026-03", "2026-04"]
     # March comes from the whole bundle although the audit saw only April
     assert trend.loc["2026-03"].to_dict() == {
         "opportunities": 10,
@@ -425,7 +421,24 @@ def test_trend_of_one_month_shows_the_twelve_before_it(report):
         "no_show_rate": 0.6667,
     }
     assert trend.loc["2026-04", "compliance"] == 0.875
-    assert trend.loc[:"2026-01", "appointments"].sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("month", "months"),
+    [
+        # the first month with records: the month before it too, so there is a line to draw
+        ("2026-02", ["2026-01", "2026-02"]),
+        # a month after the records: back to their first month, 12 months in all
+        ("2027-01", [str(pd.Period("2026-02", freq="M") + i) for i in range(12)]),
+        # further after: the 12 months before it at most, all empty
+        ("2028-01", [str(pd.Period("2027-01", freq="M") + i) for i in range(13)]),
+        # before the records: the month and the one before it
+        ("2025-06", ["2025-05", "2025-06"]),
+    ],
+)
+def test_trend_of_one_month_never_shows_empty_months_before_the_records(report, month, months):
+    result, _ = report
+    assert monthly_trend(for_month(result, month))["month"].tolist() == months
 
 
 def test_a_months_report_audits_the_bundle_once(report, tmp_path, monkeypatch):
@@ -570,6 +583,10 @@ def test_audit_command_writes_the_report(report, tmp_path):
     assert main(["audit", str(result.bundle.path), "--out", str(out), "--month", "2026-03"]) == 0
     page = (out / "report.html").read_text("utf-8")
     assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
+    assert (
+        '<p class="note">The audited month and up to 12 months before it, from the first month '
+        "with records, for context. Compliance pools all rules"
+    ) in page
     assert openpyxl.load_workbook(out / "report.xlsx")["Findings"].max_row == 3
 
 

@@ -144,9 +144,9 @@ def shown_rules(selection: Selection) -> list[str]:
 def dashboard_charts(result: AuditResult, selection: Selection) -> dict[str, alt.TopLevelMixin]:
     """The rules, heatmap and trend charts for a selection, styled as in the report.
 
-    The trend keeps every month (the 12 before a chosen one, as the report does) but follows
-    the clinicians, rules and severities chosen; its no-show rate counts the chosen clinicians'
-    appointments.
+    The trend keeps every month (up to the 12 before a chosen one, as the report does) but
+    follows the clinicians, rules and severities chosen; its no-show rate counts the chosen
+    clinicians' appointments.
     """
     shown = narrow(result, selection)
     rules = shown_rules(selection)

@@ -48,7 +48,7 @@ from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
-CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
+CONTEXT_MONTHS = 12  # months before an audited month shown in the trend at most, for context
 MAX_TREND_MONTHS = 120  # beyond this the trend shows only months that have records
 MAX_HEATMAP_CLINICIANS = 40  # rows of the clinician x rule heatmap
 MAX_COLUMN_WIDTH = XLSX_MAX_COLUMN_WIDTH
@@ -113,10 +113,15 @@ def clinician_summary(result: AuditResult) -> pd.DataFrame:
 
 
 def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
+    """The trend's months. A month's: it and up to CONTEXT_MONTHS before it, from the first
+    month `seen` (months before the bundle's records would only be empty), but at least the
+    month before it, so there is a line to draw. Without: every month seen."""
+    seen = sorted(set(seen))
     if month is not None:
         end = pd.Period(month, freq="M")
-        return [str(end - back) for back in range(CONTEXT_MONTHS, -1, -1)]
-    seen = sorted(set(seen))
+        first = pd.Period(seen[0], freq="M") if seen else end
+        start = max(end - CONTEXT_MONTHS, min(first, end - 1))
+        return [str(p) for p in pd.period_range(start, end, freq="M")]
     if not seen:
         return []
     every = pd.period_range(seen[0], seen[-1], freq="M")
@@ -127,12 +132,12 @@ def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
 def monthly_trend(result: AuditResult) -> pd.DataFrame:
     """Per month: compliance over all rules and the no-show rate, for the trend chart.
 
-    A month's audit shows that month and the 12 before it, from the compliance per month over
-    the whole bundle it keeps (`every_month`): rules see the whole bundle either way, so the
-    figures are those a full audit reports. Compliance pools all rules: findings / records
-    examined. The no-show rate is no-shows / all appointments scheduled that month, whatever
-    their status. A month with nothing to divide by has no value (no point on the chart), not
-    100 %.
+    A month's audit shows that month and up to the 12 before it (from the bundle's first month
+    with records), from the compliance per month over the whole bundle it keeps (`every_month`):
+    rules see the whole bundle either way, so the figures are those a full audit reports.
+    Compliance pools all rules: findings / records examined. The no-show rate is no-shows / all
+    appointments scheduled that month, whatever their status. A month with nothing to divide by
+    has no value (no point on the chart), not 100 %.
     """
     by_month = result.compliance_by("month") if result.every_month is None else result.every_month
     return trend_table(by_month, result.bundle.appointments, result.month)
@@ -143,8 +148,9 @@ def trend_table(
 ) -> pd.DataFrame:
     """The trend's figures from compliance per rule and month and the appointments booked.
 
-    With `month`, that month and the 12 before it; without, every month seen. Shared by the
-    report and the dashboard, which narrows both inputs to the clinicians and rules it shows.
+    With `month`, that month and up to the 12 before it, from the first month with records
+    (see `_trend_months`); without, every month seen. Shared by the report and the dashboard,
+    which narrows both inputs to the clinicians and rules it shows.
     """
     checked = by_month.groupby("month")[["opportunities", "findings"]].sum()
     start = booked["scheduled_start"]
@@ -666,7 +672,8 @@ def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
 
 def _trend_note(result: AuditResult) -> str:
     scope = (
-        f"The audited month and the {CONTEXT_MONTHS} months before it, for context. "
+        f"The audited month and up to {CONTEXT_MONTHS} months before it, from the first month "
+        "with records, for context. "
         if result.month is not None
         else "Every month in the bundle. "
     )
