@@ -1,5 +1,8 @@
 """The audit as a whole: findings table, compliance with honest denominators, month, CLI output."""
 
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
 import pytest
 import review_fixtures
@@ -8,6 +11,7 @@ from rule_fixtures import build_bundle
 from auditkit import audit
 from auditkit.auditing import for_month
 from auditkit.cli import main
+from auditkit.policy import Policy
 from auditkit.rules import RULES
 from auditkit.schemas import Findings
 
@@ -61,8 +65,12 @@ def test_compliance_per_rule_counts_what_each_rule_examined(tmp_path):
     assert table.loc["NT002"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
     assert table.loc["VM002"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
     assert table.loc["PC001"].to_dict() == {"opportunities": 2, "findings": 0, "compliance": 1.0}
-    # a rule with nothing to examine is not a failure
-    assert table.loc["TP001"].to_dict() == {"opportunities": 0, "findings": 0, "compliance": 1.0}
+    # a rule with nothing to examine has no figure: neither a failure nor a 100 %
+    assert table.loc["TP001", ["opportunities", "findings"]].tolist() == [0, 0]
+    assert np.isnan(table.loc["TP001", "compliance"])
+    no_figure = table.index[table["compliance"].isna()].tolist()
+    assert no_figure == ["VM003", "VM004", "TP001", "IQ001", "LG001", "LG002"]
+    assert (table.loc[no_figure, "opportunities"] == 0).all()
     assert list(table.index) == [
         "MS001",
         "MS002",
@@ -252,3 +260,59 @@ def test_an_audit_calls_python_per_value_only_for_the_few_texts_that_need_it(tmp
     # A few dozen texts at a time, where a column as short as the clients' phone numbers has
     # 350 values. (None at all would mean the spy no longer sees pandas' fallback.)
     assert 0 < max(sizes) < len(bundle.clients) // 4
+
+
+def test_a_rule_the_policy_leaves_unable_to_run_is_not_run_and_examines_nothing(
+    tmp_path, monkeypatch
+):
+    bundle = sample(tmp_path)
+    named = audit(bundle)  # the fixtures' policy names the clinic
+    assert named.compliance.set_index("rule").loc["VM001"].tolist() == [2, 0, 1.0]
+    assert named.unchecked == {} and named.caveats == []
+
+    def never(_ctx):
+        raise AssertionError("VM001 ran with nothing to listen for")
+
+    monkeypatch.setitem(RULES, "VM001", replace(RULES["VM001"], check=never))
+    unnamed = audit(bundle, policy=Policy())
+    vm001 = unnamed.compliance.set_index("rule").loc["VM001"]
+    assert vm001[["opportunities", "findings"]].tolist() == [0, 0]
+    assert np.isnan(vm001["compliance"])  # no figure, where it used to pass every voicemail
+    assert unnamed.unchecked == {"VM001": "the policy names no clinic (clinic.name in policy.toml)"}
+    assert unnamed.caveats == [
+        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+    ]
+    assert (unnamed.opportunities["rule"] == "VM001").sum() == 0
+
+
+def test_a_month_with_no_records_says_so_and_where_the_records_are(tmp_path):
+    bundle = sample(tmp_path)  # appointments, contacts and notes of March and April 2026
+    for month in ("2027-01", "2025-12"):
+        empty = audit(bundle, month=month)
+        assert empty.caveats == [
+            f"No records in {month}: nothing was examined. "
+            "The bundle's records run from 2026-03 to 2026-04."
+        ]
+        assert empty.compliance["compliance"].isna().all()
+    assert audit(bundle, month="2026-04").caveats == []
+    assert audit(bundle).caveats == []  # every month: nothing to narrow to
+
+
+def test_a_month_with_records_the_rules_do_not_examine_is_no_empty_month(tmp_path):
+    attended = {"appointment_id": "A1", "scheduled_start": "2026-02-10T10:00:00-08:00"}
+    bundle = build_bundle(
+        tmp_path, appointments=[{**attended, "status": "attended"}], contacts=[], notes=[]
+    )
+    february = audit(bundle, month="2026-02")
+    assert february.opportunities.empty
+    assert february.caveats == []  # the month has a record; each rule's n/a says the rest
+    assert audit(bundle, month="2026-05").caveats == [
+        "No records in 2026-05: nothing was examined. The bundle's records are all from 2026-02."
+    ]
+
+
+def test_a_month_of_a_bundle_with_no_records_says_the_bundle_holds_none(tmp_path):
+    assert audit(build_bundle(tmp_path), month="2026-03").caveats == [
+        "No records in 2026-03: nothing was examined. The bundle holds no appointments, "
+        "contacts, notes or calls."
+    ]

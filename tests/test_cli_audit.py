@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import auditkit
 from auditkit.cli import main
 from auditkit.rules import RULES
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 DISMISS_MS001 = "MS001,A2,dismissed,Jordan,2026-04-01 09:30,=Client called in"
 DISMISS_NT001 = "NT001,A2,dismissed,Jordan,2026-04-01 09:35,Note was on paper"
 STALE_A1 = "MS001,A1,confirmed,Jordan,2026-03-03 08:00,"
@@ -25,10 +27,15 @@ def audit(bundle, tmp_path, *options: str) -> int:
     return main(["audit", str(bundle.path), "--out", str(tmp_path / "out"), *options])
 
 
-def summary_rows(stdout: str) -> dict[str, list[float]]:
-    """rule -> [opportunities, findings, dismissed, compliance] from the printed summary."""
-    rows = [line.split() for line in stdout.splitlines()]
-    return {r[0]: [float(v) for v in r[1:]] for r in rows if len(r) == 5 and r[0] in RULES}
+def summary_rows(stdout: str) -> dict[str, list[float | str]]:
+    """rule -> [opportunities, findings, dismissed, compliance] from the printed summary; the
+    compliance of a rule with no figure is the words that say why."""
+    rows = [line.split(maxsplit=4) for line in stdout.splitlines()]
+    return {
+        r[0]: [*(float(v) for v in r[1:4]), r[4] if r[4].startswith("n/a") else float(r[4])]
+        for r in rows
+        if len(r) == 5 and r[0] in RULES and r[1].isdigit()
+    }
 
 
 def at_a_terminal(monkeypatch) -> None:
@@ -48,12 +55,19 @@ def test_a_completed_audit_exits_0_prints_a_summary_and_writes_stale_reviews(tmp
 
     out, err = capsys.readouterr()
     assert err == ""  # not a terminal: no progress lines
-    assert "\n rule  opportunities  findings  dismissed  compliance\n" in out
+    assert "\n rule  opportunities  findings  dismissed             compliance\n" in out
     rows = summary_rows(out)
     assert list(rows) == list(RULES)
     assert rows["MS001"] == [3, 0, 1, 1.0]
     assert rows["NT001"] == [3, 1, 0, 0.6667]
     assert rows["VM002"] == [2, 1, 0, 0.5]
+    assert rows["TP001"] == [0, 0, 0, "n/a — nothing examined"]  # not 100 %
+    # the built-in policy names no clinic: VM001 can't listen for it, so it is not checked
+    assert rows["VM001"] == [0, 0, 0, "n/a — not checked"]
+    assert (
+        "\nVM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n\n"
+        "3 findings"
+    ) in out
     assert "3 findings, 0 rejected-row problems." in out
     reviews = bundle.path / "reviews.csv"
     assert f"Reviews from {reviews}: 0 confirmed, 1 dismissed, 2 new; 1 stale.\n" in out
@@ -270,7 +284,8 @@ def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsy
         "MS001 no-outreach-call: 1 finding",
         "MS002 called-too-soon: 0 findings",
         "MS003 no-voicemail-left: 0 findings",
-        "VM001 clinic-named-without-consent: 0 findings",
+        "VM001 clinic-named-without-consent: not checked: the policy names no clinic "
+        "(clinic.name in policy.toml)",
         "VM002 no-fee-notice: 1 finding",
         "VM003 closure-warning-unapproved: 0 findings",
         "VM004 closure-warning-premature: 0 findings",
@@ -383,3 +398,58 @@ def test_version_names_the_installed_release(capsys):
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"auditkit {project['version']}\n"
+
+
+def test_a_month_with_nothing_examined_has_no_compliance_figures(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--month", "2027-01") == 0
+
+    out = capsys.readouterr().out
+    assert summary_rows(out) == {
+        code: [0, 0, 0, "n/a — not checked" if code == "VM001" else "n/a — nothing examined"]
+        for code in RULES
+    }
+    table_end = out.index("LG002")
+    assert out[out.index("\n", table_end) + 1 :].startswith(
+        "No records in 2027-01: nothing was examined. The bundle's records run from 2026-03 to "
+        "2026-04.\n"
+        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n\n"
+    )
+    page = (tmp_path / "out" / "report.html").read_text("utf-8")  # still written
+    assert (
+        '<p class="caveat">No records in 2027-01: nothing was examined. The bundle&#x27;s records '
+        "run from 2026-03 to 2026-04.</p>"
+    ) in page
+    lines = (tmp_path / "out" / "compliance.csv").read_text("utf-8").splitlines()
+    assert lines == ["rule,opportunities,findings,compliance"] + [f"{c},0,0," for c in RULES]
+    by_rule = pd.read_csv(tmp_path / "out" / "compliance.csv")
+    assert by_rule["compliance"].isna().all()  # read back as no figure, never as 100 %
+    for name in ("compliance_by_clinician.csv", "compliance_by_month.csv"):
+        assert pd.read_csv(tmp_path / "out" / name).empty
+
+
+def test_the_sample_without_its_policy_audits_vm001_as_not_checked(tmp_path, capsys):
+    """The sample's policy names the clinic; without it, VM001 has nothing to listen for."""
+    bundle = tmp_path / "sample"
+    shutil.copytree(SAMPLE, bundle, ignore=shutil.ignore_patterns("policy.toml"))
+    out_dir = tmp_path / "out"
+
+    assert main(["audit", str(bundle), "--out", str(out_dir)]) == 0
+
+    out = capsys.readouterr().out
+    rows = summary_rows(out)
+    assert rows["VM001"] == [0, 0, 0, "n/a — not checked"]
+    assert rows["VM002"] == [113, 8, 0, 0.9292]  # the other rules run as before
+    caveat = "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+    assert [line for line in out.splitlines() if "not checked:" in line] == [caveat]
+    assert "VM001,0,0,\n" in (out_dir / "compliance.csv").read_text("utf-8")
+    page = (out_dir / "report.html").read_text("utf-8")
+    assert f'<p class="caveat">{caveat}</p>' in page
+
+
+def test_the_sample_with_its_policy_checks_every_rule(tmp_path, capsys):
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert summary_rows(out)["VM001"] == [211, 6, 0, 0.9716]
+    assert "not checked" not in out

@@ -27,6 +27,7 @@ from auditkit.dashboard import (
     filter_findings,
     findings_html,
 )
+from auditkit.policy import Policy
 from auditkit.rules import RULES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -63,7 +64,7 @@ S003_RULES = [
     ("NT001", 3, 0, 1.0),
     ("NT002", 4, 0, 1.0),
     ("TP001", 1, 0, 1.0),
-    ("IQ001", 0, 0, 1.0),
+    ("IQ001", 0, 0, None),  # nothing examined: no figure, not 100 %
     ("PC001", 21, 1, 0.9524),
 ]
 MARCH = [("PC001", "CT000418"), ("VM003", "CT000387")]
@@ -156,13 +157,20 @@ def test_charts_follow_a_month_as_an_audit_of_that_month_would(result):
     assert sum(c[2] for c in contact_cells) == 102
     assert [c for c in contact_cells if c[3]] == [("S001", "VM003", 1, 1), ("S007", "PC001", 2, 1)]
     assert rule_rows(charts["rules"].to_dict()) == [
-        (row.rule, row.opportunities, row.findings, row.compliance)
+        (
+            row.rule,
+            row.opportunities,
+            row.findings,
+            None if pd.isna(row.compliance) else row.compliance,
+        )
         for row in march.compliance.itertuples()
     ]
+    assert rule_rows(charts["rules"].to_dict())[10] == ("IQ001", 0, 0, None)
     trend = charts["trend"].to_dict()
     assert rows(trend, layer=0) == [{"label": "Mar 2026"}]  # the chosen month, marked
     months = list(dict.fromkeys(r["month"] for r in rows(trend, layer=1)))
-    assert months == [str(pd.Period("2025-03", freq="M") + i) for i in range(13)]
+    # from September 2025, the sample's first month: the six before it would be empty
+    assert months == [str(pd.Period("2025-09", freq="M") + i) for i in range(7)]
 
 
 def test_charts_follow_severities_and_rules(result):
@@ -328,3 +336,18 @@ def test_export_to_a_folder_that_cannot_be_written_says_so(dashboard, tmp_path):
     dashboard.folder.value = str(blocker / "out")
     dashboard.export_button.click()
     assert dashboard.export_status.value.startswith("Could not write the report: ")
+
+
+def test_a_rule_not_checked_is_named_above_the_charts_with_its_reason(dashboard):
+    # the sample's policy lets every rule run
+    assert dashboard.children[0].value.endswith("</style><h3>Riverside Psychology Clinic</h3>")
+    unnamed = MonthlyDashboard(audit(load(SAMPLE), policy=Policy()))
+    assert unnamed.children[0].value.endswith(
+        '<h3>the clinic</h3><p class="auditkit-caveat">VM001 not checked: the policy names no '
+        "clinic (clinic.name in policy.toml).</p>"
+    )
+    bars = {row[0]: row for row in rule_rows(unnamed.charts["rules"].spec)}
+    assert bars["VM001"] == ("VM001", 0, 0, None)
+    assert next(
+        r["no_figure"] for r in rows(unnamed.charts["rules"].spec) if r["rule"] == "VM001"
+    ) == ("n/a — not checked")

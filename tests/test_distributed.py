@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ import pytest
 from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.distributed import audit_on_dask, client_partitions, split_bundle
+from auditkit.policy import Policy
 from auditkit.sample import generate_sample
 
 distributed = pytest.importorskip("distributed")
@@ -100,6 +102,25 @@ def test_sample_bundle_gives_the_pandas_results(scheduler, partitions):
 
     assert_same_results(got, audit(bundle))
     assert len(got.findings) == 126
+
+
+def test_a_rule_not_checked_and_a_month_with_no_records_give_the_pandas_results(scheduler):
+    unnamed = replace(load(SAMPLE), policy=Policy())  # no clinic name: VM001 is not checked
+    got = audit_on_dask(unnamed, scheduler, 3)
+
+    assert_same_results(got, audit(unnamed))
+    vm001 = got.compliance.set_index("rule").loc["VM001"]
+    assert vm001[["opportunities", "findings"]].tolist() == [0, 0]
+    assert got.caveats == [
+        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+    ]
+    empty = audit_on_dask(load(SAMPLE), scheduler, 3, month="2027-01")
+    assert_same_results(empty, audit(load(SAMPLE), month="2027-01"))
+    assert empty.compliance["compliance"].isna().all()
+    assert empty.caveats == [
+        "No records in 2027-01: nothing was examined. The bundle's records run from 2025-09 to "
+        "2026-08."
+    ]
 
 
 def test_generated_bundle_gives_the_pandas_results(scheduler, generated_bundle):

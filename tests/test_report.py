@@ -29,7 +29,7 @@ from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
 from auditkit import audit, load
 from auditkit import report as report_module
 from auditkit import xlsx as xlsx_module
-from auditkit.auditing import AuditResult
+from auditkit.auditing import AuditResult, for_month
 from auditkit.cli import main
 from auditkit.output import iso_times, write_csv
 from auditkit.report import (
@@ -42,6 +42,7 @@ from auditkit.report import (
     vega_javascript,
     write_report,
 )
+from auditkit.rules import RULES
 from auditkit.xlsx import xlsx_workbook
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -225,7 +226,12 @@ def test_page_opens_offline_and_draws_every_chart(opened):
     assert attempted == []
     assert errors == []
     assert page.locator("#chart-rules svg").count() == 1
-    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 14  # a bar per rule
+    # a bar per rule that examined records; the six that examined none say so instead
+    assert page.locator("#chart-rules g.mark-rect.role-mark path").count() == 8
+    words = page.locator("#chart-rules g.mark-text.role-mark text").evaluate_all(
+        "ts => ts.map(t => t.textContent)"
+    )
+    assert [w for w in words if w] == ["n/a — nothing examined"] * 6
     # a cell per clinician and rule that examined their records: 8 rules each for T1 and T2
     assert page.locator("#chart-clinicians g.mark-rect.role-mark path").count() == 16
     assert page.locator("#chart-trend svg").count() == 1
@@ -348,6 +354,43 @@ def test_a_bundle_with_nothing_to_audit_still_gets_a_report(tmp_path):
     assert findings.auto_filter.ref == f"A1:{findings[1][-1].column_letter}1"
 
 
+def test_a_rule_that_examined_nothing_has_no_figure_on_the_page_or_in_the_workbook(report):
+    from auditkit.report import chart_specs, rule_summary
+
+    result, out = report
+    page = (out / "report.html").read_text("utf-8")
+    row = re.search(r"<tr><td>TP001</td>.*?</tr>", page).group(0)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[4:] == ["0", "0", "n/a — nothing examined"]
+    row = re.search(r"<tr><td>MS001</td>.*?</tr>", page).group(0)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[4:] == ["4", "1", "75.0%"]
+    rules = openpyxl.load_workbook(out / "report.xlsx")["Rules"]
+    tp001 = next(r for r in rules.iter_rows(values_only=True) if r[0] == "TP001")
+    assert tp001[3:6] == (0, 0, None)  # an empty cell, not 100 %
+    spec = chart_specs(result, rule_summary(result), monthly_trend(result))["chart-rules"]
+    bars = {
+        r["rule"]: (r["compliance"], r["no_figure"]) for r in spec["datasets"][spec["data"]["name"]]
+    }
+    assert bars["TP001"] == (None, "n/a — nothing examined")
+    assert bars["MS001"] == (0.75, "")
+
+
+def test_a_month_with_nothing_examined_has_no_overall_compliance(report, tmp_path):
+    result, _ = report
+    write_report(audit(result.bundle, month="2027-01"), tmp_path)
+    page = (tmp_path / "report.html").read_text("utf-8")
+    assert (
+        '<span class="value">–</span><span class="label">compliance over all rules (nothing was '
+        "examined)</span>"
+    ) in page
+    assert page.count("n/a — nothing examined") == len(RULES)
+    assert "100.0%" not in page
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert header.endswith(
+        '<p class="caveat">No records in 2027-01: nothing was examined. The bundle&#x27;s '
+        "records run from 2026-02 to 2026-04.</p>\n"
+    )
+
+
 # --- the month-over-month figures -------------------------------------------------------------
 
 
@@ -365,16 +408,12 @@ def test_trend_covers_the_bundle_month_by_month(report):
     }
 
 
-def test_trend_of_one_month_shows_the_twelve_before_it(report):
+def test_trend_of_one_month_starts_at_the_bundles_first_month(report):
+    """The bundle's records start in February 2026: the months before it would be empty."""
     result, _ = report
     april = audit(result.bundle, month="2026-04")
     trend = monthly_trend(april).set_index("month")
-    assert list(trend.index) == [f"2025-{m:02d}" for m in range(4, 13)] + [
-        "2026-01",
-        "2026-02",
-        "2026-03",
-        "2026-04",
-    ]
+    assert list(trend.index) == ["2026-02", "2026-03", "2026-04"]
     # March comes from the whole bundle although the audit saw only April
     assert trend.loc["2026-03"].to_dict() == {
         "opportunities": 10,
@@ -385,7 +424,24 @@ def test_trend_of_one_month_shows_the_twelve_before_it(report):
         "no_show_rate": 0.6667,
     }
     assert trend.loc["2026-04", "compliance"] == 0.875
-    assert trend.loc[:"2026-01", "appointments"].sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("month", "months"),
+    [
+        # the first month with records: the month before it too, so there is a line to draw
+        ("2026-02", ["2026-01", "2026-02"]),
+        # a month after the records: back to their first month, 12 months in all
+        ("2027-01", [str(pd.Period("2026-02", freq="M") + i) for i in range(12)]),
+        # further after: the 12 months before it at most, all empty
+        ("2028-01", [str(pd.Period("2027-01", freq="M") + i) for i in range(13)]),
+        # before the records: the month and the one before it
+        ("2025-06", ["2025-05", "2025-06"]),
+    ],
+)
+def test_trend_of_one_month_never_shows_empty_months_before_the_records(report, month, months):
+    result, _ = report
+    assert monthly_trend(for_month(result, month))["month"].tolist() == months
 
 
 def test_a_months_report_audits_the_bundle_once(report, tmp_path, monkeypatch):
@@ -426,8 +482,9 @@ def test_workbook_has_four_filtered_sheets_with_bold_frozen_headers(report):
         "findings",
         "compliance",
         "examines",
+        "not_checked",
     ]
-    assert book["Rules"].auto_filter.ref == "A1:G15"
+    assert book["Rules"].auto_filter.ref == "A1:H15"
     assert [c.value for c in book["Clinicians"][1]] == [
         "staff_id",
         "name",
@@ -457,6 +514,7 @@ def test_workbook_cells_hold_the_exact_values(report):
         1,
         0.75,
         "no-shows",
+        None,  # checked: no reason it wasn't
     ]
     assert rules["F2"].number_format == "0.0%"
     clinicians = book["Clinicians"]
@@ -528,6 +586,10 @@ def test_audit_command_writes_the_report(report, tmp_path):
     assert main(["audit", str(result.bundle.path), "--out", str(out), "--month", "2026-03"]) == 0
     page = (out / "report.html").read_text("utf-8")
     assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
+    assert (
+        '<p class="note">The audited month and up to 12 months before it, from the first month '
+        "with records, for context. Compliance pools all rules"
+    ) in page
     assert openpyxl.load_workbook(out / "report.xlsx")["Findings"].max_row == 3
 
 
@@ -945,3 +1007,31 @@ def test_workbook_takes_a_title_of_31_characters_with_an_apostrophe_inside():
         io.BytesIO(xlsx_workbook([(title, pd.DataFrame({"a": [1]}), ())]))
     )
     assert book.sheetnames == [title]
+
+
+def test_a_rule_the_policy_leaves_unable_to_run_is_named_with_its_reason(report, tmp_path):
+    from auditkit.policy import Policy
+    from auditkit.report import chart_specs, rule_summary
+
+    result, _ = report
+    unnamed = audit(result.bundle, policy=Policy())  # no clinic name to listen for
+    write_report(unnamed, tmp_path)
+    page = (tmp_path / "report.html").read_text("utf-8")
+    caveat = "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+    header = page[page.index("<header>") : page.index("</header>")]
+    assert header.endswith(f'<p class="caveat">{caveat}</p>\n')  # at the top, before any figure
+    row = re.search(r"<tr><td>VM001</td>.*?</tr>", page).group(0)
+    assert re.findall(r"<td[^>]*>(.*?)</td>", row)[4:] == ["0", "0", "n/a — not checked"]
+    rules = openpyxl.load_workbook(tmp_path / "report.xlsx")["Rules"]
+    vm001 = next(r for r in rules.iter_rows(values_only=True) if r[0] == "VM001")
+    assert vm001[3:] == (
+        0,
+        0,
+        None,
+        "voicemails left (outbound calls with outcome voicemail)",
+        "the policy names no clinic (clinic.name in policy.toml)",
+    )
+    spec = chart_specs(unnamed, rule_summary(unnamed), monthly_trend(unnamed))["chart-rules"]
+    data = spec["datasets"][spec["data"]["name"]]
+    assert next(r["no_figure"] for r in data if r["rule"] == "VM001") == "n/a — not checked"
+    assert "caveat" not in (report[1] / "report.html").read_text("utf-8").split("</style>")[1]

@@ -2,11 +2,16 @@
 
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
 from auditkit.cli import main
-from auditkit.rules import RULES
+from auditkit.policy import Policy, load_policy, policy_from_dict
+from auditkit.rules import RULES, unchecked_rules
+
+# The sample's policy fills in every key a rule may need.
+FULL_POLICY = load_policy(Path(__file__).resolve().parents[1] / "data" / "sample" / "policy.toml")
 
 EXPECTED = {
     "MS001": ("high", "appointment"),
@@ -43,6 +48,11 @@ def test_every_rule_is_fully_documented(code):
     module = inspect.getmodule(rule.check)
     assert module.__name__.split(".")[-1].startswith(code.lower() + "_")
     assert module.__doc__ and module.__doc__.startswith(code)
+    # Whether it can be checked under a policy: under a full one, yes; where not, the reason
+    # names the policy key to fill in.
+    assert rule.cannot_check(FULL_POLICY) is None
+    reason = rule.cannot_check(Policy())
+    assert reason is None or re.search(r" \([a-z_]+\.[a-z_]+ in policy\.toml\)$", reason), reason
 
 
 def test_rule_names_are_unique():
@@ -93,3 +103,13 @@ def test_the_rules_started_first_are_registered_rules():
     from auditkit.auditing import LONGEST_RULES
 
     assert set(LONGEST_RULES) <= set(RULES)
+
+
+def test_only_vm001_needs_a_policy_key_the_built_in_policy_leaves_blank():
+    assert unchecked_rules(Policy()) == {
+        "VM001": "the policy names no clinic (clinic.name in policy.toml)"
+    }
+    assert unchecked_rules(FULL_POLICY) == {}
+    # an alias alone is something to listen for; a blank name is not
+    assert unchecked_rules(policy_from_dict({"clinic": {"aliases": ["RPC"]}})) == {}
+    assert list(unchecked_rules(policy_from_dict({"clinic": {"name": "  "}}))) == ["VM001"]

@@ -30,8 +30,8 @@ from auditkit.reviews import (
     no_reviews,
     unmatched_reviews,
 )
-from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule
-from auditkit.rules.base import month_of, months_of
+from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
+from auditkit.rules.base import month_of, months_of, nothing_examined
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
 from auditkit.validation import Bundle
@@ -82,6 +82,33 @@ class AuditResult:
             return self.bundle.rejected
         return pd.concat([self.bundle.rejected, self.rejected_reviews], ignore_index=True)
 
+    @property
+    def unchecked(self) -> dict[str, str]:
+        """Rules the audit's policy left unable to run, by code, each with why: they examined
+        nothing, so they have no compliance figure."""
+        return unchecked_rules(self.bundle.policy)
+
+    @property
+    def caveats(self) -> list[str]:
+        """What to know before reading the figures, a sentence each, for the CLI and the report
+        to say alike: a figure that is missing must not pass for one that is good."""
+        empty = [] if self.month is None or len(self.opportunities) else self._empty_month()
+        return empty + [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
+
+    def _empty_month(self) -> list[str]:
+        """A month in which nothing was examined because nothing happened, and the months the
+        bundle does hold, so a mistyped --month shows as one."""
+        held = record_months(self.bundle)
+        if self.month in held:  # records the rules don't examine: their table says n/a
+            return []
+        if not held:
+            span = "The bundle holds no appointments, contacts, notes or calls."
+        elif held[0] == held[-1]:
+            span = f"The bundle's records are all from {held[0]}."
+        else:
+            span = f"The bundle's records run from {held[0]} to {held[-1]}."
+        return [f"No records in {self.month}: nothing was examined. {span}"]
+
     @cached_property
     def _flagged(self) -> np.ndarray:
         """Whether each opportunity has a finding nobody dismissed: worked out once, since a
@@ -98,7 +125,11 @@ class AuditResult:
 
     @property
     def compliance(self) -> pd.DataFrame:
-        """Per rule: opportunities, findings, compliance rate (1.0 where nothing was examined)."""
+        """Per rule: opportunities, findings, compliance rate.
+
+        A rule that examined nothing has no rate (NaN): nothing kept the policy or broke it, and
+        a 100 % there would read as a rule met.
+        """
         return self.compliance_by()
 
     def compliance_by(self, *keys: str) -> pd.DataFrame:
@@ -155,8 +186,20 @@ class AuditResult:
             table = table.reindex(list(RULES), fill_value=0)
             table.index.name = "rule"
         rate = 1 - table["findings"] / table["opportunities"].where(table["opportunities"] > 0)
-        table["compliance"] = rate.fillna(1.0).round(4)
+        table["compliance"] = rate.round(4)  # NaN where nothing was examined: no figure
         return table[COMPLIANCE_COLUMNS].reset_index()
+
+
+def record_months(bundle: Bundle) -> list[str]:
+    """The months, in order, in which the bundle's appointments, contacts, notes and calls
+    happened (clinic-local, as a month's audit counts them)."""
+    times = [
+        bundle.appointments["scheduled_start"],
+        bundle.contacts["started_at"],
+        bundle.notes["written_at"],
+        bundle.calls["started_at"],
+    ]
+    return sorted(set().union(*(month_of(at).dropna() for at in times)))
 
 
 # Rules checked at once. Two keep both cores of a small laptop busy; more add to the peak
@@ -184,14 +227,16 @@ def check_rules(
     client partition; `finish_audit` does the rest, over the whole bundle.
 
     Rules are checked `threads` at a time (default RULE_THREADS): most of a rule's work is in
-    numpy and Arrow, which let another rule's Python run meanwhile.
+    numpy and Arrow, which let another rule's Python run meanwhile. A rule the policy leaves
+    unable to run (`Rule.cannot_check`) is not run: it examines nothing.
     """
     say = progress or (lambda _message: None)
     timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
     ctx = AuditContext(bundle)
+    unchecked = unchecked_rules(bundle.policy)
 
     def check(code: str, rule: Rule) -> Checked:
-        result = rule.check(ctx)
+        result = nothing_examined() if code in unchecked else rule.check(ctx)
         found = result.findings.assign(
             rule=code, severity=rule.severity, subject_type=rule.subject
         )[CHECK_COLUMNS].astype(timestamp)
@@ -211,7 +256,10 @@ def check_rules(
         pending = {code: pool.submit(check, code, RULES[code]) for code in started}
         for code, rule in RULES.items():  # results in the registry's order, however they ran
             checked[code] = pending.pop(code).result()
-            say(f"{code} {rule.name}: {counted(len(checked[code].findings), 'finding')}")
+            outcome = counted(len(checked[code].findings), "finding")
+            if code in unchecked:
+                outcome = f"not checked: {unchecked[code]}"
+            say(f"{code} {rule.name}: {outcome}")
             release_unused_memory()  # a rule's working copies, back to the OS
     return checked
 

@@ -84,11 +84,19 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     return lambda message: print(message, file=sys.stderr, flush=True)
 
 
+NOTHING_EXAMINED, NOT_CHECKED = "n/a — nothing examined", "n/a — not checked"
+
+
 def _summary(result: AuditResult) -> pd.DataFrame:
-    """Compliance per rule, with the dismissed findings it no longer counts beside it."""
+    """Compliance per rule, with the dismissed findings it no longer counts beside it; a rule
+    with no figure says why, where a blank or NaN would be misread."""
     dismissed = result.findings[result.findings["review"] == "dismissed"]
     table = result.compliance.set_index("rule")
     table.insert(2, "dismissed", dismissed["rule"].value_counts().reindex(table.index).fillna(0))
+    figure = (
+        table["compliance"].astype("object").where(table["opportunities"] > 0, NOTHING_EXAMINED)
+    )
+    table["compliance"] = figure.mask(table.index.isin(list(result.unchecked)), NOT_CHECKED)
     return table.astype({"dismissed": "int64"}).reset_index()
 
 
@@ -169,6 +177,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(_table(bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
         print()
         print(_table(_summary(result)))
+        for caveat in result.caveats:
+            print(caveat)
         print(f"\n{len(result.findings)} findings, {len(result.rejected)} rejected-row problems.")
         print(_reviews_line(result))
         print(f"Report: {out / 'report.html'} (and report.xlsx)")

@@ -65,6 +65,8 @@ STYLE = """<style>
 .auditkit-sev-medium { background: #b54708; }
 .auditkit-sev-low { background: #475467; }
 .auditkit-count { font-size: 14px; margin: 6px 0; }
+.auditkit-caveat { color: #7a2e0e; background: #fef6ee; border: 1px solid #f9dbaf;
+  padding: 4px 8px; border-radius: 4px; font-weight: 600; }
 </style>"""
 
 
@@ -144,9 +146,9 @@ def shown_rules(selection: Selection) -> list[str]:
 def dashboard_charts(result: AuditResult, selection: Selection) -> dict[str, alt.TopLevelMixin]:
     """The rules, heatmap and trend charts for a selection, styled as in the report.
 
-    The trend keeps every month (the 12 before a chosen one, as the report does) but follows
-    the clinicians, rules and severities chosen; its no-show rate counts the chosen clinicians'
-    appointments.
+    The trend keeps every month (up to the 12 before a chosen one, as the report does) but
+    follows the clinicians, rules and severities chosen; its no-show rate counts the chosen
+    clinicians' appointments.
     """
     shown = narrow(result, selection)
     rules = shown_rules(selection)
@@ -287,9 +289,12 @@ class MonthlyDashboard(widgets.VBox):
         self.show_all.on_click(lambda _button: self.reset())
         self.export_button.on_click(lambda _button: self._export_clicked())
         clinic = self.result.bundle.policy.clinic.name or "the clinic"
+        caveats = "".join(
+            f'<p class="auditkit-caveat">{html_text(caveat)}</p>' for caveat in self.result.caveats
+        )
         super().__init__(
             [
-                widgets.HTML(STYLE + f"<h3>{html_text(clinic)}</h3>"),
+                widgets.HTML(STYLE + f"<h3>{html_text(clinic)}</h3>{caveats}"),
                 widgets.HBox(
                     [
                         self.month,

@@ -48,7 +48,7 @@ from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
-CONTEXT_MONTHS = 12  # months before an audited month shown in the trend, for context
+CONTEXT_MONTHS = 12  # months before an audited month shown in the trend at most, for context
 MAX_TREND_MONTHS = 120  # beyond this the trend shows only months that have records
 MAX_HEATMAP_CLINICIANS = 40  # rows of the clinician x rule heatmap
 MAX_COLUMN_WIDTH = XLSX_MAX_COLUMN_WIDTH
@@ -79,11 +79,14 @@ def clinician_names(result: AuditResult) -> dict[str, str]:
 
 
 def rule_summary(result: AuditResult) -> pd.DataFrame:
-    """Per rule: what it is, how many records it examined and flagged, and its compliance."""
+    """Per rule: what it is, how many records it examined and flagged, and its compliance; for a
+    rule the policy left unable to run, why it was not checked ('' for the others)."""
     table = result.compliance
     table.insert(1, "name", table["rule"].map(lambda code: RULES[code].name))
     table.insert(2, "severity", table["rule"].map(lambda code: RULES[code].severity))
     table["examines"] = table["rule"].map(lambda code: RULES[code].opportunities)
+    unchecked = result.unchecked
+    table["not_checked"] = table["rule"].map(lambda code: unchecked.get(code, "")).astype("str")
     return table
 
 
@@ -110,10 +113,15 @@ def clinician_summary(result: AuditResult) -> pd.DataFrame:
 
 
 def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
+    """The trend's months. A month's: it and up to CONTEXT_MONTHS before it, from the first
+    month `seen` (months before the bundle's records would only be empty), but at least the
+    month before it, so there is a line to draw. Without: every month seen."""
+    seen = sorted(set(seen))
     if month is not None:
         end = pd.Period(month, freq="M")
-        return [str(end - back) for back in range(CONTEXT_MONTHS, -1, -1)]
-    seen = sorted(set(seen))
+        first = pd.Period(seen[0], freq="M") if seen else end
+        start = max(end - CONTEXT_MONTHS, min(first, end - 1))
+        return [str(p) for p in pd.period_range(start, end, freq="M")]
     if not seen:
         return []
     every = pd.period_range(seen[0], seen[-1], freq="M")
@@ -124,12 +132,12 @@ def _trend_months(month: str | None, seen: Iterable[str]) -> list[str]:
 def monthly_trend(result: AuditResult) -> pd.DataFrame:
     """Per month: compliance over all rules and the no-show rate, for the trend chart.
 
-    A month's audit shows that month and the 12 before it, from the compliance per month over
-    the whole bundle it keeps (`every_month`): rules see the whole bundle either way, so the
-    figures are those a full audit reports. Compliance pools all rules: findings / records
-    examined. The no-show rate is no-shows / all appointments scheduled that month, whatever
-    their status. A month with nothing to divide by has no value (no point on the chart), not
-    100 %.
+    A month's audit shows that month and up to the 12 before it (from the bundle's first month
+    with records), from the compliance per month over the whole bundle it keeps (`every_month`):
+    rules see the whole bundle either way, so the figures are those a full audit reports.
+    Compliance pools all rules: findings / records examined. The no-show rate is no-shows / all
+    appointments scheduled that month, whatever their status. A month with nothing to divide by
+    has no value (no point on the chart), not 100 %.
     """
     by_month = result.compliance_by("month") if result.every_month is None else result.every_month
     return trend_table(by_month, result.bundle.appointments, result.month)
@@ -140,8 +148,9 @@ def trend_table(
 ) -> pd.DataFrame:
     """The trend's figures from compliance per rule and month and the appointments booked.
 
-    With `month`, that month and the 12 before it; without, every month seen. Shared by the
-    report and the dashboard, which narrows both inputs to the clinicians and rules it shows.
+    With `month`, that month and up to the 12 before it, from the first month with records
+    (see `_trend_months`); without, every month seen. Shared by the report and the dashboard,
+    which narrows both inputs to the clinicians and rules it shows.
     """
     checked = by_month.groupby("month")[["opportunities", "findings"]].sum()
     start = booked["scheduled_start"]
@@ -195,39 +204,39 @@ def _month_label(month: str) -> str:
     return pd.Period(month, freq="M").strftime("%b %Y")
 
 
-def rules_chart(rules: pd.DataFrame) -> alt.Chart:
-    """Compliance per rule as bars, from `rule_summary`'s columns."""
-    data = rules.assign(
-        label=rules["rule"] + " " + rules["name"],
-        examined=(rules["opportunities"] > 0).map({True: "examined", False: "nothing examined"}),
+def no_figure(rules: pd.DataFrame) -> pd.Series:
+    """Why a rule of `rule_summary` has no compliance figure ('' where it has one): said in
+    words, where a number would be read as a score."""
+    why = pd.Series("", index=rules.index, dtype="str")
+    why = why.mask(rules["opportunities"] == 0, "n/a — nothing examined")
+    return why.mask(rules["not_checked"] != "", "n/a — not checked")
+
+
+def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
+    """Compliance per rule as bars, from `rule_summary`'s columns; a rule with no figure gets
+    no bar but says why, in words at its row."""
+    data = rules.assign(label=rules["rule"] + " " + rules["name"], no_figure=no_figure(rules))
+    base = alt.Chart(data).encode(
+        y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
+        tooltip=[
+            alt.Tooltip("label:N", title="rule"),
+            alt.Tooltip("severity:N"),
+            alt.Tooltip("opportunities:Q", title="records examined"),
+            alt.Tooltip("findings:Q"),
+            alt.Tooltip("compliance:Q", format=".1%"),
+        ],
     )
-    return (
-        alt.Chart(data)
-        .mark_bar(height={"band": 0.7})
-        .encode(
-            x=alt.X(
-                "compliance:Q",
-                scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%", title="compliance", tickCount=5),
-            ),
-            y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
-            color=alt.Color(
-                "examined:N",
-                scale=alt.Scale(
-                    domain=["examined", "nothing examined"], range=["#2f6db3", "#c3c9d2"]
-                ),
-                legend=None,
-            ),
-            tooltip=[
-                alt.Tooltip("label:N", title="rule"),
-                alt.Tooltip("severity:N"),
-                alt.Tooltip("opportunities:Q", title="records examined"),
-                alt.Tooltip("findings:Q"),
-                alt.Tooltip("compliance:Q", format=".1%"),
-            ],
+    bars = base.mark_bar(height={"band": 0.7}, color="#2f6db3").encode(
+        x=alt.X(
+            "compliance:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%", title="compliance", tickCount=5),
         )
-        .properties(width="container", height=22 * len(data))
     )
+    words = base.mark_text(align="left", dx=4, color="#5f6b7a", fontSize=11).encode(
+        x=alt.value(0), text="no_figure:N"
+    )
+    return alt.layer(bars, words).properties(width="container", height=22 * len(data))
 
 
 def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.LayerChart:
@@ -471,12 +480,13 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
     examined = int(rules["opportunities"].sum())
     flagged = int(rules["findings"].sum())
     overall = (examined - flagged) / examined if examined else float("nan")
+    pooled = f"{flagged} of {examined} records flagged" if examined else "nothing was examined"
     cards = [
         (
             len(counted),
             "findings: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
         ),
-        (_percent(overall), f"compliance over all rules ({flagged} of {examined} records flagged)"),
+        (_percent(overall), f"compliance over all rules ({pooled})"),
         (examined, "records examined by the rules"),
         (int(result.bundle.coverage["rejected"].sum()), "input rows rejected"),
     ]
@@ -491,6 +501,7 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
 
 
 def _rules_table(rules: pd.DataFrame) -> str:
+    why = no_figure(rules)
     shown = pd.DataFrame(
         {
             "rule": rules["rule"],
@@ -499,7 +510,7 @@ def _rules_table(rules: pd.DataFrame) -> str:
             "examines": rules["examines"],
             "records examined": rules["opportunities"],
             "findings": rules["findings"],
-            "compliance": rules["compliance"].map(_percent),
+            "compliance": why.where(why != "", rules["compliance"].map(_percent)),
         }
     )
     return _html_table(shown, numeric=["records examined", "findings", "compliance"])
@@ -661,7 +672,8 @@ def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
 
 def _trend_note(result: AuditResult) -> str:
     scope = (
-        f"The audited month and the {CONTEXT_MONTHS} months before it, for context. "
+        f"The audited month and up to {CONTEXT_MONTHS} months before it, from the first month "
+        "with records, for context. "
         if result.month is not None
         else "Every month in the bundle. "
     )
@@ -670,6 +682,11 @@ def _trend_note(result: AuditResult) -> str:
         "rate is no-shows ÷ all appointments scheduled that month. Months with nothing to divide "
         "by have no point."
     )
+
+
+def _caveats(result: AuditResult) -> str:
+    """The audit's caveats, at the top of the page: before any figure is read."""
+    return "".join(f'<p class="caveat">{html_text(caveat)}</p>' for caveat in result.caveats)
 
 
 def _privacy_note(result: AuditResult) -> str:
@@ -708,6 +725,7 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
         "generated": html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
         "version": html_text(version("auditkit")),
         "privacy": _privacy_note(result),
+        "caveats": _caveats(result),
         "cards": _cards(result, rules),
         "coverage": _html_table(
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."

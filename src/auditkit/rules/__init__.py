@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from auditkit.policy import Policy
 from auditkit.rules import (
     iq001_inquiry_not_ncnd,
     lg001_call_not_logged,
@@ -39,4 +40,10 @@ _MODULES = (
 
 RULES: dict[str, Rule] = {module.RULE.code: module.RULE for module in _MODULES}
 
-__all__ = ["RULES", "SEVERITY_ORDER", "Checked", "Rule"]
+
+def unchecked_rules(policy: Policy) -> dict[str, str]:
+    """The rules `policy` leaves unable to run, by code, each with the reason it gives."""
+    return {code: why for code, rule in RULES.items() if (why := rule.cannot_check(policy))}
+
+
+__all__ = ["RULES", "SEVERITY_ORDER", "Checked", "Rule", "unchecked_rules"]

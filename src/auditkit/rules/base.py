@@ -17,6 +17,7 @@ import pandas as pd
 from auditkit.columns import per_distinct, take_text
 
 if TYPE_CHECKING:
+    from auditkit.policy import Policy
     from auditkit.rules.context import AuditContext
 
 Severity = Literal["high", "medium", "low"]
@@ -35,6 +36,11 @@ class Checked:
     findings: pd.DataFrame  # SUBJECT_COLUMNS + summary, evidence
 
 
+def checkable(_policy: Policy) -> None:
+    """What most rules say of any policy: nothing in it keeps them from being checked."""
+    return None
+
+
 @dataclass(frozen=True)
 class Rule:
     code: str  # stable: reports, review decisions and users' scripts key on it
@@ -47,12 +53,23 @@ class Rule:
     violating: str  # an example that breaks the rule
     compliant: str  # an example that keeps it
     check: Callable[[AuditContext], Checked]
+    # Why the rule cannot be checked under a policy (None: it can), naming the policy key to
+    # fill in. Such a rule examines nothing, so it has no compliance figure, and the audit says
+    # why, where checking it anyway would pass every record.
+    cannot_check: Callable[[Policy], str | None] = checkable
 
     @property
     def quoted_policy(self) -> str:
         """The policy sentence as every presenter shows it, in double quotes: `policy` carries
         none of its own, so none is doubled (a quotation inside it takes single quotes)."""
         return f"\u201c{self.policy}\u201d"
+
+
+def nothing_examined() -> Checked:
+    """What a rule that cannot be checked examined and found: no records."""
+    none = pd.DataFrame({column: pd.Series(dtype="str") for column in SUBJECT_COLUMNS})
+    none["at"] = pd.Series(dtype="datetime64[us, UTC]")
+    return Checked(none, found(none, "", ""))
 
 
 def subjects(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auditkit.rules.base import Checked, Rule, found, quote, subjects
 from auditkit.rules.context import AuditContext
+
+if TYPE_CHECKING:
+    from auditkit.policy import Policy
 
 
 def check(ctx: AuditContext) -> Checked:
@@ -27,6 +32,15 @@ def check(ctx: AuditContext) -> Checked:
     return Checked(subjects(voicemails, "contact_id", "started_at"), found(hits, summary, evidence))
 
 
+def cannot_check(policy: Policy) -> str | None:
+    """With no name or alias to listen for, no voicemail could ever be found naming the
+    clinic: every one would pass unheard."""
+    clinic = policy.clinic
+    if any(form.strip() for form in (clinic.name, *clinic.aliases)):
+        return None
+    return "the policy names no clinic (clinic.name in policy.toml)"
+
+
 RULE = Rule(
     code="VM001",
     name="clinic-named-without-consent",
@@ -41,4 +55,5 @@ RULE = Rule(
     "never consented.",
     compliant="\u201cThis is Sam calling. We had an appointment at 11:00…\u201d",
     check=check,
+    cannot_check=cannot_check,
 )
