@@ -132,6 +132,27 @@ def test_a_rejected_rows_reason_masks_the_names_it_quotes(tmp_path, capsys):
         assert [w for w in ("Zed", "Quimby", "Alex") if w in text] == [], name
 
 
+def test_reviewers_comments_are_masked_like_the_evidence(tmp_path):
+    loaded = bundle(tmp_path)
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(
+        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
+        "TP001,K1,confirmed,QA,2026-03-05T09:00:00-08:00,Alex Sample's sister answered\n"
+        "MS001,A9,dismissed,QA,2026-03-05T09:00:00-08:00,Alex rescheduled by email\n",
+        encoding="utf-8",
+    )
+    result = audit(loaded, reviews=reviews)
+    comments = result.findings.set_index("rule")["review_comment"]
+    assert comments["TP001"] == "[client] [client]'s sister answered"
+    assert comments.isna().sum() == len(comments) - 1
+    assert result.stale_reviews["comment"].tolist() == ["[client] rescheduled by email"]
+    shown = audit(loaded, reviews=reviews, show_names=True)
+    assert shown.findings.set_index("rule").loc["TP001", "review_comment"] == (
+        "Alex Sample's sister answered"
+    )
+    assert shown.stale_reviews["comment"].tolist() == ["Alex rescheduled by email"]
+
+
 def test_dashboard_and_review_queue_show_no_name_or_phone(tmp_path):
     result = audit(bundle(tmp_path))
     dashboard = MonthlyDashboard(result, export_to=tmp_path / "export")

@@ -311,9 +311,12 @@ def finish_audit(
         stale = unmatched_reviews(decided, findings_frame, bundle)
         if masked is not None:
             findings_frame[words] = masked.result().loc[was_at].reset_index(drop=True)
-            # A rejected row's reason quotes the value it could not read: a name, at times.
-            bundle = replace(bundle, rejected=_with_reasons_masked(bundle.rejected, mask))
-            rejected_reviews = _with_reasons_masked(rejected_reviews, mask)
+            # A rejected row's reason quotes the value it could not read (a name, at times), and
+            # a reviewer's comment may name the client it is about.
+            bundle = replace(bundle, rejected=_with_masked(bundle.rejected, "reason", mask))
+            rejected_reviews = _with_masked(rejected_reviews, "reason", mask)
+            findings_frame = _with_masked(findings_frame, "review_comment", mask)
+            stale = _with_masked(stale, "comment", mask)
         Findings.validate(findings_frame)
         opportunities_frame = opportunities.result()
     return AuditResult(
@@ -327,12 +330,16 @@ def finish_audit(
     )
 
 
-def _with_reasons_masked(
-    rejected: pd.DataFrame, mask: Callable[[pd.Series], pd.Series]
+def _with_masked(
+    frame: pd.DataFrame, column: str, mask: Callable[[pd.Series], pd.Series]
 ) -> pd.DataFrame:
-    if rejected.empty:
-        return rejected
-    return rejected.assign(reason=mask(rejected["reason"].astype("str")))
+    """`frame` with the texts in `column` masked; blanks stay blank."""
+    given = frame[column].notna().to_numpy()
+    if not given.any():
+        return frame
+    texts = frame[column].astype("str")
+    texts[given] = mask(texts[given])
+    return frame.assign(**{column: texts})
 
 
 def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:
