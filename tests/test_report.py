@@ -463,10 +463,12 @@ def test_a_months_report_audits_the_bundle_once(report, tmp_path, monkeypatch):
 # --- the workbook -----------------------------------------------------------------------------
 
 
-def test_workbook_has_four_filtered_sheets_with_bold_frozen_headers(report):
+def test_workbook_has_six_filtered_sheets_with_bold_frozen_headers(report):
     result, out = report
     book = openpyxl.load_workbook(out / "report.xlsx")
-    assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Rejected"]
+    assert book.sheetnames == [
+        "Findings", "Rules", "Clinicians", "Months", "Stale reviews", "Rejected"
+    ]  # fmt: skip
     findings = book["Findings"]
     header = [c.value for c in findings[1]]
     assert header[:9] == list(MS001_A2)
@@ -496,6 +498,15 @@ def test_workbook_has_four_filtered_sheets_with_bold_frozen_headers(report):
         "compliance",
     ]
     assert book["Rejected"].auto_filter.ref == "A1:E3"
+    months = [[c.value for c in row] for row in book["Months"].rows]
+    assert months[0] == ["rule", "month", "opportunities", "findings", "compliance"]
+    expected = result.compliance_by("month").sort_values(["rule", "month"])
+    assert months[1:] == expected.astype(object).where(expected.notna(), None).values.tolist()
+    assert [c.value for c in book["Stale reviews"][1]] == [
+        "rule", "subject_id", "decision", "reviewer", "reviewed_at", "comment", "source_line",
+        "at", "reason",
+    ]  # fmt: skip
+    assert book["Stale reviews"].max_row == 1
 
 
 def test_workbook_cells_hold_the_exact_values(report):
@@ -578,6 +589,28 @@ def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
     ) in page
     book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")
     assert [c.value for c in book["Clinicians"][3]][3:7] == [1, 0, 1, 0]
+
+
+def test_the_report_says_which_reviews_it_applied_and_lists_the_stale_ones(tmp_path):
+    bundle = make_bundle(tmp_path)
+    reviews = bundle.path / "reviews.csv"
+    reviews.write_text(
+        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
+        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,explained in person\n"
+        "MS001,A1,confirmed,SUP,2026-04-20T09:00:00,\n",
+        encoding="utf-8",
+    )
+    result = audit(bundle)
+    write_report(result, tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text("utf-8")
+    assert (
+        f'<div class="meta">Reviews from {reviews}: 0 confirmed, 1 dismissed, '
+        f"{len(result.findings) - 1} new; 1 stale.</div>"
+    ) in page
+    stale = page[page.index('id="stale-title"') : page.index('id="rejected-title"')]
+    assert re.findall(r"<td>(.*?)</td>", stale)[:4] == ["MS001", "A1", "confirmed", "SUP"]
+    book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")
+    assert [c.value for c in book["Stale reviews"][2]][:4] == ["MS001", "A1", "confirmed", "SUP"]
 
 
 def test_audit_command_writes_the_report(report, tmp_path):

@@ -89,6 +89,17 @@ class AuditResult:
         return unchecked_rules(self.bundle.policy)
 
     @property
+    def reviews_summary(self) -> str:
+        """What the reviews file did, in a sentence the CLI and the report share: findings per
+        decision, and how many reviews no longer apply."""
+        if self.reviews_file is None:
+            return "No reviews file: every finding is new."
+        marks = self.findings["review"].value_counts()
+        counts = ", ".join(f"{marks.get(m, 0)} {m}" for m in ("confirmed", "dismissed", "new"))
+        stale = len(self.stale_reviews)
+        return f"Reviews from {self.reviews_file}: {counts}; {stale} stale."
+
+    @property
     def caveats(self) -> list[str]:
         """What to know before reading the figures, a sentence each, for the CLI and the report
         to say alike: a figure that is missing must not pass for one that is good."""

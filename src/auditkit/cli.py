@@ -101,22 +101,20 @@ def _summary(result: AuditResult) -> pd.DataFrame:
 
 
 def _reviews_line(result: AuditResult) -> str:
-    """What the reviews file did: findings per mark, and reviews that no longer apply."""
-    if result.reviews_file is None:
-        from auditkit.convert import converted_from
-        from auditkit.loading import find_table_file
+    """What the reviews file did; without one, where a converted bundle's decisions are kept."""
+    from auditkit.convert import converted_from
+    from auditkit.loading import find_table_file
 
-        source = converted_from(result.bundle.path)
-        kept = find_table_file(source, "reviews") if source and source.is_dir() else None
-        if kept is None:
-            return "No reviews file: every finding is new."
-        return (
-            f"No reviews file: every finding is new. This bundle was converted from {source}, "
-            f"whose QA decisions a conversion does not copy: --reviews {kept} applies them."
-        )
-    marks = result.findings["review"].value_counts()
-    counts = ", ".join(f"{marks.get(mark, 0)} {mark}" for mark in ("confirmed", "dismissed", "new"))
-    return f"Reviews from {result.reviews_file}: {counts}; {len(result.stale_reviews)} stale."
+    if result.reviews_file is not None:
+        return result.reviews_summary
+    source = converted_from(result.bundle.path)
+    kept = find_table_file(source, "reviews") if source and source.is_dir() else None
+    if kept is None:
+        return result.reviews_summary
+    return (
+        f"{result.reviews_summary} This bundle was converted from {source}, whose QA decisions "
+        f"a conversion does not copy: --reviews {kept} applies them."
+    )
 
 
 def _failing(result: AuditResult, severity: str | None) -> int:

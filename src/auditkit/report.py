@@ -139,8 +139,20 @@ def monthly_trend(result: AuditResult) -> pd.DataFrame:
     appointments scheduled that month, whatever their status. A month with nothing to divide by
     has no value (no point on the chart), not 100 %.
     """
-    by_month = result.compliance_by("month") if result.every_month is None else result.every_month
-    return trend_table(by_month, result.bundle.appointments, result.month)
+    return trend_table(_by_month(result), result.bundle.appointments, result.month)
+
+
+def _by_month(result: AuditResult) -> pd.DataFrame:
+    """Compliance per rule and month: over the whole bundle, also for a month's audit."""
+    return result.compliance_by("month") if result.every_month is None else result.every_month
+
+
+def _months(result: AuditResult) -> pd.DataFrame:
+    """Compliance per rule and month over the trend's months, for the workbook: month over month
+    by rule, where the trend pools the rules."""
+    by_month = _by_month(result)
+    shown = monthly_trend(result)["month"]
+    return by_month[by_month["month"].isin(shown)].sort_values(["rule", "month"], ignore_index=True)
 
 
 def trend_table(
@@ -731,6 +743,11 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."
         ),
         "reviews_note": reviews_note,
+        "reviews": html_text(result.reviews_summary),
+        "stale": _html_table(
+            result.stale_reviews[["rule", "subject_id", "decision", "reviewer", "reason"]],
+            empty="None: every review still matches a finding.",
+        ),
         "rules": _rules_table(rules),
         "trend_note": html_text(_trend_note(result)),
         "findings": _findings_table(result),
@@ -758,7 +775,7 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
 
 
 def render_xlsx(result: AuditResult) -> bytes:
-    """The workbook: Findings, Rules, Clinicians and Rejected sheets, as bytes.
+    """The workbook: Findings, Rules, Clinicians, Months, Stale reviews and Rejected sheets.
 
     Text is neutralised like the CSVs ('=…' becomes "'=…") and also stored as text, so neither
     Excel nor any other reader runs it.
@@ -767,6 +784,8 @@ def render_xlsx(result: AuditResult) -> bytes:
         ("Findings", result.findings, ()),
         ("Rules", rule_summary(result), ["compliance"]),
         ("Clinicians", clinician_summary(result), ["compliance"]),
+        ("Months", _months(result), ["compliance"]),
+        ("Stale reviews", result.stale_reviews, ()),
         ("Rejected", result.rejected, ()),
     ]
     return xlsx_workbook((title, neutralise_formulas(frame), p) for title, frame, p in sheets)
