@@ -113,3 +113,36 @@ def test_only_vm001_needs_a_policy_key_the_built_in_policy_leaves_blank():
     # an alias alone is something to listen for; a blank name is not
     assert unchecked_rules(policy_from_dict({"clinic": {"aliases": ["RPC"]}})) == {}
     assert list(unchecked_rules(policy_from_dict({"clinic": {"name": "  "}}))) == ["VM001"]
+
+
+@pytest.mark.parametrize("code", list(EXPECTED))
+def test_every_setting_a_rule_names_is_a_policy_key(code):
+    policy = Policy()
+    for key in RULES[code].settings:
+        section, name = key.split(".")
+        assert hasattr(getattr(policy, section), name), key
+    assert len(set(RULES[code].settings)) == len(RULES[code].settings)
+
+
+def test_rules_code_shows_the_settings_in_force(tmp_path, capsys):
+    assert main(["rules", "MS001"]) == 0
+    assert capsys.readouterr().out.endswith(
+        "Settings in force (built-in defaults):\n"
+        "  missed_session.call_within_hours = 24\n"
+        "  calls.match_minutes = 10\n"
+    )
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[missed_session]\ncall_within_hours = 12\n[clinic]\nname = ""\n')
+    assert main(["rules", "VM001", "--policy", str(policy)]) == 0
+    assert capsys.readouterr().out.endswith(
+        f"Settings in force ({policy}):\n"
+        '  clinic.name = ""\n'
+        "  clinic.aliases = []\n"
+        "\nNot checked under this policy: the policy names no clinic (clinic.name in "
+        "policy.toml).\n"
+    )
+    assert main(["rules", "IQ001", "--policy", str(policy)]) == 0
+    assert capsys.readouterr().out.endswith(
+        f"Settings in force ({policy}):\n  none but the clinic's time zone and its [phrases]\n"
+    )
+    assert main(["rules", "MS001", "--policy", str(tmp_path / "missing.toml")]) == 2

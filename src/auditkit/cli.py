@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from auditkit.auditing import AuditResult
+    from auditkit.policy import Policy
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's calls.csv, if any)"
@@ -245,6 +246,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from auditkit.policy import load_policy
     from auditkit.rules import RULES
 
     _imports_done()
@@ -266,7 +268,24 @@ def cmd_rules(args: argparse.Namespace) -> int:
         ("Compliant example", rule.compliant),
     ]:
         print(f"{title}:\n{wrap.fill(body)}\n")
+    policy = load_policy(args.policy)
+    print(f"Settings in force ({policy.source}):")
+    for key in rule.settings:
+        print(f"  {key} = {_setting(policy, key)}")
+    if not rule.settings:
+        print("  none but the clinic's time zone and its [phrases]")
+    if why := rule.cannot_check(policy):
+        print(f"\nNot checked under this policy: {why}.")
     return EXIT_OK
+
+
+def _setting(policy: Policy, key: str) -> str:
+    """A policy key's value as policy.toml would spell it (section.key)."""
+    section, name = key.split(".")
+    value = getattr(getattr(policy, section), name)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else str(value)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -396,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="list the rules, or explain one")
     rules.add_argument("code", nargs="?", help="a rule code such as MS002")
+    rules.add_argument(
+        "--policy", help="policy TOML whose settings to show (default: the built-in policy)"
+    )
     rules.set_defaults(run=cmd_rules)
 
     extract = commands.add_parser(

@@ -57,6 +57,10 @@ class Rule:
     # fill in. Such a rule examines nothing, so it has no compliance figure, and the audit says
     # why, where checking it anyway would pass every record.
     cannot_check: Callable[[Policy], str | None] = checkable
+    # The policy.toml keys (section.key) whose values change what the rule finds, beside the
+    # clinic's time zone and the [phrases] every text rule takes: `auditkit rules CODE` shows
+    # their values in force.
+    settings: tuple[str, ...] = ()
 
     @property
     def quoted_policy(self) -> str:

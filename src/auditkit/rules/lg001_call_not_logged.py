@@ -79,4 +79,5 @@ RULE = Rule(
     "the contact log has nothing that day.",
     compliant="The same call, and the clinician's log entry of a voicemail left at 13:25.",
     check=check,
+    settings=("calls.match_minutes",),
 )

@@ -52,4 +52,5 @@ RULE = Rule(
     compliant="The same log entry, and the phone system's outbound call to the client's number "
     "at 13:24:40.",
     check=check,
+    settings=("calls.match_minutes",),
 )

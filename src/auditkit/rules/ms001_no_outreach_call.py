@@ -37,4 +37,5 @@ RULE = Rule(
     violating="A no-show at 13:00 Monday; the next call to the client is Wednesday.",
     compliant="A no-show at 13:00; the therapist calls at 13:25 and leaves a voicemail.",
     check=check,
+    settings=("missed_session.call_within_hours", "calls.match_minutes"),
 )

@@ -41,4 +41,9 @@ RULE = Rule(
     violating="A 13:00 session; the therapist calls at 13:08.",
     compliant="A 13:00 session; the therapist calls at 13:25.",
     check=check,
+    settings=(
+        "missed_session.wait_minutes",
+        "missed_session.call_within_hours",
+        "calls.match_minutes",
+    ),
 )

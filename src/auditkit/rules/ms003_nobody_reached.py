@@ -47,4 +47,5 @@ RULE = Rule(
     violating="Two calls after a no-show, both ended no_answer, and nothing else.",
     compliant="A no_answer call, then a second call that left a voicemail.",
     check=check,
+    settings=("missed_session.call_within_hours", "calls.match_minutes"),
 )

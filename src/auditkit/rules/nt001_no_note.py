@@ -35,4 +35,5 @@ RULE = Rule(
     compliant="\u201cClient did not show for individual appointment. Therapist called client and "
     "left a message\u2026\u201d written the same afternoon.",
     check=check,
+    settings=("missed_session.note_within_hours",),
 )

@@ -63,4 +63,5 @@ RULE = Rule(
     compliant="\u201cPt FTA for indiv appt. T called pt, LVM re late fee. "
     "Next appt 3/14/2026.\u201d",
     check=check,
+    settings=("missed_session.call_within_hours",),
 )

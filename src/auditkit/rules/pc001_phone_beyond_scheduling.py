@@ -41,4 +41,5 @@ RULE = Rule(
     violating="A trainee without approval talks a client through urges on the phone.",
     compliant="A call to move Tuesday's session to Thursday at 3.",
     check=check,
+    settings=("approvals.phone_coaching",),
 )

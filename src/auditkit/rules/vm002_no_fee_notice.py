@@ -40,4 +40,5 @@ RULE = Rule(
     violating="\u201cHi, it's Sam, we missed you today, call me back.\u201d",
     compliant="\u201c…I wanted to remind you that you'll be charged for the missed session.\u201d",
     check=check,
+    settings=("missed_session.call_within_hours", "calls.match_minutes"),
 )

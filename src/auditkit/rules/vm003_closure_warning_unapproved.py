@@ -31,4 +31,5 @@ RULE = Rule(
     violating="A warning left on Tuesday; the supervisor's approval is dated Thursday.",
     compliant="A supervisor approves on Monday; the warning is left on Tuesday.",
     check=check,
+    settings=("approvals.closure_warning",),
 )

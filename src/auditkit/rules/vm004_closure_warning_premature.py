@@ -42,4 +42,5 @@ RULE = Rule(
     violating="A closure warning after the client's first no-show in three months.",
     compliant="A closure warning after the client's second no-show in three months.",
     check=check,
+    settings=("missed_session.persistent_no_shows", "missed_session.lookback_days"),
 )
