@@ -241,9 +241,13 @@ def test_a_reviews_file_or_call_log_of_no_known_format_exits_2(tmp_path, capsys,
     )
 
 
+NAMED_CLINIC = '[clinic]\nname = "Riverside Psychology Clinic"\n'  # every rule can be checked
+
+
 def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsys, monkeypatch):
     at_a_terminal(monkeypatch)
     bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
+    (bundle.path / "policy.toml").write_text(NAMED_CLINIC, encoding="utf-8")
 
     assert audit(bundle, tmp_path, "--quiet") == 0
 
@@ -261,9 +265,22 @@ def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsy
 
 def test_quiet_still_sets_the_exit_code(tmp_path, capsys):
     bundle = reviewed_bundle(tmp_path)
+    (bundle.path / "policy.toml").write_text(NAMED_CLINIC, encoding="utf-8")
 
     assert audit(bundle, tmp_path, "--quiet", "--fail-on", "high") == 1
     assert capsys.readouterr() == ("", "")
+
+
+def test_quiet_still_says_what_went_unexamined_on_stderr(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)  # the built-in policy: no clinic name for VM001
+
+    assert audit(bundle, tmp_path, "--quiet", "--month", "2027-01") == 0
+    assert capsys.readouterr() == (
+        "",
+        "auditkit: No records in 2027-01: nothing was examined. The bundle's records run from "
+        "2026-03 to 2026-04.\n"
+        "auditkit: VM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n",
+    )
 
 
 def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsys, monkeypatch):

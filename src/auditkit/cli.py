@@ -187,6 +187,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 f"Exit code 1 (--fail-on {args.fail_on}): findings of {args.fail_on} severity "
                 f"or above that are not dismissed: {failing}."
             )
+    elif result.caveats:  # a missing figure must not pass unseen in a script's run either
+        print("\n".join(f"auditkit: {caveat}" for caveat in result.caveats), file=sys.stderr)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
