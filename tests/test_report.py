@@ -626,6 +626,20 @@ def test_audit_command_writes_the_report(report, tmp_path):
     assert openpyxl.load_workbook(out / "report.xlsx")["Findings"].max_row == 3
 
 
+def test_heatmap_counts_a_cell_of_few_records_instead_of_a_percentage():
+    from auditkit.report import clinicians_chart
+
+    spec = clinicians_chart(audit(load(Path(__file__).parents[1] / "data" / "sample"))).to_dict()
+    cells = {
+        (row["clinician"], row["rule"]): (row["opportunities"], row["label"])
+        for row in next(iter(spec["datasets"].values()))
+    }
+    assert cells["S005 Lena Pelmont", "IQ001"] == (1, "0/1")  # was "0%"
+    assert cells["S001 Maya Dalbrook", "VM003"] == (4, "2/4")  # was "50%"
+    assert cells["S012 Chris Alavey", "IQ001"] == (6, "50%")
+    assert spec["layer"][1]["encoding"]["text"] == {"field": "label", "type": "nominal"}
+
+
 def test_heatmap_shows_the_40_clinicians_with_most_findings_of_a_large_clinic(tmp_path):
     from auditkit.report import clinicians_chart
     from auditkit.sample import generate_sample

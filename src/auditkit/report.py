@@ -251,6 +251,11 @@ def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, words).properties(width="container", height=22 * len(data))
 
 
+# A heatmap cell of fewer records than this shows them counted ("1/2": kept of examined), not as
+# a percentage: 0 % or 50 % of one or two records reads like a clinician's habit.
+FEW_RECORDS = 5
+
+
 def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.LayerChart:
     """Clinician × rule compliance heatmap: a cell where a rule examined a clinician's records.
 
@@ -258,7 +263,13 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
     """
     table = result.compliance_by("staff_id")
     table = table[table["opportunities"] > 0]
-    table = table.assign(clinician=table["staff_id"].map(clinician_names(result)))
+    kept = table["opportunities"] - table["findings"]
+    counted = kept.astype("str") + "/" + table["opportunities"].astype("str")
+    percent = (table["compliance"] * 100).round().astype("int64").astype("str") + "%"
+    table = table.assign(
+        clinician=table["staff_id"].map(clinician_names(result)),
+        label=counted.where(table["opportunities"] < FEW_RECORDS, percent),
+    )
     findings = table.groupby("clinician")["findings"].sum()
     title = None
     if len(findings) > MAX_HEATMAP_CLINICIANS:
@@ -296,7 +307,7 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
         ],
     )
     labels = base.mark_text(fontSize=10).encode(
-        text=alt.Text("compliance:Q", format=".0%"),
+        text=alt.Text("label:N"),
         color=alt.condition(
             "datum.compliance < 0.7",
             alt.value("#fff"),
