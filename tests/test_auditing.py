@@ -147,7 +147,7 @@ def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["audit", str(bundle.path), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "2 findings, 0 rejected-row problems." in printed
+    assert "2 findings; 0 input rows rejected (0 problems in rejected.csv)." in printed
     findings = pd.read_csv(out / "findings.csv")
     assert list(findings.columns) == [
         "rule",

@@ -207,7 +207,8 @@ def test_cli_dask_engine_on_an_existing_scheduler(scheduler, tmp_path, capsys):
 
     assert main(["audit", str(SAMPLE), "--out", str(out), *args]) == 0
 
-    assert "\n126 findings, 7 rejected-row problems.\n" in capsys.readouterr().out
+    summary = "\n126 findings; 7 input rows rejected (7 problems in rejected.csv).\n"
+    assert summary in capsys.readouterr().out
     assert len(pd.read_csv(out / "findings.csv")) == 126
 
 

@@ -89,6 +89,12 @@ class AuditResult:
         return unchecked_rules(self.bundle.policy)
 
     @property
+    def rows_rejected(self) -> int:
+        """Input rows set aside (the bundle's and the reviews file's): a row may have several
+        problems, each its own line of `rejected`."""
+        return len(self.rejected[["file", "line"]].drop_duplicates())
+
+    @property
     def reviews_summary(self) -> str:
         """What the reviews file did, in a sentence the CLI and the report share: findings per
         decision, and how many reviews no longer apply."""

@@ -132,7 +132,7 @@ def _failing(result: AuditResult, severity: str | None) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit, check_auditable
-    from auditkit.output import check_folder, write_csv
+    from auditkit.output import check_folder, counted, write_csv
     from auditkit.report import write_report
     from auditkit.reviews import check_reviews_file
 
@@ -178,7 +178,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(_table(_summary(result)))
         for caveat in result.caveats:
             print(caveat)
-        print(f"\n{len(result.findings)} findings, {len(result.rejected)} rejected-row problems.")
+        rejected = f"{counted(result.rows_rejected, 'input row')} rejected"
+        problems = f"{counted(len(result.rejected), 'problem')} in rejected.csv"
+        print(f"\n{counted(len(result.findings), 'finding')}; {rejected} ({problems}).")
         print(_reviews_line(result))
         print(f"Report: {out / 'report.html'} (and report.xlsx)")
         print(f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")

@@ -311,7 +311,7 @@ class MonthlyDashboard(widgets.VBox):
                     ],
                     layout=widgets.Layout(flex_flow="row wrap", grid_gap="32px"),
                 ),
-                _titled("Month by month", self.charts["trend"]),
+                _titled("Month over month", self.charts["trend"]),
                 self.count,
                 self.table,
                 widgets.HBox([self.folder, self.export_button, self.export_status]),

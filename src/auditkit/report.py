@@ -511,7 +511,7 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
         ),
         (_percent(overall), f"compliance over all rules ({pooled})"),
         (examined, "records examined by the rules"),
-        (int(result.bundle.coverage["rejected"].sum()), "input rows rejected"),
+        (result.rows_rejected, "input rows rejected"),
     ]
     if "review" in result.findings:
         dismissed = int((result.findings["review"] == "dismissed").sum())
