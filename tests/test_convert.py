@@ -14,6 +14,7 @@ import pytest
 from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.convert import convert
+from auditkit.errors import BundleError
 from auditkit.loading import SOURCE_LINE, read_table
 from auditkit.schemas import TABLES
 
@@ -51,6 +52,21 @@ def test_the_audit_of_the_converted_bundle_is_the_same(converted):
     pd.testing.assert_frame_equal(got.findings, expected.findings)
     pd.testing.assert_frame_equal(got.compliance, expected.compliance)
     assert len(got.findings) == 126
+    # the rows the conversion set aside are still reported, by the CSV's file and line
+    pd.testing.assert_frame_equal(got.rejected, expected.rejected, check_dtype=False)
+    assert got.rows_rejected == 7
+
+
+def test_a_converted_bundle_whose_rejected_csv_is_damaged_stops_the_load(tmp_path):
+    out = tmp_path / "parquet"
+    convert(SAMPLE, out)
+    (out / "rejected.csv").write_text("file,line\nstaff.csv,x\n", encoding="utf-8")
+    with pytest.raises(BundleError) as stopped:
+        load(out)
+    assert str(stopped.value) == (
+        f"{out / 'rejected.csv'} is the rows this converted bundle set aside, but it cannot be "
+        "read (its columns are file, line). Convert the bundle again."
+    )
 
 
 def test_tables_are_typed_and_rejected_rows_written_beside_them(converted):

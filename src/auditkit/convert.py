@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from auditkit.errors import BundleError
-from auditkit.loading import SOURCE_LINE
+from auditkit.loading import CONVERTED, SOURCE_LINE
 from auditkit.output import check_folder, write_atomically, write_csv
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import Bundle, load
@@ -30,10 +30,6 @@ class Converted:
     bundle: Bundle
     folder: Path
     files: list[str]
-
-
-# Marks a folder as a conversion's, which the next conversion may write over.
-CONVERTED = "converted.json"
 
 
 def converted_from(folder: Path) -> Path | None:

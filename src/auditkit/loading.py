@@ -30,6 +30,9 @@ from auditkit.schemas import TableSpec
 SUFFIXES = (".csv", ".xlsx", ".parquet")
 REJECTED_COLUMNS = ["file", "line", "record_id", "column", "reason"]
 SOURCE_LINE = "source_line"  # added to every validated table: where each row came from
+# Marks a folder as a conversion's (auditkit convert): the next conversion may write over it,
+# and its rejected.csv holds the rows the conversion set aside, which loading it carries on.
+CONVERTED = "converted.json"
 
 _QUOTE, _NEWLINE, _COMMA, _CR = 34, 10, 44, 13
 

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from auditkit.columns import arrow_strings, strictly_increasing
 from auditkit.errors import BundleError
 from auditkit.loading import (
+    CONVERTED,
     REJECTED_COLUMNS,
     SOURCE_LINE,
     RawTable,
@@ -569,6 +570,28 @@ def load(
         bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
     finally:  # an unusable file stops the audit: the files after it are not read
         readers.shutdown(cancel_futures=True)
+    if (path / CONVERTED).is_file():
+        bundle.rejected = pd.concat(
+            [_set_aside_when_converted(path), bundle.rejected], ignore_index=True
+        )
     # Arrow's allocator keeps what reading freed for reuse; an audit's peak starts from here.
     release_unused_memory()
     return bundle
+
+
+def _set_aside_when_converted(folder: Path) -> pd.DataFrame:
+    """The rows `auditkit convert` set aside (its rejected.csv): not in the Parquet tables, so
+    an audit of the conversion still lists them, as an audit of the CSVs would."""
+    path = folder / "rejected.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+    try:
+        rows = pd.read_csv(path, dtype="str", keep_default_na=False, encoding="utf-8")
+        if list(rows.columns) != REJECTED_COLUMNS:
+            raise ValueError(f"its columns are {', '.join(map(str, rows.columns))}")
+        return rows.assign(line=rows["line"].astype("int64"))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise BundleError(
+            f"{path} is the rows this converted bundle set aside, but it cannot be read ({error}). "
+            "Convert the bundle again."
+        ) from None
