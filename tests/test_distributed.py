@@ -19,6 +19,7 @@ from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.distributed import audit_on_dask, client_partitions, split_bundle
 from auditkit.policy import Policy
+from auditkit.privacy import client_names
 from auditkit.sample import generate_sample
 
 distributed = pytest.importorskip("distributed")
@@ -182,6 +183,7 @@ def test_split_keeps_households_together_and_shares_what_every_client_needs(edge
         assert set(part.appointments["client_id"]) <= mine
         assert set(part.contacts["client_id"]) <= mine
         assert {"L0", "L9"} <= set(part.calls["call_id"])  # the log's span, everywhere
+        assert client_names(part) == client_names(edge_bundle)  # a reply may name anyone
     home = partition["C3"]
     assert parts[home].calls["call_id"].tolist() == ["L0", "L1", "L2", "L9"]
     assert parts[partition["C1"]].notes["note_id"].tolist() == ["N1"]  # A1's note

@@ -1,6 +1,13 @@
 """TP001, IQ001, PC001: third parties, inquiries, and the phone beyond scheduling."""
 
+import shutil
+from pathlib import Path
+
 from rule_fixtures import build_bundle, findings, opportunities
+
+from auditkit import audit, load
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 POLICY_SCRIPT = (
     "Hi. Is Alex there? No, no message. I'll try again. I can't say who this is but thank you. "
@@ -91,6 +98,70 @@ def test_iq001_fires_on_confirming_disclosing_or_omitting_the_statement(tmp_path
     assert sorted(found) == ["K1", "K2"]
     assert found["K1"].startswith("confirmed or denied: \u201c")
     assert found["K2"] == "the reply has no neither-confirm-nor-deny statement"
+
+
+def test_iq001_fires_on_a_disclosure_or_confirmation_naming_the_client(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            inquiry(NCND + " That said, Alex has been doing better lately."),
+            inquiry("Alex comes here on Tuesdays, but I can't share anything else."),
+            inquiry("No, Blair isn't. " + NCND),
+            inquiry("Honestly, alex sample has missed three sessions. " + NCND),
+            inquiry(NCND + " Alex’s therapist will call you back."),
+            inquiry("Never heard of Blair Sample."),
+        ],
+    )
+    assert findings(bundle, "IQ001") == {
+        "K1": "disclosed: \u201cAlex has been doing better\u201d",
+        "K2": "confirmed or denied: \u201cAlex comes here\u201d",
+        "K3": "confirmed or denied: \u201cNo, Blair isn't\u201d",
+        "K4": "disclosed: \u201calex sample has missed three sessions\u201d",
+        "K5": "disclosed: \u201cAlex\u2019s therapist\u201d",
+        "K6": "confirmed or denied: \u201cNever heard of Blair Sample\u201d",
+    }
+
+
+def test_iq001_compliant_when_the_reply_names_the_client_without_telling(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            inquiry(NCND.replace("someone", "Alex")),
+            inquiry("I can't say whether Alex is a client here."),
+            inquiry("Thank you for asking about Alex Sample. " + NCND),
+            # a word that is no client's name is no subject: business is not a client
+            inquiry(NCND + " That said, business has been doing better lately."),
+        ],
+    )
+    assert findings(bundle, "IQ001") == {}
+    assert opportunities(bundle, "IQ001") == ["K1", "K2", "K3", "K4"]
+
+
+def test_iq001_counts_the_policys_extra_phrases(tmp_path):
+    policy = {"phrases": {"client_disclosure": ["is thriving"]}}
+    bundle = build_bundle(tmp_path, contacts=[inquiry(NCND + " Alex is thriving.")], policy=policy)
+    assert findings(bundle, "IQ001") == {"K1": "disclosed: \u201cis thriving\u201d"}
+
+
+def test_iq001_in_the_sample_a_disclosure_naming_the_client_is_quoted_and_masked(tmp_path):
+    # CT000565 answers with the statement, then "That said, he has been doing better lately."
+    bundle = tmp_path / "sample"
+    shutil.copytree(SAMPLE, bundle)
+    contacts = bundle / "contacts.csv"
+    original = contacts.read_text(encoding="utf-8")
+    assert original.count("That said, he has been") == 1
+    contacts.write_text(
+        original.replace("That said, he has been", "That said, Eli has been"), encoding="utf-8"
+    )
+    loaded = load(bundle)
+    assert findings(loaded, "IQ001")["CT000565"] == (
+        "disclosed: \u201cEli has been doing better\u201d"
+    )
+    for show_names, quoted in [(False, "[client]"), (True, "Eli")]:
+        result = audit(loaded, show_names=show_names).findings
+        assert result.loc[result["subject_id"] == "CT000565", "evidence"].tolist() == [
+            f"disclosed: \u201c{quoted} has been doing better\u201d"
+        ]
 
 
 # --- PC001 phone-beyond-scheduling -------------------------------------------------------------

@@ -113,6 +113,12 @@ CASES = {
         (POLICY_NCND, None),
         ("I can't confirm whether Maria is a client.", None),
         ("This is a client matter.", None),
+        # a client's name, marked (privacy.client_marker), is a subject as a pronoun is
+        ("Yes, \x1fMaria \x1fLopez is.", "Yes, \x1fMaria \x1fLopez is"),
+        ("I think \x1fMaria missed her appointment.", "\x1fMaria missed her appointment"),
+        ("Never heard of \x1fMaria.", "Never heard of \x1fMaria"),
+        ("I can't confirm whether \x1fMaria is a client.", None),
+        ("I think Maria missed her appointment.", None),  # unmarked: any word
     ],
     "ncnd_statement": [
         (POLICY_NCND, "cannot confirm that someone is or is not a client in the clinic"),
@@ -122,6 +128,10 @@ CASES = {
             "cannot confirm whether Maria Lopez is a client",
         ),
         ("I'm not able to say if she's a patient here.", "not able to say if she's a patient here"),
+        (
+            "I can't say whether \x1fMaria is a client here.",
+            "can't say whether \x1fMaria is a client here",
+        ),
         ("Yes, she is a client here.", None),
         ("I can't talk right now.", None),
     ],
@@ -131,7 +141,15 @@ CASES = {
         ("his sessions are on Monday", "his sessions"),
         ("She has depression.", "depression"),
         ("He's on medication.", "medication"),
+        ("That said, \x1fMaria has been doing better.", "\x1fMaria has been doing better"),
+        (
+            "So \x1fMary-\x1fJo has missed three sessions.",
+            "\x1fMary-\x1fJo has missed three sessions",
+        ),
+        ("Yes, \x1fO\u2019Brien\u2019s therapist is in.", "\x1fO\u2019Brien\u2019s therapist"),
         (POLICY_NCND, None),
+        ("That said, Maria has been doing better.", None),  # unmarked: any word
+        ("I can't say whether \x1fMaria is a client here.", None),
     ],
     "coaching_content": [
         ("We did skills practice for urges.", "skills practice"),
@@ -225,7 +243,8 @@ def test_matching_normalised_text_finds_the_same_words(category):
     """Tolerant patterns on the text = the same patterns on its normalised form."""
     messages = pd.Series([message for cases in CASES.values() for message, _ in cases])
     on_text = text.normalise(text.find(category, messages))
-    on_normalised = text.find(category, text.normalise(messages))
+    # normalised too: it trims the name mark a client's name starts with, as a space
+    on_normalised = text.normalise(text.find(category, text.normalise(messages)))
     pd.testing.assert_series_equal(on_text, on_normalised)
 
 
@@ -235,6 +254,17 @@ def test_keeps_the_index_and_holds_na_where_nothing_matched():
     assert list(found.index) == [40, 10, 30, 20]
     assert found[40] == "DNA"
     assert found[[10, 30, 20]].isna().all()
+
+
+def test_a_mark_put_on_the_repaired_texts_stays_at_a_texts_start():
+    def mark(texts: pd.Series) -> pd.Series:
+        return texts.str.replace(r"\bEli\b", text.NAME_MARK + "Eli", regex=True)
+
+    messages = pd.Series(["  Eli has missed three sessions.", "Eli has missed three sessions."])
+    found = text.find_each(["client_disclosure"], messages, mark=mark)["client_disclosure"]
+    assert found.tolist() == [text.NAME_MARK + "Eli has missed three sessions"] * 2
+    # marked before repairing, a text's first mark is trimmed as a space
+    assert text.find("client_disclosure", mark(messages)).isna().all()
 
 
 def test_evidence_is_a_substring_of_the_original_text():

@@ -11,7 +11,8 @@ Splitting by client_id (a hash of it, mod the number of partitions) needs four r
 stay exact:
 
 - Staff and the policy go to every partition, and so do blanket approvals (those with no
-  client_id), which cover every client of their staff member.
+  client_id), which cover every client of their staff member, and every client's name, since
+  IQ001 reads a reply that names any client, whichever partition the client is in.
 - A call-log entry without a client_id is matched to every client with its number on file and
   paired with one of their logged calls, so clients who share a number (siblings, a parent's
   phone) are hashed together, under the least of their client_ids, and the entry goes to them.
@@ -42,6 +43,7 @@ from auditkit.auditing import (
 )
 from auditkit.errors import AuditkitError
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.privacy import client_names
 from auditkit.rules import RULES, Checked
 from auditkit.validation import Bundle
 
@@ -120,6 +122,7 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
     call_parts = _split(
         calls, [np.where(calls["client_id"].notna(), by_client, by_number)], n, everywhere=span
     )
+    names = tuple(client_names(bundle))
     return [
         replace(
             bundle,
@@ -127,6 +130,7 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
             calls=call_parts[k],
             rejected=bundle.rejected.iloc[:0],
             coverage=bundle.coverage.iloc[:0],
+            names_set_aside=names,
         )
         for k in range(n)
     ]

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from auditkit.columns import lower_case_bytes, mapped_bytes, per_distinct
 from auditkit.schemas import NAME_COLUMNS
-from auditkit.text import RE2_SPACES
+from auditkit.text import NAME_MARK, RE2_SPACES
 from auditkit.validation import Bundle
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
@@ -101,7 +101,8 @@ _WORD_BYTES = lower_case_bytes(b"abcdefghijklmnopqrstuvwxyz0123456789_", ord(" "
 
 @dataclass(frozen=True)
 class _Masked:
-    """Words to mask as `label` (names, any case, as whole words) in a column of texts.
+    """Words to mask as `label` (names, any case, as whole words; a re.sub template, so
+    \\g<0> is the word itself) in a column of texts.
 
     The regex runs in Python, a call per text; most texts (an evidence line, a log entry) hold
     none of the names. A text written in ASCII can only hold a name if one of its words is a
@@ -225,6 +226,17 @@ def client_names(bundle: Bundle) -> list[str]:
     accepted, and those set aside (a rejected row's reason may quote its own name)."""
     names = bundle.clients[list(NAME_COLUMNS)].stack()
     return _name_words(pd.concat([names, pd.Series(bundle.names_set_aside, dtype="object")]))
+
+
+def client_marker(bundle: Bundle) -> Callable[[pd.Series], pd.Series]:
+    """A function putting text.NAME_MARK before every word of a client's name (client_names:
+    whole words, any case) in a Series of texts: the phrases for inquiries' replies then read
+    "Eli has been doing better" as they read "he has been doing better", where the bare name
+    would be any word."""
+    marked = _Masked.of(client_names(bundle), NAME_MARK + r"\g<0>")
+    if marked is None:
+        return lambda texts: texts
+    return lambda texts: per_distinct(marked, texts)
 
 
 def identifier_masker(

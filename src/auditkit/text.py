@@ -112,6 +112,19 @@ _PHONE_NUMBER = r"(?<!\d)(?:\(?\d{3}\)?(?:\s|\.|-)?)?\d{3}(?:\s|\.|-)\d{4}\b"
 _PRONOUN = r"(?:she|he|they)"
 _OBJECT = r"(?:her|him|them)"
 _POSSESSIVE = r"(?:her|his|their)"
+# Put before each word of a client's name by privacy.client_marker, so that a phrase can tell
+# the name from any other word. Python's \s matches it (as RE2's translation does), so to every
+# phrase that separates words with \s, as the built-in ones do, it is one more space.
+NAME_MARK = "\x1f"
+# A client's name where it is marked: "Eli", "Maria Lopez", "Mary-Jo", "O'Brien". Its
+# apostrophes leave out U+02BC, which \w reads already: two ways to read one is one too many.
+_NAME_APOSTROPHE = "[" + "".join(c for c in "'" + _FOLDS["'"] if not c.isalnum()) + "]"
+_NAME_WORD = rf"{NAME_MARK}\w+(?:{_NAME_APOSTROPHE}\w+)*"
+_NAMED = rf"{_NAME_WORD}(?:(?:\s+|-){_NAME_WORD})*"
+# Whom an inquiry's reply may confirm or tell about, as a pronoun or by name (where marked).
+_SUBJECT = rf"(?:\b{_PRONOUN}|{_NAMED})"
+_SUBJECT_OBJECT = rf"(?:\b{_OBJECT}\b|{_NAMED})"
+_SUBJECT_POSSESSIVE = rf"(?:\b{_POSSESSIVE}|{_NAMED}'s?)"
 _CLIENT = r"(?:client|pt|patient|cl)"
 _VISIT = r"(?:appointment|appoint|appt|session|visit)s?\b"
 _WORD = r"\w+(?:-\w+)*"  # "late", "missed-session"
@@ -231,23 +244,23 @@ _NCND_STATEMENT = [
 ]
 
 _CONFIRM_OR_DENY = [
-    # "Yes, she is (a client here)", "No, he isn't"
-    rf"\b(?:yes|yeah|yep|yup|no|nope),?\s+{_PRONOUN}\s+(?:is|isn't|does|doesn't|was|wasn't|did"
+    # "Yes, she is (a client here)", "No, he isn't", "Yes, Eli is" (his name marked)
+    rf"\b(?:yes|yeah|yep|yup|no|nope),?\s+{_SUBJECT}\s+(?:is|isn't|does|doesn't|was|wasn't|did"
     r"|didn't)\b(?:\s+(?:a|an|our)\s+(?:client|patient))?(?:\s+here)?",
     # "she's not a client", "Maria is one of our clients"; "this is a client matter" is not
     r"\b(?!(?:this|that|it|there|what|who|which|someone|anyone)\b)\w+"
     r"(?:'s|\s+(?:is|was|are|were|isn't|wasn't|aren't|weren't))(?:\s+not)?\s+"
     r"(?:a|an|one\s+of\s+(?:our|my|the)|our|my)\s+(?:(?:current|former|new)\s+)?"
     r"(?:client|patient)s?\b(?:\s+(?:here|with\s+us))?",
-    rf"\b{_PRONOUN}(?:\s+(?:comes?|came|goes|went|attends?|attended|sees?|saw|is\s+seeing"
+    rf"{_SUBJECT}(?:\s+(?:comes?|came|goes|went|attends?|attended|sees?|saw|is\s+seeing"
     r"|was\s+seeing|has\s+been\s+(?:coming|seeing|attending))|'s\s+(?:seeing|been\s+coming))\s+"
     r"(?:here|us|to\s+(?:(?:the|our|this)\s+)?(?:clinic|sessions?|appointments?|therapy|us)"
     r"|(?:(?:a|her|his|their|one\s+of\s+our|our)\s+)(?:therapist|counsel+or|clinician"
     r"|psychologist|doctor)s?|dr\b\.?(?:\s+\w+)?)",
-    rf"\b{_PRONOUN}(?:\s+(?:was|were|has\s+been|have\s+been)|'s\s+been)\s+"
+    rf"{_SUBJECT}(?:\s+(?:was|were|has\s+been|have\s+been)|'s\s+been)\s+"
     r"(?:here|in\s+(?:here|today|the\s+clinic))(?:\s+(?:last|this)\s+\w+"
     r"|\s+(?:yesterday|today|earlier|recently))?",
-    rf"\b{_PRONOUN}\s+(?:missed|skipped|no-showed|cancell?ed|rescheduled"
+    rf"{_SUBJECT}\s+(?:missed|skipped|no-showed|cancell?ed|rescheduled"
     r"|(?:didn't|did\s+not)\s+(?:show|come|make\s+it))\b"
     rf"(?:\s+(?:{_POSSESSIVE}|the|today's|this)\s+(?:\w+\s+)?{_VISIT})?",
     r"\b(?:we\s+)?(?:don't|do\s+not|doesn't|does\s+not)\s+have\s+(?:anyone|anybody|someone"
@@ -255,15 +268,15 @@ _CONFIRM_OR_DENY = [
     r"(?:\s+(?:that|this)\s+name\b)?",
     r"\bthere(?:'s|\s+is)\s+no\s+(?:one|client|patient)\s+(?:here\s+)?(?:by|with|named|called)\b"
     r"(?:\s+(?:that|this)\s+name\b)?",
-    rf"\bnever\s+heard\s+of\s+{_OBJECT}\b",
+    rf"\bnever\s+heard\s+of\s+{_SUBJECT_OBJECT}",
 ]
 
 _CLIENT_DISCLOSURE = [
-    rf"\b{_PRONOUN}(?:'s|'re|\s+is|\s+are|\s+has\s+been|\s+have\s+been)\s+(?:been\s+)?"
+    rf"{_SUBJECT}(?:'s|'re|\s+is|\s+are|\s+has\s+been|\s+have\s+been)\s+(?:been\s+)?"
     r"(?:doing|making|getting|improving|struggling|progressing|working\s+on|feeling|coping"
     r"|in\s+(?:treatment|therapy|crisis))\b"
     r"(?:\s+(?:well|better|worse|great|fine|good|okay|ok|badly|poorly|progress))?",
-    rf"\b{_POSSESSIVE}\s+(?:\w+\s+)?(?:treatment|therapy|sessions?|appointments?|appt"
+    rf"{_SUBJECT_POSSESSIVE}\s+(?:\w+\s+)?(?:treatment|therapy|sessions?|appointments?|appt"
     r"|diagnos[ie]s|medications?|meds|progress|therapist|counsel+or|clinician|attendance|symptoms"
     r"|condition|records?|chart|file|care|mental\s+health)\b",
     r"\b(?:depress(?:ion|ed|ive)|anxiety|anxious|ptsd|bipolar|adhd|ocd|schizophreni\w*"
@@ -271,7 +284,7 @@ _CLIENT_DISCLOSURE = [
     r"|self-harm\w*|substance\s+(?:use|abuse)|addiction|alcoholi\w*|panic\s+attacks?|trauma\w*"
     r"|medications?|meds|prescri(?:bed|ption)|diagnos\w+|dbt)\b",
     # attendance: "he has missed three sessions", "she comes every week"
-    rf"\b{_PRONOUN}(?:\s+(?:missed|attended|attends|skipped|comes\s+(?:in|every|weekly)"
+    rf"{_SUBJECT}(?:\s+(?:missed|attended|attends|skipped|comes\s+(?:in|every|weekly)"
     r"|came\s+in|hasn't\s+been\s+(?:coming|attending)|has\s+(?:missed|been\s+(?:coming|attending))"
     r"|(?:didn't|did\s+not)\s+(?:show|come))|'s\s+(?:missed|been\s+(?:coming|attending)))\b"
     rf"(?:\s+(?:\w+\s+){{0,2}}?{_VISIT})?",
@@ -893,17 +906,21 @@ def find_each(
     texts: pd.Series,
     extras: Mapping[str, Sequence[str]] | None = None,
     words: bool = True,
+    mark: Callable[[pd.Series], pd.Series] | None = None,
 ) -> dict[str, pd.Series]:
     """find() for several categories of the same texts, which are deduplicated, repaired and
     sorted into RE2's or Python's once rather than once per category. With `words=False`,
     only whether each text shows the category (a rule that needs no quote is spared the cost
-    of finding one)."""
+    of finding one). `mark` rewrites the repaired texts before matching (privacy's
+    client_marker): after repairing, which would trim a mark off a text's start as a space."""
     matchers = {c: _patterns(c, tuple((extras or {}).get(c, ()))) for c in categories}
     codes, distinct = pd.factorize(texts)
     if len(distinct) == 0:
         none = pd.Series(np.nan, index=texts.index, dtype="str")
         return {c: none if words else none.notna() for c in categories}
     text = repair_text(pd.Series(distinct, dtype="str"))
+    if mark is not None:
+        text = mark(text)
     readable = _re2_reads(text)
     if words:
         return {

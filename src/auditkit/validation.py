@@ -56,8 +56,9 @@ class Bundle:
     # The phone system's call log (calls.csv or --calls); empty when the bundle has none.
     calls: pd.DataFrame
     coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS))
-    # The names on client rows set aside: not in `clients`, but a rejected row's reason may
-    # quote them (a name shifted into a date column), so masking must know them too.
+    # Client names not in `clients` that masking and IQ001 must know too: those on client rows
+    # set aside, as a rejected row's reason may quote them (a name shifted into a date column),
+    # and in a partition of the Dask engine every client's, as a message may name any client.
     names_set_aside: tuple[str, ...] = ()
 
     @property
