@@ -130,7 +130,7 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
             calls=call_parts[k],
             rejected=bundle.rejected.iloc[:0],
             coverage=bundle.coverage.iloc[:0],
-            names_set_aside=names,
+            other_client_names=names,
         )
         for k in range(n)
     ]

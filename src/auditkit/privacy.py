@@ -225,7 +225,7 @@ def client_names(bundle: Bundle) -> list[str]:
     """Every word of every client's first and last name, for masking as [client]: the clients
     accepted, and those set aside (a rejected row's reason may quote its own name)."""
     names = bundle.clients[list(NAME_COLUMNS)].stack()
-    return _name_words(pd.concat([names, pd.Series(bundle.names_set_aside, dtype="object")]))
+    return _name_words(pd.concat([names, pd.Series(bundle.other_client_names, dtype="object")]))
 
 
 def client_marker(bundle: Bundle) -> Callable[[pd.Series], pd.Series]:

@@ -59,7 +59,7 @@ class Bundle:
     # Client names not in `clients` that masking and IQ001 must know too: those on client rows
     # set aside, as a rejected row's reason may quote them (a name shifted into a date column),
     # and in a partition of the Dask engine every client's, as a message may name any client.
-    names_set_aside: tuple[str, ...] = ()
+    other_client_names: tuple[str, ...] = ()
 
     @property
     def staff(self) -> pd.DataFrame:
@@ -446,7 +446,7 @@ def validate(
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
     id_sets: dict[str, _IdSet] = {}  # each referred-to table's ids, made once
-    names_set_aside: tuple[str, ...] = ()
+    other_client_names: tuple[str, ...] = ()
     specs = (*TABLES.values(), CALLS)
     for spec in specs:
         name = spec.name
@@ -470,7 +470,7 @@ def validate(
         set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
         accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
         if name == "clients":
-            names_set_aside = _names_set_aside(raw, accepted[name])
+            other_client_names = _names_set_aside(raw, accepted[name])
         del raw
         rejected.append(bad)
         coverage.append(
@@ -494,7 +494,7 @@ def validate(
         rejected_frame,
         calls,
         pd.DataFrame(coverage, columns=COVERAGE_COLUMNS),
-        names_set_aside,
+        other_client_names,
     )
 
 
