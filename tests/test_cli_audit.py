@@ -68,7 +68,9 @@ def test_a_completed_audit_exits_0_prints_a_summary_and_writes_stale_reviews(tmp
         "\nVM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n\n"
         "3 findings"
     ) in out
-    assert "3 findings; 0 input rows rejected (0 problems in rejected.csv)." in out
+    assert (
+        "3 findings (1 dismissed on review); 0 input rows rejected (0 problems in rejected.csv)."
+    ) in out
     reviews = bundle.path / "reviews.csv"
     assert f"Reviews from {reviews}: 0 confirmed, 1 dismissed, 2 new; 1 stale.\n" in out
     stale = pd.read_csv(tmp_path / "out" / "stale_reviews.csv", dtype=str, keep_default_na=False)
@@ -316,7 +318,9 @@ def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsy
         "read reviews.csv: 1 review, 1 problem set aside",
     ]
     # the summary stays on stdout
-    assert "3 findings; 1 input row rejected (1 problem in rejected.csv)." in out
+    assert (
+        "3 findings (1 dismissed on review); 1 input row rejected (1 problem in rejected.csv)."
+    ) in out
     rejected = pd.read_csv(tmp_path / "out" / "rejected.csv")
     assert rejected[["file", "line", "column"]].to_dict("records") == [
         {"file": "reviews.csv", "line": 3, "column": "rule"}

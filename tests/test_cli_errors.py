@@ -63,7 +63,9 @@ def test_validate_prints_rows_read_accepted_rejected_per_file(make_bundle, capsy
 
     out, err = capsys.readouterr()
     assert err == ""
-    assert out.splitlines()[0] == f"Bundle {path} (policy: built-in defaults)"
+    assert out.splitlines()[0] == (
+        f"Bundle {path} (policy: built-in defaults, time zone America/Los_Angeles)"
+    )
     assert table_rows(out, 6) == [
         ["table", "file", "encoding", "rows_read", "accepted", "rejected"],
         *BASE_COVERAGE,

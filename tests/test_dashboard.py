@@ -254,8 +254,8 @@ def test_choosing_a_clinician_narrows_findings_and_charts(dashboard, result):
     dashboard.rules.value = CONTACT_RULES
     assert keys(dashboard.findings) == S003
     assert dashboard.count.value == (
-        f"<strong>4</strong> findings · all months · S003 · {', '.join(CONTACT_RULES)} · "
-        "all severities"
+        "<strong>4</strong> findings · all months · S003 Priya Wenvik · "
+        f"{', '.join(CONTACT_RULES)} · all severities"
     )
     assert dashboard.table.value.count("<tr") == 1 + 4
     assert rule_rows(dashboard.charts["rules"].spec) == S003_RULES

@@ -70,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _imports_done()
 
     bundle = load(args.bundle, args.policy, calls=args.calls)
-    print(f"Bundle {args.bundle} (policy: {bundle.policy.source})\n")
+    print(f"Bundle {args.bundle} (policy: {_policy_words(bundle.policy)})\n")
     print(_table(bundle.coverage))
     if len(bundle.rejected):
         print(f"\nFirst problems ({len(bundle.rejected)} in all):")
@@ -99,6 +99,16 @@ def _summary(result: AuditResult) -> pd.DataFrame:
     )
     table["compliance"] = figure.mask(table.index.isin(list(result.unchecked)), NOT_CHECKED)
     return table.astype({"dismissed": "int64"}).reset_index()
+
+
+def _policy_words(policy: Policy) -> str:
+    """Where the policy came from; for the built-in one, the clinic time zone it assumes, by
+    which every month and deadline is counted."""
+    from auditkit.policy import Policy
+
+    if policy.source == Policy.source:
+        return f"{policy.source}, time zone {policy.clinic.timezone}"
+    return policy.source
 
 
 def _reviews_line(result: AuditResult) -> str:
@@ -172,7 +182,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     failing = _failing(result, args.fail_on)
     if not args.quiet:
         period = f"month {args.month}" if args.month else "everything in the bundle"
-        print(f"Audited {args.bundle} ({period}; policy: {bundle.policy.source})")
+        print(f"Audited {args.bundle} ({period}; policy: {_policy_words(bundle.policy)})")
         print(_table(bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
         print()
         print(_table(_summary(result)))
@@ -180,7 +190,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(caveat)
         rejected = f"{counted(result.rows_rejected, 'input row')} rejected"
         problems = f"{counted(len(result.rejected), 'problem')} in rejected.csv"
-        print(f"\n{counted(len(result.findings), 'finding')}; {rejected} ({problems}).")
+        dismissed = int((result.findings["review"] == "dismissed").sum())
+        findings = counted(len(result.findings), "finding")
+        findings += f" ({dismissed} dismissed on review)" if dismissed else ""
+        print(f"\n{findings}; {rejected} ({problems}).")
         print(_reviews_line(result))
         print(f"Report: {out / 'report.html'} (and report.xlsx)")
         print(f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")

@@ -16,7 +16,7 @@ frames and chart specs; ``MonthlyDashboard`` only wires widgets to them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ STYLE = """<style>
 .auditkit-count { font-size: 14px; margin: 6px 0; }
 .auditkit-caveat { color: #7a2e0e; background: #fef6ee; border: 1px solid #f9dbaf;
   padding: 4px 8px; border-radius: 4px; font-weight: 600; }
+.auditkit-note { color: #52606d; font-size: 12px; line-height: 28px; margin: 0 8px; }
 </style>"""
 
 
@@ -79,12 +80,14 @@ class Selection:
     rules: tuple[str, ...] = ()  # rule codes
     severities: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        """The selection in words, for the line above the findings table."""
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """The selection in words, for the line above the findings table; clinicians by
+        `names` (staff_id -> 'S004 Tomas Fendane', as the widget lists them) where given."""
         month = pd.Period(self.month, freq="M").strftime("%B %Y") if self.month else "all months"
+        names = names or {}
         parts = [
             month,
-            ", ".join(self.clinicians) or "all clinicians",
+            ", ".join(names.get(c, c) for c in self.clinicians) or "all clinicians",
             ", ".join(self.rules) or "all rules",
             ", ".join(self.severities) or "all severities",
         ]
@@ -279,7 +282,16 @@ class MonthlyDashboard(widgets.VBox):
             layout=widgets.Layout(max_height="460px", overflow="auto")
         ).add_class("auditkit-findings")
         self.folder = widgets.Text(value=str(export_to), description="Folder")
-        self.export_button = widgets.Button(description="Export report")
+        self.export_button = widgets.Button(
+            description="Export report",
+            tooltip="The report a supervisor files: the whole clinic for the month chosen",
+        )
+        # What the export covers, said where it is asked for: not the clinicians, rules or
+        # severities narrowed to on screen.
+        self.export_scope = widgets.HTML(
+            '<span class="auditkit-note">the whole clinic for the month chosen: the '
+            "clinician, rule and severity choices do not apply</span>"
+        )
         self.export_status = widgets.HTML().add_class("auditkit-export-status")
         self.findings = self.result.findings
         self._holding = False
@@ -314,7 +326,9 @@ class MonthlyDashboard(widgets.VBox):
                 _titled("Month over month", self.charts["trend"]),
                 self.count,
                 self.table,
-                widgets.HBox([self.folder, self.export_button, self.export_status]),
+                widgets.HBox(
+                    [self.folder, self.export_button, self.export_scope, self.export_status]
+                ),
             ]
         )
         self.refresh()
@@ -345,9 +359,8 @@ class MonthlyDashboard(widgets.VBox):
             selection.severities,
         )
         noun = "finding" if len(self.findings) == 1 else "findings"
-        self.count.value = (
-            f"<strong>{len(self.findings)}</strong> {noun} · {html_text(selection.describe())}"
-        )
+        described = html_text(selection.describe(self.names))
+        self.count.value = f"<strong>{len(self.findings)}</strong> {noun} · {described}"
         self.table.value = findings_html(self.findings, self.names)
 
     def drill(

@@ -296,7 +296,14 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
         color=alt.Color(
             "compliance:Q",
             scale=_COMPLIANCE_COLOURS,
-            legend=alt.Legend(format="%", title="compliance", orient="bottom", gradientLength=160),
+            # The colours stop at 50 %: a cell below is as dark as one at it, and says its figure.
+            legend=alt.Legend(
+                title="compliance",
+                orient="bottom",
+                gradientLength=160,
+                values=[0.5, 0.75, 1],
+                labelExpr="datum.value <= 0.5 ? '≤ 50%' : format(datum.value, '.0%')",
+            ),
         ),
         tooltip=[
             alt.Tooltip("clinician:N"),
@@ -510,7 +517,7 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
             "findings: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
         ),
         (_percent(overall), f"compliance over all rules ({pooled})"),
-        (examined, "records examined by the rules"),
+        (examined, "records examined, once per rule that examines them"),
         (result.rows_rejected, "input rows rejected"),
     ]
     if "review" in result.findings:
