@@ -658,12 +658,16 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
     )
 
 
+def printable(text: str, length: int = 40) -> str:
+    """Text from a file for a one-paragraph message: no line breaks or other control characters
+    (each a '?'), and at most `length` characters of it."""
+    cut = "".join(c if c.isprintable() else "?" for c in text[:length])
+    return cut + ("…" if len(text) > length else "")
+
+
 def printable_names(names: list[str], most: int = 30) -> str:
     """Column names for a message: printable, short, and not a whole garbled file's worth."""
-    shown = [
-        "".join(c if c.isprintable() else "?" for c in name[:40]) + ("…" if len(name) > 40 else "")
-        for name in names[:most]
-    ]
+    shown = [printable(name) for name in names[:most]]
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(shown) + more
 
