@@ -20,6 +20,21 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _with_extra_field(path: Path) -> bytes:
+    """The file with a field past the header's on every row: a value, so not a trailing
+    delimiter to ignore."""
+    header, *rows = path.read_bytes().splitlines(keepends=True)
+    return header + b"".join(row.rstrip(b"\n") + b",extra\n" for row in rows)
+
+
+def _base_replacing(name: str, *changes: tuple[bytes, bytes]) -> dict:
+    """The case of the base's file `name` with each (old, new) bytes replaced."""
+    data = (BUNDLES / "base" / name).read_bytes()
+    for old, new in changes:
+        data = data.replace(old, new)
+    return {"files": {name: data}}
+
+
 REQUIRED_CONTACT_COLUMNS = "contact_id, client_id, staff_id, direction, channel, started_at"
 
 FATAL_CASES = {
@@ -72,6 +87,53 @@ FATAL_CASES = {
         },
         "clients.csv starts with a UTF-8 byte-order mark but is not valid UTF-8, so its text "
         "cannot be trusted. Export it again as UTF-8.",
+    ),
+    # A file whose every row is set aside would leave its table empty: the audit would pass on
+    # nothing (staff, clients, appointments) or find fault everywhere (the rest). Refused.
+    "every clients row set aside": (
+        {"files": {"clients.csv": _with_extra_field(BUNDLES / "base" / "clients.csv")}},
+        "clients.csv: all 2 of its rows were set aside, so the audit would have no clients to go "
+        "on. The commonest reason (2 of them), first on line 2: has 9 fields; the header has 8. "
+        "Correct the export and run again.",
+    ),
+    "every staff row set aside, one reason commonest": (
+        {
+            "files": {
+                "staff.csv": b"staff_id,first_name,last_name,role\nS1,Ana,Reyes,\n"
+                b"S2,Ben,Cho,janitor\nS3,Cara,Diaz,janitor\n"
+            }
+        },
+        "staff.csv: all 3 of its rows were set aside, so the audit would have no staff to go on. "
+        "The commonest reason (2 of them), first on line 3: role 'janitor' is not one of: "
+        "therapist, supervisor, program_director, admin. Correct the export and run again.",
+    ),
+    "every appointment set aside, no reason twice": (
+        _base_replacing(
+            "appointments.csv",
+            (b"C1,S1,2026-03-02", b"C9,S1,2026-03-02"),
+            (b"no_show", b"walked_out"),
+            (b",50,individual,cancelled", b",fifty,individual,cancelled"),
+        ),
+        "appointments.csv: all 3 of its rows were set aside, so the audit would have no "
+        "appointments to go on. The first reason, on line 2: client_id 'C9' matches no clients "
+        "record. Correct the export and run again.",
+    ),
+    "the one approvals row set aside": (
+        _base_replacing("approvals.csv", (b"closure_warning", b"sign_off")),
+        "approvals.csv: its one row was set aside, so the audit would have no approvals to go "
+        "on. The reason, on line 2: kind 'sign_off' is not one of: closure_warning, "
+        "phone_coaching. Correct the export and run again.",
+    ),
+    "the one notes row set aside, its value quoted on one line and cut short": (
+        {
+            "files": {
+                "notes.csv": b"note_id,client_id,staff_id,appointment_id,written_at,text\n"
+                b'N1,C1,S1,A2,"soon\n\n' + b"x" * 5_000 + b'",Called.\n'
+            }
+        },
+        "notes.csv: its one row was set aside, so the audit would have no notes to go on. The "
+        "reason, on line 2: written_at 'soon??" + "x" * 282 + "…. Correct the export and run "
+        "again.",
     ),
 }
 

@@ -316,11 +316,11 @@ def test_a_file_written_to_while_it_is_read_stops_the_run(make_bundle, capsys, m
     path = make_bundle()
     parse = auditkit.loading._arrow_csv
 
-    def written_meanwhile(source, names, file):
+    def written_meanwhile(source, names, file, *spare):
         if file == "notes.csv":
             notes = path / "notes.csv"
             notes.write_bytes(notes.read_bytes() + notes.read_bytes().splitlines(True)[-1])
-        return parse(source, names, file)
+        return parse(source, names, file, *spare)
 
     monkeypatch.setattr(auditkit.loading, "_arrow_csv", written_meanwhile)
 

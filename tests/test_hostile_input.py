@@ -34,7 +34,8 @@ ones; AUDITKIT_HOSTILE_SCALE=20 multiplies the examples for a deeper run by hand
     a CSV larger than memory (simulated small machine): API, CLI,
       enough or unknown memory, the measurement itself                       5
     the real entry point, `python -m auditkit.cli`, on random bytes          1
-    `auditkit audit` on odd but loadable bundles (no client left, 9999)   2
+    `auditkit audit` on an odd but loadable bundle (a no-show in 9999)    1
+    every client set aside: refused, exit 2, not an audit of nothing      1
     a real audit (sample of 300 clients, formula strings planted):
       verbatim after loading; neutralised in every CSV and no formula in
       the xlsx; frozen at three moments of writing; a second run over
@@ -640,22 +641,26 @@ CONTACT_HEADER = (
 CONTACT_ROW = "K2,C2,S1,outbound,phone,2026-03-08T09:00:00,120,client,answered,scheduling,,"
 
 
+# The base's first contact, kept whatever becomes of K2: a file of nothing would be refused.
+CONTACT_K1 = BASE_FILES["contacts.csv"].decode().splitlines(keepends=True)[1]
+
+
 @pytest.mark.parametrize(
-    ("case", "message", "accepted"),
+    ("case", "message", "kept"),
     [
-        ("quoted, fast path", f'"{HUGE}, fine"', 1),
-        ("stray quote, exact path", f'He is 5" tall {HUGE}', 1),
-        ("wrong width", f"{HUGE},extra", 0),
+        ("quoted, fast path", f'"{HUGE}, fine"', True),
+        ("stray quote, exact path", f'He is 5" tall {HUGE}', True),
+        ("wrong width", f"{HUGE},extra", False),
     ],
 )
-def test_a_five_megabyte_field_is_kept_or_set_aside_whole(case, message, accepted):
-    contacts = (CONTACT_HEADER + CONTACT_ROW + message + "\n").encode()
+def test_a_five_megabyte_field_is_kept_or_set_aside_whole(case, message, kept):
+    contacts = (CONTACT_HEADER + CONTACT_K1 + CONTACT_ROW + message + "\n").encode()
     with bundle_with({"contacts.csv": contacts}) as folder:
         bundle = check_loaded(folder)
     assert bundle is not None
-    assert len(bundle.contacts) == accepted
-    if accepted:
-        assert len(bundle.contacts.loc[0, "message"]) > 5_000_000
+    assert bundle.contacts["contact_id"].tolist() == (["K1", "K2"] if kept else ["K1"])
+    if kept:
+        assert len(bundle.contacts.loc[1, "message"]) > 5_000_000
     else:
         assert bundle.rejected["record_id"].tolist() == ["K2"]
 
@@ -755,18 +760,15 @@ def test_a_parquet_date_in_a_text_column_is_text_not_a_crash():
     )
     files = replacing("appointments", ".parquet", parquet_bytes(appointments))
     with bundle_with(files) as folder:
-        bundle = check_loaded(folder)
-    assert bundle is not None
-    assert bundle.rejected[bundle.rejected["file"] == "appointments.parquet"].values.tolist() == [
-        [
-            "appointments.parquet",
-            2,
-            "2026-03-02",
-            "status",
-            "status '2026-03-02' is not one of: attended, no_show, late_cancel, "
-            "cancelled, rescheduled",
-        ]
-    ]
+        with pytest.raises(BundleError) as caught:  # its one row set aside: no appointment left
+            load(folder)
+        check_refusal(str(caught.value), folder)
+    assert str(caught.value) == (
+        "appointments.parquet: its one row was set aside, so the audit would have no "
+        "appointments to go on. The reason, on line 2: status '2026-03-02' is not one of: "
+        "attended, no_show, late_cancel, cancelled, rescheduled. Correct the export and run "
+        "again."
+    )
 
 
 def test_xlsx_text_none_and_nan_are_text_not_blank(tmp_path):
@@ -914,24 +916,21 @@ EXTREME_TIMES = BASE_FILES["appointments.csv"].replace(
 )
 
 
-@pytest.mark.parametrize(
-    "files",
-    [
-        pytest.param(
-            {"clients.csv": ALL_CLIENTS_REJECTED},
-            id="every-client-rejected",
-        ),
-        pytest.param(
-            {"appointments.csv": EXTREME_TIMES},
-            id="no-show-on-9999-12-31",
-        ),
-    ],
-)
-def test_an_odd_but_loadable_bundle_audits_without_a_traceback(files, tmp_path):
-    with bundle_with(files) as folder:
+def test_an_odd_but_loadable_bundle_audits_without_a_traceback(tmp_path):
+    with bundle_with({"appointments.csv": EXTREME_TIMES}) as folder:  # a no-show on 9999-12-31
         assert check_loaded(folder) is not None
         code, _, err = run_cli("audit", str(folder), "--out", str(tmp_path), "-q")
     check_cli_stderr(code, err)
+
+
+def test_a_bundle_with_every_client_set_aside_is_refused_not_audited(tmp_path):
+    # Audited, it would pass on nothing: every rule n/a, exit code 0.
+    with bundle_with({"clients.csv": ALL_CLIENTS_REJECTED}) as folder:
+        assert check_loaded(folder) is None
+        code, out, err = run_cli("audit", str(folder), "--out", str(tmp_path), "-q")
+    check_cli_stderr(code, err)
+    assert (code, out) == (2, "")
+    assert err.startswith("auditkit: clients.csv: all 2 of its rows were set aside")
 
 
 # --- a real audit: formula strings in its outputs, and killed while it writes -----------------

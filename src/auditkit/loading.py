@@ -248,12 +248,46 @@ def _physical_lines(buf: np.ndarray) -> int:
 
 
 def _drop_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
-    """The file without the given records (each with its line ending)."""
+    """The file without the bytes from each start to its end, both included: records with
+    their line endings, trailing delimiters with the empty field after them."""
     # Spans never overlap, so the running sum is 0 or 1: one byte per byte of file suffices.
     delta = np.zeros(len(buf) + 1, dtype=np.int8)
     np.add.at(delta, starts, 1)
     np.add.at(delta, np.minimum(ends + 1, len(buf)), -1)
     return buf[np.cumsum(delta[:-1], dtype=np.int8) == 0].tobytes()
+
+
+def _trailing_delimiters(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, quotes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each record that ends in an empty field, where the delimiter before that field is
+    (else -1), and where the field ends: `1,2,3,` and `1,2,3,""` end in an empty field;
+    `1,2,3` and `1,2,"3,"` do not.
+
+    Some exporters end every row but the header with a delimiter: that empty field is no value.
+    A delimiter counts only outside quotes (an even number of quotes before it), for the last
+    record of a file may end inside a quote left open. `quotes`: where buf's quotes are.
+    """
+    last = ends - 1
+    last = last - ((buf[last] == _CR) & (last > starts))  # a CRLF's CR is in the record's span
+    quoted = (last - 2 >= starts) & (buf[last] == _QUOTE) & (buf[np.maximum(last - 1, 0)] == _QUOTE)
+    at = np.where(quoted, last - 2, last)
+    empty = (buf[at] == _COMMA) & (np.searchsorted(quotes, at) % 2 == 0)
+    return np.where(empty, at, -1), last
+
+
+def _first_record_has_spare_field(buf: np.ndarray, records: _Records, width: int) -> bool:
+    """Whether the first record after the header has one field more than the header's `width`,
+    and that one empty: a file whose rows end with a delimiter and whose header does not, which
+    Arrow is then asked to parse with a spare last column from the start."""
+    if len(records.starts) < 2:
+        return False
+    start, end = records.starts[1:2], records.ends[1:2]
+    if _trailing_delimiters(buf, start, end, records.quotes)[0][0] < 0:
+        return False  # the usual file: its fields are not counted
+    fields = _scan(buf[start[0] : end[0]]).fields  # counted as the header's were
+    assert fields is not None  # (counted by the scan just made)
+    return len(fields) == 1 and int(fields[0]) == width + 1
 
 
 @contextmanager
@@ -333,6 +367,8 @@ def _read_csv_exactly(
     if not records:
         raise BundleError(f"{file} is empty: it has no header row and no records.")
     names = records[0]
+    # A trailing delimiter the header lacks: the empty field it ends the record with is no value.
+    records = [r[:-1] if len(r) == len(names) + 1 and r[-1] == "" else r for r in records]
     keys = [normalise_column_name(n) for n in names]
     id_at = keys.index(id_column) if id_column in keys else 0
     bad = [i for i, r in enumerate(records) if len(r) != len(names)]
@@ -462,9 +498,10 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         names = next(csv.reader(io.StringIO(header_text, newline="")))
     if optimistic:
         lines = np.arange(1, _physical_lines(buf) + 1) if unquoted else records.lines
+        spare = _first_record_has_spare_field(buf, records, len(names))
         del records, buf, data
         try:
-            parsed = _arrow_csv(path, names, path.name)
+            parsed = _arrow_csv(path, names, path.name, spare)
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
             parsed = None
         if _version(path) != scanned:  # the lines found would be another file's
@@ -483,8 +520,18 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         records = _scan(buf)
     starts, ends, lines, counts = records.starts, records.ends, records.lines, records.fields
     assert counts is not None  # (counted by the scan just made)
+    # Records of one field more than the header, that one empty (a trailing delimiter the
+    # header lacks), are read without it: when every record has one, Arrow parses a spare last
+    # column and drops it; when only some do, theirs are cut from the bytes Arrow parses (a
+    # pass over every byte, a second or so for 70 MB, which a whole file need not pay).
+    longer = np.flatnonzero(counts == counts[0] + 1)
+    delimiters, field_ends = _trailing_delimiters(buf, starts[longer], ends[longer], records.quotes)
+    trailing = delimiters >= 0
+    every = 0 < np.count_nonzero(trailing) == len(counts) - 1
     del records
-    bad = np.flatnonzero(counts != counts[0])
+    wrong = counts != counts[0]
+    wrong[longer[trailing]] = False
+    bad = np.flatnonzero(wrong)
     keys = [normalise_column_name(n) for n in names]
     id_at = keys.index(id_column) if id_column in keys else 0
     malformed = _malformed(
@@ -494,10 +541,13 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         counts[bad].tolist(),
         int(counts[0]),
     )
-    # The file without its malformed records, from the bytes in hand.
-    source = pa.BufferReader(_drop_spans(buf, starts[bad], ends[bad]) if len(bad) else data)
+    # The file without its malformed records and trailing delimiters, from the bytes in hand.
+    cut = trailing & (not every)
+    cut_from = np.concatenate((starts[bad], delimiters[cut]))
+    cut_to = np.concatenate((ends[bad], field_ends[cut]))
+    source = pa.BufferReader(_drop_spans(buf, cut_from, cut_to) if len(cut_from) else data)
     try:
-        parsed = _arrow_csv(source, names, path.name)
+        parsed = _arrow_csv(source, names, path.name, every)
     except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
         return _read_csv_exactly(path.name, data, table, encoding, id_column)
     lines = np.delete(lines, bad)
@@ -509,24 +559,32 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
 
 
-def _arrow_csv(source: Path | pa.BufferReader, names: list[str], file: str) -> pa.Table:
+def _arrow_csv(
+    source: Path | pa.BufferReader, names: list[str], file: str, spare: bool = False
+) -> pa.Table:
     """Arrow's parse of a CSV (`file` names it in an error), every column as text (blank:
     missing). Its cells are not checked for UTF-8 again: decode() has checked the whole file
     (a file changed since is refused), and a tenth of a second of a million appointments'
     parse went to checking each cell.
+
+    `spare`: every record is taken to end with a delimiter the header lacks, so has one field
+    more than `names`; parsed with one more column, which is dropped. A value in it raises
+    ArrowInvalid, as a record of another width does: the caller counts the fields instead.
 
     A file on disk is parsed where the operating system has it cached, mapped: read into
     Arrow's buffers first, its bytes were copied into fresh memory, which on the development
     machine cost a third of the parse's time in the kernel (0.9 -> 0.6 s for the 1M bundle's
     tables) and raised the peak.
     """
+    columns = [*names, ""] if spare else names
+    given = {"column_names": columns, "skip_rows": 1} if spare else {}  # not the header's
     try:
-        return pacsv.read_csv(
+        table = pacsv.read_csv(
             pa.memory_map(str(source)) if isinstance(source, Path) else source,
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            read_options=pacsv.ReadOptions(block_size=1 << 24, **given),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.large_string() for n in names},
+                column_types={n: pa.large_string() for n in columns},
                 strings_can_be_null=True,
                 null_values=[""],
                 check_utf8=False,
@@ -534,6 +592,11 @@ def _arrow_csv(source: Path | pa.BufferReader, names: list[str], file: str) -> p
         )
     except OSError as error:  # gone or locked since it was scanned
         raise _unreadable(file, error) from None
+    if not spare:
+        return table
+    if table.column(len(names)).null_count != table.num_rows:
+        raise pa.ArrowInvalid(f"{file} has a record with a value past the header's columns")
+    return table.remove_column(len(names))
 
 
 def _cell_text(value: object) -> object:
@@ -598,12 +661,16 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
     )
 
 
+def printable(text: str, length: int = 40) -> str:
+    """Text from a file for a one-paragraph message: no line breaks or other control characters
+    (each a '?'), and at most `length` characters of it."""
+    cut = "".join(c if c.isprintable() else "?" for c in text[:length])
+    return cut + ("…" if len(text) > length else "")
+
+
 def printable_names(names: list[str], most: int = 30) -> str:
     """Column names for a message: printable, short, and not a whole garbled file's worth."""
-    shown = [
-        "".join(c if c.isprintable() else "?" for c in name[:40]) + ("…" if len(name) > 40 else "")
-        for name in names[:most]
-    ]
+    shown = [printable(name) for name in names[:most]]
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(shown) + more
 

@@ -28,6 +28,7 @@ from auditkit.loading import (
     RawTable,
     check_named_file,
     find_table_file,
+    printable,
     read_table,
 )
 from auditkit.memory import release_unused_memory
@@ -472,6 +473,8 @@ def validate(
         if name == "clients":
             other_client_names = _names_set_aside(raw, accepted[name])
         del raw
+        if rows_read and not len(accepted[name]):
+            raise _nothing_accepted(file, name, rows_read, bad)
         rejected.append(bad)
         coverage.append(
             {
@@ -495,6 +498,33 @@ def validate(
         calls,
         pd.DataFrame(coverage, columns=COVERAGE_COLUMNS),
         other_client_names,
+    )
+
+
+def _nothing_accepted(file: str, table: str, rows_read: int, bad: pd.DataFrame) -> BundleError:
+    """The paragraph for a file whose every row was set aside, which stops the run.
+
+    A file of N bad rows is nearly always one exported otherwise than a bundle's (another
+    separator, a delimiter too many), not N separate mistakes, and an audit without the table
+    would be wrong, not merely short: no staff, clients or appointments leave every rule with
+    nothing to examine and a run that passes; no contacts, notes, approvals or calls leave the
+    rules that look for them finding them missing, findings that are not there. So every table
+    alike, optional or not.
+    """
+    per_row = bad.drop_duplicates(["line", "reason"]).sort_values("line", kind="stable")
+    rows = per_row.groupby("reason", sort=False)["line"].agg(["size", "first"])
+    reason = rows["size"].idxmax()  # the first of the commonest, by line
+    count, line = int(rows.loc[reason, "size"]), int(rows.loc[reason, "first"])
+    if rows_read == 1:
+        what, why = "its one row was", f"The reason, on line {line}"
+    elif count == 1:
+        what, why = f"all {rows_read:,} of its rows were", f"The first reason, on line {line}"
+    else:
+        what = f"all {rows_read:,} of its rows were"
+        why = f"The commonest reason ({count:,} of them), first on line {line}"
+    return BundleError(  # the reason quotes a value: one line of it, and not 5 MB
+        f"{file}: {what} set aside, so the audit would have no {table} to go on. {why}: "
+        f"{printable(reason, 300)}. Correct the export and run again."
     )
 
 
