@@ -109,7 +109,8 @@ def test_a_rejected_rows_reason_masks_the_names_it_quotes(tmp_path, capsys):
         "last_name": "Quimby",
         "intake_date": "Zed Quimby intake",
     }
-    folder = build_bundle(tmp_path, policy=POLICY).path
+    kept = {"scheduled_start": "2026-03-02T13:00:00-08:00", "status": "attended"}
+    folder = build_bundle(tmp_path, appointments=[kept], policy=POLICY).path
     pd.DataFrame([*CLIENTS, set_aside]).to_csv(folder / "clients.csv", index=False)
     appointments = pd.read_csv(folder / "appointments.csv", dtype=str)
     unreadable = {"appointment_id": "A9", "client_id": "C1", "staff_id": "T1", "status": "no_show"}
