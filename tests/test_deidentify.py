@@ -590,6 +590,11 @@ NAMES = ["Zavrina", "Qorvath", "O'Dwyer", "Mary", "Jo"]
             "You may call Monday at 9 a.m. or 4:15 PM tomorrow, or in May 2026.",
             "You may call Monday at [time] or [time] tomorrow, or in [date].",
         ),
+        # A colon typed before AM/PM; plain numbers stay.
+        (
+            "Come at 5:PM, 5 PM, 5pm, 5:30PM or 5:30 p.m.; room 5, 12 cases, 5: fine",
+            "Come at [time], [time], [time], [time] or [time]; room 5, 12 cases, 5: fine",
+        ),
     ],
 )
 def test_scrubbing_masks_names_phones_dates_and_times(text, scrubbed):

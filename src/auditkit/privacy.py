@@ -58,7 +58,8 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _TIME = re.compile(
-    rf"{_B}(?:\d{{1,2}}(?::\d{{2}})?\s*(?:[ap]\.\s?m\.|[ap]m\b)|\d{{1,2}}:\d{{2}}(?::\d{{2}})?)"
+    # 5pm, 5 PM, 5:PM (a colon typed for the minutes), 5:30 p.m.; 13:05, 13:05:40
+    rf"{_B}(?:\d{{1,2}}(?::\d{{2}})?:?\s*(?:[ap]\.\s?m\.|[ap]m\b)|\d{{1,2}}:\d{{2}}(?::\d{{2}})?)"
     + _E,
     re.IGNORECASE,
 )
