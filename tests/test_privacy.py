@@ -345,8 +345,12 @@ def test_name_words_split_as_python_splits_them():
 
 def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexes_give():
     """An extract's texts meet each Python regex only where Arrow sees its sure sign (an @, a
-    digit, a month's name) or a character beyond ASCII; every text comes out the same."""
+    digit, a month's name, the clinic's name in RE2) or a character beyond ASCII; every text
+    comes out the same."""
     from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME, text_scrubber
+    from auditkit.text import clinic_name_patterns
+
+    clinic = {"clinic": "Riverside Psychology Clinic", "aliases": ["RPC"]}
 
     texts = pd.Series(
         [
@@ -357,23 +361,34 @@ def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexe
             "\u017fept 2026",  # a long s is an s to IGNORECASE
             "May I call? may be late",
             "see you in March",  # a month alone, no digit
+            "From Riverside\u2019s R.P.C. office at 5:PM",
+            "riverside\tpsychology clinic or RPC, not Riversides",
             None,
         ],
         dtype="str",
     )
+    clinic_pattern, _ = clinic_name_patterns(clinic["clinic"], clinic["aliases"])
     everywhere = (
-        masked_everywhere(texts.str.replace(_EMAIL, "[email]", regex=True), MASKED_NAMES, "[name]")
+        masked_everywhere(
+            texts.str.replace(_EMAIL, "[email]", regex=True).str.replace(
+                clinic_pattern, "[clinic]", regex=True
+            ),
+            MASKED_NAMES,
+            "[name]",
+        )
         .str.replace(_PHONE, "[phone]", regex=True)
         .str.replace(_DATE, "[date]", regex=True)
         .str.replace(_TIME, "[time]", regex=True)
     )
-    scrubbed = text_scrubber(MASKED_NAMES)(texts)
+    scrubbed = text_scrubber(MASKED_NAMES, **clinic)(texts)
     assert scrubbed.tolist() == everywhere.tolist()
-    assert scrubbed.tolist()[-7:-1] == [
+    assert scrubbed.tolist()[-9:-1] == [
         "Write to [email] by [date]",
         "[date] at [time], or [date] at [time]",
         "call at [time]",
         "[date]",
         "May I call? may be late",  # "may" alone is the verb
         "see you in [date]",
+        "From [clinic]\u2019s [clinic] office at [time]",
+        "[clinic] or [clinic], not Riversides",
     ]

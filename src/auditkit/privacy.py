@@ -1,9 +1,9 @@
 """What auditkit shows of people: names and numbers masked unless the task needs them.
 
 Findings, the dashboards and research extracts all mask with the same patterns: client names as
-[client], other names as [name], phone numbers as [phone] (and, for extracts, emails, dates and
-times). Names are matched as whole words, any case, with or without accents, through one
-trie-shaped regex.
+[client], other names as [name], phone numbers as [phone] (and, for extracts, the clinic's name,
+emails, dates and times). Names are matched as whole words, any case, with or without
+accents, through one trie-shaped regex.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from auditkit.columns import lower_case_bytes, mapped_bytes, per_distinct
 from auditkit.schemas import NAME_COLUMNS
-from auditkit.text import RE2_SPACES
+from auditkit.text import RE2_SPACES, clinic_name_patterns
 from auditkit.validation import Bundle
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
@@ -232,11 +232,14 @@ _SURE_SIGNS = {
 }
 
 
-def _replace_where_possible(texts: pd.Series, pattern: re.Pattern[str], label: str) -> pd.Series:
+def _replace_where_possible(
+    texts: pd.Series, pattern: re.Pattern[str], label: str, sure_sign: str | None = None
+) -> pd.Series:
     """`texts` with `pattern` replaced by `label`, the Python regex run only on texts where
-    Arrow finds the label's sure sign, and on every text that is not ASCII."""
+    Arrow finds the sure sign (by default the label's), and on every text that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
-    sign = pc.fill_null(pc.match_substring_regex(strings, _SURE_SIGNS[label]), False)
+    sure_sign = _SURE_SIGNS[label] if sure_sign is None else sure_sign
+    sign = pc.fill_null(pc.match_substring_regex(strings, sure_sign), False)
     return _replace_where(
         texts,
         strings,
@@ -264,19 +267,28 @@ def known_names(bundle: Bundle) -> list[str]:
     return _name_words(parts)
 
 
-def text_scrubber(names: Iterable[str]) -> Callable[[pd.Series], pd.Series]:
-    """A function masking, in a Series of texts, the `names` (whole words, any case, any
-    accents) as [name], email addresses as [email], phone numbers as [phone], dates, numeric or
-    spelled out, as [date] and times as [time].
+def text_scrubber(
+    names: Iterable[str], *, clinic: str = "", aliases: Sequence[str] = ()
+) -> Callable[[pd.Series], pd.Series]:
+    """A function masking, in a Series of texts, the `clinic`'s name and `aliases` as [clinic]
+    (as the audit finds them, but for near misses, and each word of them that says which clinic
+    alone), the `names` (whole words, any case, any accents) as [name], email addresses as
+    [email], phone numbers as [phone], dates, numeric or spelled out, as [date] and times as
+    [time].
 
-    Emails first, whole, though they hold names; names next, so none hides inside a date;
-    phones before dates, so '555 2019' is a phone, not a year. Weekdays and 'today' or
+    Emails first, whole, though they hold names; the clinic next, so its name stays one
+    [clinic] even where a word of it is someone's name; names next, so none hides inside a
+    date; phones before dates, so '555 2019' is a phone, not a year. Weekdays and 'today' or
     'tomorrow' stay: the shift keeps weekdays anyway.
     """
     masked = _Masked.of(names, "[name]")
+    clinic_patterns = clinic_name_patterns(clinic, aliases)
 
     def scrub(texts: pd.Series) -> pd.Series:
         texts = _replace_where_possible(texts, _EMAIL, "[email]")
+        if clinic_patterns is not None:
+            pattern, in_re2 = clinic_patterns  # without RE2's, every text is a candidate
+            texts = _replace_where_possible(texts, pattern, "[clinic]", in_re2 or "")
         if masked is not None:
             texts = masked(texts)
         texts = _replace_where_possible(texts, _PHONE, "[phone]")
