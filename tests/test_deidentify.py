@@ -39,9 +39,10 @@ EXTRACT_FILES = [
 HAND_CONTACTS = [
     (
         "CT-REAL-999001",
-        "Hi {first}, this is {staff_first} {staff_last}. Call me at {phone} or {dotted} before "
-        "3/14 at 2pm.",
-        "Hi [name], this is [name] [name]. Call me at [phone] or [phone] before [date] at [time].",
+        "Hi {first}, this is {staff_first} {staff_last} at Riverside Clinic. Call me at {phone} or "
+        "{dotted} before 3/14 at 2pm.",
+        "Hi [name], this is [name] [name] at [clinic]. Call me at [phone] or [phone] before [date] "
+        "at [time].",
     ),
     (
         "CT-REAL-999002",
@@ -53,8 +54,8 @@ HAND_CONTACTS = [
 ]
 HAND_NOTE = (
     "N-REAL-999001",
-    "Pt {first} {last} NS; T called {phone} on 2026-03-02 at 13:05 and LVM.",
-    "Pt [name] [name] NS; T called [phone] on [date] at [time] and LVM.",
+    "Pt {first} {last} NS; T called {phone} from R.P.C. on 2026-03-02 at 13:05 and LVM.",
+    "Pt [name] [name] NS; T called [phone] from [clinic] on [date] at [time] and LVM.",
 )
 
 
@@ -245,12 +246,14 @@ def test_no_original_id_name_or_phone_survives_anywhere_in_the_extract(source, r
     digits = re.sub(r"\D", "", client["phone"])
     assert f"{client['first_name']} {client['last_name']}".encode() in raw
     assert f"{digits[:3]}.{digits[3:6]}.{digits[6:]}".encode() in raw and b"-REAL-" in raw
+    assert b"Riverside Clinic" in raw and b"R.P.C." in raw
     assert {*runs[mode]["key"]["real_id"], "A-REAL-999999"} <= found["ids"]
     assert len(found["names"]) > 30 and len(found["phones"]) > 20
     found = sorted(set().union(*found.values()))
     for path in folder.iterdir():
         data = path.read_bytes().lower()
         assert b"-real-" not in data, path.name
+        assert b"riverside" not in data and b"r.p.c" not in data, path.name
         survivors = [n for n in found if n.lower().encode() in data]
         assert survivors == [], f"{path.name} holds {survivors[:5]}"
 
@@ -552,7 +555,8 @@ def test_an_earlier_extract_is_replaced_with_new_ids(source, tmp_path):
 
 # --- scrubbed text -------------------------------------------------------------------------------
 
-NAMES = ["Zavrina", "Qorvath", "O'Dwyer", "Mary", "Jo"]
+NAMES = ["Zavrina", "Qorvath", "O'Dwyer", "Mary", "Jo", "Renée", "Pena"]
+CLINIC = {"clinic": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic", "RPC"]}
 
 
 @pytest.mark.parametrize(
@@ -565,6 +569,8 @@ NAMES = ["Zavrina", "Qorvath", "O'Dwyer", "Mary", "Jo"]
         # Any case, whole words only, any apostrophe.
         ("ZAVRINA and zavrina, not Zavrinas", "[name] and [name], not Zavrinas"),
         ("Mary-Jo O\u2019Dwyer called", "[name]-[name] [name] called"),
+        # With or without accents, either way; a longer word stays.
+        ("Renee Peña and RENÉE PENA, not Renees", "[name] [name] and [name] [name], not Renees"),
         (
             "Call (747) 555-0133, 747.555.0134, +1 747 555 0135, 7475550136 or 555-0137.",
             "Call [phone], [phone], [phone], [phone] or [phone].",
@@ -590,10 +596,22 @@ NAMES = ["Zavrina", "Qorvath", "O'Dwyer", "Mary", "Jo"]
             "You may call Monday at 9 a.m. or 4:15 PM tomorrow, or in May 2026.",
             "You may call Monday at [time] or [time] tomorrow, or in [date].",
         ),
+        # A colon typed before AM/PM; plain numbers stay.
+        (
+            "Come at 5:PM, 5 PM, 5pm, 5:30PM or 5:30 p.m.; room 5, 12 cases, 5: fine",
+            "Come at [time], [time], [time], [time] or [time]; room 5, 12 cases, 5: fine",
+        ),
+        # The clinic as the audit finds it, and a word of its name that says which alone.
+        (
+            "Dr. Qorvath at Riverside Psychology Clinic, the riverside clinic or R.P.C.; from "
+            "Riverside, RPC's office, not Riversides or the clinic.",
+            "Dr. [name] at [clinic], the [clinic] or [clinic]; from [clinic], [clinic]'s office, "
+            "not Riversides or the clinic.",
+        ),
     ],
 )
-def test_scrubbing_masks_names_phones_dates_and_times(text, scrubbed):
-    scrub = text_scrubber(NAMES)
+def test_scrubbing_masks_the_clinic_names_phones_dates_and_times(text, scrubbed):
+    scrub = text_scrubber(NAMES, **CLINIC)
     assert scrub(pd.Series([text, None], dtype="str")).tolist()[0] == scrubbed
     assert scrub(pd.Series([None], dtype="str")).isna().all()
 
@@ -603,6 +621,22 @@ def test_scrubbing_without_names_still_masks_the_rest():
     assert scrub(pd.Series(["Hi Zavrina, 3/14 at 2pm"])).tolist() == [
         "Hi Zavrina, [date] at [time]"
     ]
+
+
+def test_the_sample_extract_never_names_the_clinic(tmp_path):
+    sample = load(Path(__file__).resolve().parent.parent / "data" / "sample")
+    assert sample.contacts["message"].str.count("(?i)riverside").sum() == 38
+    extract = deidentify(sample, tmp_path / "extract", scrubbed_text=True)
+    for path in extract.files:
+        text = path.read_text(encoding="utf-8").lower()
+        assert "riverside" not in text and "r.p.c." not in text, path.name
+    scrubbed = load(extract.folder).contacts["message_scrubbed"]
+    assert scrubbed.str.count(re.escape("[clinic]")).sum() == 40
+    record = json.loads((extract.folder / "extract.json").read_text())
+    assert (
+        "the policy's clinic name, aliases and phrases (scrubbed text reads [clinic] where it "
+        "named the clinic)"
+    ) in record["not_included"]
 
 
 def test_the_extract_carries_scrubbed_text_only_when_asked(runs):

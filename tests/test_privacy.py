@@ -9,6 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pytest
 from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import audit, load
@@ -168,6 +169,68 @@ def test_dashboard_and_review_queue_show_no_name_or_phone(tmp_path):
     assert "[client]" in cards[0] + cards[1]
 
 
+def test_findings_and_the_review_card_mask_names_written_without_their_accents(tmp_path):
+    # clients.csv has Peña with an accent and Renee without; the messages the other way round.
+    # O'Brien's quote begins after the apostrophe.
+    clients = [
+        {**CLIENTS[0], "first_name": "José", "last_name": "Peña"},
+        {**CLIENTS[1], "first_name": "Renee", "last_name": "O\u2019Brien"},
+    ]
+    inquiry = {**CONTACTS[1], "message": "Yes, Jose Pena is a client here."}
+    again = {**inquiry, "client_id": "C2", "message": "Yes, Renée O'Brien is a client here."}
+    result = audit(build_bundle(tmp_path, clients=clients, contacts=[inquiry, again]))
+    assert (
+        result.findings["evidence"].tolist()
+        == ["confirmed or denied: \u201c[client] is a client here\u201d"] * 2
+    )
+    queue = ReviewQueue(result, tmp_path / "reviews.csv")
+    cards = []
+    for position in range(len(queue.findings)):
+        queue.go(position)
+        cards.append(queue.record.value)
+    assert "Yes, [client] <mark>[client] is a client here</mark>." in cards[0]
+    assert "Yes, [client] <mark>[client] is a client here</mark>." in cards[1]
+    shown = " ".join(cards).lower()
+    names = ("jose", "josé", "pena", "peña", "renee", "renée", "brien")
+    assert [w for w in names if w in shown] == []
+
+
+@pytest.mark.parametrize(
+    ("clients", "text", "masked"),
+    [
+        (
+            ["José", "Peña", "François", "Renée"],
+            "Jose Pena, JOSE PENA, Francois and renee called",
+            "[client] [client], [client] [client], [client] and [client] called",
+        ),
+        (  # the file without accents, the message with them
+            ["Jose", "Pena", "Francois", "Renee"],
+            "José Peña, JOSÉ PEÑA, François and renée called",
+            "[client] [client], [client] [client], [client] and [client] called",
+        ),
+        (  # a combining accent after the letter, as some systems write it
+            ["José", "Peña"],
+            "Jose\u0301 Pen\u0303a and Jose Pena",
+            "[client] [client] and [client] [client]",
+        ),
+        (  # whole words only: a name inside another word stays
+            ["José", "Renée"],
+            "Josefina, Joséphine, Renées and Irenee",
+            "Josefina, Joséphine, Renées and Irenee",
+        ),
+        (  # any apostrophe, either way
+            ["O\u2019Brien", "Zoë", "Søren"],
+            "O'Brien, O\u2019BRIEN and Zoe\u2019s son Soren",
+            "[client], [client] and [client]\u2019s son [client]",
+        ),
+    ],
+)
+def test_names_are_masked_with_or_without_their_accents(clients, text, masked):
+    from auditkit.privacy import identifier_masker
+
+    assert identifier_masker(clients)(pd.Series([text, None], dtype="str")).tolist()[0] == masked
+
+
 def test_no_network_connection_at_import_or_while_auditing(tmp_path):
     script = textwrap.dedent(
         f"""
@@ -208,39 +271,49 @@ TRICKY_TEXTS = [
     "Spoke with O'Neil and O\u2019Neil",  # either apostrophe
     "Hola José, ¿puede llamar?",
     "Dilan and dilan called; DILAN too",  # dotless ı in the name meets an ASCII i
-    "Ipek and ipek",  # İ in the name: the ASCII i alone is not it
+    "Ipek and ipek",  # İ in the name: an accent (a dot) like any other, so Ipek is it
     "\u212aim called back",  # a Kelvin sign is a K to Python's IGNORECASE
     "Call 805.555.0127 or (805) 555-0199 ext. 12",
     "or 555\x1c0127",  # Python's \s has the ASCII separators \x1c-\x1f; RE2's has not
     "At 13:26:40 on 2025-10-01, 8 min",  # times and dates are no phone numbers
+    "JOSE, Jose\u0301 and Josefa",  # accents either way, or combining; a longer word stays
+    "O\u2019N\u00c9IL\u2019s and \u00c5nn",
     "nothing here",
     "",
 ]
 
 
+def masked_everywhere(texts: pd.Series, names: list[str], label: str) -> pd.Series:
+    """What the masker's Python regex gives run on every text, not only those Arrow picks."""
+    from auditkit.privacy import _Masked
+
+    return texts.map(_Masked.of(names, label).text, na_action="ignore")
+
+
 def test_masking_only_the_texts_that_can_hold_a_name_gives_what_the_regex_gives():
     """Arrow picks the texts worth the Python regex; every text comes out as if all met it."""
-    from auditkit.privacy import _PHONE, _name_pattern, identifier_masker
+    from auditkit.privacy import _PHONE, identifier_masker
 
     texts = pd.Series(TRICKY_TEXTS, dtype="str")
-    everywhere = (
-        texts.str.replace(_name_pattern(MASKED_NAMES[:3]), "[client]", regex=True)
-        .str.replace(_name_pattern(MASKED_NAMES[3:]), "[name]", regex=True)
-        .str.replace(_PHONE, "[phone]", regex=True)
+    clients = masked_everywhere(texts, MASKED_NAMES[:3], "[client]")
+    everywhere = masked_everywhere(clients, MASKED_NAMES[3:], "[name]").str.replace(
+        _PHONE, "[phone]", regex=True
     )
     masked = identifier_masker(MASKED_NAMES[:3], MASKED_NAMES[3:])(texts)
     assert masked.tolist() == everywhere.tolist()
-    assert masked.tolist()[:10] == [
+    assert masked.tolist()[:12] == [
         "Annual review with [client] today",
         "Left word for [client], [client] and [client]'s mother",
         "Spoke with [client] and [client]",
         "Hola [client], ¿puede llamar?",
         "[name] and [name] called; [name] too",
-        "Ipek and ipek",
+        "[name] and [name]",
         "[name] called back",
         "Call [phone] or [phone] ext. 12",
         "or [phone]",
         "At 13:26:40 on 2025-10-01, 8 min",
+        "[client], [client] and Josefa",
+        "[client]\u2019s and [client]",
     ]
 
 
@@ -264,19 +337,26 @@ def test_name_words_split_as_python_splits_them():
         names.dropna()
         .map(lambda name: re.split(r"[\s\-]+", name.replace("\u2019", "'")))
         .explode()
+        .map(lambda word: [word, *word.split("'")])
+        .explode()
         .map(lambda word: word.strip(".,;:'\"()"))
     )
     expected = sorted({word for word in by_python if len(word) >= 2})
     assert _name_words(names) == expected
     assert expected == [
-        "Ann", "Dyke", "Jay", "Jo", "Lee", "Mary", "O'Neil", "Ross", "Smith", "Zoë", "van", "Åsa"
+        "Ann", "Dyke", "Jay", "Jo", "Lee", "Mary", "Neil", "O'Neil", "Ross", "Smith", "Zoë", "van",
+        "Åsa",
     ]  # fmt: skip
 
 
 def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexes_give():
     """An extract's texts meet each Python regex only where Arrow sees its sure sign (an @, a
-    digit, a month's name) or a character beyond ASCII; every text comes out the same."""
-    from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME, _name_pattern, text_scrubber
+    digit, a month's name, the clinic's name in RE2) or a character beyond ASCII; every text
+    comes out the same."""
+    from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME, text_scrubber
+    from auditkit.text import clinic_name_patterns
+
+    clinic = {"clinic": "Riverside Psychology Clinic", "aliases": ["RPC"]}
 
     texts = pd.Series(
         [
@@ -287,24 +367,34 @@ def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexe
             "\u017fept 2026",  # a long s is an s to IGNORECASE
             "May I call? may be late",
             "see you in March",  # a month alone, no digit
+            "From Riverside\u2019s R.P.C. office at 5:PM",
+            "riverside\tpsychology clinic or RPC, not Riversides",
             None,
         ],
         dtype="str",
     )
+    clinic_pattern, _ = clinic_name_patterns(clinic["clinic"], clinic["aliases"])
     everywhere = (
-        texts.str.replace(_EMAIL, "[email]", regex=True)
-        .str.replace(_name_pattern(MASKED_NAMES), "[name]", regex=True)
+        masked_everywhere(
+            texts.str.replace(_EMAIL, "[email]", regex=True).str.replace(
+                clinic_pattern, "[clinic]", regex=True
+            ),
+            MASKED_NAMES,
+            "[name]",
+        )
         .str.replace(_PHONE, "[phone]", regex=True)
         .str.replace(_DATE, "[date]", regex=True)
         .str.replace(_TIME, "[time]", regex=True)
     )
-    scrubbed = text_scrubber(MASKED_NAMES)(texts)
+    scrubbed = text_scrubber(MASKED_NAMES, **clinic)(texts)
     assert scrubbed.tolist() == everywhere.tolist()
-    assert scrubbed.tolist()[-7:-1] == [
+    assert scrubbed.tolist()[-9:-1] == [
         "Write to [email] by [date]",
         "[date] at [time], or [date] at [time]",
         "call at [time]",
         "[date]",
         "May I call? may be late",  # "may" alone is the verb
         "see you in [date]",
+        "From [clinic]\u2019s [clinic] office at [time]",
+        "[clinic] or [clinic], not Riversides",
     ]

@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from rule_fixtures import build_bundle, findings, opportunities
+from rule_fixtures import CLIENTS, build_bundle, findings, opportunities
 
 from auditkit import audit, load
 
@@ -119,6 +119,22 @@ def test_iq001_fires_on_a_disclosure_or_confirmation_naming_the_client(tmp_path)
         "K4": "disclosed: \u201calex sample has missed three sessions\u201d",
         "K5": "disclosed: \u201cAlex\u2019s therapist\u201d",
         "K6": "confirmed or denied: \u201cNever heard of Blair Sample\u201d",
+    }
+
+
+def test_iq001_reads_a_name_with_or_without_its_accents(tmp_path):
+    clients = [{**CLIENTS[0], "first_name": "José", "last_name": "Peña"}, CLIENTS[1]]
+    bundle = build_bundle(
+        tmp_path,
+        clients=clients,
+        contacts=[
+            inquiry(NCND + " That said, Jose has been doing better."),
+            inquiry(NCND + " That said, PEÑA has been doing better."),
+        ],
+    )
+    assert findings(bundle, "IQ001") == {
+        "K1": "disclosed: \u201cJose has been doing better\u201d",
+        "K2": "disclosed: \u201cPEÑA has been doing better\u201d",
     }
 
 

@@ -288,7 +288,8 @@ def _record(
         "scrubbed_text": scrubbed_text,
         "not_included": [
             "rows the loader set aside (rejected rows)",
-            "the policy's clinic name, aliases and phrases",
+            "the policy's clinic name, aliases and phrases (scrubbed text reads [clinic] where "
+            "it named the clinic)",
             "any phone-system call log (calls.csv): it is phone numbers throughout",
             "the key file",
         ],
@@ -304,9 +305,9 @@ def deidentify(
     re-identifies it to `key_file` (default: `<out>.key.csv` beside the folder, never inside).
 
     With `scrubbed_text`, contacts and notes get a message_scrubbed / text_scrubbed column: the
-    text with names, emails, phone numbers, dates and times masked. Otherwise no free text is
-    kept. Raises AuditkitError, before writing anything, for a key file inside the extract or
-    one that would replace a file other than an earlier key.
+    text with the clinic's name, people's names, emails, phone numbers, dates and times masked.
+    Otherwise no free text is kept. Raises AuditkitError, before writing anything, for a key
+    file inside the extract or one that would replace a file other than an earlier key.
     """
     folder = Path(out).resolve()
     key_file = Path(key_file or folder.parent / f"{folder.name}.key.csv").resolve()
@@ -316,7 +317,8 @@ def deidentify(
     by_table = {name: group.set_index("real_id") for name, group in crosswalk.groupby("table")}
     surrogates = {name: group["surrogate_id"] for name, group in by_table.items()}
     shifts = {name: by_table[name]["date_shift_weeks"] for name in ("clients", "staff")}
-    scrub = text_scrubber(known_names(bundle))
+    clinic = bundle.policy.clinic
+    scrub = text_scrubber(known_names(bundle), clinic=clinic.name, aliases=clinic.aliases)
     write_csv(crosswalk, key_file)  # first: no extract ever exists without its key
 
     files, rows, kept, dropped = [], {}, {}, {}

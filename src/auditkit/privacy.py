@@ -1,14 +1,16 @@
 """What auditkit shows of people: names and numbers masked unless the task needs them.
 
 Findings, the dashboards and research extracts all mask with the same patterns: client names as
-[client], other names as [name], phone numbers as [phone] (and, for extracts, emails, dates and
-times). Names are matched as whole words, any case, through one trie-shaped regex.
+[client], other names as [name], phone numbers as [phone] (and, for extracts, the clinic's name,
+emails, dates and times). Names are matched as whole words, any case, with or without
+accents, through one trie-shaped regex.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import lower_case_bytes, mapped_bytes, per_distinct
+from auditkit.columns import arrow_strings, lower_case_bytes, mapped_bytes, per_distinct
 from auditkit.schemas import NAME_COLUMNS
-from auditkit.text import NAME_MARK, RE2_SPACES
+from auditkit.text import NAME_MARK, RE2_SPACES, clinic_name_patterns
 from auditkit.validation import Bundle
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
@@ -58,12 +60,56 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _TIME = re.compile(
-    rf"{_B}(?:\d{{1,2}}(?::\d{{2}})?\s*(?:[ap]\.\s?m\.|[ap]m\b)|\d{{1,2}}:\d{{2}}(?::\d{{2}})?)"
+    # 5pm, 5 PM, 5:PM (a colon typed for the minutes), 5:30 p.m.; 13:05, 13:05:40
+    rf"{_B}(?:\d{{1,2}}(?::\d{{2}})?:?\s*(?:[ap]\.\s?m\.|[ap]m\b)|\d{{1,2}}:\d{{2}}(?::\d{{2}})?)"
     + _E,
     re.IGNORECASE,
 )
 
 _Trie = dict[str, "_Trie"]
+
+# Combining accents (the diacritical marks' blocks), as a str.translate table that drops them.
+_COMBINING_ACCENTS = dict.fromkeys(
+    code
+    for low, high in (
+        (0x300, 0x36F),
+        (0x1AB0, 0x1AFF),
+        (0x1DC0, 0x1DFF),
+        (0x20D0, 0x20FF),
+        (0xFE20, 0xFE2F),
+    )
+    for code in range(low, high + 1)
+)
+# Letters Unicode does not decompose that people also write plain: with a stroke, a dotless i,
+# a long s.
+_UNDECOMPOSED = str.maketrans(
+    {"\u00f8": "o", "\u0142": "l", "\u0111": "d", "\u0131": "i", "\u017f": "s"}
+)
+
+
+def _plain(text: str) -> str:
+    """`text` lower-cased without its accents ("José" and "JOSE" give "jose"), so a name
+    written either way matches the other."""
+    decomposed = unicodedata.normalize("NFD", text.lower()).translate(_UNDECOMPOSED)
+    return unicodedata.normalize("NFC", decomposed.translate(_COMBINING_ACCENTS))
+
+
+def _accent_folds() -> dict[int, str | None]:
+    """A str.translate table: every letter with an accent (in the Latin, Greek and Cyrillic
+    blocks) to its plain letter, and every combining accent dropped.
+
+    The text is folded, not the pattern: a class of accented forms at each letter of the names'
+    trie makes Python compile a 64 KB set per letter (2 s for 2,000 names, not 0.1 s)."""
+    folds: dict[int, str | None] = dict(_COMBINING_ACCENTS)
+    for char in map(chr, range(0xC0, 0x3000)):
+        plain = _plain(char)
+        if len(plain) == 1 and plain != char.lower():
+            folds[ord(char)] = plain
+    return folds
+
+
+_ACCENT_FOLDS = _accent_folds()
+_HAS_ACCENT = re.compile("[" + re.escape("".join(map(chr, _ACCENT_FOLDS))) + "]")
 
 
 def _alternation(node: _Trie) -> str:
@@ -79,20 +125,19 @@ def _alternation(node: _Trie) -> str:
 
 
 def _name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex for all the names, factored as a trie: a plain alternation tries every name at
-    every character (20 s for 20,000 messages and 2,000 names); a trie, each letter once (0.5 s).
+    """One regex for all the names' plain forms, for texts folded by _ACCENT_FOLDS, factored as
+    a trie: a plain alternation tries every name at every character (20 s for 20,000 messages
+    and 2,000 names); a trie, each letter once (0.5 s).
     """
     trie: _Trie = {}
     for name in names:
+        if not (plain := _plain(name.replace("\u2019", "'"))):
+            continue  # accents alone: nothing to match
         node = trie
-        for char in name.lower():
+        for char in plain:
             node = node.setdefault(char, {})
         node[""] = {}  # a name ends here
     return re.compile(f"{_B}{_alternation(trie)}{_E}", re.IGNORECASE) if trie else None
-
-
-# Letters other than ASCII that Python's IGNORECASE matches to ASCII ones (s, k, i, i).
-_ASCII_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0130": "i", "\u0131": "i"})
 
 
 # Byte -> its lower-case form if an ASCII letter, digit or underscore, else a space.
@@ -101,8 +146,8 @@ _WORD_BYTES = lower_case_bytes(b"abcdefghijklmnopqrstuvwxyz0123456789_", ord(" "
 
 @dataclass(frozen=True)
 class _Masked:
-    """Words to mask as `label` (names, any case, as whole words; a re.sub template, so
-    \\g<0> is the word itself) in a column of texts.
+    """Words to mask as `label` (names, any case, any accents, as whole words; a re.sub
+    template whose one reference may be \\g<0>, the word as written) in a column of texts.
 
     The regex runs in Python, a call per text; most texts (an evidence line, a log entry) hold
     none of the names. A text written in ASCII can only hold a name if one of its words is a
@@ -112,7 +157,7 @@ class _Masked:
 
     pattern: re.Pattern[str]
     label: str
-    first_words: pa.Array | None  # each name's first run of word characters, ASCII lower case
+    first_words: pa.Array | None  # each name's first run of word characters, plain, ASCII
 
     @classmethod
     def of(cls, names: Iterable[str], label: str) -> _Masked | None:
@@ -120,16 +165,33 @@ class _Masked:
         pattern = _name_pattern(names)
         if pattern is None:
             return None
-        runs = [re.search(r"\w+", name.translate(_ASCII_FOLDS).lower()) for name in names]
+        runs = [re.search(r"\w+", _plain(name)) for name in names]
         if None in runs:  # a name of punctuation alone: every text is a candidate
             return cls(pattern, label, None)
         # A run with letters that fold to no ASCII letter can't be in an ASCII text at all.
         words = sorted({run[0] for run in runs if run[0].isascii()})
         return cls(pattern, label, pa.array(words, pa.large_string()))
 
+    def text(self, text: str) -> str:
+        """`text` with the names masked: found in the text folded to its plain letters, so
+        "Jose" finds "José" and "José" "Jose", and the rest kept as written."""
+        if not _HAS_ACCENT.search(text):
+            return self.pattern.sub(self.label, text)
+        folded = text.translate(_ACCENT_FOLDS)
+        at: Sequence[int] = range(len(text) + 1)  # where each folded character was in the text
+        if len(folded) < len(text):  # combining accents dropped ("Jose\u0301"): rare
+            kept_at = (i for i, char in enumerate(text) if ord(char) not in _COMBINING_ACCENTS)
+            at = [*kept_at, len(text)]
+        kept, end = [], 0
+        for match in self.pattern.finditer(folded):
+            start = at[match.start()]
+            end_before, end = end, at[match.end()]  # with the accents on a name's last letter
+            kept += [text[end_before:start], self.label.replace(r"\g<0>", text[start:end])]
+        return "".join([*kept, text[end:]])
+
     def __call__(self, texts: pd.Series) -> pd.Series:
         if self.first_words is None:
-            return texts.str.replace(self.pattern, self.label, regex=True)
+            return texts.map(self.text, na_action="ignore").astype(texts.dtype)
         strings = pa.array(texts.array, type=pa.large_string())
         # The word runs of RE2's split on [^a-z0-9_]+ after lower-casing, at a quarter of its
         # cost: a byte lookup folds case and makes every other byte a space.
@@ -140,25 +202,24 @@ class _Masked:
         found = pc.is_in(pc.list_flatten(words), value_set=self.first_words)
         parents = pc.list_parent_indices(words).to_numpy()[found.to_numpy(zero_copy_only=False)]
         sign = np.bincount(parents, minlength=len(texts)).astype(bool)
-        return _replace_where(texts, strings, sign, self.pattern, self.label)
+        return _replace_where(texts, strings, sign, lambda rows: rows.map(self.text))
 
 
 def _replace_where(
     texts: pd.Series,
     strings: pa.Array | pa.ChunkedArray,
     sign: np.ndarray,
-    pattern: re.Pattern[str],
-    label: str,
+    replace: Callable[[pd.Series], pd.Series],
 ) -> pd.Series:
-    """`texts` with `pattern` replaced by `label`, the Python regex run only where `sign` (what
-    Arrow found that every match in ASCII text has) is true, and on every text beyond ASCII.
+    """`texts` through `replace` (a Python regex's), run only where `sign` (what Arrow found
+    that every match in ASCII text has) is true, and on every text beyond ASCII.
     `strings`: the texts in Arrow."""
     beyond = ~pc.fill_null(pc.string_is_ascii(strings), True).to_numpy(zero_copy_only=False)
     rows = sign | beyond
     if not rows.any():
         return texts
     replaced = texts.copy()
-    replaced[rows] = texts[rows].str.replace(pattern, label, regex=True)
+    replaced[rows] = replace(texts[rows])
     return replaced
 
 
@@ -172,22 +233,32 @@ _SURE_SIGNS = {
 }
 
 
-def _replace_where_possible(texts: pd.Series, pattern: re.Pattern[str], label: str) -> pd.Series:
+def _replace_where_possible(
+    texts: pd.Series, pattern: re.Pattern[str], label: str, sure_sign: str | None = None
+) -> pd.Series:
     """`texts` with `pattern` replaced by `label`, the Python regex run only on texts where
-    Arrow finds the label's sure sign, and on every text that is not ASCII."""
+    Arrow finds the sure sign (by default the label's), and on every text that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
-    sign = pc.fill_null(pc.match_substring_regex(strings, _SURE_SIGNS[label]), False)
-    return _replace_where(texts, strings, sign.to_numpy(zero_copy_only=False), pattern, label)
+    sure_sign = _SURE_SIGNS[label] if sure_sign is None else sure_sign
+    sign = pc.fill_null(pc.match_substring_regex(strings, sure_sign), False)
+    return _replace_where(
+        texts,
+        strings,
+        sign.to_numpy(zero_copy_only=False),
+        lambda rows: rows.str.replace(pattern, label, regex=True),
+    )
 
 
 def _name_words(parts: pd.Series) -> list[str]:
-    """'Mary-Jo van Dyke' gives Mary, Jo, van and Dyke, so 'Ms. Dyke' is masked too.
+    """'Mary-Jo van Dyke' gives Mary, Jo, van and Dyke, so 'Ms. Dyke' is masked too; O'Brien
+    gives O'Brien and Brien, as a rule's quote may begin after the apostrophe.
 
     Split in Arrow, on what Python's \\s and a hyphen are: a split by Python's re is a call per
     name, and a year of clients has tens of thousands."""
-    names = pa.array(parts.dropna().astype("str"), pa.large_string())
-    names = pc.replace_substring(names, "\u2019", "'")
+    names = pc.replace_substring(arrow_strings(parts.dropna()), "\u2019", "'")
     words = pc.list_flatten(pc.split_pattern_regex(names, f"[{RE2_SPACES}\\-]+"))
+    apart = pc.list_flatten(pc.split_pattern(words, "'"))
+    words = pa.chunked_array([*words.chunks, *apart.chunks], pa.large_string())
     words = pc.utf8_trim(words, ".,;:'\"()")
     return sorted(pc.unique(words.filter(pc.greater_equal(pc.utf8_length(words), 2))).to_pylist())
 
@@ -199,19 +270,28 @@ def known_names(bundle: Bundle) -> list[str]:
     return _name_words(parts)
 
 
-def text_scrubber(names: Iterable[str]) -> Callable[[pd.Series], pd.Series]:
-    """A function masking, in a Series of texts, the `names` (whole words, any case) as [name],
-    email addresses as [email], phone numbers as [phone], dates, numeric or spelled out, as
-    [date] and times as [time].
+def text_scrubber(
+    names: Iterable[str], *, clinic: str = "", aliases: Sequence[str] = ()
+) -> Callable[[pd.Series], pd.Series]:
+    """A function masking, in a Series of texts, the `clinic`'s name and `aliases` as [clinic]
+    (as the audit finds them, but for near misses, and each word of them that says which clinic
+    alone), the `names` (whole words, any case, any accents) as [name], email addresses as
+    [email], phone numbers as [phone], dates, numeric or spelled out, as [date] and times as
+    [time].
 
-    Emails first, whole, though they hold names; names next, so none hides inside a date;
-    phones before dates, so '555 2019' is a phone, not a year. Weekdays and 'today' or
+    Emails first, whole, though they hold names; the clinic next, so its name stays one
+    [clinic] even where a word of it is someone's name; names next, so none hides inside a
+    date; phones before dates, so '555 2019' is a phone, not a year. Weekdays and 'today' or
     'tomorrow' stay: the shift keeps weekdays anyway.
     """
     masked = _Masked.of(names, "[name]")
+    clinic_patterns = clinic_name_patterns(clinic, aliases)
 
     def scrub(texts: pd.Series) -> pd.Series:
         texts = _replace_where_possible(texts, _EMAIL, "[email]")
+        if clinic_patterns is not None:
+            pattern, in_re2 = clinic_patterns  # without RE2's, every text is a candidate
+            texts = _replace_where_possible(texts, pattern, "[clinic]", in_re2 or "")
         if masked is not None:
             texts = masked(texts)
         texts = _replace_where_possible(texts, _PHONE, "[phone]")

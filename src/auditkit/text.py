@@ -1132,6 +1132,22 @@ def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -
     return per_distinct(lambda text: _clinic_name(text, acronyms, names, forms), texts)
 
 
+def clinic_name_patterns(
+    name: str, aliases: Sequence[str] = ()
+) -> tuple[re.Pattern[str], str | None] | None:
+    """The clinic's name as find_clinic_name finds it but for near misses (each form whole, any
+    case and spacing, an acronym dotted or not), and each of its words that says which clinic
+    alone ("Riverside" of "Riverside Psychology Clinic"): for masking, where even that says
+    where a client is seen. A Python pattern, and RE2's for the texts _re2_reads (or None);
+    None for a policy that names no clinic."""
+    forms = (name, *aliases)
+    words = [w for f in forms for w in re.findall(_TOKEN, f) if w.lower() not in _GENERIC]
+    acronyms, names = _forms(name, [*aliases, *words])
+    if not acronyms and not names:
+        return None
+    return _name_patterns(acronyms, names)
+
+
 def _clinic_name(
     texts: pd.Series, acronyms: list[str], names: list[str], forms: Sequence[str]
 ) -> pd.Series:
