@@ -142,6 +142,16 @@ def text_becomes(page: Page, selector: str, text: str) -> None:
     )
 
 
+def rows_become(page: Page, selector: str, count: int) -> None:
+    """Wait for `count` rows: the count line and the table are separate widgets, whose updates
+    reach the page one after the other (on a busy machine, far apart)."""
+    page.wait_for_function(
+        "([s, n]) => document.querySelectorAll(s).length === n",
+        arg=[selector, count],
+        timeout=UPDATE_TIMEOUT,
+    )
+
+
 def screenshot(page: Page, path: Path) -> None:
     """The whole rendered notebook: Voilà scrolls inside #rendered_cells, not the page."""
     height = page.evaluate("document.querySelector('#rendered_cells').scrollHeight")
@@ -190,7 +200,7 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
         # a bar is a rule: clicking VM001's drills into its findings
         page.locator(RULE_BARS).nth(list(RULES).index("VM001")).click()
         text_becomes(page, COUNT, str(len(vm001)))
-        assert page.locator(TABLE_ROWS).count() == len(vm001)
+        rows_become(page, TABLE_ROWS, len(vm001))
         page.wait_for_function(
             f"document.querySelectorAll('{RULE_BARS}').length === 1", timeout=UPDATE_TIMEOUT
         )
@@ -200,7 +210,7 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
 
         page.select_option(".auditkit-month select", label="Mar 2026 (2026-03)")
         text_becomes(page, COUNT, str(len(march)))
-        assert page.locator(TABLE_ROWS).count() == len(march)
+        rows_become(page, TABLE_ROWS, len(march))
         page.wait_for_function(
             f"document.querySelectorAll('{HEATMAP_CELLS}').length === {cells['2026-03']}",
             timeout=UPDATE_TIMEOUT,
