@@ -98,12 +98,14 @@ def test_reviews_of_findings_that_no_longer_fire_are_listed_as_stale(tmp_path):
             DISMISS_MS001,
             "MS001,A1,confirmed,Jordan,2026-03-03 08:00,Nobody called",  # A1 was handled
             "NT001,A9,dismissed,Jordan,2026-03-03 08:00,",  # A9 is not in the bundle
+            "VM002,K9,dismissed,Jordan,2026-03-03 08:00,",  # nor is the contact K9
         )
     )
 
     assert stale(result) == [
         ("MS001", "A1", "MS001 no longer finds a problem with appointment A1"),
         ("NT001", "A9", "no appointment A9 in the bundle"),
+        ("VM002", "K9", "no contact K9 in the bundle"),
     ]
     row = result.stale_reviews.iloc[0]
     assert (row["decision"], row["reviewer"], row["comment"], row["source_line"]) == (
