@@ -1,6 +1,7 @@
 """Minimum necessary: no client name or phone number in findings, report or dashboards by
 default, and no network connection at import or at run."""
 
+import csv
 import re
 import subprocess
 import sys
@@ -165,6 +166,27 @@ def test_dashboard_and_review_queue_show_no_name_or_phone(tmp_path):
     assert len(cards) == 2
     assert leaked(" ".join(cards)) == []
     assert "[client]" in cards[0] + cards[1]
+
+
+def test_the_reviews_file_holds_the_evidence_masked_even_when_names_are_shown(tmp_path):
+    loaded = bundle(tmp_path)
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(audit(loaded, show_names=True), reviews)
+    assert queue.current["evidence"] == "left a message: \u201ccall me back at 805-555-0199\u201d"
+    queue.reviewer.value = "QA"
+    queue.dismiss_button.click()
+    rows = list(csv.DictReader(reviews.open(encoding="utf-8")))
+    assert [(r["rule"], r["client_id"], r["evidence"]) for r in rows] == [
+        ("TP001", "C1", "left a message: \u201ccall me back at [phone]\u201d")
+    ]
+    assert leaked(reviews.read_text(encoding="utf-8")) == []
+    for show_names in (False, True):  # the audit compares it masked either way
+        result = audit(loaded, reviews=reviews, show_names=show_names)
+        assert result.findings.set_index("rule")["review"].to_dict() == {
+            "IQ001": "new",
+            "TP001": "dismissed",
+        }
+        assert result.stale_reviews.empty
 
 
 def test_no_network_connection_at_import_or_while_auditing(tmp_path):

@@ -6,6 +6,8 @@ the client's calls and notes around it, and the message or note text with the wo
 triggered the rule highlighted. Every decision is appended to the reviews file the CLI reads
 (``auditkit audit --reviews``) the moment it is made, by rewriting the whole file atomically:
 a crash or a closed tab loses nothing already decided, and a new queue resumes from the file.
+With each decision go the finding's client id and its evidence (masked) as the reviewer saw
+them, so the decision is not applied to another client's record or to a record since changed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from auditkit.auditing import CHECK_COLUMNS, AuditResult, audit
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import neutralise_formulas, write_atomically
-from auditkit.privacy import client_names, identifier_masker
+from auditkit.privacy import findings_masker
 from auditkit.report import clinician_names, html_text
 from auditkit.reviews import (
     REVIEW_COLUMNS,
@@ -35,10 +37,12 @@ from auditkit.reviews import (
     no_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
+from auditkit.schemas import REVIEWS
 from auditkit.validation import Bundle
 
 CONTEXT_WINDOW = pd.Timedelta(days=3)  # calls and notes this close to the record are shown
-FREE_TEXT = ["reviewer", "comment"]  # neutralised for spreadsheets; ids must match findings
+# Neutralised for spreadsheets (the audit compares evidence so written); ids must match findings.
+FREE_TEXT = ["reviewer", "comment", "evidence"]
 _QUOTED = re.compile("\u201c(.+?)\u201d")  # rules quote the words they matched: “…”
 # Columns that identify a person: first_name, last_name, phone, from_number, email, ...
 IDENTIFYING = re.compile(r"name$|phone|number|email|address|birth", re.IGNORECASE)
@@ -300,22 +304,27 @@ def save_review(path: Path, review: Mapping[str, str]) -> None:
 
     Readers see the file with or without the new row, never half of it. An existing file keeps
     its rows and its header's names and order (re-encoded as UTF-8 if it was Windows-1252); a
-    new one gets the standard header. Reviewer and comment are neutralised like every CSV
-    auditkit writes, so a spreadsheet never runs them as a formula.
+    new one gets the standard header. A file without the optional columns (one from before
+    client_id and evidence were recorded) gets them at the end, blank in its rows, so the new
+    row is checked against what its reviewer saw. Reviewer, comment and evidence are
+    neutralised like every CSV auditkit writes, so a spreadsheet never runs them as a formula.
     """
     path = Path(path)
     old = str(decode(path.read_bytes())[0], "utf-8") if path.is_file() else ""
     header = next(csv.reader(io.StringIO(old)), None) if old.strip() else None
     names = {normalise_column_name(c): c for c in header} if header else {}
-    if missing := [c for c in REVIEW_COLUMNS if header and c not in names]:
+    if missing := [c for c in REVIEWS.required_columns if header and c not in names]:
         raise BundleError(
             f"The reviews file {path} has no '{missing[0]}' column, so a decision cannot be "
             "added to it. Add the column, or choose another reviews file."
         )
-    row = neutralise_formulas(pd.DataFrame([dict(review)])[FREE_TEXT]).iloc[0]
-    values = {**dict(review), **row.to_dict()}
+    values = {c: "" for c in REVIEW_COLUMNS if c not in REVIEWS.required_columns} | dict(review)
+    values |= neutralise_formulas(pd.DataFrame([values])[FREE_TEXT]).iloc[0].to_dict()
     out = io.StringIO()
     if header:
+        if added := [c for c in REVIEW_COLUMNS if c not in names]:
+            old = _with_blank_columns(old, added)
+            header, names = header + added, names | {c: c for c in added}
         out.write(old if old.endswith(("\n", "\r")) else old + "\n")
         fields = {names[c]: values[c] for c in REVIEW_COLUMNS}
         csv.DictWriter(out, header, restval="", lineterminator="\n").writerow(fields)
@@ -324,6 +333,24 @@ def save_review(path: Path, review: Mapping[str, str]) -> None:
         writer.writeheader()
         writer.writerow({c: values[c] for c in REVIEW_COLUMNS})
     write_atomically(path, out.getvalue().encode("utf-8"))
+
+
+def _with_blank_columns(text: str, columns: list[str]) -> str:
+    """CSV `text` with `columns` added to its header and a blank field for each added to every
+    record (blank lines stay blank; a record of the wrong width stays as wrong)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    records = csv.reader(io.StringIO(text, newline=""))
+    writer.writerow(next(records) + columns)
+    writer.writerows(record + [""] * len(columns) if record else [] for record in records)
+    return out.getvalue()
+
+
+def _masked(text: Any, mask: Callable[[pd.Series], pd.Series] | None) -> Any:
+    """One text through `mask` (None: as it is); a blank stays blank."""
+    if mask is None or not isinstance(text, str):
+        return text
+    return mask(pd.Series([text])).iloc[0]
 
 
 def _decided(finding: pd.Series) -> str:
@@ -352,17 +379,18 @@ class ReviewQueue(widgets.VBox):
         result = source if isinstance(source, AuditResult) else audit(source)
         self.bundle = result.bundle
         self.names = clinician_names(result)
-        self.mask = (
-            None
-            if result.names_shown
-            else identifier_masker(client_names(self.bundle), self.bundle.policy.privacy.names)
-        )
+        masker = findings_masker(self.bundle)
+        # What the card masks (None: names shown), and how evidence is masked for the reviews
+        # file, which holds no client's name either way (None: the findings' is masked).
+        self.mask = None if result.names_shown else masker
+        self.evidence_mask = masker if result.names_shown else None
         tz = self.bundle.policy.clinic.timezone
         if self.reviews_file.is_file():
             decided, self.rejected = load_reviews(self.reviews_file, tz)
         else:
             decided, self.rejected = no_reviews(tz), pd.DataFrame()
-        self.findings = queue_order(apply_reviews(result.findings[CHECK_COLUMNS], decided))
+        marked = apply_reviews(result.findings[CHECK_COLUMNS], decided, self.evidence_mask)[0]
+        self.findings = queue_order(marked)
         self.position = 0
 
         self.progress = widgets.HTML().add_class("auditkit-progress")
@@ -461,6 +489,8 @@ class ReviewQueue(widgets.VBox):
                 "reviewer": reviewer,
                 "reviewed_at": now.isoformat(),
                 "comment": comment,
+                "client_id": finding["client_id"],
+                "evidence": _masked(finding["evidence"], self.evidence_mask),
             },
         )
         at = self.findings.index[self.position]
