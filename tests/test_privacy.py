@@ -168,6 +168,25 @@ def test_dashboard_and_review_queue_show_no_name_or_phone(tmp_path):
     assert "[client]" in cards[0] + cards[1]
 
 
+def test_the_review_card_masks_reviewers_comments_like_the_messages(tmp_path):
+    loaded = bundle(tmp_path)
+    reviews = tmp_path / "reviews.csv"
+    typed = "Called Alex Sample at (805) 555-0127"
+    queue = ReviewQueue(loaded, reviews)
+    queue.reviewer.value, queue.comment.value = "QA", typed
+    queue.confirm_button.click()
+    queue.go(0)  # back to the finding just decided
+    assert ": Called [client] [client] at [phone]</p>" in queue.record.value
+    again = ReviewQueue(loaded, reviews)  # the comment as read from the file
+    again.go(len(again.findings) - 1)
+    assert ": Called [client] [client] at [phone]</p>" in again.record.value
+    assert leaked(queue.record.value + again.record.value) == []
+    shown = ReviewQueue(audit(loaded, show_names=True), reviews)
+    shown.go(len(shown.findings) - 1)
+    assert f": {typed}</p>" in shown.record.value  # names shown: as typed
+    assert next(csv.DictReader(reviews.open(encoding="utf-8")))["comment"] == typed
+
+
 def test_the_reviews_file_holds_the_evidence_masked_even_when_names_are_shown(tmp_path):
     loaded = bundle(tmp_path)
     reviews = tmp_path / "reviews.csv"

@@ -353,11 +353,12 @@ def _masked(text: Any, mask: Callable[[pd.Series], pd.Series] | None) -> Any:
     return mask(pd.Series([text])).iloc[0]
 
 
-def _decided(finding: pd.Series) -> str:
-    """Who decided a finding already decided, when, and why."""
+def _decided(finding: pd.Series, mask: Callable[[pd.Series], pd.Series] | None) -> str:
+    """Who decided a finding already decided, when, and why: the comment masked by `mask`
+    (None shows it as typed), as the messages on the card are."""
     if finding["review"] == "new":
         return ""
-    comment = html_text(finding["review_comment"])
+    comment = html_text(_masked(finding["review_comment"], mask))
     return (
         f"<p>Decided: <strong>{html_text(finding['review'])}</strong> by "
         f"{html_text(finding['reviewer'])} on {finding['reviewed_at']:%Y-%m-%d %H:%M}"
@@ -460,7 +461,7 @@ class ReviewQueue(widgets.VBox):
             self.record.value = "<p>No findings: nothing to review.</p>"
         else:
             card = context_html(self.bundle, finding, self.names, self.mask)
-            self.record.value = card + _decided(finding)
+            self.record.value = card + _decided(finding, self.mask)
         for button in (self.confirm_button, self.dismiss_button):
             button.disabled = finding is None
 
