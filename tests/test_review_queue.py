@@ -28,6 +28,7 @@ from auditkit import audit, load
 from auditkit.errors import BundleError
 from auditkit.report import html_text
 from auditkit.review_queue import (
+    DOUBLE_CLICK,
     ReviewQueue,
     context_html,
     evidence_spans,
@@ -46,6 +47,14 @@ TZ = "America/Los_Angeles"
 @pytest.fixture
 def bundle(tmp_path):
     return reviewed_bundle(tmp_path / "bundle")
+
+
+@pytest.fixture(autouse=True)
+def reviewer_reads_each_card(monkeypatch):
+    """The queue's clock, 10 s on at each reading: a reviewer reading the card between clicks.
+    A test of clicks closer together sets its own."""
+    ticks = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(auditkit.review_queue, "monotonic", lambda: next(ticks))
 
 
 def order(queue: ReviewQueue) -> list[tuple[str, str, str]]:
@@ -181,6 +190,62 @@ def test_no_decision_without_a_reviewer_name(bundle, tmp_path):
     assert not (tmp_path / "reviews.csv").exists()
     assert queue.position == 0
     assert queue.reviewed == 0
+    assert not queue.dismiss_button.disabled  # for the next try
+
+
+def test_a_double_click_decides_only_the_finding_on_screen(bundle, tmp_path, monkeypatch):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    clock = [100.0]
+    monkeypatch.setattr(auditkit.review_queue, "monotonic", lambda: clock[0])
+    queue.reviewer.value = "Jordan"
+
+    queue.confirm_button.click()
+    queue.confirm_button.click()  # made on MS001's card, before the browser showed NT001's
+
+    assert [(r["rule"], r["subject_id"], r["decision"]) for r in saved(reviews)] == [
+        ("MS001", "A2", "confirmed")
+    ]
+    assert queue.shown == ("NT001", "A2")
+    assert queue.current["review"] == "new"
+    assert queue.reviewed == 1
+    assert queue.status.value == "Saved: confirmed."
+    queue.dismiss_button.click()  # the same, with the other button
+    assert len(saved(reviews)) == 1
+
+    clock[0] += DOUBLE_CLICK  # time enough to see NT001's card
+    queue.dismiss_button.click()
+    assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed"),
+        ("NT001", "dismissed"),
+    ]
+    assert queue.shown == ("VM002", "K2")
+
+
+def test_the_buttons_are_disabled_while_a_decision_is_saved(bundle, tmp_path, monkeypatch):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    during = []
+
+    def save(path, review):
+        during.append((queue.confirm_button.disabled, queue.dismiss_button.disabled))
+        save_review(path, review)
+
+    monkeypatch.setattr(auditkit.review_queue, "save_review", save)
+    decide(queue, "dismiss")
+    assert during == [(True, True)]
+    assert (queue.confirm_button.disabled, queue.dismiss_button.disabled) == (False, False)
+
+
+def test_a_decision_for_a_finding_no_longer_shown_is_not_saved(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    queue.reviewer.value = "Jordan"
+    queue.decide("confirmed", ("MS001", "A2"))
+    with pytest.raises(ValueError) as refused:
+        queue.decide("dismissed", ("MS001", "A2"))
+    assert str(refused.value) == "MS001 on A2 is no longer the finding shown: not saved."
+    assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [("MS001", "confirmed")]
+    assert queue.shown == ("NT001", "A2")
 
 
 def test_a_decision_does_not_carry_to_another_bundles_record_of_the_same_id(bundle, tmp_path):

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import ipywidgets as widgets
@@ -43,6 +44,8 @@ from auditkit.validation import Bundle
 CONTEXT_WINDOW = pd.Timedelta(days=3)  # calls and notes this close to the record are shown
 # Neutralised for spreadsheets (the audit compares evidence so written); ids must match findings.
 FREE_TEXT = ["reviewer", "comment", "evidence"]
+# Seconds after a decision in which a click is the second of a double-click on the card decided.
+DOUBLE_CLICK = 0.5
 _QUOTED = re.compile("\u201c(.+?)\u201d")  # rules quote the words they matched: “…”
 # Columns that identify a person: first_name, last_name, phone, from_number, email, ...
 IDENTIFYING = re.compile(r"name$|phone|number|email|address|birth", re.IGNORECASE)
@@ -370,7 +373,8 @@ class ReviewQueue(widgets.VBox):
     """Findings to confirm or dismiss, one at a time; every decision saved to `reviews` at once.
 
     Display it as the last expression of a notebook cell. ``findings`` is the queue in order,
-    marked with every decision so far; ``position`` is the finding shown.
+    marked with every decision so far; ``position`` is the finding shown, ``shown`` its rule and
+    subject_id.
     """
 
     def __init__(self, source: AuditResult | Bundle, reviews: Path | str, reviewer: str = ""):
@@ -393,6 +397,8 @@ class ReviewQueue(widgets.VBox):
         marked = apply_reviews(result.findings[CHECK_COLUMNS], decided, self.evidence_mask)[0]
         self.findings = queue_order(marked)
         self.position = 0
+        self.shown: tuple[str, str] | None = None
+        self._decided_at = float("-inf")  # monotonic() when the last decision moved the card
 
         self.progress = widgets.HTML().add_class("auditkit-progress")
         self.record = widgets.HTML().add_class("auditkit-record-card")
@@ -458,16 +464,19 @@ class ReviewQueue(widgets.VBox):
             )
         finding = self.current
         if finding is None:
+            self.shown = None
             self.record.value = "<p>No findings: nothing to review.</p>"
         else:
+            self.shown = (finding["rule"], finding["subject_id"])
             card = context_html(self.bundle, finding, self.names, self.mask)
             self.record.value = card + _decided(finding, self.mask)
-        for button in (self.confirm_button, self.dismiss_button):
-            button.disabled = finding is None
+        self._enable_buttons()
 
-    def decide(self, decision: str) -> None:
+    def decide(self, decision: str, key: tuple[str, str] | None = None) -> None:
         """Record `decision` (confirmed or dismissed) on the finding shown, save it, move on.
 
+        `key` (rule, subject_id) is the finding the decision was made on, when known: if that
+        is no longer the finding shown, nothing is saved (ValueError), never given to another.
         The row is in the reviews file before this returns; then the queue moves to the next
         finding nobody has decided (wrapping round), or stays when every one is decided.
         """
@@ -477,6 +486,8 @@ class ReviewQueue(widgets.VBox):
             raise ValueError(f"A decision is confirmed or dismissed, not {decision!r}.")
         if finding is None:
             raise ValueError("There is no finding to decide.")
+        if key is not None and tuple(key) != (finding["rule"], finding["subject_id"]):
+            raise ValueError(f"{key[0]} on {key[1]} is no longer the finding shown: not saved.")
         if not reviewer:
             raise ValueError("Enter the reviewer's name before deciding.")
         now = pd.Timestamp.now(tz=self.bundle.policy.clinic.timezone).floor("s")
@@ -512,10 +523,27 @@ class ReviewQueue(widgets.VBox):
         later = undecided[undecided >= start]
         return int(later[0] if len(later) else undecided[0])
 
+    def _enable_buttons(self, enabled: bool = True) -> None:
+        for button in (self.confirm_button, self.dismiss_button):
+            button.disabled = not enabled or self.current is None
+
     def _clicked(self, decision: str) -> None:
+        """A Confirm or Dismiss click, on the finding whose card was drawn (`shown`).
+
+        The kernel takes clicks one at a time, so a double-click's second click comes once the
+        first has saved and drawn the next card, which the browser had not shown yet: it was
+        made on the card just decided. Taken as a decision on the card drawn since, it would
+        decide a finding nobody read; a click within DOUBLE_CLICK seconds of a decision is
+        ignored. The buttons are disabled while saving, so the browser sends none meanwhile.
+        """
+        if monotonic() - self._decided_at < DOUBLE_CLICK:
+            return
+        self._enable_buttons(False)
         try:
-            self.decide(decision)
+            self.decide(decision, self.shown)
         except (ValueError, OSError, BundleError) as err:
+            self._enable_buttons()
             self.status.value = f'<span style="color:#b42318">{html_text(err)}</span>'
             return
+        self._decided_at = monotonic()
         self.status.value = f"Saved: {decision}."  # after decide(), whose move clears it
