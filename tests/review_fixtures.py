@@ -48,7 +48,17 @@ NOTES = [
     },
 ]
 
-HEADER = "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
+HEADER = "rule,subject_id,decision,reviewer,reviewed_at,comment\n"  # a file from before the next
+SEEN_HEADER = HEADER.strip() + ",client_id,evidence\n"  # with what the reviewer saw, as the queue
+# The findings' evidence, as the queue records it.
+EVIDENCE = {
+    "MS001": "no outbound call to the client between the start, Mon 16 Mar 2026 13:00, and Tue 17 "
+    "Mar 2026 13:00",
+    "NT001": "no note linked to this appointment or describing the missed session between Mon 16 "
+    "Mar 2026 13:00 and Wed 18 Mar 2026 13:00",
+    "VM002": "voicemail at 10:30 after the missed session of Mon 6 Apr 2026 10:00 says nothing "
+    "about the missed-session charge",
+}
 
 
 def reviewed_bundle(tmp_path: Path, *reviews: str) -> Bundle:
@@ -59,6 +69,6 @@ def reviewed_bundle(tmp_path: Path, *reviews: str) -> Bundle:
     return bundle
 
 
-def write_reviews(path: Path, *rows: str) -> Path:
-    path.write_text(HEADER + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+def write_reviews(path: Path, *rows: str, header: str = HEADER) -> Path:
+    path.write_text(header + "".join(f"{row}\n" for row in rows), encoding="utf-8")
     return path

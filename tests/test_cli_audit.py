@@ -82,6 +82,8 @@ def test_a_completed_audit_exits_0_prints_a_summary_and_writes_stale_reviews(tmp
             "reviewer": "Jordan",
             "reviewed_at": "2026-03-03 08:00:00-08:00",
             "comment": "",
+            "client_id": "",
+            "evidence": "",
             "source_line": "3",
             "at": "2026-03-02 13:00:00-08:00",
             "reason": "MS001 no longer finds a problem with appointment A1",

@@ -139,6 +139,37 @@ def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, g
     assert set(got.opportunities["month"]) == {"2026-03"}
 
 
+def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_path):
+    bundle = load(SAMPLE)
+    found = audit(bundle).findings.set_index(KEY)
+    seen = found[["client_id", "evidence"]]
+    reviews = tmp_path / "reviews.csv"
+    pd.DataFrame(
+        [
+            ("LG001", "RC000071", "C0013", seen.loc[("LG001", "RC000071"), "evidence"]),
+            ("VM001", "CT000070", *seen.loc[("VM001", "CT000070")]),  # as seen: applies
+            ("MS001", found.loc["MS001"].index[0], seen.loc["MS001"].iloc[0, 0], "other words"),
+            ("VM002", "CT999999", "", ""),
+            ("LG001", "RC000072", "", ""),  # no longer fires
+        ],
+        columns=["rule", "subject_id", "client_id", "evidence"],
+    ).assign(decision="dismissed", reviewer="QA", reviewed_at="2026-04-01").to_csv(
+        reviews, index=False
+    )
+
+    got = audit_on_dask(bundle, scheduler, 3, reviews=reviews)
+
+    expected = audit(bundle, reviews=reviews)
+    assert_same_results(got, expected)
+    assert expected.findings["review"].value_counts().to_dict() == {"new": 125, "dismissed": 1}
+    assert [reason.split(":")[0] for reason in expected.stale_reviews["reason"]] == [
+        "reviewed for client C0013; this finding is client C0015's",
+        "the record changed since it was reviewed",
+        "no contact CT999999 in the bundle",
+        "LG001 no longer finds a problem with call RC000072",
+    ]
+
+
 @pytest.mark.parametrize("partitions", [2, 5])
 def test_cases_a_plain_client_split_gets_wrong_give_the_pandas_results(
     scheduler, edge_bundle, partitions

@@ -1,6 +1,7 @@
 """Minimum necessary: no client name or phone number in findings, report or dashboards by
 default, and no network connection at import or at run."""
 
+import csv
 import re
 import subprocess
 import sys
@@ -229,6 +230,46 @@ def test_names_are_masked_with_or_without_their_accents(clients, text, masked):
     from auditkit.privacy import identifier_masker
 
     assert identifier_masker(clients)(pd.Series([text, None], dtype="str")).tolist()[0] == masked
+
+
+def test_the_review_card_masks_reviewers_comments_like_the_messages(tmp_path):
+    loaded = bundle(tmp_path)
+    reviews = tmp_path / "reviews.csv"
+    typed = "Called Alex Sample at (805) 555-0127"
+    queue = ReviewQueue(loaded, reviews)
+    queue.reviewer.value, queue.comment.value = "QA", typed
+    queue.confirm_button.click()
+    queue.go(0)  # back to the finding just decided
+    assert ": Called [client] [client] at [phone]</p>" in queue.record.value
+    again = ReviewQueue(loaded, reviews)  # the comment as read from the file
+    again.go(len(again.findings) - 1)
+    assert ": Called [client] [client] at [phone]</p>" in again.record.value
+    assert leaked(queue.record.value + again.record.value) == []
+    shown = ReviewQueue(audit(loaded, show_names=True), reviews)
+    shown.go(len(shown.findings) - 1)
+    assert f": {typed}</p>" in shown.record.value  # names shown: as typed
+    assert next(csv.DictReader(reviews.open(encoding="utf-8")))["comment"] == typed
+
+
+def test_the_reviews_file_holds_the_evidence_masked_even_when_names_are_shown(tmp_path):
+    loaded = bundle(tmp_path)
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(audit(loaded, show_names=True), reviews)
+    assert queue.current["evidence"] == "left a message: \u201ccall me back at 805-555-0199\u201d"
+    queue.reviewer.value = "QA"
+    queue.dismiss_button.click()
+    rows = list(csv.DictReader(reviews.open(encoding="utf-8")))
+    assert [(r["rule"], r["client_id"], r["evidence"]) for r in rows] == [
+        ("TP001", "C1", "left a message: \u201ccall me back at [phone]\u201d")
+    ]
+    assert leaked(reviews.read_text(encoding="utf-8")) == []
+    for show_names in (False, True):  # the audit compares it masked either way
+        result = audit(loaded, reviews=reviews, show_names=show_names)
+        assert result.findings.set_index("rule")["review"].to_dict() == {
+            "IQ001": "new",
+            "TP001": "dismissed",
+        }
+        assert result.stale_reviews.empty
 
 
 def test_no_network_connection_at_import_or_while_auditing(tmp_path):

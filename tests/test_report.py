@@ -503,8 +503,8 @@ def test_workbook_has_six_filtered_sheets_with_bold_frozen_headers(report):
     expected = result.compliance_by("month").sort_values(["rule", "month"])
     assert months[1:] == expected.astype(object).where(expected.notna(), None).values.tolist()
     assert [c.value for c in book["Stale reviews"][1]] == [
-        "rule", "subject_id", "decision", "reviewer", "reviewed_at", "comment", "source_line",
-        "at", "reason",
+        "rule", "subject_id", "decision", "reviewer", "reviewed_at", "comment", "client_id",
+        "evidence", "source_line", "at", "reason",
     ]  # fmt: skip
     assert book["Stale reviews"].max_row == 1
 
@@ -568,13 +568,22 @@ def test_cells_are_typed_text_even_without_the_apostrophe(report, tmp_path, monk
 
 # --- reviews and the command line -------------------------------------------------------------
 
+REVIEWS_HEADER = "rule,subject_id,decision,reviewer,reviewed_at,comment"
 
-def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
+
+def reviewed_bundle(tmp_path: Path, *rows: str, header: str = REVIEWS_HEADER):
+    """The module's bundle, with `rows` (CSV lines after `header`) as its reviews.csv."""
     bundle = make_bundle(tmp_path)
     (bundle.path / "reviews.csv").write_text(
-        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
-        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,Fee was explained in person <b>later</b>\n",
-        encoding="utf-8",
+        "".join(f"{line}\n" for line in (header, *rows)), encoding="utf-8"
+    )
+    return bundle
+
+
+def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
+    bundle = reviewed_bundle(
+        tmp_path,
+        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,Fee was explained in person <b>later</b>",
     )
     write_report(audit(bundle), tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text("utf-8")
@@ -592,14 +601,12 @@ def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
 
 
 def test_the_report_says_which_reviews_it_applied_and_lists_the_stale_ones(tmp_path):
-    bundle = make_bundle(tmp_path)
-    reviews = bundle.path / "reviews.csv"
-    reviews.write_text(
-        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
-        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,explained in person\n"
-        "MS001,A1,confirmed,SUP,2026-04-20T09:00:00,\n",
-        encoding="utf-8",
+    bundle = reviewed_bundle(
+        tmp_path,
+        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,explained in person",
+        "MS001,A1,confirmed,SUP,2026-04-20T09:00:00,",
     )
+    reviews = bundle.path / "reviews.csv"
     result = audit(bundle)
     write_report(result, tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text("utf-8")
@@ -611,6 +618,27 @@ def test_the_report_says_which_reviews_it_applied_and_lists_the_stale_ones(tmp_p
     assert re.findall(r"<td>(.*?)</td>", stale)[:4] == ["MS001", "A1", "confirmed", "SUP"]
     book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")
     assert [c.value for c in book["Stale reviews"][2]][:4] == ["MS001", "A1", "confirmed", "SUP"]
+
+
+def test_the_report_lists_a_review_not_applied_with_why(tmp_path):
+    bundle = reviewed_bundle(
+        tmp_path,
+        "VM002,K3,dismissed,SUP,2026-04-20T09:00:00,,C9,",
+        header=REVIEWS_HEADER + ",client_id,evidence",
+    )
+    result = audit(bundle)
+    client = result.findings.set_index(["rule", "subject_id"]).loc[("VM002", "K3"), "client_id"]
+    write_report(result, tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text("utf-8")
+    stale = page[page.index('id="stale-title"') : page.index('id="rejected-title"')]
+    assert re.findall(r"<td>(.*?)</td>", stale) == [
+        "VM002",
+        "K3",
+        "dismissed",
+        "SUP",
+        f"reviewed for client C9; this finding is client {client}&#x27;s: a reviews file from "
+        "another bundle?",
+    ]
 
 
 def test_audit_command_writes_the_report(report, tmp_path):

@@ -12,13 +12,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review_fixtures import HEADER, reviewed_bundle, write_reviews
+from review_fixtures import (
+    APPOINTMENTS,
+    CONTACTS,
+    EVIDENCE,
+    NOTES,
+    SEEN_HEADER,
+    reviewed_bundle,
+    write_reviews,
+)
+from rule_fixtures import build_bundle
 
 import auditkit.review_queue
 from auditkit import audit, load
 from auditkit.errors import BundleError
 from auditkit.report import html_text
 from auditkit.review_queue import (
+    DOUBLE_CLICK,
     ReviewQueue,
     context_html,
     evidence_spans,
@@ -27,6 +37,7 @@ from auditkit.review_queue import (
     record_context,
     save_review,
 )
+from auditkit.reviews import as_recorded, load_reviews
 from auditkit.rules import RULES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -36,6 +47,14 @@ TZ = "America/Los_Angeles"
 @pytest.fixture
 def bundle(tmp_path):
     return reviewed_bundle(tmp_path / "bundle")
+
+
+@pytest.fixture(autouse=True)
+def reviewer_reads_each_card(monkeypatch):
+    """The queue's clock, 10 s on at each reading: a reviewer reading the card between clicks.
+    A test of clicks closer together sets its own."""
+    ticks = iter(range(0, 10**6, 10))
+    monkeypatch.setattr(auditkit.review_queue, "monotonic", lambda: next(ticks))
 
 
 def order(queue: ReviewQueue) -> list[tuple[str, str, str]]:
@@ -92,7 +111,7 @@ def test_confirming_saves_exactly_that_row_and_moves_on(bundle, tmp_path):
     after = pd.Timestamp.now(tz=TZ)
 
     rows = saved(reviews)
-    assert reviews.read_text("utf-8").splitlines()[0] == HEADER.strip()
+    assert reviews.read_text("utf-8").splitlines()[0] == SEEN_HEADER.strip()
     assert len(rows) == 1
     assert before <= pd.Timestamp(rows[0].pop("reviewed_at")) <= after
     assert rows == [
@@ -102,6 +121,8 @@ def test_confirming_saves_exactly_that_row_and_moves_on(bundle, tmp_path):
             "decision": "confirmed",
             "reviewer": "Jordan",
             "comment": "nobody called; =not a formula",
+            "client_id": "C1",
+            "evidence": EVIDENCE["MS001"],
         }
     ]
     assert queue.position == 1
@@ -130,6 +151,7 @@ def test_a_new_queue_resumes_from_the_file_and_the_audit_applies_it(bundle, tmp_
         ["VM002", "K2", "new", None, None],
     ]
     assert result.rejected_reviews.empty
+    assert result.stale_reviews.empty  # the client and evidence saved are the findings'
 
 
 def test_after_the_last_decision_the_queue_stays_put(bundle, tmp_path):
@@ -168,6 +190,114 @@ def test_no_decision_without_a_reviewer_name(bundle, tmp_path):
     assert not (tmp_path / "reviews.csv").exists()
     assert queue.position == 0
     assert queue.reviewed == 0
+    assert not queue.dismiss_button.disabled  # for the next try
+
+
+def test_a_double_click_decides_only_the_finding_on_screen(bundle, tmp_path, monkeypatch):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    clock = [100.0]
+    monkeypatch.setattr(auditkit.review_queue, "monotonic", lambda: clock[0])
+    queue.reviewer.value = "Jordan"
+
+    queue.confirm_button.click()
+    queue.confirm_button.click()  # made on MS001's card, before the browser showed NT001's
+
+    assert [(r["rule"], r["subject_id"], r["decision"]) for r in saved(reviews)] == [
+        ("MS001", "A2", "confirmed")
+    ]
+    assert queue.shown == ("NT001", "A2")
+    assert queue.current["review"] == "new"
+    assert queue.reviewed == 1
+    assert queue.status.value == "Saved: confirmed."
+    queue.dismiss_button.click()  # the same, with the other button
+    assert len(saved(reviews)) == 1
+
+    clock[0] += DOUBLE_CLICK  # time enough to see NT001's card
+    queue.dismiss_button.click()
+    assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed"),
+        ("NT001", "dismissed"),
+    ]
+    assert queue.shown == ("VM002", "K2")
+
+
+def test_the_buttons_are_disabled_while_a_decision_is_saved(bundle, tmp_path, monkeypatch):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    during = []
+
+    def save(path, review):
+        during.append((queue.confirm_button.disabled, queue.dismiss_button.disabled))
+        save_review(path, review)
+
+    monkeypatch.setattr(auditkit.review_queue, "save_review", save)
+    decide(queue, "dismiss")
+    assert during == [(True, True)]
+    assert (queue.confirm_button.disabled, queue.dismiss_button.disabled) == (False, False)
+
+
+def test_a_decision_for_a_finding_no_longer_shown_is_not_saved(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    queue.reviewer.value = "Jordan"
+    queue.decide("confirmed", ("MS001", "A2"))
+    with pytest.raises(ValueError) as refused:
+        queue.decide("dismissed", ("MS001", "A2"))
+    assert str(refused.value) == "MS001 on A2 is no longer the finding shown: not saved."
+    assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [("MS001", "confirmed")]
+    assert queue.shown == ("NT001", "A2")
+
+
+def test_a_decision_does_not_carry_to_another_bundles_record_of_the_same_id(bundle, tmp_path):
+    """The tester's case: K2 is C2's voicemail here, and C1's in another clinic's bundle."""
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    queue.go(2)
+    decide(queue, "dismiss", comment="fee waived")
+    assert saved(reviews)[0]["client_id"] == "C2"
+    assert audit(bundle, reviews=reviews).findings.loc[2, "review"] == "dismissed"
+
+    def as_c1(rows: list[dict]) -> list[dict]:
+        return [{**row, "client_id": "C1"} for row in rows]
+
+    other = build_bundle(
+        tmp_path / "other",
+        appointments=as_c1(APPOINTMENTS),
+        contacts=as_c1(CONTACTS),
+        notes=as_c1(NOTES),
+    )
+    result = audit(other, reviews=reviews)
+    assert result.findings[["rule", "subject_id", "client_id", "review"]].values.tolist()[2] == [
+        "VM002",
+        "K2",
+        "C1",
+        "new",
+    ]
+    assert result.stale_reviews["reason"].tolist() == [
+        "reviewed for client C2; this finding is client C1's: a reviews file from another bundle?"
+    ]
+    assert ReviewQueue(other, reviews).findings["review"].tolist() == ["new", "new", "new"]
+
+
+def test_evidence_saved_reads_back_as_the_audit_compares_it(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    written = "=SUM(1) \u201cquoted, with a comma\u201d\nand a line  "
+    save_review(
+        reviews,
+        {
+            "rule": "MS001",
+            "subject_id": "A2",
+            "decision": "confirmed",
+            "reviewer": "Sam",
+            "reviewed_at": "2026-04-21T10:00:00-07:00",
+            "comment": "",
+            "client_id": "C1",
+            "evidence": written,
+        },
+    )
+    read = load_reviews(reviews, TZ)[0]["evidence"].tolist()
+    assert read == as_recorded(pd.Series([written])).tolist()
+    assert read == ["'=SUM(1) \u201cquoted, with a comma\u201d\nand a line"]
 
 
 def test_a_crash_while_saving_leaves_the_old_file_and_the_queue_as_they_were(
@@ -218,12 +348,40 @@ def test_an_existing_file_keeps_its_rows_header_and_order(tmp_path):
             "reviewer": "=Sam",
             "reviewed_at": "2026-04-21T10:00:00-07:00",
             "comment": "+1 call",
+            "client_id": "C1",
+            "evidence": "=text",
         },
     )
+    # from before client_id and evidence were recorded: they are added, blank in the old rows
     assert reviews.read_text("utf-8").splitlines() == [
-        "Decision,Rule,Subject ID,Reviewer,Reviewed At,Comment,Ticket",
-        "dismissed,VM002,K2,Zoë,2026-04-20 09:00,café,T-1",
-        "confirmed,MS001,A2,'=Sam,2026-04-21T10:00:00-07:00,'+1 call,",
+        "Decision,Rule,Subject ID,Reviewer,Reviewed At,Comment,Ticket,client_id,evidence",
+        "dismissed,VM002,K2,Zoë,2026-04-20 09:00,café,T-1,,",
+        "confirmed,MS001,A2,'=Sam,2026-04-21T10:00:00-07:00,'+1 call,,C1,'=text",
+    ]
+
+
+def test_a_file_from_before_client_and_evidence_gains_them_and_still_applies(bundle, tmp_path):
+    reviews = write_reviews(
+        tmp_path / "reviews.csv",
+        'VM002,K2,dismissed,Sam,2026-04-20 09:00,"fee waived,\nby phone"',
+        "",  # a blank line
+        "NT001,A2,confirmed,Sam",  # a field short: set aside, as before
+    )
+    queue = ReviewQueue(bundle, reviews)
+    assert order(queue)[2] == ("VM002", "K2", "dismissed")
+    decide(queue, "confirm")
+
+    assert reviews.read_text("utf-8") == (
+        SEEN_HEADER + 'VM002,K2,dismissed,Sam,2026-04-20 09:00,"fee waived,\nby phone",,\n'
+        "\n"
+        "NT001,A2,confirmed,Sam,,\n"
+        f"MS001,A2,confirmed,Jordan,{saved(reviews)[-1]['reviewed_at']},,C1,"
+        f'"{EVIDENCE["MS001"]}"\n'
+    )
+    result = audit(bundle, reviews=reviews)
+    assert result.findings["review"].tolist() == ["confirmed", "new", "dismissed"]
+    assert result.rejected_reviews[["line", "reason"]].values.tolist() == [
+        [5, "has 6 fields; the header has 8"]
     ]
 
 

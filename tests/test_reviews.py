@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from review_fixtures import HEADER, reviewed_bundle, write_reviews
+from review_fixtures import EVIDENCE, HEADER, SEEN_HEADER, reviewed_bundle, write_reviews
 
 from auditkit import audit
 from auditkit.errors import BundleError
@@ -98,12 +98,14 @@ def test_reviews_of_findings_that_no_longer_fire_are_listed_as_stale(tmp_path):
             DISMISS_MS001,
             "MS001,A1,confirmed,Jordan,2026-03-03 08:00,Nobody called",  # A1 was handled
             "NT001,A9,dismissed,Jordan,2026-03-03 08:00,",  # A9 is not in the bundle
+            "VM002,K9,dismissed,Jordan,2026-03-03 08:00,",  # nor is the contact K9
         )
     )
 
     assert stale(result) == [
         ("MS001", "A1", "MS001 no longer finds a problem with appointment A1"),
         ("NT001", "A9", "no appointment A9 in the bundle"),
+        ("VM002", "K9", "no contact K9 in the bundle"),
     ]
     row = result.stale_reviews.iloc[0]
     assert (row["decision"], row["reviewer"], row["comment"], row["source_line"]) == (
@@ -118,6 +120,130 @@ def test_reviews_of_findings_that_no_longer_fire_are_listed_as_stale(tmp_path):
     assert rates(result, "MS001") == {
         "MS001": {"opportunities": 3, "findings": 0, "compliance": 1.0}
     }
+
+
+def seen(tmp_path, *rows: str):
+    """Reviews with the client and evidence their reviewer saw, as the queue writes them."""
+    return write_reviews(tmp_path / "seen.csv", *rows, header=SEEN_HEADER)
+
+
+def test_a_review_applies_while_its_finding_has_the_client_and_evidence_it_was_seen_with(
+    tmp_path,
+):
+    bundle = reviewed_bundle(tmp_path)
+    reviews = seen(
+        tmp_path,
+        f'MS001,A2,dismissed,Jordan,2026-04-01 09:30,on paper,C1,"{EVIDENCE["MS001"]}"',
+        "NT001,A2,confirmed,Jordan,2026-04-01 09:35,,,",  # blank: applies as it always did
+        f"VM002,K2,dismissed,Casey,2026-04-08 10:00,,,{EVIDENCE['VM002']}",  # evidence only
+    )
+
+    result = audit(bundle, reviews=reviews)
+
+    assert marks(result) == [
+        ("MS001", "A2", "dismissed", "Jordan", "on paper"),
+        ("NT001", "A2", "confirmed", "Jordan", None),
+        ("VM002", "K2", "dismissed", "Casey", None),
+    ]
+    assert result.stale_reviews.empty
+    assert result.rejected.empty
+
+
+def test_a_review_made_for_another_client_is_not_applied_and_is_listed_as_stale(tmp_path):
+    """A reviews file from another bundle, whose K2 and A2 were other clients' records."""
+    bundle = reviewed_bundle(tmp_path)
+    reviews = seen(
+        tmp_path,
+        "MS001,A2,dismissed,Jordan,2026-04-01 09:30,,C7,",
+        f"VM002,K2,dismissed,Casey,2026-04-08 10:00,Fee waived,C9,{EVIDENCE['VM002']}",
+    )
+
+    result = audit(bundle, reviews=reviews)
+
+    assert marks(result) == [
+        ("MS001", "A2", "new", None, None),
+        ("NT001", "A2", "new", None, None),
+        ("VM002", "K2", "new", None, None),
+    ]
+    assert stale(result) == [
+        (
+            "MS001",
+            "A2",
+            "reviewed for client C7; this finding is client C1's: a reviews file from another "
+            "bundle?",
+        ),
+        (
+            "VM002",
+            "K2",
+            "reviewed for client C9; this finding is client C2's: a reviews file from another "
+            "bundle?",
+        ),
+    ]
+    row = result.stale_reviews.iloc[1]
+    assert (row["client_id"], row["comment"], row["source_line"], str(row["at"])) == (
+        "C9",
+        "Fee waived",
+        3,
+        "2026-04-06 10:30:00-07:00",  # the finding's time: listed in its month
+    )
+    assert rates(result, "MS001", "VM002") == {  # both still count against compliance
+        "MS001": {"opportunities": 3, "findings": 1, "compliance": 0.6667},
+        "VM002": {"opportunities": 2, "findings": 1, "compliance": 0.5},
+    }
+    assert (
+        result.reviews_summary
+        == f"Reviews from {reviews}: 0 confirmed, 0 dismissed, 3 new; 2 stale."
+    )
+    assert stale(audit(bundle, reviews=reviews, month="2026-04")) == stale(result)[1:]
+
+
+def test_a_review_of_a_record_changed_since_is_not_applied_and_says_what_it_reads_now(tmp_path):
+    bundle = reviewed_bundle(tmp_path)
+    when_reviewed = EVIDENCE["VM002"].replace("10:30", "10:15")  # the voicemail's time, since fixed
+    reviews = seen(tmp_path, f"VM002,K2,dismissed,Casey,2026-04-08 10:00,,C2,{when_reviewed}")
+
+    result = audit(bundle, reviews=reviews)
+
+    assert marks(result)[2] == ("VM002", "K2", "new", None, None)
+    assert stale(result) == [
+        (
+            "VM002",
+            "K2",
+            "the record changed since it was reviewed: the evidence now reads 'voicemail at 10:30 "
+            "after the missed session of Mon 6 Apr 2026 10:00 says nothing about the "
+            "missed-session charge'",
+        )
+    ]
+    assert result.stale_reviews["evidence"].tolist() == [when_reviewed]
+
+
+def test_the_latest_review_wins_before_its_client_and_evidence_are_checked(tmp_path):
+    bundle = reviewed_bundle(tmp_path)
+    reviews = seen(
+        tmp_path,
+        f'MS001,A2,dismissed,Jordan,2026-04-01 09:30,,C1,"{EVIDENCE["MS001"]}"',
+        "MS001,A2,confirmed,Casey,2026-04-10 12:00,,C7,",  # latest: another client's
+        "NT001,A2,dismissed,Jordan,2026-04-01 09:30,,C7,",
+        f'NT001,A2,confirmed,Casey,2026-04-10 12:00,,C1,"{EVIDENCE["NT001"]}"',  # latest: fine
+    )
+
+    result = audit(bundle, reviews=reviews)
+
+    assert marks(result)[:2] == [
+        ("MS001", "A2", "new", None, None),  # not the earlier dismissal: the latest is not its
+        ("NT001", "A2", "confirmed", "Casey", None),
+    ]
+    assert list(zip(result.stale_reviews["source_line"], stale(result), strict=True)) == [
+        (
+            3,
+            (
+                "MS001",
+                "A2",
+                "reviewed for client C7; this finding is client C1's: a reviews file from "
+                "another bundle?",
+            ),
+        )
+    ]
 
 
 def test_the_latest_review_of_a_finding_wins_wherever_it_is_in_the_file(tmp_path):
@@ -279,7 +405,8 @@ def test_load_reviews_reads_windows_1252_and_keeps_one_review_per_finding(tmp_pa
     reviews, rejected = load_reviews(path, TZ)
 
     assert rejected.empty
-    assert reviews.drop(columns="reviewed_at").to_dict("records") == [
+    assert reviews[["client_id", "evidence"]].isna().all(axis=None)  # a file from before them
+    assert reviews.drop(columns=["reviewed_at", "client_id", "evidence"]).to_dict("records") == [
         {
             "rule": "MS001",
             "subject_id": "A2",

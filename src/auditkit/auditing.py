@@ -21,7 +21,7 @@ from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted
 from auditkit.policy import Policy
-from auditkit.privacy import client_names, identifier_masker
+from auditkit.privacy import findings_masker
 from auditkit.reviews import (
     STALE_COLUMNS,
     apply_reviews,
@@ -50,8 +50,8 @@ class AuditResult:
     """Findings, the records each rule examined, and what loading set aside.
 
     Dismissed findings stay in `findings` (review == "dismissed") but count against no
-    compliance rate. `stale_reviews` are reviews of findings that no longer fire in the audited
-    period (see `audit`).
+    compliance rate. `stale_reviews` are reviews not applied in the audited period: their finding
+    no longer fires, or is not the one reviewed (see `audit`).
     """
 
     bundle: Bundle
@@ -308,8 +308,8 @@ def finish_audit(
         checked.clear()
         words = ["summary", "evidence"]
         masked = None
+        mask = findings_masker(bundle)  # a review's evidence is compared masked, names or not
         if not show_names:
-            mask = identifier_masker(client_names(bundle), bundle.policy.privacy.names)
             masked = pool.submit(findings_frame[words].apply, mask)
         findings_frame = findings_frame.sort_values(
             ["severity", "rule", "at", "subject_id"],
@@ -324,16 +324,16 @@ def finish_audit(
             decided, rejected_reviews = load_reviews(path, tz)
             problems = counted(len(rejected_reviews), "problem")
             say(f"read {path.name}: {counted(len(decided), 'review')}, {problems} set aside")
-        findings_frame = apply_reviews(findings_frame, decided)  # (keeps the findings' order)
-        stale = unmatched_reviews(decided, findings_frame, bundle)
+        findings_frame, held = apply_reviews(findings_frame, decided, mask)  # (order kept)
+        stale = unmatched_reviews(decided, findings_frame, bundle, held)
         if masked is not None:
             findings_frame[words] = masked.result().loc[was_at].reset_index(drop=True)
             # A rejected row's reason quotes the value it could not read (a name, at times), and
-            # a reviewer's comment may name the client it is about.
+            # a reviewer's comment (or evidence written by hand) may name the client.
             bundle = replace(bundle, rejected=_with_masked(bundle.rejected, "reason", mask))
             rejected_reviews = _with_masked(rejected_reviews, "reason", mask)
             findings_frame = _with_masked(findings_frame, "review_comment", mask)
-            stale = _with_masked(stale, "comment", mask)
+            stale = _with_masked(_with_masked(stale, "comment", mask), "evidence", mask)
         Findings.validate(findings_frame)
         opportunities_frame = opportunities.result()
     return AuditResult(
@@ -396,7 +396,9 @@ def audit(
     is stale when its rule no longer fires for its subject and that subject falls in the audited
     period: a review of another month's finding is out of scope, not stale. A review whose
     subject has left the bundle cannot be dated, so it is stale in every period until someone
-    removes it. `progress` hears a line per rule checked; the library never prints.
+    removes it. A review recorded for another client, or with other evidence, than its finding
+    now has is stale too, and not applied (see `apply_reviews`). `progress` hears a line per
+    rule checked; the library never prints.
 
     Minimum necessary: summaries and evidence mask client names as [client], the names the
     policy lists as [name], and phone numbers as [phone], unless `show_names`.

@@ -333,3 +333,9 @@ def identifier_masker(
 
     # A rule's summaries repeat one sentence thousands of times.
     return lambda texts: per_distinct(mask, texts)
+
+
+def findings_masker(bundle: Bundle) -> Callable[[pd.Series], pd.Series]:
+    """The mask an audit gives its findings' words unless names are shown (and a reviews file
+    its evidence always): the bundle's client names, the names its policy lists, phones."""
+    return identifier_masker(client_names(bundle), bundle.policy.privacy.names)

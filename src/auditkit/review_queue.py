@@ -6,6 +6,8 @@ the client's calls and notes around it, and the message or note text with the wo
 triggered the rule highlighted. Every decision is appended to the reviews file the CLI reads
 (``auditkit audit --reviews``) the moment it is made, by rewriting the whole file atomically:
 a crash or a closed tab loses nothing already decided, and a new queue resumes from the file.
+With each decision go the finding's client id and its evidence (masked) as the reviewer saw
+them, so the decision is not applied to another client's record or to a record since changed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 import ipywidgets as widgets
@@ -25,7 +28,7 @@ from auditkit.auditing import CHECK_COLUMNS, AuditResult, audit
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import neutralise_formulas, write_atomically
-from auditkit.privacy import client_names, identifier_masker
+from auditkit.privacy import findings_masker
 from auditkit.report import clinician_names, html_text
 from auditkit.reviews import (
     REVIEW_COLUMNS,
@@ -35,10 +38,14 @@ from auditkit.reviews import (
     no_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
+from auditkit.schemas import REVIEWS
 from auditkit.validation import Bundle
 
 CONTEXT_WINDOW = pd.Timedelta(days=3)  # calls and notes this close to the record are shown
-FREE_TEXT = ["reviewer", "comment"]  # neutralised for spreadsheets; ids must match findings
+# Neutralised for spreadsheets (the audit compares evidence so written); ids must match findings.
+FREE_TEXT = ["reviewer", "comment", "evidence"]
+# Seconds after a decision in which a click is the second of a double-click on the card decided.
+DOUBLE_CLICK = 0.5
 _QUOTED = re.compile("\u201c(.+?)\u201d")  # rules quote the words they matched: “…”
 # Columns that identify a person: first_name, last_name, phone, from_number, email, ...
 IDENTIFYING = re.compile(r"name$|phone|number|email|address|birth", re.IGNORECASE)
@@ -300,22 +307,27 @@ def save_review(path: Path, review: Mapping[str, str]) -> None:
 
     Readers see the file with or without the new row, never half of it. An existing file keeps
     its rows and its header's names and order (re-encoded as UTF-8 if it was Windows-1252); a
-    new one gets the standard header. Reviewer and comment are neutralised like every CSV
-    auditkit writes, so a spreadsheet never runs them as a formula.
+    new one gets the standard header. A file without the optional columns (one from before
+    client_id and evidence were recorded) gets them at the end, blank in its rows, so the new
+    row is checked against what its reviewer saw. Reviewer, comment and evidence are
+    neutralised like every CSV auditkit writes, so a spreadsheet never runs them as a formula.
     """
     path = Path(path)
     old = str(decode(path.read_bytes())[0], "utf-8") if path.is_file() else ""
     header = next(csv.reader(io.StringIO(old)), None) if old.strip() else None
     names = {normalise_column_name(c): c for c in header} if header else {}
-    if missing := [c for c in REVIEW_COLUMNS if header and c not in names]:
+    if missing := [c for c in REVIEWS.required_columns if header and c not in names]:
         raise BundleError(
             f"The reviews file {path} has no '{missing[0]}' column, so a decision cannot be "
             "added to it. Add the column, or choose another reviews file."
         )
-    row = neutralise_formulas(pd.DataFrame([dict(review)])[FREE_TEXT]).iloc[0]
-    values = {**dict(review), **row.to_dict()}
+    values = {c: "" for c in REVIEW_COLUMNS if c not in REVIEWS.required_columns} | dict(review)
+    values |= neutralise_formulas(pd.DataFrame([values])[FREE_TEXT]).iloc[0].to_dict()
     out = io.StringIO()
     if header:
+        if added := [c for c in REVIEW_COLUMNS if c not in names]:
+            old = _with_blank_columns(old, added)
+            header, names = header + added, names | {c: c for c in added}
         out.write(old if old.endswith(("\n", "\r")) else old + "\n")
         fields = {names[c]: values[c] for c in REVIEW_COLUMNS}
         csv.DictWriter(out, header, restval="", lineterminator="\n").writerow(fields)
@@ -326,11 +338,30 @@ def save_review(path: Path, review: Mapping[str, str]) -> None:
     write_atomically(path, out.getvalue().encode("utf-8"))
 
 
-def _decided(finding: pd.Series) -> str:
-    """Who decided a finding already decided, when, and why."""
+def _with_blank_columns(text: str, columns: list[str]) -> str:
+    """CSV `text` with `columns` added to its header and a blank field for each added to every
+    record (blank lines stay blank; a record of the wrong width stays as wrong)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    records = csv.reader(io.StringIO(text, newline=""))
+    writer.writerow(next(records) + columns)
+    writer.writerows(record + [""] * len(columns) if record else [] for record in records)
+    return out.getvalue()
+
+
+def _masked(text: Any, mask: Callable[[pd.Series], pd.Series] | None) -> Any:
+    """One text through `mask` (None: as it is); a blank stays blank."""
+    if mask is None or not isinstance(text, str):
+        return text
+    return mask(pd.Series([text])).iloc[0]
+
+
+def _decided(finding: pd.Series, mask: Callable[[pd.Series], pd.Series] | None) -> str:
+    """Who decided a finding already decided, when, and why: the comment masked by `mask`
+    (None shows it as typed), as the messages on the card are."""
     if finding["review"] == "new":
         return ""
-    comment = html_text(finding["review_comment"])
+    comment = html_text(_masked(finding["review_comment"], mask))
     return (
         f"<p>Decided: <strong>{html_text(finding['review'])}</strong> by "
         f"{html_text(finding['reviewer'])} on {finding['reviewed_at']:%Y-%m-%d %H:%M}"
@@ -342,7 +373,8 @@ class ReviewQueue(widgets.VBox):
     """Findings to confirm or dismiss, one at a time; every decision saved to `reviews` at once.
 
     Display it as the last expression of a notebook cell. ``findings`` is the queue in order,
-    marked with every decision so far; ``position`` is the finding shown.
+    marked with every decision so far; ``position`` is the finding shown, ``shown`` its rule and
+    subject_id.
     """
 
     def __init__(self, source: AuditResult | Bundle, reviews: Path | str, reviewer: str = ""):
@@ -352,18 +384,21 @@ class ReviewQueue(widgets.VBox):
         result = source if isinstance(source, AuditResult) else audit(source)
         self.bundle = result.bundle
         self.names = clinician_names(result)
-        self.mask = (
-            None
-            if result.names_shown
-            else identifier_masker(client_names(self.bundle), self.bundle.policy.privacy.names)
-        )
+        masker = findings_masker(self.bundle)
+        # What the card masks (None: names shown), and how evidence is masked for the reviews
+        # file, which holds no client's name either way (None: the findings' is masked).
+        self.mask = None if result.names_shown else masker
+        self.evidence_mask = masker if result.names_shown else None
         tz = self.bundle.policy.clinic.timezone
         if self.reviews_file.is_file():
             decided, self.rejected = load_reviews(self.reviews_file, tz)
         else:
             decided, self.rejected = no_reviews(tz), pd.DataFrame()
-        self.findings = queue_order(apply_reviews(result.findings[CHECK_COLUMNS], decided))
+        marked = apply_reviews(result.findings[CHECK_COLUMNS], decided, self.evidence_mask)[0]
+        self.findings = queue_order(marked)
         self.position = 0
+        self.shown: tuple[str, str] | None = None
+        self._decided_at = float("-inf")  # monotonic() when the last decision moved the card
 
         self.progress = widgets.HTML().add_class("auditkit-progress")
         self.record = widgets.HTML().add_class("auditkit-record-card")
@@ -429,16 +464,19 @@ class ReviewQueue(widgets.VBox):
             )
         finding = self.current
         if finding is None:
+            self.shown = None
             self.record.value = "<p>No findings: nothing to review.</p>"
         else:
+            self.shown = (finding["rule"], finding["subject_id"])
             card = context_html(self.bundle, finding, self.names, self.mask)
-            self.record.value = card + _decided(finding)
-        for button in (self.confirm_button, self.dismiss_button):
-            button.disabled = finding is None
+            self.record.value = card + _decided(finding, self.mask)
+        self._enable_buttons()
 
-    def decide(self, decision: str) -> None:
+    def decide(self, decision: str, key: tuple[str, str] | None = None) -> None:
         """Record `decision` (confirmed or dismissed) on the finding shown, save it, move on.
 
+        `key` (rule, subject_id) is the finding the decision was made on, when known: if that
+        is no longer the finding shown, nothing is saved (ValueError), never given to another.
         The row is in the reviews file before this returns; then the queue moves to the next
         finding nobody has decided (wrapping round), or stays when every one is decided.
         """
@@ -448,6 +486,8 @@ class ReviewQueue(widgets.VBox):
             raise ValueError(f"A decision is confirmed or dismissed, not {decision!r}.")
         if finding is None:
             raise ValueError("There is no finding to decide.")
+        if key is not None and tuple(key) != (finding["rule"], finding["subject_id"]):
+            raise ValueError(f"{key[0]} on {key[1]} is no longer the finding shown: not saved.")
         if not reviewer:
             raise ValueError("Enter the reviewer's name before deciding.")
         now = pd.Timestamp.now(tz=self.bundle.policy.clinic.timezone).floor("s")
@@ -461,6 +501,8 @@ class ReviewQueue(widgets.VBox):
                 "reviewer": reviewer,
                 "reviewed_at": now.isoformat(),
                 "comment": comment,
+                "client_id": finding["client_id"],
+                "evidence": _masked(finding["evidence"], self.evidence_mask),
             },
         )
         at = self.findings.index[self.position]
@@ -481,10 +523,27 @@ class ReviewQueue(widgets.VBox):
         later = undecided[undecided >= start]
         return int(later[0] if len(later) else undecided[0])
 
+    def _enable_buttons(self, enabled: bool = True) -> None:
+        for button in (self.confirm_button, self.dismiss_button):
+            button.disabled = not enabled or self.current is None
+
     def _clicked(self, decision: str) -> None:
+        """A Confirm or Dismiss click, on the finding whose card was drawn (`shown`).
+
+        The kernel takes clicks one at a time, so a double-click's second click comes once the
+        first has saved and drawn the next card, which the browser had not shown yet: it was
+        made on the card just decided. Taken as a decision on the card drawn since, it would
+        decide a finding nobody read; a click within DOUBLE_CLICK seconds of a decision is
+        ignored. The buttons are disabled while saving, so the browser sends none meanwhile.
+        """
+        if monotonic() - self._decided_at < DOUBLE_CLICK:
+            return
+        self._enable_buttons(False)
         try:
-            self.decide(decision)
+            self.decide(decision, self.shown)
         except (ValueError, OSError, BundleError) as err:
+            self._enable_buttons()
             self.status.value = f'<span style="color:#b42318">{html_text(err)}</span>'
             return
+        self._decided_at = monotonic()
         self.status.value = f"Saved: {decision}."  # after decide(), whose move clears it

@@ -2,19 +2,23 @@
 
 A reviews file (``reviews.csv`` in the bundle, or one named on the command line) holds one row
 per decision: rule, subject_id, decision (confirmed or dismissed), reviewer, reviewed_at,
-comment. It is read like a bundle table: same encodings, repairs and timestamp formats, and a
-bad row is set aside with its line, never dropped. A finding reviewed more than once takes its
-latest decision; the earlier ones are history.
+comment, and what the reviewer saw: the finding's client_id and its (masked) evidence. It is
+read like a bundle table: same encodings, repairs and timestamp formats, and a bad row is set
+aside with its line, never dropped. A finding reviewed more than once takes its latest
+decision; the earlier ones are history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table
+from auditkit.output import neutralise_formulas
+from auditkit.parsing import repair_text
 from auditkit.rules import RULES
 from auditkit.schemas import REVIEWS
 from auditkit.validation import Bundle, validate_table
@@ -103,19 +107,71 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
     return latest[[*REVIEW_COLUMNS, "source_line"]].reset_index(drop=True), rejected
 
 
-def apply_reviews(findings: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
-    """Mark each finding new, confirmed or dismissed, with the reviewer, time and comment."""
-    decided = reviews[[*KEY, "decision", "reviewer", "reviewed_at", "comment"]].rename(
+def as_recorded(evidence: pd.Series) -> pd.Series:
+    """Evidence as a reviews file gives it back: neutralised for spreadsheets when written
+    ("=..." as "'=..."), trimmed and repaired when read. Compared so, evidence the queue saved
+    reads as unchanged while the finding's is."""
+    return repair_text(neutralise_formulas(evidence.to_frame()).iloc[:, 0])
+
+
+def apply_reviews(
+    findings: pd.DataFrame,
+    reviews: pd.DataFrame,
+    mask: Callable[[pd.Series], pd.Series] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each finding marked new, confirmed or dismissed, with the reviewer, time and comment; and
+    the reviews held back though their finding fires (STALE_COLUMNS, `at` the finding's).
+
+    A review that recorded its finding's client or evidence applies only while the finding
+    still has them: else it was made for another bundle's record of the same id, or before the
+    record changed, and would decide a finding its reviewer never saw. Held back, it leaves the
+    finding new, to be decided again. A review without them (an older file, one written by
+    hand) applies as its rule and subject say. `mask` gives the evidence as the review queue
+    records it (masked) when `findings` show it unmasked.
+    """
+    now = findings[[*KEY, "client_id", "evidence", "at"]].rename(
+        columns={"client_id": "finding_client", "evidence": "finding_evidence"}
+    )
+    checked = reviews.merge(now, on=KEY, how="left", validate="one_to_one")
+    fires = checked["at"].notna()
+    other_client = fires & checked["client_id"].notna()
+    other_client &= checked["client_id"] != checked["finding_client"]
+    compared = (fires & checked["evidence"].notna() & ~other_client).to_numpy()
+    evidence = checked.loc[compared, "finding_evidence"]
+    if compared.any():
+        evidence = as_recorded(mask(evidence) if mask is not None else evidence)
+    changed = np.zeros(len(checked), dtype=bool)
+    changed[compared] = (checked.loc[compared, "evidence"] != evidence).to_numpy()
+    reason = np.select(
+        [other_client.to_numpy(), changed],
+        [
+            "reviewed for client "
+            + checked["client_id"]
+            + "; this finding is client "
+            + checked["finding_client"]
+            + "'s: a reviews file from another bundle?",
+            "the record changed since it was reviewed: the evidence now reads '"
+            + evidence.reindex(checked.index)
+            + "'",
+        ],
+        "",
+    )
+    held = reason != ""
+    decided = reviews[~held][[*KEY, "decision", "reviewer", "reviewed_at", "comment"]].rename(
         columns={"decision": "review", "comment": "review_comment"}
     )
     marked = findings.merge(decided, on=KEY, how="left", validate="many_to_one")
-    return marked.assign(review=marked["review"].fillna("new"))
+    return (
+        marked.assign(review=marked["review"].fillna("new")),
+        checked[held].assign(reason=reason[held])[STALE_COLUMNS],
+    )
 
 
 def unmatched_reviews(
-    reviews: pd.DataFrame, findings: pd.DataFrame, bundle: Bundle
+    reviews: pd.DataFrame, findings: pd.DataFrame, bundle: Bundle, held: pd.DataFrame
 ) -> pd.DataFrame:
-    """Reviews whose finding does not fire, each with its subject's time (`at`) and why.
+    """The reviews not applied, in the file's order: those whose finding does not fire, each
+    with its subject's time (`at`) and why, and those `held` back (apply_reviews').
 
     `at` is NaT when the subject is no longer in the bundle at all; the caller decides which
     of these belong to the audited period.
@@ -142,4 +198,6 @@ def unmatched_reviews(
         "no " + subject + " in the bundle",
         dated["rule"] + " no longer finds a problem with " + subject,
     )
-    return dated.assign(reason=reason)[STALE_COLUMNS]
+    return pd.concat([dated.assign(reason=reason)[STALE_COLUMNS], held]).sort_values(
+        "source_line", kind="stable", ignore_index=True
+    )

@@ -158,6 +158,9 @@ class Reviews(_Table):
 
     A finding may be reviewed again, so no column is unique. That `rule` names a real rule is
     checked by auditkit.reviews: the rules import this module, so it cannot import them.
+    `client_id` and `evidence` are what the reviewer saw (the review queue records them): a
+    review applies only while the finding is still that client's, with that evidence. Files
+    written before them, or by hand, may leave them out.
     """
 
     rule: Series[str] = pa.Field(nullable=False)
@@ -166,6 +169,8 @@ class Reviews(_Table):
     reviewer: Series[str] = pa.Field(nullable=False)
     reviewed_at: Series[Any] = _timestamp(required=True)
     comment: Series[str] = pa.Field(nullable=True)
+    client_id: Series[str] = pa.Field(nullable=True)  # not a reference: another bundle's, maybe
+    evidence: Series[str] = pa.Field(nullable=True)  # masked, as the finding showed it
 
 
 @dataclass(frozen=True)
