@@ -256,7 +256,7 @@ def test_the_reviews_file_holds_the_evidence_masked_even_when_names_are_shown(tm
     reviews = tmp_path / "reviews.csv"
     queue = ReviewQueue(audit(loaded, show_names=True), reviews)
     assert queue.current["evidence"] == "left a message: \u201ccall me back at 805-555-0199\u201d"
-    queue.reviewer.value = "QA"
+    queue.reviewer.value, queue.comment.value = "QA", "not a breach"
     queue.dismiss_button.click()
     rows = list(csv.DictReader(reviews.open(encoding="utf-8")))
     assert [(r["rule"], r["client_id"], r["evidence"]) for r in rows] == [

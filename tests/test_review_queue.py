@@ -157,7 +157,7 @@ def test_a_new_queue_resumes_from_the_file_and_the_audit_applies_it(bundle, tmp_
 def test_after_the_last_decision_the_queue_stays_put(bundle, tmp_path):
     queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
     for button in ("confirm", "dismiss", "confirm"):
-        decide(queue, button)
+        decide(queue, button, comment="seen")
     assert queue.progress.value == "<strong>3 of 3 reviewed</strong> · finding 3 of 3"
     assert "Decided: <strong>confirmed</strong> by Jordan on " in queue.record.value
     assert [row["decision"] for row in saved(tmp_path / "reviews.csv")] == [
@@ -193,6 +193,20 @@ def test_no_decision_without_a_reviewer_name(bundle, tmp_path):
     assert not queue.dismiss_button.disabled  # for the next try
 
 
+def test_a_dismissal_needs_a_comment_saying_why(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    decide(queue, "dismiss", comment="  ")
+    assert queue.status.value == (
+        '<span style="color:#b42318">Say why in the comment before dismissing: it is not a '
+        "breach because…</span>"
+    )
+    assert not (tmp_path / "reviews.csv").exists()
+    assert (queue.position, queue.reviewed) == (0, 0)
+    assert not queue.dismiss_button.disabled
+    decide(queue, "confirm")  # a confirmation needs none
+    assert queue.reviewed == 1
+
+
 def test_a_double_click_decides_only_the_finding_on_screen(bundle, tmp_path, monkeypatch):
     reviews = tmp_path / "reviews.csv"
     queue = ReviewQueue(bundle, reviews)
@@ -214,6 +228,7 @@ def test_a_double_click_decides_only_the_finding_on_screen(bundle, tmp_path, mon
     assert len(saved(reviews)) == 1
 
     clock[0] += DOUBLE_CLICK  # time enough to see NT001's card
+    queue.comment.value = "documented on paper"
     queue.dismiss_button.click()
     assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [
         ("MS001", "confirmed"),
@@ -231,7 +246,7 @@ def test_the_buttons_are_disabled_while_a_decision_is_saved(bundle, tmp_path, mo
         save_review(path, review)
 
     monkeypatch.setattr(auditkit.review_queue, "save_review", save)
-    decide(queue, "dismiss")
+    decide(queue, "dismiss", comment="fee waived")
     assert during == [(True, True)]
     assert (queue.confirm_button.disabled, queue.dismiss_button.disabled) == (False, False)
 

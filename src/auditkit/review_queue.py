@@ -490,8 +490,12 @@ class ReviewQueue(widgets.VBox):
             raise ValueError(f"{key[0]} on {key[1]} is no longer the finding shown: not saved.")
         if not reviewer:
             raise ValueError("Enter the reviewer's name before deciding.")
-        now = pd.Timestamp.now(tz=self.bundle.policy.clinic.timezone).floor("s")
         comment = self.comment.value.strip()
+        if decision == "dismissed" and not comment:  # it stops counting: the file says why
+            raise ValueError(
+                "Say why in the comment before dismissing: it is not a breach because…"
+            )
+        now = pd.Timestamp.now(tz=self.bundle.policy.clinic.timezone).floor("s")
         save_review(
             self.reviews_file,
             {
