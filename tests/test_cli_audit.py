@@ -477,3 +477,13 @@ def test_the_sample_with_its_policy_checks_every_rule(tmp_path, capsys):
     out = capsys.readouterr().out
     assert summary_rows(out)["VM001"] == [211, 6, 0, 0.9716]
     assert "not checked" not in out
+
+
+def test_the_summary_prints_every_compliance_figure_to_four_decimals(tmp_path, capsys):
+    # a column that also holds "n/a — …" words printed 0.5 beside 0.9384
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path / "out")]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    figures = {r[0]: r[4] for r in rows if len(r) == 5 and r[0] in RULES}
+    assert figures["IQ001"] == "0.5000"
+    assert figures["NT002"] == "0.9270"
+    assert all(re.fullmatch(r"\d\.\d{4}", f) for f in figures.values())

@@ -94,9 +94,10 @@ def _summary(result: AuditResult) -> pd.DataFrame:
     dismissed = result.findings[result.findings["review"] == "dismissed"]
     table = result.compliance.set_index("rule")
     table.insert(2, "dismissed", dismissed["rule"].value_counts().reindex(table.index).fillna(0))
-    figure = (
-        table["compliance"].astype("object").where(table["opportunities"] > 0, NOTHING_EXAMINED)
-    )
+    # Four decimals each, as compliance.csv has them: a column that also holds words would
+    # print 0.927 beside 0.9384.
+    figure = table["compliance"].map("{:.4f}".format, na_action="ignore")
+    figure = figure.where(table["opportunities"] > 0, NOTHING_EXAMINED)
     table["compliance"] = figure.mask(table.index.isin(list(result.unchecked)), NOT_CHECKED)
     return table.astype({"dismissed": "int64"}).reset_index()
 
