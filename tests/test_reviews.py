@@ -217,6 +217,27 @@ def test_a_review_of_a_record_changed_since_is_not_applied_and_says_what_it_read
     assert result.stale_reviews["evidence"].tolist() == [when_reviewed]
 
 
+def test_the_review_card_says_why_a_reviewed_finding_is_to_be_decided_again(tmp_path):
+    from auditkit.review_queue import ReviewQueue
+
+    bundle = reviewed_bundle(tmp_path)
+    when_reviewed = EVIDENCE["VM002"].replace("10:30", "10:15")
+    reviews = seen(tmp_path, f"VM002,K2,dismissed,Casey,2026-04-08 10:00,,C2,{when_reviewed}")
+    queue = ReviewQueue(bundle, reviews)
+    queue.go(list(queue.findings["subject_id"]).index("K2"))
+    assert queue.record.value.endswith(
+        '<p class="auditkit-held">An earlier review (dismissed by Casey on 2026-04-08 10:00) was '
+        "not applied: the record changed since it was reviewed: the evidence now reads "
+        "&#x27;voicemail at 10:30 after the missed session of Mon 6 Apr 2026 10:00 says nothing "
+        "about the missed-session charge&#x27;. Decide it again.</p>"
+    )
+    queue.reviewer.value = "Jordan"
+    queue.confirm_button.click()  # decided again: the card no longer asks
+    queue.go(list(queue.findings["subject_id"]).index("K2"))
+    assert "auditkit-held" not in queue.record.value
+    assert "Decided: <strong>confirmed</strong> by Jordan" in queue.record.value
+
+
 def test_the_latest_review_wins_before_its_client_and_evidence_are_checked(tmp_path):
     bundle = reviewed_bundle(tmp_path)
     reviews = seen(

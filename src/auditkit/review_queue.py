@@ -394,7 +394,10 @@ class ReviewQueue(widgets.VBox):
             decided, self.rejected = load_reviews(self.reviews_file, tz)
         else:
             decided, self.rejected = no_reviews(tz), pd.DataFrame()
-        marked = apply_reviews(result.findings[CHECK_COLUMNS], decided, self.evidence_mask)[0]
+        marked, held = apply_reviews(result.findings[CHECK_COLUMNS], decided, self.evidence_mask)
+        # Reviews held back though their finding fires (another client's, or made before the
+        # record changed), by finding: its card says why it is to be decided again.
+        self.held = held.set_index(["rule", "subject_id"])
         self.findings = queue_order(marked)
         self.position = 0
         self.shown: tuple[str, str] | None = None
@@ -469,8 +472,20 @@ class ReviewQueue(widgets.VBox):
         else:
             self.shown = (finding["rule"], finding["subject_id"])
             card = context_html(self.bundle, finding, self.names, self.mask)
-            self.record.value = card + _decided(finding, self.mask)
+            self.record.value = card + _decided(finding, self.mask) + self._held_back(finding)
         self._enable_buttons()
+
+    def _held_back(self, finding: pd.Series) -> str:
+        """Why a finding with a review in the file is new again, while nobody decided it since."""
+        key = (finding["rule"], finding["subject_id"])
+        if finding["review"] != "new" or key not in self.held.index:
+            return ""
+        review = self.held.loc[key]
+        return (
+            f'<p class="auditkit-held">An earlier review ({html_text(review["decision"])} by '
+            f"{html_text(review['reviewer'])} on {review['reviewed_at']:%Y-%m-%d %H:%M}) was "
+            f"not applied: {html_text(review['reason'])}. Decide it again.</p>"
+        )
 
     def decide(self, decision: str, key: tuple[str, str] | None = None) -> None:
         """Record `decision` (confirmed or dismissed) on the finding shown, save it, move on.
