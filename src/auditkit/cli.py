@@ -85,20 +85,21 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     return lambda message: print(message, file=sys.stderr, flush=True)
 
 
-NOTHING_EXAMINED, NOT_CHECKED = "n/a — nothing examined", "n/a — not checked"
-
-
 def _summary(result: AuditResult) -> pd.DataFrame:
     """Compliance per rule, with the dismissed findings it no longer counts beside it; a rule
-    with no figure says why, where a blank or NaN would be misread."""
+    with no figure says why (report.no_figure, as the page does), where a blank or NaN would be
+    misread."""
+    from auditkit.report import no_figure, rule_summary
+
+    rules = rule_summary(result).set_index("rule")
+    table = rules[["opportunities", "findings", "compliance"]].copy()
     dismissed = result.findings[result.findings["review"] == "dismissed"]
-    table = result.compliance.set_index("rule")
     table.insert(2, "dismissed", dismissed["rule"].value_counts().reindex(table.index).fillna(0))
     # Four decimals each, as compliance.csv has them: a column that also holds words would
     # print 0.927 beside 0.9384.
     figure = table["compliance"].map("{:.4f}".format, na_action="ignore")
-    figure = figure.where(table["opportunities"] > 0, NOTHING_EXAMINED)
-    table["compliance"] = figure.mask(table.index.isin(list(result.unchecked)), NOT_CHECKED)
+    why = no_figure(rules)
+    table["compliance"] = figure.where(why == "", why)
     return table.astype({"dismissed": "int64"}).reset_index()
 
 
