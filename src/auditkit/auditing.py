@@ -105,10 +105,11 @@ class AuditResult:
         stale = len(self.stale_reviews)
         return f"Reviews from {self.reviews_file}: {counts}; {stale} stale."
 
-    @property
+    @cached_property
     def caveats(self) -> list[str]:
         """What to know before reading the figures, a sentence each, for the CLI and the report
-        to say alike: a figure that is missing must not pass for one that is good."""
+        to say alike: a figure that is missing must not pass for one that is good. Worked out
+        once: an empty month's looks at every table's times."""
         empty = [] if self.month is None or len(self.opportunities) else self._empty_month()
         return empty + [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
 
