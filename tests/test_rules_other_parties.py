@@ -77,6 +77,23 @@ def test_tp001_fires_for_a_message_or_a_disclosure(tmp_path):
     assert "therapist" in found["K2"]
 
 
+def test_tp001_quotes_the_words_before_a_bare_number(tmp_path):
+    # Masked, a number alone would read “[phone]”: the reviewer needs what was said with it.
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            third_party_call("Is Alex there? Okay, tell her 555-201-3344, thanks."),
+            third_party_call("555-201-3344 is the number."),
+        ],
+    )
+    assert findings(bundle, "TP001") == {
+        "K1": "left a message: \u201ctell her 555-201-3344\u201d",
+        "K2": "left a message: \u201c555-201-3344\u201d",
+    }
+    masked = audit(bundle).findings.set_index("subject_id")["evidence"]
+    assert masked["K1"] == "left a message: \u201ctell her [phone]\u201d"
+
+
 # --- IQ001 inquiry-not-neither-confirm-nor-deny ------------------------------------------------
 
 

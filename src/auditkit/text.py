@@ -204,7 +204,9 @@ _MESSAGE_LEFT = [
     rf"(?:\s+{_PHONE_NUMBER})?",
     rf"\bcall\s+(?:(?:me|us)\s+)?back\s+(?:at|on)\b(?:\s+{_PHONE_NUMBER})?",
     r"\breach\s+(?:me|us)\s+at\b",
-    _PHONE_NUMBER,
+    # a bare number, with the (up to two) words before it: evidence of "[phone]" alone, once
+    # masked, would not show a reviewer what was said
+    rf"(?:\b[a-z']+[ \t]+){{0,2}}{_PHONE_NUMBER}",
 ]
 _MESSAGE_NEGATIONS = [
     # the policy's own "No, no message" and "no need to take a message"
