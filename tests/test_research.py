@@ -1,13 +1,17 @@
 """auditkit.research: exact rates and their definitions, repeat no-shows, the Kaplan–Meier legs,
-the logit and its failure messages, the explorer widgets, and a run on a simulated extract.
+the logit and its failure messages, the explorer widgets, small-cell suppression, and a run on a
+simulated extract.
 
-Expected values are worked out by hand from the appointments listed here, not by the code.
+Expected values are worked out by hand from the appointments listed here, not by the code. The
+hand-built clinics are far below the suppression threshold, so the tests of the arithmetic pass
+min_cell=0; the suppression tests build clinics with groups on either side of 11.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,9 +24,11 @@ from auditkit import load
 from auditkit.errors import BundleError
 from auditkit.notebook import jupyter_chart
 from auditkit.research import (
+    MIN_CELL,
     TABLE_COLUMNS,
     WEEKDAYS,
     NoShowExplorer,
+    Table,
     appointment_frame,
     closure_warnings,
     is_date_shifted,
@@ -34,6 +40,7 @@ from auditkit.research import (
     rate_chart,
     survival,
     survival_chart,
+    table_html,
 )
 from auditkit.sample import generate_sample
 
@@ -50,16 +57,25 @@ def wilson(no_shows: int, scheduled: int) -> tuple[float, float]:
     return max(centre - half, 0.0), min(centre + half, 1.0)
 
 
-def expected_rates(by: str, rows: list[tuple[object, int, int]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=[by, "scheduled", "no_shows"])
+def expected_rates(by: str, rows: list[tuple[object, int | None, int | None]]) -> pd.DataFrame:
+    """Rows of (level, scheduled, no-shows); None for both marks a suppressed level."""
+    frame = pd.DataFrame(rows, columns=[by, "scheduled", "no_shows"]).astype(
+        {"scheduled": "float64", "no_shows": "float64"}
+    )
     frame["rate"] = frame["no_shows"] / frame["scheduled"]
-    intervals = [wilson(x, n) for x, n in zip(frame["no_shows"], frame["scheduled"], strict=True)]
+    intervals = [
+        wilson(int(x), int(n)) if n == n else (np.nan, np.nan)
+        for x, n in zip(frame["no_shows"], frame["scheduled"], strict=True)
+    ]
     frame["ci_low"] = [low for low, _ in intervals]
     frame["ci_high"] = [high for _, high in intervals]
+    frame["suppressed"] = frame["scheduled"].isna()
     return frame
 
 
-def assert_rates(actual: pd.DataFrame, by: str, rows: list[tuple[object, int, int]]) -> None:
+def assert_rates(
+    actual: pd.DataFrame, by: str, rows: list[tuple[object, int | None, int | None]]
+) -> None:
     pd.testing.assert_frame_equal(
         actual, expected_rates(by, rows), check_dtype=False, check_exact=False, rtol=1e-12
     )
@@ -145,7 +161,7 @@ def test_months_in_treatment_are_days_since_intake_over_average_month(frame):
 
 def test_no_show_rate_by_weekday(frame):
     assert_rates(
-        no_show_rates(frame, "weekday"),
+        no_show_rates(frame, "weekday", min_cell=0),
         "weekday",
         [("Monday", 8, 2), ("Tuesday", 3, 1), ("Wednesday", 1, 0), ("Thursday", 1, 1)],
     )
@@ -153,25 +169,29 @@ def test_no_show_rate_by_weekday(frame):
 
 def test_no_show_rate_by_hour(frame):
     assert_rates(
-        no_show_rates(frame, "hour"),
+        no_show_rates(frame, "hour", min_cell=0),
         "hour",
         [(10, 7, 2), (11, 1, 0), (13, 1, 0), (14, 2, 1), (15, 2, 1)],
     )
 
 
 def test_no_show_rate_by_clinician_service_lead_time_and_months(frame):
-    assert_rates(no_show_rates(frame, "clinician"), "clinician", [("T1", 7, 2), ("T2", 6, 2)])
     assert_rates(
-        no_show_rates(frame, "service"), "service", [("individual", 12, 4), ("intake", 1, 0)]
+        no_show_rates(frame, "clinician", min_cell=0), "clinician", [("T1", 7, 2), ("T2", 6, 2)]
+    )
+    assert_rates(
+        no_show_rates(frame, "service", min_cell=0),
+        "service",
+        [("individual", 12, 4), ("intake", 1, 0)],
     )
     # A15 has no lead time or months in treatment (no intake date): in neither table.
     assert_rates(
-        no_show_rates(frame, "lead_time"),
+        no_show_rates(frame, "lead_time", min_cell=0),
         "lead_time",
         [("0-6 d", 2, 1), ("7-13 d", 9, 3), ("14-27 d", 1, 0)],
     )
     assert_rates(
-        no_show_rates(frame, "months_in_treatment"),
+        no_show_rates(frame, "months_in_treatment", min_cell=0),
         "months_in_treatment",
         [("<1", 7, 3), ("1-2", 5, 1)],
     )
@@ -180,14 +200,21 @@ def test_no_show_rate_by_clinician_service_lead_time_and_months(frame):
 def test_chance_of_a_no_show_after_k_earlier_ones(frame):
     # C1: A1 k0, A2 k0 (no-show), A3 k1 (no-show), then k2 for A5-A8.
     # C2: A14 k0, A9 k0 (no-show), A10 k1, A11 k1, A13 k1 (no-show). C3: A15 k0.
-    assert_rates(no_show_after_k(frame), "k", [("0", 5, 2), ("1", 4, 2), ("2", 4, 0)])
+    exact = no_show_after_k(frame, min_cell=0)
+    assert_rates(exact, "k", [("0", 5, 2), ("1", 4, 2), ("2", 4, 0)])
 
 
 def test_no_shows_per_client_lists_every_count(frame):
     expected = pd.DataFrame(
-        {"no_shows": [0, 1, 2], "clients": [1, 0, 2], "share": [1 / 3, 0, 2 / 3]}
+        {
+            "no_shows": ["0", "1", "2"],
+            "clients": [1, 0, 2],
+            "share": [1 / 3, 0, 2 / 3],
+            "suppressed": False,
+        }
     )
-    pd.testing.assert_frame_equal(no_shows_per_client(frame), expected, check_dtype=False)
+    actual = no_shows_per_client(frame, min_cell=0)
+    pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
 
 
 # --- the explorer --------------------------------------------------------------------------------
@@ -199,7 +226,7 @@ def chart_data(explorer: NoShowExplorer) -> list[dict]:
 
 
 def test_explorer_starts_on_weekday_over_every_month(frame):
-    explorer = NoShowExplorer(frame)
+    explorer = NoShowExplorer(frame, suppress=False)
     assert explorer.months.value == ("2026-01", "2026-03")
     assert_rates(
         explorer.rates,
@@ -210,7 +237,7 @@ def test_explorer_starts_on_weekday_over_every_month(frame):
 
 
 def test_explorer_follows_grouping_and_month_range(frame):
-    explorer = NoShowExplorer(frame)
+    explorer = NoShowExplorer(frame, min_cell=0)
     explorer.grouping.value = "hour"
     explorer.months.value = ("2026-02", "2026-03")
     # A5, A6, A7, A8 at 10:00, all kept; A13 at 15:00, a no-show.
@@ -316,7 +343,7 @@ def assert_km(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def test_kaplan_meier_from_first_no_show_to_dropout(tmp_path):
-    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS))
+    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), min_cell=0)
     timelines = result.timelines.set_index("client_id")
     assert timelines["dropped_out"].to_dict() == {"C1": True, "C2": False, "C3": True, "C4": False}
     # Durations 7 (event), 14 (event), 14 (censored), 69 (censored).
@@ -327,7 +354,7 @@ def test_kaplan_meier_from_first_no_show_to_dropout(tmp_path):
 
 
 def test_kaplan_meier_through_the_closure_warning(tmp_path):
-    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS))
+    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), min_cell=0)
     assert result.timelines.set_index("client_id")["warned_at"].notna().to_dict() == {
         "C1": True,
         "C2": False,
@@ -365,7 +392,7 @@ def test_approvals_stand_in_for_warnings_as_a_labelled_proxy(tmp_path):
         "approved_at": "2026-01-21T09:00:00",
     }
     bundle = km_bundle(tmp_path, approvals=[approval])
-    result = survival(bundle)
+    result = survival(bundle, min_cell=0)
     assert result.notes[0].startswith("Closure warnings: PROXY")
     # C1 at 9 days; C3 now censored at the end (56 days), with C2 (69) and C4 (14).
     assert_km(leg(result, "first no-show → closure warning"), km([9], [4], [1], [0.75]))
@@ -386,7 +413,7 @@ def test_scrubbed_message_text_still_marks_warnings(tmp_path):
 
 
 def test_survival_chart_starts_every_leg_at_one(tmp_path):
-    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS))
+    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), min_cell=0)
     spec = survival_chart(result.table).to_dict()
     data = spec["datasets"][spec["data"]["name"]]
     assert data[:3] == [
@@ -490,7 +517,7 @@ def test_a_group_two_clinicians_share_is_folded_with_a_note_saying_so():
 
 def test_regression_with_too_few_rows_says_so(frame):
     # 12 usable appointments (A15 has no intake date), 4 no-shows, 5 coefficients.
-    small = logistic_regression(frame)
+    small = logistic_regression(frame, min_cell=0)
     assert small.message.startswith("Too little data for the model: 12 usable appointments, 4")
     assert small.excluded == 1
     never = logistic_regression(frame.assign(no_show=False))
@@ -520,6 +547,300 @@ def test_regression_that_cannot_converge_says_so(generated):
     model = logistic_regression(generated.assign(no_show=generated["hour"] >= 15))
     assert model.message.startswith("The model did not converge")
     assert model.table.empty
+
+
+# --- small-cell suppression ----------------------------------------------------------------------
+# Each clinic below is built so the groups fall either side of MIN_CELL (11). Primary: a group
+# whose appointments, no-shows or kept appointments count 1 to 10. Complementary: with exactly
+# one group suppressed, the next smallest is too, else the totals give the first one back.
+
+
+def grouped(by: str, groups: list[tuple[str, int, int]], month: str = "2026-01") -> pd.DataFrame:
+    """An analysis frame with `scheduled` appointments per group, the first `no_shows` missed."""
+    rows = [(level, n < missed) for level, scheduled, missed in groups for n in range(scheduled)]
+    return pd.DataFrame(rows, columns=[by, "no_show"]).assign(month=month)
+
+
+def test_min_cell_is_the_cms_threshold():
+    assert MIN_CELL == 11
+
+
+def test_a_small_numerator_and_its_complement_are_suppressed():
+    # T3's 3 no-shows are a small cell; T2, the next smallest by appointments (30), goes too,
+    # as the clinic's 155 appointments and 30 no-shows would give T3's back by subtraction.
+    frame = grouped("clinician", [("T1", 40, 12), ("T2", 30, 0), ("T3", 25, 3), ("T4", 60, 15)])
+    assert_rates(
+        no_show_rates(frame, "clinician"),
+        "clinician",
+        [("T1", 40, 12), ("T2", None, None), ("T3", None, None), ("T4", 60, 15)],
+    )
+    # The exact numbers stay one keyword away, for analysis on the extract.
+    assert_rates(
+        no_show_rates(frame, "clinician", min_cell=0),
+        "clinician",
+        [("T1", 40, 12), ("T2", 30, 0), ("T3", 25, 3), ("T4", 60, 15)],
+    )
+
+
+def test_a_small_denominator_or_few_kept_appointments_are_suppressed_on_their_own():
+    # T5 has 5 appointments; T6's 45 no-shows in 50 leave 5 kept, which the rate gives back.
+    # Two groups suppressed: neither follows from the totals, so nothing else is hidden.
+    frame = grouped("clinician", [("T1", 40, 12), ("T5", 5, 0), ("T6", 50, 45), ("T7", 60, 15)])
+    assert_rates(
+        no_show_rates(frame, "clinician"),
+        "clinician",
+        [("T1", 40, 12), ("T5", None, None), ("T6", None, None), ("T7", 60, 15)],
+    )
+
+
+def test_nothing_is_suppressed_where_every_cell_has_11_or_none():
+    # Zero no-shows in 30 counts nobody, and exactly 11 is enough.
+    frame = grouped("clinician", [("T1", 40, 11), ("T2", 30, 0), ("T3", 11, 11)])
+    rates = no_show_rates(frame, "clinician")
+    assert_rates(rates, "clinician", [("T1", 40, 11), ("T2", 30, 0), ("T3", 11, 11)])
+    pd.testing.assert_frame_equal(rates, no_show_rates(frame, "clinician", min_cell=0))
+    assert "suppressed" not in table_html(rates)
+
+
+def test_after_k_is_suppressed_like_the_rates():
+    frame = grouped("earlier", [("0", 40, 12), ("1", 30, 0), ("2", 25, 3), ("3+", 60, 15)])
+    assert_rates(
+        no_show_after_k(frame),
+        "k",
+        [("0", 40, 12), ("1", None, None), ("2", None, None), ("3+", 60, 15)],
+    )
+
+
+def clients_with(no_shows: dict[int, int]) -> pd.DataFrame:
+    """An analysis frame of clients, `no_shows[k]` of them with k no-shows and one kept session."""
+    rows = [
+        (f"{k}-{client}", missed < k)
+        for k, clients in no_shows.items()
+        for client in range(clients)
+        for missed in range(k + 1)
+    ]
+    return pd.DataFrame(rows, columns=["client_id", "no_show"])
+
+
+def per_client(rows: list[tuple[str, float]], total: int) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["no_shows", "clients"])
+    return frame.assign(share=frame["clients"] / total, suppressed=frame["clients"].isna())
+
+
+def test_no_shows_per_client_top_codes_the_tail_and_suppresses_small_counts():
+    # 48 clients. With 3 or more no-shows: 11 + 3 + 2 + 1 = 17, the last count 11 clients reach,
+    # so the top row is "3+"; the one client with 8 is not a row of their own. The 4 with 2 are
+    # a small cell, and the next smallest (12 with 1) is hidden with it.
+    frame = clients_with({0: 15, 1: 12, 2: 4, 3: 11, 4: 3, 6: 2, 8: 1})
+    pd.testing.assert_frame_equal(
+        no_shows_per_client(frame),
+        per_client([("0", 15), ("1", np.nan), ("2", np.nan), ("3+", 17)], 48),
+        check_dtype=False,
+    )
+    exact = [("0", 15), ("1", 12), ("2", 4), ("3", 11), ("4", 3), ("5", 0), ("6", 2)]
+    pd.testing.assert_frame_equal(
+        no_shows_per_client(frame, min_cell=0),
+        per_client([*exact, ("7", 0), ("8", 1)], 48),
+        check_dtype=False,
+    )
+
+
+def test_the_complementary_cell_is_not_a_zero():
+    # Hiding the empty "1" row would hide nothing: the next smallest non-zero row (12) goes.
+    frame = clients_with({0: 15, 2: 4, 3: 12})
+    pd.testing.assert_frame_equal(
+        no_shows_per_client(frame),
+        per_client([("0", 15), ("1", 0), ("2", np.nan), ("3", np.nan)], 31),
+        check_dtype=False,
+    )
+
+
+# Kaplan–Meier: every client's first no-show is on Monday 2026-01-05; a dropout at d days
+# misses again on day d and never comes back; the rest attend on 2026-04-27, the end of data,
+# and are censored at 112 days. No message text or approvals: only the dropout leg.
+
+
+def dropout_bundle(tmp_path: Path, dropouts: dict[int, int], censored: int):
+    ends = [day for day, clients in dropouts.items() for _ in range(clients)]
+    clients = [f"K{n}" for n in range(len(ends) + censored)]
+    first = pd.Timestamp("2026-01-05")
+    rows = [(client, first, "no_show") for client in clients]
+    rows += [
+        (client, first + pd.Timedelta(days=d), "no_show")
+        for client, d in zip(clients[: len(ends)], ends, strict=True)
+    ]
+    rows += [(client, pd.Timestamp("2026-04-27"), "attended") for client in clients[len(ends) :]]
+    appointments = [
+        appointment(f"{day:%Y-%m-%d}", "10:00", status, client_id=client)
+        for client, day, status in rows
+    ]
+    return build_bundle(
+        tmp_path,
+        appointments=appointments,
+        clients=[{**CLIENTS[0], "client_id": client} for client in clients],
+    )
+
+
+def test_survival_hides_small_counts_and_their_complement_within_the_leg(tmp_path):
+    # 25 clients: 12 drop out at once, 1 a week later, 12 censored. Day 7's single event is a
+    # small cell; the summary's 13 events less day 0's 12 would give it back, so day 0's counts
+    # go too. 13 clients remain at risk at day 7, so the curve itself is shown.
+    result = survival(dropout_bundle(tmp_path, {0: 12, 7: 1}, censored=12))
+    expected = km([0, 7], [np.nan, np.nan], [np.nan, np.nan], [13 / 25, 12 / 25])
+    assert_km(leg(result, "first no-show → dropout"), expected)
+    assert result.table["suppressed"].tolist() == [True, True]
+    summary = result.summary.drop(columns="leg").to_dict("records")
+    assert summary == [
+        {"clients": 25, "events": 13, "censored": 12, "median_days": 7.0, "suppressed": False}
+    ]
+    exact = survival(dropout_bundle(tmp_path, {0: 12, 7: 1}, censored=12), min_cell=0)
+    assert_km(
+        leg(exact, "first no-show → dropout"), km([0, 7], [25, 13], [12, 1], expected.survival)
+    )
+
+
+def test_survival_curve_stops_where_fewer_than_11_remain_at_risk(tmp_path):
+    # 14 clients: 2 drop out at day 0, then 1 each at 7, 14 and 21 days; 9 censored. At day 21
+    # only 10 are at risk, so from there the curve is not shown; every step's events are small,
+    # and so is the summary's 5 events, so its row is suppressed whole.
+    result = survival(dropout_bundle(tmp_path, {0: 2, 7: 1, 14: 1, 21: 1}, censored=9))
+    nothing = [np.nan] * 4
+    expected = km([0, 7, 14, 21], nothing, nothing, [12 / 14, 11 / 14, 10 / 14, np.nan])
+    assert_km(leg(result, "first no-show → dropout"), expected)
+    assert result.table["suppressed"].all()
+    assert result.summary[["clients", "events", "censored", "median_days"]].isna().all(axis=None)
+    assert result.summary["suppressed"].tolist() == [True]
+    assert result.notes[-1] == (
+        "Cells under 11 are suppressed (counts of 1 to 10 appointments, no-shows or clients, and "
+        "a second cell wherever one could be got back from a total), so a table or chart can be "
+        "shared without pointing to a client. min_cell=0 gives the exact numbers: for analysis "
+        "on the extract only, never to share. Each curve stops where fewer than 11 clients "
+        "remain at risk."
+    )
+    spec = survival_chart(result.table).to_dict()
+    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    assert data["days"].tolist() == [0, 0, 7, 14]  # the start at 100%, then the shown steps
+    assert data["survival"].tolist() == pytest.approx([1, 12 / 14, 11 / 14, 10 / 14])
+    assert spec["title"]["subtitle"] == (
+        "Each curve stops where fewer than 11 clients remain at risk (small cells are suppressed)."
+    )
+    html = Table(result.summary)._repr_html_()
+    assert html.count("<td>suppressed</td>") == 4 and "Cells under 11 are suppressed" in html
+
+
+def suppression_clinic() -> pd.DataFrame:
+    """January: Monday 40 (12 no-shows), Tuesday 30 (0), Wednesday 25 (3); February: Thursday 60
+    (15); March: Friday 5 (1)."""
+    weekday = pd.CategoricalDtype(WEEKDAYS, ordered=True)
+    frame = pd.concat(
+        [
+            grouped("weekday", [("Monday", 40, 12), ("Tuesday", 30, 0), ("Wednesday", 25, 3)]),
+            grouped("weekday", [("Thursday", 60, 15)], month="2026-02"),
+            grouped("weekday", [("Friday", 5, 1)], month="2026-03"),
+        ],
+        ignore_index=True,
+    )
+    return frame.astype({"weekday": weekday})
+
+
+def rows_of(html: str) -> list[list[str]]:
+    """The table's body cells, row by row."""
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    return [re.findall(r"<td>(.*?)</td>", row) for row in body.split("</tr>")[:-1]]
+
+
+def test_explorer_suppresses_its_table_chart_and_summary():
+    explorer = NoShowExplorer(suppression_clinic())
+    # Every month: Wednesday (3 no-shows) and Friday (5 appointments), two primary cells.
+    assert_rates(
+        explorer.rates,
+        "weekday",
+        [
+            ("Monday", 40, 12),
+            ("Tuesday", 30, 0),
+            ("Wednesday", None, None),
+            ("Thursday", 60, 15),
+            ("Friday", None, None),
+        ],
+    )
+    assert explorer.summary.value == (
+        "<b>160</b> scheduled appointments, <b>31</b> no-shows (19.4%), 2026-01 to 2026-03"
+    )
+    assert [row["weekday"] for row in chart_data(explorer)] == ["Monday", "Tuesday", "Thursday"]
+    assert explorer.chart.spec["title"] == {
+        "text": "No-show rate by weekday",
+        "subtitle": "2 of 5 groups not shown: cells under 11 are suppressed (see the table).",
+    }
+    suppressed = ["suppressed"] * 5
+    assert rows_of(explorer.table.value) == [
+        ["Monday", "40", "12", "30.0%", *[f"{x:.1%}" for x in wilson(12, 40)]],
+        ["Tuesday", "30", "0", "0.0%", *[f"{x:.1%}" for x in wilson(0, 30)]],
+        ["Wednesday", *suppressed],
+        ["Thursday", "60", "15", "25.0%", *[f"{x:.1%}" for x in wilson(15, 60)]],
+        ["Friday", *suppressed],
+    ]
+    assert "<p><i>Cells under 11 are suppressed (counts of 1 to 10" in explorer.table.value
+
+    # January alone: Wednesday is the only small cell, and the summary's 95 appointments and
+    # 15 no-shows would give it back, so Tuesday, the next smallest, is hidden too.
+    explorer.months.value = ("2026-01", "2026-01")
+    assert_rates(
+        explorer.rates,
+        "weekday",
+        [("Monday", 40, 12), ("Tuesday", None, None), ("Wednesday", None, None)],
+    )
+    assert explorer.summary.value.startswith("<b>95</b> scheduled appointments, <b>15</b>")
+    assert [row["weekday"] for row in chart_data(explorer)] == ["Monday"]
+    assert rows_of(explorer.table.value)[1] == ["Tuesday", *suppressed]
+
+    # March alone: 5 appointments, 1 no-show; the summary line is a small cell itself.
+    explorer.months.value = ("2026-03", "2026-03")
+    assert explorer.rates["suppressed"].tolist() == [True]
+    assert chart_data(explorer) == []
+    assert explorer.summary.value == (
+        "Scheduled appointments and no-shows <b>suppressed</b> (cells under 11), 2026-03 to 2026-03"
+    )
+
+
+def test_explorer_without_suppression_shows_every_count():
+    explorer = NoShowExplorer(suppression_clinic(), suppress=False)
+    explorer.months.value = ("2026-01", "2026-01")
+    assert_rates(
+        explorer.rates, "weekday", [("Monday", 40, 12), ("Tuesday", 30, 0), ("Wednesday", 25, 3)]
+    )
+    assert "suppressed" not in explorer.table.value
+    assert "subtitle" not in explorer.chart.spec["title"]
+    explorer.months.value = ("2026-03", "2026-03")
+    assert explorer.summary.value.startswith("<b>5</b> scheduled appointments, <b>1</b> no-shows")
+
+
+def test_regression_notes_write_small_counts_in_words_and_pool_below_the_threshold():
+    # X's 5 appointments are all kept: pooled (fewer than 11 even with min_level_rows=1), then
+    # left out as a level with one outcome. The note does not say 5.
+    frame = model_frame(
+        [("T1", "individual", 200), ("T2", "individual", 120), ("X", "individual", 5)]
+    )
+    frame.loc[frame["clinician"] == "X", "no_show"] = False
+    model = logistic_regression(frame, min_level_rows=1)
+    assert "clinician: 1 level(s) with fewer than 11 appointments pooled as 'other (pooled)'." in (
+        model.notes
+    )
+    assert (
+        "clinician other (pooled): fewer than 11 appointments, 0% no-shows; left out (a level "
+        "with one outcome has no finite coefficient)."
+    ) in model.notes
+    assert "X" not in "".join(model.table["term"])
+    exact = logistic_regression(frame, min_level_rows=1, min_cell=0)
+    assert any(note.startswith("clinician X: 5 appointments, 0% no-shows") for note in exact.notes)
+
+
+def test_regression_failure_message_writes_small_counts_in_words(frame):
+    small = logistic_regression(frame)
+    assert small.message.startswith(
+        "Too little data for the model: 12 usable appointments, fewer than 11 of them no-shows, "
+        "for 5 coefficients."
+    )
+    assert small.notes[0].startswith("Fewer than 11 appointments without a lead time")
 
 
 # --- a de-identified extract ---------------------------------------------------------------------
@@ -564,7 +885,8 @@ def test_analyses_run_on_an_extract_and_keep_what_the_shift_keeps(tmp_path):
 
     result = survival(extract)
     assert result.notes[0].startswith("Closure warnings: PROXY")  # the sample has approvals
-    assert "date-shifted per client" in result.notes[-1]
+    assert "date-shifted per client" in result.notes[-2]
+    assert result.notes[-1].startswith("Cells under 11 are suppressed")
     model = logistic_regression(after)
     assert model.message == "" and len(model.table) == len(logistic_regression(before).table)
     explorer = NoShowExplorer(after, date_shifted=True)

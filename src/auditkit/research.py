@@ -30,6 +30,28 @@ Definitions (docs for researchers; the tests pin each one):
   be closed (the audit's own closure-warning phrases). An extract has no message text: then a
   client-specific closure_warning approval can stand in, labelled as a proxy, or the legs through
   a warning are reported as not available. Warnings before the client's first no-show are ignored.
+
+Small-cell suppression (docs/deidentification.md): an extract is a limited data set, and the
+tables and charts taken out of the notebook get shared. A cell counting a handful of people (2
+no-shows on Sundays at 7 am for one clinician) can point to a client, so every aggregate output
+suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
+
+- **Primary**: a row (a group, a count of no-shows, an event time) is suppressed when any count
+  it shows, or gives back by subtraction, is between 1 and min_cell - 1: its appointments, its
+  no-shows, its kept appointments (appointments - no-shows, which the rate gives back), its
+  clients. Zero is shown: it counts nobody. A suppressed row keeps its label; its counts and
+  everything worked out from them (rate, interval, share) are NaN, `suppressed` is True, and HTML
+  tables show "suppressed".
+- **Complementary**: where the rows add up to a total shown elsewhere and exactly one row is
+  suppressed, the next smallest row is suppressed too, so the first cannot be got back by
+  subtraction. The rate tables add up to the appointments and no-shows of the explorer's summary
+  line and the notebook's first line, the clients-per-count table to the clients, and each
+  survival leg's events to its summary row, so all of them get it.
+- `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell of its own;
+  the survival curve stops where fewer than min_cell clients remain at risk.
+
+`min_cell=0` (or `suppress=False` on the explorer) gives the exact numbers, for a researcher who
+holds the extract and needs them for analysis; never share those.
 """
 
 from __future__ import annotations
@@ -79,6 +101,14 @@ GROUPINGS = {
 }
 EXTRACT_ENV = "AUDITKIT_EXTRACT"
 BLANK_SERVICE = "(blank)"
+MIN_CELL = 11
+"""The smallest count of people, appointments or events a shared table may show (zero aside).
+
+CMS's cell-size suppression policy for data shared under a data use agreement, the common rule
+in US health-data research: counts of 1 to 10 can re-identify someone who knows the clinic.
+Every aggregate output here takes `min_cell` with this default; 0 turns suppression off."""
+PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "share", "survival")
+COUNT_COLUMNS = ("scheduled", "no_shows", "clients", "at_risk", "events", "censored")
 
 # --- the analysis frame --------------------------------------------------------------------------
 
@@ -137,13 +167,102 @@ def appointment_frame(bundle: Bundle) -> pd.DataFrame:
     )
 
 
+# --- small-cell suppression ---------------------------------------------------------------------
+
+
+def suppression_note(min_cell: int = MIN_CELL) -> str:
+    """The line to show beside suppressed outputs, so a reader knows why a cell is blank."""
+    return (
+        f"Cells under {min_cell} are suppressed (counts of 1 to {min_cell - 1} appointments, "
+        "no-shows or clients, and a second cell wherever one could be got back from a total), "
+        "so a table or chart can be shared without pointing to a client. min_cell=0 gives the "
+        "exact numbers: for analysis on the extract only, never to share."
+    )
+
+
+def _suppress(
+    table: pd.DataFrame,
+    checked: pd.DataFrame,
+    hidden: list[str],
+    *,
+    min_cell: int,
+    complement_by: str | None = None,
+    within: str | None = None,
+) -> pd.DataFrame:
+    """`table` with a `suppressed` column and its `hidden` columns NaN on suppressed rows.
+
+    A row is suppressed when any of its `checked` counts is between 1 and min_cell - 1. With
+    `complement_by`, where exactly one row (per `within` group) is suppressed, the row with the
+    next smallest `complement_by` count is too, preferring a non-zero one (a hidden zero hides
+    nothing a reader could not guess), so the first is not the total minus the rest."""
+    small = ((checked > 0) & (checked < min_cell)).any(axis=1)
+    if complement_by is not None and small.any():
+        groups = table[within] if within else pd.Series(0, index=table.index)
+        lone = small.groupby(groups).transform("sum") == 1
+        candidates = table.loc[lone & ~small, [complement_by]]
+        candidates = candidates.assign(zero=candidates[complement_by] == 0)
+        candidates = candidates.sort_values(["zero", complement_by], kind="stable")
+        chosen = candidates.groupby(groups[candidates.index], sort=False).head(1).index
+        small |= table.index.isin(chosen)
+    return table.assign(**{column: table[column].mask(small) for column in hidden}).assign(
+        suppressed=small.to_numpy()
+    )
+
+
+def _count(value: int, min_cell: int) -> str:
+    """A count for a sentence, or "fewer than 11" where the count would be a small cell."""
+    return f"fewer than {min_cell}" if 0 < value < min_cell else f"{value:,}"
+
+
+def table_html(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> str:
+    """A results table as HTML: "suppressed" in each cell suppression blanked, rates and shares
+    as percentages, counts as whole numbers, and the suppression note under it when any cell
+    was suppressed, so the exported table carries its own explanation."""
+    suppressed = table.get("suppressed", pd.Series(False, index=table.index)).to_numpy(bool)
+    shown = table.drop(columns="suppressed", errors="ignore")
+    formatted = shown.astype(object)
+    for column in shown.columns:
+        values = shown[column]
+        if column in PERCENT_COLUMNS:
+            formatted[column] = values.map("{:.1%}".format)
+        elif column in COUNT_COLUMNS and pd.api.types.is_numeric_dtype(values):
+            formatted[column] = values.map("{:,.0f}".format)
+    blanked = shown.isna().to_numpy() & suppressed[:, None]
+    formatted = formatted.mask(blanked, "suppressed").mask(shown.isna() & ~blanked, "")
+    html = formatted.to_html(index=False)
+    if suppressed.any():
+        html += f"<p><i>{suppression_note(min_cell)}</i></p>"
+    return html
+
+
+@dataclass(frozen=True)
+class Table:
+    """A results frame for a notebook to show: its HTML says "suppressed" where suppression
+    blanked a cell and carries the note, rather than a bare NaN a reader might take for missing
+    data."""
+
+    frame: pd.DataFrame
+    min_cell: int = MIN_CELL
+
+    def _repr_html_(self) -> str:
+        return table_html(self.frame, min_cell=self.min_cell)
+
+    def __repr__(self) -> str:
+        return repr(self.frame)
+
+
 # --- rates ---------------------------------------------------------------------------------------
 
 
-def no_show_rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+def no_show_rates(frame: pd.DataFrame, by: str, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
     """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
     with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
-    Levels with no appointment (an empty weekday, a missing lead time) are left out."""
+    Levels with no appointment (an empty weekday, a missing lead time) are left out.
+
+    Small cells are suppressed (the module doc): a level with 1 to min_cell - 1 appointments,
+    no-shows or kept appointments has NaN counts, rate and interval and `suppressed` True, with
+    complementary suppression, as the levels add up to the totals the notebook shows.
+    `min_cell=0` gives every count, for analysis on the extract only."""
     grouped = frame.groupby(by, observed=True, sort=True)["no_show"]
     rates = pd.DataFrame({"scheduled": grouped.size(), "no_shows": grouped.sum()})
     rates["rate"] = rates["no_shows"] / rates["scheduled"]
@@ -151,26 +270,52 @@ def no_show_rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     rates["ci_low"], rates["ci_high"] = low.clip(0, 1), high.clip(0, 1)  # no -0.0 or 1+eps
     if isinstance(rates.index.dtype, pd.CategoricalDtype):  # plain labels downstream
         rates.index = rates.index.astype("str")
-    return rates.reset_index()
+    rates = rates.reset_index()
+    checked = rates[["scheduled", "no_shows"]].assign(kept=rates["scheduled"] - rates["no_shows"])
+    hidden = ["scheduled", "no_shows", "rate", "ci_low", "ci_high"]
+    return _suppress(rates, checked, hidden, min_cell=min_cell, complement_by="scheduled")
 
 
-def no_show_after_k(frame: pd.DataFrame) -> pd.DataFrame:
-    """The chance of a no-show given k earlier no-shows by the same client (k = 0, 1, 2, 3+)."""
-    return no_show_rates(frame, "earlier").rename(columns={"earlier": "k"})
+def no_show_after_k(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
+    """The chance of a no-show given k earlier no-shows by the same client (k = 0, 1, 2, 3+),
+    suppressed as `no_show_rates`."""
+    return no_show_rates(frame, "earlier", min_cell=min_cell).rename(columns={"earlier": "k"})
 
 
-def no_shows_per_client(frame: pd.DataFrame) -> pd.DataFrame:
+def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
     """How many clients had 0, 1, 2, ... no-shows, among clients with a scheduled appointment;
-    every count from 0 to the largest is listed, so a chart of it has no silent gaps."""
+    every count up to the top one is listed, so a chart of it has no silent gaps.
+
+    The top row is top-coded: "k+" for the largest k that at least min_cell clients reached,
+    since the one client with 15 no-shows would be a cell of their own even when suppressed.
+    Counts of 1 to min_cell - 1 clients are suppressed, with complementary suppression (the rows
+    add up to the clients the notebook counts). Labels are strings ("0", "1", "5+") like
+    `no_show_after_k`'s; `min_cell=0` lists every count exactly, the top one without a "+"."""
     per_client = frame.groupby("client_id")["no_show"].sum()
-    most = int(per_client.max()) if len(per_client) else -1
+    if per_client.empty:
+        return pd.DataFrame(
+            {
+                "no_shows": pd.Series(dtype="str"),
+                "clients": pd.Series(dtype="int64"),
+                "share": pd.Series(dtype="float64"),
+                "suppressed": pd.Series(dtype="bool"),
+            }
+        )
+    most = int(per_client.max())
     counts = per_client.value_counts().reindex(range(most + 1), fill_value=0)
-    return pd.DataFrame(
+    at_least = counts[::-1].cumsum()[::-1]  # clients with k or more no-shows
+    top = int(at_least.index[at_least >= min_cell].max()) if (at_least >= min_cell).any() else 0
+    clients = pd.concat([counts[:top], at_least[[top]]])
+    labels = [*map(str, range(top)), f"{top}+" if top < most else str(top)]
+    table = pd.DataFrame(
         {
-            "no_shows": counts.index,
-            "clients": counts.to_numpy(),
-            "share": (counts / counts.sum()).to_numpy(),
+            "no_shows": labels,
+            "clients": clients.to_numpy(),
+            "share": (clients / clients.sum()).to_numpy(),
         }
+    )
+    return _suppress(
+        table, table[["clients"]], ["clients", "share"], min_cell=min_cell, complement_by="clients"
     )
 
 
@@ -255,8 +400,8 @@ LEGS = {
     "closure warning → dropout": ("warned_at", "dropout_at"),
     "first no-show → dropout": ("first_no_show", "dropout_at"),
 }
-KM_COLUMNS = ["leg", "days", "at_risk", "events", "survival", "std_err"]
-SUMMARY_COLUMNS = ["leg", "clients", "events", "censored", "median_days"]
+KM_COLUMNS = ["leg", "days", "at_risk", "events", "survival", "std_err", "suppressed"]
+SUMMARY_COLUMNS = ["leg", "clients", "events", "censored", "median_days", "suppressed"]
 TIMELINE_COLUMNS = ["first_no_show", "warned_at", "last_appointment", "dropped_out", "dropout_at"]
 
 
@@ -268,6 +413,9 @@ class Survival:
     per leg; `summary` per leg the clients, events, censored and median days (statsmodels'
     SurvfuncRight.quantile: the first day survival falls below one half; NaN if it never does);
     `notes` what marked a warning, how dropout was defined, and every caveat, to show with them.
+
+    `table` and `summary` are suppressed as `survival` says; `timelines` is one row per client,
+    for analysis on the extract only: never share it.
     """
 
     timelines: pd.DataFrame
@@ -300,11 +448,26 @@ def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
     )
 
 
-def survival(bundle: Bundle, *, follow_up_days: int = 28, marker: Marker = "auto") -> Survival:
+def survival(
+    bundle: Bundle,
+    *,
+    follow_up_days: int = 28,
+    marker: Marker = "auto",
+    min_cell: int = MIN_CELL,
+) -> Survival:
     """Time from a client's first no-show to a closure warning, from the warning to dropout,
     and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
     module doc defines dropout and the warning). Whoever has not reached the event is censored
-    at the end of data; a dropout before the warning counts as 0 days after it."""
+    at the end of data; a dropout before the warning counts as 0 days after it.
+
+    Small cells: an event time with 1 to min_cell - 1 clients at risk or events has its counts
+    suppressed (with complementary suppression within the leg, whose events add up to the
+    summary's), and where fewer than min_cell clients remain at risk the survival is NaN too,
+    so the curve stops there: each later step would be one client. A summary row with a small
+    count of clients, events or censored hides all three and its median. The curve's steps are
+    still shown where the counts are not: a step's height is events / at risk, so with the
+    clients at its start a reader can work back a step's events, as from any published
+    Kaplan–Meier curve; share the curve only as the data use agreement allows."""
     frame = appointment_frame(bundle)
     if frame.empty:
         empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
@@ -357,12 +520,33 @@ def survival(bundle: Bundle, *, follow_up_days: int = 28, marker: Marker = "auto
             "by their shift: a client still in treatment at the real end may look like a "
             "dropout, or be censored early. Treat dropouts near the end of data with caution."
         )
+    if min_cell > 0:
+        notes.append(
+            f"{suppression_note(min_cell)} Each curve stops where fewer than {min_cell} clients "
+            "remain at risk."
+        )
+    table = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", "at_risk": "int64"})
+    )
+    tail = table["at_risk"] < min_cell
+    table = _suppress(
+        table,
+        table[["at_risk", "events"]],
+        ["at_risk", "events"],
+        min_cell=min_cell,
+        complement_by="events",
+        within="leg",
+    )
+    table[["survival", "std_err"]] = table[["survival", "std_err"]].mask(tail)
+    summary = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1])
+    counts = ["clients", "events", "censored"]
+    summary = _suppress(summary, summary[counts], [*counts, "median_days"], min_cell=min_cell)
     return Survival(
         timelines=clients[["client_id", *TIMELINE_COLUMNS]],
-        table=pd.concat(tables, ignore_index=True)[KM_COLUMNS]
-        if tables
-        else pd.DataFrame(columns=KM_COLUMNS),
-        summary=pd.DataFrame(summaries, columns=SUMMARY_COLUMNS),
+        table=table[KM_COLUMNS],
+        summary=summary,
         notes=tuple(notes),
     )
 
@@ -409,7 +593,7 @@ def _pool_rare(data: pd.DataFrame, min_rows: int, notes: list[str]) -> pd.DataFr
     return data
 
 
-def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str], min_cell: int) -> pd.DataFrame:
     """Leave out levels whose appointments were all kept or all missed: their coefficient is
     infinite, and without them the other estimates are the limit the fit would run to.
     Repeated, as leaving rows out can take the last no-show from another variable's level."""
@@ -420,8 +604,9 @@ def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str]) -> pd.DataFra
             rate, size = grouped.mean(), grouped.size()
             constant = rate.index[rate.isin([0, 1])]
             notes.extend(
-                f"{column} {level}: {size[level]} appointments, {rate[level]:.0%} no-shows; left "
-                "out (a level with one outcome has no finite coefficient)."
+                f"{column} {level}: {_count(size[level], min_cell)} appointments, "
+                f"{rate[level]:.0%} no-shows; left out (a level with one outcome has no finite "
+                "coefficient)."
                 for level in constant
             )
             one_outcome |= data[column].isin(constant)
@@ -518,7 +703,9 @@ def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
     )
 
 
-def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Regression:
+def logistic_regression(
+    frame: pd.DataFrame, *, min_level_rows: int = 30, min_cell: int = MIN_CELL
+) -> Regression:
     """Logit of no-show on weekday, clinician and service (categorical) and hour, lead days,
     months since intake and earlier no-shows (numeric; earlier capped at 3, meaning 3 or more).
 
@@ -528,20 +715,29 @@ def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Reg
     each said in `notes`; what still cannot be estimated (perfect separation on a numeric
     predictor, too few rows, no convergence) comes back as a `message`, never a traceback.
     Appointments without a lead time or months in treatment (no intake date) are left out.
+
+    Small cells: the coefficient table holds no counts, and every level it has a row for has at
+    least max(min_level_rows, min_cell) appointments (rarer ones are pooled), so no coefficient
+    stands for a handful of appointments. A level's no-shows can still be few (3 in 20): its
+    coefficient is then an adjusted log-odds with a wide interval, not a count, and cannot be
+    turned back into one without the data. The notes and messages write a count of 1 to
+    min_cell - 1 as "fewer than 11". The fit itself always uses the exact data.
     """
     needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
     data = frame[needed].dropna()
     notes = []
     if len(data) < len(frame):
         notes.append(
-            f"{len(frame) - len(data)} appointments without a lead time or months in treatment "
-            "(no intake date, or intake after the appointment) left out."
+            f"{_count(len(frame) - len(data), min_cell).capitalize()} appointments without a lead "
+            "time or months in treatment (no intake date, or intake after the appointment) left "
+            "out."
         )
     data = data.astype({"no_show": "int64", "hour": "float64"}).assign(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
     )
     data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
-    data = _drop_one_outcome_levels(_pool_rare(data, min_level_rows, notes), notes)
+    pooled = _pool_rare(data, max(min_level_rows, min_cell), notes)
+    data = _drop_one_outcome_levels(pooled, notes, min_cell)
     rows, events = len(data), int(data["no_show"].sum())
     formula = _formula(list(NUMERIC_PREDICTORS))
 
@@ -551,17 +747,19 @@ def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Reg
 
     if events in (0, rows):
         return failed(
-            f"Too little data for the model: {rows} usable appointments with {events} "
-            "no-shows. It needs both no-shows and kept appointments: choose a wider date range."
+            f"Too little data for the model: {_count(rows, min_cell)} usable appointments with "
+            f"{_count(events, min_cell)} no-shows. It needs both no-shows and kept appointments: "
+            "choose a wider date range."
         )
     data = _with_references(data, notes)
     model = smf.logit(formula, data)
     rarer = min(events, rows - events)
     if rarer < model.exog.shape[1]:
         return failed(
-            f"Too little data for the model: {rows} usable appointments, {events} of them "
-            f"no-shows, for {model.exog.shape[1]} coefficients. It needs at least as many "
-            "no-shows, and kept appointments, as coefficients: choose a wider date range."
+            f"Too little data for the model: {_count(rows, min_cell)} usable appointments, "
+            f"{_count(events, min_cell)} of them no-shows, for {model.exog.shape[1]} "
+            "coefficients. It needs at least as many no-shows, and kept appointments, as "
+            "coefficients: choose a wider date range."
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
@@ -587,9 +785,14 @@ def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Reg
         )
     parameters = len(fit.params)
     if events / parameters < 10:
+        per = (  # the ratio times the table's rows would give back a small count of no-shows
+            "fewer than 10"
+            if 0 < min(events, rows - events) < min_cell
+            else f"only {events / parameters:.1f}"
+        )
         notes.append(
-            f"Only {events / parameters:.1f} no-shows per coefficient (10 or more is the usual "
-            "rule of thumb): treat the estimates as rough."
+            f"{per.capitalize()} no-shows per coefficient (10 or more is the usual rule of "
+            "thumb): treat the estimates as rough."
         )
     return Regression(_coefficients(fit), formula, rows, len(frame) - rows, "", tuple(notes))
 
@@ -597,10 +800,23 @@ def logistic_regression(frame: pd.DataFrame, *, min_level_rows: int = 30) -> Reg
 # --- charts and widgets --------------------------------------------------------------------------
 
 
-def rate_chart(rates: pd.DataFrame, by: str) -> alt.LayerChart:
+def rate_chart(rates: pd.DataFrame, by: str, *, min_cell: int = MIN_CELL) -> alt.LayerChart:
     """No-show rate per level as bars with their 95% interval; `rates` is already aggregated, so
-    the chart holds one row per level whatever the size of the clinic."""
+    the chart holds one row per level whatever the size of the clinic.
+
+    Levels `no_show_rates` suppressed are left out of the chart's data, and its subtitle says
+    how many and why (`min_cell` is only for those words), so a missing bar is not read as no
+    appointments."""
     label = GROUPINGS[by]
+    suppressed = rates["suppressed"] if "suppressed" in rates else pd.Series(False, rates.index)
+    title = alt.TitleParams(f"No-show rate by {label}")
+    if suppressed.any():
+        title = alt.TitleParams(
+            f"No-show rate by {label}",
+            subtitle=f"{suppressed.sum()} of {len(rates)} groups not shown: cells under "
+            f"{min_cell} are suppressed (see the table).",
+        )
+    rates = rates[~suppressed]
     base = alt.Chart(rates).encode(
         x=alt.X(f"{by}:O", sort=list(rates[by]), title=label, axis=alt.Axis(labelLimit=160))
     )
@@ -616,15 +832,27 @@ def rate_chart(rates: pd.DataFrame, by: str) -> alt.LayerChart:
         ],
     )
     interval = base.mark_rule(color="#333").encode(y="ci_low:Q", y2="ci_high:Q")
-    return (bars + interval).properties(title=f"No-show rate by {label}", width=480, height=260)
+    return (bars + interval).properties(title=title, width=480, height=260)
 
 
-def survival_chart(table: pd.DataFrame) -> alt.Chart:
+def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Chart:
     """Kaplan–Meier step curves, one per leg, each starting at 100% on day 0; one point per
-    event day, so a few hundred rows however many clients a clinic has."""
-    legs = table["leg"].unique()
+    event day, so a few hundred rows however many clients a clinic has.
+
+    Each curve stops where `survival` suppressed it (fewer than min_cell clients at risk), and a
+    leg with nothing left is not drawn; the subtitle says so (`min_cell` is only for those
+    words)."""
+    shown = table[table["survival"].notna()]
+    legs = shown["leg"].unique()
     start = pd.DataFrame({"leg": legs, "days": 0, "survival": 1.0})
-    data = pd.concat([start, table[["leg", "days", "survival"]]], ignore_index=True)
+    data = pd.concat([start, shown[["leg", "days", "survival"]]], ignore_index=True)
+    title = alt.TitleParams("Kaplan–Meier: time to closure warning and dropout")
+    if len(shown) < len(table):
+        title = alt.TitleParams(
+            title.text,
+            subtitle=f"Each curve stops where fewer than {min_cell} clients remain at risk "
+            "(small cells are suppressed).",
+        )
     return (
         alt.Chart(data)
         .mark_line(interpolate="step-after")
@@ -634,7 +862,7 @@ def survival_chart(table: pd.DataFrame) -> alt.Chart:
             color=alt.Color("leg:N", sort=list(LEGS), title=None),
             tooltip=["leg:N", "days:Q", alt.Tooltip("survival:Q", format=".1%")],
         )
-        .properties(title="Kaplan–Meier: time to closure warning and dropout", width=480)
+        .properties(title=title, width=480)
     )
 
 
@@ -643,14 +871,26 @@ class NoShowExplorer:
 
     Changing either recomputes `rates` from `frame` (an `appointment_frame`) and replaces the
     chart's spec, so the display follows the widgets. `widget` is what a notebook shows.
+
+    Small cells are suppressed in `rates`, the table, the chart and the summary line (its totals
+    are what the groups add up to, hence the complementary suppression in `no_show_rates`).
+    `suppress=False` (or `min_cell=0`) shows exact numbers, for analysis only: never share them.
     """
 
-    def __init__(self, frame: pd.DataFrame, *, date_shifted: bool = False) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        date_shifted: bool = False,
+        min_cell: int = MIN_CELL,
+        suppress: bool = True,
+    ) -> None:
         import ipywidgets as widgets  # the notebooks extra: the analyses above work without it
 
         if frame.empty:
             raise ValueError("There are no scheduled appointments to explore.")
         self.frame = frame
+        self.min_cell = min_cell if suppress else 0
         months = sorted(frame["month"].unique())
         self.grouping = widgets.Dropdown(
             options=[(label, key) for key, label in GROUPINGS.items()],
@@ -679,14 +919,22 @@ class NoShowExplorer:
     def _redraw(self) -> alt.LayerChart:
         first, last = self.months.value
         chosen = self.frame[self.frame["month"].between(first, last)]
-        self.rates = no_show_rates(chosen, self.grouping.value)
-        self.summary.value = (
-            f"<b>{len(chosen):,}</b> scheduled appointments, <b>{chosen['no_show'].sum():,}</b> "
-            f"no-shows ({chosen['no_show'].mean():.1%}), {first} to {last}"
-        )
-        percent = {column: "{:.1%}".format for column in ("rate", "ci_low", "ci_high")}
-        self.table.value = self.rates.to_html(index=False, formatters=percent)
-        return rate_chart(self.rates, self.grouping.value)
+        self.rates = no_show_rates(chosen, self.grouping.value, min_cell=self.min_cell)
+        scheduled, missed = len(chosen), int(chosen["no_show"].sum())
+        totals = pd.DataFrame({"scheduled": [scheduled], "no_shows": [missed]})
+        totals = totals.assign(kept=scheduled - missed)
+        if _suppress(totals, totals, [], min_cell=self.min_cell)["suppressed"].iloc[0]:
+            self.summary.value = (
+                f"Scheduled appointments and no-shows <b>suppressed</b> (cells under "
+                f"{self.min_cell}), {first} to {last}"
+            )
+        else:
+            self.summary.value = (
+                f"<b>{scheduled:,}</b> scheduled appointments, <b>{missed:,}</b> no-shows "
+                f"({missed / scheduled:.1%}), {first} to {last}"
+            )
+        self.table.value = table_html(self.rates, min_cell=self.min_cell)
+        return rate_chart(self.rates, self.grouping.value, min_cell=self.min_cell)
 
     def _update(self, _change: object = None) -> None:
         self.chart.chart = self._redraw()
