@@ -2,6 +2,8 @@
 
 from rule_fixtures import build_bundle, findings, opportunities
 
+from auditkit import audit
+
 NO_SHOW = {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"}
 
 
@@ -22,6 +24,10 @@ def test_ms001_fires_when_the_only_call_was_a_reminder_before_the_start(tmp_path
         "A1": "no outbound call to the client between the start, Mon 2 Mar 2026 13:00, "
         "and Tue 3 Mar 2026 13:00"
     }
+    # The contact log's word, not the phone system's: an unlogged call placed is LG001's.
+    assert audit(bundle).findings.set_index("rule").loc["MS001", "summary"] == (
+        "The client missed this session and the contact log has no call to them within 24 hours."
+    )
 
 
 def test_ms001_compliant_when_called_within_the_deadline(tmp_path):

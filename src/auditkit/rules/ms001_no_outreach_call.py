@@ -18,7 +18,11 @@ def check(ctx: AuditContext) -> Checked:
         + ", and "
         + clock(missed["at"] + ctx.call_deadline)
     )
-    summary = f"The client missed this session and was not called within {hours} hours."
+    # The contact log, not the phone system's: a call placed but never logged is LG001's.
+    summary = (
+        f"The client missed this session and the contact log has no call to them within "
+        f"{hours} hours."
+    )
     return Checked(
         subjects(no_shows, "appointment_id", "scheduled_start"), found(missed, summary, evidence)
     )
