@@ -214,10 +214,10 @@ def test_vm004_compliant_after_two_no_shows_and_counts_only_the_lookback(tmp_pat
 
 
 def test_vm002_policy_phrases_extend_the_fee_notice(tmp_path):
-    message = "Hi, it's Robin. Heads up: per our agreement, missed visits are billable."
+    message = "Hi, it's Robin. Heads up: the attendance agreement you signed applies today."
     plain = build_bundle(tmp_path / "plain", appointments=[NO_SHOW], contacts=[voicemail(message)])
     assert list(findings(plain, "VM002")) == ["K1"]
-    extended_policy = {"phrases": {"fee_notice": [r"missed visits are billable"]}}
+    extended_policy = {"phrases": {"fee_notice": [r"attendance agreement you signed applies"]}}
     extended = build_bundle(
         tmp_path / "extended",
         appointments=[NO_SHOW],

@@ -149,6 +149,9 @@ _FEE_NOTICE = [
     r"\b(?:fee|charge|bill)\s+(?:you\s+)?for\s+(?:(?:the|this|that|your|a|today's)\s+)?"
     r"(?:missed|no-show|no\s+show)\s+(?:session|appointment|appt|visit)\b",
     r"\b(?:charge|bill)\s+(?:you|your\s+(?:account|card|insurance))\b",
+    # "missed visits are billable", "a fee applies for missed visits"
+    r"\b(?:is|are|will\s+be|would\s+be)\s+(?:billable|chargeable)\b",
+    r"\b(?:fee|charge)s?\s+(?:(?:still|will|would|may)\s+){0,2}(?:apply|applies|be\s+applied)\b",
 ]
 _FEE_NEGATIONS = [
     # "you won't be charged", "I will not charge you", "there isn't a fee"
