@@ -267,12 +267,19 @@ def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsy
     } <= written
 
 
-def test_quiet_still_sets_the_exit_code(tmp_path, capsys):
+def test_quiet_still_sets_the_exit_code_and_says_why_on_stderr(tmp_path, capsys):
     bundle = reviewed_bundle(tmp_path)
     (bundle.path / "policy.toml").write_text(NAMED_CLINIC, encoding="utf-8")
 
     assert audit(bundle, tmp_path, "--quiet", "--fail-on", "high") == 1
-    assert capsys.readouterr() == ("", "")
+    # a scheduled job's log says why it failed
+    assert capsys.readouterr() == (
+        "",
+        "auditkit: Exit code 1 (--fail-on high): findings of high severity or above that are "
+        "not dismissed: 2.\n",
+    )
+    assert audit(bundle, tmp_path, "--quiet", "--fail-on", "low") == 1
+    assert audit(bundle, tmp_path, "--quiet") == 0
 
 
 def test_quiet_still_says_what_went_unexamined_on_stderr(tmp_path, capsys):

@@ -182,6 +182,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     write_report(result, out, first=tables)  # the tables are written while the report renders
     failing = _failing(result, args.fail_on)
+    fails = (
+        f"Exit code 1 (--fail-on {args.fail_on}): findings of {args.fail_on} severity or above "
+        f"that are not dismissed: {failing}."
+    )
     if not args.quiet:
         period = f"month {args.month}" if args.month else "everything in the bundle"
         print(f"Audited {args.bundle} ({period}; policy: {_policy_words(bundle.policy)})")
@@ -200,12 +204,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"Report: {out / 'report.html'} (and report.xlsx)")
         print(f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")
         if failing:
-            print(
-                f"Exit code 1 (--fail-on {args.fail_on}): findings of {args.fail_on} severity "
-                f"or above that are not dismissed: {failing}."
-            )
-    elif result.caveats:  # a missing figure must not pass unseen in a script's run either
-        print("\n".join(f"auditkit: {caveat}" for caveat in result.caveats), file=sys.stderr)
+            print(fails)
+    else:  # a missing figure, or why the run fails, must not pass unseen in a script's log
+        for line in [*result.caveats, *([fails] if failing else [])]:
+            print(f"auditkit: {line}", file=sys.stderr)
     return EXIT_FINDINGS if failing else EXIT_OK
 
 
