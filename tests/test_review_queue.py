@@ -25,10 +25,12 @@ from rule_fixtures import build_bundle
 
 import auditkit.review_queue
 from auditkit import audit, load
+from auditkit.auditing import for_month
 from auditkit.errors import BundleError
 from auditkit.report import html_text
 from auditkit.review_queue import (
     DOUBLE_CLICK,
+    DecidedElsewhere,
     ReviewQueue,
     context_html,
     evidence_spans,
@@ -343,6 +345,308 @@ def test_a_crash_while_saving_leaves_the_old_file_and_the_queue_as_they_were(
         ("MS001", "confirmed", ""),
         ("NT001", "dismissed", "lost?"),
     ]
+
+
+# --- narrowing the queue: month, rule, clinician ----------------------------------------------
+
+
+def keys(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(frame[["rule", "subject_id"]].itertuples(index=False, name=None))
+
+
+def test_the_month_menu_narrows_the_queue_to_a_month(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    assert queue.month.options == (
+        ("All months", ""),
+        ("Apr 2026 (2026-04)", "2026-04"),
+        ("Mar 2026 (2026-03)", "2026-03"),
+    )
+    queue.month.value = "2026-04"
+    assert order(queue) == [("VM002", "K2", "new")]
+    assert list(queue.findings.index) == [2]  # its row in the whole queue
+    assert len(queue.all_findings) == 3
+    assert queue.current["subject_id"] == "K2"
+    assert queue.progress.value == ("<strong>0 of 1 reviewed</strong> · finding 1 of 1 · Apr 2026")
+    queue.month.value = "2026-03"
+    assert order(queue) == [("MS001", "A2", "new"), ("NT001", "A2", "new")]
+    assert queue.shown == ("MS001", "A2")
+    assert queue.progress.value == ("<strong>0 of 2 reviewed</strong> · finding 1 of 2 · Mar 2026")
+    queue.month.value = ""
+    assert len(queue.findings) == 3
+    assert queue.progress.value == "<strong>0 of 3 reviewed</strong> · finding 1 of 3"
+
+
+def test_within_a_month_deciding_previous_and_next_stay_in_it(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews, month="2026-03")
+    decide(queue, "confirm")
+    assert queue.shown == ("NT001", "A2")
+    decide(queue, "dismiss", comment="note on paper")
+    assert queue.shown == ("NT001", "A2")  # every one in March decided: it stays
+    assert queue.progress.value == ("<strong>2 of 2 reviewed</strong> · finding 2 of 2 · Mar 2026")
+    queue.next_button.click()
+    assert queue.shown == ("NT001", "A2")  # not on to April's
+    queue.previous_button.click()
+    queue.previous_button.click()
+    assert (queue.position, queue.shown) == (0, ("MS001", "A2"))
+    assert [(r["rule"], r["decision"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed"),
+        ("NT001", "dismissed"),
+    ]
+    queue.month.value = ""  # every month: the first finding nobody has decided
+    assert queue.shown == ("VM002", "K2")
+    assert queue.progress.value == "<strong>2 of 3 reviewed</strong> · finding 3 of 3"
+
+
+def test_the_rule_and_clinician_menus_narrow_it_together(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    assert queue.rule.options == (
+        ("All rules", ""),
+        ("MS001 " + RULES["MS001"].name, "MS001"),
+        ("VM002 " + RULES["VM002"].name, "VM002"),
+        ("NT001 " + RULES["NT001"].name, "NT001"),
+    )
+    assert queue.clinician.options == (
+        ("All clinicians", ""),
+        ("T1 Robin Example", "T1"),
+        ("T2 Casey Example", "T2"),
+    )
+    queue.clinician.value = "T1"
+    assert keys(queue.findings) == [("MS001", "A2"), ("NT001", "A2")]
+    assert queue.progress.value == (
+        "<strong>0 of 2 reviewed</strong> · finding 1 of 2 · T1 Robin Example"
+    )
+    queue.rule.value = "NT001"
+    assert keys(queue.findings) == [("NT001", "A2")]
+    assert queue.progress.value == (
+        "<strong>0 of 1 reviewed</strong> · finding 1 of 1 · NT001, T1 Robin Example"
+    )
+    decide(queue, "confirm")
+    assert saved(tmp_path / "reviews.csv")[0]["rule"] == "NT001"
+    assert queue.progress.value == (
+        "<strong>1 of 1 reviewed</strong> · finding 1 of 1 · NT001, T1 Robin Example"
+    )
+
+
+def test_a_filter_that_leaves_nothing_says_so_and_decides_nothing(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews, month="2026-04", rule="ms001")
+    assert (queue.month.value, queue.rule.value) == ("2026-04", "MS001")
+    assert queue.findings.empty
+    assert queue.current is None
+    assert queue.progress.value == "<strong>0 of 0 reviewed</strong> · Apr 2026, MS001"
+    assert queue.record.value == (
+        "<p>No findings for Apr 2026, MS001: nothing to review here. Choose another month, "
+        "rule or clinician.</p>"
+    )
+    buttons = [queue.confirm_button, queue.dismiss_button, queue.previous_button]
+    assert [b.disabled for b in [*buttons, queue.next_button]] == [True] * 4
+    decide(queue, "confirm")  # a click the browser would not send
+    assert queue.status.value == (
+        '<span style="color:#b42318">There is no finding to decide.</span>'
+    )
+    assert not reviews.exists()
+    queue.rule.value = ""
+    assert queue.shown == ("VM002", "K2")
+    assert [b.disabled for b in [*buttons, queue.next_button]] == [False] * 4
+
+
+def test_a_filter_must_have_findings(bundle, tmp_path):
+    with pytest.raises(ValueError) as refused:
+        ReviewQueue(bundle, tmp_path / "reviews.csv", month="2026-05")
+    assert str(refused.value) == (
+        "No findings to review for month 2026-05: those with findings are 2026-04, 2026-03."
+    )
+    with pytest.raises(ValueError) as refused:
+        ReviewQueue(bundle, tmp_path / "reviews.csv", clinician="T9")
+    assert str(refused.value) == (
+        "No findings to review for clinician T9: those with findings are T1, T2."
+    )
+
+
+def test_a_findings_month_is_the_clinics_as_the_audit_names_it(tmp_path):
+    """A no-show at 23:30 on 31 March in Los Angeles is 1 April in UTC: March's, as audited."""
+    late = {**APPOINTMENTS[1], "scheduled_start": "2026-03-31T23:30:00-07:00"}
+    bundle = build_bundle(
+        tmp_path / "bundle",
+        appointments=[APPOINTMENTS[0], late, APPOINTMENTS[2]],
+        contacts=CONTACTS,
+        notes=NOTES,
+    )
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv", month="2026-03")
+    assert keys(queue.findings) == [("MS001", "A2"), ("NT001", "A2")]
+    assert sorted(keys(queue.findings)) == sorted(keys(audit(bundle, month="2026-03").findings))
+
+
+def test_every_month_of_the_sample_holds_what_its_audit_finds(sample, tmp_path):
+    queue = ReviewQueue(sample, tmp_path / "reviews.csv")
+    months = [value for _, value in queue.month.options[1:]]
+    assert months == sorted(set(sample.findings["at"].dt.strftime("%Y-%m")), reverse=True)
+    assert queue.month.options[1] == ("Aug 2026 (2026-08)", "2026-08")
+    for month in months:
+        queue.month.value = month
+        assert sorted(keys(queue.findings)) == sorted(keys(for_month(sample, month).findings))
+    assert sum(len(for_month(sample, m).findings) for m in months) == len(sample.findings)
+
+
+# --- two reviewers, one reviews file ---------------------------------------------------------
+
+
+def test_a_queue_loads_decisions_another_reviewer_saved(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    first, second = ReviewQueue(bundle, reviews), ReviewQueue(bundle, reviews)
+    decide(first, "confirm", reviewer="Sam")
+    assert first.status.value == "Saved: confirmed."  # its own decision is no news
+
+    second.next_button.click()
+    assert second.shown == ("NT001", "A2")
+    assert second.status.value == "1 decision saved elsewhere was loaded."
+    assert second.progress.value == "<strong>1 of 3 reviewed</strong> · finding 2 of 3"
+    second.previous_button.click()
+    assert "Decided: <strong>confirmed</strong> by Sam on " in second.record.value
+    assert second.status.value == ""  # nothing more since
+
+
+def test_a_queue_does_not_read_its_own_saves_back(bundle, tmp_path, monkeypatch):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    reads = []
+
+    def load(path, tz):
+        reads.append(path)
+        return load_reviews(path, tz)
+
+    monkeypatch.setattr(auditkit.review_queue, "load_reviews", load)
+    decide(queue, "confirm")
+    decide(queue, "dismiss", comment="on paper")
+    queue.previous_button.click()
+    assert reads == []
+    save_review(reviews, {**saved(reviews)[0], "reviewer": "Sam"})  # another reviewer's
+    queue.next_button.click()
+    assert reads == [reviews]
+
+
+def test_the_move_after_a_decision_skips_findings_decided_elsewhere(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    first = ReviewQueue(bundle, reviews)
+    april = ReviewQueue(bundle, reviews, month="2026-04")
+    decide(first, "confirm", reviewer="Sam")  # MS001
+    decide(april, "confirm")  # VM002
+    assert april.status.value == "Saved: confirmed. 1 decision saved elsewhere was loaded."
+    decide(first, "confirm", reviewer="Sam")  # NT001; VM002 is decided already
+    assert first.status.value == "Saved: confirmed. 1 decision saved elsewhere was loaded."
+    assert first.shown == ("NT001", "A2")  # nothing left undecided: it stays
+    assert first.progress.value == "<strong>3 of 3 reviewed</strong> · finding 2 of 3"
+    assert [(r["rule"], r["reviewer"]) for r in saved(reviews)] == [
+        ("MS001", "Sam"),
+        ("VM002", "Jordan"),
+        ("NT001", "Sam"),
+    ]
+
+
+def test_a_decision_made_elsewhere_meanwhile_is_replaced_only_when_asked_again(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    first, second = ReviewQueue(bundle, reviews), ReviewQueue(bundle, reviews)
+    decide(first, "confirm", reviewer="Sam")  # while Jordan reads MS001's card
+    decide(second, "dismiss", comment="called from a cell phone")
+
+    assert [(r["rule"], r["decision"], r["reviewer"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed", "Sam")
+    ]
+    when = pd.Timestamp(saved(reviews)[0]["reviewed_at"])
+    assert second.status.value == (
+        f'<span style="color:#b42318">Sam confirmed this finding on {when:%Y-%m-%d %H:%M}, '
+        "saved elsewhere after its card was drawn: not saved. The card now shows it; click "
+        "Dismiss again to replace it.</span>"
+    )
+    assert second.shown == ("MS001", "A2")
+    assert "Decided: <strong>confirmed</strong> by Sam on " in second.record.value
+    assert second.comment.value == "called from a cell phone"  # kept for the second click
+    assert not second.dismiss_button.disabled
+
+    second.dismiss_button.click()
+    assert [(r["rule"], r["decision"], r["reviewer"]) for r in saved(reviews)] == [
+        ("MS001", "confirmed", "Sam"),
+        ("MS001", "dismissed", "Jordan"),
+    ]
+    assert second.status.value == "Saved: dismissed."
+    assert second.shown == ("NT001", "A2")
+    first.go(0)
+    assert "Decided: <strong>dismissed</strong> by Jordan on " in first.record.value
+    assert first.status.value == "1 decision saved elsewhere was loaded."
+    assert audit(bundle, reviews=reviews).findings.loc[0, "review"] == "dismissed"
+
+
+def test_decide_refuses_a_finding_decided_elsewhere_since_its_card(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    first, second = ReviewQueue(bundle, reviews), ReviewQueue(bundle, reviews)
+    first.reviewer.value = second.reviewer.value = "Jordan"
+    first.decide("confirmed", ("MS001", "A2"))
+    with pytest.raises(DecidedElsewhere):
+        second.decide("confirmed", ("MS001", "A2"))
+    assert len(saved(reviews)) == 1
+    second.decide("confirmed", ("MS001", "A2"))  # asked again, on the card drawn since
+    assert len(saved(reviews)) == 2
+
+
+def test_a_double_click_does_not_replace_a_decision_made_elsewhere(bundle, tmp_path, monkeypatch):
+    reviews = tmp_path / "reviews.csv"
+    first, second = ReviewQueue(bundle, reviews), ReviewQueue(bundle, reviews)
+    decide(first, "confirm", reviewer="Sam")
+    clock = [100.0]
+    monkeypatch.setattr(auditkit.review_queue, "monotonic", lambda: clock[0])
+    second.reviewer.value = "Jordan"
+
+    second.confirm_button.click()  # refused: Sam decided it
+    second.confirm_button.click()  # the double-click's second, before the refusal was shown
+    assert [r["reviewer"] for r in saved(reviews)] == ["Sam"]
+    assert second.status.value.startswith('<span style="color:#b42318">Sam confirmed this ')
+
+    clock[0] += DOUBLE_CLICK  # time enough to read Sam's decision
+    second.confirm_button.click()
+    assert [r["reviewer"] for r in saved(reviews)] == ["Sam", "Jordan"]
+
+
+def test_a_review_saved_elsewhere_for_another_client_is_held_back_as_at_the_start(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews, month="2026-04")
+    save_review(  # by another queue, on another clinic's bundle
+        reviews,
+        {
+            "rule": "VM002",
+            "subject_id": "K2",
+            "decision": "dismissed",
+            "reviewer": "Casey",
+            "reviewed_at": "2026-04-08T10:00:00-07:00",
+            "comment": "fee waived",
+            "client_id": "C1",
+            "evidence": EVIDENCE["VM002"],
+        },
+    )
+    queue.go(0)
+    assert queue.current["review"] == "new"
+    assert queue.status.value == ""  # no decision applied
+    assert queue.record.value.endswith(
+        '<p class="auditkit-held">An earlier review (dismissed by Casey on 2026-04-08 10:00) was '
+        "not applied: reviewed for client C1; this finding is client C2&#x27;s: a reviews file "
+        "from another bundle?. Decide it again.</p>"
+    )
+
+
+def test_a_reviews_file_that_cannot_be_read_again_leaves_the_queue_as_it_was(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    decide(queue, "confirm")
+    reviews.write_text("rule,subject_id\nMS001,A2\n", encoding="utf-8")  # someone's edit
+    queue.go(0)
+    assert queue.status.value == (
+        '<span style="color:#b42318">reviews.csv has no &#x27;decision&#x27; column, which the '
+        "reviews table requires. Required columns: rule, subject_id, decision, reviewer, "
+        "reviewed_at. Columns found: rule, subject_id. The decisions shown are those read "
+        "before.</span>"
+    )
+    assert queue.reviewed == 1
+    assert "Decided: <strong>confirmed</strong> by Jordan" in queue.record.value
 
 
 # --- the reviews file ------------------------------------------------------------------------

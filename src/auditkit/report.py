@@ -212,7 +212,8 @@ _COMPLIANCE_COLOURS = alt.Scale(
 )
 
 
-def _month_label(month: str) -> str:
+def month_label(month: str) -> str:
+    """'2026-05' (as an audit names a month) as the charts and the review queue show it."""
     return pd.Period(month, freq="M").strftime("%b %Y")
 
 
@@ -336,8 +337,8 @@ def trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
     long["measure"] = long["measure"].map(
         {"compliance": "compliance", "no_show_rate": "no-show rate"}
     )
-    long["label"] = long["month"].map(_month_label)
-    order = [_month_label(m) for m in trend["month"]]
+    long["label"] = long["month"].map(month_label)
+    order = [month_label(m) for m in trend["month"]]
     x = alt.X("label:O", sort=order, title=None, axis=alt.Axis(labelAngle=-45))
     lines = (
         alt.Chart(long)
@@ -365,7 +366,7 @@ def trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
             ],
         )
     )
-    audited = [_month_label(month)] if month is not None else []
+    audited = [month_label(month)] if month is not None else []
     marker = (
         alt.Chart(pd.DataFrame({"label": audited}))
         .mark_rule(strokeDash=[4, 4], color="#5f6b7a")

@@ -24,13 +24,14 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from auditkit.auditing import CHECK_COLUMNS, AuditResult, audit
+from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
-from auditkit.report import clinician_names, html_text
+from auditkit.report import clinician_names, html_text, month_label
 from auditkit.reviews import (
+    KEY,
     REVIEW_COLUMNS,
     SUBJECT_TIMES,
     apply_reviews,
@@ -38,6 +39,7 @@ from auditkit.reviews import (
     no_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
+from auditkit.rules.base import month_of
 from auditkit.schemas import REVIEWS
 from auditkit.validation import Bundle
 
@@ -369,15 +371,92 @@ def _decided(finding: pd.Series, mask: Callable[[pd.Series], pd.Series] | None) 
     )
 
 
+ANY = ""  # a filter menu's value for no filter: all months, all rules, all clinicians
+# What tells one decision on a finding from another. Not the reviewer's name or comment: the
+# reviews file gives them back neutralised for spreadsheets and repaired, so the queue's own
+# decision, read back, would look like another one.
+DECISION = ["review", "reviewed_at"]
+
+
+class DecidedElsewhere(ValueError):
+    """The finding was decided in the reviews file after its card was drawn: nothing saved."""
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    """The file's modification time (ns) and size, or None while there is no file: a change
+    means another reviewer saved to it (the queue's own saves are recorded as they are made)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _loaded_note(loaded: int) -> str:
+    """What the status line says of decisions another reviewer saved, loaded from the file."""
+    if loaded == 0:
+        return ""
+    if loaded == 1:
+        return "1 decision saved elsewhere was loaded."
+    return f"{loaded} decisions saved elsewhere were loaded."
+
+
+def _error(message: Any) -> str:
+    return f'<span style="color:#b42318">{html_text(message)}</span>'
+
+
+def _same(one: pd.Series, other: pd.Series | None) -> bool:
+    """Two findings' DECISION marks alike, a missing mark (new: no time) matching another."""
+    if other is None:
+        return False
+    return all(a == b or (pd.isna(a) and pd.isna(b)) for a, b in zip(one, other, strict=True))
+
+
+def _menu(
+    description: str, every: str, options: list[tuple[str, str]], chosen: str | None
+) -> widgets.Dropdown:
+    """A filter menu of `every` (no filter) and `options` (label, value), those with findings
+    to review, set to `chosen` (None: `every`), which must be one of them."""
+    values = [value for _, value in options]
+    if chosen is not None and chosen not in values:
+        raise ValueError(
+            f"No findings to review for {description.lower()} {chosen}: those with findings are "
+            f"{', '.join(values) or 'none'}."
+        )
+    return widgets.Dropdown(
+        options=[(every, ANY), *options], value=chosen or ANY, description=description
+    )
+
+
 class ReviewQueue(widgets.VBox):
     """Findings to confirm or dismiss, one at a time; every decision saved to `reviews` at once.
 
-    Display it as the last expression of a notebook cell. ``findings`` is the queue in order,
-    marked with every decision so far; ``position`` is the finding shown, ``shown`` its rule and
-    subject_id.
+    Display it as the last expression of a notebook cell. ``all_findings`` is the whole queue in
+    order, marked with every decision so far. The month, rule and clinician menus narrow it to
+    ``findings`` (the whole queue while each says "All ..."), which the progress line counts and
+    Previous, Next and the move after a decision walk; its index is the rows' in
+    ``all_findings``. ``position`` is the finding shown, counted in ``findings``; ``shown`` its
+    rule and subject_id.
+
+    Reviewers may share one reviews file. Before a card is drawn and before a decision is saved,
+    a file changed since the queue last read or wrote it is read again and its decisions applied
+    as at the start, so a finding decided elsewhere is neither shown as new nor decided over
+    unasked.
     """
 
-    def __init__(self, source: AuditResult | Bundle, reviews: Path | str, reviewer: str = ""):
+    def __init__(
+        self,
+        source: AuditResult | Bundle,
+        reviews: Path | str,
+        reviewer: str = "",
+        *,
+        month: str | None = None,
+        rule: str | None = None,
+        clinician: str | None = None,
+    ):
+        """`month` (YYYY-MM, as ``auditkit audit --month``), `rule` (a code) and `clinician` (a
+        staff_id) set the menus at first, for a notebook that reviews one month or one rule;
+        each must have findings (ValueError), as the menus list only those."""
         self.reviews_file = Path(reviews)
         if self.reviews_file.suffix.lower() != ".csv":
             raise ValueError(f"The reviews file must be a .csv file, not {self.reviews_file}.")
@@ -389,20 +468,38 @@ class ReviewQueue(widgets.VBox):
         # file, which holds no client's name either way (None: the findings' is masked).
         self.mask = None if result.names_shown else masker
         self.evidence_mask = masker if result.names_shown else None
-        tz = self.bundle.policy.clinic.timezone
+        self._tz = self.bundle.policy.clinic.timezone
+        # The file as last read or written: read again when it is no longer so (_refresh).
+        self._read_state = _file_state(self.reviews_file)
         if self.reviews_file.is_file():
-            decided, self.rejected = load_reviews(self.reviews_file, tz)
+            decided, self.rejected = load_reviews(self.reviews_file, self._tz)
         else:
-            decided, self.rejected = no_reviews(tz), pd.DataFrame()
-        marked, held = apply_reviews(result.findings[CHECK_COLUMNS], decided, self.evidence_mask)
-        # Reviews held back though their finding fires (another client's, or made before the
-        # record changed), by finding: its card says why it is to be decided again.
-        self.held = held.set_index(["rule", "subject_id"])
-        self.findings = queue_order(marked)
+            decided, self.rejected = no_reviews(self._tz), pd.DataFrame()
+        self._checked = result.findings[CHECK_COLUMNS]
+        self.all_findings = queue_order(self._marked(decided))
+        self._months = month_of(self.all_findings["at"])  # clinic-local, as audit(month=)'s
+        self.findings = self.all_findings
         self.position = 0
         self.shown: tuple[str, str] | None = None
-        self._decided_at = float("-inf")  # monotonic() when the last decision moved the card
+        self._drawn: pd.Series | None = None  # the DECISION of the finding shown, as drawn
+        # monotonic() when a click last changed the card: a decision, or one made elsewhere
+        self._decided_at = float("-inf")
 
+        months = sorted(self._months.dropna().unique(), reverse=True)  # newest first
+        found = set(self.all_findings["rule"])
+        staff = sorted(self.all_findings["staff_id"].dropna().unique())
+        self.month = _menu(
+            "Month", "All months", [(f"{month_label(m)} ({m})", m) for m in months], month
+        ).add_class("auditkit-month")
+        self.rule = _menu(
+            "Rule",
+            "All rules",
+            [(f"{code} {rule.name}", code) for code, rule in RULES.items() if code in found],
+            rule.upper() if rule else rule,
+        ).add_class("auditkit-rule")
+        self.clinician = _menu(
+            "Clinician", "All clinicians", [(self.names.get(s, s), s) for s in staff], clinician
+        ).add_class("auditkit-clinician")
         self.progress = widgets.HTML().add_class("auditkit-progress")
         self.record = widgets.HTML().add_class("auditkit-record-card")
         self.reviewer = widgets.Text(
@@ -426,6 +523,8 @@ class ReviewQueue(widgets.VBox):
         self.dismiss_button.on_click(lambda _button: self._clicked("dismissed"))
         self.previous_button.on_click(lambda _button: self.go(self.position - 1))
         self.next_button.on_click(lambda _button: self.go(self.position + 1))
+        for menu in (self.month, self.rule, self.clinician):
+            menu.observe(self._narrowed, names="value")
         super().__init__(
             [
                 widgets.HTML(
@@ -433,6 +532,7 @@ class ReviewQueue(widgets.VBox):
                     f"</h2><p>Decisions are saved at once to <code>"
                     f"{html_text(self.reviews_file)}</code>.</p>"
                 ),
+                widgets.HBox([self.month, self.rule, self.clinician]),
                 widgets.HBox([self.progress, self.previous_button, self.next_button]),
                 self.record,
                 self.reviewer,
@@ -440,7 +540,8 @@ class ReviewQueue(widgets.VBox):
                 widgets.HBox([self.confirm_button, self.dismiss_button, self.status]),
             ]
         )
-        self.go(self._next_new(0))
+        self._select()
+        self.go()
 
     @property
     def current(self) -> pd.Series | None:
@@ -449,16 +550,97 @@ class ReviewQueue(widgets.VBox):
 
     @property
     def reviewed(self) -> int:
-        """How many findings in the queue carry a decision."""
+        """How many findings in the (filtered) queue carry a decision."""
         return int((self.findings["review"] != "new").sum())
 
-    def go(self, position: int) -> None:
-        """Show the finding at `position` (clamped to the queue)."""
+    def go(self, position: int | None = None) -> None:
+        """Show the finding at `position` in `findings` (clamped to it); None: the first nobody
+        has decided, else the first.
+
+        Decisions saved to the reviews file elsewhere since the queue last read it are loaded
+        first, so the card shows a finding as it stands in the file.
+        """
+        problem = ""
+        try:
+            loaded = self._refresh()
+        except (BundleError, OSError) as err:  # a file being replaced on a shared drive, say
+            loaded, problem = 0, f"{err} The decisions shown are those read before."
+        self._draw(self._next_new(0, 0) if position is None else position, loaded)
+        if problem:
+            self.status.value = _error(problem)
+
+    def _narrowed(self, _change: Mapping[str, Any]) -> None:
+        """A filter menu changed: its first undecided finding, progress counted within it."""
+        self._select()
+        self.go()
+
+    def _select(self) -> None:
+        """`findings`: the queue narrowed to the month, rule and clinician chosen."""
+        queue = self.all_findings
+        keep = pd.Series(True, index=queue.index)
+        if self.month.value != ANY:
+            keep &= self._months == self.month.value
+        if self.rule.value != ANY:
+            keep &= queue["rule"] == self.rule.value
+        if self.clinician.value != ANY:
+            keep &= queue["staff_id"] == self.clinician.value
+        self.findings = queue[keep]
+
+    def _narrowed_to(self) -> str:
+        """The filters chosen, as the progress line names them: 'May 2026, VM001'."""
+        chosen = [
+            month_label(self.month.value) if self.month.value != ANY else ANY,
+            self.rule.value,
+            self.names.get(self.clinician.value, self.clinician.value),
+        ]
+        return ", ".join(part for part in chosen if part != ANY)
+
+    def _refresh(self) -> int:
+        """Read the reviews file again if it changed since the queue last read or wrote it, and
+        mark the queue as the audit would (held-back reviews included): how many findings'
+        decisions that changed. A file since removed leaves the queue as it was."""
+        state = _file_state(self.reviews_file)
+        if state is None or state == self._read_state:
+            return 0
+        decided, rejected = load_reviews(self.reviews_file, self._tz)
+        marked = self._marked(decided)
+        self._read_state, self.rejected = state, rejected
+        queue = self.all_findings
+        marks = (
+            queue[KEY]
+            .merge(
+                marked[[*KEY, *REVIEW_MARKS]].drop_duplicates(KEY),
+                on=KEY,
+                how="left",
+                validate="many_to_one",
+            )
+            .set_axis(queue.index)[REVIEW_MARKS]
+        )
+        before, after = queue[DECISION], marks[DECISION]
+        changed = ((before != after) & ~(before.isna() & after.isna())).any(axis=1)
+        queue[REVIEW_MARKS] = marks
+        self._select()
+        return int(changed.sum())
+
+    def _marked(self, decided: pd.DataFrame) -> pd.DataFrame:
+        """The audit's findings marked with `decided` as ``auditkit audit --reviews`` marks
+        them; the reviews held back though their finding fires go to `held`, for the cards."""
+        marked, held = apply_reviews(self._checked, decided, self.evidence_mask)
+        # By finding: its card says why it is to be decided again.
+        self.held = held.set_index(KEY)
+        return marked
+
+    def _draw(self, position: int, loaded: int = 0) -> None:
+        """The card, progress and buttons for the finding at `position` in `findings`; the
+        status says how many decisions saved elsewhere were `loaded` just before."""
         self.position = max(0, min(position, len(self.findings) - 1))
-        self.status.value = ""
+        self.status.value = _loaded_note(loaded)
         total = len(self.findings)
-        self.progress.value = f"<strong>{self.reviewed} of {total} reviewed</strong>" + (
-            f" · finding {self.position + 1} of {total}" if total else ""
+        narrowed = self._narrowed_to()
+        self.progress.value = (
+            f"<strong>{self.reviewed} of {total} reviewed</strong>"
+            + (f" · finding {self.position + 1} of {total}" if total else "")
+            + (f" · {html_text(narrowed)}" if narrowed else "")
         )
         if len(self.rejected):
             self.progress.value += (
@@ -467,10 +649,16 @@ class ReviewQueue(widgets.VBox):
             )
         finding = self.current
         if finding is None:
-            self.shown = None
-            self.record.value = "<p>No findings: nothing to review.</p>"
+            self.shown = self._drawn = None
+            self.record.value = (
+                f"<p>No findings for {html_text(narrowed)}: nothing to review here. Choose "
+                "another month, rule or clinician.</p>"
+                if narrowed
+                else "<p>No findings: nothing to review.</p>"
+            )
         else:
             self.shown = (finding["rule"], finding["subject_id"])
+            self._drawn = finding[DECISION]
             card = context_html(self.bundle, finding, self.names, self.mask)
             self.record.value = card + _decided(finding, self.mask) + self._held_back(finding)
         self._enable_buttons()
@@ -492,8 +680,11 @@ class ReviewQueue(widgets.VBox):
 
         `key` (rule, subject_id) is the finding the decision was made on, when known: if that
         is no longer the finding shown, nothing is saved (ValueError), never given to another.
-        The row is in the reviews file before this returns; then the queue moves to the next
-        finding nobody has decided (wrapping round), or stays when every one is decided.
+        If the reviews file has a decision on it made elsewhere since its card was drawn,
+        nothing is saved either (DecidedElsewhere): the card is drawn again with that decision,
+        and deciding again replaces it. The row is in the reviews file before this returns;
+        then the queue moves to the next finding in `findings` nobody has decided (wrapping
+        round), or stays when every one is decided.
         """
         finding = self.current
         reviewer = self.reviewer.value.strip()
@@ -510,7 +701,12 @@ class ReviewQueue(widgets.VBox):
             raise ValueError(
                 "Say why in the comment before dismissing: it is not a breach because…"
             )
-        now = pd.Timestamp.now(tz=self.bundle.policy.clinic.timezone).floor("s")
+        loaded = self._refresh()
+        finding = self.current  # the same finding: a refresh changes marks, not the order
+        if not _same(finding[DECISION], self._drawn):
+            self._draw(self.position, loaded)
+            raise DecidedElsewhere(_decided_elsewhere(finding, decision))
+        now = pd.Timestamp.now(tz=self._tz).floor("s")
         save_review(
             self.reviews_file,
             {
@@ -524,26 +720,34 @@ class ReviewQueue(widgets.VBox):
                 "evidence": _masked(finding["evidence"], self.evidence_mask),
             },
         )
+        self._read_state = _file_state(self.reviews_file)  # the queue's own save: not news
         at = self.findings.index[self.position]
-        self.findings.loc[at, ["review", "reviewer", "review_comment"]] = [
+        self.all_findings.loc[at, ["review", "reviewer", "review_comment"]] = [
             decision,
             reviewer,
             comment or None,
         ]
-        self.findings.loc[at, "reviewed_at"] = now
+        self.all_findings.loc[at, "reviewed_at"] = now
+        self._select()
         self.comment.value = ""
-        self.go(self._next_new(self.position + 1))
+        self._draw(self._next_new(self.position + 1), loaded)
 
-    def _next_new(self, start: int) -> int:
-        """The first undecided finding at or after `start`, wrapping round; else stay put."""
+    def _next_new(self, start: int, otherwise: int | None = None) -> int:
+        """The first undecided finding at or after `start`, wrapping round; else `otherwise`
+        (None: stay put)."""
         undecided = (self.findings["review"] == "new").to_numpy().nonzero()[0]
         if len(undecided) == 0:
-            return self.position
+            return self.position if otherwise is None else otherwise
         later = undecided[undecided >= start]
         return int(later[0] if len(later) else undecided[0])
 
     def _enable_buttons(self, enabled: bool = True) -> None:
-        for button in (self.confirm_button, self.dismiss_button):
+        for button in (
+            self.confirm_button,
+            self.dismiss_button,
+            self.previous_button,
+            self.next_button,
+        ):
             button.disabled = not enabled or self.current is None
 
     def _clicked(self, decision: str) -> None:
@@ -553,16 +757,39 @@ class ReviewQueue(widgets.VBox):
         first has saved and drawn the next card, which the browser had not shown yet: it was
         made on the card just decided. Taken as a decision on the card drawn since, it would
         decide a finding nobody read; a click within DOUBLE_CLICK seconds of a decision is
-        ignored. The buttons are disabled while saving, so the browser sends none meanwhile.
+        ignored. So is one within DOUBLE_CLICK of a card drawn again with a decision made
+        elsewhere: it would replace a decision its reviewer has not seen. The buttons are
+        disabled while saving, so the browser sends none meanwhile.
         """
         if monotonic() - self._decided_at < DOUBLE_CLICK:
             return
         self._enable_buttons(False)
         try:
             self.decide(decision, self.shown)
+        except DecidedElsewhere as err:  # the card was drawn again, buttons enabled
+            self._decided_at = monotonic()
+            self.status.value = _error(err)
+            return
         except (ValueError, OSError, BundleError) as err:
             self._enable_buttons()
-            self.status.value = f'<span style="color:#b42318">{html_text(err)}</span>'
+            self.status.value = _error(err)
             return
         self._decided_at = monotonic()
-        self.status.value = f"Saved: {decision}."  # after decide(), whose move clears it
+        # after decide(), whose move left what it loaded from elsewhere in the status
+        self.status.value = " ".join(filter(None, [f"Saved: {decision}.", self.status.value]))
+
+
+def _decided_elsewhere(finding: pd.Series, decision: str) -> str:
+    """Why a click saved nothing: the finding was decided elsewhere since its card was drawn."""
+    again = {"confirmed": "Confirm", "dismissed": "Dismiss"}[decision]
+    if finding["review"] == "new":  # a review held back, or a row taken out of the file
+        elsewhere = "The reviews file changed this finding's decision"
+    else:
+        elsewhere = (
+            f"{finding['reviewer']} {finding['review']} this finding on "
+            f"{finding['reviewed_at']:%Y-%m-%d %H:%M}, saved elsewhere"
+        )
+    return (
+        f"{elsewhere} after its card was drawn: not saved. The card now shows it; click "
+        f"{again} again to replace it."
+    )
