@@ -720,3 +720,22 @@ def test_validate_counts_the_call_log_like_any_table(bundle, tmp_path, capsys):
     assert "       calls  ringcentral.csv    utf-8         10         9         1\n" in (
         capsys.readouterr().out
     )
+
+
+def test_a_row_without_an_id_replaces_no_other_row_without_one(bundle, tmp_path):
+    """Blank ids matched one another in the merge: importing an export with a row whose id
+    couldn't be read dropped, unsaid, every row of the file already without one."""
+    header = (
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Billing Code,Fee,Status"
+    )
+    for name, good in [("march.csv", "SP-7001"), ("april.csv", "SP-7002")]:
+        export = tmp_path / name
+        export.write_text(
+            f"{header}\n,03/02/2026,9:00 AM,C1,S1,P,50,1,$1,500.00,Show\n"
+            f"{good},03/02/2026,9:00 AM,C1,S1,P,50,1,$1.00,Show\n"
+        )
+        import_file(export, bundle, preset("simplepractice"))
+    assert load(bundle).rejected["reason"].str.extract(r"(line \d+ of \w+\.csv)")[0].tolist() == [
+        "line 2 of march.csv",
+        "line 2 of april.csv",
+    ]

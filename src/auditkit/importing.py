@@ -303,10 +303,12 @@ def _counts(text: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     clock (phone systems' web exports write 0:01:12) in whole seconds. Any other value is
     marked: the loader would set its row aside, and the import says so now."""
     seconds = column.endswith("_seconds")
-    if seconds:
-        parts = text.str.strip().str.extract(_CLOCK).astype("float64")
+    colon = text.str.contains(":", regex=False).fillna(False)
+    if seconds and colon.any():  # only those cells through the regex: most logs write seconds
+        parts = text[colon].str.extract(_CLOCK).astype("float64")
         clock = parts["h"].fillna(0) * 3600 + parts["m"].fillna(parts["mm"]) * 60 + parts["s"]
-        text = clock.astype("Int64").astype("str").where(clock.notna(), text)
+        read = clock.astype("Int64").astype("str").reindex(text.index)
+        text = read.where(read.notna(), text)
     _, problems = parse_count(text, column)
     unit = "seconds, nor a duration as H:MM:SS or M:SS" if seconds else column.split("_")[-1]
     reasons = pd.Series(pd.NA, index=text.index, dtype="str")
@@ -345,7 +347,8 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
     frame = old.frame.set_axis([normalise_column_name(c) for c in old.frame.columns], axis=1)
     if spec.id_column not in frame:
         raise BundleError(f"{target.name} has no '{spec.id_column}' column to merge on.")
-    kept = frame[~frame[spec.id_column].isin(rows[spec.id_column])]
+    # A row without an id replaces none: blank ids don't match one another.
+    kept = frame[~frame[spec.id_column].isin(rows[spec.id_column].dropna())]
     return pd.concat([kept, rows], ignore_index=True), len(frame) - len(kept)
 
 
