@@ -247,17 +247,141 @@ def test_a_second_import_replaces_rows_with_the_same_id_and_keeps_the_rest(bundl
     assert not list(bundle.glob(".*.tmp"))
 
 
-def test_rows_of_the_wrong_width_are_reported_not_written(bundle, tmp_path):
+def test_rows_of_the_wrong_width_are_written_marked_with_their_id(bundle, tmp_path):
     export = tmp_path / "export.csv"
     lines = (IMPORTS / "simplepractice_appointments.csv").read_text().splitlines()
     export.write_text("\n".join([*lines[:3], "SP-1099,03/12/2026,9:00 AM,C1,S1", *lines[3:]]))
     done = import_file(export, bundle, preset("simplepractice"))
-    assert done.rows == 8
-    assert done.set_aside[["line", "record_id", "reason"]].to_dict("records")[0] == {
+    assert (done.rows, done.malformed) == (9, 1)
+    assert done.set_aside.to_dict("records")[0] == {
         "line": 4,
         "record_id": "SP-1099",
-        "reason": "has 5 fields; the header has 10: not imported",
+        "column": "scheduled_start",
+        "value": "",
+        "reason": "has 5 fields; the header has 10",
     }
+    assert rejected(bundle) == [
+        ("appointments.csv", 4, "SP-1099", "scheduled_start"),
+        ("appointments.csv", 10, "SP-1008", "status"),
+    ]
+
+
+MESSY = IMPORTS / "messy"
+
+
+def test_unquoted_commas_leave_rows_the_loader_sets_aside_naming_the_export_line(bundle):
+    """An unquoted comma ("Psychotherapy, individual", "$1,500.00") gives a row one field too
+    many: it was reported "not imported" and then gone, the audit showing no trace of it."""
+    done = import_file(
+        MESSY / "simplepractice_unquoted_commas.csv", bundle, preset("simplepractice")
+    )
+    assert (done.rows, done.malformed) == (4, 2)
+    written = (bundle / "appointments.csv").read_text().splitlines()
+    assert written[2:4] == [
+        "SP-5002,,,[set aside: line 3 of simplepractice_unquoted_commas.csv has 11 fields; the "
+        "header has 10],,,",
+        "SP-5003,,,[set aside: line 4 of simplepractice_unquoted_commas.csv has 11 fields; the "
+        "header has 10],,,",
+    ]
+    loaded = load(bundle)
+    assert loaded.appointments["appointment_id"].tolist() == ["SP-5001", "SP-5004"]
+    assert loaded.rejected[["line", "record_id", "column", "reason"]].values.tolist() == [
+        [
+            line,
+            record_id,
+            "scheduled_start",
+            f"scheduled_start '[set aside: line {line} of simplepractice_unquoted_commas.csv has "
+            "11 fields; the header has 10]' is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)",
+        ]
+        for line, record_id in [(3, "SP-5002"), (4, "SP-5003")]
+    ]
+
+
+def test_the_audit_lists_the_rows_of_the_wrong_width_in_rejected_csv(bundle, tmp_path, capsys):
+    export = str(MESSY / "simplepractice_unquoted_commas.csv")
+    assert main(["import", export, "--preset", "simplepractice", "--into", str(bundle)]) == 0
+    assert main(["audit", str(bundle), "--out", str(tmp_path / "out")]) in (0, 1)
+    listed = pd.read_csv(tmp_path / "out" / "rejected.csv", dtype=str)
+    assert listed[["file", "line", "record_id"]].values.tolist() == [
+        ["appointments.csv", "3", "SP-5002"],
+        ["appointments.csv", "4", "SP-5003"],
+    ]
+    assert listed["reason"].str.contains("of simplepractice_unquoted_commas.csv has 11").all()
+
+
+def test_an_export_whose_every_row_is_the_wrong_width_stops_and_writes_nothing(bundle, capsys):
+    export = str(MESSY / "simplepractice_every_row_unquoted.csv")
+    before = (bundle / "appointments.csv").read_bytes()
+    assert main(["import", export, "--preset", "simplepractice", "--into", str(bundle)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert " ".join(err.split()) == (
+        "auditkit: simplepractice_every_row_unquoted.csv: none of its 3 rows could be imported, "
+        "so nothing was written: the loader would set every one aside. The commonest reason "
+        "(2 of them), first on line 2: has 11 fields; the header has 10. Correct the export "
+        "(or the mapping) and import it again."
+    )
+    assert (bundle / "appointments.csv").read_bytes() == before
+
+
+def test_an_export_whose_every_row_has_an_unreadable_value_stops(bundle, tmp_path):
+    export = tmp_path / "walked.csv"
+    lines = (IMPORTS / "simplepractice_appointments.csv").read_text().splitlines()
+    export.write_text("\n".join([lines[0], lines[-1]]) + "\n")  # SP-1008, Walked Out
+    with pytest.raises(BundleError) as stopped:
+        import_file(export, bundle, preset("simplepractice"))
+    assert str(stopped.value) == (
+        "walked.csv: its one row could not be imported, so nothing was written: the loader "
+        "would set every one aside. The reason, on line 2: the SimplePractice mapping has no "
+        "status for it ('Walked Out'). Correct the export (or the mapping) and import it again."
+    )
+    assert (bundle / "appointments.csv").read_text().count("\n") == 1  # the header alone
+
+
+def test_clock_durations_are_read_as_seconds_and_others_marked(bundle):
+    """Phone systems' web exports write a call's length as 0:01:12; it was written as it was,
+    and only the loader, later, set the row aside."""
+    done = import_file(MESSY / "ringcentral_clock_durations.csv", bundle, preset("ringcentral"))
+    assert done.rows == 7
+    durations = {call_id: row[4] for call_id, row in calls(bundle).items()}
+    assert durations == {
+        "RC-0001": 72,  # 0:01:12
+        "RC-0002": 65,  # 1:05
+        "RC-0003": 3723,  # 1:02:03
+        "RC-0004": 31,
+        "RC-0007": 43200,  # 12:00:00
+    }
+    why = "not a whole number of seconds, nor a duration as H:MM:SS or M:SS"
+    assert done.set_aside.to_dict("records") == [
+        {"line": 6, "record_id": "RC-0005", "column": "duration_seconds", "value": "0:1:2",
+         "reason": why},
+        {"line": 7, "record_id": "RC-0006", "column": "duration_seconds", "value": "1:75",
+         "reason": why},
+    ]  # fmt: skip
+    assert load(bundle).rejected[["line", "record_id", "reason"]].values.tolist() == [
+        [6, "RC-0005", f"duration_seconds '0:1:2 [set aside: {why}]' is not a whole number"],
+        [7, "RC-0006", f"duration_seconds '1:75 [set aside: {why}]' is not a whole number"],
+    ]
+
+
+def test_a_repeated_id_is_told_and_the_loader_keeps_the_first(bundle, capsys):
+    export = str(MESSY / "simplepractice_repeated_id.csv")
+    assert main(["import", export, "--preset", "simplepractice", "--into", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Imported 4 rows of simplepractice_repeated_id.csv")
+    assert out.endswith(
+        "\n   4   SP-2003 duration_minutes  0:50 not a whole number of minutes\n\n"
+        "2 rows share appointment_id SP-2002 (lines 3, 5): the loader keeps the first and sets "
+        "aside the others.\n"
+    )
+    loaded = load(bundle)
+    assert loaded.appointments["appointment_id"].tolist() == ["SP-2001", "SP-2002"]
+    assert loaded.appointments["status"].tolist() == ["attended", "no_show"]  # line 3's
+    assert loaded.rejected[["line", "record_id", "reason"]].values.tolist() == [
+        [4, "SP-2003", "duration_minutes '0:50 [set aside: not a whole number of minutes]' "
+         "is not a whole number"],
+        [5, "SP-2002", "duplicate appointment_id 'SP-2002' (first on line 3)"],
+    ]  # fmt: skip
 
 
 def test_the_bundle_table_must_be_csv_to_import_into(bundle):
@@ -478,14 +602,17 @@ def test_import_command_tells_rows_it_could_not_write_from_rows_it_marked(bundle
     assert main(["import", str(export), "--preset", "ringcentral", "--into", str(bundle)]) == 0
 
     out = capsys.readouterr().out
-    assert out.startswith("Imported 10 rows of ringcentral.csv (preset ringcentral)")
+    assert out.startswith("Imported 11 rows of ringcentral.csv (preset ringcentral)")
     assert (
         "\n1 value the mapping can't read, marked in calls.csv: the loader sets such rows aside "
         "(auditkit validate).\n\n1 row of the export with another number of fields than its "
-        "header: not imported. Correct the export and import it again.\n"
+        "header (an unquoted comma in a value, say): written to calls.csv with the id alone and "
+        "marked, so the loader sets such rows aside (auditkit validate). Correct the export and "
+        "import it again.\n"
     ) in out
     assert (
-        "  12 Q3kq9oWe1aB2cDX                has 3 fields; the header has 12: not imported\n" in out
+        "  12 Q3kq9oWe1aB2cDX started_at                      has 3 fields; the header has 12\n"
+        in out
     )
 
 
@@ -593,3 +720,22 @@ def test_validate_counts_the_call_log_like_any_table(bundle, tmp_path, capsys):
     assert "       calls  ringcentral.csv    utf-8         10         9         1\n" in (
         capsys.readouterr().out
     )
+
+
+def test_a_row_without_an_id_replaces_no_other_row_without_one(bundle, tmp_path):
+    """Blank ids matched one another in the merge: importing an export with a row whose id
+    couldn't be read dropped, unsaid, every row of the file already without one."""
+    header = (
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Billing Code,Fee,Status"
+    )
+    for name, good in [("march.csv", "SP-7001"), ("april.csv", "SP-7002")]:
+        export = tmp_path / name
+        export.write_text(
+            f"{header}\n,03/02/2026,9:00 AM,C1,S1,P,50,1,$1,500.00,Show\n"
+            f"{good},03/02/2026,9:00 AM,C1,S1,P,50,1,$1.00,Show\n"
+        )
+        import_file(export, bundle, preset("simplepractice"))
+    assert load(bundle).rejected["reason"].str.extract(r"(line \d+ of \w+\.csv)")[0].tolist() == [
+        "line 2 of march.csv",
+        "line 2 of april.csv",
+    ]

@@ -233,6 +233,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from auditkit.importing import import_file, load_mapping, preset
+    from auditkit.loading import printable
     from auditkit.output import counted
 
     _imports_done()
@@ -248,19 +249,33 @@ def cmd_import(args: argparse.Namespace) -> int:
     if done.clients:
         print("Calls matched to clients by phone number:")
         print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
-    marked = len(done.set_aside) - done.not_written
+    marked = len(done.set_aside) - done.malformed
     if marked:
         print(
             f"\n{counted(marked, 'value')} the mapping can't read, marked in {done.path.name}: "
             "the loader sets such rows aside (auditkit validate)."
         )
-    if done.not_written:
+    if done.malformed:
         print(
-            f"\n{counted(done.not_written, 'row')} of the export with another number of fields "
-            "than its header: not imported. Correct the export and import it again."
+            f"\n{counted(done.malformed, 'row')} of the export with another number of fields "
+            f"than its header (an unquoted comma in a value, say): written to {done.path.name} "
+            "with the id alone and marked, so the loader sets such rows aside (auditkit validate). "
+            "Correct the export and import it again."
         )
     if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))
+    if len(done.repeated):
+        print()
+    id_column = mapping.spec.id_column
+    for record_id, rows, lines in done.repeated.head(args.show).itertuples(index=False):
+        more = f" and {len(lines) - 5:,} more" if len(lines) > 5 else ""
+        print(
+            f"{rows:,} rows share {id_column} {printable(record_id)} (lines "
+            f"{', '.join(map(str, lines[:5]))}{more}): the loader keeps the first and sets aside "
+            "the others."
+        )
+    if len(done.repeated) > args.show:
+        print(f"... and {counted(len(done.repeated) - args.show, 'more id')} on several rows.")
     return EXIT_OK
 
 

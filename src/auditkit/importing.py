@@ -24,12 +24,13 @@ from auditkit.loading import (
     RawTable,
     find_table_file,
     normalise_column_name,
+    printable,
     printable_names,
     read_csv,
     read_table,
 )
 from auditkit.output import write_atomically
-from auditkit.parsing import parse_timestamp
+from auditkit.parsing import parse_count, parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml
 from auditkit.schemas import CALLS, TABLES, TableSpec
@@ -65,15 +66,19 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Imported:
-    """What an import wrote, and the export's rows it could not read: the ones it wrote marked,
-    which the loader will set aside, and any of the wrong width, which it could not write."""
+    """What an import wrote, and the export's rows it could not read, all written marked so the
+    loader sets them aside: those with a value the mapping can't read, and those of the wrong
+    width, written with their id alone (their values can't be told apart)."""
 
     path: Path
-    rows: int  # rows of the export written
+    rows: int  # rows of the export written: every one
     replaced: int  # rows already in the file with an id this export holds again
     set_aside: pd.DataFrame  # SET_ASIDE_COLUMNS; `line` is the export's
     clients: dict[str, int] = field(default_factory=dict)  # calls only: how numbers matched
-    not_written: int = 0  # of the rows set aside, those of the wrong width
+    malformed: int = 0  # of the rows set aside, those of the wrong width
+    repeated: pd.DataFrame = field(  # ids on more than one row: record_id, rows, lines
+        default_factory=lambda: pd.DataFrame(columns=["record_id", "rows", "lines"])
+    )
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -289,6 +294,29 @@ def _local_times(
     return _marked(iso.fillna(text), reasons), reasons
 
 
+# A duration as a clock shows it: H:MM:SS or M:SS (hours, or minutes, of any number of digits).
+_CLOCK = r"^(?:(?P<h>\d+):(?P<m>[0-5]\d)|(?P<mm>\d+)):(?P<s>[0-5]\d)$"
+
+
+def _counts(text: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers as the loader reads them; in a seconds column, durations written as a
+    clock (phone systems' web exports write 0:01:12) in whole seconds. Any other value is
+    marked: the loader would set its row aside, and the import says so now."""
+    seconds = column.endswith("_seconds")
+    colon = text.str.contains(":", regex=False).fillna(False)
+    if seconds and colon.any():  # only those cells through the regex: most logs write seconds
+        parts = text[colon].str.extract(_CLOCK).astype("float64")
+        clock = parts["h"].fillna(0) * 3600 + parts["m"].fillna(parts["mm"]) * 60 + parts["s"]
+        read = clock.astype("Int64").astype("str").reindex(text.index)
+        text = read.where(read.notna(), text)
+    _, problems = parse_count(text, column)
+    unit = "seconds, nor a duration as H:MM:SS or M:SS" if seconds else column.split("_")[-1]
+    reasons = pd.Series(pd.NA, index=text.index, dtype="str")
+    reasons = reasons.mask(problems.notna(), f"not a whole number of {unit}")
+    reasons = reasons.mask(problems.str.endswith("is too large").fillna(False), "too large")
+    return _marked(text, reasons), reasons
+
+
 def _match_clients(calls: pd.DataFrame, clients: pd.DataFrame) -> tuple[pd.Series, dict[str, int]]:
     """The client whose number each call was to or from, where exactly one client has it."""
     number = client_numbers(calls).where(calls["direction"].isin(["inbound", "outbound"]))
@@ -319,7 +347,8 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
     frame = old.frame.set_axis([normalise_column_name(c) for c in old.frame.columns], axis=1)
     if spec.id_column not in frame:
         raise BundleError(f"{target.name} has no '{spec.id_column}' column to merge on.")
-    kept = frame[~frame[spec.id_column].isin(rows[spec.id_column])]
+    # A row without an id replaces none: blank ids don't match one another.
+    kept = frame[~frame[spec.id_column].isin(rows[spec.id_column].dropna())]
     return pd.concat([kept, rows], ignore_index=True), len(frame) - len(kept)
 
 
@@ -340,6 +369,8 @@ def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame
             text, reasons = _mapped(text, column.name, mapping)
         elif column.kind == "timestamp":
             text, reasons = _local_times(text, column.name, mapping, tz)
+        elif column.kind == "count":
+            text, reasons = _counts(text, column.name)
         rows[column.name] = text
         if reasons is not None:
             bad = reasons.notna()
@@ -371,6 +402,90 @@ def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFra
     return rows[[c.name for c in CALLS.columns if c.name in rows]], counts
 
 
+def _marker_column(spec: TableSpec) -> str:
+    """The column a row of the wrong width is marked in: one the loader parses, so it can't
+    read the mark and sets the row aside; a required one where the table has one."""
+    parsed = [c for c in spec.columns if c.kind in ("timestamp", "vocab", "count")]
+    return next((c for c in parsed if c.required), parsed[0]).name
+
+
+def _with_malformed(
+    rows: pd.DataFrame, raw: RawTable, mapping: Mapping
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """The rows with the export's rows of the wrong width among them, in the export's order,
+    and the export's line of each; and those rows as set aside (SET_ASIDE_COLUMNS).
+
+    Such a row's values can't be told apart (an unquoted comma in "$1,500.00" shifts every
+    one after it), so it is written with its id alone and the reason, naming the export's file
+    and line, in a column the loader parses: it is set aside, and listed, on every audit.
+    """
+    spec, bad = mapping.spec, raw.malformed
+    column = _marker_column(spec)
+    reasons = bad["reason"].astype("str").to_numpy()
+    where = "[set aside: line " + bad["line"].astype("str").to_numpy() + f" of {raw.file} "
+    written = pd.DataFrame(
+        {
+            **{name: value for name, value in mapping.constants.items() if name in rows},
+            spec.id_column: bad["record_id"].astype("str").replace("", pd.NA).to_numpy(),
+            column: pd.array(where + reasons + "]", dtype="str"),
+        },
+        index=pd.RangeIndex(len(rows), len(rows) + len(bad)),
+    )
+    lines = pd.concat([raw.lines, bad["line"]], ignore_index=True).astype("int64")
+    order = lines.argsort(kind="stable").to_numpy()
+    both = pd.concat([rows, written]) if len(bad) else rows
+    both = both.iloc[order].reset_index(drop=True)
+    both = both[[c.name for c in spec.columns if c.name in both]]
+    listed = pd.DataFrame(
+        {
+            "line": bad["line"],
+            "record_id": bad["record_id"],
+            "column": column,
+            "value": "",
+            "reason": reasons,
+        },
+        columns=SET_ASIDE_COLUMNS,
+    )
+    return both, lines.iloc[order].reset_index(drop=True), listed
+
+
+def _repeated(ids: pd.Series, lines: pd.Series) -> pd.DataFrame:
+    """Ids on more than one row of the export (record_id, rows, lines), by first line: the
+    loader keeps the first such row and sets aside the others, so the import says so."""
+    twice = ids.duplicated(keep=False) & ids.notna()
+    found = pd.DataFrame({"record_id": ids[twice], "line": lines[twice]})
+    grouped = found.groupby("record_id", sort=False)["line"]
+    return (
+        pd.DataFrame({"rows": grouped.size(), "lines": grouped.agg(list)})
+        .rename_axis("record_id")
+        .reset_index()
+    )
+
+
+def _nothing_importable(file: str, rows_read: int, set_aside: pd.DataFrame) -> BundleError:
+    """The paragraph for an export none of whose rows could be read: written, every one would
+    be set aside, and such a file is nearly always exported otherwise than the mapping reads
+    (another separator, unquoted commas) rather than so many separate mistakes."""
+    per_row = set_aside.drop_duplicates("line")
+    rows = per_row.groupby("reason", sort=False)["line"].agg(["size", "first"])
+    reason = rows["size"].idxmax()
+    count, line = int(rows.loc[reason, "size"]), int(rows.loc[reason, "first"])
+    if rows_read == 1:
+        what, why = "its one row", f"The reason, on line {line}"
+    elif count == 1:
+        what, why = f"none of its {rows_read:,} rows", f"The first reason, on line {line}"
+    else:
+        what = f"none of its {rows_read:,} rows"
+        why = f"The commonest reason ({count:,} of them), first on line {line}"
+    value = per_row.set_index("reason").loc[[reason], "value"].iloc[0]
+    quoted = f" ({printable(str(value), 80)!r})" if isinstance(value, str) and value else ""
+    return BundleError(
+        f"{file}: {what} could {'not ' if rows_read == 1 else ''}be imported, so nothing was "
+        f"written: the loader would set every one aside. {why}: {printable(reason, 300)}"
+        f"{quoted}. Correct the export (or the mapping) and import it again."
+    )
+
+
 def import_file(
     export: Path | str,
     bundle: Path | str,
@@ -398,22 +513,26 @@ def import_file(
             f"The bundle holds {path.name}; auditkit import writes CSV. Save it as "
             f"{spec.name}.csv (or move it away) and import again."
         )
-    raw = read_csv(export, spec.name)
+    ids = [normalise_column_name(s) for s, t in mapping.columns.items() if t == spec.id_column]
+    raw = read_csv(export, spec.name, ids[0] if ids else None)
     rows, marked = _bundle_rows(raw, mapping, tz)
     clients: dict[str, int] = {}
     if spec is CALLS:
         rows, clients = _with_clients(rows, bundle, tz)
-    unwritten = raw.malformed.assign(
-        value="", reason=raw.malformed["reason"].astype("str") + ": not imported"
+    rows, lines, malformed = _with_malformed(rows, raw, mapping)
+    set_aside = pd.concat([marked, malformed], ignore_index=True).sort_values(
+        "line", kind="stable", ignore_index=True
     )
-    set_aside = pd.concat([marked, unwritten[SET_ASIDE_COLUMNS]], ignore_index=True)
+    if raw.rows_read and set_aside["line"].nunique() == raw.rows_read:
+        raise _nothing_importable(raw.file, raw.rows_read, set_aside)
     merged, replaced = _merged(path, spec, rows)
     write_atomically(path, merged.to_csv(index=False, lineterminator="\n").encode("utf-8"))
     return Imported(
         path,
         len(rows),
         replaced,
-        set_aside.sort_values("line", kind="stable", ignore_index=True),
+        set_aside,
         clients,
-        len(unwritten),
+        len(malformed),
+        _repeated(rows[spec.id_column], lines),
     )
