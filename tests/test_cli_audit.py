@@ -494,3 +494,30 @@ def test_the_summary_prints_every_compliance_figure_to_four_decimals(tmp_path, c
     assert figures["IQ001"] == "0.5000"
     assert figures["NT002"] == "0.9270"
     assert all(re.fullmatch(r"\d\.\d{4}", f) for f in figures.values())
+
+
+def test_reviews_rows_set_aside_show_in_the_coverage_and_the_reviews_line(tmp_path, capsys):
+    bundle = reviewed_bundle(
+        tmp_path,
+        "MS001,A2,dismissed,Jordan,20/03/2026,Client called in",  # a day-first date: set aside
+        "NT001,A2,confirmed,Jordan,2026-03-20,",
+    )
+
+    assert audit(bundle, tmp_path) == 0
+
+    out = capsys.readouterr().out
+    # the reviews file is a file read like the bundle's: its row of the coverage table
+    coverage = [line.split() for line in out.splitlines() if line.strip().startswith("reviews")]
+    assert coverage == [["reviews.csv", "2", "1", "1"]]
+    reviews = bundle.path / "reviews.csv"
+    assert (
+        f"Reviews from {reviews}: 1 confirmed, 0 dismissed, 2 new; 0 stale; 1 row of the file "
+        "set aside (rejected.csv).\n"
+    ) in out
+    assert "3 findings; 1 input row rejected (1 problem in rejected.csv)." in out
+    rejected = pd.read_csv(tmp_path / "out" / "rejected.csv", dtype=str)
+    assert rejected[["file", "line", "record_id", "column"]].values.tolist() == [
+        ["reviews.csv", "2", "MS001 A2", "reviewed_at"]
+    ]
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<td>reviews.csv</td>" in page

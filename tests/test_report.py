@@ -123,7 +123,8 @@ MS001_A2 = {
     "client_id": "C1",
     "staff_id": "T1",
     "at": dt.datetime(2026, 3, 16, 13, 0),
-    "summary": "The client missed this session and was not called within 24 hours.",
+    "summary": "The client missed this session and the contact log has no call to them within "
+    "24 hours.",
     "evidence": "no outbound call to the client between the start, Mon 16 Mar 2026 13:00, and "
     "Tue 17 Mar 2026 13:00",
 }

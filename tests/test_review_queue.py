@@ -312,7 +312,7 @@ def test_evidence_saved_reads_back_as_the_audit_compares_it(tmp_path):
             "evidence": written,
         },
     )
-    read = load_reviews(reviews, TZ)[0]["evidence"].tolist()
+    read = load_reviews(reviews, TZ).decided["evidence"].tolist()
     assert read == as_recorded(pd.Series([written])).tolist()
     assert read == ["'=SUM(1) \u201cquoted, with a comma\u201d\nand a line"]
 

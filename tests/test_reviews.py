@@ -305,10 +305,10 @@ def test_a_review_dated_in_the_future_is_set_aside_not_taken_as_the_latest(tmp_p
         {
             "file": "reviews.csv",
             "line": 3,
-            "record_id": "MS001",
+            "record_id": "MS001 A2",  # the finding reviewed: its rule and subject
             "column": "reviewed_at",
-            "reason": "reviewed_at '2099-04-01 09:30:00-07:00' is in the future: a review is "
-            "dated when it is made",
+            "reason": "reviewed_at '2099-04-01 09:30' is in the future: a review is "
+            "dated when it is made",  # as typed
         }
     ]
 
@@ -330,14 +330,14 @@ def test_bad_review_rows_are_set_aside_with_their_line_and_the_rest_apply(tmp_pa
         {
             "file": "reviews.csv",
             "line": 2,
-            "record_id": "MS001",
+            "record_id": "MS001 A2",
             "column": "decision",
             "reason": "decision 'maybe' is not one of: confirmed, dismissed",
         },
         {
             "file": "reviews.csv",
             "line": 3,
-            "record_id": "XX999",
+            "record_id": "XX999 A2",
             "column": "rule",
             "reason": "rule 'XX999' is not one of: MS001, MS002, MS003, VM001, VM002, VM003, "
             "VM004, NT001, NT002, TP001, IQ001, PC001, LG001, LG002",
@@ -345,14 +345,14 @@ def test_bad_review_rows_are_set_aside_with_their_line_and_the_rest_apply(tmp_pa
         {
             "file": "reviews.csv",
             "line": 4,
-            "record_id": "NT001",
+            "record_id": "NT001 A2",
             "column": "reviewer",
             "reason": "reviewer is blank but required",
         },
         {
             "file": "reviews.csv",
             "line": 5,
-            "record_id": "VM002",
+            "record_id": "VM002 K2",
             "column": "reviewed_at",
             "reason": "reviewed_at 'last Tuesday' is not a date-time "
             "(ISO 8601 or M/D/YYYY h:mm AM/PM)",
@@ -423,7 +423,8 @@ def test_load_reviews_reads_windows_1252_and_keeps_one_review_per_finding(tmp_pa
         ).encode("cp1252")
     )
 
-    reviews, rejected = load_reviews(path, TZ)
+    loaded = load_reviews(path, TZ)
+    reviews, rejected = loaded.decided, loaded.rejected
 
     assert rejected.empty
     assert reviews[["client_id", "evidence"]].isna().all(axis=None)  # a file from before them

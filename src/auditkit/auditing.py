@@ -24,6 +24,7 @@ from auditkit.policy import Policy
 from auditkit.privacy import findings_masker
 from auditkit.reviews import (
     STALE_COLUMNS,
+    LoadedReviews,
     apply_reviews,
     check_reviews_file,
     load_reviews,
@@ -34,7 +35,7 @@ from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
 from auditkit.rules.base import month_of, months_of, nothing_examined
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import Findings
-from auditkit.validation import Bundle
+from auditkit.validation import COVERAGE_COLUMNS, Bundle
 
 FINDING_COLUMNS = list(Findings.to_schema().columns)
 REVIEW_MARKS = ["review", "reviewer", "reviewed_at", "review_comment"]
@@ -63,6 +64,10 @@ class AuditResult:
         default_factory=lambda: pd.DataFrame(columns=REJECTED_COLUMNS)
     )
     reviews_file: Path | None = None
+    # The reviews file's rows read, accepted and set aside, as the bundle's files have theirs.
+    reviews_coverage: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=COVERAGE_COLUMNS)
+    )
     names_shown: bool = False  # --show-names: evidence keeps client names and phone numbers
     # A month's audit: compliance per rule and month over the whole bundle, for its trend.
     every_month: pd.DataFrame | None = None
@@ -81,6 +86,13 @@ class AuditResult:
         if self.rejected_reviews.empty:
             return self.bundle.rejected
         return pd.concat([self.bundle.rejected, self.rejected_reviews], ignore_index=True)
+
+    @property
+    def coverage(self) -> pd.DataFrame:
+        """Rows read, accepted and rejected per file: the bundle's, then the reviews file's."""
+        if self.reviews_coverage.empty:
+            return self.bundle.coverage
+        return pd.concat([self.bundle.coverage, self.reviews_coverage], ignore_index=True)
 
     @property
     def unchecked(self) -> dict[str, str]:
@@ -103,7 +115,10 @@ class AuditResult:
         marks = self.findings["review"].value_counts()
         counts = ", ".join(f"{marks.get(m, 0)} {m}" for m in ("confirmed", "dismissed", "new"))
         stale = len(self.stale_reviews)
-        return f"Reviews from {self.reviews_file}: {counts}; {stale} stale."
+        summary = f"Reviews from {self.reviews_file}: {counts}; {stale} stale"
+        if set_aside := self.reviews_coverage["rejected"].sum():
+            summary += f"; {counted(int(set_aside), 'row')} of the file set aside (rejected.csv)"
+        return summary + "."
 
     @cached_property
     def caveats(self) -> list[str]:
@@ -320,11 +335,16 @@ def finish_audit(
         findings_frame = findings_frame.reset_index(drop=True)
         path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
         if path is None:
-            decided, rejected_reviews = no_reviews(tz), pd.DataFrame(columns=REJECTED_COLUMNS)
+            loaded = LoadedReviews(
+                no_reviews(tz),
+                pd.DataFrame(columns=REJECTED_COLUMNS),
+                pd.DataFrame(columns=COVERAGE_COLUMNS),
+            )
         else:
-            decided, rejected_reviews = load_reviews(path, tz)
-            problems = counted(len(rejected_reviews), "problem")
-            say(f"read {path.name}: {counted(len(decided), 'review')}, {problems} set aside")
+            loaded = load_reviews(path, tz)
+            problems = counted(len(loaded.rejected), "problem")
+            say(f"read {path.name}: {counted(len(loaded.decided), 'review')}, {problems} set aside")
+        decided, rejected_reviews = loaded.decided, loaded.rejected
         findings_frame, held = apply_reviews(findings_frame, decided, mask)  # (order kept)
         stale = unmatched_reviews(decided, findings_frame, bundle, held)
         if masked is not None:
@@ -343,6 +363,7 @@ def finish_audit(
         opportunities_frame,
         stale_reviews=stale,
         rejected_reviews=rejected_reviews,
+        reviews_coverage=loaded.coverage,
         reviews_file=path,
         names_shown=show_names,
     )

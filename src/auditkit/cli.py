@@ -189,7 +189,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if not args.quiet:
         period = f"month {args.month}" if args.month else "everything in the bundle"
         print(f"Audited {args.bundle} ({period}; policy: {_policy_words(bundle.policy)})")
-        print(_table(bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
+        print(_table(result.coverage[["file", "rows_read", "accepted", "rejected"]]))
         print()
         print(_table(_summary(result)))
         for caveat in result.caveats:

@@ -744,7 +744,7 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
     findings table as several pieces (its rows as UTF-8 already), made as they are written."""
     rules = rule_summary(result)
     trend = monthly_trend(result)
-    coverage = result.bundle.coverage[["file", "encoding", "rows_read", "accepted", "rejected"]]
+    coverage = result.coverage[["file", "encoding", "rows_read", "accepted", "rejected"]]
     policy = result.bundle.policy
     reviews_note = (
         " Findings dismissed on review are not counted." if "review" in result.findings else ""

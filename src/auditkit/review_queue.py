@@ -472,7 +472,8 @@ class ReviewQueue(widgets.VBox):
         # The file as last read or written: read again when it is no longer so (_refresh).
         self._read_state = _file_state(self.reviews_file)
         if self.reviews_file.is_file():
-            decided, self.rejected = load_reviews(self.reviews_file, self._tz)
+            loaded = load_reviews(self.reviews_file, self._tz)
+            decided, self.rejected = loaded.decided, loaded.rejected
         else:
             decided, self.rejected = no_reviews(self._tz), pd.DataFrame()
         self._checked = result.findings[CHECK_COLUMNS]
@@ -602,9 +603,9 @@ class ReviewQueue(widgets.VBox):
         state = _file_state(self.reviews_file)
         if state is None or state == self._read_state:
             return 0
-        decided, rejected = load_reviews(self.reviews_file, self._tz)
-        marked = self._marked(decided)
-        self._read_state, self.rejected = state, rejected
+        loaded = load_reviews(self.reviews_file, self._tz)
+        marked = self._marked(loaded.decided)
+        self._read_state, self.rejected = state, loaded.rejected
         queue = self.all_findings
         marks = (
             queue[KEY]

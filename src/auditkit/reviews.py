@@ -11,6 +11,7 @@ decision; the earlier ones are history.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from auditkit.output import neutralise_formulas
 from auditkit.parsing import repair_text
 from auditkit.rules import RULES
 from auditkit.schemas import REVIEWS
-from auditkit.validation import Bundle, validate_table
+from auditkit.validation import COVERAGE_COLUMNS, Bundle, validate_table
 
 KEY = ["rule", "subject_id"]
 REVIEW_COLUMNS = [c.name for c in REVIEWS.columns]
@@ -51,13 +52,23 @@ def check_reviews_file(path: Path) -> None:
     check_named_file(path, "The reviews file", "the reviews file")
 
 
-def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The latest review of each finding, and the rows set aside (file, line, record_id, ...).
+@dataclass(frozen=True)
+class LoadedReviews:
+    """A reviews file as an audit uses it."""
+
+    decided: pd.DataFrame  # the latest review of each finding, with its source_line
+    rejected: pd.DataFrame  # rows set aside: file, line, record_id (rule and subject), reason
+    coverage: pd.DataFrame  # one row, as a bundle's files have: rows read, accepted, rejected
+
+
+def load_reviews(path: Path | str, tz: str) -> LoadedReviews:
+    """The latest review of each finding, the rows set aside, and the file's row counts.
 
     Times without an offset are clinic-local (`tz`). Of two reviews of one finding, the later
     `reviewed_at` wins; on a tie, the one further down the file. A review dated after today
     (a mistyped year, say) is set aside: as the latest, it would silently outrank every real
-    review of its finding. A file that cannot be used at all raises BundleError.
+    review of its finding. A rejected row is named by its rule and subject_id, as typed. A
+    file that cannot be used at all raises BundleError.
     """
     path = Path(path)
     check_reviews_file(path)
@@ -67,19 +78,15 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
     unknown = reviews[~reviews["rule"].isin(list(RULES))]
     # A day's grace: a reviewer's clock, or zone, may run ahead of this machine's.
     ahead = reviews[reviews["reviewed_at"] > pd.Timestamp.now(tz) + pd.Timedelta(days=1)]
+    typed = raw.frame.set_axis(raw.lines.to_numpy())  # each row as written, by its line
 
-    def set_aside(rows: pd.DataFrame, column: str, reasons: pd.Series) -> pd.DataFrame:
+    def set_aside(rows: pd.DataFrame, column: str, reasons: pd.Series | str) -> pd.DataFrame:
         return pd.DataFrame(
-            {
-                "file": raw.file,
-                "line": rows["source_line"],
-                "record_id": rows["rule"],
-                "column": column,
-                "reason": reasons,
-            },
+            {"file": raw.file, "line": rows["source_line"], "column": column, "reason": reasons},
             columns=REJECTED_COLUMNS,
         )
 
+    written_at = typed["reviewed_at"].reindex(ahead["source_line"]).to_numpy()
     rejected = pd.concat(
         [
             rejected,
@@ -92,19 +99,30 @@ def load_reviews(path: Path | str, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]
                 ahead,
                 "reviewed_at",
                 "reviewed_at '"
-                + ahead["reviewed_at"].astype("str")
+                + pd.Series(written_at, index=ahead.index, dtype="str")
                 + "' is in the future: a review is dated when it is made",
             ),
         ],
         ignore_index=True,
     ).sort_values("line", kind="stable", ignore_index=True)
+    named = typed["rule"].fillna("").str.upper() + " " + typed["subject_id"].fillna("")
+    # (a row of the wrong width is not in the frame: it keeps the first field it was named by)
+    by_line = named.str.strip().reindex(rejected["line"]).to_numpy()
+    rejected["record_id"] = rejected["record_id"].where(pd.isna(by_line), by_line)
     latest = (
         reviews.drop(index=unknown.index.union(ahead.index))
         .sort_values(["reviewed_at", "source_line"])
         .drop_duplicates(KEY, keep="last")
         .sort_values("source_line")
     )
-    return latest[[*REVIEW_COLUMNS, "source_line"]].reset_index(drop=True), rejected
+    lines = rejected["line"].nunique()
+    coverage = pd.DataFrame(
+        [["reviews", raw.file, raw.encoding, raw.rows_read, raw.rows_read - lines, lines]],
+        columns=COVERAGE_COLUMNS,
+    )
+    return LoadedReviews(
+        latest[[*REVIEW_COLUMNS, "source_line"]].reset_index(drop=True), rejected, coverage
+    )
 
 
 def as_recorded(evidence: pd.Series) -> pd.Series:
