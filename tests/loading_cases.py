@@ -35,6 +35,11 @@ def _base_replacing(name: str, *changes: tuple[bytes, bytes]) -> dict:
     return {"files": {name: data}}
 
 
+def _separated_by(name: str, separator: bytes) -> bytes:
+    """The base's file `name` with every comma another separator (none is inside quotes)."""
+    return (BUNDLES / "base" / name).read_bytes().replace(b",", separator)
+
+
 REQUIRED_CONTACT_COLUMNS = "contact_id, client_id, staff_id, direction, channel, started_at"
 
 FATAL_CASES = {
@@ -57,6 +62,28 @@ FATAL_CASES = {
     "file of blank lines": (
         {"case": "blank_file"},
         "staff.csv is empty: it has no header row and no records.",
+    ),
+    # European Excel writes "CSV" with semicolons; read with commas its header would be one
+    # column, and "no 'contact_id' column ... found: contact_id;client_id;..." contradicts itself.
+    "semicolon-separated file": (
+        {"files": {"contacts.csv": _separated_by("contacts.csv", b";")}},
+        "contacts.csv is separated by semicolons, not commas: save it as CSV (comma delimited) "
+        "and run again.",
+    ),
+    "semicolon-separated file with quoted fields (read exactly)": (
+        {
+            "files": {
+                "staff.csv": b'staff_id;first_name;last_name;role\r\n"S1";"Ana";"Reyes, MD";'
+                b"therapist\r\n"
+            }
+        },
+        "staff.csv is separated by semicolons, not commas: save it as CSV (comma delimited) and "
+        "run again.",
+    ),
+    "tab-separated file": (
+        {"files": {"clients.csv": _separated_by("clients.csv", b"\t")}},
+        "clients.csv is separated by tabs, not commas: save it as CSV (comma delimited) and run "
+        "again.",
     ),
     "header-only clients table": (
         {"case": "header_only_clients"},

@@ -132,19 +132,29 @@ def independent_text(data: bytes) -> str:
 
 
 def record_lines(data: bytes) -> list[int]:
-    """Physical first line of every non-blank record after the header, by Python's csv module."""
+    """Physical first line of every non-blank record after the header, by Python's csv module.
+
+    A record whose every field is empty or only spaces and tabs (`,,,,`, `  `) is blank too.
+    """
     reader = csv.reader(io.StringIO(independent_text(data), newline=""))
     starts, previous_end = [], 0
     with any_field_size():
         for record in reader:
-            if record:
+            if any(field.strip(" \t") for field in record):
                 starts.append(previous_end + 1)
             previous_end = reader.line_num
     return starts[1:]
 
 
-def _is_blank(value: object) -> bool:
+def _is_blank(value: object, spaces: bool = False) -> bool:
+    if spaces and isinstance(value, str) and not value.strip(" \t"):
+        return True
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _is_blank_cell(value: object) -> bool:
+    """A spreadsheet cell with nothing in it, or only spaces and tabs."""
+    return _is_blank(value, spaces=True)
 
 
 def independent_rows(path: Path) -> list[int] | None:
@@ -161,7 +171,7 @@ def independent_rows(path: Path) -> list[int] | None:
     if suffix == ".xlsx":
         sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
         rows = sheet.iter_rows(min_row=2, values_only=True)
-        return [i + 2 for i, row in enumerate(rows) if not all(map(_is_blank, row))]
+        return [i + 2 for i, row in enumerate(rows) if not all(map(_is_blank_cell, row))]
     return None
 
 

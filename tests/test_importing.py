@@ -616,6 +616,17 @@ def test_import_command_tells_rows_it_could_not_write_from_rows_it_marked(bundle
     )
 
 
+def test_import_of_a_semicolon_separated_export_exits_2_saying_so(bundle, tmp_path, capsys):
+    export = tmp_path / "calls.csv"
+    export.write_bytes((IMPORTS / "ringcentral_call_log.csv").read_bytes().replace(b",", b";"))
+    assert main(["import", str(export), "--preset", "ringcentral", "--into", str(bundle)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (
+        "auditkit: calls.csv is separated by semicolons, not commas: save it as CSV (comma "
+        "delimited) and run again."
+    )
+
+
 def test_import_command_with_a_bad_mapping_exits_2(bundle, tmp_path, capsys):
     (tmp_path / "m.toml").write_text('table = "calls"\n')
     export, mapping = str(IMPORTS / "ringcentral_call_log.csv"), str(tmp_path / "m.toml")

@@ -829,6 +829,117 @@ def test_parquet_typed_columns_are_read_as_values(make_bundle):
     assert appointments["status"].tolist() == ["attended", "no_show", "cancelled"]
 
 
+# Lines that look blank: spaces, a tab, Excel's ",,,,," for an emptied row, quoted empties.
+_CONTACTS_HEADER = (
+    b"contact_id,client_id,staff_id,direction,channel,started_at,duration_seconds,party,"
+    b"outcome,purpose,appointment_id,message\n"
+)
+_K1 = b"K1,C1,S1,outbound,phone,2026-03-09T13:25:00,45,client,voicemail,missed_session,A2,Hi\n"
+_K3 = b"K3,C2,S1,outbound,phone,2026-03-08T09:00:00,120,client,answered,scheduling,,Confirmed\n"
+_K9_TOO_WIDE = (
+    b"K9,C2,S1,outbound,phone,2026-03-08T09:00:00,120,client,answered,scheduling,,Hi,extra\n"
+)
+_BLANK_LOOKING = {
+    # name: (the lines from line 3 on, the accepted rows' lines, the rejected rows' lines,
+    #        whether Python's csv module reads the file rather than Arrow)
+    "emptied rows only (Arrow reads them, they are dropped)": (
+        b",,,,,,,,,,,\n,,,,,,,,,,,\r\n" + _K3,
+        [2, 5],
+        [],
+        False,
+    ),
+    "emptied rows after a trailing delimiter": (b",,,,,,,,,,,,\n" + _K3, [2, 4], [], False),
+    "spaces and tabs (Arrow refuses them; cut)": (b"   \n\t\n \t \n" + _K3, [2, 6], [], False),
+    "all kinds, and a row of another width": (
+        b"  \n\t\n,,,,,,,,,,,\n" + _K9_TOO_WIDE + b" , ,\t,\n" + _K3,
+        [2, 8],
+        [6],
+        False,
+    ),
+    "quoted empties of the header's width and of another": (
+        b'"",,,,,,,,,,," "\n""\n" ",""\n' + _K9_TOO_WIDE + _K3,
+        [2, 7],
+        [6],
+        False,
+    ),
+    "Windows-1252 (counted in full)": (
+        b"\t\n,,,,,,,,,,,\n,\xa0\n" + _K9_TOO_WIDE + _K3,
+        [2, 7],
+        [5, 6],  # a no-break space is no blank: line 5 is a row of 2 fields, set aside
+        False,
+    ),
+    "a bare quote elsewhere (read by the csv module)": (
+        b"  \n,,,,,,,,,,,\n" + _K9_TOO_WIDE + _K3.replace(b"Confirmed", b'5" tall'),
+        [2, 6],
+        [5],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_BLANK_LOOKING))
+def test_lines_that_look_blank_are_skipped_as_blank_lines_are(make_bundle, monkeypatch, name):
+    later, accepted_lines, rejected_lines, exactly = _BLANK_LOOKING[name]
+    if not exactly:  # the vectorised paths must manage it alone
+        monkeypatch.setattr(loading, "_read_csv_exactly", _must_not_be_called)
+    contacts = _CONTACTS_HEADER + _K1 + later
+
+    bundle = load(make_bundle(files={"contacts.csv": contacts}))
+
+    rejected = bundle.rejected[bundle.rejected["file"] == "contacts.csv"]
+    read = len(accepted_lines) + len(rejected_lines)
+    expected_encoding = "windows-1252" if name.startswith("Windows") else "utf-8"
+    assert coverage_of(bundle)["contacts"] == (
+        "contacts.csv", expected_encoding, read, len(accepted_lines), len(rejected_lines)
+    )  # fmt: skip
+    assert bundle.contacts["source_line"].tolist() == accepted_lines
+    assert rejected["line"].tolist() == rejected_lines
+    assert bundle.contacts["contact_id"].tolist() == ["K1", "K3"]
+    assert set(rejected["reason"]) <= {
+        "has 13 fields; the header has 12",
+        "has 2 fields; the header has 12",
+    }
+
+
+def _must_not_be_called(*args: object, **kwargs: object) -> None:
+    raise AssertionError("read by the csv module, not the vectorised path")
+
+
+def test_blank_looking_lines_before_the_header_are_skipped(make_bundle):
+    contacts = b" \n,,,\n\n" + _CONTACTS_HEADER + _K1 + b",,,,,,,,,,,\n" + _K3
+
+    bundle = load(make_bundle(files={"contacts.csv": contacts}))
+
+    assert coverage_of(bundle)["contacts"] == ("contacts.csv", "utf-8", 2, 2, 0)
+    assert bundle.contacts["source_line"].tolist() == [5, 7]
+
+
+def test_a_file_of_blank_looking_lines_is_empty(make_bundle):
+    with pytest.raises(BundleError) as caught:
+        load(make_bundle(files={"staff.csv": b"  \n,,,\n\t\r\n"}))
+    assert str(caught.value) == "staff.csv is empty: it has no header row and no records."
+
+
+def test_xlsx_rows_of_empty_or_space_cells_are_skipped(make_bundle):
+    path = make_bundle(drop=["staff.csv"])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["staff_id", "first_name", "last_name", "role"])
+    sheet.append(["S1", "Ana", "Reyes", "therapist"])
+    sheet.append([" ", None, "\t", "  "])  # cleared with the space bar: skipped
+    sheet.append([None, None, None, None])
+    sheet.append(["S2", "Ben", "Cho", "supervisor"])
+    sheet.append([" ", "Cara", None, "therapist"])  # a value: a row, its id missing
+    sheet.append(["S3", "Cara", "Diaz", "program_director"])
+    book.save(path / "staff.xlsx")
+
+    bundle = load(path)
+
+    assert coverage_of(bundle)["staff"] == ("staff.xlsx", "xlsx", 4, 3, 1)
+    assert bundle.staff["source_line"].tolist() == [2, 5, 7]
+    assert bundle.rejected.loc[bundle.rejected["file"] == "staff.xlsx", "line"].tolist() == [6]
+
+
 # --- fatal: a table that cannot be used stops the load ---------------------------------------
 
 

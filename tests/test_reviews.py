@@ -452,8 +452,13 @@ def test_load_reviews_reads_windows_1252_and_keeps_one_review_per_finding(tmp_pa
             "columns: rule, subject_id, decision, reviewer, reviewed_at. Columns found: rule, "
             "subject_id, decision, reviewed_at.",
         ),
+        (
+            b"rule;subject_id;decision;reviewer;reviewed_at\nMS001;A2;dismissed;QA1;2026-04-01\n",
+            "reviews.csv is separated by semicolons, not commas: save it as CSV (comma "
+            "delimited) and run again.",
+        ),
     ],
-    ids=["missing", "empty", "no-reviewer-column"],
+    ids=["missing", "empty", "no-reviewer-column", "semicolons"],
 )
 def test_an_unusable_reviews_file_stops_the_audit(tmp_path, contents, message):
     bundle = reviewed_bundle(tmp_path)

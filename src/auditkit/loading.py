@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from auditkit.columns import one_chunk
@@ -35,6 +36,10 @@ SOURCE_LINE = "source_line"  # added to every validated table: where each row ca
 CONVERTED = "converted.json"
 
 _QUOTE, _NEWLINE, _COMMA, _CR = 34, 10, 44, 13
+# Bytes a line may hold and still look blank: spaces, tabs, commas (Excel's ",,,,," for a row
+# whose cells were emptied) and a CRLF's CR. Such a line is skipped as a blank line is.
+_BLANKISH = np.zeros(256, dtype=bool)
+_BLANKISH[[32, 9, _COMMA, _CR, _NEWLINE]] = True
 
 # Peak memory of `load` per byte of CSV (the bytes, numpy masks, the Arrow table, the pandas
 # frame, validation's copies), measured on ~135 MB sample tables: 6.5x for text-heavy contacts,
@@ -159,6 +164,14 @@ class _Records:
     lines: np.ndarray  # the physical line it starts on, from 1
     fields: np.ndarray | None  # how many fields it has: unquoted commas + 1 (if counted)
     quotes: np.ndarray  # where every quote character is, for _has_bare_quote
+    blank: np.ndarray  # whether it looks blank: only spaces, tabs and commas (skipped)
+
+    def without_blank(self) -> _Records:
+        """The records that do not look blank (the quotes are all the file's still)."""
+        keep = ~self.blank
+        fields = None if self.fields is None else self.fields[keep]
+        kept = self.starts[keep], self.ends[keep], self.lines[keep], fields, self.quotes
+        return _Records(*kept, self.blank[keep])
 
 
 def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
@@ -197,7 +210,7 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
         lines_so_far += len(ends)
     none = np.zeros(0, dtype=np.int64)
     if size == 0:  # a zero-byte file: no records (the caller reports it as empty)
-        return _Records(none, none, none, none if count_fields else None, none)
+        return _Records(none, none, none, none if count_fields else None, none, none.astype(bool))
     line_end = np.concatenate(line_ends).astype(np.int64)
     record_end = np.concatenate(record_ends).astype(np.int64)
     quote = np.concatenate(quotes).astype(np.int64)
@@ -225,9 +238,37 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
     # A blank line (or a lone CR) is no record, as for every CSV reader.
     blank = (lengths == 0) | ((lengths == 1) & (buf[np.minimum(starts, size - 1)] == _CR))
     keep = ~blank
+    starts, ends = starts[keep], ends[keep]
     return _Records(
-        starts[keep], ends[keep], lines[keep], None if fields is None else fields[keep], quote
+        starts,
+        ends,
+        lines[keep],
+        None if fields is None else fields[keep],
+        quote,
+        _blank_looking(buf, starts, ends),
     )
+
+
+def _blank_looking(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Which records hold nothing but spaces, tabs and commas: a line of spaces, or Excel's
+    ",,,,," for a row whose cells were emptied. They are no record, as a blank line is none.
+
+    Only records that begin with such a byte are looked at (rarely any in an export); their
+    bytes are checked together, one pass over the span from the first to the last of them.
+    """
+    blank = np.zeros(len(starts), dtype=bool)
+    if len(starts) == 0:
+        return blank
+    maybe = np.flatnonzero(_BLANKISH[buf[starts]])  # (records are never empty here)
+    if len(maybe) == 0:
+        return blank
+    low, high = int(starts[maybe[0]]), int(ends[maybe[-1]])
+    # One more True past the span, so the last record's segment has an end to run to.
+    holds = np.ones(high - low + 1, dtype=bool)
+    np.logical_not(_BLANKISH[buf[low:high]], out=holds[:-1])
+    bounds = np.column_stack((starts[maybe] - low, ends[maybe] - low)).ravel()
+    blank[maybe] = ~np.logical_or.reduceat(holds, bounds)[::2]
+    return blank
 
 
 def _holds(buf: np.ndarray, byte: int) -> bool:
@@ -301,11 +342,21 @@ def _any_field_size() -> Iterator[None]:
         csv.field_size_limit(limit)
 
 
-def _field_at(record: str, position: int) -> str:
-    """One field of a CSV record (quotes undone), blank when the record is too short."""
+def _fields(record: str) -> list[str]:
+    """The fields of one CSV record, quotes undone."""
     with _any_field_size():
-        fields = next(csv.reader(io.StringIO(record, newline="")), [])
+        return next(csv.reader(io.StringIO(record, newline="")), [])
+
+
+def _field_at(fields: list[str], position: int) -> str:
+    """One field of a record, stripped; blank when the record is too short."""
     return fields[position].strip() if position < len(fields) else ""
+
+
+def _is_blank_record(fields: list[str]) -> bool:
+    """Whether every field is empty or only spaces and tabs: no record, as a blank line is
+    none (a row whose cells were emptied in a spreadsheet, `,,,,,` or `"",""`)."""
+    return not any(field.strip(" \t") for field in fields)
 
 
 def _has_bare_quote(buf: np.ndarray, quotes: np.ndarray) -> bool:
@@ -360,13 +411,14 @@ def _read_csv_exactly(
     records, lines, last_line = [], [], 0
     with _any_field_size():
         for record in reader:
-            if record:
+            if not _is_blank_record(record):  # a blank line is [], `,,,` is ["", "", ""]
                 records.append(record)
                 lines.append(last_line + 1)
             last_line = reader.line_num
     if not records:
         raise BundleError(f"{file} is empty: it has no header row and no records.")
     names = records[0]
+    _check_separator(file, names)
     # A trailing delimiter the header lacks: the empty field it ends the record with is no value.
     records = [r[:-1] if len(r) == len(names) + 1 and r[-1] == "" else r for r in records]
     keys = [normalise_column_name(n) for n in names]
@@ -486,20 +538,29 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     optimistic = encoding == "utf-8"
     unquoted = optimistic and not _holds(buf, _QUOTE)
     records = _scan(buf[:_SCAN_BLOCK] if unquoted else buf, count_fields=not optimistic)
-    header_in_block = len(records.ends) > 0 and records.ends[0] < _SCAN_BLOCK
+    header_in_block = bool(np.any(~records.blank & (records.ends < _SCAN_BLOCK)))
     if unquoted and len(buf) > _SCAN_BLOCK and not header_in_block:
         records = _scan(buf, count_fields=False)  # a header, or blank lines, of 4 MB or more
-    if len(records.starts) == 0:
+    if np.all(records.blank):
         raise BundleError(f"{path.name} is empty: it has no header row and no records.")
     if _has_bare_quote(buf, records.quotes):
         return _read_csv_exactly(path.name, data, table, encoding, id_column)
-    header_text = bytes(buf[records.starts[0] : records.ends[0]]).decode().rstrip("\r")
+    # Lines that look blank before the header are cut from what Arrow parses (the slow path):
+    # Arrow would take the first of them for the header.
+    optimistic = optimistic and not records.blank[0]
+    present = records.without_blank()
+    header_text = bytes(buf[present.starts[0] : present.ends[0]]).decode().rstrip("\r")
     with _any_field_size():
         names = next(csv.reader(io.StringIO(header_text, newline="")))
+    _check_separator(path.name, names)
     if optimistic:
+        # Arrow parses rows that look blank but have the header's width (",,,,,"), one per
+        # line here, and _without_blank_rows drops them with their lines; any other blank
+        # looking line (spaces) is of another width, so Arrow refuses the file and the slow
+        # path below cuts them out.
         lines = np.arange(1, _physical_lines(buf) + 1) if unquoted else records.lines
-        spare = _first_record_has_spare_field(buf, records, len(names))
-        del records, buf, data
+        spare = _first_record_has_spare_field(buf, present, len(names))
+        del records, present, buf, data
         try:
             parsed = _arrow_csv(path, names, path.name, spare)
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
@@ -510,14 +571,20 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
                 "writing it. Try again once the export is complete."
             )
         if parsed is not None and parsed.num_rows == len(lines) - 1:
+            parsed, kept = _without_blank_rows(parsed, lines[1:])
             frame = parsed.to_pandas()
             del parsed
             malformed = _malformed(path.name, [], [], [], len(names))
-            return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
+            return RawTable(table, path.name, frame, pd.Series(kept), malformed, encoding)
         del parsed
         data = decode(_read_bytes(path))[0]
         buf = np.frombuffer(data, dtype=np.uint8)
         records = _scan(buf)
+    elif records.fields is None:  # scanned for the fast path, which a blank-looking line bars
+        records = _scan(buf)
+    # Records that look blank are cut from the bytes Arrow parses, as malformed records are.
+    blank_starts, blank_ends = records.starts[records.blank], records.ends[records.blank]
+    records = records.without_blank()
     starts, ends, lines, counts = records.starts, records.ends, records.lines, records.fields
     assert counts is not None  # (counted by the scan just made)
     # Records of one field more than the header, that one empty (a trailing delimiter the
@@ -534,17 +601,22 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     bad = np.flatnonzero(wrong)
     keys = [normalise_column_name(n) for n in names]
     id_at = keys.index(id_column) if id_column in keys else 0
+    # Records of another width are split one by one (only they): one whose fields are all
+    # empty once unquoted (`""`, `" ",`) is cut as a blank-looking line is, not set aside.
+    split = [_fields(bytes(buf[starts[i] : ends[i]]).decode()) for i in bad]
+    empty = np.array([_is_blank_record(fields) for fields in split], dtype=bool)
+    shown = np.flatnonzero(~empty)
     malformed = _malformed(
         path.name,
-        lines[bad],
-        [_field_at(bytes(buf[starts[i] : ends[i]]).decode(), id_at) for i in bad],
-        counts[bad].tolist(),
+        lines[bad[shown]],
+        [_field_at(split[i], id_at) for i in shown],
+        counts[bad[shown]].tolist(),
         int(counts[0]),
     )
     # The file without its malformed records and trailing delimiters, from the bytes in hand.
     cut = trailing & (not every)
-    cut_from = np.concatenate((starts[bad], delimiters[cut]))
-    cut_to = np.concatenate((ends[bad], field_ends[cut]))
+    cut_from = np.concatenate((starts[bad], delimiters[cut], blank_starts))
+    cut_to = np.concatenate((ends[bad], field_ends[cut], blank_ends))
     source = pa.BufferReader(_drop_spans(buf, cut_from, cut_to) if len(cut_from) else data)
     try:
         parsed = _arrow_csv(source, names, path.name, every)
@@ -554,9 +626,72 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     if parsed.num_rows != len(lines) - 1:  # quoting the splitter misread: take the exact path
         return _read_csv_exactly(path.name, data, table, encoding, id_column)
     del source, buf, data  # the file's bytes: Arrow holds the values, and we the lines
+    parsed, kept = _without_blank_rows(parsed, lines[1:])  # e.g. `" ",""`, quoted
     frame = parsed.to_pandas()
     del parsed
-    return RawTable(table, path.name, frame, pd.Series(lines[1:]), malformed, encoding)
+    return RawTable(table, path.name, frame, pd.Series(kept), malformed, encoding)
+
+
+def _without_blank_rows(parsed: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """The rows, and their lines, less those whose every field is empty or only spaces and
+    tabs: an emptied spreadsheet row is no record, as a blank line is none.
+
+    Column by column, each only for the rows still blank so far: an export's first column
+    (its ids) is never blank, so nearly always one column is looked at, and then no more.
+    """
+    if parsed.num_columns == 0 or parsed.num_rows == 0:
+        return parsed, lines
+    if not all(pa.types.is_large_string(c.type) for c in parsed.columns):
+        return parsed, lines  # (never: every column is read as text)
+    rows = _maybe_blank(parsed.column(0))  # only these can be blank in the first column
+    for column in parsed.columns:
+        if len(rows) == 0:
+            return parsed, lines
+        values = column.take(pa.array(rows))
+        blank = pc.fill_null(pc.match_substring_regex(values, r"^[ \t]*$"), True)
+        rows = rows[blank.to_numpy(zero_copy_only=False)]
+    if len(rows) == 0:
+        return parsed, lines
+    keep = np.ones(parsed.num_rows, dtype=bool)
+    keep[rows] = False
+    return parsed.filter(pa.array(keep)), lines[keep]
+
+
+def _maybe_blank(column: pa.ChunkedArray) -> np.ndarray:
+    """The rows whose value in a text column is missing, empty or begins with a space or tab:
+    found from Arrow's offsets and bytes where they lie, a thirtieth of the time of a regular
+    expression over a million ids."""
+    found, before = [], 0
+    for chunk in column.chunks:
+        n = len(chunk)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset :][: n + 1]
+        data = chunk.buffers()[2]
+        text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
+        if len(text) == 0:
+            text = np.zeros(1, np.uint8)
+        first = text[np.minimum(offsets[:-1], len(text) - 1)]
+        maybe = (offsets[1:] == offsets[:-1]) | (first == 32) | (first == 9)
+        if chunk.null_count:
+            maybe |= chunk.is_null().to_numpy(zero_copy_only=False)
+        found.append(np.flatnonzero(maybe) + before)
+        before += n
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def _check_separator(file: str, names: list[str]) -> None:
+    """Refuse a file separated by semicolons or tabs (what Excel writes as "CSV" where the
+    comma is the decimal mark, or as tab-delimited text) in so many words: read with commas,
+    its whole header is one column, and "no 'contact_id' column" would contradict the names
+    the message then lists."""
+    if len(names) != 1:
+        return
+    found = {word: names[0].count(char) for char, word in ((";", "semicolons"), ("\t", "tabs"))}
+    word = max(found, key=lambda w: found[w])
+    if found[word]:
+        raise BundleError(
+            f"{file} is separated by {word}, not commas: save it as CSV (comma delimited) and "
+            "run again."
+        )
 
 
 def _arrow_csv(
@@ -649,7 +784,7 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
             frame[column] = _as_text(frame[column])
     # Missing cells stay missing through astype("str"); the text "None" or "nan" is text.
     frame = frame.replace({"": pd.NA})
-    blank = frame.isna().all(axis=1).to_numpy()
+    blank = _blank_frame_rows(frame, spaces=path.suffix.lower() == ".xlsx")
     empty = pd.DataFrame(columns=REJECTED_COLUMNS)
     return RawTable(
         spec.name,
@@ -659,6 +794,27 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
         empty,
         "xlsx" if path.suffix.lower() == ".xlsx" else "parquet",
     )
+
+
+def _blank_frame_rows(frame: pd.DataFrame, spaces: bool) -> np.ndarray:
+    """Which rows have every cell empty (or, with `spaces`, only spaces and tabs, as a cell
+    a spreadsheet user "cleared" with the space bar has): no record, as a blank CSV line is none.
+
+    Each column is looked at only for the rows still blank so far, so nearly always one column
+    is, for the first column of an export (its ids) is never blank.
+    """
+    rows = np.arange(len(frame))
+    for column in frame.columns:
+        if len(rows) == 0:
+            break
+        values = frame[column].iloc[rows]
+        cell = values.isna().to_numpy()
+        if spaces and pd.api.types.is_string_dtype(values.dtype):
+            cell = cell | values.str.fullmatch(r"[ \t]*").fillna(False).to_numpy(dtype=bool)
+        rows = rows[cell]
+    blank = np.zeros(len(frame), dtype=bool)
+    blank[rows] = True
+    return blank
 
 
 def printable(text: str, length: int = 40) -> str:
