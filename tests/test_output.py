@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from auditkit import output
+from auditkit.errors import OutputError
 from auditkit.output import (
     ABANDONED_AFTER_SECONDS,
     neutralise_formulas,
@@ -138,6 +139,18 @@ def test_a_full_disk_stops_the_audit_in_words_and_leaves_no_half_file(
     )
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
     assert not (out / "report.xlsx").exists()
+
+
+def test_a_folder_refusing_files_is_named_without_advice_to_free_space(tmp_path):
+    def refused(data):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with pytest.raises(OutputError) as raised:
+        output.write_atomically(tmp_path / "findings.csv", map(refused, [b"x"]))
+    assert str(raised.value) == (
+        f"{tmp_path / 'findings.csv'} could not be written: Read-only file system. Name a folder "
+        "you can write to and try again."
+    )
 
 
 def test_freed_memory_goes_back_to_the_system_where_glibc_can():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import os
 import re
@@ -108,9 +109,13 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
 
 
 def _unwritable(path: Path, error: OSError) -> OutputError:
+    """The advice follows the cause: a full disk needs space; a folder that refuses files (a
+    read-only or system folder) needs another folder, which space would not help."""
+    refused = error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    space = "Free space on the disk, or name a folder you can write to,"
+    advice = "Name a folder you can write to" if refused else space
     return OutputError(
-        f"{path} could not be written: {error.strerror or error}. Free space on the disk, or "
-        "name a folder you can write to, and try again."
+        f"{path} could not be written: {error.strerror or error}. {advice} and try again."
     )
 
 
