@@ -9,8 +9,9 @@ import review_fixtures
 from rule_fixtures import build_bundle
 
 from auditkit import audit
-from auditkit.auditing import for_month
+from auditkit.auditing import for_clinicians, for_month
 from auditkit.cli import main
+from auditkit.errors import AuditkitError
 from auditkit.policy import Policy
 from auditkit.rules import RULES
 from auditkit.schemas import Findings
@@ -140,6 +141,62 @@ def test_a_months_audit_cannot_be_cut_to_another_month(tmp_path):
     march = audit(sample(tmp_path), month="2026-03")
     with pytest.raises(ValueError, match="an audit of 2026-03 holds nothing of 2026-04"):
         for_month(march, "2026-04")
+
+
+def test_a_clinicians_audit_is_the_clinics_cut_to_their_records(tmp_path):
+    whole = audit(sample(tmp_path))
+    t1 = audit(whole.bundle, clinicians=["T1"])
+
+    assert t1.clinicians == ("T1",)
+    pd.testing.assert_frame_equal(t1.findings, for_clinicians(whole, ["T1"]).findings)
+    assert t1.findings[["rule", "subject_id", "staff_id"]].values.tolist() == [
+        ["MS001", "A2", "T1"],
+        ["NT001", "A2", "T1"],
+    ]
+    examined = t1.compliance.set_index("rule").query("opportunities > 0")
+    assert examined.to_dict("index") == {
+        "MS001": {"opportunities": 2, "findings": 1, "compliance": 0.5},
+        "MS002": {"opportunities": 1, "findings": 0, "compliance": 1.0},
+        "MS003": {"opportunities": 1, "findings": 0, "compliance": 1.0},
+        "VM001": {"opportunities": 1, "findings": 0, "compliance": 1.0},
+        "VM002": {"opportunities": 1, "findings": 0, "compliance": 1.0},
+        "NT001": {"opportunities": 2, "findings": 1, "compliance": 0.5},
+        "NT002": {"opportunities": 1, "findings": 0, "compliance": 1.0},
+        "PC001": {"opportunities": 1, "findings": 0, "compliance": 1.0},
+    }
+    t2 = audit(whole.bundle, clinicians=["T2"])
+    assert t2.findings.empty
+    assert t2.compliance.set_index("rule").loc["MS001", "opportunities"] == 1
+    # the bundle's own rows and reviews stay in the result, whoever it is for
+    assert t1.rejected.equals(whole.rejected)
+    assert for_clinicians(whole, []) is whole
+
+
+def test_a_clinicians_month_has_their_trend(tmp_path):
+    april = audit(sample(tmp_path), month="2026-04", clinicians=["T1"])  # T1: March only
+    assert april.opportunities.empty
+    assert april.caveats == []  # the clinic had records in April: no empty month
+    assert april.every_month[["rule", "month", "opportunities"]].values.tolist() == [
+        ["MS001", "2026-03", 2],
+        ["MS002", "2026-03", 1],
+        ["MS003", "2026-03", 1],
+        ["NT001", "2026-03", 2],
+        ["NT002", "2026-03", 1],
+        ["PC001", "2026-03", 1],
+        ["VM001", "2026-03", 1],
+        ["VM002", "2026-03", 1],
+    ]
+    with pytest.raises(ValueError, match="narrow the clinic's whole audit by clinician, then"):
+        for_clinicians(april, ["T2"])
+
+
+def test_a_clinician_not_on_the_staff_is_refused_before_the_rules_run(tmp_path):
+    with pytest.raises(AuditkitError) as refused:
+        audit(sample(tmp_path), clinicians=["T1", "T9"])
+    assert str(refused.value) == (
+        "No clinician T9 in the bundle's staff table: name a staff_id it holds (ADM, DIR, SUP, "
+        "T1, T2)."
+    )
 
 
 def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):

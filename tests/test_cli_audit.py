@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from review_fixtures import reviewed_bundle, write_reviews
@@ -521,3 +522,40 @@ def test_reviews_rows_set_aside_show_in_the_coverage_and_the_reviews_line(tmp_pa
     ]
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "<td>reviews.csv</td>" in page
+
+
+def test_a_clinicians_report_holds_their_records_and_leaves_the_bundles_own(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
+
+    assert audit(bundle, tmp_path, "--clinician", "T1") == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"Audited {bundle.path} (everything in the bundle; only the records of T1;"
+    )
+    assert summary_rows(out)["MS001"] == [2, 0, 1, 1.0]  # T2's no-show is not theirs
+    findings = pd.read_csv(tmp_path / "out" / "findings.csv", dtype=str)
+    assert findings[["rule", "subject_id", "staff_id"]].values.tolist() == [
+        ["MS001", "A2", "T1"],
+        ["NT001", "A2", "T1"],
+    ]
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '<p class="scope">For T1 Robin Example: the findings and compliance of this ' in page
+    assert "The bundle's input rows set aside are not listed in a clinician's report" in page
+    assert "The bundle's stale reviews are not listed in a clinician's report" in page
+    book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx", read_only=True)
+    assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
+    # the folder is the supervisor's: the bundle's tables are written as ever
+    assert (tmp_path / "out" / "rejected.csv").is_file()
+    assert (tmp_path / "out" / "stale_reviews.csv").is_file()
+
+
+def test_a_clinician_the_staff_table_lacks_exits_2(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+
+    assert audit(bundle, tmp_path, "--clinician", "T9", "--quiet") == 2
+
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: No clinician T9 in the bundle's staff table: name a staff_id it holds (ADM, "
+        "DIR, SUP, T1, T2)."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -71,6 +71,8 @@ class AuditResult:
     names_shown: bool = False  # --show-names: evidence keeps client names and phone numbers
     # A month's audit: compliance per rule and month over the whole bundle, for its trend.
     every_month: pd.DataFrame | None = None
+    # A clinician's audit (staff_ids): their records' findings and figures; () is the clinic's.
+    clinicians: tuple[str, ...] = ()
     # compliance_by's tables, each grouped once: a report and the CLI ask for the same ones.
     _tables: dict[tuple[str, ...], pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -407,8 +409,10 @@ def audit(
     reviews: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
+    clinicians: Sequence[str] = (),
 ) -> AuditResult:
-    """Check every rule; with `month` (YYYY-MM), keep what happened in that month.
+    """Check every rule; with `month` (YYYY-MM), keep what happened in that month; with
+    `clinicians` (staff_ids), keep their records (see `for_clinicians`).
 
     `policy` overrides the one the bundle was loaded with. Rules always see the whole bundle,
     so look-backs (earlier no-shows, approvals given before the month) still count; only the
@@ -426,15 +430,51 @@ def audit(
     policy lists as [name], and phone numbers as [phone], unless `show_names`.
     """
     check_auditable(bundle.path)
+    check_clinicians(bundle, clinicians)
     if reviews is not None:
         check_reviews_file(Path(reviews))
     if policy is not None:
         bundle = replace(bundle, policy=policy)
-    result = for_month(
-        finish_audit(bundle, check_rules(bundle, progress), reviews, progress, show_names), month
-    )
+    result = finish_audit(bundle, check_rules(bundle, progress), reviews, progress, show_names)
+    result = for_month(for_clinicians(result, clinicians), month)
     release_unused_memory()
     return result
+
+
+def check_clinicians(bundle: Bundle, clinicians: Sequence[str]) -> None:
+    """Refuse, before the rules run, a clinician the staff table does not hold: a mistyped id
+    would give an empty report that reads as a clinician with nothing to answer for."""
+    staff = bundle.tables["staff"]["staff_id"]
+    if unknown := [c for c in clinicians if c not in set(staff)]:
+        known = ", ".join(sorted(staff)[:8]) + (", ..." if len(staff) > 8 else "")
+        raise AuditkitError(
+            f"No clinician {unknown[0]} in the bundle's staff table: name a staff_id it holds "
+            f"({known})."
+        )
+
+
+def for_clinicians(result: AuditResult, clinicians: Sequence[str]) -> AuditResult:
+    """An audit of the clinic narrowed to the records of `clinicians` (staff_ids); () keeps all.
+
+    A supervisor's page for one trainee: their findings, their compliance, their trend. Rules
+    saw the whole bundle, so a clinician's figures are those the clinic's audit gives them. What
+    belongs to the bundle rather than to a clinician, the input rows set aside and the stale
+    reviews, stays in the result (the CLI writes them as ever) and is left off their report.
+    Narrow by clinician before by month, so a month's trend is theirs too.
+    """
+    if not clinicians:
+        return result
+    if result.month is not None or result.clinicians:
+        raise ValueError("narrow the clinic's whole audit by clinician, then by month")
+    ids = tuple(dict.fromkeys(clinicians))  # in the order given, once each
+    return replace(
+        result,
+        findings=result.findings[result.findings["staff_id"].isin(ids)].reset_index(drop=True),
+        opportunities=result.opportunities[result.opportunities["staff_id"].isin(ids)].reset_index(
+            drop=True
+        ),
+        clinicians=ids,
+    )
 
 
 def for_month(result: AuditResult, month: str | None) -> AuditResult:

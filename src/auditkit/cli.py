@@ -164,6 +164,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         "reviews": args.reviews,
         "progress": progress,
         "show_names": args.show_names,
+        "clinicians": tuple(args.clinician),
     }
     if args.engine == "dask":
         from auditkit.distributed import audit_on_dask  # Dask is an optional extra
@@ -188,6 +189,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         period = f"month {args.month}" if args.month else "everything in the bundle"
+        if args.clinician:
+            period += f"; only the records of {', '.join(result.clinicians)}"
         print(f"Audited {args.bundle} ({period}; policy: {_policy_words(bundle.policy)})")
         print(_table(result.coverage[["file", "rows_read", "accepted", "rejected"]]))
         print()
@@ -383,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     run.add_argument("--out", default="out", help="folder for the results (default: out)")
     run.add_argument("--month", type=_month, help="audit only this month, YYYY-MM")
+    run.add_argument(
+        "--clinician",
+        action="append",
+        default=[],
+        metavar="STAFF_ID",
+        help="a report of only this clinician's records, for them (repeat for several)",
+    )
     run.add_argument(
         "--reviews", help="review decisions CSV (default: the bundle's reviews.csv, if any)"
     )

@@ -37,8 +37,10 @@ import pandas as pd
 from auditkit.auditing import (
     AuditResult,
     check_auditable,
+    check_clinicians,
     check_rules,
     finish_audit,
+    for_clinicians,
     for_month,
 )
 from auditkit.errors import AuditkitError
@@ -243,6 +245,7 @@ def audit_on_dask(
     reviews: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
+    clinicians: Sequence[str] = (),
 ) -> AuditResult:
     """`audit`, with the rules run per client partition on a Dask cluster; the same result.
 
@@ -252,6 +255,7 @@ def audit_on_dask(
     leave the other workers idle.
     """
     check_auditable(bundle.path)
+    check_clinicians(bundle, clinicians)
     say = progress or (lambda _message: None)
     with dask_client(scheduler) as client:
         from distributed import as_completed  # installed: dask_client says how otherwise
@@ -270,4 +274,5 @@ def audit_on_dask(
         )
         for code in RULES
     }
-    return for_month(finish_audit(bundle, checked, reviews, progress, show_names), month)
+    result = finish_audit(bundle, checked, reviews, progress, show_names)
+    return for_month(for_clinicians(result, clinicians), month)

@@ -519,7 +519,11 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
         ),
         (_percent(overall), f"compliance over all rules ({pooled})"),
         (examined, "records examined, once per rule that examines them"),
-        (result.rows_rejected, "input rows rejected"),
+        (
+            result.rows_rejected,
+            "input rows rejected"
+            + (" in the bundle (not listed here)" if result.clinicians else ""),
+        ),
     ]
     if "review" in result.findings:
         dismissed = int((result.findings["review"] == "dismissed").sum())
@@ -734,6 +738,34 @@ def _privacy_note(result: AuditResult) -> str:
     )
 
 
+def _clinicians_words(result: AuditResult) -> list[str]:
+    """The clinicians a clinician's report is for, as the heatmap names them ([] for a clinic's)."""
+    names = clinician_names(result)
+    return [names.get(staff_id, staff_id) for staff_id in result.clinicians]
+
+
+def _scope_note(clinicians: list[str]) -> str:
+    """Says, at the top, that a clinician's report holds only their records."""
+    if not clinicians:
+        return ""
+    whose = "these clinicians" if len(clinicians) > 1 else "this clinician"
+    return (
+        f'<p class="scope">For {html_text(", ".join(clinicians))}: the findings and compliance '
+        f"of {whose}'s records only; the clinic's report has everyone's.</p>"
+    )
+
+
+def _bundles_own(result: AuditResult, what: str, table: str) -> str:
+    """In place of a listing that is the bundle's rather than a clinician's, in their report:
+    it is no part of their work, and it names other clients' records. '' in a clinic's."""
+    if not result.clinicians:
+        return ""
+    return (
+        f"<p class=\"note\">The bundle's {what} are not listed in a clinician's report: see the "
+        f"clinic's report, or {table} beside this page.</p>"
+    )
+
+
 def render_html(result: AuditResult) -> str:
     """The whole report page as one self-contained HTML document."""
     return "".join(p if isinstance(p, str) else str(p, "utf-8") for p in _page_pieces(result))
@@ -749,8 +781,11 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
     reviews_note = (
         " Findings dismissed on review are not counted." if "review" in result.findings else ""
     )
+    clinicians = _clinicians_words(result)
     values: dict[str, str | Iterator[str | bytes]] = {
-        "clinic": html_text(policy.clinic.name or "the clinic"),
+        "clinic": html_text(", ".join([policy.clinic.name or "the clinic", *clinicians])),
+        "scope": _scope_note(clinicians),
+        "listed": "listed in the clinic's report" if clinicians else "listed at the end",
         "period": html_text(_period(result, trend)),
         "policy": html_text(policy.source),
         "generated": html_text(dt.datetime.now(policy.tz).strftime("%Y-%m-%d %H:%M %Z")),
@@ -763,14 +798,16 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
         ),
         "reviews_note": reviews_note,
         "reviews": html_text(result.reviews_summary),
-        "stale": _html_table(
+        "stale": _bundles_own(result, "stale reviews", "stale_reviews.csv")
+        or _html_table(
             result.stale_reviews[["rule", "subject_id", "decision", "reviewer", "reason"]],
             empty="None: every review still matches a finding.",
         ),
         "rules": _rules_table(rules),
         "trend_note": html_text(_trend_note(result)),
         "findings": _findings_table(result),
-        "rejected": _html_table(
+        "rejected": _bundles_own(result, "input rows set aside", "rejected.csv")
+        or _html_table(
             result.rejected, numeric=["line"], empty="No rows were rejected: every row was used."
         ),
         "vega": vega_javascript(),
@@ -794,7 +831,8 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
 
 
 def render_xlsx(result: AuditResult) -> bytes:
-    """The workbook: Findings, Rules, Clinicians, Months, Stale reviews and Rejected sheets.
+    """The workbook: Findings, Rules, Clinicians, Months, Stale reviews and Rejected sheets
+    (a clinician's, the first four).
 
     Text is neutralised like the CSVs ('=…' becomes "'=…") and also stored as text, so neither
     Excel nor any other reader runs it.
@@ -804,9 +842,9 @@ def render_xlsx(result: AuditResult) -> bytes:
         ("Rules", rule_summary(result), ["compliance"]),
         ("Clinicians", clinician_summary(result), ["compliance"]),
         ("Months", _months(result), ["compliance"]),
-        ("Stale reviews", result.stale_reviews, ()),
-        ("Rejected", result.rejected, ()),
     ]
+    if not result.clinicians:  # the bundle's, not a clinician's: see for_clinicians
+        sheets += [("Stale reviews", result.stale_reviews, ()), ("Rejected", result.rejected, ())]
     return xlsx_workbook((title, neutralise_formulas(frame), p) for title, frame, p in sheets)
 
 
