@@ -249,3 +249,27 @@ def test_escaped_rewrites_only_the_texts_holding_a_character_to_escape():
         "",
     ]
     assert output.escaped(texts.iloc[2:3], escapes).tolist() == ["plain"]
+
+
+def test_a_lock_a_crashed_writer_left_is_taken_over(tmp_path):
+    target = tmp_path / "reviews.csv"
+    lock = tmp_path / ".reviews.csv.lock"
+    lock.touch()
+    old = time.time() - output.LOCK_ABANDONED_SECONDS - 5
+    os.utime(lock, (old, old))
+    with output.exclusive(target):
+        assert lock.is_file()
+    assert not lock.exists()
+
+
+def test_a_file_held_by_another_writer_too_long_stops_the_save(tmp_path, monkeypatch):
+    monkeypatch.setattr(output, "LOCK_WAIT_SECONDS", 0.1)
+    target = tmp_path / "reviews.csv"
+    (tmp_path / ".reviews.csv.lock").touch()  # someone is saving
+    with pytest.raises(OutputError) as stopped, output.exclusive(target):
+        pass
+    assert str(stopped.value) == (
+        f"{target} is being written by someone else ({tmp_path / '.reviews.csv.lock'} has been "
+        "there for over 0 seconds): nothing was saved. Try again in a moment; if nobody else is "
+        "saving, delete that lock file."
+    )

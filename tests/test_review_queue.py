@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -243,11 +245,13 @@ def test_the_buttons_are_disabled_while_a_decision_is_saved(bundle, tmp_path, mo
     queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
     during = []
 
+    append = auditkit.review_queue._append_review
+
     def save(path, review):
         during.append((queue.confirm_button.disabled, queue.dismiss_button.disabled))
-        save_review(path, review)
+        append(path, review)
 
-    monkeypatch.setattr(auditkit.review_queue, "save_review", save)
+    monkeypatch.setattr(auditkit.review_queue, "_append_review", save)
     decide(queue, "dismiss", comment="fee waived")
     assert during == [(True, True)]
     assert (queue.confirm_button.disabled, queue.dismiss_button.disabled) == (False, False)
@@ -575,6 +579,55 @@ def test_a_decision_made_elsewhere_meanwhile_is_replaced_only_when_asked_again(b
     assert "Decided: <strong>dismissed</strong> by Jordan on " in first.record.value
     assert first.status.value == "1 decision saved elsewhere was loaded."
     assert audit(bundle, reviews=reviews).findings.loc[0, "review"] == "dismissed"
+
+
+def test_a_replacing_decision_outranks_one_dated_by_a_clock_running_ahead(bundle, tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    ahead = (pd.Timestamp.now(tz="America/Los_Angeles") + pd.Timedelta(minutes=10)).floor("s")
+    save_review(  # Sam's laptop runs ten minutes fast (within the loader's day of grace)
+        reviews,
+        {
+            "rule": "MS001",
+            "subject_id": "A2",
+            "decision": "confirmed",
+            "reviewer": "Sam",
+            "reviewed_at": ahead.isoformat(),
+            "comment": "",
+        },
+    )
+    queue.reviewer.value = "Jordan"
+    queue.comment.value = "called from a cell phone"
+    with pytest.raises(DecidedElsewhere):
+        queue.decide("dismissed", ("MS001", "A2"))
+    queue.decide("dismissed", ("MS001", "A2"))  # asked again: it replaces Sam's
+
+    assert pd.Timestamp(saved(reviews)[1]["reviewed_at"]) == ahead + pd.Timedelta(seconds=1)
+    latest = load_reviews(reviews, "America/Los_Angeles").decided
+    assert latest[["rule", "decision", "reviewer"]].values.tolist() == [
+        ["MS001", "dismissed", "Jordan"]
+    ]
+
+
+def test_reviewers_saving_at_once_each_keep_every_row(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from auditkit.review_queue import save_review\n"
+        "for i in range(40):\n"
+        "    save_review(Path(sys.argv[1]), {'rule': 'MS001', 'subject_id': sys.argv[2] + str(i),"
+        " 'decision': 'confirmed', 'reviewer': sys.argv[2], 'reviewed_at': "
+        "'2026-06-01T10:00:00-07:00', 'comment': ''})\n"
+    )
+    savers = [subprocess.Popen([sys.executable, "-c", script, str(reviews), who]) for who in "AB"]
+    assert [saver.wait(timeout=120) for saver in savers] == [0, 0]
+
+    rows = saved(reviews)
+    assert sorted(r["subject_id"] for r in rows) == sorted(
+        f"{w}{i}" for w in "AB" for i in range(40)
+    )
+    assert not list(tmp_path.glob(".*.lock"))
 
 
 def test_decide_refuses_a_finding_decided_elsewhere_since_its_card(bundle, tmp_path):

@@ -80,6 +80,49 @@ def holds_files_of_others(folder: Path, marker: str) -> bool:
     return folder.is_dir() and any(folder.iterdir()) and not (folder / marker).is_file()
 
 
+# How long a writer waits for another to finish with a shared file, and after how long a lock
+# is taken for one a crashed writer left (a save holds it for milliseconds).
+LOCK_WAIT_SECONDS = 10.0
+LOCK_ABANDONED_SECONDS = 60.0
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold `path` for one writer at a time, among the processes that ask here: for a file
+    several people change by reading it and writing it back (a shared reviews file), where two
+    at once would each write back the file without the other's change.
+
+    A lock file beside it (.NAME.lock), made with O_EXCL, which every file system honours,
+    Windows shares included. A lock older than LOCK_ABANDONED_SECONDS is a crashed writer's and
+    is taken over; after LOCK_WAIT_SECONDS of waiting the write stops (OutputError) unmade.
+    """
+    lock = path.with_name(f".{path.name}.lock")
+    waited_until = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - lock.stat().st_mtime > LOCK_ABANDONED_SECONDS:
+                    lock.unlink(missing_ok=True)
+                    continue
+            if time.monotonic() > waited_until:
+                raise OutputError(
+                    f"{path} is being written by someone else ({lock} has been there for over "
+                    f"{LOCK_WAIT_SECONDS:.0f} seconds): nothing was saved. Try again in a "
+                    "moment; if nobody else is saving, delete that lock file."
+                ) from None
+            time.sleep(0.02)
+        except OSError as error:
+            raise _unwritable(path, error) from None
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Write to a temporary file beside `path`, then rename: readers see old or new, never half.
 

@@ -27,7 +27,7 @@ import pandas as pd
 from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
-from auditkit.output import neutralise_formulas, write_atomically
+from auditkit.output import exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
 from auditkit.report import clinician_names, html_text, month_label
 from auditkit.reviews import (
@@ -305,7 +305,14 @@ def context_html(
 
 
 def save_review(path: Path, review: Mapping[str, str]) -> None:
-    """Append one decision to a reviews CSV by rewriting the whole file atomically.
+    """Append one decision to a reviews CSV by rewriting the whole file atomically, one writer
+    at a time (output.exclusive): two reviewers saving at once each keep their row."""
+    with exclusive(Path(path)):
+        _append_review(Path(path), review)
+
+
+def _append_review(path: Path, review: Mapping[str, str]) -> None:
+    """save_review's work, for a caller holding the file already.
 
     Readers see the file with or without the new row, never half of it. An existing file keeps
     its rows and its header's names and order (re-encoded as UTF-8 if it was Windows-1252); a
@@ -314,7 +321,6 @@ def save_review(path: Path, review: Mapping[str, str]) -> None:
     row is checked against what its reviewer saw. Reviewer, comment and evidence are
     neutralised like every CSV auditkit writes, so a spreadsheet never runs them as a formula.
     """
-    path = Path(path)
     old = str(decode(path.read_bytes())[0], "utf-8") if path.is_file() else ""
     header = next(csv.reader(io.StringIO(old)), None) if old.strip() else None
     names = {normalise_column_name(c): c for c in header} if header else {}
@@ -702,26 +708,31 @@ class ReviewQueue(widgets.VBox):
             raise ValueError(
                 "Say why in the comment before dismissing: it is not a breach because…"
             )
-        loaded = self._refresh()
-        finding = self.current  # the same finding: a refresh changes marks, not the order
-        if not _same(finding[DECISION], self._drawn):
-            self._draw(self.position, loaded)
-            raise DecidedElsewhere(_decided_elsewhere(finding, decision))
-        now = pd.Timestamp.now(tz=self._tz).floor("s")
-        save_review(
-            self.reviews_file,
-            {
-                "rule": finding["rule"],
-                "subject_id": finding["subject_id"],
-                "decision": decision,
-                "reviewer": reviewer,
-                "reviewed_at": now.isoformat(),
-                "comment": comment,
-                "client_id": finding["client_id"],
-                "evidence": _masked(finding["evidence"], self.evidence_mask),
-            },
-        )
-        self._read_state = _file_state(self.reviews_file)  # the queue's own save: not news
+        # Held from reading the file to writing it back: another queue's save in between
+        # would be neither seen here nor kept.
+        with exclusive(self.reviews_file):
+            loaded = self._refresh()
+            finding = self.current  # the same finding: a refresh changes marks, not the order
+            if not _same(finding[DECISION], self._drawn):
+                self._draw(self.position, loaded)
+                raise DecidedElsewhere(_decided_elsewhere(finding, decision))
+            now = pd.Timestamp.now(tz=self._tz).floor("s")
+            if finding["review"] != "new":  # replacing a decision: the latest must be this one,
+                now = max(now, finding["reviewed_at"] + pd.Timedelta(seconds=1))  # fast clocks
+            _append_review(
+                self.reviews_file,
+                {
+                    "rule": finding["rule"],
+                    "subject_id": finding["subject_id"],
+                    "decision": decision,
+                    "reviewer": reviewer,
+                    "reviewed_at": now.isoformat(),
+                    "comment": comment,
+                    "client_id": finding["client_id"],
+                    "evidence": _masked(finding["evidence"], self.evidence_mask),
+                },
+            )
+            self._read_state = _file_state(self.reviews_file)  # the queue's own save: not news
         at = self.findings.index[self.position]
         self.all_findings.loc[at, ["review", "reviewer", "review_comment"]] = [
             decision,
