@@ -330,6 +330,34 @@ def test_export_writes_the_clis_report_for_the_month_chosen(dashboard, tmp_path)
     )
 
 
+def test_export_for_clinicians_writes_their_report_as_the_cli_does(dashboard, tmp_path):
+    assert dashboard.export_clinicians_button.disabled  # no clinician chosen yet
+    dashboard.month.value = "2026-03"
+    dashboard.clinicians.value = ("S002",)
+    dashboard.rules.value = ("MS001",)  # a report leaves out no rule
+    assert not dashboard.export_clinicians_button.disabled
+    dashboard.folder.value = str(tmp_path / "dashboard")
+    dashboard.export_clinicians_button.click()
+    out = tmp_path / "dashboard"
+    assert dashboard.export_status.value == (
+        f"Wrote <code>{out / 'report.html'}</code> and <code>{out / 'report.xlsx'}</code>"
+    )
+    page = (out / "report.html").read_text("utf-8")
+    assert '<p class="scope">For S002 Devin Norley: the findings and compliance' in page
+
+    cli = tmp_path / "cli"
+    argv = ["audit", str(SAMPLE), "--out", str(cli), "--month", "2026-03", "--quiet"]
+    assert main([*argv, "--clinician", "S002"]) == 0
+    ours, theirs = (openpyxl.load_workbook(d / "report.xlsx") for d in (out, cli))
+    assert ours.sheetnames == theirs.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
+    for name in ours.sheetnames:
+        assert list(ours[name].values) == list(theirs[name].values)
+    in_march = filter_findings(dashboard.result.findings, "2026-03", ["S002"])
+    assert ours["Findings"].max_row == 1 + len(in_march) == 4  # S002's 3 of March's 9
+    dashboard.clinicians.value = ()
+    assert dashboard.export_clinicians_button.disabled
+
+
 def test_export_to_a_folder_that_cannot_be_written_says_so(dashboard, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -16,7 +16,7 @@ frames and chart specs; ``MonthlyDashboard`` only wires widgets to them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import altair as alt
 import ipywidgets as widgets
 import pandas as pd
 
-from auditkit.auditing import AuditResult, audit, for_month
+from auditkit.auditing import AuditResult, audit, for_clinicians, for_month
 from auditkit.notebook import jupyter_chart
 from auditkit.report import (
     SEVERITIES,
@@ -286,11 +286,16 @@ class MonthlyDashboard(widgets.VBox):
             description="Export report",
             tooltip="The report a supervisor files: the whole clinic for the month chosen",
         )
-        # What the export covers, said where it is asked for: not the clinicians, rules or
-        # severities narrowed to on screen.
+        self.export_clinicians_button = widgets.Button(
+            description="Export for clinicians",
+            tooltip="A report of only the chosen clinicians' records, to go through with them",
+            disabled=True,  # until a clinician is chosen
+        )
+        # What each export covers, said where it is asked for: not the rules or severities
+        # narrowed to on screen.
         self.export_scope = widgets.HTML(
-            '<span class="auditkit-note">the whole clinic for the month chosen: the '
-            "clinician, rule and severity choices do not apply</span>"
+            '<span class="auditkit-note">the whole clinic, or the clinicians chosen, for the '
+            "month chosen: the rule and severity choices do not apply</span>"
         )
         self.export_status = widgets.HTML().add_class("auditkit-export-status")
         self.findings = self.result.findings
@@ -299,7 +304,10 @@ class MonthlyDashboard(widgets.VBox):
         for widget in (self.month, self.clinicians, self.rules, self.severities):
             widget.observe(self._changed, names="value")
         self.show_all.on_click(lambda _button: self.reset())
-        self.export_button.on_click(lambda _button: self._export_clicked())
+        self.export_button.on_click(lambda _button: self._export_clicked(()))
+        self.export_clinicians_button.on_click(
+            lambda _button: self._export_clicked(self.clinicians.value)
+        )
         clinic = self.result.bundle.policy.clinic.name or "the clinic"
         caveats = "".join(
             f'<p class="auditkit-caveat">{html_text(caveat)}</p>' for caveat in self.result.caveats
@@ -327,7 +335,13 @@ class MonthlyDashboard(widgets.VBox):
                 self.count,
                 self.table,
                 widgets.HBox(
-                    [self.folder, self.export_button, self.export_scope, self.export_status]
+                    [
+                        self.folder,
+                        self.export_button,
+                        self.export_clinicians_button,
+                        self.export_scope,
+                        self.export_status,
+                    ]
                 ),
             ]
         )
@@ -362,6 +376,7 @@ class MonthlyDashboard(widgets.VBox):
         described = html_text(selection.describe(self.names))
         self.count.value = f"<strong>{len(self.findings)}</strong> {noun} · {described}"
         self.table.value = findings_html(self.findings, self.names)
+        self.export_clinicians_button.disabled = not selection.clinicians
 
     def drill(
         self, clinicians: Iterable[str] | None = None, rules: Iterable[str] | None = None
@@ -387,18 +402,26 @@ class MonthlyDashboard(widgets.VBox):
             self._holding = False
         self.refresh()
 
-    def export(self, folder: Path | str | None = None) -> Path:
+    def export(self, folder: Path | str | None = None, clinicians: Sequence[str] = ()) -> Path:
         """Write the CLI's report (report.html, report.xlsx) for the month chosen; its folder.
 
-        The report covers the whole clinic for that month (every month for 'all'): it is the
-        document a supervisor files, so the clinician, rule and severity widgets do not apply.
+        The report covers the whole clinic for that month (every month for 'all'): the document
+        a supervisor files. With `clinicians` (staff_ids), it is their report, as `auditkit
+        audit --clinician` writes it, to go through with them. The rule and severity widgets
+        never apply: a report leaves out no rule.
         """
         out = Path(folder if folder is not None else self.folder.value).expanduser().resolve()
         month = self.selection.month
-        if self.result.month in (None, month):  # cut from the audit at hand, not audited again
-            result = for_month(self.result, month)
+        whole = self.result.month is None and not self.result.clinicians
+        if whole or (self.result.month == month and not clinicians):  # cut, not audited again
+            result = for_month(for_clinicians(self.result, clinicians), month)
         else:
-            result = audit(self.result.bundle, month=month, reviews=self.result.reviews_file)
+            result = audit(
+                self.result.bundle,
+                month=month,
+                reviews=self.result.reviews_file,
+                clinicians=clinicians,
+            )
         write_report(result, out)
         return out
 
@@ -417,10 +440,10 @@ class MonthlyDashboard(widgets.VBox):
                 rules=dict.fromkeys(p["rule"] for p in points),
             )
 
-    def _export_clicked(self) -> None:
+    def _export_clicked(self, clinicians: Sequence[str]) -> None:
         self.export_status.value = "Writing the report…"
         try:
-            out = self.export()
+            out = self.export(clinicians=clinicians)
         except OSError as err:
             self.export_status.value = f"Could not write the report: {html_text(err)}"
             return
