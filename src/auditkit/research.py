@@ -45,10 +45,19 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
 - **Complementary**: where the rows add up to a total shown elsewhere and exactly one row is
   suppressed, the next smallest row is suppressed too, so the first cannot be got back by
   subtraction. The rate tables add up to the appointments and no-shows of the explorer's summary
-  line and the notebook's first line, the clients-per-count table to the clients, and each
-  survival leg's events to its summary row, so all of them get it.
-- `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell of its own;
-  the survival curve stops where fewer than min_cell clients remain at risk.
+  line and the notebook's first line (appointments without a value are a "(not known)" level, so
+  they do add up), the clients-per-count table to the clients, and each survival leg's events to
+  its summary row, so all of them get it.
+- **Across outputs**: `no_show_after_k`'s no-shows at k = 0, 1, 2 are running totals of
+  `no_shows_per_client`, so it shows them only where that table already gives them; the
+  survival summary's legs share clients and are suppressed together; the explorer suppresses
+  what the months outside its range would give back against the full range.
+- **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
+  of its own; each survival curve stops at its first suppressed step, since survival and its
+  standard error there (or across a hidden run) give the step's counts back.
+
+Not protected: differences between two explorer views of partial month ranges (the explorer is
+for exploring; share one view), and tables made by hand from `appointment_frame`.
 
 `min_cell=0` (or `suppress=False` on the explorer) gives the exact numbers, for a researcher who
 holds the extract and needs them for analysis; never share those.
@@ -1033,8 +1042,13 @@ class NoShowExplorer:
     chart's spec, so the display follows the widgets. `widget` is what a notebook shows.
 
     Small cells are suppressed in `rates`, the table, the chart and the summary line (its totals
-    are what the groups add up to, hence the complementary suppression in `no_show_rates`).
-    `suppress=False` (or `min_cell=0`) shows exact numbers, for analysis only: never share them.
+    are what the groups add up to, hence the complementary suppression in `no_show_rates`), and
+    a group or the summary line is suppressed too when the months outside the range hold a small
+    cell there, as the full range's view less this one would give it back. Two views of partial
+    ranges can still be differenced (Jan-Mar less Jan-Feb is March): no set of views can be
+    protected against every difference, so each view is for exploring, and one exported view
+    is what suppression protects. `suppress=False` (or `min_cell=0`) shows exact numbers, for
+    analysis only: never share them.
     """
 
     def __init__(
