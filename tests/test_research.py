@@ -24,11 +24,14 @@ from auditkit import load
 from auditkit.errors import BundleError
 from auditkit.notebook import jupyter_chart
 from auditkit.research import (
+    LEAD_BINS,
+    LEGS,
     MIN_CELL,
     TABLE_COLUMNS,
     WEEKDAYS,
     NoShowExplorer,
     Table,
+    _suppress_summary,
     appointment_frame,
     closure_warnings,
     is_date_shifted,
@@ -184,16 +187,17 @@ def test_no_show_rate_by_clinician_service_lead_time_and_months(frame):
         "service",
         [("individual", 12, 4), ("intake", 1, 0)],
     )
-    # A15 has no lead time or months in treatment (no intake date): in neither table.
+    # A15 has no lead time or months in treatment (no intake date): a last level of its own,
+    # so each table's rows add up to the 13 appointments and 4 no-shows.
     assert_rates(
         no_show_rates(frame, "lead_time", min_cell=0),
         "lead_time",
-        [("0-6 d", 2, 1), ("7-13 d", 9, 3), ("14-27 d", 1, 0)],
+        [("0-6 d", 2, 1), ("7-13 d", 9, 3), ("14-27 d", 1, 0), ("(not known)", 1, 0)],
     )
     assert_rates(
         no_show_rates(frame, "months_in_treatment", min_cell=0),
         "months_in_treatment",
-        [("<1", 7, 3), ("1-2", 5, 1)],
+        [("<1", 7, 3), ("1-2", 5, 1), ("(not known)", 1, 0)],
     )
 
 
@@ -561,6 +565,24 @@ def grouped(by: str, groups: list[tuple[str, int, int]], month: str = "2026-01")
     return pd.DataFrame(rows, columns=[by, "no_show"]).assign(month=month)
 
 
+def test_appointments_without_a_value_are_a_level_suppressed_like_any_other():
+    # 4 appointments have no lead time (no intake date): "(not known)", a small cell, so the
+    # rows still add up to the 104 the summary shows; 14-27 d (25) is its complement.
+    frame = grouped("lead_time", [("0-6 d", 40, 12), ("14-27 d", 25, 11), ("28+ d", 35, 11)])
+    frame = pd.concat([frame, pd.DataFrame({"lead_time": [np.nan] * 4, "no_show": False})])
+    frame = frame.astype({"lead_time": pd.CategoricalDtype(list(LEAD_BINS), ordered=True)})
+    assert_rates(
+        no_show_rates(frame, "lead_time"),
+        "lead_time",
+        [
+            ("0-6 d", 40, 12),
+            ("14-27 d", None, None),
+            ("28+ d", 35, 11),
+            ("(not known)", None, None),
+        ],
+    )
+
+
 def test_min_cell_is_the_cms_threshold():
     assert MIN_CELL == 11
 
@@ -622,6 +644,13 @@ def clients_with(no_shows: dict[int, int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["client_id", "no_show"])
 
 
+def with_earlier(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each appointment's earlier no-shows binned as `appointment_frame` does."""
+    earlier = frame.groupby("client_id")["no_show"].cumsum() - frame["no_show"]
+    bins = pd.cut(earlier, [0, 1, 2, 3, np.inf], right=False, labels=["0", "1", "2", "3+"])
+    return frame.assign(earlier=bins)
+
+
 def per_client(rows: list[tuple[str, float]], total: int) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["no_shows", "clients"])
     return frame.assign(share=frame["clients"] / total, suppressed=frame["clients"].isna())
@@ -655,6 +684,34 @@ def test_the_complementary_cell_is_not_a_zero():
     )
 
 
+def test_after_k_hides_the_running_totals_that_would_give_back_a_per_client_row():
+    # 48 clients with 0..8 no-shows, each with one kept session after them: no_show_after_k's
+    # no-shows at k = 0, 1, 2 are the clients with at least 1, 2, 3 (33, 21, 17). The per-client
+    # table hides "1" (12) and "2" (4); 21 would give "2" back as 21 - 17 ("3+"), so k = 1 goes.
+    # k = 0 (33 = 48 - 15) and k = 2 (17, the "3+" row) add nothing and stay; the hidden rows'
+    # no-shows add up to the total less the shown ones, so "3+" (no client count) goes too,
+    # else k = 1 and 2 would follow from it. (k = 2's 4 kept appointments are a small cell too.)
+    frame = with_earlier(clients_with({0: 15, 1: 12, 2: 4, 3: 11, 4: 3, 6: 2, 8: 1}))
+    assert no_shows_per_client(frame)["suppressed"].tolist() == [False, True, True, False]
+    assert_rates(
+        no_show_after_k(frame),
+        "k",
+        [("0", 48, 33), ("1", None, None), ("2", None, None), ("3+", None, None)],
+    )
+    assert_rates(
+        no_show_after_k(frame, min_cell=0),
+        "k",
+        [("0", 48, 33), ("1", 33, 21), ("2", 21, 17), ("3+", 31, 14)],
+    )
+
+
+def test_after_k_is_left_alone_where_the_per_client_rows_are_all_shown():
+    # 11 to 15 clients per count: nothing hidden in either table.
+    frame = with_earlier(clients_with({0: 15, 1: 14, 2: 13, 3: 12, 4: 11}))
+    assert not no_shows_per_client(frame)["suppressed"].any()
+    assert not no_show_after_k(frame)["suppressed"].any()
+
+
 # Kaplan–Meier: every client's first no-show is on Monday 2026-01-05; a dropout at d days
 # misses again on day d and never comes back; the rest attend on 2026-04-27, the end of data,
 # and are censored at 112 days. No message text or approvals: only the dropout leg.
@@ -684,10 +741,12 @@ def dropout_bundle(tmp_path: Path, dropouts: dict[int, int], censored: int):
 def test_survival_hides_small_counts_and_their_complement_within_the_leg(tmp_path):
     # 25 clients: 12 drop out at once, 1 a week later, 12 censored. Day 7's single event is a
     # small cell; the summary's 13 events less day 0's 12 would give it back, so day 0's counts
-    # go too. 13 clients remain at risk at day 7, so the curve itself is shown.
+    # go too. The curve stops at the first hidden step, here the first: day 0's survival
+    # (13/25) is 1 - events / 25 and would give its 12 back.
     result = survival(dropout_bundle(tmp_path, {0: 12, 7: 1}, censored=12))
-    expected = km([0, 7], [np.nan, np.nan], [np.nan, np.nan], [13 / 25, 12 / 25])
-    assert_km(leg(result, "first no-show → dropout"), expected)
+    nothing = [np.nan, np.nan]
+    assert_km(leg(result, "first no-show → dropout"), km([0, 7], nothing, nothing, nothing))
+    assert result.table["std_err"].isna().all()
     assert result.table["suppressed"].tolist() == [True, True]
     summary = result.summary.drop(columns="leg").to_dict("records")
     assert summary == [
@@ -695,37 +754,125 @@ def test_survival_hides_small_counts_and_their_complement_within_the_leg(tmp_pat
     ]
     exact = survival(dropout_bundle(tmp_path, {0: 12, 7: 1}, censored=12), min_cell=0)
     assert_km(
-        leg(exact, "first no-show → dropout"), km([0, 7], [25, 13], [12, 1], expected.survival)
+        leg(exact, "first no-show → dropout"), km([0, 7], [25, 13], [12, 1], [13 / 25, 12 / 25])
     )
 
 
-def test_survival_curve_stops_where_fewer_than_11_remain_at_risk(tmp_path):
-    # 14 clients: 2 drop out at day 0, then 1 each at 7, 14 and 21 days; 9 censored. At day 21
-    # only 10 are at risk, so from there the curve is not shown; every step's events are small,
-    # and so is the summary's 5 events, so its row is suppressed whole.
+def test_survival_curve_and_chart_stop_at_the_first_suppressed_step(tmp_path):
+    # 39 clients: 12 drop out at day 0, 11 at day 7, 1 at day 14; 15 censored. Day 14's single
+    # event is small, and day 7 (the next smallest) its complement. Day 0 is shown whole, its
+    # survival 27/39 and Greenwood std_err 27/39 * sqrt(12 / (39 * 27)); from day 7 on the
+    # curve is hidden, as S(7) / S(0) = 1 - 11/27 would give day 7's counts back.
+    result = survival(dropout_bundle(tmp_path, {0: 12, 7: 11, 14: 1}, censored=15))
+    table = leg(result, "first no-show → dropout")
+    hidden = [np.nan, np.nan]
+    assert_km(table, km([0, 7, 14], [39, *hidden], [12, *hidden], [27 / 39, *hidden]))
+    greenwood = 27 / 39 * math.sqrt(12 / (39 * 27))
+    assert table["std_err"].tolist() == pytest.approx([greenwood, *hidden], nan_ok=True)
+    assert table["suppressed"].tolist() == [False, True, True]
+    spec = survival_chart(result.table).to_dict()
+    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    assert data["days"].tolist() == [0, 0]  # the start at 100%, then day 0: nothing hidden
+    assert data["survival"].tolist() == pytest.approx([1, 27 / 39])
+    assert spec["title"]["subtitle"] == (
+        "Each curve stops at its first step with a count under 11 (small cells are suppressed; "
+        "see the table)."
+    )
+
+
+def test_no_suppressed_count_follows_from_the_survival_table(tmp_path):
+    # The walkthrough's attack: from consecutive survival and std_err, p = 1 - S / S_before,
+    # v = (se / S)^2 - v_before, at_risk = p / ((1 - p) v), events = p * at_risk. No suppressed
+    # step may carry survival or std_err, and every shown survival must be the product of
+    # shown steps only, from the leg's start (so it tells nothing the shown counts do not).
+    cases = [
+        ({0: 12, 7: 1}, 12),
+        ({0: 12, 7: 11, 14: 1}, 15),
+        ({0: 2, 7: 1, 14: 1, 21: 1}, 9),
+        ({0: 12, 7: 11, 21: 13, 28: 2, 35: 12}, 20),
+    ]
+    for number, (dropouts, censored) in enumerate(cases):
+        table = survival(dropout_bundle(tmp_path / str(number), dropouts, censored)).table
+        counts = ["at_risk", "events", "survival", "std_err"]
+        assert table.loc[table["suppressed"], counts].isna().all(axis=None)
+        shown = table[table["survival"].notna()]
+        assert (shown.index == np.arange(len(shown))).all()  # a prefix of the leg's steps
+        assert not shown["suppressed"].any()
+        product = (1 - shown["events"] / shown["at_risk"]).cumprod()
+        assert shown["survival"].tolist() == pytest.approx(product.tolist())
+    assert len(shown) == 1  # the last case: day 28 small, day 7 (11 events) its complement
+
+
+def test_survival_with_every_step_small_shows_no_curve(tmp_path):
+    # 14 clients: 2 drop out at day 0, then 1 each at 7, 14 and 21 days; 9 censored. Every
+    # step's events are small, so no curve is shown; the summary's 5 events and 9 censored are
+    # small and hidden, its 14 clients are not.
     result = survival(dropout_bundle(tmp_path, {0: 2, 7: 1, 14: 1, 21: 1}, censored=9))
     nothing = [np.nan] * 4
-    expected = km([0, 7, 14, 21], nothing, nothing, [12 / 14, 11 / 14, 10 / 14, np.nan])
+    expected = km([0, 7, 14, 21], nothing, nothing, nothing)
     assert_km(leg(result, "first no-show → dropout"), expected)
     assert result.table["suppressed"].all()
-    assert result.summary[["clients", "events", "censored", "median_days"]].isna().all(axis=None)
+    assert result.summary[["events", "censored", "median_days"]].isna().all(axis=None)
+    assert result.summary["clients"].tolist() == [14]
     assert result.summary["suppressed"].tolist() == [True]
     assert result.notes[-1] == (
         "Cells under 11 are suppressed (counts of 1 to 10 appointments, no-shows or clients, and "
         "a second cell wherever one could be got back from a total), so a table or chart can be "
         "shared without pointing to a client. min_cell=0 gives the exact numbers: for analysis "
-        "on the extract only, never to share. Each curve stops where fewer than 11 clients "
-        "remain at risk."
+        "on the extract only, never to share. Each curve stops at its first suppressed step: "
+        "past it, the curve would give that step's counts back."
     )
     spec = survival_chart(result.table).to_dict()
-    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
-    assert data["days"].tolist() == [0, 0, 7, 14]  # the start at 100%, then the shown steps
-    assert data["survival"].tolist() == pytest.approx([1, 12 / 14, 11 / 14, 10 / 14])
-    assert spec["title"]["subtitle"] == (
-        "Each curve stops where fewer than 11 clients remain at risk (small cells are suppressed)."
-    )
+    assert spec["datasets"][spec["data"]["name"]] == []
     html = Table(result.summary)._repr_html_()
-    assert html.count("<td>suppressed</td>") == 4 and "Cells under 11 are suppressed" in html
+    assert html.count("<td>suppressed</td>") == 3 and "Cells under 11 are suppressed" in html
+
+
+def test_survival_steps_do_not_add_up_to_events_the_summary_hides(tmp_path):
+    # 28 clients: 12 drop out at day 0, 11 at day 7, 5 censored. The 5 censored are a small
+    # cell, so the summary hides them and the events (28 less them); the clients stay. The
+    # steps (12 and 11) would add up to the hidden events, so the smaller goes, and the curve
+    # stops there.
+    result = survival(dropout_bundle(tmp_path, {0: 12, 7: 11}, censored=5))
+    assert result.summary["clients"].tolist() == [28]
+    assert result.summary[["events", "censored", "median_days"]].isna().all(axis=None)
+    assert result.summary["suppressed"].tolist() == [True]
+    assert_km(
+        leg(result, "first no-show → dropout"),
+        km([0, 7], [28, np.nan], [12, np.nan], [16 / 28, np.nan]),
+    )
+
+
+def summary_of(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
+    """A survival summary of (clients, events, censored) for the three legs in order."""
+    frame = pd.DataFrame(rows, columns=["clients", "events", "censored"])
+    frame.insert(0, "leg", list(LEGS))
+    return frame.assign(median_days=30.0)
+
+
+def test_the_legs_that_share_clients_are_suppressed_together():
+    # The sample's walkthrough: 34 clients, 14 warned, 1 warned client dropped out, 6 dropped
+    # out in all. Legs 2 and 3 hide their events and censored; their clients (14, the first
+    # leg's events; 34, the first leg's clients) are shown, as the first leg shows them anyway.
+    summary = _suppress_summary(summary_of([(34, 14, 20), (14, 1, 13), (34, 6, 28)]), MIN_CELL)
+    assert summary["clients"].tolist() == [34, 14, 34]
+    assert summary["events"].tolist() == pytest.approx([14, np.nan, np.nan], nan_ok=True)
+    assert summary["censored"].tolist() == pytest.approx([20, np.nan, np.nan], nan_ok=True)
+    assert summary["suppressed"].tolist() == [False, True, True]
+    # 5 of 20 never warned: the first leg hides its events, so the second leg's clients (the
+    # same 15) and with them its whole row go too.
+    summary = _suppress_summary(summary_of([(20, 15, 5), (15, 12, 3), (20, 25, 0)]), MIN_CELL)
+    assert summary["clients"].tolist() == pytest.approx([20, np.nan, 20], nan_ok=True)
+    assert summary["events"].tolist() == pytest.approx([np.nan, np.nan, 25], nan_ok=True)
+    assert summary["suppressed"].tolist() == [True, True, False]
+    # 12 warned clients dropped out of 15 dropouts: the 3 never warned are the third leg's
+    # events less the second's, so the second leg's events go.
+    summary = _suppress_summary(summary_of([(40, 20, 20), (20, 12, 8), (40, 15, 25)]), MIN_CELL)
+    assert summary["events"].tolist() == pytest.approx([20, np.nan, 15], nan_ok=True)
+    assert summary["suppressed"].tolist() == [False, True, False]
+    exact = _suppress_summary(summary_of([(20, 15, 5), (15, 12, 3), (20, 25, 0)]), 0)
+    assert not exact["suppressed"].any()
+    assert exact["events"].tolist() == [15, 12, 25]
 
 
 def suppression_clinic() -> pd.DataFrame:
@@ -802,6 +949,33 @@ def test_explorer_suppresses_its_table_chart_and_summary():
     )
 
 
+def test_explorer_hides_what_the_months_left_out_would_give_back():
+    # March adds 3 Monday appointments (1 no-show) to the clinic. January to February is the
+    # full view less March: its Monday (40) less the full view's (43) would be March's 3, so
+    # Monday is hidden, and so is the summary line, as 168 - 160 would be March's 8.
+    frame = pd.concat(
+        [suppression_clinic(), grouped("weekday", [("Monday", 3, 1)], month="2026-03")],
+        ignore_index=True,
+    ).astype({"weekday": pd.CategoricalDtype(WEEKDAYS, ordered=True)})
+    explorer = NoShowExplorer(frame)
+    monday = explorer.rates[["weekday", "scheduled", "no_shows"]].iloc[0].tolist()
+    assert monday == ["Monday", 43, 13]  # the full view shows March's Monday within it
+    explorer.months.value = ("2026-01", "2026-02")
+    assert_rates(
+        explorer.rates,
+        "weekday",
+        [
+            ("Monday", None, None),
+            ("Tuesday", 30, 0),
+            ("Wednesday", None, None),
+            ("Thursday", 60, 15),
+        ],
+    )
+    assert explorer.summary.value == (
+        "Scheduled appointments and no-shows <b>suppressed</b> (cells under 11), 2026-01 to 2026-02"
+    )
+
+
 def test_explorer_without_suppression_shows_every_count():
     explorer = NoShowExplorer(suppression_clinic(), suppress=False)
     explorer.months.value = ("2026-01", "2026-01")
@@ -815,23 +989,44 @@ def test_explorer_without_suppression_shows_every_count():
 
 
 def test_regression_notes_write_small_counts_in_words_and_pool_below_the_threshold():
-    # X's 5 appointments are all kept: pooled (fewer than 11 even with min_level_rows=1), then
-    # left out as a level with one outcome. The note does not say 5.
+    # X's 5 and Y's 4 appointments are all kept: pooled (fewer than 11 even with
+    # min_level_rows=1), then left out as a level with one outcome. The note does not say 9.
     frame = model_frame(
-        [("T1", "individual", 200), ("T2", "individual", 120), ("X", "individual", 5)]
+        [
+            ("T1", "individual", 200),
+            ("T2", "individual", 120),
+            ("X", "individual", 5),
+            ("Y", "individual", 4),
+        ]
     )
-    frame.loc[frame["clinician"] == "X", "no_show"] = False
+    frame.loc[frame["clinician"].isin(["X", "Y"]), "no_show"] = False
     model = logistic_regression(frame, min_level_rows=1)
-    assert "clinician: 1 level(s) with fewer than 11 appointments pooled as 'other (pooled)'." in (
+    assert "clinician: 2 levels with fewer than 11 appointments pooled as 'other (pooled)'." in (
         model.notes
     )
     assert (
         "clinician other (pooled): fewer than 11 appointments, 0% no-shows; left out (a level "
         "with one outcome has no finite coefficient)."
     ) in model.notes
-    assert "X" not in "".join(model.table["term"])
+    assert not {"X", "Y"} & set("".join(model.table["term"]))
     exact = logistic_regression(frame, min_level_rows=1, min_cell=0)
     assert any(note.startswith("clinician X: 5 appointments, 0% no-shows") for note in exact.notes)
+
+
+def test_a_lone_rare_level_is_pooled_with_the_next_smallest():
+    # Only X is under 30 appointments: a pool of X alone would be X under another name, so
+    # T2, the next smallest (120), is pooled with it; T1 (200) stays the reference.
+    frame = model_frame(
+        [("T1", "individual", 200), ("T2", "individual", 120), ("X", "individual", 20)]
+    )
+    model = logistic_regression(frame)
+    assert (
+        "clinician: 1 level with fewer than 30 appointments pooled as 'other (pooled)' with the "
+        "next smallest level, so the pool is not one level under another name."
+    ) in model.notes
+    clinicians = [term for term in model.table["term"] if term.startswith("clinician")]
+    assert clinicians == ["clinician[T.other (pooled)]"]
+    assert "clinician: reference level T1." in model.notes
 
 
 def test_regression_failure_message_writes_small_counts_in_words(frame):

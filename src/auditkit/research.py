@@ -45,10 +45,19 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
 - **Complementary**: where the rows add up to a total shown elsewhere and exactly one row is
   suppressed, the next smallest row is suppressed too, so the first cannot be got back by
   subtraction. The rate tables add up to the appointments and no-shows of the explorer's summary
-  line and the notebook's first line, the clients-per-count table to the clients, and each
-  survival leg's events to its summary row, so all of them get it.
-- `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell of its own;
-  the survival curve stops where fewer than min_cell clients remain at risk.
+  line and the notebook's first line (appointments without a value are a "(not known)" level, so
+  they do add up), the clients-per-count table to the clients, and each survival leg's events to
+  its summary row, so all of them get it.
+- **Across outputs**: `no_show_after_k`'s no-shows at k = 0, 1, 2 are running totals of
+  `no_shows_per_client`, so it shows them only where that table already gives them; the
+  survival summary's legs share clients and are suppressed together; the explorer suppresses
+  what the months outside its range would give back against the full range.
+- **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
+  of its own; each survival curve stops at its first suppressed step, since survival and its
+  standard error there (or across a hidden run) give the step's counts back.
+
+Not protected: differences between two explorer views of partial month ranges (the explorer is
+for exploring; share one view), and tables made by hand from `appointment_frame`.
 
 `min_cell=0` (or `suppress=False` on the explorer) gives the exact numbers, for a researcher who
 holds the extract and needs them for analysis; never share those.
@@ -59,7 +68,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -101,6 +110,7 @@ GROUPINGS = {
 }
 EXTRACT_ENV = "AUDITKIT_EXTRACT"
 BLANK_SERVICE = "(blank)"
+NOT_KNOWN = "(not known)"
 MIN_CELL = 11
 """The smallest count of people, appointments or events a shared table may show (zero aside).
 
@@ -188,14 +198,18 @@ def _suppress(
     min_cell: int,
     complement_by: str | None = None,
     within: str | None = None,
+    force: pd.Series | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """`table` with a `suppressed` column and its `hidden` columns NaN on suppressed rows.
 
-    A row is suppressed when any of its `checked` counts is between 1 and min_cell - 1. With
+    A row is suppressed when any of its `checked` counts is between 1 and min_cell - 1, or
+    `force` says so (a cell another output would give back by difference). With
     `complement_by`, where exactly one row (per `within` group) is suppressed, the row with the
     next smallest `complement_by` count is too, preferring a non-zero one (a hidden zero hides
     nothing a reader could not guess), so the first is not the total minus the rest."""
-    small = ((checked > 0) & (checked < min_cell)).any(axis=1)
+    small = _small(checked, min_cell)
+    if force is not None and min_cell > 0:
+        small |= np.asarray(force, dtype=bool)
     if complement_by is not None and small.any():
         groups = table[within] if within else pd.Series(0, index=table.index)
         lone = small.groupby(groups).transform("sum") == 1
@@ -207,6 +221,22 @@ def _suppress(
     return table.assign(**{column: table[column].mask(small) for column in hidden}).assign(
         suppressed=small.to_numpy()
     )
+
+
+def _checked(counts: pd.DataFrame) -> pd.DataFrame:
+    """The counts a row of rates shows or gives back: appointments, no-shows, kept ones."""
+    return pd.DataFrame(
+        {
+            "scheduled": counts["scheduled"],
+            "no_shows": counts["no_shows"],
+            "kept": counts["scheduled"] - counts["no_shows"],
+        }
+    )
+
+
+def _small(checked: pd.DataFrame, min_cell: int) -> pd.Series:
+    """Rows with a count between 1 and min_cell - 1: zero counts nobody."""
+    return ((checked > 0) & (checked < min_cell)).any(axis=1)
 
 
 def _count(value: int, min_cell: int) -> str:
@@ -254,32 +284,97 @@ class Table:
 # --- rates ---------------------------------------------------------------------------------------
 
 
-def no_show_rates(frame: pd.DataFrame, by: str, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
+def _with_not_known(values: pd.Series) -> pd.Series:
+    """`values` as a categorical in their natural order, missing ones as a last level
+    NOT_KNOWN: the rows then add up to the total a summary line shows, rather than leaving a
+    gap that is itself a count (appointments without an intake date have no lead time)."""
+    if not values.isna().any():
+        return values
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(pd.CategoricalDtype(sorted(values.dropna().unique()), ordered=True))
+    return values.cat.add_categories(NOT_KNOWN).fillna(NOT_KNOWN)
+
+
+def no_show_rates(
+    frame: pd.DataFrame,
+    by: str,
+    *,
+    min_cell: int = MIN_CELL,
+    also: Collection[str] = (),
+) -> pd.DataFrame:
     """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
     with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
-    Levels with no appointment (an empty weekday, a missing lead time) are left out.
+    Levels with no appointment (an empty weekday) are left out; appointments without a value
+    (no lead time or months in treatment without an intake date) are the last level,
+    "(not known)", so the levels add up to every appointment.
 
     Small cells are suppressed (the module doc): a level with 1 to min_cell - 1 appointments,
     no-shows or kept appointments has NaN counts, rate and interval and `suppressed` True, with
-    complementary suppression, as the levels add up to the totals the notebook shows.
+    complementary suppression, as the levels add up to the totals the notebook shows. Levels
+    named in `also` are suppressed too: their counts would follow from another output.
     `min_cell=0` gives every count, for analysis on the extract only."""
-    grouped = frame.groupby(by, observed=True, sort=True)["no_show"]
+    grouped = frame.groupby(_with_not_known(frame[by]), observed=True, sort=True)["no_show"]
     rates = pd.DataFrame({"scheduled": grouped.size(), "no_shows": grouped.sum()})
     rates["rate"] = rates["no_shows"] / rates["scheduled"]
     low, high = proportion_confint(rates["no_shows"], rates["scheduled"], method="wilson")
     rates["ci_low"], rates["ci_high"] = low.clip(0, 1), high.clip(0, 1)  # no -0.0 or 1+eps
     if isinstance(rates.index.dtype, pd.CategoricalDtype):  # plain labels downstream
         rates.index = rates.index.astype("str")
-    rates = rates.reset_index()
-    checked = rates[["scheduled", "no_shows"]].assign(kept=rates["scheduled"] - rates["no_shows"])
+    rates = rates.rename_axis(by).reset_index()
     hidden = ["scheduled", "no_shows", "rate", "ci_low", "ci_high"]
-    return _suppress(rates, checked, hidden, min_cell=min_cell, complement_by="scheduled")
+    return _suppress(
+        rates,
+        _checked(rates),
+        hidden,
+        min_cell=min_cell,
+        complement_by="scheduled",
+        force=rates[by].isin(also),
+    )
+
+
+def _known_from_per_client(frame: pd.DataFrame, min_cell: int) -> dict[str, bool]:
+    """Which of `no_show_after_k`'s no-show counts `no_shows_per_client` already gives.
+
+    Row k < 3 counts the clients with at least c = k + 1 no-shows: the sum of the per-client
+    rows from c up, known when all of those rows are shown or all rows below c are (the clients
+    less them). Past the top-coded row it is zero without a "+", else unknown. Row "3+" counts
+    no-shows after the third, known only when the rows list every count from 4 up exactly."""
+    table = no_shows_per_client(frame, min_cell=min_cell)
+    hidden = table["suppressed"].to_numpy(bool)
+    top, plus = len(hidden) - 1, str(table["no_shows"].iloc[-1]).endswith("+")
+    above = np.cumsum(hidden[::-1])[::-1] > 0  # [c]: a row from c up is hidden
+    below = np.cumsum(hidden) > 0  # [c - 1]: a row under c is hidden
+    known = {
+        str(cut - 1): (not plus) if cut > top else not (above[cut] and below[cut - 1])
+        for cut in range(1, len(EARLIER_BINS))
+    }
+    return known | {"3+": not plus and not hidden[4:].any()}
 
 
 def no_show_after_k(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
     """The chance of a no-show given k earlier no-shows by the same client (k = 0, 1, 2, 3+),
-    suppressed as `no_show_rates`."""
-    return no_show_rates(frame, "earlier", min_cell=min_cell).rename(columns={"earlier": "k"})
+    suppressed as `no_show_rates`, and jointly with `no_shows_per_client`.
+
+    Its no-shows at k = 0, 1, 2 are the clients with at least 1, 2, 3 no-shows (each client's
+    first, second, third no-show), the running totals of `no_shows_per_client`'s rows: two of
+    them, or the clients less one, differ by a row there. So a row k < 3 is shown only where
+    `no_shows_per_client` already gives its no-shows (`_known_from_per_client`), adding nothing.
+    The hidden rows' no-shows add up to the total less the shown ones, so complementary
+    suppression counts only hidden rows that `no_shows_per_client` does not give: where that is
+    one, the next smallest such row is hidden too. A frame without client_id (hand-built) gets
+    `no_show_rates`' suppression alone."""
+    if "client_id" not in frame or min_cell <= 0:
+        return no_show_rates(frame, "earlier", min_cell=min_cell).rename(columns={"earlier": "k"})
+    known = _known_from_per_client(frame, min_cell)
+    also = [label for label, given in known.items() if not given and label != "3+"]
+    rates = no_show_rates(frame, "earlier", min_cell=min_cell, also=also)
+    unknown = ~rates["earlier"].map(known).fillna(False).astype(bool)
+    if (rates["suppressed"] & unknown).sum() == 1:
+        others = rates[~rates["suppressed"] & unknown]
+        others = others.assign(zero=others["scheduled"] == 0)
+        chosen = others.sort_values(["zero", "scheduled"], kind="stable")["earlier"].head(1)
+        rates = no_show_rates(frame, "earlier", min_cell=min_cell, also=[*also, *chosen])
+    return rates.rename(columns={"earlier": "k"})
 
 
 def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
@@ -448,6 +543,81 @@ def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
     )
 
 
+WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG = LEGS
+
+
+def _suppress_summary(summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The legs' summary with small cells hidden, consistently across legs.
+
+    clients = events + censored, so a small events or censored hides both (and the median);
+    the clients stay unless they are small themselves. The legs share people: the clients after
+    a warning are the first leg's events, and the third leg's events less the second's are the
+    dropouts never warned, so those are hidden together too. A row with anything hidden has
+    `suppressed` True."""
+
+    def small(values: Any) -> Any:
+        return (values > 0) & (values < min_cell)
+
+    legs = summary.set_index("leg")
+    hide_events = small(legs["events"]) | small(legs["censored"]) | small(legs["clients"])
+    hide_clients = small(legs["clients"])
+    if {WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG} <= set(legs.index) and min_cell > 0:
+        unwarned = legs.at[DROPOUT_LEG, "events"] - legs.at[AFTER_WARNING_LEG, "events"]
+        hide_events[AFTER_WARNING_LEG] |= bool(small(unwarned))
+        linked = hide_events[WARNING_LEG] or hide_clients[AFTER_WARNING_LEG]
+        hide_events[WARNING_LEG] |= linked
+        hide_clients[AFTER_WARNING_LEG] |= linked
+        hide_events[AFTER_WARNING_LEG] |= linked
+    hide_events, hide_clients = hide_events.to_numpy(), hide_clients.to_numpy()
+    return summary.assign(
+        clients=summary["clients"].mask(hide_clients),
+        events=summary["events"].mask(hide_events),
+        censored=summary["censored"].mask(hide_events),
+        median_days=summary["median_days"].mask(hide_events),
+        suppressed=hide_events,
+    )
+
+
+def _suppress_km(table: pd.DataFrame, summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The Kaplan–Meier table with no suppressed count recoverable from what it shows.
+
+    Counts: a step with 1 to min_cell - 1 at risk or events is hidden, with complementary
+    suppression within the leg where the summary shows the leg's events (their sum); where the
+    summary hides them, the smallest step goes if none did, so the steps do not add up to them;
+    a leg whose summary hides its clients is hidden whole (its first step is at risk of them).
+
+    The curve stops at the leg's first hidden step: survival and std_err are NaN from there on.
+    On the step itself, survival gives back events / at risk (1 - S / S before), and a ratio
+    with a numerator under min_cell and a denominator no larger than the leg's clients names
+    both (1/29 can only be 1 of 29); Greenwood's std_err gives the other equation. Past it,
+    survival over a run of hidden steps, divided by the next shown step's (1 - events / at
+    risk), gives back the run's product, which for one step is the step. Nothing shown after
+    the first hidden step is free of that, so nothing is shown."""
+    hidden_leg = summary.loc[summary["clients"].isna(), "leg"]
+    whole = table["leg"].isin(hidden_leg).to_numpy()
+    table = _suppress(
+        table,
+        table[["at_risk", "events"]],
+        ["at_risk", "events"],
+        min_cell=min_cell,
+        complement_by="events",
+        within="leg",
+        force=whole,
+    )
+    summed = summary.loc[summary["events"].isna(), "leg"]
+    bare = table["leg"].isin(summed) & ~table.groupby("leg")["suppressed"].transform("any")
+    smallest = table[bare].sort_values("events", kind="stable").groupby("leg").head(1).index
+    extra = pd.Series(table.index.isin(smallest), index=table.index)
+    table = table.assign(
+        at_risk=table["at_risk"].mask(extra),
+        events=table["events"].mask(extra),
+        suppressed=table["suppressed"] | extra,
+    )
+    stopped = table.groupby("leg")["suppressed"].cummax()
+    table[["survival", "std_err"]] = table[["survival", "std_err"]].mask(stopped)
+    return table
+
+
 def survival(
     bundle: Bundle,
     *,
@@ -460,14 +630,14 @@ def survival(
     module doc defines dropout and the warning). Whoever has not reached the event is censored
     at the end of data; a dropout before the warning counts as 0 days after it.
 
-    Small cells: an event time with 1 to min_cell - 1 clients at risk or events has its counts
-    suppressed (with complementary suppression within the leg, whose events add up to the
-    summary's), and where fewer than min_cell clients remain at risk the survival is NaN too,
-    so the curve stops there: each later step would be one client. A summary row with a small
-    count of clients, events or censored hides all three and its median. The curve's steps are
-    still shown where the counts are not: a step's height is events / at risk, so with the
-    clients at its start a reader can work back a step's events, as from any published
-    Kaplan–Meier curve; share the curve only as the data use agreement allows."""
+    Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
+    clients at risk or events has its counts suppressed, with complementary suppression within
+    the leg, and each curve (survival, std_err) stops at its leg's first suppressed step, as
+    the curve past it would give the step's counts back. With the few events per day of a
+    small clinic that can be the first step: then no curve is shown, only the summary. A
+    summary row with a small events or censored count hides both and its median, and legs that
+    share clients are hidden together. Consecutive at-risk counts still give events plus
+    censored between two shown steps, as in any number-at-risk table."""
     frame = appointment_frame(bundle)
     if frame.empty:
         empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
@@ -522,27 +692,16 @@ def survival(
         )
     if min_cell > 0:
         notes.append(
-            f"{suppression_note(min_cell)} Each curve stops where fewer than {min_cell} clients "
-            "remain at risk."
+            f"{suppression_note(min_cell)} Each curve stops at its first suppressed step: "
+            "past it, the curve would give that step's counts back."
         )
     table = (
         pd.concat(tables, ignore_index=True)
         if tables
         else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", "at_risk": "int64"})
     )
-    tail = table["at_risk"] < min_cell
-    table = _suppress(
-        table,
-        table[["at_risk", "events"]],
-        ["at_risk", "events"],
-        min_cell=min_cell,
-        complement_by="events",
-        within="leg",
-    )
-    table[["survival", "std_err"]] = table[["survival", "std_err"]].mask(tail)
-    summary = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1])
-    counts = ["clients", "events", "censored"]
-    summary = _suppress(summary, summary[counts], [*counts, "median_days"], min_cell=min_cell)
+    summary = _suppress_summary(pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1]), min_cell)
+    table = _suppress_km(table, summary, min_cell)
     return Survival(
         timelines=clients[["client_id", *TIMELINE_COLUMNS]],
         table=table[KM_COLUMNS],
@@ -581,15 +740,25 @@ def _formula(numeric: list[str]) -> str:
 
 
 def _pool_rare(data: pd.DataFrame, min_rows: int, notes: list[str]) -> pd.DataFrame:
+    """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED. A pool
+    of one level would be that clinician under another name, so a lone rare level is pooled
+    with the next smallest level: a pooled level always holds at least two."""
     for column in CATEGORICAL_PREDICTORS:
-        counts = data[column].value_counts()
+        counts = data[column].value_counts().sort_values(kind="stable")
         rare = counts.index[counts < min_rows]
-        if len(rare):
-            data = data.assign(**{column: data[column].mask(data[column].isin(rare), POOLED)})
+        if len(rare) == 1 and len(counts) > 1:
+            rare = counts.index[:2]
             notes.append(
-                f"{column}: {len(rare)} level(s) with fewer than {min_rows} appointments pooled "
+                f"{column}: 1 level with fewer than {min_rows} appointments pooled as "
+                f"'{POOLED}' with the next smallest level, so the pool is not one level under "
+                "another name."
+            )
+        elif len(rare):
+            notes.append(
+                f"{column}: {len(rare)} levels with fewer than {min_rows} appointments pooled "
                 f"as '{POOLED}'."
             )
+        data = data.assign(**{column: data[column].mask(data[column].isin(rare), POOLED)})
     return data
 
 
@@ -839,9 +1008,9 @@ def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Char
     """Kaplan–Meier step curves, one per leg, each starting at 100% on day 0; one point per
     event day, so a few hundred rows however many clients a clinic has.
 
-    Each curve stops where `survival` suppressed it (fewer than min_cell clients at risk), and a
-    leg with nothing left is not drawn; the subtitle says so (`min_cell` is only for those
-    words)."""
+    It plots only the survival the table shows: each curve stops where `survival` suppressed
+    it (its first step with a count under min_cell), and a leg with nothing left is not drawn;
+    the subtitle says so (`min_cell` is only for those words)."""
     shown = table[table["survival"].notna()]
     legs = shown["leg"].unique()
     start = pd.DataFrame({"leg": legs, "days": 0, "survival": 1.0})
@@ -850,8 +1019,8 @@ def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Char
     if len(shown) < len(table):
         title = alt.TitleParams(
             title.text,
-            subtitle=f"Each curve stops where fewer than {min_cell} clients remain at risk "
-            "(small cells are suppressed).",
+            subtitle=f"Each curve stops at its first step with a count under {min_cell} "
+            "(small cells are suppressed; see the table).",
         )
     return (
         alt.Chart(data)
@@ -873,8 +1042,13 @@ class NoShowExplorer:
     chart's spec, so the display follows the widgets. `widget` is what a notebook shows.
 
     Small cells are suppressed in `rates`, the table, the chart and the summary line (its totals
-    are what the groups add up to, hence the complementary suppression in `no_show_rates`).
-    `suppress=False` (or `min_cell=0`) shows exact numbers, for analysis only: never share them.
+    are what the groups add up to, hence the complementary suppression in `no_show_rates`), and
+    a group or the summary line is suppressed too when the months outside the range hold a small
+    cell there, as the full range's view less this one would give it back. Two views of partial
+    ranges can still be differenced (Jan-Mar less Jan-Feb is March): no set of views can be
+    protected against every difference, so each view is for exploring, and one exported view
+    is what suppression protects. `suppress=False` (or `min_cell=0`) shows exact numbers, for
+    analysis only: never share them.
     """
 
     def __init__(
@@ -918,12 +1092,24 @@ class NoShowExplorer:
 
     def _redraw(self) -> alt.LayerChart:
         first, last = self.months.value
-        chosen = self.frame[self.frame["month"].between(first, last)]
-        self.rates = no_show_rates(chosen, self.grouping.value, min_cell=self.min_cell)
+        by = self.grouping.value
+        inside = self.frame["month"].between(first, last)
+        chosen, left_out = self.frame[inside], self.frame[~inside]
+        # What the range leaves out is the full range's view less this one: a group or total
+        # with a small cell there is suppressed here (complementary suppression still runs).
+        also: list[str] = []
+        if not left_out.empty:
+            outside = no_show_rates(left_out, by, min_cell=0)
+            also = outside.loc[_small(_checked(outside), self.min_cell), by].tolist()
+        self.rates = no_show_rates(chosen, by, min_cell=self.min_cell, also=also)
         scheduled, missed = len(chosen), int(chosen["no_show"].sum())
-        totals = pd.DataFrame({"scheduled": [scheduled], "no_shows": [missed]})
-        totals = totals.assign(kept=scheduled - missed)
-        if _suppress(totals, totals, [], min_cell=self.min_cell)["suppressed"].iloc[0]:
+        totals = _checked(pd.DataFrame({"scheduled": [scheduled], "no_shows": [missed]}))
+        left = _checked(
+            pd.DataFrame(
+                {"scheduled": [len(left_out)], "no_shows": [int(left_out["no_show"].sum())]}
+            )
+        )
+        if _small(pd.concat([totals, left]), self.min_cell).any():
             self.summary.value = (
                 f"Scheduled appointments and no-shows <b>suppressed</b> (cells under "
                 f"{self.min_cell}), {first} to {last}"
