@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import ipywidgets as widgets
 import openpyxl
 import pandas as pd
 import pytest
@@ -307,25 +308,35 @@ def test_show_everything_resets_every_widget(dashboard, result):
     assert keys(dashboard.findings) == keys(result.findings)
 
 
-def test_export_writes_the_clis_report_for_the_month_chosen(dashboard, tmp_path):
-    dashboard.month.value = "2026-03"
-    dashboard.clinicians.value = ("S003",)  # the filed report is the whole clinic's
-    dashboard.folder.value = str(tmp_path / "dashboard")
-    dashboard.export_button.click()
-    out = tmp_path / "dashboard"
+def exported(button: widgets.Button, dashboard: MonthlyDashboard, out: Path) -> str:
+    """Click an export button with `out` as the folder; the page it wrote."""
+    dashboard.folder.value = str(out)
+    button.click()
     assert dashboard.export_status.value == (
         f"Wrote <code>{out / 'report.html'}</code> and <code>{out / 'report.xlsx'}</code>"
     )
-    page = (out / "report.html").read_text("utf-8")
-    assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
+    return (out / "report.html").read_text("utf-8")
 
-    cli = tmp_path / "cli"
-    assert main(["audit", str(SAMPLE), "--out", str(cli), "--month", "2026-03", "--quiet"]) == 0
+
+def workbook_as_the_clis(out: Path, cli: Path, *options: str) -> openpyxl.Workbook:
+    """The workbook in `out`, once checked cell for cell against the CLI's with `options`."""
+    argv = ["audit", str(SAMPLE), "--out", str(cli), "--quiet", *options]
+    assert main(argv) == 0
     ours, theirs = (openpyxl.load_workbook(d / "report.xlsx") for d in (out, cli))
     assert ours.sheetnames == theirs.sheetnames
     for name in ours.sheetnames:
         assert list(ours[name].values) == list(theirs[name].values)
-    assert ours["Findings"].max_row == 1 + len(
+    return ours
+
+
+def test_export_writes_the_clis_report_for_the_month_chosen(dashboard, tmp_path):
+    dashboard.month.value = "2026-03"
+    dashboard.clinicians.value = ("S003",)  # the filed report is the whole clinic's
+    page = exported(dashboard.export_button, dashboard, tmp_path / "dashboard")
+    assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
+
+    book = workbook_as_the_clis(tmp_path / "dashboard", tmp_path / "cli", "--month", "2026-03")
+    assert book["Findings"].max_row == 1 + len(
         filter_findings(dashboard.result.findings, "2026-03")
     )
 
@@ -336,24 +347,15 @@ def test_export_for_clinicians_writes_their_report_as_the_cli_does(dashboard, tm
     dashboard.clinicians.value = ("S002",)
     dashboard.rules.value = ("MS001",)  # a report leaves out no rule
     assert not dashboard.export_clinicians_button.disabled
-    dashboard.folder.value = str(tmp_path / "dashboard")
-    dashboard.export_clinicians_button.click()
-    out = tmp_path / "dashboard"
-    assert dashboard.export_status.value == (
-        f"Wrote <code>{out / 'report.html'}</code> and <code>{out / 'report.xlsx'}</code>"
-    )
-    page = (out / "report.html").read_text("utf-8")
+    page = exported(dashboard.export_clinicians_button, dashboard, tmp_path / "dashboard")
     assert '<p class="scope">For S002 Devin Norley: the findings and compliance' in page
 
-    cli = tmp_path / "cli"
-    argv = ["audit", str(SAMPLE), "--out", str(cli), "--month", "2026-03", "--quiet"]
-    assert main([*argv, "--clinician", "S002"]) == 0
-    ours, theirs = (openpyxl.load_workbook(d / "report.xlsx") for d in (out, cli))
-    assert ours.sheetnames == theirs.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
-    for name in ours.sheetnames:
-        assert list(ours[name].values) == list(theirs[name].values)
+    book = workbook_as_the_clis(
+        tmp_path / "dashboard", tmp_path / "cli", "--month", "2026-03", "--clinician", "S002"
+    )
+    assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
     in_march = filter_findings(dashboard.result.findings, "2026-03", ["S002"])
-    assert ours["Findings"].max_row == 1 + len(in_march) == 4  # S002's 3 of March's 9
+    assert book["Findings"].max_row == 1 + len(in_march) == 4  # S002's 3 of March's 9
     dashboard.clinicians.value = ()
     assert dashboard.export_clinicians_button.disabled
 

@@ -34,7 +34,7 @@ from auditkit.parsing import parse_count, parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml
 from auditkit.schemas import CALLS, TABLES, TableSpec
-from auditkit.validation import validate_table
+from auditkit.validation import commonest_reason, validate_table
 
 IMPORTABLE: dict[str, TableSpec] = {**TABLES, CALLS.name: CALLS}
 SET_ASIDE_COLUMNS = ["line", "record_id", "column", "value", "reason"]
@@ -466,18 +466,9 @@ def _nothing_importable(file: str, rows_read: int, set_aside: pd.DataFrame) -> B
     """The paragraph for an export none of whose rows could be read: written, every one would
     be set aside, and such a file is nearly always exported otherwise than the mapping reads
     (another separator, unquoted commas) rather than so many separate mistakes."""
-    per_row = set_aside.drop_duplicates("line")
-    rows = per_row.groupby("reason", sort=False)["line"].agg(["size", "first"])
-    reason = rows["size"].idxmax()
-    count, line = int(rows.loc[reason, "size"]), int(rows.loc[reason, "first"])
-    if rows_read == 1:
-        what, why = "its one row", f"The reason, on line {line}"
-    elif count == 1:
-        what, why = f"none of its {rows_read:,} rows", f"The first reason, on line {line}"
-    else:
-        what = f"none of its {rows_read:,} rows"
-        why = f"The commonest reason ({count:,} of them), first on line {line}"
-    value = per_row.set_index("reason").loc[[reason], "value"].iloc[0]
+    reason, why = commonest_reason(set_aside, rows_read)
+    what = "its one row" if rows_read == 1 else f"none of its {rows_read:,} rows"
+    value = set_aside.set_index("reason").loc[[reason], "value"].iloc[0]
     quoted = f" ({printable(str(value), 80)!r})" if isinstance(value, str) and value else ""
     return BundleError(
         f"{file}: {what} could {'not ' if rows_read == 1 else ''}be imported, so nothing was "

@@ -511,21 +511,27 @@ def _nothing_accepted(file: str, table: str, rows_read: int, bad: pd.DataFrame) 
     rules that look for them finding them missing, findings that are not there. So every table
     alike, optional or not.
     """
-    per_row = bad.drop_duplicates(["line", "reason"]).sort_values("line", kind="stable")
-    rows = per_row.groupby("reason", sort=False)["line"].agg(["size", "first"])
-    reason = rows["size"].idxmax()  # the first of the commonest, by line
-    count, line = int(rows.loc[reason, "size"]), int(rows.loc[reason, "first"])
-    if rows_read == 1:
-        what, why = "its one row was", f"The reason, on line {line}"
-    elif count == 1:
-        what, why = f"all {rows_read:,} of its rows were", f"The first reason, on line {line}"
-    else:
-        what = f"all {rows_read:,} of its rows were"
-        why = f"The commonest reason ({count:,} of them), first on line {line}"
+    reason, why = commonest_reason(bad, rows_read)
+    what = "its one row was" if rows_read == 1 else f"all {rows_read:,} of its rows were"
     return BundleError(  # the reason quotes a value: one line of it, and not 5 MB
         f"{file}: {what} set aside, so the audit would have no {table} to go on. {why}: "
         f"{printable(reason, 300)}. Correct the export and run again."
     )
+
+
+def commonest_reason(set_aside: pd.DataFrame, rows_read: int) -> tuple[str, str]:
+    """Why most rows of a file were set aside (the first such reason by line), and the words
+    that bring it in ('The commonest reason (3 of them), first on line 2'): one reason for a
+    file none of whose rows could be used, which is nearly always one cause, not many."""
+    per_row = set_aside.drop_duplicates(["line", "reason"]).sort_values("line", kind="stable")
+    rows = per_row.groupby("reason", sort=False)["line"].agg(["size", "first"])
+    reason = rows["size"].idxmax()  # the first of the commonest, by line
+    count, line = int(rows.loc[reason, "size"]), int(rows.loc[reason, "first"])
+    if rows_read == 1:
+        return reason, f"The reason, on line {line}"
+    if count == 1:
+        return reason, f"The first reason, on line {line}"
+    return reason, f"The commonest reason ({count:,} of them), first on line {line}"
 
 
 def _names_set_aside(raw: RawTable | _Typed, accepted: pd.DataFrame) -> tuple[str, ...]:
