@@ -920,6 +920,33 @@ def test_a_file_of_blank_looking_lines_is_empty(make_bundle):
     assert str(caught.value) == "staff.csv is empty: it has no header row and no records."
 
 
+def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bundle):
+    # openpyxl, like any script, saves a formula without the value Excel would store with it
+    path = make_bundle(drop=["appointments.csv"])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["appointment_id", "client_id", "staff_id", "scheduled_start", "status"])
+    sheet.append(["A1", "C1", "S1", dt.datetime(2026, 3, 2, 13, 0), "attended"])
+    sheet.append(["A2", "C1", "S1", "=DATE(2026,3,9)+TIME(13,0,0)", "no_show"])
+    sheet.append(["A3", "C2", None, dt.datetime(2026, 3, 10, 10), "no_show"])  # truly blank
+    book.save(path / "appointments.xlsx")
+
+    bundle = load(path)
+
+    assert coverage_of(bundle)["appointments"] == ("appointments.xlsx", "xlsx", 3, 1, 2)
+    assert rows(bundle.rejected[bundle.rejected["file"] == "appointments.xlsx"]) == [
+        (
+            "appointments.xlsx",
+            3,
+            "A2",
+            "scheduled_start",
+            "scheduled_start holds a formula with no saved value (=DATE(2026,3,9)+TIME(13,0,0)): "
+            "open the workbook in Excel and save it, so its values are stored",
+        ),
+        ("appointments.xlsx", 4, "A3", "staff_id", "staff_id is blank but required"),
+    ]
+
+
 def test_xlsx_rows_of_empty_or_space_cells_are_skipped(make_bundle):
     path = make_bundle(drop=["staff.csv"])
     book = openpyxl.Workbook()

@@ -785,14 +785,60 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
     # Missing cells stay missing through astype("str"); the text "None" or "nan" is text.
     frame = frame.replace({"": pd.NA})
     blank = _blank_frame_rows(frame, spaces=path.suffix.lower() == ".xlsx")
-    empty = pd.DataFrame(columns=REJECTED_COLUMNS)
+    frame, lines = frame[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
+    unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
+    if path.suffix.lower() == ".xlsx" and frame.isna().any(axis=None):
+        unsaved = _unsaved_formulas(path, frame, lines, spec)
+        kept = ~lines.isin(unsaved["line"])
+        frame, lines = frame[kept].reset_index(drop=True), lines[kept].reset_index(drop=True)
     return RawTable(
         spec.name,
         path.name,
-        frame[~blank].reset_index(drop=True),
-        lines[~blank].reset_index(drop=True),
-        empty,
+        frame,
+        lines,
+        unsaved,
         "xlsx" if path.suffix.lower() == ".xlsx" else "parquet",
+    )
+
+
+def _unsaved_formulas(
+    path: Path, frame: pd.DataFrame, lines: pd.Series, spec: TableSpec
+) -> pd.DataFrame:
+    """Rows set aside for a cell whose formula has no saved value, one problem per cell.
+
+    Excel stores each formula's last value beside it; a workbook written by a script may not,
+    and read for its values such a cell is empty: 'scheduled_start is blank' would send the
+    reader looking for a date that is on screen in Excel. Read again for the formulas, only
+    when some cell is empty."""
+    formulas = pd.read_excel(
+        path,
+        dtype=str,
+        engine="openpyxl",
+        keep_default_na=False,
+        engine_kwargs={"data_only": False},
+    )
+    formulas = formulas.iloc[lines.to_numpy() - 2].reset_index(drop=True)  # the rows kept
+    found = frame.isna() & formulas.apply(lambda column: column.str.startswith("=", na=False))
+    rows, columns = np.nonzero(found.to_numpy())
+    if not len(rows):
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+    names = frame.columns[columns]
+    id_at = next((c for c in frame.columns if normalise_column_name(c) == spec.id_column), None)
+    ids = frame[id_at].iloc[rows].fillna("").astype("str").to_numpy() if id_at else ""
+    return pd.DataFrame(
+        {
+            "file": path.name,
+            "line": lines.iloc[rows].to_numpy(),
+            "record_id": ids,
+            "column": [normalise_column_name(c) for c in names],
+            "reason": [
+                f"{normalise_column_name(c)} holds a formula with no saved value "
+                f"({printable(formulas.iat[r, k], 80)}): open the workbook in Excel and save it, "
+                "so its values are stored"
+                for r, k, c in zip(rows, columns, names, strict=True)
+            ],
+        },
+        columns=REJECTED_COLUMNS,
     )
 
 
