@@ -157,11 +157,53 @@ def test_lg001_matches_a_shared_number_to_either_sibling(tmp_path):
     assert matches(bundle) == {"K1": "R1"}
     assert findings(bundle, "LG001") == {
         "R2": "RingCentral: outbound call at Tue 3 Mar 2026 09:00:00, connected; no phone "
-        "contact with the client logged within 10 min of it; the number is on file for C3, C4"
+        "contact with the client logged within 10 min of it; the number is on file for 2 clients"
     }
     assert opportunities(bundle, "LG001") == ["R1", "R2"]  # R3 is no client's number
     found = audit(bundle).findings.set_index("rule").loc["LG001"]
     assert (found["client_id"], found["staff_id"]) == ("C3", "T2")
+
+
+def test_lg001_counts_the_clients_who_had_a_shared_number_by_the_call_naming_none(tmp_path):
+    """A report cut to one clinician must not name a sibling (another's client) nor reveal who
+    shares a phone: the evidence counts. C5 came after the first call, so it had only C3's
+    client-to-be and C4; C3, the finding's own client, counts whenever C3 came."""
+    to_household = {"client_id": "", "to_number": "747.555.0185"}
+    household = [
+        {**SIBLINGS[2], "intake_date": "2026-03-04"},  # C3: after the first call
+        {**SIBLINGS[3], "intake_date": "2026-03-02"},  # C4: the day of the first call
+        {**SIBLINGS[3], "client_id": "C5", "therapist_id": "T1", "intake_date": "2026-03-05"},
+    ]
+    bundle = build_bundle(
+        tmp_path,
+        clients=[*CLIENTS, *household],
+        calls=[
+            placed("2026-03-02T09:00:00-08:00", **to_household),
+            placed("2026-03-05T09:00:00-08:00", **to_household),
+        ],
+    )
+    head = "RingCentral: outbound call at {}, connected; no phone contact with the client logged "
+    assert findings(bundle, "LG001") == {
+        "R1": head.format("Mon 2 Mar 2026 09:00:00")
+        + "within 10 min of it; the number is on file for 2 clients",
+        "R2": head.format("Thu 5 Mar 2026 09:00:00")
+        + "within 10 min of it; the number is on file for 3 clients",
+    }
+    found = audit(bundle).findings
+    assert found.loc[found["rule"] == "LG001", "client_id"].tolist() == ["C3", "C3"]
+
+
+def test_lg001_a_sibling_who_came_after_the_call_leaves_the_number_unshared(tmp_path):
+    later = [SIBLINGS[2], {**SIBLINGS[3], "intake_date": "2026-03-04"}]  # C4 came after R1
+    bundle = build_bundle(
+        tmp_path,
+        clients=[*CLIENTS, *later],
+        calls=[placed("2026-03-03T09:00:00-08:00", client_id="", to_number="747.555.0185")],
+    )
+    assert findings(bundle, "LG001") == {
+        "R1": "RingCentral: outbound call at Tue 3 Mar 2026 09:00:00, connected; no phone "
+        "contact with the client logged within 10 min of it"
+    }
 
 
 def test_lg001_an_inbound_call_is_matched_by_the_caller_s_number(tmp_path):
