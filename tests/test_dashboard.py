@@ -24,6 +24,7 @@ from auditkit.dashboard import (
     PICK_RULE,
     MonthlyDashboard,
     Selection,
+    clinicians_folder,
     dashboard_charts,
     filter_findings,
     findings_html,
@@ -308,12 +309,16 @@ def test_show_everything_resets_every_widget(dashboard, result):
     assert keys(dashboard.findings) == keys(result.findings)
 
 
-def exported(button: widgets.Button, dashboard: MonthlyDashboard, out: Path) -> str:
-    """Click an export button with `out` as the folder; the page it wrote."""
-    dashboard.folder.value = str(out)
+def exported(
+    button: widgets.Button, dashboard: MonthlyDashboard, folder: Path, out: Path, whose: str
+) -> str:
+    """Click an export button with `folder` as the Folder; the page it wrote into `out`, once
+    the status has said whose report it is and where it went."""
+    dashboard.folder.value = str(folder)
     button.click()
     assert dashboard.export_status.value == (
-        f"Wrote <code>{out / 'report.html'}</code> and <code>{out / 'report.xlsx'}</code>"
+        f"Wrote {whose}'s report: <code>{out / 'report.html'}</code> and "
+        f"<code>{out / 'report.xlsx'}</code>"
     )
     return (out / "report.html").read_text("utf-8")
 
@@ -332,8 +337,10 @@ def workbook_as_the_clis(out: Path, cli: Path, *options: str) -> openpyxl.Workbo
 def test_export_writes_the_clis_report_for_the_month_chosen(dashboard, tmp_path):
     dashboard.month.value = "2026-03"
     dashboard.clinicians.value = ("S003",)  # the filed report is the whole clinic's
-    page = exported(dashboard.export_button, dashboard, tmp_path / "dashboard")
+    folder = tmp_path / "dashboard"
+    page = exported(dashboard.export_button, dashboard, folder, folder, "the clinic")
     assert "Audited period: <strong>March 2026 (2026-03)</strong>" in page
+    assert '<p class="scope">' not in page
 
     book = workbook_as_the_clis(tmp_path / "dashboard", tmp_path / "cli", "--month", "2026-03")
     assert book["Findings"].max_row == 1 + len(
@@ -347,17 +354,56 @@ def test_export_for_clinicians_writes_their_report_as_the_cli_does(dashboard, tm
     dashboard.clinicians.value = ("S002",)
     dashboard.rules.value = ("MS001",)  # a report leaves out no rule
     assert not dashboard.export_clinicians_button.disabled
-    page = exported(dashboard.export_clinicians_button, dashboard, tmp_path / "dashboard")
+    folder = tmp_path / "dashboard"
+    button = dashboard.export_clinicians_button
+    page = exported(button, dashboard, folder, folder / "S002", "S002 Devin Norley")
     assert '<p class="scope">For S002 Devin Norley: the findings and compliance' in page
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
+        "S002",
+        "S002/report.html",
+        "S002/report.xlsx",
+    ]
 
     book = workbook_as_the_clis(
-        tmp_path / "dashboard", tmp_path / "cli", "--month", "2026-03", "--clinician", "S002"
+        folder / "S002", tmp_path / "cli", "--month", "2026-03", "--clinician", "S002"
     )
     assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
     in_march = filter_findings(dashboard.result.findings, "2026-03", ["S002"])
     assert book["Findings"].max_row == 1 + len(in_march) == 4  # S002's 3 of March's 9
     dashboard.clinicians.value = ()
     assert dashboard.export_clinicians_button.disabled
+
+
+def test_exporting_the_clinic_then_a_clinician_leaves_both_reports(dashboard, tmp_path):
+    """A trainee's cut written after the clinic's audit must not replace it in the Folder."""
+    folder = tmp_path / "dashboard"
+    dashboard.month.value = "2026-03"
+    clinic = exported(dashboard.export_button, dashboard, folder, folder, "the clinic")
+    clinic_book = (folder / "report.xlsx").read_bytes()
+    dashboard.clinicians.value = ("S007", "S002")
+    both = "S002 Devin Norley and S007 Hana Garford"
+    theirs = exported(
+        dashboard.export_clinicians_button, dashboard, folder, folder / "S002+S007", both
+    )
+    assert (folder / "report.html").read_text("utf-8") == clinic
+    assert (folder / "report.xlsx").read_bytes() == clinic_book
+    assert '<p class="scope">' not in clinic
+    assert '<p class="scope">For S007 Hana Garford, S002 Devin Norley: ' in theirs
+    assert sorted(p.name for p in folder.iterdir()) == ["S002+S007", "report.html", "report.xlsx"]
+
+
+def test_a_clinicians_folder_is_one_safe_readable_name_per_selection():
+    assert clinicians_folder(["S002"]) == "S002"
+    assert clinicians_folder(["S007", "S002", "S007"]) == "S002+S007"  # sorted, once each
+    # nothing climbs out of the Folder, hides, or reads as two ids
+    assert clinicians_folder([".."]) == "%2E%2E"
+    assert clinicians_folder(["a/b", "c\\d"]) == "a%2Fb+c%5Cd"
+    assert clinicians_folder(["S1+S2"]) == "S1%2BS2" != clinicians_folder(["S1", "S2"])
+    assert clinicians_folder(["Dr. Ng: intern"]) == "Dr%2E%20Ng%3A%20intern"
+    many = clinicians_folder(f"S{i:03}" for i in range(40))
+    assert many.startswith("S000+S001+") and many.endswith("+40 clinicians " + many[-12:])
+    assert len(many) == 100 + len("+40 clinicians ") + 12
+    assert many != clinicians_folder(f"S{i:03}" for i in range(41))
 
 
 def test_export_to_a_folder_that_cannot_be_written_says_so(dashboard, tmp_path):

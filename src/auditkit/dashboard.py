@@ -16,10 +16,12 @@ frames and chart specs; ``MonthlyDashboard`` only wires widgets to them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import altair as alt
 import ipywidgets as widgets
@@ -220,6 +222,29 @@ def findings_html(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
+def clinicians_folder(clinicians: Iterable[str]) -> str:
+    """The subfolder a clinicians' report goes in, so it never overwrites the clinic's: their
+    staff ids in order, joined by '+' ('S002+S007').
+
+    Each id is percent-encoded, '.' and '+' too: no id can climb out of the folder ('..'), hide
+    it, or read as two ids, and two selections never share a subfolder. A name past 120
+    characters is cut and ends in a digest of the whole, as file systems cap names near 255.
+    """
+    ids = sorted(set(clinicians))
+    name = "+".join(quote(staff_id, safe="").replace(".", "%2E") for staff_id in ids)
+    if len(name) > 120:
+        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+        name = f"{name[:100]}+{len(ids)} clinicians {digest}"
+    return name
+
+
+def _whose(clinicians: Sequence[str], names: Mapping[str, str]) -> str:
+    """Whose report an export is, as its status says: 'the clinic', 'S002 Devin Norley',
+    'S002 Devin Norley and S007 Ana Reyes' (in the order of their subfolder's name)."""
+    named = [names.get(c, c) for c in sorted(set(clinicians))] or ["the clinic"]
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
 def _rule_name(code: str) -> str:
     return RULES[code].name
 
@@ -284,18 +309,21 @@ class MonthlyDashboard(widgets.VBox):
         self.folder = widgets.Text(value=str(export_to), description="Folder")
         self.export_button = widgets.Button(
             description="Export report",
-            tooltip="The report a supervisor files: the whole clinic for the month chosen",
+            tooltip="The report a supervisor files: the whole clinic for the month chosen, "
+            "written into the Folder",
         )
         self.export_clinicians_button = widgets.Button(
             description="Export for clinicians",
-            tooltip="A report of only the chosen clinicians' records, to go through with them",
+            tooltip="A report of only the chosen clinicians' records, to go through with them, "
+            "written into a subfolder of the Folder named for them",
             disabled=True,  # until a clinician is chosen
         )
-        # What each export covers, said where it is asked for: not the rules or severities
-        # narrowed to on screen.
+        # What each export covers and where it goes, said where it is asked for: not the rules
+        # or severities narrowed to on screen, and a clinician's cut never lands on the clinic's.
         self.export_scope = widgets.HTML(
-            '<span class="auditkit-note">the whole clinic, or the clinicians chosen, for the '
-            "month chosen: the rule and severity choices do not apply</span>"
+            '<span class="auditkit-note">the whole clinic into the Folder, or the clinicians '
+            "chosen into its subfolder named for them (S002, S002+S007), for the month chosen: "
+            "the rule and severity choices do not apply</span>"
         )
         self.export_status = widgets.HTML().add_class("auditkit-export-status")
         self.findings = self.result.findings
@@ -406,11 +434,15 @@ class MonthlyDashboard(widgets.VBox):
         """Write the CLI's report (report.html, report.xlsx) for the month chosen; its folder.
 
         The report covers the whole clinic for that month (every month for 'all'): the document
-        a supervisor files. With `clinicians` (staff_ids), it is their report, as `auditkit
-        audit --clinician` writes it, to go through with them. The rule and severity widgets
-        never apply: a report leaves out no rule.
+        a supervisor files, in `folder` (the Folder widget's by default). With `clinicians`
+        (staff_ids), it is their report, as `auditkit audit --clinician` writes it, to go through
+        with them, in `folder`'s subfolder named for them (``clinicians_folder``): the two share
+        file names, and a trainee's cut must not replace the clinic's audit. The rule and
+        severity widgets never apply: a report leaves out no rule.
         """
         out = Path(folder if folder is not None else self.folder.value).expanduser().resolve()
+        if clinicians:
+            out = out / clinicians_folder(clinicians)
         month = self.selection.month
         whole = self.result.month is None and not self.result.clinicians
         if whole or (self.result.month == month and not clinicians):  # cut, not audited again
@@ -447,7 +479,9 @@ class MonthlyDashboard(widgets.VBox):
         except OSError as err:
             self.export_status.value = f"Could not write the report: {html_text(err)}"
             return
+        # Whose report it is, said with where it went: not to be filed as the clinic's audit.
         self.export_status.value = (
-            f"Wrote <code>{html_text(out / 'report.html')}</code> and "
+            f"Wrote {html_text(_whose(clinicians, self.names))}'s report: "
+            f"<code>{html_text(out / 'report.html')}</code> and "
             f"<code>{html_text(out / 'report.xlsx')}</code>"
         )
