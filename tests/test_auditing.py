@@ -13,6 +13,7 @@ from auditkit.auditing import for_clinicians, for_month
 from auditkit.cli import main
 from auditkit.errors import AuditkitError
 from auditkit.policy import Policy
+from auditkit.report import monthly_trend
 from auditkit.rules import RULES
 from auditkit.schemas import Findings
 
@@ -175,7 +176,10 @@ def test_a_clinicians_audit_is_the_clinics_cut_to_their_records(tmp_path):
 def test_a_clinicians_month_has_their_trend(tmp_path):
     april = audit(sample(tmp_path), month="2026-04", clinicians=["T1"])  # T1: March only
     assert april.opportunities.empty
-    assert april.caveats == []  # the clinic had records in April: no empty month
+    # the clinic had records in April, T1 none: theirs is an empty month, not a clean one
+    assert april.caveats == [
+        "No records of T1 in 2026-04: nothing was examined. Their records are all from 2026-03."
+    ]
     assert april.every_month[["rule", "month", "opportunities"]].values.tolist() == [
         ["MS001", "2026-03", 2],
         ["MS002", "2026-03", 1],
@@ -188,6 +192,17 @@ def test_a_clinicians_month_has_their_trend(tmp_path):
     ]
     with pytest.raises(ValueError, match="narrow the clinic's whole audit by clinician, then"):
         for_clinicians(april, ["T2"])
+
+
+def test_a_clinicians_trend_counts_their_appointments_from_their_first_month(tmp_path):
+    bundle = sample(tmp_path)
+    clinic, t2 = monthly_trend(audit(bundle)), monthly_trend(audit(bundle, clinicians=["T2"]))
+    columns = ["month", "appointments", "no_shows", "no_show_rate"]
+    assert clinic[columns].values.tolist() == [
+        ["2026-03", 3, 2, 0.6667],
+        ["2026-04", 1, 1, 1.0],
+    ]
+    assert t2[columns].values.tolist() == [["2026-04", 1, 1, 1.0]]  # T2's one no-show
 
 
 def test_a_clinician_not_on_the_staff_is_refused_before_the_rules_run(tmp_path):

@@ -457,8 +457,10 @@ def test_a_month_with_nothing_examined_has_no_compliance_figures(tmp_path, capsy
     assert lines == ["rule,opportunities,findings,compliance"] + [f"{c},0,0," for c in RULES]
     by_rule = pd.read_csv(tmp_path / "out" / "compliance.csv")
     assert by_rule["compliance"].isna().all()  # read back as no figure, never as 100 %
-    for name in ("compliance_by_clinician.csv", "compliance_by_month.csv"):
-        assert pd.read_csv(tmp_path / "out" / name).empty
+    assert pd.read_csv(tmp_path / "out" / "compliance_by_clinician.csv").empty
+    # month over month as the workbook's Months sheet: the months before, none of 2027-01
+    by_month = pd.read_csv(tmp_path / "out" / "compliance_by_month.csv", dtype={"month": str})
+    assert sorted(set(by_month["month"])) == ["2026-03", "2026-04"]
 
 
 def test_the_sample_without_its_policy_audits_vm001_as_not_checked(tmp_path, capsys):
@@ -544,7 +546,7 @@ def test_a_clinicians_report_holds_their_records_and_leaves_the_bundles_own(tmp_
     assert "The bundle's input rows set aside are not listed in a clinician's report" in page
     assert "The bundle's stale reviews are not listed in a clinician's report" in page
     book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx", read_only=True)
-    assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
+    assert book.sheetnames == ["About", "Findings", "Rules", "Clinicians", "Months"]
     # the folder is the supervisor's: the bundle's tables are written as ever
     assert (tmp_path / "out" / "rejected.csv").is_file()
     assert (tmp_path / "out" / "stale_reviews.csv").is_file()
@@ -559,3 +561,39 @@ def test_a_clinician_the_staff_table_lacks_exits_2(tmp_path, capsys):
         "auditkit: No clinician T9 in the bundle's staff table: name a staff_id it holds (ADM, "
         "DIR, SUP, T1, T2)."
     )
+
+
+def test_a_clinician_whose_staff_row_was_set_aside_is_told_so(tmp_path, capsys):
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path / "out"), "--clinician", "S013"]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: Clinician S013's row of staff.csv was set aside (line 14: role 'volunteer' is "
+        "not one of: therapist, supervisor, program_director, admin), so the audit has no "
+        "records of theirs. Correct the row and run again."
+    )
+
+
+def test_a_clinicians_reviews_line_counts_the_bundles_stale_reviews_as_such(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001, STALE_A1)
+
+    assert audit(bundle, tmp_path, "--clinician", "T2") == 0
+
+    out = capsys.readouterr().out
+    reviews = bundle.path / "reviews.csv"
+    assert (
+        f"Reviews from {reviews}: 0 confirmed, 0 dismissed, 1 new; 1 stale in the bundle.\n" in out
+    )
+
+
+def test_a_run_showing_names_says_so_at_the_terminal_and_under_quiet(tmp_path, capsys):
+    bundle = reviewed_bundle(tmp_path)
+    shown = (
+        "Names shown (--show-names): client names and phone numbers are in the report and the "
+        f"tables in {tmp_path / 'out'}. For internal QA only; do not file or share them."
+    )
+
+    assert audit(bundle, tmp_path, "--show-names") == 0
+    assert f"\n{shown}\n" in capsys.readouterr().out
+    assert audit(bundle, tmp_path, "--show-names", "--quiet") == 0
+    assert capsys.readouterr().err.splitlines()[-1] == f"auditkit: {shown}"
+    assert audit(bundle, tmp_path) == 0
+    assert "Names shown" not in capsys.readouterr().out

@@ -367,7 +367,7 @@ def test_export_for_clinicians_writes_their_report_as_the_cli_does(dashboard, tm
     book = workbook_as_the_clis(
         folder / "S002", tmp_path / "cli", "--month", "2026-03", "--clinician", "S002"
     )
-    assert book.sheetnames == ["Findings", "Rules", "Clinicians", "Months"]
+    assert book.sheetnames == ["About", "Findings", "Rules", "Clinicians", "Months"]
     in_march = filter_findings(dashboard.result.findings, "2026-03", ["S002"])
     assert book["Findings"].max_row == 1 + len(in_march) == 4  # S002's 3 of March's 9
     dashboard.clinicians.value = ()

@@ -464,11 +464,49 @@ def test_a_months_report_audits_the_bundle_once(report, tmp_path, monkeypatch):
 # --- the workbook -----------------------------------------------------------------------------
 
 
-def test_workbook_has_six_filtered_sheets_with_bold_frozen_headers(report):
+def test_workbooks_about_sheet_says_what_the_page_says_above_its_figures(report):
+    _, out = report
+    about = list(openpyxl.load_workbook(out / "report.xlsx")["About"].values)
+    assert about == [
+        ("item", "value"),
+        ("clinic", "Riverside Psychology Clinic"),
+        ("period", "2026-02 to 2026-04 (everything in the bundle)"),
+        ("policy", "policy"),
+        ("reviews", "No reviews file: every finding is new."),
+        (
+            "privacy",
+            "Clients appear by id only; names and phone numbers in the evidence are masked.",
+        ),
+        ("auditkit", version("auditkit")),
+        # the settings the figures depend on, as policy.toml spells them
+        ("clinic.timezone", '"America/Los_Angeles"'),
+        ("missed_session.call_within_hours", "24"),
+        ("calls.match_minutes", "10"),
+        ("missed_session.wait_minutes", "20"),
+        ("clinic.name", '"Riverside Psychology Clinic"'),
+        ("clinic.aliases", '["Riverside Clinic", "RPC"]'),
+        ("approvals.closure_warning", '["supervisor"]'),
+        ("missed_session.persistent_no_shows", "2"),
+        ("missed_session.lookback_days", "90"),
+        ("missed_session.note_within_hours", "48"),
+        ("approvals.phone_coaching", '["program_director"]'),
+    ]
+
+
+def test_the_page_lists_the_policy_settings_and_the_rules_reading_them(report):
+    _, out = report
+    page = (out / "report.html").read_text("utf-8")
+    section = page[page.index('id="settings-title"') : page.index('id="compliance-title"')]
+    assert "<td>missed_session.call_within_hours</td><td>24</td>" in section.replace("\n", "")
+    assert "MS001, MS002, MS003, VM002, NT002" in section
+    assert "every rule: its clock" in section
+
+
+def test_workbook_has_seven_filtered_sheets_with_bold_frozen_headers(report):
     result, out = report
     book = openpyxl.load_workbook(out / "report.xlsx")
     assert book.sheetnames == [
-        "Findings", "Rules", "Clinicians", "Months", "Stale reviews", "Rejected"
+        "About", "Findings", "Rules", "Clinicians", "Months", "Stale reviews", "Rejected"
     ]  # fmt: skip
     findings = book["Findings"]
     header = [c.value for c in findings[1]]

@@ -116,8 +116,8 @@ class AuditResult:
             return "No reviews file: every finding is new."
         marks = self.findings["review"].value_counts()
         counts = ", ".join(f"{marks.get(m, 0)} {m}" for m in ("confirmed", "dismissed", "new"))
-        stale = len(self.stale_reviews)
-        summary = f"Reviews from {self.reviews_file}: {counts}; {stale} stale"
+        stale = f"{len(self.stale_reviews)} stale" + (" in the bundle" if self.clinicians else "")
+        summary = f"Reviews from {self.reviews_file}: {counts}; {stale}"
         if set_aside := self.reviews_coverage["rejected"].sum():
             summary += f"; {counted(int(set_aside), 'row')} of the file set aside (rejected.csv)"
         return summary + "."
@@ -132,17 +132,21 @@ class AuditResult:
 
     def _empty_month(self) -> list[str]:
         """A month in which nothing was examined because nothing happened, and the months the
-        bundle does hold, so a mistyped --month shows as one."""
-        held = record_months(self.bundle)
+        bundle (or, in a clinician's audit, their records) does hold, so a mistyped --month, or
+        a trainee who had not started, shows as one rather than as a clean month."""
+        held = record_months(self.bundle, self.clinicians)
         if self.month in held:  # records the rules don't examine: their table says n/a
             return []
+        whose = f"of {', '.join(self.clinicians)} " if self.clinicians else ""
+        owner = "Their" if self.clinicians else "The bundle's"
         if not held:
-            span = "The bundle holds no appointments, contacts, notes or calls."
+            holder = "They have" if self.clinicians else "The bundle holds"
+            span = f"{holder} no appointments, contacts, notes or calls."
         elif held[0] == held[-1]:
-            span = f"The bundle's records are all from {held[0]}."
+            span = f"{owner} records are all from {held[0]}."
         else:
-            span = f"The bundle's records run from {held[0]} to {held[-1]}."
-        return [f"No records in {self.month}: nothing was examined. {span}"]
+            span = f"{owner} records run from {held[0]} to {held[-1]}."
+        return [f"No records {whose}in {self.month}: nothing was examined. {span}"]
 
     @cached_property
     def _flagged(self) -> np.ndarray:
@@ -225,16 +229,20 @@ class AuditResult:
         return table[COMPLIANCE_COLUMNS].reset_index()
 
 
-def record_months(bundle: Bundle) -> list[str]:
+def record_months(bundle: Bundle, clinicians: Sequence[str] = ()) -> list[str]:
     """The months, in order, in which the bundle's appointments, contacts, notes and calls
-    happened (clinic-local, as a month's audit counts them)."""
-    times = [
-        bundle.appointments["scheduled_start"],
-        bundle.contacts["started_at"],
-        bundle.notes["written_at"],
-        bundle.calls["started_at"],
+    happened (clinic-local, as a month's audit counts them); with `clinicians`, their
+    appointments, contacts and notes (the phone system's log names no clinician)."""
+    tables = [
+        (bundle.appointments, "scheduled_start"),
+        (bundle.contacts, "started_at"),
+        (bundle.notes, "written_at"),
     ]
-    return sorted(set().union(*(month_of(at).dropna() for at in times)))
+    if clinicians:
+        tables = [(t[t["staff_id"].isin(clinicians)], at) for t, at in tables]
+    else:
+        tables.append((bundle.calls, "started_at"))
+    return sorted(set().union(*(month_of(table[at]).dropna() for table, at in tables)))
 
 
 # Rules checked at once. Two keep both cores of a small laptop busy; more add to the peak
@@ -445,12 +453,30 @@ def check_clinicians(bundle: Bundle, clinicians: Sequence[str]) -> None:
     """Refuse, before the rules run, a clinician the staff table does not hold: a mistyped id
     would give an empty report that reads as a clinician with nothing to answer for."""
     staff = bundle.tables["staff"]["staff_id"]
-    if unknown := [c for c in clinicians if c not in set(staff)]:
-        known = ", ".join(sorted(staff)[:8]) + (", ..." if len(staff) > 8 else "")
+    if not (unknown := [c for c in clinicians if c not in set(staff)]):
+        return
+    rejected = bundle.rejected
+    theirs = rejected[
+        (rejected["file"] == _staff_file(bundle)) & (rejected["record_id"] == unknown[0])
+    ]
+    if len(theirs):  # on file, but its row could not be used
+        row = theirs.iloc[0]
         raise AuditkitError(
-            f"No clinician {unknown[0]} in the bundle's staff table: name a staff_id it holds "
-            f"({known})."
+            f"Clinician {unknown[0]}'s row of {row['file']} was set aside (line {row['line']}: "
+            f"{row['reason']}), so the audit has no records of theirs. Correct the row and run "
+            "again."
         )
+    known = ", ".join(sorted(staff)[:8]) + (", ..." if len(staff) > 8 else "")
+    raise AuditkitError(
+        f"No clinician {unknown[0]} in the bundle's staff table: name a staff_id it holds "
+        f"({known})."
+    )
+
+
+def _staff_file(bundle: Bundle) -> str:
+    """The file the staff table was read from, as rejected rows name it."""
+    coverage = bundle.coverage
+    return str(coverage.loc[coverage["table"] == "staff", "file"].iloc[0]) if len(coverage) else ""
 
 
 def for_clinicians(result: AuditResult, clinicians: Sequence[str]) -> AuditResult:

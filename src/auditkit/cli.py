@@ -145,7 +145,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit, check_auditable
     from auditkit.output import check_folder, counted, write_csv
-    from auditkit.report import write_report
+    from auditkit.report import month_over_month, write_report
     from auditkit.reviews import check_reviews_file
 
     _imports_done()
@@ -179,13 +179,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
         write_csv(result.stale_reviews, out / "stale_reviews.csv")
         write_csv(result.compliance, out / "compliance.csv")
         write_csv(result.compliance_by("staff_id"), out / "compliance_by_clinician.csv")
-        write_csv(result.compliance_by("month"), out / "compliance_by_month.csv")
+        write_csv(month_over_month(result), out / "compliance_by_month.csv")  # as the workbook
 
     write_report(result, out, first=tables)  # the tables are written while the report renders
     failing = _failing(result, args.fail_on)
     fails = (
         f"Exit code 1 (--fail-on {args.fail_on}): findings of {args.fail_on} severity or above "
         f"that are not dismissed: {failing}."
+    )
+    # Said wherever the run is read: the outputs go on to be filed and forwarded.
+    shown = (
+        "Names shown (--show-names): client names and phone numbers are in the report and the "
+        f"tables in {out}. For internal QA only; do not file or share them."
     )
     if not args.quiet:
         period = f"month {args.month}" if args.month else "everything in the bundle"
@@ -204,12 +209,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
         findings += f" ({dismissed} dismissed on review)" if dismissed else ""
         print(f"\n{findings}; {rejected} ({problems}).")
         print(_reviews_line(result))
+        if result.names_shown:
+            print(shown)
         print(f"Report: {out / 'report.html'} (and report.xlsx)")
         print(f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")
         if failing:
             print(fails)
     else:  # a missing figure, or why the run fails, must not pass unseen in a script's log
-        for line in [*result.caveats, *([fails] if failing else [])]:
+        names = [shown] if result.names_shown else []
+        for line in [*result.caveats, *names, *([fails] if failing else [])]:
             print(f"auditkit: {line}", file=sys.stderr)
     return EXIT_FINDINGS if failing else EXIT_OK
 
@@ -285,7 +293,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from auditkit.policy import load_policy
+    from auditkit.policy import load_policy, setting
     from auditkit.rules import RULES
 
     _imports_done()
@@ -310,21 +318,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     print(f"Settings in force ({policy.source}):")
     for key in rule.settings:
-        print(f"  {key} = {_setting(policy, key)}")
+        print(f"  {key} = {setting(policy, key)}")
     if not rule.settings:
         print("  none but the clinic's time zone and its [phrases]")
     if why := rule.cannot_check(policy):
         print(f"\nNot checked under this policy: {why}.")
     return EXIT_OK
-
-
-def _setting(policy: Policy, key: str) -> str:
-    """A policy key's value as policy.toml would spell it (section.key)."""
-    section, name = key.split(".")
-    value = getattr(getattr(policy, section), name)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
-    return f'"{value}"' if isinstance(value, str) else str(value)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

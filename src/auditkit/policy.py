@@ -204,3 +204,12 @@ def read_toml(path: Path, kind: str, error: type[AuditkitError]) -> dict[str, An
         raise error(f"{kind} file {path} cannot be read: {exc.strerror or exc}.") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{kind} file {path} is not valid TOML: {exc}.") from None
+
+
+def setting(policy: Policy, key: str) -> str:
+    """A policy key's value ('missed_session.call_within_hours') as policy.toml spells it."""
+    section, name = key.split(".")
+    value = getattr(getattr(policy, section), name)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+    return f'"{value}"' if isinstance(value, str) else str(value)

@@ -44,7 +44,7 @@ from auditkit.output import (
     neutralise_formulas,
     write_atomically,
 )
-from auditkit.rules import RULES, SEVERITY_ORDER
+from auditkit.rules import RULES, SEVERITY_ORDER, settings_in_force
 from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
@@ -139,7 +139,10 @@ def monthly_trend(result: AuditResult) -> pd.DataFrame:
     appointments scheduled that month, whatever their status. A month with nothing to divide by
     has no value (no point on the chart), not 100 %.
     """
-    return trend_table(_by_month(result), result.bundle.appointments, result.month)
+    booked = result.bundle.appointments
+    if result.clinicians:  # a clinician's report: their no-show rate, from their first month
+        booked = booked[booked["staff_id"].isin(result.clinicians)]
+    return trend_table(_by_month(result), booked, result.month)
 
 
 def _by_month(result: AuditResult) -> pd.DataFrame:
@@ -147,9 +150,9 @@ def _by_month(result: AuditResult) -> pd.DataFrame:
     return result.compliance_by("month") if result.every_month is None else result.every_month
 
 
-def _months(result: AuditResult) -> pd.DataFrame:
-    """Compliance per rule and month over the trend's months, for the workbook: month over month
-    by rule, where the trend pools the rules."""
+def month_over_month(result: AuditResult) -> pd.DataFrame:
+    """Compliance per rule and month over the trend's months, for the workbook and
+    compliance_by_month.csv alike: month over month by rule, where the trend pools the rules."""
     by_month = _by_month(result)
     shown = monthly_trend(result)["month"]
     return by_month[by_month["month"].isin(shown)].sort_values(["rule", "month"], ignore_index=True)
@@ -724,6 +727,9 @@ def _caveats(result: AuditResult) -> str:
     return "".join(f'<p class="caveat">{html_text(caveat)}</p>' for caveat in result.caveats)
 
 
+_MASKED = "Clients appear by id only; names and phone numbers in the evidence are masked."
+
+
 def _privacy_note(result: AuditResult) -> str:
     """Says, at the top, whether this report may leave the QA team."""
     if result.names_shown:
@@ -732,10 +738,7 @@ def _privacy_note(result: AuditResult) -> str:
             "and phone numbers appear in the evidence. For internal QA only; do not file or "
             "share this report.</p>"
         )
-    return (
-        '<p class="privacy">Clients appear by id only; names and phone numbers in the evidence '
-        "are masked.</p>"
-    )
+    return f'<p class="privacy">{_MASKED}</p>'
 
 
 def _clinicians_words(result: AuditResult) -> list[str]:
@@ -748,10 +751,10 @@ def _scope_note(clinicians: list[str]) -> str:
     """Says, at the top, that a clinician's report holds only their records."""
     if not clinicians:
         return ""
-    whose = "these clinicians" if len(clinicians) > 1 else "this clinician"
+    whose = "these clinicians'" if len(clinicians) > 1 else "this clinician's"
     return (
         f'<p class="scope">For {html_text(", ".join(clinicians))}: the findings and compliance '
-        f"of {whose}'s records only; the clinic's report has everyone's.</p>"
+        f"of {whose} records only; the clinic's report has everyone's.</p>"
     )
 
 
@@ -764,6 +767,29 @@ def _bundles_own(result: AuditResult, what: str, table: str) -> str:
         f"<p class=\"note\">The bundle's {what} are not listed in a clinician's report: see the "
         f"clinic's report, or {table} beside this page.</p>"
     )
+
+
+def _about(result: AuditResult) -> pd.DataFrame:
+    """The workbook's first sheet: what the page says above its figures (clinic, period, whom
+    it is for, policy, reviews, privacy, caveats) and the policy settings in force, for a
+    workbook filed or forwarded without its page."""
+    policy = result.bundle.policy
+    names_shown = (
+        "Names shown (--show-names): client names and phone numbers appear in the evidence. For "
+        "internal QA only; do not file or share this workbook."
+    )
+    rows = [
+        ("clinic", policy.clinic.name or "the clinic"),
+        ("period", _period(result, monthly_trend(result))),
+        *([("for", ", ".join(_clinicians_words(result)))] if result.clinicians else []),
+        ("policy", policy.source),
+        ("reviews", result.reviews_summary),
+        ("privacy", names_shown if result.names_shown else _MASKED),
+        *(("caveat", caveat) for caveat in result.caveats),
+        ("auditkit", version("auditkit")),
+        *settings_in_force(policy)[["setting", "value"]].itertuples(index=False),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"])
 
 
 def render_html(result: AuditResult) -> str:
@@ -804,6 +830,7 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
             empty="None: every review still matches a finding.",
         ),
         "rules": _rules_table(rules),
+        "settings": _html_table(settings_in_force(policy)),
         "trend_note": html_text(_trend_note(result)),
         "findings": _findings_table(result),
         "rejected": _bundles_own(result, "input rows set aside", "rejected.csv")
@@ -831,17 +858,18 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
 
 
 def render_xlsx(result: AuditResult) -> bytes:
-    """The workbook: Findings, Rules, Clinicians, Months, Stale reviews and Rejected sheets
-    (a clinician's, the first four).
+    """The workbook: About, Findings, Rules, Clinicians, Months, Stale reviews and Rejected
+    sheets (a clinician's, the first five).
 
     Text is neutralised like the CSVs ('=…' becomes "'=…") and also stored as text, so neither
     Excel nor any other reader runs it.
     """
     sheets = [
+        ("About", _about(result), ()),
         ("Findings", result.findings, ()),
         ("Rules", rule_summary(result), ["compliance"]),
         ("Clinicians", clinician_summary(result), ["compliance"]),
-        ("Months", _months(result), ["compliance"]),
+        ("Months", month_over_month(result), ["compliance"]),
     ]
     if not result.clinicians:  # the bundle's, not a clinician's: see for_clinicians
         sheets += [("Stale reviews", result.stale_reviews, ()), ("Rejected", result.rejected, ())]

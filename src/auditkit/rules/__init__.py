@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from auditkit.policy import Policy
+import pandas as pd
+
+from auditkit.policy import Policy, setting
 from auditkit.rules import (
     iq001_inquiry_not_ncnd,
     lg001_call_not_logged,
@@ -46,4 +48,17 @@ def unchecked_rules(policy: Policy) -> dict[str, str]:
     return {code: why for code, rule in RULES.items() if (why := rule.cannot_check(policy))}
 
 
-__all__ = ["RULES", "SEVERITY_ORDER", "Checked", "Rule", "unchecked_rules"]
+def settings_in_force(policy: Policy) -> pd.DataFrame:
+    """Every policy setting a rule reads, its value under `policy` and the rules that read it:
+    a report's figures depend on them (a 24-hour call window finds what a 4-hour one doesn't),
+    so reports made under different settings say so on their face."""
+    users: dict[str, list[str]] = {}
+    for code, rule in RULES.items():
+        for key in rule.settings:
+            users.setdefault(key, []).append(code)
+    rows = [("clinic.timezone", setting(policy, "clinic.timezone"), "every rule: its clock")]
+    rows += [(key, setting(policy, key), ", ".join(codes)) for key, codes in users.items()]
+    return pd.DataFrame(rows, columns=["setting", "value", "rules"])
+
+
+__all__ = ["RULES", "SEVERITY_ORDER", "Checked", "Rule", "settings_in_force", "unchecked_rules"]
