@@ -139,6 +139,17 @@ def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, g
     assert set(got.opportunities["month"]) == {"2026-03"}
 
 
+def test_a_clinicians_month_gives_the_pandas_results(scheduler, generated_bundle):
+    theirs = {"month": "2026-03", "clinicians": ["S002", "S005"]}
+    got = audit_on_dask(generated_bundle, scheduler, partitions=4, **theirs)
+
+    expected = audit(generated_bundle, **theirs)
+    assert_same_results(got, expected)
+    assert got.clinicians == ("S002", "S005")
+    assert set(got.opportunities["staff_id"]) == {"S002", "S005"}
+    assert got.every_month.equals(expected.every_month)  # their trend, not the clinic's
+
+
 def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_path):
     bundle = load(SAMPLE)
     found = audit(bundle).findings.set_index(KEY)

@@ -496,7 +496,7 @@ def test_workbooks_about_sheet_says_what_the_page_says_above_its_figures(report)
 def test_the_page_lists_the_policy_settings_and_the_rules_reading_them(report):
     _, out = report
     page = (out / "report.html").read_text("utf-8")
-    section = page[page.index('id="settings-title"') : page.index('id="compliance-title"')]
+    section = page[page.index('id="settings-title"') : page.index('id="findings-title"')]
     assert "<td>missed_session.call_within_hours</td><td>24</td>" in section.replace("\n", "")
     assert "MS001, MS002, MS003, VM002, NT002" in section
     assert "every rule: its clock" in section
