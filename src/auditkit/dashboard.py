@@ -317,6 +317,7 @@ class MonthlyDashboard(widgets.VBox):
             tooltip="A report of only the chosen clinicians' records, to go through with them, "
             "written into a subfolder of the Folder named for them",
             disabled=True,  # until a clinician is chosen
+            layout=widgets.Layout(min_width="170px"),  # the default width cuts its label short
         )
         # What each export covers and where it goes, said where it is asked for: not the rules
         # or severities narrowed to on screen, and a clinician's cut never lands on the clinic's.
