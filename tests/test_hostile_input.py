@@ -837,6 +837,20 @@ def test_duplicate_and_dangling_ids_are_set_aside_with_their_reasons():
     ]  # fmt: skip
 
 
+def test_a_duplicate_after_a_row_of_no_id_names_its_first_line_as_a_whole_number():
+    # the blank id made every line a float in the grouping: "(first on line 2.0)"
+    clients = BASE_FILES["clients.csv"] + (
+        b",No,Id,555-0198,2026-01-05,no,,S1\nC1,Dup,Licate,555-0199,2026-01-05,no,,S1\n"
+    )
+    with bundle_with({"clients.csv": clients}) as folder:
+        bundle = check_loaded(folder)
+    assert bundle is not None
+    duplicate = bundle.rejected[bundle.rejected["reason"].str.startswith("duplicate")]
+    assert duplicate.values.tolist() == [
+        ["clients.csv", 5, "C1", "client_id", "duplicate client_id 'C1' (first on line 2)"]
+    ]
+
+
 # --- larger than memory ----------------------------------------------------------------------
 
 

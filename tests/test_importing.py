@@ -364,6 +364,22 @@ def test_clock_durations_are_read_as_seconds_and_others_marked(bundle):
     ]
 
 
+def test_a_clock_duration_past_any_count_is_marked_too_large(bundle, tmp_path):
+    export = tmp_path / "long_calls.csv"
+    header = (MESSY / "ringcentral_clock_durations.csv").read_text().splitlines()[0]
+    row = "2026-03-06T21:25:14.354Z,{},Voice,Outbound,Call connected,+18055550110,+18055550127"
+    export.write_text(
+        "\n".join(
+            [header, "RC-1," + row.format("0:01:12"), "RC-2," + row.format("153722867280912931:00")]
+        )
+        + "\n"
+    )
+    done = import_file(export, bundle, preset("ringcentral"))  # was a traceback (Int64 cast)
+    assert done.set_aside[["line", "record_id", "value", "reason"]].values.tolist() == [
+        [3, "RC-2", "153722867280912931:00", "too large"]
+    ]
+
+
 def test_a_repeated_id_is_told_and_the_loader_keeps_the_first(bundle, capsys):
     export = str(MESSY / "simplepractice_repeated_id.csv")
     assert main(["import", export, "--preset", "simplepractice", "--into", str(bundle)]) == 0

@@ -914,9 +914,20 @@ def test_blank_looking_lines_before_the_header_are_skipped(make_bundle):
     assert bundle.contacts["source_line"].tolist() == [5, 7]
 
 
-def test_a_file_of_blank_looking_lines_is_empty(make_bundle):
+@pytest.mark.parametrize("quoted", [b'"","","",""\r\n', b'" ",""\n""\n'])
+def test_quoted_empties_before_the_header_are_skipped_too(make_bundle, quoted):
+    # (only once unquoted do they look blank: the header must not be taken from them)
+    contacts = quoted + _CONTACTS_HEADER + _K1 + _K3
+    bundle = load(make_bundle(files={"contacts.csv": contacts}))
+    lines = quoted.count(b"\n")
+    assert coverage_of(bundle)["contacts"] == ("contacts.csv", "utf-8", 2, 2, 0)
+    assert bundle.contacts["source_line"].tolist() == [lines + 2, lines + 3]
+
+
+@pytest.mark.parametrize("lines", [b"  \n,,,\n\t\r\n", b',,,\n  \n"",""\n\t\n'])
+def test_a_file_of_blank_looking_lines_is_empty(make_bundle, lines):
     with pytest.raises(BundleError) as caught:
-        load(make_bundle(files={"staff.csv": b"  \n,,,\n\t\r\n"}))
+        load(make_bundle(files={"staff.csv": lines}))
     assert str(caught.value) == "staff.csv is empty: it has no header row and no records."
 
 
@@ -926,24 +937,41 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["appointment_id", "client_id", "staff_id", "scheduled_start", "status"])
-    sheet.append(["A1", "C1", "S1", dt.datetime(2026, 3, 2, 13, 0), "attended"])
-    sheet.append(["A2", "C1", "S1", "=DATE(2026,3,9)+TIME(13,0,0)", "no_show"])
+    sheet.append(["A1", "C1", "S1", dt.datetime(2026, 3, 2, 13, 0), "attended", None, "=1+1"])
+    sheet.append(["A2", "C1", "S1", "=DATE(2026,3,9)+TIME(13,0,0)", '="no_"&"show"'])
     sheet.append(["A3", "C2", None, dt.datetime(2026, 3, 10, 10), "no_show"])  # truly blank
+    sheet.append(['="A"&"4"'])  # formulas alone: no blank row
     book.save(path / "appointments.xlsx")
 
     bundle = load(path)
 
-    assert coverage_of(bundle)["appointments"] == ("appointments.xlsx", "xlsx", 3, 1, 2)
+    # A1's formula is under no header: no column of the table. A2 is one row of two problems.
+    assert coverage_of(bundle)["appointments"] == ("appointments.xlsx", "xlsx", 4, 1, 3)
+    saved = "open the workbook in Excel and save it, so its values are stored"
     assert rows(bundle.rejected[bundle.rejected["file"] == "appointments.xlsx"]) == [
         (
             "appointments.xlsx",
             3,
             "A2",
             "scheduled_start",
-            "scheduled_start holds a formula with no saved value (=DATE(2026,3,9)+TIME(13,0,0)): "
-            "open the workbook in Excel and save it, so its values are stored",
+            f"scheduled_start holds a formula with no saved value (=DATE(2026,3,9)+TIME(13,0,0)): "
+            f"{saved}",
+        ),
+        (
+            "appointments.xlsx",
+            3,
+            "A2",
+            "status",
+            f'status holds a formula with no saved value (="no_"&"show"): {saved}',
         ),
         ("appointments.xlsx", 4, "A3", "staff_id", "staff_id is blank but required"),
+        (
+            "appointments.xlsx",
+            5,
+            "",
+            "appointment_id",
+            f'appointment_id holds a formula with no saved value (="A"&"4"): {saved}',
+        ),
     ]
 
 

@@ -307,7 +307,10 @@ def _counts(text: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     if seconds and colon.any():  # only those cells through the regex: most logs write seconds
         parts = text[colon].str.extract(_CLOCK).astype("float64")
         clock = parts["h"].fillna(0) * 3600 + parts["m"].fillna(parts["mm"]) * 60 + parts["s"]
-        read = clock.astype("Int64").astype("str").reindex(text.index)
+        exact = clock < 2**53  # a float's whole numbers; past them, a count too large anyway
+        read = clock.where(exact).astype("Int64").astype("str")
+        read[~exact & clock.notna()] = clock[~exact & clock.notna()].map("{:.0f}".format)
+        read = read.reindex(text.index)
         text = read.where(read.notna(), text)
     _, problems = parse_count(text, column)
     unit = "seconds, nor a duration as H:MM:SS or M:SS" if seconds else column.split("_")[-1]

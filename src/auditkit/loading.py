@@ -69,7 +69,7 @@ class RawTable:
 
     @property
     def rows_read(self) -> int:
-        return len(self.frame) + len(self.malformed)
+        return len(self.frame) + self.malformed["line"].nunique()  # (a row may have several)
 
 
 def check_named_file(path: Path, what: str, name_it: str) -> None:
@@ -545,13 +545,11 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         raise BundleError(f"{path.name} is empty: it has no header row and no records.")
     if _has_bare_quote(buf, records.quotes):
         return _read_csv_exactly(path.name, data, table, encoding, id_column)
+    names = _header_names(path.name, buf, records)
     # Lines that look blank before the header are cut from what Arrow parses (the slow path):
     # Arrow would take the first of them for the header.
     optimistic = optimistic and not records.blank[0]
     present = records.without_blank()
-    header_text = bytes(buf[present.starts[0] : present.ends[0]]).decode().rstrip("\r")
-    with _any_field_size():
-        names = next(csv.reader(io.StringIO(header_text, newline="")))
     _check_separator(path.name, names)
     if optimistic:
         # Arrow parses rows that look blank but have the header's width (",,,,,"), one per
@@ -582,6 +580,7 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         records = _scan(buf)
     elif records.fields is None:  # scanned for the fast path, which a blank-looking line bars
         records = _scan(buf)
+    _header_names(path.name, buf, records)  # quoted empties before the header: blank again
     # Records that look blank are cut from the bytes Arrow parses, as malformed records are.
     blank_starts, blank_ends = records.starts[records.blank], records.ends[records.blank]
     records = records.without_blank()
@@ -678,6 +677,20 @@ def _maybe_blank(column: pa.ChunkedArray) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
+def _header_names(file: str, buf: np.ndarray, records: _Records) -> list[str]:
+    """The header's column names: the first record with a name in it. Records of quoted
+    empties before it ('"",""'), which only look blank once unquoted, are marked blank in
+    `records` as a line of commas is (a handful at most: a file's first records)."""
+    for first in np.flatnonzero(~records.blank):
+        text = bytes(buf[records.starts[first] : records.ends[first]]).decode().rstrip("\r")
+        with _any_field_size():
+            names = next(csv.reader(io.StringIO(text, newline="")), [])
+        if not _is_blank_record(names):
+            return names
+        records.blank[first] = True
+    raise BundleError(f"{file} is empty: it has no header row and no records.")
+
+
 def _check_separator(file: str, names: list[str]) -> None:
     """Refuse a file separated by semicolons or tabs (what Excel writes as "CSV" where the
     comma is the decimal mark, or as tab-delimited text) in so many words: read with commas,
@@ -768,15 +781,26 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
     """An .xlsx or .parquet table; 'line' is the spreadsheet row (header = row 1).
 
     Other columns are read as text, as from a CSV: an id stored as a number is the text '17'.
+    A workbook is read for its saved values and again for its formulas (see _unsaved_formulas).
     """
+    xlsx = path.suffix.lower() == ".xlsx"
     try:
-        if path.suffix.lower() == ".xlsx":
+        if xlsx:
             frame = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False)
+            formulas = pd.read_excel(
+                path,
+                dtype=str,
+                engine="openpyxl",
+                keep_default_na=False,
+                engine_kwargs={"data_only": False},
+            )
         else:
             frame = pd.read_parquet(path)
     except Exception as exc:  # any failure to open means the file is unusable as a whole
-        kind = "an Excel workbook" if path.suffix.lower() == ".xlsx" else "a Parquet file"
+        kind = "an Excel workbook" if xlsx else "a Parquet file"
         raise BundleError(f"{path.name} cannot be read as {kind}: {exc}") from None
+    if xlsx:  # rows of formulas alone may be missing from the values read: as many rows as any
+        frame = frame.reindex(range(max(len(frame), len(formulas))))
     lines = pd.Series(np.arange(len(frame)) + 2)
     kinds = {c.name: c.kind for c in spec.columns}
     for column in frame.columns:
@@ -784,58 +808,56 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
             frame[column] = _as_text(frame[column])
     # Missing cells stay missing through astype("str"); the text "None" or "nan" is text.
     frame = frame.replace({"": pd.NA})
-    blank = _blank_frame_rows(frame, spaces=path.suffix.lower() == ".xlsx")
-    frame, lines = frame[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
-    unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
-    if path.suffix.lower() == ".xlsx" and frame.isna().any(axis=None):
-        unsaved = _unsaved_formulas(path, frame, lines, spec)
+    unsaved = _unsaved_formulas(path.name, frame, formulas, spec) if xlsx else None
+    if unsaved is not None and len(unsaved):  # set aside before blank rows go: they look blank
         kept = ~lines.isin(unsaved["line"])
         frame, lines = frame[kept].reset_index(drop=True), lines[kept].reset_index(drop=True)
+    blank = _blank_frame_rows(frame, spaces=xlsx)
+    frame, lines = frame[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
     return RawTable(
         spec.name,
         path.name,
         frame,
         lines,
-        unsaved,
-        "xlsx" if path.suffix.lower() == ".xlsx" else "parquet",
+        unsaved if unsaved is not None else pd.DataFrame(columns=REJECTED_COLUMNS),
+        "xlsx" if xlsx else "parquet",
     )
 
 
 def _unsaved_formulas(
-    path: Path, frame: pd.DataFrame, lines: pd.Series, spec: TableSpec
+    file: str, frame: pd.DataFrame, formulas: pd.DataFrame, spec: TableSpec
 ) -> pd.DataFrame:
-    """Rows set aside for a cell whose formula has no saved value, one problem per cell.
+    """Problems of the cells whose formula has no saved value, one per cell (file, line, ...):
+    their rows are set aside.
 
     Excel stores each formula's last value beside it; a workbook written by a script may not,
     and read for its values such a cell is empty: 'scheduled_start is blank' would send the
-    reader looking for a date that is on screen in Excel. Read again for the formulas, only
-    when some cell is empty."""
-    formulas = pd.read_excel(
-        path,
-        dtype=str,
-        engine="openpyxl",
-        keep_default_na=False,
-        engine_kwargs={"data_only": False},
+    reader looking for a date that is on screen in Excel, and a row of such cells would pass
+    for an empty one. `formulas` is the sheet read for its formulas; its cells line up with
+    `frame`'s by position (a formula under no header is no column of the table).
+    """
+    width = frame.shape[1]
+    formulas = formulas.set_axis(range(formulas.shape[1]), axis=1).reindex(
+        index=range(len(frame)), columns=range(width)
     )
-    formulas = formulas.iloc[lines.to_numpy() - 2].reset_index(drop=True)  # the rows kept
-    found = frame.isna() & formulas.apply(lambda column: column.str.startswith("=", na=False))
-    rows, columns = np.nonzero(found.to_numpy())
+    is_formula = formulas.apply(lambda column: column.astype("str").str.startswith("="))
+    rows, columns = np.nonzero(frame.isna().to_numpy() & is_formula.to_numpy())
     if not len(rows):
         return pd.DataFrame(columns=REJECTED_COLUMNS)
-    names = frame.columns[columns]
-    id_at = next((c for c in frame.columns if normalise_column_name(c) == spec.id_column), None)
-    ids = frame[id_at].iloc[rows].fillna("").astype("str").to_numpy() if id_at else ""
+    names = [normalise_column_name(c) for c in frame.columns]
+    id_at = names.index(spec.id_column) if spec.id_column in names else None
+    ids = frame.iloc[rows, id_at].fillna("").astype("str").to_numpy() if id_at is not None else ""
     return pd.DataFrame(
         {
-            "file": path.name,
-            "line": lines.iloc[rows].to_numpy(),
+            "file": file,
+            "line": rows + 2,
             "record_id": ids,
-            "column": [normalise_column_name(c) for c in names],
+            "column": [names[k] for k in columns],
             "reason": [
-                f"{normalise_column_name(c)} holds a formula with no saved value "
+                f"{names[k]} holds a formula with no saved value "
                 f"({printable(formulas.iat[r, k], 80)}): open the workbook in Excel and save it, "
                 "so its values are stored"
-                for r, k, c in zip(rows, columns, names, strict=True)
+                for r, k in zip(rows, columns, strict=True)
             ],
         },
         columns=REJECTED_COLUMNS,

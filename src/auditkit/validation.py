@@ -186,12 +186,13 @@ def _duplicate_problems(frame: pd.DataFrame, lines: pd.Series, column: str) -> p
     repeat = ids.duplicated(keep="first") & ids.notna()
     if not repeat.any():
         return _problems(ids.where(repeat), column)
-    first_line = lines.groupby(ids.to_numpy()).transform("first")
+    # (rows of no id go in no group: their NaN would make every line a float, "line 2.0")
+    first_line = lines.groupby(ids.to_numpy(), dropna=True).transform("first")
     reasons = (
         f"duplicate {column} '"
         + ids[repeat]
         + "' (first on line "
-        + first_line[repeat].astype(str)
+        + first_line[repeat].astype("int64").astype(str)
         + ")"
     )
     return _problems(reasons, column)
