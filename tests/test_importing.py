@@ -610,6 +610,17 @@ def test_import_command_prints_what_it_wrote(bundle, capsys):
     assert "Q3kq9oWe1aB2cD8 result Blocked the RingCentral mapping has no result for it" in out
 
 
+def test_an_export_of_no_records_says_so(bundle, tmp_path, capsys):
+    export = tmp_path / "march.csv"
+    header = (IMPORTS / "ringcentral_call_log.csv").read_text().splitlines()[0]
+    export.write_text(header + "\n")
+    assert main(["import", str(export), "--preset", "ringcentral", "--into", str(bundle)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Imported 0 rows of march.csv (preset ringcentral) into {bundle / 'calls.csv'}.\n"
+        "march.csv has no records, only its header: check the period it was exported for.\n"
+    )
+
+
 def test_import_command_tells_rows_it_could_not_write_from_rows_it_marked(bundle, tmp_path, capsys):
     export = tmp_path / "ringcentral.csv"
     data = (IMPORTS / "ringcentral_call_log.csv").read_bytes()

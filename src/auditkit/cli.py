@@ -257,6 +257,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"Imported {done.rows} rows of {Path(args.file).name} ({how}) into {done.path}"
         f"{replaced if done.replaced else ''}."
     )
+    if done.rows == 0:  # exported for a period with nothing in it, most often
+        print(
+            f"{Path(args.file).name} has no records, only its header: check the period it "
+            "was exported for."
+        )
     if done.clients:
         print("Calls matched to clients by phone number:")
         print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
