@@ -1149,3 +1149,15 @@ def test_a_rule_the_policy_leaves_unable_to_run_is_named_with_its_reason(report,
     data = spec["datasets"][spec["data"]["name"]]
     assert next(r["no_figure"] for r in data if r["rule"] == "VM001") == "n/a — not checked"
     assert "caveat" not in (report[1] / "report.html").read_text("utf-8").split("</style>")[1]
+
+
+def test_a_finding_in_the_hour_shown_twice_is_dated_with_its_zone(report):
+    result, _ = report
+    findings = result.findings.copy()
+    at = pd.Series(pd.to_datetime(["2026-11-01T01:30:00-08:00"], utc=True)).dt.tz_convert(
+        findings["at"].dt.tz
+    )
+    findings.loc[0, "at"] = at[0]  # 01:30 PST, an hour after 01:30 PDT
+    page = render_html(dataclasses.replace(result, findings=findings))
+    assert 'data-sort="2026-11-01T01:30:00-08:00">2026-11-01 01:30 PST</td>' in page
+    assert ">2026-03-16 13:00</td>" in page  # any other time as before

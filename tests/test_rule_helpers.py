@@ -6,7 +6,7 @@ import pytest
 from rule_fixtures import build_bundle
 
 from auditkit.columns import as_block, is_in, per_distinct, positions_in, strictly_increasing
-from auditkit.rules.base import clock, hours_minutes, month_of, months_of
+from auditkit.rules.base import clock, hours_minutes, month_of, months_of, repeated_hour
 from auditkit.rules.context import pairs_within
 
 LA = "America/Los_Angeles"
@@ -22,20 +22,49 @@ def test_clock_reads_like_a_supervisor_writes():
     )
     written = clock(times)
     assert list(written.index) == [5, 3, 9, 1, 7]
-    assert written.tolist()[:2] == ["Mon 2 Mar 2026 13:00", "Sun 1 Nov 2026 01:30"]
+    # 01:30 on 1 Nov 2026 happened twice in Los Angeles: said with its zone
+    assert written.tolist()[:2] == ["Mon 2 Mar 2026 13:00", "Sun 1 Nov 2026 01:30 PDT"]
     assert pd.isna(written[9])
     assert written[1] == "after the year 9999"
     assert written[7] == "Sat 5 Jan 999 07:09"
 
 
-@pytest.mark.parametrize("zone", [LA, "UTC", "Asia/Kolkata"])
+@pytest.mark.parametrize("zone", [LA, "UTC", "Asia/Kolkata", "Europe/Berlin"])
 def test_clock_matches_strftime_across_a_year(zone):
-    times = pd.Series(pd.date_range("2025-12-28", periods=5000, freq="107min", tz=zone))
-    expected = times.dt.strftime("%a %-d %b %Y %H:%M")
-    pd.testing.assert_series_equal(clock(times), expected, check_dtype=False)
+    # a year, and every 17 minutes over the autumn's changes (26 Oct 2025 in Europe, 2 Nov in
+    # America), whose repeated hour is said with its zone
+    year = pd.date_range("2025-12-28", periods=5000, freq="107min", tz=zone)
+    autumn = pd.date_range("2025-10-20", periods=5000, freq="17min", tz=zone)
+    times = pd.Series(year.append(autumn))
+    twice = repeated_hour(times)
+    assert twice.sum() == {LA: 8, "Europe/Berlin": 8}.get(zone, 0)  # 01:xx or 02:xx, twice
+
+    def strftime(form: str) -> pd.Series:
+        written = times.dt.strftime(form)
+        return written.where(~twice, written + " " + times.dt.strftime("%Z"))
+
+    pd.testing.assert_series_equal(clock(times), strftime("%a %-d %b %Y %H:%M"), check_dtype=False)
     times += pd.to_timedelta(np.arange(len(times)) % 60, unit="s")  # a phone system's seconds
-    expected = times.dt.strftime("%a %-d %b %Y %H:%M:%S")
+    expected = strftime("%a %-d %b %Y %H:%M:%S")
     pd.testing.assert_series_equal(clock(times, seconds=True), expected, check_dtype=False)
+
+
+def test_repeated_hour_is_the_hour_shown_twice_as_summer_time_ends():
+    at = pd.Series(
+        pd.to_datetime(
+            [
+                "2026-11-01T00:59:00-07:00",
+                "2026-11-01T01:00:00-07:00",  # PDT
+                "2026-11-01T01:59:00-08:00",  # PST, an hour and 59 minutes later
+                "2026-11-01T02:00:00-08:00",
+                "2026-03-08T03:30:00-07:00",  # the spring's skipped hour is no repeat
+                None,
+            ],
+            utc=True,
+        )
+    ).dt.tz_convert(LA)
+    assert repeated_hour(at).tolist() == [False, True, True, False, False, False]
+    assert repeated_hour(pd.Series(pd.to_datetime(["2026-11-01 01:30"]))).tolist() == [False]
 
 
 def test_hours_minutes():

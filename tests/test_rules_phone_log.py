@@ -240,7 +240,7 @@ def test_lg001_compares_real_time_across_the_november_change(tmp_path):
     )
     assert matches(bundle) == {"K2": "R2"}
     assert findings(bundle, "LG001") == {
-        "R1": "RingCentral: outbound call at Sun 1 Nov 2026 01:35:00, connected; no phone "
+        "R1": "RingCentral: outbound call at Sun 1 Nov 2026 01:35:00 PST, connected; no phone "
         "contact with the client logged within 10 min of it"
     }
     assert list(findings(bundle, "LG002")) == ["K1"]

@@ -45,6 +45,7 @@ from auditkit.output import (
     write_atomically,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, settings_in_force
+from auditkit.rules.base import with_repeated_zone
 from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
@@ -595,12 +596,15 @@ def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
         data["review"] = html_texts(findings["review"])
         css = css.where(findings["review"] != "dismissed", "finding dismissed")
     iso = iso_times(findings["at"])  # 2026-03-16T13:00:00-07:00, shown as 2026-03-16 13:00
+    shown_at = with_repeated_zone(
+        iso.str.slice(0, 10) + " " + iso.str.slice(11, 16), findings["at"]
+    )
     parts = [
         '<tr class="', css, '"',
         *(part for key, value in data.items() for part in (f' data-{key}="', value, '"')),
         "><td>", rule, "<br><small>", rule_name, "</small></td>",
         '<td class="nowrap" data-sort="', iso, '">',
-        iso.str.slice(0, 10), " ", iso.str.slice(11, 16), "</td>",
+        shown_at, "</td>",
         '<td class="clinician">', html_texts(staff.map(names).fillna(staff)), "</td>",
         '<td class="id">', html_texts(findings["client_id"]), "</td>",
         '<td class="nowrap">', html_texts(findings["subject_type"]), " ",

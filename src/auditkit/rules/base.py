@@ -139,7 +139,40 @@ def _clock(times: pd.Series, seconds: bool) -> pd.Series:
     )
     if seconds:
         written += ":" + number(parts.second, 2)
+    written = with_repeated_zone(written, times.where(~late))
     return written.where(known & ~late).mask(late, "after the year 9999")
+
+
+# Local hours in which a zone's clocks go back, in the zones that do (the hour after midnight to
+# the small hours: 23:00 where midnight goes back to 23:00, 01:00 in America, 02:00 in Europe).
+_NIGHT_HOURS = np.array([23, 0, 1, 2, 3])
+
+
+def repeated_hour(times: pd.Series) -> np.ndarray:
+    """Whether each time falls in the hour its clocks show twice as summer time ends: 01:30 PDT
+    and 01:30 PST read alike without their zone. Only night hours are looked at (a handful of
+    calls in a clinic's year), so a column of a million times costs one comparison each."""
+    zone = getattr(times.dt, "tz", None)
+    twice = np.zeros(len(times), dtype=bool)
+    if zone is None:
+        return twice
+    night = np.isin(times.dt.hour.fillna(-1).to_numpy(), _NIGHT_HOURS)
+    if night.any():
+        wall = times[night].dt.tz_localize(None)
+        again = wall.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        twice[night] = (again.isna() & wall.notna()).to_numpy()
+    return twice
+
+
+def with_repeated_zone(text: pd.Series, times: pd.Series) -> pd.Series:
+    """`text` (each of `times` as a wall clock) with the zone ('PST') after the times in the
+    hour shown twice as summer time ends, and as it was everywhere else."""
+    twice = repeated_hour(times)
+    if not twice.any():
+        return text
+    text = text.copy()
+    text[twice] = text[twice] + " " + times[twice].dt.strftime("%Z")
+    return text
 
 
 def month_of(times: pd.Series) -> pd.Series:
