@@ -24,7 +24,6 @@ from auditkit.policy import Policy
 from auditkit.privacy import findings_masker
 from auditkit.reviews import (
     STALE_COLUMNS,
-    LoadedReviews,
     apply_reviews,
     check_reviews_file,
     load_reviews,
@@ -345,11 +344,7 @@ def finish_audit(
         findings_frame = findings_frame.reset_index(drop=True)
         path = Path(reviews) if reviews is not None else find_table_file(bundle.path, "reviews")
         if path is None:
-            loaded = LoadedReviews(
-                no_reviews(tz),
-                pd.DataFrame(columns=REJECTED_COLUMNS),
-                pd.DataFrame(columns=COVERAGE_COLUMNS),
-            )
+            loaded = no_reviews(tz)
         else:
             loaded = load_reviews(path, tz)
             problems = counted(len(loaded.rejected), "problem")

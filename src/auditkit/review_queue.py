@@ -479,9 +479,9 @@ class ReviewQueue(widgets.VBox):
         self._read_state = _file_state(self.reviews_file)
         if self.reviews_file.is_file():
             loaded = load_reviews(self.reviews_file, self._tz)
-            decided, self.rejected = loaded.decided, loaded.rejected
         else:
-            decided, self.rejected = no_reviews(self._tz), pd.DataFrame()
+            loaded = no_reviews(self._tz)
+        decided, self.rejected = loaded.decided, loaded.rejected
         self._checked = result.findings[CHECK_COLUMNS]
         self.all_findings = queue_order(self._marked(decided))
         self._months = month_of(self.all_findings["at"])  # clinic-local, as audit(month=)'s

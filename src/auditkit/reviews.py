@@ -37,15 +37,6 @@ SUBJECT_TIMES = {
 }
 
 
-def no_reviews(tz: str) -> pd.DataFrame:
-    """The reviews of a bundle nobody has reviewed yet, typed like loaded ones."""
-    columns = dict.fromkeys(REVIEW_COLUMNS, "str") | {
-        "reviewed_at": f"datetime64[us, {tz}]",
-        "source_line": "int64",
-    }
-    return pd.DataFrame({c: pd.Series(dtype=dtype) for c, dtype in columns.items()})
-
-
 def check_reviews_file(path: Path) -> None:
     """Refuse a reviews file that is not there (BundleError): asked before an audit's work, so a
     mistyped --reviews does not stop it after the rules have run."""
@@ -59,6 +50,20 @@ class LoadedReviews:
     decided: pd.DataFrame  # the latest review of each finding, with its source_line
     rejected: pd.DataFrame  # rows set aside: file, line, record_id (rule and subject), reason
     coverage: pd.DataFrame  # one row, as a bundle's files have: rows read, accepted, rejected
+
+
+def no_reviews(tz: str) -> LoadedReviews:
+    """What a bundle nobody has reviewed yet has: no file, so no rows read or set aside, and no
+    decisions, typed like loaded ones."""
+    columns = dict.fromkeys(REVIEW_COLUMNS, "str") | {
+        "reviewed_at": f"datetime64[us, {tz}]",
+        "source_line": "int64",
+    }
+    return LoadedReviews(
+        pd.DataFrame({c: pd.Series(dtype=dtype) for c, dtype in columns.items()}),
+        pd.DataFrame(columns=REJECTED_COLUMNS),
+        pd.DataFrame(columns=COVERAGE_COLUMNS),
+    )
 
 
 def load_reviews(path: Path | str, tz: str) -> LoadedReviews:
