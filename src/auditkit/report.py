@@ -151,11 +151,12 @@ def _by_month(result: AuditResult) -> pd.DataFrame:
     return result.compliance_by("month") if result.every_month is None else result.every_month
 
 
-def month_over_month(result: AuditResult) -> pd.DataFrame:
+def month_over_month(result: AuditResult, trend: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compliance per rule and month over the trend's months, for the workbook and
-    compliance_by_month.csv alike: month over month by rule, where the trend pools the rules."""
+    compliance_by_month.csv alike: month over month by rule, where the trend pools the rules.
+    `trend` is monthly_trend(result), where the caller has it already."""
     by_month = _by_month(result)
-    shown = monthly_trend(result)["month"]
+    shown = (monthly_trend(result) if trend is None else trend)["month"]
     return by_month[by_month["month"].isin(shown)].sort_values(["rule", "month"], ignore_index=True)
 
 
@@ -732,15 +733,22 @@ def _caveats(result: AuditResult) -> str:
 
 
 _MASKED = "Clients appear by id only; names and phone numbers in the evidence are masked."
+_NAMES_SHOWN = "Names shown (--show-names):"
+
+
+def _names_shown(document: str) -> str:
+    """What a `document` ('report', 'workbook') made with --show-names says after its label."""
+    return (
+        "client names and phone numbers appear in the evidence. For internal QA only; do not "
+        f"file or share this {document}."
+    )
 
 
 def _privacy_note(result: AuditResult) -> str:
     """Says, at the top, whether this report may leave the QA team."""
     if result.names_shown:
         return (
-            '<p class="privacy shown"><strong>Names shown (--show-names):</strong> client names '
-            "and phone numbers appear in the evidence. For internal QA only; do not file or "
-            "share this report.</p>"
+            f'<p class="privacy shown"><strong>{_NAMES_SHOWN}</strong> {_names_shown("report")}</p>'
         )
     return f'<p class="privacy">{_MASKED}</p>'
 
@@ -773,18 +781,15 @@ def _bundles_own(result: AuditResult, what: str, table: str) -> str:
     )
 
 
-def _about(result: AuditResult) -> pd.DataFrame:
+def _about(result: AuditResult, trend: pd.DataFrame) -> pd.DataFrame:
     """The workbook's first sheet: what the page says above its figures (clinic, period, whom
     it is for, policy, reviews, privacy, caveats) and the policy settings in force, for a
-    workbook filed or forwarded without its page."""
+    workbook filed or forwarded without its page. `trend` is monthly_trend(result)."""
     policy = result.bundle.policy
-    names_shown = (
-        "Names shown (--show-names): client names and phone numbers appear in the evidence. For "
-        "internal QA only; do not file or share this workbook."
-    )
+    names_shown = f"{_NAMES_SHOWN} {_names_shown('workbook')}"
     rows = [
         ("clinic", policy.clinic.name or "the clinic"),
-        ("period", _period(result, monthly_trend(result))),
+        ("period", _period(result, trend)),
         *([("for", ", ".join(_clinicians_words(result)))] if result.clinicians else []),
         ("policy", policy.source),
         ("reviews", result.reviews_summary),
@@ -868,12 +873,13 @@ def render_xlsx(result: AuditResult) -> bytes:
     Text is neutralised like the CSVs ('=…' becomes "'=…") and also stored as text, so neither
     Excel nor any other reader runs it.
     """
+    trend = monthly_trend(result)  # the About sheet's period and the Months sheet's months
     sheets = [
-        ("About", _about(result), ()),
+        ("About", _about(result, trend), ()),
         ("Findings", result.findings, ()),
         ("Rules", rule_summary(result), ["compliance"]),
         ("Clinicians", clinician_summary(result), ["compliance"]),
-        ("Months", month_over_month(result), ["compliance"]),
+        ("Months", month_over_month(result, trend), ["compliance"]),
     ]
     if not result.clinicians:  # the bundle's, not a clinician's: see for_clinicians
         sheets += [("Stale reviews", result.stale_reviews, ()), ("Rejected", result.rejected, ())]
