@@ -448,7 +448,8 @@ def check_clinicians(bundle: Bundle, clinicians: Sequence[str]) -> None:
     """Refuse, before the rules run, a clinician the staff table does not hold: a mistyped id
     would give an empty report that reads as a clinician with nothing to answer for."""
     staff = bundle.tables["staff"]["staff_id"]
-    if not (unknown := [c for c in clinicians if c not in set(staff)]):
+    on_staff = set(staff)
+    if not (unknown := [c for c in clinicians if c not in on_staff]):
         return
     rejected = bundle.rejected
     theirs = rejected[

@@ -213,9 +213,7 @@ def _suppress(
     if complement_by is not None and small.any():
         groups = table[within] if within else pd.Series(0, index=table.index)
         lone = small.groupby(groups).transform("sum") == 1
-        candidates = table.loc[lone & ~small, [complement_by]]
-        candidates = candidates.assign(zero=candidates[complement_by] == 0)
-        candidates = candidates.sort_values(["zero", complement_by], kind="stable")
+        candidates = _smallest_first(table.loc[lone & ~small, [complement_by]], complement_by)
         chosen = candidates.groupby(groups[candidates.index], sort=False).head(1).index
         small |= table.index.isin(chosen)
     return table.assign(**{column: table[column].mask(small) for column in hidden}).assign(
@@ -234,14 +232,26 @@ def _checked(counts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _below_cell(counts: Any, min_cell: int) -> Any:
+    """Whether each count (a frame's, a column's, or one) is a small cell, 1 to min_cell - 1:
+    zero counts nobody."""
+    return (counts > 0) & (counts < min_cell)
+
+
 def _small(checked: pd.DataFrame, min_cell: int) -> pd.Series:
-    """Rows with a count between 1 and min_cell - 1: zero counts nobody."""
-    return ((checked > 0) & (checked < min_cell)).any(axis=1)
+    """Rows with a count between 1 and min_cell - 1."""
+    return _below_cell(checked, min_cell).any(axis=1)
+
+
+def _smallest_first(rows: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Rows to hide as a complement, best first: the smallest `by` count, a non-zero one before
+    any zero (a hidden zero hides nothing a reader could not guess)."""
+    return rows.assign(zero=rows[by] == 0).sort_values(["zero", by], kind="stable")
 
 
 def _count(value: int, min_cell: int) -> str:
     """A count for a sentence, or "fewer than 11" where the count would be a small cell."""
-    return f"fewer than {min_cell}" if 0 < value < min_cell else f"{value:,}"
+    return f"fewer than {min_cell}" if _below_cell(value, min_cell) else f"{value:,}"
 
 
 def table_html(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> str:
@@ -371,8 +381,7 @@ def no_show_after_k(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.Data
     unknown = ~rates["earlier"].map(known).fillna(False).astype(bool)
     if (rates["suppressed"] & unknown).sum() == 1:
         others = rates[~rates["suppressed"] & unknown]
-        others = others.assign(zero=others["scheduled"] == 0)
-        chosen = others.sort_values(["zero", "scheduled"], kind="stable")["earlier"].head(1)
+        chosen = _smallest_first(others, "scheduled")["earlier"].head(1)
         rates = no_show_rates(frame, "earlier", min_cell=min_cell, also=[*also, *chosen])
     return rates.rename(columns={"earlier": "k"})
 
@@ -555,8 +564,8 @@ def _suppress_summary(summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     dropouts never warned, so those are hidden together too. A row with anything hidden has
     `suppressed` True."""
 
-    def small(values: Any) -> Any:
-        return (values > 0) & (values < min_cell)
+    def small(counts: Any) -> Any:
+        return _below_cell(counts, min_cell)
 
     legs = summary.set_index("leg")
     hide_events = small(legs["events"]) | small(legs["censored"]) | small(legs["clients"])
