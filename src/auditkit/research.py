@@ -553,6 +553,7 @@ def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
 
 
 WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG = LEGS
+_NOTHING_SCHEDULED = "There are no scheduled appointments, so there is nothing to estimate."
 
 
 def _suppress_summary(summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
@@ -627,33 +628,24 @@ def _suppress_km(table: pd.DataFrame, summary: pd.DataFrame, min_cell: int) -> p
     return table
 
 
-def survival(
-    bundle: Bundle,
-    *,
-    follow_up_days: int = 28,
-    marker: Marker = "auto",
-    min_cell: int = MIN_CELL,
-) -> Survival:
-    """Time from a client's first no-show to a closure warning, from the warning to dropout,
-    and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
-    module doc defines dropout and the warning). Whoever has not reached the event is censored
-    at the end of data; a dropout before the warning counts as 0 days after it.
+@dataclass(frozen=True)
+class _LegTimes:
+    """Each leg's days to its event or to censoring, one row per client and leg (columns leg,
+    client_id, days, event), with the client timelines they come from and the notes that say
+    how warnings and dropout were found: what `survival` and `life_table` both estimate from."""
 
-    Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
-    clients at risk or events has its counts suppressed, with complementary suppression within
-    the leg, and each curve (survival, std_err) stops at its leg's first suppressed step, as
-    the curve past it would give the step's counts back. With the few events per day of a
-    small clinic that can be the first step: then no curve is shown, only the summary. A
-    summary row with a small events or censored count hides both and its median, and legs that
-    share clients are hidden together. Consecutive at-risk counts still give events plus
-    censored between two shown steps, as in any number-at-risk table."""
+    timelines: pd.DataFrame
+    times: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def _leg_times(bundle: Bundle, follow_up_days: int, marker: Marker) -> _LegTimes | None:
+    """The legs' times as the module doc defines dropout and the warning, or None when there
+    are no scheduled appointments. Whoever has not reached the event is censored at the end of
+    data; a dropout before the warning counts as 0 days after it."""
     frame = appointment_frame(bundle)
     if frame.empty:
-        empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
-        note = "There are no scheduled appointments, so there is nothing to estimate."
-        return Survival(
-            empty, pd.DataFrame(columns=KM_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS), (note,)
-        )
+        return None
     end = bundle.appointments["scheduled_start"].max()
     end_day = end.tz_localize(None).normalize()
     last = frame.groupby("client_id").tail(1).set_index("client_id")  # time order per client
@@ -671,18 +663,21 @@ def survival(
     clients["warned_at"] = warned.groupby("client_id")["warned_at"].min()
     clients = clients.rename_axis("client_id").reset_index()
 
-    tables, summaries = [], []
+    times = []
     for leg, (origin, target) in LEGS.items():
         at_risk = clients[clients[origin].notna()]
         if at_risk.empty or (closure.source is None and "warned_at" in (origin, target)):
             continue
-        happened = at_risk[target].notna()
         until = _local_day(at_risk[target]).fillna(end_day) - _local_day(at_risk[origin])
-        days = until.dt.days.clip(lower=0)
-        fit = SurvfuncRight(days.to_numpy("float64"), happened.to_numpy("int64"))
-        tables.append(_km_table(fit).assign(leg=leg))
-        summaries.append(
-            [leg, len(at_risk), happened.sum(), (~happened).sum(), float(fit.quantile(0.5))]
+        times.append(
+            pd.DataFrame(
+                {
+                    "leg": leg,
+                    "client_id": at_risk["client_id"],
+                    "days": until.dt.days.clip(lower=0).astype("int64"),
+                    "event": at_risk[target].notna(),
+                }
+            )
         )
 
     notes = [
@@ -699,24 +694,72 @@ def survival(
             "by their shift: a client still in treatment at the real end may look like a "
             "dropout, or be censored early. Treat dropouts near the end of data with caution."
         )
-    if min_cell > 0:
-        notes.append(
-            f"{suppression_note(min_cell)} Each curve stops at its first suppressed step: "
-            "past it, the curve would give that step's counts back."
-        )
+    empty = pd.DataFrame(
+        {"leg": [], "client_id": [], "days": pd.Series(dtype="int64"), "event": []}
+    )
+    return _LegTimes(
+        timelines=clients[["client_id", *TIMELINE_COLUMNS]],
+        times=pd.concat(times, ignore_index=True) if times else empty,
+        notes=tuple(notes),
+    )
+
+
+def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each leg's Kaplan–Meier table and the legs' summary, both suppressed (`_suppress_km`,
+    `_suppress_summary`)."""
+    tables, summaries = [], []
+    for leg, rows in times.groupby("leg", sort=False):
+        fit = SurvfuncRight(rows["days"].to_numpy("float64"), rows["event"].to_numpy("int64"))
+        tables.append(_km_table(fit).assign(leg=leg))
+        events = int(rows["event"].sum())
+        summaries.append([leg, len(rows), events, len(rows) - events, float(fit.quantile(0.5))])
     table = (
         pd.concat(tables, ignore_index=True)
         if tables
         else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", "at_risk": "int64"})
     )
     summary = _suppress_summary(pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1]), min_cell)
-    table = _suppress_km(table, summary, min_cell)
-    return Survival(
-        timelines=clients[["client_id", *TIMELINE_COLUMNS]],
-        table=table[KM_COLUMNS],
-        summary=summary,
-        notes=tuple(notes),
-    )
+    return _suppress_km(table, summary, min_cell)[KM_COLUMNS], summary
+
+
+def survival(
+    bundle: Bundle,
+    *,
+    follow_up_days: int = 28,
+    marker: Marker = "auto",
+    min_cell: int = MIN_CELL,
+) -> Survival:
+    """Time from a client's first no-show to a closure warning, from the warning to dropout,
+    and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
+    module doc defines dropout and the warning). Whoever has not reached the event is censored
+    at the end of data; a dropout before the warning counts as 0 days after it.
+
+    Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
+    clients at risk or events has its counts suppressed, with complementary suppression within
+    the leg, and each curve (survival, std_err) stops at its leg's first suppressed step, as
+    the curve past it would give the step's counts back. With the few events per day of a
+    small clinic that can be the first step: then no curve is shown, only the summary (and
+    `life_table` groups the days into intervals that can be shown). A summary row with a small
+    events or censored count hides both and its median, and legs that share clients are hidden
+    together. Consecutive at-risk counts still give events plus censored between two shown
+    steps, as in any number-at-risk table."""
+    legs = _leg_times(bundle, follow_up_days, marker)
+    if legs is None:
+        empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
+        return Survival(
+            empty,
+            pd.DataFrame(columns=KM_COLUMNS),
+            pd.DataFrame(columns=SUMMARY_COLUMNS),
+            (_NOTHING_SCHEDULED,),
+        )
+    table, summary = _kaplan_meier(legs.times, min_cell)
+    notes = list(legs.notes)
+    if min_cell > 0:
+        notes.append(
+            f"{suppression_note(min_cell)} Each curve stops at its first suppressed step: "
+            "past it, the curve would give that step's counts back."
+        )
+    return Survival(legs.timelines, table, summary, tuple(notes))
 
 
 # --- logistic regression -------------------------------------------------------------------------
