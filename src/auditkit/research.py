@@ -117,7 +117,7 @@ MIN_CELL = 11
 CMS's cell-size suppression policy for data shared under a data use agreement, the common rule
 in US health-data research: counts of 1 to 10 can re-identify someone who knows the clinic.
 Every aggregate output here takes `min_cell` with this default; 0 turns suppression off."""
-PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "share", "survival")
+PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "share", "survival", "conditional_survival")
 COUNT_COLUMNS = ("scheduled", "no_shows", "clients", "at_risk", "events", "censored")
 
 # --- the analysis frame --------------------------------------------------------------------------
@@ -762,6 +762,193 @@ def survival(
     return Survival(legs.timelines, table, summary, tuple(notes))
 
 
+# --- life table ----------------------------------------------------------------------------------
+
+LIFE_TABLE_COLUMNS = [
+    "leg",
+    "interval",
+    "start_day",
+    "end_day",
+    "at_risk",
+    "events",
+    "censored",
+    "effective_at_risk",
+    "conditional_survival",
+    "survival",
+    "std_err",
+]
+
+
+@dataclass(frozen=True)
+class LifeTable:
+    """Actuarial life tables of the survival legs, in intervals of days wide enough to share.
+
+    `table` per leg and interval [start_day, end_day) (the last is open: end_day missing,
+    "84+"): the clients at risk at its start, the events and censored within it, the effective
+    at risk (at risk - censored / 2, as the censored are taken to leave half-way through), the
+    conditional survival through it (1 - events / effective at risk), the survival at its start
+    (the product of the intervals before) and Greenwood's std error of that survival. `summary`
+    is `survival`'s, suppressed the same; `notes` what marked a warning, how dropout was
+    defined, how the intervals were chosen and which legs are not shown, and why.
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def _actuarial(starts: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
+    """The actuarial estimate over intervals starting at `starts` (days, the last one open) for
+    one leg's clients (`rows`: days, event); SAS PROC LIFETEST's life-table method."""
+    interval = np.searchsorted(starts, rows["days"].to_numpy(), side="right") - 1
+    event = rows["event"].to_numpy(bool)
+    events = np.bincount(interval[event], minlength=len(starts))
+    censored = np.bincount(interval[~event], minlength=len(starts))
+    at_risk = (events + censored)[::-1].cumsum()[::-1]
+    effective = at_risk - censored / 2
+    conditional = 1 - events / effective
+    with np.errstate(divide="ignore"):  # the last interval may lose everyone: never summed
+        variance_terms = events / (effective * (effective - events))
+    survival = np.concatenate([[1.0], np.cumprod(conditional)[:-1]])
+    greenwood = np.concatenate([[0.0], np.cumsum(variance_terms)[:-1]])
+    ends = pd.array([*starts[1:], None], dtype="Int64")
+    labels = [
+        f"{start}-{end - 1}" if end is not pd.NA else f"{start}+"
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "interval": labels,
+            "start_day": starts.astype("int64"),
+            "end_day": ends,
+            "at_risk": at_risk,
+            "events": events,
+            "censored": censored,
+            "effective_at_risk": effective,
+            "conditional_survival": conditional,
+            "survival": survival,
+            "std_err": survival * np.sqrt(greenwood),
+        }
+    )
+
+
+def _interval_starts(
+    rows: pd.DataFrame, steps: pd.DataFrame, width_days: int, min_cell: int
+) -> np.ndarray | None:
+    """Where one leg's intervals start (days): `width_days` apart, merged left to right until
+    nothing the table shows, alone or with the leg's Kaplan–Meier `steps` (days, events,
+    suppressed), is a small cell; None when even one interval over the whole follow-up is not.
+
+    An interval closes once its censored, and its events on days whose Kaplan–Meier step is not
+    shown, are each 0 or at least min_cell, those events outnumber the distinct days they fall
+    on (the Kaplan–Meier table lists those days: 11 events on 11 of them are 1 a day), and the
+    clients between its end and every shown step's day are 0 or at least min_cell (at risk
+    here less at risk there). A small remainder at the end is merged into the intervals before
+    it. Events and censored each safe make every sum of them safe: at risk, its drops, totals."""
+    grid = (rows["days"] // width_days).to_numpy()
+    size = int(grid.max()) + 1
+    if min_cell <= 0:
+        return np.arange(size) * width_days
+    shown = steps.loc[~steps["suppressed"], "days"].to_numpy()
+    event = rows["event"].to_numpy(bool)
+    unshown = event & ~rows["days"].isin(shown).to_numpy()
+    censored = np.bincount(grid[~event], minlength=size)
+    unshown_events = np.bincount(grid[unshown], minlength=size)
+    unshown_days = np.unique(rows["days"].to_numpy()[unshown])
+    unshown_day_count = np.bincount(unshown_days // width_days, minlength=size)
+    ordered = np.sort(rows["days"].to_numpy())
+
+    def at_risk(days: np.ndarray) -> np.ndarray:
+        return len(ordered) - np.searchsorted(ordered, days)
+
+    bounds = np.arange(size) * width_days
+    between = np.abs(at_risk(bounds)[:, None] - at_risk(shown)[None, :])
+    admissible = ~_below_cell(between, min_cell).any(axis=1)
+
+    def safe(first: int, stop: int) -> bool:
+        hidden = unshown_events[first:stop].sum()
+        small = _below_cell(np.array([censored[first:stop].sum(), hidden]), min_cell)
+        return not small.any() and (hidden == 0 or hidden > unshown_day_count[first:stop].sum())
+
+    starts: list[int] = []
+    first = 0
+    for stop in range(1, size + 1):
+        if (stop == size or admissible[stop]) and safe(first, stop):
+            starts.append(first)
+            first = stop
+    if first < size:
+        while not safe(first, size):
+            if not starts:
+                return None
+            first = starts.pop()
+        starts.append(first)
+    return np.array(starts) * width_days
+
+
+def life_table(
+    bundle: Bundle,
+    *,
+    width_days: int = 14,
+    follow_up_days: int = 28,
+    marker: Marker = "auto",
+    min_cell: int = MIN_CELL,
+) -> LifeTable:
+    """`survival`'s legs (the same clients, events and censoring) as actuarial life tables: time
+    in intervals of `width_days` days, merged where needed so that a small clinic, whose
+    Kaplan–Meier curves stop at their first step, still gets a curve it can share.
+
+    Nothing is suppressed: each interval's events and censored are 0 or at least min_cell, so
+    every count worked out from them (at risk, its drop from one interval to the next, any
+    total) is too, and neither gives back anything small against the Kaplan–Meier table
+    (`_interval_starts`). A leg whose summary row is suppressed is not shown (its totals would
+    give the summary back), nor one that even a single interval cannot make safe; the notes
+    say which. `min_cell=0` gives the unmerged intervals, for analysis on the extract only."""
+    if width_days < 1:
+        raise ValueError(f"width_days must be a whole number of days, 1 or more: {width_days}")
+    legs = _leg_times(bundle, follow_up_days, marker)
+    if legs is None:
+        return LifeTable(
+            pd.DataFrame(columns=LIFE_TABLE_COLUMNS),
+            pd.DataFrame(columns=SUMMARY_COLUMNS),
+            (_NOTHING_SCHEDULED,),
+        )
+    steps, summary = _kaplan_meier(legs.times, min_cell)
+    notes = [
+        *legs.notes,
+        f"Life table (actuarial): days since the leg's start in intervals of {width_days} days; "
+        "the censored count as at risk for half their interval. Survival is at each interval's "
+        "start, with Greenwood's standard error; the last interval is open.",
+    ]
+    if min_cell > 0:
+        notes.append(
+            f"Intervals are merged, left to right, until each one's events and censored are 0 "
+            f"or at least {min_cell}, so nothing needs suppressing (and none of it gives a "
+            "small count back against the Kaplan–Meier table)."
+        )
+    tables = []
+    for leg, rows in legs.times.groupby("leg", sort=False):
+        if summary.loc[summary["leg"] == leg, "suppressed"].any():
+            notes.append(
+                f"{leg}: not shown, as its summary row is suppressed (the life table's totals "
+                "would give it back)."
+            )
+            continue
+        starts = _interval_starts(rows, steps[steps["leg"] == leg], width_days, min_cell)
+        if starts is None:
+            notes.append(
+                f"{leg}: not shown: even one interval over the whole follow-up would hold a "
+                f"count under {min_cell}."
+            )
+            continue
+        tables.append(_actuarial(starts, rows).assign(leg=leg))
+    table = (
+        pd.concat(tables, ignore_index=True)[LIFE_TABLE_COLUMNS]
+        if tables
+        else pd.DataFrame(columns=LIFE_TABLE_COLUMNS)
+    )
+    return LifeTable(table, summary, tuple(notes))
+
+
 # --- logistic regression -------------------------------------------------------------------------
 
 CATEGORICAL_PREDICTORS = ("weekday", "clinician", "service")
@@ -1084,6 +1271,41 @@ def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Char
             tooltip=["leg:N", "days:Q", alt.Tooltip("survival:Q", format=".1%")],
         )
         .properties(title=title, width=480)
+    )
+
+
+def life_table_chart(table: pd.DataFrame) -> alt.Chart:
+    """The life table's survival at the start of each interval, a step curve per leg with a
+    point at each interval's start; the tooltip gives the interval and its counts, all of them
+    shareable as `life_table` chose the intervals. A leg with one interval is its start alone
+    (100%): its conditional survival, in the table, is the whole estimate."""
+    data = table[
+        ["leg", "interval", "start_day", "survival", "std_err", "at_risk", "events", "censored"]
+    ]
+    return (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after", point=True)
+        .encode(
+            x=alt.X("start_day:Q", title="days since the leg's start (interval starts)"),
+            y=alt.Y("survival:Q", title="not yet reached", axis=alt.Axis(format="%")),
+            color=alt.Color("leg:N", sort=list(LEGS), title=None),
+            tooltip=[
+                "leg:N",
+                alt.Tooltip("interval:N", title="days"),
+                alt.Tooltip("survival:Q", title="survival at start", format=".1%"),
+                alt.Tooltip("std_err:Q", title="std error", format=".1%"),
+                "at_risk:Q",
+                "events:Q",
+                "censored:Q",
+            ],
+        )
+        .properties(
+            title=alt.TitleParams(
+                "Life table: time to closure warning and dropout",
+                subtitle="Survival at the start of each interval; the last interval is open.",
+            ),
+            width=480,
+        )
     )
 
 
