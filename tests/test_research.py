@@ -1047,6 +1047,19 @@ def test_life_table_gives_nothing_back_against_the_kaplan_meier_steps(tmp_path):
     assert table[["interval", "at_risk", "events", "censored"]].values.tolist() == [
         ["0+", 38, 24, 14]
     ]
+    # 12 dropouts on day 8, a shown step (26 at risk), 11 censored on day 2, 3 on day 10 and 11
+    # on day 30. Fortnights would show 0-13 (37 at risk, 12 events, 14 censored) and 11 at risk
+    # on day 14, which differs from day 8's 26 by 15; but 26 less the 12 events, less 11, is
+    # the 3 censored on day 10. So no interval starts on day 14 or 28 (11 at risk too).
+    bundle = life_bundle(tmp_path / "c", {8: 12}, {2: 11, 10: 3, 30: 11})
+    steps = survival(bundle).table
+    assert steps[["days", "at_risk", "events"]].values.tolist() == [[8, 26, 12]]
+    table = life_table(bundle, width_days=14).table
+    assert table[["interval", "at_risk", "events", "censored"]].values.tolist() == [
+        ["0+", 37, 12, 25]
+    ]
+    exact = life_table(bundle, width_days=14, min_cell=0).table
+    assert exact["at_risk"].tolist() == [37, 11, 11]
 
 
 def test_no_small_count_follows_from_a_shared_life_table(tmp_path):

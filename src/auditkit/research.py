@@ -55,6 +55,9 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
   of its own; each survival curve stops at its first suppressed step, since survival and its
   standard error there (or across a hidden run) give the step's counts back.
+- **Life tables** need no suppression: `life_table` merges intervals of days until each one's
+  events and censored are 0 or at least min_cell, so every count worked out from them is too,
+  and until nothing small follows from them against the Kaplan–Meier table.
 
 Not protected: differences between two explorer views of partial month ranges (the explorer is
 for exploring; share one view), and tables made by hand from `appointment_frame`.
@@ -841,15 +844,17 @@ def _interval_starts(
 
     An interval closes once its censored, and its events on days whose Kaplan–Meier step is not
     shown, are each 0 or at least min_cell, those events outnumber the distinct days they fall
-    on (the Kaplan–Meier table lists those days: 11 events on 11 of them are 1 a day), and the
-    clients between its end and every shown step's day are 0 or at least min_cell (at risk
-    here less at risk there). A small remainder at the end is merged into the intervals before
-    it. Events and censored each safe make every sum of them safe: at risk, its drops, totals."""
+    on (the Kaplan–Meier table lists those days: 11 events on 11 of them are 1 a day), and its
+    end's at risk differs from every shown step's at risk, and from that less its events, by 0
+    or at least min_cell (the difference counts the clients in between). A small remainder at
+    the end is merged into the intervals before it. Events and censored each safe make every
+    sum of them safe: at risk, its drops, the totals."""
     grid = (rows["days"] // width_days).to_numpy()
     size = int(grid.max()) + 1
     if min_cell <= 0:
         return np.arange(size) * width_days
-    shown = steps.loc[~steps["suppressed"], "days"].to_numpy()
+    shown_steps = steps[~steps["suppressed"]]
+    shown = shown_steps["days"].to_numpy()
     event = rows["event"].to_numpy(bool)
     unshown = event & ~rows["days"].isin(shown).to_numpy()
     censored = np.bincount(grid[~event], minlength=size)
@@ -862,7 +867,10 @@ def _interval_starts(
         return len(ordered) - np.searchsorted(ordered, days)
 
     bounds = np.arange(size) * width_days
-    between = np.abs(at_risk(bounds)[:, None] - at_risk(shown)[None, :])
+    # A shown step gives its at risk, and its at risk less its events (those left after it).
+    step_at_risk = at_risk(shown)
+    known = np.concatenate([step_at_risk, step_at_risk - shown_steps["events"].to_numpy()])
+    between = np.abs(at_risk(bounds)[:, None] - known[None, :])
     admissible = ~_below_cell(between, min_cell).any(axis=1)
 
     def safe(first: int, stop: int) -> bool:
