@@ -1002,7 +1002,7 @@ def test_life_table_shows_nothing_where_no_interval_is_safe(tmp_path):
     assert result.summary["suppressed"].tolist() == [False]
     assert result.notes[-1] == (
         "first no-show → dropout: not shown: even one interval over the whole follow-up would "
-        "hold a count under 11."
+        "give back a count under 11."
     )
     # One more dropout on day 0: 12 events on 11 days, no day's count follows. [0, 14) holds
     # them all; the empty weeks after it are shown as they are (0 counts nobody).
@@ -1377,5 +1377,9 @@ def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):
     assert survival(bundle).notes == (
         "There are no scheduled appointments, so there is nothing to estimate.",
     )
+    nothing = life_table(bundle)
+    assert nothing.notes == survival(bundle).notes
+    spec = life_table_chart(nothing.table).to_dict()
+    assert nothing.table.empty and spec["datasets"][spec["data"]["name"]] == []
     with pytest.raises(ValueError, match="no scheduled appointments"):
         NoShowExplorer(empty)

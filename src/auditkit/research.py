@@ -944,8 +944,8 @@ def life_table(
         starts = _interval_starts(rows, steps[steps["leg"] == leg], width_days, min_cell)
         if starts is None:
             notes.append(
-                f"{leg}: not shown: even one interval over the whole follow-up would hold a "
-                f"count under {min_cell}."
+                f"{leg}: not shown: even one interval over the whole follow-up would give back "
+                f"a count under {min_cell}."
             )
             continue
         tables.append(_actuarial(starts, rows).assign(leg=leg))
