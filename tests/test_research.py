@@ -35,6 +35,8 @@ from auditkit.research import (
     appointment_frame,
     closure_warnings,
     is_date_shifted,
+    life_table,
+    life_table_chart,
     locate_bundle,
     logistic_regression,
     no_show_after_k,
@@ -875,6 +877,253 @@ def test_the_legs_that_share_clients_are_suppressed_together():
     assert exact["events"].tolist() == [15, 12, 25]
 
 
+# --- life table ----------------------------------------------------------------------------------
+# The dropout leg alone (no message text, no approvals). A client who drops out at d days has
+# their first no-show on Monday 2026-01-05 and misses again d days later, never to return; a
+# client censored at t days has their first no-show t days before the end of data, Monday
+# 2026-03-02, and attends then.
+
+LIFE_END = pd.Timestamp("2026-03-02")
+DROPOUT = "first no-show → dropout"
+
+
+def life_bundle(tmp_path: Path, events: dict[int, int], censored: dict[int, int]):
+    """A clinic whose dropout leg has `events` dropouts and `censored` clients by day."""
+    first = pd.Timestamp("2026-01-05")
+    rows = []
+    for number, days in enumerate(d for d, count in events.items() for _ in range(count)):
+        rows += [
+            (f"E{number}", first, "no_show"),
+            (f"E{number}", first + pd.Timedelta(days=days), "no_show"),
+        ]
+    for number, days in enumerate(t for t, count in censored.items() for _ in range(count)):
+        rows += [
+            (f"W{number}", LIFE_END - pd.Timedelta(days=days), "no_show"),
+            (f"W{number}", LIFE_END, "attended"),
+        ]
+    appointments = [
+        appointment(f"{day:%Y-%m-%d}", "10:00", status, client_id=client)
+        for client, day, status in rows
+    ]
+    clients = sorted({client for client, _, _ in rows})
+    return build_bundle(
+        tmp_path,
+        appointments=appointments,
+        clients=[{**CLIENTS[0], "client_id": client} for client in clients],
+    )
+
+
+def life_rows(rows: list[tuple], survival: list[float], std_err: list[float]) -> pd.DataFrame:
+    """Expected rows of (interval, start, end or None, at risk, events, censored)."""
+    frame = pd.DataFrame(
+        rows, columns=["interval", "start_day", "end_day", "at_risk", "events", "censored"]
+    )
+    effective = frame["at_risk"] - frame["censored"] / 2
+    return frame.assign(
+        end_day=frame["end_day"].astype("Int64"),
+        effective_at_risk=effective,
+        conditional_survival=1 - frame["events"] / effective,
+        survival=survival,
+        std_err=std_err,
+    )
+
+
+def assert_life(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    rows = actual[actual["leg"] == DROPOUT].drop(columns="leg").reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, expected, check_dtype=False, atol=5e-5)
+
+
+def test_life_table_by_hand_with_exact_counts(tmp_path):
+    # 6 clients: dropouts at 3, 3 and 10 days; censored at 5, 12 and 20. Weeks: [0, 7) holds
+    # 2 events and 1 censored, [7, 14) 1 and 1, and [14, ...) 1 censored (open: the last).
+    # Effective at risk 6 - 1/2 = 5.5, 3 - 1/2 = 2.5, 1 - 1/2 = 0.5; conditional survival
+    # 1 - 2/5.5 = 7/11, 1 - 1/2.5 = 0.6, 1. Survival at each start: 1, 7/11 = 0.6364,
+    # 7/11 * 0.6 = 0.3818. Greenwood: S * sqrt(sum of d / (n' (n' - d)) before the interval):
+    # 7/11 * sqrt(2 / (5.5 * 3.5)) = 0.2051; 0.3818 * sqrt(2 / 19.25 + 1 / (2.5 * 1.5)) = 0.2324.
+    bundle = life_bundle(tmp_path, {3: 2, 10: 1}, {5: 1, 12: 1, 20: 1})
+    result = life_table(bundle, width_days=7, min_cell=0)
+    expected = life_rows(
+        [("0-6", 0, 7, 6, 2, 1), ("7-13", 7, 14, 3, 1, 1), ("14+", 14, None, 1, 0, 1)],
+        survival=[1.0, 0.6364, 0.3818],
+        std_err=[0.0, 0.2051, 0.2324],
+    )
+    assert_life(result.table, expected)
+    assert result.table["effective_at_risk"].tolist() == [5.5, 2.5, 0.5]
+    assert result.table["conditional_survival"].tolist() == pytest.approx([7 / 11, 0.6, 1.0])
+    assert result.notes[-1].startswith("Life table (actuarial): days since the leg's start")
+    # Shared as it is, 6 clients are a small cell: the summary hides the leg, and so does this.
+    shared = life_table(bundle, width_days=7)
+    assert shared.table.empty
+    assert shared.summary["suppressed"].tolist() == [True]
+    assert shared.notes[-1] == (
+        "first no-show → dropout: not shown, as its summary row is suppressed (the life "
+        "table's totals would give it back)."
+    )
+
+
+MERGED = ({0: 6, 3: 6, 9: 5, 16: 6}, {20: 4, 26: 8, 30: 3})
+
+
+def test_life_table_merges_intervals_until_every_count_is_shareable(tmp_path):
+    # 38 clients, weeks of 7 days. [0, 7): 12 events, none censored: shown as it is. [7, 14)
+    # holds 5 events; with [14, 21) 11 and 4 censored; with [21, 28) 11 and 12 censored, safe;
+    # but [28, ...) is left with 3 censored, so it goes back into the interval before: 7+ with
+    # 11 events and 15 censored. Effective at risk 26 - 7.5 = 18.5.
+    bundle = life_bundle(tmp_path, *MERGED)
+    result = life_table(bundle, width_days=7)
+    expected = life_rows(
+        [("0-6", 0, 7, 38, 12, 0), ("7+", 7, None, 26, 11, 15)],
+        survival=[1.0, 26 / 38],
+        std_err=[0.0, 26 / 38 * math.sqrt(12 / (38 * 26))],  # 0.0754
+    )
+    assert_life(result.table, expected)
+    assert result.table["conditional_survival"].tolist() == pytest.approx([26 / 38, 7.5 / 18.5])
+    # The Kaplan–Meier table shows no step of this leg: every day's events are under 11.
+    assert survival(bundle).table["survival"].isna().all()
+    # The summary is survival()'s: the events and censored add up to it.
+    assert result.summary.drop(columns="leg").to_dict("records") == [
+        {"clients": 38, "events": 23, "censored": 15, "median_days": 16.0, "suppressed": False}
+    ]
+    # min_cell=0: the weeks as they are, for analysis only.
+    exact = life_table(bundle, width_days=7, min_cell=0).table
+    assert exact["interval"].tolist() == ["0-6", "7-13", "14-20", "21-27", "28+"]
+    assert exact["events"].tolist() == [12, 5, 6, 0, 0]
+    assert exact["censored"].tolist() == [0, 0, 4, 8, 3]
+    assert exact["at_risk"].tolist() == [38, 26, 21, 11, 3]
+
+
+def test_life_table_shows_nothing_where_no_interval_is_safe(tmp_path):
+    # 11 dropouts, one a day on days 0 to 10, and 11 censored at 30 days. The summary shows 11
+    # and 11, but any interval holding events holds as many as the days the Kaplan–Meier table
+    # lists for them: 1 a day. Even the whole follow-up as one interval would say so.
+    ones = {day: 1 for day in range(11)}
+    result = life_table(life_bundle(tmp_path / "a", ones, {30: 11}), width_days=7)
+    assert result.table.empty
+    assert result.summary["suppressed"].tolist() == [False]
+    assert result.notes[-1] == (
+        "first no-show → dropout: not shown: even one interval over the whole follow-up would "
+        "give back a count under 11."
+    )
+    # One more dropout on day 0: 12 events on 11 days, no day's count follows. [0, 14) holds
+    # them all; the empty weeks after it are shown as they are (0 counts nobody).
+    result = life_table(life_bundle(tmp_path / "b", {**ones, 0: 2}, {30: 11}), width_days=7)
+    expected = life_rows(
+        [
+            ("0-13", 0, 14, 23, 12, 0),
+            ("14-20", 14, 21, 11, 0, 0),
+            ("21-27", 21, 28, 11, 0, 0),
+            ("28+", 28, None, 11, 0, 11),
+        ],
+        survival=[1.0, 11 / 23, 11 / 23, 11 / 23],
+        std_err=[0.0, *[11 / 23 * math.sqrt(12 / (23 * 11))] * 3],
+    )
+    assert_life(result.table, expected)
+
+
+def test_life_table_gives_nothing_back_against_the_kaplan_meier_steps(tmp_path):
+    # 12 dropouts on day 0, the Kaplan–Meier table shows that step (36 at risk, 12 events);
+    # 2 more on day 2, 2 on day 5, 4 on day 9 and 5 on day 12 are hidden steps. The week
+    # [0, 7) holds 16 events, safe on its own, but 16 less day 0's 12 is 4: so it runs on to
+    # [0, 14), whose 13 events beyond day 0 are safe, on 4 days.
+    bundle = life_bundle(tmp_path / "a", {0: 12, 2: 2, 5: 2, 9: 4, 12: 5}, {20: 11})
+    steps = survival(bundle).table
+    assert steps.loc[~steps["suppressed"], ["days", "at_risk", "events"]].values.tolist() == [
+        [0, 36, 12]
+    ]
+    result = life_table(bundle, width_days=7)
+    expected = life_rows(
+        [("0-13", 0, 14, 36, 25, 0), ("14+", 14, None, 11, 0, 11)],
+        survival=[1.0, 11 / 36],
+        std_err=[0.0, 11 / 36 * math.sqrt(25 / (36 * 11))],
+    )
+    assert_life(result.table, expected)
+    # 12 dropouts on day 0 and 12 on day 8, both shown steps, and 3 censored on day 7: at risk
+    # on day 7 (26) less at risk on day 8 (23) would be those 3, so no interval may start on
+    # day 7, and the censored at 30 days make [7, ...) the only other choice: one interval.
+    bundle = life_bundle(tmp_path / "b", {0: 12, 8: 12}, {7: 3, 30: 11})
+    steps = survival(bundle).table
+    assert steps[["days", "at_risk", "events"]].values.tolist() == [[0, 38, 12], [8, 23, 12]]
+    table = life_table(bundle, width_days=7).table
+    assert table[["interval", "at_risk", "events", "censored"]].values.tolist() == [
+        ["0+", 38, 24, 14]
+    ]
+    # 12 dropouts on day 8, a shown step (26 at risk), 11 censored on day 2, 3 on day 10 and 11
+    # on day 30. Fortnights would show 0-13 (37 at risk, 12 events, 14 censored) and 11 at risk
+    # on day 14, which differs from day 8's 26 by 15; but 26 less the 12 events, less 11, is
+    # the 3 censored on day 10. So no interval starts on day 14 or 28 (11 at risk too).
+    bundle = life_bundle(tmp_path / "c", {8: 12}, {2: 11, 10: 3, 30: 11})
+    steps = survival(bundle).table
+    assert steps[["days", "at_risk", "events"]].values.tolist() == [[8, 26, 12]]
+    table = life_table(bundle, width_days=14).table
+    assert table[["interval", "at_risk", "events", "censored"]].values.tolist() == [
+        ["0+", 37, 12, 25]
+    ]
+    exact = life_table(bundle, width_days=14, min_cell=0).table
+    assert exact["at_risk"].tolist() == [37, 11, 11]
+
+
+def test_no_small_count_follows_from_a_shared_life_table(tmp_path):
+    # Every count shown, and every drop in the at-risk count from one interval to the next,
+    # is 0 or at least 11; the counts add up to the summary.
+    cases = [MERGED, ({0: 12, 7: 11, 14: 1}, {112: 15}), ({0: 12, 2: 5, 5: 6, 9: 11}, {20: 30})]
+    for number, (events, censored) in enumerate(cases):
+        result = life_table(life_bundle(tmp_path / str(number), events, censored), width_days=7)
+        table = result.table
+        assert len(table) > 1, number
+        drops = -np.diff(table["at_risk"].to_numpy())
+        counts = np.concatenate(
+            [table[["at_risk", "events", "censored"]].to_numpy().ravel(), drops]
+        )
+        assert ((counts == 0) | (counts >= MIN_CELL)).all(), number
+        assert drops.tolist() == (table["events"] + table["censored"]).tolist()[:-1]
+        summary = result.summary.iloc[0]
+        assert [table["events"].sum(), table["censored"].sum()] == [
+            summary["events"],
+            summary["censored"],
+        ]
+
+
+def test_life_table_chart_plots_survival_at_each_interval_start(tmp_path):
+    table = life_table(life_bundle(tmp_path, *MERGED), width_days=7).table
+    spec = life_table_chart(table).to_dict()
+    data = spec["datasets"][spec["data"]["name"]]
+    assert [
+        {key: row[key] for key in ("leg", "interval", "start_day", "at_risk", "events", "censored")}
+        for row in data
+    ] == [
+        {
+            "leg": DROPOUT,
+            "interval": "0-6",
+            "start_day": 0,
+            "at_risk": 38,
+            "events": 12,
+            "censored": 0,
+        },
+        {
+            "leg": DROPOUT,
+            "interval": "7+",
+            "start_day": 7,
+            "at_risk": 26,
+            "events": 11,
+            "censored": 15,
+        },
+    ]
+    assert [row["survival"] for row in data] == pytest.approx([1.0, 26 / 38])
+    assert spec["mark"] == {"type": "line", "interpolate": "step-after", "point": True}
+    assert (spec["encoding"]["x"]["field"], spec["encoding"]["y"]["field"]) == (
+        "start_day",
+        "survival",
+    )
+    assert spec["title"]["subtitle"] == (
+        "Survival at the start of each interval; the last interval is open."
+    )
+
+
+def test_life_table_width_must_be_a_whole_number_of_days(tmp_path):
+    with pytest.raises(ValueError, match="width_days must be a whole number of days, 1 or more: 0"):
+        life_table(life_bundle(tmp_path, *MERGED), width_days=0)
+
+
 def suppression_clinic() -> pd.DataFrame:
     """January: Monday 40 (12 no-shows), Tuesday 30 (0), Wednesday 25 (3); February: Thursday 60
     (15); March: Friday 5 (1)."""
@@ -1128,5 +1377,9 @@ def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):
     assert survival(bundle).notes == (
         "There are no scheduled appointments, so there is nothing to estimate.",
     )
+    nothing = life_table(bundle)
+    assert nothing.notes == survival(bundle).notes
+    spec = life_table_chart(nothing.table).to_dict()
+    assert nothing.table.empty and spec["datasets"][spec["data"]["name"]] == []
     with pytest.raises(ValueError, match="no scheduled appointments"):
         NoShowExplorer(empty)

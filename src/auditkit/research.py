@@ -55,6 +55,9 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
   of its own; each survival curve stops at its first suppressed step, since survival and its
   standard error there (or across a hidden run) give the step's counts back.
+- **Life tables** need no suppression: `life_table` merges intervals of days until each one's
+  events and censored are 0 or at least min_cell, so every count worked out from them is too,
+  and until nothing small follows from them against the Kaplan–Meier table.
 
 Not protected: differences between two explorer views of partial month ranges (the explorer is
 for exploring; share one view), and tables made by hand from `appointment_frame`.
@@ -117,7 +120,7 @@ MIN_CELL = 11
 CMS's cell-size suppression policy for data shared under a data use agreement, the common rule
 in US health-data research: counts of 1 to 10 can re-identify someone who knows the clinic.
 Every aggregate output here takes `min_cell` with this default; 0 turns suppression off."""
-PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "share", "survival")
+PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "share", "survival", "conditional_survival")
 COUNT_COLUMNS = ("scheduled", "no_shows", "clients", "at_risk", "events", "censored")
 
 # --- the analysis frame --------------------------------------------------------------------------
@@ -553,6 +556,7 @@ def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
 
 
 WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG = LEGS
+_NOTHING_SCHEDULED = "There are no scheduled appointments, so there is nothing to estimate."
 
 
 def _suppress_summary(summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
@@ -627,33 +631,24 @@ def _suppress_km(table: pd.DataFrame, summary: pd.DataFrame, min_cell: int) -> p
     return table
 
 
-def survival(
-    bundle: Bundle,
-    *,
-    follow_up_days: int = 28,
-    marker: Marker = "auto",
-    min_cell: int = MIN_CELL,
-) -> Survival:
-    """Time from a client's first no-show to a closure warning, from the warning to dropout,
-    and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
-    module doc defines dropout and the warning). Whoever has not reached the event is censored
-    at the end of data; a dropout before the warning counts as 0 days after it.
+@dataclass(frozen=True)
+class _LegTimes:
+    """Each leg's days to its event or to censoring, one row per client and leg (columns leg,
+    client_id, days, event), with the client timelines they come from and the notes that say
+    how warnings and dropout were found: what `survival` and `life_table` both estimate from."""
 
-    Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
-    clients at risk or events has its counts suppressed, with complementary suppression within
-    the leg, and each curve (survival, std_err) stops at its leg's first suppressed step, as
-    the curve past it would give the step's counts back. With the few events per day of a
-    small clinic that can be the first step: then no curve is shown, only the summary. A
-    summary row with a small events or censored count hides both and its median, and legs that
-    share clients are hidden together. Consecutive at-risk counts still give events plus
-    censored between two shown steps, as in any number-at-risk table."""
+    timelines: pd.DataFrame
+    times: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def _leg_times(bundle: Bundle, follow_up_days: int, marker: Marker) -> _LegTimes | None:
+    """The legs' times as the module doc defines dropout and the warning, or None when there
+    are no scheduled appointments. Whoever has not reached the event is censored at the end of
+    data; a dropout before the warning counts as 0 days after it."""
     frame = appointment_frame(bundle)
     if frame.empty:
-        empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
-        note = "There are no scheduled appointments, so there is nothing to estimate."
-        return Survival(
-            empty, pd.DataFrame(columns=KM_COLUMNS), pd.DataFrame(columns=SUMMARY_COLUMNS), (note,)
-        )
+        return None
     end = bundle.appointments["scheduled_start"].max()
     end_day = end.tz_localize(None).normalize()
     last = frame.groupby("client_id").tail(1).set_index("client_id")  # time order per client
@@ -671,18 +666,21 @@ def survival(
     clients["warned_at"] = warned.groupby("client_id")["warned_at"].min()
     clients = clients.rename_axis("client_id").reset_index()
 
-    tables, summaries = [], []
+    times = []
     for leg, (origin, target) in LEGS.items():
         at_risk = clients[clients[origin].notna()]
         if at_risk.empty or (closure.source is None and "warned_at" in (origin, target)):
             continue
-        happened = at_risk[target].notna()
         until = _local_day(at_risk[target]).fillna(end_day) - _local_day(at_risk[origin])
-        days = until.dt.days.clip(lower=0)
-        fit = SurvfuncRight(days.to_numpy("float64"), happened.to_numpy("int64"))
-        tables.append(_km_table(fit).assign(leg=leg))
-        summaries.append(
-            [leg, len(at_risk), happened.sum(), (~happened).sum(), float(fit.quantile(0.5))]
+        times.append(
+            pd.DataFrame(
+                {
+                    "leg": leg,
+                    "client_id": at_risk["client_id"],
+                    "days": until.dt.days.clip(lower=0).astype("int64"),
+                    "event": at_risk[target].notna(),
+                }
+            )
         )
 
     notes = [
@@ -699,24 +697,264 @@ def survival(
             "by their shift: a client still in treatment at the real end may look like a "
             "dropout, or be censored early. Treat dropouts near the end of data with caution."
         )
-    if min_cell > 0:
-        notes.append(
-            f"{suppression_note(min_cell)} Each curve stops at its first suppressed step: "
-            "past it, the curve would give that step's counts back."
-        )
+    empty = pd.DataFrame(
+        {"leg": [], "client_id": [], "days": pd.Series(dtype="int64"), "event": []}
+    )
+    return _LegTimes(
+        timelines=clients[["client_id", *TIMELINE_COLUMNS]],
+        times=pd.concat(times, ignore_index=True) if times else empty,
+        notes=tuple(notes),
+    )
+
+
+def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each leg's Kaplan–Meier table and the legs' summary, both suppressed (`_suppress_km`,
+    `_suppress_summary`)."""
+    tables, summaries = [], []
+    for leg, rows in times.groupby("leg", sort=False):
+        fit = SurvfuncRight(rows["days"].to_numpy("float64"), rows["event"].to_numpy("int64"))
+        tables.append(_km_table(fit).assign(leg=leg))
+        events = int(rows["event"].sum())
+        summaries.append([leg, len(rows), events, len(rows) - events, float(fit.quantile(0.5))])
     table = (
         pd.concat(tables, ignore_index=True)
         if tables
         else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", "at_risk": "int64"})
     )
     summary = _suppress_summary(pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1]), min_cell)
-    table = _suppress_km(table, summary, min_cell)
-    return Survival(
-        timelines=clients[["client_id", *TIMELINE_COLUMNS]],
-        table=table[KM_COLUMNS],
-        summary=summary,
-        notes=tuple(notes),
+    return _suppress_km(table, summary, min_cell)[KM_COLUMNS], summary
+
+
+def survival(
+    bundle: Bundle,
+    *,
+    follow_up_days: int = 28,
+    marker: Marker = "auto",
+    min_cell: int = MIN_CELL,
+) -> Survival:
+    """Time from a client's first no-show to a closure warning, from the warning to dropout,
+    and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
+    module doc defines dropout and the warning). Whoever has not reached the event is censored
+    at the end of data; a dropout before the warning counts as 0 days after it.
+
+    Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
+    clients at risk or events has its counts suppressed, with complementary suppression within
+    the leg, and each curve (survival, std_err) stops at its leg's first suppressed step, as
+    the curve past it would give the step's counts back. With the few events per day of a
+    small clinic that can be the first step: then no curve is shown, only the summary (and
+    `life_table` groups the days into intervals that can be shown). A summary row with a small
+    events or censored count hides both and its median, and legs that share clients are hidden
+    together. Consecutive at-risk counts still give events plus censored between two shown
+    steps, as in any number-at-risk table."""
+    legs = _leg_times(bundle, follow_up_days, marker)
+    if legs is None:
+        empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
+        return Survival(
+            empty,
+            pd.DataFrame(columns=KM_COLUMNS),
+            pd.DataFrame(columns=SUMMARY_COLUMNS),
+            (_NOTHING_SCHEDULED,),
+        )
+    table, summary = _kaplan_meier(legs.times, min_cell)
+    notes = list(legs.notes)
+    if min_cell > 0:
+        notes.append(
+            f"{suppression_note(min_cell)} Each curve stops at its first suppressed step: "
+            "past it, the curve would give that step's counts back."
+        )
+    return Survival(legs.timelines, table, summary, tuple(notes))
+
+
+# --- life table ----------------------------------------------------------------------------------
+
+LIFE_TABLE_COLUMNS = [
+    "leg",
+    "interval",
+    "start_day",
+    "end_day",
+    "at_risk",
+    "events",
+    "censored",
+    "effective_at_risk",
+    "conditional_survival",
+    "survival",
+    "std_err",
+]
+
+
+@dataclass(frozen=True)
+class LifeTable:
+    """Actuarial life tables of the survival legs, in intervals of days wide enough to share.
+
+    `table` per leg and interval [start_day, end_day) (the last is open: end_day missing,
+    "84+"): the clients at risk at its start, the events and censored within it, the effective
+    at risk (at risk - censored / 2, as the censored are taken to leave half-way through), the
+    conditional survival through it (1 - events / effective at risk), the survival at its start
+    (the product of the intervals before) and Greenwood's std error of that survival. `summary`
+    is `survival`'s, suppressed the same; `notes` what marked a warning, how dropout was
+    defined, how the intervals were chosen and which legs are not shown, and why.
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    notes: tuple[str, ...]
+
+
+def _actuarial(starts: np.ndarray, rows: pd.DataFrame) -> pd.DataFrame:
+    """The actuarial estimate over intervals starting at `starts` (days, the last one open) for
+    one leg's clients (`rows`: days, event); SAS PROC LIFETEST's life-table method."""
+    interval = np.searchsorted(starts, rows["days"].to_numpy(), side="right") - 1
+    event = rows["event"].to_numpy(bool)
+    events = np.bincount(interval[event], minlength=len(starts))
+    censored = np.bincount(interval[~event], minlength=len(starts))
+    at_risk = (events + censored)[::-1].cumsum()[::-1]
+    effective = at_risk - censored / 2
+    conditional = 1 - events / effective
+    with np.errstate(divide="ignore"):  # the last interval may lose everyone: never summed
+        variance_terms = events / (effective * (effective - events))
+    survival = np.concatenate([[1.0], np.cumprod(conditional)[:-1]])
+    greenwood = np.concatenate([[0.0], np.cumsum(variance_terms)[:-1]])
+    ends = pd.array([*starts[1:], None], dtype="Int64")
+    labels = [
+        f"{start}-{end - 1}" if end is not pd.NA else f"{start}+"
+        for start, end in zip(starts, ends, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "interval": labels,
+            "start_day": starts.astype("int64"),
+            "end_day": ends,
+            "at_risk": at_risk,
+            "events": events,
+            "censored": censored,
+            "effective_at_risk": effective,
+            "conditional_survival": conditional,
+            "survival": survival,
+            "std_err": survival * np.sqrt(greenwood),
+        }
     )
+
+
+def _interval_starts(
+    rows: pd.DataFrame, steps: pd.DataFrame, width_days: int, min_cell: int
+) -> np.ndarray | None:
+    """Where one leg's intervals start (days): `width_days` apart, merged left to right until
+    nothing the table shows, alone or with the leg's Kaplan–Meier `steps` (days, events,
+    suppressed), is a small cell; None when even one interval over the whole follow-up is not.
+
+    An interval closes once its censored, and its events on days whose Kaplan–Meier step is not
+    shown, are each 0 or at least min_cell, those events outnumber the distinct days they fall
+    on (the Kaplan–Meier table lists those days: 11 events on 11 of them are 1 a day), and its
+    end's at risk differs from every shown step's at risk, and from that less its events, by 0
+    or at least min_cell (the difference counts the clients in between). A small remainder at
+    the end is merged into the intervals before it. Events and censored each safe make every
+    sum of them safe: at risk, its drops, the totals."""
+    grid = (rows["days"] // width_days).to_numpy()
+    size = int(grid.max()) + 1
+    if min_cell <= 0:
+        return np.arange(size) * width_days
+    shown_steps = steps[~steps["suppressed"]]
+    shown = shown_steps["days"].to_numpy()
+    event = rows["event"].to_numpy(bool)
+    unshown = event & ~rows["days"].isin(shown).to_numpy()
+    censored = np.bincount(grid[~event], minlength=size)
+    unshown_events = np.bincount(grid[unshown], minlength=size)
+    unshown_days = np.unique(rows["days"].to_numpy()[unshown])
+    unshown_day_count = np.bincount(unshown_days // width_days, minlength=size)
+    ordered = np.sort(rows["days"].to_numpy())
+
+    def at_risk(days: np.ndarray) -> np.ndarray:
+        return len(ordered) - np.searchsorted(ordered, days)
+
+    bounds = np.arange(size) * width_days
+    # A shown step gives its at risk, and its at risk less its events (those left after it).
+    step_at_risk = at_risk(shown)
+    known = np.concatenate([step_at_risk, step_at_risk - shown_steps["events"].to_numpy()])
+    between = np.abs(at_risk(bounds)[:, None] - known[None, :])
+    admissible = ~_below_cell(between, min_cell).any(axis=1)
+
+    def safe(first: int, stop: int) -> bool:
+        hidden = unshown_events[first:stop].sum()
+        small = _below_cell(np.array([censored[first:stop].sum(), hidden]), min_cell)
+        return not small.any() and (hidden == 0 or hidden > unshown_day_count[first:stop].sum())
+
+    starts: list[int] = []
+    first = 0
+    for stop in range(1, size + 1):
+        if (stop == size or admissible[stop]) and safe(first, stop):
+            starts.append(first)
+            first = stop
+    if first < size:
+        while not safe(first, size):
+            if not starts:
+                return None
+            first = starts.pop()
+        starts.append(first)
+    return np.array(starts) * width_days
+
+
+def life_table(
+    bundle: Bundle,
+    *,
+    width_days: int = 14,
+    follow_up_days: int = 28,
+    marker: Marker = "auto",
+    min_cell: int = MIN_CELL,
+) -> LifeTable:
+    """`survival`'s legs (the same clients, events and censoring) as actuarial life tables: time
+    in intervals of `width_days` days, merged where needed so that a small clinic, whose
+    Kaplan–Meier curves stop at their first step, still gets a curve it can share.
+
+    Nothing is suppressed: each interval's events and censored are 0 or at least min_cell, so
+    every count worked out from them (at risk, its drop from one interval to the next, any
+    total) is too, and neither gives back anything small against the Kaplan–Meier table
+    (`_interval_starts`). A leg whose summary row is suppressed is not shown (its totals would
+    give the summary back), nor one that even a single interval cannot make safe; the notes
+    say which. `min_cell=0` gives the unmerged intervals, for analysis on the extract only."""
+    if width_days < 1:
+        raise ValueError(f"width_days must be a whole number of days, 1 or more: {width_days}")
+    legs = _leg_times(bundle, follow_up_days, marker)
+    if legs is None:
+        return LifeTable(
+            pd.DataFrame(columns=LIFE_TABLE_COLUMNS),
+            pd.DataFrame(columns=SUMMARY_COLUMNS),
+            (_NOTHING_SCHEDULED,),
+        )
+    steps, summary = _kaplan_meier(legs.times, min_cell)
+    notes = [
+        *legs.notes,
+        f"Life table (actuarial): days since the leg's start in intervals of {width_days} days; "
+        "the censored count as at risk for half their interval. Survival is at each interval's "
+        "start, with Greenwood's standard error; the last interval is open.",
+    ]
+    if min_cell > 0:
+        notes.append(
+            f"Intervals are merged, left to right, until each one's events and censored are 0 "
+            f"or at least {min_cell}, so nothing needs suppressing (and none of it gives a "
+            "small count back against the Kaplan–Meier table)."
+        )
+    tables = []
+    for leg, rows in legs.times.groupby("leg", sort=False):
+        if summary.loc[summary["leg"] == leg, "suppressed"].any():
+            notes.append(
+                f"{leg}: not shown, as its summary row is suppressed (the life table's totals "
+                "would give it back)."
+            )
+            continue
+        starts = _interval_starts(rows, steps[steps["leg"] == leg], width_days, min_cell)
+        if starts is None:
+            notes.append(
+                f"{leg}: not shown: even one interval over the whole follow-up would give back "
+                f"a count under {min_cell}."
+            )
+            continue
+        tables.append(_actuarial(starts, rows).assign(leg=leg))
+    table = (
+        pd.concat(tables, ignore_index=True)[LIFE_TABLE_COLUMNS]
+        if tables
+        else pd.DataFrame(columns=LIFE_TABLE_COLUMNS)
+    )
+    return LifeTable(table, summary, tuple(notes))
 
 
 # --- logistic regression -------------------------------------------------------------------------
@@ -1041,6 +1279,41 @@ def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Char
             tooltip=["leg:N", "days:Q", alt.Tooltip("survival:Q", format=".1%")],
         )
         .properties(title=title, width=480)
+    )
+
+
+def life_table_chart(table: pd.DataFrame) -> alt.Chart:
+    """The life table's survival at the start of each interval, a step curve per leg with a
+    point at each interval's start; the tooltip gives the interval and its counts, all of them
+    shareable as `life_table` chose the intervals. A leg with one interval is its start alone
+    (100%): its conditional survival, in the table, is the whole estimate."""
+    data = table[
+        ["leg", "interval", "start_day", "survival", "std_err", "at_risk", "events", "censored"]
+    ]
+    return (
+        alt.Chart(data)
+        .mark_line(interpolate="step-after", point=True)
+        .encode(
+            x=alt.X("start_day:Q", title="days since the leg's start (interval starts)"),
+            y=alt.Y("survival:Q", title="not yet reached", axis=alt.Axis(format="%")),
+            color=alt.Color("leg:N", sort=list(LEGS), title=None),
+            tooltip=[
+                "leg:N",
+                alt.Tooltip("interval:N", title="days"),
+                alt.Tooltip("survival:Q", title="survival at start", format=".1%"),
+                alt.Tooltip("std_err:Q", title="std error", format=".1%"),
+                "at_risk:Q",
+                "events:Q",
+                "censored:Q",
+            ],
+        )
+        .properties(
+            title=alt.TitleParams(
+                "Life table: time to closure warning and dropout",
+                subtitle="Survival at the start of each interval; the last interval is open.",
+            ),
+            width=480,
+        )
     )
 
 
