@@ -590,13 +590,15 @@ def test_min_cell_is_the_cms_threshold():
 
 
 def test_a_small_numerator_and_its_complement_are_suppressed():
-    # T3's 3 no-shows are a small cell; T2, the next smallest by appointments (30), goes too,
-    # as the clinic's 155 appointments and 30 no-shows would give T3's back by subtraction.
+    # T3's 3 no-shows are a small cell, and the clinic's 155 appointments and 30 no-shows
+    # would give them back by subtraction, so a second clinician is hidden too. T2 has fewest
+    # appointments (30), but T2 and T3 together would still show 3 no-shows by subtraction, a
+    # small cell; T1 (40) is the smallest that leaves nothing small: together 65 and 15.
     frame = grouped("clinician", [("T1", 40, 12), ("T2", 30, 0), ("T3", 25, 3), ("T4", 60, 15)])
     assert_rates(
         no_show_rates(frame, "clinician"),
         "clinician",
-        [("T1", 40, 12), ("T2", None, None), ("T3", None, None), ("T4", 60, 15)],
+        [("T1", None, None), ("T2", 30, 0), ("T3", None, None), ("T4", 60, 15)],
     )
     # The exact numbers stay one keyword away, for analysis on the extract.
     assert_rates(
@@ -608,8 +610,16 @@ def test_a_small_numerator_and_its_complement_are_suppressed():
 
 def test_a_small_denominator_or_few_kept_appointments_are_suppressed_on_their_own():
     # T5 has 5 appointments; T6's 45 no-shows in 50 leave 5 kept, which the rate gives back.
-    # Two groups suppressed: neither follows from the totals, so nothing else is hidden.
+    # Neither follows from the totals alone, but together they kept 10 appointments, a small
+    # cell the totals give back, so T1 (the next smallest, 40) is hidden too.
     frame = grouped("clinician", [("T1", 40, 12), ("T5", 5, 0), ("T6", 50, 45), ("T7", 60, 15)])
+    assert_rates(
+        no_show_rates(frame, "clinician"),
+        "clinician",
+        [("T1", None, None), ("T5", None, None), ("T6", None, None), ("T7", 60, 15)],
+    )
+    # Two groups whose hidden sums are none of them small need no third.
+    frame = grouped("clinician", [("T1", 40, 12), ("T5", 5, 0), ("T6", 60, 54), ("T7", 60, 15)])
     assert_rates(
         no_show_rates(frame, "clinician"),
         "clinician",
@@ -631,7 +641,7 @@ def test_after_k_is_suppressed_like_the_rates():
     assert_rates(
         no_show_after_k(frame),
         "k",
-        [("0", 40, 12), ("1", None, None), ("2", None, None), ("3+", 60, 15)],
+        [("0", None, None), ("1", 30, 0), ("2", None, None), ("3+", 60, 15)],
     )
 
 
@@ -803,6 +813,27 @@ def test_no_suppressed_count_follows_from_the_survival_table(tmp_path):
         product = (1 - shown["events"] / shown["at_risk"]).cumprod()
         assert shown["survival"].tolist() == pytest.approx(product.tolist())
     assert len(shown) == 1  # the last case: day 28 small, day 7 (11 events) its complement
+
+
+def test_survival_hides_steps_whose_hidden_total_would_follow_from_the_summary(tmp_path):
+    # 27 clients: 12 drop out at day 0, then 1 each at 7, 14 and 21 days; 12 censored. The
+    # summary shows 15 events; with day 0's 12 shown, the 3 hidden days would hold 15 - 12 = 3,
+    # a small cell, and 1 each. So day 0 is hidden too, and no curve is drawn.
+    result = survival(dropout_bundle(tmp_path / "a", {0: 12, 7: 1, 14: 1, 21: 1}, censored=12))
+    assert result.summary[["events", "censored"]].to_numpy().tolist() == [[15, 12]]
+    assert result.table["suppressed"].tolist() == [True] * 4
+    assert result.table[["at_risk", "events", "survival"]].isna().all(axis=None)
+    # 71 clients: 30 at day 0, then 1 a week for 11 weeks; 30 censored. The 11 hidden events are
+    # not a small cell, but they fall on the 11 listed days: 1 each. Day 0 goes too.
+    weekly = {0: 30, **{7 * week: 1 for week in range(1, 12)}}
+    result = survival(dropout_bundle(tmp_path / "b", weekly, censored=30))
+    assert result.table["days"].tolist() == [7 * week for week in range(12)]
+    assert result.table["suppressed"].all()
+    # With 11 more at day 5, the hidden days hold 14 events over 4 days: the rest are shown.
+    spread = {0: 12, 5: 11, 7: 1, 14: 1, 21: 1}
+    table = survival(dropout_bundle(tmp_path / "c", spread, censored=12)).table
+    assert table["suppressed"].tolist() == [False, True, True, True, True]
+    assert table["events"].tolist()[:1] == [12]
 
 
 def test_survival_with_every_step_small_shows_no_curve(tmp_path):
@@ -1147,12 +1178,14 @@ def rows_of(html: str) -> list[list[str]]:
 
 def test_explorer_suppresses_its_table_chart_and_summary():
     explorer = NoShowExplorer(suppression_clinic())
-    # Every month: Wednesday (3 no-shows) and Friday (5 appointments), two primary cells.
+    # Every month: Wednesday (3 no-shows) and Friday (5 appointments), two primary cells;
+    # together they have 4 no-shows, which the summary less the rest gives back, so Monday is
+    # hidden too (Tuesday, smaller, has no no-show to add).
     assert_rates(
         explorer.rates,
         "weekday",
         [
-            ("Monday", 40, 12),
+            ("Monday", None, None),
             ("Tuesday", 30, 0),
             ("Wednesday", None, None),
             ("Thursday", 60, 15),
@@ -1162,14 +1195,14 @@ def test_explorer_suppresses_its_table_chart_and_summary():
     assert explorer.summary.value == (
         "<b>160</b> scheduled appointments, <b>31</b> no-shows (19.4%), 2026-01 to 2026-03"
     )
-    assert [row["weekday"] for row in chart_data(explorer)] == ["Monday", "Tuesday", "Thursday"]
+    assert [row["weekday"] for row in chart_data(explorer)] == ["Tuesday", "Thursday"]
     assert explorer.chart.spec["title"] == {
         "text": "No-show rate by weekday",
-        "subtitle": "2 of 5 groups not shown: cells under 11 are suppressed (see the table).",
+        "subtitle": "3 of 5 groups not shown: cells under 11 are suppressed (see the table).",
     }
     suppressed = ["suppressed"] * 5
     assert rows_of(explorer.table.value) == [
-        ["Monday", "40", "12", "30.0%", *[f"{x:.1%}" for x in wilson(12, 40)]],
+        ["Monday", *suppressed],
         ["Tuesday", "30", "0", "0.0%", *[f"{x:.1%}" for x in wilson(0, 30)]],
         ["Wednesday", *suppressed],
         ["Thursday", "60", "15", "25.0%", *[f"{x:.1%}" for x in wilson(15, 60)]],
@@ -1178,16 +1211,17 @@ def test_explorer_suppresses_its_table_chart_and_summary():
     assert "<p><i>Cells under 11 are suppressed (counts of 1 to 10" in explorer.table.value
 
     # January alone: Wednesday is the only small cell, and the summary's 95 appointments and
-    # 15 no-shows would give it back, so Tuesday, the next smallest, is hidden too.
+    # 15 no-shows would give it back, so Monday is hidden too (with Tuesday, the two would
+    # still show Wednesday's 3 no-shows).
     explorer.months.value = ("2026-01", "2026-01")
     assert_rates(
         explorer.rates,
         "weekday",
-        [("Monday", 40, 12), ("Tuesday", None, None), ("Wednesday", None, None)],
+        [("Monday", None, None), ("Tuesday", 30, 0), ("Wednesday", None, None)],
     )
     assert explorer.summary.value.startswith("<b>95</b> scheduled appointments, <b>15</b>")
-    assert [row["weekday"] for row in chart_data(explorer)] == ["Monday"]
-    assert rows_of(explorer.table.value)[1] == ["Tuesday", *suppressed]
+    assert [row["weekday"] for row in chart_data(explorer)] == ["Tuesday"]
+    assert rows_of(explorer.table.value)[0] == ["Monday", *suppressed]
 
     # March alone: 5 appointments, 1 no-show; the summary line is a small cell itself.
     explorer.months.value = ("2026-03", "2026-03")
@@ -1199,11 +1233,17 @@ def test_explorer_suppresses_its_table_chart_and_summary():
 
 
 def test_explorer_hides_what_the_months_left_out_would_give_back():
-    # March adds 3 Monday appointments (1 no-show) to the clinic. January to February is the
-    # full view less March: its Monday (40) less the full view's (43) would be March's 3, so
-    # Monday is hidden, and so is the summary line, as 168 - 160 would be March's 8.
+    # January: Monday 40 (12 no-shows), Tuesday 30 (0), Wednesday 25 (9); February: Thursday
+    # 60 (15); March: Friday 5 (4) and Monday 3 (1). The full view hides Wednesday and Friday
+    # (together 30 and 13: nothing small) and shows Monday's 43. January to February is the
+    # full view less March: its Monday (40) less the full view's would be March's 3, so Monday
+    # is hidden, and so is the summary line, as 163 - 155 would be March's 8.
     frame = pd.concat(
-        [suppression_clinic(), grouped("weekday", [("Monday", 3, 1)], month="2026-03")],
+        [
+            grouped("weekday", [("Monday", 40, 12), ("Tuesday", 30, 0), ("Wednesday", 25, 9)]),
+            grouped("weekday", [("Thursday", 60, 15)], month="2026-02"),
+            grouped("weekday", [("Friday", 5, 4), ("Monday", 3, 1)], month="2026-03"),
+        ],
         ignore_index=True,
     ).astype({"weekday": pd.CategoricalDtype(WEEKDAYS, ordered=True)})
     explorer = NoShowExplorer(frame)

@@ -42,12 +42,13 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
   clients. Zero is shown: it counts nobody. A suppressed row keeps its label; its counts and
   everything worked out from them (rate, interval, share) are NaN, `suppressed` is True, and HTML
   tables show "suppressed".
-- **Complementary**: where the rows add up to a total shown elsewhere and exactly one row is
-  suppressed, the next smallest row is suppressed too, so the first cannot be got back by
-  subtraction. The rate tables add up to the appointments and no-shows of the explorer's summary
-  line and the notebook's first line (appointments without a value are a "(not known)" level, so
-  they do add up), the clients-per-count table to the clients, and each survival leg's events to
-  its summary row, so all of them get it.
+- **Complementary**: where the rows add up to a total shown elsewhere, more rows are suppressed
+  until the total less the rows shown gives nothing small back: not one hidden row alone, not a
+  hidden sum of 1 to min_cell - 1, not one hidden row per unit of it (`_gives_back`). The rate
+  tables add up to the appointments and no-shows of the explorer's summary line and the
+  notebook's first line (appointments without a value are a "(not known)" level, so they do
+  add up), the clients-per-count table to the clients, and each survival leg's events to its
+  summary row, so all of them get it.
 - **Across outputs**: `no_show_after_k`'s no-shows at k = 0, 1, 2 are running totals of
   `no_shows_per_client`, so it shows them only where that table already gives them; the
   survival summary's legs share clients and are suppressed together; the explorer suppresses
@@ -71,7 +72,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -202,23 +203,52 @@ def _suppress(
     complement_by: str | None = None,
     within: str | None = None,
     force: pd.Series | np.ndarray | None = None,
+    additive: Sequence[str] = (),
 ) -> pd.DataFrame:
     """`table` with a `suppressed` column and its `hidden` columns NaN on suppressed rows.
 
     A row is suppressed when any of its `checked` counts is between 1 and min_cell - 1, or
     `force` says so (a cell another output would give back by difference). With
-    `complement_by`, where exactly one row (per `within` group) is suppressed, the row with the
-    next smallest `complement_by` count is too, preferring a non-zero one (a hidden zero hides
-    nothing a reader could not guess), so the first is not the total minus the rest."""
+    `complement_by`, whose rows (per `within` group) add up to a total shown elsewhere, as do
+    the `additive` checked counts, more rows are hidden until the totals less the rows shown
+    give nothing small back (`_gives_back`): a row at a time, the smallest `complement_by`
+    that makes its group safe, else the smallest (a non-zero one before a zero: a hidden zero
+    hides nothing a reader could not guess)."""
     small = _small(checked, min_cell)
     if force is not None and min_cell > 0:
         small |= np.asarray(force, dtype=bool)
-    if complement_by is not None and small.any():
-        groups = table[within] if within else pd.Series(0, index=table.index)
-        lone = small.groupby(groups).transform("sum") == 1
-        candidates = _smallest_first(table.loc[lone & ~small, [complement_by]], complement_by)
-        chosen = candidates.groupby(groups[candidates.index], sort=False).head(1).index
-        small |= table.index.isin(chosen)
+    if complement_by is None or not small.any():
+        return _hide(table, hidden, small)
+    groups = pd.Series(table[within] if within else 0, index=table.index)
+    sums = checked[list(dict.fromkeys([complement_by, *additive]))]
+    while True:
+        hidden_sums = sums.mul(small.to_numpy(), axis=0).groupby(groups).transform("sum")
+        hidden_rows = small.groupby(groups).transform("sum")
+        unsafe = _gives_back(hidden_sums, hidden_rows, min_cell)
+        candidates = _smallest_first(table.loc[unsafe & ~small, [complement_by]], complement_by)
+        if candidates.empty:
+            return _hide(table, hidden, small)
+        at = candidates.index
+        after = _gives_back(hidden_sums.loc[at] + sums.loc[at], hidden_rows[at] + 1, min_cell)
+        best = candidates.assign(unsafe=after).sort_values("unsafe", kind="stable")
+        small |= table.index.isin(best.groupby(groups[at], sort=False).head(1).index)
+
+
+def _gives_back(hidden_sums: pd.DataFrame, hidden_rows: pd.Series, min_cell: int) -> pd.Series:
+    """Whether a group's hidden rows follow from its totals less its shown rows: one row alone
+    (the difference is its count), a hidden sum that is a small cell itself (3 no-shows on
+    Mondays and Wednesdays together), or as many hidden rows as the first sum's count, each
+    counting at least one (11 events on 11 listed days: 1 each; assumed whenever the sum is no
+    larger, which can only hide more)."""
+    first = hidden_sums.iloc[:, 0]
+    return (hidden_rows > 0) & (
+        (hidden_rows == 1)
+        | _below_cell(hidden_sums, min_cell).any(axis=1)
+        | ((first > 0) & (first <= hidden_rows))
+    )
+
+
+def _hide(table: pd.DataFrame, hidden: list[str], small: pd.Series) -> pd.DataFrame:
     return table.assign(**{column: table[column].mask(small) for column in hidden}).assign(
         suppressed=small.to_numpy()
     )
@@ -342,6 +372,7 @@ def no_show_rates(
         min_cell=min_cell,
         complement_by="scheduled",
         force=rates[by].isin(also),
+        additive=["no_shows", "kept"],
     )
 
 
