@@ -954,7 +954,7 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
             3,
             "A2",
             "scheduled_start",
-            f"scheduled_start holds a formula with no saved value (=DATE(2026,3,9)+TIME(13,0,0)): "
+            "has a formula with no saved value in scheduled_start (=DATE(2026,3,9)+TIME(13,0,0)): "
             f"{saved}",
         ),
         (
@@ -962,7 +962,7 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
             3,
             "A2",
             "status",
-            f'status holds a formula with no saved value (="no_"&"show"): {saved}',
+            f'has a formula with no saved value in status (="no_"&"show"): {saved}',
         ),
         ("appointments.xlsx", 4, "A3", "staff_id", "staff_id is blank but required"),
         (
@@ -970,7 +970,7 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
             5,
             "",
             "appointment_id",
-            f'appointment_id holds a formula with no saved value (="A"&"4"): {saved}',
+            f'has a formula with no saved value in appointment_id (="A"&"4"): {saved}',
         ),
     ]
 
