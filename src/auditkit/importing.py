@@ -290,7 +290,7 @@ def _source_values(
                 f"and hyphens don't matter), which the {mapping.name} mapping reads as {target}: "
                 "it can't tell which to read. Rename or remove the others."
             )
-        cells.setdefault(target, []).append(frame.iloc[:, list(frame.columns).index(found[0])])
+        cells.setdefault(target, []).append(frame[found[0]])
     joined: dict[str, pd.Series] = {}
     excel_times: dict[str, pd.Series | None] = {}
     for target, columns in cells.items():
@@ -440,7 +440,8 @@ def _lost_numbers(raw: RawTable, mapping: Mapping, record_ids: pd.Series) -> pd.
             continue
         numbers = cells.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
         digits = cells_as_text(cells)
-        lost = numbers & to_e164(digits).isna() & (digits.str.len() > _EXTENSION_DIGITS)
+        long = digits.str.len().gt(_EXTENSION_DIGITS).fillna(False)
+        lost = (numbers & to_e164(digits).isna() & long).astype(bool)
         found.append(
             pd.DataFrame(
                 {

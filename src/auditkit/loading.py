@@ -848,7 +848,9 @@ def _unreadable_workbook(path: Path, error: Exception) -> BundleError:
         )
     if data.startswith(_OLE2_SIGNATURE):
         return old_excel_workbook(path)
-    said = printable(str(error) or type(error).__name__, 200)
+    # A KeyError's str() is its key quoted: openpyxl's names the part of the zip it missed.
+    said = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    said = printable(str(said) or type(error).__name__, 200)
     return BundleError(
         f"{path.name} cannot be read as an Excel workbook: {said}. It may be damaged, or "
         "another kind of file named .xlsx: open it in Excel and save it as an Excel Workbook "
@@ -916,7 +918,7 @@ def cells_as_text(cells: pd.Series) -> pd.Series:
         numbers = cells[floats].astype("float64")
         whole = numbers == np.floor(numbers)
         text[floats] = numbers.map(repr).where(~whole, numbers.map("{:.0f}".format)).to_numpy()
-    return text
+    return text.replace("", pd.NA)  # a cell holding empty text is empty
 
 
 def _only_text(cells: pd.Series) -> pd.Series:
