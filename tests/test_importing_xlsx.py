@@ -82,11 +82,13 @@ def test_typed_dates_times_durations_and_float_ids_are_read_as_the_mapping_expec
         [1005, dt.datetime(2026, 11, 3), dt.time(9, 0), "C2", "S1", 90834, dt.time(0, 0, 50),
          "Show"]
     )  # fmt: skip
+    # A plain number is no time, whatever fraction of a day it might be: marked, not guessed.
+    sheet.append([1006, dt.datetime(2026, 11, 4), dt.time(9, 0), "C2", "S1", 90834, 0.0347, "Show"])
     export = save(book, tmp_path / "appointments.xlsx", stored_as={"1001": "1001.0"})
 
     done = import_file(export, bundle, preset("simplepractice"))
 
-    assert (done.rows, done.sheet, done.header_line) == (5, "Sheet", 1)
+    assert (done.rows, done.sheet, done.header_line) == (6, "Sheet", 1)
     assert written_rows(bundle / "appointments.csv") == [
         "appointment_id,client_id,staff_id,scheduled_start,duration_minutes,service,status",
         "1001,C1,S1,2026-03-06T13:00:00-08:00,50,90834,attended",
@@ -96,15 +98,18 @@ def test_typed_dates_times_durations_and_float_ids_are_read_as_the_mapping_expec
         "1004,C2,S1,2026-11-02T16:30:00-08:00,50,90834,cancelled",
         "1005,C2,S1,2026-11-03T09:00:00-08:00,00:00:50 [set aside: not a whole number of "
         "minutes],90834,attended",
+        "1006,C2,S1,2026-11-04T09:00:00-08:00,0.0347 [set aside: not a whole number of "
+        "minutes],90834,attended",
     ]
     assert done.set_aside.to_dict("records") == [
         {
-            "line": 6,
-            "record_id": "1005",
+            "line": line,
+            "record_id": record_id,
             "column": "duration_minutes",
-            "value": "00:00:50",
+            "value": value,
             "reason": "not a whole number of minutes",
         }
+        for line, record_id, value in [(6, "1005", "00:00:50"), (7, "1006", "0.0347")]
     ]
 
 

@@ -685,7 +685,7 @@ def import_file(
     clients: dict[str, int] = {}
     lost_numbers = pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     if spec is CALLS:
-        lost_numbers = _lost_numbers(raw, mapping, rows["call_id"])
+        lost_numbers = _lost_numbers(raw, mapping, rows[spec.id_column])
         rows, clients = _with_clients(rows, bundle, tz)
     rows, lines, malformed = _with_malformed(rows, raw, mapping)
     set_aside = pd.concat([marked, malformed], ignore_index=True).sort_values(
