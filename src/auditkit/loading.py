@@ -3,6 +3,9 @@
 Reading knows nothing of types: every value stays the text the export held (blank = NA), so
 validation can quote it back when it sets a row aside. Rows whose field count is wrong are set
 aside here, with their line, because no column of theirs can be trusted.
+
+A workbook's cells come typed; read_worksheet, which `auditkit import` shares, hands them over
+as they are, and a bundle's .xlsx table is turned into the text a CSV would hold (cells_as_text).
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ codecs.register_error("auditkit-latin1", _keep_undefined_cp1252_bytes)
 
 @dataclass
 class RawTable:
-    """One table as read: text values, the physical line of each row, and rows set aside."""
+    """One table as read: text values (read_worksheet's: typed cells), the physical line of each
+    row, and rows set aside."""
 
     name: str
     file: str
