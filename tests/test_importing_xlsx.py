@@ -77,40 +77,42 @@ def test_typed_dates_times_durations_and_float_ids_are_read_as_the_mapping_expec
     # A time of day as Excel holds it, a fraction of a day (0.4375: 10:30), formatted as a time.
     sheet.append([1003, dt.datetime(2026, 3, 10), 0.4375, "C2", "S1", 90834, 45, "Show"])
     sheet["C4"].number_format = "h:mm AM/PM"
-    sheet.append([1004, dt.datetime(2026, 11, 2), "16:30", "C2", "S1", 90834, 50, "Canceled"])
+    sheet.append([1004, dt.datetime(2026, 11, 2), "4:30 PM", "C2", "S1", 90834, 50, "Canceled"])
     sheet.append(
         [1005, dt.datetime(2026, 11, 3), dt.time(9, 0), "C2", "S1", 90834, dt.time(0, 0, 50),
          "Show"]
     )  # fmt: skip
     # A plain number is no time, whatever fraction of a day it might be: marked, not guessed.
     sheet.append([1006, dt.datetime(2026, 11, 4), dt.time(9, 0), "C2", "S1", 90834, 0.0347, "Show"])
+    sheet.append([1007, dt.datetime(2026, 11, 5), "17:15", "C2", "S1", 90834, 50, "Show"])
+    sheet.append([1008, dt.datetime(2026, 11, 6), "at noon", "C2", "S1", 90834, 50, "Show"])
     export = save(book, tmp_path / "appointments.xlsx", stored_as={"1001": "1001.0"})
 
     done = import_file(export, bundle, preset("simplepractice"))
 
-    assert (done.rows, done.sheet, done.header_line) == (6, "Sheet", 1)
+    assert (done.rows, done.sheet, done.header_line) == (8, "Sheet", 1)
     assert written_rows(bundle / "appointments.csv") == [
         "appointment_id,client_id,staff_id,scheduled_start,duration_minutes,service,status",
         "1001,C1,S1,2026-03-06T13:00:00-08:00,50,90834,attended",
         "1002,C1,S1,2026-03-09T13:00:00-07:00,50,90834,no_show",
         "1003,C2,S1,2026-03-10T10:30:00-07:00,45,90834,attended",
-        # a date typed by Excel and a time written as text: read together, as ISO 8601
+        # a date typed by Excel and a time of day written as text: read together
         "1004,C2,S1,2026-11-02T16:30:00-08:00,50,90834,cancelled",
         "1005,C2,S1,2026-11-03T09:00:00-08:00,00:00:50 [set aside: not a whole number of "
         "minutes],90834,attended",
         "1006,C2,S1,2026-11-04T09:00:00-08:00,0.0347 [set aside: not a whole number of "
         "minutes],90834,attended",
+        "1007,C2,S1,2026-11-05T17:15:00-08:00,50,90834,attended",
+        "1008,C2,S1,2026-11-06 at noon [set aside: not a date-time (ISO 8601 or M/D/YYYY h:mm "
+        "AM/PM)],50,90834,attended",
     ]
-    assert done.set_aside.to_dict("records") == [
-        {
-            "line": line,
-            "record_id": record_id,
-            "column": "duration_minutes",
-            "value": value,
-            "reason": "not a whole number of minutes",
-        }
-        for line, record_id, value in [(6, "1005", "00:00:50"), (7, "1006", "0.0347")]
-    ]
+    minutes = "not a whole number of minutes"
+    assert done.set_aside[["line", "record_id", "column", "value", "reason"]].values.tolist() == [
+        [6, "1005", "duration_minutes", "00:00:50", minutes],
+        [7, "1006", "duration_minutes", "0.0347", minutes],
+        [9, "1008", "scheduled_start", "2026-11-06 at noon",
+         "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"],
+    ]  # fmt: skip
 
 
 def test_excel_date_times_are_wall_times_not_read_through_the_date_format(bundle, tmp_path):

@@ -321,27 +321,55 @@ def _spans(cells: pd.Series) -> pd.Series:
     return spans
 
 
+# A time of day written as text beside a date Excel typed: 13:00, 1:00 PM, 1:00:00 p.m.
+_TIME_OF_DAY = r"^(?P<H>\d{1,2}):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?\s*(?P<p>[AaPp]\.?[Mm]\.?)?$"
+
+
+def _time_of_day(text: pd.Series) -> pd.Series:
+    """Times of day written as text, as Timedeltas from midnight; NaT where none is written."""
+    parts = text.str.extract(_TIME_OF_DAY)
+    hours = parts["H"].astype("float64")
+    half = parts["p"].str[0].str.lower()
+    twelve = half.notna()
+    valid = (hours <= 23) & ~twelve | (hours >= 1) & (hours <= 12) & twelve
+    hours = hours.where(~twelve, hours % 12 + 12 * (half == "p"))
+    seconds = (
+        hours * 3600 + parts["M"].astype("float64") * 60 + parts["S"].astype("float64").fillna(0)
+    )
+    return pd.to_timedelta(seconds.where(valid), unit="s")
+
+
 def _excel_times(columns: list[pd.Series]) -> tuple[list[pd.Series], pd.Series | None]:
     """The cells feeding one time column as text, and which rows are Excel date-times.
 
-    Such a row's cells with a value are all typed by Excel, one a date-time and any others times
-    of day (a Date and a Time column), the date-time at midnight if there are: it is a wall
-    time, written as ISO 8601 in the first part (the others blank), never read through the
-    mapping's date_format, which is for text. Any other row is text, as cells_as_text has it.
+    In such a row one cell is a date-time Excel typed, and any other with a value a time of
+    day (a Date and a Time column): one Excel typed, or text that reads as one (13:00, 1:00 PM),
+    the date-time being at midnight. It is a wall time, written as ISO 8601 in the first part
+    (the others blank), never read through the mapping's date_format, which is for text. Any
+    other row is text, as cells_as_text has it.
     """
     if all(c.dtype != object for c in columns):  # a CSV's: text, every cell
         return [c.astype("str") for c in columns], None
     dated = np.column_stack([c.map(lambda v: isinstance(v, datetime.datetime)) for c in columns])
     clock = np.column_stack([_is_clock(c) for c in columns])
-    empty = np.column_stack([c.isna() for c in columns])
+    parts = [cells_as_text(c) for c in columns]
+    empty = np.column_stack([part.isna() for part in parts])
+    written = [
+        _time_of_day(part.where(~(dated | clock)[:, k] & (dated.sum(axis=1) == 1)))
+        for k, part in enumerate(parts)
+    ]
+    clock |= np.column_stack([times.notna() for times in written])
     excel = (dated | clock | empty).all(axis=1) & (dated.sum(axis=1) == 1)
     dates = pd.concat(
         [pd.to_datetime(c.where(dated[:, k])) for k, c in enumerate(columns)], axis=1
     ).max(axis=1)
-    spans = pd.concat([_spans(c.where(clock[:, k])) for k, c in enumerate(columns)], axis=1)
+    spans = pd.concat(
+        [_spans(c.where(clock[:, k] & ~written[k].notna())).fillna(written[k])
+         for k, c in enumerate(columns)],
+        axis=1,
+    )  # fmt: skip
     excel &= ~clock.any(axis=1) | (dates == dates.dt.normalize()).to_numpy()
     wall = (dates + spans.sum(axis=1)).dt.strftime("%Y-%m-%dT%H:%M:%S")
-    parts = [cells_as_text(c) for c in columns]
     parts = [wall.where(excel, parts[0]), *(part.mask(excel) for part in parts[1:])]
     return parts, pd.Series(excel, index=columns[0].index)
 
