@@ -886,16 +886,22 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
     `data_only` false, a formula's text instead of its saved value. And the sheet's title.
 
     openpyxl hands the rows over one by one; zip_longest turns them into columns, padded
-    where a row ends early, without a Python loop of ours.
+    where a row ends early, without a Python loop of ours. A file openpyxl can't read stops
+    with one paragraph saying what it is and what to do.
     """
-    book = openpyxl.load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
     try:
-        worksheet = _pick_worksheet(book, path.name, sheet)
-        worksheet.reset_dimensions()  # a written <dimension> can be wrong; read every cell
-        columns = itertools.zip_longest(*worksheet.iter_rows(values_only=True))
-        return pd.DataFrame(dict(enumerate(columns)), dtype=object), worksheet.title
-    finally:
-        book.close()
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
+        try:
+            worksheet = _pick_worksheet(book, path.name, sheet)
+            worksheet.reset_dimensions()  # a written <dimension> can be wrong; read every cell
+            columns = itertools.zip_longest(*worksheet.iter_rows(values_only=True))
+            return pd.DataFrame(dict(enumerate(columns)), dtype=object), worksheet.title
+        finally:
+            book.close()
+    except BundleError:
+        raise
+    except Exception as error:  # whatever the zip or XML reader met: the file is unusable
+        raise _unreadable_workbook(path, error) from None
 
 
 def cells_as_text(cells: pd.Series) -> pd.Series:
@@ -933,14 +939,14 @@ def _only_text(cells: pd.Series) -> pd.Series:
 def _unsaved_formulas(
     file: str,
     frame: pd.DataFrame,
+    empty: np.ndarray,
     formulas: pd.DataFrame,
     lines: np.ndarray,
     id_column: str | None,
-    columns: Collection[str] | None,
 ) -> pd.DataFrame:
     """Problems of the cells whose formula has no saved value, one per cell (file, line, ...):
-    their rows are set aside. `columns`: the (normalised) names whose formulas count; None for
-    every named column.
+    their rows are set aside. `empty`: the cells of `frame` that may hold such a formula (empty,
+    in a column whose formulas count).
 
     Excel stores each formula's last value beside it; a workbook written by a script may not,
     and read for its values such a cell is empty: 'scheduled_start is blank' would send the
@@ -949,13 +955,10 @@ def _unsaved_formulas(
     `frame`; a formula under no header is no column of the table.
     """
     names = [normalise_column_name(c) for c in frame.columns]
-    counted = np.array([columns is None or n in columns for n in names], dtype=bool)
-    rows, at = np.nonzero(frame.isna().to_numpy() & counted)
-    if len(rows):  # only the empty cells: few, and only theirs are looked at
-        cells = pd.Series(formulas.to_numpy()[rows, at], dtype=object)
-        text = _only_text(cells)
-        formula = text.str.startswith("=").fillna(False).to_numpy(dtype=bool)
-        rows, at, text = rows[formula], at[formula], text[formula]
+    rows, at = np.nonzero(empty)  # only the empty cells: few, and only theirs are looked at
+    text = _only_text(pd.Series(formulas.to_numpy()[rows, at], dtype=object))
+    formula = text.str.startswith("=").fillna(False).to_numpy(dtype=bool)
+    rows, at, text = rows[formula], at[formula], text[formula]
     if not len(rows):
         return pd.DataFrame(columns=REJECTED_COLUMNS)
     id_at = names.index(id_column) if id_column in names else None
@@ -1023,16 +1026,8 @@ def read_worksheet(
     with one paragraph saying what it is and what to do.
     """
     _version(path)  # a missing or unreadable file stops here, in the words used for any file
-    try:
-        values, title = _sheet_cells(path, sheet, data_only=True)
-        formulas, _ = _sheet_cells(path, title, data_only=False)
-    except BundleError:
-        raise
-    except Exception as error:  # whatever the zip or XML reader met: the file is unusable
-        raise _unreadable_workbook(path, error) from None
-    shape = max(values.shape[0], formulas.shape[0]), max(values.shape[1], formulas.shape[1])
-    values = values.reindex(index=range(shape[0]), columns=range(shape[1]))
-    formulas = formulas.reindex(index=range(shape[0]), columns=range(shape[1]))
+    values, title = _sheet_cells(path, sheet, data_only=True)
+    shape = values.shape
     file = path.name if sheet is None else f"{path.name} (sheet {title})"
     blank = _blank_frame_rows(values, spaces=True)
     header_at = _header_row(values, blank, set(names))
@@ -1044,10 +1039,20 @@ def read_worksheet(
     kept = named | values.iloc[body].notna().any().to_numpy()  # unnamed but holding values
     header = header.where(named, [f"column {_column_letter(k)}" for k in range(shape[1])])
     frame = values.iloc[body].loc[:, kept.to_numpy()].set_axis(list(header[kept]), axis=1)
-    formulas = formulas.iloc[body].loc[:, kept.to_numpy()]
-    formulas.iloc[:, ~named[kept].to_numpy()] = None  # under no header: no column of the table
     lines = np.arange(header_at + 2, shape[0] + 1)
-    unsaved = _unsaved_formulas(file, frame, formulas, lines, id_column, formula_columns)
+    # Where a formula without a saved value may be: an empty cell under a header (a formula
+    # under none is no column of the table) whose formulas count.
+    counted = named[kept].to_numpy() & np.array(
+        [formula_columns is None or normalise_column_name(c) in formula_columns for c in frame],
+        dtype=bool,
+    )
+    empty = frame.isna().to_numpy() & counted
+    unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
+    if empty.any():  # else no cell can hide a formula: the sheet isn't read again for them
+        formulas, _ = _sheet_cells(path, title, data_only=False)
+        formulas = formulas.reindex(index=range(shape[0]), columns=range(shape[1]))
+        formulas = formulas.iloc[body].loc[:, kept.to_numpy()]
+        unsaved = _unsaved_formulas(file, frame, empty, formulas, lines, id_column)
     keep = ~np.isin(lines, unsaved["line"]) & ~blank[body]
     return RawTable(
         table,
