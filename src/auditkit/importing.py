@@ -351,23 +351,23 @@ def _excel_times(columns: list[pd.Series]) -> tuple[list[pd.Series], pd.Series |
     if all(c.dtype != object for c in columns):  # a CSV's: text, every cell
         return [c.astype("str") for c in columns], None
     dated = np.column_stack([c.map(lambda v: isinstance(v, datetime.datetime)) for c in columns])
-    clock = np.column_stack([_is_clock(c) for c in columns])
+    one_date = dated.sum(axis=1) == 1
+    typed_clock = np.column_stack([_is_clock(c) for c in columns])
     parts = [cells_as_text(c) for c in columns]
     empty = np.column_stack([part.isna() for part in parts])
-    written = [
-        _time_of_day(part.where(~(dated | clock)[:, k] & (dated.sum(axis=1) == 1)))
+    written = [  # text beside a typed date that reads as a time of day
+        _time_of_day(part.where(~(dated | typed_clock)[:, k] & one_date))
         for k, part in enumerate(parts)
     ]
-    clock |= np.column_stack([times.notna() for times in written])
-    excel = (dated | clock | empty).all(axis=1) & (dated.sum(axis=1) == 1)
+    clock = typed_clock | np.column_stack([times.notna() for times in written])
+    excel = (dated | clock | empty).all(axis=1) & one_date
     dates = pd.concat(
         [pd.to_datetime(c.where(dated[:, k])) for k, c in enumerate(columns)], axis=1
     ).max(axis=1)
     spans = pd.concat(
-        [_spans(c.where(clock[:, k] & ~written[k].notna())).fillna(written[k])
-         for k, c in enumerate(columns)],
+        [_spans(c.where(typed_clock[:, k])).fillna(written[k]) for k, c in enumerate(columns)],
         axis=1,
-    )  # fmt: skip
+    )
     excel &= ~clock.any(axis=1) | (dates == dates.dt.normalize()).to_numpy()
     wall = (dates + spans.sum(axis=1)).dt.strftime("%Y-%m-%dT%H:%M:%S")
     parts = [wall.where(excel, parts[0]), *(part.mask(excel) for part in parts[1:])]
