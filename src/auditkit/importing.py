@@ -100,7 +100,7 @@ class Imported:
         default_factory=lambda: pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     )
     sheet: str | None = None  # a workbook's: the worksheet read
-    header_line: int = 1  # the export's header row
+    header_line: int = 1  # a workbook's header row (title rows may come before it); 1 for a CSV
 
 
 def value_key(values: pd.Series) -> pd.Series:

@@ -75,7 +75,7 @@ class RawTable:
     malformed: pd.DataFrame
     encoding: str
     sheet: str | None = None  # a workbook's: the worksheet read
-    header_line: int = 1  # where the header is (a workbook's may have title rows above it)
+    header_line: int = 1  # a workbook's header row (title rows may come before it); 1 for a CSV
 
     @property
     def rows_read(self) -> int:
