@@ -954,7 +954,7 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
             3,
             "A2",
             "scheduled_start",
-            f"scheduled_start holds a formula with no saved value (=DATE(2026,3,9)+TIME(13,0,0)): "
+            "has a formula with no saved value in scheduled_start (=DATE(2026,3,9)+TIME(13,0,0)): "
             f"{saved}",
         ),
         (
@@ -962,7 +962,7 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
             3,
             "A2",
             "status",
-            f'status holds a formula with no saved value (="no_"&"show"): {saved}',
+            f'has a formula with no saved value in status (="no_"&"show"): {saved}',
         ),
         ("appointments.xlsx", 4, "A3", "staff_id", "staff_id is blank but required"),
         (
@@ -970,9 +970,31 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
             5,
             "",
             "appointment_id",
-            f'appointment_id holds a formula with no saved value (="A"&"4"): {saved}',
+            f'has a formula with no saved value in appointment_id (="A"&"4"): {saved}',
         ),
     ]
+
+
+def test_an_xlsx_table_below_title_rows_is_read_from_its_header(make_bundle):
+    # The reader auditkit import uses for Excel exports: a header below a title, lines as the
+    # sheet numbers its rows, whole numbers Excel keeps as floats without their '.0'.
+    path = make_bundle(drop=["staff.csv"])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Staff list, March 2026"])
+    sheet.append([])
+    sheet.append(["staff_id", "first_name", "last_name", "role", None, "Extension"])
+    sheet.append(["S1", "Ana", "Reyes", "therapist", None, 101.0])
+    sheet.append(["S2", "Ben", "Cho", "supervisor", "on leave", 102])
+    sheet.append(["S3", "Cara", "Diaz", "program_director", None, 103.5])
+    book.save(path / "staff.xlsx")
+
+    bundle = load(path)
+
+    assert coverage_of(bundle)["staff"] == ("staff.xlsx", "xlsx", 3, 3, 0)
+    assert bundle.staff["source_line"].tolist() == [4, 5, 6]
+    assert bundle.staff["extension"].tolist() == ["101", "102", "103.5"]
+    assert bundle.staff["column_e"].tolist()[1] == "on leave"  # a value under no header
 
 
 def test_xlsx_rows_of_empty_or_space_cells_are_skipped(make_bundle):

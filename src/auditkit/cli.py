@@ -250,12 +250,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     _imports_done()
 
     mapping = preset(args.preset) if args.preset else load_mapping(args.mapping)
-    done = import_file(args.file, args.into, mapping, args.policy)
+    done = import_file(args.file, args.into, mapping, args.policy, args.sheet)
     how = f"preset {args.preset}" if args.preset else f"mapping {args.mapping}"
     replaced = f", replacing {done.replaced} with the same {mapping.spec.id_column}"
+    sheet = "" if done.sheet is None else f", sheet '{printable(done.sheet)}'"
+    header = f", header on row {done.header_line}" if done.header_line != 1 else ""
     print(
-        f"Imported {done.rows} rows of {Path(args.file).name} ({how}) into {done.path}"
-        f"{replaced if done.replaced else ''}."
+        f"Imported {done.rows} rows of {Path(args.file).name}{sheet}{header} ({how}) into "
+        f"{done.path}{replaced if done.replaced else ''}."
     )
     if done.rows == 0:  # exported for a period with nothing in it, most often
         print(
@@ -265,7 +267,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if done.clients:
         print("Calls matched to clients by phone number:")
         print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
-    marked = len(done.set_aside) - done.malformed
+    marked = len(done.set_aside) - done.malformed - done.unsaved_formulas
     if marked:
         print(
             f"\n{counted(marked, 'value')} the mapping can't read, marked in {done.path.name}: "
@@ -278,8 +280,23 @@ def cmd_import(args: argparse.Namespace) -> int:
             "with the id alone and marked, so the loader sets such rows aside (auditkit validate). "
             "Correct the export and import it again."
         )
+    if done.unsaved_formulas:
+        print(
+            f"\n{counted(done.unsaved_formulas, 'row')} with a formula whose value the workbook "
+            f"never saved (written by a program, not saved from Excel): written to "
+            f"{done.path.name} with the id alone and marked, so the loader sets such rows aside "
+            "(auditkit validate). Open the workbook in Excel, save it, and import it again."
+        )
     if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))
+    if len(done.lost_numbers):
+        print(
+            f"\n{counted(len(done.lost_numbers), 'phone number')} stored by Excel as a number, "
+            "which loses a leading 0 or +, so which number it was can't be told: written as "
+            "its digits and matched to no client. Format those columns as Text where the "
+            "export is made, and import it again."
+        )
+        print(_table(done.lost_numbers.head(args.show)))
     if len(done.repeated):
         print()
     id_column = mapping.spec.id_column
@@ -452,7 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     imports = commands.add_parser(
         "import", help="write a practice-management or phone-system export into a bundle table"
     )
-    imports.add_argument("file", help="the export, a CSV file")
+    imports.add_argument("file", help="the export: a CSV file or an Excel workbook (.xlsx)")
+    imports.add_argument(
+        "--sheet", metavar="NAME", help="the workbook's sheet to read (default: the first)"
+    )
     imports.add_argument("--into", required=True, metavar="BUNDLE", help="the bundle folder")
     how = imports.add_mutually_exclusive_group(required=True)
     how.add_argument(

@@ -1,4 +1,5 @@
-"""Import a practice-management or phone-system export into a bundle table, through a mapping.
+"""Import a practice-management or phone-system export (CSV or Excel .xlsx) into a bundle table,
+through a mapping.
 
 A mapping (TOML: a preset shipped in auditkit/presets, or a clinic's own file) names the bundle
 table the export fills, which source column feeds which bundle column, how the source's values
@@ -6,10 +7,15 @@ read in the bundle's vocabulary, and the time zone of its times. Every row of th
 written: a value the mapping can't read keeps its text with the reason appended in brackets, so
 the loader sets that row aside and lists it in rejected.csv, on every audit, rather than the
 import dropping it quietly.
+
+A workbook's cells come typed (loading.read_worksheet): a date-time is a wall time already and
+is read as one, not through the mapping's date_format; a time in a duration column counts its
+seconds or minutes; a whole number stored as a float is written without its '.0'.
 """
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -17,17 +23,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 
 from auditkit.errors import BundleError, MappingError
 from auditkit.loading import (
     RawTable,
+    cells_as_text,
     find_table_file,
     normalise_column_name,
+    old_excel_workbook,
     printable,
     printable_names,
     read_csv,
     read_table,
+    read_worksheet,
 )
 from auditkit.output import write_atomically
 from auditkit.parsing import parse_count, parse_timestamp
@@ -38,6 +48,10 @@ from auditkit.validation import commonest_reason, validate_table
 
 IMPORTABLE: dict[str, TableSpec] = {**TABLES, CALLS.name: CALLS}
 SET_ASIDE_COLUMNS = ["line", "record_id", "column", "value", "reason"]
+EXPORT_SUFFIXES = (".csv", ".xlsx")
+# The most digits of a number on a clinic's phone system that is an extension, not a number
+# dialled from outside: such a number stored by Excel as a number has lost nothing that mattered.
+_EXTENSION_DIGITS = 6
 _KEYS = ("name", "table", "timezone", "date_format", "columns", "values", "set_aside", "constants")
 _PRESETS = files("auditkit") / "presets"
 PRESETS: tuple[str, ...] = tuple(
@@ -73,12 +87,20 @@ class Imported:
     path: Path
     rows: int  # rows of the export written: every one
     replaced: int  # rows already in the file with an id this export holds again
-    set_aside: pd.DataFrame  # SET_ASIDE_COLUMNS; `line` is the export's
+    set_aside: pd.DataFrame  # SET_ASIDE_COLUMNS; `line` is the export's (a worksheet's row)
     clients: dict[str, int] = field(default_factory=dict)  # calls only: how numbers matched
     malformed: int = 0  # of the rows set aside, those of the wrong width
     repeated: pd.DataFrame = field(  # ids on more than one row: record_id, rows, lines
         default_factory=lambda: pd.DataFrame(columns=["record_id", "rows", "lines"])
     )
+    unsaved_formulas: int = 0  # of the rows set aside, those with a formula Excel never saved
+    # Phone numbers Excel stored as numbers that read as no full number (a leading 0 or + lost):
+    # written as their digits, matched to no client. SET_ASIDE_COLUMNS, though kept.
+    lost_numbers: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=SET_ASIDE_COLUMNS)
+    )
+    sheet: str | None = None  # a workbook's: the worksheet read
+    header_line: int = 1  # a workbook's header row (title rows may come before it); 1 for a CSV
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -244,23 +266,129 @@ def _marked(text: pd.Series, reasons: pd.Series) -> pd.Series:
     return text.where(reasons.isna(), text.fillna("") + " [set aside: " + reasons + "]")
 
 
-def _source_values(frame: pd.DataFrame, mapping: Mapping, file: str) -> dict[str, pd.Series]:
-    """Each mapped bundle column's text: its source columns' values joined with a space."""
-    by_key = {normalise_column_name(c): c for c in frame.columns}
-    joined: dict[str, pd.Series] = {}
+def _source_values(
+    frame: pd.DataFrame, mapping: Mapping, file: str
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series | None]]:
+    """Each mapped bundle column's text: its source columns' values joined with a space. And,
+    for each time column, which rows held Excel date-times, written in ISO 8601 already."""
+    by_key: dict[str, list[str]] = {}
+    for column in frame.columns:
+        by_key.setdefault(normalise_column_name(column), []).append(column)
+    kinds = {c.name: c.kind for c in mapping.spec.columns}
+    cells: dict[str, list[pd.Series]] = {}
     for source, target in mapping.columns.items():
-        column = by_key.get(normalise_column_name(source))
-        if column is None:
+        found = by_key.get(normalise_column_name(source), [])
+        if not found:
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
                 f"{target}. Columns found: "
                 f"{printable_names(list(map(str, frame.columns))) or 'none'}."
             )
-        part = frame[column].astype("str").str.strip().fillna("")
-        joined[target] = joined[target] + " " + part if target in joined else part
-    return {
-        target: text.str.strip().replace("", pd.NA).astype("str") for target, text in joined.items()
-    }
+        if len(found) > 1:
+            raise BundleError(
+                f"{file} has {len(found)} columns named '{printable(found[0])}' (case, spaces "
+                f"and hyphens don't matter), which the {mapping.name} mapping reads as {target}: "
+                "it can't tell which to read. Rename or remove the others."
+            )
+        cells.setdefault(target, []).append(frame[found[0]])
+    joined: dict[str, pd.Series] = {}
+    excel_times: dict[str, pd.Series | None] = {}
+    for target, columns in cells.items():
+        if kinds[target] == "timestamp":
+            parts, excel_times[target] = _excel_times(columns)
+        elif kinds[target] == "count":
+            parts = [_excel_durations(column, target) for column in columns]
+        else:
+            parts = [cells_as_text(column) for column in columns]
+        text = parts[0].str.strip().fillna("")
+        for part in parts[1:]:
+            text = text + " " + part.str.strip().fillna("")
+        joined[target] = text.str.strip().replace("", pd.NA).astype("str")
+    return joined, excel_times
+
+
+def _is_clock(cells: pd.Series) -> pd.Series:
+    """Which cells Excel typed as a time of day or a span of time ([h]:mm:ss)."""
+    return cells.map(lambda value: isinstance(value, datetime.time | datetime.timedelta))
+
+
+def _spans(cells: pd.Series) -> pd.Series:
+    """Excel times of day and spans of time as pandas Timedeltas (from midnight, for a time)."""
+    of_day = cells.map(lambda value: isinstance(value, datetime.time)).to_numpy()
+    spans = pd.Series(pd.NaT, index=cells.index, dtype="timedelta64[us]")
+    spans[of_day] = pd.to_timedelta(cells[of_day].astype("str")).to_numpy()
+    spans[~of_day] = pd.to_timedelta(cells[~of_day]).to_numpy()
+    return spans
+
+
+# A time of day written as text beside a date Excel typed: 13:00, 1:00 PM, 1:00:00 p.m.
+_TIME_OF_DAY = r"^(?P<H>\d{1,2}):(?P<M>[0-5]\d)(?::(?P<S>[0-5]\d))?\s*(?P<p>[AaPp]\.?[Mm]\.?)?$"
+
+
+def _time_of_day(text: pd.Series) -> pd.Series:
+    """Times of day written as text, as Timedeltas from midnight; NaT where none is written."""
+    parts = text.str.extract(_TIME_OF_DAY)
+    hours = parts["H"].astype("float64")
+    half = parts["p"].str[0].str.lower()
+    twelve = half.notna()
+    valid = (hours <= 23) & ~twelve | (hours >= 1) & (hours <= 12) & twelve
+    hours = hours.where(~twelve, hours % 12 + 12 * (half == "p"))
+    seconds = (
+        hours * 3600 + parts["M"].astype("float64") * 60 + parts["S"].astype("float64").fillna(0)
+    )
+    return pd.to_timedelta(seconds.where(valid), unit="s")
+
+
+def _excel_times(columns: list[pd.Series]) -> tuple[list[pd.Series], pd.Series | None]:
+    """The cells feeding one time column as text, and which rows are Excel date-times.
+
+    In such a row one cell is a date-time Excel typed, and any other with a value a time of
+    day (a Date and a Time column): one Excel typed, or text that reads as one (13:00, 1:00 PM),
+    the date-time being at midnight. It is a wall time, written as ISO 8601 in the first part
+    (the others blank), never read through the mapping's date_format, which is for text. Any
+    other row is text, as cells_as_text has it.
+    """
+    if all(c.dtype != object for c in columns):  # a CSV's: text, every cell
+        return [c.astype("str") for c in columns], None
+    dated = np.column_stack([c.map(lambda v: isinstance(v, datetime.datetime)) for c in columns])
+    one_date = dated.sum(axis=1) == 1
+    typed_clock = np.column_stack([_is_clock(c) for c in columns])
+    parts = [cells_as_text(c) for c in columns]
+    empty = np.column_stack([part.isna() for part in parts])
+    written = [  # text beside a typed date that reads as a time of day
+        _time_of_day(part.where(~(dated | typed_clock)[:, k] & one_date))
+        for k, part in enumerate(parts)
+    ]
+    clock = typed_clock | np.column_stack([times.notna() for times in written])
+    excel = (dated | clock | empty).all(axis=1) & one_date
+    dates = pd.concat(
+        [pd.to_datetime(c.where(dated[:, k])) for k, c in enumerate(columns)], axis=1
+    ).max(axis=1)
+    spans = pd.concat(
+        [_spans(c.where(typed_clock[:, k])).fillna(written[k]) for k, c in enumerate(columns)],
+        axis=1,
+    )
+    excel &= ~clock.any(axis=1) | (dates == dates.dt.normalize()).to_numpy()
+    wall = (dates + spans.sum(axis=1)).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    parts = [wall.where(excel, parts[0]), *(part.mask(excel) for part in parts[1:])]
+    return parts, pd.Series(excel, index=columns[0].index)
+
+
+def _excel_durations(cells: pd.Series, column: str) -> pd.Series:
+    """Duration cells as text: an Excel time (00:01:12, typed as a time of day or a span) as
+    the whole number of seconds or minutes `column` counts. One that is no whole number of
+    them keeps its clock, which _counts marks: 00:00:50 is no number of minutes."""
+    text = cells_as_text(cells)
+    if cells.dtype != object:  # a CSV's: text, every cell
+        return text
+    clock = _is_clock(cells).to_numpy()
+    if not clock.any():
+        return text
+    unit = pd.Timedelta(minutes=1) if column.endswith("_minutes") else pd.Timedelta(seconds=1)
+    counts = _spans(cells[clock]) / unit
+    whole = counts == np.floor(counts)
+    text[clock] = counts.map("{:.0f}".format).where(whole, text[clock]).to_numpy()
+    return text
 
 
 def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, pd.Series]:
@@ -276,12 +404,15 @@ def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, 
 
 
 def _local_times(
-    text: pd.Series, column: str, mapping: Mapping, tz: str
+    text: pd.Series, column: str, mapping: Mapping, tz: str, excel: pd.Series | None
 ) -> tuple[pd.Series, pd.Series]:
-    """Times read in the source's zone and written in the clinic's, as ISO 8601 with offset."""
+    """Times read in the source's zone and written in the clinic's, as ISO 8601 with offset.
+    `excel`: the rows that were Excel date-times, ISO already, not in the mapping's format."""
     if mapping.date_format is not None:
         parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
         text_read = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("str")
+        if excel is not None:
+            text_read = text_read.where(~excel, text)
         reads = f"a date-time in the {mapping.name} mapping's format {mapping.date_format}"
     else:
         text_read = text
@@ -318,6 +449,40 @@ def _counts(text: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     reasons = reasons.mask(problems.notna(), f"not a whole number of {unit}")
     reasons = reasons.mask(problems.str.endswith("is too large").fillna(False), "too large")
     return _marked(text, reasons), reasons
+
+
+def _lost_numbers(raw: RawTable, mapping: Mapping, record_ids: pd.Series) -> pd.DataFrame:
+    """Phone numbers a workbook stored as numbers that read as no full number (SET_ASIDE_COLUMNS).
+
+    A number kept as a number has lost any leading 0 and any +: 442079460958 may have been
+    +44 20 7946 0958, 2079460958 may have been 020 7946 0958. Which one can't be told, so such
+    a number is written as its digits and matched to no client, and the import says so. A North
+    American number (what E.164 reading takes a number without + for) and an extension of up to
+    _EXTENSION_DIGITS digits read as the text would have.
+    """
+    found = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
+    by_key = {normalise_column_name(c): k for k, c in enumerate(raw.frame.columns)}
+    for source, target in mapping.columns.items():
+        cells = raw.frame.iloc[:, by_key[normalise_column_name(source)]]
+        if target not in ("from_number", "to_number") or cells.dtype != object:
+            continue
+        numbers = cells.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+        digits = cells_as_text(cells)
+        long = digits.str.len().gt(_EXTENSION_DIGITS).fillna(False)
+        lost = (numbers & to_e164(digits).isna() & long).astype(bool)
+        found.append(
+            pd.DataFrame(
+                {
+                    "line": raw.lines[lost],
+                    "record_id": record_ids[lost],
+                    "column": target,
+                    "value": digits[lost],
+                    "reason": "stored as a number, which loses a leading 0 or +: no client "
+                    "is matched to it",
+                }
+            )
+        )
+    return pd.concat(found, ignore_index=True).sort_values("line", kind="stable", ignore_index=True)
 
 
 def _match_clients(calls: pd.DataFrame, clients: pd.DataFrame) -> tuple[pd.Series, dict[str, int]]:
@@ -358,7 +523,7 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
 def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The export's rows in the table's columns, and the values marked (SET_ASIDE_COLUMNS)."""
     spec = mapping.spec
-    source = _source_values(raw.frame, mapping, raw.file)
+    source, excel_times = _source_values(raw.frame, mapping, raw.file)
     record_ids = source.get(spec.id_column, pd.Series("", index=raw.frame.index))
     rows = pd.DataFrame(index=raw.frame.index)
     problems = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
@@ -371,7 +536,9 @@ def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame
         if column.kind == "vocab":
             text, reasons = _mapped(text, column.name, mapping)
         elif column.kind == "timestamp":
-            text, reasons = _local_times(text, column.name, mapping, tz)
+            text, reasons = _local_times(
+                text, column.name, mapping, tz, excel_times.get(column.name)
+            )
         elif column.kind == "count":
             text, reasons = _counts(text, column.name)
         rows[column.name] = text
@@ -422,8 +589,11 @@ def _with_malformed(
     one after it), so it is written with its id alone and the reason, naming the export's file
     and line, in a column the loader parses: it is set aside, and listed, on every audit.
     """
-    spec, bad = mapping.spec, raw.malformed
-    column = _marker_column(spec)
+    spec, column = mapping.spec, _marker_column(mapping.spec)
+    # One row each: a worksheet row with two unsaved formulas has two problems.
+    bad = raw.malformed.groupby("line", sort=False, as_index=False).agg(
+        record_id=("record_id", "first"), reason=("reason", "; ".join)
+    )
     reasons = bad["reason"].astype("str").to_numpy()
     where = "[set aside: line " + bad["line"].astype("str").to_numpy() + f" of {raw.file} "
     written = pd.DataFrame(
@@ -480,24 +650,55 @@ def _nothing_importable(file: str, rows_read: int, set_aside: pd.DataFrame) -> B
     )
 
 
+def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
+    """The export's rows as read: a CSV's text, or a workbook's typed cells (the first sheet,
+    or `sheet`). Only the mapped columns' unsaved formulas set a row aside."""
+    spec, suffix = mapping.spec, export.suffix.lower()
+    ids = [normalise_column_name(s) for s, t in mapping.columns.items() if t == spec.id_column]
+    if suffix == ".xls":
+        raise old_excel_workbook(export)
+    if suffix not in EXPORT_SUFFIXES:
+        raise BundleError(
+            f"{export.name}: auditkit import reads CSV (.csv) and Excel (.xlsx) exports; save "
+            "it as one of those."
+        )
+    if suffix == ".csv":
+        if sheet is not None:
+            raise BundleError(
+                f"{export.name} is a CSV file, which has no sheets: name a sheet only for an "
+                "Excel workbook (.xlsx)."
+            )
+        return read_csv(export, spec.name, ids[0] if ids else None)
+    sources = {normalise_column_name(source) for source in mapping.columns}
+    return read_worksheet(
+        export,
+        spec.name,
+        ids[0] if ids else None,
+        sheet,
+        names=sources,
+        formula_columns=sources,
+    )
+
+
 def import_file(
     export: Path | str,
     bundle: Path | str,
     mapping: Mapping,
     policy: Policy | Path | str | None = None,
+    sheet: str | None = None,
 ) -> Imported:
-    """Read a CSV export through `mapping` and write or merge its rows into the bundle's table.
+    """Read a CSV or Excel (.xlsx) export through `mapping` and write or merge its rows into
+    the bundle's table.
 
-    Times without an offset are read in the mapping's zone (default: the clinic's, from
-    `policy` or the bundle's policy.toml) and written in the clinic's. Calls are matched to
-    clients by phone number (E.164) against the bundle's clients.csv. The file is replaced
-    atomically: a failed import leaves it as it was.
+    A workbook is read from its first worksheet, or the one named `sheet`. Times without an
+    offset are read in the mapping's zone (default: the clinic's, from `policy` or the
+    bundle's policy.toml) and written in the clinic's. Calls are matched to clients by phone
+    number (E.164) against the bundle's clients.csv. The file is replaced atomically: a failed
+    import leaves it as it was.
     """
     export, bundle = Path(export), Path(bundle)
     if not bundle.is_dir():
         raise BundleError(f"{bundle} is not a folder. Import into an audit bundle's folder.")
-    if export.suffix.lower() != ".csv":
-        raise BundleError(f"{export.name}: auditkit import reads CSV exports; save it as CSV.")
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=bundle)
     tz, spec = policy.clinic.timezone, mapping.spec
@@ -507,11 +708,12 @@ def import_file(
             f"The bundle holds {path.name}; auditkit import writes CSV. Save it as "
             f"{spec.name}.csv (or move it away) and import again."
         )
-    ids = [normalise_column_name(s) for s, t in mapping.columns.items() if t == spec.id_column]
-    raw = read_csv(export, spec.name, ids[0] if ids else None)
+    raw = _read_export(export, mapping, sheet)
     rows, marked = _bundle_rows(raw, mapping, tz)
     clients: dict[str, int] = {}
+    lost_numbers = pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     if spec is CALLS:
+        lost_numbers = _lost_numbers(raw, mapping, rows[spec.id_column])
         rows, clients = _with_clients(rows, bundle, tz)
     rows, lines, malformed = _with_malformed(rows, raw, mapping)
     set_aside = pd.concat([marked, malformed], ignore_index=True).sort_values(
@@ -521,12 +723,17 @@ def import_file(
         raise _nothing_importable(raw.file, raw.rows_read, set_aside)
     merged, replaced = _merged(path, spec, rows)
     write_atomically(path, merged.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    workbook = raw.encoding == "xlsx"
     return Imported(
         path,
         len(rows),
         replaced,
         set_aside,
         clients,
-        len(malformed),
+        0 if workbook else len(malformed),
         _repeated(rows[spec.id_column], lines),
+        len(malformed) if workbook else 0,
+        lost_numbers,
+        raw.sheet,
+        raw.header_line,
     )

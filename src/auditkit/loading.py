@@ -3,22 +3,29 @@
 Reading knows nothing of types: every value stays the text the export held (blank = NA), so
 validation can quote it back when it sets a row aside. Rows whose field count is wrong are set
 aside here, with their line, because no column of theirs can be trusted.
+
+A workbook's cells come typed; read_worksheet, which `auditkit import` shares, hands them over
+as they are, and a bundle's .xlsx table is turned into the text a CSV would hold (cells_as_text).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import io
+import itertools
 import mmap
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -58,7 +65,8 @@ codecs.register_error("auditkit-latin1", _keep_undefined_cp1252_bytes)
 
 @dataclass
 class RawTable:
-    """One table as read: text values, the physical line of each row, and rows set aside."""
+    """One table as read: text values (read_worksheet's: typed cells), the physical line of each
+    row, and rows set aside."""
 
     name: str
     file: str
@@ -66,6 +74,8 @@ class RawTable:
     lines: pd.Series
     malformed: pd.DataFrame
     encoding: str
+    sheet: str | None = None  # a workbook's: the worksheet read
+    header_line: int = 1  # a workbook's header row (title rows may come before it); 1 for a CSV
 
     @property
     def rows_read(self) -> int:
@@ -778,29 +788,18 @@ def _keeps_type(values: pd.Series, kind: str | None) -> bool:
 
 
 def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
-    """An .xlsx or .parquet table; 'line' is the spreadsheet row (header = row 1).
+    """An .xlsx or .parquet table; 'line' is the spreadsheet row.
 
     Other columns are read as text, as from a CSV: an id stored as a number is the text '17'.
-    A workbook is read for its saved values and again for its formulas (see _unsaved_formulas).
     """
-    xlsx = path.suffix.lower() == ".xlsx"
+    if path.suffix.lower() == ".xlsx":
+        raw = read_worksheet(path, spec.name, spec.id_column, names={c.name for c in spec.columns})
+        raw.frame = raw.frame.apply(cells_as_text)
+        return raw
     try:
-        if xlsx:
-            frame = pd.read_excel(path, dtype=str, engine="openpyxl", keep_default_na=False)
-            formulas = pd.read_excel(
-                path,
-                dtype=str,
-                engine="openpyxl",
-                keep_default_na=False,
-                engine_kwargs={"data_only": False},
-            )
-        else:
-            frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except Exception as exc:  # any failure to open means the file is unusable as a whole
-        kind = "an Excel workbook" if xlsx else "a Parquet file"
-        raise BundleError(f"{path.name} cannot be read as {kind}: {exc}") from None
-    if xlsx:  # rows of formulas alone may be missing from the values read: as many rows as any
-        frame = frame.reindex(range(max(len(frame), len(formulas))))
+        raise BundleError(f"{path.name} cannot be read as a Parquet file: {exc}") from None
     lines = pd.Series(np.arange(len(frame)) + 2)
     kinds = {c.name: c.kind for c in spec.columns}
     for column in frame.columns:
@@ -808,59 +807,262 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
             frame[column] = _as_text(frame[column])
     # Missing cells stay missing through astype("str"); the text "None" or "nan" is text.
     frame = frame.replace({"": pd.NA})
-    unsaved = _unsaved_formulas(path.name, frame, formulas, spec) if xlsx else None
-    if unsaved is not None and len(unsaved):  # set aside before blank rows go: they look blank
-        kept = ~lines.isin(unsaved["line"])
-        frame, lines = frame[kept].reset_index(drop=True), lines[kept].reset_index(drop=True)
-    blank = _blank_frame_rows(frame, spaces=xlsx)
+    blank = _blank_frame_rows(frame, spaces=False)
     frame, lines = frame[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
     return RawTable(
-        spec.name,
-        path.name,
-        frame,
-        lines,
-        unsaved if unsaved is not None else pd.DataFrame(columns=REJECTED_COLUMNS),
-        "xlsx" if xlsx else "parquet",
+        spec.name, path.name, frame, lines, pd.DataFrame(columns=REJECTED_COLUMNS), "parquet"
     )
 
 
+# --- Excel workbooks: bundle tables (.xlsx) and `auditkit import` of Excel exports -----------
+
+# Rows looked through for a worksheet's header: a report's title and notes above it take a few.
+_HEADER_SEARCH_ROWS = 50
+# The first bytes of an Office 97-2003 file (.xls), which is also how Office stores a workbook
+# encrypted with a password: then it holds an "EncryptedPackage" stream, named in UTF-16.
+_OLE2_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+_OLD_EXCEL = (
+    "is an Excel 97-2003 workbook (.xls), a format auditkit does not read. Open it in Excel "
+    "and save it as an Excel Workbook (.xlsx), or as CSV, and use that."
+)
+
+
+def old_excel_workbook(path: Path) -> BundleError:
+    """The paragraph for an .xls file: what it is, and how to make one auditkit reads."""
+    return BundleError(f"{path.name} {_OLD_EXCEL}")
+
+
+def _unreadable_workbook(path: Path, error: Exception) -> BundleError:
+    """The one paragraph for a workbook openpyxl could not read, saying what the file is
+    instead where its bytes tell (empty, password-protected, an old .xls) and what to do."""
+    try:
+        data = path.read_bytes()
+    except OSError as os_error:
+        return _unreadable(path.name, os_error)
+    if not data:
+        return BundleError(
+            f"{path.name} is empty (0 bytes), so it holds no workbook. Export it again."
+        )
+    if data.startswith(_OLE2_SIGNATURE) and _ENCRYPTED_PACKAGE in data:
+        return BundleError(
+            f"{path.name} is protected with a password, so auditkit cannot read it. Open it in "
+            "Excel, remove the password (File > Info > Protect Workbook > Encrypt with "
+            "Password, and clear it), save it, and use that."
+        )
+    if data.startswith(_OLE2_SIGNATURE):
+        return old_excel_workbook(path)
+    # A KeyError's str() is its key quoted: openpyxl's names the part of the zip it missed.
+    said = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    said = printable(str(said) or type(error).__name__, 200)
+    return BundleError(
+        f"{path.name} cannot be read as an Excel workbook: {said}. It may be damaged, or "
+        "another kind of file named .xlsx: open it in Excel and save it as an Excel Workbook "
+        "(.xlsx), or export it again."
+    )
+
+
+def _pick_worksheet(book: Any, file: str, sheet: str | None) -> Any:
+    """The worksheet named `sheet` (as Excel, ignoring case), or the first."""
+    if not book.worksheets:
+        raise BundleError(f"{file} has no worksheet, only charts: there is no table in it.")
+    if sheet is None:
+        return book.worksheets[0]
+    by_name = {ws.title.casefold(): ws for ws in book.worksheets}
+    if sheet.casefold() in by_name:
+        return by_name[sheet.casefold()]
+    titles = [ws.title for ws in book.worksheets]
+    more = f" and {len(titles) - 30} more" if len(titles) > 30 else ""
+    listed = ", ".join(f"'{printable(title)}'" for title in titles[:30])
+    raise BundleError(
+        f"{file} has no sheet named '{printable(sheet)}'. Its sheets: {listed}{more}. Name "
+        "one of them (auditkit import --sheet NAME)."
+    )
+
+
+def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.DataFrame, str]:
+    """A worksheet's cells as openpyxl types them (text, int, float, bool, datetime, time,
+    timedelta; None when empty), row k of the frame being row k + 1 of the sheet; with
+    `data_only` false, a formula's text instead of its saved value. And the sheet's title.
+
+    openpyxl hands the rows over one by one; zip_longest turns them into columns, padded
+    where a row ends early, without a Python loop of ours. A file openpyxl can't read stops
+    with one paragraph saying what it is and what to do.
+    """
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
+        try:
+            worksheet = _pick_worksheet(book, path.name, sheet)
+            worksheet.reset_dimensions()  # a written <dimension> can be wrong; read every cell
+            columns = itertools.zip_longest(*worksheet.iter_rows(values_only=True))
+            return pd.DataFrame(dict(enumerate(columns)), dtype=object), worksheet.title
+        finally:
+            book.close()
+    except BundleError:
+        raise
+    except Exception as error:  # whatever the zip or XML reader met: the file is unusable
+        raise _unreadable_workbook(path, error) from None
+
+
+def cells_as_text(cells: pd.Series) -> pd.Series:
+    """Typed spreadsheet cells as the text a CSV export holds; NA where empty.
+
+    Excel keeps every number as a float: a whole one is written without a decimal point (an id
+    1001 stored as 1001.0 is '1001', a phone number 8055550127.0 all its digits, never
+    '8.05555e+09'). Date-times read as '2026-03-02 13:00:00', and at midnight as the date
+    alone, '2026-03-02' (Excel has no dates without a time: a date is its midnight); times
+    of day as '09:30:00'.
+    """
+    if cells.dtype != object:  # text already (a CSV's columns)
+        return cells.astype("str")
+    text = cells.astype("str")  # str() of each: text, ints, date-times and times as above
+    dates = cells.map(lambda value: isinstance(value, datetime.datetime)).to_numpy()
+    if dates.any():
+        stamps = pd.to_datetime(cells[dates])
+        midnight = (stamps == stamps.dt.normalize()).to_numpy()
+        text.iloc[np.flatnonzero(dates)[midnight]] = (
+            stamps[midnight].dt.strftime("%Y-%m-%d").to_numpy()
+        )
+    floats = (cells.map(lambda value: isinstance(value, float)) & cells.notna()).to_numpy()
+    if floats.any():
+        numbers = cells[floats].astype("float64")
+        whole = numbers == np.floor(numbers)
+        text[floats] = numbers.map(repr).where(~whole, numbers.map("{:.0f}".format)).to_numpy()
+    return text.replace("", pd.NA)  # a cell holding empty text is empty
+
+
+def _only_text(cells: pd.Series) -> pd.Series:
+    """The cells that hold text, as text; NA elsewhere (numbers, dates, empty cells)."""
+    return cells.where(cells.map(lambda value: isinstance(value, str))).astype("str")
+
+
 def _unsaved_formulas(
-    file: str, frame: pd.DataFrame, formulas: pd.DataFrame, spec: TableSpec
+    file: str,
+    frame: pd.DataFrame,
+    empty: np.ndarray,
+    formulas: pd.DataFrame,
+    lines: np.ndarray,
+    id_column: str | None,
 ) -> pd.DataFrame:
     """Problems of the cells whose formula has no saved value, one per cell (file, line, ...):
-    their rows are set aside.
+    their rows are set aside. `empty`: the cells of `frame` that may hold such a formula (empty,
+    in a column whose formulas count).
 
     Excel stores each formula's last value beside it; a workbook written by a script may not,
     and read for its values such a cell is empty: 'scheduled_start is blank' would send the
     reader looking for a date that is on screen in Excel, and a row of such cells would pass
-    for an empty one. `formulas` is the sheet read for its formulas; its cells line up with
-    `frame`'s by position (a formula under no header is no column of the table).
+    for an empty one. `formulas` is the sheet read for its formulas, cell for cell with
+    `frame`; a formula under no header is no column of the table.
     """
-    width = frame.shape[1]
-    formulas = formulas.set_axis(range(formulas.shape[1]), axis=1).reindex(
-        index=range(len(frame)), columns=range(width)
-    )
-    is_formula = formulas.apply(lambda column: column.astype("str").str.startswith("="))
-    rows, columns = np.nonzero(frame.isna().to_numpy() & is_formula.to_numpy())
+    names = [normalise_column_name(c) for c in frame.columns]
+    rows, at = np.nonzero(empty)  # only the empty cells: few, and only theirs are looked at
+    text = _only_text(pd.Series(formulas.to_numpy()[rows, at], dtype=object))
+    formula = text.str.startswith("=").fillna(False).to_numpy(dtype=bool)
+    rows, at, text = rows[formula], at[formula], text[formula]
     if not len(rows):
         return pd.DataFrame(columns=REJECTED_COLUMNS)
-    names = [normalise_column_name(c) for c in frame.columns]
-    id_at = names.index(spec.id_column) if spec.id_column in names else None
-    ids = frame.iloc[rows, id_at].fillna("").astype("str").to_numpy() if id_at is not None else ""
+    id_at = names.index(id_column) if id_column in names else None
+    ids = "" if id_at is None else cells_as_text(frame.iloc[rows, id_at]).fillna("").to_numpy()
+    header = pd.Series(frame.columns[at].astype("str")).map(printable).to_numpy()
     return pd.DataFrame(
         {
             "file": file,
-            "line": rows + 2,
+            "line": lines[rows],
             "record_id": ids,
-            "column": [names[k] for k in columns],
-            "reason": [
-                f"{names[k]} holds a formula with no saved value "
-                f"({printable(formulas.iat[r, k], 80)}): open the workbook in Excel and save it, "
-                "so its values are stored"
-                for r, k in zip(rows, columns, strict=True)
-            ],
+            "column": [names[k] for k in at],
+            "reason": "has a formula with no saved value in "
+            + header
+            + " ("
+            + text.map(lambda formula: printable(formula, 80)).to_numpy()
+            + "): open the workbook in Excel and save it, so its values are stored",
         },
         columns=REJECTED_COLUMNS,
+    )
+
+
+def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) -> int | None:
+    """Where a worksheet's header is: the first of its first rows holding one of `names` (as
+    normalise_column_name has them), for an export's title rows may come before it; else the
+    first row that is not blank. None for a sheet of blank rows."""
+    head = frame.iloc[:_HEADER_SEARCH_ROWS]
+    named = head.apply(
+        lambda cells: (
+            cells_as_text(cells).map(normalise_column_name, na_action="ignore").isin(names)
+        )
+    )
+    found = np.flatnonzero(named.to_numpy().any(axis=1)) if len(names) else []
+    if len(found):
+        return int(found[0])
+    filled = np.flatnonzero(~blank)
+    return int(filled[0]) if len(filled) else None
+
+
+def _column_letter(number: int) -> str:
+    """Excel's name of the column at `number` (from 0): A, ..., Z, AA, ..."""
+    letters = ""
+    number += 1
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def read_worksheet(
+    path: Path,
+    table: str,
+    id_column: str | None = None,
+    sheet: str | None = None,
+    names: Collection[str] = (),
+    formula_columns: Collection[str] | None = None,
+) -> RawTable:
+    """A worksheet as a table of typed cells (see _sheet_cells), 'line' being the sheet's row.
+
+    Shared by the loader's .xlsx tables and `auditkit import` of Excel exports. The sheet is
+    `sheet` (else the first); the header is the first row holding one of `names` (a report's
+    title rows above it are skipped), else the first row with a value. Rows whose cells in
+    `formula_columns` (all, if None) hold a formula with no saved value are set aside (in
+    `malformed`), as rows of the wrong width are in a CSV; blank rows are dropped. A column
+    with no header is named by its letter ('column H'). A file that isn't a workbook stops
+    with one paragraph saying what it is and what to do.
+    """
+    _version(path)  # a missing or unreadable file stops here, in the words used for any file
+    values, title = _sheet_cells(path, sheet, data_only=True)
+    shape = values.shape
+    file = path.name if sheet is None else f"{path.name} (sheet {title})"
+    blank = _blank_frame_rows(values, spaces=True)
+    header_at = _header_row(values, blank, set(names))
+    if header_at is None:
+        raise BundleError(f"{file} is empty: it has no header row and no records.")
+    header = cells_as_text(values.iloc[header_at]).str.strip()
+    named = header.notna() & (header != "")
+    body = slice(header_at + 1, None)
+    kept = named | values.iloc[body].notna().any().to_numpy()  # unnamed but holding values
+    header = header.where(named, [f"column {_column_letter(k)}" for k in range(shape[1])])
+    frame = values.iloc[body].loc[:, kept.to_numpy()].set_axis(list(header[kept]), axis=1)
+    lines = np.arange(header_at + 2, shape[0] + 1)
+    # Where a formula without a saved value may be: an empty cell under a header (a formula
+    # under none is no column of the table) whose formulas count.
+    counted = named[kept].to_numpy() & np.array(
+        [formula_columns is None or normalise_column_name(c) in formula_columns for c in frame],
+        dtype=bool,
+    )
+    empty = frame.isna().to_numpy() & counted
+    unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
+    if empty.any():  # else no cell can hide a formula: the sheet isn't read again for them
+        formulas, _ = _sheet_cells(path, title, data_only=False)
+        formulas = formulas.reindex(index=range(shape[0]), columns=range(shape[1]))
+        formulas = formulas.iloc[body].loc[:, kept.to_numpy()]
+        unsaved = _unsaved_formulas(file, frame, empty, formulas, lines, id_column)
+    keep = ~np.isin(lines, unsaved["line"]) & ~blank[body]
+    return RawTable(
+        table,
+        file,
+        frame[keep].reset_index(drop=True),
+        pd.Series(lines[keep]),
+        unsaved,
+        "xlsx",
+        sheet=title,
+        header_line=header_at + 1,
     )
 
 
@@ -877,6 +1079,8 @@ def _blank_frame_rows(frame: pd.DataFrame, spaces: bool) -> np.ndarray:
             break
         values = frame[column].iloc[rows]
         cell = values.isna().to_numpy()
+        if spaces and values.dtype == object:  # a worksheet's typed cells: only text is spaces
+            values = _only_text(values)
         if spaces and pd.api.types.is_string_dtype(values.dtype):
             cell = cell | values.str.fullmatch(r"[ \t]*").fillna(False).to_numpy(dtype=bool)
         rows = rows[cell]
