@@ -38,6 +38,7 @@ from auditkit.loading import (
     read_csv,
     read_table,
     read_worksheet,
+    typed_as,
 )
 from auditkit.output import write_atomically
 from auditkit.parsing import parse_count, parse_timestamp
@@ -307,14 +308,14 @@ def _source_values(
     return joined, excel_times
 
 
-def _is_clock(cells: pd.Series) -> pd.Series:
+def _is_clock(cells: pd.Series) -> np.ndarray:
     """Which cells Excel typed as a time of day or a span of time ([h]:mm:ss)."""
-    return cells.map(lambda value: isinstance(value, datetime.time | datetime.timedelta))
+    return typed_as(cells, datetime.time, datetime.timedelta)
 
 
 def _spans(cells: pd.Series) -> pd.Series:
     """Excel times of day and spans of time as pandas Timedeltas (from midnight, for a time)."""
-    of_day = cells.map(lambda value: isinstance(value, datetime.time)).to_numpy()
+    of_day = typed_as(cells, datetime.time)
     spans = pd.Series(pd.NaT, index=cells.index, dtype="timedelta64[us]")
     spans[of_day] = pd.to_timedelta(cells[of_day].astype("str")).to_numpy()
     spans[~of_day] = pd.to_timedelta(cells[~of_day]).to_numpy()
@@ -350,7 +351,7 @@ def _excel_times(columns: list[pd.Series]) -> tuple[list[pd.Series], pd.Series |
     """
     if all(c.dtype != object for c in columns):  # a CSV's: text, every cell
         return [c.astype("str") for c in columns], None
-    dated = np.column_stack([c.map(lambda v: isinstance(v, datetime.datetime)) for c in columns])
+    dated = np.column_stack([typed_as(c, datetime.datetime) for c in columns])
     one_date = dated.sum(axis=1) == 1
     typed_clock = np.column_stack([_is_clock(c) for c in columns])
     parts = [cells_as_text(c) for c in columns]
@@ -381,7 +382,7 @@ def _excel_durations(cells: pd.Series, column: str) -> pd.Series:
     text = cells_as_text(cells)
     if cells.dtype != object:  # a CSV's: text, every cell
         return text
-    clock = _is_clock(cells).to_numpy()
+    clock = _is_clock(cells)
     if not clock.any():
         return text
     unit = pd.Timedelta(minutes=1) if column.endswith("_minutes") else pd.Timedelta(seconds=1)
@@ -466,7 +467,7 @@ def _lost_numbers(raw: RawTable, mapping: Mapping, record_ids: pd.Series) -> pd.
         cells = raw.frame.iloc[:, by_key[normalise_column_name(source)]]
         if target not in ("from_number", "to_number") or cells.dtype != object:
             continue
-        numbers = cells.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+        numbers = typed_as(cells, int, float)
         digits = cells_as_text(cells)
         long = digits.str.len().gt(_EXTENSION_DIGITS).fillna(False)
         lost = (numbers & to_e164(digits).isna() & long).astype(bool)

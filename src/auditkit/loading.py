@@ -904,6 +904,12 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
         raise _unreadable_workbook(path, error) from None
 
 
+def typed_as(cells: pd.Series, *kinds: type) -> np.ndarray:
+    """Which of a worksheet's cells openpyxl handed over as one of `kinds`: exact types, so a
+    bool is no int (one call of the built-in type() per cell, no Python function of ours)."""
+    return cells.map(type).isin(kinds).to_numpy(dtype=bool)
+
+
 def cells_as_text(cells: pd.Series) -> pd.Series:
     """Typed spreadsheet cells as the text a CSV export holds; NA where empty.
 
@@ -916,14 +922,14 @@ def cells_as_text(cells: pd.Series) -> pd.Series:
     if cells.dtype != object:  # text already (a CSV's columns)
         return cells.astype("str")
     text = cells.astype("str")  # str() of each: text, ints, date-times and times as above
-    dates = cells.map(lambda value: isinstance(value, datetime.datetime)).to_numpy()
+    dates = typed_as(cells, datetime.datetime)
     if dates.any():
         stamps = pd.to_datetime(cells[dates])
         midnight = (stamps == stamps.dt.normalize()).to_numpy()
         text.iloc[np.flatnonzero(dates)[midnight]] = (
             stamps[midnight].dt.strftime("%Y-%m-%d").to_numpy()
         )
-    floats = (cells.map(lambda value: isinstance(value, float)) & cells.notna()).to_numpy()
+    floats = typed_as(cells, float) & cells.notna().to_numpy()
     if floats.any():
         numbers = cells[floats].astype("float64")
         whole = numbers == np.floor(numbers)
@@ -933,7 +939,7 @@ def cells_as_text(cells: pd.Series) -> pd.Series:
 
 def _only_text(cells: pd.Series) -> pd.Series:
     """The cells that hold text, as text; NA elsewhere (numbers, dates, empty cells)."""
-    return cells.where(cells.map(lambda value: isinstance(value, str))).astype("str")
+    return cells.where(typed_as(cells, str)).astype("str")
 
 
 def _unsaved_formulas(
