@@ -5,9 +5,10 @@ after a round of the bare baselines (bare_parse.py on Arrow's default allocator,
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
 then importing auditkit. Then in this process, in pipeline order: read, validate, the two as
 `load` overlaps them, each rule (in the registry's order on one shared context, as an audit
-runs them: the first rule to need a shared frame pays for it), the assembled audit, and the
-report. Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py
-prints the table from the JSON.
+runs them: the first rule to need a shared frame pays for it), the assembled audit, the report,
+and a click in each notebook widget (the review queue's next card, the dashboard's month).
+Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py prints the
+table from the JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Callable
+from itertools import cycle
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,13 @@ import pytest
 from bare_parse import AUDITED_TABLES
 from conftest import HERE, REPEAT, Peak
 
-from auditkit.auditing import audit
+from auditkit.auditing import AuditResult, audit
+from auditkit.dashboard import MonthlyDashboard
 from auditkit.loading import read_table
 from auditkit.memory import use_jemalloc_for_arrow
 from auditkit.policy import load_policy
 from auditkit.report import write_report
+from auditkit.review_queue import ReviewQueue
 from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, TABLES
@@ -203,11 +207,45 @@ def test_audit(benchmark: Any, loaded: Bundle) -> None:
     )
 
 
-def test_report(benchmark: Any, loaded: Bundle, out: Path) -> None:
-    result = audit(loaded)
+@pytest.fixture(scope="module")
+def audited(loaded: Bundle) -> AuditResult:
+    return audit(loaded)
+
+
+def test_report(benchmark: Any, audited: AuditResult, out: Path) -> None:
     staged(
         benchmark,
         "report (html, xlsx)",
-        lambda: write_report(result, out),
-        lambda _none: len(result.findings),
+        lambda: write_report(audited, out),
+        lambda _none: len(audited.findings),
+    )
+
+
+# What a reviewer and a supervisor wait for at each click, in the notebooks' widgets.
+
+
+def test_review_queue_next_card(benchmark: Any, audited: AuditResult, out: Path) -> None:
+    reviews = out / "bench_reviews.csv"
+    reviews.unlink(missing_ok=True)
+    queue = ReviewQueue(audited, reviews, "bench")
+    staged(
+        benchmark,
+        "review queue: next card",
+        queue.next_button.click,
+        lambda _none: len(audited.findings),
+    )
+
+
+def test_dashboard_month_change(benchmark: Any, audited: AuditResult, out: Path) -> None:
+    dashboard = MonthlyDashboard(audited, export_to=out / "dashboard")
+    months = cycle(value for _label, value in dashboard.month.options[1:3])
+
+    def choose_month() -> None:
+        dashboard.month.value = next(months)
+
+    staged(
+        benchmark,
+        "dashboard: another month",
+        choose_month,
+        lambda _none: len(audited.findings),
     )

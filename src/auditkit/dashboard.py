@@ -31,6 +31,7 @@ from auditkit.auditing import AuditResult, audit, for_clinicians, for_month
 from auditkit.notebook import jupyter_chart
 from auditkit.report import (
     SEVERITIES,
+    clinician_labels,
     clinician_names,
     clinicians_chart,
     html_text,
@@ -42,6 +43,7 @@ from auditkit.report import (
     write_report,
 )
 from auditkit.rules import RULES
+from auditkit.rules.base import months_of
 from auditkit.validation import Bundle
 
 ALL = "all"  # the month dropdown's value for every month
@@ -105,8 +107,9 @@ def _kept(
 ) -> pd.Series:
     """Rows of findings or opportunities (rule, staff_id, at) inside the selection."""
     keep = pd.Series(True, index=frame.index)
-    if month:
-        keep &= frame["at"].dt.strftime("%Y-%m") == month  # clinic-local, as audit(month=) does
+    if month:  # clinic-local, as audit(month=) does; opportunities carry theirs already
+        months = frame["month"] if "month" in frame else months_of(frame["at"])
+        keep &= (months == month).to_numpy()
     if clinicians := list(clinicians):
         keep &= frame["staff_id"].isin(clinicians)
     if rules := list(rules):
@@ -195,7 +198,7 @@ def findings_html(
             + "</span>",
             "rule": shown["rule"] + "<br><small>" + shown["rule"].map(_rule_name) + "</small>",
             "when": shown["at"].dt.strftime("%Y-%m-%d %H:%M"),
-            "clinician": shown["staff_id"].replace(names).map(html_text),
+            "clinician": clinician_labels(shown["staff_id"], names).map(html_text),
             "client": shown["client_id"].map(html_text),
             "record": shown["subject_type"] + " " + shown["subject_id"].map(html_text),
             "summary": shown["summary"].map(html_text),
@@ -298,9 +301,10 @@ class MonthlyDashboard(widgets.VBox):
         ]:
             widget.add_class(css)
             widget.style.description_width = "80px"
+        charts = dashboard_charts(self.result, Selection())
         self.charts = {
             name: jupyter_chart(chart).add_class(f"auditkit-chart-{name}")
-            for name, chart in dashboard_charts(self.result, Selection()).items()
+            for name, chart in charts.items()
         }
         self.count = widgets.HTML().add_class("auditkit-count")
         self.table = widgets.HTML(
@@ -374,7 +378,7 @@ class MonthlyDashboard(widgets.VBox):
                 ),
             ]
         )
-        self.refresh()
+        self._show(charts)  # drawn above for everything, as the widgets start
 
     @property
     def selection(self) -> Selection:
@@ -388,8 +392,13 @@ class MonthlyDashboard(widgets.VBox):
 
     def refresh(self) -> None:
         """Redraw charts, count and table for the widgets' values."""
+        self._show(dashboard_charts(self.result, self.selection))
+
+    def _show(self, charts: dict[str, alt.TopLevelMixin]) -> None:
+        """Show `charts`, made for the widgets' values, with the count and table that go with
+        them."""
         selection = self.selection
-        for name, chart in dashboard_charts(self.result, selection).items():
+        for name, chart in charts.items():
             self.charts[name].chart = chart
         # A new chart brings new Selections objects: listen to clicks on these.
         self.charts["rules"].selections.observe(self._rule_picked, names=PICK_RULE)

@@ -19,7 +19,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from hashlib import sha256
@@ -77,6 +77,13 @@ def clinician_names(result: AuditResult) -> dict[str, str]:
     names = staff["first_name"].fillna("") + " " + staff["last_name"].fillna("")
     labels = (staff["staff_id"] + " " + names.str.strip()).str.strip()
     return dict(zip(staff["staff_id"], labels, strict=True))
+
+
+def clinician_labels(staff: pd.Series, names: Mapping[str, str]) -> pd.Series:
+    """Staff ids as `names` (clinician_names) labels them, an id it lacks as itself: a hash
+    lookup, where Series.replace would compare the column with each of a health system's
+    thousands of names in turn (a second per review-queue card)."""
+    return staff.map(names).fillna(staff)
 
 
 def rule_summary(result: AuditResult) -> pd.DataFrame:
@@ -606,7 +613,7 @@ def _finding_rows(findings: pd.DataFrame, names: dict[str, str]) -> pd.Series:
         "><td>", rule, "<br><small>", rule_name, "</small></td>",
         '<td class="nowrap" data-sort="', iso, '">',
         shown_at, "</td>",
-        '<td class="clinician">', html_texts(staff.map(names).fillna(staff)), "</td>",
+        '<td class="clinician">', html_texts(clinician_labels(staff, names)), "</td>",
         '<td class="id">', html_texts(findings["client_id"]), "</td>",
         '<td class="nowrap">', html_texts(findings["subject_type"]), " ",
         '<span class="id">', html_texts(findings["subject_id"]), "</span></td>",

@@ -29,7 +29,7 @@ from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
-from auditkit.report import clinician_names, html_text, month_label
+from auditkit.report import clinician_labels, clinician_names, html_text, month_label
 from auditkit.reviews import (
     KEY,
     REVIEW_COLUMNS,
@@ -232,7 +232,7 @@ def context_html(
     note_is_subject = (kind == "note") & (notes["note_id"] == subject)
 
     def staff(ids: pd.Series) -> pd.Series:
-        return ids.replace(dict(names)).map(html_text)
+        return clinician_labels(ids, names).map(html_text)
 
     sections = [
         f'<h3><span class="auditkit-sev auditkit-sev-{finding["severity"]}">'
