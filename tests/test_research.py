@@ -1318,6 +1318,25 @@ def test_a_lone_rare_level_is_pooled_with_the_next_smallest():
     assert "clinician: reference level T1." in model.notes
 
 
+def test_a_predictor_with_more_levels_than_fit_keeps_the_most_booked():
+    # 12 clinicians (T01 100 appointments, T02 110, ... T12 210); with max_levels=5 the four
+    # most booked (T09 to T12) keep their own coefficient and the other eight are pooled, as a
+    # health system's thousands of clinicians would not fit in memory as dummies.
+    frame = model_frame([(f"T{k:02d}", "individual", 90 + 10 * k) for k in range(1, 13)])
+    model = logistic_regression(frame, max_levels=5)
+    assert model.message == ""
+    assert (
+        "clinician: 8 levels beyond the 4 with the most appointments pooled as 'other (pooled)', "
+        "as a coefficient for each of 12 levels would not fit in memory (fit a site or a group "
+        "of clinicians at a time for theirs)."
+    ) in model.notes
+    clinicians = [term for term in model.table["term"] if term.startswith("clinician")]
+    assert clinicians == [f"clinician[T.T{k:02d}]" for k in range(9, 13)]
+    assert "clinician: reference level other (pooled)." in model.notes  # the most booked now
+    # Under the cap, every clinician keeps their own.
+    assert len([t for t in logistic_regression(frame).table["term"] if "clinician" in t]) == 11
+
+
 def test_regression_failure_message_writes_small_counts_in_words(frame):
     small = logistic_regression(frame)
     assert small.message.startswith(

@@ -993,6 +993,9 @@ def life_table(
 CATEGORICAL_PREDICTORS = ("weekday", "clinician", "service")
 NUMERIC_PREDICTORS = ("hour", "lead_days", "months_since_intake", "earlier_no_shows")
 POOLED = "other (pooled)"
+# Levels a categorical predictor keeps at most (the pool among them): 8,000 clinicians' dummies
+# over a million appointments would be a 60 GB design matrix.
+MAX_LEVELS = 40
 TABLE_COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high", "odds_ratio"]
 
 
@@ -1017,13 +1020,29 @@ def _formula(numeric: list[str]) -> str:
     return "no_show ~ " + " + ".join([*CATEGORICAL_PREDICTORS, *numeric])
 
 
-def _pool_rare(data: pd.DataFrame, min_rows: int, notes: list[str]) -> pd.DataFrame:
+def _pool_rare(
+    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str]
+) -> pd.DataFrame:
     """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED. A pool
     of one level would be that clinician under another name, so a lone rare level is pooled
-    with the next smallest level: a pooled level always holds at least two."""
+    with the next smallest level: a pooled level always holds at least two. Past `max_levels`
+    levels (a health system's thousands of clinicians, whose dummies would not fit in memory),
+    all but the max_levels - 1 with most appointments are pooled too."""
     for column in CATEGORICAL_PREDICTORS:
         counts = data[column].value_counts().sort_values(kind="stable")
-        rare = counts.index[counts < min_rows]
+        many = len(counts) - (max_levels - 1) if len(counts) > max_levels else 0
+        if many and (counts.iloc[:many] >= min_rows).any():
+            notes.append(
+                f"{column}: {many:,} levels beyond the {max_levels - 1} with the most "
+                f"appointments pooled as '{POOLED}', as a coefficient for each of "
+                f"{len(counts):,} levels would not fit in memory (fit a site or a group of "
+                "clinicians at a time for theirs)."
+            )
+            data = data.assign(
+                **{column: data[column].mask(data[column].isin(counts.index[:many]), POOLED)}
+            )
+            counts = data[column].value_counts().sort_values(kind="stable")
+        rare = counts.index[(counts < min_rows) & (counts.index != POOLED)]
         if len(rare) == 1 and len(counts) > 1:
             rare = counts.index[:2]
             notes.append(
@@ -1151,16 +1170,22 @@ def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
 
 
 def logistic_regression(
-    frame: pd.DataFrame, *, min_level_rows: int = 30, min_cell: int = MIN_CELL
+    frame: pd.DataFrame,
+    *,
+    min_level_rows: int = 30,
+    min_cell: int = MIN_CELL,
+    max_levels: int = MAX_LEVELS,
 ) -> Regression:
     """Logit of no-show on weekday, clinician and service (categorical) and hour, lead days,
     months since intake and earlier no-shows (numeric; earlier capped at 3, meaning 3 or more).
 
     Real clinics break textbook logits: a clinician with a perfect record, a group only the
-    director leads. So levels with fewer than `min_level_rows` appointments are pooled, levels
-    with one outcome left out, aliased levels folded into the reference (the most common level),
-    each said in `notes`; what still cannot be estimated (perfect separation on a numeric
-    predictor, too few rows, no convergence) comes back as a `message`, never a traceback.
+    director leads. So levels with fewer than `min_level_rows` appointments are pooled (and past
+    `max_levels` levels, a health system's thousands of clinicians, all but the most booked
+    max_levels - 1), levels with one outcome left out, aliased levels folded into the reference
+    (the most common level), each said in `notes`; what still cannot be estimated (perfect
+    separation on a numeric predictor, too few rows, no convergence) comes back as a `message`,
+    never a traceback.
     Appointments without a lead time or months in treatment (no intake date) are left out.
 
     Small cells: the coefficient table holds no counts, and every level it has a row for has at
@@ -1183,7 +1208,7 @@ def logistic_regression(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
     )
     data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
-    pooled = _pool_rare(data, max(min_level_rows, min_cell), notes)
+    pooled = _pool_rare(data, max(min_level_rows, min_cell), max_levels, notes)
     data = _drop_one_outcome_levels(pooled, notes, min_cell)
     rows, events = len(data), int(data["no_show"].sum())
     formula = _formula(list(NUMERIC_PREDICTORS))
