@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -889,6 +888,8 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
     where a row ends early, without a Python loop of ours. A file openpyxl can't read stops
     with one paragraph saying what it is and what to do.
     """
+    import openpyxl  # only for a workbook: an audit of CSVs is spared its import (0.1 s)
+
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
         try:
