@@ -47,7 +47,9 @@ class Rule:
     name: str  # kebab-case
     severity: Severity
     subject: Subject
-    policy: str  # the policy sentence it enforces, verbatim and without quotes: see quoted_policy
+    # The policy sentence it enforces, verbatim (typos marked [sic]) but for words in brackets,
+    # which are auditkit's; without quotes: see quoted_policy.
+    policy: str
     why: str  # why it matters, for the supervisor reading a finding
     opportunities: str  # what the rule examines: the denominator of its compliance rate
     violating: str  # an example that breaks the rule
