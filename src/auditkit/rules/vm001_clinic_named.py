@@ -55,6 +55,6 @@ RULE = Rule(
     "never consented.",
     compliant="\u201cThis is Sam calling. We had an appointment at 11:00…\u201d",
     check=check,
-    settings=("clinic.name", "clinic.aliases"),
+    settings=("clinic.name", "clinic.aliases", "calls.match_minutes"),
     cannot_check=cannot_check,
 )
