@@ -256,8 +256,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     sheet = "" if done.sheet is None else f", sheet '{printable(done.sheet)}'"
     header = f", header on row {done.header_line}" if done.header_line != 1 else ""
     print(
-        f"Imported {done.rows} rows of {Path(args.file).name}{sheet}{header} ({how}) into "
-        f"{done.path}{replaced if done.replaced else ''}."
+        f"Imported {counted(done.rows, 'row')} of {Path(args.file).name}{sheet}{header} ({how}) "
+        f"into {done.path}{replaced if done.replaced else ''}."
     )
     if done.rows == 0:  # exported for a period with nothing in it, most often
         print(
