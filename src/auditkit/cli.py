@@ -224,6 +224,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from auditkit.convert import convert
+    from auditkit.output import counted
 
     _imports_done()
 
@@ -232,9 +233,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(_table(done.bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
     rejected = done.bundle.rejected
     if len(rejected):
+        rows = int(done.bundle.coverage["rejected"].sum())
+        were = "was" if rows == 1 else "were"
+        problems = counted(len(rejected), "problem") + (
+            ", in" if len(rejected) == 1 else ", all in"
+        )
         print(
-            f"\n{done.bundle.coverage['rejected'].sum()} rows were set aside, "
-            f"not converted ({len(rejected)} problems, all in {done.folder / 'rejected.csv'}):"
+            f"\n{counted(rows, 'row')} {were} set aside, not converted "
+            f"({problems} {done.folder / 'rejected.csv'}):"
         )
         print(_table(rejected.head(args.show)))
     return EXIT_OK
