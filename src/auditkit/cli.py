@@ -485,7 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=PRESETS, metavar="NAME", help="a built-in mapping: %(choices)s"
     )
     how.add_argument("--mapping", metavar="TOML", help="a mapping file (docs/bundle-format.md)")
-    imports.add_argument("--policy", help="policy TOML for the clinic's time zone")
+    imports.add_argument(
+        "--policy",
+        help="policy TOML for the clinic's time zone (default: the bundle's policy.toml)",
+    )
     imports.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     imports.set_defaults(run=cmd_import)
 
