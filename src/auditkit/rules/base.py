@@ -177,6 +177,17 @@ def with_repeated_zone(text: pd.Series, times: pd.Series) -> pd.Series:
     return text
 
 
+def wall_time(times: pd.Series) -> pd.Series:
+    """'13:08': each time on the clinic's clock, for evidence that names the day elsewhere ('01:38
+    PST' in the hour shown twice as summer time ends, as clock writes it)."""
+    return with_repeated_zone(times.dt.strftime("%H:%M"), times)
+
+
+def day_of(times: pd.Series) -> pd.Series:
+    """'Mon 2 Mar 2026': clock without the time of day (and its zone, if it has one)."""
+    return clock(times).str.replace(r" \d\d:\d\d(?: \S+)?$", "", regex=True)
+
+
 def month_of(times: pd.Series) -> pd.Series:
     """'2026-03': each time's month where it happened (NA where there is none).
 
