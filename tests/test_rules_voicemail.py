@@ -87,6 +87,18 @@ def test_vm002_fires_for_an_outreach_voicemail_without_the_fee(tmp_path):
     }
 
 
+def test_vm002_writes_a_voicemail_in_the_repeated_autumn_hour_with_its_zone(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[{**NO_SHOW, "scheduled_start": "2026-10-31T13:00:00-07:00"}],
+        contacts=[voicemail("Call me back.", at="2026-11-01T01:38:00-08:00")],
+    )
+    assert findings(bundle, "VM002") == {
+        "K1": "voicemail at 01:38 PST after the missed session of Sat 31 Oct 2026 13:00 says "
+        "nothing about the missed-session charge"
+    }
+
+
 def test_vm002_compliant_with_the_script_or_mojibake_repaired_text(tmp_path):
     bundle = build_bundle(
         tmp_path,
