@@ -190,6 +190,35 @@ def test_vm003_each_kind_of_invalid_approval(tmp_path):
     }
 
 
+def test_consent_and_approval_times_in_the_repeated_autumn_hour_are_written_with_their_zone(
+    tmp_path,
+):
+    """01:30 happens twice on 1 Nov 2026: a time the evidence quotes from then says which."""
+    at = "2026-11-01T01:10:00-08:00"  # the second 01:10, PST
+    consent = {"may_name_clinic": "yes", "consent_recorded_at": "2026-11-01T01:30:00-08:00"}
+    bundle = build_bundle(
+        tmp_path / "consent",
+        clients=[{"client_id": "C1", "intake_date": "2026-01-05", **consent}],
+        contacts=[voicemail("This is Robin from Riverside Clinic.", at=at, appointment_id="")],
+    )
+    assert findings(bundle, "VM001") == {
+        "K1": "\u201cRiverside Clinic\u201d; consent to naming the clinic was recorded later, on "
+        "2026-11-01 01:30 PST"
+    }
+    evidence = {}
+    for name, given in {
+        "late": approval(approved_at="2026-11-01T01:30:00-08:00"),
+        "expired": approval(expires_at="2026-11-01T01:05:00-07:00"),  # the first 01:05, PDT
+    }.items():
+        warning = closure(at=at, appointment_id="")
+        bundle = build_bundle(tmp_path / name, contacts=[warning], approvals=[given])
+        evidence[name] = findings(bundle, "VM003")["K1"].split("; ")[-1]
+    assert evidence == {
+        "late": "approval P1 was given later, on 2026-11-01 01:30 PST",
+        "expired": "approval P1 expired on 2026-11-01 01:05 PDT",
+    }
+
+
 # --- VM004 closure-warning-premature ------------------------------------------------------------
 
 

@@ -183,6 +183,12 @@ def wall_time(times: pd.Series) -> pd.Series:
     return with_repeated_zone(times.dt.strftime("%H:%M"), times)
 
 
+def dated(times: pd.Series) -> pd.Series:
+    """'2026-03-05 10:00': when a record (a consent, an approval) was made, as evidence quotes
+    it ('2026-11-01 01:30 PST' in the hour shown twice as summer time ends)."""
+    return with_repeated_zone(times.dt.strftime("%Y-%m-%d %H:%M"), times)
+
+
 def day_of(times: pd.Series) -> pd.Series:
     """'Mon 2 Mar 2026': clock without the time of day (and its zone, if it has one)."""
     return clock(times).str.replace(r" \d\d:\d\d(?: \S+)?$", "", regex=True)
