@@ -16,6 +16,7 @@ from auditkit.cli import main
 from auditkit.convert import convert
 from auditkit.errors import BundleError
 from auditkit.loading import SOURCE_LINE, read_table
+from auditkit.sample import generate_sample
 from auditkit.schemas import TABLES
 
 SAMPLE = Path(__file__).parents[1] / "data" / "sample"
@@ -159,6 +160,19 @@ def test_convert_command_reports_what_it_set_aside(tmp_path, capsys):
     )
     assert "status 'walked out' is not one of" in printed
     assert "A000005" not in printed  # --show 1
+
+
+def test_convert_command_counts_one_row_set_aside_in_the_singular(tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    generate_sample(bundle, clients=5)
+    with (bundle / "staff.csv").open("a") as staff:
+        staff.write("S099,Ren,Example,volunteer\n")
+    out = tmp_path / "parquet"
+
+    assert main(["convert", str(bundle), "--to", "parquet", "--out", str(out)]) == 0
+
+    printed = capsys.readouterr().out
+    assert f"\n1 row was set aside, not converted (1 problem, in {out}/rejected.csv):\n" in printed
 
 
 def test_converting_again_removes_tables_the_bundle_no_longer_has(tmp_path):

@@ -621,6 +621,16 @@ def test_an_export_of_no_records_says_so(bundle, tmp_path, capsys):
     )
 
 
+def test_an_export_of_one_record_is_one_row(bundle, tmp_path, capsys):
+    export = tmp_path / "one.csv"
+    lines = (IMPORTS / "ringcentral_call_log.csv").read_text().splitlines()
+    export.write_text("\n".join(lines[:2]) + "\n")
+    assert main(["import", str(export), "--preset", "ringcentral", "--into", str(bundle)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Imported 1 row of one.csv (preset ringcentral) into {bundle / 'calls.csv'}.\n"
+    )
+
+
 def test_import_command_tells_rows_it_could_not_write_from_rows_it_marked(bundle, tmp_path, capsys):
     export = tmp_path / "ringcentral.csv"
     data = (IMPORTS / "ringcentral_call_log.csv").read_bytes()

@@ -757,6 +757,19 @@ def test_a_file_from_before_client_and_evidence_gains_them_and_still_applies(bun
     ]
 
 
+def test_the_progress_line_counts_the_reviews_rows_set_aside(bundle, tmp_path):
+    one = write_reviews(tmp_path / "one.csv", "NT001,A2,confirmed,Sam")
+    assert ReviewQueue(bundle, one).progress.value == (
+        "<strong>0 of 3 reviewed</strong> · finding 1 of 3 · 1 row of the reviews file was set "
+        "aside (run auditkit audit to see it)"
+    )
+    two = write_reviews(tmp_path / "two.csv", "NT001,A2,confirmed,Sam", "MS001,A2,maybe,Sam,x")
+    assert ReviewQueue(bundle, two).progress.value == (
+        "<strong>0 of 3 reviewed</strong> · finding 1 of 3 · 2 rows of the reviews file were set "
+        "aside (run auditkit audit to see them)"
+    )
+
+
 def test_a_file_without_a_needed_column_is_not_touched(tmp_path):
     reviews = tmp_path / "reviews.csv"
     reviews.write_text("rule,subject_id,decision\nMS001,A2,confirmed\n", encoding="utf-8")

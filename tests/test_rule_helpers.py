@@ -6,7 +6,16 @@ import pytest
 from rule_fixtures import build_bundle
 
 from auditkit.columns import as_block, is_in, per_distinct, positions_in, strictly_increasing
-from auditkit.rules.base import clock, hours_minutes, month_of, months_of, repeated_hour
+from auditkit.rules.base import (
+    clock,
+    dated,
+    day_of,
+    hours_minutes,
+    month_of,
+    months_of,
+    repeated_hour,
+    wall_time,
+)
 from auditkit.rules.context import pairs_within
 
 LA = "America/Los_Angeles"
@@ -27,6 +36,26 @@ def test_clock_reads_like_a_supervisor_writes():
     assert pd.isna(written[9])
     assert written[1] == "after the year 9999"
     assert written[7] == "Sat 5 Jan 999 07:09"
+
+
+def test_wall_time_dated_and_day_of_keep_the_repeated_hour_s_zone():
+    times = pd.Series(
+        pd.to_datetime(
+            ["2026-03-02 13:08", "2026-11-01 01:38", "2026-11-01 01:38", "9999-12-31 10:00"]
+        ).tz_localize(LA, ambiguous=[False, True, False, False])
+    )
+    assert wall_time(times[:3]).tolist() == ["13:08", "01:38 PDT", "01:38 PST"]
+    assert dated(times[:3]).tolist() == [
+        "2026-03-02 13:08",
+        "2026-11-01 01:38 PDT",
+        "2026-11-01 01:38 PST",
+    ]
+    assert day_of(times).tolist() == [
+        "Mon 2 Mar 2026",
+        "Sun 1 Nov 2026",
+        "Sun 1 Nov 2026",
+        "after the year 9999",
+    ]
 
 
 @pytest.mark.parametrize("zone", [LA, "UTC", "Asia/Kolkata", "Europe/Berlin"])

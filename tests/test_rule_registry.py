@@ -138,6 +138,7 @@ def test_rules_code_shows_the_settings_in_force(tmp_path, capsys):
         f"Settings in force ({policy}):\n"
         '  clinic.name = ""\n'
         "  clinic.aliases = []\n"
+        "  calls.match_minutes = 10\n"
         "\nNot checked under this policy: the policy names no clinic (clinic.name in "
         "policy.toml).\n"
     )

@@ -74,6 +74,19 @@ def test_ms002_fires_for_a_call_inside_the_wait_given_in_utc(tmp_path):
     }
 
 
+def test_ms002_writes_times_in_the_repeated_autumn_hour_with_their_zone(tmp_path):
+    """01:30 happens twice on 1 Nov 2026: the evidence says which, and still names the day."""
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[{**NO_SHOW, "scheduled_start": "2026-11-01T01:30:00-08:00"}],
+        contacts=[call("2026-11-01T01:38:00-08:00")],
+    )
+    assert findings(bundle, "MS002") == {
+        "K1": "called 01:38 PST, 8 min after the 01:30 PST start of the missed session on "
+        "Sun 1 Nov 2026"
+    }
+
+
 def test_ms002_compliant_at_exactly_the_wait_and_for_reminders_before_the_start(tmp_path):
     bundle = build_bundle(
         tmp_path,

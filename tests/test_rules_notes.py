@@ -1,6 +1,9 @@
 """NT001–NT002: every missed session gets a complete note."""
 
-from rule_fixtures import COMPLETE_NOTE, build_bundle, findings, opportunities
+from rule_fixtures import COMPLETE_NOTE, POLICY, build_bundle, findings, opportunities
+
+from auditkit.policy import Policy
+from auditkit.rules import RULES, settings_in_force
 
 NO_SHOW = {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"}
 OUTREACH = {
@@ -68,6 +71,28 @@ def test_nt001_an_unlinked_note_about_something_else_does_not_document_it(tmp_pa
 
 
 # --- NT002 missed-session-note-incomplete -------------------------------------------------------
+
+
+def test_nt002_examines_only_notes_within_the_note_deadline(tmp_path):
+    """The note deadline picks the notes NT002 reads, so `auditkit rules NT002` and the report's
+    settings table name note_within_hours beside the call deadline."""
+    late = [note("2026-03-03T19:00:00-08:00", "Pt FTA. LVM.")]  # 30 hours after the start
+    bundle = build_bundle(tmp_path / "48", appointments=[NO_SHOW], notes=late)
+    assert opportunities(bundle, "NT002") == ["N1"]
+    assert findings(bundle, "NT002") == {
+        "N1": "the note lacks the missed-session fee; the next appointment with its date"
+    }
+    policy = {**POLICY, "missed_session": {"note_within_hours": 24}}
+    bundle = build_bundle(tmp_path / "24", appointments=[NO_SHOW], notes=late, policy=policy)
+    assert opportunities(bundle, "NT002") == []
+    assert RULES["NT002"].settings == (
+        "missed_session.note_within_hours",
+        "missed_session.call_within_hours",
+    )
+    table = settings_in_force(Policy())
+    assert table.loc[table["setting"] == "missed_session.note_within_hours", "rules"].tolist() == [
+        "NT001, NT002"
+    ]
 
 
 def test_nt002_compliant_with_the_policys_own_example_note(tmp_path):

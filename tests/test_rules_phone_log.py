@@ -1,9 +1,10 @@
 """LG001–LG002 and reconciliation: the phone system's call log against the contact log."""
 
 import pandas as pd
-from rule_fixtures import CLIENTS, build_bundle, findings, opportunities
+from rule_fixtures import CLIENTS, POLICY, build_bundle, findings, opportunities
 
 from auditkit import audit
+from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
 
 NO_SHOW = {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"}
@@ -329,6 +330,45 @@ def test_ms001_deadline_is_measured_to_the_phone_system_s_time(tmp_path):
         calls=[placed("2026-03-03T13:04:00-08:00")],  # 24 h 4 min after the start
     )
     assert list(findings(bundle, "MS001")) == ["A1"]
+
+
+def test_vm001_judges_consent_by_the_phone_system_s_time(tmp_path):
+    """Consent recorded at 13:27, between the phone system's 13:24 and the log's 13:30: the
+    match window decides which time counts, so VM001 names calls.match_minutes."""
+    consented = [
+        {**CLIENTS[0], "may_name_clinic": "yes", "consent_recorded_at": "2026-03-02T13:27"}
+    ]
+    rows = {
+        "clients": consented,
+        "contacts": [logged("2026-03-02T13:30:00-08:00", message="Robin at Riverside Clinic.")],
+        "calls": [placed("2026-03-02T13:24:00-08:00")],
+    }
+    bundle = build_bundle(tmp_path / "10", **rows)
+    assert findings(bundle, "VM001") == {
+        "K1": "\u201cRiverside Clinic\u201d; consent to naming the clinic was recorded later, on "
+        "2026-03-02 13:27"
+    }
+    five = {**POLICY, "calls": {"match_minutes": 5}}
+    assert findings(build_bundle(tmp_path / "5", policy=five, **rows), "VM001") == {}
+    assert RULES["VM001"].settings == ("clinic.name", "clinic.aliases", "calls.match_minutes")
+
+
+def test_tp001_dates_a_finding_by_the_phone_system_s_time(tmp_path):
+    """A third party told, logged at 00:05 on 1 March, and the phone system's call at 23:58 the
+    day before: the match window decides the finding's month, so TP001 names calls.match_minutes."""
+    told = logged(
+        "2026-03-01T00:05:00-08:00",
+        party="third_party",
+        outcome="answered",
+        message="Could you tell her that her therapist called?",
+    )
+    rows = {"contacts": [told], "calls": [placed("2026-02-28T23:58:00-08:00")]}
+    found = audit(build_bundle(tmp_path / "10", **rows)).findings.set_index("rule")
+    assert found.loc["TP001", "at"] == pd.Timestamp("2026-02-28T23:58:00-08:00")
+    five = {**POLICY, "calls": {"match_minutes": 5}}
+    found = audit(build_bundle(tmp_path / "5", policy=five, **rows)).findings.set_index("rule")
+    assert found.loc["TP001", "at"] == pd.Timestamp("2026-03-01T00:05:00-08:00")
+    assert RULES["TP001"].settings == ("calls.match_minutes",)
 
 
 def test_a_review_of_a_call_that_is_now_logged_is_stale(tmp_path):

@@ -87,6 +87,18 @@ def test_vm002_fires_for_an_outreach_voicemail_without_the_fee(tmp_path):
     }
 
 
+def test_vm002_writes_a_voicemail_in_the_repeated_autumn_hour_with_its_zone(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[{**NO_SHOW, "scheduled_start": "2026-10-31T13:00:00-07:00"}],
+        contacts=[voicemail("Call me back.", at="2026-11-01T01:38:00-08:00")],
+    )
+    assert findings(bundle, "VM002") == {
+        "K1": "voicemail at 01:38 PST after the missed session of Sat 31 Oct 2026 13:00 says "
+        "nothing about the missed-session charge"
+    }
+
+
 def test_vm002_compliant_with_the_script_or_mojibake_repaired_text(tmp_path):
     bundle = build_bundle(
         tmp_path,
@@ -175,6 +187,35 @@ def test_vm003_each_kind_of_invalid_approval(tmp_path):
         "expired": "approval P1 expired on 2026-02-09 10:00",
         "other client": "no closure warning approval",
         "other therapist": "no closure warning approval",
+    }
+
+
+def test_consent_and_approval_times_in_the_repeated_autumn_hour_are_written_with_their_zone(
+    tmp_path,
+):
+    """01:30 happens twice on 1 Nov 2026: a time the evidence quotes from then says which."""
+    at = "2026-11-01T01:10:00-08:00"  # the second 01:10, PST
+    consent = {"may_name_clinic": "yes", "consent_recorded_at": "2026-11-01T01:30:00-08:00"}
+    bundle = build_bundle(
+        tmp_path / "consent",
+        clients=[{"client_id": "C1", "intake_date": "2026-01-05", **consent}],
+        contacts=[voicemail("This is Robin from Riverside Clinic.", at=at, appointment_id="")],
+    )
+    assert findings(bundle, "VM001") == {
+        "K1": "\u201cRiverside Clinic\u201d; consent to naming the clinic was recorded later, on "
+        "2026-11-01 01:30 PST"
+    }
+    evidence = {}
+    for name, given in {
+        "late": approval(approved_at="2026-11-01T01:30:00-08:00"),
+        "expired": approval(expires_at="2026-11-01T01:05:00-07:00"),  # the first 01:05, PDT
+    }.items():
+        warning = closure(at=at, appointment_id="")
+        bundle = build_bundle(tmp_path / name, contacts=[warning], approvals=[given])
+        evidence[name] = findings(bundle, "VM003")["K1"].split("; ")[-1]
+    assert evidence == {
+        "late": "approval P1 was given later, on 2026-11-01 01:30 PST",
+        "expired": "approval P1 expired on 2026-11-01 01:05 PDT",
     }
 
 

@@ -224,6 +224,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from auditkit.convert import convert
+    from auditkit.output import counted
 
     _imports_done()
 
@@ -232,9 +233,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(_table(done.bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
     rejected = done.bundle.rejected
     if len(rejected):
+        rows = int(done.bundle.coverage["rejected"].sum())
+        were = "was" if rows == 1 else "were"
+        problems = counted(len(rejected), "problem") + (
+            ", in" if len(rejected) == 1 else ", all in"
+        )
         print(
-            f"\n{done.bundle.coverage['rejected'].sum()} rows were set aside, "
-            f"not converted ({len(rejected)} problems, all in {done.folder / 'rejected.csv'}):"
+            f"\n{counted(rows, 'row')} {were} set aside, not converted "
+            f"({problems} {done.folder / 'rejected.csv'}):"
         )
         print(_table(rejected.head(args.show)))
     return EXIT_OK
@@ -256,8 +262,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     sheet = "" if done.sheet is None else f", sheet '{printable(done.sheet)}'"
     header = f", header on row {done.header_line}" if done.header_line != 1 else ""
     print(
-        f"Imported {done.rows} rows of {Path(args.file).name}{sheet}{header} ({how}) into "
-        f"{done.path}{replaced if done.replaced else ''}."
+        f"Imported {counted(done.rows, 'row')} of {Path(args.file).name}{sheet}{header} ({how}) "
+        f"into {done.path}{replaced if done.replaced else ''}."
     )
     if done.rows == 0:  # exported for a period with nothing in it, most often
         print(
@@ -479,7 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=PRESETS, metavar="NAME", help="a built-in mapping: %(choices)s"
     )
     how.add_argument("--mapping", metavar="TOML", help="a mapping file (docs/bundle-format.md)")
-    imports.add_argument("--policy", help="policy TOML for the clinic's time zone")
+    imports.add_argument(
+        "--policy",
+        help="policy TOML for the clinic's time zone (default: the bundle's policy.toml)",
+    )
     imports.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     imports.set_defaults(run=cmd_import)
 

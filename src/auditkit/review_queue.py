@@ -27,7 +27,7 @@ import pandas as pd
 from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
-from auditkit.output import exclusive, neutralise_formulas, write_atomically
+from auditkit.output import counted, exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
 from auditkit.report import clinician_labels, clinician_names, html_text, month_label
 from auditkit.reviews import (
@@ -650,9 +650,11 @@ class ReviewQueue(widgets.VBox):
             + (f" · {html_text(narrowed)}" if narrowed else "")
         )
         if len(self.rejected):
+            one = len(self.rejected) == 1
             self.progress.value += (
-                f" · {len(self.rejected)} rows of the reviews file were set aside "
-                "(run auditkit audit to see them)"
+                f" · {counted(len(self.rejected), 'row')} of the reviews file "
+                f"{'was' if one else 'were'} set aside (run auditkit audit to see "
+                f"{'it' if one else 'them'})"
             )
         finding = self.current
         if finding is None:

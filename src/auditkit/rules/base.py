@@ -47,7 +47,9 @@ class Rule:
     name: str  # kebab-case
     severity: Severity
     subject: Subject
-    policy: str  # the policy sentence it enforces, verbatim and without quotes: see quoted_policy
+    # The policy sentence it enforces, verbatim (typos marked [sic]) but for words in brackets,
+    # which are auditkit's; without quotes: see quoted_policy.
+    policy: str
     why: str  # why it matters, for the supervisor reading a finding
     opportunities: str  # what the rule examines: the denominator of its compliance rate
     violating: str  # an example that breaks the rule
@@ -173,6 +175,23 @@ def with_repeated_zone(text: pd.Series, times: pd.Series) -> pd.Series:
     text = text.copy()
     text[twice] = text[twice] + " " + times[twice].dt.strftime("%Z")
     return text
+
+
+def wall_time(times: pd.Series) -> pd.Series:
+    """'13:08': each time on the clinic's clock, for evidence that names the day elsewhere ('01:38
+    PST' in the hour shown twice as summer time ends, as clock writes it)."""
+    return with_repeated_zone(times.dt.strftime("%H:%M"), times)
+
+
+def dated(times: pd.Series) -> pd.Series:
+    """'2026-03-05 10:00': when a record (a consent, an approval) was made, as evidence quotes
+    it ('2026-11-01 01:30 PST' in the hour shown twice as summer time ends)."""
+    return with_repeated_zone(times.dt.strftime("%Y-%m-%d %H:%M"), times)
+
+
+def day_of(times: pd.Series) -> pd.Series:
+    """'Mon 2 Mar 2026': clock without the time of day (and its zone, if it has one)."""
+    return clock(times).str.replace(r" \d\d:\d\d(?: \S+)?$", "", regex=True)
 
 
 def month_of(times: pd.Series) -> pd.Series:

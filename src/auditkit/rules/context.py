@@ -17,6 +17,7 @@ import pandas as pd
 from auditkit import text
 from auditkit.columns import is_in, positions_in, take_text
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.rules.base import dated
 from auditkit.schemas import DIRECTIONS
 from auditkit.validation import Bundle
 
@@ -440,11 +441,11 @@ class AuditContext:
                     "approval "
                     + first["approval_id"]
                     + " was given later, on "
-                    + first["approved_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                    + dated(first["approved_at"]),
                     "approval "
                     + first["approval_id"]
                     + " expired on "
-                    + first["expires_at"].dt.strftime("%Y-%m-%d %H:%M"),
+                    + dated(first["expires_at"]),
                 ],
             ),
             index=first["event"].to_numpy(),

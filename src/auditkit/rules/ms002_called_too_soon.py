@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from auditkit.rules.base import Checked, Rule, clock, found, hours_minutes, subjects
+from auditkit.rules.base import (
+    Checked,
+    Rule,
+    day_of,
+    found,
+    hours_minutes,
+    subjects,
+    wall_time,
+)
 from auditkit.rules.context import AuditContext
 
 
@@ -12,13 +20,13 @@ def check(ctx: AuditContext) -> Checked:
     wait = ctx.policy.missed_session.wait_minutes
     evidence = (
         "called "
-        + early["started_at"].dt.strftime("%H:%M")
+        + wall_time(early["started_at"])
         + ", "
         + hours_minutes(early["after"])
         + " after the "
-        + early["scheduled_start"].dt.strftime("%H:%M")
+        + wall_time(early["scheduled_start"])
         + " start of the missed session on "
-        + clock(early["scheduled_start"]).str[:-6]
+        + day_of(early["scheduled_start"])
     )
     summary = f"The client was called before the policy's {wait}-minute wait had passed."
     opportunities = subjects(calls, "contact_id", "started_at", "staff_id_caller")

@@ -63,5 +63,5 @@ RULE = Rule(
     compliant="\u201cPt FTA for indiv appt. T called pt, LVM re late fee. "
     "Next appt 3/14/2026.\u201d",
     check=check,
-    settings=("missed_session.call_within_hours",),
+    settings=("missed_session.note_within_hours", "missed_session.call_within_hours"),
 )

@@ -33,4 +33,5 @@ RULE = Rule(
     compliant="\u201cIs Alex there? No, no message. I'll try again. I can't say who this is but "
     "thank you.\u201d",
     check=check,
+    settings=("calls.match_minutes",),
 )

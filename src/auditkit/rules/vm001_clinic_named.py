@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auditkit.rules.base import Checked, Rule, found, quote, subjects
+from auditkit.rules.base import Checked, Rule, dated, found, quote, subjects
 from auditkit.rules.context import AuditContext
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def check(ctx: AuditContext) -> Checked:
     unconsented = voicemails.index[no_consent.to_numpy()]
     named = ctx.phrases("clinic_name", rows=unconsented).reindex(voicemails.index)
     breach = named.notna() & no_consent
-    recorded = consent[breach].dt.strftime("%Y-%m-%d %H:%M")  # words for the findings only
+    recorded = dated(consent[breach])  # words for the findings only
     consent_words = ("consent to naming the clinic was recorded later, on " + recorded).fillna(
         "consent to naming the clinic was never recorded"
     )
@@ -55,6 +55,6 @@ RULE = Rule(
     "never consented.",
     compliant="\u201cThis is Sam calling. We had an appointment at 11:00…\u201d",
     check=check,
-    settings=("clinic.name", "clinic.aliases"),
+    settings=("clinic.name", "clinic.aliases", "calls.match_minutes"),
     cannot_check=cannot_check,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, subjects, wall_time
 from auditkit.rules.context import AuditContext
 
 
@@ -16,7 +16,7 @@ def check(ctx: AuditContext) -> Checked:
     missing = outreach[~told.to_numpy()]
     evidence = (
         "voicemail at "
-        + missing["started_at"].dt.strftime("%H:%M")
+        + wall_time(missing["started_at"])
         + " after the missed session of "
         + clock(missing["scheduled_start"])
         + " says nothing about the missed-session charge"

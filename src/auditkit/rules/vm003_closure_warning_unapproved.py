@@ -22,9 +22,10 @@ RULE = Rule(
     name="closure-warning-unapproved",
     severity="high",
     subject="contact",
-    policy="If the client has persistently not shown then you might add the following but check "
-    "with [the supervisor] first: \u2018\u2026If I don't hear from you by that time then I'll "
-    "assume you are no longer interested in treatment and I'll close your file.\u2019",
+    policy="If the client has persistently not shown then you you [sic] might add the followig "
+    "[sic] but check with [the supervisor] first: \u2018\u2026If I don't hear from you by that "
+    "time then I'll assume you are no longer interested in treatment and I'll close your "
+    "file.\u2019",
     why="Ending treatment is a clinical decision with risk attached; a trainee must not make it "
     "alone, and the approval is the record that someone senior did.",
     opportunities="closure warnings (outbound messages to the client warning the file will close)",

@@ -34,8 +34,8 @@ RULE = Rule(
     name="closure-warning-premature",
     severity="low",
     subject="contact",
-    policy="If the client has persistently not shown then you might add the following [closure "
-    "warning]\u2026",
+    policy="If the client has persistently not shown then you you [sic] might add the followig "
+    "[sic] [closure warning]\u2026",
     why="Threatening closure after a single miss can push away a client who would have come back; "
     "the warning is meant for a pattern.",
     opportunities="closure warnings",
