@@ -6,6 +6,7 @@ tests/fixtures/bundles/bundle_policy/policy.toml; each bad value is one small TO
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from auditkit.policy import (
     MissedSessionSection,
     policy_from_dict,
 )
+from auditkit.text import CATEGORIES
 
 POLICIES = Path(__file__).parent / "fixtures" / "policies"
 
@@ -391,3 +393,10 @@ def test_bad_policy_worded_partly_by_python(tmp_path, name):
     message = str(caught.value)
     assert message.startswith(start.format(path=path))
     assert len(message) > len(start.format(path=path)) + 5
+
+
+def test_the_readme_lists_every_phrase_category_a_policy_may_extend():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    paragraph = readme.split("`[phrases]` takes the text categories the rules read: ")[1]
+    listed = re.findall(r"`(\w+)`", paragraph.split("any other key")[0])
+    assert listed == list(CATEGORIES)
