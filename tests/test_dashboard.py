@@ -221,6 +221,16 @@ def test_findings_table_escapes_input_text(result):
 # --- the widget ------------------------------------------------------------------------------
 
 
+def test_findings_table_dates_the_hour_shown_twice_with_its_zone(result):
+    findings = result.findings.head(2).copy()
+    pst = pd.Timestamp("2026-11-01T01:30:00-08:00").tz_convert(findings["at"].dt.tz)
+    findings.loc[0, "at"] = pst  # 01:30 PST, an hour after 01:30 PDT
+    table = findings_html(findings, {})
+    assert '<td class="when">2026-11-01 01:30 PST</td>' in table
+    other = f"{findings['at'].iloc[1]:%Y-%m-%d %H:%M}"
+    assert f'<td class="when">{other}</td>' in table  # any other time as before
+
+
 def test_starts_on_everything(dashboard, result):
     total = len(result.findings)
     assert dashboard.selection == Selection()

@@ -829,6 +829,16 @@ def test_a_call_timed_by_the_phone_system_shows_the_logs_time_beside_it(sample):
     )
 
 
+def test_a_card_dates_a_finding_in_the_hour_shown_twice_with_its_zone(sample):
+    finding = sample.findings[sample.findings["subject_type"] == "appointment"].iloc[0].copy()
+    pst = pd.Timestamp("2026-11-01T01:30:00-08:00").tz_convert(finding["at"].tz)
+    finding["at"] = pst  # 01:30 PST, an hour after 01:30 PDT
+    card = context_html(sample.bundle, finding, {})
+    assert f"appointment <code>{finding['subject_id']}</code> · Sun 2026-11-01 01:30 PST</p>" in (
+        card
+    )
+
+
 def test_every_rules_card_quotes_its_policy_once(sample):
     first = sample.findings.drop_duplicates("rule")
     assert sorted(first["rule"]) == sorted(RULES)

@@ -43,7 +43,7 @@ from auditkit.report import (
     write_report,
 )
 from auditkit.rules import RULES
-from auditkit.rules.base import months_of
+from auditkit.rules.base import dated, month_of, months_of
 from auditkit.validation import Bundle
 
 ALL = "all"  # the month dropdown's value for every month
@@ -197,7 +197,7 @@ def findings_html(
             + shown["severity"]
             + "</span>",
             "rule": shown["rule"] + "<br><small>" + shown["rule"].map(_rule_name) + "</small>",
-            "when": shown["at"].dt.strftime("%Y-%m-%d %H:%M"),
+            "when": dated(shown["at"]),
             "clinician": clinician_labels(shown["staff_id"], names).map(html_text),
             "client": shown["client_id"].map(html_text),
             "record": shown["subject_type"] + " " + shown["subject_id"].map(html_text),
@@ -254,7 +254,7 @@ def _rule_name(code: str) -> str:
 
 def _month_options(result: AuditResult) -> list[tuple[str, str]]:
     months = sorted(
-        set(result.opportunities["month"]) | set(result.findings["at"].dt.strftime("%Y-%m")),
+        set(result.opportunities["month"]) | set(month_of(result.findings["at"]).dropna()),
         reverse=True,
     )
     return [("all months", ALL)] + [

@@ -83,7 +83,7 @@ def clinician_labels(staff: pd.Series, names: Mapping[str, str]) -> pd.Series:
     """Staff ids as `names` (clinician_names) labels them, an id it lacks as itself: a hash
     lookup, where Series.replace would compare the column with each of a health system's
     thousands of names in turn (a second per review-queue card)."""
-    return staff.map(names).fillna(staff)
+    return staff.map(names).astype("str").fillna(staff)  # (all unnamed: float NaN first)
 
 
 def rule_summary(result: AuditResult) -> pd.DataFrame:

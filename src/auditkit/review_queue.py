@@ -39,7 +39,7 @@ from auditkit.reviews import (
     no_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
-from auditkit.rules.base import month_of
+from auditkit.rules.base import month_of, wall_time, with_repeated_zone
 from auditkit.schemas import REVIEWS
 from auditkit.validation import Bundle
 
@@ -115,7 +115,7 @@ def _table(frame: pd.DataFrame, subject: pd.Series | None = None, empty: str = "
 
 
 def _when(times: pd.Series) -> pd.Series:
-    return times.dt.strftime("%a %Y-%m-%d %H:%M").fillna("")
+    return with_repeated_zone(times.dt.strftime("%a %Y-%m-%d %H:%M"), times).fillna("")
 
 
 @dataclass(frozen=True)
@@ -202,9 +202,9 @@ def _record_section(kind: str, record: pd.DataFrame) -> str:
 def _finding_time(at: pd.Timestamp, logged: pd.Series) -> str:
     """When the finding happened; for a logged call the phone system also has, the rule timed
     it by the phone system's clock, so the log's own time is given beside it."""
-    when = f"{at:%a %Y-%m-%d %H:%M}"
+    when = _when(pd.Series([at])).iloc[0]
     if len(logged) and logged.iloc[0].floor("min") != at.floor("min"):
-        when += f" (the phone system's time; logged {logged.iloc[0]:%H:%M})"
+        when += f" (the phone system's time; logged {wall_time(logged.head(1)).iloc[0]})"
     return when
 
 
