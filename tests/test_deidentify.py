@@ -506,6 +506,19 @@ def test_the_bundle_itself_or_a_folder_of_other_files_is_refused(source, tmp_pat
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["notes.txt", "other"]
 
 
+def test_an_extract_inside_the_bundle_is_refused_before_anything_is_written(source, tmp_path):
+    before = sorted(p.name for p in source.path.rglob("*"))
+    with pytest.raises(AuditkitError) as refused:
+        deidentify(source, source.path / "extract", key_file=tmp_path / "k.csv")
+    assert str(refused.value) == (
+        f"The extract folder {(source.path / 'extract').resolve()} is inside the bundle "
+        f"{source.path}: the extract, and its key beside it, would travel with the clinic's "
+        "records wherever the bundle is copied. Choose a folder outside the bundle."
+    )
+    assert sorted(p.name for p in source.path.rglob("*")) == before
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_key_file_that_would_replace_another_file_is_refused(tmp_path, capsys):
     """A key file named by mistake after a bundle table (or any other file) would overwrite it."""
     from auditkit.cli import main

@@ -232,6 +232,12 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
         raise AuditkitError(
             f"The extract folder {folder} is the bundle itself; choose a new, empty folder."
         )
+    if folder.is_relative_to(bundle.path.resolve()):
+        raise AuditkitError(
+            f"The extract folder {folder} is inside the bundle {bundle.path}: the extract, and "
+            "its key beside it, would travel with the clinic's records wherever the bundle is "
+            "copied. Choose a folder outside the bundle."
+        )
     check_folder(folder, "The extract folder")
     if key_file.is_dir():
         raise AuditkitError(
