@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from auditkit.errors import AuditkitError
-from auditkit.output import check_folder, holds_files_of_others, write_atomically, write_csv
+from auditkit.output import (
+    check_folder,
+    holds_files_of_others,
+    iso_times,
+    write_atomically,
+    write_csv,
+)
 from auditkit.policy import Policy
 from auditkit.privacy import known_names, text_scrubber
 from auditkit.schemas import NAME_COLUMNS, STAFF_ROLES, TABLES
@@ -124,8 +130,9 @@ def _row_weeks(frame: pd.DataFrame, shifts: dict[str, pd.Series]) -> pd.Series:
 
 
 def _iso(times: pd.Series) -> pd.Series:
-    """ISO 8601 with the clinic's offset, '2026-03-02T13:00:00-08:00'; blank stays blank."""
-    return times.astype("str").str.replace(" ", "T", n=1, regex=False)
+    """ISO 8601 with the clinic's offset, '2026-03-02T13:00:00-08:00'; blank stays blank.
+    A column at a time (iso_times): str() of each time took 10 of 25 s at 1M appointments."""
+    return iso_times(times).mask(times.isna())
 
 
 # --- text ----------------------------------------------------------------------------------------
