@@ -53,12 +53,13 @@ def test_the_clients_are_not_shown_where_they_would_give_back_the_clients_withou
     # 42 clients, 5 of them without a no-show. The survival summary shows the 37 with one (its
     # legs from the first no-show), so the first line's 42 clients, or a shown share (12 is
     # 28.6%), gave back the 5. The clients are not shown, nor the shares; row "0" is hidden
-    # alone, as the rows from "1" up add up to the 37 anyway.
+    # alone, as the rows from "1" up add up to the 37 anyway. (The top row is "2+": "3+" with
+    # the 73 no-shows of the summary line would say that nobody had more than 3.)
     frame = with_earlier(clients_with({0: 5, 1: 12, 2: 14, 3: 11}))
     assert research.overview(frame) == (
         "115 scheduled appointments, clients suppressed (cells under 11)"
     )
-    expected = per_client([("0", np.nan), ("1", 12), ("2", 14), ("3+", 11)], 42)
+    expected = per_client([("0", np.nan), ("1", 12), ("2+", 25)], 42)
     pd.testing.assert_frame_equal(
         research.no_shows_per_client(frame),
         expected.assign(share=np.nan),
@@ -112,6 +113,19 @@ def test_the_top_row_keeps_its_plus_where_nobody_had_more():
         check_dtype=False,
     )
     assert research.no_shows_per_client(frame, min_cell=0)["no_shows"].iloc[-1] == "3"
+
+
+def test_the_top_row_comes_down_where_its_clients_no_shows_past_it_would_follow():
+    # 57 clients: 10 with none, 12 with 1, 30 with 2, 5 with 3. The 47 with a no-show
+    # (survival) and the 87 no-shows (summary line) are shown. With rows "1" (12) and "2+"
+    # (35), 87 - 12 - 2 x 35 gave back the 5 no-shows past the second. One row lower, past
+    # the first, are those 5 and 35 more. (Row "0", 10, is hidden, and so are the clients.)
+    frame = with_earlier(clients_with({0: 10, 1: 12, 2: 30, 3: 5}))
+    pd.testing.assert_frame_equal(
+        research.no_shows_per_client(frame),
+        per_client([("0", np.nan), ("1+", 47)], 57).assign(share=np.nan),
+        check_dtype=False,
+    )
 
 
 def test_the_summary_hides_events_that_are_one_on_each_listed_day(tmp_path):

@@ -431,24 +431,28 @@ def _totals_shown(frame: pd.DataFrame, counts: pd.Series, min_cell: int) -> list
     return [weights for weights, given in shown if given]
 
 
+def _spanned(known: list[np.ndarray], asked: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Which rows of `asked` (sums of `counts`, as weights) follow from the `known` ones by sums
+    and differences: those in their span. A known sum of 0 says each count in it is 0."""
+    known_rows = np.vstack(known) if known else np.empty((0, len(counts)))
+    none = (known_rows[known_rows @ counts == 0] > 0).any(axis=0)
+    known_rows = np.vstack([known_rows, np.eye(len(counts))[none]])
+    if not len(known_rows):
+        return np.zeros(len(asked), dtype=bool)
+    _, singular, rows = np.linalg.svd(known_rows, full_matrices=False)
+    basis = rows[singular > 1e-9 * singular.max()]
+    return np.abs(asked - asked @ basis.T @ basis).max(axis=1) < 1e-9
+
+
 def _gives_back_small(
     known: list[np.ndarray], hidden: np.ndarray, counts: np.ndarray, min_cell: int
 ) -> bool:
-    """Whether sums and differences of the `known` counts (each as weights on `counts`) give
-    back a hidden one (a row of `hidden`), or two together, that is a small cell: whether it
-    lies in their span. A known count of 0 says each count it weighs is 0: those are known."""
-    known_rows = np.vstack(known) if known else np.empty((0, len(counts)))
-    none = (known_rows[known_rows @ counts == 0] > 0).any(axis=0)
-    known = [*known, *np.eye(len(counts))[none]]
+    """Whether the `known` counts (each as weights on `counts`) give back a hidden one (a row
+    of `hidden`), or two together, that is a small cell (`_spanned`)."""
     pairs = (hidden[:, None, :] + hidden[None, :, :])[np.triu_indices(len(hidden), 1)]
     asked = np.vstack([hidden, pairs])
     small = _below_cell(asked @ counts, min_cell)
-    if not small.any() or not known:
-        return False
-    _, singular, rows = np.linalg.svd(np.vstack(known), full_matrices=False)
-    basis = rows[singular > 1e-9 * singular.max()]
-    residual = asked[small] - asked[small] @ basis.T @ basis
-    return bool((np.abs(residual).max(axis=1) < 1e-9).any())
+    return bool(small.any() and _spanned(known, asked[small], counts).any())
 
 
 def _row_weights(counts: pd.Series, top: int) -> np.ndarray:
@@ -523,6 +527,31 @@ def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.
     most = int(counts.to_numpy().nonzero()[0].max())
     at_least = counts[::-1].cumsum()[::-1][: most + 1]  # clients with k or more no-shows
     top = int(at_least.index[at_least >= min_cell].max()) if (at_least >= min_cell).any() else 0
+    known = _totals_shown(frame, counts, min_cell)
+    while True:
+        table = _per_client_table(counts, top, most, known, min_cell)
+        # The top row's clients' no-shows past `top`: 0 to min_cell - 1 of them must not follow
+        # from the rows shown (with the totals), as they would where the ones below it show;
+        # one row lower they are at least its min_cell clients more.
+        past = np.maximum(counts.index.to_numpy() - top, 0)[None, :]
+        shown = _row_weights(counts, top)[~table["suppressed"].to_numpy(bool)]
+        if (
+            top == 0
+            or min_cell <= 0
+            or past @ counts >= min_cell
+            or not _spanned([*known, *shown], past, counts.to_numpy())[0]
+            or _spanned(known, past, counts.to_numpy())[0]  # lower, they would still follow
+        ):
+            return table
+        top -= 1
+
+
+def _per_client_table(
+    counts: pd.Series, top: int, most: int, known: list[np.ndarray], min_cell: int
+) -> pd.DataFrame:
+    """`no_shows_per_client`'s table with its top row at `top`, suppressed against the `known`
+    totals."""
+    at_least = counts[::-1].cumsum()[::-1]
     clients = pd.concat([counts[:top], at_least[[top]]])
     labels = [*map(str, range(top)), f"{top}+" if top < most or min_cell > 0 else str(top)]
     shown = _clients_shown(counts, min_cell)
@@ -545,7 +574,7 @@ def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.
             force=table["no_shows"].isin(more),
         ),
         lambda _table: weights,
-        _totals_shown(frame, counts, min_cell),
+        known,
         np.empty((0, len(counts))),
         counts,
         min_cell,
