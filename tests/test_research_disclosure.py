@@ -151,6 +151,14 @@ def test_the_curve_stops_before_a_step_with_few_censored_before_it(tmp_path):
     assert result.summary[["clients", "events", "censored"]].values.tolist() == [[47, 33, 14]]
 
 
+def test_a_leg_without_events_has_a_summary_and_no_steps(tmp_path):
+    # 25 clients miss again on day 37, only 19 days before the end of data: none of them is a
+    # dropout, so the leg has no step at all, and its 29 clients are all censored.
+    result = research.survival(life_bundle(tmp_path, {37: 25}, {26: 3, 39: 1}))
+    assert result.table.empty
+    assert result.summary[["clients", "events", "censored"]].values.tolist() == [[29, 0, 29]]
+
+
 def test_a_left_out_level_does_not_name_its_appointments():
     # T3's 5 kept appointments are a small cell; T1 (40, all kept) is its complement. The
     # regression leaves T1 out (one outcome), and its note said "40 appointments, 0%": with

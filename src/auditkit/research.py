@@ -832,14 +832,15 @@ def _suppress_km(
     bare = table["leg"].isin(summed) & ~table.groupby("leg")["suppressed"].transform("any")
     smallest = table[bare].sort_values("events", kind="stable").groupby("leg").head(1).index
     left = counts["at_risk"] - counts["events"]  # still at risk after the step
-    clients = legs.map(exact.set_index("leg")["clients"])
+    totals = exact.set_index("leg")[["clients", "events"]].astype("float64")
+    clients = legs.map(totals["clients"]).astype("float64")  # float: a leg may have no steps
     censored_before = left.groupby(legs).shift().fillna(clients) - counts["at_risk"]
     stopped = (
         table["suppressed"] | table.index.isin(smallest) | _below_cell(censored_before, min_cell)
     )
     stopped = stopped.groupby(legs).cummax()
     events_after = (
-        legs.map(exact.set_index("leg")["events"]) - counts["events"].groupby(legs).cumsum()
+        legs.map(totals["events"]).astype("float64") - counts["events"].groupby(legs).cumsum()
     )
     told = legs.isin(summary.loc[summary["events"].notna(), "leg"])  # the reader knows them
     end = ~_below_cell(left, min_cell) & ~(told & _below_cell(left - events_after, min_cell))
