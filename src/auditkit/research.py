@@ -49,19 +49,29 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
   notebook's first line (appointments without a value are a "(not known)" level, so they do
   add up), the clients-per-count table to the clients, and each survival leg's events to its
   summary row, so all of them get it.
-- **Across outputs**: `no_show_after_k`'s no-shows at k = 0, 1, 2 are running totals of
-  `no_shows_per_client`, so it shows them only where that table already gives them; the
-  survival summary's legs share clients and are suppressed together; the explorer suppresses
-  what the months outside its range would give back against the full range.
+- **Across outputs**: `overview` (the first line) leaves the clients out where, less the
+  survival summary's clients with a no-show, they give back a small count of clients with none.
+  `no_shows_per_client` and `no_show_after_k` are sums over the clients by their number of
+  no-shows, as are the clients, the clients with a no-show and the summary line's no-shows, so
+  rows are hidden until no sum or difference of what is shown gives a small hidden count back
+  (`_gives_back_small`), and the top row keeps its "+" and comes down where its clients'
+  no-shows past it would follow. The explorer by earlier no-shows over every month is
+  `no_show_after_k`'s table; the survival summary's legs share clients and are suppressed
+  together, and it hides events that are one on each day the Kaplan–Meier table lists; the
+  explorer suppresses what the months outside its range would give back against the full
+  range; the regression's notes give no count of a level or of the rows left out.
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
-  of its own; each survival curve stops at its first suppressed step, since survival and its
-  standard error there (or across a hidden run) give the step's counts back.
+  of its own; each survival curve, and the counts of its steps, stop at its first suppressed
+  step, since survival and its standard error there (or across a hidden run) give the step's
+  counts back, and before a step with few censored since the one before.
 - **Life tables** need no suppression: `life_table` merges intervals of days until each one's
   events and censored are 0 or at least min_cell, so every count worked out from them is too,
   and until nothing small follows from them against the Kaplan–Meier table.
 
 Not protected: differences between two explorer views of partial month ranges (the explorer is
-for exploring; share one view), and tables made by hand from `appointment_frame`.
+for exploring; share one view), the repeat no-shows (the summary line's no-shows less the
+clients with a no-show), and tables made by hand from `appointment_frame`
+(docs/deidentification.md lists each).
 
 `min_cell=0` (or `suppress=False` on the explorer) gives the exact numbers, for a researcher who
 holds the extract and needs them for analysis; never share those.
@@ -968,8 +978,8 @@ def survival(
     small clinic that can be the first step: then no curve is shown, only the summary (and
     `life_table` groups the days into intervals that can be shown). A summary row with a small
     events or censored count hides both and its median, and legs that share clients are hidden
-    together. Consecutive at-risk counts still give events plus censored between two shown
-    steps, as in any number-at-risk table."""
+    together. The curve also stops before a step with few censored since the one before (its
+    at risk, against the one before, would give them back)."""
     legs = _leg_times(bundle, follow_up_days, marker)
     if legs is None:
         empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
