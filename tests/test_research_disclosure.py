@@ -49,6 +49,40 @@ def test_the_explorer_by_earlier_no_shows_hides_what_no_show_after_k_hides():
     )
 
 
+FEBRUARY = [("DBT", 200, 31), ("assessment", 11, 0), ("individual", 650, 110), ("intake", 26, 0)]
+
+
+def test_a_month_range_does_not_hide_a_group_behind_one_with_no_no_shows():
+    # January: DBT 20 (3 no-shows), individual 100 (20), intake 2 (0); February: DBT 200 (31),
+    # assessment 11 (0), individual 650 (110), intake 26 (0). All of it is shown. February
+    # alone hides DBT and intake, as January would give their 3 no-shows and 2 appointments
+    # back. But intake had no no-show in the full view, so none in February: the hidden pair's
+    # no-shows, 141 - 0 - 110 = 31, were DBT's, and 34 - 31 the 3 of January. Individual goes
+    # too now.
+    frame = pd.concat(
+        [
+            grouped("service", [("DBT", 20, 3), ("individual", 100, 20), ("intake", 2, 0)]),
+            grouped("service", FEBRUARY, month="2026-02"),
+        ],
+        ignore_index=True,
+    )
+    explorer = research.NoShowExplorer(frame.assign(weekday="Monday"))
+    explorer.grouping.value = "service"
+    assert not explorer.rates["suppressed"].any()
+    explorer.months.value = ("2026-02", "2026-02")
+    assert_rates(
+        explorer.rates,
+        "service",
+        [
+            ("DBT", None, None),
+            ("assessment", 11, 0),
+            ("individual", None, None),
+            ("intake", None, None),
+        ],
+    )
+    assert explorer.summary.value.startswith("<b>887</b> scheduled appointments, <b>141</b>")
+
+
 def test_the_clients_are_not_shown_where_they_would_give_back_the_clients_without_a_no_show():
     # 42 clients, 5 of them without a no-show. The survival summary shows the 37 with one (its
     # legs from the first no-show), so the first line's 42 clients, or a shown share (12 is

@@ -214,6 +214,7 @@ def _suppress(
     within: str | pd.Series | None = None,
     force: pd.Series | np.ndarray | None = None,
     additive: Sequence[str] = (),
+    known_zero: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`table` with a `suppressed` column and its `hidden` columns NaN on suppressed rows.
 
@@ -223,7 +224,9 @@ def _suppress(
     shown elsewhere, as do the `additive` checked counts, more rows are hidden until the totals
     less the rows shown give nothing small back (`_gives_back`): a row at a time, the smallest
     `complement_by` that makes its group safe, else the smallest (a non-zero one before a
-    zero: a hidden zero hides nothing a reader could not guess)."""
+    zero: a hidden zero hides nothing a reader could not guess). A hidden count `known_zero`
+    says another output shows to be 0 (a column of it per summed count) hides nothing either,
+    so it does not count as a hidden row of its column."""
     small = _small(checked, min_cell)
     if force is not None and min_cell > 0:
         small |= np.asarray(force, dtype=bool)
@@ -232,30 +235,35 @@ def _suppress(
     within = table[within] if isinstance(within, str) else within
     groups = pd.Series(0 if within is None else within, index=table.index)
     sums = checked[list(dict.fromkeys([complement_by, *additive]))]
+    unknown = ~(pd.DataFrame(False, sums.index, sums.columns) if known_zero is None else known_zero)
+    unknown = unknown.reindex(index=sums.index, columns=sums.columns, fill_value=True)
     while True:
         hidden_sums = sums.mul(small.to_numpy(), axis=0).groupby(groups).transform("sum")
-        hidden_rows = small.groupby(groups).transform("sum")
+        hidden_rows = unknown.mul(small.to_numpy(), axis=0).groupby(groups).transform("sum")
         unsafe = _gives_back(hidden_sums, hidden_rows, min_cell)
         candidates = _smallest_first(table.loc[unsafe & ~small, [complement_by]], complement_by)
         if candidates.empty:
             return _hide(table, hidden, small)
         at = candidates.index
-        after = _gives_back(hidden_sums.loc[at] + sums.loc[at], hidden_rows[at] + 1, min_cell)
+        after = _gives_back(
+            hidden_sums.loc[at] + sums.loc[at], hidden_rows.loc[at] + unknown.loc[at], min_cell
+        )
         best = candidates.assign(unsafe=after).sort_values("unsafe", kind="stable")
         small |= table.index.isin(best.groupby(groups[at], sort=False).head(1).index)
 
 
-def _gives_back(hidden_sums: pd.DataFrame, hidden_rows: pd.Series, min_cell: int) -> pd.Series:
+def _gives_back(hidden_sums: pd.DataFrame, hidden_rows: pd.DataFrame, min_cell: int) -> pd.Series:
     """Whether a group's hidden rows follow from its totals less its shown rows: one row alone
-    (the difference is its count), a hidden sum that is a small cell itself (3 no-shows on
-    Mondays and Wednesdays together), or as many hidden rows as the first sum's count, each
-    counting at least one (11 events on 11 listed days: 1 each; assumed whenever the sum is no
-    larger, which can only hide more)."""
-    first = hidden_sums.iloc[:, 0]
-    return (hidden_rows > 0) & (
-        (hidden_rows == 1)
+    in a sum (the difference is its count; `hidden_rows` counts, per sum, the hidden rows not
+    known to be 0), a hidden sum that is a small cell itself (3 no-shows on Mondays and
+    Wednesdays together), or as many hidden rows as the first sum's count, each counting at
+    least one (11 events on 11 listed days: 1 each; assumed whenever the sum is no larger,
+    which can only hide more)."""
+    first, rows = hidden_sums.iloc[:, 0], hidden_rows.iloc[:, 0]
+    return (hidden_rows.max(axis=1) > 0) & (
+        (hidden_rows == 1).any(axis=1)
         | _below_cell(hidden_sums, min_cell).any(axis=1)
-        | ((first > 0) & (first <= hidden_rows))
+        | ((first > 0) & (first <= rows))
     )
 
 
@@ -355,6 +363,7 @@ def no_show_rates(
     *,
     min_cell: int = MIN_CELL,
     also: Collection[str] = (),
+    within: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
     with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
@@ -366,7 +375,10 @@ def no_show_rates(
     no-shows or kept appointments has NaN counts, rate and interval and `suppressed` True, with
     complementary suppression, as the levels add up to the totals the notebook shows. Levels
     named in `also` are suppressed too: their counts would follow from another output.
-    `min_cell=0` gives every count, for analysis on the extract only."""
+    `within` is this table (exact) for a range these appointments are part of, whose view a
+    reader may have seen: a level with no no-shows, or none kept, there has none here either,
+    so hiding that count hides nothing. `min_cell=0` gives every count, for analysis on the
+    extract only."""
     grouped = frame.groupby(_with_not_known(frame[by]), observed=True, sort=True)["no_show"]
     rates = pd.DataFrame({"scheduled": grouped.size(), "no_shows": grouped.sum()})
     rates["rate"] = rates["no_shows"] / rates["scheduled"]
@@ -376,6 +388,7 @@ def no_show_rates(
         rates.index = rates.index.astype("str")
     rates = rates.rename_axis(by).reset_index()
     hidden = ["scheduled", "no_shows", "rate", "ci_low", "ci_high"]
+    outer = None if within is None else _checked(within.set_index(by)).reindex(rates[by])
     return _suppress(
         rates,
         _checked(rates),
@@ -384,6 +397,7 @@ def no_show_rates(
         complement_by="scheduled",
         force=rates[by].isin(also),
         additive=["no_shows", "kept"],
+        known_zero=None if outer is None else outer.eq(0).set_axis(rates.index),
     )
 
 
@@ -1629,7 +1643,8 @@ class NoShowExplorer:
             after_k = no_show_after_k(chosen, min_cell=self.min_cell)
             self.rates = after_k.rename(columns={"k": "earlier"})
         else:
-            self.rates = no_show_rates(chosen, by, min_cell=self.min_cell, also=also)
+            whole = None if left_out.empty else no_show_rates(self.frame, by, min_cell=0)
+            self.rates = no_show_rates(chosen, by, min_cell=self.min_cell, also=also, within=whole)
         scheduled, missed = len(chosen), int(chosen["no_show"].sum())
         totals = _checked(pd.DataFrame({"scheduled": [scheduled], "no_shows": [missed]}))
         left = _checked(
