@@ -1582,7 +1582,8 @@ class NoShowExplorer:
     Small cells are suppressed in `rates`, the table, the chart and the summary line (its totals
     are what the groups add up to, hence the complementary suppression in `no_show_rates`), and
     a group or the summary line is suppressed too when the months outside the range hold a small
-    cell there, as the full range's view less this one would give it back. Two views of partial
+    cell there, as the full range's view less this one would give it back (and a count the full
+    range shows to be 0 is no complement: it is 0 in the range too). Two views of partial
     ranges can still be differenced (Jan-Mar less Jan-Feb is March): no set of views can be
     protected against every difference, so each view is for exploring, and one exported view
     is what suppression protects. `suppress=False` (or `min_cell=0`) shows exact numbers, for
