@@ -364,3 +364,34 @@ def attack(bundle: Bundle, min_cell: int = MIN_CELL, groupings=tuple(research.GR
     _legs(system, shown, life, legs.times, links)
     _regression(system, research.logistic_regression(frame, min_cell=min_cell).notes, frame)
     return found + system.leaks(min_cell)
+
+
+def attack_month_range(bundle: Bundle, by: str, first: str, last: str, min_cell: int = MIN_CELL):
+    """The leaks in the explorer's view of the months `first` to `last` grouped `by`, beside
+    its view of every month: each group's cell in the range is part of its full one, and the
+    months left out are the difference."""
+    frame = research.appointment_frame(bundle)
+    system = System()
+    explorer = research.NoShowExplorer(frame, min_cell=min_cell)
+    explorer.grouping.value = by
+    full = explorer.rates
+    totals = (len(frame), int(frame["no_show"].sum()))
+    _rates(system, by, full, research.no_show_rates(frame, by, min_cell=0), by, totals, "full")
+    explorer.months.value = (first, last)
+    inside = frame[frame["month"].between(first, last)]
+    truth = research.no_show_rates(inside, by, min_cell=0)
+    told = "suppressed" not in explorer.summary.value
+    part = (len(inside), int(inside["no_show"].sum())) if told else (None, None)
+    _rates(system, f"in {by}", explorer.rates, truth, by, part, "range")
+    for level in truth[by]:
+        s_in, x_in = system.names[f"s:in {by}[{level}]"], system.names[f"x:in {by}[{level}]"]
+        s, x = system.names[f"s:{by}[{level}]"], system.names[f"x:{by}[{level}]"]
+        outside = {
+            "appointments": {s: 1.0, s_in: -1.0},
+            "no-shows": {x: 1.0, x_in: -1.0},
+            "kept": {s: 1.0, s_in: -1.0, x: -1.0, x_in: 1.0},
+        }
+        for what, coefs in outside.items():
+            system.not_below(coefs, 0, f"outside {level} {what}")
+            system.ask(f"outside the range {by}[{level}] {what}", coefs)
+    return system.leaks(min_cell)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from disclosure_attack import attack
+from disclosure_attack import attack, attack_month_range
 from test_research import (
     assert_rates,
     clients_with,
@@ -276,6 +276,16 @@ def test_no_small_count_follows_from_a_generated_clinics_outputs(sample_clinics)
     assert {name: attack(bundle) for name, bundle in sample_clinics.items()} == {
         name: [] for name in sample_clinics
     }
+
+
+@pytest.mark.parametrize("by", ["weekday", "clinician", "service", "lead_time"])
+def test_no_small_count_follows_from_a_month_range_beside_every_month(sample_clinics, by):
+    bundle = sample_clinics["sample 40 seed 1"]
+    months = sorted(research.appointment_frame(bundle)["month"].unique())
+    ranges = [(months[1], months[-2]), (months[-1], months[-1]), (months[0], months[5])]
+    assert {
+        (first, last): attack_month_range(bundle, by, first, last) for first, last in ranges
+    } == {(first, last): [] for first, last in ranges}
 
 
 @pytest.mark.parametrize(
