@@ -529,7 +529,8 @@ def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.
     The top row is top-coded: "k+" for the largest k that at least min_cell clients reached,
     since the one client with 15 no-shows would be a cell of their own even when suppressed;
     it has its "+" even where nobody had more, as knowing the most would let the no-shows of
-    the summary line give rows back.
+    the summary line give rows back, and it comes down a count where its clients' no-shows
+    past it would follow from the rows shown and the totals and be under min_cell.
     Counts of 1 to min_cell - 1 clients are suppressed, with complementary suppression: the rows
     add up to the clients `overview` shows, and those from "1" up to the clients with a no-show
     the survival summary shows. Where the clients with none are a small cell, `overview` does
