@@ -104,6 +104,11 @@ def test_the_clients_are_not_shown_where_they_would_give_back_the_clients_withou
         "133 scheduled appointments, 48 clients"
     )
     assert research.overview(frame, min_cell=0) == "115 scheduled appointments, 42 clients"
+    # A clinic of 7 appointments: the first line said "7 scheduled appointments".
+    tiny = with_earlier(clients_with({0: 3, 1: 2}))
+    assert research.overview(tiny) == (
+        "Fewer than 11 scheduled appointments, clients suppressed (cells under 11)"
+    )
 
 
 def test_after_k_hides_rows_the_summary_lines_no_shows_would_give_back():
