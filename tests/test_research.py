@@ -465,7 +465,7 @@ def test_regression_pools_leaves_out_and_folds_what_it_cannot_estimate(generated
     model = logistic_regression(generated)
     notes = "\n".join(model.notes)
     # Intakes and assessments are never missed in the generated clinic: no finite coefficient.
-    assert "service intake: 129 appointments, 0% no-shows; left out" in notes
+    assert "service intake: 0% no-shows; left out" in notes
     # The DBT group is led only by the program director, who leads nothing else: folded, and
     # the notes say where its effect went, as the table has no row for it.
     director = generated.loc[generated["service"] == "DBT skills group", "clinician"].unique()
@@ -688,10 +688,11 @@ def test_no_shows_per_client_top_codes_the_tail_and_suppresses_small_counts():
 
 def test_the_complementary_cell_is_not_a_zero():
     # Hiding the empty "1" row would hide nothing: the next smallest non-zero row (12) goes.
+    # The top row says "3+" though nobody had more (test_research_disclosure says why).
     frame = clients_with({0: 15, 2: 4, 3: 12})
     pd.testing.assert_frame_equal(
         no_shows_per_client(frame),
-        per_client([("0", 15), ("1", 0), ("2", np.nan), ("3", np.nan)], 31),
+        per_client([("0", 15), ("1", 0), ("2", np.nan), ("3+", np.nan)], 31),
         check_dtype=False,
     )
 
@@ -876,6 +877,9 @@ def test_survival_steps_do_not_add_up_to_events_the_summary_hides(tmp_path):
     )
 
 
+ONE_DAY_EACH = np.ones(3)  # each leg's events on a single day: never one a day
+
+
 def summary_of(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
     """A survival summary of (clients, events, censored) for the three legs in order."""
     frame = pd.DataFrame(rows, columns=["clients", "events", "censored"])
@@ -887,23 +891,29 @@ def test_the_legs_that_share_clients_are_suppressed_together():
     # The sample's walkthrough: 34 clients, 14 warned, 1 warned client dropped out, 6 dropped
     # out in all. Legs 2 and 3 hide their events and censored; their clients (14, the first
     # leg's events; 34, the first leg's clients) are shown, as the first leg shows them anyway.
-    summary = _suppress_summary(summary_of([(34, 14, 20), (14, 1, 13), (34, 6, 28)]), MIN_CELL)
+    summary = _suppress_summary(
+        summary_of([(34, 14, 20), (14, 1, 13), (34, 6, 28)]), MIN_CELL, ONE_DAY_EACH
+    )
     assert summary["clients"].tolist() == [34, 14, 34]
     assert summary["events"].tolist() == pytest.approx([14, np.nan, np.nan], nan_ok=True)
     assert summary["censored"].tolist() == pytest.approx([20, np.nan, np.nan], nan_ok=True)
     assert summary["suppressed"].tolist() == [False, True, True]
     # 5 of 20 never warned: the first leg hides its events, so the second leg's clients (the
     # same 15) and with them its whole row go too.
-    summary = _suppress_summary(summary_of([(20, 15, 5), (15, 12, 3), (20, 25, 0)]), MIN_CELL)
+    summary = _suppress_summary(
+        summary_of([(20, 15, 5), (15, 12, 3), (20, 25, 0)]), MIN_CELL, ONE_DAY_EACH
+    )
     assert summary["clients"].tolist() == pytest.approx([20, np.nan, 20], nan_ok=True)
     assert summary["events"].tolist() == pytest.approx([np.nan, np.nan, 25], nan_ok=True)
     assert summary["suppressed"].tolist() == [True, True, False]
     # 12 warned clients dropped out of 15 dropouts: the 3 never warned are the third leg's
     # events less the second's, so the second leg's events go.
-    summary = _suppress_summary(summary_of([(40, 20, 20), (20, 12, 8), (40, 15, 25)]), MIN_CELL)
+    summary = _suppress_summary(
+        summary_of([(40, 20, 20), (20, 12, 8), (40, 15, 25)]), MIN_CELL, ONE_DAY_EACH
+    )
     assert summary["events"].tolist() == pytest.approx([20, np.nan, 15], nan_ok=True)
     assert summary["suppressed"].tolist() == [False, True, False]
-    exact = _suppress_summary(summary_of([(20, 15, 5), (15, 12, 3), (20, 25, 0)]), 0)
+    exact = _suppress_summary(summary_of([(20, 15, 5), (15, 12, 3), (20, 25, 0)]), 0, ONE_DAY_EACH)
     assert not exact["suppressed"].any()
     assert exact["events"].tolist() == [15, 12, 25]
 
@@ -1024,16 +1034,17 @@ def test_life_table_merges_intervals_until_every_count_is_shareable(tmp_path):
 
 
 def test_life_table_shows_nothing_where_no_interval_is_safe(tmp_path):
-    # 11 dropouts, one a day on days 0 to 10, and 11 censored at 30 days. The summary shows 11
-    # and 11, but any interval holding events holds as many as the days the Kaplan–Meier table
-    # lists for them: 1 a day. Even the whole follow-up as one interval would say so.
+    # 11 dropouts, one a day on days 0 to 10, and 11 censored at 30 days. Any interval holding
+    # events holds as many as the days the Kaplan–Meier table lists for them: 1 a day. Even the
+    # whole follow-up as one interval would say so, and so would the summary's 11 events: it
+    # hides them, so the leg is not shown.
     ones = {day: 1 for day in range(11)}
     result = life_table(life_bundle(tmp_path / "a", ones, {30: 11}), width_days=7)
     assert result.table.empty
-    assert result.summary["suppressed"].tolist() == [False]
+    assert result.summary["suppressed"].tolist() == [True]
     assert result.notes[-1] == (
-        "first no-show → dropout: not shown: even one interval over the whole follow-up would "
-        "give back a count under 11."
+        "first no-show → dropout: not shown, as its summary row is suppressed (the life table's "
+        "totals would give it back)."
     )
     # One more dropout on day 0: 12 events on 11 days, no day's count follows. [0, 14) holds
     # them all; the empty weeks after it are shown as they are (0 counts nobody).
@@ -1068,15 +1079,19 @@ def test_life_table_gives_nothing_back_against_the_kaplan_meier_steps(tmp_path):
         std_err=[0.0, 11 / 36 * math.sqrt(25 / (36 * 11))],
     )
     assert_life(result.table, expected)
-    # 12 dropouts on day 0 and 12 on day 8, both shown steps, and 3 censored on day 7: at risk
-    # on day 7 (26) less at risk on day 8 (23) would be those 3, so no interval may start on
-    # day 7, and the censored at 30 days make [7, ...) the only other choice: one interval.
+    # 12 dropouts on day 0 and 12 on day 8, and 3 censored on day 7: day 0's at risk less its
+    # events (26) less day 8's at risk (23) would be those 3, so the Kaplan–Meier table stops
+    # before day 8, and the week from day 7 holds its 12 events and 14 censored.
     bundle = life_bundle(tmp_path / "b", {0: 12, 8: 12}, {7: 3, 30: 11})
     steps = survival(bundle).table
-    assert steps[["days", "at_risk", "events"]].values.tolist() == [[0, 38, 12], [8, 23, 12]]
+    assert steps[["days", "at_risk", "events"]].fillna(-1).values.tolist() == [
+        [0, 38, 12],
+        [8, -1, -1],
+    ]
     table = life_table(bundle, width_days=7).table
     assert table[["interval", "at_risk", "events", "censored"]].values.tolist() == [
-        ["0+", 38, 24, 14]
+        ["0-6", 38, 12, 0],
+        ["7+", 26, 12, 14],
     ]
     # 12 dropouts on day 8, a shown step (26 at risk), 11 censored on day 2, 3 on day 10 and 11
     # on day 30. Fortnights would show 0-13 (37 at risk, 12 events, 14 censored) and 11 at risk
@@ -1294,7 +1309,7 @@ def test_regression_notes_write_small_counts_in_words_and_pool_below_the_thresho
         model.notes
     )
     assert (
-        "clinician other (pooled): fewer than 11 appointments, 0% no-shows; left out (a level "
+        "clinician other (pooled): 0% no-shows; left out (a level "
         "with one outcome has no finite coefficient)."
     ) in model.notes
     assert not {"X", "Y"} & set("".join(model.table["term"]))

@@ -49,19 +49,29 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
   notebook's first line (appointments without a value are a "(not known)" level, so they do
   add up), the clients-per-count table to the clients, and each survival leg's events to its
   summary row, so all of them get it.
-- **Across outputs**: `no_show_after_k`'s no-shows at k = 0, 1, 2 are running totals of
-  `no_shows_per_client`, so it shows them only where that table already gives them; the
-  survival summary's legs share clients and are suppressed together; the explorer suppresses
-  what the months outside its range would give back against the full range.
+- **Across outputs**: `overview` (the first line) leaves the clients out where, less the
+  survival summary's clients with a no-show, they give back a small count of clients with none.
+  `no_shows_per_client` and `no_show_after_k` are sums over the clients by their number of
+  no-shows, as are the clients, the clients with a no-show and the summary line's no-shows, so
+  rows are hidden until no sum or difference of what is shown gives a small hidden count back
+  (`_gives_back_small`), and the top row keeps its "+" and comes down where its clients'
+  no-shows past it would follow. The explorer by earlier no-shows over every month is
+  `no_show_after_k`'s table; the survival summary's legs share clients and are suppressed
+  together, and it hides events that are one on each day the Kaplan–Meier table lists; the
+  explorer suppresses what the months outside its range would give back against the full
+  range; the regression's notes give no count of a level or of the rows left out.
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
-  of its own; each survival curve stops at its first suppressed step, since survival and its
-  standard error there (or across a hidden run) give the step's counts back.
+  of its own; each survival curve, and the counts of its steps, stop at its first suppressed
+  step, since survival and its standard error there (or across a hidden run) give the step's
+  counts back, and before a step with few censored since the one before.
 - **Life tables** need no suppression: `life_table` merges intervals of days until each one's
   events and censored are 0 or at least min_cell, so every count worked out from them is too,
   and until nothing small follows from them against the Kaplan–Meier table.
 
 Not protected: differences between two explorer views of partial month ranges (the explorer is
-for exploring; share one view), and tables made by hand from `appointment_frame`.
+for exploring; share one view), the repeat no-shows (the summary line's no-shows less the
+clients with a no-show), and tables made by hand from `appointment_frame`
+(docs/deidentification.md lists each).
 
 `min_cell=0` (or `suppress=False` on the explorer) gives the exact numbers, for a researcher who
 holds the extract and needs them for analysis; never share those.
@@ -201,50 +211,59 @@ def _suppress(
     *,
     min_cell: int,
     complement_by: str | None = None,
-    within: str | None = None,
+    within: str | pd.Series | None = None,
     force: pd.Series | np.ndarray | None = None,
     additive: Sequence[str] = (),
+    known_zero: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`table` with a `suppressed` column and its `hidden` columns NaN on suppressed rows.
 
     A row is suppressed when any of its `checked` counts is between 1 and min_cell - 1, or
     `force` says so (a cell another output would give back by difference). With
-    `complement_by`, whose rows (per `within` group) add up to a total shown elsewhere, as do
-    the `additive` checked counts, more rows are hidden until the totals less the rows shown
-    give nothing small back (`_gives_back`): a row at a time, the smallest `complement_by`
-    that makes its group safe, else the smallest (a non-zero one before a zero: a hidden zero
-    hides nothing a reader could not guess)."""
+    `complement_by`, whose rows (per `within` group: a column, or the groups) add up to a total
+    shown elsewhere, as do the `additive` checked counts, more rows are hidden until the totals
+    less the rows shown give nothing small back (`_gives_back`): a row at a time, the smallest
+    `complement_by` that makes its group safe, else the smallest (a non-zero one before a
+    zero: a hidden zero hides nothing a reader could not guess). A hidden count `known_zero`
+    says another output shows to be 0 (a column of it per summed count) hides nothing either,
+    so it does not count as a hidden row of its column."""
     small = _small(checked, min_cell)
     if force is not None and min_cell > 0:
         small |= np.asarray(force, dtype=bool)
     if complement_by is None or not small.any():
         return _hide(table, hidden, small)
-    groups = pd.Series(table[within] if within else 0, index=table.index)
+    within = table[within] if isinstance(within, str) else within
+    groups = pd.Series(0 if within is None else within, index=table.index)
     sums = checked[list(dict.fromkeys([complement_by, *additive]))]
+    unknown = ~(pd.DataFrame(False, sums.index, sums.columns) if known_zero is None else known_zero)
+    unknown = unknown.reindex(index=sums.index, columns=sums.columns, fill_value=True)
     while True:
         hidden_sums = sums.mul(small.to_numpy(), axis=0).groupby(groups).transform("sum")
-        hidden_rows = small.groupby(groups).transform("sum")
+        hidden_rows = unknown.mul(small.to_numpy(), axis=0).groupby(groups).transform("sum")
         unsafe = _gives_back(hidden_sums, hidden_rows, min_cell)
         candidates = _smallest_first(table.loc[unsafe & ~small, [complement_by]], complement_by)
         if candidates.empty:
             return _hide(table, hidden, small)
         at = candidates.index
-        after = _gives_back(hidden_sums.loc[at] + sums.loc[at], hidden_rows[at] + 1, min_cell)
+        after = _gives_back(
+            hidden_sums.loc[at] + sums.loc[at], hidden_rows.loc[at] + unknown.loc[at], min_cell
+        )
         best = candidates.assign(unsafe=after).sort_values("unsafe", kind="stable")
         small |= table.index.isin(best.groupby(groups[at], sort=False).head(1).index)
 
 
-def _gives_back(hidden_sums: pd.DataFrame, hidden_rows: pd.Series, min_cell: int) -> pd.Series:
+def _gives_back(hidden_sums: pd.DataFrame, hidden_rows: pd.DataFrame, min_cell: int) -> pd.Series:
     """Whether a group's hidden rows follow from its totals less its shown rows: one row alone
-    (the difference is its count), a hidden sum that is a small cell itself (3 no-shows on
-    Mondays and Wednesdays together), or as many hidden rows as the first sum's count, each
-    counting at least one (11 events on 11 listed days: 1 each; assumed whenever the sum is no
-    larger, which can only hide more)."""
-    first = hidden_sums.iloc[:, 0]
-    return (hidden_rows > 0) & (
-        (hidden_rows == 1)
+    in a sum (the difference is its count; `hidden_rows` counts, per sum, the hidden rows not
+    known to be 0), a hidden sum that is a small cell itself (3 no-shows on Mondays and
+    Wednesdays together), or as many hidden rows as the first sum's count, each counting at
+    least one (11 events on 11 listed days: 1 each; assumed whenever the sum is no larger,
+    which can only hide more)."""
+    first, rows = hidden_sums.iloc[:, 0], hidden_rows.iloc[:, 0]
+    return (hidden_rows.max(axis=1) > 0) & (
+        (hidden_rows == 1).any(axis=1)
         | _below_cell(hidden_sums, min_cell).any(axis=1)
-        | ((first > 0) & (first <= hidden_rows))
+        | ((first > 0) & (first <= rows))
     )
 
 
@@ -344,6 +363,7 @@ def no_show_rates(
     *,
     min_cell: int = MIN_CELL,
     also: Collection[str] = (),
+    within: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
     with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
@@ -355,7 +375,10 @@ def no_show_rates(
     no-shows or kept appointments has NaN counts, rate and interval and `suppressed` True, with
     complementary suppression, as the levels add up to the totals the notebook shows. Levels
     named in `also` are suppressed too: their counts would follow from another output.
-    `min_cell=0` gives every count, for analysis on the extract only."""
+    `within` is this table (exact) for a range these appointments are part of, whose view a
+    reader may have seen: a level with no no-shows, or none kept, there has none here either,
+    so hiding that count hides nothing. `min_cell=0` gives every count, for analysis on the
+    extract only."""
     grouped = frame.groupby(_with_not_known(frame[by]), observed=True, sort=True)["no_show"]
     rates = pd.DataFrame({"scheduled": grouped.size(), "no_shows": grouped.sum()})
     rates["rate"] = rates["no_shows"] / rates["scheduled"]
@@ -365,6 +388,7 @@ def no_show_rates(
         rates.index = rates.index.astype("str")
     rates = rates.rename_axis(by).reset_index()
     hidden = ["scheduled", "no_shows", "rate", "ci_low", "ci_high"]
+    outer = None if within is None else _checked(within.set_index(by)).reindex(rates[by])
     return _suppress(
         rates,
         _checked(rates),
@@ -373,51 +397,129 @@ def no_show_rates(
         complement_by="scheduled",
         force=rates[by].isin(also),
         additive=["no_shows", "kept"],
+        known_zero=None if outer is None else outer.eq(0).set_axis(rates.index),
     )
 
 
-def _known_from_per_client(frame: pd.DataFrame, min_cell: int) -> dict[str, bool]:
-    """Which of `no_show_after_k`'s no-show counts `no_shows_per_client` already gives.
-
-    Row k < 3 counts the clients with at least c = k + 1 no-shows: the sum of the per-client
-    rows from c up, known when all of those rows are shown or all rows below c are (the clients
-    less them). Past the top-coded row it is zero without a "+", else unknown. Row "3+" counts
-    no-shows after the third, known only when the rows list every count from 4 up exactly."""
-    table = no_shows_per_client(frame, min_cell=min_cell)
-    hidden = table["suppressed"].to_numpy(bool)
-    top, plus = len(hidden) - 1, str(table["no_shows"].iloc[-1]).endswith("+")
-    above = np.cumsum(hidden[::-1])[::-1] > 0  # [c]: a row from c up is hidden
-    below = np.cumsum(hidden) > 0  # [c - 1]: a row under c is hidden
-    known = {
-        str(cut - 1): (not plus) if cut > top else not (above[cut] and below[cut - 1])
-        for cut in range(1, len(EARLIER_BINS))
-    }
-    return known | {"3+": not plus and not hidden[4:].any()}
+UNSEEN_COUNTS = 5
+"""Counts of no-shows past the most any client had (or past 3), all held by no client, that
+the disclosure checks of the per-client tables count as unknowns: the top-coded table does not
+say what the most is, and a reader who knew it would get more from the totals."""
 
 
-def no_show_after_k(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
-    """The chance of a no-show given k earlier no-shows by the same client (k = 0, 1, 2, 3+),
-    suppressed as `no_show_rates`, and jointly with `no_shows_per_client`.
+def _clients_by_no_shows(frame: pd.DataFrame) -> pd.Series:
+    """How many clients had k no-shows, for k = 0 to the most any client had, then
+    UNSEEN_COUNTS more (0 each)."""
+    per_client = frame.groupby("client_id")["no_show"].sum()
+    size = max(int(per_client.max()), 3) + 1 + UNSEEN_COUNTS
+    return per_client.value_counts().reindex(range(size), fill_value=0)
 
-    Its no-shows at k = 0, 1, 2 are the clients with at least 1, 2, 3 no-shows (each client's
-    first, second, third no-show), the running totals of `no_shows_per_client`'s rows: two of
-    them, or the clients less one, differ by a row there. So a row k < 3 is shown only where
-    `no_shows_per_client` already gives its no-shows (`_known_from_per_client`), adding nothing.
-    The hidden rows' no-shows add up to the total less the shown ones, so complementary
-    suppression counts only hidden rows that `no_shows_per_client` does not give: where that is
-    one, the next smallest such row is hidden too. A frame without client_id (hand-built) gets
-    `no_show_rates`' suppression alone."""
-    if "client_id" not in frame or min_cell <= 0:
-        return no_show_rates(frame, "earlier", min_cell=min_cell).rename(columns={"earlier": "k"})
-    known = _known_from_per_client(frame, min_cell)
-    also = [label for label, given in known.items() if not given and label != "3+"]
-    rates = no_show_rates(frame, "earlier", min_cell=min_cell, also=also)
-    unknown = ~rates["earlier"].map(known).fillna(False).astype(bool)
-    if (rates["suppressed"] & unknown).sum() == 1:
-        others = rates[~rates["suppressed"] & unknown]
-        chosen = _smallest_first(others, "scheduled")["earlier"].head(1)
-        rates = no_show_rates(frame, "earlier", min_cell=min_cell, also=[*also, *chosen])
-    return rates.rename(columns={"earlier": "k"})
+
+def _clients_shown(counts: pd.Series, min_cell: int) -> bool:
+    """Whether the number of clients may be shown (`overview`, the per-client shares).
+
+    The survival summary shows the clients with a no-show (its legs from the first no-show)
+    unless they are a small cell, and the clients less them are the clients with none: where
+    those are 1 to min_cell - 1, the number of clients would give them back."""
+    clients, none = int(counts.sum()), int(counts.iloc[0])
+    return min_cell <= 0 or not (
+        _below_cell(clients, min_cell)
+        or (_below_cell(none, min_cell) and clients - none >= min_cell)
+    )
+
+
+def overview(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> str:
+    """The notebook's first line: the scheduled appointments and the clients. The clients are
+    left out where they would give back a small cell (`_clients_shown`: less the clients with
+    a no-show the survival summary shows, the clients with none), counts of 1 to min_cell - 1
+    are written in words."""
+    appointments = f"{_count(len(frame), min_cell).capitalize()} scheduled appointments"
+    if frame.empty:
+        return f"{appointments}, 0 clients"
+    if not _clients_shown(_clients_by_no_shows(frame), min_cell):
+        return f"{appointments}, clients suppressed (cells under {min_cell})"
+    return f"{appointments}, {frame['client_id'].nunique():,} clients"
+
+
+def _totals_shown(frame: pd.DataFrame, counts: pd.Series, min_cell: int) -> list[np.ndarray]:
+    """What other outputs show of the clients by no-shows, each as weights on `counts`: the
+    clients (`overview`), the clients with a no-show (the survival summary's legs from the
+    first no-show) and the no-shows (the explorer's summary line), each where it is shown."""
+    k = counts.index.to_numpy()
+    totals = pd.DataFrame({"scheduled": [len(frame)], "no_shows": [int(frame["no_show"].sum())]})
+    shown = [
+        (np.ones(len(k)), _clients_shown(counts, min_cell)),
+        ((k >= 1).astype(float), not _below_cell(int(counts.iloc[1:].sum()), min_cell)),
+        (k.astype(float), not _small(_checked(totals), min_cell).any()),
+    ]
+    return [weights for weights, given in shown if given]
+
+
+def _spanned(known: list[np.ndarray], asked: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Which rows of `asked` (sums of `counts`, as weights) follow from the `known` ones by sums
+    and differences: those in their span. A known sum of 0 says each count in it is 0."""
+    known_rows = np.vstack(known) if known else np.empty((0, len(counts)))
+    none = (known_rows[known_rows @ counts == 0] > 0).any(axis=0)
+    known_rows = np.vstack([known_rows, np.eye(len(counts))[none]])
+    if not len(known_rows):
+        return np.zeros(len(asked), dtype=bool)
+    _, singular, rows = np.linalg.svd(known_rows, full_matrices=False)
+    basis = rows[singular > 1e-9 * singular.max()]
+    return np.abs(asked - asked @ basis.T @ basis).max(axis=1) < 1e-9
+
+
+def _gives_back_small(
+    known: list[np.ndarray], hidden: np.ndarray, counts: np.ndarray, min_cell: int
+) -> bool:
+    """Whether the `known` counts (each as weights on `counts`) give back a hidden one (a row
+    of `hidden`), or two together, that is a small cell (`_spanned`)."""
+    pairs = (hidden[:, None, :] + hidden[None, :, :])[np.triu_indices(len(hidden), 1)]
+    asked = np.vstack([hidden, pairs])
+    small = _below_cell(asked @ counts, min_cell)
+    return bool(small.any() and _spanned(known, asked[small], counts).any())
+
+
+def _row_weights(counts: pd.Series, top: int) -> np.ndarray:
+    """`no_shows_per_client`'s rows as weights on `counts`: one k each below the top row, and
+    every k from `top` up in it."""
+    weights = np.eye(top + 1, len(counts))
+    weights[top, top:] = 1
+    return weights
+
+
+def _hide_until_safe(
+    suppress: Any,
+    weights: Any,
+    known: list[np.ndarray],
+    asked: np.ndarray,
+    counts: pd.Series,
+    min_cell: int,
+) -> pd.DataFrame:
+    """`suppress(more)`, a table labelled by its first column and sized by its second, with the
+    rows labelled `more` hidden too, until neither the `known` counts nor the table's shown rows
+    (`weights(table)`, all as weights on `counts`) give back a hidden row or an `asked` count
+    (`_gives_back_small`): a row at a time, the smallest whose hiding alone would do, else the
+    smallest; or until none is left."""
+    more: list[str] = []
+    values = counts.to_numpy()
+    while True:
+        table = suppress(more)
+        rows = weights(table)
+
+        def unsafe(hidden: np.ndarray, rows: np.ndarray = rows) -> bool:
+            return _gives_back_small(
+                [*known, *rows[~hidden]], np.vstack([asked, rows[hidden]]), values, min_cell
+            )
+
+        hidden = table["suppressed"].to_numpy(bool)
+        if min_cell <= 0 or not unsafe(hidden):
+            return table
+        label, size = table.columns[:2]
+        shown = _smallest_first(table[~hidden], size)
+        if shown.empty:
+            return table
+        enough = [not unsafe(hidden | (table.index == at)) for at in shown.index]
+        more.append(shown[label].iloc[enough.index(True) if any(enough) else 0])
 
 
 def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
@@ -425,12 +527,19 @@ def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.
     every count up to the top one is listed, so a chart of it has no silent gaps.
 
     The top row is top-coded: "k+" for the largest k that at least min_cell clients reached,
-    since the one client with 15 no-shows would be a cell of their own even when suppressed.
-    Counts of 1 to min_cell - 1 clients are suppressed, with complementary suppression (the rows
-    add up to the clients the notebook counts). Labels are strings ("0", "1", "5+") like
-    `no_show_after_k`'s; `min_cell=0` lists every count exactly, the top one without a "+"."""
-    per_client = frame.groupby("client_id")["no_show"].sum()
-    if per_client.empty:
+    since the one client with 15 no-shows would be a cell of their own even when suppressed;
+    it has its "+" even where nobody had more, as knowing the most would let the no-shows of
+    the summary line give rows back, and it comes down a count where its clients' no-shows
+    past it would follow from the rows shown and the totals and be under min_cell.
+    Counts of 1 to min_cell - 1 clients are suppressed, with complementary suppression: the rows
+    add up to the clients `overview` shows, and those from "1" up to the clients with a no-show
+    the survival summary shows. Where the clients with none are a small cell, `overview` does
+    not show the clients, nor this table their shares (the clients would give them back), and
+    row "0" is no complement for the others. More rows are hidden while the no-shows of the
+    explorer's summary line, weighing each row by its count, would give one back. Labels are
+    strings ("0", "1", "5+") like `no_show_after_k`'s; `min_cell=0` lists every count exactly,
+    the top one without a "+"."""
+    if frame.empty:
         return pd.DataFrame(
             {
                 "no_shows": pd.Series(dtype="str"),
@@ -439,22 +548,103 @@ def no_shows_per_client(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.
                 "suppressed": pd.Series(dtype="bool"),
             }
         )
-    most = int(per_client.max())
-    counts = per_client.value_counts().reindex(range(most + 1), fill_value=0)
-    at_least = counts[::-1].cumsum()[::-1]  # clients with k or more no-shows
+    counts = _clients_by_no_shows(frame)
+    most = int(counts.to_numpy().nonzero()[0].max())
+    at_least = counts[::-1].cumsum()[::-1][: most + 1]  # clients with k or more no-shows
     top = int(at_least.index[at_least >= min_cell].max()) if (at_least >= min_cell).any() else 0
+    known = _totals_shown(frame, counts, min_cell)
+    while True:
+        table = _per_client_table(counts, top, most, known, min_cell)
+        # The top row's clients' no-shows past `top`: 0 to min_cell - 1 of them must not follow
+        # from the rows shown (with the totals), as they would where the ones below it show;
+        # one row lower they are at least its min_cell clients more.
+        past = np.maximum(counts.index.to_numpy() - top, 0)[None, :]
+        shown = _row_weights(counts, top)[~table["suppressed"].to_numpy(bool)]
+        if (
+            top == 0
+            or min_cell <= 0
+            or past @ counts >= min_cell
+            or not _spanned([*known, *shown], past, counts.to_numpy())[0]
+            or _spanned(known, past, counts.to_numpy())[0]  # lower, they would still follow
+        ):
+            return table
+        top -= 1
+
+
+def _per_client_table(
+    counts: pd.Series, top: int, most: int, known: list[np.ndarray], min_cell: int
+) -> pd.DataFrame:
+    """`no_shows_per_client`'s table with its top row at `top`, suppressed against the `known`
+    totals."""
+    at_least = counts[::-1].cumsum()[::-1]
     clients = pd.concat([counts[:top], at_least[[top]]])
-    labels = [*map(str, range(top)), f"{top}+" if top < most else str(top)]
+    labels = [*map(str, range(top)), f"{top}+" if top < most or min_cell > 0 else str(top)]
+    shown = _clients_shown(counts, min_cell)
     table = pd.DataFrame(
         {
             "no_shows": labels,
             "clients": clients.to_numpy(),
-            "share": (clients / clients.sum()).to_numpy(),
+            "share": (clients / clients.sum()).to_numpy() if shown else np.nan,
         }
     )
-    return _suppress(
-        table, table[["clients"]], ["clients", "share"], min_cell=min_cell, complement_by="clients"
+    weights = _row_weights(counts, top)
+    return _hide_until_safe(
+        lambda more: _suppress(
+            table,
+            table[["clients"]],
+            ["clients", "share"],
+            min_cell=min_cell,
+            complement_by="clients",
+            within=None if shown else table["no_shows"].eq("0"),
+            force=table["no_shows"].isin(more),
+        ),
+        lambda _table: weights,
+        known,
+        np.empty((0, len(counts))),
+        counts,
+        min_cell,
     )
+
+
+def _running_totals(k: np.ndarray) -> dict[str, np.ndarray]:
+    """`no_show_after_k`'s no-shows per row as weights on the clients by no-shows (k = 0 ...):
+    at k = 0, 1, 2 the clients with more than k (their first, second, third no-show), at
+    "3+" each client's no-shows after the third."""
+    return {
+        "0": (k >= 1).astype(float),
+        "1": (k >= 2).astype(float),
+        "2": (k >= 3).astype(float),
+        "3+": np.maximum(k - 3, 0).astype(float),
+    }
+
+
+def no_show_after_k(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
+    """The chance of a no-show given k earlier no-shows by the same client (k = 0, 1, 2, 3+),
+    suppressed as `no_show_rates`, and jointly with `no_shows_per_client`.
+
+    Its no-shows are sums over the clients by no-shows (`_running_totals`): at k = 0, 1, 2 the
+    clients with at least 1, 2, 3 no-shows, the running totals of `no_shows_per_client`'s rows,
+    and all four add up to the no-shows the summary line shows. So rows are hidden, the
+    smallest first, until no sum or difference of them with the per-client rows and the totals
+    other outputs show (`_totals_shown`) gives back a hidden per-client row, a hidden row here,
+    or two of them together, that is a small cell. A frame without client_id (hand-built) gets
+    `no_show_rates`' suppression alone."""
+    if "client_id" not in frame or min_cell <= 0:
+        return no_show_rates(frame, "earlier", min_cell=min_cell).rename(columns={"earlier": "k"})
+    counts = _clients_by_no_shows(frame)
+    per_client = no_shows_per_client(frame, min_cell=min_cell)
+    weights = _row_weights(counts, int(per_client["no_shows"].iloc[-1].rstrip("+")))
+    hidden = per_client["suppressed"].to_numpy(bool)
+    runs = _running_totals(counts.index.to_numpy())
+    rates = _hide_until_safe(
+        lambda more: no_show_rates(frame, "earlier", min_cell=min_cell, also=more),
+        lambda table: np.vstack(table["earlier"].map(runs).tolist()),
+        [*_totals_shown(frame, counts, min_cell), *weights[~hidden]],
+        weights[hidden],
+        counts,
+        min_cell,
+    )
+    return rates.rename(columns={"earlier": "k"})
 
 
 # --- closure warnings ----------------------------------------------------------------------------
@@ -590,20 +780,23 @@ WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG = LEGS
 _NOTHING_SCHEDULED = "There are no scheduled appointments, so there is nothing to estimate."
 
 
-def _suppress_summary(summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+def _suppress_summary(summary: pd.DataFrame, min_cell: int, event_days: np.ndarray) -> pd.DataFrame:
     """The legs' summary with small cells hidden, consistently across legs.
 
     clients = events + censored, so a small events or censored hides both (and the median);
-    the clients stay unless they are small themselves. The legs share people: the clients after
-    a warning are the first leg's events, and the third leg's events less the second's are the
-    dropouts never warned, so those are hidden together too. A row with anything hidden has
-    `suppressed` True."""
+    the clients stay unless they are small themselves. So do events no more than the leg's
+    `event_days`: the Kaplan–Meier table lists each, and 19 events on 19 days are 1 a day. The
+    legs share people: the clients after a warning are the first leg's events, and the third
+    leg's events less the second's are the dropouts never warned, so those are hidden together
+    too. A row with anything hidden has `suppressed` True."""
 
     def small(counts: Any) -> Any:
         return _below_cell(counts, min_cell)
 
     legs = summary.set_index("leg")
+    one_a_day = (legs["events"] > 0) & (legs["events"] <= event_days) & (min_cell > 0)
     hide_events = small(legs["events"]) | small(legs["censored"]) | small(legs["clients"])
+    hide_events |= one_a_day
     hide_clients = small(legs["clients"])
     if {WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG} <= set(legs.index) and min_cell > 0:
         unwarned = legs.at[DROPOUT_LEG, "events"] - legs.at[AFTER_WARNING_LEG, "events"]
@@ -622,8 +815,11 @@ def _suppress_summary(summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     )
 
 
-def _suppress_km(table: pd.DataFrame, summary: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """The Kaplan–Meier table with no suppressed count recoverable from what it shows.
+def _suppress_km(
+    table: pd.DataFrame, exact: pd.DataFrame, summary: pd.DataFrame, min_cell: int
+) -> pd.DataFrame:
+    """The Kaplan–Meier table with no suppressed count recoverable from what it shows, with the
+    legs' `exact` summary and the `summary` shown.
 
     Counts: a step with 1 to min_cell - 1 at risk or events is hidden, with complementary
     suppression within the leg where the summary shows the leg's events (their sum); where the
@@ -636,12 +832,21 @@ def _suppress_km(table: pd.DataFrame, summary: pd.DataFrame, min_cell: int) -> p
     both (1/29 can only be 1 of 29); Greenwood's std_err gives the other equation. Past it,
     survival over a run of hidden steps, divided by the next shown step's (1 - events / at
     risk), gives back the run's product, which for one step is the step. Nothing shown after
-    the first hidden step is free of that, so nothing is shown."""
+    the first hidden step is free of that, so nothing is shown, counts neither.
+
+    Where the curve is shown, one step's at risk less its events less the next one's at risk
+    is the clients censored between them (the leg's clients less the first step's at risk,
+    those before it), and the last shown step's at risk less its events is everyone after it,
+    the events of the hidden steps (the summary's less the shown ones, where it shows them) and
+    the censored. So the curve also stops before a step with 1 to min_cell - 1 censored before
+    it, and then where everyone after it, and the censored after it where the summary shows the
+    events, are each 0 or at least min_cell."""
     hidden_leg = summary.loc[summary["clients"].isna(), "leg"]
     whole = table["leg"].isin(hidden_leg).to_numpy()
+    counts, legs = table[["at_risk", "events"]], table["leg"]
     table = _suppress(
         table,
-        table[["at_risk", "events"]],
+        counts,
         ["at_risk", "events"],
         min_cell=min_cell,
         complement_by="events",
@@ -651,15 +856,26 @@ def _suppress_km(table: pd.DataFrame, summary: pd.DataFrame, min_cell: int) -> p
     summed = summary.loc[summary["events"].isna(), "leg"]
     bare = table["leg"].isin(summed) & ~table.groupby("leg")["suppressed"].transform("any")
     smallest = table[bare].sort_values("events", kind="stable").groupby("leg").head(1).index
-    extra = pd.Series(table.index.isin(smallest), index=table.index)
-    table = table.assign(
-        at_risk=table["at_risk"].mask(extra),
-        events=table["events"].mask(extra),
-        suppressed=table["suppressed"] | extra,
+    left = counts["at_risk"] - counts["events"]  # still at risk after the step
+    totals = exact.set_index("leg")[["clients", "events"]].astype("float64")
+    clients = legs.map(totals["clients"]).astype("float64")  # float: a leg may have no steps
+    censored_before = left.groupby(legs).shift().fillna(clients) - counts["at_risk"]
+    stopped = (
+        table["suppressed"] | table.index.isin(smallest) | _below_cell(censored_before, min_cell)
     )
-    stopped = table.groupby("leg")["suppressed"].cummax()
-    table[["survival", "std_err"]] = table[["survival", "std_err"]].mask(stopped)
-    return table
+    stopped = stopped.groupby(legs).cummax()
+    events_after = (
+        legs.map(totals["events"]).astype("float64") - counts["events"].groupby(legs).cumsum()
+    )
+    told = legs.isin(summary.loc[summary["events"].notna(), "leg"])  # the reader knows them
+    end = ~_below_cell(left, min_cell) & ~(told & _below_cell(left - events_after, min_cell))
+    position = table.groupby("leg").cumcount()
+    last = position.where(~stopped & end).groupby(legs).transform("max")
+    hidden = ~(position <= last)
+    columns = ["at_risk", "events", "survival", "std_err"]
+    return table.assign(**{column: table[column].mask(hidden) for column in columns}).assign(
+        suppressed=hidden
+    )
 
 
 @dataclass(frozen=True)
@@ -741,19 +957,21 @@ def _leg_times(bundle: Bundle, follow_up_days: int, marker: Marker) -> _LegTimes
 def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each leg's Kaplan–Meier table and the legs' summary, both suppressed (`_suppress_km`,
     `_suppress_summary`)."""
-    tables, summaries = [], []
+    tables, summaries, event_days = [], [], []
     for leg, rows in times.groupby("leg", sort=False):
         fit = SurvfuncRight(rows["days"].to_numpy("float64"), rows["event"].to_numpy("int64"))
         tables.append(_km_table(fit).assign(leg=leg))
         events = int(rows["event"].sum())
         summaries.append([leg, len(rows), events, len(rows) - events, float(fit.quantile(0.5))])
+        event_days.append(len(fit.surv_times))
     table = (
         pd.concat(tables, ignore_index=True)
         if tables
         else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", "at_risk": "int64"})
     )
-    summary = _suppress_summary(pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1]), min_cell)
-    return _suppress_km(table, summary, min_cell)[KM_COLUMNS], summary
+    exact = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1])
+    summary = _suppress_summary(exact, min_cell, np.array(event_days, dtype="int64"))
+    return _suppress_km(table, exact, summary, min_cell)[KM_COLUMNS], summary
 
 
 def survival(
@@ -775,8 +993,8 @@ def survival(
     small clinic that can be the first step: then no curve is shown, only the summary (and
     `life_table` groups the days into intervals that can be shown). A summary row with a small
     events or censored count hides both and its median, and legs that share clients are hidden
-    together. Consecutive at-risk counts still give events plus censored between two shown
-    steps, as in any number-at-risk table."""
+    together. The curve also stops before a step with few censored since the one before (its
+    at risk, against the one before, would give them back)."""
     legs = _leg_times(bundle, follow_up_days, marker)
     if legs is None:
         empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
@@ -1059,6 +1277,13 @@ def _pool_rare(
     return data
 
 
+def _level_count(appointments: int, min_cell: int) -> str:
+    """A left-out level's appointments for its note, exact with min_cell=0 only: with its 0% or
+    100% no-shows they are its cell of the rate table, which may be hidden there (a complement
+    the rest of that table would then give back)."""
+    return f"{appointments:,} appointments, " if min_cell <= 0 else ""
+
+
 def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str], min_cell: int) -> pd.DataFrame:
     """Leave out levels whose appointments were all kept or all missed: their coefficient is
     infinite, and without them the other estimates are the limit the fit would run to.
@@ -1070,7 +1295,7 @@ def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str], min_cell: int
             rate, size = grouped.mean(), grouped.size()
             constant = rate.index[rate.isin([0, 1])]
             notes.extend(
-                f"{column} {level}: {_count(size[level], min_cell)} appointments, "
+                f"{column} {level}: {_level_count(size[level], min_cell)}"
                 f"{rate[level]:.0%} no-shows; left out (a level with one outcome has no finite "
                 "coefficient)."
                 for level in constant
@@ -1198,11 +1423,14 @@ def logistic_regression(
     needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
     data = frame[needed].dropna()
     notes = []
-    if len(data) < len(frame):
+    missing = len(frame) - len(data)
+    if missing:  # those are months in treatment's "(not known)", which its table may hide
+        count = (
+            _count(missing, min_cell).capitalize() if min_cell <= 0 or missing < min_cell else "The"
+        )
         notes.append(
-            f"{_count(len(frame) - len(data), min_cell).capitalize()} appointments without a lead "
-            "time or months in treatment (no intake date, or intake after the appointment) left "
-            "out."
+            f"{count} appointments without a lead time or months in treatment (no intake date, "
+            "or intake after the appointment) left out."
         )
     data = data.astype({"no_show": "int64", "hour": "float64"}).assign(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
@@ -1257,11 +1485,9 @@ def logistic_regression(
         )
     parameters = len(fit.params)
     if events / parameters < 10:
-        per = (  # the ratio times the table's rows would give back a small count of no-shows
-            "fewer than 10"
-            if 0 < min(events, rows - events) < min_cell
-            else f"only {events / parameters:.1f}"
-        )
+        # The ratio to a tenth, times the coefficients (the table's rows), gives the no-shows
+        # used back, and the total less them those left out, which the rate tables may hide.
+        per = f"only {events / parameters:.1f}" if min_cell <= 0 else "fewer than 10"
         notes.append(
             f"{per.capitalize()} no-shows per coefficient (10 or more is the usual rule of "
             "thumb): treat the estimates as rough."
@@ -1382,7 +1608,8 @@ class NoShowExplorer:
     Small cells are suppressed in `rates`, the table, the chart and the summary line (its totals
     are what the groups add up to, hence the complementary suppression in `no_show_rates`), and
     a group or the summary line is suppressed too when the months outside the range hold a small
-    cell there, as the full range's view less this one would give it back. Two views of partial
+    cell there, as the full range's view less this one would give it back (and a count the full
+    range shows to be 0 is no complement: it is 0 in the range too). Two views of partial
     ranges can still be differenced (Jan-Mar less Jan-Feb is March): no set of views can be
     protected against every difference, so each view is for exploring, and one exported view
     is what suppression protects. `suppress=False` (or `min_cell=0`) shows exact numbers, for
@@ -1439,7 +1666,12 @@ class NoShowExplorer:
         if not left_out.empty:
             outside = no_show_rates(left_out, by, min_cell=0)
             also = outside.loc[_small(_checked(outside), self.min_cell), by].tolist()
-        self.rates = no_show_rates(chosen, by, min_cell=self.min_cell, also=also)
+        if by == "earlier" and left_out.empty:  # no_show_after_k's cells: suppressed as it is
+            after_k = no_show_after_k(chosen, min_cell=self.min_cell)
+            self.rates = after_k.rename(columns={"k": "earlier"})
+        else:
+            whole = None if left_out.empty else no_show_rates(self.frame, by, min_cell=0)
+            self.rates = no_show_rates(chosen, by, min_cell=self.min_cell, also=also, within=whole)
         scheduled, missed = len(chosen), int(chosen["no_show"].sum())
         totals = _checked(pd.DataFrame({"scheduled": [scheduled], "no_shows": [missed]}))
         left = _checked(
