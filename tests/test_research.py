@@ -1352,11 +1352,24 @@ def test_a_predictor_with_more_levels_than_fit_keeps_the_most_booked():
     assert len([t for t in logistic_regression(frame).table["term"] if "clinician" in t]) == 11
 
 
-def test_regression_failure_message_writes_small_counts_in_words(frame):
+def test_regression_failure_message_gives_no_count_of_usable_appointments(frame):
+    # The usable appointments (12) are the total less the months table's "(not known)" (1),
+    # which that table may hide: exact only with min_cell=0.
     small = logistic_regression(frame)
-    assert small.message.startswith(
-        "Too little data for the model: 12 usable appointments, fewer than 11 of them no-shows, "
-        "for 5 coefficients."
+    assert small.message == (
+        "Too little data for the model: fewer no-shows, or kept appointments, than 5 "
+        "coefficients. It needs at least as many no-shows, and kept appointments, as "
+        "coefficients: choose a wider date range."
+    )
+    # Without a no-show every level has one outcome and is left out: nothing is usable.
+    never = logistic_regression(frame.assign(no_show=False))
+    assert never.message == (
+        "Too little data for the model: no appointment is usable. It needs both no-shows and "
+        "kept appointments: choose a wider date range."
+    )
+    exact = logistic_regression(frame.assign(no_show=False), min_cell=0)
+    assert exact.message.startswith(
+        "Too little data for the model: 0 usable appointments with 0 no-shows."
     )
     assert small.notes[0].startswith("Fewer than 11 appointments without a lead time")
 

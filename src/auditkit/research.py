@@ -1445,21 +1445,27 @@ def logistic_regression(
         empty = pd.DataFrame(columns=TABLE_COLUMNS)
         return Regression(empty, formula, rows, len(frame) - rows, message, tuple(notes))
 
+    # Exact counts with min_cell=0 only: the usable appointments are the total less cells the
+    # rate tables may hide (months in treatment "(not known)", levels left out).
+    exact = min_cell <= 0
     if events in (0, rows):
+        counted = f"{rows:,} usable appointments with {events:,} no-shows"
+        lacking = "no-shows" if events == 0 else "kept appointments"
+        said = f"the usable appointments have no {lacking}" if rows else "no appointment is usable"
         return failed(
-            f"Too little data for the model: {_count(rows, min_cell)} usable appointments with "
-            f"{_count(events, min_cell)} no-shows. It needs both no-shows and kept appointments: "
-            "choose a wider date range."
+            f"Too little data for the model: {counted if exact else said}. It needs both "
+            "no-shows and kept appointments: choose a wider date range."
         )
     data = _with_references(data, notes)
     model = smf.logit(formula, data)
     rarer = min(events, rows - events)
     if rarer < model.exog.shape[1]:
+        counted = f"{rows:,} usable appointments, {events:,} of them no-shows, for"
         return failed(
-            f"Too little data for the model: {_count(rows, min_cell)} usable appointments, "
-            f"{_count(events, min_cell)} of them no-shows, for {model.exog.shape[1]} "
-            "coefficients. It needs at least as many no-shows, and kept appointments, as "
-            "coefficients: choose a wider date range."
+            f"Too little data for the model: "
+            f"{counted if exact else 'fewer no-shows, or kept appointments, than'} "
+            f"{model.exog.shape[1]} coefficients. It needs at least as many no-shows, and kept "
+            "appointments, as coefficients: choose a wider date range."
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
