@@ -87,11 +87,23 @@ def test_the_policy_is_shown_in_one_pair_of_double_quotes(code, capsys):
     them, so none is ever doubled."""
     rule = RULES[code]
     assert not set('\u201c\u201d"') & set(rule.policy)
-    assert rule.quoted_policy == f"\u201c{rule.policy}\u201d"
+    if rule.written:
+        assert rule.quoted_policy == f"\u201c{rule.policy}\u201d"
+    else:  # not the clinic's words: never shown in quotes as if they were
+        assert rule.quoted_policy == (
+            f"No sentence of the written policy; auditing it relies on this: {rule.policy}"
+        )
     assert main(["rules", code]) == 0
     out = capsys.readouterr().out
     shown = out.split("Policy:\n", 1)[1].split("\n\nWhy it matters:", 1)[0]
     assert " ".join(shown.split()) == " ".join(rule.quoted_policy.split())
+
+
+def test_only_the_phone_log_rules_rest_on_no_sentence_of_the_written_policy():
+    assert [code for code, rule in RULES.items() if not rule.written] == ["LG001", "LG002"]
+    assert RULES["LG001"].policy == (
+        "The contact log holds every call, voicemail, text and email with or about a client."
+    )
 
 
 def test_rules_unknown_code_exits_2(capsys):

@@ -63,11 +63,17 @@ class Rule:
     # clinic's time zone and the [phrases] every text rule takes: `auditkit rules CODE` shows
     # their values in force.
     settings: tuple[str, ...] = ()
+    # False where `policy` is no sentence of the clinic's written policy but what auditing it
+    # relies on (the contact log is complete: LG001, LG002), so no presenter quotes it as one.
+    written: bool = True
 
     @property
     def quoted_policy(self) -> str:
         """The policy sentence as every presenter shows it, in double quotes: `policy` carries
-        none of its own, so none is doubled (a quotation inside it takes single quotes)."""
+        none of its own, so none is doubled (a quotation inside it takes single quotes). A rule
+        the written policy has no sentence for says so, unquoted."""
+        if not self.written:
+            return f"No sentence of the written policy; auditing it relies on this: {self.policy}"
         return f"\u201c{self.policy}\u201d"
 
 

@@ -74,8 +74,8 @@ RULE = Rule(
     name="call-not-logged",
     severity="medium",
     subject="call",
-    policy="[Not a sentence of the written policy, but what auditing it relies on:] the "
-    "contact log holds every call, voicemail, text and email with or about a client.",
+    policy="The contact log holds every call, voicemail, text and email with or about a client.",
+    written=False,
     why="A call the log doesn't show can't be reviewed: what was said to the client, or left on "
     "their voicemail, is unknown, and the outreach record of a missed session is incomplete.",
     opportunities="phone-system calls to or from a client's number (the phone system's log, when "

@@ -42,8 +42,8 @@ RULE = Rule(
     name="logged-call-not-placed",
     severity="medium",
     subject="contact",
-    policy="[Not a sentence of the written policy, but what auditing it relies on:] the "
-    "contact log holds every call, voicemail, text and email with or about a client.",
+    policy="The contact log holds every call, voicemail, text and email with or about a client.",
+    written=False,
     why="A logged call the phone system never carried was made from another phone (a personal "
     "cell the clinic can't audit), logged against the wrong client, or not made at all.",
     opportunities="logged phone contacts within the time span of the phone system's log (from "
