@@ -279,19 +279,22 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"\n{counted(marked, 'value')} the mapping can't read, marked in {done.path.name}: "
             "the loader sets such rows aside (auditkit validate)."
         )
+    # Rows whose values can't be told apart: written with their id alone, marked.
+    written_marked = (
+        f"written to {done.path.name} with the id alone and marked, so the loader sets such rows "
+        "aside (auditkit validate)."
+    )
     if done.malformed:
         print(
             f"\n{counted(done.malformed, 'row')} of the export with another number of fields "
-            f"than its header (an unquoted comma in a value, say): written to {done.path.name} "
-            "with the id alone and marked, so the loader sets such rows aside (auditkit validate). "
-            "Correct the export and import it again."
+            f"than its header (an unquoted comma in a value, say): {written_marked} Correct the "
+            "export and import it again."
         )
     if done.unsaved_formulas:
         print(
             f"\n{counted(done.unsaved_formulas, 'row')} with a formula whose value the workbook "
-            f"never saved (written by a program, not saved from Excel): written to "
-            f"{done.path.name} with the id alone and marked, so the loader sets such rows aside "
-            "(auditkit validate). Open the workbook in Excel, save it, and import it again."
+            f"never saved (written by a program, not saved from Excel): {written_marked} Open the "
+            "workbook in Excel, save it, and import it again."
         )
     if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))
