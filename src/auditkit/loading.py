@@ -523,27 +523,30 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     """A CSV file as text columns, with rows of the wrong width set aside by line."""
     scanned = _version(path)  # first: a missing or unreadable file stops here, in words
     check_fits_in_memory(path)
-    raw = _read_bytes(path)
+    return _read_csv_bytes(path.name, _read_bytes(path), table, id_column, (path, scanned))
+
+
+def _read_csv_bytes(
+    file: str,
+    raw: FileBytes,
+    table: str,
+    id_column: str | None,
+    on_disk: tuple[Path, tuple[int, int, int]] | None,
+) -> RawTable:
+    """read_csv of bytes in hand: a file's (`on_disk`: its path and version, parsed from the
+    disk again and checked unchanged) or a piece's (csv_piece), parsed where they are."""
     try:
         data, encoding = decode(raw)
     except UnicodeDecodeError:
         utf16 = bytes(raw[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
         kind = "UTF-16" if utf16 else "UTF-8"
         raise BundleError(
-            f"{path.name} starts with a {kind} byte-order mark but is not valid {kind}, so its "
+            f"{file} starts with a {kind} byte-order mark but is not valid {kind}, so its "
             "text cannot be trusted. Export it again as UTF-8."
         ) from None
     del raw  # the decoded copy, when there is one, is all we need
+    held = None if on_disk else data  # a piece's bytes, kept for the slow path below
     buf = np.frombuffer(data, dtype=np.uint8)
-    # A UTF-8 file is first taken to have every record the header's width, as nearly every
-    # export has, and parsed by Arrow from the disk, the bytes in hand freed first: they and
-    # the parsed table need not be in memory together (for 125 MB of notes, 125 MB less at the
-    # peak). Its fields are counted (a third of the scan) only if Arrow finds otherwise. A file
-    # written to between the scan and the parse stops the read: its lines would not be these.
-    #
-    # Nor are the records of a file without a quote character (ids, times and codes, as in
-    # appointments or a call log) found one by one: each line is one record, but for blank
-    # lines, so record k is on line k + 2 unless Arrow, which skips those, counts fewer.
     optimistic = encoding == "utf-8"
     unquoted = optimistic and not _holds(buf, _QUOTE)
     records = _scan(buf[:_SCAN_BLOCK] if unquoted else buf, count_fields=not optimistic)
@@ -551,15 +554,15 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     if unquoted and len(buf) > _SCAN_BLOCK and not header_in_block:
         records = _scan(buf, count_fields=False)  # a header, or blank lines, of 4 MB or more
     if np.all(records.blank):
-        raise BundleError(f"{path.name} is empty: it has no header row and no records.")
+        raise BundleError(f"{file} is empty: it has no header row and no records.")
     if _has_bare_quote(buf, records.quotes):
-        return _read_csv_exactly(path.name, data, table, encoding, id_column)
-    names = _header_names(path.name, buf, records)
+        return _read_csv_exactly(file, data, table, encoding, id_column)
+    names = _header_names(file, buf, records)
     # Lines that look blank before the header are cut from what Arrow parses (the slow path):
     # Arrow would take the first of them for the header.
     optimistic = optimistic and not records.blank[0]
     present = records.without_blank()
-    _check_separator(path.name, names)
+    _check_separator(file, names)
     if optimistic:
         # Arrow parses rows that look blank but have the header's width (",,,,,"), one per
         # line here, and _without_blank_rows drops them with their lines; any other blank
@@ -569,27 +572,28 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
         spare = _first_record_has_spare_field(buf, present, len(names))
         del records, present, buf, data
         try:
-            parsed = _arrow_csv(path, names, path.name, spare)
+            source = on_disk[0] if on_disk else pa.BufferReader(pa.py_buffer(held))
+            parsed = _arrow_csv(source, names, file, spare)
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
             parsed = None
-        if _version(path) != scanned:  # the lines found would be another file's
+        if on_disk and _version(on_disk[0]) != on_disk[1]:  # lines of another file's
             raise BundleError(
-                f"{path.name} changed while it was being read: another program may still be "
+                f"{file} changed while it was being read: another program may still be "
                 "writing it. Try again once the export is complete."
             )
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             parsed, kept = _without_blank_rows(parsed, lines[1:])
             frame = parsed.to_pandas()
             del parsed
-            malformed = _malformed(path.name, [], [], [], len(names))
-            return RawTable(table, path.name, frame, pd.Series(kept), malformed, encoding)
+            malformed = _malformed(file, [], [], [], len(names))
+            return RawTable(table, file, frame, pd.Series(kept), malformed, encoding)
         del parsed
-        data = decode(_read_bytes(path))[0]
+        data = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
         buf = np.frombuffer(data, dtype=np.uint8)
         records = _scan(buf)
     elif records.fields is None:  # scanned for the fast path, which a blank-looking line bars
         records = _scan(buf)
-    _header_names(path.name, buf, records)  # quoted empties before the header: blank again
+    _header_names(file, buf, records)  # quoted empties before the header: blank again
     # Records that look blank are cut from the bytes Arrow parses, as malformed records are.
     blank_starts, blank_ends = records.starts[records.blank], records.ends[records.blank]
     records = records.without_blank()
@@ -615,7 +619,7 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     empty = np.array([_is_blank_record(fields) for fields in split], dtype=bool)
     shown = np.flatnonzero(~empty)
     malformed = _malformed(
-        path.name,
+        file,
         lines[bad[shown]],
         [_field_at(split[i], id_at) for i in shown],
         counts[bad[shown]].tolist(),
@@ -627,17 +631,17 @@ def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
     cut_to = np.concatenate((ends[bad], field_ends[cut], blank_ends))
     source = pa.BufferReader(_drop_spans(buf, cut_from, cut_to) if len(cut_from) else data)
     try:
-        parsed = _arrow_csv(source, names, path.name, every)
+        parsed = _arrow_csv(source, names, file, every)
     except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
-        return _read_csv_exactly(path.name, data, table, encoding, id_column)
+        return _read_csv_exactly(file, data, table, encoding, id_column)
     lines = np.delete(lines, bad)
     if parsed.num_rows != len(lines) - 1:  # quoting the splitter misread: take the exact path
-        return _read_csv_exactly(path.name, data, table, encoding, id_column)
+        return _read_csv_exactly(file, data, table, encoding, id_column)
     del source, buf, data  # the file's bytes: Arrow holds the values, and we the lines
     parsed, kept = _without_blank_rows(parsed, lines[1:])  # e.g. `" ",""`, quoted
     frame = parsed.to_pandas()
     del parsed
-    return RawTable(table, path.name, frame, pd.Series(kept), malformed, encoding)
+    return RawTable(table, file, frame, pd.Series(kept), malformed, encoding)
 
 
 def _without_blank_rows(parsed: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
@@ -1134,6 +1138,11 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
         if path.suffix.lower() == ".csv"
         else _read_frame_file(path, spec)
     )
+    return _named_table(raw, spec)
+
+
+def _named_table(raw: RawTable, spec: TableSpec) -> RawTable:
+    """`raw` with its columns named as the model names them, and the columns it must have."""
     names = [normalise_column_name(c) for c in raw.frame.columns]
     # Counted once, not names.count per name: a garbled header can have 100,000 "columns".
     duplicated = sorted(n for n, k in Counter(names).items() if k > 1)
@@ -1168,3 +1177,99 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
             f"{spec.name} table, so it cannot be empty."
         )
     return raw
+
+
+@dataclass(frozen=True)
+class CsvPiece:
+    """Whole records of a CSV, after the file's header, read as a file of its own (read_piece):
+    how a bundle too big for one machine is parsed on many (auditkit.distributed)."""
+
+    file: str
+    data: bytes  # the file's bytes up to the end of its header, then the piece's records
+    header_lines: int  # physical lines of `data` up to the header's end
+    first_line: int  # the file's line on which the piece's first record starts
+
+
+@dataclass(frozen=True)
+class CsvCuts:
+    """Where a CSV is cut into pieces of whole records (see csv_cuts)."""
+
+    path: Path
+    version: tuple[int, int, int]
+    header_end: int
+    header_lines: int
+    spans: list[tuple[int, int, int]]  # each piece's first byte, end, and first line
+
+    def piece(self, number: int) -> CsvPiece:
+        """The piece's bytes, copied from the file; a file changed since the cut stops."""
+        start, end, line = self.spans[number]
+        if _version(self.path) != self.version:
+            raise BundleError(
+                f"{self.path.name} changed while it was being read: another program may still "
+                "be writing it. Try again once the export is complete."
+            )
+        with self.path.open("rb") as handle:
+            header = handle.read(self.header_end)
+            handle.seek(start)
+            body = handle.read(end - start)
+        return CsvPiece(self.path.name, header + body, self.header_lines, line)
+
+
+def csv_cuts(path: Path, size: int) -> CsvCuts | None:
+    """Cut points for pieces of about `size` bytes, each ending a record; None when the file is
+    better read whole: no bigger than a piece, UTF-16 (cut bytes would not be characters), a
+    header not ended by a line feed, or a quote parity cannot trust (`_has_bare_quote`).
+
+    A record ends at a line feed after an even number of quotes, as `_scan` reads it, so a
+    quoted field with line breaks is never cut; each piece is checked for stray quotes as the
+    whole file would be. A pass over the file's bytes, a block at a time, nothing kept but the
+    cuts.
+    """
+    version = _version(path)
+    buf = np.frombuffer(_read_bytes(path), dtype=np.uint8)
+    if len(buf) <= size or bytes(buf[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return None
+    records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
+    header = np.flatnonzero(~records.blank)
+    if len(header) == 0 or records.ends[header[0]] >= min(len(buf), _SCAN_BLOCK):
+        return None
+    header_end = int(records.ends[header[0]]) + 1
+    quotes = records.quotes[records.quotes < header_end]
+    if buf[header_end - 1] != _NEWLINE or _has_bare_quote(buf[:header_end], quotes):
+        return None
+    spans, start, line = [], header_end, _physical_lines(buf[:header_end]) + 1
+    while start < len(buf):
+        end = _record_end_after(buf, start, start + size)
+        body = buf[start:end]
+        if _has_bare_quote(body, np.flatnonzero(body == _QUOTE)):
+            return None
+        spans.append((start, end, line))
+        start, line = end, line + _physical_lines(body)
+    return CsvCuts(path, version, header_end, _physical_lines(buf[:header_end]), spans)
+
+
+def _record_end_after(buf: np.ndarray, start: int, at: int) -> int:
+    """One past the first line feed from `at` on that ends a record (an even number of quotes
+    since `start`, where a record starts), or the file's end; a block at a time, as a quoted
+    field may run on."""
+    if at >= len(buf):
+        return len(buf)
+    parity = int(np.count_nonzero(buf[start:at] == _QUOTE)) % 2
+    for block_at in range(at, len(buf), _SCAN_BLOCK):
+        block = buf[block_at : block_at + _SCAN_BLOCK]
+        quotes = np.cumsum(block == _QUOTE, dtype=np.int64) + parity
+        ends = np.flatnonzero((block == _NEWLINE) & (quotes % 2 == 0))
+        if len(ends):
+            return block_at + int(ends[0]) + 1
+        parity = int(quotes[-1]) % 2
+    return len(buf)
+
+
+def read_piece(piece: CsvPiece, spec: TableSpec) -> RawTable:
+    """A piece of a CSV (CsvCuts.piece) read as read_table reads the file, with its records'
+    lines the file's."""
+    raw = _read_csv_bytes(piece.file, piece.data, spec.name, spec.id_column, None)
+    shift = piece.first_line - piece.header_lines - 1
+    raw.lines += shift
+    raw.malformed["line"] += shift
+    return _named_table(raw, spec)

@@ -147,7 +147,8 @@ def _unchecked_by_parsing(spec: TableSpec) -> pa.DataFrameSchema:
     return schema.update_columns(updates)
 
 
-def _schema_problems(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+def schema_problems(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+    """The model's checks on rows that parsed, as (row, column, reason)."""
     try:
         _unchecked_by_parsing(spec).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -328,7 +329,7 @@ def _reference_problems(
 
 
 @dataclass
-class _Typed:
+class TypedTable:
     """A table's rows parsed and checked against its model: all of validation that needs no
     other table, so tables can be typed side by side and their references checked after."""
 
@@ -338,12 +339,17 @@ class _Typed:
     parse_bad: np.ndarray  # the rows taken out of `clean`
 
 
-def type_table(raw: RawTable, spec: TableSpec, tz: str) -> _Typed:
-    """Parse `raw` by `spec`'s model, set aside repeated ids and check the model.
+def type_table(raw: RawTable, spec: TableSpec, tz: str) -> TypedTable:
+    """Parse `raw` by `spec`'s model, set aside repeated ids and check the model."""
+    return finish_typing(raw, *parse_table(raw, spec, tz), spec)
+
+
+def parse_table(raw: RawTable, spec: TableSpec, tz: str) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Every row of `raw` parsed by `spec`'s model, and the (row, column, reason) of each value
+    that would not parse.
 
     The typed frame is built fresh from parsed columns and the raw's untouched text columns
-    (shared, not copied), and rows are taken out of it only when some are bad: a take of a
-    million notes' text costs as much as parsing them.
+    (shared, not copied).
     """
     source = raw.frame
     columns: dict[str, pd.Series] = {}
@@ -357,19 +363,37 @@ def type_table(raw: RawTable, spec: TableSpec, tz: str) -> _Typed:
         problems.append(_problems(reasons, column.name))
     # Model columns first, then the export's extra columns in their order, as always.
     columns.update((c, source[c]) for c in source.columns if c not in columns)
-    frame = pd.DataFrame(columns, index=source.index, copy=False)
-    del columns
+    return pd.DataFrame(columns, index=source.index, copy=False), problems
+
+
+def finish_typing(
+    raw: RawTable,
+    frame: pd.DataFrame,
+    problems: list[pd.DataFrame],
+    spec: TableSpec,
+    model_problems: pd.DataFrame | None = None,
+) -> TypedTable:
+    """Set aside repeated ids and check the model on the rows that parsed (parse_table's).
+
+    Rows are taken out of the frame only when some are bad: a take of a million notes' text
+    costs as much as parsing them. `model_problems`: the model's checks already made on the
+    rows that parsed, in pieces (auditkit.distributed); the checks are row by row, so those of
+    rows now set aside as repeats are dropped.
+    """
     if spec.columns[0].unique:  # a reviews file names a rule many times
         problems.append(_duplicate_problems(frame, raw.lines, spec.id_column))
     parse_bad = pd.concat(problems)["row"].unique()
     clean = frame.drop(index=parse_bad) if len(parse_bad) else frame
     del frame
-    problems.append(_schema_problems(clean, spec))
-    return _Typed(raw, clean, problems, parse_bad)
+    if model_problems is None:
+        problems.append(schema_problems(clean, spec))
+    else:
+        problems.append(model_problems[~model_problems["row"].isin(parse_bad)])
+    return TypedTable(raw, clean, problems, parse_bad)
 
 
 def validate_table(
-    raw: RawTable | _Typed,
+    raw: RawTable | TypedTable,
     spec: TableSpec,
     tz: str,
     accepted: dict[str, pd.DataFrame],
@@ -381,7 +405,7 @@ def validate_table(
     `raw` may be typed already (type_table). `id_sets`: the accepted tables' ids as made for
     reference checks, shared across calls.
     """
-    typed = raw if isinstance(raw, _Typed) else type_table(raw, spec, tz)
+    typed = raw if isinstance(raw, TypedTable) else type_table(raw, spec, tz)
     raw, clean, problems, parse_bad = typed.raw, typed.clean, typed.problems, typed.parse_bad
     del typed
     source = raw.frame
@@ -430,7 +454,7 @@ def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
 
 
 def validate(
-    raws: dict[str, RawTable | _Typed | Future[RawTable | _Typed | None] | None],
+    raws: dict[str, RawTable | TypedTable | Future[RawTable | TypedTable | None] | None],
     policy: Policy,
     path: Path,
     progress: Callable[[str], None] | None = None,
@@ -458,7 +482,7 @@ def validate(
         waited = isinstance(raw, Future)
         if waited:
             raw = raw.result()
-        read = raw.raw if isinstance(raw, _Typed) else raw
+        read = raw.raw if isinstance(raw, TypedTable) else raw
         if waited:
             if read is not None:
                 say(f"read {read.file}: {read.rows_read:,} rows")
@@ -535,9 +559,9 @@ def commonest_reason(set_aside: pd.DataFrame, rows_read: int) -> tuple[str, str]
     return reason, f"The commonest reason ({count:,} of them), first on line {line}"
 
 
-def _names_set_aside(raw: RawTable | _Typed, accepted: pd.DataFrame) -> tuple[str, ...]:
+def _names_set_aside(raw: RawTable | TypedTable, accepted: pd.DataFrame) -> tuple[str, ...]:
     """The first and last names, as read, on the rows of `raw` not among those `accepted`."""
-    raw = raw.raw if isinstance(raw, _Typed) else raw
+    raw = raw.raw if isinstance(raw, TypedTable) else raw
     present = [c for c in NAME_COLUMNS if c in raw.frame]
     kept = raw.lines.isin(accepted[SOURCE_LINE]).to_numpy()
     return tuple(raw.frame.loc[~kept, present].stack().dropna().astype("str"))
@@ -552,7 +576,7 @@ TYPE_ON_THREADS_FROM = 192 * 2**20
 
 def _read(
     bundle: Path, spec: TableSpec, path: Path | None, tz: str | None
-) -> RawTable | _Typed | None:
+) -> RawTable | TypedTable | None:
     """The table's file read, and typed too where `tz` is given."""
     raw = read_table(bundle, spec, path)
     return raw if raw is None or tz is None else type_table(raw, spec, tz)
@@ -580,21 +604,8 @@ def load(
     (the calls table, e.g. written by `auditkit import`) to use instead of the bundle's calls.csv.
     """
     path = Path(path)
-    if not path.is_dir():
-        raise BundleError(f"{path} is not a folder. An audit bundle is a folder of table files.")
-    if not isinstance(policy, Policy):
-        policy = load_policy(policy, bundle=path)
+    policy, files = bundle_files(path, policy, calls)
     say = progress or (lambda _message: None)
-    if calls is not None:
-        check_named_file(Path(calls), "The call log", "the call log file")
-    specs = (*TABLES.values(), CALLS)
-    # Each table's file, found once (None: absent, which read_table reports or allows).
-    files = {
-        spec.name: Path(calls)
-        if spec is CALLS and calls is not None
-        else find_table_file(path, spec.name)
-        for spec in specs
-    }
     # A file is read on a thread (Arrow's parse and numpy's scan leave Python's lock free) while
     # the one before is validated here; in a large bundle, two files are read and typed at a
     # time while references are checked here, table by table in order.
@@ -602,19 +613,45 @@ def load(
     tz = policy.clinic.timezone if typed_ahead else None
     readers = ThreadPoolExecutor(2 if typed_ahead else 1)
     try:
-        raws: dict[str, RawTable | _Typed | Future[RawTable | _Typed | None] | None] = {
-            spec.name: readers.submit(_read, path, spec, files[spec.name], tz) for spec in specs
+        raws: dict[str, RawTable | TypedTable | Future[RawTable | TypedTable | None] | None] = {
+            spec.name: readers.submit(_read, path, spec, files[spec.name], tz)
+            for spec in (*TABLES.values(), CALLS)
         }
         bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
     finally:  # an unusable file stops the audit: the files after it are not read
         readers.shutdown(cancel_futures=True)
-    if (path / CONVERTED).is_file():
-        bundle.rejected = pd.concat(
-            [_set_aside_when_converted(path), bundle.rejected], ignore_index=True
-        )
+    with_converted_set_aside(bundle)
     # Arrow's allocator keeps what reading freed for reuse; an audit's peak starts from here.
     release_unused_memory()
     return bundle
+
+
+def bundle_files(
+    path: Path, policy: Policy | Path | str | None, calls: Path | str | None
+) -> tuple[Policy, dict[str, Path | None]]:
+    """The bundle's policy, and each table's file (None: absent, which read_table reports or
+    allows), `calls` naming the call log's if given."""
+    if not path.is_dir():
+        raise BundleError(f"{path} is not a folder. An audit bundle is a folder of table files.")
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy, bundle=path)
+    if calls is not None:
+        check_named_file(Path(calls), "The call log", "the call log file")
+    files = {
+        spec.name: Path(calls)
+        if spec is CALLS and calls is not None
+        else find_table_file(path, spec.name)
+        for spec in (*TABLES.values(), CALLS)
+    }
+    return policy, files
+
+
+def with_converted_set_aside(bundle: Bundle) -> None:
+    """A converted bundle's rejected rows with those the conversion set aside put first."""
+    if (bundle.path / CONVERTED).is_file():
+        bundle.rejected = pd.concat(
+            [_set_aside_when_converted(bundle.path), bundle.rejected], ignore_index=True
+        )
 
 
 def _set_aside_when_converted(folder: Path) -> pd.DataFrame:
