@@ -24,10 +24,11 @@ stay exact:
 
 from __future__ import annotations
 
+import operator
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,13 +45,25 @@ from auditkit.auditing import (
     for_month,
 )
 from auditkit.errors import AuditkitError
+from auditkit.loading import SOURCE_LINE, CsvPiece, RawTable, csv_cuts, read_piece, read_table
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.rules import RULES, Checked
-from auditkit.validation import Bundle
+from auditkit.schemas import CALLS, TABLES, TableSpec
+from auditkit.validation import (
+    Bundle,
+    TypedTable,
+    bundle_files,
+    finish_typing,
+    parse_table,
+    schema_problems,
+    validate,
+    with_converted_set_aside,
+)
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, Future
 
 # Seconds to wait for a scheduler to answer, or for a local cluster's workers to start.
 CONNECT_TIMEOUT = 30
@@ -96,8 +109,17 @@ def _split(
     return [frame.iloc[row[bounds[k] : bounds[k + 1]]].reset_index(drop=True) for k in range(n)]
 
 
-def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
-    """The bundle as n partitions, each holding only its clients' records (see module doc)."""
+# Each table's rows by partition: the partitions of each row (one array, or two where a row
+# belongs in two), and the rows that go to every partition (or None).
+Homes = dict[str, tuple[list[np.ndarray], np.ndarray | None]]
+
+
+def partition_homes(bundle: Bundle, n: int) -> Homes:
+    """Where each row of every table but staff goes, among n partitions (see module doc).
+
+    Reads only ids, numbers and times: the driver's tables of a bundle loaded on the workers
+    (load_on_dask) have them, without the free text.
+    """
     tables, calls = bundle.tables, bundle.calls
     partition = client_partitions(tables["clients"], n)
     home = {
@@ -106,14 +128,6 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
     }
     appointments = pd.Series(home["appointments"], index=tables["appointments"]["appointment_id"])
     linked = _home(tables["notes"]["appointment_id"], appointments)
-    blanket = tables["approvals"]["client_id"].isna().to_numpy()
-    split = {
-        "clients": _split(tables["clients"], [home["clients"]], n),
-        "appointments": _split(tables["appointments"], [home["appointments"]], n),
-        "contacts": _split(tables["contacts"], [home["contacts"]], n),
-        "notes": _split(tables["notes"], [home["notes"], linked], n),
-        "approvals": _split(tables["approvals"], [home["approvals"]], n, everywhere=blanket),
-    }
     on_file = numbers_on_file(tables["clients"])
     numbers = pd.Series(_home(on_file["client_id"], partition), index=on_file["number"])
     by_number = _home(client_numbers(calls), numbers[~numbers.index.duplicated()])
@@ -121,21 +135,244 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
     span = np.zeros(len(calls), dtype=bool)
     if len(calls):
         span[[calls["started_at"].argmin(), calls["started_at"].argmax()]] = True
-    call_parts = _split(
-        calls, [np.where(calls["client_id"].notna(), by_client, by_number)], n, everywhere=span
+    return {
+        "clients": ([home["clients"]], None),
+        "appointments": ([home["appointments"]], None),
+        "contacts": ([home["contacts"]], None),
+        "notes": ([home["notes"], linked], None),
+        "approvals": ([home["approvals"]], tables["approvals"]["client_id"].isna().to_numpy()),
+        "calls": ([np.where(calls["client_id"].notna(), by_client, by_number)], span),
+    }
+
+
+def _partition_template(bundle: Bundle) -> Bundle:
+    """What every partition holds: staff, the policy, and every client's name (IQ001)."""
+    return replace(
+        bundle,
+        tables={"staff": bundle.tables["staff"]},
+        calls=bundle.calls.iloc[:0],
+        rejected=bundle.rejected.iloc[:0],
+        coverage=bundle.coverage.iloc[:0],
+        other_client_names=tuple(client_names(bundle)),
     )
-    names = tuple(client_names(bundle))
-    return [
-        replace(
-            bundle,
-            tables={"staff": tables["staff"], **{name: parts[k] for name, parts in split.items()}},
-            calls=call_parts[k],
-            rejected=bundle.rejected.iloc[:0],
-            coverage=bundle.coverage.iloc[:0],
-            other_client_names=names,
-        )
-        for k in range(n)
+
+
+def _assembled(template: Bundle, tables: dict[str, list[pd.DataFrame]]) -> Bundle:
+    """A partition: `template` with each table's parts (a piece's each, in order) as one."""
+    frames = {
+        name: parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        for name, parts in tables.items()
+    }
+    calls = frames.pop("calls")
+    return replace(template, tables={**template.tables, **frames}, calls=calls)
+
+
+def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
+    """The bundle as n partitions, each holding only its clients' records (see module doc)."""
+    frames = {**bundle.tables, "calls": bundle.calls}
+    parts = {
+        name: _split(frames[name], homes, n, everywhere)
+        for name, (homes, everywhere) in partition_homes(bundle, n).items()
+    }
+    template = _partition_template(bundle)
+    return [_assembled(template, {name: [p[k]] for name, p in parts.items()}) for k in range(n)]
+
+
+# Bytes of CSV a worker parses in one task: enough that Arrow's parse, not a task's overhead,
+# is the cost; few enough that a worker holds several at once.
+PIECE_BYTES = 64 * 2**20
+# The tables of a row per event, read in pieces on the workers. Staff, clients and approvals (a
+# row per person or decision) are read here: the split needs them whole.
+PIECED = ("appointments", "contacts", "notes", "calls")
+# The free text the driver never receives: only the rules read it, on the workers.
+WORKER_ONLY = ("message", "text")
+
+
+@dataclass
+class _Piece:
+    """Part of a table, parsed and checked against its model on a worker: all of validation
+    that needs no other row."""
+
+    raw: RawTable
+    frame: pd.DataFrame  # every row, typed
+    problems: list[pd.DataFrame]  # per model column, its values that would not parse
+    model_problems: pd.DataFrame  # the model's checks on the rows that parsed
+
+
+def _parsed_piece(source: CsvPiece | RawTable, spec: TableSpec, tz: str) -> _Piece:
+    """On a worker: a piece of a CSV (or a whole table read on the driver) parsed and checked."""
+    raw = read_piece(source, spec) if isinstance(source, CsvPiece) else source
+    frame, problems = parse_table(raw, spec, tz)
+    bad = pd.concat(problems)["row"].unique()
+    model = schema_problems(frame.drop(index=bad) if len(bad) else frame, spec)
+    return _Piece(raw, frame, problems, model)
+
+
+def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
+    """What the driver needs of a piece to validate its table whole: the model's columns but
+    the free text, the ids as read, the lines, what was set aside."""
+    raw = piece.raw
+    ids = raw.frame[[spec.id_column]] if spec.id_column in raw.frame else raw.frame.iloc[:, :0]
+    kept = [c.name for c in spec.columns if c.name not in WORKER_ONLY]
+    return _Piece(replace(raw, frame=ids), piece.frame[kept], piece.problems, piece.model_problems)
+
+
+def _whole_table(parts: list[_Piece], spec: TableSpec) -> TypedTable:
+    """The pieces as type_table would have typed the whole file: rows numbered on from piece
+    to piece, each column's problems together, then repeats across the pieces."""
+    starts = np.cumsum([0, *(len(part.frame) for part in parts)])
+
+    def numbered(found: pd.DataFrame, k: int) -> pd.DataFrame:
+        return found.assign(row=found["row"].to_numpy() + starts[k])
+
+    def joined(frames: list[pd.DataFrame] | list[pd.Series]) -> pd.DataFrame:
+        return pd.concat(frames, ignore_index=True)
+
+    raw = replace(
+        parts[0].raw,
+        frame=joined([part.raw.frame for part in parts]),
+        lines=joined([part.raw.lines for part in parts]),
+        malformed=joined([part.raw.malformed for part in parts]),
+    )
+    problems = [
+        joined([numbered(part.problems[c], k) for k, part in enumerate(parts)])
+        for c in range(len(spec.columns))
     ]
+    model = joined([numbered(part.model_problems, k) for k, part in enumerate(parts)])
+    frame = joined([part.frame for part in parts])
+    return finish_typing(raw, frame, problems, spec, model)
+
+
+@dataclass
+class _PiecedTable:
+    """A table's pieces, kept on the workers, and the last line each holds."""
+
+    pieces: list[Future]
+    last_lines: np.ndarray
+
+
+def _read_on_workers(
+    client: Client, bundle: Path, spec: TableSpec, file: Path, tz: str, piece_bytes: int | None
+) -> list[Future]:
+    """Send the file's pieces to the workers to be parsed, one at a time (the driver holds one
+    piece's bytes, not the file); a file read whole (`piece_bytes` None, or csv_cuts says so)
+    goes as one."""
+    csv = file.suffix.lower() == ".csv"
+    cuts = csv_cuts(file, piece_bytes) if csv and piece_bytes is not None else None
+    if cuts is None:
+        sources: Iterator[CsvPiece | RawTable | None] = iter([read_table(bundle, spec, file)])
+    else:
+        sources = (cuts.piece(k) for k in range(len(cuts.spans)))
+    return [
+        client.submit(_parsed_piece, client.scatter(source, hash=False), spec, tz, pure=False)
+        for source in sources
+    ]
+
+
+def _validated_pieces(
+    client: Client, futures: list[Future], bundle: Path, spec: TableSpec, file: Path, tz: str
+) -> tuple[TypedTable, _PiecedTable]:
+    """The parsed pieces as one typed table for validation here, and where they are. Pieces
+    that took different encodings (one not UTF-8, as a whole file would not be) are read again
+    as the whole file."""
+    parts = client.gather([client.submit(_for_driver, f, spec, pure=False) for f in futures])
+    if len({part.raw.encoding for part in parts}) > 1:
+        futures = _read_on_workers(client, bundle, spec, file, tz, piece_bytes=None)
+        parts = client.gather([client.submit(_for_driver, f, spec, pure=False) for f in futures])
+    last = np.maximum.accumulate([int(p.raw.lines.max()) if len(p.raw.lines) else 0 for p in parts])
+    return _whole_table(parts, spec), _PiecedTable(futures, last)
+
+
+def load_on_dask(
+    client: Client,
+    path: Path | str,
+    policy: Policy | Path | str | None = None,
+    calls: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+    piece_bytes: int = PIECE_BYTES,
+) -> tuple[Bundle, dict[str, _PiecedTable]]:
+    """`load`, with the tables of a row per event parsed and checked on the workers, a piece at
+    a time, and kept there; the same bundle, rows and rows set aside.
+
+    Checks across rows (repeated ids, references between tables) are made here, by `validate`,
+    on every column of those tables but the free text (contact messages, note texts), which
+    never leaves the workers. Returns the bundle as the driver holds it, without that text, and
+    where each pieced table's pieces are, for `partitions_on_dask`.
+    """
+    path = Path(path)
+    policy, files = bundle_files(path, policy, calls)
+    tz = policy.clinic.timezone
+    say = progress or (lambda _message: None)
+    specs = (*TABLES.values(), CALLS)
+    sent = {
+        spec.name: _read_on_workers(client, path, spec, file, tz, piece_bytes)
+        for spec in specs
+        if spec.name in PIECED and (file := files[spec.name]) is not None
+    }
+    raws: dict[str, RawTable | TypedTable | None] = {}
+    pieced: dict[str, _PiecedTable] = {}
+    for spec in specs:
+        file = files[spec.name]
+        if spec.name not in sent:
+            raws[spec.name] = read_table(path, spec, file)
+            continue
+        assert file is not None
+        raws[spec.name], pieced[spec.name] = _validated_pieces(
+            client, sent.pop(spec.name), path, spec, file, tz
+        )
+        pieces = len(pieced[spec.name].pieces)
+        rows = raws[spec.name].raw.rows_read
+        say(f"read {file.name}: {rows:,} rows, in {pieces} pieces on the workers")
+    say("validating")
+    bundle = validate(raws, policy, path)
+    with_converted_set_aside(bundle)
+    return bundle, pieced
+
+
+def _split_piece(
+    piece: _Piece,
+    lines: np.ndarray,
+    homes: list[np.ndarray],
+    everywhere: np.ndarray | None,
+    n: int,
+) -> list[pd.DataFrame]:
+    """On a worker: the piece's rows validation accepted (`lines`, in order), each partition's."""
+    accepted = piece.frame[np.isin(piece.raw.lines.to_numpy(), lines)].reset_index(drop=True)
+    accepted.insert(len(accepted.columns), SOURCE_LINE, lines)
+    return _split(accepted, homes, n, everywhere)
+
+
+def partitions_on_dask(
+    client: Client, bundle: Bundle, pieced: dict[str, _PiecedTable], n: int
+) -> list[Future]:
+    """The n partitions of a bundle loaded by load_on_dask, put together on the workers: each
+    piece split there by where the driver's tables say its accepted rows go."""
+    homes = partition_homes(bundle, n)
+    template = client.scatter(_partition_template(bundle), broadcast=True, hash=False)
+    frames = {**bundle.tables, "calls": bundle.calls}
+    tables: list[dict[str, list]] = [{} for _ in range(n)]
+    for name, (rows_homes, everywhere) in homes.items():
+        if name not in pieced:  # read here: split here
+            for k, part in enumerate(_split(frames[name], rows_homes, n, everywhere)):
+                tables[k][name] = [part]
+            continue
+        lines = frames[name][SOURCE_LINE].to_numpy()
+        bounds = np.concatenate(([0], np.searchsorted(lines, pieced[name].last_lines, "right")))
+        for k in range(n):
+            tables[k][name] = []
+        for piece, start, end in zip(pieced[name].pieces, bounds[:-1], bounds[1:], strict=True):
+            split = client.submit(
+                _split_piece,
+                piece,
+                lines[start:end],
+                [h[start:end] for h in rows_homes],
+                None if everywhere is None else everywhere[start:end],
+                n,
+                pure=False,
+            )
+            for k in range(n):
+                tables[k][name].append(client.submit(operator.getitem, split, k, pure=False))
+    return [client.submit(_assembled, template, tables[k], pure=False) for k in range(n)]
 
 
 def _check_partition(part: Bundle) -> dict[str, Checked]:
@@ -238,7 +475,7 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
 
 
 def audit_on_dask(
-    bundle: Bundle,
+    bundle: Bundle | Path | str,
     scheduler: str | None = None,
     partitions: int | None = None,
     month: str | None = None,
@@ -246,23 +483,36 @@ def audit_on_dask(
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
     clinicians: Sequence[str] = (),
+    policy: Policy | Path | str | None = None,
+    calls: Path | str | None = None,
+    piece_bytes: int = PIECE_BYTES,
 ) -> AuditResult:
     """`audit`, with the rules run per client partition on a Dask cluster; the same result.
 
-    `bundle` is loaded and validated already, on this machine (see the module doc). Without
-    `scheduler` (an address such as tcp://host:8786) a local cluster is started for the run.
-    `partitions` defaults to twice the cluster's worker threads, so a slow partition does not
-    leave the other workers idle.
+    `bundle` is a bundle loaded here already (see the module doc), or a bundle folder, loaded
+    by load_on_dask with the parsing on the workers (`policy` and `calls` as for `load`): the
+    result's bundle then holds no free text. Without `scheduler` (an address such as
+    tcp://host:8786) a local cluster is started for the run. `partitions` defaults to twice the
+    cluster's worker threads, so a slow partition does not leave the other workers idle.
     """
-    check_auditable(bundle.path)
-    check_clinicians(bundle, clinicians)
+    loaded = isinstance(bundle, Bundle)
+    if loaded and (policy is not None or calls is not None):
+        raise ValueError("policy and calls are for a bundle folder; this bundle is loaded")
+    check_auditable(bundle.path if loaded else Path(bundle))
+    if loaded:
+        check_clinicians(bundle, clinicians)
     say = progress or (lambda _message: None)
     with dask_client(scheduler) as client:
         from distributed import as_completed  # installed: dask_client says how otherwise
 
         n = partitions or max(1, 2 * sum(client.nthreads().values()))
         say(f"dask: {n} client partitions on {client.scheduler.address}")
-        parts = client.scatter(split_bundle(bundle, n), hash=False)
+        if loaded:
+            parts = client.scatter(split_bundle(bundle, n), hash=False)
+        else:
+            bundle, pieced = load_on_dask(client, bundle, policy, calls, say, piece_bytes)
+            check_clinicians(bundle, clinicians)
+            parts = partitions_on_dask(client, bundle, pieced, n)
         futures = client.map(_check_partition, parts, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
