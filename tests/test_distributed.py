@@ -325,3 +325,125 @@ def test_without_dask_the_pandas_engine_works_and_the_dask_engine_says_how_to_ge
         "auditkit: --engine dask needs Dask, which is not installed. Install it with pip "
         "install 'auditkit[dask]', or audit with the default pandas engine."
     )
+
+
+# Loading on the workers (load_on_dask): a bundle folder, its CSVs parsed in pieces there.
+
+
+def assert_same_loading(got, expected) -> None:
+    assert_same_results(got, expected)
+    pd.testing.assert_frame_equal(got.rejected, expected.rejected)
+    pd.testing.assert_frame_equal(got.coverage, expected.coverage)
+
+
+def test_a_folder_loaded_in_pieces_on_the_workers_gives_the_pandas_results(scheduler):
+    heard = []
+
+    got = audit_on_dask(SAMPLE, scheduler, 3, progress=heard.append, piece_bytes=3000)
+
+    assert_same_loading(got, audit(load(SAMPLE)))
+    assert [line for line in heard if line.startswith("read ")] == [
+        "read appointments.csv: 1,104 rows, in 25 pieces on the workers",
+        "read contacts.csv: 799 rows, in 50 pieces on the workers",
+        "read notes.csv: 868 rows, in 44 pieces on the workers",
+        "read calls.csv: 632 rows, in 22 pieces on the workers",
+    ]
+    # A000005 repeats 1,099 lines on, in another piece; the free text stayed on the workers.
+    assert (
+        got.rejected["reason"].tolist()[1] == "duplicate appointment_id 'A000005' (first on line 6)"
+    )
+    assert "message" not in got.bundle.contacts and "text" not in got.bundle.notes
+    assert got.bundle.contacts.columns[-1] == "source_line"
+
+
+def _hostile(folder: Path) -> Path:
+    """The sample with what a piece boundary could get wrong, each far from the file's start."""
+    import shutil
+
+    bundle = folder / "hostile"
+    shutil.copytree(SAMPLE, bundle, ignore=shutil.ignore_patterns("ground_truth.csv"))
+    appointments = (bundle / "appointments.csv").read_text().splitlines()
+    appointments[700:700] = [
+        "A900001,C0021,S006,2025-10-03T13:00:00-07:00,50,individual,attended,spare",  # too wide
+        "",
+        ",,,,,,",
+        "A900002,C0021,S006,2025-10-03T13:00:00-07:00,50,individual,walked out",
+    ]
+    # CRLF line ends throughout
+    (bundle / "appointments.csv").write_bytes(("\r\n".join(appointments) + "\r\n").encode())
+    notes = (bundle / "notes.csv").read_text()
+    notes += (
+        'N900001,C0021,S006,A900002,2025-10-03T15:00:00-07:00,"Two lines,\nof one note"\n'
+        'N900002,C0021,S006,,2025-10-04T15:00:00-07:00,"""Quoted"" words, then\n\nmore"\n'
+    )
+    (bundle / "notes.csv").write_text(notes)
+    contacts = (bundle / "contacts.csv").read_text().splitlines()
+    contacts[400:405] = [line + "," for line in contacts[400:405]]  # a delimiter past the header
+    (bundle / "contacts.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(contacts).encode() + b"\n")
+    calls = (bundle / "calls.csv").read_text().splitlines()
+    calls[-1] = calls[-1].replace("RingCentral", "Téléphone")  # Windows-1252: a whole read
+    (bundle / "calls.csv").write_bytes("\n".join(calls).encode("cp1252") + b"\n")
+    return bundle
+
+
+def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(scheduler, tmp_path):
+    bundle = _hostile(tmp_path)
+    heard = []
+
+    got = audit_on_dask(bundle, scheduler, 3, progress=heard.append, piece_bytes=2000)
+
+    expected = audit(load(bundle))
+    assert_same_loading(got, expected)
+    new = got.rejected[got.rejected["record_id"].str.startswith(("A9", "N9"))]
+    assert new.drop(columns="column").values.tolist() == [
+        ["appointments.csv", 701, "A900001", "has 8 fields; the header has 7"],
+        [
+            "appointments.csv",
+            704,
+            "A900002",
+            "status 'walked out' is not one of: attended, no_show, late_cancel, cancelled, "
+            "rescheduled",
+        ],
+        [
+            "notes.csv",
+            926,
+            "N900001",
+            "appointment_id 'A900002' refers to a row set aside (appointments.csv line 704)",
+        ],
+    ]
+    assert got.coverage.set_index("file").loc["calls.csv", "encoding"] == "windows-1252"
+    assert "read calls.csv: 632 rows, in 1 piece on the workers" in heard
+    assert "read notes.csv: 870 rows, in 65 pieces on the workers" in heard
+
+
+def test_a_converted_bundle_and_a_named_call_log_load_on_the_workers(scheduler, tmp_path):
+    from auditkit.convert import convert
+
+    convert(SAMPLE, tmp_path / "parquet")
+    got = audit_on_dask(tmp_path / "parquet", scheduler, 2, piece_bytes=2000)
+    assert_same_loading(got, audit(load(tmp_path / "parquet")))
+
+    calls = tmp_path / "log.csv"
+    calls.write_bytes((SAMPLE / "calls.csv").read_bytes())
+    got = audit_on_dask(SAMPLE, scheduler, 2, calls=calls, piece_bytes=2000)
+    assert_same_loading(got, audit(load(SAMPLE, calls=calls)))
+    assert got.coverage["file"].tolist()[-1] == "log.csv"
+
+
+def test_an_unusable_file_read_on_a_worker_exits_2_in_the_loaders_words(
+    scheduler, tmp_path, capsys
+):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    notes = (bundle / "notes.csv").read_text().replace("note_id,", "note,", 1)
+    (bundle / "notes.csv").write_text(notes)
+    dask = ["--engine", "dask", "--scheduler", scheduler]
+
+    code = main(["audit", str(bundle), "--out", str(tmp_path / "out"), "-q", *dask])
+
+    assert code == 2
+    assert " ".join(capsys.readouterr().err.split()).startswith(
+        "auditkit: notes.csv has no 'note_id' column, which the notes table requires."
+    )

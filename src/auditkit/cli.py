@@ -158,7 +158,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.reviews is not None:
         check_reviews_file(Path(args.reviews))
     progress = _progress(args.quiet)
-    bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
     options = {
         "month": args.month,
         "reviews": args.reviews,
@@ -166,11 +165,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
         "show_names": args.show_names,
         "clinicians": tuple(args.clinician),
     }
-    if args.engine == "dask":
+    if args.engine == "dask":  # loaded on the workers
         from auditkit.distributed import audit_on_dask  # Dask is an optional extra
 
-        result = audit_on_dask(bundle, args.scheduler, args.partitions, **options)
+        result = audit_on_dask(
+            Path(args.bundle),
+            args.scheduler,
+            args.partitions,
+            policy=args.policy,
+            calls=args.calls,
+            **options,
+        )
     else:
+        bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
         result = audit(bundle, **options)
 
     def tables() -> None:
@@ -196,7 +203,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         period = f"month {args.month}" if args.month else "everything in the bundle"
         if args.clinician:
             period += f"; only the records of {', '.join(result.clinicians)}"
-        print(f"Audited {args.bundle} ({period}; policy: {_policy_words(bundle.policy)})")
+        print(f"Audited {args.bundle} ({period}; policy: {_policy_words(result.bundle.policy)})")
         print(_table(result.coverage[["file", "rows_read", "accepted", "rejected"]]))
         print()
         print(_table(_summary(result)))
@@ -446,8 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=["pandas", "dask"],
         default="pandas",
-        help="pandas (default): on this machine; dask: the rules per client partition on a Dask "
-        "cluster (needs auditkit[dask]; the bundle is still loaded and validated here)",
+        help="pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in "
+        "pieces and the rules run per client partition on its workers (needs auditkit[dask])",
     )
     run.add_argument(
         "--scheduler",

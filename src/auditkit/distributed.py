@@ -46,6 +46,7 @@ from auditkit.auditing import (
 )
 from auditkit.errors import AuditkitError
 from auditkit.loading import SOURCE_LINE, CsvPiece, RawTable, csv_cuts, read_piece, read_table
+from auditkit.output import counted
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
@@ -320,9 +321,9 @@ def load_on_dask(
         raws[spec.name], pieced[spec.name] = _validated_pieces(
             client, sent.pop(spec.name), path, spec, file, tz
         )
-        pieces = len(pieced[spec.name].pieces)
-        rows = raws[spec.name].raw.rows_read
-        say(f"read {file.name}: {rows:,} rows, in {pieces} pieces on the workers")
+        rows = counted(raws[spec.name].raw.rows_read, "row")
+        pieces = counted(len(pieced[spec.name].pieces), "piece")
+        say(f"read {file.name}: {rows}, in {pieces} on the workers")
     say("validating")
     bundle = validate(raws, policy, path)
     with_converted_set_aside(bundle)
@@ -501,6 +502,8 @@ def audit_on_dask(
     check_auditable(bundle.path if loaded else Path(bundle))
     if loaded:
         check_clinicians(bundle, clinicians)
+    else:  # a folder, a policy or a call log that is not there stops before a cluster starts
+        policy = bundle_files(Path(bundle), policy, calls)[0]
     say = progress or (lambda _message: None)
     with dask_client(scheduler) as client:
         from distributed import as_completed  # installed: dask_client says how otherwise
