@@ -1505,3 +1505,84 @@ def test_a_bundle_with_trailing_delimiters_audits_as_without(tmp_path):
     expected = audit(plain).findings
     assert len(expected) == 85
     pd.testing.assert_frame_equal(audit(trailing).findings, expected)
+
+
+# Pieces of a CSV for the Dask engine's workers (csv_cuts, read_piece).
+QUOTED_RECORDS = b'id,text\n1,"a\nb"\n2,plain\n3,"x,""y""\nz"\n\n4,too,wide\n5,last'
+
+
+def test_csv_cuts_end_pieces_at_record_ends_never_inside_quotes(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(QUOTED_RECORDS)
+
+    cuts = loading.csv_cuts(path, 5)
+
+    # The line feeds inside "a\nb" and "x,""y""\nz" have an odd number of quotes before them.
+    assert cuts.header_end == 8
+    assert cuts.spans == [(8, 16, 2), (16, 24, 4), (24, 38, 5), (38, 50, 7), (50, 56, 9)]
+    pieces = [cuts.piece(k) for k in range(len(cuts.spans))]
+    assert pieces[0].data == b'id,text\n1,"a\nb"\n'
+    assert pieces[2].data == b'id,text\n3,"x,""y""\nz"\n'
+
+
+def test_a_csv_read_in_pieces_is_the_csv_read_whole(tmp_path):
+    from auditkit.schemas import TABLES
+
+    spec = TABLES["notes"]
+    at = "2026-01-05T10:00:00"
+    path = tmp_path / "notes.csv"
+    path.write_bytes(
+        f'note_id,client_id,staff_id,written_at,text\n1,C1,S1,{at},"a\nb"\n2,C1,S1,{at},plain\n'
+        f'3,C1,S1,{at},"x,""y""\nz"\n\n4,C1,S1,too,wide,row\n5,C1,S1,{at},last'.encode()
+    )
+    whole = loading.read_table(tmp_path, spec)
+
+    cuts = loading.csv_cuts(path, 20)
+    raws = [loading.read_piece(cuts.piece(k), spec) for k in range(len(cuts.spans))]
+
+    assert len(raws) == 5
+    assert [line for raw in raws for line in raw.lines] == whole.lines.tolist() == [2, 4, 5, 9]
+    pieced = pd.concat([raw.frame for raw in raws], ignore_index=True)
+    pd.testing.assert_frame_equal(pieced, whole.frame)
+    assert pieced["text"].tolist() == ["a\nb", "plain", 'x,"y"\nz', "last"]
+    malformed = pd.concat([raw.malformed for raw in raws if len(raw.malformed)])
+    pd.testing.assert_frame_equal(malformed, whole.malformed)
+    assert malformed[["line", "record_id", "reason"]].values.tolist() == [
+        [8, "4", "has 6 fields; the header has 5"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b'id,text\n1,5" tall\n2,"b"\n', "a quote inside a field: parity can't be trusted"),
+        ("id,text\n1,a\n".encode("utf-16"), "UTF-16: cut bytes would not be characters"),
+        (b"id,text\r1,a\r2,b\r", "lone CR line ends: no line feed ends the header"),
+        (b"", "empty: read whole, which says so"),
+    ],
+)
+def test_csv_cuts_leave_a_file_whole_when_a_cut_could_be_wrong(tmp_path, data, why):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(data)
+
+    assert loading.csv_cuts(path, 4) is None, why
+
+
+def test_a_header_alone_is_one_piece_of_no_records(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(b"note_id,text\r\n")
+
+    cuts = loading.csv_cuts(path, 4)
+
+    assert cuts.spans == [(14, 14, 2)]
+    assert cuts.piece(0).data == b"note_id,text\r\n"
+
+
+def test_a_csv_changed_after_it_was_cut_is_not_read_in_pieces(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(QUOTED_RECORDS)
+    cuts = loading.csv_cuts(path, 5)
+    path.write_bytes(QUOTED_RECORDS + b"\n6,more")
+
+    with pytest.raises(BundleError, match=r"notes\.csv changed while it was being read"):
+        cuts.piece(0)

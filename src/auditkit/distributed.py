@@ -233,7 +233,7 @@ def _whole_table(parts: list[_Piece], spec: TableSpec) -> TypedTable:
         parts[0].raw,
         frame=joined([part.raw.frame for part in parts]),
         lines=joined([part.raw.lines for part in parts]),
-        malformed=joined([part.raw.malformed for part in parts]),
+        malformed=_gather([part.raw.malformed for part in parts]),  # (a typed record_id)
     )
     problems = [
         joined([numbered(part.problems[c], k) for k, part in enumerate(parts)])
@@ -331,13 +331,11 @@ def load_on_dask(
 
 
 def _split_piece(
-    piece: _Piece,
-    lines: np.ndarray,
-    homes: list[np.ndarray],
-    everywhere: np.ndarray | None,
-    n: int,
+    piece: _Piece, rows: tuple[np.ndarray, list[np.ndarray], np.ndarray | None], n: int
 ) -> list[pd.DataFrame]:
-    """On a worker: the piece's rows validation accepted (`lines`, in order), each partition's."""
+    """On a worker: each partition's part of the piece's rows validation accepted. `rows`: their
+    lines, in order, and where each goes (partition_homes')."""
+    lines, homes, everywhere = rows
     accepted = piece.frame[np.isin(piece.raw.lines.to_numpy(), lines)].reset_index(drop=True)
     accepted.insert(len(accepted.columns), SOURCE_LINE, lines)
     return _split(accepted, homes, n, everywhere)
@@ -362,15 +360,14 @@ def partitions_on_dask(
         for k in range(n):
             tables[k][name] = []
         for piece, start, end in zip(pieced[name].pieces, bounds[:-1], bounds[1:], strict=True):
-            split = client.submit(
-                _split_piece,
-                piece,
+            rows = (
                 lines[start:end],
                 [h[start:end] for h in rows_homes],
                 None if everywhere is None else everywhere[start:end],
-                n,
-                pure=False,
             )
+            # Sent as data, not in the task: a task's arguments travel through the scheduler.
+            rows_sent = client.scatter(rows, hash=False)
+            split = client.submit(_split_piece, piece, rows_sent, n, pure=False)
             for k in range(n):
                 tables[k][name].append(client.submit(operator.getitem, split, k, pure=False))
     return [client.submit(_assembled, template, tables[k], pure=False) for k in range(n)]
@@ -393,7 +390,7 @@ def _check_partition(part: Bundle) -> dict[str, Checked]:
 
 
 def _gather(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The partitions' frames as one; empty ones left out, so none changes a column's dtype."""
+    """Frames as one (partitions', pieces'); empty ones left out, so none changes a dtype."""
     found = [frame for frame in frames if len(frame)]
     return pd.concat(found, ignore_index=True) if found else frames[0]
 

@@ -1216,9 +1216,10 @@ class CsvCuts:
 
 
 def csv_cuts(path: Path, size: int) -> CsvCuts | None:
-    """Cut points for pieces of about `size` bytes, each ending a record; None when the file is
-    better read whole: no bigger than a piece, UTF-16 (cut bytes would not be characters), a
-    header not ended by a line feed, or a quote parity cannot trust (`_has_bare_quote`).
+    """Cut points for pieces of about `size` bytes, each ending a record (one piece for a
+    smaller file); None when the file must be read whole: UTF-16 (cut bytes would not be
+    characters), no header ended by a line feed in its first 4 MB, or a quote parity cannot
+    trust (`_has_bare_quote`).
 
     A record ends at a line feed after an even number of quotes, as `_scan` reads it, so a
     quoted field with line breaks is never cut; each piece is checked for stray quotes as the
@@ -1227,7 +1228,7 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     """
     version = _version(path)
     buf = np.frombuffer(_read_bytes(path), dtype=np.uint8)
-    if len(buf) <= size or bytes(buf[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    if bytes(buf[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return None
     records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
     header = np.flatnonzero(~records.blank)
@@ -1245,6 +1246,7 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
             return None
         spans.append((start, end, line))
         start, line = end, line + _physical_lines(body)
+    spans = spans or [(header_end, header_end, line)]  # a header alone: a piece of no records
     return CsvCuts(path, version, header_end, _physical_lines(buf[:header_end]), spans)
 
 
