@@ -132,6 +132,14 @@ def test_generated_bundle_gives_the_pandas_results(scheduler, generated_bundle):
     assert len(expected.findings) > 500  # a real workload, not a trivially empty one
 
 
+def test_generated_folder_loaded_in_pieces_gives_the_pandas_results(scheduler, generated_bundle):
+    got = audit_on_dask(generated_bundle.path, scheduler, partitions=5, piece_bytes=50_000)
+
+    assert_same_results(got, audit(generated_bundle))
+    pd.testing.assert_frame_equal(got.rejected, generated_bundle.rejected)
+    pd.testing.assert_frame_equal(got.coverage, generated_bundle.coverage)
+
+
 def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, generated_bundle):
     got = audit_on_dask(generated_bundle, scheduler, partitions=4, month="2026-03")
 
@@ -139,9 +147,11 @@ def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, g
     assert set(got.opportunities["month"]) == {"2026-03"}
 
 
-def test_a_clinicians_month_gives_the_pandas_results(scheduler, generated_bundle):
+@pytest.mark.parametrize("on_workers", [False, True])
+def test_a_clinicians_month_gives_the_pandas_results(scheduler, generated_bundle, on_workers):
     theirs = {"month": "2026-03", "clinicians": ["S002", "S005"]}
-    got = audit_on_dask(generated_bundle, scheduler, partitions=4, **theirs)
+    given = generated_bundle.path if on_workers else generated_bundle  # a folder: loaded there
+    got = audit_on_dask(given, scheduler, partitions=4, piece_bytes=20_000, **theirs)
 
     expected = audit(generated_bundle, **theirs)
     assert_same_results(got, expected)
@@ -150,7 +160,8 @@ def test_a_clinicians_month_gives_the_pandas_results(scheduler, generated_bundle
     assert got.every_month.equals(expected.every_month)  # their trend, not the clinic's
 
 
-def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_path):
+@pytest.mark.parametrize("on_workers", [False, True])
+def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_path, on_workers):
     bundle = load(SAMPLE)
     found = audit(bundle).findings.set_index(KEY)
     seen = found[["client_id", "evidence"]]
@@ -168,7 +179,8 @@ def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_pa
         reviews, index=False
     )
 
-    got = audit_on_dask(bundle, scheduler, 3, reviews=reviews)
+    given = SAMPLE if on_workers else bundle  # a folder: loaded on the workers, in pieces
+    got = audit_on_dask(given, scheduler, 3, reviews=reviews, piece_bytes=3000)
 
     expected = audit(bundle, reviews=reviews)
     assert_same_results(got, expected)
