@@ -882,8 +882,9 @@ def test_a_csv_larger_than_memory_is_refused_before_it_is_read(monkeypatch):
         f"contacts.csv is {size / 1000:.1f} KB; loading it needs about "
         f"{size * loading.CSV_MEMORY_FACTOR / 1e6:.1f} MB of memory (about "
         f"{loading.CSV_MEMORY_FACTOR} times its size) but only 1.0 MB is available. Split the "
-        "export by date into smaller bundles and audit each, or use a machine with more memory "
-        "(--engine dask spreads the rules over a cluster, but loads the bundle here)."
+        "export by date into smaller bundles and audit each, use a machine with more memory, or "
+        "audit with --engine dask, which parses the CSVs of appointments, contacts, notes and "
+        "calls in pieces on a cluster's workers."
     )
 
 

@@ -1,11 +1,14 @@
 """The Dask engine: the same rule code, run per client partition on a Dask cluster.
 
-Loading and validation happen first, once, on the driver, over the whole bundle: ids unique
-across the bundle and references between tables can only be checked there (a duplicate id split
-between two partitions would pass each partition's check). Only then is the bundle split. Every
-rule looks within one client, so each partition, a Bundle holding some clients and all their
-records, is audited by `check_rules` on a worker, and the driver puts the pieces together with
-`finish_audit`, as the pandas engine does: the results are the same, row for row.
+The big tables' CSVs are cut into pieces of whole records, read and typed on the workers
+(load_on_dask); what needs more than one row is validated on the driver, once, over every piece
+but their free text: ids unique across the bundle and references between tables can only be
+checked there (a duplicate id split between two partitions would pass each partition's check).
+Only then is the bundle split, each worker splitting its pieces. Every rule looks within one
+client, so each partition, a Bundle holding some clients and all their records, is audited by
+`check_rules` on a worker, and the driver puts the results together with `finish_audit`, as the
+pandas engine does: the results are the same, row for row. A bundle loaded already (`load`) is
+split on the driver and sent whole.
 
 Splitting by client_id (a hash of it, mod the number of partitions) needs four refinements to
 stay exact:

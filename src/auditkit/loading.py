@@ -486,9 +486,9 @@ def check_fits_in_memory(path: Path) -> None:
         raise BundleError(
             f"{path.name} is {_size(size)}; loading it needs about {_size(needed)} of memory "
             f"(about {CSV_MEMORY_FACTOR} times its size) but only {_size(available)} is "
-            "available. Split the export by date into smaller bundles and audit each, or use "
-            "a machine with more memory (--engine dask spreads the rules over a cluster, but "
-            "loads the bundle here)."
+            "available. Split the export by date into smaller bundles and audit each, use a "
+            "machine with more memory, or audit with --engine dask, which parses the CSVs of "
+            "appointments, contacts, notes and calls in pieces on a cluster's workers."
         )
 
 
