@@ -369,7 +369,7 @@ def partitions_on_dask(
                 None if everywhere is None else everywhere[start:end],
             )
             # Sent as data, not in the task: a task's arguments travel through the scheduler.
-            rows_sent = client.scatter(rows, hash=False)
+            [rows_sent] = client.scatter([rows], hash=False)
             split = client.submit(_split_piece, piece, rows_sent, n, pure=False)
             for k in range(n):
                 tables[k][name].append(client.submit(operator.getitem, split, k, pure=False))
@@ -516,6 +516,7 @@ def audit_on_dask(
             bundle, pieced = load_on_dask(client, bundle, policy, calls, say, piece_bytes)
             check_clinicians(bundle, clinicians)
             parts = partitions_on_dask(client, bundle, pieced, n)
+            del pieced  # each piece is let go of on its worker once split
         futures = client.map(_check_partition, parts, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
