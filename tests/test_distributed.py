@@ -442,20 +442,37 @@ def test_a_converted_bundle_and_a_named_call_log_load_on_the_workers(scheduler, 
     assert got.coverage["file"].tolist()[-1] == "log.csv"
 
 
-def test_an_unusable_file_read_on_a_worker_exits_2_in_the_loaders_words(
-    scheduler, tmp_path, capsys
+def _notes_without_note_id(bundle: Path) -> None:
+    notes = (bundle / "notes.csv").read_text()
+    (bundle / "notes.csv").write_text(notes.replace("note_id,", "note,", 1))
+
+
+def _appointments_of_no_clinician(bundle: Path) -> None:
+    appointments = pd.read_csv(bundle / "appointments.csv", dtype="str", keep_default_na=False)
+    appointments.assign(staff_id="S999").to_csv(bundle / "appointments.csv", index=False)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "words"),
+    [  # found on a worker, then on the driver once every piece is in
+        (_notes_without_note_id, "notes.csv has no 'note_id' column"),
+        (_appointments_of_no_clinician, "appointments.csv: all 1,104 of its rows were set aside"),
+    ],
+)
+def test_an_unusable_file_loaded_on_the_workers_exits_2_in_the_pandas_engines_words(
+    scheduler, tmp_path, capsys, spoil, words
 ):
     import shutil
 
     bundle = tmp_path / "bundle"
     shutil.copytree(SAMPLE, bundle)
-    notes = (bundle / "notes.csv").read_text().replace("note_id,", "note,", 1)
-    (bundle / "notes.csv").write_text(notes)
+    spoil(bundle)
+    base = ["audit", str(bundle), "-q", "--out"]
     dask = ["--engine", "dask", "--scheduler", scheduler]
 
-    code = main(["audit", str(bundle), "--out", str(tmp_path / "out"), "-q", *dask])
+    assert main([*base, str(tmp_path / "pandas")]) == 2
+    said = capsys.readouterr().err
+    assert main([*base, str(tmp_path / "dask"), *dask]) == 2
 
-    assert code == 2
-    assert " ".join(capsys.readouterr().err.split()).startswith(
-        "auditkit: notes.csv has no 'note_id' column, which the notes table requires."
-    )
+    assert capsys.readouterr().err == said
+    assert " ".join(said.split()).startswith(f"auditkit: {words}")
