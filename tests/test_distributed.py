@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import auditkit.distributed
 from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.distributed import audit_on_dask, client_partitions, split_bundle
@@ -348,8 +349,15 @@ def assert_same_loading(got, expected) -> None:
     pd.testing.assert_frame_equal(got.coverage, expected.coverage)
 
 
-def test_a_folder_loaded_in_pieces_on_the_workers_gives_the_pandas_results(scheduler):
-    heard = []
+def test_a_folder_loaded_in_pieces_on_the_workers_gives_the_pandas_results(scheduler, monkeypatch):
+    heard, read_here = [], []
+    read_table = auditkit.distributed.read_table
+
+    def reading_here(bundle, spec, path=None):
+        read_here.append(spec.name)
+        return read_table(bundle, spec, path)
+
+    monkeypatch.setattr("auditkit.distributed.read_table", reading_here)
 
     got = audit_on_dask(SAMPLE, scheduler, 3, progress=heard.append, piece_bytes=3000)
 
@@ -365,6 +373,7 @@ def test_a_folder_loaded_in_pieces_on_the_workers_gives_the_pandas_results(sched
         got.rejected["reason"].tolist()[1] == "duplicate appointment_id 'A000005' (first on line 6)"
     )
     assert "message" not in got.bundle.contacts and "text" not in got.bundle.notes
+    assert read_here == ["staff", "clients", "approvals"]  # the rest only in pieces, there
     assert got.bundle.contacts.columns[-1] == "source_line"
 
 
