@@ -124,6 +124,18 @@ def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) 
     )
 
 
+def test_cli_dask_engine(benchmark: Any, bundle: Path, out: Path) -> None:
+    """The whole command on the Dask engine, its own local cluster of 2 workers: once, as a
+    measure beside the pandas engine's, not a repeated comparison. Its peak is its largest
+    process's (the driver or a worker: Linux hands a waited child's peak to its parent)."""
+    command = ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
+    peaks: list[float] = []
+    benchmark.pedantic(_child, ([*command, "--engine", "dask"], peaks))
+    benchmark.extra_info.update(
+        stage="auditkit audit --engine dask (CLI)", rows=0, peak_mb=max(peaks)
+    )
+
+
 def test_import(benchmark: Any, size: int) -> None:
     """What the command imports to audit (in a fresh interpreter, so nothing is imported yet);
     the same at every `size`, measured with each so every size's table has it."""
