@@ -695,7 +695,9 @@ def _header_names(file: str, buf: np.ndarray, records: _Records) -> list[str]:
     empties before it ('"",""'), which only look blank once unquoted, are marked blank in
     `records` as a line of commas is (a handful at most: a file's first records)."""
     for first in np.flatnonzero(~records.blank):
-        text = bytes(buf[records.starts[first] : records.ends[first]]).decode().rstrip("\r")
+        # (csv_cuts looks at bytes not yet decoded: only whether they are blank matters there)
+        record = bytes(buf[records.starts[first] : records.ends[first]])
+        text = record.decode(errors="replace").rstrip("\r")
         with _any_field_size():
             names = next(csv.reader(io.StringIO(text, newline="")), [])
         if not _is_blank_record(names):
@@ -1230,13 +1232,24 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     buf = np.frombuffer(_read_bytes(path), dtype=np.uint8)
     if bytes(buf[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return None
-    records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
-    header = np.flatnonzero(~records.blank)
-    if len(header) == 0 or records.ends[header[0]] >= min(len(buf), _SCAN_BLOCK):
+    # The header is found as read_csv finds it: in the text after a UTF-8 BOM (decode drops
+    # it, so a blank line or `"",""` after it is no header), the first record that is not
+    # blank once unquoted.
+    bom = len(codecs.BOM_UTF8) if bytes(buf[:3]) == codecs.BOM_UTF8 else 0
+    text = buf[bom:]
+    records = _scan(text[:_SCAN_BLOCK], count_fields=False)
+    try:
+        _header_names(path.name, text, records)  # marks quoted empties before it blank
+    except BundleError:  # nothing but blank records: read whole, which says so
         return None
-    header_end = int(records.ends[header[0]]) + 1
-    quotes = records.quotes[records.quotes < header_end]
-    if buf[header_end - 1] != _NEWLINE or _has_bare_quote(buf[:header_end], quotes):
+    header = np.flatnonzero(~records.blank)
+    if records.ends[header[0]] >= min(len(text), _SCAN_BLOCK):
+        return None
+    quotes = records.quotes[records.quotes <= records.ends[header[0]]]
+    if _has_bare_quote(text[: records.ends[header[0]] + 1], quotes):
+        return None
+    header_end = bom + int(records.ends[header[0]]) + 1
+    if buf[header_end - 1] != _NEWLINE:
         return None
     spans, start, line = [], header_end, _physical_lines(buf[:header_end]) + 1
     while start < len(buf):
