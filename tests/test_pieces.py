@@ -95,3 +95,28 @@ def test_a_blank_looking_record_before_the_header_is_not_taken_for_it(tmp_path, 
     assert [raw.lines.tolist() for raw in raws] == [[3], [4]]
     assert [raw.frame["note_id"].tolist() for raw in raws] == [["N1"], ["N2"]]
     assert whole.lines.tolist() == [3, 4]
+
+
+def test_a_piece_of_utf8_in_a_windows_1252_file_is_read_as_windows_1252(tmp_path):
+    # The file holds one byte that is no UTF-8 (0xE9, "é" in Windows-1252), so read whole every
+    # byte is Windows-1252, and the UTF-8 "é" of the second record reads "Ã©". The second piece
+    # alone is UTF-8, and was read as UTF-8: "é", and another encoding.
+    path = tmp_path / "notes.csv"
+    path.write_bytes(HEADER + b"N1,C1,S1,x,caf\xe9\n" + "N2,C1,S1,x,café\n".encode())
+    whole = loading.read_table(tmp_path, SPEC)
+
+    raws = pieces(path, 1)
+
+    assert [raw.lines.tolist() for raw in raws] == [[2], [3]]
+    assert [raw.encoding for raw in raws] == ["windows-1252"] * 2 == [whole.encoding] * 2
+    assert [raw.frame["text"].tolist() for raw in raws] == [["café"], ["cafÃ©"]]
+    assert whole.frame["text"].tolist() == ["café", "cafÃ©"]
+
+
+def test_a_file_with_a_utf8_bom_but_not_utf8_is_read_whole_to_be_refused(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(codecs.BOM_UTF8 + HEADER + b"N1,C1,S1,x,plain\nN2,C1,S1,x,caf\xe9\n")
+
+    assert loading.csv_cuts(path, 1) is None
+    with pytest.raises(BundleError, match="starts with a UTF-8 byte-order mark but is not valid"):
+        loading.read_table(tmp_path, SPEC)
