@@ -116,11 +116,12 @@ def normalise_column_name(name: str) -> str:
 FileBytes = bytes | mmap.mmap | memoryview
 
 
-def decode(data: FileBytes) -> tuple[FileBytes, str]:
+def decode(data: FileBytes, windows_1252: bool = False) -> tuple[FileBytes, str]:
     """UTF-8 bytes of a file that was UTF-8, UTF-8 with BOM, UTF-16 with BOM, or Windows-1252.
 
     Excel's "Unicode" exports are UTF-16; their BOM says so, and read as bytes they would be a
-    header of NUL-riddled nonsense.
+    header of NUL-riddled nonsense. `windows_1252`: the bytes are known to be Windows-1252 (a
+    piece of a file that is not UTF-8, which may itself be UTF-8: see csv_cuts).
     """
     head = bytes(data[:3])
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -129,13 +130,14 @@ def decode(data: FileBytes) -> tuple[FileBytes, str]:
         data, encoding = memoryview(data)[len(codecs.BOM_UTF8) :], "utf-8-sig"  # not a copy
     else:
         encoding = "utf-8"
-    try:
-        _check_utf8(data)
-    except UnicodeDecodeError:
-        if encoding == "utf-8-sig":
-            raise
-        return str(data, "cp1252", "auditkit-latin1").encode("utf-8"), "windows-1252"
-    return data, encoding
+    if not windows_1252:
+        try:
+            _check_utf8(data)
+            return data, encoding
+        except UnicodeDecodeError:
+            if encoding == "utf-8-sig":
+                raise
+    return str(data, "cp1252", "auditkit-latin1").encode("utf-8"), "windows-1252"
 
 
 def _check_utf8(data: FileBytes, chunk: int = 1 << 24) -> None:
@@ -532,11 +534,13 @@ def _read_csv_bytes(
     table: str,
     id_column: str | None,
     on_disk: tuple[Path, tuple[int, int, int]] | None,
+    windows_1252: bool = False,
 ) -> RawTable:
     """read_csv of bytes in hand: a file's (`on_disk`: its path and version, parsed from the
-    disk again and checked unchanged) or a piece's (csv_piece), parsed where they are."""
+    disk again and checked unchanged) or a piece's (csv_piece), parsed where they are.
+    `windows_1252`: a piece of a file that is not UTF-8 (see decode)."""
     try:
-        data, encoding = decode(raw)
+        data, encoding = decode(raw, windows_1252)
     except UnicodeDecodeError:
         utf16 = bytes(raw[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
         kind = "UTF-16" if utf16 else "UTF-8"
@@ -695,7 +699,9 @@ def _header_names(file: str, buf: np.ndarray, records: _Records) -> list[str]:
     empties before it ('"",""'), which only look blank once unquoted, are marked blank in
     `records` as a line of commas is (a handful at most: a file's first records)."""
     for first in np.flatnonzero(~records.blank):
-        text = bytes(buf[records.starts[first] : records.ends[first]]).decode().rstrip("\r")
+        # (csv_cuts looks at bytes not yet decoded: only whether they are blank matters there)
+        record = bytes(buf[records.starts[first] : records.ends[first]])
+        text = record.decode(errors="replace").rstrip("\r")
         with _any_field_size():
             names = next(csv.reader(io.StringIO(text, newline="")), [])
         if not _is_blank_record(names):
@@ -1188,6 +1194,7 @@ class CsvPiece:
     data: bytes  # the file's bytes up to the end of its header, then the piece's records
     header_lines: int  # physical lines of `data` up to the header's end
     first_line: int  # the file's line on which the piece's first record starts
+    windows_1252: bool = False  # the file is not UTF-8, though this piece may be
 
 
 @dataclass(frozen=True)
@@ -1199,6 +1206,7 @@ class CsvCuts:
     header_end: int
     header_lines: int
     spans: list[tuple[int, int, int]]  # each piece's first byte, end, and first line
+    windows_1252: bool = False  # the file is not UTF-8: each piece is read as Windows-1252
 
     def piece(self, number: int) -> CsvPiece:
         """The piece's bytes, copied from the file; a file changed since the cut stops."""
@@ -1212,14 +1220,15 @@ class CsvCuts:
             header = handle.read(self.header_end)
             handle.seek(start)
             body = handle.read(end - start)
-        return CsvPiece(self.path.name, header + body, self.header_lines, line)
+        return CsvPiece(self.path.name, header + body, self.header_lines, line, self.windows_1252)
 
 
 def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     """Cut points for pieces of about `size` bytes, each ending a record (one piece for a
     smaller file); None when the file must be read whole: UTF-16 (cut bytes would not be
-    characters), no header ended by a line feed in its first 4 MB, or a quote parity cannot
-    trust (`_has_bare_quote`).
+    characters), no header ended by a line feed in its first 4 MB, a quote parity cannot
+    trust (`_has_bare_quote`), or a UTF-8 BOM on bytes that are not UTF-8 (refused whole).
+    A file that is not UTF-8 is cut too, its pieces read as Windows-1252 (see below).
 
     A record ends at a line feed after an even number of quotes, as `_scan` reads it, so a
     quoted field with line breaks is never cut; each piece is checked for stray quotes as the
@@ -1230,13 +1239,24 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     buf = np.frombuffer(_read_bytes(path), dtype=np.uint8)
     if bytes(buf[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return None
-    records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
-    header = np.flatnonzero(~records.blank)
-    if len(header) == 0 or records.ends[header[0]] >= min(len(buf), _SCAN_BLOCK):
+    # The header is found as read_csv finds it: in the text after a UTF-8 BOM (decode drops
+    # it, so a blank line or `"",""` after it is no header), the first record that is not
+    # blank once unquoted.
+    bom = len(codecs.BOM_UTF8) if bytes(buf[:3]) == codecs.BOM_UTF8 else 0
+    text = buf[bom:]
+    records = _scan(text[:_SCAN_BLOCK], count_fields=False)
+    try:
+        _header_names(path.name, text, records)  # marks quoted empties before it blank
+    except BundleError:  # nothing but blank records: read whole, which says so
         return None
-    header_end = int(records.ends[header[0]]) + 1
-    quotes = records.quotes[records.quotes < header_end]
-    if buf[header_end - 1] != _NEWLINE or _has_bare_quote(buf[:header_end], quotes):
+    header = np.flatnonzero(~records.blank)
+    if records.ends[header[0]] >= min(len(text), _SCAN_BLOCK):
+        return None
+    quotes = records.quotes[records.quotes <= records.ends[header[0]]]
+    if _has_bare_quote(text[: records.ends[header[0]] + 1], quotes):
+        return None
+    header_end = bom + int(records.ends[header[0]]) + 1
+    if buf[header_end - 1] != _NEWLINE:
         return None
     spans, start, line = [], header_end, _physical_lines(buf[:header_end]) + 1
     while start < len(buf):
@@ -1247,7 +1267,18 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
         spans.append((start, end, line))
         start, line = end, line + _physical_lines(body)
     spans = spans or [(header_end, header_end, line)]  # a header alone: a piece of no records
-    return CsvCuts(path, version, header_end, _physical_lines(buf[:header_end]), spans)
+    # The file's encoding is the whole file's: one byte that is not UTF-8 anywhere makes every
+    # byte Windows-1252 (an "é" written as UTF-8 reads "Ã©"), so a piece that is UTF-8 on its
+    # own is read as Windows-1252 too. One pass of Arrow's check over the mapped bytes.
+    try:
+        _check_utf8(text)
+        windows_1252 = False
+    except UnicodeDecodeError:
+        if bom:  # refused as a whole (not valid UTF-8 after a UTF-8 BOM): read_table says so
+            return None
+        windows_1252 = True
+    header_lines = _physical_lines(buf[:header_end])
+    return CsvCuts(path, version, header_end, header_lines, spans, windows_1252)
 
 
 def _record_end_after(buf: np.ndarray, start: int, at: int) -> int:
@@ -1270,7 +1301,9 @@ def _record_end_after(buf: np.ndarray, start: int, at: int) -> int:
 def read_piece(piece: CsvPiece, spec: TableSpec) -> RawTable:
     """A piece of a CSV (CsvCuts.piece) read as read_table reads the file, with its records'
     lines the file's."""
-    raw = _read_csv_bytes(piece.file, piece.data, spec.name, spec.id_column, None)
+    raw = _read_csv_bytes(
+        piece.file, piece.data, spec.name, spec.id_column, None, piece.windows_1252
+    )
     shift = piece.first_line - piece.header_lines - 1
     raw.lines += shift
     raw.malformed["line"] += shift
