@@ -402,7 +402,7 @@ def _hostile(folder: Path) -> Path:
     contacts[400:405] = [line + "," for line in contacts[400:405]]  # a delimiter past the header
     (bundle / "contacts.csv").write_bytes(b"\xef\xbb\xbf" + "\n".join(contacts).encode() + b"\n")
     calls = (bundle / "calls.csv").read_text().splitlines()
-    calls[-1] = calls[-1].replace("RingCentral", "Téléphone")  # Windows-1252: a whole read
+    calls[-1] = calls[-1].replace("RingCentral", "Téléphone")  # Windows-1252, every piece
     (bundle / "calls.csv").write_bytes("\n".join(calls).encode("cp1252") + b"\n")
     return bundle
 
@@ -433,7 +433,7 @@ def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(schedule
         ],
     ]
     assert got.coverage.set_index("file").loc["calls.csv", "encoding"] == "windows-1252"
-    assert "read calls.csv: 632 rows, in 1 piece on the workers" in heard
+    assert "read calls.csv: 632 rows, in 32 pieces on the workers" in heard  # each Windows-1252
     assert "read notes.csv: 870 rows, in 65 pieces on the workers" in heard
 
 

@@ -259,13 +259,11 @@ class _PiecedTable:
 
 
 def _read_on_workers(
-    client: Client, bundle: Path, spec: TableSpec, file: Path, tz: str, piece_bytes: int | None
+    client: Client, bundle: Path, spec: TableSpec, file: Path, tz: str, piece_bytes: int
 ) -> list[Future]:
     """Send the file's pieces to the workers to be parsed, one at a time (the driver holds one
-    piece's bytes, not the file); a file read whole (`piece_bytes` None, or csv_cuts says so)
-    goes as one."""
-    csv = file.suffix.lower() == ".csv"
-    cuts = csv_cuts(file, piece_bytes) if csv and piece_bytes is not None else None
+    piece's bytes, not the file); a file read whole (csv_cuts says when) goes as one."""
+    cuts = csv_cuts(file, piece_bytes) if file.suffix.lower() == ".csv" else None
     if cuts is None:
         sources: Iterator[CsvPiece | RawTable | None] = iter([read_table(bundle, spec, file)])
     else:
@@ -288,15 +286,10 @@ def _parse_on_a_worker(
 
 
 def _validated_pieces(
-    client: Client, futures: list[Future], bundle: Path, spec: TableSpec, file: Path, tz: str
+    client: Client, futures: list[Future], spec: TableSpec
 ) -> tuple[TypedTable, _PiecedTable]:
-    """The parsed pieces as one typed table for validation here, and where they are. Pieces
-    that took different encodings (one not UTF-8, as a whole file would not be) are read again
-    as the whole file."""
+    """The parsed pieces as one typed table for validation here, and where they are."""
     parts = client.gather([client.submit(_for_driver, f, spec, pure=False) for f in futures])
-    if len({part.raw.encoding for part in parts}) > 1:
-        futures = _read_on_workers(client, bundle, spec, file, tz, piece_bytes=None)
-        parts = client.gather([client.submit(_for_driver, f, spec, pure=False) for f in futures])
     last = np.maximum.accumulate([int(p.raw.lines.max()) if len(p.raw.lines) else 0 for p in parts])
     return _whole_table(parts, spec), _PiecedTable(futures, last)
 
@@ -335,9 +328,7 @@ def load_on_dask(
             raws[spec.name] = read_table(path, spec, file)
             continue
         assert file is not None
-        raws[spec.name], pieced[spec.name] = _validated_pieces(
-            client, sent.pop(spec.name), path, spec, file, tz
-        )
+        raws[spec.name], pieced[spec.name] = _validated_pieces(client, sent.pop(spec.name), spec)
         rows = counted(raws[spec.name].raw.rows_read, "row")
         pieces = counted(len(pieced[spec.name].pieces), "piece")
         say(f"read {file.name}: {rows}, in {pieces} on the workers")
