@@ -321,7 +321,7 @@ def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsy
         "NT001 missed-session-undocumented: 1 finding",
         "NT002 missed-session-note-incomplete: 0 findings",
         "TP001 third-party-told: 0 findings",
-        "IQ001 inquiry-not-neither-confirm-nor-deny: 0 findings",
+        "IQ001 no-neither-confirm-nor-deny-reply: 0 findings",
         "PC001 phone-beyond-scheduling: 0 findings",
         "LG001 call-not-logged: 0 findings",
         "LG002 logged-call-not-placed: 0 findings",

@@ -94,7 +94,7 @@ def test_tp001_quotes_the_words_before_a_bare_number(tmp_path):
     assert masked["K1"] == "left a message: \u201ctell her [phone]\u201d"
 
 
-# --- IQ001 inquiry-not-neither-confirm-nor-deny ------------------------------------------------
+# --- IQ001 no-neither-confirm-nor-deny-reply ---------------------------------------------------
 
 
 def test_iq001_compliant_with_the_ncnd_statement_on_any_channel(tmp_path):

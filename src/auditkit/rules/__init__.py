@@ -6,7 +6,7 @@ import pandas as pd
 
 from auditkit.policy import Policy, setting
 from auditkit.rules import (
-    iq001_inquiry_not_ncnd,
+    iq001_no_neither_confirm_nor_deny_reply,
     lg001_call_not_logged,
     lg002_logged_call_not_placed,
     ms001_no_outreach_call,
@@ -34,7 +34,7 @@ _MODULES = (
     nt001_no_note,
     nt002_note_incomplete,
     tp001_third_party_message,
-    iq001_inquiry_not_ncnd,
+    iq001_no_neither_confirm_nor_deny_reply,
     pc001_phone_beyond_scheduling,
     lg001_call_not_logged,
     lg002_logged_call_not_placed,

@@ -65,7 +65,7 @@ def check(ctx: AuditContext) -> Checked:
 
 RULE = Rule(
     code="IQ001",
-    name="inquiry-not-neither-confirm-nor-deny",
+    name="no-neither-confirm-nor-deny-reply",
     severity="high",
     subject="contact",
     policy="I hear your concern, I cannot confirm that someone is or is not a client in the "
