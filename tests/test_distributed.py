@@ -441,8 +441,15 @@ def test_a_converted_bundle_and_a_named_call_log_load_on_the_workers(scheduler, 
     from auditkit.convert import convert
 
     convert(SAMPLE, tmp_path / "parquet")
-    got = audit_on_dask(tmp_path / "parquet", scheduler, 2, piece_bytes=2000)
+    heard = []
+    got = audit_on_dask(tmp_path / "parquet", scheduler, 2, progress=heard.append, piece_bytes=8000)
     assert_same_loading(got, audit(load(tmp_path / "parquet")))
+    assert [line for line in heard if line.startswith("read ")] == [  # rows, not bytes, cut
+        "read appointments.parquet: 1,102 rows, in 3 pieces on the workers",
+        "read contacts.parquet: 797 rows, in 5 pieces on the workers",
+        "read notes.parquet: 867 rows, in 4 pieces on the workers",
+        "read calls.parquet: 632 rows, in 3 pieces on the workers",
+    ]
 
     calls = tmp_path / "log.csv"
     calls.write_bytes((SAMPLE / "calls.csv").read_bytes())

@@ -1586,3 +1586,45 @@ def test_a_csv_changed_after_it_was_cut_is_not_read_in_pieces(tmp_path):
 
     with pytest.raises(BundleError, match=r"notes\.csv changed while it was being read"):
         cuts.piece(0)
+
+
+def test_a_parquet_table_read_in_pieces_is_the_table_read_whole(tmp_path):
+    from auditkit.schemas import TABLES
+
+    spec = TABLES["notes"]
+    at = pd.Timestamp("2026-01-05 10:00", tz="America/Los_Angeles")
+    frame = pd.DataFrame(
+        {
+            "note_id": ["N1", "N2", None, "N4", "N5", "N6", "N7"],
+            "client_id": ["C1", "C1", None, "C2", "C2", "", "C3"],
+            "staff_id": ["S1"] * 7,
+            "written_at": [at + pd.Timedelta(hours=h) for h in range(7)],
+            "text": ["one", "two", None, "four", "five", "six", "seven"],
+        }
+    )
+    frame.loc[2, ["staff_id", "written_at"]] = [None, pd.NaT]  # a blank row: left out
+    frame.to_parquet(tmp_path / "notes.parquet", index=False, row_group_size=3)
+    whole = loading.read_table(tmp_path, spec)
+
+    size = (tmp_path / "notes.parquet").stat().st_size * 2 // 7 + 1  # two rows' share
+    pieces = list(loading.parquet_pieces(tmp_path / "notes.parquet", size))
+    raws = [loading.read_piece(piece, spec) for piece in pieces]
+
+    assert [piece.first for piece in pieces] == [0, 2, 4, 6]
+    assert (
+        [line for raw in raws for line in raw.lines] == whole.lines.tolist() == [2, 3, 5, 6, 7, 8]
+    )
+    pd.testing.assert_frame_equal(
+        pd.concat([raw.frame for raw in raws], ignore_index=True), whole.frame
+    )
+    assert whole.frame["note_id"].tolist() == ["N1", "N2", "N4", "N5", "N6", "N7"]
+    assert whole.frame["client_id"].isna().tolist() == [False] * 4 + [True, False]  # "" is blank
+    assert {raw.encoding for raw in raws} == {"parquet"}
+
+
+def test_a_parquet_table_with_no_rows_or_unreadable_is_read_whole(tmp_path):
+    pd.DataFrame({"note_id": pd.Series([], dtype="str")}).to_parquet(tmp_path / "empty.parquet")
+    (tmp_path / "damaged.parquet").write_bytes(b"PAR1 not really")
+
+    assert loading.parquet_pieces(tmp_path / "empty.parquet", 100) is None
+    assert loading.parquet_pieces(tmp_path / "damaged.parquet", 100) is None

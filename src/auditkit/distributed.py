@@ -48,7 +48,16 @@ from auditkit.auditing import (
     for_month,
 )
 from auditkit.errors import AuditkitError
-from auditkit.loading import SOURCE_LINE, CsvPiece, RawTable, csv_cuts, read_piece, read_table
+from auditkit.loading import (
+    SOURCE_LINE,
+    CsvPiece,
+    ParquetPiece,
+    RawTable,
+    csv_cuts,
+    parquet_pieces,
+    read_piece,
+    read_table,
+)
 from auditkit.output import counted
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
@@ -204,10 +213,10 @@ class _Piece:
 
 
 def _parsed_piece(
-    source: CsvPiece | RawTable, data: bytes | None, spec: TableSpec, tz: str
+    source: CsvPiece | ParquetPiece | RawTable, data: bytes | None, spec: TableSpec, tz: str
 ) -> _Piece:
-    """On a worker: a piece of a CSV, its bytes `data` (or a whole table read on the driver),
-    parsed and checked."""
+    """On a worker: a piece of a CSV or Parquet table, its bytes `data` (or a whole table read
+    on the driver), parsed and checked."""
     raw = read_piece(replace(source, data=data), spec) if data is not None else source
     frame, problems = parse_table(raw, spec, tz)
     bad = pd.concat(problems)["row"].unique()
@@ -263,21 +272,24 @@ def _read_on_workers(
 ) -> list[Future]:
     """Send the file's pieces to the workers to be parsed, one at a time (the driver holds one
     piece's bytes, not the file); a file read whole (csv_cuts says when) goes as one."""
-    cuts = csv_cuts(file, piece_bytes) if file.suffix.lower() == ".csv" else None
-    if cuts is None:
-        sources: Iterator[CsvPiece | RawTable | None] = iter([read_table(bundle, spec, file)])
-    else:
+    suffix = file.suffix.lower()
+    sources: Iterator[CsvPiece | ParquetPiece | RawTable | None] | None = None
+    if suffix == ".csv" and (cuts := csv_cuts(file, piece_bytes)) is not None:
         sources = (cuts.piece(k) for k in range(len(cuts.spans)))
+    elif suffix == ".parquet":
+        sources = parquet_pieces(file, piece_bytes)
+    if sources is None:
+        sources = iter([read_table(bundle, spec, file)])
     return [_parse_on_a_worker(client, source, spec, tz) for source in sources]
 
 
 def _parse_on_a_worker(
-    client: Client, source: CsvPiece | RawTable, spec: TableSpec, tz: str
+    client: Client, source: CsvPiece | ParquetPiece | RawTable, spec: TableSpec, tz: str
 ) -> Future:
     """A piece sent to a worker and parsed there. A piece's bytes are sent on their own: Dask
     sends bytes as they are, but pickles an object holding them (10 times slower, 1 s for
     64 MB here)."""
-    if isinstance(source, CsvPiece):
+    if isinstance(source, CsvPiece | ParquetPiece):
         [data] = client.scatter([source.data], hash=False)
         return client.submit(_parsed_piece, replace(source, data=b""), data, spec, tz, pure=False)
     return client.submit(

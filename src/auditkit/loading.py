@@ -809,7 +809,13 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
         frame = pd.read_parquet(path)
     except Exception as exc:  # any failure to open means the file is unusable as a whole
         raise BundleError(f"{path.name} cannot be read as a Parquet file: {exc}") from None
-    lines = pd.Series(np.arange(len(frame)) + 2)
+    return _parquet_rows(frame, path.name, spec)
+
+
+def _parquet_rows(frame: pd.DataFrame, file: str, spec: TableSpec, first: int = 0) -> RawTable:
+    """A Parquet table's rows as read (`first`: the table's row the frame starts at): columns
+    the model types and the file types alike kept, the rest as text, blank rows left out."""
+    lines = pd.Series(np.arange(len(frame)) + 2 + first)
     kinds = {c.name: c.kind for c in spec.columns}
     for column in frame.columns:
         if not _keeps_type(frame[column], kinds.get(normalise_column_name(column))):
@@ -819,7 +825,7 @@ def _read_frame_file(path: Path, spec: TableSpec) -> RawTable:
     blank = _blank_frame_rows(frame, spaces=False)
     frame, lines = frame[~blank].reset_index(drop=True), lines[~blank].reset_index(drop=True)
     return RawTable(
-        spec.name, path.name, frame, lines, pd.DataFrame(columns=REJECTED_COLUMNS), "parquet"
+        spec.name, file, frame, lines, pd.DataFrame(columns=REJECTED_COLUMNS), "parquet"
     )
 
 
@@ -1298,9 +1304,50 @@ def _record_end_after(buf: np.ndarray, start: int, at: int) -> int:
     return len(buf)
 
 
-def read_piece(piece: CsvPiece, spec: TableSpec) -> RawTable:
-    """A piece of a CSV (CsvCuts.piece) read as read_table reads the file, with its records'
-    lines the file's."""
+@dataclass(frozen=True)
+class ParquetPiece:
+    """Rows of a Parquet table as a Parquet file of their own (parquet_pieces)."""
+
+    file: str
+    data: bytes
+    first: int  # the table's row (from 0) the piece starts at
+
+
+def parquet_pieces(path: Path, size: int) -> Iterator[ParquetPiece] | None:
+    """A Parquet table's rows in pieces of about `size` bytes of the file, one at a time; None
+    when it has no rows or cannot be opened (read whole, which says why).
+
+    Each piece is written as a Parquet file with the table's schema, its pandas metadata
+    included, so read_piece reads it with pandas' own reader, exactly as the whole file is read.
+    """
+    import pyarrow.parquet as pq  # (only here: an audit of CSVs needs no Parquet)
+
+    try:
+        table = pq.ParquetFile(path)
+        rows = table.metadata.num_rows
+    except Exception:  # any failure to open: read_table says what is wrong
+        return None
+    if rows == 0:
+        return None
+    per_piece = max(1, size * rows // max(path.stat().st_size, 1))
+
+    def pieces() -> Iterator[ParquetPiece]:
+        first = 0
+        for batch in table.iter_batches(batch_size=per_piece, use_pandas_metadata=True):
+            written = io.BytesIO()
+            pq.write_table(pa.Table.from_batches([batch], schema=table.schema_arrow), written)
+            yield ParquetPiece(path.name, written.getvalue(), first)
+            first += batch.num_rows
+
+    return pieces()
+
+
+def read_piece(piece: CsvPiece | ParquetPiece, spec: TableSpec) -> RawTable:
+    """A piece of a CSV (CsvCuts.piece) or of a Parquet table (parquet_pieces) read as
+    read_table reads the file, with its records' lines the file's."""
+    if isinstance(piece, ParquetPiece):
+        frame = pd.read_parquet(io.BytesIO(piece.data))
+        return _named_table(_parquet_rows(frame, piece.file, spec, piece.first), spec)
     raw = _read_csv_bytes(
         piece.file, piece.data, spec.name, spec.id_column, None, piece.windows_1252
     )
