@@ -492,3 +492,21 @@ def test_an_unusable_file_loaded_on_the_workers_exits_2_in_the_pandas_engines_wo
 
     assert capsys.readouterr().err == said
     assert " ".join(said.split()).startswith(f"auditkit: {words}")
+
+
+def test_validate_on_the_workers_prints_what_the_pandas_engine_prints(scheduler, tmp_path, capsys):
+    bundle = _hostile(tmp_path)
+
+    assert main(["validate", str(bundle), "--show", "50"]) == 0
+    expected = capsys.readouterr().out
+    dask = ["--engine", "dask", "--scheduler", scheduler]
+    assert main(["validate", str(bundle), "--show", "50", *dask]) == 0
+
+    assert capsys.readouterr().out == expected
+    assert "\nFirst problems (10 in all):\n" in expected
+
+
+def test_a_scheduler_for_validate_without_the_dask_engine_is_a_usage_error(capsys):
+    assert main(["validate", str(SAMPLE), "--scheduler", "tcp://127.0.0.1:1"]) == 2
+
+    assert capsys.readouterr().err == "auditkit: --scheduler is for --engine dask.\n"

@@ -69,7 +69,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     _imports_done()
 
-    bundle = load(args.bundle, args.policy, calls=args.calls)
+    if args.engine == "dask":  # loaded on the workers, as an audit on Dask loads it
+        from auditkit.distributed import load_bundle_on_dask  # Dask is an optional extra
+
+        bundle = load_bundle_on_dask(Path(args.bundle), args.scheduler, args.policy, args.calls)
+    elif args.scheduler:
+        raise AuditkitError("--scheduler is for --engine dask.")
+    else:
+        bundle = load(args.bundle, args.policy, calls=args.calls)
     print(f"Bundle {args.bundle} (policy: {_policy_words(bundle.policy)})\n")
     print(_table(bundle.coverage))
     if len(bundle.rejected):
@@ -401,6 +408,16 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _engine_arguments(command: argparse.ArgumentParser, engines: str) -> None:
+    """--engine (`engines` says what each does) and --scheduler."""
+    command.add_argument("--engine", choices=["pandas", "dask"], default="pandas", help=engines)
+    command.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of 2 workers)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from auditkit.rules.base import SEVERITY_ORDER  # here, so run() decides imports first
 
@@ -416,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     validate.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     validate.add_argument("--calls", help=CALLS_HELP)
+    _engine_arguments(
+        validate,
+        "pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in pieces "
+        "on its workers (needs auditkit[dask])",
+    )
     validate.set_defaults(run=cmd_validate)
 
     run = commands.add_parser("audit", help="check every policy rule and write the results")
@@ -449,17 +471,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress and no summary; only errors"
     )
-    run.add_argument(
-        "--engine",
-        choices=["pandas", "dask"],
-        default="pandas",
-        help="pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in "
-        "pieces and the rules run per client partition on its workers (needs auditkit[dask])",
-    )
-    run.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of 2 workers)",
+    _engine_arguments(
+        run,
+        "pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in pieces "
+        "and the rules run per client partition on its workers (needs auditkit[dask])",
     )
     run.add_argument(
         "--partitions",

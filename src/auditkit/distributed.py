@@ -350,6 +350,21 @@ def load_on_dask(
     return bundle, pieced
 
 
+def load_bundle_on_dask(
+    path: Path | str,
+    scheduler: str | None = None,
+    policy: Policy | Path | str | None = None,
+    calls: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Bundle:
+    """`load` on a Dask cluster (load_on_dask; a local one without `scheduler`): the bundle as
+    the driver holds it, without the free text, its rows set aside and coverage the pandas
+    engine's. For checking a bundle too big to load here (`auditkit validate --engine dask`)."""
+    policy = bundle_files(Path(path), policy, calls)[0]  # before a cluster starts
+    with dask_client(scheduler) as client:
+        return load_on_dask(client, path, policy, calls, progress)[0]
+
+
 def _split_piece(
     piece: _Piece, rows: tuple[np.ndarray, list[np.ndarray], np.ndarray | None], n: int
 ) -> list[pd.DataFrame]:
