@@ -510,3 +510,37 @@ def test_a_scheduler_for_validate_without_the_dask_engine_is_a_usage_error(capsy
     assert main(["validate", str(SAMPLE), "--scheduler", "tcp://127.0.0.1:1"]) == 2
 
     assert capsys.readouterr().err == "auditkit: --scheduler is for --engine dask.\n"
+
+
+@pytest.mark.parametrize(
+    ("failure", "words"),
+    [
+        (
+            distributed.KilledWorker("a-piece", None, 3),
+            "auditkit: A Dask worker died while running part of the audit, and so did every "
+            "worker that took the task over: most often a worker runs out of memory. Give the "
+            "workers more memory, or audit in more partitions (--partitions) or with the default "
+            "pandas engine.",
+        ),
+        (
+            distributed.comm.core.CommClosedError("in <TCP>: Stream is closed"),
+            "auditkit: The connection to the Dask cluster closed during the audit (in <TCP>: "
+            "Stream is closed): the scheduler or a worker may have stopped. Run it again, or "
+            "audit with the default pandas engine.",
+        ),
+    ],
+)
+def test_a_cluster_failing_midway_exits_2_in_words(
+    scheduler, tmp_path, capsys, monkeypatch, failure, words
+):
+    def failing(*_arguments, **_options):
+        raise failure
+
+    monkeypatch.setattr("auditkit.distributed.load_on_dask", failing)
+    dask = ["--engine", "dask", "--scheduler", scheduler]
+
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "-q", *dask]) == 2
+    assert main(["validate", str(SAMPLE), *dask]) == 2
+
+    said = capsys.readouterr().err.split("auditkit: ")[1:]
+    assert [" ".join(("auditkit: " + s).split()) for s in said] == [words, words]

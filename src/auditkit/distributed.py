@@ -479,7 +479,7 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
                 "Give its address as tcp://HOST:8786, or leave --scheduler out to start a local "
                 "cluster."
             ) from None
-        with client:
+        with client, _failures_in_words():
             yield client
         return
     try:
@@ -501,10 +501,34 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
             "running cluster."
         ) from None
     try:
-        with Client(cluster, timeout=CONNECT_TIMEOUT) as client:
+        with Client(cluster, timeout=CONNECT_TIMEOUT) as client, _failures_in_words():
             yield client
     finally:
         cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+@contextmanager
+def _failures_in_words() -> Iterator[None]:
+    """A cluster failing during the run (a worker dead, the scheduler gone) stops it in one
+    paragraph, as bad input does, not in Dask's traceback."""
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    try:
+        yield
+    except KilledWorker:
+        raise AuditkitError(
+            "A Dask worker died while running part of the audit, and so did every worker that "
+            "took the task over: most often a worker runs out of memory. Give the workers more "
+            "memory, or audit in more partitions (--partitions) or with the default pandas "
+            "engine."
+        ) from None
+    except CommClosedError as error:
+        raise AuditkitError(
+            f"The connection to the Dask cluster closed during the audit ({error}): the "
+            "scheduler or a worker may have stopped. Run it again, or audit with the default "
+            "pandas engine."
+        ) from None
 
 
 def audit_on_dask(
