@@ -216,21 +216,21 @@ def _parsed_piece(
     source: CsvPiece | ParquetPiece | RawTable, data: bytes | None, spec: TableSpec, tz: str
 ) -> _Piece:
     """On a worker: a piece of a CSV or Parquet table, its bytes `data` (or a whole table read
-    on the driver), parsed and checked."""
+    on the driver), parsed and checked. Of the text as read it keeps only the ids (for the
+    rows set aside): the parsed frame shares the rest or replaces it."""
     raw = read_piece(replace(source, data=data), spec) if data is not None else source
     frame, problems = parse_table(raw, spec, tz)
     bad = pd.concat(problems)["row"].unique()
     model = schema_problems(frame.drop(index=bad) if len(bad) else frame, spec)
-    return _Piece(raw, frame, problems, model)
+    ids = raw.frame[[spec.id_column]] if spec.id_column in raw.frame else raw.frame.iloc[:, :0]
+    return _Piece(replace(raw, frame=ids), frame, problems, model)
 
 
 def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
     """What the driver needs of a piece to validate its table whole: the model's columns but
     the free text, the ids as read, the lines, what was set aside."""
-    raw = piece.raw
-    ids = raw.frame[[spec.id_column]] if spec.id_column in raw.frame else raw.frame.iloc[:, :0]
     kept = [c.name for c in spec.columns if c.name not in WORKER_ONLY]
-    return _Piece(replace(raw, frame=ids), piece.frame[kept], piece.problems, piece.model_problems)
+    return replace(piece, frame=piece.frame[kept])
 
 
 def _whole_table(parts: list[_Piece], spec: TableSpec) -> TypedTable:
