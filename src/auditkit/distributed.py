@@ -191,8 +191,8 @@ def split_bundle(bundle: Bundle, n: int) -> list[Bundle]:
     return [_assembled(template, {name: [p[k]] for name, p in parts.items()}) for k in range(n)]
 
 
-# Bytes of CSV a worker parses in one task: enough that Arrow's parse, not a task's overhead,
-# is the cost; few enough that a worker holds several at once.
+# Bytes of a CSV (or Parquet) file a worker parses in one task: enough that the parse, not a
+# task's overhead, is the cost; few enough that a worker holds several at once.
 PIECE_BYTES = 64 * 2**20
 # The tables of a row per event, read in pieces on the workers. Staff, clients and approvals (a
 # row per person or decision) are read here: the split needs them whole.
@@ -271,7 +271,8 @@ def _read_on_workers(
     client: Client, bundle: Path, spec: TableSpec, file: Path, tz: str, piece_bytes: int
 ) -> list[Future]:
     """Send the file's pieces to the workers to be parsed, one at a time (the driver holds one
-    piece's bytes, not the file); a file read whole (csv_cuts says when) goes as one."""
+    piece's bytes, not the file); a file read whole (csv_cuts and parquet_pieces say when)
+    goes as one."""
     suffix = file.suffix.lower()
     sources: Iterator[CsvPiece | ParquetPiece | RawTable | None] | None = None
     if suffix == ".csv" and (cuts := csv_cuts(file, piece_bytes)) is not None:
