@@ -512,6 +512,15 @@ def _unreadable(file: str, error: OSError) -> BundleError:
     return BundleError(f"{file} cannot be read: {error.strerror or error}.")
 
 
+def _changed(file: str) -> BundleError:
+    """The paragraph for a file whose version changed while it was read: its lines, or its
+    pieces' cuts, would be another file's."""
+    return BundleError(
+        f"{file} changed while it was being read: another program may still be writing it. "
+        "Try again once the export is complete."
+    )
+
+
 def _version(path: Path) -> tuple[int, int, int]:
     """What changes when a file is written or replaced: its inode, size and modification time."""
     try:
@@ -581,10 +590,7 @@ def _read_csv_bytes(
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
             parsed = None
         if on_disk and _version(on_disk[0]) != on_disk[1]:  # lines of another file's
-            raise BundleError(
-                f"{file} changed while it was being read: another program may still be "
-                "writing it. Try again once the export is complete."
-            )
+            raise _changed(file)
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             parsed, kept = _without_blank_rows(parsed, lines[1:])
             frame = parsed.to_pandas()
@@ -1218,10 +1224,7 @@ class CsvCuts:
         """The piece's bytes, copied from the file; a file changed since the cut stops."""
         start, end, line = self.spans[number]
         if _version(self.path) != self.version:
-            raise BundleError(
-                f"{self.path.name} changed while it was being read: another program may still "
-                "be writing it. Try again once the export is complete."
-            )
+            raise _changed(self.path.name)
         with self.path.open("rb") as handle:
             header = handle.read(self.header_end)
             handle.seek(start)
@@ -1264,7 +1267,8 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     header_end = bom + int(records.ends[header[0]]) + 1
     if buf[header_end - 1] != _NEWLINE:
         return None
-    spans, start, line = [], header_end, _physical_lines(buf[:header_end]) + 1
+    header_lines = _physical_lines(buf[:header_end])
+    spans, start, line = [], header_end, header_lines + 1
     while start < len(buf):
         end = _record_end_after(buf, start, start + size)
         body = buf[start:end]
@@ -1283,7 +1287,6 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
         if bom:  # refused as a whole (not valid UTF-8 after a UTF-8 BOM): read_table says so
             return None
         windows_1252 = True
-    header_lines = _physical_lines(buf[:header_end])
     return CsvCuts(path, version, header_end, header_lines, spans, windows_1252)
 
 
