@@ -73,6 +73,7 @@ from auditkit.validation import (
     schema_problems,
     validate,
     with_converted_set_aside,
+    without_problem_rows,
 )
 
 if TYPE_CHECKING:
@@ -220,8 +221,7 @@ def _parsed_piece(
     rows set aside): the parsed frame shares the rest or replaces it."""
     raw = read_piece(replace(source, data=data), spec) if data is not None else source
     frame, problems = parse_table(raw, spec, tz)
-    bad = pd.concat(problems)["row"].unique()
-    model = schema_problems(frame.drop(index=bad) if len(bad) else frame, spec)
+    model = schema_problems(without_problem_rows(frame, problems)[0], spec)
     ids = raw.frame[[spec.id_column]] if spec.id_column in raw.frame else raw.frame.iloc[:, :0]
     return _Piece(replace(raw, frame=ids), frame, problems, model)
 

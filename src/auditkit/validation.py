@@ -382,14 +382,21 @@ def finish_typing(
     """
     if spec.columns[0].unique:  # a reviews file names a rule many times
         problems.append(_duplicate_problems(frame, raw.lines, spec.id_column))
-    parse_bad = pd.concat(problems)["row"].unique()
-    clean = frame.drop(index=parse_bad) if len(parse_bad) else frame
+    clean, parse_bad = without_problem_rows(frame, problems)
     del frame
     if model_problems is None:
         problems.append(schema_problems(clean, spec))
     else:
         problems.append(model_problems[~model_problems["row"].isin(parse_bad)])
     return TypedTable(raw, clean, problems, parse_bad)
+
+
+def without_problem_rows(
+    frame: pd.DataFrame, problems: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` without the rows `problems` name, and those rows; the frame itself when none."""
+    bad = pd.concat(problems)["row"].unique()
+    return (frame.drop(index=bad) if len(bad) else frame), bad
 
 
 def validate_table(
