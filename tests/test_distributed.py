@@ -8,6 +8,7 @@ column, same order) and the compliance tables equal.
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -379,8 +380,6 @@ def test_a_folder_loaded_in_pieces_on_the_workers_gives_the_pandas_results(sched
 
 def _hostile(folder: Path) -> Path:
     """The sample with what a piece boundary could get wrong, each far from the file's start."""
-    import shutil
-
     bundle = folder / "hostile"
     shutil.copytree(SAMPLE, bundle, ignore=shutil.ignore_patterns("ground_truth.csv"))
     appointments = (bundle / "appointments.csv").read_text().splitlines()
@@ -478,8 +477,6 @@ def _appointments_of_no_clinician(bundle: Path) -> None:
 def test_an_unusable_file_loaded_on_the_workers_exits_2_in_the_pandas_engines_words(
     scheduler, tmp_path, capsys, spoil, words
 ):
-    import shutil
-
     bundle = tmp_path / "bundle"
     shutil.copytree(SAMPLE, bundle)
     spoil(bundle)
