@@ -267,16 +267,15 @@ def _marked(text: pd.Series, reasons: pd.Series) -> pd.Series:
     return text.where(reasons.isna(), text.fillna("") + " [set aside: " + reasons + "]")
 
 
-def _source_values(
+def _mapped_columns(
     frame: pd.DataFrame, mapping: Mapping, file: str
-) -> tuple[dict[str, pd.Series], dict[str, pd.Series | None]]:
-    """Each mapped bundle column's text: its source columns' values joined with a space. And,
-    for each time column, which rows held Excel date-times, written in ISO 8601 already."""
+) -> list[tuple[str, pd.Series]]:
+    """Each source column the mapping reads, in its order: the bundle column it is read as, and
+    its cells. A source column missing, or named twice, stops the import in words."""
     by_key: dict[str, list[str]] = {}
     for column in frame.columns:
         by_key.setdefault(normalise_column_name(column), []).append(column)
-    kinds = {c.name: c.kind for c in mapping.spec.columns}
-    cells: dict[str, list[pd.Series]] = {}
+    mapped = []
     for source, target in mapping.columns.items():
         found = by_key.get(normalise_column_name(source), [])
         if not found:
@@ -291,7 +290,19 @@ def _source_values(
                 f"and hyphens don't matter), which the {mapping.name} mapping reads as {target}: "
                 "it can't tell which to read. Rename or remove the others."
             )
-        cells.setdefault(target, []).append(frame[found[0]])
+        mapped.append((target, frame[found[0]]))
+    return mapped
+
+
+def _source_values(
+    frame: pd.DataFrame, mapping: Mapping, file: str
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series | None]]:
+    """Each mapped bundle column's text: its source columns' values joined with a space. And,
+    for each time column, which rows held Excel date-times, written in ISO 8601 already."""
+    kinds = {c.name: c.kind for c in mapping.spec.columns}
+    cells: dict[str, list[pd.Series]] = {}
+    for target, column in _mapped_columns(frame, mapping, file):
+        cells.setdefault(target, []).append(column)
     joined: dict[str, pd.Series] = {}
     excel_times: dict[str, pd.Series | None] = {}
     for target, columns in cells.items():
@@ -462,9 +473,7 @@ def _lost_numbers(raw: RawTable, mapping: Mapping, record_ids: pd.Series) -> pd.
     _EXTENSION_DIGITS digits read as the text would have.
     """
     found = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
-    by_key = {normalise_column_name(c): k for k, c in enumerate(raw.frame.columns)}
-    for source, target in mapping.columns.items():
-        cells = raw.frame.iloc[:, by_key[normalise_column_name(source)]]
+    for target, cells in _mapped_columns(raw.frame, mapping, raw.file):
         if target not in ("from_number", "to_number") or cells.dtype != object:
             continue
         numbers = typed_as(cells, int, float)
