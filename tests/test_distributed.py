@@ -270,16 +270,6 @@ def test_cli_dask_engine_on_an_existing_scheduler(scheduler, tmp_path, capsys):
     assert len(pd.read_csv(out / "findings.csv")) == 126
 
 
-def test_scheduler_without_the_dask_engine_is_a_usage_error(tmp_path, capsys):
-    args = ["audit", str(SAMPLE), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1"]
-
-    assert main(args) == 2
-
-    assert capsys.readouterr().err == (
-        "auditkit: --scheduler and --partitions are for --engine dask.\n"
-    )
-
-
 def test_a_port_nobody_listens_on_exits_2_at_once(tmp_path, capsys):
     address = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
     dask = ["--engine", "dask", "--scheduler", address]
@@ -514,16 +504,16 @@ def test_a_scheduler_for_validate_without_the_dask_engine_is_a_usage_error(capsy
     [
         (
             distributed.KilledWorker("a-piece", None, 3),
-            "auditkit: A Dask worker died while running part of the audit, and so did every "
-            "worker that took the task over: most often a worker runs out of memory. Give the "
-            "workers more memory, or audit in more partitions (--partitions) or with the default "
-            "pandas engine.",
+            "auditkit: A Dask worker died while running a task, and so did every worker that "
+            "took the task over: most often a worker runs out of memory. Give the workers more "
+            "memory, or run the command with the default pandas engine (an audit can also be "
+            "run in more partitions, --partitions).",
         ),
         (
             distributed.comm.core.CommClosedError("in <TCP>: Stream is closed"),
-            "auditkit: The connection to the Dask cluster closed during the audit (in <TCP>: "
-            "Stream is closed): the scheduler or a worker may have stopped. Run it again, or "
-            "audit with the default pandas engine.",
+            "auditkit: The connection to the Dask cluster closed during the run (in <TCP>: "
+            "Stream is closed): the scheduler or a worker may have stopped. Run it again, or run "
+            "it with the default pandas engine.",
         ),
     ],
 )
@@ -536,8 +526,114 @@ def test_a_cluster_failing_midway_exits_2_in_words(
     monkeypatch.setattr("auditkit.distributed.load_on_dask", failing)
     dask = ["--engine", "dask", "--scheduler", scheduler]
 
-    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "-q", *dask]) == 2
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path / "audit"), "-q", *dask]) == 2
     assert main(["validate", str(SAMPLE), *dask]) == 2
+    convert = ["convert", str(SAMPLE), "--to", "parquet", "--out", str(tmp_path / "parquet")]
+    assert main([*convert, *dask]) == 2
 
     said = capsys.readouterr().err.split("auditkit: ")[1:]
-    assert [" ".join(("auditkit: " + s).split()) for s in said] == [words, words]
+    assert [" ".join(("auditkit: " + s).split()) for s in said] == [words, words, words]
+    assert not (tmp_path / "parquet").exists()  # nothing written, not even the folder
+
+
+# Converting on the workers (convert_on_dask): each table of a row per event written on the
+# driver a piece at a time, the pieces' accepted rows coming from the workers.
+
+
+def assert_same_conversion(got: Path, expected: Path) -> None:
+    """The same files; the tables equal as read back (typed, free text too), the rest byte for
+    byte but the source folder, which is each conversion's own."""
+    names = sorted(p.name for p in expected.iterdir())
+    assert sorted(p.name for p in got.iterdir()) == names
+    for name in names:
+        if name.endswith(".parquet"):
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(got / name), pd.read_parquet(expected / name)
+            )
+        elif name != "converted.json":
+            assert (got / name).read_bytes() == (expected / name).read_bytes(), name
+
+
+def test_a_conversion_on_the_workers_writes_the_pandas_engines_tables(scheduler, tmp_path):
+    import pyarrow.parquet as pq
+
+    from auditkit.convert import convert
+    from auditkit.distributed import convert_on_dask
+
+    bundle = _hostile(tmp_path)
+    expected = convert(bundle, tmp_path / "pandas")
+    heard = []
+
+    got = convert_on_dask(
+        bundle, tmp_path / "dask", scheduler, progress=heard.append, piece_bytes=2000
+    )
+
+    assert got.files == expected.files
+    assert_same_conversion(tmp_path / "dask", tmp_path / "pandas")
+    pd.testing.assert_frame_equal(got.bundle.rejected, expected.bundle.rejected)
+    assert len(expected.bundle.rejected) == 10  # the hostile rows among them, written beside
+    assert "read notes.csv: 870 rows, in 65 pieces on the workers" in heard
+    # A row group a piece, each written as it came: the driver never held the table.
+    assert pq.ParquetFile(tmp_path / "dask" / "notes.parquet").num_row_groups == 65
+    assert pq.ParquetFile(tmp_path / "pandas" / "notes.parquet").num_row_groups == 1
+    # And the conversion audits as the pandas engine's does, the text read back from it.
+    assert_same_loading(audit(load(tmp_path / "dask")), audit(load(tmp_path / "pandas")))
+
+
+def test_convert_command_on_the_dask_engine_prints_what_the_pandas_engine_prints(
+    scheduler, tmp_path, capsys
+):
+    bundle = _hostile(tmp_path)
+    convert = ["convert", str(bundle), "--to", "parquet", "--show", "50", "--out"]
+
+    assert main([*convert, str(tmp_path / "out")]) == 0
+    expected = capsys.readouterr().out
+    shutil.rmtree(tmp_path / "out")
+    assert (
+        main([*convert, str(tmp_path / "out"), "--engine", "dask", "--scheduler", scheduler]) == 0
+    )
+
+    assert capsys.readouterr().out == expected
+    assert "\n10 rows were set aside, not converted (10 problems, all in " in expected
+
+
+def test_a_conversion_on_the_workers_into_the_bundle_itself_stops_before_a_cluster_starts(
+    tmp_path, capsys, monkeypatch
+):
+    def no_cluster(*_arguments):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr("auditkit.distributed.dask_client", no_cluster)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+
+    assert (
+        main(["convert", str(bundle), "--to", "parquet", "--out", str(bundle), "--engine", "dask"])
+        == 2
+    )
+
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: --out {bundle} is the bundle itself: its tables would then be there twice, "
+        "as CSV and as Parquet. Name another folder."
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler is for --engine dask."),
+        (["--partitions", "4"], "--partitions is for --engine dask."),
+        (
+            ["--scheduler", "tcp://127.0.0.1:1", "--partitions", "4"],
+            "--scheduler and --partitions are for --engine dask.",
+        ),
+    ],
+)
+def test_the_dask_engines_options_without_it_are_a_usage_error(tmp_path, capsys, options, words):
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), *options]) == 2
+    assert capsys.readouterr().err == f"auditkit: {words}\n"
+    if "--partitions" not in options:  # an audit's option only
+        assert (
+            main(["convert", str(SAMPLE), "--to", "parquet", "--out", str(tmp_path), *options]) == 2
+        )
+        assert capsys.readouterr().err == f"auditkit: {words}\n"

@@ -64,17 +64,28 @@ def _imports_done() -> None:
         gc.enable()
 
 
+def _check_engine_options(args: argparse.Namespace) -> None:
+    """The Dask engine's options given to the pandas engine are a usage error, not ignored: the
+    user meant the run to go to a cluster."""
+    if args.engine == "dask":
+        return
+    options = {"--scheduler": args.scheduler, "--partitions": getattr(args, "partitions", None)}
+    given = [option for option, value in options.items() if value]
+    if given:
+        are = "is" if len(given) == 1 else "are"
+        raise AuditkitError(f"{' and '.join(given)} {are} for --engine dask.")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from auditkit import load
 
     _imports_done()
 
+    _check_engine_options(args)
     if args.engine == "dask":  # loaded on the workers, as an audit on Dask loads it
         from auditkit.distributed import load_bundle_on_dask  # Dask is an optional extra
 
         bundle = load_bundle_on_dask(Path(args.bundle), args.scheduler, args.policy, args.calls)
-    elif args.scheduler:
-        raise AuditkitError("--scheduler is for --engine dask.")
     else:
         bundle = load(args.bundle, args.policy, calls=args.calls)
     print(f"Bundle {args.bundle} (policy: {_policy_words(bundle.policy)})\n")
@@ -157,8 +168,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     _imports_done()
 
-    if args.engine != "dask" and (args.scheduler or args.partitions):
-        raise AuditkitError("--scheduler and --partitions are for --engine dask.")
+    _check_engine_options(args)
     out = Path(args.out)
     check_folder(out, "--out")  # first: a long audit must not end in an unwritable folder
     check_auditable(Path(args.bundle))
@@ -242,7 +252,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     _imports_done()
 
-    done = convert(args.bundle, args.out, args.policy, args.calls, _progress(quiet=False))
+    _check_engine_options(args)
+    progress = _progress(quiet=False)
+    if args.engine == "dask":  # loaded on the workers, written here a piece at a time
+        from auditkit.distributed import convert_on_dask  # Dask is an optional extra
+
+        done = convert_on_dask(
+            args.bundle, args.out, args.scheduler, args.policy, args.calls, progress
+        )
+    else:
+        done = convert(args.bundle, args.out, args.policy, args.calls, progress)
     print(f"Converted {args.bundle} to {args.to} in {done.folder}: {', '.join(done.files)}")
     print(_table(done.bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
     rejected = done.bundle.rejected
@@ -493,6 +512,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     convert.add_argument("--calls", help=CALLS_HELP)
     convert.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
+    _engine_arguments(
+        convert,
+        "pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in pieces "
+        "on its workers and each table written here a piece at a time (needs auditkit[dask])",
+    )
     convert.set_defaults(run=cmd_convert)
 
     from auditkit.importing import PRESETS

@@ -4,17 +4,21 @@ The bundle is loaded and validated as for an audit; each accepted table is writt
 types (tz-aware timestamps, Int64 counts, bool flags), so reading it back parses nothing. Rows
 that validation set aside are not in the Parquet tables: they go to ``rejected.csv`` beside
 them, with file, line and reason, and the caller reports them, so none is dropped unseen.
+A table is written as it comes, in parts (parquet_bytes): the Dask engine's conversion
+(distributed.convert_on_dask) hands write_converted each table a piece at a time.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from auditkit.errors import BundleError
 from auditkit.loading import CONVERTED, SOURCE_LINE
@@ -42,15 +46,55 @@ def converted_from(folder: Path) -> Path | None:
     return Path(source) if isinstance(source, str) else None
 
 
-def _parquet(frame: pd.DataFrame) -> bytes:
-    # source_line is the loader's own column (a file holding it is refused); a Parquet row's
-    # line is its row number, so the CSV's lines are not carried over.
-    buffer = io.BytesIO()
-    frame.drop(columns=SOURCE_LINE).to_parquet(buffer, index=False)
-    return buffer.getvalue()
+class _Written(io.RawIOBase):
+    """A sink that keeps what Arrow's Parquet writer has written since it was last emptied,
+    and counts every byte, since the file's footer records where each row group begins."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.chunks.append(bytes(data))
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def emptied(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
 
 
-def _check_out(bundle: Path, out: Path) -> None:
+def parquet_bytes(frames: Iterable[pd.DataFrame]) -> Iterator[bytes]:
+    """One Parquet file of a table that comes in parts (a Dask worker's piece each, or the
+    whole table), as its bytes are made: a row group or more per part, none of them held
+    longer than its writing, every part with the first one's columns and types.
+
+    source_line is the loader's own column (a file holding it is refused); a Parquet row's
+    line is its row number, so the CSV's lines are not carried over.
+    """
+    sink, writer, schema = _Written(), None, None
+    for frame in frames:
+        table = pa.Table.from_pandas(
+            frame.drop(columns=SOURCE_LINE), schema=schema, preserve_index=False
+        )
+        if writer is None:
+            schema = table.schema
+            writer = pq.ParquetWriter(sink, schema)
+        writer.write_table(table)
+        yield sink.emptied()
+    if writer is None:
+        raise ValueError("a table of no parts: even an empty table has one")
+    writer.close()
+    yield sink.emptied()
+
+
+def check_out(bundle: Path, out: Path) -> None:
     """Refuse a folder whose other table files would make the result an ambiguous bundle."""
     if out.resolve() == bundle.resolve():
         raise BundleError(
@@ -86,26 +130,38 @@ def convert(
     calls: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Converted:
-    """Load and validate the bundle at `path`, then write it to `out` as a Parquet bundle.
+    """Load and validate the bundle at `path`, then write it to `out` as a Parquet bundle
+    (write_converted)."""
+    path, out = Path(path), Path(out)
+    check_out(path, out)
+    bundle = load(path, policy, progress=progress, calls=calls)
+    tables = {**bundle.tables, CALLS.name: bundle.calls}
+    return write_converted(bundle, out, policy, {name: [frame] for name, frame in tables.items()})
 
-    The policy file in force is copied as ``policy.toml``, so the new bundle audits the same
-    way. Optional tables the bundle lacks are absent from `out` too (and removed if an earlier
+
+def write_converted(
+    bundle: Bundle,
+    out: Path,
+    policy: Path | str | None,
+    tables: Mapping[str, Iterable[pd.DataFrame]],
+) -> Converted:
+    """Write a loaded bundle to `out` as a Parquet bundle: each accepted table from its parts
+    in `tables` (parquet_bytes), its rows set aside, and the policy file it was loaded with
+    (`policy`, or the bundle's policy.toml), so the new bundle audits the same way.
+
+    Optional tables the bundle lacks are absent from `out` too (and removed if an earlier
     conversion left them), since an absent call log is not an empty one.
     """
-    path, out = Path(path), Path(out)
-    _check_out(path, out)
-    bundle = load(path, policy, progress=progress, calls=calls)
     present = set(bundle.coverage["table"])
-    tables = {**bundle.tables, CALLS.name: bundle.calls}
     files = []
-    for name, frame in tables.items():
+    for name, parts in tables.items():
         target = out / f"{name}.parquet"
         if name not in present:  # only optional tables can be absent: load requires the rest
             target.unlink(missing_ok=True)
             continue
-        write_atomically(target, _parquet(frame))
+        write_atomically(target, parquet_bytes(parts))
         files.append(target.name)
-    policy_file = Path(policy) if policy is not None else path / "policy.toml"
+    policy_file = Path(policy) if policy is not None else bundle.path / "policy.toml"
     if policy_file.is_file():  # as load_policy chose it; without one, both use the defaults
         write_atomically(out / "policy.toml", policy_file.read_bytes())
         files.append("policy.toml")
@@ -113,7 +169,7 @@ def convert(
         (out / "policy.toml").unlink(missing_ok=True)
     write_csv(bundle.rejected, out / "rejected.csv")
     files.append("rejected.csv")
-    marker = {"converted_by": "auditkit convert", "source": str(path.resolve())}
+    marker = {"converted_by": "auditkit convert", "source": str(bundle.path.resolve())}
     write_atomically(out / CONVERTED, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
     files.append(CONVERTED)
     return Converted(bundle, out, files)

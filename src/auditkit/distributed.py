@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import operator
 import socket
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -47,6 +48,7 @@ from auditkit.auditing import (
     for_clinicians,
     for_month,
 )
+from auditkit.convert import Converted, check_out, write_converted
 from auditkit.errors import AuditkitError
 from auditkit.loading import (
     SOURCE_LINE,
@@ -366,15 +368,27 @@ def load_bundle_on_dask(
         return load_on_dask(client, path, policy, calls, progress)[0]
 
 
+def _accepted_rows(piece: _Piece, lines: np.ndarray) -> pd.DataFrame:
+    """On a worker: the piece's rows that validation accepted (`lines`, in order), each with
+    its line, as the pandas engine's table holds them."""
+    accepted = piece.frame[np.isin(piece.raw.lines.to_numpy(), lines)].reset_index(drop=True)
+    accepted.insert(len(accepted.columns), SOURCE_LINE, lines)
+    return accepted
+
+
 def _split_piece(
     piece: _Piece, rows: tuple[np.ndarray, list[np.ndarray], np.ndarray | None], n: int
 ) -> list[pd.DataFrame]:
     """On a worker: each partition's part of the piece's rows validation accepted. `rows`: their
     lines, in order, and where each goes (partition_homes')."""
     lines, homes, everywhere = rows
-    accepted = piece.frame[np.isin(piece.raw.lines.to_numpy(), lines)].reset_index(drop=True)
-    accepted.insert(len(accepted.columns), SOURCE_LINE, lines)
-    return _split(accepted, homes, n, everywhere)
+    return _split(_accepted_rows(piece, lines), homes, n, everywhere)
+
+
+def _piece_bounds(lines: np.ndarray, pieced: _PiecedTable) -> np.ndarray:
+    """Where each piece's rows begin and end among the accepted rows' `lines` of its table
+    (lines ascend through the pieces): piece k holds rows bounds[k] to bounds[k + 1]."""
+    return np.concatenate(([0], np.searchsorted(lines, pieced.last_lines, "right")))
 
 
 def partitions_on_dask(
@@ -392,7 +406,7 @@ def partitions_on_dask(
                 tables[k][name] = [part]
             continue
         lines = frames[name][SOURCE_LINE].to_numpy()
-        bounds = np.concatenate(([0], np.searchsorted(lines, pieced[name].last_lines, "right")))
+        bounds = _piece_bounds(lines, pieced[name])
         for k in range(n):
             tables[k][name] = []
         for piece, start, end in zip(pieced[name].pieces, bounds[:-1], bounds[1:], strict=True):
@@ -519,15 +533,15 @@ def _failures_in_words() -> Iterator[None]:
         yield
     except KilledWorker:
         raise AuditkitError(
-            "A Dask worker died while running part of the audit, and so did every worker that "
-            "took the task over: most often a worker runs out of memory. Give the workers more "
-            "memory, or audit in more partitions (--partitions) or with the default pandas "
-            "engine."
+            "A Dask worker died while running a task, and so did every worker that took the "
+            "task over: most often a worker runs out of memory. Give the workers more memory, "
+            "or run the command with the default pandas engine (an audit can also be run in "
+            "more partitions, --partitions)."
         ) from None
     except CommClosedError as error:
         raise AuditkitError(
-            f"The connection to the Dask cluster closed during the audit ({error}): the "
-            "scheduler or a worker may have stopped. Run it again, or audit with the default "
+            f"The connection to the Dask cluster closed during the run ({error}): the "
+            "scheduler or a worker may have stopped. Run it again, or run it with the default "
             "pandas engine."
         ) from None
 
@@ -587,3 +601,52 @@ def audit_on_dask(
     }
     result = finish_audit(bundle, checked, reviews, progress, show_names)
     return for_month(for_clinicians(result, clinicians), month)
+
+
+# Pieces' accepted rows on their way to the driver at once while it writes a converted table:
+# one being written, one arriving, so neither the workers nor the writer wait.
+PIECES_AHEAD = 2
+
+
+def _accepted_pieces(
+    client: Client, accepted: pd.DataFrame, pieced: _PiecedTable
+) -> Iterator[pd.DataFrame]:
+    """A pieced table's accepted rows with every column, the free text too, a piece at a time
+    in the file's order: the driver holds a piece or two, never the table. `accepted` is the
+    driver's table of the rows validation accepted (its lines say which)."""
+    lines = accepted[SOURCE_LINE].to_numpy()
+    bounds = _piece_bounds(lines, pieced)
+    coming: deque[Future] = deque()
+    for piece, start, end in zip(pieced.pieces, bounds[:-1], bounds[1:], strict=True):
+        [sent] = client.scatter([lines[start:end]], hash=False)
+        coming.append(client.submit(_accepted_rows, piece, sent, pure=False))
+        if len(coming) > PIECES_AHEAD:
+            yield coming.popleft().result()
+    while coming:
+        yield coming.popleft().result()
+
+
+def convert_on_dask(
+    path: Path | str,
+    out: Path | str,
+    scheduler: str | None = None,
+    policy: Path | str | None = None,
+    calls: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+    piece_bytes: int = PIECE_BYTES,
+) -> Converted:
+    """`convert`, for a bundle too big to load here: loaded on a Dask cluster (load_on_dask;
+    a local one without `scheduler`), and each table of a row per event written here a piece
+    at a time, as its worker sends the piece's accepted rows. The same tables, rows set aside
+    and files as the pandas engine's conversion."""
+    path, out = Path(path), Path(out)
+    check_out(path, out)  # before a cluster starts, as a missing policy or call log are
+    in_force = bundle_files(path, policy, calls)[0]
+    with dask_client(scheduler) as client:
+        bundle, pieced = load_on_dask(client, path, in_force, calls, progress, piece_bytes)
+        tables = {**bundle.tables, CALLS.name: bundle.calls}
+        parts = {
+            name: _accepted_pieces(client, frame, pieced[name]) if name in pieced else [frame]
+            for name, frame in tables.items()
+        }
+        return write_converted(bundle, out, policy, parts)
