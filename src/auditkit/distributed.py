@@ -311,9 +311,8 @@ def _validated_pieces(
 
 def load_on_dask(
     client: Client,
-    path: Path | str,
-    policy: Policy | Path | str | None = None,
-    calls: Path | str | None = None,
+    path: Path,
+    found: tuple[Policy, dict[str, Path | None]],
     progress: Callable[[str], None] | None = None,
     piece_bytes: int = PIECE_BYTES,
 ) -> tuple[Bundle, dict[str, _PiecedTable]]:
@@ -323,10 +322,10 @@ def load_on_dask(
     Checks across rows (repeated ids, references between tables) are made here, by `validate`,
     on every column of those tables but the free text (contact messages, note texts), which
     never leaves the workers. Returns the bundle as the driver holds it, without that text, and
-    where each pieced table's pieces are, for `partitions_on_dask`.
+    where each pieced table's pieces are, for `partitions_on_dask`. `found` is the bundle's
+    policy and files (validation.bundle_files), found before a cluster starts.
     """
-    path = Path(path)
-    policy, files = bundle_files(path, policy, calls)
+    policy, files = found
     tz = policy.clinic.timezone
     say = progress or (lambda _message: None)
     specs = (*TABLES.values(), CALLS)
@@ -363,9 +362,9 @@ def load_bundle_on_dask(
     """`load` on a Dask cluster (load_on_dask; a local one without `scheduler`): the bundle as
     the driver holds it, without the free text, its rows set aside and coverage the pandas
     engine's. For checking a bundle too big to load here (`auditkit validate --engine dask`)."""
-    policy = bundle_files(Path(path), policy, calls)[0]  # before a cluster starts
+    found = bundle_files(Path(path), policy, calls)  # before a cluster starts
     with dask_client(scheduler) as client:
-        return load_on_dask(client, path, policy, calls, progress)[0]
+        return load_on_dask(client, Path(path), found, progress)[0]
 
 
 def _accepted_rows(piece: _Piece, lines: np.ndarray) -> pd.DataFrame:
@@ -574,7 +573,7 @@ def audit_on_dask(
     if loaded:
         check_clinicians(bundle, clinicians)
     else:  # a folder, a policy or a call log that is not there stops before a cluster starts
-        policy = bundle_files(Path(bundle), policy, calls)[0]
+        found = bundle_files(Path(bundle), policy, calls)
     say = progress or (lambda _message: None)
     with dask_client(scheduler) as client:
         from distributed import as_completed  # installed: dask_client says how otherwise
@@ -584,7 +583,7 @@ def audit_on_dask(
         if loaded:
             parts = client.scatter(split_bundle(bundle, n), hash=False)
         else:
-            bundle, pieced = load_on_dask(client, bundle, policy, calls, say, piece_bytes)
+            bundle, pieced = load_on_dask(client, Path(bundle), found, say, piece_bytes)
             check_clinicians(bundle, clinicians)
             parts = partitions_on_dask(client, bundle, pieced, n)
             del pieced  # each piece is let go of on its worker once split
@@ -641,9 +640,9 @@ def convert_on_dask(
     and files as the pandas engine's conversion."""
     path, out = Path(path), Path(out)
     check_out(path, out)  # before a cluster starts, as a missing policy or call log are
-    in_force = bundle_files(path, policy, calls)[0]
+    found = bundle_files(path, policy, calls)
     with dask_client(scheduler) as client:
-        bundle, pieced = load_on_dask(client, path, in_force, calls, progress, piece_bytes)
+        bundle, pieced = load_on_dask(client, path, found, progress, piece_bytes)
         tables = {**bundle.tables, CALLS.name: bundle.calls}
         parts = {
             name: _accepted_pieces(client, frame, pieced[name]) if name in pieced else [frame]
