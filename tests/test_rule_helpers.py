@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 from rule_fixtures import build_bundle
 
-from auditkit.columns import as_block, is_in, per_distinct, positions_in, strictly_increasing
+from auditkit.columns import (
+    as_block,
+    is_in,
+    looked_up,
+    per_distinct,
+    positions_in,
+    strictly_increasing,
+)
 from auditkit.rules.base import (
     clock,
     dated,
@@ -276,6 +283,24 @@ def test_positions_in_finds_each_first_place_and_never_a_blank():
     assert positions_in(values, among).tolist() == [1, 0, -1, -1]
     assert positions_in(values.iloc[:0], among).tolist() == []
     assert positions_in(values, among.iloc[:0]).tolist() == [-1, -1, -1, -1]
+
+
+def test_looked_up_gives_each_keys_value_on_the_keys_index_and_keeps_the_dtype():
+    recorded = pd.Series(
+        pd.to_datetime(["2026-01-05T09:00:00-08:00", "2026-02-01T10:30:00-08:00"]),
+        index=pd.Index(["C1", "C2"], dtype="str"),
+    ).dt.tz_convert("America/Los_Angeles")
+    keys = pd.Series(["C2", "C9", None, "C1"], index=[7, 3, 5, 1], dtype="str")
+
+    got = looked_up(recorded, keys)
+
+    assert got.index.tolist() == [7, 3, 5, 1]
+    assert got.dtype == recorded.dtype == "datetime64[us, America/Los_Angeles]"
+    assert got.tolist()[::3] == [recorded["C2"], recorded["C1"]]
+    assert got.isna().tolist() == [False, True, True, False]  # C9 is no client; a blank, none
+    assert got.equals(recorded.reindex(keys).set_axis(keys.index))  # as reindex gives it
+    nobody = looked_up(recorded.iloc[:0], keys)  # no client consented: still times, all NaT
+    assert (nobody.dtype, nobody.isna().tolist()) == (recorded.dtype, [True] * 4)
 
 
 def test_strictly_increasing_ids_are_told_apart_from_repeats_gaps_and_disorder():

@@ -61,6 +61,14 @@ def positions_in(values: pd.Series, among: pd.Series) -> np.ndarray:
     return np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def looked_up(keyed: pd.Series, keys: pd.Series) -> pd.Series:
+    """`keyed.reindex(keys)` for a Series keyed by ids, set on `keys`' index (NA where a key is
+    not there): hashed in Arrow (positions_in), where reindex turns every id into a Python
+    object first."""
+    at = positions_in(keys, keyed.index.to_series())
+    return pd.Series(keyed.array.take(at, allow_fill=True), index=keys.index, name=keyed.name)
+
+
 def lower_case_bytes(kept: bytes, other: int) -> np.ndarray:
     """A byte table for mapped_bytes: each of the ASCII characters `kept` as itself, an upper
     case letter among them as its lower case, and every other byte as `other`."""

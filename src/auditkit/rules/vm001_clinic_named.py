@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from auditkit.columns import looked_up
 from auditkit.rules.base import Checked, Rule, dated, found, quote, subjects
 from auditkit.rules.context import AuditContext
 
@@ -14,8 +15,7 @@ if TYPE_CHECKING:
 def check(ctx: AuditContext) -> Checked:
     calls = ctx.outbound_calls
     voicemails = calls[calls["outcome"] == "voicemail"]
-    # reindex, not map: it keeps the datetime dtype even when no client consented
-    consent = ctx.consent_time.reindex(voicemails["client_id"]).set_axis(voicemails.index)
+    consent = looked_up(ctx.consent_time, voicemails["client_id"])
     no_consent = consent.isna() | (consent > voicemails["started_at"])
     # The clinic's name is looked for (the costly part: fuzzy matching) only where naming it
     # would break the policy.
