@@ -60,6 +60,7 @@ from auditkit.loading import (
     read_piece,
     read_table,
 )
+from auditkit.memory import release_unused_memory
 from auditkit.output import counted
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
@@ -349,6 +350,8 @@ def load_on_dask(
     say("validating")
     bundle = validate(raws, policy, path)
     with_converted_set_aside(bundle)
+    del raws  # the pieces' ids as read and problems: back to the OS, as `load` gives them back
+    release_unused_memory()
     return bundle, pieced
 
 
