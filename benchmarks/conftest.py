@@ -66,3 +66,9 @@ def bundle(size: int) -> Path:
 @pytest.fixture(scope="module")
 def out(size: int) -> Path:
     return DATA / f"out-{size}"
+
+
+@pytest.fixture(scope="module")
+def converted(size: int) -> Path:
+    """Where the bundle converted to Parquet goes (benchmarks.test_pipeline.test_cli_convert)."""
+    return DATA / f"parquet-{size}"

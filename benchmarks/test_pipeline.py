@@ -3,7 +3,8 @@
 Per size, first in fresh processes: the whole `auditkit audit` command, each of its rounds
 after a round of the bare baselines (bare_parse.py on Arrow's default allocator, then on
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
-then importing auditkit. Then in this process, in pipeline order: read, validate, the two as
+the command on the Dask engine; `auditkit convert --to parquet` and the audit of the Parquet
+bundle it writes; then importing auditkit. Then in this process, in pipeline order: read, validate, the two as
 `load` overlaps them, each rule (in the registry's order on one shared context, as an audit
 runs them: the first rule to need a shared frame pays for it), the assembled audit, the report,
 and a click in each notebook widget (the review queue's next card, the dashboard's month).
@@ -133,6 +134,32 @@ def test_cli_dask_engine(benchmark: Any, bundle: Path, out: Path) -> None:
     benchmark.pedantic(_child, ([*command, "--engine", "dask"], peaks))
     benchmark.extra_info.update(
         stage="auditkit audit --engine dask (CLI)", rows=0, peak_mb=max(peaks)
+    )
+
+
+def _convert_command(bundle: Path, out: Path) -> list[str]:
+    return ["-m", "auditkit.cli", "convert", str(bundle), "--to", "parquet", "--out", str(out)]
+
+
+def test_cli_convert(benchmark: Any, bundle: Path, converted: Path) -> None:
+    """`auditkit convert --to parquet`, once: what a Parquet bundle costs to make."""
+    peaks: list[float] = []
+    benchmark.pedantic(_child, (_convert_command(bundle, converted), peaks))
+    benchmark.extra_info.update(
+        stage="auditkit convert (CLI, to Parquet)", rows=0, peak_mb=max(peaks)
+    )
+
+
+def test_cli_parquet_audit(benchmark: Any, bundle: Path, converted: Path, out: Path) -> None:
+    """The whole audit command on the converted bundle, repeated as the CSVs' is: repeated
+    audits of the same data parse no timestamp, count or flag again."""
+    if not (converted / "converted.json").is_file():  # run on its own (-k): convert, untimed
+        _child(_convert_command(bundle, converted), [])
+    command = ["-m", "auditkit.cli", "audit", str(converted), "--out", str(out), "--quiet"]
+    peaks: list[float] = []
+    benchmark.pedantic(_child, (command, peaks), rounds=REPEAT)
+    benchmark.extra_info.update(
+        stage="auditkit audit (CLI, Parquet)", rows=0, peak_mb=statistics.median(peaks)
     )
 
 
