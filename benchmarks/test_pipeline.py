@@ -4,12 +4,12 @@ Per size, first in fresh processes: the whole `auditkit audit` command, each of 
 after a round of the bare baselines (bare_parse.py on Arrow's default allocator, then on
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
 the command on the Dask engine; `auditkit convert --to parquet` and the audit of the Parquet
-bundle it writes; then importing auditkit. Then in this process, in pipeline order: read, validate, the two as
-`load` overlaps them, each rule (in the registry's order on one shared context, as an audit
-runs them: the first rule to need a shared frame pays for it), the assembled audit, the report,
-and a click in each notebook widget (the review queue's next card, the dashboard's month).
-Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py prints the
-table from the JSON.
+bundle it writes; then importing auditkit. Then in this process, in pipeline order: read,
+validate, the two as `load` overlaps them, each rule (in the registry's order on one shared
+context, as an audit runs them: the first rule to need a shared frame pays for it), the
+assembled audit, the report, and a click in each notebook widget (the review queue's next card,
+the dashboard's month). Every benchmark records its rows and peak memory in extra_info;
+benchmarks/table.py prints the table from the JSON.
 """
 
 from __future__ import annotations
