@@ -273,3 +273,28 @@ def test_a_file_held_by_another_writer_too_long_stops_the_save(tmp_path, monkeyp
         "there for over 0 seconds): nothing was saved. Try again in a moment; if nobody else is "
         "saving, delete that lock file."
     )
+
+
+@pytest.mark.parametrize("zone", [None, "UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_iso_times_writes_what_isoformat_writes_for_every_time(zone):
+    from auditkit.output import iso_times
+
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-8_000_000_000, 7_000_000_000, 5_000)  # 1716 to 2191
+    fractions = np.where(np.arange(5_000) % 3 == 0, rng.integers(0, 10**9, 5_000), 0)
+    naive = pd.Series(pd.to_datetime(seconds * 10**9 + fractions, unit="ns"))
+    times = naive.where(np.arange(5_000) % 11 != 0)  # and blanks
+    times = times if zone is None else times.dt.tz_localize("UTC").dt.tz_convert(zone)
+
+    for column in (times, times.dt.as_unit("us")):  # nanoseconds, as read: microseconds
+        for sep in ("T", " "):
+            expected = ["" if pd.isna(t) else t.isoformat(sep) for t in column]
+            assert iso_times(column, sep).tolist() == expected
+
+
+def test_iso_times_beyond_four_digit_years_writes_them_as_numpy_does():
+    from auditkit.output import iso_times
+
+    far = pd.Series(np.array(["12000-01-02T03:04:05", "2026-01-01T00:00:00"], "datetime64[us]"))
+
+    assert iso_times(far, " ").tolist() == ["12000-01-02 03:04:05", "2026-01-01 00:00:00"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from auditkit.columns import looked_up
 from auditkit.errors import AuditkitError
 from auditkit.output import (
     check_folder,
@@ -123,9 +124,9 @@ def _row_weeks(frame: pd.DataFrame, shifts: dict[str, pd.Series]) -> pd.Series:
     member's own, as no one client's shift fits an approval covering all of theirs."""
     weeks = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     if "client_id" in frame:
-        weeks = frame["client_id"].map(shifts["clients"]).astype("Int64")
+        weeks = looked_up(shifts["clients"], frame["client_id"]).astype("Int64")
     if "staff_id" in frame:
-        weeks = weeks.fillna(frame["staff_id"].map(shifts["staff"]).astype("Int64"))
+        weeks = weeks.fillna(looked_up(shifts["staff"], frame["staff_id"]).astype("Int64"))
     return weeks
 
 
@@ -180,9 +181,9 @@ def _extract_table(
                 table[column.name] = REMOVED_TEXT
             continue
         if column.name == spec.id_column:
-            table[column.name] = values.map(surrogates[name])
+            table[column.name] = looked_up(surrogates[name], values)
         elif column.references is not None:
-            table[column.name] = values.map(surrogates[column.references])
+            table[column.name] = looked_up(surrogates[column.references], values)
         elif column.kind == "timestamp":
             table[column.name] = _iso(shift_wall_clock(values, weeks))
         elif column.kind == "text":  # kept free text (service): typed by people, so scrubbed
