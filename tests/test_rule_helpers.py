@@ -7,6 +7,7 @@ from rule_fixtures import build_bundle
 
 from auditkit.columns import (
     as_block,
+    fixed_width_text,
     is_in,
     looked_up,
     per_distinct,
@@ -301,6 +302,14 @@ def test_looked_up_gives_each_keys_value_on_the_keys_index_and_keeps_the_dtype()
     assert got.equals(recorded.reindex(keys).set_axis(keys.index))  # as reindex gives it
     nobody = looked_up(recorded.iloc[:0], keys)  # no client consented: still times, all NaT
     assert (nobody.dtype, nobody.isna().tolist()) == (recorded.dtype, [True] * 4)
+
+
+def test_fixed_width_text_reads_each_row_of_bytes_as_one_text():
+    cells = np.frombuffer(b"ab1cd2", dtype=np.uint8).reshape(2, 3)
+
+    assert fixed_width_text(cells).to_pylist() == ["ab1", "cd2"]
+    assert fixed_width_text(cells[:, 1:]).to_pylist() == ["b1", "d2"]  # a slice, not in place
+    assert fixed_width_text(np.zeros((0, 4), dtype=np.uint8)).to_pylist() == []
 
 
 def test_strictly_increasing_ids_are_told_apart_from_repeats_gaps_and_disorder():

@@ -69,6 +69,15 @@ def looked_up(keyed: pd.Series, keys: pd.Series) -> pd.Series:
     return pd.Series(keyed.array.take(at, allow_fill=True), index=keys.index, name=keyed.name)
 
 
+def fixed_width_text(cells: np.ndarray) -> pa.Array:
+    """Each row of `cells` (bytes of ASCII, n texts by their width) as one text of an Arrow
+    column, made from the bytes as they lie: no Python str per text."""
+    count, width = cells.shape
+    offsets = np.arange(0, width * (count + 1), width, dtype=np.int64)
+    data = np.ascontiguousarray(cells, dtype=np.uint8).ravel()
+    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
 def lower_case_bytes(kept: bytes, other: int) -> np.ndarray:
     """A byte table for mapped_bytes: each of the ASCII characters `kept` as itself, an upper
     case letter among them as its lower case, and every other byte as `other`."""

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import looked_up
+from auditkit.columns import fixed_width_text, looked_up
 from auditkit.errors import AuditkitError
 from auditkit.output import (
     check_folder,
@@ -78,22 +78,34 @@ class Extract:
 # state can be recovered from enough of its output (the surrogate ids a researcher sees), and
 # with it every client's date shift.
 
-_HEX = np.array(list("0123456789abcdef"))
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def _random_hex(n: int) -> np.ndarray:
-    """`n` random strings of 12 hex digits."""
-    raw = np.frombuffer(secrets.token_bytes(n * _ID_BYTES), dtype=np.uint8).reshape(n, _ID_BYTES)
-    nibbles = np.stack([raw >> 4, raw & 0x0F], axis=2).reshape(n, 2 * _ID_BYTES)
-    return _HEX[nibbles].view(f"<U{2 * _ID_BYTES}").ravel()
+def _random_numbers(n: int) -> np.ndarray:
+    """`n` distinct random numbers of _ID_BYTES bytes."""
+
+    def drawn(count: int) -> np.ndarray:
+        raw = np.frombuffer(secrets.token_bytes(8 * count), dtype=np.uint64)
+        return raw >> np.uint64(64 - 8 * _ID_BYTES)
+
+    numbers = drawn(n).copy()
+    while (repeated := pd.Series(numbers).duplicated().to_numpy()).any():
+        numbers[repeated] = drawn(int(repeated.sum()))
+    return numbers
 
 
-def _surrogate_ids(prefix: str, n: int) -> pd.Series:
-    """`n` distinct ids like 'client-3f9a0c7e12b4', unrelated to anything in the record."""
-    ids = pd.Series(_random_hex(n), dtype="str")
-    while (repeated := ids.duplicated()).any():
-        ids[repeated] = _random_hex(int(repeated.sum()))
-    return prefix + "-" + ids
+def _surrogate_ids(prefix: str, n: int) -> tuple[pd.Series, np.ndarray]:
+    """`n` distinct ids like 'client-3f9a0c7e12b4', unrelated to anything in the record, and
+    the order that sorts them: their numbers', as every id of a table is as long and hex
+    digits sort as they count (sorting the ids as text took 0.4 s a million)."""
+    numbers = _random_numbers(n)
+    digits = 2 * _ID_BYTES
+    nibbles = numbers[:, None] >> np.arange(4 * (digits - 1), -1, -4, dtype=np.uint64)
+    head = np.frombuffer(f"{prefix}-".encode(), dtype=np.uint8)
+    cells = np.empty((n, len(head) + digits), dtype=np.uint8)
+    cells[:, : len(head)] = head
+    cells[:, len(head) :] = _HEX[nibbles & np.uint64(0xF)]
+    return pd.Series(fixed_width_text(cells), dtype="str"), np.argsort(numbers, kind="stable")
 
 
 def _random_weeks(n: int) -> np.ndarray:
@@ -141,36 +153,40 @@ def _iso(times: pd.Series) -> pd.Series:
 # --- the extract ---------------------------------------------------------------------------------
 
 
-def _crosswalk(bundle: Bundle) -> pd.DataFrame:
-    """Real id to surrogate for every record, and each client's and staff member's shift."""
-    parts = []
+def _crosswalk(bundle: Bundle) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Real id to surrogate for every record (each table's rows in its order), and each
+    client's and staff member's shift; and per table, the order of its rows by surrogate."""
+    parts, orders = [], {}
     for name, spec in TABLES.items():
         real = bundle.tables[name][spec.id_column]
         owner = name in ("clients", "staff")
         weeks = _random_weeks(len(real)) if owner else pd.NA
+        surrogates, orders[name] = _surrogate_ids(ID_PREFIXES[name], len(real))
         parts.append(
             pd.DataFrame(
                 {
                     "table": name,
-                    "real_id": real.to_numpy(),
-                    "surrogate_id": _surrogate_ids(ID_PREFIXES[name], len(real)).to_numpy(),
+                    "real_id": real.array,
+                    "surrogate_id": surrogates.array,
                     "date_shift_weeks": pd.Series(weeks, index=real.index, dtype="Int64"),
                 },
                 columns=KEY_COLUMNS,
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True), orders
 
 
 def _extract_table(
     name: str,
     frame: pd.DataFrame,
     surrogates: dict[str, pd.Series],
+    order: np.ndarray,
     shifts: dict[str, pd.Series],
     scrub: Callable[[pd.Series], pd.Series],
     scrubbed_text: bool,
 ) -> pd.DataFrame:
-    """One table de-identified, in surrogate-id order so row order carries nothing over."""
+    """One table de-identified, in surrogate-id order (`order`) so row order carries nothing
+    over. `surrogates` are each table's, real id to surrogate, in its rows' order."""
     spec = TABLES[name]
     weeks = _row_weeks(frame, shifts)
     table = pd.DataFrame(index=frame.index)
@@ -181,7 +197,7 @@ def _extract_table(
                 table[column.name] = REMOVED_TEXT
             continue
         if column.name == spec.id_column:
-            table[column.name] = looked_up(surrogates[name], values)
+            table[column.name] = surrogates[name].array  # the rows' own, in their order
         elif column.references is not None:
             table[column.name] = looked_up(surrogates[column.references], values)
         elif column.kind == "timestamp":
@@ -193,7 +209,7 @@ def _extract_table(
     if scrubbed_text and name in SCRUBBED:
         source, scrubbed = SCRUBBED[name]
         table[scrubbed] = scrub(frame[source])
-    return table.sort_values(spec.id_column, ignore_index=True)
+    return table.take(order).reset_index(drop=True)
 
 
 def _policy_toml(policy: Policy) -> str:
@@ -327,7 +343,7 @@ def deidentify(
     key_file = Path(key_file or folder.parent / f"{folder.name}.key.csv").resolve()
     _check_places(bundle, folder, key_file)
 
-    crosswalk = _crosswalk(bundle)
+    crosswalk, orders = _crosswalk(bundle)
     by_table = {name: group.set_index("real_id") for name, group in crosswalk.groupby("table")}
     surrogates = {name: group["surrogate_id"] for name, group in by_table.items()}
     shifts = {name: by_table[name]["date_shift_weeks"] for name in ("clients", "staff")}
@@ -338,7 +354,7 @@ def deidentify(
     files, rows, kept, dropped = [], {}, {}, {}
     for name in TABLES:  # the bundle's tables only: a phone-system call log is all phone numbers
         frame = bundle.tables[name]
-        table = _extract_table(name, frame, surrogates, shifts, scrub, scrubbed_text)
+        table = _extract_table(name, frame, surrogates, orders[name], shifts, scrub, scrubbed_text)
         path = folder / f"{name}.csv"
         write_csv(table, path)
         files.append(path)

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, take_text
+from auditkit.columns import arrow_strings, fixed_width_text, take_text
 from auditkit.errors import AuditkitError, OutputError
 
 # A temporary output file this old was left by a run that was killed while writing it.
@@ -209,10 +209,7 @@ def _whole_seconds(local: np.ndarray, sep: str) -> pa.Array:
     for (start, width), value in zip(_PARTS, (*values, hour, minute, second), strict=True):
         for place in range(width):  # a pass per digit, over the whole column
             text[:, start + width - 1 - place] = 48 + value // 10**place % 10
-    offsets = np.arange(0, 19 * (len(local) + 1), 19, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(
-        len(local), pa.py_buffer(offsets), pa.py_buffer(text.ravel())
-    )
+    return fixed_width_text(text)
 
 
 def _utc_offset(seconds: int) -> str:
