@@ -439,3 +439,37 @@ def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexe
         "From [clinic]\u2019s [clinic] office at [time]",
         "[clinic] or [clinic], not Riversides",
     ]
+
+
+def test_each_scrubbing_pattern_reads_on_re2_and_finds_wherever_python_does():
+    """The sure sign a research extract looks for before Python's regex (privacy's default) is
+    each pattern's own reading on RE2, look-arounds left out: it must exist, and find every
+    ASCII text the pattern finds something in (and, here, no other)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME
+    from auditkit.text import re2_superset
+
+    texts = [
+        "Write to ann.lee@example.org by MARCH 14th, 2026",
+        "the 3rd of may at 3 p.m., or Mar. 4 at 13:05",
+        "call 805.555.0127 or (805) 555-0127, +1 805 555 0127",
+        "2026-03-02T13:00:00-08:00 and 3/14/26 and 14.03.2026",
+        "room 12, 4 pm",
+        "no date here, 12 of them",
+        "x@y",
+        "",
+    ]
+    expected = {
+        _EMAIL: [True, False, False, False, False, False, False, False],
+        _PHONE: [False, False, True, False, False, False, False, False],
+        _DATE: [True, True, False, True, False, False, False, False],
+        _TIME: [False, True, False, True, True, False, False, False],
+    }
+    for pattern, found in expected.items():
+        superset = re2_superset(pattern)
+        assert superset is not None, pattern.pattern
+        by_re2 = pc.match_substring_regex(pa.array(texts), superset).to_pylist()
+        assert [bool(pattern.search(text)) for text in texts] == found
+        assert by_re2 == found, pattern.pattern

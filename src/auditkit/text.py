@@ -896,6 +896,16 @@ def _without_look_arounds(pattern: str) -> str:
     return "".join(kept)
 
 
+def re2_superset(pattern: re.Pattern[str]) -> str | None:
+    """An RE2 pattern that finds something, in text _re2_reads, wherever `pattern` does: its
+    RE2 reading without its look-arounds (and with its case folding), to rule texts out before
+    Python's re reads them. None where RE2 cannot read it."""
+    translated = _re2_translation(_without_look_arounds(pattern.pattern))
+    if translated is None:
+        return None
+    return ("(?i)" if pattern.flags & re.IGNORECASE else "") + translated
+
+
 def _blank(match: re.Match[str]) -> str:
     return _BLANK * len(match.group())
 
