@@ -4,12 +4,12 @@ Per size, first in fresh processes: the whole `auditkit audit` command, each of 
 after a round of the bare baselines (bare_parse.py on Arrow's default allocator, then on
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
 the command on the Dask engine; `auditkit convert --to parquet` and the audit of the Parquet
-bundle it writes; then importing auditkit. Then in this process, in pipeline order: read,
-validate, the two as `load` overlaps them, each rule (in the registry's order on one shared
-context, as an audit runs them: the first rule to need a shared frame pays for it), the
-assembled audit, the report, and a click in each notebook widget (the review queue's next card,
-the dashboard's month). Every benchmark records its rows and peak memory in extra_info;
-benchmarks/table.py prints the table from the JSON.
+bundle it writes; a research extract, plain and with scrubbed text; then importing auditkit.
+Then in this process, in pipeline order: read, validate, the two as `load` overlaps them, each
+rule (in the registry's order on one shared context, as an audit runs them: the first rule to
+need a shared frame pays for it), the assembled audit, the report, and a click in each notebook
+widget (the review queue's next card, the dashboard's month). Every benchmark records its rows
+and peak memory in extra_info; benchmarks/table.py prints the table from the JSON.
 """
 
 from __future__ import annotations
@@ -161,6 +161,18 @@ def test_cli_parquet_audit(benchmark: Any, bundle: Path, converted: Path, out: P
     benchmark.extra_info.update(
         stage="auditkit audit (CLI, Parquet)", rows=0, peak_mb=statistics.median(peaks)
     )
+
+
+@pytest.mark.parametrize("scrubbed", [False, True], ids=["plain", "scrubbed-text"])
+def test_cli_deidentify(benchmark: Any, bundle: Path, out: Path, scrubbed: bool) -> None:
+    """A researcher's extract (`auditkit deidentify`), once: without free text, and with the
+    messages and notes scrubbed of names, numbers, dates and times."""
+    extract = out.parent / f"{out.name}-extract"
+    command = ["-m", "auditkit.cli", "deidentify", str(bundle), "--out", str(extract)]
+    peaks: list[float] = []
+    benchmark.pedantic(_child, ([*command, *(["--scrubbed-text"] if scrubbed else [])], peaks))
+    stage = "deidentify --scrubbed-text (CLI)" if scrubbed else "deidentify (CLI)"
+    benchmark.extra_info.update(stage=stage, rows=0, peak_mb=max(peaks))
 
 
 def test_import(benchmark: Any, size: int) -> None:
