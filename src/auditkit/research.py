@@ -90,6 +90,8 @@ from typing import Any, Literal
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import statsmodels.formula.api as smf
 from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats.proportion import proportion_confint
@@ -99,9 +101,11 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
+from auditkit.columns import looked_up
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
 from auditkit.notebook import jupyter_chart
+from auditkit.rules.base import month_of
 from auditkit.rules.context import AuditContext
 from auditkit.validation import Bundle
 
@@ -157,10 +161,11 @@ def appointment_frame(bundle: Bundle) -> pd.DataFrame:
     day = _local_day(appointments["scheduled_start"])
     service = appointments["service"].fillna(BLANK_SERVICE)
     intake = _local_day(bundle.clients.set_index("client_id")["intake_date"])
-    intake_day = appointments["client_id"].map(intake)
-    series = pd.DataFrame({"client_id": appointments["client_id"], "service": service, "day": day})
-    series = series.sort_values(["client_id", "service", "day"], kind="stable")
-    previous = series.groupby(["client_id", "service"])["day"].shift().reindex(day.index)
+    intake_day = looked_up(intake, appointments["client_id"])
+    # Clients and services as integer codes in their text's order: sorted as numbers, a
+    # million rows sort in a tenth of the time text takes.
+    client = pd.factorize(appointments["client_id"], sort=True)[0]
+    previous = _previous_in_series(client, pd.factorize(service, sort=True)[0], day)
     lead = (day - previous.fillna(intake_day)).dt.days
     since_intake = (day - intake_day).dt.days
     frame = pd.DataFrame(
@@ -175,13 +180,22 @@ def appointment_frame(bundle: Bundle) -> pd.DataFrame:
             "months_since_intake": (since_intake / DAYS_PER_MONTH).where(since_intake >= 0),
         }
     )
-    frame = frame[frame["status"].isin(SCHEDULED_STATUSES)]
-    frame = frame.sort_values(["client_id", "start", "appointment_id"], ignore_index=True)
+    scheduled = np.flatnonzero(frame["status"].isin(SCHEDULED_STATUSES).to_numpy())
+    # Each client's appointments in time order (appointment_id where two start together).
+    keys = pa.table(
+        {
+            "client": client[scheduled],
+            "start": pa.array(frame["start"].array).take(scheduled),
+            "id": pa.array(frame["appointment_id"].array).take(scheduled),
+        }
+    )
+    order = pc.sort_indices(keys, [(k, "ascending") for k in keys.column_names]).to_numpy()
+    frame = frame.take(scheduled[order]).reset_index(drop=True)  # one copy, not two
     no_show = frame["status"] == "no_show"
     earlier = no_show.groupby(frame["client_id"]).cumsum() - no_show
     return frame.assign(
         no_show=no_show,
-        month=frame["start"].dt.strftime("%Y-%m"),
+        month=month_of(frame["start"]),
         weekday=pd.Categorical(frame["start"].dt.day_name(), categories=WEEKDAYS, ordered=True),
         hour=frame["start"].dt.hour,
         lead_time=_bin(frame["lead_days"], LEAD_BINS),
@@ -189,6 +203,22 @@ def appointment_frame(bundle: Bundle) -> pd.DataFrame:
         earlier_no_shows=earlier.astype("int64"),
         earlier=_bin(earlier, EARLIER_BINS),
     )
+
+
+def _previous_in_series(client: np.ndarray, service: np.ndarray, day: pd.Series) -> pd.Series:
+    """Each appointment's previous day in its client's series of that service (NaT for the
+    first): the series sorted by client, service and day, each day's predecessor there."""
+    order = np.lexsort((day.to_numpy().view("int64"), service, client))  # (stable)
+    days = day.to_numpy()[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (client[order][1:] != client[order][:-1]) | (
+        service[order][1:] != service[order][:-1]
+    )
+    before = np.roll(days, 1)
+    before[first] = np.datetime64("NaT")
+    previous = np.empty_like(before)
+    previous[order] = before
+    return pd.Series(previous, index=day.index)
 
 
 # --- small-cell suppression ---------------------------------------------------------------------
