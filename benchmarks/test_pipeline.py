@@ -7,9 +7,10 @@ the command on the Dask engine; `auditkit convert --to parquet` and the audit of
 bundle it writes; a research extract, plain and with scrubbed text; then importing auditkit.
 Then in this process, in pipeline order: read, validate, the two as `load` overlaps them, each
 rule (in the registry's order on one shared context, as an audit runs them: the first rule to
-need a shared frame pays for it), the assembled audit, the report, and a click in each notebook
-widget (the review queue's next card, the dashboard's month). Every benchmark records its rows
-and peak memory in extra_info; benchmarks/table.py prints the table from the JSON.
+need a shared frame pays for it), the assembled audit, the report, a click in each notebook
+widget (the review queue's next card, the dashboard's month) and the research notebook's
+analyses. Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py
+prints the table from the JSON.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from itertools import cycle
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from bare_parse import AUDITED_TABLES
 from conftest import HERE, REPEAT, Peak
@@ -34,6 +36,7 @@ from auditkit.loading import read_table
 from auditkit.memory import use_jemalloc_for_arrow
 from auditkit.policy import load_policy
 from auditkit.report import write_report
+from auditkit.research import appointment_frame, life_table, logistic_regression, survival
 from auditkit.review_queue import ReviewQueue
 from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
@@ -300,3 +303,27 @@ def test_dashboard_month_change(benchmark: Any, audited: AuditResult, out: Path)
         choose_month,
         lambda _none: len(audited.findings),
     )
+
+
+# What a researcher waits for in the no-show notebook, on the same bundle.
+
+
+def test_research_appointment_frame(benchmark: Any, loaded: Bundle) -> None:
+    staged(benchmark, "research: appointment frame", lambda: appointment_frame(loaded), len)
+
+
+@pytest.fixture(scope="module")
+def research_frame(loaded: Bundle) -> pd.DataFrame:
+    return appointment_frame(loaded)
+
+
+@pytest.mark.parametrize("analysis", ["survival", "life table", "no-show model"])
+def test_research_analysis(
+    benchmark: Any, loaded: Bundle, research_frame: pd.DataFrame, analysis: str
+) -> None:
+    run = {
+        "survival": lambda: survival(loaded),
+        "life table": lambda: life_table(loaded, width_days=14),
+        "no-show model": lambda: logistic_regression(research_frame),
+    }[analysis]
+    staged(benchmark, f"research: {analysis}", run, lambda _result: len(research_frame))
