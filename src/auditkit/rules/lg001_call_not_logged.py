@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import positions_in
+from auditkit.columns import looked_up, positions_in
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -27,7 +27,7 @@ def check(ctx: AuditContext) -> Checked:
     read = ["call_id", "started_at", "direction", "result", "duration_seconds", "source"]
     calls = log[read].iloc[examined_calls].reset_index(drop=True)
     calls["client_id"] = pairs["client_id"].array.take(examined)
-    calls["staff_id"] = calls["client_id"].map(therapist)
+    calls["staff_id"] = looked_up(therapist, calls["client_id"])
     unlogged = ~ctx.matched("calls")[examined_calls]
     missing = calls[unlogged]
     # How many clients had the number when the call was made, for the calls found only: the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from auditkit.columns import positions_in
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -14,10 +15,12 @@ def check(ctx: AuditContext) -> Checked:
         first=("started_at", "min"),
         last=("started_at", "max"),
     )
-    no_shows = ctx.no_shows.set_index("appointment_id")
-    tried = no_shows.loc[per_no_show.index].reset_index()
-    opportunities = subjects(tried, "appointment_id", "scheduled_start")
-    stats = per_no_show.reindex(tried["appointment_id"]).reset_index(drop=True)
+    no_shows = ctx.no_shows
+    # The no-shows called (window_calls pairs calls with no-shows: each is one), in
+    # per_no_show's order (by id), found by Arrow's hash rather than an index of id strings.
+    tried = no_shows.iloc[positions_in(per_no_show.index.to_series(), no_shows["appointment_id"])]
+    opportunities = subjects(tried.reset_index(drop=True), "appointment_id", "scheduled_start")
+    stats = per_no_show.reset_index(drop=True)
     unreached = stats["unanswered"] == stats["calls"]
     stats = stats[unreached]  # words for the findings only
     several = (
