@@ -605,8 +605,8 @@ def audit_on_dask(
     return for_month(for_clinicians(result, clinicians), month)
 
 
-# Pieces' accepted rows on their way to the driver at once while it writes a converted table:
-# one being written, one arriving, so neither the workers nor the writer wait.
+# Pieces whose accepted rows are on their way to the driver while it writes the one before:
+# enough that the writer does not wait on a worker, few enough that it holds little.
 PIECES_AHEAD = 2
 
 
