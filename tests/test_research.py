@@ -1470,3 +1470,23 @@ def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):
     assert nothing.table.empty and spec["datasets"][spec["data"]["name"]] == []
     with pytest.raises(ValueError, match="no scheduled appointments"):
         NoShowExplorer(empty)
+
+
+def test_survival_and_the_life_table_use_the_frame_the_notebook_made(monkeypatch):
+    """The notebook makes the appointment frame once; given it, survival and the life table
+    do not make it again, and give what they give making it themselves."""
+    sample = load(SAMPLE)
+    frame = appointment_frame(sample)
+    expected = survival(sample, min_cell=0), life_table(sample, min_cell=0)
+
+    def made_again(_bundle):
+        raise AssertionError("the appointment frame was made again")
+
+    monkeypatch.setattr("auditkit.research.appointment_frame", made_again)
+    got = survival(sample, min_cell=0, frame=frame), life_table(sample, min_cell=0, frame=frame)
+
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine.notes == theirs.notes
+        pd.testing.assert_frame_equal(mine.summary, theirs.summary)
+        pd.testing.assert_frame_equal(mine.table, theirs.table)
+    assert got[0].summary["clients"].tolist() == expected[0].summary["clients"].tolist() != []

@@ -920,11 +920,14 @@ class _LegTimes:
     notes: tuple[str, ...]
 
 
-def _leg_times(bundle: Bundle, follow_up_days: int, marker: Marker) -> _LegTimes | None:
+def _leg_times(
+    bundle: Bundle, follow_up_days: int, marker: Marker, frame: pd.DataFrame | None
+) -> _LegTimes | None:
     """The legs' times as the module doc defines dropout and the warning, or None when there
     are no scheduled appointments. Whoever has not reached the event is censored at the end of
-    data; a dropout before the warning counts as 0 days after it."""
-    frame = appointment_frame(bundle)
+    data; a dropout before the warning counts as 0 days after it. `frame`: the bundle's
+    appointment_frame, when the caller has it (made here otherwise)."""
+    frame = appointment_frame(bundle) if frame is None else frame
     if frame.empty:
         return None
     end = bundle.appointments["scheduled_start"].max()
@@ -1011,6 +1014,7 @@ def survival(
     follow_up_days: int = 28,
     marker: Marker = "auto",
     min_cell: int = MIN_CELL,
+    frame: pd.DataFrame | None = None,
 ) -> Survival:
     """Time from a client's first no-show to a closure warning, from the warning to dropout,
     and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
@@ -1025,8 +1029,11 @@ def survival(
     `life_table` groups the days into intervals that can be shown). A summary row with a small
     events or censored count hides both and its median, and legs that share clients are hidden
     together. The curve also stops before a step with few censored since the one before (its
-    at risk, against the one before, would give them back)."""
-    legs = _leg_times(bundle, follow_up_days, marker)
+    at risk, against the one before, would give them back).
+
+    `frame` is the bundle's appointment_frame, where the caller has made it already (a million
+    appointments take a second); it is made again otherwise."""
+    legs = _leg_times(bundle, follow_up_days, marker, frame)
     if legs is None:
         empty = pd.DataFrame(columns=["client_id", *TIMELINE_COLUMNS])
         return Survival(
@@ -1180,6 +1187,7 @@ def life_table(
     follow_up_days: int = 28,
     marker: Marker = "auto",
     min_cell: int = MIN_CELL,
+    frame: pd.DataFrame | None = None,
 ) -> LifeTable:
     """`survival`'s legs (the same clients, events and censoring) as actuarial life tables: time
     in intervals of `width_days` days, merged where needed so that a small clinic, whose
@@ -1190,10 +1198,11 @@ def life_table(
     total) is too, and neither gives back anything small against the Kaplan–Meier table
     (`_interval_starts`). A leg whose summary row is suppressed is not shown (its totals would
     give the summary back), nor one that even a single interval cannot make safe; the notes
-    say which. `min_cell=0` gives the unmerged intervals, for analysis on the extract only."""
+    say which. `min_cell=0` gives the unmerged intervals, for analysis on the extract only.
+    `frame` as for `survival`."""
     if width_days < 1:
         raise ValueError(f"width_days must be a whole number of days, 1 or more: {width_days}")
-    legs = _leg_times(bundle, follow_up_days, marker)
+    legs = _leg_times(bundle, follow_up_days, marker, frame)
     if legs is None:
         return LifeTable(
             pd.DataFrame(columns=LIFE_TABLE_COLUMNS),
