@@ -573,6 +573,10 @@ def test_a_conversion_on_the_workers_writes_the_pandas_engines_tables(scheduler,
     pd.testing.assert_frame_equal(got.bundle.rejected, expected.bundle.rejected)
     assert len(expected.bundle.rejected) == 10  # the hostile rows among them, written beside
     assert "read notes.csv: 870 rows, in 65 pieces on the workers" in heard
+    assert [line.split()[1] for line in heard if line.startswith("writing ")] == [
+        f"{name}.parquet"
+        for name in ("staff", "clients", "appointments", "contacts", "notes", "approvals", "calls")
+    ]
     # A row group a piece, each written as it came: the driver never held the table.
     assert pq.ParquetFile(tmp_path / "dask" / "notes.parquet").num_row_groups == 65
     assert pq.ParquetFile(tmp_path / "pandas" / "notes.parquet").num_row_groups == 1

@@ -135,8 +135,8 @@ def convert(
     path, out = Path(path), Path(out)
     check_out(path, out)
     bundle = load(path, policy, progress=progress, calls=calls)
-    tables = {**bundle.tables, CALLS.name: bundle.calls}
-    return write_converted(bundle, out, policy, {name: [frame] for name, frame in tables.items()})
+    tables = {name: [frame] for name, frame in {**bundle.tables, CALLS.name: bundle.calls}.items()}
+    return write_converted(bundle, out, policy, tables, progress)
 
 
 def write_converted(
@@ -144,6 +144,7 @@ def write_converted(
     out: Path,
     policy: Path | str | None,
     tables: Mapping[str, Iterable[pd.DataFrame]],
+    progress: Callable[[str], None] | None = None,
 ) -> Converted:
     """Write a loaded bundle to `out` as a Parquet bundle: each accepted table from its parts
     in `tables` (parquet_bytes), its rows set aside, and the policy file it was loaded with
@@ -153,12 +154,14 @@ def write_converted(
     conversion left them), since an absent call log is not an empty one.
     """
     present = set(bundle.coverage["table"])
+    say = progress or (lambda _message: None)
     files = []
     for name, parts in tables.items():
         target = out / f"{name}.parquet"
         if name not in present:  # only optional tables can be absent: load requires the rest
             target.unlink(missing_ok=True)
             continue
+        say(f"writing {target.name}")
         write_atomically(target, parquet_bytes(parts))
         files.append(target.name)
     policy_file = Path(policy) if policy is not None else bundle.path / "policy.toml"

@@ -651,4 +651,4 @@ def convert_on_dask(
             name: _accepted_pieces(client, frame, pieced[name]) if name in pieced else [frame]
             for name, frame in tables.items()
         }
-        return write_converted(bundle, out, policy, parts)
+        return write_converted(bundle, out, policy, parts, progress)
