@@ -14,7 +14,7 @@ import pytest
 from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.convert import convert
-from auditkit.errors import BundleError
+from auditkit.errors import BundleError, OutputError
 from auditkit.loading import SOURCE_LINE, read_table
 from auditkit.sample import generate_sample
 from auditkit.schemas import TABLES
@@ -259,3 +259,53 @@ def test_auditing_a_conversion_names_the_reviews_its_source_keeps(tmp_path, caps
         f"{source.resolve()}, whose QA decisions a conversion does not copy: --reviews "
         f"{source.resolve() / 'reviews.csv'} applies them.\n"
     ) in capsys.readouterr().out
+
+
+def _stopping_midway(bundle):
+    """A conversion's tables whose appointments stop after one part, as a full disk would."""
+
+    def appointments():
+        yield bundle.appointments.iloc[:10]
+        raise OutputError("appointments.parquet could not be written: No space left on device.")
+
+    tables = {name: [frame] for name, frame in {**bundle.tables, "calls": bundle.calls}.items()}
+    return tables | {"appointments": appointments()}
+
+
+def test_a_conversion_that_stops_midway_leaves_its_folder_as_it_was(tmp_path):
+    from auditkit.convert import write_converted
+
+    out = tmp_path / "parquet"
+    convert(SAMPLE, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bundle = load(SAMPLE)
+
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_converted(bundle, out, None, _stopping_midway(bundle))
+
+    # The earlier conversion whole (its staff and clients not replaced), nothing staged left.
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    new = tmp_path / "new"
+    with pytest.raises(OutputError):
+        write_converted(bundle, new, None, _stopping_midway(bundle))
+    assert not new.exists()  # the folder the run made, gone with it
+
+
+def test_a_conversion_clears_what_a_killed_one_left_in_its_folder(tmp_path):
+    import os
+    import time
+
+    from auditkit.output import ABANDONED_AFTER_SECONDS
+
+    out = tmp_path / "parquet"
+    killed, running = out / ".converting-killed", out / ".converting-running"
+    for folder in (killed, running):
+        folder.mkdir(parents=True)
+        (folder / "staff.parquet").write_bytes(b"half")
+    long_ago = time.time() - ABANDONED_AFTER_SECONDS - 60
+    os.utime(killed, (long_ago, long_ago))
+
+    done = convert(SAMPLE, out)
+
+    assert sorted(p.name for p in out.iterdir()) == sorted([*done.files, running.name])
+    assert done.files[-1] == "converted.json"

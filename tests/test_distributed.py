@@ -641,3 +641,27 @@ def test_the_dask_engines_options_without_it_are_a_usage_error(tmp_path, capsys,
             main(["convert", str(SAMPLE), "--to", "parquet", "--out", str(tmp_path), *options]) == 2
         )
         assert capsys.readouterr().err == f"auditkit: {words}\n"
+
+
+def test_a_cluster_failing_while_a_conversion_writes_leaves_its_folder_as_it_was(
+    scheduler, tmp_path, capsys, monkeypatch
+):
+    from auditkit.convert import convert
+
+    out = tmp_path / "parquet"
+    convert(SAMPLE, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    pieces = auditkit.distributed._accepted_pieces
+
+    def first_piece_then_a_dead_worker(*arguments):
+        yield next(pieces(*arguments))
+        raise distributed.KilledWorker("a-piece", None, 3)
+
+    monkeypatch.setattr("auditkit.distributed._accepted_pieces", first_piece_then_a_dead_worker)
+    convert_args = ["convert", str(SAMPLE), "--to", "parquet", "--out", str(out)]
+
+    assert main([*convert_args, "--engine", "dask", "--scheduler", scheduler]) == 2
+
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.startswith("auditkit: A Dask worker died while running a task")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

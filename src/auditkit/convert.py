@@ -10,8 +10,13 @@ A table is written as it comes, in parts (parquet_bytes): the Dask engine's conv
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +27,18 @@ import pyarrow.parquet as pq
 
 from auditkit.errors import BundleError
 from auditkit.loading import CONVERTED, SOURCE_LINE
-from auditkit.output import check_folder, write_atomically, write_csv
+from auditkit.output import (
+    ABANDONED_AFTER_SECONDS,
+    check_folder,
+    unwritable,
+    write_atomically,
+    write_csv,
+)
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import Bundle, load
+
+# The hidden folder in --out a conversion writes into before moving its files into place.
+_STAGING = ".converting-"
 
 
 @dataclass
@@ -152,27 +166,68 @@ def write_converted(
 
     Optional tables the bundle lacks are absent from `out` too (and removed if an earlier
     conversion left them), since an absent call log is not an empty one.
+
+    Everything is written into a folder of its own inside `out` first, and moved into place
+    only once all of it is written, converted.json last: a conversion that stops midway (a full
+    disk, a Dask worker lost) leaves `out` as it was, not new tables beside an earlier
+    conversion's, which would audit as one bundle.
     """
     present = set(bundle.coverage["table"])
     say = progress or (lambda _message: None)
-    files = []
-    for name, parts in tables.items():
-        target = out / f"{name}.parquet"
-        if name not in present:  # only optional tables can be absent: load requires the rest
-            target.unlink(missing_ok=True)
-            continue
-        say(f"writing {target.name}")
-        write_atomically(target, parquet_bytes(parts))
-        files.append(target.name)
-    policy_file = Path(policy) if policy is not None else bundle.path / "policy.toml"
-    if policy_file.is_file():  # as load_policy chose it; without one, both use the defaults
-        write_atomically(out / "policy.toml", policy_file.read_bytes())
-        files.append("policy.toml")
-    else:
-        (out / "policy.toml").unlink(missing_ok=True)
-    write_csv(bundle.rejected, out / "rejected.csv")
-    files.append("rejected.csv")
-    marker = {"converted_by": "auditkit convert", "source": str(bundle.path.resolve())}
-    write_atomically(out / CONVERTED, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
-    files.append(CONVERTED)
-    return Converted(bundle, out, files)
+    made = not out.exists()
+    stage = _staging_folder(out)
+    try:
+        written = []
+        for name, parts in tables.items():
+            if name in present:  # only optional tables can be absent: load requires the rest
+                say(f"writing {name}.parquet")
+                write_atomically(stage / f"{name}.parquet", parquet_bytes(parts))
+                written.append(f"{name}.parquet")
+        policy_file = Path(policy) if policy is not None else bundle.path / "policy.toml"
+        if policy_file.is_file():  # as load_policy chose it; without one, both use the defaults
+            write_atomically(stage / "policy.toml", policy_file.read_bytes())
+            written.append("policy.toml")
+        write_csv(bundle.rejected, stage / "rejected.csv")
+        written.append("rejected.csv")
+        marker = {"converted_by": "auditkit convert", "source": str(bundle.path.resolve())}
+        write_atomically(stage / CONVERTED, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
+        written.append(CONVERTED)
+        _move_into_place(stage, out, written, {f"{name}.parquet" for name in tables})
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        if made:  # a folder this run made, left empty
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+    stage.rmdir()
+    return Converted(bundle, out, written)
+
+
+def _move_into_place(stage: Path, out: Path, written: list[str], tables: set[str]) -> None:
+    """The staged files into `out` (converted.json last: the folder is a conversion once it is
+    in), and an earlier conversion's tables and policy that this one has not, gone."""
+    for name in sorted((tables | {"policy.toml"}) - set(written)):
+        try:
+            (out / name).unlink(missing_ok=True)
+        except OSError as error:
+            raise unwritable(out / name, error) from None
+    for name in written:
+        try:
+            os.replace(stage / name, out / name)
+        except OSError as error:
+            raise unwritable(out / name, error) from None
+
+
+def _staging_folder(out: Path) -> Path:
+    """A new hidden folder in `out` for a conversion's files, once any that a killed run left
+    there (old enough that no live run owns them) are gone."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - ABANDONED_AFTER_SECONDS
+        for leftover in out.glob(f"{_STAGING}*"):
+            with contextlib.suppress(OSError):
+                if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
+                    shutil.rmtree(leftover)
+        return Path(tempfile.mkdtemp(dir=out, prefix=_STAGING))
+    except OSError as error:
+        raise unwritable(out, error) from None

@@ -116,7 +116,7 @@ def exclusive(path: Path) -> Iterator[None]:
                 ) from None
             time.sleep(0.02)
         except OSError as error:
-            raise _unwritable(path, error) from None
+            raise unwritable(path, error) from None
     try:
         yield
     finally:
@@ -135,7 +135,7 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
         _remove_abandoned_temporaries(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
-        raise _unwritable(path, error) from None
+        raise unwritable(path, error) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             for piece in [data] if isinstance(data, bytes) else data:
@@ -145,13 +145,13 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
-        raise _unwritable(path, error) from None
+        raise unwritable(path, error) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _unwritable(path: Path, error: OSError) -> OutputError:
+def unwritable(path: Path, error: OSError) -> OutputError:
     """The advice follows the cause: a full disk needs space; a folder that refuses files (a
     read-only or system folder) needs another folder, which space would not help."""
     refused = error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
