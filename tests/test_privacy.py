@@ -473,3 +473,7 @@ def test_each_scrubbing_pattern_reads_on_re2_and_finds_wherever_python_does():
         by_re2 = pc.match_substring_regex(pa.array(texts), superset).to_pylist()
         assert [bool(pattern.search(text)) for text in texts] == found
         assert by_re2 == found, pattern.pattern
+    # A flag that changes how a pattern reads leaves it to Python: "a b" verbose is "ab".
+    assert re2_superset(re.compile("a b", re.VERBOSE)) is None
+    assert re2_superset(re.compile("^a", re.MULTILINE)) is None
+    assert re2_superset(re.compile("(?<!x)a", re.IGNORECASE)) == "(?i)a"

@@ -899,7 +899,10 @@ def _without_look_arounds(pattern: str) -> str:
 def re2_superset(pattern: re.Pattern[str]) -> str | None:
     """An RE2 pattern that finds something, in text _re2_reads, wherever `pattern` does: its
     RE2 reading without its look-arounds (and with its case folding), to rule texts out before
-    Python's re reads them. None where RE2 cannot read it."""
+    Python's re reads them. None where RE2 cannot read it, or where a flag other than case
+    folding changes how the pattern reads (verbose, multi-line)."""
+    if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
+        return None
     translated = _re2_translation(_without_look_arounds(pattern.pattern))
     if translated is None:
         return None
