@@ -921,7 +921,7 @@ class _LegTimes:
 
 
 def _leg_times(
-    bundle: Bundle, follow_up_days: int, marker: Marker, frame: pd.DataFrame | None
+    bundle: Bundle, follow_up_days: int, marker: Marker, frame: pd.DataFrame | None = None
 ) -> _LegTimes | None:
     """The legs' times as the module doc defines dropout and the warning, or None when there
     are no scheduled appointments. Whoever has not reached the event is censored at the end of
