@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ import pyarrow.parquet as pq
 from auditkit.errors import BundleError
 from auditkit.loading import CONVERTED, SOURCE_LINE
 from auditkit.output import (
-    ABANDONED_AFTER_SECONDS,
     check_folder,
+    remove_abandoned,
     unwritable,
     write_atomically,
     write_csv,
@@ -223,11 +222,7 @@ def _staging_folder(out: Path) -> Path:
     there (old enough that no live run owns them) are gone."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - ABANDONED_AFTER_SECONDS
-        for leftover in out.glob(f"{_STAGING}*"):
-            with contextlib.suppress(OSError):
-                if leftover.is_dir() and leftover.stat().st_mtime < cutoff:
-                    shutil.rmtree(leftover)
+        remove_abandoned(out, f"{_STAGING}*")
         return Path(tempfile.mkdtemp(dir=out, prefix=_STAGING))
     except OSError as error:
         raise unwritable(out, error) from None

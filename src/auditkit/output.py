@@ -8,6 +8,7 @@ import errno
 import io
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -45,13 +46,14 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _remove_abandoned_temporaries(path: Path) -> None:
-    """Temporary files a killed run left beside `path` (old enough that no live run owns them)."""
+def remove_abandoned(folder: Path, pattern: str) -> None:
+    """Temporary files or folders (`pattern`, a glob) a killed run left in `folder`: those old
+    enough that no live run owns them."""
     cutoff = time.time() - ABANDONED_AFTER_SECONDS
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+    for leftover in folder.glob(pattern):
         with contextlib.suppress(OSError):  # gone already, or not ours to remove
             if leftover.stat().st_mtime < cutoff:
-                leftover.unlink()
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
 
 
 def check_folder(folder: Path, what: str) -> None:
@@ -132,7 +134,7 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned_temporaries(path)
+        remove_abandoned(path.parent, f".{path.name}.*.tmp")
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as error:
         raise unwritable(path, error) from None
