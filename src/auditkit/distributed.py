@@ -387,10 +387,13 @@ def _split_piece(
     return _split(_accepted_rows(piece, lines), homes, n, everywhere)
 
 
-def _piece_bounds(lines: np.ndarray, pieced: _PiecedTable) -> np.ndarray:
-    """Where each piece's rows begin and end among the accepted rows' `lines` of its table
-    (lines ascend through the pieces): piece k holds rows bounds[k] to bounds[k + 1]."""
-    return np.concatenate(([0], np.searchsorted(lines, pieced.last_lines, "right")))
+def _piece_rows(lines: np.ndarray, pieced: _PiecedTable) -> Iterator[tuple[Future, slice]]:
+    """Each piece of a table with where its rows are among the accepted rows' `lines` (lines
+    ascend through the pieces)."""
+    ends = np.searchsorted(lines, pieced.last_lines, "right")
+    starts = np.concatenate(([0], ends))[:-1]
+    for piece, start, end in zip(pieced.pieces, starts, ends, strict=True):
+        yield piece, slice(start, end)
 
 
 def partitions_on_dask(
@@ -408,14 +411,13 @@ def partitions_on_dask(
                 tables[k][name] = [part]
             continue
         lines = frames[name][SOURCE_LINE].to_numpy()
-        bounds = _piece_bounds(lines, pieced[name])
         for k in range(n):
             tables[k][name] = []
-        for piece, start, end in zip(pieced[name].pieces, bounds[:-1], bounds[1:], strict=True):
+        for piece, at in _piece_rows(lines, pieced[name]):
             rows = (
-                lines[start:end],
-                [h[start:end] for h in rows_homes],
-                None if everywhere is None else everywhere[start:end],
+                lines[at],
+                [h[at] for h in rows_homes],
+                None if everywhere is None else everywhere[at],
             )
             # Sent as data, not in the task: a task's arguments travel through the scheduler.
             [rows_sent] = client.scatter([rows], hash=False)
@@ -617,10 +619,9 @@ def _accepted_pieces(
     in the file's order: the driver holds a piece or two, never the table. `accepted` is the
     driver's table of the rows validation accepted (its lines say which)."""
     lines = accepted[SOURCE_LINE].to_numpy()
-    bounds = _piece_bounds(lines, pieced)
     coming: deque[Future] = deque()
-    for piece, start, end in zip(pieced.pieces, bounds[:-1], bounds[1:], strict=True):
-        [sent] = client.scatter([lines[start:end]], hash=False)
+    for piece, at in _piece_rows(lines, pieced):
+        [sent] = client.scatter([lines[at]], hash=False)
         coming.append(client.submit(_accepted_rows, piece, sent, pure=False))
         if len(coming) > PIECES_AHEAD:
             yield coming.popleft().result()
