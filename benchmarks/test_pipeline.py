@@ -104,12 +104,16 @@ def _child(arguments: list[str], peaks: list[float], cpu: list[dict] | None = No
         cpu.append({k: measured[k] for k in ("user_s", "system_s")})
 
 
+def _audit_command(bundle: Path, out: Path) -> list[str]:
+    return ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
+
+
 def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) -> None:
     baselines: dict[str, list[dict]] = {"default": [], "jemalloc": []}
     peaks: list[float] = []
     cpu: list[dict] = []
 
-    command = ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
+    command = _audit_command(bundle, out)
 
     def baselines_first() -> tuple[tuple, dict]:
         for pool, runs in baselines.items():
@@ -132,7 +136,7 @@ def test_cli_dask_engine(benchmark: Any, bundle: Path, out: Path) -> None:
     """The whole command on the Dask engine, its own local cluster of 2 workers: once, as a
     measure beside the pandas engine's, not a repeated comparison. Its peak is its largest
     process's (the driver or a worker: Linux hands a waited child's peak to its parent)."""
-    command = ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
+    command = _audit_command(bundle, out)
     peaks: list[float] = []
     benchmark.pedantic(_child, ([*command, "--engine", "dask"], peaks))
     benchmark.extra_info.update(
@@ -158,7 +162,7 @@ def test_cli_parquet_audit(benchmark: Any, bundle: Path, converted: Path, out: P
     audits of the same data parse no timestamp, count or flag again."""
     if not (converted / "converted.json").is_file():  # run on its own (-k): convert, untimed
         _child(_convert_command(bundle, converted), [])
-    command = ["-m", "auditkit.cli", "audit", str(converted), "--out", str(out), "--quiet"]
+    command = _audit_command(converted, out)
     peaks: list[float] = []
     benchmark.pedantic(_child, (command, peaks), rounds=REPEAT)
     benchmark.extra_info.update(
@@ -322,8 +326,9 @@ def test_research_analysis(
     benchmark: Any, loaded: Bundle, research_frame: pd.DataFrame, analysis: str
 ) -> None:
     run = {
-        "survival": lambda: survival(loaded),
-        "life table": lambda: life_table(loaded, width_days=14),
+        # With the frame the notebook made, as the notebook calls them.
+        "survival": lambda: survival(loaded, frame=research_frame),
+        "life table": lambda: life_table(loaded, width_days=14, frame=research_frame),
         "no-show model": lambda: logistic_regression(research_frame),
     }[analysis]
     staged(benchmark, f"research: {analysis}", run, lambda _result: len(research_frame))
