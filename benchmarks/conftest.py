@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,43 @@ def bundle_for(appointments: int) -> Path:
         generate_sample(
             folder, clients=max(10, round(appointments * CLIENTS_PER_APPOINTMENT)), seed=1
         )
+    return folder
+
+
+def issue_example_for(appointments: int) -> Path:
+    """The generated bundle cut to the shape of issue 7's example (a million appointments with
+    about 190k contacts and 140k notes, 134 MB of CSV): made once and kept.
+
+    The generator logs every contact and note a clinic would; the example counts the outreach
+    an audit is about. So the appointments, staff, clients and approvals are kept whole, the
+    contacts only those after a missed session and inquiries, the notes only those on a missed
+    session or on no appointment, and there is no phone-system call log. At 1M appointments:
+    218k contacts, 151k notes, 157 MB."""
+    import pandas as pd
+
+    from auditkit.parsing import parse_vocabulary
+    from auditkit.schemas import APPOINTMENT_STATUSES
+
+    source, folder = bundle_for(appointments), DATA / f"issue-example-{appointments}"
+    if (folder / "notes.csv").exists():  # written last
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("staff.csv", "clients.csv", "approvals.csv", "appointments.csv", "policy.toml"):
+        shutil.copyfile(source / name, folder / name)
+
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(source / name, dtype=str, keep_default_na=False)
+
+    appointments_ = read("appointments.csv")
+    status = parse_vocabulary(appointments_["status"], APPOINTMENT_STATUSES, "status")[0]
+    missed = appointments_.loc[status.eq("no_show").to_numpy(), "appointment_id"]
+    contacts = read("contacts.csv")
+    contacts[contacts["purpose"].isin(["missed_session", "inquiry"])].to_csv(
+        folder / "contacts.csv", index=False
+    )
+    notes = read("notes.csv")
+    on_missed = notes["appointment_id"].isin(missed) | notes["appointment_id"].eq("")
+    notes[on_missed].to_csv(folder / "notes.csv", index=False)
     return folder
 
 

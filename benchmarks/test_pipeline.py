@@ -3,6 +3,7 @@
 Per size, first in fresh processes: the whole `auditkit audit` command, each of its rounds
 after a round of the bare baselines (bare_parse.py on Arrow's default allocator, then on
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
+at 1M, the same on the issue's example (the bundle cut to its shape: conftest.issue_example_for);
 the command on the Dask engine; `auditkit convert --to parquet` and the audit of the Parquet
 bundle it writes; a research extract, plain and with scrubbed text; then importing auditkit.
 Then in this process, in pipeline order: read, validate, the two as `load` overlaps them, each
@@ -28,7 +29,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from bare_parse import AUDITED_TABLES
-from conftest import HERE, REPEAT, Peak
+from conftest import DATA, HERE, REPEAT, Peak, issue_example_for
 
 from auditkit.auditing import AuditResult, audit
 from auditkit.dashboard import MonthlyDashboard
@@ -108,7 +109,8 @@ def _audit_command(bundle: Path, out: Path) -> list[str]:
     return ["-m", "auditkit.cli", "audit", str(bundle), "--out", str(out), "--quiet"]
 
 
-def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) -> None:
+def _beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path, stage: str) -> None:
+    """The whole audit command, each round after a round of both bare baselines."""
     baselines: dict[str, list[dict]] = {"default": [], "jemalloc": []}
     peaks: list[float] = []
     cpu: list[dict] = []
@@ -123,13 +125,35 @@ def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) 
     benchmark.pedantic(_child, setup=baselines_first, rounds=REPEAT)
     csv_mb = sum(p.stat().st_size for p in bundle.glob("*.csv") if p.stem in AUDITED_TABLES)
     benchmark.extra_info.update(
-        stage="auditkit audit (CLI, whole run)",
+        stage=stage,
         rows=0,
         peak_mb=statistics.median(peaks),
         cpu=cpu,
         csv_mb=csv_mb / 2**20,
         baselines=baselines,
     )
+
+
+def _frames_mb(bundle: Bundle) -> float:
+    """The loaded frames' memory, the call log's too (the baseline parses it)."""
+    frames = [*bundle.tables.values(), bundle.calls]
+    return sum(f.memory_usage(deep=True).sum() for f in frames) / 2**20
+
+
+def test_cli_beside_the_bare_baselines(benchmark: Any, bundle: Path, out: Path) -> None:
+    _beside_the_bare_baselines(benchmark, bundle, out, "auditkit audit (CLI, whole run)")
+
+
+def test_cli_on_the_issue_example(benchmark: Any, size: int) -> None:
+    """The target as issue 7 sets it, on its own example's shape (conftest.issue_example_for):
+    the whole command beside the bare baselines, and the frames it loads, for the ratios."""
+    if size != 1_000_000:
+        pytest.skip("the issue's example is a million appointments")
+    bundle = issue_example_for(size)
+    _beside_the_bare_baselines(
+        benchmark, bundle, DATA / "out-issue-example", "auditkit audit (CLI), issue's example"
+    )
+    benchmark.extra_info["frames_mb"] = _frames_mb(load(bundle))
 
 
 def test_cli_dask_engine(benchmark: Any, bundle: Path, out: Path) -> None:
@@ -222,8 +246,7 @@ def test_validate(benchmark: Any, bundle: Path) -> None:
         lambda _loaded: rows[-1],
         setup=read,
     )
-    frames = [*loaded.tables.values(), loaded.calls]  # the call log too: the baseline parses it
-    benchmark.extra_info["frames_mb"] = sum(f.memory_usage(deep=True).sum() for f in frames) / 2**20
+    benchmark.extra_info["frames_mb"] = _frames_mb(loaded)
 
 
 def test_load(benchmark: Any, bundle: Path) -> None:
