@@ -10,7 +10,7 @@ Then in this process, in pipeline order: read, validate, the two as `load` overl
 rule (in the registry's order on one shared context, as an audit runs them: the first rule to
 need a shared frame pays for it), the assembled audit, the report, a click in each notebook
 widget (the review queue's next card, the dashboard's month) and the research notebook's
-analyses. Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py
+analyses and explorer (its grouping menu). Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py
 prints the table from the JSON.
 """
 
@@ -37,7 +37,13 @@ from auditkit.loading import read_table
 from auditkit.memory import use_jemalloc_for_arrow
 from auditkit.policy import load_policy
 from auditkit.report import write_report
-from auditkit.research import appointment_frame, life_table, logistic_regression, survival
+from auditkit.research import (
+    NoShowExplorer,
+    appointment_frame,
+    life_table,
+    logistic_regression,
+    survival,
+)
 from auditkit.review_queue import ReviewQueue
 from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
@@ -355,3 +361,28 @@ def test_research_analysis(
         "no-show model": lambda: logistic_regression(research_frame),
     }[analysis]
     staged(benchmark, f"research: {analysis}", run, lambda _result: len(research_frame))
+
+
+@pytest.mark.parametrize("grouping", ["clinician", "weekday"])
+def test_research_explorer_grouping(
+    benchmark: Any, research_frame: pd.DataFrame, grouping: str
+) -> None:
+    """The no-show explorer's grouping menu: from service to `grouping`, the rates, table and
+    chart redrawn (by clinician, one bar and row per clinician)."""
+    explorer = NoShowExplorer(research_frame)
+
+    def from_service() -> tuple[tuple, dict]:
+        explorer.grouping.value = "service"
+        PEAK.reset()
+        return (), {}
+
+    peaks: list[float] = []
+
+    def choose() -> None:
+        explorer.grouping.value = grouping
+        peaks.append(PEAK.mb())
+
+    benchmark.pedantic(choose, setup=from_service, rounds=5)
+    benchmark.extra_info.update(
+        stage=f"research explorer: by {grouping}", rows=len(research_frame), peak_mb=max(peaks)
+    )

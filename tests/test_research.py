@@ -255,7 +255,7 @@ def test_explorer_follows_grouping_and_month_range(frame):
     ]
     assert data[1]["rate"] == 1.0
     layer = explorer.chart.spec["layer"][0]["encoding"]["x"]
-    assert (layer["field"], layer["sort"]) == ("hour", [10, 15])
+    assert (layer["field"], layer["sort"]) == ("hour", None)  # the rows' order, as above
     assert explorer.summary.value.startswith("<b>5</b> scheduled appointments, <b>1</b> no-shows")
     assert "100.0%" in explorer.table.value
 

@@ -498,7 +498,12 @@ def html_texts(values: pd.Series) -> pd.Series:
     return escaped(text, _HTML_ESCAPES)
 
 
-def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.") -> str:
+def html_table(
+    frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "None.", attributes: str = ""
+) -> str:
+    """`frame` as an HTML table built a column at a time (thousands of rows with no row loop):
+    headings with spaces for underscores, `numeric` columns' cells of class "num", `empty`
+    said instead of a table without rows; `attributes` for the table element."""
     if frame.empty:
         return f'<p class="empty">{html_text(empty)}</p>'
     numeric = set(numeric)
@@ -514,7 +519,8 @@ def _html_table(frame: pd.DataFrame, numeric: Iterable[str] = (), empty: str = "
         for i, column in enumerate(frame.columns)
     )
     rows = join_text(["<tr>", *(part for cell in cells for part in cell), "</tr>"], frame.index)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows.str.cat()}</tbody></table>"
+    body = rows.str.cat()
+    return f"<table{attributes}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
@@ -560,7 +566,7 @@ def _rules_table(rules: pd.DataFrame) -> str:
             "compliance": why.where(why != "", rules["compliance"].map(_percent)),
         }
     )
-    return _html_table(shown, numeric=["records examined", "findings", "compliance"])
+    return html_table(shown, numeric=["records examined", "findings", "compliance"])
 
 
 def _select(label: str, key: str, options: dict[str, str]) -> str:
@@ -835,22 +841,22 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
         "privacy": _privacy_note(result),
         "caveats": _caveats(result),
         "cards": _cards(result, rules),
-        "coverage": _html_table(
+        "coverage": html_table(
             coverage, numeric=["rows_read", "accepted", "rejected"], empty="No files were read."
         ),
         "reviews_note": reviews_note,
         "reviews": html_text(result.reviews_summary),
         "stale": _bundles_own(result, "stale reviews", "stale_reviews.csv")
-        or _html_table(
+        or html_table(
             result.stale_reviews[["rule", "subject_id", "decision", "reviewer", "reason"]],
             empty="None: every review still matches a finding.",
         ),
         "rules": _rules_table(rules),
-        "settings": _html_table(settings_in_force(policy)),
+        "settings": html_table(settings_in_force(policy)),
         "trend_note": html_text(_trend_note(result)),
         "findings": _findings_table(result),
         "rejected": _bundles_own(result, "input rows set aside", "rejected.csv")
-        or _html_table(
+        or html_table(
             result.rejected, numeric=["line"], empty="No rows were rejected: every row was used."
         ),
         "vega": vega_javascript(),

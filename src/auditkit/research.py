@@ -106,6 +106,7 @@ from auditkit.columns import looked_up
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
 from auditkit.notebook import jupyter_chart
+from auditkit.report import html_table
 from auditkit.rules.base import month_of
 from auditkit.rules.context import AuditContext
 from auditkit.validation import Bundle
@@ -352,7 +353,9 @@ def table_html(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> str:
             formatted[column] = values.map("{:,.0f}".format)
     blanked = shown.isna().to_numpy() & suppressed[:, None]
     formatted = formatted.mask(blanked, "suppressed").mask(shown.isna() & ~blanked, "")
-    html = formatted.to_html(index=False)
+    # pandas' own look (to_html's), built a column at a time: a table of thousands of clinicians
+    # took to_html 0.16 s a redraw.
+    html = html_table(formatted, attributes=' border="1" class="dataframe"')
     if suppressed.any():
         html += f"<p><i>{suppression_note(min_cell)}</i></p>"
     return html
@@ -1567,8 +1570,10 @@ def rate_chart(rates: pd.DataFrame, by: str, *, min_cell: int = MIN_CELL) -> alt
             f"{min_cell} are suppressed (see the table).",
         )
     rates = rates[~suppressed]
+    # The levels in the rows' order (sort=None), which is theirs already: a list of thousands of
+    # clinicians in the spec took the widget 0.4 s a redraw to check against Vega-Lite's schema.
     base = alt.Chart(rates).encode(
-        x=alt.X(f"{by}:O", sort=list(rates[by]), title=label, axis=alt.Axis(labelLimit=160))
+        x=alt.X(f"{by}:O", sort=None, title=label, axis=alt.Axis(labelLimit=160))
     )
     bars = base.mark_bar(color="#4c78a8").encode(
         y=alt.Y("rate:Q", title="no-show rate", axis=alt.Axis(format="%")),
