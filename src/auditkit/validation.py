@@ -576,9 +576,10 @@ def _names_set_aside(raw: RawTable | TypedTable, accepted: pd.DataFrame) -> tupl
 
 # From this many bytes of table files, two files are read and typed at a time on threads; below
 # it, typing is mostly Python's own work, which two threads would only take turns at, so one
-# thread reads ahead while this one types. Measured loading the generated bundles: 37 MB 30 ms
-# slower on two threads, 116 MB even, 387 MB 0.6 s faster (4.0 -> 3.4 s).
-TYPE_ON_THREADS_FROM = 192 * 2**20
+# thread reads ahead while this one types. Measured loading the generated bundles: 38 MB even
+# (0.36-0.44 s either way), issue 7's example (157 MB) 0.2 s faster (1.33 -> 1.10 s), 387 MB
+# 0.6 s faster (4.0 -> 3.4 s).
+TYPE_ON_THREADS_FROM = 64 * 2**20
 
 
 def _read(
