@@ -157,7 +157,7 @@ def test_cli_on_the_issue_example(benchmark: Any, size: int) -> None:
         pytest.skip("the issue's example is a million appointments")
     bundle = issue_example_for(size)
     _beside_the_bare_baselines(
-        benchmark, bundle, DATA / "out-issue-example", "auditkit audit (CLI), issue's example"
+        benchmark, bundle, DATA / "out-issue-example", "auditkit audit (CLI, the example)"
     )
     benchmark.extra_info["frames_mb"] = _frames_mb(load(bundle))
 

@@ -48,10 +48,10 @@ def use_jemalloc_for_arrow() -> None:
 
     jemalloc keeps freed pages a moment for the next step rather than faulting fresh ones: at a
     million appointments on a 2-core virtual machine, the kernel's share of an audit fell from
-    7-12 s to 2-4 s and the peak from 1.42-1.47 GB to 1.31-1.36 GB. The moment is JEMALLOC_DECAY_MS
-    rather than Arrow's second, which kept a table's parse freed while the next was typed.
-    ARROW_DEFAULT_MEMORY_POOL, when set, still decides; a library import leaves the process's
-    choice alone.
+    7-12 s to 2-4 s and the peak from 1.42-1.47 GB to 1.31-1.36 GB. The moment is
+    JEMALLOC_DECAY_MS, not Arrow's second: for a second, what one table's parse had freed stayed
+    the process's while the next tables were read and typed. ARROW_DEFAULT_MEMORY_POOL, when
+    set, still decides; a library import leaves the process's choice alone.
     """
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         return
