@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from auditkit import audit, load
 from auditkit.dashboard import Selection, dashboard_charts, filter_findings
+from auditkit.research import NoShowExplorer, appointment_frame
 from auditkit.review_queue import queue_order
 from auditkit.rules import RULES
 
@@ -267,5 +268,49 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
             == ordered.loc[quoting, "evidence"].split("\u201c")[1].split("\u201d")[0]
         )
         screenshot(page, SCREENSHOTS / "review_queue.png")
+        assert attempted == []
+        assert errors == []
+
+
+NO_SHOW_BARS = ".auditkit-chart-no-show g.mark-rect.role-mark path"
+NO_SHOW_ROWS = ".auditkit-no-show-table tbody tr"
+AXIS_LABELS = ".auditkit-chart-no-show g.role-axis-label text"
+
+
+def shown_levels(page: Page, levels: list[str]) -> list[str]:
+    """The chart's axis labels that are levels, in the order the axis draws them."""
+    return [t for t in page.locator(AXIS_LABELS).all_text_contents() if t in set(levels)]
+
+
+def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path):
+    frame = appointment_frame(load(ROOT / "data" / "sample"))
+    explorer = NoShowExplorer(frame)
+    expected = {}
+    for grouping in ("weekday", "clinician"):
+        explorer.grouping.value = grouping
+        rates = explorer.rates
+        expected[grouping] = (len(rates), rates.loc[~rates["suppressed"], grouping].astype(str))
+    rows, weekdays = expected["weekday"]
+    # The sample's weekdays as the explorer suppresses them: not in alphabetical order, so the
+    # axis shows that the chart keeps the rows' order.
+    assert weekdays.tolist() == ["Monday", "Thursday", "Friday"]
+    with (
+        voila("no_show_research.ipynb", tmp_path) as url,
+        opened(browser, url, ".auditkit-chart-no-show svg") as (page, attempted, errors),
+    ):
+        rows_become(page, NO_SHOW_ROWS, rows)
+        assert page.locator(NO_SHOW_BARS).count() == len(weekdays)
+        assert shown_levels(page, weekdays.tolist()) == weekdays.tolist()
+        screenshot(page, SCREENSHOTS / "research.png")
+
+        page.select_option(".auditkit-grouping select", label="clinician")
+        rows, clinicians = expected["clinician"]
+        rows_become(page, NO_SHOW_ROWS, rows)
+        page.wait_for_function(
+            f"document.querySelectorAll('{NO_SHOW_BARS}').length === {len(clinicians)}",
+            timeout=UPDATE_TIMEOUT,
+        )
+        assert shown_levels(page, clinicians.tolist()) == clinicians.tolist()
+        assert page.locator(ACTIONS_MENU).count() == 0
         assert attempted == []
         assert errors == []

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import vl_convert
 from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
@@ -837,6 +838,13 @@ def test_survival_hides_steps_whose_hidden_total_would_follow_from_the_summary(t
     assert table["events"].tolist()[:1] == [12]
 
 
+def drawn_width(spec: dict) -> float:
+    """The width of the chart as Vega draws it (vl-convert's SVG): a chart Vega could not lay
+    out comes out as wide as the largest float."""
+    svg = vl_convert.vegalite_to_svg(spec)
+    return float(re.search(r'<svg[^>]* width="([^"]+)"', svg).group(1))
+
+
 def test_survival_with_every_step_small_shows_no_curve(tmp_path):
     # 14 clients: 2 drop out at day 0, then 1 each at 7, 14 and 21 days; 9 censored. Every
     # step's events are small, so no curve is shown; the summary's 5 events and 9 censored are
@@ -858,6 +866,16 @@ def test_survival_with_every_step_small_shows_no_curve(tmp_path):
     )
     spec = survival_chart(result.table).to_dict()
     assert spec["datasets"][spec["data"]["name"]] == []
+    assert spec["title"]["subtitle"] == (
+        "No curve is drawn: each leg's first step has a count under 11 (small cells are "
+        "suppressed; see the table)."
+    )
+    # Axes over the table's days and 0-100%, and every leg in the legend: a chart to read, not
+    # the box without a size Vega made of no data.
+    assert spec["encoding"]["x"]["scale"] == {"domain": [0, 21], "nice": True}
+    assert spec["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+    assert spec["encoding"]["color"]["scale"] == {"domain": list(LEGS)}
+    assert 600 < drawn_width(spec) < 1000
     html = Table(result.summary)._repr_html_()
     assert html.count("<td>suppressed</td>") == 3 and "Cells under 11 are suppressed" in html
 
@@ -1468,6 +1486,8 @@ def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):
     assert nothing.notes == survival(bundle).notes
     spec = life_table_chart(nothing.table).to_dict()
     assert nothing.table.empty and spec["datasets"][spec["data"]["name"]] == []
+    assert 600 < drawn_width(spec) < 1000
+    assert 600 < drawn_width(survival_chart(survival(bundle).table).to_dict()) < 1000
     with pytest.raises(ValueError, match="no scheduled appointments"):
         NoShowExplorer(empty)
 

@@ -1590,6 +1590,21 @@ def rate_chart(rates: pd.DataFrame, by: str, *, min_cell: int = MIN_CELL) -> alt
     return (bars + interval).properties(title=title, width=480, height=260)
 
 
+def _survival_and_leg() -> dict[str, alt.Y | alt.Color]:
+    """The survival charts' y and colour: survival from 0 to 100% and every leg in its own
+    colour, whichever legs are drawn. Both fixed, so a chart with nothing to draw still has
+    its axes and legend (Vega gave an empty one no size, and drew a box with its title cut)."""
+    return {
+        "y": alt.Y(
+            "survival:Q",
+            title="not yet reached",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        "color": alt.Color("leg:N", scale=alt.Scale(domain=list(LEGS)), title=None),
+    }
+
+
 def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Chart:
     """Kaplan–Meier step curves, one per leg, each starting at 100% on day 0; one point per
     event day, so a few hundred rows however many clients a clinic has.
@@ -1602,19 +1617,26 @@ def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Char
     start = pd.DataFrame({"leg": legs, "days": 0, "survival": 1.0})
     data = pd.concat([start, shown[["leg", "days", "survival"]]], ignore_index=True)
     title = alt.TitleParams("Kaplan–Meier: time to closure warning and dropout")
-    if len(shown) < len(table):
+    if shown.empty and len(table):  # a small clinic's: every leg's first step is a small cell
+        title = alt.TitleParams(
+            title.text,
+            subtitle=f"No curve is drawn: each leg's first step has a count under {min_cell} "
+            "(small cells are suppressed; see the table).",
+        )
+    elif len(shown) < len(table):
         title = alt.TitleParams(
             title.text,
             subtitle=f"Each curve stops at its first step with a count under {min_cell} "
             "(small cells are suppressed; see the table).",
         )
+    # The days' axis over the table's days even with no curve to draw.
+    days = alt.Scale(domain=[0, max(1, int(table["days"].max()) if len(table) else 1)], nice=True)
     return (
         alt.Chart(data)
         .mark_line(interpolate="step-after")
         .encode(
-            x=alt.X("days:Q", title="days since the leg's start"),
-            y=alt.Y("survival:Q", title="not yet reached", axis=alt.Axis(format="%")),
-            color=alt.Color("leg:N", sort=list(LEGS), title=None),
+            x=alt.X("days:Q", title="days since the leg's start", scale=days),
+            **_survival_and_leg(),
             tooltip=["leg:N", "days:Q", alt.Tooltip("survival:Q", format=".1%")],
         )
         .properties(title=title, width=480)
@@ -1634,8 +1656,7 @@ def life_table_chart(table: pd.DataFrame) -> alt.Chart:
         .mark_line(interpolate="step-after", point=True)
         .encode(
             x=alt.X("start_day:Q", title="days since the leg's start (interval starts)"),
-            y=alt.Y("survival:Q", title="not yet reached", axis=alt.Axis(format="%")),
-            color=alt.Color("leg:N", sort=list(LEGS), title=None),
+            **_survival_and_leg(),
             tooltip=[
                 "leg:N",
                 alt.Tooltip("interval:N", title="days"),
@@ -1693,7 +1714,7 @@ class NoShowExplorer:
             value="weekday",
             description="Group by",
             style={"description_width": "initial"},
-        )
+        ).add_class("auditkit-grouping")
         self.months = widgets.SelectionRangeSlider(
             options=months,
             index=(0, len(months) - 1),
@@ -1702,9 +1723,9 @@ class NoShowExplorer:
             continuous_update=False,
             layout=widgets.Layout(width="480px"),
         )
-        self.summary = widgets.HTML()
-        self.table = widgets.HTML()
-        self.chart = jupyter_chart(self._redraw())
+        self.summary = widgets.HTML().add_class("auditkit-no-show-summary")
+        self.table = widgets.HTML().add_class("auditkit-no-show-table")
+        self.chart = jupyter_chart(self._redraw()).add_class("auditkit-chart-no-show")
         menus = widgets.HBox(  # the slider goes below the menu where the page is narrow
             [self.grouping, self.months], layout=widgets.Layout(flex_flow="row wrap")
         )
