@@ -26,7 +26,6 @@ from auditkit.validation import (
     _all_distinct,
     _fixed_width,
     _IdSet,
-    _is_in,
     _unchecked_by_parsing,
     type_table,
     validate,
@@ -183,7 +182,7 @@ def test_repeated_ids_out_of_order_name_the_first_line(make_bundle):
 def test_references_match_exactly_in_arrow():
     values = pd.Series(["C1", "c1", "C1 ", None, "C2", "Ç1"], dtype="str")
     targets = pd.Series(["C1", "C2", "Ç1"], dtype="str")
-    assert _is_in(values, targets).tolist() == [True, False, False, False, True, True]
+    assert _IdSet(targets).contains(values).tolist() == [True, False, False, False, True, True]
 
 
 def test_references_of_every_length_match_byte_for_byte():
@@ -200,7 +199,7 @@ def test_references_of_every_length_match_byte_for_byte():
         ],
         dtype="str",
     )
-    assert _is_in(values, targets).tolist() == [
+    assert _IdSet(targets).contains(values).tolist() == [
         *[True, False, False, True, False, True, False, True],
         *[False, False, True, False, False, False],
     ]
@@ -214,7 +213,7 @@ def test_references_across_chunks_and_scattered_lengths():
             pa.chunked_array([["a1", "zzzz", None, "ccc"], [], ["b2", "a2", "ccc", "b2"]])
         )
     )
-    found = _is_in(values, targets).tolist()
+    found = _IdSet(targets).contains(values).tolist()
     assert found == [True, False, False, True, True, False, True, True]
 
 

@@ -46,14 +46,12 @@ from auditkit.output import (
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, settings_in_force
 from auditkit.rules.base import with_repeated_zone
-from auditkit.xlsx import XLSX_MAX_COLUMN_WIDTH, XLSX_PERCENT_FORMAT, xlsx_workbook
+from auditkit.xlsx import xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
 CONTEXT_MONTHS = 12  # months before an audited month shown in the trend at most, for context
 MAX_TREND_MONTHS = 120  # beyond this the trend shows only months that have records
 MAX_HEATMAP_CLINICIANS = 40  # rows of the clinician x rule heatmap
-MAX_COLUMN_WIDTH = XLSX_MAX_COLUMN_WIDTH
-PERCENT = XLSX_PERCENT_FORMAT
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"
 
 

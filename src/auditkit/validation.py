@@ -287,11 +287,6 @@ class _IdSet:
         return found
 
 
-def _is_in(values: pd.Series, targets: pd.Series) -> np.ndarray:
-    """Which values are among the targets, compared byte for byte: no Python object per id."""
-    return _IdSet(targets).contains(values)
-
-
 def _reference_problems(
     frame: pd.DataFrame,
     spec: TableSpec,
