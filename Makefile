@@ -65,8 +65,10 @@ clean:
 
 # Pipeline benchmarks at 10k, 100k and 1M appointments (generated once into benchmarks/.data),
 # timed by pytest-benchmark (benchmarks/, not part of `make test`); the table is made from its
-# JSON. AUDITKIT_BENCH_SIZES=10000,100000 and AUDITKIT_BENCH_REPEAT=1 make a shorter run.
+# JSON. AUDITKIT_BENCH_SIZES=10000,100000 and AUDITKIT_BENCH_REPEAT=1 make a shorter run;
+# BENCH_ARGS picks benchmarks: AUDITKIT_BENCH_SIZES=1000000 make bench BENCH_ARGS='-k example'
+# measures issue 7's target on its example alone.
 bench: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/.data/latest.json \
-		--benchmark-columns=median,min,max,rounds --benchmark-group-by=param:size
+		--benchmark-columns=median,min,max,rounds --benchmark-group-by=param:size $(BENCH_ARGS)
 	$(BIN)/python benchmarks/table.py benchmarks/.data/latest.json

@@ -46,20 +46,23 @@ def _baseline(runs: list[dict]) -> dict:
     }
 
 
-def _against_the_baselines(command: dict, frames: float) -> list[str]:
+def _against_the_baselines(command: dict, frames: float | None) -> list[str]:
     """A whole command's run beside its bare baselines: the baselines' rows, the command's,
-    the two ratios the target is set in, and each measure's spread."""
+    the two ratios the target is set in (memory's where the loaded frames were measured), and
+    each measure's spread."""
     info, stats = command["extra_info"], command["stats"]
     baselines = [_baseline(runs) for runs in info["baselines"].values()]
     seconds, peak = stats["median"], info["peak_mb"]
     default, jemalloc = (b["seconds"] for b in baselines)
     lines = [_row(b["stage"], b["seconds"], b["rows"], b["peak_mb"]) for b in baselines]
+    memory = ""
+    if frames is not None:
+        lines.append(_row("loaded frames (MB)", 0.0, 0, frames))
+        memory = f"; peak / loaded frames: {peak / frames:.1f}x memory"
     lines += [
-        _row("loaded frames (MB)", 0.0, 0, frames),
         _row(info["stage"], seconds, 0, peak),
         f"CLI / bare parse: {seconds / default:.1f}x time ({seconds / jemalloc:.1f}x the "
-        f"parse on jemalloc, the CLI's allocator); peak / loaded frames: "
-        f"{peak / frames:.1f}x memory",
+        f"parse on jemalloc, the CLI's allocator){memory}",
     ]
     for baseline in baselines:
         low, high = baseline["range"]
@@ -83,23 +86,29 @@ def tables(report: dict) -> str:
     sizes = sorted({b["params"]["size"] for b in report["benchmarks"]})
     for size in sizes:
         stages = [b for b in report["benchmarks"] if b["params"]["size"] == size]
-        cli = next(b for b in stages if b["extra_info"]["stage"] == CLI_STAGE)
+        # A run of some benchmarks only (make bench BENCH_ARGS='-k ...') lacks some of these.
+        cli = next((b for b in stages if b["extra_info"]["stage"] == CLI_STAGE), None)
         example = next((b for b in stages if b["name"].startswith(EXAMPLE_TEST)), None)
         frames = next(
-            b["extra_info"]["frames_mb"] for b in stages if b["name"].startswith("test_validate")
+            (b["extra_info"]["frames_mb"] for b in stages if b["name"].startswith("test_validate")),
+            None,
         )
-        lines += [
-            "",
-            f"{size:,} appointments ({cli['extra_info']['csv_mb']:.0f} MB of CSV)",
-            f"{'stage':34} {'seconds':>9} {'rows/s':>12} {'peak MB':>9}",
+        rows = [
+            _row(info["stage"], bench["stats"]["median"], info["rows"], info["peak_mb"])
+            for bench in stages
+            if bench is not cli and bench is not example
+            for info in [bench["extra_info"]]
         ]
-        for bench in stages:
-            if bench is not cli and bench is not example:
-                info = bench["extra_info"]
-                lines.append(
-                    _row(info["stage"], bench["stats"]["median"], info["rows"], info["peak_mb"])
-                )
-        lines += _against_the_baselines(cli, frames)
+        if rows or cli is not None:
+            csv = f" ({cli['extra_info']['csv_mb']:.0f} MB of CSV)" if cli is not None else ""
+            lines += [
+                "",
+                f"{size:,} appointments{csv}",
+                f"{'stage':34} {'seconds':>9} {'rows/s':>12} {'peak MB':>9}",
+                *rows,
+            ]
+        if cli is not None:
+            lines += _against_the_baselines(cli, frames)
         if example is not None:
             lines += [
                 "",
