@@ -67,8 +67,11 @@ clean:
 # timed by pytest-benchmark (benchmarks/, not part of `make test`); the table is made from its
 # JSON. AUDITKIT_BENCH_SIZES=10000,100000 and AUDITKIT_BENCH_REPEAT=1 make a shorter run;
 # BENCH_ARGS picks benchmarks: AUDITKIT_BENCH_SIZES=1000000 make bench BENCH_ARGS='-k example'
-# measures issue 7's target on its example alone.
+# measures issue 7's target on its example alone. auditkit's bytecode is compiled first, as a
+# user's first run leaves it (with PYTHONDONTWRITEBYTECODE set, every run compiled its sources:
+# 0.09 s for all of them), as pip compiled pandas' and pyarrow's for the baseline.
 bench: $(VENV)/.dev
+	$(BIN)/python -m compileall -q src
 	$(BIN)/python -m pytest benchmarks --benchmark-json=benchmarks/.data/latest.json \
 		--benchmark-columns=median,min,max,rounds --benchmark-group-by=param:size $(BENCH_ARGS)
 	$(BIN)/python benchmarks/table.py benchmarks/.data/latest.json
