@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -14,10 +15,33 @@ from auditkit import output
 from auditkit.errors import OutputError
 from auditkit.output import (
     ABANDONED_AFTER_SECONDS,
+    in_order,
     neutralise_formulas,
     write_atomically,
     write_csv,
 )
+
+
+def test_in_order_gives_results_in_order_with_at_most_ahead_more_started():
+    started: list[int] = []
+
+    class Done:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def result(self) -> int:
+            return self.n * 10
+
+    def start() -> Iterator[Done]:
+        for n in range(5):
+            started.append(n)
+            yield Done(n)
+
+    seen = []
+    for result in in_order(start(), 2):
+        seen.append((result, len(started)))
+    # The first result is taken once three are under way; the last two with nothing to start.
+    assert seen == [(0, 3), (10, 4), (20, 5), (30, 5), (40, 5)]
 
 
 def test_a_write_removes_temporaries_a_killed_run_left_but_not_fresh_ones(tmp_path):

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import operator
 import socket
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -61,7 +60,7 @@ from auditkit.loading import (
     read_table,
 )
 from auditkit.memory import release_unused_memory
-from auditkit.output import counted
+from auditkit.output import counted, in_order
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
@@ -619,14 +618,13 @@ def _accepted_pieces(
     in the file's order: the driver holds a piece or two, never the table. `accepted` is the
     driver's table of the rows validation accepted (its lines say which)."""
     lines = accepted[SOURCE_LINE].to_numpy()
-    coming: deque[Future] = deque()
-    for piece, at in _piece_rows(lines, pieced):
-        [sent] = client.scatter([lines[at]], hash=False)
-        coming.append(client.submit(_accepted_rows, piece, sent, pure=False))
-        if len(coming) > PIECES_AHEAD:
-            yield coming.popleft().result()
-    while coming:
-        yield coming.popleft().result()
+
+    def asked() -> Iterator[Future]:
+        for piece, at in _piece_rows(lines, pieced):
+            [sent] = client.scatter([lines[at]], hash=False)
+            yield client.submit(_accepted_rows, piece, sent, pure=False)
+
+    yield from in_order(asked(), PIECES_AHEAD)
 
 
 def convert_on_dask(

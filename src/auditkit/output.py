@@ -11,8 +11,10 @@ import re
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -54,6 +56,28 @@ def remove_abandoned(folder: Path, pattern: str) -> None:
         with contextlib.suppress(OSError):  # gone already, or not ours to remove
             if leftover.stat().st_mtime < cutoff:
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+
+_Made = TypeVar("_Made", covariant=True)
+
+
+class Pending(Protocol[_Made]):
+    """Work started elsewhere (a thread's Future, a Dask worker's): its result, once done."""
+
+    def result(self) -> _Made: ...
+
+
+def in_order(started: Iterable[Pending[_Made]], ahead: int) -> Iterator[_Made]:
+    """The results of `started`, in its order, with at most `ahead` more under way while one is
+    awaited: `started` is drawn from only as results are taken, so work made lazily (a
+    generator that submits it) begins no further ahead than that, and little is held."""
+    pending: deque[Pending[_Made]] = deque()
+    for work in started:
+        pending.append(work)
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def check_folder(folder: Path, what: str) -> None:

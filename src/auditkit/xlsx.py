@@ -12,9 +12,8 @@ import html
 import io
 import re
 import zipfile
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 
 import numpy as np
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import one_chunk, take_text
-from auditkit.output import concatenated_utf8, escaped, join_text
+from auditkit.output import concatenated_utf8, escaped, in_order, join_text
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"
@@ -318,13 +317,7 @@ def _made_ahead(
 ) -> Iterator[pa.Buffer | bytes]:
     """make(start) for each start, in order, with at most BLOCKS_AHEAD being made meanwhile."""
     with ThreadPoolExecutor(BLOCKS_AHEAD) as pool:
-        pending: deque[Future[pa.Buffer | bytes]] = deque()
-        for start in starts:
-            pending.append(pool.submit(make, start))
-            if len(pending) > BLOCKS_AHEAD:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from in_order((pool.submit(make, start) for start in starts), BLOCKS_AHEAD)
 
 
 # Office's default theme, as openpyxl writes it (openpyxl.writer.theme.theme_xml; a test keeps
