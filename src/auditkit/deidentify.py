@@ -88,7 +88,7 @@ def _random_numbers(n: int) -> np.ndarray:
         raw = np.frombuffer(secrets.token_bytes(8 * count), dtype=np.uint64)
         return raw >> np.uint64(64 - 8 * _ID_BYTES)
 
-    numbers = drawn(n).copy()
+    numbers = drawn(n)
     while (repeated := pd.Series(numbers).duplicated().to_numpy()).any():
         numbers[repeated] = drawn(int(repeated.sum()))
     return numbers
