@@ -1630,7 +1630,8 @@ def survival_chart(table: pd.DataFrame, *, min_cell: int = MIN_CELL) -> alt.Char
             "(small cells are suppressed; see the table).",
         )
     # The days' axis over the table's days even with no curve to draw.
-    days = alt.Scale(domain=[0, max(1, int(table["days"].max()) if len(table) else 1)], nice=True)
+    last_day = int(table["days"].max()) if len(table) else 0
+    days = alt.Scale(domain=[0, max(1, last_day)], nice=True)
     return (
         alt.Chart(data)
         .mark_line(interpolate="step-after")
