@@ -60,8 +60,10 @@ def staged(
     function: Callable[..., Any],
     rows: Callable[[Any], int],
     setup: Callable[[], tuple] = tuple,
+    rounds: int = 1,
 ) -> Any:
-    """Time `function(*setup())` (setup untimed) and record the stage, rows and peak MB."""
+    """Time `function(*setup())` (setup untimed) `rounds` times and record the stage, rows and
+    peak MB."""
     peaks = []
 
     def prepared() -> tuple[tuple, dict]:
@@ -74,7 +76,7 @@ def staged(
         peaks.append(PEAK.mb())
         return result
 
-    result = benchmark.pedantic(measured, setup=prepared)
+    result = benchmark.pedantic(measured, setup=prepared, rounds=rounds)
     benchmark.extra_info.update(stage=stage, rows=rows(result), peak_mb=max(peaks))
     return result
 
@@ -371,18 +373,18 @@ def test_research_explorer_grouping(
     chart redrawn (by clinician, one bar and row per clinician)."""
     explorer = NoShowExplorer(research_frame)
 
-    def from_service() -> tuple[tuple, dict]:
+    def from_service() -> tuple:
         explorer.grouping.value = "service"
-        PEAK.reset()
-        return (), {}
-
-    peaks: list[float] = []
+        return ()
 
     def choose() -> None:
         explorer.grouping.value = grouping
-        peaks.append(PEAK.mb())
 
-    benchmark.pedantic(choose, setup=from_service, rounds=5)
-    benchmark.extra_info.update(
-        stage=f"research explorer: by {grouping}", rows=len(research_frame), peak_mb=max(peaks)
+    staged(
+        benchmark,
+        f"research explorer: by {grouping}",
+        choose,
+        lambda _none: len(research_frame),
+        setup=from_service,
+        rounds=5,
     )
