@@ -77,7 +77,7 @@ def test_a_large_bundle_is_typed_on_reader_threads_into_the_same_tables(monkeypa
 
 
 def test_names_on_client_rows_set_aside_are_kept_when_typed_ahead(make_bundle, monkeypatch):
-    """Typed on a reader thread, a table keeps only some raw columns (_kept_for_validation):
+    """Typed on a reader thread, a table keeps only some raw columns (kept_for_validation):
     the names on a client row set aside are still there for masking and IQ001."""
     base = make_bundle()
     clients = (base / "clients.csv").read_bytes() + b"C9,Zed,Quimby,555-0109,soon,no,,S1\n"

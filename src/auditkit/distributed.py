@@ -71,6 +71,7 @@ from auditkit.validation import (
     TypedTable,
     bundle_files,
     finish_typing,
+    kept_for_validation,
     parse_table,
     schema_problems,
     validate,
@@ -219,13 +220,13 @@ def _parsed_piece(
     source: CsvPiece | ParquetPiece | RawTable, data: bytes | None, spec: TableSpec, tz: str
 ) -> _Piece:
     """On a worker: a piece of a CSV or Parquet table, its bytes `data` (or a whole table read
-    on the driver), parsed and checked. Of the text as read it keeps only the ids (for the
-    rows set aside): the parsed frame shares the rest or replaces it."""
+    on the driver), parsed and checked. Of the text as read it keeps only what validation
+    still reads (validation.kept_for_validation: the ids, people's names); the parsed frame
+    shares the rest or replaces it."""
     raw = read_piece(replace(source, data=data), spec) if data is not None else source
     frame, problems = parse_table(raw, spec, tz)
     model = schema_problems(without_problem_rows(frame, problems)[0], spec)
-    ids = raw.frame[[spec.id_column]] if spec.id_column in raw.frame else raw.frame.iloc[:, :0]
-    return _Piece(replace(raw, frame=ids), frame, problems, model)
+    return _Piece(kept_for_validation(raw, spec), frame, problems, model)
 
 
 def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:

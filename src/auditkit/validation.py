@@ -383,10 +383,10 @@ def finish_typing(
         problems.append(schema_problems(clean, spec))
     else:
         problems.append(model_problems[~model_problems["row"].isin(parse_bad)])
-    return TypedTable(_kept_for_validation(raw, spec), clean, problems, parse_bad)
+    return TypedTable(kept_for_validation(raw, spec), clean, problems, parse_bad)
 
 
-def _kept_for_validation(raw: RawTable, spec: TableSpec) -> RawTable:
+def kept_for_validation(raw: RawTable, spec: TableSpec) -> RawTable:
     """`raw` with only the columns read once its table is typed: the id, which a rejected row is
     listed by, and people's names (_names_set_aside). The rest of the text is freed while the
     table waits for the ones before it to be validated: on issue 7's example, 100 MB less at the
