@@ -334,18 +334,18 @@ def test_positions_in_one_block_become_a_slice_and_others_stay():
     assert as_block(empty) is empty
 
 
-def test_mapped_bytes_rewrites_every_text_byte_for_byte_and_keeps_where_each_starts():
+def test_mapped_strings_rewrites_every_text_byte_for_byte_with_missing_ones_empty():
     import pyarrow as pa
 
-    from auditkit.columns import mapped_bytes
+    from auditkit.columns import mapped_strings
 
     upper = np.arange(256, dtype=np.uint8)
     upper[ord("a") : ord("z") + 1] -= 32
     column = pa.chunked_array([["zz", "ab"], [None, "", "é-c"]]).slice(1)  # chunked, offset
-    mapped, at = mapped_bytes(column, upper)
-    assert bytes(mapped) == b"AB" + "é-C".encode()
-    assert at.tolist() == [0, 2, 2, 2, 6]  # a missing text: empty
-    assert [len(x) for x in mapped_bytes(pa.array([], pa.string()), upper)] == [0, 1]
+    mapped = mapped_strings(column, upper)
+    assert mapped.to_pylist() == ["AB", "", "", "é-C"]  # a missing text: empty
+    assert mapped.type == pa.large_string()
+    assert mapped_strings(pa.array([], pa.string()), upper).to_pylist() == []
 
 
 def test_lower_case_bytes_keeps_its_characters_folded_and_turns_the_rest_into_one_byte():

@@ -79,7 +79,7 @@ def fixed_width_text(cells: np.ndarray) -> pa.Array:
 
 
 def lower_case_bytes(kept: bytes, other: int) -> np.ndarray:
-    """A byte table for mapped_bytes: each of the ASCII characters `kept` as itself, an upper
+    """A byte table for mapped_strings: each of the ASCII characters `kept` as itself, an upper
     case letter among them as its lower case, and every other byte as `other`."""
     table = np.full(256, other, dtype=np.uint8)
     for byte in kept:  # a loop over the table's entries, not over any text
@@ -87,21 +87,21 @@ def lower_case_bytes(kept: bytes, other: int) -> np.ndarray:
     return table
 
 
-def mapped_bytes(
-    column: pa.Array | pa.ChunkedArray, table: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every text's bytes put through `table` (a byte for each of the 256), end to end, and
-    where each text starts in them (one offset more than texts; a missing text is empty).
-
-    A lookup over the column's bytes, for a per-byte rewrite (case folding, punctuation to
-    spaces) that costs a regex ten times more."""
+def mapped_strings(column: pa.Array | pa.ChunkedArray, table: np.ndarray) -> pa.LargeStringArray:
+    """Every text with each of its bytes put through `table` (a byte for each of the 256); a
+    missing text comes out empty. A lookup over the column's bytes, for a per-byte rewrite (case
+    folding, punctuation to spaces) that costs a regex ten times more. `table` must map UTF-8
+    to UTF-8 (ASCII bytes to ASCII, say, and every other byte to 0 or itself)."""
     column = column.cast(pa.large_string())
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     _validity, offsets, data = column.buffers()
     at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
-    return table[data[at[0] : at[-1]]], at - at[0]
+    mapped = table[data[at[0] : at[-1]]]
+    return pa.LargeStringArray.from_buffers(
+        len(column), pa.py_buffer(at - at[0]), pa.py_buffer(mapped)
+    )
 
 
 def one_chunk(text: pd.Series) -> pd.Series:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, lower_case_bytes, mapped_bytes, per_distinct
+from auditkit.columns import arrow_strings, lower_case_bytes, mapped_strings, per_distinct
 from auditkit.schemas import NAME_COLUMNS
 from auditkit.text import NAME_MARK, RE2_SPACES, clinic_name_patterns, re2_superset
 from auditkit.validation import Bundle
@@ -196,10 +196,7 @@ class _Masked:
         strings = pa.array(texts.array, type=pa.large_string())
         # The word runs of RE2's split on [^a-z0-9_]+ after lower-casing, at a quarter of its
         # cost: a byte lookup folds case and makes every other byte a space.
-        folded, at = mapped_bytes(strings, _WORD_BYTES)
-        words = pc.ascii_split_whitespace(
-            pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(at), pa.py_buffer(folded))
-        )
+        words = pc.ascii_split_whitespace(mapped_strings(strings, _WORD_BYTES))
         found = pc.is_in(pc.list_flatten(words), value_set=self.first_words)
         parents = pc.list_parent_indices(words).to_numpy()[found.to_numpy(zero_copy_only=False)]
         sign = np.bincount(parents, minlength=len(texts)).astype(bool)
