@@ -13,6 +13,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,6 +163,7 @@ def _failing(result: AuditResult, severity: str | None) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit, check_auditable
+    from auditkit.memory import release_unused_memory
     from auditkit.output import check_folder, counted, write_csv
     from auditkit.report import month_over_month, write_report
     from auditkit.reviews import check_reviews_file
@@ -194,8 +196,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
             **options,
         )
     else:
-        bundle = load(args.bundle, args.policy, progress=progress, calls=args.calls)
-        result = audit(bundle, **options)
+        result = audit(
+            load(args.bundle, args.policy, progress=progress, calls=args.calls), **options
+        )
+        # The report and tables read no message or note: their text is let go of before they
+        # are written (the Dask engine's result never held it).
+        result = replace(result, bundle=result.bundle.without_free_text())
+        release_unused_memory()
 
     def tables() -> None:
         write_csv(result.findings, out / "findings.csv")

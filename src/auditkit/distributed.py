@@ -65,7 +65,7 @@ from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.rules import RULES, Checked
-from auditkit.schemas import CALLS, TABLES, TableSpec
+from auditkit.schemas import CALLS, FREE_TEXT, TABLES, TableSpec
 from auditkit.validation import (
     Bundle,
     TypedTable,
@@ -201,8 +201,6 @@ PIECE_BYTES = 64 * 2**20
 # The tables of a row per event, read in pieces on the workers. Staff, clients and approvals (a
 # row per person or decision) are read here: the split needs them whole.
 PIECED = ("appointments", "contacts", "notes", "calls")
-# The free text the driver never receives: only the rules read it, on the workers.
-WORKER_ONLY = ("message", "text")
 
 
 @dataclass
@@ -232,7 +230,7 @@ def _parsed_piece(
 def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
     """What the driver needs of a piece to validate its table whole: the model's columns but
     the free text, the ids as read, the lines, what was set aside."""
-    kept = [c.name for c in spec.columns if c.name not in WORKER_ONLY]
+    kept = [c.name for c in spec.columns if c.name not in FREE_TEXT]
     return replace(piece, frame=piece.frame[kept])
 
 

@@ -41,7 +41,7 @@ from auditkit.parsing import (
     repair_text,
 )
 from auditkit.policy import Policy, load_policy
-from auditkit.schemas import CALLS, NAME_COLUMNS, TABLES, ColumnSpec, TableSpec
+from auditkit.schemas import CALLS, FREE_TEXT, NAME_COLUMNS, TABLES, ColumnSpec, TableSpec
 
 COVERAGE_COLUMNS = ["table", "file", "encoding", "rows_read", "accepted", "rejected"]
 
@@ -85,6 +85,15 @@ class Bundle:
     @property
     def approvals(self) -> pd.DataFrame:
         return self.tables["approvals"]
+
+    def without_free_text(self) -> Bundle:
+        """The bundle without its messages and notes' text (FREE_TEXT), for what follows the
+        rules: a report, compliance tables. A third of a bundle's memory, held no longer."""
+        tables = {
+            name: frame.drop(columns=[c for c in FREE_TEXT if c in frame])
+            for name, frame in self.tables.items()
+        }
+        return replace(self, tables=tables)
 
 
 def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Series, pd.Series]:
