@@ -114,6 +114,25 @@ def test_validated_text_columns_share_the_raw_text_buffers(make_bundle):
     assert good["source_line"].tolist() == [2, 3]
 
 
+def test_a_bundle_without_free_text_drops_messages_and_note_text_only(load_case):
+    bundle = load_case()
+
+    slim = bundle.without_free_text()
+
+    assert "message" not in slim.contacts and "text" not in slim.notes
+    assert list(slim.contacts.columns) == [c for c in bundle.contacts if c != "message"]
+    assert list(slim.notes.columns) == [c for c in bundle.notes if c != "text"]
+    for name in ("staff", "clients", "appointments", "approvals"):
+        assert slim.tables[name] is bundle.tables[name]
+    assert slim.contacts["contact_id"].tolist() == bundle.contacts["contact_id"].tolist()
+    assert "message" in bundle.contacts  # the bundle itself is left as it was
+    assert (slim.rejected, slim.coverage, slim.policy) == (
+        bundle.rejected,
+        bundle.coverage,
+        bundle.policy,
+    )
+
+
 def test_bad_rows_are_taken_out_of_the_typed_frame_once(make_bundle):
     notes = (
         b"note_id,client_id,staff_id,appointment_id,written_at,text,mood\n"
