@@ -394,6 +394,32 @@ print(sorted(m for m in ("rfc3987_syntax", "rfc3986_validator", "isoduration",
     assert (tmp_path / "report.html").is_file()
 
 
+def test_the_audit_command_imports_the_report_only_once_the_rules_are_done(tmp_path):
+    """altair and vl-convert (36 MB) are not held through the load and the rules, the peaks of
+    a large run; the report is still written, and the modules frozen as the first imports."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    program = f"""
+import gc, sys
+from auditkit import auditing, cli
+real_audit = auditing.audit
+def audit(*args, **kwargs):
+    result = real_audit(*args, **kwargs)
+    print(sorted(m for m in ("altair", "vl_convert", "auditkit.report") if m in sys.modules))
+    return result
+auditing.audit = audit
+sys.argv = ["auditkit", "audit", {str(sample)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
+try:
+    cli.run()
+except SystemExit as done:
+    print(done.code, gc.isenabled(), "altair" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["[]", "0 True True"]
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "report.xlsx").is_file()
+
+
 @pytest.mark.parametrize(
     "command",
     [

@@ -7,12 +7,13 @@ severity that nobody dismissed; 2 bad input or usage, with one readable paragrap
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -63,6 +64,22 @@ def _imports_done() -> None:
     if not gc.isenabled():  # else not run()'s process (a test's, a notebook's): left alone
         gc.freeze()
         gc.enable()
+
+
+@contextlib.contextmanager
+def _importing_late() -> Iterator[None]:
+    """Imports a command makes after its start, made as run() makes the first (no collection
+    while they run, their objects frozen after); left alone outside run()'s process, which is
+    the only one whose objects _imports_done froze."""
+    own = gc.get_freeze_count() > 0
+    if own:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if own:
+            gc.freeze()
+            gc.enable()
 
 
 def _check_engine_options(args: argparse.Namespace) -> None:
@@ -165,7 +182,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit.auditing import audit, check_auditable
     from auditkit.memory import release_unused_memory
     from auditkit.output import check_folder, counted, write_csv
-    from auditkit.report import month_over_month, write_report
     from auditkit.reviews import check_reviews_file
 
     _imports_done()
@@ -203,6 +219,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         # are written (the Dask engine's result never held it).
         result = replace(result, bundle=result.bundle.without_free_text())
         release_unused_memory()
+    # The report's modules (altair and vl-convert, 36 MB) come in only now: not held through
+    # the load and the rules, whose peaks are the run's.
+    with _importing_late():
+        from auditkit.report import month_over_month, write_report
 
     def tables() -> None:
         write_csv(result.findings, out / "findings.csv")
