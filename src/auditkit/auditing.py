@@ -303,6 +303,10 @@ def check_rules(
                 outcome = f"not checked: {unchecked[code]}"
             say(f"{code} {rule.name}: {outcome}")
             release_unused_memory()  # a rule's working copies, back to the OS
+    # The records the rules shared and the phrases they matched, handed back before the
+    # findings are put together rather than held (allocators keep freed pages a while).
+    del ctx
+    release_unused_memory()
     return checked
 
 
