@@ -34,7 +34,7 @@ from conftest import DATA, HERE, REPEAT, Peak, issue_example_for
 from auditkit.auditing import AuditResult, audit
 from auditkit.dashboard import MonthlyDashboard
 from auditkit.loading import read_table
-from auditkit.memory import use_jemalloc_for_arrow
+from auditkit.memory import use_jemalloc_for_arrow, use_one_malloc_arena
 from auditkit.policy import load_policy
 from auditkit.report import write_report
 from auditkit.research import (
@@ -50,7 +50,8 @@ from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import Bundle, RawTable, load, validate
 
-use_jemalloc_for_arrow()  # as the auditkit command does
+use_one_malloc_arena()  # as the auditkit command does
+use_jemalloc_for_arrow()
 PEAK = Peak()
 
 

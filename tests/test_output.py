@@ -219,6 +219,32 @@ def test_the_command_has_arrow_allocate_with_jemalloc_and_a_library_import_does_
     assert _arrow_pool_of_a_process(chosen, ARROW_DEFAULT_MEMORY_POOL="system") == "system"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("one_heap", [False, True])
+def test_the_command_has_malloc_keep_one_heap_for_all_its_threads(one_heap):
+    """Threads that allocate side by side get malloc heaps of their own (arenas; how many
+    depends on the cores), unless use_one_malloc_arena came first; malloc_stats lists them."""
+    program = f"""
+import ctypes, threading
+if {one_heap}:
+    from auditkit.memory import use_one_malloc_arena
+    use_one_malloc_arena()
+import numpy as np
+def churn():
+    kept = [np.ones(1000) for _ in range(50)]
+threads = [threading.Thread(target=churn) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL("libc.so.6").malloc_stats()
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    heaps = done.stderr.count("Arena ")
+    assert heaps == 1 if one_heap else heaps > 1
+
+
 CSV_CASES = {
     "every kind of column": pd.DataFrame(
         {

@@ -277,7 +277,7 @@ def check_rules(
     ctx = AuditContext(bundle)
     unchecked = unchecked_rules(bundle.policy)
 
-    def check(code: str, rule: Rule) -> Checked:
+    def check(code: str, rule: Rule, ctx: AuditContext) -> Checked:
         result = nothing_examined() if code in unchecked else rule.check(ctx)
         found = result.findings.assign(
             rule=code, severity=rule.severity, subject_type=rule.subject
@@ -295,7 +295,7 @@ def check_rules(
     with ThreadPoolExecutor(threads or RULE_THREADS) as pool:
         first = {code: place for place, code in enumerate(LONGEST_RULES)}
         started = sorted(RULES, key=lambda code: first.get(code, len(first)))  # (a stable sort)
-        pending = {code: pool.submit(check, code, RULES[code]) for code in started}
+        pending = {code: pool.submit(check, code, RULES[code], ctx) for code in started}
         for code, rule in RULES.items():  # results in the registry's order, however they ran
             checked[code] = pending.pop(code).result()
             outcome = counted(len(checked[code].findings), "finding")

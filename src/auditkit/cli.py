@@ -652,8 +652,9 @@ def run() -> None:
     """
     gc.disable()
     _leave_out_unused_modules()
-    from auditkit.memory import use_jemalloc_for_arrow
+    from auditkit.memory import use_jemalloc_for_arrow, use_one_malloc_arena
 
+    use_one_malloc_arena()
     use_jemalloc_for_arrow()
     sys.exit(main())
 
