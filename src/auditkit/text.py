@@ -755,9 +755,10 @@ def _re2_reads(text: pd.Series) -> pd.Series:
 
 
 # RE2 runs in C++ without Python's lock: a column split across threads is matched that many
-# times faster. Pieces of fewer texts than this are not worth a thread.
+# times faster. Pieces of fewer texts than this are not worth a thread (half a rule's slice of
+# texts, rules.context.PHRASE_SLICE, is still split in two).
 _THREADS = min(4, os.cpu_count() or 1)
-_TEXTS_PER_THREAD = 25_000
+_TEXTS_PER_THREAD = 12_500
 
 
 def _on_threads(kernel: Callable[[pa.Array], pa.Array], column: pa.Array) -> pa.Array:

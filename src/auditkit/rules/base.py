@@ -219,13 +219,24 @@ def months_of(times: pd.Series) -> pd.Series:
 def _months(times: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Each time's month on the clock where it happened, as a code (-1: no time) into the
     months, in order. Counted off numpy's months: the year and month fields of a zoned time
-    cost a conversion each."""
+    cost a conversion each. The months are numbered from the first within one array, and
+    coded in the fewest bytes: for a million opportunities, no hashing and no copies."""
     local = times.dt.tz_localize(None) if times.dt.tz is not None else times
-    months = local.to_numpy().astype("datetime64[M]")
-    known = ~np.isnat(months)
-    codes = np.full(len(months), -1, dtype=np.int64)
-    codes[known], distinct = pd.factorize(months[known].view(np.int64), sort=True)
-    return codes, np.datetime_as_string(distinct.astype("datetime64[M]"), unit="M").tolist()
+    months = local.to_numpy().astype("datetime64[M]").view(np.int64)
+    del local
+    known = months != np.iinfo(np.int64).min  # (NaT)
+    if not known.any():
+        return np.full(len(months), -1, dtype=np.int8), []
+    first = np.min(months, where=known, initial=np.iinfo(np.int64).max)
+    np.subtract(months, first, out=months)
+    months[~known] = 0  # the first month, for now: every row indexes `held`
+    held = np.zeros(int(months.max()) + 1, dtype=bool)
+    held[months] = True
+    code_of = (np.cumsum(held) - 1).astype(np.min_scalar_type(-int(held.sum())))
+    codes = code_of[months]
+    codes[~known] = -1
+    names = (np.flatnonzero(held) + first).astype("datetime64[M]")
+    return codes, np.datetime_as_string(names, unit="M").tolist()
 
 
 def hours_minutes(delta: pd.Series) -> pd.Series:
