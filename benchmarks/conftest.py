@@ -14,6 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.memory import use_jemalloc_for_arrow, use_one_malloc_arena
+
+# As the auditkit command does, before numpy's and Arrow's threads start (see auditkit.memory).
+use_one_malloc_arena()
+use_jemalloc_for_arrow()
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
 SIZES = [int(n) for n in os.environ.get("AUDITKIT_BENCH_SIZES", "10000,100000,1000000").split(",")]

@@ -34,7 +34,6 @@ from conftest import DATA, HERE, REPEAT, Peak, issue_example_for
 from auditkit.auditing import AuditResult, audit
 from auditkit.dashboard import MonthlyDashboard
 from auditkit.loading import read_table
-from auditkit.memory import use_jemalloc_for_arrow, use_one_malloc_arena
 from auditkit.policy import load_policy
 from auditkit.report import write_report
 from auditkit.research import (
@@ -50,8 +49,6 @@ from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import Bundle, RawTable, load, validate
 
-use_one_malloc_arena()  # as the auditkit command does
-use_jemalloc_for_arrow()
 PEAK = Peak()
 
 
@@ -85,8 +82,11 @@ def staged(
 def _measured(arguments: list[str], pool: str | None = None) -> tuple[dict, list[str]]:
     """Run a fresh interpreter to its end (through peak.py, which reports the run's own peak
     memory); the peak and exit status, and the lines the run printed. `pool` names the Arrow
-    allocator for a run that should not use its default."""
-    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    allocator for a run that should not use its default. The run inherits none of the
+    allocator settings this process made for its own stages: the command makes its own, and a
+    bare baseline has none."""
+    settings = ("ARROW_DEFAULT_MEMORY_POOL", "JE_ARROW_MALLOC_CONF")
+    environment = {k: v for k, v in os.environ.items() if k not in settings}
     done = subprocess.run(
         [sys.executable, str(HERE / "peak.py"), sys.executable, *arguments],
         capture_output=True,

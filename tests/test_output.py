@@ -219,6 +219,36 @@ def test_the_command_has_arrow_allocate_with_jemalloc_and_a_library_import_does_
     assert _arrow_pool_of_a_process(chosen, ARROW_DEFAULT_MEMORY_POOL="system") == "system"
 
 
+def test_the_command_hands_jemalloc_its_settings_before_pyarrow_loads():
+    """JEMALLOC_CONF reaches Arrow's jemalloc (a setting it cannot read makes it stop, as
+    abort_conf asks), and a JE_ARROW_MALLOC_CONF the user set is left alone."""
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow has no jemalloc")
+    program = """
+import os
+from auditkit import memory
+memory.JEMALLOC_CONF = "no_such_setting:1,abort_conf:true"
+memory.use_jemalloc_for_arrow()
+import pyarrow as pa
+pa.array(range(100_000))
+print(os.environ["JE_ARROW_MALLOC_CONF"])
+"""
+    environment = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=environment
+    )
+    assert done.returncode != 0 and "Invalid conf pair: no_such_setting:1" in done.stderr
+    users = environment | {"JE_ARROW_MALLOC_CONF": "narenas:2"}
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=users
+    )
+    assert (done.returncode, done.stdout) == (0, "narenas:2\n")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 @pytest.mark.parametrize("one_heap", [False, True])
 def test_the_command_has_malloc_keep_one_heap_for_all_its_threads(one_heap):

@@ -41,6 +41,11 @@ def release_unused_memory() -> None:
 # 1,261-1,288 MB, the run 0.1-0.3 s slower (of 6.3-6.7 s). 0 ms faults every page afresh, and
 # was 0.3-0.5 s slower on the example.
 JEMALLOC_DECAY_MS = 100
+# Arrow's jemalloc keeps one arena for all threads, as malloc does (use_one_malloc_arena): with
+# an arena per thread, pages one thread freed waited out the decay while another's grew. On
+# issue 7's example, six runs each: peak 600-641 MB -> 587-598 MB, CPU the same (7.1-7.2 s).
+# jemalloc reads it (JE_ARROW_MALLOC_CONF, for its je_arrow_ prefix) once, as pyarrow loads.
+JEMALLOC_CONF = "narenas:1"
 
 
 def use_jemalloc_for_arrow() -> None:
@@ -53,7 +58,11 @@ def use_jemalloc_for_arrow() -> None:
     JEMALLOC_DECAY_MS, not Arrow's second: for a second, what one table's parse had freed stayed
     the process's while the next tables were read and typed. ARROW_DEFAULT_MEMORY_POOL, when
     set, still decides; a library import leaves the process's choice alone.
+
+    JEMALLOC_CONF applies only where pyarrow is not imported yet (cli.run calls this first); a
+    JE_ARROW_MALLOC_CONF already set is left as it is.
     """
+    os.environ.setdefault("JE_ARROW_MALLOC_CONF", JEMALLOC_CONF)
     import pyarrow as pa
 
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
