@@ -58,10 +58,10 @@ def _against_the_baselines(command: dict, frames: float | None) -> list[str]:
     memory = ""
     if frames is not None:
         lines.append(_row("loaded frames (MB)", 0.0, 0, frames))
-        memory = f"; peak / loaded frames: {peak / frames:.1f}x memory"
+        memory = f"; peak / loaded frames: {peak / frames:.2f}x memory"
     lines += [
         _row(info["stage"], seconds, 0, peak),
-        f"CLI / bare parse: {seconds / default:.1f}x time ({seconds / jemalloc:.1f}x the "
+        f"CLI / bare parse: {seconds / default:.2f}x time ({seconds / jemalloc:.2f}x the "
         f"parse on jemalloc, the CLI's allocator){memory}",
     ]
     for baseline in baselines:

@@ -80,8 +80,8 @@ def test_the_table_gives_each_stage_and_the_targets_ratios():
     assert "validate                                0.50        2,000       150" in lines
     # 4.0 s against 0.5 s and 0.4 s; 300 MB against 100 MB of frames.
     assert (
-        "CLI / bare parse: 8.0x time (10.0x the parse on jemalloc, the CLI's allocator); "
-        "peak / loaded frames: 3.0x memory"
+        "CLI / bare parse: 8.00x time (10.00x the parse on jemalloc, the CLI's allocator); "
+        "peak / loaded frames: 3.00x memory"
     ) in lines
     assert "  auditkit audit (CLI, whole run): median of 3 runs; 3.90 to 4.10 s; CPU 2.50 s " in (
         printed
@@ -91,8 +91,8 @@ def test_the_table_gives_each_stage_and_the_targets_ratios():
         lines.index("issue 7's example: 1,000 appointments cut to its shape (12 MB of CSV)") :
     ]
     assert (
-        "CLI / bare parse: 4.0x time (5.0x the parse on jemalloc, the CLI's allocator); "
-        "peak / loaded frames: 5.0x memory"
+        "CLI / bare parse: 4.00x time (5.00x the parse on jemalloc, the CLI's allocator); "
+        "peak / loaded frames: 5.00x memory"
     ) in example
 
 
@@ -100,9 +100,9 @@ def test_a_run_of_some_benchmarks_prints_what_it_has():
     """make bench BENCH_ARGS='-k example': no whole-CLI run, no validate stage."""
     printed = tables({"machine_info": MACHINE, "benchmarks": [EXAMPLE]})
     assert "1,000 appointments" not in printed.splitlines()  # no empty block of stages
-    assert "peak / loaded frames: 5.0x memory" in printed
+    assert "peak / loaded frames: 5.00x memory" in printed
     without_frames = tables({"machine_info": MACHINE, "benchmarks": [CLI]})
-    assert "CLI / bare parse: 8.0x time (10.0x the parse on jemalloc, the CLI's allocator)" in (
+    assert "CLI / bare parse: 8.00x time (10.00x the parse on jemalloc, the CLI's allocator)" in (
         without_frames.splitlines()
     )
     assert "loaded frames" not in without_frames
