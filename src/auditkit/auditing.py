@@ -432,6 +432,7 @@ def audit(
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
     clinicians: Sequence[str] = (),
+    keep_free_text: bool = True,
 ) -> AuditResult:
     """Check every rule; with `month` (YYYY-MM), keep what happened in that month; with
     `clinicians` (staff_ids), keep their records (see `for_clinicians`).
@@ -450,6 +451,10 @@ def audit(
 
     Minimum necessary: summaries and evidence mask client names as [client], the names the
     policy lists as [name], and phone numbers as [phone], unless `show_names`.
+
+    With `keep_free_text=False` the bundle's messages and notes' text are let go of as soon as
+    the rules are done, their only readers: the result's bundle holds none (as the Dask
+    engine's never does), for a caller that goes on to a report, not to the review queue.
     """
     check_auditable(bundle.path)
     check_clinicians(bundle, clinicians)
@@ -457,7 +462,11 @@ def audit(
         check_reviews_file(Path(reviews))
     if policy is not None:
         bundle = replace(bundle, policy=policy)
-    result = finish_audit(bundle, check_rules(bundle, progress), reviews, progress, show_names)
+    checked = check_rules(bundle, progress)
+    if not keep_free_text:
+        bundle = bundle.without_free_text()
+        release_unused_memory()
+    result = finish_audit(bundle, checked, reviews, progress, show_names)
     result = for_month(for_clinicians(result, clinicians), month)
     release_unused_memory()
     return result

@@ -14,7 +14,6 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -180,7 +179,6 @@ def _failing(result: AuditResult, severity: str | None) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.auditing import audit, check_auditable
-    from auditkit.memory import release_unused_memory
     from auditkit.output import check_folder, counted, write_csv
     from auditkit.reviews import check_reviews_file
 
@@ -212,13 +210,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
             **options,
         )
     else:
+        # Passed on, not kept here: the report and tables read no message or note, so their
+        # text is let go of once the rules are done (the Dask engine's result never held it).
         result = audit(
-            load(args.bundle, args.policy, progress=progress, calls=args.calls), **options
+            load(args.bundle, args.policy, progress=progress, calls=args.calls),
+            **options,
+            keep_free_text=False,
         )
-        # The report and tables read no message or note: their text is let go of before they
-        # are written (the Dask engine's result never held it).
-        result = replace(result, bundle=result.bundle.without_free_text())
-        release_unused_memory()
     # The report's modules (altair and vl-convert, 36 MB) come in only now: not held through
     # the load and the rules, whose peaks are the run's.
     with _importing_late():
