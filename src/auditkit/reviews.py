@@ -208,8 +208,7 @@ def unmatched_reviews(
     # more, came to 70 MB at the audit's peak, for none at all on a first audit.
     times = pd.concat(
         [
-            tables[table]
-            .loc[is_in(tables[table][id_column], gone["subject_id"][kinds == kind]).to_numpy()]
+            _rows_among(tables[table], id_column, gone["subject_id"][kinds == kind])
             .loc[:, [id_column, at_column]]
             .set_axis(["subject_id", "at"], axis=1)
             .assign(subject_type=kind)
@@ -229,3 +228,11 @@ def unmatched_reviews(
     return pd.concat([dated.assign(reason=reason)[STALE_COLUMNS], held]).sort_values(
         "source_line", kind="stable", ignore_index=True
     )
+
+
+def _rows_among(frame: pd.DataFrame, column: str, ids: pd.Series) -> pd.DataFrame:
+    """The rows of `frame` whose `column` is among `ids`: none, without looking, for no ids (a
+    first audit has no reviews, and a million appointments' ids are not hashed for nothing)."""
+    if ids.empty:
+        return frame.iloc[:0]
+    return frame.loc[is_in(frame[column], ids).to_numpy()]
