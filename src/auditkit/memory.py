@@ -41,11 +41,15 @@ def release_unused_memory() -> None:
 # 1,261-1,288 MB, the run 0.1-0.3 s slower (of 6.3-6.7 s). 0 ms faults every page afresh, and
 # was 0.3-0.5 s slower on the example.
 JEMALLOC_DECAY_MS = 100
-# Arrow's jemalloc keeps one arena for all threads, as malloc does (use_one_malloc_arena): with
-# an arena per thread, pages one thread freed waited out the decay while another's grew. On
-# issue 7's example, six runs each: peak 600-641 MB -> 587-598 MB, CPU the same (7.1-7.2 s).
-# jemalloc reads it (JE_ARROW_MALLOC_CONF, for its je_arrow_ prefix) once, as pyarrow loads.
-JEMALLOC_CONF = "narenas:1"
+# How Arrow's jemalloc starts, read once as pyarrow loads (JE_ARROW_MALLOC_CONF, for its
+# je_arrow_ prefix). One arena for all threads, as malloc keeps (use_one_malloc_arena): with an
+# arena per thread, pages one thread freed waited out the decay while another's grew (issue 7's
+# example, six runs each: peak 600-641 MB -> 587-598 MB, CPU the same). And the decay for that
+# arena too: jemalloc_set_decay_ms sets it only for arenas made later, so the one made at
+# start kept Arrow's own 1000 ms; pages past it are handed back at once (muzzy_decay_ms:0)
+# rather than marked free for the kernel to take when it likes, still counted meanwhile. Six
+# runs each: 592-610 MB -> 557-582 MB, CPU the same (7.7 s).
+JEMALLOC_CONF = f"narenas:1,dirty_decay_ms:{JEMALLOC_DECAY_MS},muzzy_decay_ms:0"
 
 
 def use_jemalloc_for_arrow() -> None:
