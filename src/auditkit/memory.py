@@ -63,8 +63,9 @@ def use_jemalloc_for_arrow() -> None:
     the process's while the next tables were read and typed. ARROW_DEFAULT_MEMORY_POOL, when
     set, still decides; a library import leaves the process's choice alone.
 
-    JEMALLOC_CONF applies only where pyarrow is not imported yet (cli.run calls this first); a
-    JE_ARROW_MALLOC_CONF already set is left as it is.
+    JEMALLOC_CONF applies only where pyarrow is not imported yet (cli.run calls this first), and
+    to the processes this one starts (a local Dask cluster's workers); a JE_ARROW_MALLOC_CONF
+    already set is left as it is.
     """
     os.environ.setdefault("JE_ARROW_MALLOC_CONF", JEMALLOC_CONF)
     import pyarrow as pa
