@@ -68,17 +68,14 @@ def _imports_done() -> None:
 @contextlib.contextmanager
 def _importing_late() -> Iterator[None]:
     """Imports a command makes after its start, made as run() makes the first (no collection
-    while they run, their objects frozen after); left alone outside run()'s process, which is
-    the only one whose objects _imports_done froze."""
-    own = gc.get_freeze_count() > 0
-    if own:
+    while they run, then _imports_done); left alone outside run()'s process, which is the only
+    one whose objects _imports_done froze."""
+    if gc.get_freeze_count() > 0:
         gc.disable()
     try:
         yield
     finally:
-        if own:
-            gc.freeze()
-            gc.enable()
+        _imports_done()  # (nothing to do where the collector was never turned off)
 
 
 def _check_engine_options(args: argparse.Namespace) -> None:
