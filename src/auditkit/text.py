@@ -704,8 +704,8 @@ class _Matcher:
     negations: re.Pattern[str] | None
     phrases_re2: str | None
     negations_re2: str | None
-    # Where phrases_re2 can't be had: the phrases without their look-arounds, which match
-    # wherever the phrases do (and more), to rule texts out before Python reads them.
+    # Where phrases_re2 can't be had: re2_superset of the phrases (their look-arounds left
+    # out), which matches wherever they do (and more), to rule texts out before Python reads.
     candidates_re2: str | None = None
 
     def find(
@@ -866,15 +866,13 @@ def _patterns(category: str, extra: tuple[str, ...]) -> _Matcher:
         negations_re2 is None or any(_may_match_blank(_tolerant(p)) for p in phrases)
     ):
         phrases_re2 = None  # blanking must then keep every character's place: Python only
-    candidates_re2 = None
-    if phrases_re2 is None:
-        candidates_re2 = _re2_alternation(list(map(_without_look_arounds, phrases)), named=False)
+    compiled = _compile(phrases)
     return _Matcher(
-        _compile(phrases),
+        compiled,
         _compile(negations) if negations else None,
         phrases_re2,
         negations_re2,
-        candidates_re2,
+        re2_superset(compiled) if phrases_re2 is None else None,
     )
 
 
