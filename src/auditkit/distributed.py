@@ -230,7 +230,7 @@ def _parsed_piece(
 def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
     """What the driver needs of a piece to validate its table whole: the model's columns but
     the free text, the ids as read, the lines, what was set aside."""
-    kept = [c.name for c in spec.columns if c.name not in FREE_TEXT]
+    kept = [c.name for c in spec.columns if c.name != FREE_TEXT.get(spec.name)]
     return replace(piece, frame=piece.frame[kept])
 
 

@@ -61,9 +61,9 @@ def _vocab(values: tuple[str, ...], *, required: bool = False) -> Any:
 
 # People's names (staff and clients): masked wherever a client's could be shown.
 NAME_COLUMNS = ("first_name", "last_name")
-# What a contact said and what a note says: only the rules read them (a contact's message, a
-# note's text), and nothing after them needs them.
-FREE_TEXT = ("message", "text")
+# Each table's free text, what a contact said and what a note says: only the rules read it, and
+# nothing after them needs it.
+FREE_TEXT = {"contacts": "message", "notes": "text"}
 
 
 def _timestamp(*, required: bool = False) -> Any:

@@ -90,9 +90,7 @@ class Bundle:
         """The bundle without its messages and notes' text (FREE_TEXT), for what follows the
         rules: a report, compliance tables. A third of a bundle's memory, held no longer."""
         tables = {
-            name: frame.drop(columns=held)
-            if (held := [c for c in FREE_TEXT if c in frame])
-            else frame
+            name: frame.drop(columns=FREE_TEXT[name]) if name in FREE_TEXT else frame
             for name, frame in self.tables.items()
         }
         return replace(self, tables=tables)

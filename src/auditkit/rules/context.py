@@ -18,7 +18,7 @@ from auditkit import text
 from auditkit.columns import is_in, positions_in, take_text
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.rules.base import dated
-from auditkit.schemas import DIRECTIONS
+from auditkit.schemas import DIRECTIONS, FREE_TEXT
 from auditkit.validation import Bundle
 
 
@@ -186,7 +186,7 @@ class AuditContext:
                 missing.append((todo, [category]))
             else:
                 same.append(category)
-        texts = frame["text" if table == "notes" else "message"]
+        texts = frame[FREE_TEXT[table]]
         for todo, together in missing:
             # In slices: each copies its texts a few times over while they are matched.
             slices = [
@@ -216,13 +216,13 @@ class AuditContext:
     def contacts(self) -> pd.DataFrame:
         """The contact log without its messages, so selecting rows copies no text: rules read
         the words through phrases(), by the contact's row label."""
-        return self.bundle.contacts.drop(columns="message")
+        return self.bundle.contacts.drop(columns=FREE_TEXT["contacts"])
 
     @shared
     def notes(self) -> pd.DataFrame:
         """The notes without their text, as contacts() is without messages: a row filter of
         the whole table would copy a million notes' words to read three other columns."""
-        return self.bundle.notes.drop(columns="text")
+        return self.bundle.notes.drop(columns=FREE_TEXT["notes"])
 
     @shared
     def no_shows(self) -> pd.DataFrame:
