@@ -301,8 +301,11 @@ def text_scrubber(
 def client_names(bundle: Bundle) -> list[str]:
     """Every word of every client's first and last name, for masking as [client]: the clients
     accepted, and those set aside (a rejected row's reason may quote its own name)."""
-    names = bundle.clients[list(NAME_COLUMNS)].stack()
-    return _name_words(pd.concat([names, pd.Series(bundle.other_client_names, dtype="object")]))
+    # Without the rows' labels: stacking the columns' would pair every name with its row, and
+    # concatenating that index cost a tenth of a second for a year's clients.
+    names = [bundle.clients[column] for column in NAME_COLUMNS]
+    others = pd.Series(bundle.other_client_names, dtype="object")
+    return _name_words(pd.concat([*names, others], ignore_index=True))
 
 
 def client_marker(bundle: Bundle) -> Callable[[pd.Series], pd.Series]:
