@@ -2,6 +2,7 @@
 default, and no network connection at import or at run."""
 
 import csv
+import random
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from auditkit.dashboard import MonthlyDashboard
 from auditkit.policy import policy_from_dict
 from auditkit.report import vega_javascript
 from auditkit.review_queue import ReviewQueue
+from auditkit.text import NAME_MARK
 
 ROOT = Path(__file__).resolve().parent.parent
 # C1 is Alex Sample, phone 555-0101 (tests/rule_fixtures.py).
@@ -355,6 +357,90 @@ def test_masking_only_the_texts_that_can_hold_a_name_gives_what_the_regex_gives(
         "At 13:26:40 on 2025-10-01, 8 min",
         "[client], [client] and Josefa",
         "[client]\u2019s and [client]",
+    ]
+
+
+# Names whose plain forms share a beginning, hold an apostrophe, a digit or an underscore, or
+# reach ASCII only once folded (ı, İ, the Kelvin sign), beside some that never do (Ł, Ω, Ø).
+RE2_NAMES = [
+    "Ann", "Anna", "Annabel", "O'Neil", "D\u2019Arcy", "Jo", "Jo3", "Zoë", "José", "Dılan",
+    "İpek", "\u212aim", "Łukasz", "Ωmega", "Øyvind", "van", "Al_Amin", "Mary Jo",
+]  # fmt: skip
+
+
+def _texts_around_names(count: int, seed: int) -> pd.Series:
+    """Texts made at random of the names in any case and glued to what borders a word or
+    doesn't (letters, digits, underscores, apostrophes), between separators of every kind:
+    quote, dash and space variants, punctuation, the name mark, a letter of another script."""
+    rng = random.Random(seed)
+    forms = [f for name in RE2_NAMES for f in (name, name.upper(), name.lower(), name.title())]
+    glued = [
+        before + form + after
+        for form in forms
+        for before, after in (("x", ""), ("", "x"), ("", "_"), ("_", ""), ("2", ""), ("", "2"))
+    ]
+    owned = [form + ending for form in forms for ending in ("'s", "\u2019s", "'")]
+    words = ["annual", "call", "Hi", "Neil", "O", "Arcy", "jo", "Joe", "Kimberly", "vanity"]
+    separators = [
+        " ", "  ", ", ", ". ", "!", "?", "(", ")", "-", "\u2013", "\u2014", "\u2019", "\u2018",
+        "'", '"', "\u00a0", "\u2003", "\t", "\n", "/", ":", ";", NAME_MARK, "é", "ж", "٣",
+    ]  # fmt: skip
+    pieces = [*forms, *glued, *owned, *words]
+    # Half the texts only of what RE2 reads as Python does: ASCII, quote, dash, space variants.
+    variants = {"\u2013", "\u2014", "\u2019", "\u2018", "\u00a0", "\u2003"}
+    readable = [
+        [p for p in pool if all(c.isascii() or c in variants for c in p)]
+        for pool in (pieces, separators)
+    ]
+
+    def text(pools: list[list[str]]) -> str:
+        parts = [rng.choice(pools[k % 2 == 0]) for k in range(24)]
+        return "".join(parts[rng.randrange(2) : rng.randrange(2, 24)])
+
+    made = [text(readable if k % 2 else [pieces, separators]) for k in range(count)]
+    return pd.Series([*made, None, ""], dtype="str")
+
+
+@pytest.mark.parametrize("label", ["[name]", NAME_MARK + r"\g<0>"])
+def test_names_masked_on_re2_as_pythons_regex_masks_them(label):
+    """Where RE2 reads a text as Python does, the names' RE2 regex masks it: 5,000 texts come
+    out as Python's regex, run on each, gives them."""
+    from auditkit.privacy import _Masked
+    from auditkit.text import re2_reads
+
+    texts = _texts_around_names(5000, seed=7)
+    masker = _Masked.of(RE2_NAMES, label)
+    assert masker.in_re2 is not None
+    masked = masker(texts)
+    assert masked.tolist() == masked_everywhere(texts, RE2_NAMES, label).tolist()
+    assert int(re2_reads(texts).sum()) == 2753  # on RE2; the rest on Python's regex
+    assert int((masked != texts).sum()) == 4302
+
+
+def test_every_character_pythons_ignorecase_takes_for_an_ascii_letter_is_that_letter_plain():
+    """Why a name that is not ASCII once plain can't be in ASCII text: the characters Python's
+    IGNORECASE matches with an ASCII letter all fold to it in _plain."""
+    from auditkit.privacy import _plain
+
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    folding = [chr(c) for c in range(0x80, 0x110000) if letter.fullmatch(chr(c))]
+    assert folding == ["\u0130", "\u0131", "\u017f", "\u212a"]
+    assert [_plain(c) for c in folding] == ["i", "i", "s", "k"]
+
+
+def test_names_beginning_or_ending_in_punctuation_are_masked_by_pythons_regex():
+    """RE2's word boundary is not Python's look-around next to punctuation: such a name leaves
+    every text to Python's regex."""
+    from auditkit.privacy import _Masked
+
+    masker = _Masked.of(["Ann", "Jr."], "[name]")
+    assert masker.in_re2 is None
+    texts = pd.Series(["Ann Smith Jr. called", "Jr.s and Ann2", "Jr.", "jr.-ann"], dtype="str")
+    assert masker(texts).tolist() == [
+        "[name] Smith [name] called",
+        "Jr.s and Ann2",
+        "[name]",
+        "[name]-[name]",
     ]
 
 

@@ -565,7 +565,7 @@ def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
     ],
 )
 def test_patterns_translate_to_re2_only_when_they_mean_the_same(pattern, expected):
-    assert text._re2_translation(pattern) == expected
+    assert text.re2_translation(pattern) == expected
 
 
 @pytest.mark.parametrize(
@@ -680,7 +680,7 @@ def test_re2_reads_text_that_is_ascii_but_for_quotes_dashes_and_spaces():
         ["plain", "don\u2019t \u2014 now\u00a0", "caf\u00e9", "I\u02bcm", "\u2764", None, ""]
     )
     # a letter (é, the modifier letter ʼ) or a symbol leaves the text to Python
-    assert text._re2_reads(texts).tolist() == [True, True, False, False, False, False, True]
+    assert text.re2_reads(texts).tolist() == [True, True, False, False, False, False, True]
 
 
 def test_re2_spaces_are_pythons_spaces():
@@ -715,5 +715,5 @@ def test_matching_on_threads_finds_the_same_in_the_same_order(monkeypatch):
         pd.testing.assert_series_equal(text.find(category, messages), alone[category])
     pd.testing.assert_series_equal(text.find_clinic_name(messages, NAME, ALIASES), names)
     column = pa.chunked_array([pa.array(["a fee", None]), pa.array(["b", "c fee", "d"])])
-    found = text._on_threads(lambda part: pc.match_substring(part, "fee"), column)
+    found = text.on_threads(lambda part: pc.match_substring(part, "fee"), column)
     assert found.to_pylist() == [True, None, False, True, False]

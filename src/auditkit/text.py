@@ -649,8 +649,8 @@ def _class_members(token: str) -> list[str]:
     return _CLASS_TOKEN.findall(token) if token.startswith("[") and len(token) > 1 else []
 
 
-def _re2_translation(pattern: str) -> str | None:
-    """`pattern` (a Python regex) in RE2's dialect, meaning the same on the texts _re2_reads,
+def re2_translation(pattern: str) -> str | None:
+    """`pattern` (a Python regex) in RE2's dialect, meaning the same on the texts re2_reads,
     or None if RE2 cannot say the same thing."""
     tokens = []
     found = _RE2_TOKEN.findall(pattern)
@@ -712,7 +712,7 @@ class _Matcher:
         self, texts: pd.Series, readable: pd.Series | None = None, words: bool = True
     ) -> pd.Series:
         """The category's words in each text, or with `words=False` only whether it has some.
-        With `readable` (_re2_reads of them), the texts are taken as repaired already, as
+        With `readable` (re2_reads of them), the texts are taken as repaired already, as
         find_each passes them."""
         return _extract(
             repair_text(texts) if readable is None else texts,
@@ -737,7 +737,7 @@ _VARIANTS = [
 _NOT_ASCII_OR_VARIANT = "[^\\x00-\\x7f" + "".join(v[1:-1] for _, v in _VARIANTS) + "]"
 
 
-def _re2_reads(text: pd.Series) -> pd.Series:
+def re2_reads(text: pd.Series) -> pd.Series:
     """Which texts RE2 reads exactly as Python's re does: ASCII, or ASCII but for quote, dash
     and space variants (none a word character in either, and \\s names every space). A
     Unicode letter, digit or other symbol leaves a text to Python."""
@@ -761,7 +761,7 @@ _THREADS = min(4, os.cpu_count() or 1)
 _TEXTS_PER_THREAD = 12_500
 
 
-def _on_threads(kernel: Callable[[pa.Array], pa.Array], column: pa.Array) -> pa.Array:
+def on_threads(kernel: Callable[[pa.Array], pa.Array], column: pa.Array) -> pa.Array:
     """`kernel` (Arrow compute over a column of texts) applied piece by piece on threads, the
     pieces' answers joined in order."""
     pieces = max(1, min(_THREADS, len(column) // _TEXTS_PER_THREAD))
@@ -778,11 +778,11 @@ def _blank_re2(column: pa.Array, negations: str) -> pa.Array:
     """Negated spans blanked to the filler, on RE2. Replacing is several times slower than
     matching even where nothing matches, so only the texts that hold a negation are rewritten."""
     negated = pc.fill_null(
-        _on_threads(lambda part: pc.match_substring_regex(part, negations), column), False
+        on_threads(lambda part: pc.match_substring_regex(part, negations), column), False
     )
     if not pc.any(negated).as_py():
         return column
-    rewritten = _on_threads(
+    rewritten = on_threads(
         lambda part: pc.replace_substring_regex(part, negations, _BLANK), column.filter(negated)
     )
     return pc.replace_with_mask(column, negated, rewritten)
@@ -800,7 +800,7 @@ def _extract(
 ) -> pd.Series:
     """The first match of `pattern` in each text (NA where none), after blanking `negations`:
     on RE2 for the texts it reads as Python does, where the patterns translate, on Python's re
-    for the rest. `readable` is _re2_reads(text), if already known; `candidates_re2`, where
+    for the rest. `readable` is re2_reads(text), if already known; `candidates_re2`, where
     `pattern_re2` is None, matches wherever `pattern` may, to rule texts out on RE2.
 
     With `words=False`, only whether each text has a match (False where NA): RE2 then stops at
@@ -809,26 +809,26 @@ def _extract(
     kind = pa.large_string() if words else pa.bool_()
     # Built in Arrow: a pandas setitem would turn each part into Python objects and back.
     found = pa.nulls(len(text), kind)
-    readable = _re2_reads(text) if readable is None else readable
+    readable = re2_reads(text) if readable is None else readable
     rest = text.notna()
     if pattern_re2 is not None and readable.any():
         column = pa.array(text[readable].array)
         if negations_re2 is not None:
             column = _blank_re2(column, negations_re2)
         if words:
-            extracted = _on_threads(lambda part: pc.extract_regex(part, pattern_re2), column)
+            extracted = on_threads(lambda part: pc.extract_regex(part, pattern_re2), column)
             matched = pc.if_else(
                 pc.is_valid(extracted), pc.struct_field(extracted, _EVIDENCE), pa.scalar(None)
             )
         else:
-            matched = _on_threads(lambda part: pc.match_substring_regex(part, pattern_re2), column)
+            matched = on_threads(lambda part: pc.match_substring_regex(part, pattern_re2), column)
         found = pc.replace_with_mask(found, pa.array(readable.to_numpy()), matched.cast(kind))
         rest &= ~readable
     elif candidates_re2 is not None and readable.any():
         # RE2 can only approximate the pattern: it rules out the texts that cannot match, and
         # only the others go to Python for the exact words.
         column = pa.array(text[readable].array)
-        may = _on_threads(lambda part: pc.match_substring_regex(part, candidates_re2), column)
+        may = on_threads(lambda part: pc.match_substring_regex(part, candidates_re2), column)
         rest[readable] = np.asarray(may.to_numpy(zero_copy_only=False), dtype=bool)
     if rest.any():
         python = text[rest]
@@ -844,7 +844,7 @@ def _extract(
 
 
 def _re2_alternation(phrases: Sequence[str], named: bool) -> str | None:
-    translated = [_re2_translation(_tolerant(phrase)) for phrase in phrases]
+    translated = [re2_translation(_tolerant(phrase)) for phrase in phrases]
     if any(t is None for t in translated):
         return None
     alternation = "|".join(f"(?:{t})" for t in translated)
@@ -896,13 +896,13 @@ def _without_look_arounds(pattern: str) -> str:
 
 
 def re2_superset(pattern: re.Pattern[str]) -> str | None:
-    """An RE2 pattern that finds something, in text _re2_reads, wherever `pattern` does: its
+    """An RE2 pattern that finds something, in text re2_reads, wherever `pattern` does: its
     RE2 reading without its look-arounds (and with its case folding), to rule texts out before
     Python's re reads them. None where RE2 cannot read it, or where a flag other than case
     folding changes how the pattern reads (verbose, multi-line)."""
     if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
         return None
-    translated = _re2_translation(_without_look_arounds(pattern.pattern))
+    translated = re2_translation(_without_look_arounds(pattern.pattern))
     if translated is None:
         return None
     return ("(?i)" if pattern.flags & re.IGNORECASE else "") + translated
@@ -938,7 +938,7 @@ def find_each(
     text = repair_text(pd.Series(distinct, dtype="str"))
     if mark is not None:
         text = mark(text)
-    readable = _re2_reads(text)
+    readable = re2_reads(text)
     if words:
         return {
             c: take_text(m.find(text, readable), codes, texts.index) for c, m in matchers.items()
@@ -1018,11 +1018,11 @@ def _name_alternation(acronyms: list[str], names: list[str]) -> str:
 
 def _name_patterns(acronyms: list[str], names: list[str]) -> tuple[re.Pattern[str], str | None]:
     """The name's forms as a whole-token pattern, for Python's re and for RE2 on the texts
-    _re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not
+    re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not
     looked at)."""
     alternation = _name_alternation(acronyms, names)
     python = re.compile(rf"(?<![^\W_])((?:{alternation}))(?![^\W_])", re.IGNORECASE)
-    translated = _re2_translation(alternation)
+    translated = re2_translation(alternation)
     if translated is None:
         return python, None
     return python, (f"(?i)(?:^|[^a-zA-Z0-9])(?P<{_EVIDENCE}>{translated})(?:$|[^a-zA-Z0-9])")
@@ -1108,14 +1108,14 @@ def _may_hold_near_miss(text: pd.Series, keys: list[str]) -> pd.Series:
     A run's key is a substring of the text's letters and digits. If it scores t = 0.88 against
     key k (ratio = 2 LCS / total length), some window of the text k's length scores at least
     3 - 2/t = 0.727 against k, so fuzz.partial_ratio, which finds the best window, is at least
-    that. Only text _re2_reads is tested (its quotes, dashes and spaces are never part of a
+    that. Only text re2_reads is tested (its quotes, dashes and spaces are never part of a
     word), so lower-casing and letters are the n-gram search's own; and only keys
     of at most 64 characters, for which partial_ratio's alignment is exact.
     """
     may = pd.Series(True, index=text.index)
     if max(map(len, keys)) > 64:
         return may
-    readable = _re2_reads(text)  # quotes, dashes and spaces drop out with the punctuation
+    readable = re2_reads(text)  # quotes, dashes and spaces drop out with the punctuation
     if not readable.any():
         return may
     letters = _ascii_letters_and_digits(pa.array(text[readable].array))
@@ -1148,7 +1148,7 @@ def clinic_name_patterns(
     """The clinic's name as find_clinic_name finds it but for near misses (each form whole, any
     case and spacing, an acronym dotted or not), and each of its words that says which clinic
     alone ("Riverside" of "Riverside Psychology Clinic"): for masking, where even that says
-    where a client is seen. A Python pattern, and RE2's for the texts _re2_reads (or None);
+    where a client is seen. A Python pattern, and RE2's for the texts re2_reads (or None);
     None for a policy that names no clinic."""
     forms = (name, *aliases)
     words = [w for f in forms for w in re.findall(_TOKEN, f) if w.lower() not in _GENERIC]
