@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -133,52 +134,20 @@ def _alternation(node: _Trie) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-def _trie(words: Iterable[str]) -> _Trie:
-    trie: _Trie = {}
-    for word in words:
-        node = trie
-        for char in word:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a word ends here
-    return trie
-
-
-def _plain_names(names: Iterable[str]) -> list[str]:
-    """The names' plain forms (_plain), but those of accents alone: nothing to match."""
-    return sorted({plain for name in names if (plain := _plain(name.replace("\u2019", "'")))})
-
-
-def _name_pattern(plain_names: list[str]) -> re.Pattern[str] | None:
+def _name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     """One regex for all the names' plain forms, for texts folded by _ACCENT_FOLDS, factored as
     a trie: a plain alternation tries every name at every character (20 s for 20,000 messages
     and 2,000 names); a trie, each letter once (0.5 s).
     """
-    if not plain_names:
-        return None
-    return re.compile(f"{_B}{_alternation(_trie(plain_names))}{_E}", re.IGNORECASE)
-
-
-_ASCII_WORD = re.compile(r"[a-z0-9_]", re.ASCII)
-
-
-def _name_pattern_re2(plain_names: list[str]) -> str | None:
-    """_name_pattern for RE2, finding in ASCII text what Python's finds there: the trie of the
-    ASCII plain names between word boundaries. None where RE2 cannot say the same: a name that
-    begins or ends with punctuation (\\b is then no (?<!\\w) or (?!\\w)), or a trie too large
-    for RE2.
-
-    A name with any other character can't be in ASCII text: the only characters beyond ASCII
-    that Python's IGNORECASE matches with an ASCII letter (dotless i, long s, Kelvin sign) are
-    plain letters in _plain's forms already (a test checks Python's list). In ASCII text both
-    engines read \\w as [a-zA-Z0-9_] and fold only ASCII case, and RE2's leftmost-first choice
-    among the trie's branches is the one Python's backtracking makes."""
-    in_ascii = [name for name in plain_names if name.isascii()]
-    if not in_ascii:
-        return None
-    if not all(_ASCII_WORD.match(name[0]) and _ASCII_WORD.match(name[-1]) for name in in_ascii):
-        return None
-    translated = re2_translation(_alternation(_trie(in_ascii)))
-    return None if translated is None else f"(?i)\\b{translated}\\b"
+    trie: _Trie = {}
+    for name in names:
+        if not (plain := _plain(name.replace("\u2019", "'"))):
+            continue  # accents alone: nothing to match
+        node = trie
+        for char in plain:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a name ends here
+    return re.compile(f"{_B}{_alternation(trie)}{_E}", re.IGNORECASE) if trie else None
 
 
 # Byte -> its lower-case form if an ASCII letter, digit or underscore, else a space.
@@ -202,14 +171,13 @@ class _Masked:
     pattern: re.Pattern[str]
     label: str
     first_words: pa.Array | None  # each name's first run of word characters, plain, ASCII
-    # The pattern and label as RE2 reads them in ASCII text (None: Python's regex there too).
+    # The pattern and label as RE2 reads them (_in_re2; None: Python's regex everywhere).
     in_re2: tuple[str, str] | None = None
 
     @classmethod
     def of(cls, names: Iterable[str], label: str) -> _Masked | None:
         names = list(names)
-        plain_names = _plain_names(names)
-        pattern = _name_pattern(plain_names)
+        pattern = _name_pattern(names)
         if pattern is None:
             return None
         runs = [re.search(r"\w+", _plain(name)) for name in names]
@@ -217,9 +185,7 @@ class _Masked:
             return cls(pattern, label, None)
         # A run with letters that fold to no ASCII letter can't be in an ASCII text at all.
         words = sorted({run[0] for run in runs if run[0].isascii()})
-        pattern_re2 = _name_pattern_re2(plain_names)
-        in_re2 = None if pattern_re2 is None else (pattern_re2, _re2_rewrite(label))
-        return cls(pattern, label, pa.array(words, pa.large_string()), in_re2)
+        return cls(pattern, label, pa.array(words, pa.large_string()), _in_re2(pattern, label))
 
     def text(self, text: str) -> str:
         """`text` with the names masked: found in the text folded to its plain letters, so
@@ -253,9 +219,13 @@ class _Masked:
         return _replace_where(texts, strings, sign, lambda rows: rows.map(self.text))
 
 
-def _re2_rewrite(label: str) -> str:
-    """A re.sub template (text, and \\g<0> for the whole match) as RE2's rewrite string."""
-    return label.replace("\\", "\\\\").replace("\\\\g<0>", "\\0")
+def _in_re2(pattern: re.Pattern[str], label: str) -> tuple[str, str] | None:
+    """A whole-word regex and its re.sub template (text, and \\g<0> for the match) as RE2's
+    pattern (_between_words_re2) and rewrite, for _replace_in_re2; None where RE2 can't."""
+    in_re2 = _between_words_re2(pattern)
+    if in_re2 is None:
+        return None
+    return in_re2, label.replace("\\", "\\\\").replace("\\\\g<0>", "\\1") + "\\2"
 
 
 def _replace_where(
@@ -300,6 +270,93 @@ def _replace_in_re2(
     return replaced
 
 
+_WORD_CHARACTER = re.compile(r"\w")
+
+
+def _is_word(char: str) -> bool:
+    return _WORD_CHARACTER.fullmatch(char) is not None
+
+
+# re's parser names its items' kinds: the character classes of word characters only.
+_WORD_CATEGORIES = ("CATEGORY_DIGIT", "CATEGORY_WORD")
+
+
+def _in_class_of_words(members: list[tuple[Any, Any]]) -> bool:
+    """Whether a parsed character class holds word characters only."""
+    for op, value in members:
+        kind = str(op)
+        if kind == "LITERAL":
+            word = _is_word(chr(value))
+        elif kind == "RANGE":
+            word = all(_is_word(chr(code)) for code in range(value[0], value[1] + 1))
+        else:  # a category, or the class is negated
+            word = kind == "CATEGORY" and str(value) in _WORD_CATEGORIES
+        if not word:
+            return False
+    return True
+
+
+def _begins_with_word(items: Any) -> tuple[bool, bool]:
+    """Of parsed regex `items` (re's parser): whether every match begins with a word character
+    (False where that can't be told), and whether they can match nothing."""
+    for op, value in items:
+        kind = str(op)
+        if kind == "AT":  # a zero-width assertion: the character is the next item's
+            continue
+        if kind == "LITERAL":
+            first, empty = _is_word(chr(value)), False
+        elif kind == "IN":
+            first, empty = _in_class_of_words(value), False
+        elif kind == "CATEGORY":
+            first, empty = str(value) in _WORD_CATEGORIES, False
+        elif kind == "SUBPATTERN":
+            first, empty = _begins_with_word(value[-1])
+        elif kind == "BRANCH":
+            each = [_begins_with_word(branch) for branch in value[1]]
+            first, empty = all(f for f, _ in each), any(e for _, e in each)
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT"):
+            first, empty = _begins_with_word(value[2])
+            empty = empty or value[0] == 0
+        else:  # anything else (a look-around, a back-reference): not known
+            return False, False
+        if not first:
+            return False, False
+        if not empty:
+            return True, False
+    return True, True
+
+
+@functools.cache
+def _between_words_re2(pattern: re.Pattern[str]) -> str | None:
+    """`pattern`, a whole-word regex (_B + body + _E), as RE2 reads it in the text re2_reads:
+    \\b before the body (group 1), whose every match begins with a word character (told from
+    re's parse of it); for (?!\\w), which RE2 lacks, the character after it taken as group 2
+    (not a word character, or the end), for the rewrite to put back. No match can begin at
+    that character, so none is lost to it; RE2's leftmost-first choice is the one backtracking
+    makes under the look-ahead; and in that text both read \\w, \\d and \\s alike and fold ASCII
+    case only. None where that can't be said.
+
+    (A name's letters beyond ASCII never meet that text: the only characters Python's
+    IGNORECASE takes for an ASCII letter, dotless i, long s and the Kelvin sign, are plain
+    letters in _plain's forms; a test checks Python's list.)"""
+    text = pattern.pattern
+    if not (text.startswith(_B) and text.endswith(_E)):
+        return None
+    body = text[len(_B) : len(text) - len(_E)]
+    if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
+        return None
+    try:  # re's own parser, private: a Python without it leaves the regex to Python
+        from re._parser import parse
+    except ImportError:  # pragma: no cover
+        return None
+    first, empty = _begins_with_word(parse(body, pattern.flags))
+    translated = re2_translation(body)
+    if not first or empty or translated is None:
+        return None
+    case = "(?i)" if pattern.flags & re.IGNORECASE else ""
+    return f"{case}\\b({translated})([^0-9A-Za-z_]|$)"
+
+
 @functools.cache
 def _re2_superset(pattern: re.Pattern[str]) -> str:
     """re2_superset of one of this module's patterns, worked out once; where RE2 could not
@@ -310,19 +367,22 @@ def _re2_superset(pattern: re.Pattern[str]) -> str:
 def _replace_where_possible(
     texts: pd.Series, pattern: re.Pattern[str], label: str, sure_sign: str | None = None
 ) -> pd.Series:
-    """`texts` with `pattern` replaced by `label`, the Python regex run only on texts where
-    Arrow finds the sure sign, and on every text that is not ASCII. The sure sign is by default
-    the pattern's own reading on RE2 (text.re2_superset): a digit is a sure sign of a date,
-    but most messages with one hold none, and Python's date pattern took 2 s over them."""
+    """`texts` with `pattern` replaced by `label`: on RE2 where it reads the pattern as Python
+    does (_in_re2: the dates and times) and the text too; otherwise the Python regex run only
+    on texts where Arrow finds the sure sign, and on every text that is not ASCII. The sure
+    sign is by default the pattern's own reading on RE2 (text.re2_superset): a digit is a
+    sure sign of a date, but most messages with one hold none, and Python's date pattern took
+    2 s over them."""
     strings = pa.array(texts.array, type=pa.large_string())
+
+    def in_python(rows: pd.Series) -> pd.Series:
+        return rows.str.replace(pattern, label, regex=True)
+
+    if sure_sign is None and (in_re2 := _in_re2(pattern, label)) is not None:
+        return _replace_in_re2(texts, strings, in_re2, in_python)
     sure_sign = _re2_superset(pattern) if sure_sign is None else sure_sign
     sign = pc.fill_null(pc.match_substring_regex(strings, sure_sign), False)
-    return _replace_where(
-        texts,
-        strings,
-        sign.to_numpy(zero_copy_only=False),
-        lambda rows: rows.str.replace(pattern, label, regex=True),
-    )
+    return _replace_where(texts, strings, sign.to_numpy(zero_copy_only=False), in_python)
 
 
 def _name_words(parts: pd.Series) -> list[str]:
