@@ -428,38 +428,54 @@ def test_every_character_pythons_ignorecase_takes_for_an_ascii_letter_is_that_le
     assert [_plain(c) for c in folding] == ["i", "i", "s", "k"]
 
 
-def test_names_ending_in_punctuation_are_masked_on_re2_and_beginning_with_it_in_python():
-    """RE2's word boundary is not Python's look-behind before punctuation: a name beginning
-    with it leaves the texts to Python's regex. One ending with it is RE2's, the look-ahead
-    being read by taking the next character and putting it back."""
+def test_names_with_punctuation_at_one_end_are_masked_on_re2_and_at_both_in_python():
+    """RE2's word boundary is not Python's look-around next to punctuation: a name with it at
+    one end is read by RE2 with the boundary at the other, the character beyond the
+    punctuation taken and put back; with punctuation at both ends, Python's regex masks."""
     from auditkit.privacy import _Masked
 
     texts = pd.Series(
-        ["Ann Smith Jr. called", "Jr.s and Ann2", "Jr.", "jr.-ann", "'Til"], dtype="str"
+        ["Ann Smith Jr. called", "Jr.s and Ann2", "Jr.", "jr.-ann", "'Til then, ('Til)", "(Al)"],
+        dtype="str",
     )
-    ending = _Masked.of(["Ann", "Jr."], "[name]")
-    assert ending.in_re2 is not None
-    assert ending(texts).tolist() == [
-        "[name] Smith [name] called",
-        "Jr.s and Ann2",
-        "[name]",
-        "[name]-[name]",
-        "'Til",
-    ]
-    beginning = _Masked.of(["Ann", "'Til"], "[name]")
-    assert beginning.in_re2 is None
-    assert beginning(texts).tolist() == [
-        "[name] Smith Jr. called",
-        "Jr.s and Ann2",
-        "Jr.",
-        "jr.-[name]",
-        "[name]",
-    ]
+    masked = {}
+    for names in (["Ann", "Jr."], ["Ann", "'Til"], ["Ann", "(Al)"]):
+        masker = _Masked.of(names, "[name]")
+        assert (masker.in_re2 is None) is (names[1] == "(Al)")
+        masked[names[1]] = masker(texts).tolist()
+        assert masked[names[1]] == masked_everywhere(texts, names, "[name]").tolist()
+    assert masked == {
+        "Jr.": [
+            "[name] Smith [name] called",
+            "Jr.s and Ann2",
+            "[name]",
+            "[name]-[name]",
+            "'Til then, ('Til)",
+            "(Al)",
+        ],
+        "'Til": [
+            "[name] Smith Jr. called",
+            "Jr.s and Ann2",
+            "Jr.",
+            "jr.-[name]",
+            "[name] then, ([name])",
+            "(Al)",
+        ],
+        "(Al)": [
+            "[name] Smith Jr. called",
+            "Jr.s and Ann2",
+            "Jr.",
+            "jr.-[name]",
+            "'Til then, ('Til)",
+            "[name]",
+        ],
+    }
 
 
 def _texts_around_dates(count: int, seed: int) -> pd.Series:
-    """Texts made at random of dates and times in every form the scrubber knows, their parts,
-    near misses, glued to letters, digits and underscores, between separators of every kind."""
+    """Texts made at random of dates, times and phone numbers in every form the scrubber
+    knows, their parts, near misses, glued to letters, digits and underscores, between
+    separators of every kind."""
     rng = random.Random(seed)
     pieces = [
         "2026-03-02", "2026-03-02T13:00:00-08:00", "2026-3-2 9:05", "2026-03-02T13:00:00.5Z",
@@ -468,10 +484,12 @@ def _texts_around_dates(count: int, seed: int) -> pd.Series:
         "the 3rd", "SEPT 3rd", "sept.", "May", "may", "june", "2019", "1999", "2100", "5pm",
         "5 PM", "5:PM", "5:30 p.m.", "5:30 p. m.", "13:05", "13:05:40", "12:5", "am", "pm",
         "p.m.", "the", "of", "call", "x", "_", "7", "12", "123", "2026-13-45", "3//4", "Z",
+        "(805) 555-0127", "805.555.0127", "+1 805 555 0127", "8055550127", "555-0127",
+        "+1(805)555-0127", "1-805-555-0127", "555 0127", "(805)", "+1", "0127", "555",
     ]  # fmt: skip
     separators = [
         " ", "  ", ", ", ". ", ".", "!", "?", "(", ")", "-", "/", ":", "\u2013", "\u2019",
-        "\u00a0", "\t", "\n", "", "", "x", "_", "7", "é", "\u0663",
+        "\u00a0", "\t", "\n", "", "", "x", "_", "7", "é", "\u0663", "+", "+1",
     ]  # fmt: skip
 
     def text() -> str:
@@ -481,11 +499,11 @@ def _texts_around_dates(count: int, seed: int) -> pd.Series:
     return pd.Series([*(text() for _ in range(count)), None, ""], dtype="str")
 
 
-def test_dates_and_times_replaced_on_re2_as_pythons_regex_replaces_them():
-    """The scrubber's date and time regexes, read by RE2 where the text allows (\\b before,
-    the character after taken and put back for the look-ahead), give 5,000 texts what
-    Python's regexes give run on each; the phone and email regexes, which can begin with
-    punctuation or have no word boundaries, stay in Python."""
+def test_phones_dates_and_times_replaced_on_re2_as_pythons_regex_replaces_them():
+    """The scrubber's phone, date and time regexes, read by RE2 where the text allows (\\b
+    for one look-around, a character taken and put back for the other), give 5,000 texts
+    what Python's regexes give run on each; the email regex, no whole-word one, stays in
+    Python."""
     from auditkit.privacy import (
         _DATE,
         _EMAIL,
@@ -495,38 +513,38 @@ def test_dates_and_times_replaced_on_re2_as_pythons_regex_replaces_them():
         _replace_where_possible,
     )
 
-    assert _between_words_re2(_PHONE) is None
     assert _between_words_re2(_EMAIL) is None
     texts = _texts_around_dates(5000, seed=11)
     changed = {}
-    for pattern, label in ((_DATE, "[date]"), (_TIME, "[time]")):
+    for pattern, label in ((_PHONE, "[phone]"), (_DATE, "[date]"), (_TIME, "[time]")):
         assert _between_words_re2(pattern) is not None
         replaced = _replace_where_possible(texts, pattern, label)
         assert replaced.tolist() == texts.str.replace(pattern, label, regex=True).tolist()
         changed[label] = int((replaced != texts).sum())
-    assert changed == {"[date]": 3790, "[time]": 2526}
+    assert changed == {"[phone]": 1633, "[date]": 3407, "[time]": 2171}
 
 
 @pytest.mark.parametrize(
-    ("pattern", "begins_with_word"),
+    ("pattern", "begins", "ends"),
     [
-        (r"\d{4}|[a-z]+", True),
-        (r"(?:the\s+)?\d", True),  # the optional part begins with a word character too
-        (r"\b(?:jan|feb)\.?", True),  # an assertion is no character
-        (r"[\w.]+", False),
-        (r"\(?\d{3}", False),
-        (r"x?", False),  # it can match nothing
-        (r"(?=\d)\d", False),  # a look-around: not told
-        (r"[^a]", False),
+        (r"\d{4}|[a-z]+", True, True),
+        (r"(?:the\s+)?\d", True, True),  # the optional part begins with a word character too
+        (r"\b(?:jan|feb)\.?", True, False),  # an assertion is no character; a period may end it
+        (r"[\w.]+", False, False),
+        (r"\(?\d{3}", False, True),
+        (r"x?", False, False),  # it can match nothing
+        (r"(?=\d)\d", False, True),  # a look-around: not told (from the end, not reached)
+        (r"[^a]", False, False),
     ],
 )
-def test_which_regexes_only_match_from_a_word_character(pattern, begins_with_word):
+def test_which_regexes_begin_and_end_with_a_word_character(pattern, begins, ends):
     from re._parser import parse
 
-    from auditkit.privacy import _begins_with_word
+    from auditkit.privacy import _word_at_edge
 
-    first, empty = _begins_with_word(parse(pattern, re.IGNORECASE))
-    assert (first and not empty) is begins_with_word
+    parsed = parse(pattern, re.IGNORECASE)
+    (first, empty), (last, _) = _word_at_edge(parsed), _word_at_edge(parsed, end=True)
+    assert (first and not empty, last and not empty) == (begins, ends)
 
 
 def test_name_words_split_as_python_splits_them():

@@ -225,7 +225,8 @@ def _in_re2(pattern: re.Pattern[str], label: str) -> tuple[str, str] | None:
     in_re2 = _between_words_re2(pattern)
     if in_re2 is None:
         return None
-    return in_re2, label.replace("\\", "\\\\").replace("\\\\g<0>", "\\1") + "\\2"
+    match = label.replace("\\", "\\\\").replace("\\\\g<0>", "\\2")
+    return in_re2, f"\\1{match}\\3"
 
 
 def _replace_where(
@@ -296,10 +297,11 @@ def _in_class_of_words(members: list[tuple[Any, Any]]) -> bool:
     return True
 
 
-def _begins_with_word(items: Any) -> tuple[bool, bool]:
-    """Of parsed regex `items` (re's parser): whether every match begins with a word character
-    (False where that can't be told), and whether they can match nothing."""
-    for op, value in items:
+def _word_at_edge(items: Any, end: bool = False) -> tuple[bool, bool]:
+    """Of parsed regex `items` (re's parser): whether every match begins (or, with `end`,
+    ends) with a word character (False where that can't be told), and whether they can match
+    nothing."""
+    for op, value in reversed(items) if end else items:
         kind = str(op)
         if kind == "AT":  # a zero-width assertion: the character is the next item's
             continue
@@ -310,12 +312,12 @@ def _begins_with_word(items: Any) -> tuple[bool, bool]:
         elif kind == "CATEGORY":
             first, empty = str(value) in _WORD_CATEGORIES, False
         elif kind == "SUBPATTERN":
-            first, empty = _begins_with_word(value[-1])
+            first, empty = _word_at_edge(value[-1], end)
         elif kind == "BRANCH":
-            each = [_begins_with_word(branch) for branch in value[1]]
+            each = [_word_at_edge(branch, end) for branch in value[1]]
             first, empty = all(f for f, _ in each), any(e for _, e in each)
         elif kind in ("MAX_REPEAT", "MIN_REPEAT"):
-            first, empty = _begins_with_word(value[2])
+            first, empty = _word_at_edge(value[2], end)
             empty = empty or value[0] == 0
         else:  # anything else (a look-around, a back-reference): not known
             return False, False
@@ -328,13 +330,16 @@ def _begins_with_word(items: Any) -> tuple[bool, bool]:
 
 @functools.cache
 def _between_words_re2(pattern: re.Pattern[str]) -> str | None:
-    """`pattern`, a whole-word regex (_B + body + _E), as RE2 reads it in the text re2_reads:
-    \\b before the body (group 1), whose every match begins with a word character (told from
-    re's parse of it); for (?!\\w), which RE2 lacks, the character after it taken as group 2
-    (not a word character, or the end), for the rewrite to put back. No match can begin at
-    that character, so none is lost to it; RE2's leftmost-first choice is the one backtracking
-    makes under the look-ahead; and in that text both read \\w, \\d and \\s alike and fold ASCII
-    case only. None where that can't be said.
+    """`pattern`, a whole-word regex (_B + body + _E), as RE2 reads it in the text re2_reads,
+    in three groups: the body is group 2. RE2 has no look-arounds, but where every match of
+    the body begins with a word character (told from re's parse of it), \\b before it is the
+    look-behind, and the look-ahead is read by taking the next character (not a word
+    character, or the end) as group 3, for the rewrite to put back; where every match ends
+    with one, \\b after it is the look-ahead, and the look-behind takes the character before
+    it as group 1. No match can begin at a character so taken, so none is lost to it; RE2's
+    leftmost-first choice is the one backtracking makes under the look-arounds; and in that
+    text both read \\w, \\d and \\s alike and fold ASCII case only. None where that can't be
+    said.
 
     (A name's letters beyond ASCII never meet that text: the only characters Python's
     IGNORECASE takes for an ASCII letter, dotless i, long s and the Kelvin sign, are plain
@@ -349,12 +354,18 @@ def _between_words_re2(pattern: re.Pattern[str]) -> str | None:
         from re._parser import parse
     except ImportError:  # pragma: no cover
         return None
-    first, empty = _begins_with_word(parse(body, pattern.flags))
+    parsed = parse(body, pattern.flags)
+    (begins, empty), (ends, _) = _word_at_edge(parsed), _word_at_edge(parsed, end=True)
     translated = re2_translation(body)
-    if not first or empty or translated is None:
+    if empty or translated is None:
         return None
     case = "(?i)" if pattern.flags & re.IGNORECASE else ""
-    return f"{case}\\b({translated})([^0-9A-Za-z_]|$)"
+    other = "[^0-9A-Za-z_]"
+    if begins:
+        return f"{case}()\\b({translated})({other}|$)"
+    if ends:
+        return f"{case}(^|{other})({translated})\\b()"
+    return None
 
 
 @functools.cache
@@ -368,7 +379,7 @@ def _replace_where_possible(
     texts: pd.Series, pattern: re.Pattern[str], label: str, sure_sign: str | None = None
 ) -> pd.Series:
     """`texts` with `pattern` replaced by `label`: on RE2 where it reads the pattern as Python
-    does (_in_re2: the dates and times) and the text too; otherwise the Python regex run only
+    does (_in_re2: phones, dates and times) and the text too; otherwise the Python regex run only
     on texts where Arrow finds the sure sign, and on every text that is not ASCII. The sure
     sign is by default the pattern's own reading on RE2 (text.re2_superset): a digit is a
     sure sign of a date, but most messages with one hold none, and Python's date pattern took
