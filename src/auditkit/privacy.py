@@ -221,8 +221,8 @@ class _Masked:
 
 def _in_re2(pattern: re.Pattern[str], label: str) -> tuple[str, str] | None:
     """A whole-word regex and its re.sub template (text, and \\g<0> for the match) as RE2's
-    pattern (_between_words_re2) and rewrite, for _replace_in_re2; None where RE2 can't."""
-    in_re2 = _between_words_re2(pattern)
+    pattern (_re2_reading) and rewrite, for _replace_in_re2; None where RE2 can't."""
+    in_re2 = _re2_reading(pattern)
     if in_re2 is None:
         return None
     match = label.replace("\\", "\\\\").replace("\\\\g<0>", "\\2")
@@ -329,38 +329,39 @@ def _word_at_edge(items: Any, end: bool = False) -> tuple[bool, bool]:
 
 
 @functools.cache
-def _between_words_re2(pattern: re.Pattern[str]) -> str | None:
-    """`pattern`, a whole-word regex (_B + body + _E), as RE2 reads it in the text re2_reads,
-    in three groups: the body is group 2. RE2 has no look-arounds, but where every match of
-    the body begins with a word character (told from re's parse of it), \\b before it is the
-    look-behind, and the look-ahead is read by taking the next character (not a word
+def _re2_reading(pattern: re.Pattern[str]) -> str | None:
+    """`pattern` as RE2 reads it in the text re2_reads, in three groups, the match being group
+    2; None where RE2 can't say the same. A regex with no look-arounds is RE2's as it is (the
+    email one). RE2 has none, but for a whole-word regex (_B + body + _E): where every match
+    of the body begins with a word character (told from re's parse of it), \\b before it is
+    the look-behind, and the look-ahead is read by taking the next character (not a word
     character, or the end) as group 3, for the rewrite to put back; where every match ends
     with one, \\b after it is the look-ahead, and the look-behind takes the character before
     it as group 1. No match can begin at a character so taken, so none is lost to it; RE2's
     leftmost-first choice is the one backtracking makes under the look-arounds; and in that
-    text both read \\w, \\d and \\s alike and fold ASCII case only. None where that can't be
-    said.
+    text both read \\w, \\d and \\s alike and fold ASCII case only.
 
     (A name's letters beyond ASCII never meet that text: the only characters Python's
     IGNORECASE takes for an ASCII letter, dotless i, long s and the Kelvin sign, are plain
     letters in _plain's forms; a test checks Python's list.)"""
-    text = pattern.pattern
-    if not (text.startswith(_B) and text.endswith(_E)):
-        return None
-    body = text[len(_B) : len(text) - len(_E)]
     if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
         return None
     try:  # re's own parser, private: a Python without it leaves the regex to Python
         from re._parser import parse
     except ImportError:  # pragma: no cover
         return None
+    text = pattern.pattern
+    whole_words = text.startswith(_B) and text.endswith(_E)
+    body = text[len(_B) : len(text) - len(_E)] if whole_words else text
     parsed = parse(body, pattern.flags)
     (begins, empty), (ends, _) = _word_at_edge(parsed), _word_at_edge(parsed, end=True)
-    translated = re2_translation(body)
-    if empty or translated is None:
+    translated = re2_translation(body)  # (None for a look-around, which RE2 refuses)
+    if empty or translated is None:  # an empty match is replaced differently by each
         return None
     case = "(?i)" if pattern.flags & re.IGNORECASE else ""
     other = "[^0-9A-Za-z_]"
+    if not whole_words:
+        return f"{case}()({translated})()"
     if begins:
         return f"{case}()\\b({translated})({other}|$)"
     if ends:
@@ -379,11 +380,10 @@ def _replace_where_possible(
     texts: pd.Series, pattern: re.Pattern[str], label: str, sure_sign: str | None = None
 ) -> pd.Series:
     """`texts` with `pattern` replaced by `label`: on RE2 where it reads the pattern as Python
-    does (_in_re2: phones, dates and times) and the text too; otherwise the Python regex run only
-    on texts where Arrow finds the sure sign, and on every text that is not ASCII. The sure
-    sign is by default the pattern's own reading on RE2 (text.re2_superset): a digit is a
-    sure sign of a date, but most messages with one hold none, and Python's date pattern took
-    2 s over them."""
+    does (_in_re2: emails, phones, dates and times) and the text too; otherwise the Python
+    regex run only on texts where Arrow finds the sure sign (by default the pattern's own
+    reading on RE2, text.re2_superset; the clinic's name gives its own), and on every text
+    that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
 
     def in_python(rows: pd.Series) -> pd.Series:
