@@ -257,15 +257,24 @@ def _replace_in_re2(
     the text as Python does (re2_reads: ASCII, or but for quote, dash and space variants, word
     characters to neither), on threads; through `replace` (the Python regex's) elsewhere."""
     readable = re2_reads(texts).to_numpy()
-    replaced = texts.copy()
+    rest = texts.notna().to_numpy() & ~readable
+    changed = np.zeros(len(texts), dtype=bool)
     if readable.any():
         pattern, rewrite = in_re2
+        picked = strings.filter(pa.array(readable))
         rewritten = on_threads(
-            lambda part: pc.replace_substring_regex(part, pattern, rewrite),
-            strings.filter(pa.array(readable)),
+            lambda part: pc.replace_substring_regex(part, pattern, rewrite), picked
         )
-        replaced[readable] = pd.array(rewritten, dtype=texts.dtype)
-    rest = texts.notna().to_numpy() & ~readable
+        # Only the texts it changed are put back: most hold no match, and putting back a
+        # million unchanged values cost more than finding the few that changed.
+        differs = np.asarray(pc.not_equal(rewritten, picked).to_numpy(zero_copy_only=False), bool)
+        changed[np.flatnonzero(readable)[differs]] = True
+        rewritten = rewritten.filter(pa.array(differs))
+    if not (changed.any() or rest.any()):
+        return texts
+    replaced = texts.copy()
+    if changed.any():
+        replaced[changed] = pd.array(rewritten, dtype=texts.dtype)
     if rest.any():
         replaced[rest] = replace(texts[rest])
     return replaced
@@ -445,7 +454,9 @@ def text_scrubber(
         texts = _replace_where_possible(texts, _DATE, "[date]")
         return _replace_where_possible(texts, _TIME, "[time]")
 
-    return scrub
+    # Once per distinct text: a kept column such as the appointments' service repeats a few
+    # words a million times.
+    return lambda texts: per_distinct(scrub, texts)
 
 
 def client_names(bundle: Bundle) -> list[str]:
