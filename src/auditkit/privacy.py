@@ -185,7 +185,10 @@ class _Masked:
             return cls(pattern, label, None)
         # A run with letters that fold to no ASCII letter can't be in an ASCII text at all.
         words = sorted({run[0] for run in runs if run[0].isascii()})
-        return cls(pattern, label, pa.array(words, pa.large_string()), _in_re2(pattern, label))
+        plain = [p for name in names if (p := _plain(name.replace("\u2019", "'")))]
+        edges = (all(_is_word(p[0]) for p in plain), all(_is_word(p[-1]) for p in plain))
+        in_re2 = _in_re2(pattern, label, edges)
+        return cls(pattern, label, pa.array(words, pa.large_string()), in_re2)
 
     def text(self, text: str) -> str:
         """`text` with the names masked: found in the text folded to its plain letters, so
@@ -219,10 +222,12 @@ class _Masked:
         return _replace_where(texts, strings, sign, lambda rows: rows.map(self.text))
 
 
-def _in_re2(pattern: re.Pattern[str], label: str) -> tuple[str, str] | None:
+def _in_re2(
+    pattern: re.Pattern[str], label: str, edges: tuple[bool, bool] | None = None
+) -> tuple[str, str] | None:
     """A whole-word regex and its re.sub template (text, and \\g<0> for the match) as RE2's
     pattern (_re2_reading) and rewrite, for _replace_in_re2; None where RE2 can't."""
-    in_re2 = _re2_reading(pattern)
+    in_re2 = _re2_reading(pattern, edges)
     if in_re2 is None:
         return None
     match = label.replace("\\", "\\\\").replace("\\\\g<0>", "\\2")
@@ -338,7 +343,7 @@ def _word_at_edge(items: Any, end: bool = False) -> tuple[bool, bool]:
 
 
 @functools.cache
-def _re2_reading(pattern: re.Pattern[str]) -> str | None:
+def _re2_reading(pattern: re.Pattern[str], edges: tuple[bool, bool] | None = None) -> str | None:
     """`pattern` as RE2 reads it in the text re2_reads, in three groups, the match being group
     2; None where RE2 can't say the same. A regex with no look-arounds is RE2's as it is (the
     email one). RE2 has none, but for a whole-word regex (_B + body + _E): where every match
@@ -346,9 +351,10 @@ def _re2_reading(pattern: re.Pattern[str]) -> str | None:
     the look-behind, and the look-ahead is read by taking the next character (not a word
     character, or the end) as group 3, for the rewrite to put back; where every match ends
     with one, \\b after it is the look-ahead, and the look-behind takes the character before
-    it as group 1. No match can begin at a character so taken, so none is lost to it; RE2's
-    leftmost-first choice is the one backtracking makes under the look-arounds; and in that
-    text both read \\w, \\d and \\s alike and fold ASCII case only.
+    it as group 1 (`edges`: whether they do, where the caller knows; re's parse of 20,000
+    names' trie takes a quarter of a second). No match can begin at a character so taken, so
+    none is lost to it; RE2's leftmost-first choice is the one backtracking makes under the
+    look-arounds; and in that text both read \\w, \\d and \\s alike and fold ASCII case only.
 
     (A name's letters beyond ASCII never meet that text: the only characters Python's
     IGNORECASE takes for an ASCII letter, dotless i, long s and the Kelvin sign, are plain
@@ -362,8 +368,11 @@ def _re2_reading(pattern: re.Pattern[str]) -> str | None:
     text = pattern.pattern
     whole_words = text.startswith(_B) and text.endswith(_E)
     body = text[len(_B) : len(text) - len(_E)] if whole_words else text
-    parsed = parse(body, pattern.flags)
-    (begins, empty), (ends, _) = _word_at_edge(parsed), _word_at_edge(parsed, end=True)
+    if edges is None or not whole_words:
+        parsed = parse(body, pattern.flags)
+        (begins, empty), (ends, _) = _word_at_edge(parsed), _word_at_edge(parsed, end=True)
+    else:
+        (begins, ends), empty = edges, False
     translated = re2_translation(body)  # (None for a look-around, which RE2 refuses)
     if empty or translated is None:  # an empty match is replaced differently by each
         return None
