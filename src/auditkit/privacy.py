@@ -342,7 +342,9 @@ def _word_at_edge(items: Any, end: bool = False) -> tuple[bool, bool]:
     return True, True
 
 
-@functools.cache
+# Bounded: the scrubber's patterns come back every call; a names' trie, made per masker, would
+# otherwise stay for the process's life (a notebook audits again and again).
+@functools.lru_cache(maxsize=16)
 def _re2_reading(pattern: re.Pattern[str], edges: tuple[bool, bool] | None = None) -> str | None:
     """`pattern` as RE2 reads it in the text re2_reads, in three groups, the match being group
     2; None where RE2 can't say the same. A regex with no look-arounds is RE2's as it is (the
