@@ -348,6 +348,23 @@ def test_mapped_strings_rewrites_every_text_byte_for_byte_with_missing_ones_empt
     assert mapped_strings(pa.array([], pa.string()), upper).to_pylist() == []
 
 
+def test_holding_any_finds_the_texts_with_a_marked_byte_as_a_regex_does():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from auditkit.columns import holding_any
+
+    marked = np.zeros(256, dtype=bool)
+    marked[list(b',"\n')] = True
+    texts = ["a,b", "plain", None, "", 'say "hi"', "é\n", "tail,", ",head", "x\ry"]
+    column = pa.array(["skip", *texts], pa.large_string()).slice(1)  # an offset into buffers
+    found = holding_any(column, marked)
+    assert found.tolist() == [True, False, False, False, True, True, True, True, False]
+    by_regex = pc.fill_null(pc.match_substring_regex(column, '[,"\n]'), False)
+    assert found.tolist() == by_regex.to_pylist()
+    assert holding_any(pa.array([], pa.large_string()), marked).tolist() == []
+
+
 def test_lower_case_bytes_keeps_its_characters_folded_and_turns_the_rest_into_one_byte():
     from auditkit.columns import lower_case_bytes
 

