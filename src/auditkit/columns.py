@@ -106,9 +106,10 @@ def mapped_strings(column: pa.Array | pa.ChunkedArray, table: np.ndarray) -> pa.
 
 def holding_any(column: pa.Array, marked: np.ndarray) -> np.ndarray:
     """Which texts of `column` (a large_string array; missing texts hold none) hold a byte that
-    `marked` (a bool for each of the 256) marks: a lookup over the column's bytes, four times
-    faster than RE2 looking for a class of characters. An ASCII byte is never part of another
-    character in UTF-8, so marking ASCII bytes finds those characters exactly."""
+    `marked` (a bool for each of the 256) marks: a lookup over the column's bytes. On short
+    texts (ids, codes, times) four times faster than RE2 looking for a class of characters; on
+    long ones, which RE2 leaves at their first match, about as fast. An ASCII byte is never part
+    of another character in UTF-8, so marking ASCII bytes finds those characters exactly."""
     _validity, offsets, data = column.buffers()
     at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
