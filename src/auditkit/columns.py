@@ -87,6 +87,15 @@ def lower_case_bytes(kept: bytes, other: int) -> np.ndarray:
     return table
 
 
+def utf8_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A large_string array's own offsets (len + 1 of them, into the data) and its data bytes,
+    as numpy views of Arrow's buffers: for a pass over every text's bytes with no Python str
+    made. The data is empty where the array holds no byte."""
+    _validity, offsets, data = array.buffers()
+    at = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    return at, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+
+
 def mapped_strings(column: pa.Array | pa.ChunkedArray, table: np.ndarray) -> pa.LargeStringArray:
     """Every text with each of its bytes put through `table` (a byte for each of the 256); a
     missing text comes out empty. A lookup over the column's bytes, for a per-byte rewrite (case
@@ -95,9 +104,7 @@ def mapped_strings(column: pa.Array | pa.ChunkedArray, table: np.ndarray) -> pa.
     column = column.cast(pa.large_string())
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    _validity, offsets, data = column.buffers()
-    at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    at, data = utf8_buffers(column)
     mapped = table[data[at[0] : at[-1]]]
     return pa.LargeStringArray.from_buffers(
         len(column), pa.py_buffer(at - at[0]), pa.py_buffer(mapped)
@@ -110,9 +117,7 @@ def holding_any(column: pa.Array, marked: np.ndarray) -> np.ndarray:
     texts (ids, codes, times) four times faster than RE2 looking for a class of characters; on
     long ones, which RE2 leaves at their first match, about as fast. An ASCII byte is never part
     of another character in UTF-8, so marking ASCII bytes finds those characters exactly."""
-    _validity, offsets, data = column.buffers()
-    at = np.frombuffer(offsets, dtype=np.int64)[column.offset : column.offset + len(column) + 1]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    at, data = utf8_buffers(column)
     hits = np.flatnonzero(marked[data[at[0] : at[-1]]]) + at[0]
     holding = np.zeros(len(column), dtype=bool)
     holding[np.searchsorted(at, hits, side="right") - 1] = True

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from auditkit.columns import one_chunk
+from auditkit.columns import one_chunk, utf8_buffers
 from auditkit.errors import BundleError
 from auditkit.schemas import TableSpec
 
@@ -686,9 +686,7 @@ def _maybe_blank(column: pa.ChunkedArray) -> np.ndarray:
     found, before = [], 0
     for chunk in column.chunks:
         n = len(chunk)
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset :][: n + 1]
-        data = chunk.buffers()[2]
-        text = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, np.uint8)
+        offsets, text = utf8_buffers(chunk)
         if len(text) == 0:
             text = np.zeros(1, np.uint8)
         first = text[np.minimum(offsets[:-1], len(text) - 1)]

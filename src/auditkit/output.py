@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, fixed_width_text, holding_any, take_text
+from auditkit.columns import arrow_strings, fixed_width_text, holding_any, take_text, utf8_buffers
 from auditkit.errors import AuditkitError, OutputError
 
 # A temporary output file this old was left by a run that was killed while writing it.
@@ -341,12 +341,8 @@ def concatenated_utf8(text: pd.Series) -> bytes:
     """A text column's values end to end as UTF-8 (a missing one as ''): Arrow keeps them so in
     one buffer, so this is one copy, not a Python object per row and a join. Bytes, not str: a
     str with one curly quote takes two bytes for every character."""
-    values = arrow_strings(text.astype("str").fillna("")).combine_chunks()
-    _validity, offsets, data = values.buffers()
-    if data is None or len(values) == 0:
-        return b""
-    at = np.frombuffer(offsets, dtype=np.int64)[values.offset : values.offset + len(values) + 1]
-    return bytes(memoryview(data)[at[0] : at[-1]])
+    at, data = utf8_buffers(arrow_strings(text.astype("str").fillna("")).combine_chunks())
+    return data[at[0] : at[-1]].tobytes()
 
 
 def escaped(text: pd.Series, escapes: Sequence[tuple[str, str]]) -> pd.Series:

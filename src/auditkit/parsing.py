@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings
+from auditkit.columns import arrow_strings, utf8_buffers
 
 # Synonyms that practice-management systems export, after normalising case, spaces and hyphens.
 SYNONYMS: dict[str, str] = {
@@ -163,12 +163,10 @@ def _may_have_edge_space(strings: pa.ChunkedArray) -> np.ndarray:
     """
     found = []
     for chunk in strings.chunks:  # a handful of chunks, not a loop per row
-        _validity, offsets, data = chunk.buffers()
-        if data is None or data.size == 0:
+        at, data = utf8_buffers(chunk)
+        if len(data) == 0:
             found.append(np.zeros(len(chunk), dtype=bool))
             continue
-        at = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(data, dtype=np.uint8)
         first = _FIRST_BYTE_OF_SPACE[data.take(at[:-1], mode="clip")]
         last = _LAST_BYTE_OF_SPACE[data.take(at[1:] - 1, mode="clip")]
         found.append(first | last)

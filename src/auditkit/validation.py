@@ -19,7 +19,7 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, strictly_increasing
+from auditkit.columns import arrow_strings, strictly_increasing, utf8_buffers
 from auditkit.errors import BundleError
 from auditkit.loading import (
     CONVERTED,
@@ -226,11 +226,9 @@ def _fixed_width(strings: pyarrow.ChunkedArray, width: int) -> tuple[np.ndarray,
     """
     keys, rows, base = [], [], 0
     for chunk in strings.chunks:  # a handful of chunks, not a loop per row
-        _validity, offsets, data = chunk.buffers()
-        at = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+        at, data = utf8_buffers(chunk)
         valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         picked = np.flatnonzero(valid & (np.diff(at) == width))
-        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
         starts = at[:-1][picked]
         if len(picked) and starts[-1] - starts[0] == width * (len(picked) - 1):
             cells = data[starts[0] : starts[0] + width * len(picked)].reshape(-1, width)
