@@ -368,6 +368,15 @@ RE2_NAMES = [
 ]  # fmt: skip
 
 
+def _random_text(
+    rng: random.Random, pieces: list[str], separators: list[str], length: int = 16
+) -> str:
+    """A run of `length` separators and pieces in turn, each picked at random, cut at a random
+    start and end."""
+    parts = [rng.choice(separators if k % 2 == 0 else pieces) for k in range(length)]
+    return "".join(parts[rng.randrange(2) : rng.randrange(2, length)])
+
+
 def _texts_around_names(count: int, seed: int) -> pd.Series:
     """Texts made at random of the names in any case and glued to what borders a word or
     doesn't (letters, digits, underscores, apostrophes), between separators of every kind:
@@ -393,11 +402,10 @@ def _texts_around_names(count: int, seed: int) -> pd.Series:
         for pool in (pieces, separators)
     ]
 
-    def text(pools: list[list[str]]) -> str:
-        parts = [rng.choice(pools[k % 2 == 0]) for k in range(24)]
-        return "".join(parts[rng.randrange(2) : rng.randrange(2, 24)])
-
-    made = [text(readable if k % 2 else [pieces, separators]) for k in range(count)]
+    made = [
+        _random_text(rng, *(readable if k % 2 else [pieces, separators]), length=24)
+        for k in range(count)
+    ]
     return pd.Series([*made, None, ""], dtype="str")
 
 
@@ -472,6 +480,47 @@ def test_names_with_punctuation_at_one_end_are_masked_on_re2_and_at_both_in_pyth
     }
 
 
+def _texts_around_the_clinic(count: int, seed: int) -> pd.Series:
+    """Texts made at random of the clinic's name in the forms masking finds (any case and
+    spacing, punctuation between letters, acronyms dotted or not), its parts and near misses,
+    glued to letters, digits and underscores, between separators of every kind."""
+    rng = random.Random(seed)
+    pieces = [
+        "Riverside Psychology Clinic", "riverside psychology clinic", "RIVERSIDE", "Riverside",
+        "River side", "River-side", "RiversidePsychology", "Riverside Clinic", "riverside_clinic",
+        "Psychology Clinic", "Clinic", "RPC", "rpc", "R.P.C.", "R.P.C", "r p c", "R. P. C.",
+        "RPCs", "Riversides", "xRPC", "RPC2", "2RPC", "_RPC", "RPC_", "Riverside's",
+        "Riverside\u2019s", "the", "call", "River", "side", "R", "P", "C", ".",
+    ]  # fmt: skip
+    separators = [
+        " ", "  ", ", ", ". ", ".", "!", "(", ")", "-", "/", ":", "\u2013", "\u2019", "'",
+        "\u00a0", "\t", "\n", "", "x", "_", "7", "é", "\u0663",
+    ]  # fmt: skip
+    made = [_random_text(rng, pieces, separators) for _ in range(count)]
+    return pd.Series([*made, None, ""], dtype="str")
+
+
+def test_clinic_name_masked_on_re2_as_pythons_regex_masks_it():
+    """The clinic's name, whose edges are letters and digits (an '_' beside it is no part of
+    it), is masked on RE2 in the texts with no '_' that RE2 reads as Python does, and by
+    Python's regex in the rest: 5,000 texts come out as Python's regex, run on each, gives
+    them."""
+    from auditkit.privacy import _ClinicMasked
+    from auditkit.text import clinic_name_patterns, re2_reads
+
+    clinic = ("Riverside Psychology Clinic", ["Riverside Clinic", "RPC"])
+    texts = _texts_around_the_clinic(5000, seed=13)
+    pattern, _ = clinic_name_patterns(*clinic)
+    masker = _ClinicMasked.of(*clinic)
+    assert masker.in_re2 is not None
+    masked = masker(texts)
+    assert masked.tolist() == texts.str.replace(pattern, "[clinic]", regex=True).tolist()
+    on_re2 = re2_reads(texts) & ~texts.str.contains("_").fillna(False).astype(bool)
+    assert int(on_re2.sum()) == 2218
+    assert int((masked != texts).sum()) == 3942
+    assert _ClinicMasked.of("", []) is None
+
+
 def _texts_around_dates(count: int, seed: int) -> pd.Series:
     """Texts made at random of dates, times, phone numbers and emails in every form the
     scrubber knows, their parts, near misses, glued to letters, digits and underscores, between
@@ -492,12 +541,8 @@ def _texts_around_dates(count: int, seed: int) -> pd.Series:
         " ", "  ", ", ", ". ", ".", "!", "?", "(", ")", "-", "/", ":", "\u2013", "\u2019",
         "\u00a0", "\t", "\n", "", "", "x", "_", "7", "é", "\u0663", "+", "+1",
     ]  # fmt: skip
-
-    def text() -> str:
-        parts = [rng.choice(separators if k % 2 == 0 else pieces) for k in range(16)]
-        return "".join(parts[rng.randrange(2) : rng.randrange(2, 16)])
-
-    return pd.Series([*(text() for _ in range(count)), None, ""], dtype="str")
+    made = [_random_text(rng, pieces, separators) for _ in range(count)]
+    return pd.Series([*made, None, ""], dtype="str")
 
 
 def test_emails_phones_dates_and_times_replaced_on_re2_as_pythons_regex_replaces_them():

@@ -25,6 +25,7 @@ from auditkit.schemas import NAME_COLUMNS
 from auditkit.text import (
     NAME_MARK,
     RE2_SPACES,
+    TOKEN_EDGES,
     clinic_name_patterns,
     on_threads,
     re2_reads,
@@ -255,11 +256,15 @@ def _replace_in_re2(
     strings: pa.Array | pa.ChunkedArray,
     in_re2: tuple[str, str],
     replace: Callable[[pd.Series], pd.Series],
+    python_only: np.ndarray | None = None,
 ) -> pd.Series:
     """`texts` through `in_re2` (a regex and its replacement as RE2 reads them) where RE2 reads
     the text as Python does (re2_reads: ASCII, or but for quote, dash and space variants, word
-    characters to neither), on threads; through `replace` (the Python regex's) elsewhere."""
+    characters to neither), on threads; through `replace` (the Python regex's) elsewhere, and
+    where `python_only` says."""
     readable = re2_reads(texts).to_numpy()
+    if python_only is not None:
+        readable = readable & ~python_only
     rest = texts.notna().to_numpy() & ~readable
     changed = np.zeros(len(texts), dtype=bool)
     if readable.any():
@@ -394,24 +399,70 @@ def _re2_superset(pattern: re.Pattern[str]) -> str:
     return re2_superset(pattern) or ""
 
 
-def _replace_where_possible(
-    texts: pd.Series, pattern: re.Pattern[str], label: str, sure_sign: str | None = None
-) -> pd.Series:
+def _replace_where_possible(texts: pd.Series, pattern: re.Pattern[str], label: str) -> pd.Series:
     """`texts` with `pattern` replaced by `label`: on RE2 where it reads the pattern as Python
     does (_in_re2: emails, phones, dates and times) and the text too; otherwise the Python
-    regex run only on texts where Arrow finds the sure sign (by default the pattern's own
-    reading on RE2, text.re2_superset; the clinic's name gives its own), and on every text
-    that is not ASCII."""
+    regex run only on texts where Arrow finds the sure sign (the pattern's own reading on
+    RE2, text.re2_superset), and on every text that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
 
     def in_python(rows: pd.Series) -> pd.Series:
         return rows.str.replace(pattern, label, regex=True)
 
-    if sure_sign is None and (in_re2 := _in_re2(pattern, label)) is not None:
+    if (in_re2 := _in_re2(pattern, label)) is not None:
         return _replace_in_re2(texts, strings, in_re2, in_python)
-    sure_sign = _re2_superset(pattern) if sure_sign is None else sure_sign
-    sign = pc.fill_null(pc.match_substring_regex(strings, sure_sign), False)
-    return _replace_where(texts, strings, sign.to_numpy(zero_copy_only=False), in_python)
+    return _replace_where(texts, strings, _signed(strings, _re2_superset(pattern)), in_python)
+
+
+def _signed(strings: pa.Array, sign: str) -> np.ndarray:
+    """Which texts RE2's `sign` (a pattern) finds something in, on threads."""
+    found = on_threads(lambda part: pc.match_substring_regex(part, sign), strings)
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+
+
+@dataclass(frozen=True)
+class _ClinicMasked:
+    """The clinic's name (text.clinic_name_patterns) to mask as [clinic] in a column of texts.
+
+    Only the texts holding RE2's sure sign of the name, and those beyond ASCII, are read: a few
+    in a hundred name the clinic, and replacing on RE2 costs more than matching. Of those, the
+    texts with no '_' that RE2 reads as Python does are masked on RE2 (in_re2), the rest by
+    Python's regex: the name's edges are letters and digits (text.TOKEN_EDGES), where RE2's
+    \\b and the character _in_re2 takes at the other edge are \\w's, which holds '_' too; in
+    text without an '_' the two are one, so RE2 reads the name's regex with whole-word edges
+    there, as it reads a person's name."""
+
+    pattern: re.Pattern[str]
+    sure_sign: str | None
+    in_re2: tuple[str, str] | None
+
+    @classmethod
+    def of(cls, clinic: str, aliases: Sequence[str]) -> _ClinicMasked | None:
+        """None for a policy that names no clinic."""
+        patterns = clinic_name_patterns(clinic, aliases)
+        if patterns is None:
+            return None
+        pattern, sure_sign = patterns
+        start, end = TOKEN_EDGES
+        body = pattern.pattern.removeprefix(start).removesuffix(end)
+        whole_words = re.compile(_B + body + _E, pattern.flags)
+        return cls(pattern, sure_sign, _in_re2(whole_words, "[clinic]"))
+
+    def __call__(self, texts: pd.Series) -> pd.Series:
+        strings = pa.array(texts.array, type=pa.large_string())
+        candidates = _signed(strings, self.sure_sign or "")  # without a sign, every text
+        return _replace_where(texts, strings, candidates, self._candidates_masked)
+
+    def _candidates_masked(self, texts: pd.Series) -> pd.Series:
+        def in_python(rows: pd.Series) -> pd.Series:
+            return rows.str.replace(self.pattern, "[clinic]", regex=True)
+
+        if self.in_re2 is None:
+            return in_python(texts)
+        strings = pa.array(texts.array, type=pa.large_string())
+        underscored = pc.fill_null(pc.match_substring(strings, "_"), False)
+        python_only = underscored.to_numpy(zero_copy_only=False)
+        return _replace_in_re2(texts, strings, self.in_re2, in_python, python_only)
 
 
 def _name_words(parts: pd.Series) -> list[str]:
@@ -450,13 +501,12 @@ def text_scrubber(
     'tomorrow' stay: the shift keeps weekdays anyway.
     """
     masked = _Masked.of(names, "[name]")
-    clinic_patterns = clinic_name_patterns(clinic, aliases)
+    mask_clinic = _ClinicMasked.of(clinic, aliases)
 
     def scrub(texts: pd.Series) -> pd.Series:
         texts = _replace_where_possible(texts, _EMAIL, "[email]")
-        if clinic_patterns is not None:
-            pattern, in_re2 = clinic_patterns  # without RE2's, every text is a candidate
-            texts = _replace_where_possible(texts, pattern, "[clinic]", in_re2 or "")
+        if mask_clinic is not None:
+            texts = mask_clinic(texts)
         if masked is not None:
             texts = masked(texts)
         texts = _replace_where_possible(texts, _PHONE, "[phone]")

@@ -1016,12 +1016,18 @@ def _name_alternation(acronyms: list[str], names: list[str]) -> str:
     return "|".join(alternatives)
 
 
+# A whole token of the clinic's name: no letter or digit beside it ("RPC_2026" names it, as a
+# file name or a handle does; "RPCs" does not).
+TOKEN_EDGES = (r"(?<![^\W_])", r"(?![^\W_])")
+
+
 def _name_patterns(acronyms: list[str], names: list[str]) -> tuple[re.Pattern[str], str | None]:
     """The name's forms as a whole-token pattern, for Python's re and for RE2 on the texts
     re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not
     looked at)."""
     alternation = _name_alternation(acronyms, names)
-    python = re.compile(rf"(?<![^\W_])((?:{alternation}))(?![^\W_])", re.IGNORECASE)
+    start, end = TOKEN_EDGES
+    python = re.compile(rf"{start}((?:{alternation})){end}", re.IGNORECASE)
     translated = re2_translation(alternation)
     if translated is None:
         return python, None
