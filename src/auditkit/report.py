@@ -74,7 +74,9 @@ def clinician_names(result: AuditResult) -> dict[str, str]:
     staff = result.bundle.staff
     names = staff["first_name"].fillna("") + " " + staff["last_name"].fillna("")
     labels = (staff["staff_id"] + " " + names.str.strip()).str.strip()
-    return dict(zip(staff["staff_id"], labels, strict=True))
+    # As lists: iterating an Arrow-backed column makes a Python call per value (a health
+    # system's thousands of clinicians, for every chart and table that names them).
+    return dict(zip(staff["staff_id"].tolist(), labels.tolist(), strict=True))
 
 
 def clinician_labels(staff: pd.Series, names: Mapping[str, str]) -> pd.Series:
