@@ -518,6 +518,7 @@ def test_clinic_name_masked_on_re2_as_pythons_regex_masks_it():
     on_re2 = re2_reads(texts) & ~texts.str.contains("_").fillna(False).astype(bool)
     assert int(on_re2.sum()) == 2218
     assert int((masked != texts).sum()) == 3942
+    assert int((on_re2 & (masked != texts)).sum()) == 1580  # masked on RE2
     assert _ClinicMasked.of("", []) is None
 
 
