@@ -652,6 +652,28 @@ def test_the_sample_extract_never_names_the_clinic(tmp_path):
     ) in record["not_included"]
 
 
+@pytest.mark.parametrize("emptied", ["approvals", "notes", "contacts"])
+def test_a_table_with_no_rows_gives_its_header_and_the_rest_their_rows(tmp_path, emptied):
+    """A clinic with no approvals yet (or no notes, no contacts) exports a header alone: the
+    extract has that table empty, every other table whole, and the key the others' ids."""
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    bundle = tmp_path / "bundle"
+    shutil.copytree(sample, bundle)
+    path = bundle / f"{emptied}.csv"
+    path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    source = load(bundle)
+    extract = deidentify(source, tmp_path / "extract", scrubbed_text=True)
+    counts = {"staff": 12, "clients": 40, "appointments": 1102, "contacts": 797, "notes": 867}
+    assert extract.rows == {**counts, "approvals": 24, emptied: 0}
+    loaded = load(extract.folder)
+    assert loaded.rejected.empty
+    assert loaded.tables[emptied].empty
+    key = pd.read_csv(extract.key_file, dtype=str)
+    assert key["table"].value_counts().to_dict() == {
+        name: n for name, n in extract.rows.items() if n
+    }
+
+
 def test_the_extract_carries_scrubbed_text_only_when_asked(runs):
     key = runs["scrubbed"]["key"].set_index("real_id")["surrogate_id"]
     contacts = runs["scrubbed"]["bundle"].contacts.set_index("contact_id")

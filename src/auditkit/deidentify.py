@@ -148,32 +148,32 @@ def _iso(times: pd.Series) -> pd.Series:
     return iso_times(times).mask(times.isna())
 
 
-# --- text ----------------------------------------------------------------------------------------
-
 # --- the extract ---------------------------------------------------------------------------------
 
 
-def _crosswalk(bundle: Bundle) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def _crosswalk(
+    bundle: Bundle,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, np.ndarray]]:
     """Real id to surrogate for every record (each table's rows in its order), and each
-    client's and staff member's shift; and per table, the order of its rows by surrogate."""
-    parts, orders = [], {}
+    client's and staff member's shift; the same per table, by real id (a table with no rows
+    too); and per table, the order of its rows by surrogate."""
+    parts, orders = {}, {}
     for name, spec in TABLES.items():
         real = bundle.tables[name][spec.id_column]
         owner = name in ("clients", "staff")
         weeks = _random_weeks(len(real)) if owner else pd.NA
         surrogates, orders[name] = _surrogate_ids(ID_PREFIXES[name], len(real))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "table": name,
-                    "real_id": real.array,
-                    "surrogate_id": surrogates.array,
-                    "date_shift_weeks": pd.Series(weeks, index=real.index, dtype="Int64"),
-                },
-                columns=KEY_COLUMNS,
-            )
+        parts[name] = pd.DataFrame(
+            {
+                "table": name,
+                "real_id": real.array,
+                "surrogate_id": surrogates.array,
+                "date_shift_weeks": pd.Series(weeks, index=real.index, dtype="Int64"),
+            },
+            columns=KEY_COLUMNS,
         )
-    return pd.concat(parts, ignore_index=True), orders
+    by_table = {name: part.set_index("real_id") for name, part in parts.items()}
+    return pd.concat(parts.values(), ignore_index=True), by_table, orders
 
 
 def _extract_table(
@@ -343,8 +343,7 @@ def deidentify(
     key_file = Path(key_file or folder.parent / f"{folder.name}.key.csv").resolve()
     _check_places(bundle, folder, key_file)
 
-    crosswalk, orders = _crosswalk(bundle)
-    by_table = {name: group.set_index("real_id") for name, group in crosswalk.groupby("table")}
+    crosswalk, by_table, orders = _crosswalk(bundle)
     surrogates = {name: group["surrogate_id"] for name, group in by_table.items()}
     shifts = {name: by_table[name]["date_shift_weeks"] for name in ("clients", "staff")}
     clinic = bundle.policy.clinic
