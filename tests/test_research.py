@@ -419,6 +419,25 @@ def test_scrubbed_message_text_still_marks_warnings(tmp_path):
     assert sorted(found.warnings["client_id"]) == ["C1", "C2", "C3"]
 
 
+def test_survival_with_no_missed_session_has_no_legs_and_draws_an_empty_chart(tmp_path):
+    """A clinic (or one client's records) with no no-show starts no leg: the tables are empty
+    with their types, and the chart is drawn with no curve rather than failing."""
+    kept = [{**row, "status": "attended"} for row in KM_APPOINTMENTS]
+    result = survival(build_bundle(tmp_path, appointments=kept, clients=KM_CLIENTS))
+    assert result.table.empty and result.summary.empty
+    assert result.table.dtypes.astype("str").to_dict() == {
+        "leg": "str",
+        "days": "int64",
+        "at_risk": "int64",
+        "events": "int64",
+        "survival": "float64",
+        "std_err": "float64",
+        "suppressed": "bool",
+    }
+    spec = survival_chart(result.table).to_dict()
+    assert spec["datasets"][spec["data"]["name"]] == []
+
+
 def test_survival_chart_starts_every_leg_at_one(tmp_path):
     result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), min_cell=0)
     spec = survival_chart(result.table).to_dict()

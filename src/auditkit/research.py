@@ -797,6 +797,17 @@ def is_date_shifted(bundle: Bundle) -> bool:
         return True
 
 
+# The Kaplan–Meier table's types, kept where no leg has a step (suppression sums its counts).
+_KM_TYPES = {
+    "leg": "str",
+    "days": "int64",
+    "at_risk": "int64",
+    "events": "int64",
+    "survival": "float64",
+    "std_err": "float64",
+}
+
+
 def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
     """Survival at each event time, with clients at risk, events and Greenwood's std error."""
     return pd.DataFrame(
@@ -1004,7 +1015,7 @@ def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.
     table = (
         pd.concat(tables, ignore_index=True)
         if tables
-        else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", "at_risk": "int64"})
+        else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype(_KM_TYPES)
     )
     exact = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1])
     summary = _suppress_summary(exact, min_cell, np.array(event_days, dtype="int64"))
