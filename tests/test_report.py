@@ -375,6 +375,29 @@ def test_a_rule_that_examined_nothing_has_no_figure_on_the_page_or_in_the_workbo
     assert bars["MS001"] == (0.75, "")
 
 
+def test_a_rule_at_zero_percent_says_so_where_its_bar_has_no_length():
+    from auditkit.report import rules_chart
+
+    rules = pd.DataFrame(
+        {
+            "rule": ["IQ001", "MS001", "TP001"],
+            "name": ["no-neither-confirm-nor-deny-reply", "no-outreach-call", "third-party-told"],
+            "opportunities": [2, 4, 0],
+            "findings": [2, 1, 0],
+            "compliance": [0.0, 0.75, np.nan],
+            "not_checked": ["", "", ""],
+        }
+    )
+    spec = rules_chart(rules).to_dict()
+    words = {r["rule"]: r["words"] for r in spec["datasets"][spec["data"]["name"]]}
+    assert words == {
+        "IQ001": "0% — every record examined was flagged",
+        "MS001": "",
+        "TP001": "n/a — nothing examined",
+    }
+    assert spec["layer"][1]["encoding"]["text"] == {"field": "words", "type": "nominal"}
+
+
 def test_a_month_with_nothing_examined_has_no_overall_compliance(report, tmp_path):
     result, _ = report
     write_report(audit(result.bundle, month="2027-01"), tmp_path)

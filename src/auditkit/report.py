@@ -239,8 +239,14 @@ def no_figure(rules: pd.DataFrame) -> pd.Series:
 
 def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
     """Compliance per rule as bars, from `rule_summary`'s columns; a rule with no figure gets
-    no bar but says why, in words at its row."""
-    data = rules.assign(label=rules["rule"] + " " + rules["name"], no_figure=no_figure(rules))
+    no bar but says why, in words at its row, and a rule at 0 % (a bar of no length) says so."""
+    why = no_figure(rules)
+    none_kept = rules["compliance"].eq(0).fillna(False).to_numpy(bool)  # (NaN: no figure)
+    data = rules.assign(
+        label=rules["rule"] + " " + rules["name"],
+        no_figure=why,
+        words=why.mask(none_kept, "0% — every record examined was flagged"),
+    )
     base = alt.Chart(data).encode(
         y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
         tooltip=[
@@ -259,7 +265,7 @@ def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
         )
     )
     words = base.mark_text(align="left", dx=4, color="#5f6b7a", fontSize=11).encode(
-        x=alt.value(0), text="no_figure:N"
+        x=alt.value(0), text="words:N"
     )
     return alt.layer(bars, words).properties(width="container", height=22 * len(data))
 
