@@ -434,6 +434,6 @@ def test_a_rule_not_checked_is_named_above_the_charts_with_its_reason(dashboard)
     )
     bars = {row[0]: row for row in rule_rows(unnamed.charts["rules"].spec)}
     assert bars["VM001"] == ("VM001", 0, 0, None)
-    assert next(
-        r["no_figure"] for r in rows(unnamed.charts["rules"].spec) if r["rule"] == "VM001"
-    ) == ("n/a — not checked")
+    assert next(r["words"] for r in rows(unnamed.charts["rules"].spec) if r["rule"] == "VM001") == (
+        "n/a — not checked"
+    )

@@ -369,7 +369,7 @@ def test_a_rule_that_examined_nothing_has_no_figure_on_the_page_or_in_the_workbo
     assert tp001[3:6] == (0, 0, None)  # an empty cell, not 100 %
     spec = chart_specs(result, rule_summary(result), monthly_trend(result))["chart-rules"]
     bars = {
-        r["rule"]: (r["compliance"], r["no_figure"]) for r in spec["datasets"][spec["data"]["name"]]
+        r["rule"]: (r["compliance"], r["words"]) for r in spec["datasets"][spec["data"]["name"]]
     }
     assert bars["TP001"] == (None, "n/a — nothing examined")
     assert bars["MS001"] == (0.75, "")
@@ -1170,7 +1170,7 @@ def test_a_rule_the_policy_leaves_unable_to_run_is_named_with_its_reason(report,
     )
     spec = chart_specs(unnamed, rule_summary(unnamed), monthly_trend(unnamed))["chart-rules"]
     data = spec["datasets"][spec["data"]["name"]]
-    assert next(r["no_figure"] for r in data if r["rule"] == "VM001") == "n/a — not checked"
+    assert next(r["words"] for r in data if r["rule"] == "VM001") == "n/a — not checked"
     assert "caveat" not in (report[1] / "report.html").read_text("utf-8").split("</style>")[1]
 
 

@@ -240,12 +240,10 @@ def no_figure(rules: pd.DataFrame) -> pd.Series:
 def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
     """Compliance per rule as bars, from `rule_summary`'s columns; a rule with no figure gets
     no bar but says why, in words at its row, and a rule at 0 % (a bar of no length) says so."""
-    why = no_figure(rules)
     none_kept = rules["compliance"].eq(0).fillna(False).to_numpy(bool)  # (NaN: no figure)
     data = rules.assign(
         label=rules["rule"] + " " + rules["name"],
-        no_figure=why,
-        words=why.mask(none_kept, "0% — every record examined was flagged"),
+        words=no_figure(rules).mask(none_kept, "0% — every record examined was flagged"),
     )
     base = alt.Chart(data).encode(
         y=alt.Y("label:N", sort=list(data["label"]), title=None, axis=alt.Axis(labelLimit=280)),
