@@ -222,6 +222,24 @@ def test_broken_rows_are_appended_and_change_nothing_else(bundle: Path, tmp_path
     assert sum(BROKEN_ROWS.values()) == 7
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_broken_rows_in_a_one_client_sample_are_each_set_aside(tmp_path: Path, seed: int) -> None:
+    """A trainer's sample of one client may have no attended appointment nothing refers to: the
+    broken rows are then made from its first appointment, and still only they are set aside."""
+    from auditkit import load
+
+    clean = generate_sample(tmp_path / "clean", clients=1, seed=seed)
+    truth = generate_sample(tmp_path / "broken", clients=1, seed=seed, broken_rows=True)
+    pd.testing.assert_frame_equal(truth, clean)
+    for table, extra in BROKEN_ROWS.items():
+        rows = len(read(tmp_path / "clean", table))
+        assert len(read(tmp_path / "broken", table)) == rows + extra, table
+    rejected = load(tmp_path / "broken").rejected
+    assert rejected.groupby("file")["line"].nunique().to_dict() == {
+        f"{table}.csv": extra for table, extra in BROKEN_ROWS.items()
+    }
+
+
 # --- reference checks: the ground truth is what each rule's definition finds ----------------------
 
 
