@@ -104,9 +104,8 @@ def client_partitions(clients: pd.DataFrame, n: int) -> pd.Series:
 def _home(keys: pd.Series, partition: pd.Series) -> np.ndarray:
     """The partition of each key (a client_id, a number) by `partition`; -1 where it has none."""
     at = partition.index.get_indexer(keys.astype("object"))
-    if not len(partition):  # nothing to look up in (a bundle with no appointments)
-        return np.full(len(keys), -1, dtype="int64")
-    return np.where(at >= 0, partition.to_numpy()[at], -1)
+    # A key not found is at -1, the -1 appended: no home, even where `partition` is empty.
+    return np.append(partition.to_numpy(), -1)[at]
 
 
 def _split(
