@@ -797,9 +797,8 @@ def is_date_shifted(bundle: Bundle) -> bool:
         return True
 
 
-# The Kaplan–Meier table's types, kept where no leg has a step (suppression sums its counts).
+# A leg's Kaplan–Meier table's types, also where no leg has a step (suppression sums its counts).
 _KM_TYPES = {
-    "leg": "str",
     "days": "int64",
     "at_risk": "int64",
     "events": "int64",
@@ -810,15 +809,8 @@ _KM_TYPES = {
 
 def _km_table(fit: SurvfuncRight) -> pd.DataFrame:
     """Survival at each event time, with clients at risk, events and Greenwood's std error."""
-    return pd.DataFrame(
-        {
-            "days": fit.surv_times.astype("int64"),
-            "at_risk": fit.n_risk.astype("int64"),
-            "events": fit.n_events.astype("int64"),
-            "survival": fit.surv_prob,
-            "std_err": fit.surv_prob_se,
-        }
-    )
+    columns = [fit.surv_times, fit.n_risk, fit.n_events, fit.surv_prob, fit.surv_prob_se]
+    return pd.DataFrame(dict(zip(_KM_TYPES, columns, strict=True))).astype(_KM_TYPES)
 
 
 WARNING_LEG, AFTER_WARNING_LEG, DROPOUT_LEG = LEGS
@@ -1015,7 +1007,7 @@ def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.
     table = (
         pd.concat(tables, ignore_index=True)
         if tables
-        else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype(_KM_TYPES)
+        else pd.DataFrame(columns=KM_COLUMNS[:-1]).astype({"leg": "str", **_KM_TYPES})
     )
     exact = pd.DataFrame(summaries, columns=SUMMARY_COLUMNS[:-1])
     summary = _suppress_summary(exact, min_cell, np.array(event_days, dtype="int64"))
