@@ -344,7 +344,7 @@ def deidentify(
     _check_places(bundle, folder, key_file)
 
     crosswalk, by_table, orders = _crosswalk(bundle)
-    surrogates = {name: group["surrogate_id"] for name, group in by_table.items()}
+    surrogates = {name: part["surrogate_id"] for name, part in by_table.items()}
     shifts = {name: by_table[name]["date_shift_weeks"] for name in ("clients", "staff")}
     clinic = bundle.policy.clinic
     scrub = text_scrubber(known_names(bundle), clinic=clinic.name, aliases=clinic.aliases)
