@@ -76,3 +76,27 @@ def load_case(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None]
 
 
 # --------------------------------------------------------------------- end of loading fixtures
+
+
+# ---------------------------------------------------------------------------------------------
+# The sample with tables exported as their header alone (a clinic's first days):
+# test_deidentify.py, test_distributed.py, test_notebooks.py
+# ---------------------------------------------------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture
+def sample_without_rows(tmp_path: Path) -> Callable[..., Path]:
+    """``sample_without_rows("notes", "approvals")``: a copy of data/sample in tmp_path/bundle
+    with those tables cut to their header; returns its folder."""
+
+    def build(*tables: str) -> Path:
+        bundle = tmp_path / "bundle"
+        shutil.copytree(SAMPLE, bundle)
+        for table in tables:
+            path = bundle / f"{table}.csv"
+            path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", "utf-8")
+        return bundle
+
+    return build

@@ -127,13 +127,12 @@ def test_a_rule_not_checked_and_a_month_with_no_records_give_the_pandas_results(
 
 
 @pytest.mark.parametrize(("emptied", "findings"), [("appointments", 517), ("notes", 253)])
-def test_a_table_with_no_rows_gives_the_pandas_results(scheduler, tmp_path, emptied, findings):
+def test_a_table_with_no_rows_gives_the_pandas_results(
+    scheduler, emptied, findings, sample_without_rows
+):
     """A table exported as its header alone (a clinic's first days): nothing to place its
     rows by, or the others' by it (notes are placed by their appointment too)."""
-    folder = tmp_path / "bundle"
-    shutil.copytree(SAMPLE, folder)
-    path = folder / f"{emptied}.csv"
-    path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    folder = sample_without_rows(emptied)
 
     got = audit_on_dask(folder, scheduler, 3)
 

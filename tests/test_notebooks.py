@@ -21,6 +21,23 @@ ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+def _executed(path: Path) -> nbformat.NotebookNode:
+    """The notebook, run top to bottom in a fresh kernel from notebooks/."""
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=300,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    ).execute()
+    return notebook
+
+
+def _outputs(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+
+
 def test_there_are_notebooks():
     assert {"monthly_audit.ipynb", "qa_review.ipynb"} <= {path.name for path in ALL}
 
@@ -31,15 +48,7 @@ def test_notebook_runs_headless_on_the_sample(path, tmp_path, monkeypatch):
     monkeypatch.delenv("AUDITKIT_EXTRACT", raising=False)
     monkeypatch.setenv("AUDITKIT_REVIEWS", str(tmp_path / "reviews.csv"))
     monkeypatch.setenv("AUDITKIT_EXPORT", str(tmp_path / "export"))
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=300,
-        startup_timeout=120,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    ).execute()
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    code = [cell for cell in _executed(path).cells if cell.cell_type == "code"]
     errors = [o for cell in code for o in cell.outputs if o.output_type == "error"]
     assert errors == []
     if path.name in ("monthly_audit.ipynb", "qa_review.ipynb"):
@@ -66,15 +75,7 @@ def test_research_notebook_runs_on_a_deidentified_extract(tmp_path, monkeypatch)
     sample = NOTEBOOKS.parent / "data" / "sample"
     extract = deidentify(load(sample), tmp_path / "extract")
     monkeypatch.setenv("AUDITKIT_EXTRACT", str(extract.folder))
-    notebook = nbformat.read(NOTEBOOKS / "no_show_research.ipynb", as_version=4)
-    NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=300,
-        startup_timeout=120,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    ).execute()
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    outputs = _outputs(_executed(NOTEBOOKS / "no_show_research.ipynb"))
     assert [o for o in outputs if o.output_type == "error"] == []
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert printed.startswith(f"{extract.folder}: ")  # it read the extract, not the sample
@@ -85,6 +86,38 @@ def test_research_notebook_runs_on_a_deidentified_extract(tmp_path, monkeypatch)
         page.startswith(f'<p style="{NOTE_STYLE}">Closure warnings: PROXY.') for page in pages
     )
     assert any(page.startswith(f'<p style="{NOTE_STYLE}">no_show ~ weekday') for page in pages)
+
+
+def test_research_notebook_says_so_on_an_extract_without_appointments(
+    tmp_path, monkeypatch, sample_without_rows
+):
+    """A clinic's first days: every analysis says there is nothing to show, none a traceback."""
+    from auditkit import load
+    from auditkit.deidentify import deidentify
+
+    bundle = sample_without_rows("appointments", "contacts", "notes", "approvals")
+    extract = deidentify(load(bundle), tmp_path / "extract")
+    monkeypatch.setenv("AUDITKIT_EXTRACT", str(extract.folder))
+    notebook = _executed(NOTEBOOKS / "no_show_research.ipynb")
+    outputs = _outputs(notebook)
+    assert [o for o in outputs if o.output_type == "error"] == []
+    notes = [
+        line
+        for o in outputs
+        for line in o.get("data", {}).get("text/html", "").split("</p>")
+        if line.startswith(f'<p style="{NOTE_STYLE}">')
+    ]
+    assert [line.removeprefix(f'<p style="{NOTE_STYLE}">') for line in notes[1:]] == [
+        "There are no scheduled appointments, so there is nothing to estimate.",
+        "There are no scheduled appointments, so there is nothing to estimate.",
+        "Too little data for the model: no appointment is usable. It needs both no-shows and "
+        "kept appointments: choose a wider date range.",
+    ]
+    shown = next(o for o in outputs if WIDGET_VIEW in o.get("data", {}))["data"][WIDGET_VIEW]
+    widgets = notebook.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
+    assert widgets[shown["model_id"]]["state"]["value"] == (
+        f'<p style="{NOTE_STYLE}">There are no scheduled appointments to explore.</p>'
+    )
 
 
 def test_notes_are_escaped_paragraphs_that_wrap():

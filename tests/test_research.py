@@ -23,7 +23,7 @@ from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
 from auditkit.errors import BundleError
-from auditkit.notebook import jupyter_chart
+from auditkit.notebook import NOTE_STYLE, jupyter_chart
 from auditkit.research import (
     LEAD_BINS,
     LEGS,
@@ -1492,6 +1492,8 @@ def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):
     empty = appointment_frame(bundle)
     assert empty.empty
     assert no_show_rates(empty, "weekday").empty and no_shows_per_client(empty).empty
+    after_k = no_show_after_k(empty)
+    assert after_k.empty and list(after_k) == ["k", *list(no_show_rates(empty, "earlier"))[1:]]
     assert logistic_regression(empty).message.startswith("Too little data")
     assert survival(bundle).notes == (
         "There are no scheduled appointments, so there is nothing to estimate.",
@@ -1502,8 +1504,11 @@ def test_a_bundle_without_appointments_gives_words_not_tracebacks(tmp_path):
     assert nothing.table.empty and spec["datasets"][spec["data"]["name"]] == []
     assert 600 < drawn_width(spec) < 1000
     assert 600 < drawn_width(survival_chart(survival(bundle).table).to_dict()) < 1000
-    with pytest.raises(ValueError, match="no scheduled appointments"):
-        NoShowExplorer(empty)
+    explorer = NoShowExplorer(empty)  # a note where the menus would be, not a traceback
+    assert explorer.rates.empty and list(explorer.rates) == list(no_show_rates(empty, "weekday"))
+    assert explorer.widget.value == (
+        f'<p style="{NOTE_STYLE}">There are no scheduled appointments to explore.</p>'
+    )
 
 
 def test_survival_and_the_life_table_use_the_frame_the_notebook_made(monkeypatch):

@@ -105,7 +105,7 @@ from statsmodels.tools.sm_exceptions import (
 from auditkit.columns import looked_up
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
-from auditkit.notebook import jupyter_chart
+from auditkit.notebook import Notes, jupyter_chart
 from auditkit.report import html_table
 from auditkit.rules.base import month_of
 from auditkit.rules.context import AuditContext
@@ -663,7 +663,7 @@ def no_show_after_k(frame: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.Data
     other outputs show (`_totals_shown`) gives back a hidden per-client row, a hidden row here,
     or two of them together, that is a small cell. A frame without client_id (hand-built) gets
     `no_show_rates`' suppression alone."""
-    if "client_id" not in frame or min_cell <= 0:
+    if "client_id" not in frame or min_cell <= 0 or frame.empty:  # nothing to suppress jointly
         return no_show_rates(frame, "earlier", min_cell=min_cell).rename(columns={"earlier": "k"})
     counts = _clients_by_no_shows(frame)
     per_client = no_shows_per_client(frame, min_cell=min_cell)
@@ -1681,11 +1681,15 @@ def life_table_chart(table: pd.DataFrame) -> alt.Chart:
     )
 
 
+NOTHING_TO_EXPLORE = "There are no scheduled appointments to explore."
+
+
 class NoShowExplorer:
     """A grouping menu and a month-range slider over the no-show rate chart and its table.
 
     Changing either recomputes `rates` from `frame` (an `appointment_frame`) and replaces the
-    chart's spec, so the display follows the widgets. `widget` is what a notebook shows.
+    chart's spec, so the display follows the widgets. `widget` is what a notebook shows: on a
+    frame with no appointments, a note saying so and no menus (a month slider needs a month).
 
     Small cells are suppressed in `rates`, the table, the chart and the summary line (its totals
     are what the groups add up to, hence the complementary suppression in `no_show_rates`), and
@@ -1708,10 +1712,12 @@ class NoShowExplorer:
     ) -> None:
         import ipywidgets as widgets  # the notebooks extra: the analyses above work without it
 
-        if frame.empty:
-            raise ValueError("There are no scheduled appointments to explore.")
         self.frame = frame
         self.min_cell = min_cell if suppress else 0
+        if frame.empty:  # an extract of a clinic's first days: words, as the other analyses give
+            self.rates = no_show_rates(frame, "weekday")
+            self.widget = widgets.HTML(Notes(NOTHING_TO_EXPLORE)._repr_html_())
+            return
         months = sorted(frame["month"].unique())
         self.grouping = widgets.Dropdown(
             options=[(label, key) for key, label in GROUPINGS.items()],
