@@ -33,10 +33,12 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
+# The suite on every core (pytest-xdist), a test file to a core: a file's module fixtures (a Dask
+# cluster, a browser) start once. `.venv/bin/python -m pytest tests/...` runs a part on one.
 test: $(VENV)/.dev $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
