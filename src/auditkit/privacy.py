@@ -25,7 +25,6 @@ from auditkit.schemas import NAME_COLUMNS
 from auditkit.text import (
     NAME_MARK,
     RE2_SPACES,
-    TOKEN_EDGES,
     clinic_name_patterns,
     on_threads,
     re2_reads,
@@ -443,9 +442,7 @@ class _ClinicMasked:
         if patterns is None:
             return None
         pattern, sure_sign = patterns
-        start, end = TOKEN_EDGES
-        body = pattern.pattern.removeprefix(start).removesuffix(end)
-        whole_words = re.compile(_B + body + _E, pattern.flags)
+        whole_words = clinic_name_patterns(clinic, aliases, edges=(_B, _E))[0]
         return cls(pattern, sure_sign, _in_re2(whole_words, "[clinic]"))
 
     def __call__(self, texts: pd.Series) -> pd.Series:

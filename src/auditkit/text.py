@@ -1021,12 +1021,14 @@ def _name_alternation(acronyms: list[str], names: list[str]) -> str:
 TOKEN_EDGES = (r"(?<![^\W_])", r"(?![^\W_])")
 
 
-def _name_patterns(acronyms: list[str], names: list[str]) -> tuple[re.Pattern[str], str | None]:
-    """The name's forms as a whole-token pattern, for Python's re and for RE2 on the texts
-    re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are matched, not
-    looked at)."""
+def _name_patterns(
+    acronyms: list[str], names: list[str], edges: tuple[str, str] = TOKEN_EDGES
+) -> tuple[re.Pattern[str], str | None]:
+    """The name's forms as a whole-token pattern (between `edges`), for Python's re, and for
+    RE2 on the texts re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are
+    matched, not looked at)."""
     alternation = _name_alternation(acronyms, names)
-    start, end = TOKEN_EDGES
+    start, end = edges
     python = re.compile(rf"{start}((?:{alternation})){end}", re.IGNORECASE)
     translated = re2_translation(alternation)
     if translated is None:
@@ -1149,19 +1151,20 @@ def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -
 
 
 def clinic_name_patterns(
-    name: str, aliases: Sequence[str] = ()
+    name: str, aliases: Sequence[str] = (), edges: tuple[str, str] = TOKEN_EDGES
 ) -> tuple[re.Pattern[str], str | None] | None:
     """The clinic's name as find_clinic_name finds it but for near misses (each form whole, any
     case and spacing, an acronym dotted or not), and each of its words that says which clinic
     alone ("Riverside" of "Riverside Psychology Clinic"): for masking, where even that says
-    where a client is seen. A Python pattern, and RE2's for the texts re2_reads (or None);
-    None for a policy that names no clinic."""
+    where a client is seen. A Python pattern between `edges` (look-arounds: by default no
+    letter or digit beside it), and RE2's for the texts re2_reads (or None); None for a policy
+    that names no clinic."""
     forms = (name, *aliases)
     words = [w for f in forms for w in re.findall(_TOKEN, f) if w.lower() not in _GENERIC]
     acronyms, names = _forms(name, [*aliases, *words])
     if not acronyms and not names:
         return None
-    return _name_patterns(acronyms, names)
+    return _name_patterns(acronyms, names, edges)
 
 
 def _clinic_name(
