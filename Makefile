@@ -33,12 +33,13 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update && apt-get install -y chromium
 
-# The suite on every core (pytest-xdist), a test file to a core: a file's module fixtures (a Dask
-# cluster, a browser) start once. `.venv/bin/python -m pytest tests/...` runs a part on one.
+# The suite on every core, four at most (pytest-xdist), a test file to a core: a file's module
+# fixtures (a Dask cluster, a browser) start once, and no more than four of each run at a time
+# on a large machine. `.venv/bin/python -m pytest tests/...` runs a part on one core.
 test: $(VENV)/.dev $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
