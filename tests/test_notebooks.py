@@ -111,7 +111,8 @@ def test_research_notebook_says_so_on_an_extract_without_appointments(
         "There are no scheduled appointments, so there is nothing to estimate.",
         "There are no scheduled appointments, so there is nothing to estimate.",
         "Too little data for the model: no appointment is usable. It needs both no-shows and "
-        "kept appointments: choose a wider date range.",
+        "kept appointments: use more months (a wider date range, or an extract "
+        "that covers more of them).",
     ]
     shown = next(o for o in outputs if WIDGET_VIEW in o.get("data", {}))["data"][WIDGET_VIEW]
     widgets = notebook.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]

@@ -1391,13 +1391,15 @@ def test_regression_failure_message_gives_no_count_of_usable_appointments(frame)
     assert small.message == (
         "Too little data for the model: fewer no-shows, or kept appointments, than 5 "
         "coefficients. It needs at least as many no-shows, and kept appointments, as "
-        "coefficients: choose a wider date range."
+        "coefficients: use more months (a wider date range, or an extract "
+        "that covers more of them)."
     )
     # Without a no-show every level has one outcome and is left out: nothing is usable.
     never = logistic_regression(frame.assign(no_show=False))
     assert never.message == (
         "Too little data for the model: no appointment is usable. It needs both no-shows and "
-        "kept appointments: choose a wider date range."
+        "kept appointments: use more months (a wider date range, or an extract "
+        "that covers more of them)."
     )
     exact = logistic_regression(frame.assign(no_show=False), min_cell=0)
     assert exact.message.startswith(

@@ -1439,6 +1439,11 @@ def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
     )
 
 
+# What a model short of data needs: the notebook's frame is the whole extract, a caller's may be
+# a range of its months.
+_MORE_MONTHS = "use more months (a wider date range, or an extract that covers more of them)."
+
+
 def logistic_regression(
     frame: pd.DataFrame,
     *,
@@ -1499,7 +1504,7 @@ def logistic_regression(
         said = f"the usable appointments have no {lacking}" if rows else "no appointment is usable"
         return failed(
             f"Too little data for the model: {counted if exact else said}. It needs both "
-            "no-shows and kept appointments: choose a wider date range."
+            f"no-shows and kept appointments: {_MORE_MONTHS}"
         )
     data = _with_references(data, notes)
     # check_rank=False: _aliased_columns finds (and the model then folds) what is not of full
@@ -1512,7 +1517,7 @@ def logistic_regression(
             f"Too little data for the model: "
             f"{counted if exact else 'fewer no-shows, or kept appointments, than'} "
             f"{model.exog.shape[1]} coefficients. It needs at least as many no-shows, and kept "
-            "appointments, as coefficients: choose a wider date range."
+            f"appointments, as coefficients: {_MORE_MONTHS}"
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
@@ -1532,8 +1537,8 @@ def logistic_regression(
     except (PerfectSeparationError, PerfectSeparationWarning):
         return failed(
             "Perfect separation: some predictor tells no-shows from kept appointments exactly, "
-            "so its coefficient would be infinite and the model has no finite estimate. Choose "
-            "a wider date range."
+            "so its coefficient would be infinite and the model has no finite estimate: "
+            f"{_MORE_MONTHS}"
         )
     except (ConvergenceWarning, np.linalg.LinAlgError):
         return failed(
