@@ -560,13 +560,22 @@ def test_regression_with_perfect_separation_says_so():
         }
     )
     model = logistic_regression(separated, min_level_rows=1)
-    assert model.message.startswith("Perfect separation")
+    assert model.message == (
+        "Perfect separation: some predictor tells no-shows from kept appointments exactly, so "
+        "its coefficient would be infinite and the model has no finite estimate: use more "
+        "months (a wider date range, or an extract that covers more of them)."
+    )
     assert list(model.table.columns) == TABLE_COLUMNS and model.table.empty
 
 
 def test_regression_that_cannot_converge_says_so(generated):
     model = logistic_regression(generated.assign(no_show=generated["hour"] >= 15))
-    assert model.message.startswith("The model did not converge")
+    assert model.message == (
+        "The model did not converge, so its estimates would not be trustworthy: usually a "
+        "predictor nearly separates no-shows from kept appointments. Use more months (a wider "
+        "date range, or an extract that covers more of them), or raise min_level_rows to pool "
+        "small clinicians and services."
+    )
     assert model.table.empty
 
 

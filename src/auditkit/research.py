@@ -1441,7 +1441,7 @@ def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
 
 # What a model short of data needs: the notebook's frame is the whole extract, a caller's may be
 # a range of its months.
-_MORE_MONTHS = "use more months (a wider date range, or an extract that covers more of them)."
+_MORE_MONTHS = "more months (a wider date range, or an extract that covers more of them)"
 
 
 def logistic_regression(
@@ -1504,7 +1504,7 @@ def logistic_regression(
         said = f"the usable appointments have no {lacking}" if rows else "no appointment is usable"
         return failed(
             f"Too little data for the model: {counted if exact else said}. It needs both "
-            f"no-shows and kept appointments: {_MORE_MONTHS}"
+            f"no-shows and kept appointments: use {_MORE_MONTHS}."
         )
     data = _with_references(data, notes)
     # check_rank=False: _aliased_columns finds (and the model then folds) what is not of full
@@ -1517,7 +1517,7 @@ def logistic_regression(
             f"Too little data for the model: "
             f"{counted if exact else 'fewer no-shows, or kept appointments, than'} "
             f"{model.exog.shape[1]} coefficients. It needs at least as many no-shows, and kept "
-            f"appointments, as coefficients: {_MORE_MONTHS}"
+            f"appointments, as coefficients: use {_MORE_MONTHS}."
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
@@ -1538,13 +1538,13 @@ def logistic_regression(
         return failed(
             "Perfect separation: some predictor tells no-shows from kept appointments exactly, "
             "so its coefficient would be infinite and the model has no finite estimate: "
-            f"{_MORE_MONTHS}"
+            f"use {_MORE_MONTHS}."
         )
     except (ConvergenceWarning, np.linalg.LinAlgError):
         return failed(
             "The model did not converge, so its estimates would not be trustworthy: usually "
-            "a predictor nearly separates no-shows from kept appointments. Choose a wider date "
-            "range, or raise min_level_rows to pool small clinicians and services."
+            f"a predictor nearly separates no-shows from kept appointments. Use {_MORE_MONTHS}, "
+            "or raise min_level_rows to pool small clinicians and services."
         )
     parameters = len(fit.params)
     if events / parameters < 10:
