@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from auditkit.auditing import (
     AuditResult,
@@ -47,6 +48,7 @@ from auditkit.auditing import (
     for_clinicians,
     for_month,
 )
+from auditkit.columns import arrow_strings
 from auditkit.convert import Converted, check_out, write_converted
 from auditkit.errors import AuditkitError
 from auditkit.loading import (
@@ -102,10 +104,12 @@ def client_partitions(clients: pd.DataFrame, n: int) -> pd.Series:
 
 
 def _home(keys: pd.Series, partition: pd.Series) -> np.ndarray:
-    """The partition of each key (a client_id, a number) by `partition`; -1 where it has none."""
-    at = partition.index.get_indexer(keys.astype("object"))
+    """The partition of each key (a client_id, a number) by `partition`, whose index holds each
+    key once; -1 where it has none. Looked up by Arrow's hash table: pandas' lookup of Python
+    strings took 1 s to find 789k notes' appointments among a million."""
+    at = pc.index_in(arrow_strings(keys), value_set=arrow_strings(partition.index.to_series()))
     # A key not found is at -1, the -1 appended: no home, even where `partition` is empty.
-    return np.append(partition.to_numpy(), -1)[at]
+    return np.append(partition.to_numpy(), -1)[pc.fill_null(at, -1).to_numpy()]
 
 
 def _split(
