@@ -1719,14 +1719,15 @@ class NoShowExplorer:
 
         self.frame = frame
         self.min_cell = min_cell if suppress else 0
+        first = next(iter(GROUPINGS))  # the grouping shown first: the menu's, or the empty rates'
         if frame.empty:  # an extract of a clinic's first days: words, as the other analyses give
-            self.rates = no_show_rates(frame, "weekday")
+            self.rates = no_show_rates(frame, first)
             self.widget = widgets.HTML(Notes(NOTHING_TO_EXPLORE)._repr_html_())
             return
         months = sorted(frame["month"].unique())
         self.grouping = widgets.Dropdown(
             options=[(label, key) for key, label in GROUPINGS.items()],
-            value="weekday",
+            value=first,
             description="Group by",
             style={"description_width": "initial"},
         ).add_class("auditkit-grouping")
