@@ -119,19 +119,21 @@ def test_opportunities_name_their_rule_and_month_as_categoricals(tmp_path):
         assert list(ids.cat.categories) == sorted(set(ids.dropna().astype("str")))
 
 
-def test_an_audit_that_keeps_no_free_text_finds_the_same(tmp_path):
+def test_an_audit_that_keeps_only_what_a_report_reads_finds_the_same(tmp_path):
     """The rules read the messages before they go: C2's voicemail states no fee (VM002)."""
     bundle = build_bundle(
         tmp_path, appointments=APPOINTMENTS, contacts=review_fixtures.CONTACTS, notes=NOTES
     )
     whole = audit(bundle)
-    lean = audit(bundle, keep_free_text=False)
+    lean = audit(bundle, keep_records=False)
     pd.testing.assert_frame_equal(lean.findings, whole.findings)
     pd.testing.assert_frame_equal(lean.compliance_by("staff_id"), whole.compliance_by("staff_id"))
-    assert "message" not in lean.bundle.contacts and "text" not in lean.bundle.notes
+    assert list(lean.bundle.contacts.columns) == ["contact_id", "staff_id", "started_at"]
     assert "message" in whole.bundle.contacts and "text" in whole.bundle.notes
     assert "message" in bundle.contacts  # the caller's bundle is left whole
     assert lean.findings["rule"].tolist() == ["MS001", "NT001", "VM002"]
+    with pytest.raises(ValueError, match="appointments have no client_id, duration_minutes"):
+        audit(lean.bundle)  # not again: its rules would stop midway
 
 
 def test_month_narrows_subjects_but_rules_still_see_history(tmp_path):

@@ -114,17 +114,23 @@ def test_validated_text_columns_share_the_raw_text_buffers(make_bundle):
     assert good["source_line"].tolist() == [2, 3]
 
 
-def test_a_bundle_without_free_text_drops_messages_and_note_text_only(load_case):
+def test_a_bundle_for_a_report_keeps_each_records_id_time_clinician_and_status(load_case):
     bundle = load_case()
 
-    slim = bundle.without_free_text()
+    slim = bundle.for_report()
 
-    assert "message" not in slim.contacts and "text" not in slim.notes
-    assert list(slim.contacts.columns) == [c for c in bundle.contacts if c != "message"]
-    assert list(slim.notes.columns) == [c for c in bundle.notes if c != "text"]
-    for name in ("staff", "clients", "appointments", "approvals"):
+    assert list(slim.appointments.columns) == [
+        "appointment_id",
+        "staff_id",
+        "scheduled_start",
+        "status",
+    ]
+    assert list(slim.contacts.columns) == ["contact_id", "staff_id", "started_at"]
+    assert list(slim.notes.columns) == ["note_id", "staff_id", "written_at"]
+    assert list(slim.calls.columns) == ["call_id", "started_at"]
+    for name in ("staff", "clients", "approvals"):  # names to mask, clinicians: whole
         assert slim.tables[name] is bundle.tables[name]
-    assert slim.contacts["contact_id"].tolist() == bundle.contacts["contact_id"].tolist()
+    pd.testing.assert_frame_equal(slim.contacts, bundle.contacts[slim.contacts.columns])
     assert "message" in bundle.contacts  # the bundle itself is left as it was
     assert (slim.rejected, slim.coverage, slim.policy) == (
         bundle.rejected,

@@ -33,7 +33,7 @@ from auditkit.reviews import (
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
 from auditkit.rules.base import month_of, months_of, nothing_examined
 from auditkit.rules.context import AuditContext
-from auditkit.schemas import Findings
+from auditkit.schemas import CALLS, TABLES, Findings
 from auditkit.validation import COVERAGE_COLUMNS, Bundle
 
 FINDING_COLUMNS = list(Findings.to_schema().columns)
@@ -262,6 +262,18 @@ LONGEST_RULES = ("NT002", "VM001", "VM002", "PC001", "LG001")
 RULE_DTYPE = pd.CategoricalDtype(sorted(RULES))
 
 
+def _check_whole(bundle: Bundle) -> None:
+    """Refuse a bundle cut to what a report reads (Bundle.for_report, an audit result's for a
+    report, the Dask engine's): its rules would stop midway on a column it no longer has."""
+    held = {**bundle.tables, CALLS.name: bundle.calls}
+    for spec in (*TABLES.values(), CALLS):
+        if missing := [c.name for c in spec.columns if c.name not in held[spec.name]]:
+            raise ValueError(
+                f"This bundle's {spec.name} have no {', '.join(missing)}: it holds only what a "
+                "report reads, and cannot be audited again. Load the bundle and audit that."
+            )
+
+
 def check_rules(
     bundle: Bundle,
     progress: Callable[[str], None] | None = None,
@@ -277,6 +289,7 @@ def check_rules(
     numpy and Arrow, which let another rule's Python run meanwhile. A rule the policy leaves
     unable to run (`Rule.cannot_check`) is not run: it examines nothing.
     """
+    _check_whole(bundle)
     say = progress or (lambda _message: None)
     timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
     ctx = AuditContext(bundle)
@@ -432,7 +445,7 @@ def audit(
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
     clinicians: Sequence[str] = (),
-    keep_free_text: bool = True,
+    keep_records: bool = True,
 ) -> AuditResult:
     """Check every rule; with `month` (YYYY-MM), keep what happened in that month; with
     `clinicians` (staff_ids), keep their records (see `for_clinicians`).
@@ -452,9 +465,9 @@ def audit(
     Minimum necessary: summaries and evidence mask client names as [client], the names the
     policy lists as [name], and phone numbers as [phone], unless `show_names`.
 
-    With `keep_free_text=False` the bundle's messages and notes' text are let go of as soon as
-    the rules are done, their only readers: the result's bundle holds none (as the Dask
-    engine's never does), for a caller that goes on to a report, not to the review queue.
+    With `keep_records=False` the bundle is cut to what a report reads (`Bundle.for_report`)
+    as soon as the rules are done, the only readers of the rest (messages, notes' text, codes):
+    for a caller that goes on to a report, not to the review queue or another audit.
     """
     check_auditable(bundle.path)
     check_clinicians(bundle, clinicians)
@@ -463,8 +476,8 @@ def audit(
     if policy is not None:
         bundle = replace(bundle, policy=policy)
     checked = check_rules(bundle, progress)
-    if not keep_free_text:
-        bundle = bundle.without_free_text()
+    if not keep_records:
+        bundle = bundle.for_report()
         release_unused_memory()
     result = finish_audit(bundle, checked, reviews, progress, show_names)
     result = for_month(for_clinicians(result, clinicians), month)

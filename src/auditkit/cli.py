@@ -207,12 +207,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
             **options,
         )
     else:
-        # Passed on, not kept here: the report and tables read no message or note, so their
-        # text is let go of once the rules are done (the Dask engine's result never held it).
+        # Passed on, not kept here: the report and tables read no message, note or code, so
+        # the records are cut to what they read once the rules are done, as the Dask engine's.
         result = audit(
             load(args.bundle, args.policy, progress=progress, calls=args.calls),
             **options,
-            keep_free_text=False,
+            keep_records=False,
         )
     # The report's modules (altair and vl-convert, 36 MB) come in only now: not held through
     # the load and the rules, whose peaks are the run's.

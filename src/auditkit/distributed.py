@@ -592,6 +592,9 @@ def audit_on_dask(
             check_clinicians(bundle, clinicians)
             parts = partitions_on_dask(client, bundle, pieced, n)
             del pieced  # each piece is let go of on its worker once split
+            # Split: of the records, the driver now needs only what the report reads.
+            bundle = bundle.for_report()
+            release_unused_memory()
         futures = client.map(_check_partition, parts, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")

@@ -64,6 +64,16 @@ NAME_COLUMNS = ("first_name", "last_name")
 # Each table's free text, what a contact said and what a note says: only the rules read it, and
 # nothing after them needs it.
 FREE_TEXT = {"contacts": "message", "notes": "text"}
+# Of each table of a row per event, all that follows the rules reads (Bundle.for_report): a
+# record's id and time (a stale review's subject is dated by them, a month's audit names the
+# months holding records), its clinician (a clinician's months and trend) and an appointment's
+# status (the no-show trend).
+REPORTED_COLUMNS = {
+    "appointments": ("appointment_id", "staff_id", "scheduled_start", "status"),
+    "contacts": ("contact_id", "staff_id", "started_at"),
+    "notes": ("note_id", "staff_id", "written_at"),
+    "calls": ("call_id", "started_at"),
+}
 
 
 def _timestamp(*, required: bool = False) -> Any:

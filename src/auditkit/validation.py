@@ -41,7 +41,14 @@ from auditkit.parsing import (
     repair_text,
 )
 from auditkit.policy import Policy, load_policy
-from auditkit.schemas import CALLS, FREE_TEXT, NAME_COLUMNS, TABLES, ColumnSpec, TableSpec
+from auditkit.schemas import (
+    CALLS,
+    NAME_COLUMNS,
+    REPORTED_COLUMNS,
+    TABLES,
+    ColumnSpec,
+    TableSpec,
+)
 
 COVERAGE_COLUMNS = ["table", "file", "encoding", "rows_read", "accepted", "rejected"]
 
@@ -86,14 +93,17 @@ class Bundle:
     def approvals(self) -> pd.DataFrame:
         return self.tables["approvals"]
 
-    def without_free_text(self) -> Bundle:
-        """The bundle without its messages and notes' text (FREE_TEXT), for what follows the
-        rules: a report, compliance tables. A third of a bundle's memory, held no longer."""
+    def for_report(self) -> Bundle:
+        """The bundle as what follows the rules reads it (REPORTED_COLUMNS): staff, clients and
+        approvals whole; of the tables of a row per event, each record's id, time, clinician
+        and status, not its text, codes or references. Most of a bundle's memory, held no
+        longer through a report; such a bundle cannot be audited again."""
         tables = {
-            name: frame.drop(columns=FREE_TEXT[name]) if name in FREE_TEXT else frame
+            name: frame[list(REPORTED_COLUMNS[name])] if name in REPORTED_COLUMNS else frame
             for name, frame in self.tables.items()
         }
-        return replace(self, tables=tables)
+        calls = self.calls[list(REPORTED_COLUMNS[CALLS.name])]
+        return replace(self, tables=tables, calls=calls)
 
 
 def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Series, pd.Series]:
