@@ -9,7 +9,14 @@ import review_fixtures
 from rule_fixtures import build_bundle
 
 from auditkit import audit
-from auditkit.auditing import for_clinicians, for_month
+from auditkit.auditing import (
+    _opportunities,
+    check_rules,
+    every_id,
+    for_clinicians,
+    for_month,
+    with_coded_ids,
+)
 from auditkit.cli import main
 from auditkit.errors import AuditkitError
 from auditkit.policy import Policy
@@ -117,6 +124,31 @@ def test_opportunities_name_their_rule_and_month_as_categoricals(tmp_path):
     for column in ("client_id", "staff_id"):  # a few thousand people: 4 bytes a row
         ids = opportunities[column]
         assert list(ids.cat.categories) == sorted(set(ids.dropna().astype("str")))
+
+
+def test_opportunities_coded_ahead_against_every_id_come_out_as_coded_here(tmp_path):
+    """The Dask engine's partitions send their opportunities' ids coded against every id
+    (with_coded_ids): put together, they are the ids coded here, categories and all."""
+    bundle = sample(tmp_path)
+    frames = [checked.opportunities for checked in check_rules(bundle).values()]
+    frames[0] = frames[0].assign(client_id=[None, *frames[0]["client_id"][1:]])  # (no client)
+    every = every_id(bundle)
+    assert list(every["client_id"]) == ["C1", "C2"]
+    assert list(every["staff_id"]) == ["ADM", "DIR", "SUP", "T1", "T2"]
+
+    coded = [with_coded_ids(frame, every) for frame in frames]
+
+    assert all(isinstance(f[c].dtype, pd.CategoricalDtype) for f in coded for c in every)
+    assert coded[0]["client_id"].isna().tolist()[:2] == [True, False]
+    pd.testing.assert_frame_equal(_opportunities(list(coded)), _opportunities(list(frames)))
+    # An id not among them (none should be) leaves its column as it was, coded with the rest.
+    stranger = frames[1].assign(staff_id="T9")
+    kept = with_coded_ids(stranger, every)
+    assert kept["staff_id"].tolist() == ["T9"] * len(stranger)
+    assert isinstance(kept["client_id"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(
+        _opportunities([coded[0], kept]), _opportunities([frames[0], stranger])
+    )
 
 
 def test_an_audit_that_keeps_only_what_a_report_reads_finds_the_same(tmp_path):

@@ -19,7 +19,12 @@ import pytest
 import auditkit.distributed
 from auditkit import audit, load
 from auditkit.cli import main
-from auditkit.distributed import audit_on_dask, client_partitions, split_bundle
+from auditkit.distributed import (
+    audit_on_dask,
+    client_partitions,
+    load_bundle_on_dask,
+    split_bundle,
+)
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.sample import generate_sample
@@ -409,6 +414,50 @@ def _hostile(folder: Path) -> Path:
     calls[-1] = calls[-1].replace("RingCentral", "Téléphone")  # Windows-1252, every piece
     (bundle / "calls.csv").write_bytes("\n".join(calls).encode("cp1252") + b"\n")
     return bundle
+
+
+def test_the_driver_holds_of_each_piece_only_ids_references_and_what_split_and_report_read(
+    scheduler,
+):
+    bundle = load_bundle_on_dask(SAMPLE, scheduler)
+
+    assert {name: list(frame.columns) for name, frame in bundle.tables.items()} == {
+        **{name: list(load(SAMPLE).tables[name].columns) for name in ("staff", "clients")},
+        "appointments": [
+            "appointment_id",
+            "client_id",
+            "staff_id",
+            "scheduled_start",
+            "status",
+            "source_line",
+        ],
+        "contacts": [
+            "contact_id",
+            "client_id",
+            "staff_id",
+            "started_at",
+            "appointment_id",
+            "source_line",
+        ],
+        "notes": [
+            "note_id",
+            "client_id",
+            "staff_id",
+            "appointment_id",
+            "written_at",
+            "source_line",
+        ],
+        "approvals": list(load(SAMPLE).approvals.columns),
+    }
+    assert list(bundle.calls.columns) == [
+        "call_id",
+        "started_at",
+        "direction",
+        "from_number",
+        "to_number",
+        "client_id",
+        "source_line",
+    ]
 
 
 def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(scheduler, tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from auditkit.columns import as_block, is_in, strictly_increasing
+from auditkit.columns import as_block, is_in, positions_in, strictly_increasing
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import AuditkitError
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
@@ -420,9 +420,35 @@ def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames.clear()  # the caller's list: each id column is freed as soon as it is coded
     opportunities["month"] = months_of(opportunities["at"])
     for column in _CODED:
-        codes, ids = pd.factorize(opportunities[column], sort=True)
+        values = opportunities[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # coded already (with_coded_ids)
+            opportunities[column] = values.cat.remove_unused_categories()
+            continue
+        codes, ids = pd.factorize(values, sort=True)
         opportunities[column] = pd.Categorical.from_codes(codes, pd.Index(ids, dtype="str"))
     return opportunities
+
+
+def every_id(bundle: Bundle) -> dict[str, pd.Index]:
+    """Every client's and clinician's id, in order: what with_coded_ids codes against."""
+    return {
+        column: pd.Index(bundle.tables[table][column].array, dtype="str").sort_values()
+        for column, table in zip(_CODED, ("clients", "staff"), strict=True)
+    }
+
+
+def with_coded_ids(opportunities: pd.DataFrame, every: dict[str, pd.Index]) -> pd.DataFrame:
+    """Opportunities with their client and clinician coded against `every` id (every_id): what
+    a Dask partition sends, 4 bytes a row where the ids took 16, put together as they are and
+    cut to the ids they hold by _opportunities. A column holding an id not among them (none
+    should) is left as it was, to be coded with the rest."""
+    coded = {}
+    for column in _CODED:
+        values = opportunities[column]
+        codes = positions_in(values, every[column].to_series())
+        if np.count_nonzero(codes == -1) == values.isna().sum():
+            coded[column] = pd.Categorical.from_codes(codes, every[column])
+    return opportunities.assign(**coded)
 
 
 def check_auditable(path: Path) -> None:

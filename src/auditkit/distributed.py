@@ -43,9 +43,11 @@ from auditkit.auditing import (
     check_auditable,
     check_clinicians,
     check_rules,
+    every_id,
     finish_audit,
     for_clinicians,
     for_month,
+    with_coded_ids,
 )
 from auditkit.columns import is_in, positions_in
 from auditkit.convert import Converted, check_out, write_converted
@@ -66,7 +68,7 @@ from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.rules import RULES, Checked
-from auditkit.schemas import CALLS, FREE_TEXT, TABLES, TableSpec
+from auditkit.schemas import CALLS, REPORTED_COLUMNS, TABLES, TableSpec
 from auditkit.validation import (
     Bundle,
     TypedTable,
@@ -229,10 +231,16 @@ def _parsed_piece(
     return _Piece(kept_for_validation(raw, spec), frame, problems, model)
 
 
+# What the split reads of a call beyond its ids (partition_homes): its client's side's number.
+SPLIT_READS = {CALLS.name: ("direction", "to_number", "from_number")}
+
+
 def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
-    """What the driver needs of a piece to validate its table whole: the model's columns but
-    the free text, the ids as read, the lines, what was set aside."""
-    kept = [c.name for c in spec.columns if c.name != FREE_TEXT.get(spec.name)]
+    """What the driver needs of a piece: its id and references (validated across pieces), what
+    the split reads, what the report reads (REPORTED_COLUMNS), the ids as read, the lines, what
+    was set aside. Not the free text, codes or durations, whose checks need no other row."""
+    read = {spec.id_column, *REPORTED_COLUMNS[spec.name], *SPLIT_READS.get(spec.name, ())}
+    kept = [c.name for c in spec.columns if c.name in read or c.references is not None]
     return replace(piece, frame=piece.frame[kept])
 
 
@@ -427,8 +435,9 @@ def partitions_on_dask(
     return [client.submit(_assembled, template, tables[k], pure=False) for k in range(n)]
 
 
-def _check_partition(part: Bundle) -> dict[str, Checked]:
-    """On a worker: every rule over one partition, keeping what concerns its own clients.
+def _check_partition(part: Bundle, every: dict[str, pd.Index]) -> dict[str, Checked]:
+    """On a worker: every rule over one partition, keeping what concerns its own clients, the
+    opportunities' clients and clinicians coded against `every` id (auditing.every_id).
 
     The call log's first and last calls are in every partition; what they show about another
     partition's clients is that partition's to report.
@@ -436,7 +445,10 @@ def _check_partition(part: Bundle) -> dict[str, Checked]:
     mine = part.clients["client_id"]
     return {
         code: Checked(
-            checked.opportunities[is_in(checked.opportunities["client_id"], mine).to_numpy()],
+            with_coded_ids(
+                checked.opportunities[is_in(checked.opportunities["client_id"], mine).to_numpy()],
+                every,
+            ),
             checked.findings[is_in(checked.findings["client_id"], mine).to_numpy()],
         )
         for code, checked in check_rules(part, threads=1).items()
@@ -595,17 +607,18 @@ def audit_on_dask(
             # Split: of the records, the driver now needs only what the report reads.
             bundle = bundle.for_report()
             release_unused_memory()
-        futures = client.map(_check_partition, parts, pure=False)
+        [every] = client.scatter([every_id(bundle)], broadcast=True, hash=False)
+        futures = client.map(_check_partition, parts, every=every, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
         results = client.gather(futures)
-    checked = {
-        code: Checked(
-            _gather([r[code].opportunities for r in results]),
-            _gather([r[code].findings for r in results]),
+    checked = {}
+    for code in RULES:  # each rule's part of every partition's results let go of once joined
+        of_rule = [r.pop(code) for r in results]
+        checked[code] = Checked(
+            _gather([p.opportunities for p in of_rule]), _gather([p.findings for p in of_rule])
         )
-        for code in RULES
-    }
+    del results, of_rule
     result = finish_audit(bundle, checked, reviews, progress, show_names)
     return for_month(for_clinicians(result, clinicians), month)
 
