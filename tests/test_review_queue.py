@@ -93,6 +93,22 @@ def test_undecided_findings_come_first_most_severe_first(bundle, tmp_path):
     assert queue.progress.value == "<strong>1 of 3 reviewed</strong> · finding 1 of 3"
 
 
+def test_an_audit_kept_for_a_report_only_is_refused_before_any_card(bundle, tmp_path):
+    """auditkit audit's result (and the Dask engine's) holds no message to show on a card."""
+    lean = audit(bundle, keep_records=False)
+    reviews = tmp_path / "reviews.csv"
+
+    with pytest.raises(
+        ValueError, match="appointments have no client_id, duration_minutes"
+    ) as refused:
+        ReviewQueue(lean, reviews)
+
+    assert "cannot be reviewed in the queue, whose cards show each record whole" in str(
+        refused.value
+    )
+    assert not reviews.exists()
+
+
 def test_queue_order_sorts_a_frame_without_changing_its_columns(bundle):
     findings = audit(bundle).findings
     ordered = queue_order(findings.assign(review=["confirmed", "new", "new"]))

@@ -262,15 +262,16 @@ LONGEST_RULES = ("NT002", "VM001", "VM002", "PC001", "LG001")
 RULE_DTYPE = pd.CategoricalDtype(sorted(RULES))
 
 
-def _check_whole(bundle: Bundle) -> None:
-    """Refuse a bundle cut to what a report reads (Bundle.for_report, an audit result's for a
-    report, the Dask engine's): its rules would stop midway on a column it no longer has."""
+def check_whole(bundle: Bundle, purpose: str = "audited again") -> None:
+    """Refuse a bundle cut to what a report reads (Bundle.for_report: the result of the CLI's
+    audit, or of the Dask engine's, which never holds the text) for what reads every column, the
+    rules or the review queue's cards, which would stop midway on a column it no longer has."""
     held = {**bundle.tables, CALLS.name: bundle.calls}
     for spec in (*TABLES.values(), CALLS):
         if missing := [c.name for c in spec.columns if c.name not in held[spec.name]]:
             raise ValueError(
                 f"This bundle's {spec.name} have no {', '.join(missing)}: it holds only what a "
-                "report reads, and cannot be audited again. Load the bundle and audit that."
+                f"report reads, and cannot be {purpose}. Load the bundle and audit that."
             )
 
 
@@ -289,7 +290,7 @@ def check_rules(
     numpy and Arrow, which let another rule's Python run meanwhile. A rule the policy leaves
     unable to run (`Rule.cannot_check`) is not run: it examines nothing.
     """
-    _check_whole(bundle)
+    check_whole(bundle)
     say = progress or (lambda _message: None)
     timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
     ctx = AuditContext(bundle)

@@ -24,7 +24,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit
+from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit, check_whole
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import counted, exclusive, neutralise_formulas, write_atomically
@@ -467,6 +467,7 @@ class ReviewQueue(widgets.VBox):
         if self.reviews_file.suffix.lower() != ".csv":
             raise ValueError(f"The reviews file must be a .csv file, not {self.reviews_file}.")
         result = source if isinstance(source, AuditResult) else audit(source)
+        check_whole(result.bundle, "reviewed in the queue, whose cards show each record whole")
         self.bundle = result.bundle
         self.names = clinician_names(result)
         masker = findings_masker(self.bundle)
