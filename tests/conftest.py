@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from paths import SAMPLE
 
 from auditkit import Bundle, load
 
@@ -82,8 +83,6 @@ def load_case(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None]
 # The sample with tables exported as their header alone (a clinic's first days):
 # test_deidentify.py, test_distributed.py, test_notebooks.py
 # ---------------------------------------------------------------------------------------------
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import review_fixtures
+from paths import SAMPLE
 from rule_fixtures import build_bundle
 
 from auditkit import audit
@@ -314,12 +315,11 @@ def test_written_csvs_never_hold_a_live_formula(tmp_path):
 
 
 def test_rules_checked_on_threads_find_what_one_thread_finds():
-    from pathlib import Path
 
     from auditkit import load
     from auditkit.auditing import check_rules
 
-    bundle = load(Path(__file__).parents[1] / "data" / "sample")
+    bundle = load(SAMPLE)
     alone = check_rules(bundle, threads=1)
     together = check_rules(bundle, threads=4)
     assert list(together) == list(alone)

@@ -4,12 +4,11 @@ issue 7's targets. Built here from a small pytest-benchmark JSON of made-up timi
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
+
+from paths import ROOT
 
 # benchmarks/ is not a package, nor on the path: its table module is loaded from its file.
-_SPEC = importlib.util.spec_from_file_location(
-    "bench_table", Path(__file__).resolve().parents[1] / "benchmarks" / "table.py"
-)
+_SPEC = importlib.util.spec_from_file_location("bench_table", ROOT / "benchmarks" / "table.py")
 assert _SPEC is not None and _SPEC.loader is not None
 bench_table = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(bench_table)

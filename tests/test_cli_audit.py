@@ -7,18 +7,17 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from paths import ROOT, SAMPLE
 from review_fixtures import reviewed_bundle, write_reviews
 
 import auditkit
 from auditkit.cli import main
 from auditkit.rules import RULES
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 DISMISS_MS001 = "MS001,A2,dismissed,Jordan,2026-04-01 09:30,=Client called in"
 DISMISS_NT001 = "NT001,A2,dismissed,Jordan,2026-04-01 09:35,Note was on paper"
 STALE_A1 = "MS001,A1,confirmed,Jordan,2026-03-03 08:00,"
@@ -368,12 +367,11 @@ def test_the_command_leaves_out_modules_it_never_uses(tmp_path):
     """`auditkit` (cli.run) keeps jsonschema's format checkers, dask.dataframe, anywidget (and
     ipywidgets), openpyxl and hypothesis out of its process, and imports the pipeline only
     when a command needs it."""
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     program = f"""
 import gc, sys
 from auditkit import cli
 print("pandera" in sys.modules, "pandas" in sys.modules)
-sys.argv = ["auditkit", "audit", {str(sample)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
+sys.argv = ["auditkit", "audit", {str(SAMPLE)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
 try:
     cli.run()
 except SystemExit as done:
@@ -397,7 +395,6 @@ print(sorted(m for m in ("rfc3987_syntax", "rfc3986_validator", "isoduration",
 def test_the_audit_command_imports_the_report_only_once_the_rules_are_done(tmp_path):
     """altair and vl-convert (36 MB) are not held through the load and the rules, the peaks of
     a large run; the report is still written, and the modules frozen as the first imports."""
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     program = f"""
 import gc, sys
 from auditkit import auditing, cli
@@ -407,7 +404,7 @@ def audit(*args, **kwargs):
     print(sorted(m for m in ("altair", "vl_convert", "auditkit.report") if m in sys.modules))
     return result
 auditing.audit = audit
-sys.argv = ["auditkit", "audit", {str(sample)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
+sys.argv = ["auditkit", "audit", {str(SAMPLE)!r}, "--out", {str(tmp_path)!r}, "--quiet"]
 try:
     cli.run()
 except SystemExit as done:
@@ -453,7 +450,7 @@ def test_every_command_lets_the_garbage_collector_back_in_after_its_imports(
 def test_version_names_the_installed_release(capsys):
     import tomllib
 
-    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"auditkit {project['version']}\n"
 

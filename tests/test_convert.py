@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from paths import SAMPLE
 
 from auditkit import audit, load
 from auditkit.cli import main
@@ -19,7 +19,6 @@ from auditkit.loading import SOURCE_LINE, read_table
 from auditkit.sample import generate_sample
 from auditkit.schemas import TABLES
 
-SAMPLE = Path(__file__).parents[1] / "data" / "sample"
 TZ = "America/Los_Angeles"
 
 

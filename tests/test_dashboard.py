@@ -15,6 +15,7 @@ import ipywidgets as widgets
 import openpyxl
 import pandas as pd
 import pytest
+from paths import SAMPLE
 
 from auditkit import audit, load
 from auditkit.cli import main
@@ -32,7 +33,6 @@ from auditkit.dashboard import (
 from auditkit.policy import Policy
 from auditkit.rules import RULES
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 CONTACT_RULES = (
     "MS001",
     "MS002",

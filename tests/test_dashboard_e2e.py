@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS
+from paths import ROOT, SAMPLE
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from auditkit import audit, load
@@ -29,7 +30,6 @@ from auditkit.research import NoShowExplorer, appointment_frame
 from auditkit.review_queue import queue_order
 from auditkit.rules import RULES
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 SCREENSHOTS = (
     ROOT / "docs" if os.environ.get("AUDITKIT_UPDATE_SCREENSHOTS") else ROOT / "test-artifacts"
@@ -106,7 +106,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def sample():
-    return audit(load(ROOT / "data" / "sample"))
+    return audit(load(SAMPLE))
 
 
 @contextmanager
@@ -283,7 +283,7 @@ def shown_levels(page: Page, levels: list[str]) -> list[str]:
 
 
 def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path):
-    frame = appointment_frame(load(ROOT / "data" / "sample"))
+    frame = appointment_frame(load(SAMPLE))
     explorer = NoShowExplorer(frame)
     expected = {}
     for grouping in ("weekday", "clinician"):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import SAMPLE
 
 from auditkit import Bundle, load
 from auditkit.deidentify import deidentify, shift_wall_clock, text_scrubber
@@ -523,9 +524,7 @@ def test_a_key_file_that_would_replace_another_file_is_refused(tmp_path, capsys)
     """A key file named by mistake after a bundle table (or any other file) would overwrite it."""
     from auditkit.cli import main
 
-    bundle = shutil.copytree(
-        Path(__file__).resolve().parent.parent / "data" / "sample", tmp_path / "b"
-    )
+    bundle = shutil.copytree(SAMPLE, tmp_path / "b")
     before = (bundle / "clients.csv").read_bytes()
     key, out = bundle / "clients.csv", tmp_path / "extract"
 
@@ -637,7 +636,7 @@ def test_scrubbing_without_names_still_masks_the_rest():
 
 
 def test_the_sample_extract_never_names_the_clinic(tmp_path):
-    sample = load(Path(__file__).resolve().parent.parent / "data" / "sample")
+    sample = load(SAMPLE)
     assert sample.contacts["message"].str.count("(?i)riverside").sum() == 38
     extract = deidentify(sample, tmp_path / "extract", scrubbed_text=True)
     for path in extract.files:
@@ -686,7 +685,7 @@ def test_the_extract_carries_scrubbed_text_only_when_asked(runs):
 def test_cli_deidentify_writes_the_extract_and_names_the_key(tmp_path, capsys):
     from auditkit.cli import main
 
-    sample = Path(__file__).resolve().parent.parent / "data" / "sample"
+    sample = SAMPLE
     out = tmp_path / "extract"
     assert main(["deidentify", str(sample), "--out", str(out)]) == 0
     printed = capsys.readouterr().out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import SAMPLE
 
 import auditkit.distributed
 from auditkit import audit, load
@@ -31,7 +32,6 @@ from auditkit.sample import generate_sample
 
 distributed = pytest.importorskip("distributed")
 
-SAMPLE = Path(__file__).parents[1] / "data" / "sample"
 KEY = ["rule", "subject_id"]
 
 # tests/fixtures/partitions: the cases a plain split by client_id would get wrong (see

@@ -13,10 +13,11 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from paths import ROOT, SAMPLE
 
 from auditkit.notebook import NOTE_STYLE, Notes
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -72,8 +73,7 @@ def test_research_notebook_runs_on_a_deidentified_extract(tmp_path, monkeypatch)
     from auditkit import load
     from auditkit.deidentify import deidentify
 
-    sample = NOTEBOOKS.parent / "data" / "sample"
-    extract = deidentify(load(sample), tmp_path / "extract")
+    extract = deidentify(load(SAMPLE), tmp_path / "extract")
     monkeypatch.setenv("AUDITKIT_EXTRACT", str(extract.folder))
     outputs = _outputs(_executed(NOTEBOOKS / "no_show_research.ipynb"))
     assert [o for o in outputs if o.output_type == "error"] == []

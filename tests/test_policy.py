@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from paths import ROOT
 
 from auditkit import Policy, load, load_policy
 from auditkit.errors import PolicyError
@@ -396,7 +397,7 @@ def test_bad_policy_worded_partly_by_python(tmp_path, name):
 
 
 def test_the_readme_lists_every_phrase_category_a_policy_may_extend():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     paragraph = readme.split("`[phrases]` takes the text categories the rules read: ")[1]
     listed = re.findall(r"`(\w+)`", paragraph.split("any other key")[0])
     assert listed == list(CATEGORIES)

@@ -4,12 +4,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import SAMPLE
 
 from auditkit import audit, load
 from auditkit.rules import RULES
 from auditkit.sample import generate_sample
-
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
 def scores(bundle_path: Path) -> pd.DataFrame:

@@ -7,11 +7,11 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from paths import SAMPLE
 from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import audit, load
@@ -22,7 +22,6 @@ from auditkit.report import vega_javascript
 from auditkit.review_queue import ReviewQueue
 from auditkit.text import NAME_MARK
 
-ROOT = Path(__file__).resolve().parent.parent
 # C1 is Alex Sample, phone 555-0101 (tests/rule_fixtures.py).
 IDENTIFIERS = ["Alex", "Sample", "555-0101", "805-555-0199", "Jamie"]
 CONTACTS = [
@@ -292,7 +291,7 @@ def test_no_network_connection_at_import_or_while_auditing(tmp_path):
         from auditkit.deidentify import deidentify
         from auditkit.report import write_report
 
-        bundle = load({str(ROOT / "data" / "sample")!r})
+        bundle = load({str(SAMPLE)!r})
         result = audit(bundle)
         write_report(result, Path({str(tmp_path / "out")!r}))
         deidentify(bundle, Path({str(tmp_path / "extract")!r}))

@@ -23,6 +23,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS
+from paths import ROOT, SAMPLE
 from playwright.sync_api import Browser, Page, sync_playwright
 from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
 
@@ -45,7 +46,7 @@ from auditkit.report import (
 from auditkit.rules import RULES
 from auditkit.xlsx import xlsx_workbook
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's chromium is not at /usr/bin/chromium; `make test` installs it",
@@ -719,7 +720,7 @@ def test_audit_command_writes_the_report(report, tmp_path):
 def test_heatmap_counts_a_cell_of_few_records_instead_of_a_percentage():
     from auditkit.report import clinicians_chart
 
-    spec = clinicians_chart(audit(load(Path(__file__).parents[1] / "data" / "sample"))).to_dict()
+    spec = clinicians_chart(audit(load(SAMPLE))).to_dict()
     cells = {
         (row["clinician"], row["rule"]): (row["opportunities"], row["label"])
         for row in next(iter(spec["datasets"].values()))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import vl_convert
+from paths import ROOT, SAMPLE
 from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
@@ -50,8 +51,6 @@ from auditkit.research import (
 )
 from auditkit.sample import generate_sample
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample"
 Z = 1.959963984540054  # the normal quantile for a 95% interval
 
 
@@ -1482,8 +1481,8 @@ def test_extract_without_approvals_or_text_reports_the_warning_unavailable(tmp_p
 def test_locate_bundle_prefers_the_extract_then_finds_the_sample(tmp_path):
     (tmp_path / "extract.json").write_text("{}", encoding="utf-8")
     assert locate_bundle(environ={"AUDITKIT_EXTRACT": str(tmp_path)}) == tmp_path
-    assert locate_bundle(REPO / "notebooks", environ={}) == SAMPLE
-    assert locate_bundle(REPO, environ={"AUDITKIT_EXTRACT": " "}) == SAMPLE
+    assert locate_bundle(ROOT / "notebooks", environ={}) == SAMPLE
+    assert locate_bundle(ROOT, environ={"AUDITKIT_EXTRACT": " "}) == SAMPLE
     with pytest.raises(BundleError, match="AUDITKIT_EXTRACT"):
         locate_bundle(tmp_path / "elsewhere", environ={})
 

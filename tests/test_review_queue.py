@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from paths import SAMPLE
 from review_fixtures import (
     APPOINTMENTS,
     CONTACTS,
@@ -44,7 +45,6 @@ from auditkit.review_queue import (
 from auditkit.reviews import as_recorded, load_reviews
 from auditkit.rules import RULES
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 TZ = "America/Los_Angeles"
 
 

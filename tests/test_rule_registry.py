@@ -2,16 +2,16 @@
 
 import inspect
 import re
-from pathlib import Path
 
 import pytest
+from paths import SAMPLE
 
 from auditkit.cli import main
 from auditkit.policy import Policy, load_policy, policy_from_dict
 from auditkit.rules import RULES, unchecked_rules
 
 # The sample's policy fills in every key a rule may need.
-FULL_POLICY = load_policy(Path(__file__).resolve().parents[1] / "data" / "sample" / "policy.toml")
+FULL_POLICY = load_policy(SAMPLE / "policy.toml")
 
 EXPECTED = {
     "MS001": ("high", "appointment"),

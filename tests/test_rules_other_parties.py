@@ -1,13 +1,11 @@
 """TP001, IQ001, PC001: third parties, inquiries, and the phone beyond scheduling."""
 
 import shutil
-from pathlib import Path
 
+from paths import SAMPLE
 from rule_fixtures import CLIENTS, build_bundle, findings, opportunities
 
 from auditkit import audit, load
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 POLICY_SCRIPT = (
     "Hi. Is Alex there? No, no message. I'll try again. I can't say who this is but thank you. "

@@ -2,7 +2,6 @@
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -10,6 +9,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import SAMPLE
 
 from auditkit import text
 from auditkit.validation import load
@@ -460,7 +460,6 @@ def test_fuzzy_clinic_name_search_in_slices_finds_the_same(monkeypatch):
 
 # --- RE2 on ASCII text gives exactly Python's answers ------------------------------------------
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 # The words the phrases are made of, and separators including the spaces only Python's \s knows.
 WORDS = sorted(
     {w for cases in CASES.values() for m, _ in cases for w in re.findall(r"[A-Za-z0-9']+", m)}

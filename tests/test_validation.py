@@ -11,11 +11,11 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+from paths import SAMPLE
 
 from auditkit import load, validation
 from auditkit.columns import arrow_strings
@@ -55,8 +55,7 @@ def test_validate_empties_the_raws_and_frees_each_one(make_bundle):
 def test_a_large_bundle_is_typed_on_reader_threads_into_the_same_tables(monkeypatch):
     """From TYPE_ON_THREADS_FROM bytes, files are typed on the reader threads before their
     references are checked: the same bundle, rows set aside included."""
-    sample = Path(__file__).parents[1] / "data" / "sample"
-    as_read = load(sample)
+    as_read = load(SAMPLE)
     typed_on: list[str] = []
 
     def typing(raw, spec, tz):
@@ -65,7 +64,7 @@ def test_a_large_bundle_is_typed_on_reader_threads_into_the_same_tables(monkeypa
 
     monkeypatch.setattr(validation, "type_table", typing)
     monkeypatch.setattr(validation, "TYPE_ON_THREADS_FROM", 0)
-    ahead = load(sample)
+    ahead = load(SAMPLE)
 
     assert len(typed_on) == 7 and threading.main_thread().name not in typed_on
     assert len(as_read.rejected) == 7
@@ -95,8 +94,7 @@ def test_names_on_client_rows_set_aside_are_kept_when_typed_ahead(make_bundle, m
 def test_a_typed_table_holds_of_its_raw_text_only_what_validation_still_reads(table, kept):
     """A table typed ahead waits for those before it with only the raw columns validation
     reads later: the id, which lists a rejected row, and people's names (set-aside clients')."""
-    sample = Path(__file__).parents[1] / "data" / "sample"
-    raw = read_table(sample, TABLES[table])
+    raw = read_table(SAMPLE, TABLES[table])
     typed = type_table(raw, TABLES[table], "America/New_York")
     assert list(typed.raw.frame.columns) == kept
     assert typed.raw.frame.index.equals(raw.frame.index) and typed.raw.lines is raw.lines
