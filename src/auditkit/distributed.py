@@ -1,9 +1,10 @@
 """The Dask engine: the same rule code, run per client partition on a Dask cluster.
 
 The big tables' CSVs are cut into pieces of whole records, read and typed on the workers
-(load_on_dask); what needs more than one row is validated on the driver, once, over every piece
-but their free text: ids unique across the bundle and references between tables can only be
-checked there (a duplicate id split between two partitions would pass each partition's check).
+(load_on_dask); what needs more than one row is validated on the driver, once, over every
+piece's ids, references and times (_for_driver): ids unique across the bundle and references
+between tables can only be checked there (a duplicate id split between two partitions would pass
+each partition's check).
 Only then is the bundle split, each worker splitting its pieces. Every rule looks within one
 client, so each partition, a Bundle holding some clients and all their records, is audited by
 `check_rules` on a worker, and the driver puts the results together with `finish_audit`, as the
@@ -139,7 +140,7 @@ def partition_homes(bundle: Bundle, n: int) -> Homes:
     """Where each row of every table but staff goes, among n partitions (see module doc).
 
     Reads only ids, numbers and times: the driver's tables of a bundle loaded on the workers
-    (load_on_dask) have them, without the free text.
+    (load_on_dask) have them, and little else (_for_driver).
     """
     tables, calls = bundle.tables, bundle.calls
     partition = client_partitions(tables["clients"], n)
@@ -329,10 +330,10 @@ def load_on_dask(
     a time, and kept there; the same bundle, rows and rows set aside.
 
     Checks across rows (repeated ids, references between tables) are made here, by `validate`,
-    on every column of those tables but the free text (contact messages, note texts), which
-    never leaves the workers. Returns the bundle as the driver holds it, without that text, and
-    where each pieced table's pieces are, for `partitions_on_dask`. `found` is the bundle's
-    policy and files (validation.bundle_files), found before a cluster starts.
+    on the columns of those tables the driver reads (_for_driver: not the free text, which
+    never leaves the workers, nor codes). Returns the bundle as the driver holds it, those
+    columns only, and where each pieced table's pieces are, for `partitions_on_dask`. `found`
+    is the bundle's policy and files (validation.bundle_files), found before a cluster starts.
     """
     policy, files = found
     tz = policy.clinic.timezone
@@ -371,8 +372,9 @@ def load_bundle_on_dask(
     progress: Callable[[str], None] | None = None,
 ) -> Bundle:
     """`load` on a Dask cluster (load_on_dask; a local one without `scheduler`): the bundle as
-    the driver holds it, without the free text, its rows set aside and coverage the pandas
-    engine's. For checking a bundle too big to load here (`auditkit validate --engine dask`)."""
+    the driver holds it (of the tables of a row per event, the columns _for_driver keeps), its
+    rows set aside and coverage the pandas engine's. For checking a bundle too big to load here
+    (`auditkit validate --engine dask`)."""
     found = bundle_files(Path(path), policy, calls)  # before a cluster starts
     with dask_client(scheduler) as client:
         return load_on_dask(client, Path(path), found, progress)[0]
@@ -579,9 +581,10 @@ def audit_on_dask(
 
     `bundle` is a bundle loaded here already (see the module doc), or a bundle folder, loaded
     by load_on_dask with the parsing on the workers (`policy` and `calls` as for `load`): the
-    result's bundle then holds no free text. Without `scheduler` (an address such as
-    tcp://host:8786) a local cluster is started for the run. `partitions` defaults to twice the
-    cluster's worker threads, so a slow partition does not leave the other workers idle.
+    result's bundle then holds only what a report reads (Bundle.for_report). Without
+    `scheduler` (an address such as tcp://host:8786) a local cluster is started for the run.
+    `partitions` defaults to twice the cluster's worker threads, so a slow partition does not
+    leave the other workers idle.
     """
     loaded = isinstance(bundle, Bundle)
     if loaded and (policy is not None or calls is not None):
