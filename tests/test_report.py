@@ -344,6 +344,29 @@ def test_coverage_and_period_are_shown(report):
     assert cells == ["contacts.csv", "utf-8", "5", "3", "2"]
 
 
+@pytest.mark.parametrize(("month", "clinicians"), [(None, ()), ("2025-10", ()), (None, ("S001",))])
+def test_a_result_kept_for_a_report_only_gives_the_same_page_and_workbook(month, clinicians):
+    """auditkit audit's result keeps of the records only Bundle.for_report's columns: the page
+    and the workbook lose nothing to it (the trend's no-shows, the months, stale reviews)."""
+    bundle = load(SAMPLE)
+    whole = audit(bundle, month=month, clinicians=clinicians)
+    lean = audit(bundle, month=month, clinicians=clinicians, keep_records=False)
+    generated = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z]+")  # the page's own time
+
+    def sheets(book: bytes) -> dict[str, bytes]:
+        with zipfile.ZipFile(io.BytesIO(book)) as opened:
+            return {n: opened.read(n) for n in opened.namelist() if n != "docProps/core.xml"}
+
+    assert list(lean.bundle.appointments.columns) == [
+        "appointment_id",
+        "staff_id",
+        "scheduled_start",
+        "status",
+    ]
+    assert generated.sub("", render_html(lean)) == generated.sub("", render_html(whole))
+    assert sheets(render_xlsx(lean)) == sheets(render_xlsx(whole))
+
+
 def test_a_bundle_with_nothing_to_audit_still_gets_a_report(tmp_path):
     result = audit(build_bundle(tmp_path))
     write_report(result, tmp_path / "out")
