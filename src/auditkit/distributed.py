@@ -65,7 +65,7 @@ from auditkit.loading import (
 )
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted, in_order
-from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.rules import RULES, Checked
@@ -232,15 +232,13 @@ def _parsed_piece(
     return _Piece(kept_for_validation(raw, spec), frame, problems, model)
 
 
-# What the split reads of a call beyond its ids (partition_homes): its client's side's number.
-SPLIT_READS = {CALLS.name: ("direction", "to_number", "from_number")}
-
-
 def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
     """What the driver needs of a piece: its id and references (validated across pieces), what
     the split reads, what the report reads (REPORTED_COLUMNS), the ids as read, the lines, what
     was set aside. Not the free text, codes or durations, whose checks need no other row."""
-    read = {spec.id_column, *REPORTED_COLUMNS[spec.name], *SPLIT_READS.get(spec.name, ())}
+    # What partition_homes reads of a call beyond its ids: its client's side's number.
+    split = CLIENT_NUMBER_READS if spec.name == CALLS.name else ()
+    read = {spec.id_column, *REPORTED_COLUMNS[spec.name], *split}
     kept = [c.name for c in spec.columns if c.name in read or c.references is not None]
     return replace(piece, frame=piece.frame[kept])
 

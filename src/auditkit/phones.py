@@ -52,7 +52,12 @@ def numbers_on_file(clients: pd.DataFrame) -> pd.DataFrame:
     return on_file.dropna().reset_index(drop=True)
 
 
+# What client_numbers reads of a call: which way it went, and both numbers.
+CLIENT_NUMBER_READS = ("direction", "to_number", "from_number")
+
+
 def client_numbers(calls: pd.DataFrame) -> pd.Series:
     """The client's side of each call: the number dialled if outbound, the caller's if inbound."""
-    outbound = calls["direction"] == "outbound"
-    return to_e164(calls["to_number"].where(outbound, calls["from_number"]))
+    direction, to_number, from_number = CLIENT_NUMBER_READS
+    outbound = calls[direction] == "outbound"
+    return to_e164(calls[to_number].where(outbound, calls[from_number]))
