@@ -33,7 +33,7 @@ from auditkit.reviews import (
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
 from auditkit.rules.base import month_of, months_of, nothing_examined
 from auditkit.rules.context import AuditContext
-from auditkit.schemas import CALLS, TABLES, Findings
+from auditkit.schemas import CALLS, SUBJECT_TIMES, TABLES, Findings
 from auditkit.validation import COVERAGE_COLUMNS, Bundle
 
 FINDING_COLUMNS = list(Findings.to_schema().columns)
@@ -237,15 +237,14 @@ def record_months(bundle: Bundle, clinicians: Sequence[str] = ()) -> list[str]:
     """The months, in order, in which the bundle's appointments, contacts, notes and calls
     happened (clinic-local, as a month's audit counts them); with `clinicians`, their
     appointments, contacts and notes (the phone system's log names no clinician)."""
+    held = {**bundle.tables, CALLS.name: bundle.calls}
     tables = [
-        (bundle.appointments, "scheduled_start"),
-        (bundle.contacts, "started_at"),
-        (bundle.notes, "written_at"),
+        (held[table], at)
+        for table, _, at in SUBJECT_TIMES.values()
+        if not (clinicians and table == CALLS.name)  # the phone system's log names no clinician
     ]
     if clinicians:
         tables = [(t[t["staff_id"].isin(clinicians)], at) for t, at in tables]
-    else:
-        tables.append((bundle.calls, "started_at"))
     return sorted(set().union(*(month_of(table[at]).dropna() for table, at in tables)))
 
 

@@ -33,14 +33,13 @@ from auditkit.report import clinician_labels, clinician_names, html_text, month_
 from auditkit.reviews import (
     KEY,
     REVIEW_COLUMNS,
-    SUBJECT_TIMES,
     apply_reviews,
     load_reviews,
     no_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.rules.base import month_of, wall_time, with_repeated_zone
-from auditkit.schemas import REVIEWS
+from auditkit.schemas import REVIEWS, SUBJECT_TIMES
 from auditkit.validation import Bundle
 
 CONTEXT_WINDOW = pd.Timedelta(days=3)  # calls and notes this close to the record are shown

@@ -22,20 +22,12 @@ from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table
 from auditkit.output import neutralise_formulas
 from auditkit.parsing import repair_text
 from auditkit.rules import RULES
-from auditkit.schemas import REVIEWS
+from auditkit.schemas import REVIEWS, SUBJECT_TIMES
 from auditkit.validation import COVERAGE_COLUMNS, Bundle, validate_table
 
 KEY = ["rule", "subject_id"]
 REVIEW_COLUMNS = [c.name for c in REVIEWS.columns]
 STALE_COLUMNS = [*REVIEW_COLUMNS, "source_line", "at", "reason"]
-
-# Where each kind of subject lives; its time there is the `at` a rule reports for it.
-SUBJECT_TIMES = {
-    "appointment": ("appointments", "appointment_id", "scheduled_start"),
-    "contact": ("contacts", "contact_id", "started_at"),
-    "note": ("notes", "note_id", "written_at"),
-    "call": ("calls", "call_id", "started_at"),
-}
 
 
 def check_reviews_file(path: Path) -> None:

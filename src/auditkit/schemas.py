@@ -37,7 +37,14 @@ REVIEW_STATES = ("new", *REVIEW_DECISIONS)  # "new": nobody has reviewed the fin
 # and an answering machine look the same to it, so whether a voicemail was left is unknown here
 # (the clinician's log says). "no_answer" is either end's: direction says whose.
 CALL_RESULTS = ("connected", "voicemail", "no_answer", "busy", "hang_up", "failed", "unknown")
-SUBJECT_TYPES = ("appointment", "contact", "note", "call")
+# Where each kind of subject lives; its time there is the `at` a rule reports for it.
+SUBJECT_TIMES = {
+    "appointment": ("appointments", "appointment_id", "scheduled_start"),
+    "contact": ("contacts", "contact_id", "started_at"),
+    "note": ("notes", "note_id", "written_at"),
+    "call": ("calls", "call_id", "started_at"),
+}
+SUBJECT_TYPES = tuple(SUBJECT_TIMES)
 
 
 @register_check_method(statistics=[])
@@ -65,14 +72,18 @@ NAME_COLUMNS = ("first_name", "last_name")
 # nothing after them needs it.
 FREE_TEXT = {"contacts": "message", "notes": "text"}
 # Of each table of a row per event, all that follows the rules reads (Bundle.for_report): a
-# record's id and time (a stale review's subject is dated by them, a month's audit names the
-# months holding records), its clinician (a clinician's months and trend) and an appointment's
-# status (the no-show trend).
+# record's id and time (SUBJECT_TIMES: a stale review's subject is dated by them, a month's audit
+# names the months holding records), its clinician (a clinician's months and trend) and an
+# appointment's status (the no-show trend).
+_REPORTED_BESIDE_TIMES = {
+    "appointments": ("staff_id", "status"),
+    "contacts": ("staff_id",),
+    "notes": ("staff_id",),
+    "calls": (),
+}
 REPORTED_COLUMNS = {
-    "appointments": ("appointment_id", "staff_id", "scheduled_start", "status"),
-    "contacts": ("contact_id", "staff_id", "started_at"),
-    "notes": ("note_id", "staff_id", "written_at"),
-    "calls": ("call_id", "started_at"),
+    table: (id_column, at_column, *_REPORTED_BESIDE_TIMES[table])
+    for table, id_column, at_column in SUBJECT_TIMES.values()
 }
 
 

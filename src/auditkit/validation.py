@@ -98,12 +98,15 @@ class Bundle:
         approvals whole; of the tables of a row per event, each record's id, time, clinician
         and status, not its text, codes or references. Most of a bundle's memory, held no
         longer through a report; such a bundle cannot be audited again."""
+
+        def reported(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+            return frame[[c for c in frame.columns if c in REPORTED_COLUMNS[table]]]
+
         tables = {
-            name: frame[list(REPORTED_COLUMNS[name])] if name in REPORTED_COLUMNS else frame
+            name: reported(frame, name) if name in REPORTED_COLUMNS else frame
             for name, frame in self.tables.items()
         }
-        calls = self.calls[list(REPORTED_COLUMNS[CALLS.name])]
-        return replace(self, tables=tables, calls=calls)
+        return replace(self, tables=tables, calls=reported(self.calls, CALLS.name))
 
 
 def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Series, pd.Series]:
