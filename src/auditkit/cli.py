@@ -644,8 +644,13 @@ def run() -> None:
     No garbage collection while modules are imported: imports make hundreds of thousands of
     objects and no garbage, and collections walking them took a tenth of a second of the
     start. Each command lets the collector back in once its imports are done (_imports_done).
+
+    One BLAS thread: numpy's OpenBLAS starts a thread per core that spins for a moment at
+    import (0.1 s of CPU, three runs each), and no command does linear algebra (research's
+    regressions run in notebooks).
     """
     gc.disable()
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _leave_out_unused_modules()
     from auditkit.memory import use_jemalloc_for_arrow, use_one_malloc_arena
 
