@@ -505,11 +505,11 @@ def test_clinic_name_masked_on_re2_as_pythons_regex_masks_it():
     Python's regex in the rest: 5,000 texts come out as Python's regex, run on each, gives
     them."""
     from auditkit.privacy import _ClinicMasked
-    from auditkit.text import clinic_name_patterns, re2_reads
+    from auditkit.text import clinic_name_forms, name_patterns, re2_reads
 
     clinic = ("Riverside Psychology Clinic", ["Riverside Clinic", "RPC"])
     texts = _texts_around_the_clinic(5000, seed=13)
-    pattern, _ = clinic_name_patterns(*clinic)
+    pattern, _ = name_patterns(clinic_name_forms(*clinic))
     masker = _ClinicMasked.of(*clinic)
     assert masker.in_re2 is not None
     masked = masker(texts)
@@ -629,7 +629,7 @@ def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexe
     digit, a month's name, the clinic's name in RE2) or a character beyond ASCII; every text
     comes out the same."""
     from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME, text_scrubber
-    from auditkit.text import clinic_name_patterns
+    from auditkit.text import clinic_name_forms, name_patterns
 
     clinic = {"clinic": "Riverside Psychology Clinic", "aliases": ["RPC"]}
 
@@ -648,7 +648,7 @@ def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexe
         ],
         dtype="str",
     )
-    clinic_pattern, _ = clinic_name_patterns(clinic["clinic"], clinic["aliases"])
+    clinic_pattern, _ = name_patterns(clinic_name_forms(clinic["clinic"], clinic["aliases"]))
     everywhere = (
         masked_everywhere(
             texts.str.replace(_EMAIL, "[email]", regex=True).str.replace(

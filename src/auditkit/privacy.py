@@ -25,7 +25,8 @@ from auditkit.schemas import NAME_COLUMNS
 from auditkit.text import (
     NAME_MARK,
     RE2_SPACES,
-    clinic_name_patterns,
+    clinic_name_forms,
+    name_patterns,
     on_threads,
     re2_reads,
     re2_superset,
@@ -421,7 +422,7 @@ def _signed(strings: pa.Array, sign: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _ClinicMasked:
-    """The clinic's name (text.clinic_name_patterns) to mask as [clinic] in a column of texts.
+    """The clinic's name (text.clinic_name_forms) to mask as [clinic] in a column of texts.
 
     Only the texts holding RE2's sure sign of the name, and those beyond ASCII, are read: a few
     in a hundred name the clinic, and replacing on RE2 costs more than matching. Of those, the
@@ -438,11 +439,11 @@ class _ClinicMasked:
     @classmethod
     def of(cls, clinic: str, aliases: Sequence[str]) -> _ClinicMasked | None:
         """None for a policy that names no clinic."""
-        patterns = clinic_name_patterns(clinic, aliases)
-        if patterns is None:
+        forms = clinic_name_forms(clinic, aliases)
+        if forms is None:
             return None
-        pattern, sure_sign = patterns
-        whole_words = clinic_name_patterns(clinic, aliases, edges=(_B, _E))[0]
+        pattern, sure_sign = name_patterns(forms)
+        whole_words = name_patterns(forms, edges=(_B, _E))[0]
         return cls(pattern, sure_sign, _in_re2(whole_words, "[clinic]"))
 
     def __call__(self, texts: pd.Series) -> pd.Series:

@@ -983,7 +983,11 @@ def _key(phrase: str) -> str:
     return _NOT_IN_KEY.sub("", phrase.lower())
 
 
-def _forms(name: str, aliases: Sequence[str]) -> tuple[list[str], list[str]]:
+# A name's acronyms and its other forms, as keys (_key): what its patterns are made of.
+NameForms = tuple[list[str], list[str]]
+
+
+def _forms(name: str, aliases: Sequence[str]) -> NameForms:
     """Acronyms and names to look for: every alias as given, plus each run of two or more of
     its words that holds a non-generic word ("Riverside Psychology" of "... Clinic")."""
     acronyms, names = [], []
@@ -1021,13 +1025,14 @@ def _name_alternation(acronyms: list[str], names: list[str]) -> str:
 TOKEN_EDGES = (r"(?<![^\W_])", r"(?![^\W_])")
 
 
-def _name_patterns(
-    acronyms: list[str], names: list[str], edges: tuple[str, str] = TOKEN_EDGES
+def name_patterns(
+    forms: NameForms, edges: tuple[str, str] = TOKEN_EDGES
 ) -> tuple[re.Pattern[str], str | None]:
-    """The name's forms as a whole-token pattern (between `edges`), for Python's re, and for
-    RE2 on the texts re2_reads (where a letter or digit is [a-zA-Z0-9], and the boundaries are
-    matched, not looked at)."""
-    alternation = _name_alternation(acronyms, names)
+    """The name's forms (each whole, any case and spacing, an acronym dotted or not) as a
+    whole-token pattern (between `edges`: look-arounds, by default no letter or digit beside
+    it), for Python's re, and for RE2 on the texts re2_reads (where a letter or digit is
+    [a-zA-Z0-9], and the boundaries are matched, not looked at), or None."""
+    alternation = _name_alternation(*forms)
     start, end = edges
     python = re.compile(rf"{start}((?:{alternation})){end}", re.IGNORECASE)
     translated = re2_translation(alternation)
@@ -1150,28 +1155,24 @@ def find_clinic_name(texts: pd.Series, name: str, aliases: Sequence[str] = ()) -
     return per_distinct(lambda text: _clinic_name(text, acronyms, names, forms), texts)
 
 
-def clinic_name_patterns(
-    name: str, aliases: Sequence[str] = (), edges: tuple[str, str] = TOKEN_EDGES
-) -> tuple[re.Pattern[str], str | None] | None:
-    """The clinic's name as find_clinic_name finds it but for near misses (each form whole, any
-    case and spacing, an acronym dotted or not), and each of its words that says which clinic
-    alone ("Riverside" of "Riverside Psychology Clinic"): for masking, where even that says
-    where a client is seen. A Python pattern between `edges` (look-arounds: by default no
-    letter or digit beside it), and RE2's for the texts re2_reads (or None); None for a policy
-    that names no clinic."""
+def clinic_name_forms(name: str, aliases: Sequence[str] = ()) -> NameForms | None:
+    """The clinic's name as find_clinic_name finds it but for near misses, and each of its
+    words that says which clinic alone ("Riverside" of "Riverside Psychology Clinic"): for
+    masking, where even that says where a client is seen (name_patterns makes its patterns).
+    None for a policy that names no clinic."""
     forms = (name, *aliases)
     words = [w for f in forms for w in re.findall(_TOKEN, f) if w.lower() not in _GENERIC]
     acronyms, names = _forms(name, [*aliases, *words])
     if not acronyms and not names:
         return None
-    return _name_patterns(acronyms, names, edges)
+    return acronyms, names
 
 
 def _clinic_name(
     texts: pd.Series, acronyms: list[str], names: list[str], forms: Sequence[str]
 ) -> pd.Series:
     text = repair_text(texts)
-    found = _extract(text, *_name_patterns(acronyms, names))
+    found = _extract(text, *name_patterns((acronyms, names)))
     fuzzy_keys = [key for key in names if len(key) >= _FUZZY_MIN_LENGTH]
     unnamed = found.isna() & text.notna()
     if fuzzy_keys and unnamed.any():
