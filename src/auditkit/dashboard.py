@@ -31,6 +31,7 @@ from auditkit.auditing import AuditResult, audit, for_clinicians, for_month
 from auditkit.notebook import jupyter_chart
 from auditkit.report import (
     SEVERITIES,
+    clinician_choices,
     clinician_labels,
     clinician_names,
     clinicians_chart,
@@ -276,12 +277,13 @@ class MonthlyDashboard(widgets.VBox):
     def __init__(self, source: AuditResult | Bundle, export_to: Path | str = "out/dashboard"):
         self.result = source if isinstance(source, AuditResult) else audit(source)
         self.names = clinician_names(self.result)
-        staff = sorted(set(self.result.opportunities["staff_id"].dropna()))
         self.month = widgets.Dropdown(
             options=_month_options(self.result), value=ALL, description="Month"
         )
         self.clinicians = widgets.SelectMultiple(
-            options=[(self.names.get(s, s), s) for s in staff], rows=8, description="Clinicians"
+            options=clinician_choices(self.result.opportunities["staff_id"], self.names),
+            rows=8,
+            description="Clinicians",
         )
         self.rules = widgets.SelectMultiple(
             options=[(f"{code} {rule.name}", code) for code, rule in RULES.items()],

@@ -79,6 +79,12 @@ def clinician_names(result: AuditResult) -> dict[str, str]:
     return dict(zip(staff["staff_id"].tolist(), labels.tolist(), strict=True))
 
 
+def clinician_choices(staff: pd.Series, names: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each clinician in `staff` (a column of ids) once, by id, as (label, staff_id): what a
+    menu of clinicians offers."""
+    return [(names.get(s, s), s) for s in sorted(staff.dropna().unique())]
+
+
 def clinician_labels(staff: pd.Series, names: Mapping[str, str]) -> pd.Series:
     """Staff ids as `names` (clinician_names) labels them, an id it lacks as itself: a hash
     lookup, where Series.replace would compare the column with each of a health system's
@@ -681,13 +687,14 @@ def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
         f'<th aria-sort="none"><button type="button">{title}</button></th>' for title in headers
     )
     present = findings["rule"].unique()
-    staff = sorted(findings["staff_id"].dropna().unique())
     controls = [
         '<label>Filter<input type="search" id="filter-text" '
         'placeholder="words, ids or dates in any column"></label>',
         _select("Rule", "rule", {c: f"{c} {RULES[c].name}" for c in RULES if c in present}),
         _select("Severity", "severity", {s: s for s in SEVERITIES}),
-        _select("Clinician", "staff", {s: names.get(s, s) for s in staff}),
+        _select(
+            "Clinician", "staff", {s: n for n, s in clinician_choices(findings["staff_id"], names)}
+        ),
     ]
     if reviewed:
         reviews = {r: r for r in ("new", "confirmed", "dismissed")}

@@ -29,7 +29,13 @@ from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
 from auditkit.output import counted, exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
-from auditkit.report import clinician_labels, clinician_names, html_text, month_label
+from auditkit.report import (
+    clinician_choices,
+    clinician_labels,
+    clinician_names,
+    html_text,
+    month_label,
+)
 from auditkit.reviews import (
     KEY,
     REVIEW_COLUMNS,
@@ -494,7 +500,6 @@ class ReviewQueue(widgets.VBox):
 
         months = sorted(self._months.dropna().unique(), reverse=True)  # newest first
         found = set(self.all_findings["rule"])
-        staff = sorted(self.all_findings["staff_id"].dropna().unique())
         self.month = _menu(
             "Month", "All months", [(f"{month_label(m)} ({m})", m) for m in months], month
         ).add_class("auditkit-month")
@@ -505,7 +510,10 @@ class ReviewQueue(widgets.VBox):
             rule.upper() if rule else rule,
         ).add_class("auditkit-rule")
         self.clinician = _menu(
-            "Clinician", "All clinicians", [(self.names.get(s, s), s) for s in staff], clinician
+            "Clinician",
+            "All clinicians",
+            clinician_choices(self.all_findings["staff_id"], self.names),
+            clinician,
         ).add_class("auditkit-clinician")
         self.progress = widgets.HTML().add_class("auditkit-progress")
         self.record = widgets.HTML().add_class("auditkit-record-card")
