@@ -7,6 +7,7 @@ stands for the bundle's folder.
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,14 @@ def _base_replacing(name: str, *changes: tuple[bytes, bytes]) -> dict:
     for old, new in changes:
         data = data.replace(old, new)
     return {"files": {name: data}}
+
+
+def _zip_bytes() -> bytes:
+    """A zip archive, as an .xlsx workbook is one."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+    return buffer.getvalue()
 
 
 def _separated_by(name: str, separator: bytes) -> bytes:
@@ -84,6 +93,51 @@ FATAL_CASES = {
         {"files": {"clients.csv": _separated_by("clients.csv", b"\t")}},
         "clients.csv is separated by tabs, not commas: save it as CSV (comma delimited) and run "
         "again.",
+    ),
+    # Another kind of file under a .csv name: read as CSV, its "columns found" were nonsense.
+    "Excel workbook named .csv": (
+        {"files": {"contacts.csv": _zip_bytes()}},
+        "contacts.csv is not a CSV file: it is an Excel workbook (.xlsx) or another zip archive. "
+        "To audit it, save the table as CSV (comma delimited), or give a workbook the suffix "
+        ".xlsx.",
+    ),
+    "Excel 97-2003 workbook named .csv": (
+        {"files": {"staff.csv": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)}},
+        "staff.csv is not a CSV file: it is an Excel 97-2003 workbook (.xls) or another Office "
+        "file. To audit it, open it in Excel and save it as CSV (comma delimited) or as an Excel "
+        "Workbook (.xlsx).",
+    ),
+    "Parquet file named .csv": (
+        {"files": {"notes.csv": _parquet_bytes(pd.DataFrame({"note_id": ["N1"]}))}},
+        "notes.csv is not a CSV file: it is a Parquet file. To audit it, give it the suffix "
+        ".parquet.",
+    ),
+    "PDF named .csv": (
+        {"files": {"clients.csv": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"}},
+        "clients.csv is not a CSV file: it is a PDF document. To audit it, export the table again "
+        "as CSV (comma delimited).",
+    ),
+    **{
+        f"UTF-16 ({order}) without a byte-order mark": (
+            {
+                "files": {
+                    "contacts.csv": (BUNDLES / "base" / "contacts.csv")
+                    .read_bytes()
+                    .decode()
+                    .encode(f"utf-16-{order}")
+                }
+            },
+            "contacts.csv looks like UTF-16 text without a byte-order mark (a zero byte beside "
+            "every character), which cannot be read safely. Export it again as UTF-8 CSV (in "
+            "Excel: CSV UTF-8 (comma delimited)).",
+        )
+        for order in ("le", "be")
+    },
+    "binary file named .csv": (
+        {"files": {"staff.csv": b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x03\x00>\x00\n"}},
+        "staff.csv does not start with a row of column names: its first line holds control "
+        "characters no CSV header has. It may be another kind of file named .csv, or damaged: "
+        "export the table again as CSV (comma delimited).",
     ),
     "header-only clients table": (
         {"case": "header_only_clients"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -543,6 +544,25 @@ def test_an_unusable_file_loaded_on_the_workers_exits_2_in_the_pandas_engines_wo
 
     assert capsys.readouterr().err == said
     assert " ".join(said.split()).startswith(f"auditkit: {words}")
+
+
+def test_an_unusable_file_on_a_local_cluster_of_its_own_stops_in_one_paragraph(tmp_path):
+    """The command's own cluster, closed as the run stops, printed its workers' complaints
+    (a heartbeat to a scheduler gone, with its traceback) after the paragraph."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    (bundle / "contacts.csv").write_bytes(b"PK\x03\x04" + bytes(60))
+    done = subprocess.run(
+        [sys.executable, "-m", "auditkit.cli", "validate", str(bundle), "--engine", "dask"],
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert " ".join(done.stderr.split()) == (
+        "auditkit: contacts.csv is not a CSV file: it is an Excel workbook (.xlsx) or another zip "
+        "archive. To audit it, save the table as CSV (comma delimited), or give a workbook the "
+        "suffix .xlsx."
+    )
 
 
 def test_validate_on_the_workers_prints_what_the_pandas_engine_prints(scheduler, tmp_path, capsys):

@@ -28,6 +28,7 @@ stay exact:
 
 from __future__ import annotations
 
+import logging
 import operator
 import socket
 from collections.abc import Callable, Iterator, Sequence
@@ -524,6 +525,10 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
             # not on 8787, which another cluster on this machine may hold.
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             death_timeout=CONNECT_TIMEOUT,  # a worker that can't start in time fails the start
+            # The workers' own logs stay out of the command's output: a run that stops (bad
+            # input) closed the cluster under their running tasks, and they printed their
+            # heartbeats' tracebacks after its one paragraph. What fails is said in words.
+            silence_logs=logging.CRITICAL,
         )
     except (OSError, RuntimeError, TimeoutError) as error:  # no port, no process, too slow
         raise AuditkitError(

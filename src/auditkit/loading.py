@@ -17,6 +17,7 @@ import io
 import itertools
 import mmap
 import os
+import re
 from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -429,7 +430,7 @@ def _read_csv_exactly(
     if not records:
         raise BundleError(f"{file} is empty: it has no header row and no records.")
     names = records[0]
-    _check_separator(file, names)
+    _check_header(file, names)
     # A trailing delimiter the header lacks: the empty field it ends the record with is no value.
     records = [r[:-1] if len(r) == len(names) + 1 and r[-1] == "" else r for r in records]
     keys = [normalise_column_name(n) for n in names]
@@ -548,6 +549,7 @@ def _read_csv_bytes(
     """read_csv of bytes in hand: a file's (`on_disk`: its path and version, parsed from the
     disk again and checked unchanged) or a piece's (csv_piece), parsed where they are.
     `windows_1252`: a piece of a file that is not UTF-8 (see decode)."""
+    _check_is_csv(file, raw)
     try:
         data, encoding = decode(raw, windows_1252)
     except UnicodeDecodeError:
@@ -575,7 +577,7 @@ def _read_csv_bytes(
     # Arrow would take the first of them for the header.
     optimistic = optimistic and not records.blank[0]
     present = records.without_blank()
-    _check_separator(file, names)
+    _check_header(file, names)
     if optimistic:
         # Arrow parses rows that look blank but have the header's width (",,,,,"), one per
         # line here, and _without_blank_rows drops them with their lines; any other blank
@@ -712,6 +714,59 @@ def _header_names(file: str, buf: np.ndarray, records: _Records) -> list[str]:
             return names
         records.blank[first] = True
     raise BundleError(f"{file} is empty: it has no header row and no records.")
+
+
+# What a file under a .csv name may really be, by its first bytes, and what to do with it.
+_HEAD_BYTES = 64
+_OTHER_FORMATS = {
+    b"PK\x03\x04": (
+        "an Excel workbook (.xlsx) or another zip archive",
+        "save the table as CSV (comma delimited), or give a workbook the suffix .xlsx",
+    ),
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": (
+        "an Excel 97-2003 workbook (.xls) or another Office file",
+        "open it in Excel and save it as CSV (comma delimited) or as an Excel Workbook (.xlsx)",
+    ),
+    b"PAR1": ("a Parquet file", "give it the suffix .parquet"),
+    b"%PDF": ("a PDF document", "export the table again as CSV (comma delimited)"),
+}
+
+
+def _check_is_csv(file: str, data: FileBytes) -> None:
+    """Refuse, in so many words, another kind of file under a .csv name (a workbook saved by
+    the wrong name, say): read as CSV, its header is binary nonsense, and "no 'contact_id'
+    column" would list it as the columns found."""
+    head = bytes(data[:_HEAD_BYTES])
+    for signature, (kind, remedy) in _OTHER_FORMATS.items():
+        if head.startswith(signature):
+            raise BundleError(f"{file} is not a CSV file: it is {kind}. To audit it, {remedy}.")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return  # (decode reads it)
+    # UTF-16 text of ASCII: a zero byte after (LE) or before (BE) every character.
+    pairs = np.frombuffer(head[: len(head) // 2 * 2], dtype=np.uint8).reshape(-1, 2)
+    zeros = pairs == 0
+    if len(pairs) >= 4 and any(zeros[:, k].all() and not zeros[:, 1 - k].any() for k in (0, 1)):
+        raise BundleError(
+            f"{file} looks like UTF-16 text without a byte-order mark (a zero byte beside every "
+            "character), which cannot be read safely. Export it again as UTF-8 CSV (in Excel: "
+            "CSV UTF-8 (comma delimited))."
+        )
+
+
+# Characters no CSV header holds (a tab is a separator's: see _check_separator).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_header(file: str, names: list[str]) -> None:
+    """Refuse a header that is not a row of column names: control characters (a binary file
+    _check_is_csv does not know) or another separator than the comma."""
+    if any(_CONTROL.search(name) for name in names):
+        raise BundleError(
+            f"{file} does not start with a row of column names: its first line holds control "
+            "characters no CSV header has. It may be another kind of file named .csv, or "
+            "damaged: export the table again as CSV (comma delimited)."
+        )
+    _check_separator(file, names)
 
 
 def _check_separator(file: str, names: list[str]) -> None:
