@@ -139,6 +139,20 @@ FATAL_CASES = {
         "characters no CSV header has. It may be another kind of file named .csv, or damaged: "
         "export the table again as CSV (comma delimited).",
     ),
+    # Exported where the day comes first: read month first, 02/03 would be 3 February.
+    "dates written day first": (
+        _base_replacing(
+            "appointments.csv",
+            (b"2026-03-02T13:00:00", b"02/03/2026 13:00"),
+            (b"2026-03-09T13:00:00", b"09/03/2026 13:00"),
+            (b"2026-03-10T10:00:00", b"13/03/2026 10:00"),
+        ),
+        "appointments.csv: all 3 of its rows were set aside, so the audit would have no "
+        "appointments to go on. The first reason, on line 2: scheduled_start '02/03/2026 13:00' "
+        "is not read: the column writes the day first ('13/03/2026 10:00' reads no other way), "
+        "and slash dates are read month first (M/D/YYYY). Export dates as ISO 8601 (2026-03-09 "
+        "13:00), or import with a mapping's date_format. Correct the export and run again.",
+    ),
     "header-only clients table": (
         {"case": "header_only_clients"},
         "clients.csv has a header but no records; every other table refers to the clients "

@@ -9,6 +9,7 @@ daylight-saving changes and one deliberately unreadable row; and a bundle to imp
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -267,6 +268,35 @@ def test_rows_of_the_wrong_width_are_written_marked_with_their_id(bundle, tmp_pa
 
 
 MESSY = IMPORTS / "messy"
+
+
+def test_an_export_that_writes_the_day_first_is_refused_until_its_mapping_reads_it(bundle, tmp_path):
+    """A clinic whose system writes 06/03/2026 for 6 March: read month first, every date up to
+    the 12th was a month off and only the rest were refused. The mapping's date_format reads
+    it."""
+    export = tmp_path / "appointments.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,06/03/2026,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+        "SP-2,13/03/2026,1:00 PM,C1,S1,Psychotherapy,50,No Show\n"
+    )
+    mapping = preset("simplepractice")
+    with pytest.raises(BundleError) as refused:
+        import_file(export, bundle, mapping)
+    assert str(refused.value) == (
+        "appointments.csv: none of its 2 rows could be imported, so nothing was written: the "
+        "loader would set every one aside. The commonest reason (2 of them), first on line 2: "
+        "not read: the export writes dates day first ('13/03/2026 1:00 PM' reads no other way), "
+        "and without a date_format M/D/YYYY is read; give the SimplePractice mapping a "
+        "date_format that reads them (%d/%m/%Y and the time's format) ('06/03/2026 1:00 PM'). "
+        "Correct the export (or the mapping) and import it again."
+    )
+
+    import_file(export, bundle, replace(mapping, date_format="%d/%m/%Y %I:%M %p"))
+    assert appointments(bundle) == {
+        "SP-1": ("2026-03-06T13:00:00-08:00", "attended"),
+        "SP-2": ("2026-03-13T13:00:00-07:00", "no_show"),
+    }
 
 
 def test_unquoted_commas_leave_rows_the_loader_sets_aside_naming_the_export_line(bundle):

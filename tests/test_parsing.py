@@ -248,6 +248,59 @@ def test_timestamps_not_held_by_arrow_parse_the_same(dtype):
     assert reasons(why) == reasons(expected_why)
 
 
+# --- parse_timestamp: a column that writes the day first ----------------------------------------
+
+DAY_FIRST = (
+    "is not read: the column writes the day first ('15/09/2025 09:00' reads no other way), and "
+    "slash dates are read month first (M/D/YYYY). Export dates as ISO 8601 (2026-03-09 13:00), "
+    "or import with a mapping's date_format"
+)
+
+
+def test_a_column_that_writes_the_day_first_has_its_slash_dates_set_aside_not_misread():
+    """'03/09/2025' was read as 9 March where the export meant 3 September: every date up to
+    the 12th of a day-first export was silently a month off, and only the rest were refused."""
+    values = ["03/09/2025 13:00", "15/09/2025 09:00", "2025-09-04T10:00:00Z", "x", None]
+    assert parsing.day_first_example(arrow_strings(text(values))) == "15/09/2025 09:00"
+
+    parsed, why = parse_timestamp(text(values), "scheduled_start", LA)
+
+    assert instants(parsed) == [None, None, "2025-09-04T03:00:00-07:00", None, None]
+    assert reasons(why) == [
+        f"scheduled_start '03/09/2025 13:00' {DAY_FIRST}",
+        f"scheduled_start '15/09/2025 09:00' {DAY_FIRST}",
+        None,
+        f"scheduled_start 'x' {NOT_A_TIME}",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [  # month first: read as ever
+        (
+            ["3/9/2025", "9/15/2025 9:00 AM"],
+            ["2025-03-09T00:00:00-08:00", "2025-09-15T09:00:00-07:00"],
+        ),
+        # no date that only one order reads (days up to the 12th): month first, as documented
+        (["03/09/2025", "12/01/2025"], ["2025-03-09T00:00:00-08:00", "2025-12-01T00:00:00-08:00"]),
+        # both orders in one column: each read as it can be, month first (no order to infer)
+        (
+            ["15/09/2025", "9/15/2025", "03/09/2025"],
+            [None, "2025-09-15T00:00:00-07:00", "2025-03-09T00:00:00-08:00"],
+        ),
+        # an impossible date in either order is no evidence of the day first
+        (["31/31/2025", "3/9/2025"], [None, "2025-03-09T00:00:00-08:00"]),
+    ],
+    ids=["month first", "ambiguous only", "mixed", "impossible"],
+)
+def test_a_column_that_does_not_prove_the_day_first_is_read_month_first(values, expected):
+    assert parsing.day_first_example(arrow_strings(text(values))) is None
+    parsed, why = parse_timestamp(text(values), "scheduled_start", LA)
+    assert instants(parsed) == expected
+    assert [r is None for r in reasons(why)] == [e is not None for e in expected]
+
+
 # --- parse_timestamp: Arrow's cast for the common shape ---------------------------------------
 
 

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from auditkit.columns import arrow_strings
 from auditkit.errors import BundleError, MappingError
 from auditkit.loading import (
     RawTable,
@@ -41,7 +42,7 @@ from auditkit.loading import (
     typed_as,
 )
 from auditkit.output import write_atomically
-from auditkit.parsing import parse_count, parse_timestamp
+from auditkit.parsing import day_first_example, parse_count, parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml
 from auditkit.schemas import CALLS, TABLES, TableSpec
@@ -425,15 +426,21 @@ def _local_times(
         text_read = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("str")
         if excel is not None:
             text_read = text_read.where(~excel, text)
-        reads = f"a date-time in the {mapping.name} mapping's format {mapping.date_format}"
+        reads = f"not a date-time in the {mapping.name} mapping's format {mapping.date_format}"
     else:
         text_read = text
-        reads = "a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
+        reads = "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
+        if (example := day_first_example(arrow_strings(text))) is not None:
+            reads = (
+                f"not read: the export writes dates day first ('{example}' reads no other way), "
+                f"and without a date_format M/D/YYYY is read; give the {mapping.name} mapping a "
+                "date_format that reads them (%d/%m/%Y and the time's format)"
+            )
     times, _ = parse_timestamp(text_read, column, mapping.timezone or tz)
     iso = times.dt.tz_convert(tz).dt.strftime("%Y-%m-%dT%H:%M:%S%z").astype("str")
     iso = iso.str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
     reasons = pd.Series(pd.NA, index=text.index, dtype="str")
-    reasons = reasons.mask(text.notna() & times.isna(), f"not {reads}")
+    reasons = reasons.mask(text.notna() & times.isna(), reads)
     return _marked(iso.fillna(text), reasons), reasons
 
 

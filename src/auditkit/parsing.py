@@ -344,6 +344,25 @@ def _us_as_iso(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArra
     return pc.if_else(bad_hour, pa.scalar(None, iso.type), iso)
 
 
+def day_first_example(strings: pa.Array | pa.ChunkedArray) -> str | None:
+    """A slash date among `strings` that reads only day first ('15/09/2025'), when none reads
+    only month first: the column writes the day first, as exports made where the day comes
+    first do, and M/D/YYYY would misread its every date up to the 12th ('03/09/2025', 3
+    September, as 9 March). None for a month-first column, a mixed one, or no slash dates."""
+    parts = pc.extract_regex(strings, _US)  # null where a cell is no slash date
+
+    def number(name: str) -> np.ndarray:
+        digits = pc.struct_field(parts, name)
+        return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)  # (NaN: none)
+
+    first, second = number("m"), number("d")
+    day_first = (first > 12) & (first <= 31) & (second >= 1) & (second <= 12)
+    month_first = (second > 12) & (second <= 31) & (first >= 1) & (first <= 12)
+    if not day_first.any() or month_first.any():
+        return None
+    return str(pc.take(strings, [int(np.argmax(day_first))])[0])
+
+
 def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series, pd.Series]:
     """ISO 8601 (naive = clinic-local; Z and offsets converted) or US M/D/YYYY h:mm AM/PM.
 
@@ -384,6 +403,10 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         aware[rest] = _matches(others, _ISO_AWARE)
         naive[rest] = _matches(others, _ISO_NAIVE)
         us[rest] = _matches(others, _US)
+    # A column writing the day first: its slash dates are set aside, not misread.
+    day_first, example = np.zeros(len(values), dtype=bool), None
+    if us.any() and (example := day_first_example(_pick(strings, us))) is not None:
+        day_first, us = us, np.zeros(len(values), dtype=bool)
     if aware.any():
         parsed = pd.to_datetime(
             pd.Series(pc.utf8_upper(_pick(strings, aware)), dtype="str"),
@@ -415,4 +438,14 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         )
     if far.any():
         reasons[far] = f"{column} '" + values[far] + f"' {_FAR}"
+    if day_first.any():
+        reasons[day_first] = f"{column} '" + values[day_first] + "' " + _written_day_first(example)
     return result, reasons
+
+
+def _written_day_first(example: str | None) -> str:
+    return (
+        f"is not read: the column writes the day first ('{example}' reads no other way), and "
+        "slash dates are read month first (M/D/YYYY). Export dates as ISO 8601 (2026-03-09 "
+        "13:00), or import with a mapping's date_format"
+    )
