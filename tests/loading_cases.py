@@ -89,6 +89,11 @@ FATAL_CASES = {
         "staff.csv is separated by semicolons, not commas: save it as CSV (comma delimited) and "
         "run again.",
     ),
+    "semicolon-separated file after Excel's separator line": (
+        {"files": {"contacts.csv": b"sep=;\r\n" + _separated_by("contacts.csv", b";")}},
+        "contacts.csv is separated by semicolons, not commas: save it as CSV (comma delimited) "
+        "and run again.",
+    ),
     "tab-separated file": (
         {"files": {"clients.csv": _separated_by("clients.csv", b"\t")}},
         "clients.csv is separated by tabs, not commas: save it as CSV (comma delimited) and run "

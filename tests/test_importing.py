@@ -270,7 +270,9 @@ def test_rows_of_the_wrong_width_are_written_marked_with_their_id(bundle, tmp_pa
 MESSY = IMPORTS / "messy"
 
 
-def test_an_export_that_writes_the_day_first_is_refused_until_its_mapping_reads_it(bundle, tmp_path):
+def test_an_export_that_writes_the_day_first_is_refused_until_its_mapping_reads_it(
+    bundle, tmp_path
+):
     """A clinic whose system writes 06/03/2026 for 6 March: read month first, every date up to
     the 12th was a month off and only the rest were refused. The mapping's date_format reads
     it."""

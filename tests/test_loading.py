@@ -924,6 +924,19 @@ def test_quoted_empties_before_the_header_are_skipped_too(make_bundle, quoted):
     assert bundle.contacts["source_line"].tolist() == [lines + 2, lines + 3]
 
 
+@pytest.mark.parametrize("sep", [b"sep=,\r\n", b"SEP=,\n", b" \nsep=,\n"])
+@pytest.mark.parametrize("stray_quote", [False, True], ids=["vectorised", "csv module"])
+def test_excels_separator_line_before_the_header_is_no_header(make_bundle, sep, stray_quote):
+    """A `sep=,` line (written for Excel's sake) was taken for the header: "no 'contact_id'
+    column ... Columns found: sep=, ." """
+    k3 = _K3.replace(b"Confirmed", b'Said 5" ok') if stray_quote else _K3
+    bundle = load(make_bundle(files={"contacts.csv": sep + _CONTACTS_HEADER + _K1 + k3}))
+    lines = sep.count(b"\n")
+    assert coverage_of(bundle)["contacts"] == ("contacts.csv", "utf-8", 2, 2, 0)
+    assert bundle.contacts["source_line"].tolist() == [lines + 2, lines + 3]
+    assert bundle.contacts["contact_id"].tolist() == ["K1", "K3"]
+
+
 @pytest.mark.parametrize("lines", [b"  \n,,,\n\t\r\n", b',,,\n  \n"",""\n\t\n'])
 def test_a_file_of_blank_looking_lines_is_empty(make_bundle, lines):
     with pytest.raises(BundleError) as caught:

@@ -246,6 +246,7 @@ def test_a_file_with_a_utf8_bom_but_not_utf8_is_read_whole_to_be_refused(tmp_pat
         b'"",""\n',  # quoted empties: blank once unquoted, so no header
         codecs.BOM_UTF8 + b"\n",  # a BOM then a blank line: decode drops the BOM
         codecs.BOM_UTF8 + b" ,\t\r\n",  # a BOM then a line of spaces and commas
+        b"sep=,\n",  # Excel's separator line
     ],
 )
 def test_a_blank_looking_record_before_the_header_is_not_taken_for_it(tmp_path, before):

@@ -365,6 +365,13 @@ def _field_at(fields: list[str], position: int) -> str:
     return fields[position].strip() if position < len(fields) else ""
 
 
+def _is_separator_line(fields: list[str]) -> bool:
+    """Whether a file's first record is Excel's `sep=,` (or `sep=;`): a line some exports
+    write before the header to tell Excel the separator, no header itself. The header after
+    it is then checked as any other (a `sep=;` file's is refused as separated by semicolons)."""
+    return re.fullmatch("sep=.", ",".join(fields), re.IGNORECASE | re.DOTALL) is not None
+
+
 def _is_blank_record(fields: list[str]) -> bool:
     """Whether every field is empty or only spaces and tabs: no record, as a blank line is
     none (a row whose cells were emptied in a spreadsheet, `,,,,,` or `"",""`)."""
@@ -427,6 +434,8 @@ def _read_csv_exactly(
                 records.append(record)
                 lines.append(last_line + 1)
             last_line = reader.line_num
+    if records and _is_separator_line(records[0]):
+        del records[0], lines[0]
     if not records:
         raise BundleError(f"{file} is empty: it has no header row and no records.")
     names = records[0]
@@ -703,14 +712,15 @@ def _maybe_blank(column: pa.ChunkedArray) -> np.ndarray:
 def _header_names(file: str, buf: np.ndarray, records: _Records) -> list[str]:
     """The header's column names: the first record with a name in it. Records of quoted
     empties before it ('"",""'), which only look blank once unquoted, are marked blank in
-    `records` as a line of commas is (a handful at most: a file's first records)."""
-    for first in np.flatnonzero(~records.blank):
+    `records` as a line of commas is (a handful at most: a file's first records), and so is
+    a spreadsheet's separator line before it (_is_separator_line)."""
+    for k, first in enumerate(np.flatnonzero(~records.blank)):
         # (csv_cuts looks at bytes not yet decoded: only whether they are blank matters there)
         record = bytes(buf[records.starts[first] : records.ends[first]])
         text = record.decode(errors="replace").rstrip("\r")
         with _any_field_size():
             names = next(csv.reader(io.StringIO(text, newline="")), [])
-        if not _is_blank_record(names):
+        if not _is_blank_record(names) and not (k == 0 and _is_separator_line(names)):
             return names
         records.blank[first] = True
     raise BundleError(f"{file} is empty: it has no header row and no records.")
