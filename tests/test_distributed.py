@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from importlib.metadata import version as auditkit_version
 from pathlib import Path
 
 import pandas as pd
@@ -318,6 +319,65 @@ def test_a_scheduler_that_does_not_answer_exits_2(tmp_path, capsys, monkeypatch)
     assert err.endswith(
         "Give its address as tcp://HOST:8786, or leave --scheduler out to start a local cluster."
     )
+
+
+def test_a_scheduler_without_workers_exits_2_rather_than_wait_for_ever(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("auditkit.distributed.CONNECT_TIMEOUT", 1)
+    cluster = distributed.LocalCluster(
+        n_workers=0,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+    )
+    try:
+        address = cluster.scheduler_address
+        code = main(["validate", str(SAMPLE), "--engine", "dask", "--scheduler", address])
+    finally:
+        cluster.close()
+
+    assert code == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: The Dask scheduler at {address} has no workers: none joined within 1 s. "
+        f"Start some (dask worker {address}), or leave --scheduler out to start a local cluster."
+    )
+
+
+@pytest.mark.parametrize(
+    ("here", "there", "run"),
+    [
+        ("9.9.9", "auditkit", f"auditkit {auditkit_version('auditkit')}"),
+        (auditkit_version("auditkit"), "auditkit-not-installed", "no auditkit"),
+    ],
+    ids=["another version", "none"],
+)
+def test_workers_running_another_auditkit_exit_2_before_any_work(
+    scheduler, tmp_path, capsys, monkeypatch, here, there, run
+):
+    """The reader and the rules run on the workers: another version there gave that
+    version's results (or failed deep in a task, auditkit missing)."""
+    monkeypatch.setattr("auditkit.distributed._version_here", lambda: here)
+    monkeypatch.setattr("auditkit.distributed._DISTRIBUTION", there)
+    out = tmp_path / "out"
+
+    assert (
+        main(
+            ["audit", str(SAMPLE), "--out", str(out), "--engine", "dask", "--scheduler", scheduler]
+        )
+        == 2
+    )
+
+    with distributed.Client(scheduler) as client:
+        workers = ", ".join(sorted(client.scheduler_info()["workers"]))
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: 2 of the cluster's 2 workers ({workers}) run {run}, where this machine runs "
+        f"auditkit {here}: the rules and the reader run on the workers, so the results would "
+        f"not be this version's. Install auditkit {here} on every worker (pip install "
+        f"'auditkit[dask]=={here}'), or audit with the default pandas engine."
+    )
+    assert not out.exists()
 
 
 def test_a_local_cluster_that_cannot_start_exits_2(tmp_path, capsys, monkeypatch):

@@ -34,6 +34,7 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -512,6 +513,7 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
                 "cluster."
             ) from None
         with client, _failures_in_words():
+            _check_workers(client, scheduler)
             yield client
         return
     try:
@@ -541,6 +543,42 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
             yield client
     finally:
         cluster.close(timeout=CLOSE_TIMEOUT)
+
+
+# The distribution whose version each worker is asked for (a test names one not installed).
+_DISTRIBUTION = "auditkit"
+
+
+def _version_here() -> str:
+    return version("auditkit")
+
+
+def _check_workers(client: Client, scheduler: str) -> None:
+    """Refuse, in words, a cluster that cannot give this auditkit's results: no worker joins
+    within CONNECT_TIMEOUT (the run would wait for one for ever), or a worker runs another
+    auditkit, or none (the reader and the rules run there, so another version's would be
+    other results, or a failure deep in a task)."""
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise AuditkitError(
+            f"The Dask scheduler at {scheduler} has no workers: none joined within "
+            f"{CONNECT_TIMEOUT} s. Start some (dask worker {scheduler}), or leave --scheduler "
+            "out to start a local cluster."
+        ) from None
+    mine = _version_here()
+    found = client.run(version, _DISTRIBUTION, on_error="return")
+    other = {w: v if isinstance(v, str) else None for w, v in found.items() if v != mine}
+    if other:
+        kinds = sorted({"no auditkit" if v is None else f"auditkit {v}" for v in other.values()})
+        named = ", ".join(sorted(other)[:3]) + (", ..." if len(other) > 3 else "")
+        raise AuditkitError(
+            f"{len(other)} of the cluster's {len(found)} workers ({named}) run "
+            f"{' or '.join(kinds)}, where this machine runs auditkit {mine}: the rules and the "
+            f"reader run on the workers, so the results would not be this version's. Install "
+            f"auditkit {mine} on every worker (pip install 'auditkit[dask]=={mine}'), or audit "
+            "with the default pandas engine."
+        )
 
 
 @contextmanager
