@@ -348,8 +348,8 @@ def test_a_scheduler_without_workers_exits_2_rather_than_wait_for_ever(
 @pytest.mark.parametrize(
     ("here", "there", "run"),
     [
-        ("9.9.9", "auditkit", f"auditkit {auditkit_version('auditkit')}"),
-        (auditkit_version("auditkit"), "auditkit-not-installed", "no auditkit"),
+        ("9.9.9", "auditkit", f"run auditkit {auditkit_version('auditkit')}"),
+        (auditkit_version("auditkit"), "auditkit-not-installed", "have no auditkit"),
     ],
     ids=["another version", "none"],
 )
@@ -372,12 +372,22 @@ def test_workers_running_another_auditkit_exit_2_before_any_work(
     with distributed.Client(scheduler) as client:
         workers = ", ".join(sorted(client.scheduler_info()["workers"]))
     assert " ".join(capsys.readouterr().err.split()) == (
-        f"auditkit: 2 of the cluster's 2 workers ({workers}) run {run}, where this machine runs "
+        f"auditkit: 2 of the cluster's 2 workers ({workers}) {run}, where this machine runs "
         f"auditkit {here}: the rules and the reader run on the workers, so the results would "
         f"not be this version's. Install auditkit {here} on every worker (pip install "
         f"'auditkit[dask]=={here}'), or audit with the default pandas engine."
     )
     assert not out.exists()
+
+
+def test_a_workers_answer_about_its_auditkit_in_words():
+    from importlib.metadata import PackageNotFoundError
+
+    from auditkit.distributed import _running
+
+    assert _running("0.0.9") == "run auditkit 0.0.9"
+    assert _running(PackageNotFoundError("auditkit")) == "have no auditkit"
+    assert _running(OSError("gone")) == "did not say which auditkit they run (OSError)"
 
 
 def test_a_local_cluster_that_cannot_start_exits_2(tmp_path, capsys, monkeypatch):

@@ -34,7 +34,7 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -568,17 +568,25 @@ def _check_workers(client: Client, scheduler: str) -> None:
         ) from None
     mine = _version_here()
     found = client.run(version, _DISTRIBUTION, on_error="return")
-    other = {w: v if isinstance(v, str) else None for w, v in found.items() if v != mine}
+    other = {w: _running(v) for w, v in found.items() if v != mine}
     if other:
-        kinds = sorted({"no auditkit" if v is None else f"auditkit {v}" for v in other.values()})
         named = ", ".join(sorted(other)[:3]) + (", ..." if len(other) > 3 else "")
         raise AuditkitError(
-            f"{len(other)} of the cluster's {len(found)} workers ({named}) run "
-            f"{' or '.join(kinds)}, where this machine runs auditkit {mine}: the rules and the "
-            f"reader run on the workers, so the results would not be this version's. Install "
-            f"auditkit {mine} on every worker (pip install 'auditkit[dask]=={mine}'), or audit "
-            "with the default pandas engine."
+            f"{len(other)} of the cluster's {len(found)} workers ({named}) "
+            f"{' or '.join(sorted(set(other.values())))}, where this machine runs auditkit "
+            f"{mine}: the rules and the reader run on the workers, so the results would not be "
+            f"this version's. Install auditkit {mine} on every worker (pip install "
+            f"'auditkit[dask]=={mine}'), or audit with the default pandas engine."
         )
+
+
+def _running(answer: str | Exception) -> str:
+    """What a worker's answer to `version` says it runs."""
+    if isinstance(answer, str):
+        return f"run auditkit {answer}"
+    if isinstance(answer, PackageNotFoundError):
+        return "have no auditkit"
+    return f"did not say which auditkit they run ({type(answer).__name__})"
 
 
 @contextmanager
