@@ -270,6 +270,42 @@ def test_rows_of_the_wrong_width_are_written_marked_with_their_id(bundle, tmp_pa
 MESSY = IMPORTS / "messy"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_title_lines_above_a_csv_exports_header_are_skipped_as_a_workbooks_are(
+    bundle, tmp_path, capsys, encoding
+):
+    """A report's title above the header stopped a CSV export ("no 'Appointment ID' column
+    ... Columns found: Appointments Report"), where the same report as a workbook imported."""
+    export = tmp_path / "report.csv"
+    report = (IMPORTS / "simplepractice_appointments.csv").read_text()
+    title = 'Appointments report\n"Printed 31/03/2026, by Café staff"\n\n'
+    export.write_bytes((title + report).encode(encoding))
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "Imported 8 rows of report.csv, header on line 4 (preset simplepractice) into "
+    )
+    assert "  12   SP-1008 status Walked Out" in out  # the export's own line: 9 below the title
+    plain = tmp_path / "plain"
+    shutil.copytree(IMPORTS / "bundle", plain)
+    import_file(IMPORTS / "simplepractice_appointments.csv", plain, preset("simplepractice"))
+    assert (bundle / "appointments.csv").read_bytes() == (plain / "appointments.csv").read_bytes()
+
+
+def test_a_csv_export_whose_first_records_name_no_mapped_column_still_stops_in_words(
+    bundle, tmp_path, capsys
+):
+    export = tmp_path / "report.csv"
+    export.write_text("Appointments report\nnothing,here\n1,2\n")
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: report.csv has no 'Appointment ID' column, which the SimplePractice mapping "
+        "reads as appointment_id. Columns found: Appointments report."
+    )
+
+
 def test_an_export_that_writes_the_day_first_is_refused_until_its_mapping_reads_it(
     bundle, tmp_path
 ):

@@ -315,7 +315,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     how = f"preset {args.preset}" if args.preset else f"mapping {args.mapping}"
     replaced = f", replacing {done.replaced} with the same {mapping.spec.id_column}"
     sheet = "" if done.sheet is None else f", sheet '{printable(done.sheet)}'"
-    header = f", header on row {done.header_line}" if done.header_line != 1 else ""
+    where = "line" if done.sheet is None else "row"  # a CSV's, or a worksheet's
+    header = f", header on {where} {done.header_line}" if done.header_line != 1 else ""
     print(
         f"Imported {counted(done.rows, 'row')} of {Path(args.file).name}{sheet}{header} ({how}) "
         f"into {done.path}{replaced if done.replaced else ''}."

@@ -102,7 +102,7 @@ class Imported:
         default_factory=lambda: pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     )
     sheet: str | None = None  # a workbook's: the worksheet read
-    header_line: int = 1  # a workbook's header row (title rows may come before it); 1 for a CSV
+    header_line: int = 1  # the export's header row or line (a report's title may come before it)
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -679,14 +679,14 @@ def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
             f"{export.name}: auditkit import reads CSV (.csv) and Excel (.xlsx) exports; save "
             "it as one of those."
         )
-    if suffix == ".csv":
-        if sheet is not None:
-            raise BundleError(
-                f"{export.name} is a CSV file, which has no sheets: name a sheet only for an "
-                "Excel workbook (.xlsx)."
-            )
-        return read_csv(export, spec.name, ids[0] if ids else None)
+    if suffix == ".csv" and sheet is not None:
+        raise BundleError(
+            f"{export.name} is a CSV file, which has no sheets: name a sheet only for an Excel "
+            "workbook (.xlsx)."
+        )
     sources = {normalise_column_name(source) for source in mapping.columns}
+    if suffix == ".csv":
+        return read_csv(export, spec.name, ids[0] if ids else None, names=sources)
     return read_worksheet(
         export,
         spec.name,

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class RawTable:
     malformed: pd.DataFrame
     encoding: str
     sheet: str | None = None  # a workbook's: the worksheet read
-    header_line: int = 1  # a workbook's header row (title rows may come before it); 1 for a CSV
+    header_line: int = 1  # the header row or line (an export's title may come before it)
 
     @property
     def rows_read(self) -> int:
@@ -540,11 +540,52 @@ def _version(path: Path) -> tuple[int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def read_csv(path: Path, table: str, id_column: str | None = None) -> RawTable:
-    """A CSV file as text columns, with rows of the wrong width set aside by line."""
+def read_csv(
+    path: Path, table: str, id_column: str | None = None, names: Collection[str] = ()
+) -> RawTable:
+    """A CSV file as text columns, with rows of the wrong width set aside by line.
+
+    With `names` (as normalise_column_name has them), an export's: its header is the first of
+    its first records holding one of them, as read_worksheet finds a sheet's, so a report's
+    title lines above it are skipped (else the first record, as always).
+    """
     scanned = _version(path)  # first: a missing or unreadable file stops here, in words
     check_fits_in_memory(path)
-    return _read_csv_bytes(path.name, _read_bytes(path), table, id_column, (path, scanned))
+    raw = _read_bytes(path)
+    header_at = _titled_header(path.name, raw, names) if names else None
+    if header_at is None:
+        return _read_csv_bytes(path.name, raw, table, id_column, (path, scanned))
+    text, encoding, start, lines_above = header_at
+    below = _read_csv_bytes(path.name, text[start:], table, id_column, None)
+    if _version(path) != scanned:  # (read from the bytes in hand, as a piece is)
+        raise _changed(path.name)
+    below.lines += lines_above
+    below.malformed["line"] += lines_above
+    return replace(below, encoding=encoding, header_line=lines_above + 1)
+
+
+def _titled_header(
+    file: str, raw: FileBytes, names: Collection[str]
+) -> tuple[FileBytes, str, int, int] | None:
+    """Where an export's header is when title lines come before it: the file's text (UTF-8),
+    its encoding, the header's first byte and the lines above it; None when the header is the
+    first record (or none of the first records holds one of `names`)."""
+    _check_is_csv(file, raw)
+    try:
+        text, encoding = decode(raw)
+    except UnicodeDecodeError:
+        return None  # (read_csv says why)
+    buf = np.frombuffer(text, dtype=np.uint8)
+    records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
+    first = np.flatnonzero(~records.blank)[:_HEADER_SEARCH_ROWS]
+    for k, at in enumerate(first):
+        record = bytes(buf[records.starts[at] : records.ends[at]]).decode(errors="replace")
+        if any(normalise_column_name(f) in names for f in _fields(record.rstrip("\r"))):
+            if k == 0:
+                return None
+            start = int(records.starts[at])
+            return text, encoding, start, _physical_lines(buf[:start])
+    return None
 
 
 def _read_csv_bytes(
