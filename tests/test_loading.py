@@ -937,6 +937,35 @@ def test_excels_separator_line_before_the_header_is_no_header(make_bundle, sep, 
     assert bundle.contacts["contact_id"].tolist() == ["K1", "K3"]
 
 
+@pytest.mark.parametrize("stray_quote", [False, True], ids=["vectorised", "csv module"])
+def test_excels_text_formulas_read_as_the_text_they_show(make_bundle, stray_quote):
+    """Exports meant for Excel write `="C1"` to keep an id (or a phone number, a date) as
+    written: read as it is, no appointment's client_id matched it, and every appointment was
+    set aside as naming no client."""
+    clients = (
+        b"client_id,first_name,last_name,phone,intake_date,may_name_clinic,consent_recorded_at,"
+        b'therapist_id\n"=""C1""",Dana,"=""O""""Ortiz""","=""555-0101""","=""2026-01-05""",yes,,'
+        b"S1\nC2,=SUM(A1)," + (b'Pa"rk' if stray_quote else b"Park") + b',"=""555-0102",'
+        b"2026-02-10,no,,S1\n"
+    )
+    bundle = load(make_bundle(files={"clients.csv": clients}))
+
+    assert coverage_of(bundle)["clients"] == ("clients.csv", "utf-8", 2, 2, 0)
+    assert coverage_of(bundle)["appointments"] == ("appointments.csv", "utf-8", 3, 3, 0)
+    rows = bundle.clients[["client_id", "first_name", "last_name", "phone", "intake_date"]]
+    assert rows.astype("str").values.tolist() == [
+        ["C1", "Dana", 'O"Ortiz', "555-0101", "2026-01-05 00:00:00-08:00"],
+        # not Excel's text formula: as written (an unclosed one, a formula of another kind)
+        [
+            "C2",
+            "=SUM(A1)",
+            'Pa"rk' if stray_quote else "Park",
+            '="555-0102',
+            "2026-02-10 00:00:00-08:00",
+        ],
+    ]
+
+
 @pytest.mark.parametrize("lines", [b"  \n,,,\n\t\r\n", b',,,\n  \n"",""\n\t\n'])
 def test_a_file_of_blank_looking_lines_is_empty(make_bundle, lines):
     with pytest.raises(BundleError) as caught:

@@ -83,7 +83,7 @@ def assert_pieces_read_as_whole(whole: object, pieces: list[object]) -> None:
 # an "é" in Windows-1252 and no UTF-8, so a UTF-8 file holding it is read as Windows-1252.
 VALUES = ["N1", "C1", "S1", AT, "plain", "", " ", "\t", "é", "’", "😀", "=1+1", "caf\udce9"]
 VALUES += ["a,b", 'say "hi"', '"', '""', "two\nlines", "cr\rline", "crlf\r\nline", "\n", "x,"]
-VALUES += ["nul\x00", "\x85", "line\u2028sep", "\x0b", "\r", "\r\n\r\n", ", ,"]
+VALUES += ["nul\x00", "\x85", "line\u2028sep", "\x0b", "\r", "\r\n\r\n", ", ,", '="007"']
 LINE_ENDS = ["\n", "\n", "\n", "\r\n", "\r"]
 BLANKISH = ["", " ", "  \t", ",", ",,,,,", '"",""', '" ",""', '""', ",,\t,"]
 

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from auditkit.columns import one_chunk, utf8_buffers
+from auditkit.columns import arrow_strings, one_chunk, utf8_buffers
 from auditkit.errors import BundleError
 from auditkit.schemas import TableSpec
 
@@ -455,7 +455,14 @@ def _read_csv_exactly(
     good = [i for i in range(1, len(records)) if len(records[i]) == len(names)]
     frame = pd.DataFrame([records[i] for i in good], columns=names, dtype="str")
     frame = frame.mask(frame == "")
-    return RawTable(table, file, frame, pd.Series([lines[i] for i in good]), malformed, encoding)
+    return RawTable(
+        table,
+        file,
+        _excel_text_unwrapped(frame),
+        pd.Series([lines[i] for i in good]),
+        malformed,
+        encoding,
+    )
 
 
 def available_memory() -> int | None:
@@ -648,7 +655,9 @@ def _read_csv_bytes(
             frame = parsed.to_pandas()
             del parsed
             malformed = _malformed(file, [], [], [], len(names))
-            return RawTable(table, file, frame, pd.Series(kept), malformed, encoding)
+            return RawTable(
+                table, file, _excel_text_unwrapped(frame), pd.Series(kept), malformed, encoding
+            )
         del parsed
         data = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -703,7 +712,25 @@ def _read_csv_bytes(
     parsed, kept = _without_blank_rows(parsed, lines[1:])  # e.g. `" ",""`, quoted
     frame = parsed.to_pandas()
     del parsed
-    return RawTable(table, file, frame, pd.Series(kept), malformed, encoding)
+    return RawTable(table, file, _excel_text_unwrapped(frame), pd.Series(kept), malformed, encoding)
+
+
+# Excel's text formula: `="00123"`, quotes inside doubled.
+_EXCEL_TEXT = r'^="((?:[^"]|"")*)"$'
+
+
+def _excel_text_unwrapped(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells of Excel's text formula `="00123"` as the text it shows (00123): exports meant
+    for Excel write ids, phone numbers and dates so, to keep a leading zero or a date as
+    written, and read as they are no id would match another table's. Arrow finds the columns
+    holding any (a pass over each, no copy); only their cells are rewritten."""
+    for k in range(frame.shape[1]):  # by position: a name may be there twice (refused later)
+        cells = frame.iloc[:, k]
+        if not pc.any(pc.starts_with(arrow_strings(cells), '="')).as_py():
+            continue
+        inner = cells.str.extract(_EXCEL_TEXT, expand=False)
+        frame.isetitem(k, cells.mask(inner.notna(), inner.str.replace('""', '"', regex=False)))
+    return frame
 
 
 def _without_blank_rows(parsed: pa.Table, lines: np.ndarray) -> tuple[pa.Table, np.ndarray]:
