@@ -25,6 +25,7 @@ from auditkit.parsing import (
     parse_vocabulary,
     repair_text,
 )
+from auditkit.schemas import TABLES
 
 LA = "America/Los_Angeles"
 NOT_A_TIME = "is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
@@ -122,6 +123,32 @@ def test_vocabulary_separators_include_every_space_python_knows():
     keys, why = parse_vocabulary(values, ("no_show", "late_cancel"), "status")
     assert keys.tolist() == ["no_show", "no_show", "no_show", "late_cancel", "late_cancel", np.nan]
     assert reasons(why) == [None] * 5 + ["status 'x' is not one of: no_show, late_cancel"]
+
+
+@pytest.mark.parametrize(
+    ("column", "written", "read"),
+    [
+        ("direction", ["Out", "IN", "Outgoing"], ["outbound", "inbound", "outbound"]),
+        (
+            "party",
+            ["Patient", "Pt", "Parent", "Guardian", "Spouse", "Family Member", "Someone else"],
+            ["client", "client", *["third_party"] * 5],
+        ),
+        (
+            "outcome",
+            ["Voice Mail", "LVM", "Left Message", "LM", "Left VM", "Mailbox is full", "Busy"],
+            [*["voicemail"] * 5, "voicemail_full", "no_answer"],
+        ),
+        ("outcome", ["Spoke with client", "Reached", "Other"], ["answered", "answered", np.nan]),
+    ],
+)
+def test_what_call_logs_write_for_who_answered_and_what_came_of_it(column, written, read):
+    """A row of any of these was set aside (a contact the rules then never saw): a parent who
+    picks up is the policy's "someone else", a message left is a voicemail."""
+    vocabulary = next(c for c in TABLES["contacts"].columns if c.name == column).vocabulary
+    keys, why = parse_vocabulary(text(written), vocabulary, column)
+    assert keys.tolist() == read
+    assert [r is None for r in reasons(why)] == [isinstance(k, str) for k in read]
 
 
 # --- parse_count -------------------------------------------------------------------------------
