@@ -140,6 +140,8 @@ def test_vocabulary_separators_include_every_space_python_knows():
             [*["voicemail"] * 5, "voicemail_full", "no_answer"],
         ),
         ("outcome", ["Spoke with client", "Reached", "Other"], ["answered", "answered", np.nan]),
+        ("channel", ["Phone Call", "Text Message", "Video"], ["phone", "text", np.nan]),
+        ("purpose", ["Reminder", "Billing"], ["scheduling", np.nan]),
     ],
 )
 def test_what_call_logs_write_for_who_answered_and_what_came_of_it(column, written, read):
@@ -149,6 +151,27 @@ def test_what_call_logs_write_for_who_answered_and_what_came_of_it(column, writt
     keys, why = parse_vocabulary(text(written), vocabulary, column)
     assert keys.tolist() == read
     assert [r is None for r in reasons(why)] == [isinstance(k, str) for k in read]
+
+
+def test_what_practice_systems_write_for_an_appointments_status():
+    vocabulary = next(c for c in TABLES["appointments"].columns if c.name == "status").vocabulary
+    written = ["Checked Out", "Seen", "NS", "LC", "Client Canceled", "Cancelled - Clinician"]
+    written += ["Canceled by Client", "Resched", "Walked out"]
+    keys, why = parse_vocabulary(text(written), vocabulary, "status")
+    assert keys.tolist() == [
+        "attended",
+        "attended",
+        "no_show",
+        "late_cancel",
+        "cancelled",
+        "cancelled",
+        "cancelled",
+        "rescheduled",
+        np.nan,
+    ]
+    assert reasons(why)[-1] == (
+        "status 'Walked out' is not one of: attended, no_show, late_cancel, cancelled, rescheduled"
+    )
 
 
 # --- parse_count -------------------------------------------------------------------------------
