@@ -8,6 +8,7 @@ daylight-saving changes and one deliberately unreadable row; and a bundle to imp
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -292,6 +293,24 @@ def test_title_lines_above_a_csv_exports_header_are_skipped_as_a_workbooks_are(
     shutil.copytree(IMPORTS / "bundle", plain)
     import_file(IMPORTS / "simplepractice_appointments.csv", plain, preset("simplepractice"))
     assert (bundle / "appointments.csv").read_bytes() == (plain / "appointments.csv").read_bytes()
+
+
+def test_a_call_logs_cells_as_excels_text_formulas_import_as_their_text(bundle, tmp_path):
+    """`="81470001"` (an id kept from Excel's rounding) was imported as written, and matched
+    nothing in the bundle; numbers too, `="+18055550127"`."""
+    log = (IMPORTS / "ringcentral_call_log.csv").read_text()
+    wrapped = tmp_path / "calls.csv"
+    wrapped.write_text(re.sub(r"(?m)^([^,]+),(\d+),", r'"=""\1""","=""\2""",', log))
+    wrapped.write_text(re.sub(r",(\+1\d{10})", r',"=""\1"""', wrapped.read_text()))
+    assert wrapped.read_text().count('"=""') == 10 + 10 + 19
+
+    done = import_file(wrapped, bundle, preset("ringcentral"))
+
+    plain = tmp_path / "plain"
+    shutil.copytree(IMPORTS / "bundle", plain)
+    expected = import_file(IMPORTS / "ringcentral_call_log.csv", plain, preset("ringcentral"))
+    assert done.clients == expected.clients
+    assert (bundle / "calls.csv").read_bytes() == (plain / "calls.csv").read_bytes()
 
 
 def test_a_csv_export_whose_first_records_name_no_mapped_column_still_stops_in_words(
