@@ -153,6 +153,25 @@ def test_what_call_logs_write_for_who_answered_and_what_came_of_it(column, writt
     assert [r is None for r in reasons(why)] == [isinstance(k, str) for k in read]
 
 
+def test_what_practice_systems_write_for_a_staff_members_role():
+    """A staff row set aside for its role took every contact, note and approval of theirs with
+    it (each naming no staff record)."""
+    vocabulary = next(c for c in TABLES["staff"].columns if c.name == "role").vocabulary
+    written = ["Clinician", "Psychology Trainee", "Practicum-Student", "Postdoc"]
+    written += ["Clinical Supervisor", "DBT Director", "Front Desk", "Training Director"]
+    keys, why = parse_vocabulary(text(written), vocabulary, "role")
+    assert keys.tolist() == [
+        *["therapist"] * 4,
+        "supervisor",
+        "program_director",
+        "admin",
+        np.nan,  # no approver of phone coaching unless it names the DBT programme
+    ]
+    assert reasons(why)[-1] == (
+        "role 'Training Director' is not one of: therapist, supervisor, program_director, admin"
+    )
+
+
 def test_what_practice_systems_write_for_an_appointments_status():
     vocabulary = next(c for c in TABLES["appointments"].columns if c.name == "status").vocabulary
     written = ["Checked Out", "Seen", "NS", "LC", "Client Canceled", "Cancelled - Clinician"]
