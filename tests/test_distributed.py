@@ -25,9 +25,11 @@ from auditkit.cli import main
 from auditkit.distributed import (
     audit_on_dask,
     client_partitions,
+    households,
     load_bundle_on_dask,
     split_bundle,
 )
+from auditkit.phones import numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.sample import generate_sample
@@ -112,6 +114,23 @@ def test_sample_bundle_gives_the_pandas_results(scheduler, partitions):
 
     assert_same_results(got, audit(bundle))
     assert len(got.findings) == 126
+
+
+def test_clients_with_several_numbers_give_the_pandas_results(scheduler):
+    """Every third client also has the numbers of the clients before and after it on file:
+    households chain across the bundle, and the call log's calls to shared numbers go where
+    every client of them is."""
+    bundle = load(SAMPLE)
+    clients = bundle.clients.copy()
+    phones = clients["phone"].fillna("")
+    before, after = phones.shift(1, fill_value=""), phones.shift(-1, fill_value="")
+    clients["phone"] = phones.where(clients.index % 3 != 1, phones + " / " + before + "; " + after)
+    several = replace(bundle, tables={**bundle.tables, "clients": clients})
+    assert numbers_on_file(several.clients)["client_id"].duplicated().sum() == 26
+
+    got = audit_on_dask(several, scheduler, 5)
+
+    assert_same_results(got, audit(several))
 
 
 def test_a_rule_not_checked_and_a_month_with_no_records_give_the_pandas_results(scheduler):
@@ -266,6 +285,46 @@ def test_split_keeps_households_together_and_shares_what_every_client_needs(edge
     assert parts[partition["C1"]].notes["note_id"].tolist() == ["N1"]  # A1's note
     assert parts[partition["C5"]].notes["note_id"].tolist() == ["N1"]  # and C5's own
     assert sum(len(p.contacts) for p in parts) == len(edge_bundle.contacts)
+
+
+def test_clients_linked_through_several_numbers_are_one_household():
+    """A client whose cell holds two numbers shares each with another client: the three are
+    one household (the least of their ids), whose calls without a client_id go where they
+    all are. A client's numbers were one per cell, so each shared number was a household."""
+    clients = pd.DataFrame(
+        {
+            "client_id": ["C5", "C2", "C3", "C4", "C1", "C6"],
+            "phone": [
+                "805-555-0127 / 805-555-0199",  # shares 0127 with C2, 0199 with C3
+                "(805) 555-0127",
+                "805-555-0199; 805-555-0150",  # and 0150 with C1
+                None,
+                "805 555 0150",
+                "805 555 0160",
+            ],
+        },
+        dtype="str",
+    )
+    on_file = numbers_on_file(clients)
+    assert on_file.values.tolist() == [
+        ["+18055550127", "C5"],
+        ["+18055550199", "C5"],
+        ["+18055550127", "C2"],
+        ["+18055550199", "C3"],
+        ["+18055550150", "C3"],
+        ["+18055550150", "C1"],
+        ["+18055550160", "C6"],
+    ]
+    assert households(clients["client_id"], on_file).to_dict() == {
+        "C5": "C1",
+        "C2": "C1",
+        "C3": "C1",
+        "C4": "C4",
+        "C1": "C1",
+        "C6": "C6",
+    }
+    partition = client_partitions(clients, 7)
+    assert partition[["C5", "C2", "C3"]].tolist() == [partition["C1"]] * 3
 
 
 def test_cli_dask_engine_writes_the_pandas_engines_files(tmp_path):

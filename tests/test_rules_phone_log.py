@@ -165,6 +165,27 @@ def test_lg001_matches_a_shared_number_to_either_sibling(tmp_path):
     assert (found["client_id"], found["staff_id"]) == ("C3", "T2")
 
 
+def test_a_client_with_two_numbers_in_one_cell_is_matched_by_either(tmp_path):
+    """'(747) 555-0185 / 805-555-0199' was no number at all: a call to either was no client's,
+    and the contact logged for it found no call (LG002)."""
+    two = {**SIBLINGS[2], "phone": "(747) 555-0185 / 805-555-0199"}
+    bundle = build_bundle(
+        tmp_path,
+        clients=[*CLIENTS, two],
+        contacts=[
+            logged("2026-03-02T13:25:00-08:00", client_id="C3", staff_id="T2"),
+            logged("2026-03-03T09:00:00-08:00", client_id="C3", staff_id="T2"),
+        ],
+        calls=[
+            placed("2026-03-02T13:26:00-08:00", client_id="", to_number="747.555.0185"),
+            placed("2026-03-03T09:01:00-08:00", client_id="", to_number="+1 805 555 0199"),
+        ],
+    )
+    assert matches(bundle) == {"K1": "R1", "K2": "R2"}
+    assert findings(bundle, "LG001") == {}
+    assert findings(bundle, "LG002") == {}
+
+
 def test_lg001_counts_the_clients_who_had_a_shared_number_by_the_call_naming_none(tmp_path):
     """A report cut to one clinician must not name a sibling (another's client) nor reveal who
     shares a phone: the evidence counts. C5 came after the first call, so it had only C3's

@@ -99,12 +99,24 @@ def client_partitions(clients: pd.DataFrame, n: int) -> pd.Series:
     A household is the clients sharing a phone number on file, keyed by the least of their
     client_ids; a client with a number of their own is a household of one.
     """
-    on_file = numbers_on_file(clients)
-    head = on_file.groupby("number")["client_id"].transform("min")
-    household = clients["client_id"].set_axis(clients["client_id"])
-    household.loc[on_file["client_id"].to_numpy()] = head.to_numpy()
+    household = households(clients["client_id"], numbers_on_file(clients))
     hashes = pd.util.hash_pandas_object(household, index=False).to_numpy()
     return pd.Series((hashes % n).astype("int64"), index=household.index)
+
+
+def households(client_ids: pd.Series, on_file: pd.DataFrame) -> pd.Series:
+    """Each client's household, by client_id: the least client_id of the clients linked to
+    them through numbers on file (numbers_on_file), a shared number at a time, so a client
+    with a cell and a home number brings both numbers' clients together."""
+    household = pd.Series(client_ids.to_numpy(), index=client_ids.to_numpy())
+    numbers, clients = on_file["number"].to_numpy(), on_file["client_id"].to_numpy()
+    while True:  # a pass per link in the longest chain of shared numbers: one, nearly always
+        least = pd.Series(household.loc[clients].to_numpy()).groupby(numbers).transform("min")
+        joined = pd.concat([household, pd.Series(least.to_numpy(), index=clients)])
+        joined = joined.groupby(level=0, sort=False).min().reindex(household.index)
+        if joined.equals(household):
+            return household
+        household = joined
 
 
 def _home(keys: pd.Series, partition: pd.Series) -> np.ndarray:

@@ -46,10 +46,23 @@ def _e164(numbers: pd.Series) -> pd.Series:
     return national.fillna(("+" + digits).where(international))
 
 
+# Between the numbers of one cell ("805-555-0127 / 805-555-0199", "cell ...; home ..."): a
+# semicolon, slash, bar, comma or line break, or the word "or".
+_SEVERAL = rf"{_SPACE}*(?:[;/|,\n]|{_SPACE}or{_SPACE}){_SPACE}*"
+
+
 def numbers_on_file(clients: pd.DataFrame) -> pd.DataFrame:
-    """(number, client_id) for every client with a usable number; siblings may share one."""
-    on_file = pd.DataFrame({"number": to_e164(clients["phone"]), "client_id": clients["client_id"]})
-    return on_file.dropna().reset_index(drop=True)
+    """(number, client_id) for every usable number of every client: a client's cell may hold
+    several (a cell phone and a home one), and siblings may share one."""
+    phones = clients["phone"].reset_index(drop=True)
+    ids = clients["client_id"].reset_index(drop=True)
+    several = phones.str.contains(_SEVERAL, regex=True).fillna(False).to_numpy(bool)
+    if several.any():  # rarely: each number of such a cell a row of its own, in its place
+        split = phones[several].str.split(_SEVERAL, regex=True).explode().astype("str")
+        phones = pd.concat([phones[~several], split]).sort_index(kind="stable")
+        ids = ids[phones.index]
+    on_file = pd.DataFrame({"number": to_e164(phones).to_numpy(), "client_id": ids.to_numpy()})
+    return on_file.astype("str").dropna().drop_duplicates().reset_index(drop=True)
 
 
 # What client_numbers reads of a call: which way it went, and both numbers.
