@@ -372,12 +372,12 @@ def _localise(naive: pd.Series, tz: str) -> pd.Series:
     return naive.dt.tz_localize(tz, ambiguous=first, nonexistent=pd.Timedelta(hours=1))
 
 
-def _us_as_iso(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+def _us_as_iso(parts: pa.StructArray | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Rewrite US 'M/D/YYYY h:mm AM' as ISO text so one strict parser reads both.
 
-    Every value matches _US; a 12-hour time whose hour is not 1 to 12 comes back null.
+    `parts` holds _US's groups of values that all match it (pc.extract_regex); a 12-hour time
+    whose hour is not 1 to 12 comes back null.
     """
-    parts = pc.extract_regex(strings, _US)
 
     def part(name: str) -> pa.Array | pa.ChunkedArray:
         return pc.struct_field(parts, name)  # '' where the optional group took no part
@@ -414,12 +414,16 @@ def _us_as_iso(strings: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArra
     return pc.if_else(bad_hour, pa.scalar(None, iso.type), iso)
 
 
-def day_first_example(strings: pa.Array | pa.ChunkedArray) -> str | None:
+def day_first_example(
+    strings: pa.Array | pa.ChunkedArray, parts: pa.StructArray | pa.ChunkedArray | None = None
+) -> str | None:
     """A slash date among `strings` that reads only day first ('15/09/2025'), when none reads
     only month first: the column writes the day first, as exports made where the day comes
     first do, and M/D/YYYY would misread its every date up to the 12th ('03/09/2025', 3
-    September, as 9 March). None for a month-first column, a mixed one, or no slash dates."""
-    parts = pc.extract_regex(strings, _US)  # null where a cell is no slash date
+    September, as 9 March). None for a month-first column, a mixed one, or no slash dates.
+    `parts`: _US's groups of `strings`, when extracted already (the costly part)."""
+    if parts is None:
+        parts = pc.extract_regex(strings, _US)  # null where a cell is no slash date
 
     def number(name: str) -> np.ndarray:
         digits = pc.struct_field(parts, name)
@@ -473,10 +477,14 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         aware[rest] = _matches(others, _ISO_AWARE)
         naive[rest] = _matches(others, _ISO_NAIVE)
         us[rest] = _matches(others, _US)
-    # A column writing the day first: its slash dates are set aside, not misread.
-    day_first, example = np.zeros(len(values), dtype=bool), None
-    if us.any() and (example := day_first_example(_pick(strings, us))) is not None:
-        day_first, us = us, np.zeros(len(values), dtype=bool)
+    # A column writing the day first: its slash dates are set aside, not misread. Their
+    # groups are extracted once, for their order and for their rewrite as ISO text.
+    day_first, example, slash_parts = np.zeros(len(values), dtype=bool), None, None
+    if us.any():
+        slash = _pick(strings, us)
+        slash_parts = pc.extract_regex(slash, _US)
+        if (example := day_first_example(slash, slash_parts)) is not None:
+            day_first, us = us, np.zeros(len(values), dtype=bool)
     if aware.any():
         parsed = pd.to_datetime(
             pd.Series(pc.utf8_upper(_pick(strings, aware)), dtype="str"),
@@ -491,7 +499,8 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     # Positions, naive cells first: the order of the text parsed below.
     local = np.concatenate([np.flatnonzero(naive), np.flatnonzero(us)])
     if len(local):
-        text_local = _concat([pc.utf8_upper(_pick(strings, naive)), _us_as_iso(_pick(strings, us))])
+        us_iso = [_us_as_iso(slash_parts)] if us.any() else []
+        text_local = _concat([pc.utf8_upper(_pick(strings, naive)), *us_iso])
         parsed = pd.to_datetime(
             pd.Series(text_local, dtype="str"), format="ISO8601", errors="coerce", cache=False
         )
