@@ -787,9 +787,7 @@ def _header_names(file: str, buf: np.ndarray, records: _Records) -> list[str]:
     for k, first in enumerate(np.flatnonzero(~records.blank)):
         # (csv_cuts looks at bytes not yet decoded: only whether they are blank matters there)
         record = bytes(buf[records.starts[first] : records.ends[first]])
-        text = record.decode(errors="replace").rstrip("\r")
-        with _any_field_size():
-            names = next(csv.reader(io.StringIO(text, newline="")), [])
+        names = _fields(record.decode(errors="replace").rstrip("\r"))
         if not _is_blank_record(names) and not (k == 0 and _is_separator_line(names)):
             return names
         records.blank[first] = True
