@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import arrow_strings
+from auditkit.columns import arrow_strings, take_text
 from auditkit.errors import BundleError, MappingError
 from auditkit.loading import (
     RawTable,
@@ -41,7 +41,7 @@ from auditkit.loading import (
     read_worksheet,
     typed_as,
 )
-from auditkit.output import write_atomically
+from auditkit.output import csv_text, iso_times, write_atomically
 from auditkit.parsing import day_first_example, parse_count, parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml
@@ -265,7 +265,12 @@ def preset(name: str) -> Mapping:
 
 def _marked(text: pd.Series, reasons: pd.Series) -> pd.Series:
     """The text, with the reason appended where there is one, so the loader can't read it."""
-    return text.where(reasons.isna(), text.fillna("") + " [set aside: " + reasons + "]")
+    marked = reasons.notna()
+    if not marked.any():
+        return text
+    text = text.copy()
+    text[marked] = text[marked].fillna("") + " [set aside: " + reasons[marked] + "]"
+    return text
 
 
 def _mapped_columns(
@@ -382,7 +387,7 @@ def _excel_times(columns: list[pd.Series]) -> tuple[list[pd.Series], pd.Series |
         axis=1,
     )
     excel &= ~clock.any(axis=1) | (dates == dates.dt.normalize()).to_numpy()
-    wall = (dates + spans.sum(axis=1)).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    wall = _iso_wall_times(dates + spans.sum(axis=1))
     parts = [wall.where(excel, parts[0]), *(part.mask(excel) for part in parts[1:])]
     return parts, pd.Series(excel, index=columns[0].index)
 
@@ -405,15 +410,25 @@ def _excel_durations(cells: pd.Series, column: str) -> pd.Series:
 
 
 def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, pd.Series]:
-    """Values through the mapping's value map: (bundle text, reason where set aside)."""
-    key = value_key(text)
+    """Values through the mapping's value map: (bundle text, reason where set aside). Worked out
+    once per distinct value: an export repeats a handful of words a million times."""
+    codes, distinct = pd.factorize(text)
+    values = pd.Series(distinct, dtype="str")
+    key = value_key(values)
     reasons = key.map(mapping.set_aside.get(column, {})).astype("str")
-    if column not in mapping.values:
-        return _marked(text, reasons), reasons
-    mapped = key.map(mapping.values[column]).astype("str")
-    unknown = text.notna() & mapped.isna() & reasons.isna()
-    reasons = reasons.mask(unknown, f"the {mapping.name} mapping has no {column} for it")
-    return _marked(mapped.fillna(text), reasons), reasons
+    if column in mapping.values:
+        mapped = key.map(mapping.values[column]).astype("str")
+        unknown = mapped.isna() & reasons.isna()
+        reasons = reasons.mask(unknown, f"the {mapping.name} mapping has no {column} for it")
+        values = mapped.fillna(values)
+    reasons = take_text(reasons, codes, text.index)
+    return _marked(take_text(values, codes, text.index), reasons), reasons
+
+
+def _iso_wall_times(times: pd.Series) -> pd.Series:
+    """Wall-clock times (no zone) as ISO 8601 text in whole seconds, NA where there is none:
+    a column at a time (iso_times), where strftime wrote one time at a time."""
+    return iso_times(times.dt.floor("s")).mask(times.isna())
 
 
 def _local_times(
@@ -423,24 +438,33 @@ def _local_times(
     `excel`: the rows that were Excel date-times, ISO already, not in the mapping's format."""
     if mapping.date_format is not None:
         parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
-        text_read = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S").astype("str")
+        text_read = _iso_wall_times(parsed)
         if excel is not None:
             text_read = text_read.where(~excel, text)
         reads = f"not a date-time in the {mapping.name} mapping's format {mapping.date_format}"
     else:
         text_read = text
         reads = "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"
-        if (example := day_first_example(arrow_strings(text))) is not None:
-            reads = (
-                f"not read: the export writes dates day first ('{example}' reads no other way), "
-                f"and without a date_format M/D/YYYY is read; give the {mapping.name} mapping a "
-                "date_format that reads them (%d/%m/%Y and the time's format)"
-            )
     times, _ = parse_timestamp(text_read, column, mapping.timezone or tz)
-    iso = times.dt.tz_convert(tz).dt.strftime("%Y-%m-%dT%H:%M:%S%z").astype("str")
-    iso = iso.str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True)
-    reasons = pd.Series(pd.NA, index=text.index, dtype="str")
-    reasons = reasons.mask(text.notna() & times.isna(), reads)
+    unread = text.notna() & times.isna()
+    # Why a cell went unread is looked for only when one did: a column read whole (nearly
+    # every export) needs no second look at its slash dates.
+    if (
+        mapping.date_format is None
+        and unread.any()
+        and (example := day_first_example(arrow_strings(text))) is not None
+    ):
+        reads = (
+            f"not read: the export writes dates day first ('{example}' reads no other way), "
+            f"and without a date_format M/D/YYYY is read; give the {mapping.name} mapping a "
+            "date_format that reads them (%d/%m/%Y and the time's format)"
+        )
+    # In whole seconds, as the export's own precision rarely goes further; floored in UTC, where
+    # no hour is repeated. iso_times writes a column at a time: strftime's %z wrote one time at
+    # a time (23 s of a million appointments' 33 s import).
+    whole = times.dt.tz_convert("UTC").dt.floor("s").dt.tz_convert(tz)
+    iso = iso_times(whole).mask(times.isna())
+    reasons = pd.Series(pd.NA, index=text.index, dtype="str").mask(unread, reads)
     return _marked(iso.fillna(text), reasons), reasons
 
 
@@ -739,7 +763,7 @@ def import_file(
     if raw.rows_read and set_aside["line"].nunique() == raw.rows_read:
         raise _nothing_importable(raw.file, raw.rows_read, set_aside)
     merged, replaced = _merged(path, spec, rows)
-    write_atomically(path, merged.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    write_atomically(path, csv_text(merged, lineterminator="\n"))
     workbook = raw.encoding == "xlsx"
     return Imported(
         path,

@@ -255,44 +255,38 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
             times.dt.microsecond.any() or times.dt.nanosecond.any()
         ):
             safe[column] = iso_times(times, sep=" ")
-    pieces = _csv_pieces(safe)
-    write_atomically(path, pieces if pieces is not None else safe.to_csv(index=False).encode())
+    write_atomically(path, csv_text(safe))
 
 
 # Rows turned into CSV text at once: a large table's text is never in memory whole.
 CSV_ROWS_PER_BLOCK = 50_000
 
 
-def _csv_pieces(frame: pd.DataFrame) -> Iterator[bytes] | None:
-    """The frame as pandas' to_csv(index=False) writes it, byte for byte, in pieces made as
-    they are written: built a column at a time in Arrow rather than a Python call per cell
-    (0.7 s for 112,000 findings); None where only pandas knows the form (a time with
-    fractions, a category, a single column)."""
-    if len(frame.columns) < 2:  # the csv module quotes a row's lone empty field: ""
-        return None
-    if not all(_csv_writable(frame[column]) for column in frame.columns):
-        return None
+def csv_text(frame: pd.DataFrame, lineterminator: str = os.linesep) -> Iterator[bytes]:
+    """The frame as pandas' to_csv(index=False, lineterminator=...) writes it in UTF-8, byte
+    for byte, in pieces made as they are written: built a column at a time in Arrow rather than
+    a Python call per cell (0.7 s for 112,000 findings), where it can be; by pandas where only
+    pandas knows the form (a time with fractions, a category, a single column)."""
+    if len(frame.columns) < 2 or not all(_csv_writable(frame[c]) for c in frame.columns):
+        # (the csv module quotes a single column's empty field: "")
+        yield frame.to_csv(index=False, lineterminator=lineterminator).encode("utf-8")
+        return
     header = io.StringIO()
-    csv.writer(header, lineterminator=os.linesep).writerow(frame.columns)
+    csv.writer(header, lineterminator=lineterminator).writerow(frame.columns)
+    yield header.getvalue().encode("utf-8")
+    # The csv module quotes a field holding the delimiter, the quote or a character of the
+    # line terminator.
+    quoting = np.zeros(256, dtype=bool)
+    quoting[list((',"' + lineterminator).encode("ascii"))] = True
     large = pa.large_string()
-
-    def pieces() -> Iterator[bytes]:
-        yield header.getvalue().encode("utf-8")
-        for start in range(0, len(frame), CSV_ROWS_PER_BLOCK):
-            block = frame.iloc[start : start + CSV_ROWS_PER_BLOCK]
-            cells = [_csv_cells(block[column]) for column in block.columns]
-            rows = pc.binary_join_element_wise(*cells, pa.scalar(",", large))
-            lines = pc.binary_join_element_wise(
-                rows, pa.scalar(os.linesep, large), pa.scalar("", large)
-            )
-            yield concatenated_utf8(pd.Series(lines, dtype="str"))
-
-    return pieces()
-
-
-# The csv module quotes a field holding the delimiter, the quote or a line terminator character.
-_CSV_SPECIAL = np.zeros(256, dtype=bool)
-_CSV_SPECIAL[list((',"' + os.linesep).encode("ascii"))] = True
+    for start in range(0, len(frame), CSV_ROWS_PER_BLOCK):
+        block = frame.iloc[start : start + CSV_ROWS_PER_BLOCK]
+        cells = [_csv_cells(block[column], quoting) for column in block.columns]
+        rows = pc.binary_join_element_wise(*cells, pa.scalar(",", large))
+        lines = pc.binary_join_element_wise(
+            rows, pa.scalar(lineterminator, large), pa.scalar("", large)
+        )
+        yield concatenated_utf8(pd.Series(lines, dtype="str"))
 
 
 def _csv_writable(values: pd.Series) -> bool:
@@ -311,9 +305,9 @@ def _csv_writable(values: pd.Series) -> bool:
     )
 
 
-def _csv_cells(values: pd.Series) -> pa.Array:
+def _csv_cells(values: pd.Series, quoting: np.ndarray) -> pa.Array:
     """A column's fields as to_csv writes them (see _csv_writable): blanks for NA, quoted
-    where needed."""
+    where they hold a byte `quoting` marks."""
     large = pa.large_string()
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -326,7 +320,7 @@ def _csv_cells(values: pd.Series) -> pa.Array:
     else:
         text = pa.array(values, large, from_pandas=True)
     text = pc.fill_null(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, "")
-    special = holding_any(text, _CSV_SPECIAL)
+    special = holding_any(text, quoting)
     if not special.any():  # ids, codes, numbers: nothing to quote
         return text
     special = pa.array(special)
