@@ -76,6 +76,42 @@ def issue_example_for(appointments: int) -> Path:
     return folder
 
 
+def simplepractice_export_for(appointments: int) -> Path:
+    """The generated bundle's appointments as SimplePractice exports them (its column names,
+    Date as M/D/YYYY and Time as h:mm AM/PM, its status words): what `auditkit import --preset
+    simplepractice` reads. Made once and kept. A time the bundle's own loader can't read is a
+    blank Date and Time, which the import marks, as it would a clinic's."""
+    import pandas as pd
+
+    from auditkit.parsing import parse_timestamp, parse_vocabulary
+    from auditkit.policy import load_policy
+    from auditkit.schemas import APPOINTMENT_STATUSES
+
+    source, path = bundle_for(appointments), DATA / f"simplepractice-{appointments}.csv"
+    if path.exists():
+        return path
+    frame = pd.read_csv(source / "appointments.csv", dtype=str, keep_default_na=False)
+    zone = load_policy(source / "policy.toml").clinic.timezone
+    times = parse_timestamp(frame["scheduled_start"], "scheduled_start", zone)[0]
+    status = parse_vocabulary(frame["status"], APPOINTMENT_STATUSES, "status")[0]
+    words = {"attended": "Show", "no_show": "No Show", "late_cancel": "Late Canceled"}
+    export = pd.DataFrame(
+        {
+            "Appointment ID": frame["appointment_id"],
+            "Client ID": frame["client_id"],
+            "Clinician ID": frame["staff_id"],
+            "Date": times.dt.strftime("%m/%d/%Y"),
+            "Time": times.dt.strftime("%I:%M %p"),
+            "Duration": frame["duration_minutes"],
+            "Service": frame["service"],
+            "Status": status.map(words).fillna("Canceled"),
+        }
+    )
+    export.to_csv(path.with_suffix(".tmp"), index=False)
+    path.with_suffix(".tmp").replace(path)  # whole, or not there: a run stopped midway redoes it
+    return path
+
+
 class Peak:
     """This process's peak resident memory since the last reset, in MB.
 

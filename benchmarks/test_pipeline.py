@@ -5,7 +5,8 @@ after a round of the bare baselines (bare_parse.py on Arrow's default allocator,
 jemalloc, the one the command picks), so a slow spell of a shared machine falls on all three;
 at 1M, the same on the issue's example (the bundle cut to its shape: conftest.issue_example_for);
 the command on the Dask engine; `auditkit convert --to parquet` and the audit of the Parquet
-bundle it writes; a research extract, plain and with scrubbed text; then importing auditkit.
+bundle it writes; a research extract, plain and with scrubbed text; `auditkit import` of its
+appointments as SimplePractice exports them; then importing auditkit.
 Then in this process, in pipeline order: read, validate, the two as `load` overlaps them, each
 rule (in the registry's order on one shared context, as an audit runs them: the first rule to
 need a shared frame pays for it), the assembled audit, the report, a click in each notebook
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,7 +31,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from bare_parse import AUDITED_TABLES
-from conftest import DATA, HERE, REPEAT, Peak, issue_example_for
+from conftest import DATA, HERE, REPEAT, Peak, issue_example_for, simplepractice_export_for
 
 from auditkit.auditing import AuditResult, audit
 from auditkit.dashboard import MonthlyDashboard
@@ -213,6 +215,29 @@ def test_cli_deidentify(benchmark: Any, bundle: Path, out: Path, scrubbed: bool)
     benchmark.pedantic(_child, ([*command, *(["--scrubbed-text"] if scrubbed else [])], peaks))
     stage = "deidentify --scrubbed-text (CLI)" if scrubbed else "deidentify (CLI)"
     benchmark.extra_info.update(stage=stage, rows=0, peak_mb=max(peaks))
+
+
+def test_cli_import(benchmark: Any, bundle: Path, out: Path, size: int) -> None:
+    """`auditkit import` of the bundle's appointments as SimplePractice exports them
+    (conftest.simplepractice_export_for), into a bundle holding none yet, repeated as the
+    audit is: how long a clinic waits for its export to come in."""
+    export = simplepractice_export_for(size)
+    into = out.parent / f"{out.name}-import"
+    command = ["-m", "auditkit.cli", "import", "--preset", "simplepractice", str(export)]
+    peaks: list[float] = []
+
+    def a_bundle_without_appointments() -> tuple[tuple, dict]:
+        shutil.rmtree(into, ignore_errors=True)
+        into.mkdir(parents=True)
+        for name in ("staff.csv", "clients.csv", "policy.toml"):
+            shutil.copyfile(bundle / name, into / name)
+        return ([*command, "--into", str(into)], peaks), {}
+
+    benchmark.pedantic(_child, setup=a_bundle_without_appointments, rounds=REPEAT)
+    rows = sum(1 for _ in export.open(encoding="utf-8")) - 1
+    benchmark.extra_info.update(
+        stage="import SimplePractice export (CLI)", rows=rows, peak_mb=statistics.median(peaks)
+    )
 
 
 def test_import(benchmark: Any, size: int) -> None:
