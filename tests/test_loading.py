@@ -1017,6 +1017,61 @@ def test_an_xlsx_formula_without_a_saved_value_is_named_not_called_blank(make_bu
     ]
 
 
+@pytest.mark.parametrize("formula", [None, "=1+1"], ids=["no formula", "a formula"])
+def test_a_workbook_is_read_again_for_formulas_only_when_it_holds_one(
+    make_bundle, monkeypatch, formula
+):
+    # A blank cell may hide a formula with no saved value, which only a second reading of the
+    # sheet (for its formulas) can tell; a sheet without a formula's element needs none.
+    path = make_bundle(drop=["staff.csv"])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["staff_id", "first_name", "last_name", "role", "note"])
+    sheet.append(["S1", "Ana", "Reyes", "therapist", None])
+    sheet.append(["S2", "Ben", None, "supervisor", None])
+    sheet.append(["S3", "Cara", "Diaz", "therapist", formula])  # (openpyxl saves no value)
+    book.save(path / "staff.xlsx")
+    readings = []
+    real = loading._sheet_cells
+    monkeypatch.setattr(
+        loading, "_sheet_cells", lambda *args, **kw: readings.append(kw) or real(*args, **kw)
+    )
+
+    bundle = load(path)
+
+    expected = [{"data_only": True}] + ([{"data_only": False}] if formula else [])
+    assert readings == expected
+    accepted = 2 if formula else 3
+    assert coverage_of(bundle)["staff"] == ("staff.xlsx", "xlsx", 3, accepted, 3 - accepted)
+
+
+@pytest.mark.parametrize(
+    ("xml", "found"),
+    [
+        (b"<c r='E2'><f>1+1</f><v>2</v></c>", True),
+        (b'<c r="A3"><f t="shared" si="0"/></c>', True),
+        (b"<x:c r='E2'><x:f>1+1</x:f></x:c>", True),
+        (b'<autoFilter ref="A1:E3"><filterColumn colId="0"><filters/></filterColumn>', False),
+        (b'<c r="A1" t="inlineStr"><is><t>&lt;f&gt; 5" tall</t></is></c>', False),
+    ],
+)
+def test_a_formula_element_is_told_from_other_xml(xml, found):
+    assert bool(loading._FORMULA_ELEMENT.search(xml)) is found
+
+
+def test_a_formula_element_cut_between_two_reads_is_found(tmp_path, monkeypatch):
+    book = openpyxl.Workbook()
+    book.active.append(["S1", "=1+1"])
+    book.save(tmp_path / "formula.xlsx")
+    monkeypatch.setattr(loading, "_XML_READ", 3)  # every element cut somewhere
+
+    opened = openpyxl.load_workbook(tmp_path / "formula.xlsx", read_only=True)
+    try:
+        assert loading._may_hold_formulas(opened, opened.worksheets[0]) is True
+    finally:
+        opened.close()
+
+
 def test_an_xlsx_table_below_title_rows_is_read_from_its_header(make_bundle):
     # The reader auditkit import uses for Excel exports: a header below a title, lines as the
     # sheet numbers its rows, whole numbers Excel keeps as floats without their '.0'.

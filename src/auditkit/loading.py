@@ -1032,10 +1032,11 @@ def _pick_worksheet(book: Any, file: str, sheet: str | None) -> Any:
     )
 
 
-def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.DataFrame, str]:
+def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.DataFrame, str, bool]:
     """A worksheet's cells as openpyxl types them (text, int, float, bool, datetime, time,
     timedelta; None when empty), row k of the frame being row k + 1 of the sheet; with
-    `data_only` false, a formula's text instead of its saved value. And the sheet's title.
+    `data_only` false, a formula's text instead of its saved value. And the sheet's title, and
+    whether it may hold a formula (_may_hold_formulas).
 
     openpyxl hands the rows over one by one; zip_longest turns them into columns, padded
     where a row ends early, without a Python loop of ours. A file openpyxl can't read stops
@@ -1048,14 +1049,39 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
         try:
             worksheet = _pick_worksheet(book, path.name, sheet)
             worksheet.reset_dimensions()  # a written <dimension> can be wrong; read every cell
+            formulas = _may_hold_formulas(book, worksheet)
             columns = itertools.zip_longest(*worksheet.iter_rows(values_only=True))
-            return pd.DataFrame(dict(enumerate(columns)), dtype=object), worksheet.title
+            frame = pd.DataFrame(dict(enumerate(columns)), dtype=object)
+            return frame, worksheet.title, formulas
         finally:
             book.close()
     except BundleError:
         raise
     except Exception as error:  # whatever the zip or XML reader met: the file is unusable
         raise _unreadable_workbook(path, error) from None
+
+
+# A formula's element in a worksheet's XML (<f>, <f t="shared" .../>, or with a prefix, <x:f>),
+# and how much of the XML is searched at a time.
+_FORMULA_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+_XML_READ = 1 << 20
+
+
+def _may_hold_formulas(book: Any, worksheet: Any) -> bool:
+    """Whether the worksheet's XML holds a formula's element: a pass over its bytes, where
+    reading the sheet again for its formulas (read_worksheet, when a cell is empty) took as
+    long as reading its values. True when openpyxl no longer says where the sheet's XML is."""
+    try:
+        part = book._archive.open(worksheet._worksheet_path)
+    except (AttributeError, KeyError, OSError):
+        return True
+    with part:
+        tail = b""
+        while chunk := part.read(_XML_READ):
+            if _FORMULA_ELEMENT.search(tail + chunk):
+                return True
+            tail = chunk[-16:]  # an element cut between two reads
+    return False
 
 
 def typed_as(cells: pd.Series, *kinds: type) -> np.ndarray:
@@ -1186,7 +1212,7 @@ def read_worksheet(
     with one paragraph saying what it is and what to do.
     """
     _version(path)  # a missing or unreadable file stops here, in the words used for any file
-    values, title = _sheet_cells(path, sheet, data_only=True)
+    values, title, formulas_held = _sheet_cells(path, sheet, data_only=True)
     shape = values.shape
     file = path.name if sheet is None else f"{path.name} (sheet {title})"
     blank = _blank_frame_rows(values, spaces=True)
@@ -1208,8 +1234,9 @@ def read_worksheet(
     )
     empty = frame.isna().to_numpy() & counted
     unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
-    if empty.any():  # else no cell can hide a formula: the sheet isn't read again for them
-        formulas, _ = _sheet_cells(path, title, data_only=False)
+    # Else no cell can hide a formula: the sheet isn't read again for them.
+    if empty.any() and formulas_held:
+        formulas, _, _ = _sheet_cells(path, title, data_only=False)
         formulas = formulas.reindex(index=range(shape[0]), columns=range(shape[1]))
         formulas = formulas.iloc[body].loc[:, kept.to_numpy()]
         unsaved = _unsaved_formulas(file, frame, empty, formulas, lines, id_column)
