@@ -10,12 +10,15 @@ import csv
 import datetime as dt
 import io
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
 
 from auditkit import load, loading, validation
@@ -1046,17 +1049,25 @@ def test_a_workbook_is_read_again_for_formulas_only_when_it_holds_one(
 
 
 @pytest.mark.parametrize(
-    ("xml", "found"),
+    ("sign", "xml", "found"),
     [
-        (b"<c r='E2'><f>1+1</f><v>2</v></c>", True),
-        (b'<c r="A3"><f t="shared" si="0"/></c>', True),
-        (b"<x:c r='E2'><x:f>1+1</x:f></x:c>", True),
-        (b'<autoFilter ref="A1:E3"><filterColumn colId="0"><filters/></filterColumn>', False),
-        (b'<c r="A1" t="inlineStr"><is><t>&lt;f&gt; 5" tall</t></is></c>', False),
+        ("_FORMULA", b"<c r='E2'><f>1+1</f><v>2</v></c>", True),
+        ("_FORMULA", b'<c r="A3"><f t="shared" si="0"/></c>', True),
+        ("_FORMULA", b"<x:c r='E2'><x:f>1+1</x:f></x:c>", True),
+        ("_FORMULA", b'<autoFilter><filterColumn colId="0"><filters/></filterColumn>', False),
+        ("_FORMULA", b'<c r="A1" t="inlineStr"><is><t>&lt;f&gt; 5" tall</t></is></c>', False),
+        # what calamine reads otherwise than openpyxl: error cells, texts of whitespace alone
+        ("_READ_APART", b'<c r="E2" t="e"><v>#N/A</v></c>', True),
+        ("_READ_APART", b"<x:c r='E2' t='e'><x:v>#REF!</x:v></x:c>", True),
+        ("_READ_APART", b'<c r="E2" t="s"><v>0</v></c><c r="F2" t="str"><v>e</v></c>', False),
+        ("_READ_APART", b"<is><t> </t></is>", True),
+        ("_READ_APART", b'<si><t xml:space="preserve">\t\n</t></si>', True),
+        ("_READ_APART", b"<x:is><x:t>&#x20;&#9;</x:t></x:is>", True),
+        ("_READ_APART", b'<is><t xml:space="preserve">  a  </t></is><tableParts/>', False),
     ],
 )
-def test_a_formula_element_is_told_from_other_xml(xml, found):
-    assert bool(loading._FORMULA_ELEMENT.search(xml)) is found
+def test_what_a_workbooks_xml_holds_is_told_from_other_xml(sign, xml, found):
+    assert loading._xml_holds(io.BytesIO(xml), getattr(loading, sign)) == [found]
 
 
 def test_a_formula_element_cut_between_two_reads_is_found(tmp_path, monkeypatch):
@@ -1067,9 +1078,111 @@ def test_a_formula_element_cut_between_two_reads_is_found(tmp_path, monkeypatch)
 
     opened = openpyxl.load_workbook(tmp_path / "formula.xlsx", read_only=True)
     try:
-        assert loading._may_hold_formulas(opened, opened.worksheets[0]) is True
+        assert loading._sheet_holds(opened, opened.worksheets[0]) == (True, False)
     finally:
         opened.close()
+
+
+def _both_readings(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[pd.DataFrame, ...]:
+    """A sheet's values as calamine reads them for the loader, and as openpyxl does."""
+    by_calamine, title, _ = loading._sheet_cells(path, None, data_only=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(loading, "_calamine_values", lambda *_: None)
+        by_openpyxl, _, _ = loading._sheet_cells(path, None, data_only=True)
+    assert loading._calamine_values(path, title) is not None  # (it was calamine's)
+    return by_calamine, by_openpyxl
+
+
+def _cells(frame: pd.DataFrame) -> list[list[tuple[str, object]]]:
+    """Each row's cells with their exact types, up to the sheet's last row and column holding a
+    value (openpyxl may hand over empty cells beyond them; calamine stops there)."""
+    held = frame.notna().to_numpy()
+    rows, columns = (np.flatnonzero(held.any(axis=k)) for k in (1, 0))
+    if not len(rows):
+        return []
+    shown = frame.iloc[: rows[-1] + 1, : columns[-1] + 1]
+    return [[(type(v).__name__, v) for v in row] for row in shown.itertuples(index=False)]
+
+
+def test_calamine_reads_a_sheet_as_openpyxl_does(tmp_path, monkeypatch):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([])  # a blank row and a blank column before the table
+    sheet.append([None, "Appointments, March 2026"])
+    sheet.append([None, "id", "when", "day", "clock", "length", "count", "rate", "flag", "note"])
+    first = [None, "A1", dt.datetime(2026, 3, 2, 13, 0, 5), dt.datetime(2026, 3, 2)]
+    sheet.append([*first, dt.time(9, 30), dt.timedelta(minutes=75), 1001, 2.5, True, " spaced "])
+    sheet.append([None, 8055550127, 46083.5, None, None, None, 1001.0, -0.1, False, ""])
+    sheet.append(
+        [None, "Dr. Ré\u00e9 \u2014 “quoted”", None, None, None, None, 1e20, None, None, "x"]
+    )
+    sheet["D5"].number_format = "yyyy-mm-dd;@"
+    sheet.append([])
+    sheet.append([None, None, None, None, None, None, None, None, None, "after a gap"])
+    book.save(tmp_path / "typed.xlsx")
+
+    by_calamine, by_openpyxl = _both_readings(tmp_path / "typed.xlsx", monkeypatch)
+
+    assert _cells(by_calamine) == _cells(by_openpyxl)
+    assert _cells(by_calamine)[3][2] == ("datetime", dt.datetime(2026, 3, 2, 13, 0, 5))
+    assert _cells(by_calamine)[3][3] == ("datetime", dt.datetime(2026, 3, 2))  # not a date
+    assert _cells(by_calamine)[4][9] == ("NoneType", None)  # empty text is an empty cell
+
+
+# Cells as exports hold them: text (no character XML can't carry), whole and other numbers,
+# flags, and date-times, dates, times of day and durations in whole seconds.
+_EXPORT_CELLS = st.one_of(
+    st.none(),
+    st.text(
+        st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\t\n\r"),
+        max_size=12,
+    ),
+    st.integers(-(2**53) + 1, 2**53 - 1),
+    st.floats(-1e12, 1e12, allow_nan=False),
+    st.booleans(),
+    st.datetimes(dt.datetime(1901, 1, 1), dt.datetime(2099, 12, 31)).map(
+        lambda when: when.replace(microsecond=0)
+    ),
+    st.times().map(lambda clock: clock.replace(microsecond=0)),
+    st.integers(0, 10**6).map(lambda seconds: dt.timedelta(seconds=seconds)),
+)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.lists(_EXPORT_CELLS, min_size=1, max_size=6), min_size=1, max_size=8))
+def test_calamine_reads_any_sheet_of_values_as_openpyxl_does(rows):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cells.xlsx"
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(path)
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            by_calamine, by_openpyxl = _both_readings(path, monkeypatch)
+    assert _cells(by_calamine) == _cells(by_openpyxl)
+
+
+@pytest.mark.parametrize(
+    "cell", ["#N/A", " ", "=1+1"], ids=["an error cell", "a space", "a formula"]
+)
+def test_a_sheet_calamine_would_read_otherwise_is_read_by_openpyxl(make_bundle, monkeypatch, cell):
+    # calamine reads an error cell, and a cell of a space alone, as empty, and keeps no
+    # formula's text: such a sheet is openpyxl's to read, whose '#N/A' and ' ' are the text a
+    # CSV export of it holds.
+    path = make_bundle(drop=["staff.csv"])
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["staff_id", "first_name", "last_name", "role", "extension"])
+    sheet.append(["S1", "Ana", "Reyes", "therapist", 101])
+    sheet.append(["S2", "Ben", "Cho", "supervisor", 102])
+    sheet.append(["S3", "Cara", "Diaz", "therapist", cell])  # (openpyxl saves no formula value)
+    book.save(path / "staff.xlsx")
+    monkeypatch.setattr(loading, "_calamine_values", lambda *_: pytest.fail("calamine read it"))
+
+    bundle = load(path)
+
+    shown = ["101", "102", cell] if cell != "=1+1" else ["101", "102"]
+    assert bundle.staff["extension"].tolist() == shown
 
 
 def test_an_xlsx_table_below_title_rows_is_read_from_its_header(make_bundle):
