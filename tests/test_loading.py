@@ -1112,7 +1112,8 @@ def test_calamine_reads_a_sheet_as_openpyxl_does(tmp_path, monkeypatch):
     sheet.append([None, "id", "when", "day", "clock", "length", "count", "rate", "flag", "note"])
     first = [None, "A1", dt.datetime(2026, 3, 2, 13, 0, 5), dt.datetime(2026, 3, 2)]
     sheet.append([*first, dt.time(9, 30), dt.timedelta(minutes=75), 1001, 2.5, True, " spaced "])
-    sheet.append([None, 8055550127, 46083.5, None, None, None, 1001.0, -0.1, False, ""])
+    no_end = dt.date(9999, 12, 31)
+    sheet.append([None, 8055550127, 46083.5, no_end, None, None, 1001.0, -0.1, False, ""])
     sheet.append(
         [None, "Dr. Ré\u00e9 \u2014 “quoted”", None, None, None, None, 1e20, None, None, "x"]
     )
@@ -1126,6 +1127,7 @@ def test_calamine_reads_a_sheet_as_openpyxl_does(tmp_path, monkeypatch):
     assert _cells(by_calamine) == _cells(by_openpyxl)
     assert _cells(by_calamine)[3][2] == ("datetime", dt.datetime(2026, 3, 2, 13, 0, 5))
     assert _cells(by_calamine)[3][3] == ("datetime", dt.datetime(2026, 3, 2))  # not a date
+    assert _cells(by_calamine)[4][3] == ("datetime", dt.datetime(9999, 12, 31))  # no end date
     assert _cells(by_calamine)[4][9] == ("NoneType", None)  # empty text is an empty cell
 
 
@@ -1140,9 +1142,10 @@ _EXPORT_CELLS = st.one_of(
     st.integers(-(2**53) + 1, 2**53 - 1),
     st.floats(-1e12, 1e12, allow_nan=False),
     st.booleans(),
-    st.datetimes(dt.datetime(1901, 1, 1), dt.datetime(2099, 12, 31)).map(
+    st.datetimes(dt.datetime(1901, 1, 1), dt.datetime(9999, 12, 31)).map(
         lambda when: when.replace(microsecond=0)
     ),
+    st.dates(dt.date(1901, 1, 1), dt.date(9999, 12, 31)),  # (12/31/9999: "no end date")
     st.times().map(lambda clock: clock.replace(microsecond=0)),
     st.integers(0, 10**6).map(lambda seconds: dt.timedelta(seconds=seconds)),
 )

@@ -1135,9 +1135,8 @@ def _calamine_values(path: Path, title: str) -> pd.DataFrame | None:
         values = np.array(cells, dtype=object)
         values[values == ""] = None
         types = pd.Series(values).map(type)
-        if (dates := types.eq(datetime.date).to_numpy()).any():
-            midnight = pd.to_datetime(pd.Series(values[dates])).dt.to_pydatetime()
-            values[dates] = midnight.to_numpy(dtype=object)
+        if (dates := types.eq(datetime.date).to_numpy()).any():  # (numpy's, to the year 9999)
+            values[dates] = values[dates].astype("datetime64[D]").astype("datetime64[us]")
         if (floats := types.eq(float).to_numpy()).any():  # Excel's 1001 is openpyxl's int
             numbers = values[floats].astype(np.float64)
             whole = (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53)
