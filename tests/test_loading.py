@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -1064,6 +1065,8 @@ def test_a_workbook_is_read_again_for_formulas_only_when_it_holds_one(
         ("_READ_APART", b'<si><t xml:space="preserve">\t\n</t></si>', True),
         ("_READ_APART", b"<x:is><x:t>&#x20;&#9;</x:t></x:is>", True),
         ("_READ_APART", b'<is><t xml:space="preserve">  a  </t></is><tableParts/>', False),
+        ("_READ_APART", b"<si><t>line_x000D_\nbreak</t></si>", True),
+        ("_READ_APART", b"<si><t>max_x, min_y</t></si>", False),
     ],
 )
 def test_what_a_workbooks_xml_holds_is_told_from_other_xml(sign, xml, found):
@@ -1129,6 +1132,60 @@ def test_calamine_reads_a_sheet_as_openpyxl_does(tmp_path, monkeypatch):
     assert _cells(by_calamine)[3][3] == ("datetime", dt.datetime(2026, 3, 2))  # not a date
     assert _cells(by_calamine)[4][3] == ("datetime", dt.datetime(9999, 12, 31))  # no end date
     assert _cells(by_calamine)[4][9] == ("NoneType", None)  # empty text is an empty cell
+
+
+def _with_shared_strings(path: Path, strings: list[bytes]) -> None:
+    """Rewrite a one-row workbook openpyxl saved (its text inline) as Excel writes text: each
+    cell an index into xl/sharedStrings.xml, whose items are `strings` (<si> contents)."""
+    with zipfile.ZipFile(path) as book:
+        parts = {name: book.read(name) for name in book.namelist()}
+    cells = iter(range(len(strings)))
+    parts["xl/worksheets/sheet1.xml"] = re.sub(
+        rb'(<c r="[A-Z]+1") t="inlineStr"><is>.*?</is></c>',
+        lambda cell: cell[1] + b' t="s"><v>%d</v></c>' % next(cells),
+        parts["xl/worksheets/sheet1.xml"],
+    )
+    items = b"".join(b"<si>%s</si>" % item for item in strings)
+    parts["xl/sharedStrings.xml"] = (
+        b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+        b'spreadsheetml/2006/main">' + items + b"</sst>"
+    )
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+        b'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/officeDocument/'
+        b'2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
+    with zipfile.ZipFile(path, "w") as book:
+        for name, data in parts.items():
+            book.writestr(name, data)
+
+
+def test_calamine_reads_excels_shared_strings_as_openpyxl_does(tmp_path, monkeypatch):
+    strings = [
+        b"<t>plain</t>",
+        b'<r><rPr><b/></rPr><t>bold</t></r><r><t xml:space="preserve"> then not</t></r>',
+        b'<t>kanji</t><rPh sb="0" eb="1"><t>KANA</t></rPh>',  # a reading aid, not the text
+        b'<t xml:space="preserve">  padded  </t>',
+    ]
+    book = openpyxl.Workbook()
+    book.active.append(["a", "b", "c", "d"])
+    book.save(tmp_path / "shared.xlsx")
+    _with_shared_strings(tmp_path / "shared.xlsx", strings)
+
+    by_calamine, by_openpyxl = _both_readings(tmp_path / "shared.xlsx", monkeypatch)
+
+    assert _cells(by_calamine) == _cells(by_openpyxl)
+    assert [v for _, v in _cells(by_calamine)[0]] == [
+        "plain",
+        "bold then not",
+        "kanji",
+        "  padded  ",
+    ]
 
 
 # Cells as exports hold them: text (no character XML can't carry), whole and other numbers,

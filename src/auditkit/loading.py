@@ -1070,14 +1070,16 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
 # What a workbook's XML is searched for: byte strings that are a sign of it (found fast), then
 # the pattern that says it is there. A formula's element (<f>, <f t="shared" .../>, or with a
 # prefix, <x:f>); and what calamine reads otherwise than openpyxl: an error cell (t="e": #N/A,
-# #REF!), and a text of whitespace alone (<t> </t>, also in the shared strings), each of which
-# it reads as an empty cell.
+# #REF!) and a text of whitespace alone (<t> </t>, also in the shared strings), each of which
+# it reads as an empty cell, and Excel's escape of a character (_x000D_, a carriage return),
+# which it reads as the character and openpyxl as written.
 XmlSign = tuple[tuple[bytes, ...], re.Pattern[bytes]]
 _FORMULA: XmlSign = ((b"<f", b":f"), re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]"))
 _READ_APART: XmlSign = (
-    (b't="e"', b"t='e'", b"> ", b">\t", b">\n", b">\r", b">&#"),
+    (b't="e"', b"t='e'", b"> ", b">\t", b">\n", b">\r", b">&#", b"_x"),
     re.compile(
         rb"""\st=["']e["']|>(?:\s|&#(?:x[0-9A-Fa-f]+|[0-9]+);)+</(?:[A-Za-z_][\w.-]*:)?t>"""
+        rb"|_x[0-9A-Fa-f]{4}_"
     ),
 )
 _XML_READ = 1 << 20  # bytes of XML searched at a time
