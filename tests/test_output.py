@@ -13,6 +13,7 @@ import pytest
 
 from auditkit import output
 from auditkit.errors import OutputError
+from auditkit.loading import read_csv
 from auditkit.output import (
     ABANDONED_AFTER_SECONDS,
     in_order,
@@ -314,7 +315,27 @@ def test_csv_is_what_pandas_writes_byte_for_byte(case, rows_per_block, tmp_path,
     frame = CSV_CASES[case]
     write_csv(frame, tmp_path / "out.csv")
     expected = neutralise_formulas(frame).to_csv(index=False).encode("utf-8")
+    # but for a field holding a lone CR, which pandas writes bare: quoted (see the next test)
+    expected = expected.replace(b"\nx\ry,", b'\n"x\ry",')
     assert (tmp_path / "out.csv").read_bytes() == expected
+
+
+def test_a_field_holding_a_carriage_return_is_quoted_and_reads_back_whole(tmp_path):
+    # Written bare (as pandas and the csv module write it), a message's lone CR ended the row
+    # for auditkit's reader, Arrow's and Excel's alike.
+    frame = pd.DataFrame(
+        {"id": ["1", "2", "3"], "message": ["LVM\rcall back", "a\r\nb", "plain"]}, dtype="str"
+    )
+    write_csv(frame, tmp_path / "out.csv")
+
+    assert (tmp_path / "out.csv").read_bytes() == (
+        b'id,message\n1,"LVM\rcall back"\n2,"a\r\nb"\n3,plain\n'
+    )
+    assert read_csv(tmp_path / "out.csv", "messages").frame.values.tolist() == [
+        ["1", "LVM\rcall back"],
+        ["2", "a\r\nb"],
+        ["3", "plain"],
+    ]
 
 
 def test_escaped_rewrites_only_the_texts_holding_a_character_to_escape():

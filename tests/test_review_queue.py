@@ -337,6 +337,29 @@ def test_evidence_saved_reads_back_as_the_audit_compares_it(tmp_path):
     assert read == ["'=SUM(1) \u201cquoted, with a comma\u201d\nand a line"]
 
 
+def test_a_carriage_return_in_the_evidence_or_an_old_row_keeps_every_decision(tmp_path):
+    # A message from a system that ends lines with CR alone: the csv module wrote that field
+    # bare (it quotes only its line terminator's characters), and the next audit read the row
+    # as two, setting the decision aside. Old rows are written again when columns are added.
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(
+        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
+        'VM002,K2,dismissed,Sam,2026-04-20T09:00:00-07:00,"waived\rby phone"\n',
+        "utf-8",
+    )
+    review = {"rule": "MS001", "subject_id": "A2", "decision": "confirmed", "reviewer": "Sam"}
+    review |= {"reviewed_at": "2026-04-21T10:00:00-07:00", "comment": "", "client_id": "C1"}
+    save_review(reviews, {**review, "evidence": "said: \u201cLVM\rcall back\u201d"})
+
+    loaded = load_reviews(reviews, TZ)
+
+    assert loaded.rejected.empty
+    assert loaded.decided[["subject_id", "comment", "evidence"]].fillna("").values.tolist() == [
+        ["K2", "waived\rby phone", ""],
+        ["A2", "", "said: \u201cLVM\rcall back\u201d"],
+    ]
+
+
 def test_a_crash_while_saving_leaves_the_old_file_and_the_queue_as_they_were(
     bundle, tmp_path, monkeypatch
 ):

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -258,6 +258,21 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     write_atomically(path, csv_text(safe))
 
 
+def csv_records(records: Iterable[Sequence[Any]], lineterminator: str = "\n") -> str:
+    """Records as CSV text, each ending in `lineterminator`, a field holding a line break of
+    either kind quoted (see csv_text). A record at a time: the csv module quotes only the
+    characters of its line terminator, so each is written ending in CR LF, then ended anew."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    written = []
+    for record in records:
+        writer.writerow(record)
+        written.append(out.getvalue()[:-2])
+        out.seek(0)
+        out.truncate()
+    return "".join(line + lineterminator for line in written)
+
+
 # Rows turned into CSV text at once: a large table's text is never in memory whole.
 CSV_ROWS_PER_BLOCK = 50_000
 
@@ -266,18 +281,19 @@ def csv_text(frame: pd.DataFrame, lineterminator: str = os.linesep) -> Iterator[
     """The frame as pandas' to_csv(index=False, lineterminator=...) writes it in UTF-8, byte
     for byte, in pieces made as they are written: built a column at a time in Arrow rather than
     a Python call per cell (0.7 s for 112,000 findings), where it can be; by pandas where only
-    pandas knows the form (a time with fractions, a category, a single column)."""
+    pandas knows the form (a time with fractions, a category, a single column).
+
+    But for one thing: a field holding a carriage return is quoted, as one holding a line feed
+    is. The csv module quotes only the characters of its line terminator, so a message's lone
+    CR was written bare, and every reader (auditkit's, Arrow's, Excel) ends the row there."""
     if len(frame.columns) < 2 or not all(_csv_writable(frame[c]) for c in frame.columns):
         # (the csv module quotes a single column's empty field: "")
         yield frame.to_csv(index=False, lineterminator=lineterminator).encode("utf-8")
         return
-    header = io.StringIO()
-    csv.writer(header, lineterminator=lineterminator).writerow(frame.columns)
-    yield header.getvalue().encode("utf-8")
-    # The csv module quotes a field holding the delimiter, the quote or a character of the
-    # line terminator.
+    yield csv_records([frame.columns], lineterminator).encode("utf-8")
+    # A field holding the delimiter, the quote, or a line break of either kind is quoted.
     quoting = np.zeros(256, dtype=bool)
-    quoting[list((',"' + lineterminator).encode("ascii"))] = True
+    quoting[list((',"\r\n' + lineterminator).encode("ascii"))] = True
     large = pa.large_string()
     for start in range(0, len(frame), CSV_ROWS_PER_BLOCK):
         block = frame.iloc[start : start + CSV_ROWS_PER_BLOCK]

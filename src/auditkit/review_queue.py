@@ -27,7 +27,7 @@ import pandas as pd
 from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit, check_whole
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
-from auditkit.output import counted, exclusive, neutralise_formulas, write_atomically
+from auditkit.output import counted, csv_records, exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
 from auditkit.report import (
     clinician_choices,
@@ -336,30 +336,24 @@ def _append_review(path: Path, review: Mapping[str, str]) -> None:
         )
     values = {c: "" for c in REVIEW_COLUMNS if c not in REVIEWS.required_columns} | dict(review)
     values |= neutralise_formulas(pd.DataFrame([values])[FREE_TEXT]).iloc[0].to_dict()
-    out = io.StringIO()
     if header:
         if added := [c for c in REVIEW_COLUMNS if c not in names]:
             old = _with_blank_columns(old, added)
             header, names = header + added, names | {c: c for c in added}
-        out.write(old if old.endswith(("\n", "\r")) else old + "\n")
         fields = {names[c]: values[c] for c in REVIEW_COLUMNS}
-        csv.DictWriter(out, header, restval="", lineterminator="\n").writerow(fields)
+        row = [fields.get(name, "") for name in header]
+        text = (old if old.endswith(("\n", "\r")) else old + "\n") + csv_records([row])
     else:
-        writer = csv.DictWriter(out, REVIEW_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerow({c: values[c] for c in REVIEW_COLUMNS})
-    write_atomically(path, out.getvalue().encode("utf-8"))
+        text = csv_records([REVIEW_COLUMNS, [values[c] for c in REVIEW_COLUMNS]])
+    write_atomically(path, text.encode("utf-8"))
 
 
 def _with_blank_columns(text: str, columns: list[str]) -> str:
     """CSV `text` with `columns` added to its header and a blank field for each added to every
     record (blank lines stay blank; a record of the wrong width stays as wrong)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     records = csv.reader(io.StringIO(text, newline=""))
-    writer.writerow(next(records) + columns)
-    writer.writerows(record + [""] * len(columns) if record else [] for record in records)
-    return out.getvalue()
+    header = next(records) + columns
+    return csv_records([header, *(r + [""] * len(columns) if r else [] for r in records)])
 
 
 def _masked(text: Any, mask: Callable[[pd.Series], pd.Series] | None) -> Any:
