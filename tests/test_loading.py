@@ -18,6 +18,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+import python_calamine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
@@ -1163,6 +1164,27 @@ def _with_shared_strings(path: Path, strings: list[bytes]) -> None:
     with zipfile.ZipFile(path, "w") as book:
         for name, data in parts.items():
             book.writestr(name, data)
+
+
+class _RustPanic(BaseException):
+    """What a panic in a Rust extension raises (pyo3's PanicException): no Exception."""
+
+
+@pytest.mark.parametrize("failure", [ValueError("bad zip"), _RustPanic("index out of bounds")])
+def test_a_sheet_calamine_fails_on_is_read_by_openpyxl(make_bundle, monkeypatch, failure):
+    path = make_bundle(drop=["staff.csv"])
+    book = openpyxl.Workbook()
+    book.active.append(["staff_id", "first_name", "last_name", "role"])
+    book.active.append(["S1", "Ana", "Reyes", "therapist"])
+    book.active.append(["S2", "Ben", "Cho", "supervisor"])
+    book.save(path / "staff.xlsx")
+
+    def failing(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", failing)
+
+    assert load(path).staff["staff_id"].tolist() == ["S1", "S2"]
 
 
 def test_calamine_reads_excels_shared_strings_as_openpyxl_does(tmp_path, monkeypatch):

@@ -1130,7 +1130,9 @@ def _calamine_values(path: Path, title: str) -> pd.DataFrame | None:
     try:
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(title)
         rows = sheet.to_python(skip_empty_area=False)  # from A1, as openpyxl's rows
-    except Exception:  # whatever it met, openpyxl reads the sheet instead
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # whatever it met (a panic in Rust is no Exception): openpyxl reads
         return None
     columns = {}
     for k, cells in enumerate(itertools.zip_longest(*rows)):  # a pass per column
