@@ -320,21 +320,25 @@ def test_csv_is_what_pandas_writes_byte_for_byte(case, rows_per_block, tmp_path,
     assert (tmp_path / "out.csv").read_bytes() == expected
 
 
-def test_a_field_holding_a_carriage_return_is_quoted_and_reads_back_whole(tmp_path):
+@pytest.mark.parametrize(
+    "written_by", ["arrow", "pandas"], ids=["columns in Arrow", "a category: pandas' writer"]
+)
+def test_a_field_holding_a_carriage_return_is_quoted_and_reads_back_whole(tmp_path, written_by):
     # Written bare (as pandas and the csv module write it), a message's lone CR ended the row
     # for auditkit's reader, Arrow's and Excel's alike.
     frame = pd.DataFrame(
-        {"id": ["1", "2", "3"], "message": ["LVM\rcall back", "a\r\nb", "plain"]}, dtype="str"
+        {"id": ["1", "2", "3"], "message": ["LVM\rcall back", "a\r\nb", 'say "hi"\r']},
+        dtype="category" if written_by == "pandas" else "str",
     )
     write_csv(frame, tmp_path / "out.csv")
 
     assert (tmp_path / "out.csv").read_bytes() == (
-        b'id,message\n1,"LVM\rcall back"\n2,"a\r\nb"\n3,plain\n'
+        b'id,message\n1,"LVM\rcall back"\n2,"a\r\nb"\n3,"say ""hi""\r"\n'
     )
     assert read_csv(tmp_path / "out.csv", "messages").frame.values.tolist() == [
         ["1", "LVM\rcall back"],
         ["2", "a\r\nb"],
-        ["3", "plain"],
+        ["3", 'say "hi"\r'],
     ]
 
 

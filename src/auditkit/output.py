@@ -285,10 +285,13 @@ def csv_text(frame: pd.DataFrame, lineterminator: str = os.linesep) -> Iterator[
 
     But for one thing: a field holding a carriage return is quoted, as one holding a line feed
     is. The csv module quotes only the characters of its line terminator, so a message's lone
-    CR was written bare, and every reader (auditkit's, Arrow's, Excel) ends the row there."""
+    CR was written bare, and every reader (auditkit's, Arrow's, Excel) ends the row there.
+    `lineterminator` is LF or CR LF."""
     if len(frame.columns) < 2 or not all(_csv_writable(frame[c]) for c in frame.columns):
-        # (the csv module quotes a single column's empty field: "")
-        yield frame.to_csv(index=False, lineterminator=lineterminator).encode("utf-8")
+        # (the csv module quotes a single column's empty field: "") Written ending in CR LF,
+        # every field holding a line break is quoted; then each record ends as asked.
+        written = frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+        yield written if lineterminator == "\r\n" else _lf_ended(written)
         return
     yield csv_records([frame.columns], lineterminator).encode("utf-8")
     # A field holding the delimiter, the quote, or a line break of either kind is quoted.
@@ -303,6 +306,15 @@ def csv_text(frame: pd.DataFrame, lineterminator: str = os.linesep) -> Iterator[
             rows, pa.scalar(lineterminator, large), pa.scalar("", large)
         )
         yield concatenated_utf8(pd.Series(lines, dtype="str"))
+
+
+def _lf_ended(written: bytes) -> bytes:
+    """CSV text whose records end in CR LF, each ending in LF instead: a CR LF after an even
+    number of quotes (outside every quoted field, as the loader finds records) ends a record."""
+    text = np.frombuffer(written, dtype=np.uint8)
+    quotes = np.flatnonzero(text == ord('"'))
+    breaks = np.flatnonzero((text[:-1] == ord("\r")) & (text[1:] == ord("\n")))
+    return np.delete(text, breaks[np.searchsorted(quotes, breaks) % 2 == 0]).tobytes()
 
 
 def _csv_writable(values: pd.Series) -> bool:
