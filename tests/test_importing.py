@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditkit import load
+from auditkit import importing, load
 from auditkit.cli import main
 from auditkit.errors import BundleError, MappingError
 from auditkit.importing import PRESETS, import_file, load_mapping, mapping_from_dict, preset
@@ -501,6 +501,52 @@ def test_an_export_missing_a_mapped_column_is_refused(bundle, tmp_path):
     assert str(caught.value) == (
         "export.csv has no 'from.phoneNumber' column, which the RingCentral mapping reads as "
         "from_number. Columns found: id, startTime, direction."
+    )
+
+
+SIMPLEPRACTICE_HEADER = [
+    "Appointment ID",
+    "Date",
+    "Time",
+    "Client ID",
+    "Clinician ID",
+    "Service",
+    "Duration",
+    "Billing Code",
+    "Fee",
+    "Status",
+]
+UNMAPPED = ("Billing Code", "Fee")
+
+
+@pytest.mark.parametrize("totals", [False, True], ids=["every row", "a totals row"])
+def test_a_csv_exports_unmapped_columns_are_not_held(tmp_path, totals):
+    # A wide report's other columns (billing, fees; in some, names and diagnoses) were most of
+    # an import's memory. A row blank in every mapped column is read again with them all, since
+    # only they can say whether it is blank (dropped) or a row (kept, and set aside).
+    export = tmp_path / "export.csv"
+    last = ",,,,,,,,$1200.00,\n" if totals else ""
+    export.write_text((IMPORTS / "simplepractice_appointments.csv").read_text() + last)
+
+    raw = importing._read_export(export, preset("simplepractice"), None)
+
+    if totals:
+        assert list(raw.frame.columns) == SIMPLEPRACTICE_HEADER
+        assert (raw.header, raw.rows_read, raw.lines.tolist()[-1]) == ((), 9, 10)
+    else:
+        mapped = [c for c in SIMPLEPRACTICE_HEADER if c not in UNMAPPED]
+        assert list(raw.frame.columns) == mapped
+        assert (raw.header, raw.rows_read) == (tuple(SIMPLEPRACTICE_HEADER), 8)
+
+
+def test_a_missing_mapped_column_is_named_beside_every_column_the_export_has(bundle, tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text("Appointment ID,Client ID,Fee,Status\nSP-1,C1,$150.00,Show\n")
+    with pytest.raises(BundleError) as caught:
+        import_file(export, bundle, preset("simplepractice"))
+    assert str(caught.value) == (
+        "export.csv has no 'Clinician ID' column, which the SimplePractice mapping reads as "
+        "staff_id. Columns found: Appointment ID, Client ID, Fee, Status."
     )
 
 

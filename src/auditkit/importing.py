@@ -273,11 +273,10 @@ def _marked(text: pd.Series, reasons: pd.Series) -> pd.Series:
     return text
 
 
-def _mapped_columns(
-    frame: pd.DataFrame, mapping: Mapping, file: str
-) -> list[tuple[str, pd.Series]]:
+def _mapped_columns(raw: RawTable, mapping: Mapping) -> list[tuple[str, pd.Series]]:
     """Each source column the mapping reads, in its order: the bundle column it is read as, and
     its cells. A source column missing, or named twice, stops the import in words."""
+    frame, file = raw.frame, raw.file
     by_key: dict[str, list[str]] = {}
     for column in frame.columns:
         by_key.setdefault(normalise_column_name(column), []).append(column)
@@ -288,7 +287,7 @@ def _mapped_columns(
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
                 f"{target}. Columns found: "
-                f"{printable_names(list(map(str, frame.columns))) or 'none'}."
+                f"{printable_names(list(map(str, raw.header or frame.columns))) or 'none'}."
             )
         if len(found) > 1:
             raise BundleError(
@@ -301,13 +300,13 @@ def _mapped_columns(
 
 
 def _source_values(
-    frame: pd.DataFrame, mapping: Mapping, file: str
+    raw: RawTable, mapping: Mapping
 ) -> tuple[dict[str, pd.Series], dict[str, pd.Series | None]]:
     """Each mapped bundle column's text: its source columns' values joined with a space. And,
     for each time column, which rows held Excel date-times, written in ISO 8601 already."""
     kinds = {c.name: c.kind for c in mapping.spec.columns}
     cells: dict[str, list[pd.Series]] = {}
-    for target, column in _mapped_columns(frame, mapping, file):
+    for target, column in _mapped_columns(raw, mapping):
         cells.setdefault(target, []).append(column)
     joined: dict[str, pd.Series] = {}
     excel_times: dict[str, pd.Series | None] = {}
@@ -504,7 +503,7 @@ def _lost_numbers(raw: RawTable, mapping: Mapping, record_ids: pd.Series) -> pd.
     _EXTENSION_DIGITS digits read as the text would have.
     """
     found = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
-    for target, cells in _mapped_columns(raw.frame, mapping, raw.file):
+    for target, cells in _mapped_columns(raw, mapping):
         if target not in ("from_number", "to_number") or cells.dtype != object:
             continue
         numbers = typed_as(cells, int, float)
@@ -565,7 +564,7 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
 def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The export's rows in the table's columns, and the values marked (SET_ASIDE_COLUMNS)."""
     spec = mapping.spec
-    source, excel_times = _source_values(raw.frame, mapping, raw.file)
+    source, excel_times = _source_values(raw, mapping)
     record_ids = source.get(spec.id_column, pd.Series("", index=raw.frame.index))
     rows = pd.DataFrame(index=raw.frame.index)
     problems = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
@@ -711,7 +710,8 @@ def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
         )
     sources = {normalise_column_name(source) for source in mapping.columns}
     if suffix == ".csv":
-        return read_csv(export, spec.name, ids[0] if ids else None, names=sources)
+        # Only the columns the mapping reads are parsed: a wide report's others are never held.
+        return read_csv(export, spec.name, ids[0] if ids else None, sources, only_named=True)
     return read_worksheet(
         export,
         spec.name,

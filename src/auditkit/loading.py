@@ -76,6 +76,8 @@ class RawTable:
     encoding: str
     sheet: str | None = None  # a workbook's: the worksheet read
     header_line: int = 1  # the header row or line (an export's title may come before it)
+    # The file's columns, when `frame` holds only some of them (read_csv's only_named); else ().
+    header: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -548,24 +550,30 @@ def _version(path: Path) -> tuple[int, int, int]:
 
 
 def read_csv(
-    path: Path, table: str, id_column: str | None = None, names: Collection[str] = ()
+    path: Path,
+    table: str,
+    id_column: str | None = None,
+    names: Collection[str] = (),
+    only_named: bool = False,
 ) -> RawTable:
     """A CSV file as text columns, with rows of the wrong width set aside by line.
 
     With `names` (as normalise_column_name has them), an export's: its header is the first of
     its first records holding one of them, as read_worksheet finds a sheet's, so a report's
-    title lines above it are skipped (else the first record, as always).
+    title lines above it are skipped (else the first record, as always). With `only_named`,
+    only those columns are parsed and held (see _read_csv_bytes' `keep`).
     """
     scanned = _version(path)  # first: a missing or unreadable file stops here, in words
     check_fits_in_memory(path)
     on_disk = (path, scanned)
+    keep = names if only_named else None
     # The file's bytes are not held here: _read_csv_bytes lets them go as it parses (held
     # through it, a mapped file's pages were the load's peak: 50 to 90 MB more on issue 7's).
     header_at = _titled_header(path.name, _read_bytes(path), names) if names else None
     if header_at is None:
-        return _read_csv_bytes(path.name, _read_bytes(path), table, id_column, on_disk)
+        return _read_csv_bytes(path.name, _read_bytes(path), table, id_column, on_disk, keep=keep)
     text, encoding, start, lines_above = header_at
-    below = _read_csv_bytes(path.name, text[start:], table, id_column, None)
+    below = _read_csv_bytes(path.name, text[start:], table, id_column, None, keep=keep)
     if _version(path) != scanned:  # (read from the bytes in hand, as a piece is)
         raise _changed(path.name)
     below.lines += lines_above
@@ -604,10 +612,16 @@ def _read_csv_bytes(
     id_column: str | None,
     on_disk: tuple[Path, tuple[int, int, int]] | None,
     windows_1252: bool = False,
+    keep: Collection[str] | None = None,
 ) -> RawTable:
     """read_csv of bytes in hand: a file's (`on_disk`: its path and version, parsed from the
     disk again and checked unchanged) or a piece's (csv_piece), parsed where they are.
-    `windows_1252`: a piece of a file that is not UTF-8 (see decode)."""
+    `windows_1252`: a piece of a file that is not UTF-8 (see decode).
+
+    `keep` (normalised names): only the columns named so are parsed and held, the rest never
+    turned into values (an export's columns an import doesn't read: a wide report's were most
+    of its memory). A row whose kept fields are all blank is then read again with every column,
+    since only they can say whether it is a blank row to drop or a row to set aside."""
     _check_is_csv(file, raw)
     try:
         data, encoding = decode(raw, windows_1252)
@@ -620,6 +634,12 @@ def _read_csv_bytes(
         ) from None
     del raw  # the decoded copy, when there is one, is all we need
     held = None if on_disk else data  # a piece's bytes, kept for the slow path below
+
+    def every_column() -> RawTable:  # (see `keep`)
+        if on_disk:
+            return _read_csv_bytes(file, _read_bytes(on_disk[0]), table, id_column, on_disk)
+        return _read_csv_bytes(file, held, table, id_column, None)  # (decoded already)
+
     buf = np.frombuffer(data, dtype=np.uint8)
     optimistic = encoding == "utf-8"
     unquoted = optimistic and not _holds(buf, _QUOTE)
@@ -637,6 +657,7 @@ def _read_csv_bytes(
     optimistic = optimistic and not records.blank[0]
     present = records.without_blank()
     _check_header(file, names)
+    include = _included(names, keep)
     if optimistic:
         # Arrow parses rows that look blank but have the header's width (",,,,,"), one per
         # line here, and _without_blank_rows drops them with their lines; any other blank
@@ -647,18 +668,26 @@ def _read_csv_bytes(
         del records, present, buf, data
         try:
             source = on_disk[0] if on_disk else pa.BufferReader(pa.py_buffer(held))
-            parsed = _arrow_csv(source, names, file, spare)
+            parsed = _arrow_csv(source, names, file, spare, include)
         except pa.ArrowInvalid:  # a record of another width, say: counted and set aside below
             parsed = None
         if on_disk and _version(on_disk[0]) != on_disk[1]:  # lines of another file's
             raise _changed(file)
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             parsed, kept = _without_blank_rows(parsed, lines[1:])
+            if include is not None and len(kept) < len(lines) - 1:
+                return every_column()
             frame = parsed.to_pandas()
             del parsed
             malformed = _malformed(file, [], [], [], len(names))
             return RawTable(
-                table, file, _excel_text_unwrapped(frame), pd.Series(kept), malformed, encoding
+                table,
+                file,
+                _excel_text_unwrapped(frame),
+                pd.Series(kept),
+                malformed,
+                encoding,
+                header=() if include is None else tuple(names),
             )
         del parsed
         data = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
@@ -704,7 +733,7 @@ def _read_csv_bytes(
     cut_to = np.concatenate((ends[bad], field_ends[cut], blank_ends))
     source = pa.BufferReader(_drop_spans(buf, cut_from, cut_to) if len(cut_from) else data)
     try:
-        parsed = _arrow_csv(source, names, file, every)
+        parsed = _arrow_csv(source, names, file, every, include)
     except pa.ArrowInvalid:  # e.g. a header with no line end, or quoting Arrow reads otherwise
         return _read_csv_exactly(file, data, table, encoding, id_column)
     lines = np.delete(lines, bad)
@@ -712,9 +741,22 @@ def _read_csv_bytes(
         return _read_csv_exactly(file, data, table, encoding, id_column)
     del source, buf, data  # the file's bytes: Arrow holds the values, and we the lines
     parsed, kept = _without_blank_rows(parsed, lines[1:])  # e.g. `" ",""`, quoted
+    if include is not None and len(kept) < len(lines) - 1:
+        return every_column()
     frame = parsed.to_pandas()
     del parsed
-    return RawTable(table, file, _excel_text_unwrapped(frame), pd.Series(kept), malformed, encoding)
+    header = () if include is None else tuple(names)
+    frame = _excel_text_unwrapped(frame)
+    return RawTable(table, file, frame, pd.Series(kept), malformed, encoding, header=header)
+
+
+def _included(names: list[str], keep: Collection[str] | None) -> list[str] | None:
+    """The header's columns to parse when only those named in `keep` are kept (None: all).
+    All, too, where a name is in the header twice or blank: Arrow picks columns by name."""
+    if keep is None or len(set(names)) < len(names) or "" in names:
+        return None
+    included = [name for name in names if normalise_column_name(name) in keep]
+    return included if len(included) < len(names) else None
 
 
 # Excel's text formula: `="00123"`, quotes inside doubled.
@@ -864,7 +906,11 @@ def _check_separator(file: str, names: list[str]) -> None:
 
 
 def _arrow_csv(
-    source: Path | pa.BufferReader, names: list[str], file: str, spare: bool = False
+    source: Path | pa.BufferReader,
+    names: list[str],
+    file: str,
+    spare: bool = False,
+    include: list[str] | None = None,
 ) -> pa.Table:
     """Arrow's parse of a CSV (`file` names it in an error), every column as text (blank:
     missing). Its cells are not checked for UTF-8 again: decode() has checked the whole file
@@ -874,6 +920,7 @@ def _arrow_csv(
     `spare`: every record is taken to end with a delimiter the header lacks, so has one field
     more than `names`; parsed with one more column, which is dropped. A value in it raises
     ArrowInvalid, as a record of another width does: the caller counts the fields instead.
+    `include`: the columns parsed (of `names`, in their order); None, all.
 
     A file on disk is parsed where the operating system has it cached, mapped: read into
     Arrow's buffers first, its bytes were copied into fresh memory, which on the development
@@ -882,6 +929,7 @@ def _arrow_csv(
     """
     columns = [*names, ""] if spare else names
     given = {"column_names": columns, "skip_rows": 1} if spare else {}  # not the header's
+    parsed = None if include is None else [*include, ""] if spare else include
     try:
         table = pacsv.read_csv(
             pa.memory_map(str(source)) if isinstance(source, Path) else source,
@@ -892,15 +940,17 @@ def _arrow_csv(
                 strings_can_be_null=True,
                 null_values=[""],
                 check_utf8=False,
+                **({} if parsed is None else {"include_columns": parsed}),
             ),
         )
     except OSError as error:  # gone or locked since it was scanned
         raise _unreadable(file, error) from None
     if not spare:
         return table
-    if table.column(len(names)).null_count != table.num_rows:
+    last = table.num_columns - 1  # the spare column
+    if table.column(last).null_count != table.num_rows:
         raise pa.ArrowInvalid(f"{file} has a record with a value past the header's columns")
-    return table.remove_column(len(names))
+    return table.remove_column(last)
 
 
 def _cell_text(value: object) -> object:
