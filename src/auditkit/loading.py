@@ -676,7 +676,11 @@ def _read_csv_bytes(
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             parsed, kept = _without_blank_rows(parsed, lines[1:])
             if include is not None and len(kept) < len(lines) - 1:
-                return every_column()
+                dropped = np.setdiff1d(lines[1:], kept)
+                again = _read_bytes(on_disk[0]) if on_disk else held
+                if not (unquoted and _blank_lines(again, dropped, len(lines))):
+                    del parsed
+                    return every_column()
             frame = parsed.to_pandas()
             del parsed
             malformed = _malformed(file, [], [], [], len(names))
@@ -742,12 +746,44 @@ def _read_csv_bytes(
     del source, buf, data  # the file's bytes: Arrow holds the values, and we the lines
     parsed, kept = _without_blank_rows(parsed, lines[1:])  # e.g. `" ",""`, quoted
     if include is not None and len(kept) < len(lines) - 1:
+        del parsed
         return every_column()
     frame = parsed.to_pandas()
     del parsed
     header = () if include is None else tuple(names)
     frame = _excel_text_unwrapped(frame)
     return RawTable(table, file, frame, pd.Series(kept), malformed, encoding, header=header)
+
+
+# Rows blank in an import's mapped columns looked at line by line (_blank_lines); past this
+# many, the file is read again with every column instead. Newlines are found a block at a time.
+_MOST_BLANK_LINES = 10_000
+_LINE_BLOCK = 1 << 26
+
+
+def _blank_lines(data: FileBytes, numbers: np.ndarray, lines: int) -> bool:
+    """Whether every line of `numbers` (from 1) of a file of `lines` lines, one record a line
+    and no quote in it, holds only delimiters, spaces and tabs: rows blank in every column
+    (Excel's trailing `,,,,` of emptied rows), dropped as such without reading the file again
+    with every column. False when there are too many to look at, or lines end otherwise."""
+    if len(numbers) > _MOST_BLANK_LINES:
+        return False
+    buf = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.concatenate(
+        [np.zeros(0, dtype=np.int64)]
+        + [
+            np.flatnonzero(buf[at : at + _LINE_BLOCK] == _NEWLINE) + at
+            for at in range(0, len(buf), _LINE_BLOCK)
+        ]
+    )
+    if len(breaks) not in (lines - 1, lines):  # lone CRs end lines too: not these records
+        return False
+    starts = np.concatenate(([0], breaks + 1))[numbers - 1]
+    ends = np.append(breaks, len(buf))[numbers - 1]
+    return all(
+        _is_blank_record(_fields(bytes(buf[start:end]).decode("utf-8", "replace").rstrip("\r")))
+        for start, end in zip(starts, ends, strict=True)
+    )
 
 
 def _included(names: list[str], keep: Collection[str] | None) -> list[str] | None:
