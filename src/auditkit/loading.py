@@ -620,8 +620,9 @@ def _read_csv_bytes(
 
     `keep` (normalised names): only the columns named so are parsed and held, the rest never
     turned into values (an export's columns an import doesn't read: a wide report's were most
-    of its memory). A row whose kept fields are all blank is then read again with every column,
-    since only they can say whether it is a blank row to drop or a row to set aside."""
+    of its memory). A row whose kept fields are all blank may hold a value in another column
+    (a totals row): its line is looked at (_blank_lines), and where that can't tell, the file
+    is read again with every column, which say whether it is a blank row to drop or a row."""
     _check_is_csv(file, raw)
     try:
         data, encoding = decode(raw, windows_1252)
