@@ -1272,19 +1272,15 @@ def test_a_sheet_calamine_would_read_otherwise_is_read_by_openpyxl(make_bundle, 
     [
         (b"a,b\n,,\n1,2\n \t,\n", [2, 4], True),
         (b"a,b\n,,\n1,2\n", [3], False),  # a value: a row, not blank
-        (b"a,b\r,,\r1,2\r", [2], False),  # lines end in CR alone: not looked at
+        (b"a,b\r,,\r1,2\r", [2], True),  # lines ended by CR alone
+        (b'a,"b"\n"x\ny",1\n,,\n', [4], True),  # a quoted line break before it
+        (b'a,b\n"",""\n', [2], False),  # blank once unquoted: left to every column's reading
     ],
 )
 def test_blank_lines_are_told_by_their_bytes(data, lines, blank):
     # How an import that parsed only its mapped columns tells a row blank in them all from a
     # row holding a value in another column (loading._read_csv_bytes' keep).
-    counted = len(data.replace(b"\r", b"\n").splitlines())
-    assert loading._blank_lines(data, np.array(lines), counted) is blank
-
-
-def test_too_many_blank_lines_are_left_to_a_reading_of_every_column(monkeypatch):
-    monkeypatch.setattr(loading, "_MOST_BLANK_LINES", 1)
-    assert loading._blank_lines(b"a,b\n,,\n,,\n", np.array([2, 3]), 3) is False
+    assert loading._blank_lines(data, np.array(lines)) is blank
 
 
 def test_an_xlsx_table_below_title_rows_is_read_from_its_header(make_bundle):

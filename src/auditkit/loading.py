@@ -621,7 +621,7 @@ def _read_csv_bytes(
     `keep` (normalised names): only the columns named so are parsed and held, the rest never
     turned into values (an export's columns an import doesn't read: a wide report's were most
     of its memory). A row whose kept fields are all blank may hold a value in another column
-    (a totals row): its line is looked at (_blank_lines), and where that can't tell, the file
+    (a totals row): its record is looked at (_blank_lines), and where that can't tell, the file
     is read again with every column, which say whether it is a blank row to drop or a row."""
     _check_is_csv(file, raw)
     try:
@@ -640,6 +640,19 @@ def _read_csv_bytes(
         if on_disk:
             return _read_csv_bytes(file, _read_bytes(on_disk[0]), table, id_column, on_disk)
         return _read_csv_bytes(file, held, table, id_column, None)  # (decoded already)
+
+    def finished(
+        parsed: pa.Table, kept: np.ndarray, lines: np.ndarray, malformed: pd.DataFrame
+    ) -> RawTable | None:
+        """The table of the rows parsed and `kept` (not blank), or None where a row blank in
+        the kept columns may hold a value in another: every column must be read (see `keep`)."""
+        if include is not None and len(kept) < len(lines) - 1:
+            again = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
+            if not _blank_lines(again, np.setdiff1d(lines[1:], kept)):
+                return None
+        frame = _excel_text_unwrapped(parsed.to_pandas())
+        header = () if include is None else tuple(names)
+        return RawTable(table, file, frame, pd.Series(kept), malformed, encoding, header=header)
 
     buf = np.frombuffer(data, dtype=np.uint8)
     optimistic = encoding == "utf-8"
@@ -676,24 +689,9 @@ def _read_csv_bytes(
             raise _changed(file)
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             parsed, kept = _without_blank_rows(parsed, lines[1:])
-            if include is not None and len(kept) < len(lines) - 1:
-                dropped = np.setdiff1d(lines[1:], kept)
-                again = _read_bytes(on_disk[0]) if on_disk else held
-                if not (unquoted and _blank_lines(again, dropped, len(lines))):
-                    del parsed
-                    return every_column()
-            frame = parsed.to_pandas()
+            done = finished(parsed, kept, lines, _malformed(file, [], [], [], len(names)))
             del parsed
-            malformed = _malformed(file, [], [], [], len(names))
-            return RawTable(
-                table,
-                file,
-                _excel_text_unwrapped(frame),
-                pd.Series(kept),
-                malformed,
-                encoding,
-                header=() if include is None else tuple(names),
-            )
+            return done if done is not None else every_column()
         del parsed
         data = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -746,45 +744,18 @@ def _read_csv_bytes(
         return _read_csv_exactly(file, data, table, encoding, id_column)
     del source, buf, data  # the file's bytes: Arrow holds the values, and we the lines
     parsed, kept = _without_blank_rows(parsed, lines[1:])  # e.g. `" ",""`, quoted
-    if include is not None and len(kept) < len(lines) - 1:
-        del parsed
-        return every_column()
-    frame = parsed.to_pandas()
+    done = finished(parsed, kept, lines, malformed)
     del parsed
-    header = () if include is None else tuple(names)
-    frame = _excel_text_unwrapped(frame)
-    return RawTable(table, file, frame, pd.Series(kept), malformed, encoding, header=header)
+    return done if done is not None else every_column()
 
 
-# Rows blank in an import's mapped columns looked at line by line (_blank_lines); past this
-# many, the file is read again with every column instead. Newlines are found a block at a time.
-_MOST_BLANK_LINES = 10_000
-_LINE_BLOCK = 1 << 26
-
-
-def _blank_lines(data: FileBytes, numbers: np.ndarray, lines: int) -> bool:
-    """Whether every line of `numbers` (from 1) of a file of `lines` lines, one record a line
-    and no quote in it, holds only delimiters, spaces and tabs: rows blank in every column
-    (Excel's trailing `,,,,` of emptied rows), dropped as such without reading the file again
-    with every column. False when there are too many to look at, or lines end otherwise."""
-    if len(numbers) > _MOST_BLANK_LINES:
-        return False
-    buf = np.frombuffer(data, dtype=np.uint8)
-    breaks = np.concatenate(
-        [np.zeros(0, dtype=np.int64)]
-        + [
-            np.flatnonzero(buf[at : at + _LINE_BLOCK] == _NEWLINE) + at
-            for at in range(0, len(buf), _LINE_BLOCK)
-        ]
-    )
-    if len(breaks) not in (lines - 1, lines):  # lone CRs end lines too: not these records
-        return False
-    starts = np.concatenate(([0], breaks + 1))[numbers - 1]
-    ends = np.append(breaks, len(buf))[numbers - 1]
-    return all(
-        _is_blank_record(_fields(bytes(buf[start:end]).decode("utf-8", "replace").rstrip("\r")))
-        for start, end in zip(starts, ends, strict=True)
-    )
+def _blank_lines(data: FileBytes, numbers: np.ndarray) -> bool:
+    """Whether each line of `numbers` starts a record that holds only delimiters, spaces and
+    tabs (_scan's blank records: Excel's trailing `,,,,` of emptied rows), so that a row blank
+    in an import's kept columns is blank in every column, without reading them (see
+    _read_csv_bytes' `keep`). A quoted blank (`"",""`) is not told so: its file is read again."""
+    records = _scan(np.frombuffer(data, dtype=np.uint8), count_fields=False)
+    return bool(np.isin(numbers, records.lines[records.blank]).all())
 
 
 def _included(names: list[str], keep: Collection[str] | None) -> list[str] | None:
