@@ -259,18 +259,14 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def csv_records(records: Iterable[Sequence[Any]], lineterminator: str = "\n") -> str:
-    """Records as CSV text, each ending in `lineterminator`, a field holding a line break of
-    either kind quoted (see csv_text). A record at a time: the csv module quotes only the
-    characters of its line terminator, so each is written ending in CR LF, then ended anew."""
+    """Records as CSV text, each ending in `lineterminator` (LF or CR LF), a field holding a
+    line break of either kind quoted (see csv_text): the csv module quotes only the characters
+    of its line terminator, so they are written ending in CR LF, then ended anew (_lf_ended)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    written = []
-    for record in records:
-        writer.writerow(record)
-        written.append(out.getvalue()[:-2])
-        out.seek(0)
-        out.truncate()
-    return "".join(line + lineterminator for line in written)
+    csv.writer(out, lineterminator="\r\n").writerows(records)
+    if lineterminator == "\r\n":
+        return out.getvalue()
+    return _lf_ended(out.getvalue().encode("utf-8")).decode("utf-8")
 
 
 # Rows turned into CSV text at once: a large table's text is never in memory whole.
