@@ -4,7 +4,7 @@ membership hashed in Arrow. Pure pandas and pyarrow, so loading, rules and repor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,30 @@ def take_text(values: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Serie
     pyarrow's take, no row loop."""
     taken = pa.array(values.array, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
     return pd.Series(taken, index=index, dtype="str")
+
+
+def join_text(parts: Sequence[pd.Series | pa.Array | str], index: pd.Index) -> pd.Series:
+    """Columns of text (Series or Arrow arrays) and constants joined row by row in one pass; a
+    missing value joins as ''.
+
+    A chain of `+` copies each row's growing text once per part, and a row of the findings
+    table or its sheet has some thirty parts. Every column must be in `index`'s order.
+    """
+    large = pa.large_string()
+    arrays = [
+        pa.array(part, type=large)
+        if isinstance(part, pd.Series)
+        else part.cast(large)
+        if isinstance(part, pa.Array)
+        else pa.scalar(part, large)
+        for part in parts
+    ]
+    joined = pc.binary_join_element_wise(
+        *arrays, pa.scalar("", large), null_handling="replace", null_replacement=""
+    )
+    if isinstance(joined, pa.Scalar):  # constants only
+        joined = pa.repeat(joined, len(index))
+    return pd.Series(joined, index=index, dtype="str")
 
 
 def per_distinct(function: Callable[[pd.Series], pd.Series], values: pd.Series) -> pd.Series:

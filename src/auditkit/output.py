@@ -20,7 +20,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, fixed_width_text, holding_any, take_text, utf8_buffers
+from auditkit.columns import (
+    arrow_strings,
+    fixed_width_text,
+    holding_any,
+    take_text,
+    utf8_buffers,
+)
 from auditkit.errors import AuditkitError, OutputError
 
 # A temporary output file this old was left by a run that was killed while writing it.
@@ -376,22 +382,3 @@ def escaped(text: pd.Series, escapes: Sequence[tuple[str, str]]) -> pd.Series:
             rewritten = pc.replace_substring(rewritten, plain, replacement)
         strings = pc.replace_with_mask(strings, found, rewritten)
     return pd.Series(strings, index=text.index, dtype="str")
-
-
-def join_text(parts: Sequence[pd.Series | str], index: pd.Index) -> pd.Series:
-    """Columns of text and constants joined row by row in one pass; a missing value joins as ''.
-
-    A chain of `+` copies each row's growing text once per part, and a row of the findings
-    table or its sheet has some thirty parts. Every column must be in `index`'s order.
-    """
-    large = pa.large_string()
-    arrays = [
-        pa.array(part, type=large) if isinstance(part, pd.Series) else pa.scalar(part, large)
-        for part in parts
-    ]
-    joined = pc.binary_join_element_wise(
-        *arrays, pa.scalar("", large), null_handling="replace", null_replacement=""
-    )
-    if isinstance(joined, pa.Scalar):  # constants only
-        joined = pa.repeat(joined, len(index))
-    return pd.Series(joined, index=index, dtype="str")

@@ -35,12 +35,11 @@ import pandas as pd
 import vl_convert
 
 from auditkit.auditing import AuditResult
-from auditkit.columns import as_block
+from auditkit.columns import as_block, join_text
 from auditkit.output import (
     concatenated_utf8,
     escaped,
     iso_times,
-    join_text,
     neutralise_formulas,
     write_atomically,
 )

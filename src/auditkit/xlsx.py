@@ -21,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import one_chunk, take_text
-from auditkit.output import concatenated_utf8, escaped, in_order, join_text
+from auditkit.columns import join_text, one_chunk, take_text
+from auditkit.output import concatenated_utf8, escaped, in_order
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from auditkit.columns import per_distinct, take_text
+from auditkit.columns import join_text, per_distinct, take_text
 
 if TYPE_CHECKING:
     from auditkit.policy import Policy
@@ -103,11 +104,15 @@ def found(
     return out
 
 
-_WEEKDAYS = np.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], dtype=object)
-_MONTHS = np.array(
+# The parts of a clock's text, each taken by its number (weekdays from Monday, as 0).
+_WEEKDAYS = pa.array(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], pa.large_string())
+_MONTHS = pa.array(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-    dtype=object,
+    pa.large_string(),
 )
+_DAYS = pa.array([str(day) for day in range(1, 32)], pa.large_string())
+_TWO_DIGITS = pa.array([f"{n:02d}" for n in range(60)], pa.large_string())
+_PAST_9999 = np.datetime64("9999-12-30", "us")  # (an instant, in UTC)
 
 
 def clock(times: pd.Series, seconds: bool = False) -> pd.Series:
@@ -122,33 +127,37 @@ def clock(times: pd.Series, seconds: bool = False) -> pd.Series:
 
 
 def _clock(times: pd.Series, seconds: bool) -> pd.Series:
+    # The parts counted off numpy's days and seconds of the wall clock, and each looked up in
+    # a table of its texts: pandas' date fields and string arithmetic cost a conversion or a
+    # copy each, which for the handful of times most rules quote was most of their work.
+    zone = times.dt.tz
     # Compared in UTC: local parts of a time past 9999 can't be computed at all.
-    late = (times >= pd.Timestamp("9999-12-30", tz="UTC")).to_numpy()
-    parts = times.where(~late).dt
-    known = times.notna().to_numpy()
-
-    def number(values: pd.Series, width: int = 1) -> pd.Series:
-        return values.fillna(0).astype("int64").astype("str").str.zfill(width)
-
-    weekday = _WEEKDAYS[parts.day_of_week.fillna(0).astype("int64").to_numpy()]
-    month = _MONTHS[parts.month.fillna(1).astype("int64").to_numpy() - 1]
-    written = (
-        pd.Series(weekday, index=times.index, dtype="str")
-        + " "
-        + number(parts.day)
-        + " "
-        + pd.Series(month, index=times.index, dtype="str")
-        + " "
-        + number(parts.year)
-        + " "
-        + number(parts.hour, 2)
-        + ":"
-        + number(parts.minute, 2)
-    )
+    late = times.to_numpy(dtype="datetime64[us]") >= _PAST_9999
+    kept = times.where(~late)
+    wall = (kept.dt.tz_localize(None) if zone is not None else kept).to_numpy("datetime64[us]")
+    known = ~np.isnat(wall)
+    wall = np.where(known, wall, np.datetime64(0, "us"))
+    days = wall.astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    second = (wall - days).astype("timedelta64[s]").astype(np.int64)
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    parts = [
+        _WEEKDAYS.take(pa.array((days.astype(np.int64) + 3) % 7)),  # 1 Jan 1970 was a Thursday
+        " ",
+        _DAYS.take(pa.array((days - months).astype(np.int64))),
+        " ",
+        _MONTHS.take(pa.array(months.astype(np.int64) % 12)),
+        " ",
+        pa.array(years).cast(pa.large_string()),
+        " ",
+        _TWO_DIGITS.take(pa.array(second // 3600)),
+        ":",
+        _TWO_DIGITS.take(pa.array(second // 60 % 60)),
+    ]
     if seconds:
-        written += ":" + number(parts.second, 2)
-    written = with_repeated_zone(written, times.where(~late))
-    return written.where(known & ~late).mask(late, "after the year 9999")
+        parts += [":", _TWO_DIGITS.take(pa.array(second % 60))]
+    written = with_repeated_zone(join_text(parts, times.index), kept)
+    return written.where(known).mask(late, "after the year 9999")
 
 
 # Local hours in which a zone's clocks go back, in the zones that do (the hour after midnight to
