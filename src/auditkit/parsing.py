@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, utf8_buffers
+from auditkit.columns import arrow_strings, take_text, utf8_buffers
 
 # Synonyms that practice-management systems export, after normalising case, spaces and hyphens.
 SYNONYMS: dict[str, str] = {
@@ -290,15 +290,18 @@ def parse_vocabulary(
 ) -> tuple[pd.Series, pd.Series]:
     """Match a closed vocabulary forgivingly: 'No Show', 'no-show', 'FTA' all give no_show.
 
-    Only values not already in the vocabulary are normalised (none, in a converted bundle).
+    Only values not already in the vocabulary are normalised (none, in a converted bundle), and
+    each distinct spelling once: an export that writes 'No Show' writes it a million times.
     """
     odd = values.notna() & ~values.isin(vocabulary)
     reasons = no_problems(values.index)
     if not odd.any():  # the usual case: every value in the vocabulary, no copy of the column
         return values, reasons
-    loose = values[odd].str.strip().str.lower().str.replace(_SEPARATORS, "_", regex=True)
+    codes, spellings = pd.factorize(values[odd])
+    loose = pd.Series(spellings, dtype="str").str.strip().str.lower()
+    loose = loose.str.replace(_SEPARATORS, "_", regex=True)
     key = values.copy()
-    key[odd] = loose.replace(SYNONYMS)
+    key[odd] = take_text(loose.map(SYNONYMS).fillna(loose), codes, values.index[odd])
     known = key.isin(vocabulary) | values.isna()
     if known.all():
         return key, reasons
