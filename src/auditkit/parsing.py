@@ -317,7 +317,8 @@ def parse_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     parsed = key.map(FLAG_VALUES)
     bad = parsed.isna() & values.notna()
     reasons = no_problems(values.index)
-    reasons[bad] = f"{column} '" + values[bad] + "' is not yes or no"
+    if bad.any():
+        reasons[bad] = f"{column} '" + values[bad] + "' is not yes or no"
     # eq, not fillna(False): a column with no flag at all maps to float NaN, which pandas 4
     # will refuse to fill with a bool.
     return parsed.eq(True), reasons
@@ -333,7 +334,8 @@ def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
         counts = values.astype("Int64")
         huge = (counts.abs() >= 2**53).fillna(False)  # as for text: too large to be a count
         reasons = no_problems(values.index)
-        reasons[huge] = f"{column} '" + counts[huge].astype("str") + "' is too large"
+        if huge.any():
+            reasons[huge] = f"{column} '" + counts[huge].astype("str") + "' is too large"
         return counts.mask(huge), reasons
     text = _stripped(values)
     strings = arrow_strings(text)
@@ -350,8 +352,10 @@ def parse_count(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
     huge = whole & (numbers.abs() >= 2**53)  # beyond exact integers: no real count
     bad = values.notna() & ~whole
     reasons = no_problems(values.index)
-    reasons[bad] = f"{column} '" + values[bad] + "' is not a whole number"
-    reasons[huge] = f"{column} '" + values[huge] + "' is too large"
+    if bad.any():
+        reasons[bad] = f"{column} '" + values[bad] + "' is not a whole number"
+    if huge.any():
+        reasons[huge] = f"{column} '" + values[huge] + "' is too large"
     return numbers.where(whole & ~huge).astype("Int64"), reasons
 
 
@@ -454,7 +458,8 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         typed = typed.mask(far)
         typed = typed.dt.tz_convert(tz) if aware else _localise(typed, tz)
         reasons = no_problems(values.index)
-        reasons[far] = f"{column} '" + clock[far].astype("str") + f"' {_FAR}"  # UTC: printable
+        if far.any():
+            reasons[far] = f"{column} '" + clock[far].astype("str") + f"' {_FAR}"  # UTC: printable
         return typed, reasons
     text = _stripped(values)
     strings = arrow_strings(text)
