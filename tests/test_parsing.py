@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -99,6 +101,23 @@ def test_repair_text_leaves_a_clean_column_unchanged_without_copying_it():
 def test_repair_text_fixes_mojibake_only_where_it_shows():
     values = text(["Ren\u00c3\u00a9e", "O\u00e2\u20ac\u2122Neil", "caf\u00e9", "plain", None])
     assert repair_text(values).tolist() == ["Renée", "O’Neil", "café", "plain", np.nan]
+
+
+def test_ftfy_is_imported_only_for_a_text_showing_mojibake():
+    program = """
+import sys
+import pandas as pd
+from auditkit.parsing import repair_text
+clean = repair_text(pd.Series(["Pt FTA. LVM.", " caf\\u00e9 ", None], dtype="str"))
+print(clean.tolist(), "ftfy" in sys.modules)
+damaged = repair_text(pd.Series(["O\\u00e2\\u20ac\\u2122Neil"], dtype="str"))
+print(damaged.tolist(), "ftfy" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.stdout.splitlines() == [
+        "['Pt FTA. LVM.', 'café', nan] False",
+        "['O’Neil'] True",
+    ], done.stderr
 
 
 def test_a_space_at_either_end_is_found_in_any_chunk():
