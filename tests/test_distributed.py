@@ -66,16 +66,9 @@ EDGE_FINDINGS = [
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """A local cluster of 2 worker processes on the loopback address, for the whole module."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        death_timeout=60,
-    )
+    """The local cluster the engine starts (2 worker processes on the loopback address), for the
+    whole module."""
+    cluster = auditkit.distributed.local_cluster()
     try:
         yield cluster.scheduler_address
     finally:

@@ -86,7 +86,7 @@ from auditkit.validation import (
 )
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client, Future, LocalCluster
 
 # Seconds to wait for a scheduler to answer, or for a local cluster's workers to start.
 CONNECT_TIMEOUT = 30
@@ -496,6 +496,28 @@ def _refused(address: str) -> str | None:
     return None
 
 
+def local_cluster() -> LocalCluster:
+    """A cluster of 2 worker processes on this machine, listening on its loopback address only:
+    what dask_client starts without a scheduler (and the tests' cluster)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        # No dashboard; the scheduler's health and metrics pages on a free loopback port,
+        # not on 8787, which another cluster on this machine may hold.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        death_timeout=CONNECT_TIMEOUT,  # a worker that can't start in time fails the start
+        # The workers' own logs stay out of the command's output: a run that stops (bad
+        # input) closed the cluster under their running tasks, and they printed their
+        # heartbeats' tracebacks after its one paragraph. What fails is said in words.
+        silence_logs=logging.CRITICAL,
+    )
+
+
 @contextmanager
 def dask_client(scheduler: str | None = None) -> Iterator[Client]:
     """A client of the scheduler at `scheduler`, or of a local cluster of 2 worker processes.
@@ -504,7 +526,7 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
     whatever happens; both waits are bounded by CONNECT_TIMEOUT.
     """
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise AuditkitError(
             "--engine dask needs Dask, which is not installed. Install it with "
@@ -529,21 +551,7 @@ def dask_client(scheduler: str | None = None) -> Iterator[Client]:
             yield client
         return
     try:
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            # No dashboard; the scheduler's health and metrics pages on a free loopback port,
-            # not on 8787, which another cluster on this machine may hold.
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            death_timeout=CONNECT_TIMEOUT,  # a worker that can't start in time fails the start
-            # The workers' own logs stay out of the command's output: a run that stops (bad
-            # input) closed the cluster under their running tasks, and they printed their
-            # heartbeats' tracebacks after its one paragraph. What fails is said in words.
-            silence_logs=logging.CRITICAL,
-        )
+        cluster = local_cluster()
     except (OSError, RuntimeError, TimeoutError) as error:  # no port, no process, too slow
         raise AuditkitError(
             f"A local Dask cluster could not start on this machine: {str(error).rstrip('.')}. "
