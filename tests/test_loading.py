@@ -1440,6 +1440,27 @@ def test_the_splitter_reads_a_file_the_same_whatever_its_block_size(monkeypatch,
             assert getattr(part, field).tolist() == getattr(whole, field).tolist(), (block, field)
 
 
+# Whether parity can be trusted, by the csv module's reading (see _has_bare_quote).
+BARE_QUOTE_CASES = {
+    b'h1,h2\n1,"a ""quoted"" word"\n2,"b"\n': False,  # doubled quotes across chunks of 2
+    b'"h1","h2"\r\n"1",""""\r\n': False,
+    b'h,i\n"x",""\n"""",y\n': False,
+    b'h1,h2\n1,5" tall\n': True,
+    b'h1,h2\n1,"a" b\n': True,
+    b'h1,h2\n1,abc"\n': True,
+}
+
+
+@pytest.mark.parametrize("quotes_at_once", [2, 4, 1 << 20])
+def test_a_bare_quote_is_found_however_many_quotes_are_looked_at_together(
+    monkeypatch, quotes_at_once
+):
+    monkeypatch.setattr(loading, "_QUOTES_AT_ONCE", quotes_at_once)
+    for data, bare in BARE_QUOTE_CASES.items():
+        buf = np.frombuffer(data, dtype=np.uint8)
+        assert loading._has_bare_quote(buf, _scan(buf).quotes) == bare, data
+
+
 def test_the_splitter_finds_records_lines_and_widths():
     data = SPLIT_CASES["multi-line quoted fields, CRLF"]
     records = _scan(np.frombuffer(data, dtype=np.uint8))

@@ -196,13 +196,20 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
     outside quotes, i.e. where an even number of quote characters precede it; likewise a
     comma separates fields only outside quotes. Counted with numpy a block of the file at a
     time, carrying counts from block to block, so memory stays flat and multi-line fields cost
-    nothing extra. Commas are only counted, never classified one by one: a record's fields
-    are its commas, less those inside its quoted spans, plus one.
+    nothing extra. A record's fields are its commas, less those inside its quoted spans (after
+    an odd number of quotes), plus one; only the quoted commas' records are kept, a block's
+    count at a time.
     """
     size = len(buf)
-    line_ends, quotes, record_ends, commas_to_end, commas_to_quote = [], [], [], [], []
-    quotes_so_far = commas_so_far = lines_so_far = 0
-    for at in range(0, size, _SCAN_BLOCK):  # a loop per 4 MB block, not per row
+    blocks = range(0, size, _SCAN_BLOCK)  # a loop per 4 MB block, not per row
+    # Every quote's position, in one array made to size (by a first, cheaper pass) rather than
+    # joined from the blocks': a fully quoted export has a quote for every 5 bytes or so.
+    quote = np.empty(
+        sum(int(np.count_nonzero(buf[at : at + _SCAN_BLOCK] == _QUOTE)) for at in blocks), np.int64
+    )
+    line_ends, record_ends, commas_to_end, quoted_records, quoted_commas = [], [], [], [], []
+    quotes_so_far = commas_so_far = lines_so_far = records_so_far = 0
+    for at in blocks:
         block = buf[at : at + _SCAN_BLOCK]
         ends = np.flatnonzero(block == _NEWLINE)
         cr = np.flatnonzero(block == _CR)
@@ -210,44 +217,46 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
             after = cr + at + 1
             lone = cr[(after >= size) | (buf[np.minimum(after, size - 1)] != _NEWLINE)]
             ends = np.sort(np.concatenate((ends, lone)))
-        quote = np.flatnonzero(block == _QUOTE)
-        outside = (quotes_so_far + np.searchsorted(quote, ends)) % 2 == 0
+        here = np.flatnonzero(block == _QUOTE)
+        quote[quotes_so_far : quotes_so_far + len(here)] = here + at
+        outside = (quotes_so_far + np.searchsorted(here, ends)) % 2 == 0
         line_ends.append(ends + at)
-        quotes.append(quote + at)
         record_ends.append(np.flatnonzero(outside) + lines_so_far)  # indices into line_ends
-        if count_fields:  # commas from the start of the file to each record end and each quote
+        if count_fields:  # commas from the start of the file to each record end
             comma = np.flatnonzero(block == _COMMA)
-            commas_to_end.append(commas_so_far + np.searchsorted(comma, ends[outside]))
-            commas_to_quote.append(commas_so_far + np.searchsorted(comma, quote))
+            record_end_here = ends[outside]
+            commas_to_end.append(commas_so_far + np.searchsorted(comma, record_end_here))
+            inside = comma[(quotes_so_far + np.searchsorted(here, comma)) % 2 == 1]
+            if len(inside):  # each quoted comma's record: the record ends before it, so far
+                record = records_so_far + np.searchsorted(record_end_here, inside)
+                numbers, counts = np.unique(record, return_counts=True)
+                quoted_records.append(numbers)
+                quoted_commas.append(counts)
             commas_so_far += len(comma)
-        quotes_so_far += len(quote)
+        quotes_so_far += len(here)
         lines_so_far += len(ends)
+        records_so_far += int(np.count_nonzero(outside))
     none = np.zeros(0, dtype=np.int64)
     if size == 0:  # a zero-byte file: no records (the caller reports it as empty)
         return _Records(none, none, none, none if count_fields else None, none, none.astype(bool))
-    line_end = np.concatenate(line_ends).astype(np.int64)
-    record_end = np.concatenate(record_ends).astype(np.int64)
-    quote = np.concatenate(quotes).astype(np.int64)
+    line_end = np.concatenate(line_ends).astype(np.int64, copy=False)
+    record_end = np.concatenate(record_ends).astype(np.int64, copy=False)
     ends = line_end[record_end]
     unended = len(ends) == 0 or ends[-1] != size - 1  # the last record has no line end
     if unended:
         ends = np.append(ends, size)
-    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
+    starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64, copy=False)
     # A record after line end k (the k-th, from 0) starts on line k + 2.
-    lines = np.concatenate(([1], record_end[: len(ends) - 1] + 2)).astype(np.int64)
+    lines = np.concatenate(([1], record_end[: len(ends) - 1] + 2)).astype(np.int64, copy=False)
     fields = None
     if count_fields:
-        commas = np.concatenate(commas_to_end).astype(np.int64)
+        commas = np.concatenate(commas_to_end).astype(np.int64, copy=False)
         if unended:
             commas = np.append(commas, commas_so_far)
-        # Quoted spans run from an even-numbered quote to the next (or to the end of the file),
-        # each within one record: the first whose end comes after its opening quote.
-        to_quote = np.append(np.concatenate(commas_to_quote).astype(np.int64), commas_so_far)
-        opening = np.arange(0, len(quote), 2)
-        quoted = to_quote[opening + 1] - to_quote[opening]
-        in_record = np.searchsorted(ends, quote[opening])
-        quoted_commas = np.bincount(in_record, weights=quoted, minlength=len(ends))
-        fields = np.diff(commas, prepend=0) - quoted_commas.astype(np.int64) + 1
+        quoted = np.zeros(len(ends), dtype=np.int64)
+        if quoted_records:  # (a record spanning two blocks has a count from each)
+            np.add.at(quoted, np.concatenate(quoted_records), np.concatenate(quoted_commas))
+        fields = np.diff(commas, prepend=0) - quoted + 1
     lengths = ends - starts
     # A blank line (or a lone CR) is no record, as for every CSV reader.
     blank = (lengths == 0) | ((lengths == 1) & (buf[np.minimum(starts, size - 1)] == _CR))
@@ -380,6 +389,11 @@ def _is_blank_record(fields: list[str]) -> bool:
     return not any(field.strip(" \t") for field in fields)
 
 
+# Quotes looked at together by _has_bare_quote (an even number: each chunk's first opens a
+# field): its arrays of 8 bytes a quote stay a few MB for an export that quotes every field.
+_QUOTES_AT_ONCE = 1 << 20
+
+
 def _has_bare_quote(buf: np.ndarray, quotes: np.ndarray) -> bool:
     """A quote that parity reads otherwise than a CSV reader would, so parity can't be trusted.
 
@@ -388,21 +402,24 @@ def _has_bare_quote(buf: np.ndarray, quotes: np.ndarray) -> bool:
     the second of a doubled pair) and each closing quote ends one (or is the first of a pair);
     `5" tall`, `abc"` and `"a" b` break it. `quotes`: where buf's quote characters are.
     """
-    if len(quotes) == 0:
-        return False
-    # The bytes either side of each quote (a line end beyond the file's edges); indexing, not
-    # padding, so memory follows the number of quotes rather than the size of the file.
     last = len(buf) - 1
-    before = np.where(quotes > 0, buf[np.maximum(quotes - 1, 0)], _NEWLINE)
-    after = np.where(quotes < last, buf[np.minimum(quotes + 1, last)], _NEWLINE)
-    starts_field = np.isin(before, np.array([_COMMA, _NEWLINE, _CR], dtype=np.uint8))
-    ends_field = np.isin(after, np.array([_COMMA, _NEWLINE, _CR], dtype=np.uint8))
-    gap = np.diff(quotes)
-    doubled_before = np.concatenate(([False], gap == 1))
-    doubled_after = np.concatenate((gap == 1, [False]))
-    opening = np.arange(len(quotes)) % 2 == 0
-    good = np.where(opening, starts_field | doubled_before, ends_field | doubled_after)
-    return not bool(good.all())
+    separators = np.array([_COMMA, _NEWLINE, _CR], dtype=np.uint8)
+    for start in range(0, len(quotes), _QUOTES_AT_ONCE):
+        chunk = quotes[start : start + _QUOTES_AT_ONCE]
+        # The bytes either side of each quote (a line end beyond the file's edges); indexing,
+        # not padding, so memory follows the number of quotes rather than the size of the file.
+        before = np.where(chunk > 0, buf[np.maximum(chunk - 1, 0)], _NEWLINE)
+        after = np.where(chunk < last, buf[np.minimum(chunk + 1, last)], _NEWLINE)
+        # Each quote's neighbours among the quotes (none beyond the first and the last).
+        previous = quotes[start - 1] if start else -2
+        following = quotes[start + len(chunk)] if start + len(chunk) < len(quotes) else last + 2
+        doubled_before = np.diff(chunk, prepend=previous) == 1
+        doubled_after = np.diff(chunk, append=following) == 1
+        opening_good = np.isin(before[0::2], separators) | doubled_before[0::2]
+        closing_good = np.isin(after[1::2], separators) | doubled_after[1::2]
+        if not (opening_good.all() and closing_good.all()):
+            return True
+    return False
 
 
 def _malformed(
