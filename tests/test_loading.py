@@ -1436,13 +1436,14 @@ def test_the_splitter_reads_a_file_the_same_whatever_its_block_size(monkeypatch,
     for block in (1, 2, 3, 5, 8):
         monkeypatch.setattr(loading, "_SCAN_BLOCK", block)
         part = loading._scan(buf)
-        for field in ("starts", "ends", "lines", "fields", "quotes"):
+        for field in ("starts", "ends", "lines", "fields"):
             assert getattr(part, field).tolist() == getattr(whole, field).tolist(), (block, field)
+        assert part.open_at_end == whole.open_at_end
 
 
 # Whether parity can be trusted, by the csv module's reading (see _has_bare_quote).
 BARE_QUOTE_CASES = {
-    b'h1,h2\n1,"a ""quoted"" word"\n2,"b"\n': False,  # doubled quotes across chunks of 2
+    b'h1,h2\n1,"a ""quoted"" word"\n2,"b"\n': False,  # doubled quotes across blocks
     b'"h1","h2"\r\n"1",""""\r\n': False,
     b'h,i\n"x",""\n"""",y\n': False,
     b'h1,h2\n1,5" tall\n': True,
@@ -1451,14 +1452,11 @@ BARE_QUOTE_CASES = {
 }
 
 
-@pytest.mark.parametrize("quotes_at_once", [2, 4, 1 << 20])
-def test_a_bare_quote_is_found_however_many_quotes_are_looked_at_together(
-    monkeypatch, quotes_at_once
-):
-    monkeypatch.setattr(loading, "_QUOTES_AT_ONCE", quotes_at_once)
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1 << 22])
+def test_a_bare_quote_is_found_whatever_the_block_size(monkeypatch, block):
+    monkeypatch.setattr(loading, "_SCAN_BLOCK", block)
     for data, bare in BARE_QUOTE_CASES.items():
-        buf = np.frombuffer(data, dtype=np.uint8)
-        assert loading._has_bare_quote(buf, _scan(buf).quotes) == bare, data
+        assert loading._has_bare_quote(np.frombuffer(data, dtype=np.uint8)) == bare, data
 
 
 def test_the_splitter_finds_records_lines_and_widths():
@@ -1704,7 +1702,7 @@ def _for_path(monkeypatch, data: bytes, path: str) -> bytes:
     if path == "scan":
         return b"\xef\xbb\xbf" + data
     if path == "exact":  # as if it held a stray quote
-        monkeypatch.setattr(loading, "_has_bare_quote", lambda buf, quotes: True)
+        monkeypatch.setattr(loading, "_has_bare_quote", lambda buf: True)
     return data
 
 
@@ -1782,7 +1780,9 @@ def test_only_an_empty_last_field_outside_quotes_ends_in_a_trailing_delimiter():
     buf = np.frombuffer(data, dtype=np.uint8)
     records = _scan(buf)
 
-    found, ends = loading._trailing_delimiters(buf, records.starts, records.ends, records.quotes)
+    found, ends = loading._trailing_delimiters(
+        buf, records.starts, records.ends, records.open_at_end
+    )
 
     # 1,2, -> its comma; 1,"" -> the comma and the empty quotes; 1,"2," and a quote left open
     # at the end of the file -> none: those commas are inside quotes.

@@ -177,14 +177,14 @@ class _Records:
     ends: np.ndarray  # its line end (or the file's length): one past its last byte
     lines: np.ndarray  # the physical line it starts on, from 1
     fields: np.ndarray | None  # how many fields it has: unquoted commas + 1 (if counted)
-    quotes: np.ndarray  # where every quote character is, for _has_bare_quote
+    open_at_end: bool  # whether the file ends inside quotes (an odd number of quote characters)
     blank: np.ndarray  # whether it looks blank: only spaces, tabs and commas (skipped)
 
     def without_blank(self) -> _Records:
-        """The records that do not look blank (the quotes are all the file's still)."""
+        """The records that do not look blank."""
         keep = ~self.blank
         fields = None if self.fields is None else self.fields[keep]
-        kept = self.starts[keep], self.ends[keep], self.lines[keep], fields, self.quotes
+        kept = self.starts[keep], self.ends[keep], self.lines[keep], fields, self.open_at_end
         return _Records(*kept, self.blank[keep])
 
 
@@ -201,15 +201,9 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
     count at a time.
     """
     size = len(buf)
-    blocks = range(0, size, _SCAN_BLOCK)  # a loop per 4 MB block, not per row
-    # Every quote's position, in one array made to size (by a first, cheaper pass) rather than
-    # joined from the blocks': a fully quoted export has a quote for every 5 bytes or so.
-    quote = np.empty(
-        sum(int(np.count_nonzero(buf[at : at + _SCAN_BLOCK] == _QUOTE)) for at in blocks), np.int64
-    )
     line_ends, record_ends, commas_to_end, quoted_records, quoted_commas = [], [], [], [], []
     quotes_so_far = commas_so_far = lines_so_far = records_so_far = 0
-    for at in blocks:
+    for at in range(0, size, _SCAN_BLOCK):  # a loop per 4 MB block, not per row
         block = buf[at : at + _SCAN_BLOCK]
         ends = np.flatnonzero(block == _NEWLINE)
         cr = np.flatnonzero(block == _CR)
@@ -218,7 +212,6 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
             lone = cr[(after >= size) | (buf[np.minimum(after, size - 1)] != _NEWLINE)]
             ends = np.sort(np.concatenate((ends, lone)))
         here = np.flatnonzero(block == _QUOTE)
-        quote[quotes_so_far : quotes_so_far + len(here)] = here + at
         outside = (quotes_so_far + np.searchsorted(here, ends)) % 2 == 0
         line_ends.append(ends + at)
         record_ends.append(np.flatnonzero(outside) + lines_so_far)  # indices into line_ends
@@ -238,7 +231,7 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
         records_so_far += int(np.count_nonzero(outside))
     none = np.zeros(0, dtype=np.int64)
     if size == 0:  # a zero-byte file: no records (the caller reports it as empty)
-        return _Records(none, none, none, none if count_fields else None, none, none.astype(bool))
+        return _Records(none, none, none, none if count_fields else None, False, none.astype(bool))
     line_end = np.concatenate(line_ends).astype(np.int64, copy=False)
     record_end = np.concatenate(record_ends).astype(np.int64, copy=False)
     ends = line_end[record_end]
@@ -267,7 +260,7 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
         ends,
         lines[keep],
         None if fields is None else fields[keep],
-        quote,
+        quotes_so_far % 2 == 1,
         _blank_looking(buf, starts, ends),
     )
 
@@ -322,7 +315,7 @@ def _drop_spans(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
 
 
 def _trailing_delimiters(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, quotes: np.ndarray
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, open_at_end: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each record that ends in an empty field, where the delimiter before that field is
     (else -1), and where the field ends: `1,2,3,` and `1,2,3,""` end in an empty field;
@@ -330,13 +323,16 @@ def _trailing_delimiters(
 
     Some exporters end every row but the header with a delimiter: that empty field is no value.
     A delimiter counts only outside quotes (an even number of quotes before it), for the last
-    record of a file may end inside a quote left open. `quotes`: where buf's quotes are.
+    record of a file may end inside a quote left open (`open_at_end`, _scan's). Between the
+    delimiter and its record's end lie no quotes or two (`""`), and a record ends outside
+    quotes but at the end of such a file: so the file's quotes need not be counted.
     """
     last = ends - 1
     last = last - ((buf[last] == _CR) & (last > starts))  # a CRLF's CR is in the record's span
     quoted = (last - 2 >= starts) & (buf[last] == _QUOTE) & (buf[np.maximum(last - 1, 0)] == _QUOTE)
     at = np.where(quoted, last - 2, last)
-    empty = (buf[at] == _COMMA) & (np.searchsorted(quotes, at) % 2 == 0)
+    inside = open_at_end & (ends == len(buf))
+    empty = (buf[at] == _COMMA) & ~inside
     return np.where(empty, at, -1), last
 
 
@@ -347,7 +343,7 @@ def _first_record_has_spare_field(buf: np.ndarray, records: _Records, width: int
     if len(records.starts) < 2:
         return False
     start, end = records.starts[1:2], records.ends[1:2]
-    if _trailing_delimiters(buf, start, end, records.quotes)[0][0] < 0:
+    if _trailing_delimiters(buf, start, end, records.open_at_end)[0][0] < 0:
         return False  # the usual file: its fields are not counted
     fields = _scan(buf[start[0] : end[0]]).fields  # counted as the header's were
     assert fields is not None  # (counted by the scan just made)
@@ -389,36 +385,28 @@ def _is_blank_record(fields: list[str]) -> bool:
     return not any(field.strip(" \t") for field in fields)
 
 
-# Quotes looked at together by _has_bare_quote (an even number: each chunk's first opens a
-# field): its arrays of 8 bytes a quote stay a few MB for an export that quotes every field.
-_QUOTES_AT_ONCE = 1 << 20
-
-
-def _has_bare_quote(buf: np.ndarray, quotes: np.ndarray) -> bool:
+def _has_bare_quote(buf: np.ndarray) -> bool:
     """A quote that parity reads otherwise than a CSV reader would, so parity can't be trusted.
 
     Parity takes every even-numbered quote as opening a quoted field and every odd-numbered one
     as closing it. That matches the csv module only if each opening quote starts a field (or is
     the second of a doubled pair) and each closing quote ends one (or is the first of a pair);
-    `5" tall`, `abc"` and `"a" b` break it. `quotes`: where buf's quote characters are.
+    `5" tall`, `abc"` and `"a" b` break it. Looked at a block of the file at a time: the byte
+    before an opening quote, and after a closing one (a line end beyond the file's edges), must
+    be a delimiter, a line end or the other quote of a pair.
     """
     last = len(buf) - 1
-    separators = np.array([_COMMA, _NEWLINE, _CR], dtype=np.uint8)
-    for start in range(0, len(quotes), _QUOTES_AT_ONCE):
-        chunk = quotes[start : start + _QUOTES_AT_ONCE]
-        # The bytes either side of each quote (a line end beyond the file's edges); indexing,
-        # not padding, so memory follows the number of quotes rather than the size of the file.
-        before = np.where(chunk > 0, buf[np.maximum(chunk - 1, 0)], _NEWLINE)
-        after = np.where(chunk < last, buf[np.minimum(chunk + 1, last)], _NEWLINE)
-        # Each quote's neighbours among the quotes (none beyond the first and the last).
-        previous = quotes[start - 1] if start else -2
-        following = quotes[start + len(chunk)] if start + len(chunk) < len(quotes) else last + 2
-        doubled_before = np.diff(chunk, prepend=previous) == 1
-        doubled_after = np.diff(chunk, append=following) == 1
-        opening_good = np.isin(before[0::2], separators) | doubled_before[0::2]
-        closing_good = np.isin(after[1::2], separators) | doubled_after[1::2]
-        if not (opening_good.all() and closing_good.all()):
+    allowed = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
+    quotes_so_far = 0
+    for at in range(0, len(buf), _SCAN_BLOCK):
+        here = np.flatnonzero(buf[at : at + _SCAN_BLOCK] == _QUOTE) + at
+        first_closes = quotes_so_far % 2  # the block's first quote closes a field
+        opening, closing = here[first_closes::2], here[1 - first_closes :: 2]
+        before = np.where(opening > 0, buf[np.maximum(opening - 1, 0)], _NEWLINE)
+        after = np.where(closing < last, buf[np.minimum(closing + 1, last)], _NEWLINE)
+        if not (np.isin(before, allowed).all() and np.isin(after, allowed).all()):
             return True
+        quotes_so_far += len(here)
     return False
 
 
@@ -680,7 +668,7 @@ def _read_csv_bytes(
         records = _scan(buf, count_fields=False)  # a header, or blank lines, of 4 MB or more
     if np.all(records.blank):
         raise BundleError(f"{file} is empty: it has no header row and no records.")
-    if _has_bare_quote(buf, records.quotes):
+    if not unquoted and _has_bare_quote(buf):
         return _read_csv_exactly(file, data, table, encoding, id_column)
     names = _header_names(file, buf, records)
     # Lines that look blank before the header are cut from what Arrow parses (the slow path):
@@ -726,7 +714,9 @@ def _read_csv_bytes(
     # column and drops it; when only some do, theirs are cut from the bytes Arrow parses (a
     # pass over every byte, a second or so for 70 MB, which a whole file need not pay).
     longer = np.flatnonzero(counts == counts[0] + 1)
-    delimiters, field_ends = _trailing_delimiters(buf, starts[longer], ends[longer], records.quotes)
+    delimiters, field_ends = _trailing_delimiters(
+        buf, starts[longer], ends[longer], records.open_at_end
+    )
     trailing = delimiters >= 0
     every = 0 < np.count_nonzero(trailing) == len(counts) - 1
     del records
@@ -1559,8 +1549,7 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     header = np.flatnonzero(~records.blank)
     if records.ends[header[0]] >= min(len(text), _SCAN_BLOCK):
         return None
-    quotes = records.quotes[records.quotes <= records.ends[header[0]]]
-    if _has_bare_quote(text[: records.ends[header[0]] + 1], quotes):
+    if _has_bare_quote(text[: records.ends[header[0]] + 1]):
         return None
     header_end = bom + int(records.ends[header[0]]) + 1
     if buf[header_end - 1] != _NEWLINE:
@@ -1570,7 +1559,7 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     while start < len(buf):
         end = _record_end_after(buf, start, start + size)
         body = buf[start:end]
-        if _has_bare_quote(body, np.flatnonzero(body == _QUOTE)):
+        if _has_bare_quote(body):
             return None
         spans.append((start, end, line))
         start, line = end, line + _physical_lines(body)
