@@ -76,6 +76,25 @@ def issue_example_for(appointments: int) -> Path:
     return folder
 
 
+def quoted_example_for(appointments: int) -> Path:
+    """Issue 7's example (issue_example_for) with every field of every file in quotes, as some
+    exports write them all: a quote every few bytes, where the example's own files quote only
+    a text with a comma in it. Made once and kept."""
+    import csv
+
+    import pandas as pd
+
+    source, folder = issue_example_for(appointments), DATA / f"quoted-example-{appointments}"
+    if (folder / "notes.csv").exists():  # written last
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source / "policy.toml", folder / "policy.toml")
+    for name in ("staff", "clients", "approvals", "appointments", "contacts", "notes"):
+        table = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False)
+        table.to_csv(folder / f"{name}.csv", index=False, quoting=csv.QUOTE_ALL)
+    return folder
+
+
 def simplepractice_export_for(appointments: int) -> Path:
     """The generated bundle's appointments as SimplePractice exports them (its column names,
     Date as M/D/YYYY and Time as h:mm AM/PM, its status words): what `auditkit import --preset

@@ -31,7 +31,15 @@ from typing import Any
 import pandas as pd
 import pytest
 from bare_parse import AUDITED_TABLES
-from conftest import DATA, HERE, REPEAT, Peak, issue_example_for, simplepractice_export_for
+from conftest import (
+    DATA,
+    HERE,
+    REPEAT,
+    Peak,
+    issue_example_for,
+    quoted_example_for,
+    simplepractice_export_for,
+)
 
 from auditkit.auditing import AuditResult, audit
 from auditkit.dashboard import MonthlyDashboard
@@ -165,6 +173,19 @@ def test_cli_on_the_issue_example(benchmark: Any, size: int) -> None:
         benchmark, bundle, DATA / "out-issue-example", "auditkit audit (CLI, the example)"
     )
     benchmark.extra_info["frames_mb"] = _frames_mb(load(bundle))
+
+
+def test_cli_on_the_quoted_example(benchmark: Any, size: int) -> None:
+    """The example with every field quoted (conftest.quoted_example_for), once: the same frames
+    from files of a quote every few bytes, whose records are found by quote parity."""
+    if size != 1_000_000:
+        pytest.skip("the issue's example is a million appointments")
+    command = _audit_command(quoted_example_for(size), DATA / "out-quoted-example")
+    peaks: list[float] = []
+    benchmark.pedantic(_child, (command, peaks))
+    benchmark.extra_info.update(
+        stage="audit (CLI, the example, all quoted)", rows=0, peak_mb=max(peaks)
+    )
 
 
 def test_cli_dask_engine(benchmark: Any, bundle: Path, out: Path) -> None:
