@@ -336,6 +336,35 @@ def test_timestamps_not_held_by_arrow_parse_the_same(dtype):
     assert reasons(why) == reasons(expected_why)
 
 
+def test_plain_local_times_are_read_by_arrow_and_the_rest_by_pandas(monkeypatch):
+    """pandas' reader makes a Python string of every value; the plain local times (and every
+    US one, rewritten) are read by Arrow as pandas would read them."""
+    handed_to_pandas = []
+    to_datetime = pd.to_datetime
+
+    def counted(values, **options):
+        handed_to_pandas.append(len(values))
+        return to_datetime(values, **options)
+
+    monkeypatch.setattr(pd, "to_datetime", counted)
+    values = text(["2026-03-09T13:00:00", "3/9/2026 1:00 PM", "2026-03-09 13:00"])
+    parsed, why = parse_timestamp(values, "t", LA)
+    assert [str(t) for t in parsed] == ["2026-03-09 13:00:00-07:00"] * 3
+    assert reasons(why) == [None] * 3
+    assert handed_to_pandas == [1]  # the one with no seconds
+    # An impossible date among the plain ones leaves them all to pandas, which judges each.
+    handed_to_pandas.clear()
+    values = text(["2026-02-30T00:00:00", "2026-03-09T13:00:00", "2/30/2026 1:00 PM"])
+    parsed, why = parse_timestamp(values, "t", LA)
+    assert [str(t) for t in parsed] == ["NaT", "2026-03-09 13:00:00-07:00", "NaT"]
+    assert reasons(why) == [
+        f"t '2026-02-30T00:00:00' {NOT_A_TIME}",
+        None,
+        f"t '2/30/2026 1:00 PM' {NOT_A_TIME}",
+    ]
+    assert handed_to_pandas == [3]
+
+
 # --- parse_timestamp: a column that writes the day first ----------------------------------------
 
 DAY_FIRST = (
