@@ -418,6 +418,26 @@ def test_a_column_that_does_not_prove_the_day_first_is_read_month_first(values, 
     assert [r is None for r in reasons(why)] == [e is not None for e in expected]
 
 
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_slash_dates_read_in_pieces_are_judged_as_one_column(monkeypatch, at_once):
+    """Their groups are extracted a piece at a time (memory): the day first is proven by any
+    piece, and refuted by any, as over the whole column."""
+    columns = [
+        ["03/09/2025 13:00", "2025-09-04T10:00:00Z", "3/9/2025", "15/09/2025 09:00"],
+        ["15/09/2025", "9/15/2025", "03/09/2025"],
+        ["3/9/2025", "9/15/2025 9:00 AM", "12/31/2025 11:59 PM", "2/30/2025 1:00 PM"],
+    ]
+    whole = [parse_timestamp(text(values), "scheduled_start", LA) for values in columns]
+    monkeypatch.setattr(parsing, "_US_AT_ONCE", at_once)
+    for values, (parsed, why) in zip(columns, whole, strict=True):
+        in_pieces, why_in_pieces = parse_timestamp(text(values), "scheduled_start", LA)
+        pd.testing.assert_series_equal(in_pieces, parsed)
+        assert reasons(why_in_pieces) == reasons(why)
+    day_first = [f"scheduled_start '{value}' {DAY_FIRST}" for value in columns[0]]
+    assert reasons(whole[0][1]) == [day_first[0], None, day_first[2], day_first[3]]
+    assert instants(whole[1][0])[1:] == ["2025-09-15T00:00:00-07:00", "2025-03-09T00:00:00-08:00"]
+
+
 # --- parse_timestamp: Arrow's cast for the common shape ---------------------------------------
 
 

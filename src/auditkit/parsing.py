@@ -430,6 +430,14 @@ def day_first_example(
     `parts`: _US's groups of `strings`, when extracted already (the costly part)."""
     if parts is None:
         parts = pc.extract_regex(strings, _US)  # null where a cell is no slash date
+    day_first, month_first = _orders(parts)
+    if not day_first.any() or month_first.any():
+        return None
+    return str(pc.take(strings, [int(np.argmax(day_first))])[0])
+
+
+def _orders(parts: pa.StructArray | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of _US's groups read only day first ('15/09/2025'), and which only month first."""
 
     def number(name: str) -> np.ndarray:
         digits = pc.struct_field(parts, name)
@@ -438,9 +446,27 @@ def day_first_example(
     first, second = number("m"), number("d")
     day_first = (first > 12) & (first <= 31) & (second >= 1) & (second <= 12)
     month_first = (second > 12) & (second <= 31) & (first >= 1) & (first <= 12)
-    if not day_first.any() or month_first.any():
-        return None
-    return str(pc.take(strings, [int(np.argmax(day_first))])[0])
+    return day_first, month_first
+
+
+# Slash dates whose groups are extracted at once: a million's groups are 40 MB, their rewrite
+# as ISO text (digits of every group first) more.
+_US_AT_ONCE = 1 << 18
+
+
+def _us_read(slash: pa.ChunkedArray) -> tuple[str | None, list[pa.Array]]:
+    """A column's slash dates (all matching _US) as day_first_example judges them, and their
+    ISO rewrite (_us_as_iso): each piece's groups extracted once, for both."""
+    example, month_first_seen, rewritten = None, False, []
+    for at in range(0, len(slash), _US_AT_ONCE):
+        piece = slash.slice(at, _US_AT_ONCE)
+        parts = pc.extract_regex(piece, _US)
+        day_first, month_first = _orders(parts)
+        month_first_seen = month_first_seen or bool(month_first.any())
+        if example is None and day_first.any():
+            example = str(pc.take(piece, [int(np.argmax(day_first))])[0])
+        rewritten.append(_us_as_iso(parts))
+    return (None if month_first_seen else example), rewritten
 
 
 # A local time in the form Arrow's parser reads as pandas' does, in years pandas reads at any
@@ -513,12 +539,11 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         us[rest] = _matches(others, _US)
     # A column writing the day first: its slash dates are set aside, not misread. Their
     # groups are extracted once, for their order and for their rewrite as ISO text.
-    day_first, example, slash_parts = np.zeros(len(values), dtype=bool), None, None
+    day_first, example, us_iso = np.zeros(len(values), dtype=bool), None, []
     if us.any():
-        slash = _pick(strings, us)
-        slash_parts = pc.extract_regex(slash, _US)
-        if (example := day_first_example(slash, slash_parts)) is not None:
-            day_first, us = us, np.zeros(len(values), dtype=bool)
+        example, us_iso = _us_read(_pick(strings, us))
+        if example is not None:
+            day_first, us, us_iso = us, np.zeros(len(values), dtype=bool), []
     if aware.any():
         parsed = pd.to_datetime(
             pd.Series(pc.utf8_upper(_pick(strings, aware)), dtype="str"),
@@ -533,8 +558,6 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     # Positions, naive cells first: the order of the text parsed below.
     local = np.concatenate([np.flatnonzero(naive), np.flatnonzero(us)])
     if len(local):
-        us_iso = [_us_as_iso(slash_parts)] if us.any() else []
-        slash_parts = None  # (the groups of a million dates: 40 MB)
         text_local = _concat([pc.utf8_upper(_pick(strings, naive)), *us_iso])
         del us_iso
         parsed = _local_instants(text_local)
