@@ -1438,7 +1438,7 @@ def test_the_splitter_reads_a_file_the_same_whatever_its_block_size(monkeypatch,
         part = loading._scan(buf)
         for field in ("starts", "ends", "lines", "fields"):
             assert getattr(part, field).tolist() == getattr(whole, field).tolist(), (block, field)
-        assert part.open_at_end == whole.open_at_end
+        assert (part.open_at_end, part.bare_quote) == (whole.open_at_end, whole.bare_quote)
 
 
 # Whether parity can be trusted, by the csv module's reading (see _has_bare_quote).
@@ -1456,7 +1456,9 @@ BARE_QUOTE_CASES = {
 def test_a_bare_quote_is_found_whatever_the_block_size(monkeypatch, block):
     monkeypatch.setattr(loading, "_SCAN_BLOCK", block)
     for data, bare in BARE_QUOTE_CASES.items():
-        assert loading._has_bare_quote(np.frombuffer(data, dtype=np.uint8)) == bare, data
+        buf = np.frombuffer(data, dtype=np.uint8)
+        assert loading._has_bare_quote(buf) == bare, data
+        assert _scan(buf).bare_quote == bare, data  # as the loader's scan finds it on its way
 
 
 def test_the_splitter_finds_records_lines_and_widths():
@@ -1702,7 +1704,7 @@ def _for_path(monkeypatch, data: bytes, path: str) -> bytes:
     if path == "scan":
         return b"\xef\xbb\xbf" + data
     if path == "exact":  # as if it held a stray quote
-        monkeypatch.setattr(loading, "_has_bare_quote", lambda buf: True)
+        monkeypatch.setattr(loading, "_bare_quotes_in", lambda buf, quotes, first_closes: True)
     return data
 
 

@@ -178,14 +178,15 @@ class _Records:
     lines: np.ndarray  # the physical line it starts on, from 1
     fields: np.ndarray | None  # how many fields it has: unquoted commas + 1 (if counted)
     open_at_end: bool  # whether the file ends inside quotes (an odd number of quote characters)
+    bare_quote: bool  # whether a quote is where parity misreads it (see _bare_quotes_in)
     blank: np.ndarray  # whether it looks blank: only spaces, tabs and commas (skipped)
 
     def without_blank(self) -> _Records:
         """The records that do not look blank."""
         keep = ~self.blank
         fields = None if self.fields is None else self.fields[keep]
-        kept = self.starts[keep], self.ends[keep], self.lines[keep], fields, self.open_at_end
-        return _Records(*kept, self.blank[keep])
+        kept = self.starts[keep], self.ends[keep], self.lines[keep], fields
+        return _Records(*kept, self.open_at_end, self.bare_quote, self.blank[keep])
 
 
 def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
@@ -203,6 +204,7 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
     size = len(buf)
     line_ends, record_ends, commas_to_end, quoted_records, quoted_commas = [], [], [], [], []
     quotes_so_far = commas_so_far = lines_so_far = records_so_far = 0
+    bare = False
     for at in range(0, size, _SCAN_BLOCK):  # a loop per 4 MB block, not per row
         block = buf[at : at + _SCAN_BLOCK]
         ends = np.flatnonzero(block == _NEWLINE)
@@ -212,6 +214,7 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
             lone = cr[(after >= size) | (buf[np.minimum(after, size - 1)] != _NEWLINE)]
             ends = np.sort(np.concatenate((ends, lone)))
         here = np.flatnonzero(block == _QUOTE)
+        bare = bare or _bare_quotes_in(buf, here + at, quotes_so_far % 2)
         outside = (quotes_so_far + np.searchsorted(here, ends)) % 2 == 0
         line_ends.append(ends + at)
         record_ends.append(np.flatnonzero(outside) + lines_so_far)  # indices into line_ends
@@ -231,7 +234,8 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
         records_so_far += int(np.count_nonzero(outside))
     none = np.zeros(0, dtype=np.int64)
     if size == 0:  # a zero-byte file: no records (the caller reports it as empty)
-        return _Records(none, none, none, none if count_fields else None, False, none.astype(bool))
+        fields = none if count_fields else None
+        return _Records(none, none, none, fields, False, False, none.astype(bool))
     line_end = np.concatenate(line_ends).astype(np.int64, copy=False)
     record_end = np.concatenate(record_ends).astype(np.int64, copy=False)
     ends = line_end[record_end]
@@ -261,6 +265,7 @@ def _scan(buf: np.ndarray, count_fields: bool = True) -> _Records:
         lines[keep],
         None if fields is None else fields[keep],
         quotes_so_far % 2 == 1,
+        bare,
         _blank_looking(buf, starts, ends),
     )
 
@@ -385,26 +390,35 @@ def _is_blank_record(fields: list[str]) -> bool:
     return not any(field.strip(" \t") for field in fields)
 
 
-def _has_bare_quote(buf: np.ndarray) -> bool:
-    """A quote that parity reads otherwise than a CSV reader would, so parity can't be trusted.
+# What may stand before an opening quote and after a closing one, by the csv module's reading.
+_BESIDE_QUOTES = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
+
+
+def _bare_quotes_in(buf: np.ndarray, quotes: np.ndarray, first_closes: int) -> bool:
+    """Whether any of `quotes` (positions in buf, in order; the first closes a field if
+    `first_closes`) is a quote that parity reads otherwise than a CSV reader would.
 
     Parity takes every even-numbered quote as opening a quoted field and every odd-numbered one
     as closing it. That matches the csv module only if each opening quote starts a field (or is
     the second of a doubled pair) and each closing quote ends one (or is the first of a pair);
-    `5" tall`, `abc"` and `"a" b` break it. Looked at a block of the file at a time: the byte
-    before an opening quote, and after a closing one (a line end beyond the file's edges), must
-    be a delimiter, a line end or the other quote of a pair.
+    `5" tall`, `abc"` and `"a" b` break it. So the byte before an opening quote, and after a
+    closing one (a line end beyond the file's edges), must be a delimiter, a line end or the
+    other quote of a pair.
     """
     last = len(buf) - 1
-    allowed = np.array([_COMMA, _NEWLINE, _CR, _QUOTE], dtype=np.uint8)
+    opening, closing = quotes[first_closes::2], quotes[1 - first_closes :: 2]
+    before = np.where(opening > 0, buf[np.maximum(opening - 1, 0)], _NEWLINE)
+    after = np.where(closing < last, buf[np.minimum(closing + 1, last)], _NEWLINE)
+    return not (np.isin(before, _BESIDE_QUOTES).all() and np.isin(after, _BESIDE_QUOTES).all())
+
+
+def _has_bare_quote(buf: np.ndarray) -> bool:
+    """Whether parity can't be trusted in `buf` (_bare_quotes_in), looked at a block at a time:
+    for a piece or a header, which are not scanned whole (a scanned file's _Records say it)."""
     quotes_so_far = 0
     for at in range(0, len(buf), _SCAN_BLOCK):
         here = np.flatnonzero(buf[at : at + _SCAN_BLOCK] == _QUOTE) + at
-        first_closes = quotes_so_far % 2  # the block's first quote closes a field
-        opening, closing = here[first_closes::2], here[1 - first_closes :: 2]
-        before = np.where(opening > 0, buf[np.maximum(opening - 1, 0)], _NEWLINE)
-        after = np.where(closing < last, buf[np.minimum(closing + 1, last)], _NEWLINE)
-        if not (np.isin(before, allowed).all() and np.isin(after, allowed).all()):
+        if _bare_quotes_in(buf, here, quotes_so_far % 2):
             return True
         quotes_so_far += len(here)
     return False
@@ -668,7 +682,7 @@ def _read_csv_bytes(
         records = _scan(buf, count_fields=False)  # a header, or blank lines, of 4 MB or more
     if np.all(records.blank):
         raise BundleError(f"{file} is empty: it has no header row and no records.")
-    if not unquoted and _has_bare_quote(buf):
+    if records.bare_quote:
         return _read_csv_exactly(file, data, table, encoding, id_column)
     names = _header_names(file, buf, records)
     # Lines that look blank before the header are cut from what Arrow parses (the slow path):
