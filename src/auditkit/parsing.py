@@ -380,6 +380,14 @@ def _localise(naive: pd.Series, tz: str) -> pd.Series:
     return naive.dt.tz_localize(tz, ambiguous=first, nonexistent=pd.Timedelta(hours=1))
 
 
+def _group_numbers(parts: pa.StructArray | pa.ChunkedArray, name: str) -> np.ndarray:
+    """One of _US's groups as numbers: 0 where the optional group took no part (''), NaN where
+    the cell is no slash date at all (a null struct)."""
+    text = pc.struct_field(parts, name)
+    text = pc.if_else(pc.equal(text, ""), "0", text)
+    return np.asarray(pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False))
+
+
 def _us_as_iso(parts: pa.StructArray | pa.ChunkedArray) -> pa.Array:
     """Rewrite US 'M/D/YYYY h:mm AM' as ISO text so one strict parser reads both.
 
@@ -389,28 +397,23 @@ def _us_as_iso(parts: pa.StructArray | pa.ChunkedArray) -> pa.Array:
     a million dates' load 60 MB higher.
     """
 
-    def number(name: str) -> np.ndarray:
-        text = pc.struct_field(parts, name)  # '' where the optional group took no part
-        text = pc.if_else(pc.equal(text, ""), "0", text)
-        return np.asarray(pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False))
-
     def flags(found: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
     meridiem = pc.replace_substring(pc.utf8_lower(pc.struct_field(parts, "p")), ".", "")
     twelve_hour, afternoon = flags(pc.not_equal(meridiem, "")), flags(pc.equal(meridiem, "pm"))
-    hour = number("H")
+    hour = _group_numbers(parts, "H")
     bad_hour = twelve_hour & ((hour < 1) | (hour > 12))
     # 12 AM is 00, 12 PM is 12, 1 PM is 13 (hours outside 1 to 12 are set aside anyway).
     hour = np.where(twelve_hour, hour % 12 + 12 * afternoon, hour)
     cells = np.empty((len(hour), 19), dtype=np.uint8)
     for at, value, width in [
-        (0, number("y"), 4),
-        (5, number("m"), 2),
-        (8, number("d"), 2),
+        (0, _group_numbers(parts, "y"), 4),
+        (5, _group_numbers(parts, "m"), 2),
+        (8, _group_numbers(parts, "d"), 2),
         (11, hour, 2),
-        (14, number("M"), 2),
-        (17, number("S"), 2),
+        (14, _group_numbers(parts, "M"), 2),
+        (17, _group_numbers(parts, "S"), 2),
     ]:
         for place in range(width):  # a digit at a time, for a million rows at once
             cells[:, at + width - 1 - place] = ord("0") + value // 10**place % 10
@@ -439,11 +442,7 @@ def day_first_example(
 def _orders(parts: pa.StructArray | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Which of _US's groups read only day first ('15/09/2025'), and which only month first."""
 
-    def number(name: str) -> np.ndarray:
-        digits = pc.struct_field(parts, name)
-        return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)  # (NaN: none)
-
-    first, second = number("m"), number("d")
+    first, second = _group_numbers(parts, "m"), _group_numbers(parts, "d")
     day_first = (first > 12) & (first <= 31) & (second >= 1) & (second <= 12)
     month_first = (second > 12) & (second <= 31) & (first >= 1) & (first <= 12)
     return day_first, month_first
