@@ -17,6 +17,7 @@ from review_fixtures import reviewed_bundle, write_reviews
 import auditkit
 from auditkit.cli import main
 from auditkit.rules import RULES
+from auditkit.sample import generate_sample
 
 DISMISS_MS001 = "MS001,A2,dismissed,Jordan,2026-04-01 09:30,=Client called in"
 DISMISS_NT001 = "NT001,A2,dismissed,Jordan,2026-04-01 09:35,Note was on paper"
@@ -292,6 +293,39 @@ def test_quiet_still_says_what_went_unexamined_on_stderr(tmp_path, capsys):
         "2026-03 to 2026-04.\n"
         "auditkit: VM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "left_out", "written"),
+    [
+        (
+            ["convert", "{bundle}", "--to", "parquet", "--out", "{out}"],
+            "7 rows were set aside, not converted (7 problems, all in {out}/rejected.csv).",
+            "appointments.parquet",
+        ),
+        (
+            ["deidentify", "{bundle}", "--out", "{out}"],
+            "7 input rows set aside by the loader are not in the extract (auditkit validate "
+            "{bundle} lists them).",
+            "appointments.csv",
+        ),
+    ],
+    ids=["convert", "deidentify"],
+)
+def test_quiet_says_only_what_the_results_leave_out_on_stderr(
+    command, left_out, written, tmp_path, capsys, monkeypatch
+):
+    at_a_terminal(monkeypatch)  # no progress either
+    clean = tmp_path / "clean"
+    generate_sample(clean, clients=3)
+    for bundle, said in ((SAMPLE, f"auditkit: {left_out}\n"), (clean, "")):
+        out = tmp_path / f"out-{bundle.name}"
+        args = [a.format(bundle=bundle, out=out) for a in command]
+
+        assert main([*args, "--quiet"]) == 0
+
+        assert capsys.readouterr() == ("", said.format(bundle=bundle, out=out))
+        assert (out / written).is_file()
 
 
 def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsys, monkeypatch):

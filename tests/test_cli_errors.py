@@ -73,6 +73,23 @@ def test_validate_prints_rows_read_accepted_rejected_per_file(make_bundle, capsy
     assert "First problems" not in out
 
 
+def test_validate_shows_its_progress_on_stderr_at_a_terminal(make_bundle, capsys, monkeypatch):
+    path = make_bundle()
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+
+    assert main(["validate", str(path)]) == 0
+
+    assert capsys.readouterr().err.splitlines() == [
+        "read staff.csv: 3 rows",
+        "read clients.csv: 2 rows",
+        "read appointments.csv: 3 rows",
+        "read contacts.csv: 2 rows",
+        "read notes.csv: 2 rows",
+        "read approvals.csv: 1 row",
+        "validating",
+    ]
+
+
 def test_validate_lists_the_first_problems(make_bundle, capsys):
     path = make_bundle("bad_rows")
 

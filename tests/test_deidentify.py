@@ -718,3 +718,56 @@ def test_an_extract_is_refused_for_an_audit_before_it_is_loaded(runs, tmp_path, 
     assert main(["audit", str(folder), "--out", str(tmp_path / "out")]) == 2
     assert " ".join(capsys.readouterr().err.split()) == f"auditkit: {expected}"
     assert not (tmp_path / "out" / "findings.csv").exists()
+
+
+def test_cli_deidentify_says_how_many_rows_it_leaves_out_and_its_progress(
+    tmp_path, capsys, monkeypatch
+):
+    from auditkit.cli import main
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)  # a person at a terminal
+    out = tmp_path / "extract"
+    assert main(["deidentify", str(SAMPLE), "--out", str(out)]) == 0
+
+    printed, progress = capsys.readouterr()
+    assert printed.splitlines()[-1] == (
+        f"7 input rows set aside by the loader are not in the extract (auditkit validate "
+        f"{SAMPLE} lists them)."
+    )
+    # the call log is neither read nor written: an extract leaves it out
+    assert progress.splitlines() == [
+        "read staff.csv: 13 rows",
+        "read clients.csv: 40 rows",
+        "read appointments.csv: 1,104 rows",
+        "read contacts.csv: 799 rows",
+        "read notes.csv: 868 rows",
+        "read approvals.csv: 25 rows",
+        "validating",
+        "wrote the key file extract.key.csv",
+        "wrote staff.csv: 12 rows",
+        "wrote clients.csv: 40 rows",
+        "wrote appointments.csv: 1,102 rows",
+        "wrote contacts.csv: 797 rows",
+        "wrote notes.csv: 867 rows",
+        "wrote approvals.csv: 24 rows",
+    ]
+
+
+def test_an_extract_counts_the_rows_set_aside_in_its_tables_not_the_call_log(tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    with (bundle / "calls.csv").open("a", encoding="utf-8") as calls:
+        calls.write("not,a,call\n")
+
+    extract = deidentify(load(bundle), tmp_path / "extract")
+
+    assert extract.rows_set_aside == 7
+    assert load(bundle).coverage.set_index("table")["rejected"].to_dict() == {
+        "staff": 1,
+        "clients": 0,
+        "appointments": 2,
+        "contacts": 2,
+        "notes": 1,
+        "approvals": 1,
+        "calls": 1,
+    }

@@ -99,9 +99,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.engine == "dask":  # loaded on the workers, as an audit on Dask loads it
         from auditkit.distributed import load_bundle_on_dask  # Dask is an optional extra
 
-        bundle = load_bundle_on_dask(Path(args.bundle), args.scheduler, args.policy, args.calls)
+        bundle = load_bundle_on_dask(
+            Path(args.bundle), args.scheduler, args.policy, args.calls, _progress(quiet=False)
+        )
     else:
-        bundle = load(args.bundle, args.policy, calls=args.calls)
+        bundle = load(args.bundle, args.policy, progress=_progress(quiet=False), calls=args.calls)
     print(f"Bundle {args.bundle} (policy: {_policy_words(bundle.policy)})\n")
     print(_table(bundle.coverage))
     if len(bundle.rejected):
@@ -275,7 +277,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     _imports_done()
 
     _check_engine_options(args)
-    progress = _progress(quiet=False)
+    progress = _progress(args.quiet)
     if args.engine == "dask":  # loaded on the workers, written here a piece at a time
         from auditkit.distributed import convert_on_dask  # Dask is an optional extra
 
@@ -284,19 +286,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
         )
     else:
         done = convert(args.bundle, args.out, args.policy, args.calls, progress)
+    rejected = done.bundle.rejected
+    rows = int(done.bundle.coverage["rejected"].sum())
+    were = "was" if rows == 1 else "were"
+    problems = counted(len(rejected), "problem") + (", in" if len(rejected) == 1 else ", all in")
+    set_aside = (
+        f"{counted(rows, 'row')} {were} set aside, not converted "
+        f"({problems} {done.folder / 'rejected.csv'})"
+    )
+    if args.quiet:  # what is missing from the converted bundle still reaches a script's log
+        if len(rejected):
+            print(f"auditkit: {set_aside}.", file=sys.stderr)
+        return EXIT_OK
     print(f"Converted {args.bundle} to {args.to} in {done.folder}: {', '.join(done.files)}")
     print(_table(done.bundle.coverage[["file", "rows_read", "accepted", "rejected"]]))
-    rejected = done.bundle.rejected
     if len(rejected):
-        rows = int(done.bundle.coverage["rejected"].sum())
-        were = "was" if rows == 1 else "were"
-        problems = counted(len(rejected), "problem") + (
-            ", in" if len(rejected) == 1 else ", all in"
-        )
-        print(
-            f"\n{counted(rows, 'row')} {were} set aside, not converted "
-            f"({problems} {done.folder / 'rejected.csv'}):"
-        )
+        print(f"\n{set_aside}:")
         print(_table(rejected.head(args.show)))
     return EXIT_OK
 
@@ -431,22 +436,39 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_deidentify(args: argparse.Namespace) -> int:
     from auditkit import load
     from auditkit.deidentify import deidentify
+    from auditkit.output import counted
 
     _imports_done()
 
-    bundle = load(args.bundle, args.policy)
+    progress = _progress(args.quiet)
+    # Not the call log: an extract leaves it out (it is phone numbers throughout).
+    bundle = load(args.bundle, args.policy, progress=progress, calls=False)
     extract = deidentify(
         bundle,
         Path(args.out),
         key_file=Path(args.key_file) if args.key_file else None,
         scrubbed_text=args.scrubbed_text,
+        progress=progress,
     )
+    # A researcher's counts would silently miss them: said even under --quiet.
+    left_out = extract.rows_set_aside
+    set_aside = (
+        f"{counted(left_out, 'input row')} set aside by the loader "
+        f"{'is' if left_out == 1 else 'are'} not in the extract "
+        f"(auditkit validate {args.bundle} lists them)."
+    )
+    if args.quiet:
+        if left_out:
+            print(f"auditkit: {set_aside}", file=sys.stderr)
+        return EXIT_OK
     rows = ", ".join(f"{table} {count:,}" for table, count in extract.rows.items())
     print(f"Wrote a de-identified, date-shifted extract to {extract.folder} ({rows}).")
     print(
         f"The key to re-identify it is {extract.key_file}: keep it at the clinic; the researcher "
         "must never receive it."
     )
+    if left_out:
+        print(set_aside)
     return EXIT_OK
 
 
@@ -457,6 +479,15 @@ def _engine_arguments(command: argparse.ArgumentParser, engines: str) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="the Dask scheduler, e.g. tcp://host:8786 (default: a local cluster of 2 workers)",
+    )
+
+
+def _quiet_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress and no summary; only errors, and what the results leave out",
     )
 
 
@@ -510,9 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SEVERITY",
         help="exit 1 if findings at or above SEVERITY (high, medium, low) are not dismissed",
     )
-    run.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress and no summary; only errors"
-    )
+    _quiet_argument(run)
     _engine_arguments(
         run,
         "pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in pieces "
@@ -535,6 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     convert.add_argument("--calls", help=CALLS_HELP)
     convert.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
+    _quiet_argument(convert)
     _engine_arguments(
         convert,
         "pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in pieces "
@@ -585,6 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep messages and notes with names, numbers and dates masked",
     )
     extract.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
+    _quiet_argument(extract)
     extract.set_defaults(run=cmd_deidentify)
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")

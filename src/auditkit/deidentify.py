@@ -28,6 +28,7 @@ from auditkit.columns import fixed_width_text, looked_up
 from auditkit.errors import AuditkitError
 from auditkit.output import (
     check_folder,
+    counted,
     holds_files_of_others,
     iso_times,
     write_atomically,
@@ -65,12 +66,14 @@ KEY_COLUMNS = ["table", "real_id", "surrogate_id", "date_shift_weeks"]
 
 @dataclass(frozen=True)
 class Extract:
-    """What `deidentify` wrote: the files of the extract, the key kept apart, rows per table."""
+    """What `deidentify` wrote: the files of the extract, the key kept apart, rows per table,
+    and the rows of those tables the loader set aside, which the extract leaves out."""
 
     folder: Path
     key_file: Path
     files: tuple[Path, ...]
     rows: dict[str, int]
+    rows_set_aside: int
 
 
 # --- randomness ----------------------------------------------------------------------------------
@@ -329,7 +332,11 @@ def _record(
 
 
 def deidentify(
-    bundle: Bundle, out: Path, key_file: Path | None = None, scrubbed_text: bool = False
+    bundle: Bundle,
+    out: Path,
+    key_file: Path | None = None,
+    scrubbed_text: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Extract:
     """Write a de-identified extract of `bundle` into the folder `out`, and the crosswalk that
     re-identifies it to `key_file` (default: `<out>.key.csv` beside the folder, never inside).
@@ -338,7 +345,10 @@ def deidentify(
     text with the clinic's name, people's names, emails, phone numbers, dates and times masked.
     Otherwise no free text is kept. Raises AuditkitError, before writing anything, for a key
     file inside the extract or one that would replace a file other than an earlier key.
+    `progress` hears a line as each file is written (scrubbing a large bundle's text takes a
+    while).
     """
+    say = progress or (lambda _message: None)
     folder = Path(out).resolve()
     key_file = Path(key_file or folder.parent / f"{folder.name}.key.csv").resolve()
     _check_places(bundle, folder, key_file)
@@ -349,6 +359,7 @@ def deidentify(
     clinic = bundle.policy.clinic
     scrub = text_scrubber(known_names(bundle), clinic=clinic.name, aliases=clinic.aliases)
     write_csv(crosswalk, key_file)  # first: no extract ever exists without its key
+    say(f"wrote the key file {key_file.name}")
 
     files, rows, kept, dropped = [], {}, {}, {}
     for name in TABLES:  # the bundle's tables only: a phone-system call log is all phone numbers
@@ -356,6 +367,7 @@ def deidentify(
         table = _extract_table(name, frame, surrogates, orders[name], shifts, scrub, scrubbed_text)
         path = folder / f"{name}.csv"
         write_csv(table, path)
+        say(f"wrote {path.name}: {counted(len(table), 'row')}")
         files.append(path)
         rows[name], kept[name] = len(table), list(table.columns)
         model = {c.name for c in TABLES[name].columns} | {"source_line"}
@@ -369,4 +381,6 @@ def deidentify(
     record_path = folder / EXTRACT_RECORD
     write_atomically(record_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     files.append(record_path)
-    return Extract(folder, key_file, tuple(files), rows)
+    coverage = bundle.coverage
+    set_aside = int(coverage.loc[coverage["table"].isin(list(TABLES)), "rejected"].sum())
+    return Extract(folder, key_file, tuple(files), rows, set_aside)

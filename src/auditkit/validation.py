@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from auditkit.loading import (
     read_table,
 )
 from auditkit.memory import release_unused_memory
+from auditkit.output import counted
 from auditkit.parsing import (
     no_problems,
     parse_count,
@@ -529,8 +531,8 @@ def validate(
         read = raw.raw if isinstance(raw, TypedTable) else raw
         if waited:
             if read is not None:
-                say(f"read {read.file}: {read.rows_read:,} rows")
-            if spec is specs[-1]:
+                say(f"read {read.file}: {counted(read.rows_read, 'row')}")
+            if not any(isinstance(later, Future) for later in raws.values()):
                 say("validating")
         if read is None:
             accepted[name] = _empty_table(spec, tz)
@@ -640,16 +642,17 @@ def load(
     path: Path | str,
     policy: Policy | Path | str | None = None,
     progress: Callable[[str], None] | None = None,
-    calls: Path | str | None = None,
+    calls: Path | str | Literal[False] | None = None,
 ) -> Bundle:
     """Read and validate a bundle folder: the first step of every audit.
 
     `progress` hears a line per file read and one before validating, so a front end can show
     where a long run is; the library itself never prints. `calls` names a phone-system call log
-    (the calls table, e.g. written by `auditkit import`) to use instead of the bundle's calls.csv.
+    (the calls table, e.g. written by `auditkit import`) to use instead of the bundle's calls.csv;
+    False reads none (a de-identified extract leaves the call log out).
     """
     path = Path(path)
-    policy, files = bundle_files(path, policy, calls)
+    policy, files = bundle_files(path, policy, calls or None)
     say = progress or (lambda _message: None)
     # A file is read on a thread (Arrow's parse and numpy's scan leave Python's lock free) while
     # the one before is validated here; in a large bundle, two files are read and typed at a
@@ -661,6 +664,7 @@ def load(
         raws: dict[str, RawTable | TypedTable | Future[RawTable | TypedTable | None] | None] = {
             spec.name: readers.submit(_read, path, spec, files[spec.name], tz)
             for spec in (*TABLES.values(), CALLS)
+            if spec is not CALLS or calls is not False
         }
         bundle = validate(raws, policy, path, say)  # empties raws: each freed once validated
     finally:  # an unusable file stops the audit: the files after it are not read
