@@ -613,6 +613,45 @@ def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(schedule
     assert "read notes.csv: 870 rows, in 65 pieces on the workers" in heard
 
 
+def test_repeats_and_references_across_pieces_are_found_on_the_workers(
+    scheduler, tmp_path, monkeypatch
+):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    appointments = (bundle / "appointments.csv").read_text().splitlines()
+    # A990001 first on line 301 (no such client), again at the end (a status no vocabulary
+    # has): set aside twice, pieces apart; a note on it is set aside naming line 301.
+    appointments.insert(300, "A990001,C9999,S001,2025-10-03T13:00:00-07:00,50,individual,no_show")
+    appointments.append("A990001,C0001,S001,2025-10-04T13:00:00-07:00,50,individual,walked out")
+    (bundle / "appointments.csv").write_text("\n".join(appointments) + "\n")
+    with (bundle / "notes.csv").open("a") as notes:
+        notes.write("N990001,C0001,S001,A990001,2025-10-03T15:00:00-07:00,Did not attend.\n")
+    validated_here = []
+    validate_table = auditkit.validation.validate_table
+
+    def validating_here(raw, spec, *args, **kwargs):
+        validated_here.append(spec.name)
+        return validate_table(raw, spec, *args, **kwargs)
+
+    monkeypatch.setattr("auditkit.validation.validate_table", validating_here)
+
+    got = audit_on_dask(bundle, scheduler, 2, piece_bytes=2000)
+
+    assert validated_here == ["staff", "clients", "approvals"]  # the rest on the workers
+    assert_same_loading(got, audit(load(bundle)))
+    assert got.rejected[got.rejected["record_id"].str.endswith("990001")].drop(
+        columns="file"
+    ).values.tolist() == [
+        [301, "A990001", "client_id", "client_id 'C9999' matches no clients record"],
+        [1107, "A990001", "status", "status 'walked out' is not one of: attended, no_show, "
+         "late_cancel, cancelled, rescheduled"],
+        [1107, "A990001", "appointment_id", "duplicate appointment_id 'A990001' (first on line "
+         "301)"],
+        [926, "N990001", "appointment_id", "appointment_id 'A990001' refers to a row set aside "
+         "(appointments.csv line 301)"],
+    ]  # fmt: skip
+
+
 def test_a_converted_bundle_and_a_named_call_log_load_on_the_workers(scheduler, tmp_path):
     from auditkit.convert import convert
 

@@ -565,6 +565,33 @@ def test_references_to_rejected_rows_compare_within_their_table(make_bundle):
     ]  # fmt: skip
 
 
+APPOINTMENT_SET_ASIDE_TWICE = (
+    # A4's first row refers to no client (a reference problem, found last); its second repeats
+    # it with a status no vocabulary has (found first): N3's A4 is on the first line set aside.
+    (BUNDLES / "base" / "appointments.csv").read_bytes()
+    + b"A4,C9,S1,2026-03-16T13:00:00,50,individual,no_show\n"
+    + b"A4,C1,S1,2026-03-17T13:00:00,50,individual,walked out\n"
+)
+NOTE_ON_IT = (BUNDLES / "base" / "notes.csv").read_bytes() + (
+    b"N3,C1,S1,A4,2026-03-16T16:00:00,Client did not attend.\n"
+)
+
+
+def test_a_reference_to_an_id_set_aside_twice_names_its_first_line(make_bundle):
+    files = {"appointments.csv": APPOINTMENT_SET_ASIDE_TWICE, "notes.csv": NOTE_ON_IT}
+    bundle = load(make_bundle(files=files))
+
+    assert [r for r in rows(bundle.rejected) if r[0] != "contacts.csv"] == [
+        ("appointments.csv", 5, "A4", "client_id", "client_id 'C9' matches no clients record"),
+        ("appointments.csv", 6, "A4", "status", "status 'walked out' is not one of: attended, "
+         "no_show, late_cancel, cancelled, rescheduled"),
+        ("appointments.csv", 6, "A4", "appointment_id", "duplicate appointment_id 'A4' (first on "
+         "line 5)"),
+        ("notes.csv", 4, "N3", "appointment_id", "appointment_id 'A4' refers to a row set aside "
+         "(appointments.csv line 5)"),
+    ]  # fmt: skip
+
+
 def test_wrong_width_row_reports_its_own_id_wherever_the_id_column_is(make_bundle):
     staff = (
         b"role,Staff ID,first_name,last_name\n"

@@ -1,15 +1,15 @@
 """The Dask engine: the same rule code, run per client partition on a Dask cluster.
 
-The big tables' CSVs are cut into pieces of whole records, read and typed on the workers
-(load_on_dask); what needs more than one row is validated on the driver, once, over every
-piece's ids, references and times (_for_driver): ids unique across the bundle and references
-between tables can only be checked there (a duplicate id split between two partitions would pass
-each partition's check).
-Only then is the bundle split, each worker splitting its pieces. Every rule looks within one
-client, so each partition, a Bundle holding some clients and all their records, is audited by
-`check_rules` on a worker, and the driver puts the results together with `finish_audit`, as the
-pandas engine does: the results are the same, row for row. A bundle loaded already (`load`) is
-split on the driver and sent whole.
+The big tables' CSVs are cut into pieces of whole records, read, typed and validated on the
+workers (load_on_dask): what needs more than one row is checked across every piece before any
+split, by hashing ids into buckets (_OnWorkers): ids unique across the bundle, references
+between tables (a duplicate id split between two partitions would pass each partition's check).
+The driver gets the rows set aside and, of the accepted rows, their ids, references and times
+(_for_driver). Only then is the bundle split, each worker splitting its pieces. Every rule
+looks within one client, so each partition, a Bundle holding some clients and all their
+records, is audited by `check_rules` on a worker, and the driver puts the results together with
+`finish_audit`, as the pandas engine does: the results are the same, row for row. A bundle
+loaded already (`load`) is split on the driver and sent whole.
 
 Splitting by client_id (a hash of it, mod the number of partitions) needs four refinements to
 stay exact:
@@ -33,7 +33,7 @@ import operator
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,12 +75,15 @@ from auditkit.schemas import CALLS, REPORTED_COLUMNS, TABLES, TableSpec
 from auditkit.validation import (
     Bundle,
     TypedTable,
+    ValidatedElsewhere,
     bundle_files,
     finish_typing,
     kept_for_validation,
     parse_table,
+    repeated_ids,
     schema_problems,
     validate,
+    validate_table,
     with_converted_set_aside,
     without_problem_rows,
 )
@@ -246,49 +249,225 @@ def _parsed_piece(
     return _Piece(kept_for_validation(raw, spec), frame, problems, model)
 
 
-def _for_driver(piece: _Piece, spec: TableSpec) -> _Piece:
-    """What the driver needs of a piece: its id and references (validated across pieces), what
-    the split reads, what the report reads (REPORTED_COLUMNS), the ids as read, the lines, what
-    was set aside. Not the free text, codes or durations, whose checks need no other row."""
-    # What partition_homes reads of a call beyond its ids: its client's side's number.
+def _piece_facts(piece: _Piece) -> tuple[str, str, int]:
+    """On a worker: the piece's file, encoding and rows read, for the table's coverage."""
+    return piece.raw.file, piece.raw.encoding, piece.raw.rows_read
+
+
+def _in_buckets(values: pd.Series, lines: pd.Series, n: int) -> list[pd.DataFrame]:
+    """On a worker: each value (blanks aside) with its line, in n buckets by a hash of the
+    value, so that every piece puts an id in the same bucket; in line order within each."""
+    present = values.notna().to_numpy()
+    pairs = pd.DataFrame(
+        {"value": values[present].to_numpy(), "line": lines[present].to_numpy(dtype="int64")}
+    )
+    bucket = pd.util.hash_pandas_object(pairs["value"], index=False).to_numpy() % n
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(n + 1))
+    return [pairs.iloc[order[bounds[b] : bounds[b + 1]]] for b in range(n)]
+
+
+def _ids_in_buckets(piece: _Piece, spec: TableSpec, n: int) -> list[pd.DataFrame]:
+    """On a worker: every parsed row's id, for repeats across the pieces (_repeats)."""
+    return _in_buckets(piece.frame[spec.id_column], piece.raw.lines, n)
+
+
+def _repeats(*buckets: pd.DataFrame) -> pd.Series:
+    """On a worker: one bucket of a table's ids, from every piece in order; the line each
+    repeated id was first on, by the line of each row repeating it (validation.repeated_ids)."""
+    pairs = pd.concat(buckets, ignore_index=True)
+    found = repeated_ids(pairs["value"], pairs["line"])
+    return pd.Series(found.to_numpy(), index=pairs["line"].to_numpy()[found.index])
+
+
+def _typed_piece(piece: _Piece, spec: TableSpec, *repeats: pd.Series) -> TypedTable:
+    """On a worker: the piece with its repeats across the table set aside (finish_typing)."""
+    lines = piece.raw.lines
+    found = pd.concat(repeats)
+    mine = found[found.index.isin(lines)]
+    row = pd.Series(lines.index, index=lines.to_numpy())
+    first_lines = pd.Series(mine.to_numpy(), index=row.loc[mine.index].to_numpy()).sort_index()
+    # (a list of its own: a task must leave what it is given as it was, to be run again)
+    problems = list(piece.problems)
+    return finish_typing(piece.raw, piece.frame, problems, spec, piece.model_problems, first_lines)
+
+
+def _references_in_buckets(typed: TypedTable, column: str, n: int) -> list[pd.DataFrame]:
+    """On a worker: a reference column's values on the rows still standing, by bucket."""
+    return _in_buckets(typed.clean[column], typed.raw.lines.loc[typed.clean.index], n)
+
+
+def _dangling(targets: list[pd.DataFrame], references: list[pd.DataFrame]) -> np.ndarray:
+    """On a worker: one bucket of a table's accepted ids (every piece's) and of the references
+    to it; the lines of the references to no accepted id."""
+    ids = pd.concat(targets, ignore_index=True)["value"]
+    asked = pd.concat(references, ignore_index=True)
+    return asked["line"].to_numpy()[~is_in(asked["value"], ids).to_numpy()]
+
+
+@dataclass
+class _Answered:
+    """Whether a piece's references are among another pieced table's ids, as its buckets
+    answered (_dangling): by column, for each row still standing. validation.IdLookup."""
+
+    found: dict[str, pd.Series]
+
+    def contains(self, values: pd.Series) -> np.ndarray:
+        return self.found[str(values.name)].loc[values.index].to_numpy()
+
+
+def _validated_piece(
+    typed: TypedTable,
+    spec: TableSpec,
+    tz: str,
+    held: dict[str, pd.DataFrame],
+    set_aside: pd.DataFrame,
+    dangling: dict[str, list[np.ndarray]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """On a worker: the piece's accepted rows (every column) and its rows set aside, as
+    validate_table gives a table's. References to `held` tables (their ids, sent) are checked
+    here, those to other pieced tables by the lines their buckets found `dangling`."""
+    lines = typed.raw.lines.loc[typed.clean.index].to_numpy()
+    answered = _Answered(
+        {
+            column: pd.Series(~np.isin(lines, np.concatenate(parts)), index=typed.clean.index)
+            for column, parts in dangling.items()
+        }
+    )
+    # A pieced table referred to is 'accepted' (its rows are on the workers) and answered for.
+    elsewhere = {c.references: pd.DataFrame() for c in spec.columns if c.name in dangling}
+    id_sets = {table: answered for table in elsewhere}
+    # validate_table adds to the problems and a column to the rows: to copies, so that the
+    # task leaves `typed` as it was, to be run again (a worker lost midway).
+    typed = replace(typed, clean=typed.clean.copy(deep=False), problems=list(typed.problems))
+    return validate_table(typed, spec, tz, {**held, **elsewhere}, set_aside, id_sets)
+
+
+def _for_driver(
+    validated: tuple[pd.DataFrame, pd.DataFrame], spec: TableSpec
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the driver needs of a validated piece: its rows set aside, and of its accepted
+    rows the id, what the split reads (references; a call's numbers) and what the report reads
+    (REPORTED_COLUMNS), with their lines. Not the free text, codes or durations."""
+    accepted, set_aside = validated
     split = CLIENT_NUMBER_READS if spec.name == CALLS.name else ()
     read = {spec.id_column, *REPORTED_COLUMNS[spec.name], *split}
     kept = [c.name for c in spec.columns if c.name in read or c.references is not None]
-    return replace(piece, frame=piece.frame[kept])
-
-
-def _whole_table(parts: list[_Piece], spec: TableSpec) -> TypedTable:
-    """The pieces as type_table would have typed the whole file: rows numbered on from piece
-    to piece, each column's problems together, then repeats across the pieces."""
-    starts = np.cumsum([0, *(len(part.frame) for part in parts)])
-
-    def numbered(found: pd.DataFrame, k: int) -> pd.DataFrame:
-        return found.assign(row=found["row"].to_numpy() + starts[k])
-
-    def joined(frames: list[pd.DataFrame] | list[pd.Series]) -> pd.DataFrame:
-        return pd.concat(frames, ignore_index=True)
-
-    raw = replace(
-        parts[0].raw,
-        frame=joined([part.raw.frame for part in parts]),
-        lines=joined([part.raw.lines for part in parts]),
-        malformed=_gather([part.raw.malformed for part in parts]),  # (a typed record_id)
-    )
-    problems = [
-        joined([numbered(part.problems[c], k) for k, part in enumerate(parts)])
-        for c in range(len(spec.columns))
-    ]
-    model = joined([numbered(part.model_problems, k) for k, part in enumerate(parts)])
-    frame = joined([part.frame for part in parts])
-    return finish_typing(raw, frame, problems, spec, model)
+    return accepted[[*kept, SOURCE_LINE]], set_aside
 
 
 @dataclass
 class _PiecedTable:
-    """A table's pieces, kept on the workers, and the last line each holds."""
+    """A table's validated pieces, each its accepted rows and rows set aside, kept on the
+    workers, and the last line of the accepted rows up to each (lines ascend through them)."""
 
     pieces: list[Future]
     last_lines: np.ndarray
+
+
+@dataclass
+class _OnWorkers:
+    """Validation of the tables read in pieces, on the workers where the pieces are.
+
+    What one row shows was checked as each piece was parsed. Across rows: each piece's ids go
+    into buckets by a hash, every piece's bucket b to one task, which finds the repeats among
+    them (the first row by line keeps the id); references to a table read here (staff,
+    clients) are checked against its ids, sent to the pieces; references to another pieced
+    table (a note's appointment) are put in buckets by the same hash beside that table's
+    accepted ids, and each bucket says which refer to none. The driver gets each piece's rows
+    set aside and what it reads of the accepted rows (_for_driver), nothing else."""
+
+    client: Client
+    tz: str
+    buckets: int
+    tables: dict[str, _PiecedTable] = field(default_factory=dict)
+    # each pieced table's accepted ids in buckets, once another table refers to it
+    accepted_ids: dict[str, list[Future]] = field(default_factory=dict)
+
+    def table(self, spec: TableSpec, parsed: list[Future]) -> ValidatedElsewhere:
+        """The table whose pieces are being parsed (`parsed`), for validate() to validate."""
+        facts = self.client.gather(
+            [self.client.submit(_piece_facts, p, pure=False) for p in parsed]
+        )
+        file, encoding, _rows = facts[0]
+        rows_read = sum(rows for _file, _encoding, rows in facts)
+
+        def validated(
+            accepted: dict[str, pd.DataFrame], set_aside: pd.DataFrame
+        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+            return self._validate(spec, parsed, accepted, set_aside)
+
+        return ValidatedElsewhere(file, encoding, rows_read, validated)
+
+    def _by_bucket(self, parts: list[Future]) -> list[list[Future]]:
+        """Every piece's part of each bucket: [bucket][piece]."""
+        submit = self.client.submit
+        return [
+            [submit(operator.getitem, p, b, pure=False) for p in parts] for b in range(self.buckets)
+        ]
+
+    def _validate(
+        self,
+        spec: TableSpec,
+        parsed: list[Future],
+        accepted: dict[str, pd.DataFrame],
+        set_aside: pd.DataFrame,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        client, n = self.client, self.buckets
+        ids = [client.submit(_ids_in_buckets, p, spec, n, pure=False) for p in parsed]
+        repeats = [client.submit(_repeats, *parts, pure=False) for parts in self._by_bucket(ids)]
+        typed = [client.submit(_typed_piece, p, spec, *repeats, pure=False) for p in parsed]
+        referred = {c.name: c.references for c in spec.columns if c.references in accepted}
+        dangling: dict[str, list[Future]] = {}
+        for column, table in referred.items():
+            if table not in self.tables:  # read here: its ids go to the pieces
+                continue
+            asked = [client.submit(_references_in_buckets, t, column, n, pure=False) for t in typed]
+            dangling[column] = [
+                client.submit(_dangling, targets, references, pure=False)
+                for targets, references in zip(
+                    self._accepted_ids(table), self._by_bucket(asked), strict=True
+                )
+            ]
+        held = {
+            table: accepted[table][[TABLES[table].id_column]]
+            for table in referred.values()
+            if table not in self.tables
+        }
+        where = set_aside[
+            set_aside["file"].str.lower().str.startswith(tuple(f"{t}." for t in referred.values()))
+        ]
+        [held_sent, where_sent] = client.scatter([held, where], broadcast=True, hash=False)
+        validated = [
+            client.submit(
+                _validated_piece, t, spec, self.tz, held_sent, where_sent, dangling, pure=False
+            )
+            for t in typed
+        ]
+        parts = client.gather([client.submit(_for_driver, v, spec, pure=False) for v in validated])
+        last = [int(frame[SOURCE_LINE].max()) if len(frame) else 0 for frame, _bad in parts]
+        self.tables[spec.name] = _PiecedTable(validated, np.maximum.accumulate(last))
+        frame = pd.concat([frame for frame, _bad in parts], ignore_index=True)
+        return frame, pd.concat([bad for _frame, bad in parts], ignore_index=True)
+
+    def _accepted_ids(self, table: str) -> list[list[Future]]:
+        """The pieced table's accepted ids, [bucket][piece], made once for every table
+        referring to it."""
+        if table not in self.accepted_ids:
+            spec = TABLES[table]
+            self.accepted_ids[table] = [
+                self.client.submit(_accepted_in_buckets, v, spec, self.buckets, pure=False)
+                for v in self.tables[table].pieces
+            ]
+        return self._by_bucket(self.accepted_ids[table])
+
+
+def _accepted_in_buckets(
+    validated: tuple[pd.DataFrame, pd.DataFrame], spec: TableSpec, n: int
+) -> list[pd.DataFrame]:
+    """On a worker: a validated piece's accepted ids, for the references to them (_dangling)."""
+    accepted = validated[0]
+    return _in_buckets(accepted[spec.id_column], accepted[SOURCE_LINE], n)
 
 
 def _read_on_workers(
@@ -322,15 +501,6 @@ def _parse_on_a_worker(
     )
 
 
-def _validated_pieces(
-    client: Client, futures: list[Future], spec: TableSpec
-) -> tuple[TypedTable, _PiecedTable]:
-    """The parsed pieces as one typed table for validation here, and where they are."""
-    parts = client.gather([client.submit(_for_driver, f, spec, pure=False) for f in futures])
-    last = np.maximum.accumulate([int(p.raw.lines.max()) if len(p.raw.lines) else 0 for p in parts])
-    return _whole_table(parts, spec), _PiecedTable(futures, last)
-
-
 def load_on_dask(
     client: Client,
     path: Path,
@@ -338,14 +508,13 @@ def load_on_dask(
     progress: Callable[[str], None] | None = None,
     piece_bytes: int = PIECE_BYTES,
 ) -> tuple[Bundle, dict[str, _PiecedTable]]:
-    """`load`, with the tables of a row per event parsed and checked on the workers, a piece at
-    a time, and kept there; the same bundle, rows and rows set aside.
+    """`load`, with the tables of a row per event parsed and validated on the workers, a piece
+    at a time, and kept there (_OnWorkers); the same bundle, rows and rows set aside.
 
-    Checks across rows (repeated ids, references between tables) are made here, by `validate`,
-    on the columns of those tables the driver reads (_for_driver: not the free text, which
-    never leaves the workers, nor codes). Returns the bundle as the driver holds it, those
-    columns only, and where each pieced table's pieces are, for `partitions_on_dask`. `found`
-    is the bundle's policy and files (validation.bundle_files), found before a cluster starts.
+    Returns the bundle as the driver holds it (of those tables, the columns _for_driver keeps
+    of the accepted rows; the free text never leaves the workers) and where each pieced table's
+    pieces are, for `partitions_on_dask`. `found` is the bundle's policy and files
+    (validation.bundle_files), found before a cluster starts.
     """
     policy, files = found
     tz = policy.clinic.timezone
@@ -356,24 +525,24 @@ def load_on_dask(
         for spec in specs
         if spec.name in PIECED and (file := files[spec.name]) is not None
     }
-    raws: dict[str, RawTable | TypedTable | None] = {}
-    pieced: dict[str, _PiecedTable] = {}
+    on_workers = _OnWorkers(client, tz, max(1, sum(client.nthreads().values())))
+    raws: dict[str, RawTable | ValidatedElsewhere | None] = {}
     for spec in specs:
         file = files[spec.name]
         if spec.name not in sent:
             raws[spec.name] = read_table(path, spec, file)
             continue
         assert file is not None
-        raws[spec.name], pieced[spec.name] = _validated_pieces(client, sent.pop(spec.name), spec)
-        rows = counted(raws[spec.name].raw.rows_read, "row")
-        pieces = counted(len(pieced[spec.name].pieces), "piece")
+        parsed = sent.pop(spec.name)
+        raws[spec.name] = table = on_workers.table(spec, parsed)
+        rows, pieces = counted(table.rows_read, "row"), counted(len(parsed), "piece")
         say(f"read {file.name}: {rows}, in {pieces} on the workers")
     say("validating")
     bundle = validate(raws, policy, path)
     with_converted_set_aside(bundle)
-    del raws  # the pieces' ids as read and problems: back to the OS, as `load` gives them back
+    del raws  # what the tables read here set aside: back to the OS, as `load` gives it back
     release_unused_memory()
-    return bundle, pieced
+    return bundle, on_workers.tables
 
 
 def load_bundle_on_dask(
@@ -392,21 +561,15 @@ def load_bundle_on_dask(
         return load_on_dask(client, Path(path), found, progress)[0]
 
 
-def _accepted_rows(piece: _Piece, lines: np.ndarray) -> pd.DataFrame:
-    """On a worker: the piece's rows that validation accepted (`lines`, in order), each with
-    its line, as the pandas engine's table holds them."""
-    accepted = piece.frame[np.isin(piece.raw.lines.to_numpy(), lines)].reset_index(drop=True)
-    accepted.insert(len(accepted.columns), SOURCE_LINE, lines)
-    return accepted
-
-
 def _split_piece(
-    piece: _Piece, rows: tuple[np.ndarray, list[np.ndarray], np.ndarray | None], n: int
+    validated: tuple[pd.DataFrame, pd.DataFrame],
+    rows: tuple[list[np.ndarray], np.ndarray | None],
+    n: int,
 ) -> list[pd.DataFrame]:
-    """On a worker: each partition's part of the piece's rows validation accepted. `rows`: their
-    lines, in order, and where each goes (partition_homes')."""
-    lines, homes, everywhere = rows
-    return _split(_accepted_rows(piece, lines), homes, n, everywhere)
+    """On a worker: each partition's part of a validated piece's accepted rows. `rows`: where
+    each goes (partition_homes')."""
+    homes, everywhere = rows
+    return _split(validated[0], homes, n, everywhere)
 
 
 def _piece_rows(lines: np.ndarray, pieced: _PiecedTable) -> Iterator[tuple[Future, slice]]:
@@ -436,11 +599,7 @@ def partitions_on_dask(
         for k in range(n):
             tables[k][name] = []
         for piece, at in _piece_rows(lines, pieced[name]):
-            rows = (
-                lines[at],
-                [h[at] for h in rows_homes],
-                None if everywhere is None else everywhere[at],
-            )
+            rows = ([h[at] for h in rows_homes], None if everywhere is None else everywhere[at])
             # Sent as data, not in the task: a task's arguments travel through the scheduler.
             [rows_sent] = client.scatter([rows], hash=False)
             split = client.submit(_split_piece, piece, rows_sent, n, pure=False)
@@ -704,20 +863,11 @@ def audit_on_dask(
 PIECES_AHEAD = 2
 
 
-def _accepted_pieces(
-    client: Client, accepted: pd.DataFrame, pieced: _PiecedTable
-) -> Iterator[pd.DataFrame]:
+def _accepted_pieces(client: Client, pieced: _PiecedTable) -> Iterator[pd.DataFrame]:
     """A pieced table's accepted rows with every column, the free text too, a piece at a time
-    in the file's order: the driver holds a piece or two, never the table. `accepted` is the
-    driver's table of the rows validation accepted (its lines say which)."""
-    lines = accepted[SOURCE_LINE].to_numpy()
-
-    def asked() -> Iterator[Future]:
-        for piece, at in _piece_rows(lines, pieced):
-            [sent] = client.scatter([lines[at]], hash=False)
-            yield client.submit(_accepted_rows, piece, sent, pure=False)
-
-    yield from in_order(asked(), PIECES_AHEAD)
+    in the file's order: the driver holds a piece or two, never the table."""
+    asked = (client.submit(operator.itemgetter(0), v, pure=False) for v in pieced.pieces)
+    yield from in_order(asked, PIECES_AHEAD)
 
 
 def convert_on_dask(
@@ -740,7 +890,7 @@ def convert_on_dask(
         bundle, pieced = load_on_dask(client, path, found, progress, piece_bytes)
         tables = {**bundle.tables, CALLS.name: bundle.calls}
         parts = {
-            name: _accepted_pieces(client, frame, pieced[name]) if name in pieced else [frame]
+            name: _accepted_pieces(client, pieced[name]) if name in pieced else [frame]
             for name, frame in tables.items()
         }
         return write_converted(bundle, out, policy, parts, progress)

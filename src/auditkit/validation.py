@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -169,7 +169,7 @@ def _unchecked_by_parsing(spec: TableSpec) -> pa.DataFrameSchema:
     """The model's schema without the checks parsing has already applied to every kept row.
 
     parse_vocabulary keeps only values in the `isin` vocabulary (it reads it off this model),
-    and _duplicate_problems sets aside every repeat of a unique id, naming its first line; on
+    and repeated_ids sets aside every repeat of a unique id, naming its first line; on
     rows that survived both, pandera's isin and unique could only pass, at a quarter of a
     second per million rows. Everything else (nullable, lengths, bounds, dtypes) it checks.
     """
@@ -217,23 +217,22 @@ def _all_distinct(strings: pyarrow.ChunkedArray) -> bool:
     return distinct == len(strings) - strings.null_count
 
 
-def _duplicate_problems(frame: pd.DataFrame, lines: pd.Series, column: str) -> pd.DataFrame:
-    ids = frame[column]
+def repeated_ids(ids: pd.Series, lines: pd.Series) -> pd.Series:
+    """The line each repeated id (blanks aside) was first on, for the rows repeating one: the
+    first row of an id is kept, the rest are set aside. Rows in line order."""
     if _all_distinct(arrow_strings(ids)):  # the usual case: no repeat to name
-        return _problems(pd.Series(pd.NA, index=ids.index[:0], dtype="object"), column)
-    repeat = ids.duplicated(keep="first") & ids.notna()
-    if not repeat.any():
-        return _problems(ids.where(repeat), column)
+        return pd.Series(index=ids.index[:0], dtype="int64")
+    repeat = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
     # (rows of no id go in no group: their NaN would make every line a float, "line 2.0")
     first_line = lines.groupby(ids.to_numpy(), dropna=True).transform("first")
-    reasons = (
-        f"duplicate {column} '"
-        + ids[repeat]
-        + "' (first on line "
-        + first_line[repeat].astype("int64").astype(str)
-        + ")"
-    )
-    return _problems(reasons, column)
+    return first_line[repeat].astype("int64")
+
+
+def repeat_problems(ids: pd.Series, first_lines: pd.Series, column: str) -> pd.DataFrame:
+    """A problem for each row repeating an id: `first_lines` (repeated_ids') by row."""
+    repeated = ids.loc[first_lines.index]
+    reasons = f"duplicate {column} '" + repeated + "' (first on line " + first_lines.astype(str)
+    return _problems(reasons + ")", column)
 
 
 # Ids of at most this many bytes are compared as one 64-bit number each.
@@ -282,6 +281,12 @@ def _fixed_width(strings: pyarrow.ChunkedArray, width: int) -> tuple[np.ndarray,
     return np.concatenate(keys), np.concatenate(rows)
 
 
+class IdLookup(Protocol):
+    """Whether values are among a table's ids: _IdSet, or the Dask engine's answers."""
+
+    def contains(self, values: pd.Series) -> np.ndarray: ...
+
+
 class _IdSet:
     """A table's ids, made once per validate() and asked by every column referring to them.
 
@@ -327,9 +332,10 @@ def _reference_problems(
     spec: TableSpec,
     accepted: dict[str, pd.DataFrame],
     set_aside: pd.DataFrame,
-    id_sets: dict[str, _IdSet],
+    id_sets: dict[str, IdLookup],
 ) -> pd.DataFrame:
-    """Ids pointing at no accepted record; says where the target was set aside, if it was.
+    """Ids pointing at no accepted record; says where the target was set aside (its first line
+    set aside), if it was.
 
     `id_sets` keeps each referred-to table's ids once made, for the next table referring to it.
     """
@@ -346,7 +352,8 @@ def _reference_problems(
             continue
         # Only the referenced table's rows: ids like '1' recur across tables.
         where = set_aside[set_aside["file"].str.lower().str.startswith(column.references + ".")]
-        where = where.drop_duplicates("record_id").set_index("record_id")
+        where = where.sort_values("line", kind="stable").drop_duplicates("record_id")
+        where = where.set_index("record_id")
         place = values[dangling].map(where["file"] + " line " + where["line"].astype(str))
         place = place.astype("str")  # all-missing maps come back as float
         reasons = (f"{column.name} '" + values[dangling] + "' ").str.cat(
@@ -402,16 +409,20 @@ def finish_typing(
     problems: list[pd.DataFrame],
     spec: TableSpec,
     model_problems: pd.DataFrame | None = None,
+    repeats: pd.Series | None = None,
 ) -> TypedTable:
     """Set aside repeated ids and check the model on the rows that parsed (parse_table's).
 
     Rows are taken out of the frame only when some are bad: a take of a million notes' text
-    costs as much as parsing them. `model_problems`: the model's checks already made on the
-    rows that parsed, in pieces (auditkit.distributed); the checks are row by row, so those of
-    rows now set aside as repeats are dropped.
+    costs as much as parsing them. A piece of a table (auditkit.distributed) brings its
+    `model_problems`, the model's checks already made on the rows that parsed (row by row, so
+    those of rows now set aside as repeats are dropped), and its `repeats`, found across the
+    whole table (repeated_ids').
     """
     if spec.columns[0].unique:  # a reviews file names a rule many times
-        problems.append(_duplicate_problems(frame, raw.lines, spec.id_column))
+        if repeats is None:
+            repeats = repeated_ids(frame[spec.id_column], raw.lines)
+        problems.append(repeat_problems(frame[spec.id_column], repeats, spec.id_column))
     clean, parse_bad = without_problem_rows(frame, problems)
     del frame
     if model_problems is None:
@@ -444,19 +455,18 @@ def validate_table(
     tz: str,
     accepted: dict[str, pd.DataFrame],
     set_aside: pd.DataFrame | None = None,
-    id_sets: dict[str, _IdSet] | None = None,
+    id_sets: dict[str, IdLookup] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The typed good rows, and the rejected ones (file, line, record_id, column, reason).
 
     `raw` may be typed already (type_table). `id_sets`: the accepted tables' ids as made for
-    reference checks, shared across calls.
+    reference checks, shared across calls (a table in `accepted` may be answered for there).
     """
     typed = raw if isinstance(raw, TypedTable) else type_table(raw, spec, tz)
     raw, clean, problems, parse_bad = typed.raw, typed.clean, typed.problems, typed.parse_bad
     del typed
     source = raw.frame
-    if set_aside is None:
-        set_aside = pd.DataFrame(columns=REJECTED_COLUMNS)
+    set_aside = _none_set_aside(set_aside)
     if id_sets is None:
         id_sets = {}
     problems.append(_reference_problems(clean, spec, accepted, set_aside, id_sets))
@@ -486,6 +496,10 @@ def validate_table(
     return good.reset_index(drop=True), pd.concat([raw.malformed, rejected], ignore_index=True)
 
 
+def _none_set_aside(set_aside: pd.DataFrame | None) -> pd.DataFrame:
+    return pd.DataFrame(columns=REJECTED_COLUMNS) if set_aside is None else set_aside
+
+
 def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
     frame = pd.DataFrame({c.name: pd.Series(dtype="str") for c in spec.columns})
     raw = RawTable(
@@ -499,8 +513,24 @@ def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
     return validate_table(raw, spec, tz, {})[0]
 
 
+@dataclass
+class ValidatedElsewhere:
+    """A table read, typed and validated where its rows are (the Dask engine's workers:
+    auditkit.distributed). `validated(accepted, set_aside)` is given the tables accepted before
+    it and every row set aside so far, as validate_table is, and gives back the table as it is
+    held here and its rows set aside."""
+
+    file: str
+    encoding: str
+    rows_read: int
+    validated: Callable[[dict[str, pd.DataFrame], pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
+
+
 def validate(
-    raws: dict[str, RawTable | TypedTable | Future[RawTable | TypedTable | None] | None],
+    raws: dict[
+        str,
+        RawTable | TypedTable | ValidatedElsewhere | Future[RawTable | TypedTable | None] | None,
+    ],
     policy: Policy,
     path: Path,
     progress: Callable[[str], None] | None = None,
@@ -511,13 +541,14 @@ def validate(
     than all of them living until the end (a bundle's raw text is as big as its typed frames).
     A raw may come typed already (type_table), and may still be being read and typed: a
     Future, each table's references checked as soon as it is in hand, while the next ones are
-    read. `progress` hears a line as each of those is in hand, then "validating".
+    read. Or validated elsewhere (ValidatedElsewhere). `progress` hears a line as each of
+    those is in hand, then "validating".
     """
     say = progress or (lambda _message: None)
     tz = policy.clinic.timezone
     accepted: dict[str, pd.DataFrame] = {}
     rejected, coverage = [], []
-    id_sets: dict[str, _IdSet] = {}  # each referred-to table's ids, made once
+    id_sets: dict[str, IdLookup] = {}  # each referred-to table's ids, made once
     other_client_names: tuple[str, ...] = ()
     specs = (*TABLES.values(), CALLS)
     for spec in specs:
@@ -540,7 +571,10 @@ def validate(
         file, encoding, rows_read = read.file, read.encoding, read.rows_read
         del read
         set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
-        accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
+        if isinstance(raw, ValidatedElsewhere):
+            accepted[name], bad = raw.validated(accepted, _none_set_aside(set_aside))
+        else:
+            accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
         if name == "clients":
             other_client_names = _names_set_aside(raw, accepted[name])
         del raw
