@@ -228,11 +228,13 @@ def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_pa
     ]
 
 
+@pytest.mark.parametrize("on_workers", [False, True])  # split here, or piece by piece there
 @pytest.mark.parametrize("partitions", [2, 5])
 def test_cases_a_plain_client_split_gets_wrong_give_the_pandas_results(
-    scheduler, edge_bundle, partitions
+    scheduler, edge_bundle, partitions, on_workers
 ):
-    got = audit_on_dask(edge_bundle, scheduler, partitions)
+    given = PARTITION_CASES if on_workers else edge_bundle
+    got = audit_on_dask(given, scheduler, partitions, piece_bytes=60)  # a row or two a piece
 
     expected = audit(edge_bundle)
     assert_same_results(got, expected)
@@ -243,6 +245,41 @@ def test_cases_a_plain_client_split_gets_wrong_give_the_pandas_results(
     assert evidence["PC001", "K1"] == (
         "purpose coaching; approval P1 was given later, on 2026-03-05 00:00"
     )
+
+
+def test_the_call_logs_first_and_last_calls_are_found_in_whichever_pieces_they_are(
+    scheduler, tmp_path
+):
+    # The log in reverse, L9 (the last call) first: each call a piece, the span across them.
+    bundle = tmp_path / "reversed"
+    shutil.copytree(PARTITION_CASES, bundle)
+    header, *calls = (bundle / "calls.csv").read_text().splitlines()
+    (bundle / "calls.csv").write_text("\n".join([header, *reversed(calls)]) + "\n")
+
+    got = audit_on_dask(bundle, scheduler, 5, piece_bytes=60)
+
+    assert_same_results(got, audit(load(bundle)))
+    found = got.findings[["rule", "subject_id"]].itertuples(index=False, name=None)
+    assert [f for f in found if f[0].startswith("LG")] == [
+        ("LG001", "L0"),
+        ("LG001", "L1"),
+        ("LG001", "L9"),
+        ("LG002", "K1"),  # within the log's span (L0 to L9), and not in it
+        ("LG002", "K2"),
+        ("LG002", "K3"),
+        ("LG002", "K8"),
+    ]
+
+
+def test_the_log_spans_first_and_last_are_the_first_of_equal_times():
+    extremes = [
+        None,  # a piece with no accepted call
+        ((pd.Timestamp("2026-03-02"), 5), (pd.Timestamp("2026-03-09"), 7)),
+        ((pd.Timestamp("2026-03-01"), 12), (pd.Timestamp("2026-03-09"), 11)),
+        ((pd.Timestamp("2026-03-01"), 20), (pd.Timestamp("2026-03-03"), 21)),
+    ]
+    assert auditkit.distributed._log_span_lines(extremes).tolist() == [12, 7]
+    assert auditkit.distributed._log_span_lines([None]).tolist() == []
 
 
 def test_blanket_approvals_cover_clients_in_every_partition(scheduler, edge_bundle):
@@ -539,48 +576,18 @@ def _hostile(folder: Path) -> Path:
     return bundle
 
 
-def test_the_driver_holds_of_each_piece_only_ids_references_and_what_split_and_report_read(
-    scheduler,
-):
+def test_the_driver_holds_of_each_piece_only_what_the_report_reads(scheduler):
+    # The split is worked out on the workers: no reference or number comes back.
     bundle = load_bundle_on_dask(SAMPLE, scheduler)
     whole = load(SAMPLE)
 
     assert {name: list(frame.columns) for name, frame in bundle.tables.items()} == {
         **{name: list(whole.tables[name].columns) for name in ("staff", "clients", "approvals")},
-        "appointments": [
-            "appointment_id",
-            "client_id",
-            "staff_id",
-            "scheduled_start",
-            "status",
-            "source_line",
-        ],
-        "contacts": [
-            "contact_id",
-            "client_id",
-            "staff_id",
-            "started_at",
-            "appointment_id",
-            "source_line",
-        ],
-        "notes": [
-            "note_id",
-            "client_id",
-            "staff_id",
-            "appointment_id",
-            "written_at",
-            "source_line",
-        ],
+        "appointments": ["appointment_id", "staff_id", "scheduled_start", "status", "source_line"],
+        "contacts": ["contact_id", "staff_id", "started_at", "source_line"],
+        "notes": ["note_id", "staff_id", "written_at", "source_line"],
     }
-    assert list(bundle.calls.columns) == [
-        "call_id",
-        "started_at",
-        "direction",
-        "from_number",
-        "to_number",
-        "client_id",
-        "source_line",
-    ]
+    assert list(bundle.calls.columns) == ["call_id", "started_at", "source_line"]
 
 
 def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(scheduler, tmp_path):

@@ -4,12 +4,13 @@ The big tables' CSVs are cut into pieces of whole records, read, typed and valid
 workers (load_on_dask): what needs more than one row is checked across every piece before any
 split, by hashing ids into buckets (_OnWorkers): ids unique across the bundle, references
 between tables (a duplicate id split between two partitions would pass each partition's check).
-The driver gets the rows set aside and, of the accepted rows, their ids, references and times
-(_for_driver). Only then is the bundle split, each worker splitting its pieces. Every rule
-looks within one client, so each partition, a Bundle holding some clients and all their
-records, is audited by `check_rules` on a worker, and the driver puts the results together with
-`finish_audit`, as the pandas engine does: the results are the same, row for row. A bundle
-loaded already (`load`) is split on the driver and sent whole.
+The driver gets the rows set aside and, of the accepted rows, what the report reads
+(_for_driver). Only then is the bundle split, each worker splitting its pieces by the clients'
+partitions the driver sends (partitions_on_dask). Every rule looks within one client, so each
+partition, a Bundle holding some clients and all their records, is audited by `check_rules` on
+a worker, and the driver puts the results together with `finish_audit`, as the pandas engine
+does: the results are the same, row for row. A bundle loaded already (`load`) is split on the
+driver and sent whole.
 
 Splitting by client_id (a hash of it, mod the number of partitions) needs four refinements to
 stay exact:
@@ -67,7 +68,7 @@ from auditkit.loading import (
 )
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted, in_order
-from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file
+from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.rules import RULES, Checked
@@ -153,34 +154,65 @@ def _split(
 Homes = dict[str, tuple[list[np.ndarray], np.ndarray | None]]
 
 
-def partition_homes(bundle: Bundle, n: int) -> Homes:
-    """Where each row of every table but staff goes, among n partitions (see module doc).
+@dataclass
+class _ClientHomes:
+    """Each client's partition, and each number on file's (the first of its clients'): what
+    every row's partition is worked out from, wherever the row is."""
 
-    Reads only ids, numbers and times: the driver's tables of a bundle loaded on the workers
-    (load_on_dask) have them, and little else (_for_driver).
-    """
-    tables, calls = bundle.tables, bundle.calls
-    partition = client_partitions(tables["clients"], n)
-    home = {
-        name: _home(tables[name]["client_id"], partition)
-        for name in ("clients", "appointments", "contacts", "notes", "approvals")
-    }
-    appointments = pd.Series(home["appointments"], index=tables["appointments"]["appointment_id"])
-    linked = _home(tables["notes"]["appointment_id"], appointments)
-    on_file = numbers_on_file(tables["clients"])
+    partition: pd.Series
+    numbers: pd.Series
+
+
+def _client_homes(clients: pd.DataFrame, n: int) -> _ClientHomes:
+    partition = client_partitions(clients, n)
+    on_file = numbers_on_file(clients)
     numbers = pd.Series(_home(on_file["client_id"], partition), index=on_file["number"])
-    by_number = _home(client_numbers(calls), numbers[~numbers.index.duplicated()])
-    by_client = _home(calls["client_id"], partition)
-    span = np.zeros(len(calls), dtype=bool)
-    if len(calls):
-        span[[calls["started_at"].argmin(), calls["started_at"].argmax()]] = True
+    return _ClientHomes(partition, numbers[~numbers.index.duplicated()])
+
+
+def _row_homes(
+    name: str,
+    frame: pd.DataFrame,
+    homes: _ClientHomes,
+    linked: np.ndarray | None = None,
+    span: np.ndarray | None = None,
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Where each row of a table goes (see module doc): a note also to its appointment's
+    partition (`linked`: each note's), the call log's first and last calls (`span`) and
+    blanket approvals everywhere."""
+    client = _home(frame["client_id"], homes.partition)
+    if name == "notes":
+        assert linked is not None
+        return [client, linked], None
+    if name == "approvals":
+        return [client], frame["client_id"].isna().to_numpy()
+    if name == CALLS.name:
+        by_number = _home(client_numbers(frame), homes.numbers)
+        return [np.where(frame["client_id"].notna(), client, by_number)], span
+    return [client], None
+
+
+def _call_log_span(started: pd.Series) -> np.ndarray:
+    """The call log's first and last calls (the first of each, if several share the time)."""
+    span = np.zeros(len(started), dtype=bool)
+    if len(started):
+        span[[started.argmin(), started.argmax()]] = True
+    return span
+
+
+def partition_homes(bundle: Bundle, n: int) -> Homes:
+    """Where each row of every table but staff goes, among n partitions (see module doc), for
+    a bundle held here whole."""
+    tables, calls = bundle.tables, bundle.calls
+    homes = _client_homes(tables["clients"], n)
+    appointments = _row_homes("appointments", tables["appointments"], homes)
+    found = pd.Series(appointments[0][0], index=tables["appointments"]["appointment_id"])
+    linked = _home(tables["notes"]["appointment_id"], found)
+    span = _call_log_span(calls["started_at"])
     return {
-        "clients": ([home["clients"]], None),
-        "appointments": ([home["appointments"]], None),
-        "contacts": ([home["contacts"]], None),
-        "notes": ([home["notes"], linked], None),
-        "approvals": ([home["approvals"]], tables["approvals"]["client_id"].isna().to_numpy()),
-        "calls": ([np.where(calls["client_id"].notna(), by_client, by_number)], span),
+        name: _row_homes(name, frame, homes, linked, span)
+        for name, frame in {**tables, CALLS.name: calls}.items()
+        if name != "staff"
     }
 
 
@@ -254,12 +286,13 @@ def _piece_facts(piece: _Piece) -> tuple[str, str, int]:
     return piece.raw.file, piece.raw.encoding, piece.raw.rows_read
 
 
-def _in_buckets(values: pd.Series, lines: pd.Series, n: int) -> list[pd.DataFrame]:
-    """On a worker: each value (blanks aside) with its line, in n buckets by a hash of the
-    value, so that every piece puts an id in the same bucket; in line order within each."""
+def _in_buckets(values: pd.Series, tags: pd.Series, n: int) -> list[pd.DataFrame]:
+    """On a worker: each value (blanks aside) with its tag (its line, or its partition), in n
+    buckets by a hash of the value, so that every piece puts an id in the same bucket; in the
+    rows' order within each."""
     present = values.notna().to_numpy()
     pairs = pd.DataFrame(
-        {"value": values[present].to_numpy(), "line": lines[present].to_numpy(dtype="int64")}
+        {"value": values[present].to_numpy(), "tag": tags[present].to_numpy(dtype="int64")}
     )
     bucket = pd.util.hash_pandas_object(pairs["value"], index=False).to_numpy() % n
     order = np.argsort(bucket, kind="stable")
@@ -276,8 +309,8 @@ def _repeats(*buckets: pd.DataFrame) -> pd.Series:
     """On a worker: one bucket of a table's ids, from every piece in order; the line each
     repeated id was first on, by the line of each row repeating it (validation.repeated_ids)."""
     pairs = pd.concat(buckets, ignore_index=True)
-    found = repeated_ids(pairs["value"], pairs["line"])
-    return pd.Series(found.to_numpy(), index=pairs["line"].to_numpy()[found.index])
+    found = repeated_ids(pairs["value"], pairs["tag"])
+    return pd.Series(found.to_numpy(), index=pairs["tag"].to_numpy()[found.index])
 
 
 def _typed_piece(piece: _Piece, spec: TableSpec, *repeats: pd.Series) -> TypedTable:
@@ -302,7 +335,7 @@ def _dangling(targets: list[pd.DataFrame], references: list[pd.DataFrame]) -> np
     to it; the lines of the references to no accepted id."""
     ids = pd.concat(targets, ignore_index=True)["value"]
     asked = pd.concat(references, ignore_index=True)
-    return asked["line"].to_numpy()[~is_in(asked["value"], ids).to_numpy()]
+    return asked["tag"].to_numpy()[~is_in(asked["value"], ids).to_numpy()]
 
 
 @dataclass
@@ -346,23 +379,13 @@ def _validated_piece(
 def _for_driver(
     validated: tuple[pd.DataFrame, pd.DataFrame], spec: TableSpec
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the driver needs of a validated piece: its rows set aside, and of its accepted
-    rows the id, what the split reads (references; a call's numbers) and what the report reads
-    (REPORTED_COLUMNS), with their lines. Not the free text, codes or durations."""
+    """What the driver needs of a validated piece: its rows set aside, and of its accepted rows
+    what the report reads (REPORTED_COLUMNS: each record's id, time, clinician and status), with
+    their lines. Not the free text, codes, durations or references: the split is worked out on
+    the workers (partitions_on_dask)."""
     accepted, set_aside = validated
-    split = CLIENT_NUMBER_READS if spec.name == CALLS.name else ()
-    read = {spec.id_column, *REPORTED_COLUMNS[spec.name], *split}
-    kept = [c.name for c in spec.columns if c.name in read or c.references is not None]
+    kept = [c.name for c in spec.columns if c.name in REPORTED_COLUMNS[spec.name]]
     return accepted[[*kept, SOURCE_LINE]], set_aside
-
-
-@dataclass
-class _PiecedTable:
-    """A table's validated pieces, each its accepted rows and rows set aside, kept on the
-    workers, and the last line of the accepted rows up to each (lines ascend through them)."""
-
-    pieces: list[Future]
-    last_lines: np.ndarray
 
 
 @dataclass
@@ -380,7 +403,8 @@ class _OnWorkers:
     client: Client
     tz: str
     buckets: int
-    tables: dict[str, _PiecedTable] = field(default_factory=dict)
+    # each pieced table's validated pieces, each (accepted rows, rows set aside), in order
+    tables: dict[str, list[Future]] = field(default_factory=dict)
     # each pieced table's accepted ids in buckets, once another table refers to it
     accepted_ids: dict[str, list[Future]] = field(default_factory=dict)
 
@@ -399,8 +423,8 @@ class _OnWorkers:
 
         return ValidatedElsewhere(file, encoding, rows_read, validated)
 
-    def _by_bucket(self, parts: list[Future]) -> list[list[Future]]:
-        """Every piece's part of each bucket: [bucket][piece]."""
+    def by_bucket(self, parts: list[Future]) -> list[list[Future]]:
+        """Every piece's part of each bucket (parts: each piece's buckets): [bucket][piece]."""
         submit = self.client.submit
         return [
             [submit(operator.getitem, p, b, pure=False) for p in parts] for b in range(self.buckets)
@@ -415,7 +439,7 @@ class _OnWorkers:
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         client, n = self.client, self.buckets
         ids = [client.submit(_ids_in_buckets, p, spec, n, pure=False) for p in parsed]
-        repeats = [client.submit(_repeats, *parts, pure=False) for parts in self._by_bucket(ids)]
+        repeats = [client.submit(_repeats, *parts, pure=False) for parts in self.by_bucket(ids)]
         typed = [client.submit(_typed_piece, p, spec, *repeats, pure=False) for p in parsed]
         referred = {c.name: c.references for c in spec.columns if c.references in accepted}
         dangling: dict[str, list[Future]] = {}
@@ -426,7 +450,7 @@ class _OnWorkers:
             dangling[column] = [
                 client.submit(_dangling, targets, references, pure=False)
                 for targets, references in zip(
-                    self._accepted_ids(table), self._by_bucket(asked), strict=True
+                    self._accepted_ids(table), self.by_bucket(asked), strict=True
                 )
             ]
         held = {
@@ -445,8 +469,7 @@ class _OnWorkers:
             for t in typed
         ]
         parts = client.gather([client.submit(_for_driver, v, spec, pure=False) for v in validated])
-        last = [int(frame[SOURCE_LINE].max()) if len(frame) else 0 for frame, _bad in parts]
-        self.tables[spec.name] = _PiecedTable(validated, np.maximum.accumulate(last))
+        self.tables[spec.name] = validated
         frame = pd.concat([frame for frame, _bad in parts], ignore_index=True)
         return frame, pd.concat([bad for _frame, bad in parts], ignore_index=True)
 
@@ -454,20 +477,22 @@ class _OnWorkers:
         """The pieced table's accepted ids, [bucket][piece], made once for every table
         referring to it."""
         if table not in self.accepted_ids:
-            spec = TABLES[table]
+            column = TABLES[table].id_column
             self.accepted_ids[table] = [
-                self.client.submit(_accepted_in_buckets, v, spec, self.buckets, pure=False)
-                for v in self.tables[table].pieces
+                self.client.submit(_accepted_in_buckets, v, column, self.buckets, pure=False)
+                for v in self.tables[table]
             ]
-        return self._by_bucket(self.accepted_ids[table])
+        return self.by_bucket(self.accepted_ids[table])
 
 
 def _accepted_in_buckets(
-    validated: tuple[pd.DataFrame, pd.DataFrame], spec: TableSpec, n: int
+    validated: tuple[pd.DataFrame, pd.DataFrame], column: str, n: int
 ) -> list[pd.DataFrame]:
-    """On a worker: a validated piece's accepted ids, for the references to them (_dangling)."""
+    """On a worker: a column of a validated piece's accepted rows, by line, in buckets: a
+    table's ids, for the references to them (_dangling); a note's appointment, for its
+    partition (_homes_of)."""
     accepted = validated[0]
-    return _in_buckets(accepted[spec.id_column], accepted[SOURCE_LINE], n)
+    return _in_buckets(accepted[column], accepted[SOURCE_LINE], n)
 
 
 def _read_on_workers(
@@ -507,13 +532,13 @@ def load_on_dask(
     found: tuple[Policy, dict[str, Path | None]],
     progress: Callable[[str], None] | None = None,
     piece_bytes: int = PIECE_BYTES,
-) -> tuple[Bundle, dict[str, _PiecedTable]]:
+) -> tuple[Bundle, _OnWorkers]:
     """`load`, with the tables of a row per event parsed and validated on the workers, a piece
     at a time, and kept there (_OnWorkers); the same bundle, rows and rows set aside.
 
     Returns the bundle as the driver holds it (of those tables, the columns _for_driver keeps
-    of the accepted rows; the free text never leaves the workers) and where each pieced table's
-    pieces are, for `partitions_on_dask`. `found` is the bundle's policy and files
+    of the accepted rows; the free text never leaves the workers) and the pieces on the workers,
+    for `partitions_on_dask`. `found` is the bundle's policy and files
     (validation.bundle_files), found before a cluster starts.
     """
     policy, files = found
@@ -542,7 +567,7 @@ def load_on_dask(
     with_converted_set_aside(bundle)
     del raws  # what the tables read here set aside: back to the OS, as `load` gives it back
     release_unused_memory()
-    return bundle, on_workers.tables
+    return bundle, on_workers
 
 
 def load_bundle_on_dask(
@@ -561,48 +586,126 @@ def load_bundle_on_dask(
         return load_on_dask(client, Path(path), found, progress)[0]
 
 
+def _homes_in_buckets(
+    validated: tuple[pd.DataFrame, pd.DataFrame], homes: _ClientHomes, n: int
+) -> list[pd.DataFrame]:
+    """On a worker: each accepted appointment's id with its partition, in buckets, for the
+    notes on it (_homes_of)."""
+    accepted = validated[0]
+    [home], _ = _row_homes("appointments", accepted, homes)
+    return _in_buckets(accepted["appointment_id"], pd.Series(home), n)
+
+
+def _homes_of(targets: list[pd.DataFrame], asked: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """On a worker: one bucket of the appointments' partitions and of each note piece's
+    appointments; for each piece, each such note's line and its appointment's partition (-1:
+    none)."""
+    found = pd.concat(targets, ignore_index=True)
+    homes = pd.Series(found["tag"].to_numpy(), index=found["value"])
+    return [
+        pd.DataFrame({"line": notes["tag"].to_numpy(), "home": _home(notes["value"], homes)})
+        for notes in asked
+    ]
+
+
+def _extremes(validated: tuple[pd.DataFrame, pd.DataFrame]) -> tuple | None:
+    """On a worker: a piece of the call log's first and last calls, (time, line) each."""
+    accepted = validated[0]
+    if not len(accepted):
+        return None
+    started, lines = accepted["started_at"], accepted[SOURCE_LINE]
+    first, last = started.argmin(), started.argmax()
+    return (started.iloc[first], lines.iloc[first]), (started.iloc[last], lines.iloc[last])
+
+
+def _log_span_lines(extremes: list[tuple | None]) -> np.ndarray:
+    """The lines of the call log's first and last calls from every piece's (_extremes), as
+    _call_log_span finds them in the whole log: the earliest piece's, where several tie."""
+    found = [e for e in extremes if e is not None]
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    first = min(found, key=lambda e: e[0][0])[0]  # min and max keep the first of equals
+    last = max(found, key=lambda e: e[1][0])[1]
+    return np.array([first[1], last[1]], dtype=np.int64)
+
+
 def _split_piece(
     validated: tuple[pd.DataFrame, pd.DataFrame],
-    rows: tuple[list[np.ndarray], np.ndarray | None],
+    name: str,
+    homes: _ClientHomes,
     n: int,
+    linked: list[pd.DataFrame] | None,
+    span_lines: np.ndarray | None,
 ) -> list[pd.DataFrame]:
-    """On a worker: each partition's part of a validated piece's accepted rows. `rows`: where
-    each goes (partition_homes')."""
-    homes, everywhere = rows
-    return _split(validated[0], homes, n, everywhere)
+    """On a worker: each partition's part of a validated piece's accepted rows, by its clients'
+    partitions (`homes`); a note also by its appointment's (`linked`: _homes_of's answers), the
+    call log's first and last calls (`span_lines`) everywhere."""
+    accepted = validated[0]
+    lines = accepted[SOURCE_LINE].to_numpy()
+    note_homes = None
+    if linked is not None:
+        answers = pd.concat(linked, ignore_index=True)
+        by_line = pd.Series(answers["home"].to_numpy(), index=answers["line"].to_numpy())
+        note_homes = by_line.reindex(lines, fill_value=-1).to_numpy()
+    span = None if span_lines is None else np.isin(lines, span_lines)
+    rows_homes, everywhere = _row_homes(name, accepted, homes, note_homes, span)
+    return _split(accepted, rows_homes, n, everywhere)
 
 
-def _piece_rows(lines: np.ndarray, pieced: _PiecedTable) -> Iterator[tuple[Future, slice]]:
-    """Each piece of a table with where its rows are among the accepted rows' `lines` (lines
-    ascend through the pieces)."""
-    ends = np.searchsorted(lines, pieced.last_lines, "right")
-    starts = np.concatenate(([0], ends))[:-1]
-    for piece, start, end in zip(pieced.pieces, starts, ends, strict=True):
-        yield piece, slice(start, end)
+def _note_homes(on_workers: _OnWorkers, homes: Future) -> list[list[Future]]:
+    """For each note piece, its notes' appointments' partitions: a part from every bucket of
+    the appointments' ids and the notes' appointment_ids, by the same hash (_homes_of)."""
+    submit, n, pieced = on_workers.client.submit, on_workers.buckets, on_workers.tables
+    targets = [submit(_homes_in_buckets, v, homes, n, pure=False) for v in pieced["appointments"]]
+    asked = [
+        submit(_accepted_in_buckets, v, "appointment_id", n, pure=False) for v in pieced["notes"]
+    ]
+    answers = [
+        submit(_homes_of, t, a, pure=False)
+        for t, a in zip(on_workers.by_bucket(targets), on_workers.by_bucket(asked), strict=True)
+    ]
+    return [
+        [submit(operator.getitem, answer, k, pure=False) for answer in answers]
+        for k in range(len(pieced["notes"]))
+    ]
 
 
 def partitions_on_dask(
-    client: Client, bundle: Bundle, pieced: dict[str, _PiecedTable], n: int
+    client: Client, bundle: Bundle, on_workers: _OnWorkers, n: int
 ) -> list[Future]:
     """The n partitions of a bundle loaded by load_on_dask, put together on the workers: each
-    piece split there by where the driver's tables say its accepted rows go."""
-    homes = partition_homes(bundle, n)
-    template = client.scatter(_partition_template(bundle), broadcast=True, hash=False)
-    frames = {**bundle.tables, "calls": bundle.calls}
+    piece split there, by its clients' partitions (sent to it, with their numbers' for the call
+    log); a note also by its appointment's, found in buckets of the appointments' ids; the call
+    log's first and last calls, found from each piece's, to every partition. The driver sends
+    no row's partition."""
+    homes = _client_homes(bundle.clients, n)
+    [homes_sent, template] = client.scatter(
+        [homes, _partition_template(bundle)], broadcast=True, hash=False
+    )
+    pieced = on_workers.tables
     tables: list[dict[str, list]] = [{} for _ in range(n)]
-    for name, (rows_homes, everywhere) in homes.items():
-        if name not in pieced:  # read here: split here
-            for k, part in enumerate(_split(frames[name], rows_homes, n, everywhere)):
+    for name, frame in {**bundle.tables, CALLS.name: bundle.calls}.items():
+        if name == "staff":
+            continue
+        if name not in pieced:  # read here (or absent: no rows), split here
+            none, span = np.full(len(frame), -1), np.zeros(len(frame), dtype=bool)
+            rows_homes, everywhere = _row_homes(name, frame, homes, none, span)
+            for k, part in enumerate(_split(frame, rows_homes, n, everywhere)):
                 tables[k][name] = [part]
             continue
-        lines = frames[name][SOURCE_LINE].to_numpy()
+        linked: list[list[Future] | None] = [None for _ in pieced[name]]
+        if name == "notes":
+            linked = _note_homes(on_workers, homes_sent)
+        span_lines = None
+        if name == CALLS.name:
+            extremes = [client.submit(_extremes, v, pure=False) for v in pieced[name]]
+            span_lines = _log_span_lines(client.gather(extremes))
         for k in range(n):
             tables[k][name] = []
-        for piece, at in _piece_rows(lines, pieced[name]):
-            rows = ([h[at] for h in rows_homes], None if everywhere is None else everywhere[at])
-            # Sent as data, not in the task: a task's arguments travel through the scheduler.
-            [rows_sent] = client.scatter([rows], hash=False)
-            split = client.submit(_split_piece, piece, rows_sent, n, pure=False)
+        for piece, answers in zip(pieced[name], linked, strict=True):
+            split = client.submit(
+                _split_piece, piece, name, homes_sent, n, answers, span_lines, pure=False
+            )
             for k in range(n):
                 tables[k][name].append(client.submit(operator.getitem, split, k, pure=False))
     return [client.submit(_assembled, template, tables[k], pure=False) for k in range(n)]
@@ -831,10 +934,10 @@ def audit_on_dask(
         if loaded:
             parts = client.scatter(split_bundle(bundle, n), hash=False)
         else:
-            bundle, pieced = load_on_dask(client, Path(bundle), found, say, piece_bytes)
+            bundle, on_workers = load_on_dask(client, Path(bundle), found, say, piece_bytes)
             check_clinicians(bundle, clinicians)
-            parts = partitions_on_dask(client, bundle, pieced, n)
-            del pieced  # each piece is let go of on its worker once split
+            parts = partitions_on_dask(client, bundle, on_workers, n)
+            del on_workers  # each piece is let go of on its worker once split
             # Split: of the records, the driver now needs only what the report reads.
             bundle = bundle.for_report()
             release_unused_memory()
@@ -863,10 +966,10 @@ def audit_on_dask(
 PIECES_AHEAD = 2
 
 
-def _accepted_pieces(client: Client, pieced: _PiecedTable) -> Iterator[pd.DataFrame]:
+def _accepted_pieces(client: Client, pieces: list[Future]) -> Iterator[pd.DataFrame]:
     """A pieced table's accepted rows with every column, the free text too, a piece at a time
     in the file's order: the driver holds a piece or two, never the table."""
-    asked = (client.submit(operator.itemgetter(0), v, pure=False) for v in pieced.pieces)
+    asked = (client.submit(operator.itemgetter(0), v, pure=False) for v in pieces)
     yield from in_order(asked, PIECES_AHEAD)
 
 
@@ -887,7 +990,8 @@ def convert_on_dask(
     check_out(path, out)  # before a cluster starts, as a missing policy or call log are
     found = bundle_files(path, policy, calls)
     with dask_client(scheduler) as client:
-        bundle, pieced = load_on_dask(client, path, found, progress, piece_bytes)
+        bundle, on_workers = load_on_dask(client, path, found, progress, piece_bytes)
+        pieced = on_workers.tables
         tables = {**bundle.tables, CALLS.name: bundle.calls}
         parts = {
             name: _accepted_pieces(client, pieced[name]) if name in pieced else [frame]
