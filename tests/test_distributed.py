@@ -271,6 +271,22 @@ def test_the_call_logs_first_and_last_calls_are_found_in_whichever_pieces_they_a
     ]
 
 
+def test_a_buckets_repeats_and_dangling_references_go_back_to_their_own_pieces():
+    def pairs(values, lines):
+        return pd.DataFrame({"value": pd.Series(values, dtype="str"), "tag": lines}).astype(
+            {"tag": "int64"}
+        )
+
+    pieces = [pairs(["A", "B"], [2, 3]), pairs([], []), pairs(["B", "A", "C"], [9, 10, 11])]
+    repeats = auditkit.distributed._repeats(*pieces, pairs(["A"], [15]))
+    assert [r.to_dict() for r in repeats] == [{}, {}, {9: 3, 10: 2}, {15: 2}]
+
+    targets = [pairs(["A", "C"], [2, 11]), pairs(["D"], [14])]
+    references = [pairs(["A", "Z"], [4, 5]), pairs([], []), pairs(["D", "Y"], [7, 8])]
+    dangling = auditkit.distributed._dangling(targets, references)
+    assert [lines.tolist() for lines in dangling] == [[5], [], [8]]
+
+
 def test_the_log_spans_first_and_last_are_the_first_of_equal_times():
     extremes = [
         None,  # a piece with no accepted call

@@ -305,19 +305,29 @@ def _ids_in_buckets(piece: _Piece, spec: TableSpec, n: int) -> list[pd.DataFrame
     return _in_buckets(piece.frame[spec.id_column], piece.raw.lines, n)
 
 
-def _repeats(*buckets: pd.DataFrame) -> pd.Series:
-    """On a worker: one bucket of a table's ids, from every piece in order; the line each
-    repeated id was first on, by the line of each row repeating it (validation.repeated_ids)."""
+def _of_each_piece(parts: list[pd.DataFrame], found: np.ndarray) -> list[np.ndarray]:
+    """Positions `found` in the concatenated `parts` (one per piece), by piece."""
+    piece = np.repeat(np.arange(len(parts)), [len(p) for p in parts])[found]
+    return [found[piece == k] for k in range(len(parts))]
+
+
+def _repeats(*buckets: pd.DataFrame) -> list[pd.Series]:
+    """On a worker: one bucket of a table's ids, from every piece in order; for each piece, the
+    line each id it repeats was first on, by the line of its row (validation.repeated_ids)."""
     pairs = pd.concat(buckets, ignore_index=True)
     found = repeated_ids(pairs["value"], pairs["tag"])
-    return pd.Series(found.to_numpy(), index=pairs["tag"].to_numpy()[found.index])
+    lines, first = pairs["tag"].to_numpy(), pd.Series(found.to_numpy(), index=found.index)
+    return [
+        pd.Series(first.loc[at].to_numpy(), index=lines[at])
+        for at in _of_each_piece(list(buckets), found.index.to_numpy())
+    ]
 
 
 def _typed_piece(piece: _Piece, spec: TableSpec, *repeats: pd.Series) -> TypedTable:
-    """On a worker: the piece with its repeats across the table set aside (finish_typing)."""
+    """On a worker: the piece with its repeats across the table set aside (finish_typing);
+    `repeats`: its part of each bucket's (_repeats)."""
     lines = piece.raw.lines
-    found = pd.concat(repeats)
-    mine = found[found.index.isin(lines)]
+    mine = pd.concat(repeats)
     row = pd.Series(lines.index, index=lines.to_numpy())
     first_lines = pd.Series(mine.to_numpy(), index=row.loc[mine.index].to_numpy()).sort_index()
     # (a list of its own: a task must leave what it is given as it was, to be run again)
@@ -330,12 +340,15 @@ def _references_in_buckets(typed: TypedTable, column: str, n: int) -> list[pd.Da
     return _in_buckets(typed.clean[column], typed.raw.lines.loc[typed.clean.index], n)
 
 
-def _dangling(targets: list[pd.DataFrame], references: list[pd.DataFrame]) -> np.ndarray:
+def _dangling(targets: list[pd.DataFrame], references: list[pd.DataFrame]) -> list[np.ndarray]:
     """On a worker: one bucket of a table's accepted ids (every piece's) and of the references
-    to it; the lines of the references to no accepted id."""
+    to it (every referring piece's); for each referring piece, the lines of its references to
+    no accepted id."""
     ids = pd.concat(targets, ignore_index=True)["value"]
     asked = pd.concat(references, ignore_index=True)
-    return asked["tag"].to_numpy()[~is_in(asked["value"], ids).to_numpy()]
+    lines = asked["tag"].to_numpy()
+    missing = np.flatnonzero(~is_in(asked["value"], ids).to_numpy())
+    return [lines[at] for at in _of_each_piece(references, missing)]
 
 
 @dataclass
@@ -423,6 +436,13 @@ class _OnWorkers:
 
         return ValidatedElsewhere(file, encoding, rows_read, validated)
 
+    def by_piece(self, answers: list[Future], pieces: int) -> list[list[Future]]:
+        """Each piece's part of every bucket's answer (each a list by piece): [piece][bucket]."""
+        submit = self.client.submit
+        return [
+            [submit(operator.getitem, a, k, pure=False) for a in answers] for k in range(pieces)
+        ]
+
     def by_bucket(self, parts: list[Future]) -> list[list[Future]]:
         """Every piece's part of each bucket (parts: each piece's buckets): [bucket][piece]."""
         submit = self.client.submit
@@ -440,19 +460,24 @@ class _OnWorkers:
         client, n = self.client, self.buckets
         ids = [client.submit(_ids_in_buckets, p, spec, n, pure=False) for p in parsed]
         repeats = [client.submit(_repeats, *parts, pure=False) for parts in self.by_bucket(ids)]
-        typed = [client.submit(_typed_piece, p, spec, *repeats, pure=False) for p in parsed]
+        typed = [
+            client.submit(_typed_piece, p, spec, *mine, pure=False)
+            for p, mine in zip(parsed, self.by_piece(repeats, len(parsed)), strict=True)
+        ]
         referred = {c.name: c.references for c in spec.columns if c.references in accepted}
-        dangling: dict[str, list[Future]] = {}
+        dangling: list[dict[str, list[Future]]] = [{} for _ in typed]
         for column, table in referred.items():
             if table not in self.tables:  # read here: its ids go to the pieces
                 continue
             asked = [client.submit(_references_in_buckets, t, column, n, pure=False) for t in typed]
-            dangling[column] = [
+            found = [
                 client.submit(_dangling, targets, references, pure=False)
                 for targets, references in zip(
                     self._accepted_ids(table), self.by_bucket(asked), strict=True
                 )
             ]
+            for k, mine in enumerate(self.by_piece(found, len(typed))):
+                dangling[k][column] = mine
         held = {
             table: accepted[table][[TABLES[table].id_column]]
             for table in referred.values()
@@ -464,9 +489,9 @@ class _OnWorkers:
         [held_sent, where_sent] = client.scatter([held, where], broadcast=True, hash=False)
         validated = [
             client.submit(
-                _validated_piece, t, spec, self.tz, held_sent, where_sent, dangling, pure=False
+                _validated_piece, t, spec, self.tz, held_sent, where_sent, mine, pure=False
             )
-            for t in typed
+            for t, mine in zip(typed, dangling, strict=True)
         ]
         parts = client.gather([client.submit(_for_driver, v, spec, pure=False) for v in validated])
         self.tables[spec.name] = validated
@@ -664,10 +689,7 @@ def _note_homes(on_workers: _OnWorkers, homes: Future) -> list[list[Future]]:
         submit(_homes_of, t, a, pure=False)
         for t, a in zip(on_workers.by_bucket(targets), on_workers.by_bucket(asked), strict=True)
     ]
-    return [
-        [submit(operator.getitem, answer, k, pure=False) for answer in answers]
-        for k in range(len(pieced["notes"]))
-    ]
+    return on_workers.by_piece(answers, len(pieced["notes"]))
 
 
 def partitions_on_dask(
