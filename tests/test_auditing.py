@@ -99,6 +99,33 @@ def test_compliance_per_rule_counts_what_each_rule_examined(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("clients", [None, 300])  # data/sample; a generated clinic's year
+def test_each_finding_is_an_opportunity_of_its_rule_with_its_client_clinician_and_time(
+    clients, tmp_path
+):
+    """The compliance tables count findings by their opportunity's clinician and month, the
+    findings list by the finding's own: a clinician's row must count what their list shows."""
+    from auditkit import load
+    from auditkit.sample import generate_sample
+
+    if clients is not None:
+        generate_sample(tmp_path / "bundle", clients=clients, seed=11)
+    result = audit(load(SAMPLE if clients is None else tmp_path / "bundle"))
+    examined = result.opportunities.astype({"rule": "str", "client_id": "str", "staff_id": "str"})
+
+    joined = result.findings.merge(
+        examined, on=["rule", "subject_id"], how="left", suffixes=("", "_examined")
+    )
+
+    assert len(joined) == len(result.findings) > 100
+    for column in ("client_id", "staff_id", "at"):
+        assert joined[column].equals(joined[f"{column}_examined"].rename(column)), column
+    standing = result.findings[result.findings["review"] != "dismissed"]
+    listed = standing.groupby(["rule", "staff_id"]).size()
+    counted = result.compliance_by("staff_id").set_index(["rule", "staff_id"])["findings"]
+    assert listed.to_dict() == counted[counted > 0].to_dict()
+
+
 def test_compliance_per_clinician_and_per_month(tmp_path):
     result = audit(sample(tmp_path))
     by_staff = result.compliance_by("staff_id")
