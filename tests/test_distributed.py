@@ -186,7 +186,7 @@ def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, g
 def test_a_clinicians_month_gives_the_pandas_results(scheduler, generated_bundle, on_workers):
     theirs = {"month": "2026-03", "clinicians": ["S002", "S005"]}
     given = generated_bundle.path if on_workers else generated_bundle  # a folder: loaded there
-    got = audit_on_dask(given, scheduler, partitions=4, piece_bytes=20_000, **theirs)
+    got = audit_on_dask(given, scheduler, partitions=4, piece_bytes=60_000, **theirs)
 
     expected = audit(generated_bundle, **theirs)
     assert_same_results(got, expected)
@@ -215,7 +215,7 @@ def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_pa
     )
 
     given = SAMPLE if on_workers else bundle  # a folder: loaded on the workers, in pieces
-    got = audit_on_dask(given, scheduler, 3, reviews=reviews, piece_bytes=3000)
+    got = audit_on_dask(given, scheduler, 3, reviews=reviews, piece_bytes=10_000)
 
     expected = audit(bundle, reviews=reviews)
     assert_same_results(got, expected)
@@ -606,9 +606,12 @@ def test_the_driver_holds_of_each_piece_only_what_the_report_reads(scheduler):
     assert list(bundle.calls.columns) == ["call_id", "started_at", "source_line"]
 
 
-def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(scheduler, tmp_path):
+def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(
+    scheduler, tmp_path, monkeypatch
+):
     bundle = _hostile(tmp_path)
     heard = []
+    monkeypatch.setattr("auditkit.distributed.IDS_PER_BUCKET", 700)  # 2 buckets of ids
 
     got = audit_on_dask(bundle, scheduler, 3, progress=heard.append, piece_bytes=2000)
 
@@ -657,8 +660,9 @@ def test_repeats_and_references_across_pieces_are_found_on_the_workers(
         return validate_table(raw, spec, *args, **kwargs)
 
     monkeypatch.setattr("auditkit.validation.validate_table", validating_here)
+    monkeypatch.setattr("auditkit.distributed.IDS_PER_BUCKET", 300)  # 4 buckets of ids
 
-    got = audit_on_dask(bundle, scheduler, 2, piece_bytes=2000)
+    got = audit_on_dask(bundle, scheduler, 2, piece_bytes=8000)
 
     assert validated_here == ["staff", "clients", "approvals"]  # the rest on the workers
     assert_same_loading(got, audit(load(bundle)))
@@ -691,7 +695,7 @@ def test_a_converted_bundle_and_a_named_call_log_load_on_the_workers(scheduler, 
 
     calls = tmp_path / "log.csv"
     calls.write_bytes((SAMPLE / "calls.csv").read_bytes())
-    got = audit_on_dask(SAMPLE, scheduler, 2, calls=calls, piece_bytes=2000)
+    got = audit_on_dask(SAMPLE, scheduler, 2, calls=calls, piece_bytes=10_000)
     assert_same_loading(got, audit(load(SAMPLE, calls=calls)))
     assert got.coverage["file"].tolist()[-1] == "log.csv"
 

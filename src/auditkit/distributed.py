@@ -286,6 +286,12 @@ def _piece_facts(piece: _Piece) -> tuple[str, str, int]:
     return piece.raw.file, piece.raw.encoding, piece.raw.rows_read
 
 
+# Ids a bucket holds, about: one task compares a million ids in a fraction of a second, and
+# each bucket costs a task per piece to gather, so a bundle has a bucket per million rows of
+# its largest table (one for the usual clinic's), not one per worker thread.
+IDS_PER_BUCKET = 2**20
+
+
 def _in_buckets(values: pd.Series, tags: pd.Series, n: int) -> list[pd.DataFrame]:
     """On a worker: each value (blanks aside) with its tag (its line, or its partition), in n
     buckets by a hash of the value, so that every piece puts an id in the same bucket; in the
@@ -415,7 +421,9 @@ class _OnWorkers:
 
     client: Client
     tz: str
-    buckets: int
+    # Buckets the ids of every table are hashed into (the same for all: references are joined
+    # bucket by bucket), set by load_on_dask from the largest table once all are read.
+    buckets: int = 1
     # each pieced table's validated pieces, each (accepted rows, rows set aside), in order
     tables: dict[str, list[Future]] = field(default_factory=dict)
     # each pieced table's accepted ids in buckets, once another table refers to it
@@ -575,7 +583,7 @@ def load_on_dask(
         for spec in specs
         if spec.name in PIECED and (file := files[spec.name]) is not None
     }
-    on_workers = _OnWorkers(client, tz, max(1, sum(client.nthreads().values())))
+    on_workers = _OnWorkers(client, tz)
     raws: dict[str, RawTable | ValidatedElsewhere | None] = {}
     for spec in specs:
         file = files[spec.name]
@@ -587,6 +595,10 @@ def load_on_dask(
         raws[spec.name] = table = on_workers.table(spec, parsed)
         rows, pieces = counted(table.rows_read, "row"), counted(len(parsed), "piece")
         say(f"read {file.name}: {rows}, in {pieces} on the workers")
+    largest = max(
+        (t.rows_read for t in raws.values() if isinstance(t, ValidatedElsewhere)), default=0
+    )
+    on_workers.buckets = max(1, -(-largest // IDS_PER_BUCKET))
     say("validating")
     bundle = validate(raws, policy, path)
     with_converted_set_aside(bundle)
