@@ -297,8 +297,11 @@ def _in_buckets(values: pd.Series, tags: pd.Series, n: int) -> list[pd.DataFrame
     buckets by a hash of the value, so that every piece puts an id in the same bucket; in the
     rows' order within each."""
     present = values.notna().to_numpy()
-    pairs = pd.DataFrame(
-        {"value": values[present].to_numpy(), "tag": tags[present].to_numpy(dtype="int64")}
+    pairs = pd.DataFrame(  # the values keep their dtype: Arrow text, not a Python str each
+        {
+            "value": values[present].reset_index(drop=True),
+            "tag": tags[present].to_numpy(dtype="int64"),
+        }
     )
     bucket = pd.util.hash_pandas_object(pairs["value"], index=False).to_numpy() % n
     order = np.argsort(bucket, kind="stable")
