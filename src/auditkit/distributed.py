@@ -83,6 +83,7 @@ from auditkit.validation import (
     parse_table,
     repeated_ids,
     schema_problems,
+    set_aside_from,
     validate,
     validate_table,
     with_converted_set_aside,
@@ -389,13 +390,12 @@ def _validated_piece(
             for column, parts in dangling.items()
         }
     )
-    # A pieced table referred to is 'accepted' (its rows are on the workers) and answered for.
-    elsewhere = {c.references: pd.DataFrame() for c in spec.columns if c.name in dangling}
-    id_sets = {table: answered for table in elsewhere}
+    # A pieced table referred to (its rows are on the workers) is answered for, not held.
+    id_sets = {c.references: answered for c in spec.columns if c.name in dangling}
     # validate_table adds to the problems and a column to the rows: to copies, so that the
     # task leaves `typed` as it was, to be run again (a worker lost midway).
     typed = replace(typed, clean=typed.clean.copy(deep=False), problems=list(typed.problems))
-    return validate_table(typed, spec, tz, {**held, **elsewhere}, set_aside, id_sets)
+    return validate_table(typed, spec, tz, held, set_aside, id_sets)
 
 
 def _for_driver(
@@ -429,8 +429,8 @@ class _OnWorkers:
     buckets: int = 1
     # each pieced table's validated pieces, each (accepted rows, rows set aside), in order
     tables: dict[str, list[Future]] = field(default_factory=dict)
-    # each pieced table's accepted ids in buckets, once another table refers to it
-    accepted_ids: dict[str, list[Future]] = field(default_factory=dict)
+    # each pieced table's accepted ids, [bucket][piece], once another table refers to it
+    accepted_ids: dict[str, list[list[Future]]] = field(default_factory=dict)
 
     def table(self, spec: TableSpec, parsed: list[Future]) -> ValidatedElsewhere:
         """The table whose pieces are being parsed (`parsed`), for validate() to validate."""
@@ -494,9 +494,7 @@ class _OnWorkers:
             for table in referred.values()
             if table not in self.tables
         }
-        where = set_aside[
-            set_aside["file"].str.lower().str.startswith(tuple(f"{t}." for t in referred.values()))
-        ]
+        where = set_aside_from(set_aside, referred.values())
         [held_sent, where_sent] = client.scatter([held, where], broadcast=True, hash=False)
         validated = [
             client.submit(
@@ -514,11 +512,13 @@ class _OnWorkers:
         referring to it."""
         if table not in self.accepted_ids:
             column = TABLES[table].id_column
-            self.accepted_ids[table] = [
-                self.client.submit(_accepted_in_buckets, v, column, self.buckets, pure=False)
-                for v in self.tables[table]
-            ]
-        return self.by_bucket(self.accepted_ids[table])
+            self.accepted_ids[table] = self.by_bucket(
+                [
+                    self.client.submit(_accepted_in_buckets, v, column, self.buckets, pure=False)
+                    for v in self.tables[table]
+                ]
+            )
+        return self.accepted_ids[table]
 
 
 def _accepted_in_buckets(

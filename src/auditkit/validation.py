@@ -327,6 +327,12 @@ class _IdSet:
         return found
 
 
+def set_aside_from(set_aside: pd.DataFrame, tables: Iterable[str]) -> pd.DataFrame:
+    """The rows set aside from these tables' files (a file is named for its table)."""
+    prefixes = tuple(f"{table}." for table in tables)
+    return set_aside[set_aside["file"].str.lower().str.startswith(prefixes)]
+
+
 def _reference_problems(
     frame: pd.DataFrame,
     spec: TableSpec,
@@ -337,12 +343,14 @@ def _reference_problems(
     """Ids pointing at no accepted record; says where the target was set aside (its first line
     set aside), if it was.
 
-    `id_sets` keeps each referred-to table's ids once made, for the next table referring to it.
+    `id_sets` keeps each referred-to table's ids once made, for the next table referring to it;
+    a table held elsewhere (a Dask piece's reference to another pieced table) is answered for
+    there alone, not in `accepted`.
     """
     found = []
     for column in spec.columns:
-        if column.references is None or column.references not in accepted:
-            continue
+        if column.references not in accepted and column.references not in id_sets:
+            continue  # (None, a column referring to nothing, is in neither)
         if column.references not in id_sets:
             target = accepted[column.references][TABLES[column.references].id_column]
             id_sets[column.references] = _IdSet(target)
@@ -351,7 +359,7 @@ def _reference_problems(
         if not dangling.any():  # the usual case: skip building the where-was-it messages
             continue
         # Only the referenced table's rows: ids like '1' recur across tables.
-        where = set_aside[set_aside["file"].str.lower().str.startswith(column.references + ".")]
+        where = set_aside_from(set_aside, [column.references])
         where = where.sort_values("line", kind="stable").drop_duplicates("record_id")
         where = where.set_index("record_id")
         place = values[dangling].map(where["file"] + " line " + where["line"].astype(str))
@@ -460,13 +468,14 @@ def validate_table(
     """The typed good rows, and the rejected ones (file, line, record_id, column, reason).
 
     `raw` may be typed already (type_table). `id_sets`: the accepted tables' ids as made for
-    reference checks, shared across calls (a table in `accepted` may be answered for there).
+    reference checks, shared across calls, or answered for a table held elsewhere.
     """
     typed = raw if isinstance(raw, TypedTable) else type_table(raw, spec, tz)
     raw, clean, problems, parse_bad = typed.raw, typed.clean, typed.problems, typed.parse_bad
     del typed
     source = raw.frame
-    set_aside = _none_set_aside(set_aside)
+    if set_aside is None:
+        set_aside = pd.DataFrame(columns=REJECTED_COLUMNS)
     if id_sets is None:
         id_sets = {}
     problems.append(_reference_problems(clean, spec, accepted, set_aside, id_sets))
@@ -494,10 +503,6 @@ def validate_table(
         raw.lines.drop(index=bad_rows) if len(bad_rows) else raw.lines,
     )
     return good.reset_index(drop=True), pd.concat([raw.malformed, rejected], ignore_index=True)
-
-
-def _none_set_aside(set_aside: pd.DataFrame | None) -> pd.DataFrame:
-    return pd.DataFrame(columns=REJECTED_COLUMNS) if set_aside is None else set_aside
 
 
 def _empty_table(spec: TableSpec, tz: str) -> pd.DataFrame:
@@ -570,9 +575,13 @@ def validate(
             continue
         file, encoding, rows_read = read.file, read.encoding, read.rows_read
         del read
-        set_aside = pd.concat(rejected, ignore_index=True) if rejected else None
+        set_aside = (
+            pd.concat(rejected, ignore_index=True)
+            if rejected
+            else pd.DataFrame(columns=REJECTED_COLUMNS)
+        )
         if isinstance(raw, ValidatedElsewhere):
-            accepted[name], bad = raw.validated(accepted, _none_set_aside(set_aside))
+            accepted[name], bad = raw.validated(accepted, set_aside)
         else:
             accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
         if name == "clients":
