@@ -11,12 +11,12 @@ from rule_fixtures import build_bundle
 
 from auditkit import audit
 from auditkit.auditing import (
+    AuditResult,
     _opportunities,
     check_rules,
-    every_id,
+    count_opportunities,
     for_clinicians,
     for_month,
-    with_coded_ids,
 )
 from auditkit.cli import main
 from auditkit.errors import AuditkitError
@@ -154,29 +154,29 @@ def test_opportunities_name_their_rule_and_month_as_categoricals(tmp_path):
         assert list(ids.cat.categories) == sorted(set(ids.dropna().astype("str")))
 
 
-def test_opportunities_coded_ahead_against_every_id_come_out_as_coded_here(tmp_path):
-    """The Dask engine's partitions send their opportunities' ids coded against every id
-    (with_coded_ids): put together, they are the ids coded here, categories and all."""
-    bundle = sample(tmp_path)
-    frames = [checked.opportunities for checked in check_rules(bundle).values()]
-    frames[0] = frames[0].assign(client_id=[None, *frames[0]["client_id"][1:]])  # (no client)
-    every = every_id(bundle)
-    assert list(every["client_id"]) == ["C1", "C2"]
-    assert list(every["staff_id"]) == ["ADM", "DIR", "SUP", "T1", "T2"]
+def test_opportunities_counted_per_rule_clinician_and_month_give_the_same_compliance(tmp_path):
+    """The Dask engine's partitions send their opportunities counted (count_opportunities),
+    and the driver adds the counts up: the compliance tables are those of a row a subject."""
+    result = audit(sample(tmp_path))
+    every = result.opportunities
+    halves = [count_opportunities(every.iloc[:5]), count_opportunities(every.iloc[5:])]
 
-    coded = [with_coded_ids(frame, every) for frame in frames]
+    counted = _opportunities(halves)
 
-    assert all(isinstance(f[c].dtype, pd.CategoricalDtype) for f in coded for c in every)
-    assert coded[0]["client_id"].isna().tolist()[:2] == [True, False]
-    pd.testing.assert_frame_equal(_opportunities(list(coded)), _opportunities(list(frames)))
-    # An id not among them (none should be) leaves its column as it was, coded with the rest.
-    stranger = frames[1].assign(staff_id="T9")
-    kept = with_coded_ids(stranger, every)
-    assert kept["staff_id"].tolist() == ["T9"] * len(stranger)
-    assert isinstance(kept["client_id"].dtype, pd.CategoricalDtype)
-    pd.testing.assert_frame_equal(
-        _opportunities([coded[0], kept]), _opportunities([frames[0], stranger])
-    )
+    twice = ["MS001", "NT001"]  # T1's two no-shows in March, each examined
+    assert list(counted.columns) == ["rule", "staff_id", "month", "count"]
+    assert list(counted.itertuples(index=False, name=None)) == [
+        (rule, staff, month, 2 if rule in twice and staff == "T1" else 1)
+        for rule in ("MS001", "MS002", "MS003", "NT001", "NT002", "PC001", "VM001", "VM002")
+        for staff, month in (("T1", "2026-03"), ("T2", "2026-04"))
+    ]
+    pd.testing.assert_frame_equal(counted, count_opportunities(every))
+    assert counted["count"].sum() == len(every)
+    from_counts = replace(result, opportunities=counted)
+    for keys in ((), ("staff_id",), ("month",), ("staff_id", "month")):
+        pd.testing.assert_frame_equal(from_counts.compliance_by(*keys), result.compliance_by(*keys))
+    with pytest.raises(ValueError, match="counted per staff_id, month, not per client_id"):
+        from_counts.compliance_by("client_id")
 
 
 def test_an_audit_that_keeps_only_what_a_report_reads_finds_the_same(tmp_path):
@@ -344,7 +344,6 @@ def test_written_csvs_never_hold_a_live_formula(tmp_path):
 def test_rules_checked_on_threads_find_what_one_thread_finds():
 
     from auditkit import load
-    from auditkit.auditing import check_rules
 
     bundle = load(SAMPLE)
     alone = check_rules(bundle, threads=1)
@@ -359,8 +358,6 @@ def test_rules_checked_on_threads_find_what_one_thread_finds():
 def test_compliance_leaves_out_rows_missing_a_key_and_counts_the_rest():
     """Grouped as groupby groups: rows without the key are in no group; a key nobody has
     gives an empty table, not a group of missing values."""
-    from auditkit.auditing import AuditResult
-
     opportunities = pd.DataFrame(
         {
             "rule": ["MS001", "MS001", "MS001", "NT001"],
@@ -370,7 +367,13 @@ def test_compliance_leaves_out_rows_missing_a_key_and_counts_the_rest():
         }
     )
     findings = pd.DataFrame(
-        {"rule": ["MS001", "MS001"], "subject_id": ["A1", "A2"], "review": ["new", "new"]}
+        {
+            "rule": ["MS001", "MS001"],
+            "subject_id": ["A1", "A2"],
+            "staff_id": pd.Series(["T2", None], dtype="str"),
+            "nobody": pd.Series([None] * 2, dtype="str"),
+            "review": ["new", "new"],
+        }
     )
     result = AuditResult(None, findings, opportunities)
     assert result.compliance_by("staff_id").to_dict("records") == [

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from auditkit.columns import as_block, is_in, positions_in, strictly_increasing
+from auditkit.columns import strictly_increasing
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import AuditkitError
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
@@ -40,6 +40,10 @@ FINDING_COLUMNS = list(Findings.to_schema().columns)
 REVIEW_MARKS = ["review", "reviewer", "reviewed_at", "review_comment"]
 CHECK_COLUMNS = [c for c in FINDING_COLUMNS if c not in REVIEW_MARKS]  # what a rule reports
 COMPLIANCE_COLUMNS = ["opportunities", "findings", "compliance"]
+# Counted opportunities (count_opportunities): how many subjects each rule examined per
+# clinician and month, all the report, dashboard and compliance tables ask of them.
+COUNTED_BY = ["staff_id", "month"]
+COUNT = "count"
 
 
 _GROUPING = threading.Lock()  # (module-wide, so a result stays picklable)
@@ -56,7 +60,9 @@ class AuditResult:
 
     bundle: Bundle
     findings: pd.DataFrame
-    opportunities: pd.DataFrame  # rule, subject_id, client_id, staff_id, at, month
+    # A row per subject a rule examined (rule, subject_id, client_id, staff_id, at, month), or,
+    # from the Dask engine, counted per rule, clinician and month (count_opportunities).
+    opportunities: pd.DataFrame
     month: str | None = None
     stale_reviews: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=STALE_COLUMNS))
     rejected_reviews: pd.DataFrame = field(
@@ -147,20 +153,6 @@ class AuditResult:
             span = f"{owner} records run from {held[0]} to {held[-1]}."
         return [f"No records {whose}in {self.month}: nothing was examined. {span}"]
 
-    @cached_property
-    def _flagged(self) -> np.ndarray:
-        """Whether each opportunity has a finding nobody dismissed: worked out once, since a
-        report asks for compliance by rule, clinician and month, over a million opportunities."""
-        standing = self.findings[self.findings["review"] != "dismissed"]
-        rule, rules = self._factorized("rule")
-        subjects = self.opportunities["subject_id"]
-        flagged = np.zeros(len(subjects), dtype=bool)
-        for code, name in enumerate(rules):  # a pass per rule, not per row
-            rows = as_block(np.flatnonzero(rule == code))  # one block, as audit() lists them
-            found = standing.loc[standing["rule"] == name, "subject_id"]
-            flagged[rows] = is_in(subjects.iloc[rows], found).to_numpy()
-        return flagged
-
     @property
     def compliance(self) -> pd.DataFrame:
         """Per rule: opportunities, findings, compliance rate.
@@ -174,13 +166,24 @@ class AuditResult:
         """Compliance per rule and per any of: staff_id, client_id, month.
 
         `findings` counts only findings not dismissed: a dismissed one was judged no breach.
-        Each table is grouped once per result (over a million opportunities, a tenth of a
-        second each); callers get a copy to change as they like.
+        Opportunities counted per rule, clinician and month (the Dask engine's) have no client
+        to group by. Each table is grouped once per result (over a million opportunities, a
+        tenth of a second each); callers get a copy to change as they like.
         """
+        if self.counted and (uncounted := [k for k in keys if k not in COUNTED_BY]):
+            raise ValueError(
+                f"these opportunities are counted per {', '.join(COUNTED_BY)}, not per "
+                f"{', '.join(uncounted)}: audit with the pandas engine for that table"
+            )
         with _GROUPING:  # the page and the workbook, written at once, ask for the same tables
             if keys not in self._tables:
                 self._tables[keys] = self._compliance_table(keys)
         return self._tables[keys].copy()
+
+    @property
+    def counted(self) -> bool:
+        """Whether the opportunities are counted (count_opportunities), not a row a subject."""
+        return COUNT in self.opportunities.columns
 
     def _factorized(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """A grouping column's codes (-1: missing) and its distinct values, sorted. The codes
@@ -197,23 +200,30 @@ class AuditResult:
 
     def _compliance_table(self, keys: tuple[str, ...]) -> pd.DataFrame:
         # Counted over integer codes, one number per combination of keys (rows missing a key
-        # are left out, as groupby leaves them), in the sorted order groupby gives.
+        # are left out, as groupby leaves them), in the sorted order groupby gives. Findings
+        # are counted by the same keys: each is an opportunity of its rule with its client,
+        # clinician and time (tests/test_auditing.py holds that for every rule).
         by = ["rule", *keys]
         codes, levels = zip(*(self._factorized(column) for column in by), strict=True)
-        kept = np.logical_and.reduce([code >= 0 for code in codes])
         shape = tuple(len(level) for level in levels)
-        combined = np.ravel_multi_index([code[kept] for code in codes], shape)
+        combined = _combined(codes, shape)
+        weights = self.opportunities[COUNT].to_numpy() if self.counted else None
+        if weights is not None:
+            weights = weights[combined >= 0]
+        combined = combined[combined >= 0]
         if np.prod(shape, dtype=np.float64) <= 2 * len(combined):  # a count for every combination
-            opportunities = np.bincount(combined, minlength=int(np.prod(shape)))
+            opportunities = np.bincount(combined, weights, minlength=int(np.prod(shape)))
             present = np.flatnonzero(opportunities)
-            findings = np.bincount(
-                combined, weights=self._flagged[kept], minlength=len(opportunities)
-            )
-            opportunities, findings = opportunities[present], findings[present]
+            opportunities = opportunities[present]
         else:  # clients by month, say: far more combinations than rows, so only those present
             present, combined = np.unique(combined, return_inverse=True)
-            opportunities = np.bincount(combined)
-            findings = np.bincount(combined, weights=self._flagged[kept])
+            opportunities = np.bincount(combined, weights)
+        findings = np.zeros(len(present), dtype=np.int64)
+        found = _combined(self._finding_codes(by, levels), shape)
+        place = np.searchsorted(present, found).clip(max=max(len(present) - 1, 0))
+        if len(present):
+            matched = (found >= 0) & (present[place] == found)
+            findings = np.bincount(place[matched], minlength=len(present))
         at = np.unravel_index(present, shape)
         table = pd.DataFrame(
             {
@@ -231,6 +241,23 @@ class AuditResult:
         rate = 1 - table["findings"] / table["opportunities"].where(table["opportunities"] > 0)
         table["compliance"] = rate.round(4)  # NaN where nothing was examined: no figure
         return table[COMPLIANCE_COLUMNS].reset_index()
+
+    def _finding_codes(self, by: list[str], levels: tuple[pd.Index, ...]) -> list[np.ndarray]:
+        """The findings nobody dismissed, each key coded as the opportunities' (-1: none)."""
+        standing = self.findings[self.findings["review"] != "dismissed"]
+        return [
+            level.get_indexer(month_of(standing["at"]) if column == "month" else standing[column])
+            for column, level in zip(by, levels, strict=True)
+        ]
+
+
+def _combined(codes: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """One number per combination of codes (ravel_multi_index's), -1 where a code is missing."""
+    kept = np.logical_and.reduce([code >= 0 for code in codes])
+    combined = np.full(len(kept), -1, dtype=np.int64)
+    if len(shape) and min(shape) > 0:
+        combined[kept] = np.ravel_multi_index([code[kept] for code in codes], shape)
+    return combined
 
 
 def record_months(bundle: Bundle, clinicians: Sequence[str] = ()) -> list[str]:
@@ -415,40 +442,31 @@ def _opportunities(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The rules' opportunities in one frame, each with its month, their client and clinician
     as categoricals of the ids in order: a million opportunities name a few thousand people,
     and their codes take 4 bytes a row where the ids took 16 (on issue 7's example, 28 MB less
-    held through the report), coded once for every compliance table (AuditResult._factorized)."""
+    held through the report), coded once for every compliance table (AuditResult._factorized).
+    Counted ones (the Dask partitions') are added up."""
     opportunities = pd.concat(frames, ignore_index=True)
     frames.clear()  # the caller's list: each id column is freed as soon as it is coded
+    if COUNT in opportunities.columns:
+        return count_opportunities(opportunities)
     opportunities["month"] = months_of(opportunities["at"])
     for column in _CODED:
-        values = opportunities[column]
-        if isinstance(values.dtype, pd.CategoricalDtype):  # coded already (with_coded_ids)
-            opportunities[column] = values.cat.remove_unused_categories()
-            continue
-        codes, ids = pd.factorize(values, sort=True)
+        codes, ids = pd.factorize(opportunities[column], sort=True)
         opportunities[column] = pd.Categorical.from_codes(codes, pd.Index(ids, dtype="str"))
     return opportunities
 
 
-def every_id(bundle: Bundle) -> dict[str, pd.Index]:
-    """Every client's and clinician's id, in order: what with_coded_ids codes against."""
-    return {
-        column: pd.Index(bundle.tables[table][column].array, dtype="str").sort_values()
-        for column, table in zip(_CODED, ("clients", "staff"), strict=True)
-    }
-
-
-def with_coded_ids(opportunities: pd.DataFrame, every: dict[str, pd.Index]) -> pd.DataFrame:
-    """Opportunities with their client and clinician coded against `every` id (every_id): what
-    a Dask partition sends, 4 bytes a row where the ids took 16, put together as they are and
-    cut to the ids they hold by _opportunities. A column holding an id not among them (none
-    should) is left as it was, to be coded with the rest."""
-    coded = {}
-    for column in _CODED:
-        values = opportunities[column]
-        codes = positions_in(values, every[column].to_series())
-        if np.count_nonzero(codes == -1) == values.isna().sum():
-            coded[column] = pd.Categorical.from_codes(codes, every[column])
-    return opportunities.assign(**coded)
+def count_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:
+    """Opportunities counted per rule, clinician and month (COUNTED_BY), in that order: what
+    the compliance tables, the report and the dashboard read of them, in a row per combination
+    rather than per subject, so a Dask partition sends a few thousand rows for a year of a
+    large clinic's. Counts given already (the partitions', on the driver) are added up."""
+    rule = opportunities["rule"].astype(RULE_DTYPE)
+    month = opportunities["month"] if "month" in opportunities else months_of(opportunities["at"])
+    keys = {"rule": rule, "staff_id": opportunities["staff_id"].astype("str"), "month": month}
+    counts = opportunities[COUNT] if COUNT in opportunities else pd.Series(1, rule.index)
+    frame = pd.DataFrame({**keys, COUNT: counts.astype("int64")})
+    counted = frame.groupby(list(keys), observed=True, dropna=False, sort=True)[COUNT].sum()
+    return counted.reset_index().astype({"month": "str"})
 
 
 def check_auditable(path: Path) -> None:

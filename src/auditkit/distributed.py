@@ -47,11 +47,10 @@ from auditkit.auditing import (
     check_auditable,
     check_clinicians,
     check_rules,
-    every_id,
+    count_opportunities,
     finish_audit,
     for_clinicians,
     for_month,
-    with_coded_ids,
 )
 from auditkit.columns import is_in, positions_in
 from auditkit.convert import Converted, check_out, write_converted
@@ -748,9 +747,10 @@ def partitions_on_dask(
     return [client.submit(_assembled, template, tables[k], pure=False) for k in range(n)]
 
 
-def _check_partition(part: Bundle, every: dict[str, pd.Index]) -> dict[str, Checked]:
+def _check_partition(part: Bundle) -> dict[str, Checked]:
     """On a worker: every rule over one partition, keeping what concerns its own clients, the
-    opportunities' clients and clinicians coded against `every` id (auditing.every_id).
+    opportunities counted per rule, clinician and month (auditing.count_opportunities): the
+    driver adds them up, and never holds a row per subject examined.
 
     The call log's first and last calls are in every partition; what they show about another
     partition's clients is that partition's to report.
@@ -758,9 +758,8 @@ def _check_partition(part: Bundle, every: dict[str, pd.Index]) -> dict[str, Chec
     mine = part.clients["client_id"]
     return {
         code: Checked(
-            with_coded_ids(
-                checked.opportunities[is_in(checked.opportunities["client_id"], mine).to_numpy()],
-                every,
+            count_opportunities(
+                checked.opportunities[is_in(checked.opportunities["client_id"], mine).to_numpy()]
             ),
             checked.findings[is_in(checked.findings["client_id"], mine).to_numpy()],
         )
@@ -978,8 +977,7 @@ def audit_on_dask(
             # Split: of the records, the driver now needs only what the report reads.
             bundle = bundle.for_report()
             release_unused_memory()
-        [every] = client.scatter([every_id(bundle)], broadcast=True, hash=False)
-        futures = client.map(_check_partition, parts, every=every, pure=False)
+        futures = client.map(_check_partition, parts, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
         results = client.gather(futures)
