@@ -355,6 +355,44 @@ def test_rules_checked_on_threads_find_what_one_thread_finds():
     assert sum(len(c.findings) for c in together.values()) == 126
 
 
+def test_records_are_counted_per_table_clinician_and_clinic_local_month():
+    """What the trend and an empty month's caveat read of the records, and all the Dask
+    engine's driver holds of them: counts made piece by piece add up to the whole's."""
+    from auditkit.auditing import add_up_records, count_records, record_months
+
+    local = pd.to_datetime(
+        ["2026-03-31 23:30", "2026-04-01 00:10", "2026-04-02 09:00"]
+    ).tz_localize("America/Los_Angeles")  # the first is April in UTC, March at the clinic
+    appointments = pd.DataFrame(
+        {
+            "staff_id": pd.Series(["T1", "T1", "T2"], dtype="str"),
+            "scheduled_start": local,
+            "status": ["no_show", "attended", "no_show"],
+        }
+    )
+    calls = pd.DataFrame({"started_at": local[1:]})  # the phone system names no clinician
+    tables = {"appointments": appointments, "calls": calls}
+
+    counts = count_records(tables)
+
+    assert list(counts.fillna({"staff_id": "-"}).itertuples(index=False, name=None)) == [
+        ("appointments", "T1", "2026-03", 1, 1),
+        ("appointments", "T1", "2026-04", 1, 0),
+        ("appointments", "T2", "2026-04", 1, 1),
+        ("calls", "-", "2026-04", 2, 0),
+    ]
+    assert counts["staff_id"].isna().tolist() == [False, False, False, True]
+    pieces = [
+        count_records({"appointments": appointments.iloc[:2]}),
+        count_records({"appointments": appointments.iloc[2:], "calls": calls.iloc[:1]}),
+        count_records({"calls": calls.iloc[1:]}),
+    ]
+    pd.testing.assert_frame_equal(add_up_records(pieces), counts)
+    assert record_months(counts) == ["2026-03", "2026-04"]
+    assert record_months(counts, ["T2"]) == ["2026-04"]  # their appointments, not the calls
+    assert record_months(counts, ["T9"]) == []
+
+
 def test_compliance_leaves_out_rows_missing_a_key_and_counts_the_rest():
     """Grouped as groupby groups: rows without the key are in no group; a key nobody has
     gives an empty table, not a group of missing values."""

@@ -18,6 +18,7 @@ import pytest
 from paths import SAMPLE
 
 from auditkit import audit, load
+from auditkit.auditing import count_opportunities
 from auditkit.cli import main
 from auditkit.dashboard import (
     MAX_TABLE_ROWS,
@@ -204,6 +205,31 @@ def test_charts_embed_aggregates_not_records_so_a_large_clinic_fits(result):
     table = findings_html(big.findings, {})
     assert table.count("<tr") == 1 + MAX_TABLE_ROWS
     assert f"Showing the first {MAX_TABLE_ROWS} of {30 * len(result.findings)};" in table
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [Selection(), Selection(month="2026-06", clinicians=("S003",)), Selection(severities=("low",))],
+)
+def test_charts_of_counts_alone_are_those_of_the_records(result, selection):
+    """A Dask engine's audit holds its opportunities counted per rule, clinician and month and
+    its records counted, not listed: the charts it gives are the same."""
+    records = {name: frame.iloc[:0] for name, frame in result.bundle.tables.items()}
+    counted = replace(
+        result,
+        opportunities=count_opportunities(result.opportunities),
+        bundle=replace(
+            result.bundle,
+            tables={**result.bundle.tables, **{n: records[n] for n in ("appointments", "notes")}},
+            counted_records=result.record_counts,
+        ),
+    )
+
+    charts = {name: chart.to_dict() for name, chart in dashboard_charts(counted, selection).items()}
+
+    expected = dashboard_charts(result, selection)
+    assert charts == {name: chart.to_dict() for name, chart in expected.items()}
+    assert sum(r["appointments"] for r in rows(charts["trend"], layer=1)) > 0
 
 
 def test_findings_table_escapes_input_text(result):

@@ -33,6 +33,7 @@ from auditkit.distributed import (
 from auditkit.phones import numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
+from auditkit.report import monthly_trend
 from auditkit.sample import generate_sample
 
 distributed = pytest.importorskip("distributed")
@@ -101,6 +102,10 @@ def assert_same_results(got, expected) -> None:
         expected.opportunities.sort_values(order, ignore_index=True),
     )
     pd.testing.assert_frame_equal(got.stale_reviews, expected.stale_reviews)
+    # The records, counted on the workers when loaded there: the trend and the months held.
+    pd.testing.assert_frame_equal(got.record_counts, expected.record_counts)
+    pd.testing.assert_frame_equal(monthly_trend(got), monthly_trend(expected))
+    assert got.caveats == expected.caveats
 
 
 @pytest.mark.parametrize("partitions", [None, 3])
@@ -140,13 +145,14 @@ def test_a_rule_not_checked_and_a_month_with_no_records_give_the_pandas_results(
     assert got.caveats == [
         "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
     ]
-    empty = audit_on_dask(load(SAMPLE), scheduler, 3, month="2027-01")
-    assert_same_results(empty, audit(load(SAMPLE), month="2027-01"))
-    assert empty.compliance["compliance"].isna().all()
-    assert empty.caveats == [
-        "No records in 2027-01: nothing was examined. The bundle's records run from 2025-09 to "
-        "2026-08."
-    ]
+    for given in (load(SAMPLE), SAMPLE):  # loaded here; a folder, its records on the workers
+        empty = audit_on_dask(given, scheduler, 3, month="2027-01")
+        assert_same_results(empty, audit(load(SAMPLE), month="2027-01"))
+        assert empty.compliance["compliance"].isna().all()
+        assert empty.caveats == [
+            "No records in 2027-01: nothing was examined. The bundle's records run from 2025-09 "
+            "to 2026-08."
+        ]
 
 
 @pytest.mark.parametrize(("emptied", "findings"), [("appointments", 517), ("notes", 253)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -24,10 +24,12 @@ from auditkit.policy import Policy
 from auditkit.privacy import findings_masker
 from auditkit.reviews import (
     STALE_COLUMNS,
+    SubjectTimes,
     apply_reviews,
     check_reviews_file,
     load_reviews,
     no_reviews,
+    subject_times,
     unmatched_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
@@ -44,6 +46,8 @@ COMPLIANCE_COLUMNS = ["opportunities", "findings", "compliance"]
 # clinician and month, all the report, dashboard and compliance tables ask of them.
 COUNTED_BY = ["staff_id", "month"]
 COUNT = "count"
+# Each table of a row per event counted per clinician and month (count_records).
+RECORD_COUNT_COLUMNS = ["table", "staff_id", "month", "records", "no_shows"]
 
 
 _GROUPING = threading.Lock()  # (module-wide, so a result stays picklable)
@@ -139,7 +143,7 @@ class AuditResult:
         """A month in which nothing was examined because nothing happened, and the months the
         bundle (or, in a clinician's audit, their records) does hold, so a mistyped --month, or
         a trainee who had not started, shows as one rather than as a clean month."""
-        held = record_months(self.bundle, self.clinicians)
+        held = record_months(self.record_counts, self.clinicians)
         if self.month in held:  # records the rules don't examine: their table says n/a
             return []
         whose = f"of {', '.join(self.clinicians)} " if self.clinicians else ""
@@ -152,6 +156,24 @@ class AuditResult:
         else:
             span = f"{owner} records run from {held[0]} to {held[-1]}."
         return [f"No records {whose}in {self.month}: nothing was examined. {span}"]
+
+    @cached_property
+    def record_counts(self) -> pd.DataFrame:
+        """The bundle's records counted per table, clinician and month (count_records): what
+        the trend and an empty month's caveat read of them, whichever engine holds them."""
+        if self.bundle.counted_records is not None:
+            return self.bundle.counted_records
+        return count_records({**self.bundle.tables, CALLS.name: self.bundle.calls})
+
+    def appointments_by_month(self, clinicians: Sequence[str] = ()) -> pd.DataFrame:
+        """Appointments scheduled, whatever their status, and no-shows per month ('YYYY-MM',
+        the index), of `clinicians` or of everyone: the trend's no-show rate."""
+        counts = self.record_counts
+        rows = counts["table"] == "appointments"
+        if clinicians:
+            rows &= counts["staff_id"].isin(clinicians)
+        by_month = counts[rows].groupby("month")[["records", "no_shows"]].sum()
+        return by_month.rename(columns={"records": "appointments"})
 
     @property
     def compliance(self) -> pd.DataFrame:
@@ -260,19 +282,50 @@ def _combined(codes: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray
     return combined
 
 
-def record_months(bundle: Bundle, clinicians: Sequence[str] = ()) -> list[str]:
-    """The months, in order, in which the bundle's appointments, contacts, notes and calls
-    happened (clinic-local, as a month's audit counts them); with `clinicians`, their
-    appointments, contacts and notes (the phone system's log names no clinician)."""
-    held = {**bundle.tables, CALLS.name: bundle.calls}
-    tables = [
-        (held[table], at)
-        for table, _, at in SUBJECT_TIMES.values()
-        if not (clinicians and table == CALLS.name)  # the phone system's log names no clinician
-    ]
+def count_records(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The records of each table of a row per event (SUBJECT_TIMES) counted per clinician and
+    clinic-local month (RECORD_COUNT_COLUMNS), with the appointments' no-shows: all that the
+    trend and a month's audit ask of them, so the Dask engine's driver holds these counts
+    rather than the records. Tables not given are left out; counts made apart (each piece's)
+    are added up by add_up_records."""
+    counted = []
+    for table, _id_column, at in SUBJECT_TIMES.values():
+        if table not in tables:
+            continue
+        frame = tables[table]
+        staff = frame["staff_id"] if "staff_id" in frame else pd.Series(None, frame.index, "str")
+        no_show = frame["status"] == "no_show" if "status" in frame else False
+        keys = {"staff_id": staff, "month": months_of(frame[at])}
+        counts = pd.DataFrame({**keys, "records": 1, "no_shows": no_show}, index=frame.index)
+        counts["no_shows"] = counts["no_shows"].astype("int64")
+        counted.append(_summed(counts, list(keys)).assign(table=table))
+    return add_up_records(counted)
+
+
+def add_up_records(counts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Records counted apart (count_records: per table, per piece) as one count."""
+    if not counts:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in RECORD_COUNT_COLUMNS[:3]}).assign(
+            records=np.int64(0), no_shows=np.int64(0)
+        )
+    together = pd.concat(counts, ignore_index=True).astype({"staff_id": "str", "month": "str"})
+    return _summed(together, ["table", "staff_id", "month"])[RECORD_COUNT_COLUMNS]
+
+
+def _summed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The frame's other columns summed per combination of `keys`, in order; missing keys
+    (a call's clinician, say) are a group of their own, not left out."""
+    return frame.groupby(keys, observed=True, dropna=False, sort=True).sum().reset_index()
+
+
+def record_months(counts: pd.DataFrame, clinicians: Sequence[str] = ()) -> list[str]:
+    """The months, in order, in which records happened (clinic-local, as a month's audit
+    counts them), from count_records' counts; with `clinicians`, their appointments, contacts
+    and notes (the phone system's log names no clinician)."""
+    held = counts["records"] > 0
     if clinicians:
-        tables = [(t[t["staff_id"].isin(clinicians)], at) for t, at in tables]
-    return sorted(set().union(*(month_of(table[at]).dropna() for table, at in tables)))
+        held &= (counts["table"] != CALLS.name) & counts["staff_id"].isin(clinicians)
+    return sorted(set(counts.loc[held, "month"].dropna()))
 
 
 # Rules checked at once. Two keep both cores of a small laptop busy; more add to the peak
@@ -361,12 +414,14 @@ def finish_audit(
     reviews: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
     show_names: bool = False,
+    times: SubjectTimes | None = None,
 ) -> AuditResult:
     """Findings sorted, masked and marked with reviews; every rule's opportunities in one frame.
 
     These steps need the whole bundle: masking hides every client's name (a message may name
-    another client), and a review is stale by its subject's time wherever that subject is.
-    Empties `checked`: each rule's frames are let go of once they are put together.
+    another client), and a review is stale by its subject's time wherever that subject is
+    (looked up by `times`; by default among the bundle's records). Empties `checked`: each
+    rule's frames are let go of once they are put together.
     """
     say = progress or (lambda _message: None)
     tz = bundle.policy.clinic.timezone
@@ -400,7 +455,7 @@ def finish_audit(
             say(f"read {path.name}: {counted(len(loaded.decided), 'review')}, {problems} set aside")
         decided, rejected_reviews = loaded.decided, loaded.rejected
         findings_frame, held = apply_reviews(findings_frame, decided, mask)  # (order kept)
-        stale = unmatched_reviews(decided, findings_frame, bundle, held)
+        stale = unmatched_reviews(decided, findings_frame, times or subject_times(bundle), held)
         if masked is not None:
             findings_frame[words] = masked.result().loc[was_at].reset_index(drop=True)
             # A rejected row's reason quotes the value it could not read (a name, at times), and
@@ -465,8 +520,7 @@ def count_opportunities(opportunities: pd.DataFrame) -> pd.DataFrame:
     keys = {"rule": rule, "staff_id": opportunities["staff_id"].astype("str"), "month": month}
     counts = opportunities[COUNT] if COUNT in opportunities else pd.Series(1, rule.index)
     frame = pd.DataFrame({**keys, COUNT: counts.astype("int64")})
-    counted = frame.groupby(list(keys), observed=True, dropna=False, sort=True)[COUNT].sum()
-    return counted.reset_index().astype({"month": "str"})
+    return _summed(frame, list(keys)).astype({"month": "str"})
 
 
 def check_auditable(path: Path) -> None:

@@ -164,9 +164,7 @@ def dashboard_charts(result: AuditResult, selection: Selection) -> dict[str, alt
     summary = rule_summary(shown)
     summary = summary[summary["rule"].isin(rules)].reset_index(drop=True)
     every_month = narrow(result, replace(selection, month=None))
-    booked = result.bundle.appointments
-    if selection.clinicians:
-        booked = booked[booked["staff_id"].isin(selection.clinicians)]
+    booked = result.appointments_by_month(selection.clinicians)
     trend = trend_table(every_month.compliance_by("month"), booked, selection.month)
     return {
         "rules": styled(

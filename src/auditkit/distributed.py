@@ -4,13 +4,14 @@ The big tables' CSVs are cut into pieces of whole records, read, typed and valid
 workers (load_on_dask): what needs more than one row is checked across every piece before any
 split, by hashing ids into buckets (_OnWorkers): ids unique across the bundle, references
 between tables (a duplicate id split between two partitions would pass each partition's check).
-The driver gets the rows set aside and, of the accepted rows, what the report reads
-(_for_driver). Only then is the bundle split, each worker splitting its pieces by the clients'
-partitions the driver sends (partitions_on_dask). Every rule looks within one client, so each
-partition, a Bundle holding some clients and all their records, is audited by `check_rules` on
-a worker, and the driver puts the results together with `finish_audit`, as the pandas engine
-does: the results are the same, row for row. A bundle loaded already (`load`) is split on the
-driver and sent whole.
+The driver gets the rows set aside and the accepted rows counted per clinician and month
+(_for_driver); the records stay on the workers. Only then is the bundle split, each worker
+splitting its pieces by the clients' partitions the driver sends (partitions_on_dask). Every
+rule looks within one client, so each partition, a Bundle holding some clients and all their
+records, is audited by `check_rules` on a worker, and the driver puts the results together with
+`finish_audit`, as the pandas engine does, asking the partitions for the times of reviewed
+subjects: the results are the same, row for row. A bundle loaded already (`load`) is split on
+the driver and sent whole.
 
 Splitting by client_id (a hash of it, mod the number of partitions) needs four refinements to
 stay exact:
@@ -35,6 +36,7 @@ import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,10 +46,12 @@ import pandas as pd
 
 from auditkit.auditing import (
     AuditResult,
+    add_up_records,
     check_auditable,
     check_clinicians,
     check_rules,
     count_opportunities,
+    count_records,
     finish_audit,
     for_clinicians,
     for_month,
@@ -70,6 +74,7 @@ from auditkit.output import counted, in_order
 from auditkit.phones import client_numbers, numbers_on_file
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
+from auditkit.reviews import subject_times
 from auditkit.rules import RULES, Checked
 from auditkit.schemas import CALLS, REPORTED_COLUMNS, TABLES, TableSpec
 from auditkit.validation import (
@@ -399,14 +404,17 @@ def _validated_piece(
 
 def _for_driver(
     validated: tuple[pd.DataFrame, pd.DataFrame], spec: TableSpec
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the driver needs of a validated piece: its rows set aside, and of its accepted rows
-    what the report reads (REPORTED_COLUMNS: each record's id, time, clinician and status), with
-    their lines. Not the free text, codes, durations or references: the split is worked out on
-    the workers (partitions_on_dask)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What the driver needs of a validated piece: its rows set aside, its accepted rows counted
+    per clinician and month (auditing.count_records, for the report's trend and months), and
+    what the report reads of them (REPORTED_COLUMNS) as an empty frame, the table's columns and
+    types for the driver's bundle. The records themselves stay on the worker: the split is
+    worked out here (partitions_on_dask), and a stale review's subject is looked up in the
+    partitions (_subject_times_on)."""
     accepted, set_aside = validated
     kept = [c.name for c in spec.columns if c.name in REPORTED_COLUMNS[spec.name]]
-    return accepted[[*kept, SOURCE_LINE]], set_aside
+    counts = count_records({spec.name: accepted})
+    return accepted[[*kept, SOURCE_LINE]].iloc[:0], set_aside, counts
 
 
 @dataclass
@@ -419,7 +427,7 @@ class _OnWorkers:
     clients) are checked against its ids, sent to the pieces; references to another pieced
     table (a note's appointment) are put in buckets by the same hash beside that table's
     accepted ids, and each bucket says which refer to none. The driver gets each piece's rows
-    set aside and what it reads of the accepted rows (_for_driver), nothing else."""
+    set aside and its accepted rows counted (_for_driver), nothing else."""
 
     client: Client
     tz: str
@@ -430,6 +438,8 @@ class _OnWorkers:
     tables: dict[str, list[Future]] = field(default_factory=dict)
     # each pieced table's accepted ids, [bucket][piece], once another table refers to it
     accepted_ids: dict[str, list[list[Future]]] = field(default_factory=dict)
+    # each pieced table's accepted rows counted per clinician and month (count_records)
+    records: list[pd.DataFrame] = field(default_factory=list)
 
     def table(self, spec: TableSpec, parsed: list[Future]) -> ValidatedElsewhere:
         """The table whose pieces are being parsed (`parsed`), for validate() to validate."""
@@ -441,7 +451,7 @@ class _OnWorkers:
 
         def validated(
             accepted: dict[str, pd.DataFrame], set_aside: pd.DataFrame
-        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
             return self._validate(spec, parsed, accepted, set_aside)
 
         return ValidatedElsewhere(file, encoding, rows_read, validated)
@@ -466,7 +476,7 @@ class _OnWorkers:
         parsed: list[Future],
         accepted: dict[str, pd.DataFrame],
         set_aside: pd.DataFrame,
-    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
         client, n = self.client, self.buckets
         ids = [client.submit(_ids_in_buckets, p, spec, n, pure=False) for p in parsed]
         repeats = [client.submit(_repeats, *parts, pure=False) for parts in self.by_bucket(ids)]
@@ -503,8 +513,10 @@ class _OnWorkers:
         ]
         parts = client.gather([client.submit(_for_driver, v, spec, pure=False) for v in validated])
         self.tables[spec.name] = validated
-        frame = pd.concat([frame for frame, _bad in parts], ignore_index=True)
-        return frame, pd.concat([bad for _frame, bad in parts], ignore_index=True)
+        counts = add_up_records([counts for _frame, _bad, counts in parts])
+        self.records.append(counts)
+        set_aside = pd.concat([bad for _frame, bad, _counts in parts], ignore_index=True)
+        return parts[0][0], set_aside, int(counts["records"].sum())
 
     def _accepted_ids(self, table: str) -> list[list[Future]]:
         """The pieced table's accepted ids, [bucket][piece], made once for every table
@@ -571,9 +583,9 @@ def load_on_dask(
     """`load`, with the tables of a row per event parsed and validated on the workers, a piece
     at a time, and kept there (_OnWorkers); the same bundle, rows and rows set aside.
 
-    Returns the bundle as the driver holds it (of those tables, the columns _for_driver keeps
-    of the accepted rows; the free text never leaves the workers) and the pieces on the workers,
-    for `partitions_on_dask`. `found` is the bundle's policy and files
+    Returns the bundle as the driver holds it (those tables empty, their records counted in
+    `counted_records`: the records never leave the workers) and the pieces on the workers, for
+    `partitions_on_dask`. `found` is the bundle's policy and files
     (validation.bundle_files), found before a cluster starts.
     """
     policy, files = found
@@ -603,6 +615,10 @@ def load_on_dask(
     on_workers.buckets = max(1, -(-largest // IDS_PER_BUCKET))
     say("validating")
     bundle = validate(raws, policy, path)
+    # A table the bundle does not have (no call log) is counted, empty, as held here.
+    read_here = {**bundle.tables, CALLS.name: bundle.calls}
+    absent = count_records({n: read_here[n] for n in PIECED if n not in on_workers.tables})
+    bundle = replace(bundle, counted_records=add_up_records([*on_workers.records, absent]))
     with_converted_set_aside(bundle)
     del raws  # what the tables read here set aside: back to the OS, as `load` gives it back
     release_unused_memory()
@@ -617,8 +633,8 @@ def load_bundle_on_dask(
     progress: Callable[[str], None] | None = None,
 ) -> Bundle:
     """`load` on a Dask cluster (load_on_dask; a local one without `scheduler`): the bundle as
-    the driver holds it (of the tables of a row per event, the columns _for_driver keeps), its
-    rows set aside and coverage the pandas engine's. For checking a bundle too big to load here
+    the driver holds it (the tables of a row per event counted, not held), its rows set aside
+    and coverage the pandas engine's. For checking a bundle too big to load here
     (`auditkit validate --engine dask`)."""
     found = bundle_files(Path(path), policy, calls)  # before a cluster starts
     with dask_client(scheduler) as client:
@@ -948,7 +964,8 @@ def audit_on_dask(
 
     `bundle` is a bundle loaded here already (see the module doc), or a bundle folder, loaded
     by load_on_dask with the parsing on the workers (`policy` and `calls` as for `load`): the
-    result's bundle then holds only what a report reads (Bundle.for_report). Without
+    result's bundle then holds no records of the tables of a row per event, only their counts
+    (Bundle.counted_records), and its opportunities are counted (count_opportunities). Without
     `scheduler` (an address such as tcp://host:8786) a local cluster is started for the run.
     `partitions` defaults to twice the cluster's worker threads, so a slow partition does not
     leave the other workers idle.
@@ -981,19 +998,36 @@ def audit_on_dask(
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
         results = client.gather(futures)
-    checked = {}
-    for code in RULES:  # each rule's part of every partition's results let go of once joined
-        of_rule = [r.pop(code) for r in results]
-        checked[code] = Checked(
-            _gather([p.opportunities for p in of_rule]), _gather([p.findings for p in of_rule])
-        )
-    del results, of_rule
-    # What the results arrived in (their pickled bytes, the partitions' parts) handed back
-    # before finishing, not held beside what it allocates: at 1M appointments the driver's
-    # peak went from 780-788 to 723-733 MB.
-    release_unused_memory()
-    result = finish_audit(bundle, checked, reviews, progress, show_names)
+        checked = {}
+        for code in RULES:  # each rule's part of every partition's results let go of once joined
+            of_rule = [r.pop(code) for r in results]
+            checked[code] = Checked(
+                _gather([p.opportunities for p in of_rule]), _gather([p.findings for p in of_rule])
+            )
+        del results, of_rule
+        # What the results arrived in (their pickled bytes, the partitions' parts) handed back
+        # before finishing, not held beside what it allocates: at 1M appointments the driver's
+        # peak went from 780-788 to 723-733 MB.
+        release_unused_memory()
+        # The cluster is kept for a stale review's subject, looked up in the partitions.
+        times = partial(_subject_times_on, client, parts)
+        result = finish_audit(bundle, checked, reviews, progress, show_names, times)
     return for_month(for_clinicians(result, clinicians), month)
+
+
+def _subject_times_on(client: Client, parts: list[Future], subjects: pd.DataFrame) -> pd.DataFrame:
+    """reviews.SubjectTimes over the partitions: the times of the records among `subjects`
+    they hold, once each (the call log's first and last calls are in every partition)."""
+    [sent] = client.scatter([subjects], broadcast=True, hash=False)
+    found = client.gather(client.map(_subject_times_in, parts, subjects=sent, pure=False))
+    return pd.concat(found, ignore_index=True).drop_duplicates(
+        ["subject_type", "subject_id"], ignore_index=True
+    )
+
+
+def _subject_times_in(part: Bundle, subjects: pd.DataFrame) -> pd.DataFrame:
+    """On a worker: the times of the partition's records among `subjects`."""
+    return subject_times(part)(subjects)
 
 
 # Pieces whose accepted rows are on their way to the driver while it writes the one before:

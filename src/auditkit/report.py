@@ -152,9 +152,8 @@ def monthly_trend(result: AuditResult) -> pd.DataFrame:
     appointments scheduled that month, whatever their status. A month with nothing to divide by
     has no value (no point on the chart), not 100 %.
     """
-    booked = result.bundle.appointments
-    if result.clinicians:  # a clinician's report: their no-show rate, from their first month
-        booked = booked[booked["staff_id"].isin(result.clinicians)]
+    # A clinician's report: their no-show rate, from their first month.
+    booked = result.appointments_by_month(result.clinicians)
     return trend_table(_by_month(result), booked, result.month)
 
 
@@ -175,29 +174,15 @@ def month_over_month(result: AuditResult, trend: pd.DataFrame | None = None) -> 
 def trend_table(
     by_month: pd.DataFrame, booked: pd.DataFrame, month: str | None = None
 ) -> pd.DataFrame:
-    """The trend's figures from compliance per rule and month and the appointments booked.
+    """The trend's figures from compliance per rule and month and the appointments booked per
+    month (AuditResult.appointments_by_month).
 
     With `month`, that month and up to the 12 before it, from the first month with records
     (see `_trend_months`); without, every month seen. Shared by the report and the dashboard,
     which narrows both inputs to the clinicians and rules it shows.
     """
     checked = by_month.groupby("month")[["opportunities", "findings"]].sum()
-    start = booked["scheduled_start"]
-    if isinstance(start.dtype, pd.DatetimeTZDtype):  # local times once, not for year and month
-        start = start.dt.tz_localize(None)
-    # year * 100 + month, counted, then named 'YYYY-MM': strftime of a million rows takes 1 s
-    appointment_months = start.dt.year * 100 + start.dt.month
-    no_show = booked["status"] == "no_show"
-    appointments = pd.DataFrame(
-        {
-            "appointments": appointment_months.value_counts(),
-            "no_shows": appointment_months[no_show].value_counts(),
-        }
-    )
-    number = appointments.index.astype("int64")
-    appointments.index = (
-        (number // 100).astype("str").str.zfill(4) + "-" + (number % 100).astype("str").str.zfill(2)
-    )
+    appointments = booked[["appointments", "no_shows"]]
     months = _trend_months(month, [*checked.index, *appointments.index])
     table = (
         pd.concat([checked, appointments], axis=1)

@@ -183,11 +183,37 @@ def apply_reviews(
     )
 
 
+# The times of the records among `subjects` (subject_type, subject_id) it finds, a row each:
+# subject_type, subject_id, at. A bundle's (subject_times), or the Dask engine's partitions'.
+SubjectTimes = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def subject_times(bundle: Bundle) -> SubjectTimes:
+    """Look subjects up among the bundle's records."""
+    tables = {**bundle.tables, "calls": bundle.calls}
+
+    def times(subjects: pd.DataFrame) -> pd.DataFrame:
+        kinds = subjects["subject_type"].to_numpy()
+        return pd.concat(
+            [
+                _rows_among(tables[table], id_column, subjects["subject_id"][kinds == kind])
+                .loc[:, [id_column, at_column]]
+                .set_axis(["subject_id", "at"], axis=1)
+                .assign(subject_type=kind)[["subject_type", "subject_id", "at"]]
+                for kind, (table, id_column, at_column) in SUBJECT_TIMES.items()
+            ],
+            ignore_index=True,
+        )
+
+    return times
+
+
 def unmatched_reviews(
-    reviews: pd.DataFrame, findings: pd.DataFrame, bundle: Bundle, held: pd.DataFrame
+    reviews: pd.DataFrame, findings: pd.DataFrame, times: SubjectTimes, held: pd.DataFrame
 ) -> pd.DataFrame:
     """The reviews not applied, in the file's order: those whose finding does not fire, each
-    with its subject's time (`at`) and why, and those `held` back (apply_reviews').
+    with its subject's time (`at`, looked up by `times`) and why, and those `held` back
+    (apply_reviews').
 
     `at` is NaT when the subject is no longer in the bundle at all; the caller decides which
     of these belong to the audited period.
@@ -195,21 +221,11 @@ def unmatched_reviews(
     fired = reviews.merge(findings[KEY], on=KEY, how="left", indicator=True)["_merge"] == "both"
     gone = reviews[~fired.to_numpy()]
     kinds = gone["rule"].map({code: rule.subject for code, rule in RULES.items()})
-    tables = {**bundle.tables, "calls": bundle.calls}
     # Only the subjects of these reviews: every record's time, a million appointments' and
     # more, came to 70 MB at the audit's peak, for none at all on a first audit.
-    times = pd.concat(
-        [
-            _rows_among(tables[table], id_column, gone["subject_id"][kinds == kind])
-            .loc[:, [id_column, at_column]]
-            .set_axis(["subject_id", "at"], axis=1)
-            .assign(subject_type=kind)
-            for kind, (table, id_column, at_column) in SUBJECT_TIMES.items()
-        ],
-        ignore_index=True,
-    )
+    subjects = pd.DataFrame({"subject_type": kinds, "subject_id": gone["subject_id"]})
     dated = gone.assign(subject_type=kinds).merge(
-        times, on=["subject_type", "subject_id"], how="left"
+        times(subjects), on=["subject_type", "subject_id"], how="left"
     )
     subject = dated["subject_type"] + " " + dated["subject_id"]
     reason = np.where(

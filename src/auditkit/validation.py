@@ -70,6 +70,9 @@ class Bundle:
     # set aside, as a rejected row's reason may quote them (a name shifted into a date column),
     # and in a partition of the Dask engine every client's, as a message may name any client.
     other_client_names: tuple[str, ...] = ()
+    # The records counted per table, clinician and month (auditing.count_records), given when
+    # they are held elsewhere: the Dask engine's driver holds these, not the records.
+    counted_records: pd.DataFrame | None = None
 
     @property
     def staff(self) -> pd.DataFrame:
@@ -523,12 +526,14 @@ class ValidatedElsewhere:
     """A table read, typed and validated where its rows are (the Dask engine's workers:
     auditkit.distributed). `validated(accepted, set_aside)` is given the tables accepted before
     it and every row set aside so far, as validate_table is, and gives back the table as it is
-    held here and its rows set aside."""
+    held here (its columns, not its rows), its rows set aside and how many it accepted."""
 
     file: str
     encoding: str
     rows_read: int
-    validated: Callable[[dict[str, pd.DataFrame], pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]]
+    validated: Callable[
+        [dict[str, pd.DataFrame], pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame, int]
+    ]
 
 
 def validate(
@@ -581,13 +586,14 @@ def validate(
             else pd.DataFrame(columns=REJECTED_COLUMNS)
         )
         if isinstance(raw, ValidatedElsewhere):
-            accepted[name], bad = raw.validated(accepted, set_aside)
+            accepted[name], bad, kept = raw.validated(accepted, set_aside)
         else:
             accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
+            kept = len(accepted[name])
         if name == "clients":
             other_client_names = _names_set_aside(raw, accepted[name])
         del raw
-        if rows_read and not len(accepted[name]):
+        if rows_read and not kept:
             raise _nothing_accepted(file, name, rows_read, bad)
         rejected.append(bad)
         coverage.append(
@@ -596,7 +602,7 @@ def validate(
                 "file": file,
                 "encoding": encoding,
                 "rows_read": rows_read,
-                "accepted": len(accepted[name]),
+                "accepted": kept,
                 "rejected": bad["line"].nunique(),
             }
         )
