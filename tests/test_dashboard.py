@@ -221,7 +221,7 @@ def test_charts_of_counts_alone_are_those_of_the_records(result, selection):
         bundle=replace(
             result.bundle,
             tables={**result.bundle.tables, **{n: records[n] for n in ("appointments", "notes")}},
-            counted_records=result.record_counts,
+            counted_records=result.record_counts(),
         ),
     )
 

@@ -103,7 +103,7 @@ def assert_same_results(got, expected) -> None:
     )
     pd.testing.assert_frame_equal(got.stale_reviews, expected.stale_reviews)
     # The records, counted on the workers when loaded there: the trend and the months held.
-    pd.testing.assert_frame_equal(got.record_counts, expected.record_counts)
+    pd.testing.assert_frame_equal(got.record_counts(), expected.record_counts())
     pd.testing.assert_frame_equal(monthly_trend(got), monthly_trend(expected))
     assert got.caveats == expected.caveats
 

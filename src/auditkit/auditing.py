@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from auditkit.columns import strictly_increasing
+from auditkit.columns import strictly_increasing, take_text
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import AuditkitError
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
@@ -86,6 +86,10 @@ class AuditResult:
     _tables: dict[tuple[str, ...], pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # record_counts' counts, by the tables counted.
+    _records: dict[tuple[str, ...], pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
     # Each grouping column's codes and sorted values, hashed once for all those tables.
     _levels: dict[str, tuple[np.ndarray, pd.Index]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -143,7 +147,7 @@ class AuditResult:
         """A month in which nothing was examined because nothing happened, and the months the
         bundle (or, in a clinician's audit, their records) does hold, so a mistyped --month, or
         a trainee who had not started, shows as one rather than as a clean month."""
-        held = record_months(self.record_counts, self.clinicians)
+        held = record_months(self.record_counts(), self.clinicians)
         if self.month in held:  # records the rules don't examine: their table says n/a
             return []
         whose = f"of {', '.join(self.clinicians)} " if self.clinicians else ""
@@ -157,22 +161,28 @@ class AuditResult:
             span = f"{owner} records run from {held[0]} to {held[-1]}."
         return [f"No records {whose}in {self.month}: nothing was examined. {span}"]
 
-    @cached_property
-    def record_counts(self) -> pd.DataFrame:
-        """The bundle's records counted per table, clinician and month (count_records): what
-        the trend and an empty month's caveat read of them, whichever engine holds them."""
-        if self.bundle.counted_records is not None:
-            return self.bundle.counted_records
-        return count_records({**self.bundle.tables, CALLS.name: self.bundle.calls})
+    def record_counts(self, *tables: str) -> pd.DataFrame:
+        """The bundle's records counted per table, clinician and month (count_records), of
+        `tables` or of all four: what the trend and an empty month's caveat read of them,
+        whichever engine holds them. Counted once per result."""
+        tables = tables or tuple(sorted(table for table, _, _ in SUBJECT_TIMES.values()))
+        with _GROUPING:  # the page and the workbook, written at once, ask for the same counts
+            if tables not in self._records:
+                counted = self.bundle.counted_records
+                if counted is None:
+                    held = {**self.bundle.tables, CALLS.name: self.bundle.calls}
+                    counted = count_records({table: held[table] for table in tables})
+                kept = counted[counted["table"].isin(tables)].reset_index(drop=True)
+                self._records[tables] = kept
+        return self._records[tables]
 
     def appointments_by_month(self, clinicians: Sequence[str] = ()) -> pd.DataFrame:
         """Appointments scheduled, whatever their status, and no-shows per month ('YYYY-MM',
         the index), of `clinicians` or of everyone: the trend's no-show rate."""
-        counts = self.record_counts
-        rows = counts["table"] == "appointments"
+        counts = self.record_counts("appointments")  # (the others are not counted for this)
         if clinicians:
-            rows &= counts["staff_id"].isin(clinicians)
-        by_month = counts[rows].groupby("month")[["records", "no_shows"]].sum()
+            counts = counts[counts["staff_id"].isin(clinicians)]
+        by_month = counts.groupby("month")[["records", "no_shows"]].sum()
         return by_month.rename(columns={"records": "appointments"})
 
     @property
@@ -233,13 +243,7 @@ class AuditResult:
         if weights is not None:
             weights = weights[combined >= 0]
         combined = combined[combined >= 0]
-        if np.prod(shape, dtype=np.float64) <= 2 * len(combined):  # a count for every combination
-            opportunities = np.bincount(combined, weights, minlength=int(np.prod(shape)))
-            present = np.flatnonzero(opportunities)
-            opportunities = opportunities[present]
-        else:  # clients by month, say: far more combinations than rows, so only those present
-            present, combined = np.unique(combined, return_inverse=True)
-            opportunities = np.bincount(combined, weights)
+        present, (opportunities,) = _tally(combined, int(np.prod(shape)), weights)
         findings = np.zeros(len(present), dtype=np.int64)
         found = _combined(self._finding_codes(by, levels), shape)
         place = np.searchsorted(present, found).clip(max=max(len(present) - 1, 0))
@@ -273,6 +277,20 @@ class AuditResult:
         ]
 
 
+def _tally(
+    combined: np.ndarray, size: int, *weights: np.ndarray | None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The combinations present among `combined` (codes below `size`), in order, and for each
+    of `weights` (None: one a row) its sum over each combination: bincount over every
+    combination, or over those present where there are far more combinations than rows
+    (clients by month, say)."""
+    if size <= 2 * len(combined):
+        present = np.flatnonzero(np.bincount(combined, minlength=size))
+        return present, [np.bincount(combined, w, minlength=size)[present] for w in weights]
+    present, inverse = np.unique(combined, return_inverse=True)
+    return present, [np.bincount(inverse, w, minlength=len(present)) for w in weights]
+
+
 def _combined(codes: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     """One number per combination of codes (ravel_multi_index's), -1 where a code is missing."""
     kept = np.logical_and.reduce([code >= 0 for code in codes])
@@ -287,19 +305,43 @@ def count_records(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     clinic-local month (RECORD_COUNT_COLUMNS), with the appointments' no-shows: all that the
     trend and a month's audit ask of them, so the Dask engine's driver holds these counts
     rather than the records. Tables not given are left out; counts made apart (each piece's)
-    are added up by add_up_records."""
+    are added up by add_up_records, in the same order: by table, clinician and month, a
+    missing clinician or month after the others. Counted over codes, not grouped by text."""
     counted = []
-    for table, _id_column, at in SUBJECT_TIMES.values():
+    for table, _id_column, at in sorted(SUBJECT_TIMES.values()):
         if table not in tables:
             continue
         frame = tables[table]
         staff = frame["staff_id"] if "staff_id" in frame else pd.Series(None, frame.index, "str")
-        no_show = frame["status"] == "no_show" if "status" in frame else False
-        keys = {"staff_id": staff, "month": months_of(frame[at])}
-        counts = pd.DataFrame({**keys, "records": 1, "no_shows": no_show}, index=frame.index)
-        counts["no_shows"] = counts["no_shows"].astype("int64")
-        counted.append(_summed(counts, list(keys)).assign(table=table))
-    return add_up_records(counted)
+        staff_codes, staff_ids = pd.factorize(staff, sort=True)
+        months = months_of(frame[at])
+        keys = [(staff_codes, pd.Index(staff_ids, dtype="str")), _codes_and_values(months)]
+        # A missing clinician or month: a code of its own, after every value.
+        codes = [np.where(code < 0, len(values), code) for code, values in keys]
+        shape = tuple(len(values) + 1 for _code, values in keys)
+        no_shows = (frame["status"] == "no_show").to_numpy() if "status" in frame else 0 * codes[0]
+        present, (records, shows) = _tally(
+            _combined(codes, shape), int(np.prod(shape)), None, no_shows
+        )
+        at_keys = np.unravel_index(present, shape)
+        named = {
+            column: take_text(
+                values.to_series(), np.where(at < len(values), at, -1), pd.RangeIndex(len(present))
+            )
+            for column, (_code, values), at in zip(
+                ("staff_id", "month"), keys, at_keys, strict=True
+            )
+        }
+        counted.append(
+            pd.DataFrame({"table": table, **named, "records": records, "no_shows": shows}).astype(
+                {"records": "int64", "no_shows": "int64"}
+            )
+        )
+    return pd.concat(counted, ignore_index=True) if counted else add_up_records([])
+
+
+def _codes_and_values(categorical: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    return categorical.cat.codes.to_numpy(), pd.Index(categorical.cat.categories, dtype="str")
 
 
 def add_up_records(counts: Sequence[pd.DataFrame]) -> pd.DataFrame:
