@@ -238,6 +238,31 @@ def test_reviews_applied_and_held_back_give_the_pandas_results(scheduler, tmp_pa
     ]
 
 
+@pytest.mark.parametrize("on_workers", [False, True])
+def test_a_review_of_a_call_now_in_no_clients_household_is_dated_as_the_pandas_engine_does(
+    scheduler, tmp_path, on_workers
+):
+    """RC000033 reached C0005's number; C0005's number has changed since, so the call is no
+    client's and in no household: the review of its LG001 finding is stale, but the call is
+    still in the bundle, and its month is the one the review belongs to."""
+    folder = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, folder)
+    clients = folder / "clients.csv"
+    clients.write_text(clients.read_text("utf-8").replace("(747) 555-0185", "(747) 555-0199"))
+    pd.DataFrame({"rule": ["LG001"], "subject_id": ["RC000033"], "decision": ["confirmed"]}).assign(
+        reviewer="QA", reviewed_at="2025-11-01"
+    ).to_csv(folder / "reviews.csv", index=False)
+    bundle = load(folder)
+
+    got = audit_on_dask(folder if on_workers else bundle, scheduler, 3, piece_bytes=10_000)
+
+    expected = audit(bundle)
+    assert_same_results(got, expected)
+    assert expected.stale_reviews[["reason", "at"]].astype("str").values.tolist() == [
+        ["LG001 no longer finds a problem with call RC000033", "2025-10-24 16:11:00-07:00"]
+    ]
+
+
 @pytest.mark.parametrize("on_workers", [False, True])  # split here, or piece by piece there
 @pytest.mark.parametrize("partitions", [2, 5])
 def test_cases_a_plain_client_split_gets_wrong_give_the_pandas_results(

@@ -109,8 +109,12 @@ def client_partitions(clients: pd.DataFrame, n: int) -> pd.Series:
     client_ids; a client with a number of their own is a household of one.
     """
     household = households(clients["client_id"], numbers_on_file(clients))
-    hashes = pd.util.hash_pandas_object(household, index=False).to_numpy()
-    return pd.Series((hashes % n).astype("int64"), index=household.index)
+    return pd.Series(_hashed(household, n), index=household.index)
+
+
+def _hashed(keys: pd.Series, n: int) -> np.ndarray:
+    """A partition for each key: a hash of it, mod n."""
+    return (pd.util.hash_pandas_object(keys, index=False).to_numpy() % n).astype("int64")
 
 
 def households(client_ids: pd.Series, on_file: pd.DataFrame) -> pd.Series:
@@ -166,13 +170,14 @@ class _ClientHomes:
 
     partition: pd.Series
     numbers: pd.Series
+    partitions: int  # how many
 
 
 def _client_homes(clients: pd.DataFrame, n: int) -> _ClientHomes:
     partition = client_partitions(clients, n)
     on_file = numbers_on_file(clients)
     numbers = pd.Series(_home(on_file["client_id"], partition), index=on_file["number"])
-    return _ClientHomes(partition, numbers[~numbers.index.duplicated()])
+    return _ClientHomes(partition, numbers[~numbers.index.duplicated()], n)
 
 
 def _row_homes(
@@ -193,7 +198,12 @@ def _row_homes(
         return [client], frame["client_id"].isna().to_numpy()
     if name == CALLS.name:
         by_number = _home(client_numbers(frame), homes.numbers)
-        return [np.where(frame["client_id"].notna(), client, by_number)], span
+        home = np.where(frame["client_id"].notna(), client, by_number)
+        # A call with no client's number (one changed since) is no rule's subject, but a review
+        # of what it was may still ask its time: it goes where its own id hashes to.
+        no_home = home < 0
+        home[no_home] = _hashed(frame["call_id"][no_home], homes.partitions)
+        return [home], span
     return [client], None
 
 
