@@ -594,9 +594,13 @@ def test_a_folder_loaded_in_pieces_on_the_workers_gives_the_pandas_results(sched
         got.rejected["reason"].tolist()[1] == "duplicate appointment_id 'A000005' (first on line 6)"
     )
     assert read_here == ["staff", "clients", "approvals"]  # the rest only in pieces, there
-    # Once split, the driver holds of the records only what the report reads.
+    # The driver holds none of the records, only their counts; its tables keep the columns
+    # a report reads, as the pandas engine's audit(keep_records=False) does.
     assert list(got.bundle.contacts.columns) == ["contact_id", "staff_id", "started_at"]
     assert list(got.bundle.notes.columns) == ["note_id", "staff_id", "written_at"]
+    assert [len(got.bundle.tables[t]) for t in ("appointments", "contacts", "notes")] == [0, 0, 0]
+    counted = got.bundle.counted_records.groupby("table")["records"].sum()
+    assert counted.to_dict() == {"appointments": 1102, "calls": 632, "contacts": 797, "notes": 867}
 
 
 def _hostile(folder: Path) -> Path:

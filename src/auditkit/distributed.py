@@ -1001,7 +1001,8 @@ def audit_on_dask(
             check_clinicians(bundle, clinicians)
             parts = partitions_on_dask(client, bundle, on_workers, n)
             del on_workers  # each piece is let go of on its worker once split
-            # Split: of the records, the driver now needs only what the report reads.
+            # The columns a report reads, as audit(keep_records=False) leaves them: no rows
+            # (the records are on the workers, counted here).
             bundle = bundle.for_report()
             release_unused_memory()
         futures = client.map(_check_partition, parts, pure=False)
