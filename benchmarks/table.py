@@ -77,6 +77,17 @@ def _against_the_baselines(command: dict, frames: float | None) -> list[str]:
     return lines
 
 
+def _stage_rows(bench: dict) -> list[str]:
+    """A stage's row; for the Dask engine's command, its driver's own peak under it."""
+    info = bench["extra_info"]
+    rows = [_row(info["stage"], bench["stats"]["median"], info["rows"], info["peak_mb"])]
+    if "driver_peak_mb" in info:
+        rows.append(
+            f"{'  its driver (this machine)':34} {'':>9} {'':>12} {info['driver_peak_mb']:9.0f}"
+        )
+    return rows
+
+
 def tables(report: dict) -> str:
     machine = report["machine_info"]
     lines = [
@@ -94,10 +105,10 @@ def tables(report: dict) -> str:
             None,
         )
         rows = [
-            _row(info["stage"], bench["stats"]["median"], info["rows"], info["peak_mb"])
+            line
             for bench in stages
             if bench is not cli and bench is not example
-            for info in [bench["extra_info"]]
+            for line in _stage_rows(bench)
         ]
         if rows or cli is not None:
             csv = f" ({cli['extra_info']['csv_mb']:.0f} MB of CSV)" if cli is not None else ""

@@ -105,3 +105,21 @@ def test_a_run_of_some_benchmarks_prints_what_it_has():
         without_frames.splitlines()
     )
     assert "loaded frames" not in without_frames
+
+
+def test_the_dask_engines_row_gives_its_drivers_own_peak_under_it():
+    """Its row's peak is its largest process's (a worker's); the driver's is what the bundle
+    costs the machine running the command."""
+    dask = stage(
+        "test_cli_dask_engine",
+        "auditkit audit --engine dask (CLI)",
+        9.0,
+        0,
+        900.0,
+        driver_peak_mb=480.4,
+    )
+    lines = tables({"machine_info": MACHINE, "benchmarks": [VALIDATE, dask]}).splitlines()
+    at = lines.index("auditkit audit --engine dask (CLI)      9.00                    900")
+    driver = lines[at + 1]
+    assert driver.split() == ["its", "driver", "(this", "machine)", "480"]
+    assert driver.startswith("  its") and len(driver) == len(lines[at])  # in the peak's column
