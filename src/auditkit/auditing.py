@@ -315,33 +315,29 @@ def count_records(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         staff = frame["staff_id"] if "staff_id" in frame else pd.Series(None, frame.index, "str")
         staff_codes, staff_ids = pd.factorize(staff, sort=True)
         months = months_of(frame[at])
-        keys = [(staff_codes, pd.Index(staff_ids, dtype="str")), _codes_and_values(months)]
+        keys = {
+            "staff_id": (staff_codes, pd.Index(staff_ids, dtype="str")),
+            "month": (months.cat.codes.to_numpy(), pd.Index(months.cat.categories, dtype="str")),
+        }
         # A missing clinician or month: a code of its own, after every value.
-        codes = [np.where(code < 0, len(values), code) for code, values in keys]
-        shape = tuple(len(values) + 1 for _code, values in keys)
-        no_shows = (frame["status"] == "no_show").to_numpy() if "status" in frame else 0 * codes[0]
-        present, (records, shows) = _tally(
-            _combined(codes, shape), int(np.prod(shape)), None, no_shows
+        codes = [np.where(code < 0, len(values), code) for code, values in keys.values()]
+        shape = tuple(len(values) + 1 for _code, values in keys.values())
+        no_show = (
+            frame["status"] == "no_show" if "status" in frame else pd.Series(False, frame.index)
         )
-        at_keys = np.unravel_index(present, shape)
+        present, (records, no_shows) = _tally(
+            _combined(codes, shape), int(np.prod(shape)), None, no_show.to_numpy(dtype=bool)
+        )
+        rows = pd.RangeIndex(len(present))
         named = {
-            column: take_text(
-                values.to_series(), np.where(at < len(values), at, -1), pd.RangeIndex(len(present))
-            )
-            for column, (_code, values), at in zip(
-                ("staff_id", "month"), keys, at_keys, strict=True
+            column: take_text(values.to_series(), np.where(at < len(values), at, -1), rows)
+            for (column, (_code, values)), at in zip(
+                keys.items(), np.unravel_index(present, shape), strict=True
             )
         }
-        counted.append(
-            pd.DataFrame({"table": table, **named, "records": records, "no_shows": shows}).astype(
-                {"records": "int64", "no_shows": "int64"}
-            )
-        )
+        numbers = {"records": records.astype("int64"), "no_shows": no_shows.astype("int64")}
+        counted.append(pd.DataFrame({"table": table, **named, **numbers}, index=rows))
     return pd.concat(counted, ignore_index=True) if counted else add_up_records([])
-
-
-def _codes_and_values(categorical: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    return categorical.cat.codes.to_numpy(), pd.Index(categorical.cat.categories, dtype="str")
 
 
 def add_up_records(counts: Sequence[pd.DataFrame]) -> pd.DataFrame:
