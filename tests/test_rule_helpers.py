@@ -370,3 +370,16 @@ def test_lower_case_bytes_keeps_its_characters_folded_and_turns_the_rest_into_on
 
     table = lower_case_bytes(b"ab1_", ord(" "))
     assert bytes(table[list(b"aAbB1_cZ-\xc3")]) == b"aabb1_    "
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [7], [3, 3, 3], [5, -1, 5, 2, -1, 9], list(range(50, 0, -1)) * 3],
+    ids=["empty", "one", "one value", "repeats", "descending"],
+)
+def test_distinct_gives_np_uniques_answer_by_a_sort(values):
+    from auditkit.columns import distinct
+
+    array = np.array(values, dtype=np.int64)
+    assert distinct(array).tolist() == np.unique(array).tolist() == sorted(set(values))
+    assert distinct(array).dtype == np.int64

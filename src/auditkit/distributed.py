@@ -56,7 +56,7 @@ from auditkit.auditing import (
     for_clinicians,
     for_month,
 )
-from auditkit.columns import is_in, positions_in
+from auditkit.columns import distinct, is_in, positions_in
 from auditkit.convert import Converted, check_out, write_converted
 from auditkit.errors import AuditkitError
 from auditkit.loading import (
@@ -152,7 +152,7 @@ def _split(
     if everywhere is not None:
         shared = rows[everywhere]
         pairs.append((np.repeat(np.arange(n), len(shared)), np.tile(shared, n)))
-    keys = np.unique(np.concatenate([p[p >= 0] * len(frame) + r[p >= 0] for p, r in pairs]))
+    keys = distinct(np.concatenate([p[p >= 0] * len(frame) + r[p >= 0] for p, r in pairs]))
     part, row = np.divmod(keys, max(len(frame), 1))
     bounds = np.searchsorted(part, np.arange(n + 1))
     return [frame.iloc[row[bounds[k] : bounds[k + 1]]].reset_index(drop=True) for k in range(n)]
@@ -318,6 +318,8 @@ def _in_buckets(values: pd.Series, tags: pd.Series, n: int) -> list[pd.DataFrame
             "tag": tags[present].to_numpy(dtype="int64"),
         }
     )
+    if n == 1:  # every table under IDS_PER_BUCKET rows: nothing to hash (1 s per million ids)
+        return [pairs]
     bucket = pd.util.hash_pandas_object(pairs["value"], index=False).to_numpy() % n
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(n + 1))

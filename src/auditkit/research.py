@@ -102,7 +102,7 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
-from auditkit.columns import looked_up
+from auditkit.columns import distinct, looked_up
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
 from auditkit.notebook import Notes, jupyter_chart
@@ -1152,7 +1152,7 @@ def _interval_starts(
     unshown = event & ~rows["days"].isin(shown).to_numpy()
     censored = np.bincount(grid[~event], minlength=size)
     unshown_events = np.bincount(grid[unshown], minlength=size)
-    unshown_days = np.unique(rows["days"].to_numpy()[unshown])
+    unshown_days = distinct(rows["days"].to_numpy()[unshown])
     unshown_day_count = np.bincount(unshown_days // width_days, minlength=size)
     ordered = np.sort(rows["days"].to_numpy())
 

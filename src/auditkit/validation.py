@@ -20,7 +20,7 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, strictly_increasing, utf8_buffers
+from auditkit.columns import arrow_strings, distinct, strictly_increasing, utf8_buffers
 from auditkit.errors import BundleError
 from auditkit.loading import (
     CONVERTED,
@@ -303,7 +303,7 @@ class _IdSet:
     def __init__(self, ids: pd.Series) -> None:
         self.strings = arrow_strings(ids)
         lengths = pc.binary_length(self.strings).drop_null()
-        widths = np.unique(lengths.to_numpy()) if len(lengths) else []
+        widths = distinct(lengths.to_numpy())
         self.keys: dict[int, np.ndarray] | None = None
         if len(widths) <= _MOST_WIDTHS:
             self.keys = {}
