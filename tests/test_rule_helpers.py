@@ -383,3 +383,26 @@ def test_distinct_gives_np_uniques_answer_by_a_sort(values):
     array = np.array(values, dtype=np.int64)
     assert distinct(array).tolist() == np.unique(array).tolist() == sorted(set(values))
     assert distinct(array).dtype == np.int64
+
+
+def test_text_hashes_are_the_same_for_the_same_bytes_wherever_a_text_is():
+    """The Dask engine cuts ids into buckets by them in every process and piece: a text's hash
+    is its bytes', whatever column, chunk or place it is in."""
+    import pyarrow as pa
+
+    from auditkit.columns import text_hashes
+
+    ids = pd.Series([f"A{i:07d}" for i in range(70_000)], dtype="str")
+    hashes = text_hashes(ids)
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["zz", "A0000001"], ["ü"]])))
+    mixed = pd.Series(["A0000001", "", None, "ü", "Ab", "bA", "A0000001"], dtype="str")
+
+    found = text_hashes(mixed)
+
+    assert found[0] == found[6] == hashes[1] == text_hashes(chunked)[1]
+    assert found[3] == text_hashes(chunked)[2]
+    assert found[2] == 0 and found[1] != 0  # missing, and the empty text
+    assert found[4] != found[5]  # the same bytes in another order
+    assert (text_hashes(ids.iloc[::7]) == hashes[::7]).all()
+    buckets = np.bincount((hashes % np.uint64(7)).astype(np.int64), minlength=7)
+    assert buckets.min() > 9_500 and buckets.max() < 10_500  # 10,000 each, about

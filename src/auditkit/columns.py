@@ -193,3 +193,59 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return (
         ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
     )
+
+
+# Rows gathered at a time when a column's texts don't lie end to end: the index stays a few MB.
+_GATHER_ROWS = 1 << 16
+
+
+def fixed_width_cells(strings: pa.ChunkedArray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The texts of exactly `width` bytes (blanks aside) as a matrix of bytes, a row each, and
+    their rows. Read off Arrow's offsets and data buffers a chunk at a time; texts that lie end
+    to end (every id one length, as exports write them) are viewed in place, others gathered a
+    block of rows at a time."""
+    cells, rows, base = [], [], 0
+    for chunk in strings.chunks:  # a handful of chunks, not a loop per row
+        at, data = utf8_buffers(chunk)
+        valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        picked = np.flatnonzero(valid & (np.diff(at) == width))
+        starts = at[:-1][picked]
+        if len(picked) and starts[-1] - starts[0] == width * (len(picked) - 1):
+            cells.append(
+                data[starts[0] : starts[0] + width * len(picked)].reshape(len(picked), width)
+            )
+        else:
+            cells += [
+                data.take(block[:, None] + np.arange(width)).reshape(len(block), width)
+                for block in np.split(starts, range(_GATHER_ROWS, len(starts), _GATHER_ROWS))
+            ]
+        rows.append(picked + base)
+        base += len(chunk)
+    if not rows:
+        return np.zeros((0, width), dtype=np.uint8), np.zeros(0, dtype=np.int64)
+    together = np.concatenate(cells) if cells else np.zeros((0, width), dtype=np.uint8)
+    return together, np.concatenate(rows)
+
+
+_HASH_BASE = np.uint64(0x100000001B3)  # FNV's 64-bit prime, as a polynomial's base
+
+
+def text_hashes(text: pd.Series) -> np.ndarray:
+    """A 64-bit hash of each text's UTF-8 bytes (0 for a missing one), the same in every
+    process: to cut ids into buckets. A polynomial over each length's texts a byte position at
+    a time (fixed_width_cells), then mixed: a pass per length the texts have, so for ids, not
+    free text. pandas' hash_pandas_object makes a Python str of each Arrow text first."""
+    strings = arrow_strings(text)
+    lengths = pc.binary_length(strings).fill_null(0).to_numpy(zero_copy_only=False)
+    hashes = np.zeros(len(lengths), dtype=np.uint64)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as intended
+        for width in map(int, distinct(lengths)):
+            cells, rows = fixed_width_cells(strings, width)
+            folded = np.full(len(rows), width + 1, dtype=np.uint64)
+            for column in range(width):  # a pass per byte position, over every text at once
+                folded = folded * _HASH_BASE + cells[:, column]
+            hashes[rows] = folded
+        mixed = hashes * np.uint64(0x9E3779B97F4A7C15)
+        mixed ^= mixed >> np.uint64(29)
+        mixed *= np.uint64(0xBF58476D1CE4E5B9)
+        return mixed ^ (mixed >> np.uint64(32))

@@ -56,7 +56,7 @@ from auditkit.auditing import (
     for_clinicians,
     for_month,
 )
-from auditkit.columns import distinct, is_in, positions_in
+from auditkit.columns import distinct, is_in, positions_in, text_hashes
 from auditkit.convert import Converted, check_out, write_converted
 from auditkit.errors import AuditkitError
 from auditkit.loading import (
@@ -318,9 +318,9 @@ def _in_buckets(values: pd.Series, tags: pd.Series, n: int) -> list[pd.DataFrame
             "tag": tags[present].to_numpy(dtype="int64"),
         }
     )
-    if n == 1:  # every table under IDS_PER_BUCKET rows: nothing to hash (1 s per million ids)
+    if n == 1:  # every table under IDS_PER_BUCKET rows: nothing to hash
         return [pairs]
-    bucket = pd.util.hash_pandas_object(pairs["value"], index=False).to_numpy() % n
+    bucket = text_hashes(pairs["value"]) % np.uint64(n)
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(n + 1))
     return [pairs.iloc[order[bounds[b] : bounds[b + 1]]] for b in range(n)]

@@ -20,7 +20,12 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, distinct, strictly_increasing, utf8_buffers
+from auditkit.columns import (
+    arrow_strings,
+    distinct,
+    fixed_width_cells,
+    strictly_increasing,
+)
 from auditkit.errors import BundleError
 from auditkit.loading import (
     CONVERTED,
@@ -242,46 +247,20 @@ def repeat_problems(ids: pd.Series, first_lines: pd.Series, column: str) -> pd.D
 _WORD = 8
 # More distinct id lengths than this (free text, not ids) and Arrow's hash is asked instead.
 _MOST_WIDTHS = 16
-# Rows gathered at a time when a column's ids don't lie end to end: the index stays a few MB.
-_GATHER_ROWS = 1 << 16
 
 
 def _fixed_width(strings: pyarrow.ChunkedArray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """The cells of exactly `width` bytes (blanks aside), as numpy keys, and their rows.
 
-    Keys are the bytes themselves: up to 8 as a big-endian number (zero-padded, so order and
-    equality are the bytes'), longer as fixed-width numpy bytes. Read off Arrow's offsets and
-    data buffers a chunk at a time; cells that lie end to end (every id one length, as exports
-    write them) are viewed in place, others gathered a block of rows at a time.
+    Keys are the bytes themselves (columns.fixed_width_cells): up to 8 as a big-endian number
+    (zero-padded, so order and equality are the bytes'), longer as fixed-width numpy bytes.
     """
-    keys, rows, base = [], [], 0
-    for chunk in strings.chunks:  # a handful of chunks, not a loop per row
-        at, data = utf8_buffers(chunk)
-        valid = np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        picked = np.flatnonzero(valid & (np.diff(at) == width))
-        starts = at[:-1][picked]
-        if len(picked) and starts[-1] - starts[0] == width * (len(picked) - 1):
-            cells = data[starts[0] : starts[0] + width * len(picked)].reshape(-1, width)
-        else:
-            cells = np.concatenate(
-                [
-                    data.take(starts[i : i + _GATHER_ROWS, None] + np.arange(width))
-                    for i in range(0, len(starts), _GATHER_ROWS)
-                ]
-                or [np.zeros((0, width), dtype=np.uint8)]
-            ).reshape(-1, width)
-        if width <= _WORD:
-            padded = np.zeros((len(cells), _WORD), dtype=np.uint8)
-            padded[:, :width] = cells
-            keys.append(padded.view(">u8").ravel().astype(np.uint64))
-        else:
-            keys.append(np.ascontiguousarray(cells).view(f"S{width}").ravel())
-        rows.append(picked + base)
-        base += len(chunk)
-    if not keys:
-        empty = np.zeros(0, dtype=np.uint64 if width <= _WORD else f"S{width}")
-        return empty, np.zeros(0, dtype=np.int64)
-    return np.concatenate(keys), np.concatenate(rows)
+    cells, rows = fixed_width_cells(strings, width)
+    if width <= _WORD:
+        padded = np.zeros((len(cells), _WORD), dtype=np.uint8)
+        padded[:, :width] = cells
+        return padded.view(">u8").ravel().astype(np.uint64), rows
+    return np.ascontiguousarray(cells).view(f"S{width}").ravel(), rows
 
 
 class IdLookup(Protocol):
