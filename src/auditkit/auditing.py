@@ -244,12 +244,12 @@ class AuditResult:
             weights = weights[combined >= 0]
         combined = combined[combined >= 0]
         present, (opportunities,) = _tally(combined, int(np.prod(shape)), weights)
-        findings = np.zeros(len(present), dtype=np.int64)
+        # Each standing finding at its combination's place among those examined.
         found = _combined(self._finding_codes(by, levels), shape)
-        place = np.searchsorted(present, found).clip(max=max(len(present) - 1, 0))
-        if len(present):
-            matched = (found >= 0) & (present[place] == found)
-            findings = np.bincount(place[matched], minlength=len(present))
+        place = np.searchsorted(present, found)
+        matched = (found >= 0) & (place < len(present))
+        matched[matched] = present[place[matched]] == found[matched]
+        findings = np.bincount(place[matched], minlength=len(present))
         at = np.unravel_index(present, shape)
         table = pd.DataFrame(
             {

@@ -195,6 +195,11 @@ def distinct(values: np.ndarray) -> np.ndarray:
     )
 
 
+def text_widths(strings: pa.ChunkedArray) -> list[int]:
+    """The byte lengths the texts have (blanks aside), in order: fixed_width_cells' widths."""
+    return distinct(pc.binary_length(strings).drop_null().to_numpy()).tolist()
+
+
 # Rows gathered at a time when a column's texts don't lie end to end: the index stays a few MB.
 _GATHER_ROWS = 1 << 16
 
@@ -236,10 +241,9 @@ def text_hashes(text: pd.Series) -> np.ndarray:
     a time (fixed_width_cells), then mixed: a pass per length the texts have, so for ids, not
     free text. pandas' hash_pandas_object makes a Python str of each Arrow text first."""
     strings = arrow_strings(text)
-    lengths = pc.binary_length(strings).fill_null(0).to_numpy(zero_copy_only=False)
-    hashes = np.zeros(len(lengths), dtype=np.uint64)
+    hashes = np.zeros(len(strings), dtype=np.uint64)
     with np.errstate(over="ignore"):  # arithmetic modulo 2**64, as intended
-        for width in map(int, distinct(lengths)):
+        for width in text_widths(strings):
             cells, rows = fixed_width_cells(strings, width)
             folded = np.full(len(rows), width + 1, dtype=np.uint64)
             for column in range(width):  # a pass per byte position, over every text at once

@@ -627,10 +627,8 @@ def load_on_dask(
     on_workers.buckets = max(1, -(-largest // IDS_PER_BUCKET))
     say("validating")
     bundle = validate(raws, policy, path)
-    # A table the bundle does not have (no call log) is counted, empty, as held here.
-    read_here = {**bundle.tables, CALLS.name: bundle.calls}
-    absent = count_records({n: read_here[n] for n in PIECED if n not in on_workers.tables})
-    bundle = replace(bundle, counted_records=add_up_records([*on_workers.records, absent]))
+    # (A table the bundle lacks, no call log say, has no records to count.)
+    bundle = replace(bundle, counted_records=add_up_records(on_workers.records))
     with_converted_set_aside(bundle)
     del raws  # what the tables read here set aside: back to the OS, as `load` gives it back
     release_unused_memory()
@@ -1022,15 +1020,22 @@ def audit_on_dask(
         # before finishing, not held beside what it allocates: at 1M appointments the driver's
         # peak went from 780-788 to 723-733 MB.
         release_unused_memory()
-        # The cluster is kept for a stale review's subject, looked up in the partitions.
-        times = partial(_subject_times_on, client, parts)
+        # A stale review's subject is looked up in the partitions, while the cluster is up,
+        # when the records are there alone.
+        times = None if loaded else partial(_subject_times_on, client, parts, bundle)
         result = finish_audit(bundle, checked, reviews, progress, show_names, times)
     return for_month(for_clinicians(result, clinicians), month)
 
 
-def _subject_times_on(client: Client, parts: list[Future], subjects: pd.DataFrame) -> pd.DataFrame:
+def _subject_times_on(
+    client: Client, parts: list[Future], here: Bundle, subjects: pd.DataFrame
+) -> pd.DataFrame:
     """reviews.SubjectTimes over the partitions: the times of the records among `subjects`
-    they hold, once each (the call log's first and last calls are in every partition)."""
+    they hold, once each (the call log's first and last calls are in every partition). No
+    subject (every review applied, or none): the driver's tables, which hold the records'
+    columns but no rows, say so without a round trip to the cluster."""
+    if subjects.empty:
+        return subject_times(here)(subjects)
     [sent] = client.scatter([subjects], broadcast=True, hash=False)
     found = client.gather(client.map(_subject_times_in, parts, subjects=sent, pure=False))
     return pd.concat(found, ignore_index=True).drop_duplicates(

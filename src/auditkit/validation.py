@@ -22,9 +22,9 @@ import pyarrow.compute as pc
 
 from auditkit.columns import (
     arrow_strings,
-    distinct,
     fixed_width_cells,
     strictly_increasing,
+    text_widths,
 )
 from auditkit.errors import BundleError
 from auditkit.loading import (
@@ -281,12 +281,11 @@ class _IdSet:
 
     def __init__(self, ids: pd.Series) -> None:
         self.strings = arrow_strings(ids)
-        lengths = pc.binary_length(self.strings).drop_null()
-        widths = distinct(lengths.to_numpy())
+        widths = text_widths(self.strings)
         self.keys: dict[int, np.ndarray] | None = None
         if len(widths) <= _MOST_WIDTHS:
             self.keys = {}
-            for width in map(int, widths):
+            for width in widths:
                 keys, _rows = _fixed_width(self.strings, width)
                 self.keys[width] = keys if width <= _WORD else np.sort(keys)
         else:
