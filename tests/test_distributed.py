@@ -41,13 +41,13 @@ distributed = pytest.importorskip("distributed")
 KEY = ["rule", "subject_id"]
 
 # tests/fixtures/partitions: the cases a plain split by client_id would get wrong (see
-# auditkit.distributed). Under hash(client_id) mod 2, C3 and C7 fall apart, and so do C1 and C5.
+# auditkit.distributed). Under hash(client_id) mod 2, C3 and C7 fall apart, and so do C1 and C2.
 # - C3 and C7 are siblings: one phone number on file. The call log's L1 and L2 name no client
 #   and go to that number; K7 (C7) and K8 (C3) are logged 1 and 3 minutes after L2.
 # - L0 and L9, the log's first and last calls, are to C5 and C6.
 # - P1 and P2 are S1's blanket approvals (no client_id): phone coaching from 5 March, closure
 #   warnings from 20 March. K1 to K3 are coaching calls around P1, K4 and K5 warnings around P2.
-# - N1, C5's note, is linked to C1's no-show A1 (the loader accepts that); K6 is A1's outreach.
+# - N1, C2's note, is linked to C1's no-show A1 (the loader accepts that); K6 is A1's outreach.
 PARTITION_CASES = Path(__file__).parent / "fixtures" / "partitions"
 
 # What the pandas engine finds in PARTITION_CASES: (rule, subject_id, client_id).
@@ -334,7 +334,7 @@ def test_the_log_spans_first_and_last_are_the_first_of_equal_times():
 
 
 def test_blanket_approvals_cover_clients_in_every_partition(scheduler, edge_bundle):
-    hashed = pd.util.hash_pandas_object(edge_bundle.clients["client_id"], index=False) % 2
+    hashed = client_partitions(edge_bundle.clients, 2)
     assert sorted(set(hashed)) == [0, 1]  # S1's clients are on both sides of the split
 
     got = audit_on_dask(edge_bundle, scheduler, partitions=2)
@@ -349,7 +349,7 @@ def test_split_keeps_households_together_and_shares_what_every_client_needs(edge
 
     partition = client_partitions(edge_bundle.clients, 2)
     assert partition["C3"] == partition["C7"]
-    assert partition["C1"] != partition["C5"]
+    assert partition["C1"] != partition["C2"]
     assert [sorted(p.clients["client_id"]) for p in parts] == [
         sorted(partition.index[partition == k]) for k in (0, 1)
     ]
@@ -362,9 +362,10 @@ def test_split_keeps_households_together_and_shares_what_every_client_needs(edge
         assert {"L0", "L9"} <= set(part.calls["call_id"])  # the log's span, everywhere
         assert client_names(part) == client_names(edge_bundle)  # a reply may name anyone
     home = partition["C3"]
-    assert parts[home].calls["call_id"].tolist() == ["L0", "L1", "L2", "L9"]
+    assert parts[home].calls["call_id"].tolist() == ["L0", "L1", "L2", "L3", "L9"]  # C1's L3 too
+    assert parts[1 - home].calls["call_id"].tolist() == ["L0", "L9"]  # the span alone
     assert parts[partition["C1"]].notes["note_id"].tolist() == ["N1"]  # A1's note
-    assert parts[partition["C5"]].notes["note_id"].tolist() == ["N1"]  # and C5's own
+    assert parts[partition["C2"]].notes["note_id"].tolist() == ["N1"]  # and C2's own
     assert sum(len(p.contacts) for p in parts) == len(edge_bundle.contacts)
 
 

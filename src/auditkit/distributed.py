@@ -114,7 +114,7 @@ def client_partitions(clients: pd.DataFrame, n: int) -> pd.Series:
 
 def _hashed(keys: pd.Series, n: int) -> np.ndarray:
     """A partition for each key: a hash of it, mod n."""
-    return (pd.util.hash_pandas_object(keys, index=False).to_numpy() % n).astype("int64")
+    return (text_hashes(keys) % np.uint64(n)).astype("int64")
 
 
 def households(client_ids: pd.Series, on_file: pd.DataFrame) -> pd.Series:
