@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from paths import SAMPLE
+from test_validation import REJECTED_TYPES
 
 import auditkit.distributed
 from auditkit import audit, load
@@ -692,6 +693,11 @@ def test_repeats_and_references_across_pieces_are_found_on_the_workers(
     (bundle / "appointments.csv").write_text("\n".join(appointments) + "\n")
     with (bundle / "notes.csv").open("a") as notes:
         notes.write("N990001,C0001,S001,A990001,2025-10-03T15:00:00-07:00,Did not attend.\n")
+    # A row of the wrong width, the only row its piece sets aside: that piece's frame of them
+    # had text columns of object type, and so had the whole table's.
+    contacts = (bundle / "contacts.csv").read_text().splitlines()
+    contacts.insert(1, "K990001,C0001,S001,outbound")
+    (bundle / "contacts.csv").write_text("\n".join(contacts) + "\n")
     validated_here = []
     validate_table = auditkit.validation.validate_table
 
@@ -706,6 +712,7 @@ def test_repeats_and_references_across_pieces_are_found_on_the_workers(
 
     assert validated_here == ["staff", "clients", "approvals"]  # the rest on the workers
     assert_same_loading(got, audit(load(bundle)))
+    assert got.rejected.dtypes.astype("str").to_dict() == REJECTED_TYPES
     assert got.rejected[got.rejected["record_id"].str.endswith("990001")].drop(
         columns="file"
     ).values.tolist() == [
@@ -714,6 +721,7 @@ def test_repeats_and_references_across_pieces_are_found_on_the_workers(
          "late_cancel, cancelled, rescheduled"],
         [1107, "A990001", "appointment_id", "duplicate appointment_id 'A990001' (first on line "
          "301)"],
+        [2, "K990001", "", "has 4 fields; the header has 12"],
         [926, "N990001", "appointment_id", "appointment_id 'A990001' refers to a row set aside "
          "(appointments.csv line 301)"],
     ]  # fmt: skip

@@ -52,6 +52,39 @@ def test_validate_empties_the_raws_and_frees_each_one(make_bundle):
     assert list(loaded.coverage["rows_read"]) == [3, 2, 3, 2, 2, 1]
 
 
+REJECTED_TYPES = {
+    "file": "str",
+    "line": "int64",
+    "record_id": "str",
+    "column": "str",
+    "reason": "str",
+}
+
+
+@pytest.mark.parametrize(
+    "extra_row, rejected",
+    [
+        (b"", []),  # none set aside
+        (
+            b"K9,C1,S1,outbound\n",
+            [["contacts.csv", 4, "K9", "", "has 4 fields; the header has 12"]],
+        ),
+    ],
+)
+def test_rows_set_aside_have_their_models_types_however_they_were_set_aside(
+    make_bundle, extra_row, rejected
+):
+    """Frames of rows set aside are made in many places; a bundle with none, or with only a
+    row of the wrong width, had text columns of object type where others had str."""
+    bundle = make_bundle()
+    (bundle / "contacts.csv").write_bytes((bundle / "contacts.csv").read_bytes() + extra_row)
+
+    loaded = load(bundle)
+
+    assert loaded.rejected.values.tolist() == rejected
+    assert loaded.rejected.dtypes.astype("str").to_dict() == REJECTED_TYPES
+
+
 def test_a_large_bundle_is_typed_on_reader_threads_into_the_same_tables(monkeypatch):
     """From TYPE_ON_THREADS_FROM bytes, files are typed on the reader threads before their
     references are checked: the same bundle, rows set aside included."""

@@ -33,10 +33,10 @@ import pyarrow.csv as pacsv
 
 from auditkit.columns import arrow_strings, one_chunk, utf8_buffers
 from auditkit.errors import BundleError
-from auditkit.schemas import TableSpec
+from auditkit.schemas import RejectedRows, TableSpec
 
 SUFFIXES = (".csv", ".xlsx", ".parquet")
-REJECTED_COLUMNS = ["file", "line", "record_id", "column", "reason"]
+REJECTED_COLUMNS = list(RejectedRows.to_schema().columns)
 SOURCE_LINE = "source_line"  # added to every validated table: where each row came from
 # Marks a folder as a conversion's (auditkit convert): the next conversion may write over it,
 # and its rejected.csv holds the rows the conversion set aside, which loading it carries on.

@@ -22,7 +22,7 @@ from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table
 from auditkit.output import neutralise_formulas
 from auditkit.parsing import repair_text
 from auditkit.rules import RULES
-from auditkit.schemas import REVIEWS, SUBJECT_TIMES
+from auditkit.schemas import REVIEWS, SUBJECT_TIMES, RejectedRows
 from auditkit.validation import COVERAGE_COLUMNS, Bundle, validate_table
 
 KEY = ["rule", "subject_id"]
@@ -54,7 +54,7 @@ def no_reviews(tz: str) -> LoadedReviews:
     }
     return LoadedReviews(
         pd.DataFrame({c: pd.Series(dtype=dtype) for c, dtype in columns.items()}),
-        pd.DataFrame(columns=REJECTED_COLUMNS),
+        RejectedRows.validate(pd.DataFrame(columns=REJECTED_COLUMNS)),
         pd.DataFrame(columns=COVERAGE_COLUMNS),
     )
 
@@ -119,7 +119,9 @@ def load_reviews(path: Path | str, tz: str) -> LoadedReviews:
         columns=COVERAGE_COLUMNS,
     )
     return LoadedReviews(
-        latest[[*REVIEW_COLUMNS, "source_line"]].reset_index(drop=True), rejected, coverage
+        latest[[*REVIEW_COLUMNS, "source_line"]].reset_index(drop=True),
+        RejectedRows.validate(rejected),
+        coverage,
     )
 
 

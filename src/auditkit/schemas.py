@@ -274,6 +274,24 @@ CALLS = _table_spec("calls", Calls, optional=True)
 REVIEWS = _table_spec("reviews", Reviews)
 
 
+class RejectedRows(pa.DataFrameModel):
+    """One row per problem that set an input row aside: the file and line it was read from, its
+    id (blank if it had none), the column at fault (blank: the row as a whole) and why."""
+
+    file: Series[str]
+    line: Series[int]
+    record_id: Series[str] = pa.Field(nullable=True)
+    column: Series[str] = pa.Field(nullable=True)
+    reason: Series[str]
+
+    class Config:
+        strict = True
+        ordered = True
+        # Its rows are made in many places (the reader, the checks, each Dask piece), and
+        # putting frames together with an empty one gave text columns the object type.
+        coerce = True
+
+
 class Findings(pa.DataFrameModel):
     """One row per (rule, subject): what broke the policy, where, and the words that show it."""
 

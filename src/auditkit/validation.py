@@ -54,6 +54,7 @@ from auditkit.schemas import (
     REPORTED_COLUMNS,
     TABLES,
     ColumnSpec,
+    RejectedRows,
     TableSpec,
 )
 
@@ -584,8 +585,10 @@ def validate(
                 "rejected": bad["line"].nunique(),
             }
         )
-    rejected_frame = pd.concat(rejected, ignore_index=True).sort_values(
-        ["file", "line"], kind="stable", ignore_index=True
+    rejected_frame = RejectedRows.validate(
+        pd.concat(rejected, ignore_index=True).sort_values(
+            ["file", "line"], kind="stable", ignore_index=True
+        )
     )
     calls = accepted.pop(CALLS.name)
     return Bundle(
