@@ -36,6 +36,7 @@ from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.report import monthly_trend
 from auditkit.sample import generate_sample
+from auditkit.startup import UNUSED_MODULES
 
 distributed = pytest.importorskip("distributed")
 
@@ -520,6 +521,21 @@ def test_workers_running_another_auditkit_exit_2_before_any_work(
         f"'auditkit[dask]=={here}'), or audit with the default pandas engine."
     )
     assert not out.exists()
+
+
+def _modules_a_first_task_brings_in() -> list[str]:
+    """On a worker: what auditkit's validation brings in, of the modules it never uses."""
+    import auditkit.validation  # noqa: F401 (as a worker's first task does)
+
+    return [m for m in (*UNUSED_MODULES, "pandera") if sys.modules.get(m) is not None]
+
+
+def test_the_local_clusters_workers_leave_out_modules_auditkit_never_uses(scheduler):
+    """pandera imports dask.dataframe (0.6 s a worker) and hypothesis wherever they are."""
+    with distributed.Client(scheduler) as client:
+        brought_in = client.run(_modules_a_first_task_brings_in)
+
+    assert sorted(brought_in.values()) == [["pandera"], ["pandera"]]  # and nothing else
 
 
 def test_a_workers_answer_about_its_auditkit_in_words():

@@ -655,27 +655,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def _leave_out_unused_modules() -> None:
-    """Keep out of the process what auditkit's libraries would import but never use here:
-    jsonschema (under altair) builds 38 IRI grammars at import when rfc3987_syntax is installed
-    (about 1 s), and loads rfc3986_validator's regexes and isoduration (with arrow) for its URI
-    and duration checks (about 40 ms), though altair never asks it to check a format; pandera
-    imports dask.dataframe whenever dask is installed (about 0.5 s; the Dask engine ships
-    pandas partitions and needs only distributed); altair imports anywidget and ipywidgets for
-    its JupyterChart (about 0.1 s); and hypothesis, for its data-synthesis strategies, wherever
-    the test tools are (about 0.1 s). A None in sys.modules makes an optional import fail as
-    if the module were not installed."""
-    unused = ("rfc3987_syntax", "rfc3986_validator", "isoduration")
-    for name in (*unused, "dask.dataframe", "anywidget", "hypothesis"):
-        sys.modules.setdefault(name, None)
-
-
 def run() -> None:
     """The console command: main() in a process of its own.
 
     No garbage collection while modules are imported: imports make hundreds of thousands of
     objects and no garbage, and collections walking them took a tenth of a second of the
     start. Each command lets the collector back in once its imports are done (_imports_done).
+    Nor any module its libraries would import but it never uses (startup).
 
     One BLAS thread: numpy's OpenBLAS starts a thread per core that spins for a moment at
     import (0.1 s of CPU, three runs each), and no command does linear algebra (research's
@@ -683,9 +669,10 @@ def run() -> None:
     """
     gc.disable()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    _leave_out_unused_modules()
     from auditkit.memory import use_jemalloc_for_arrow, use_one_malloc_arena
+    from auditkit.startup import leave_out_unused_modules
 
+    leave_out_unused_modules()
     use_one_malloc_arena()
     use_jemalloc_for_arrow()
     sys.exit(main())

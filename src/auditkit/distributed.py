@@ -835,6 +835,7 @@ def local_cluster() -> LocalCluster:
         # not on 8787, which another cluster on this machine may hold.
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         death_timeout=CONNECT_TIMEOUT,  # a worker that can't start in time fails the start
+        preload=["auditkit.startup"],  # without modules auditkit never uses (dask_setup)
         # The workers' own logs stay out of the command's output: a run that stops (bad
         # input) closed the cluster under their running tasks, and they printed their
         # heartbeats' tracebacks after its one paragraph. What fails is said in words.
