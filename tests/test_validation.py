@@ -23,9 +23,9 @@ from auditkit.loading import read_table
 from auditkit.policy import load_policy
 from auditkit.schemas import CALLS, TABLES
 from auditkit.validation import (
+    IdSet,
     _all_distinct,
     _fixed_width,
-    _IdSet,
     _unchecked_by_parsing,
     type_table,
     validate,
@@ -238,7 +238,7 @@ def test_repeated_ids_out_of_order_name_the_first_line(make_bundle):
 def test_references_match_exactly_in_arrow():
     values = pd.Series(["C1", "c1", "C1 ", None, "C2", "Ç1"], dtype="str")
     targets = pd.Series(["C1", "C2", "Ç1"], dtype="str")
-    assert _IdSet(targets).contains(values).tolist() == [True, False, False, False, True, True]
+    assert IdSet(targets).contains(values).tolist() == [True, False, False, False, True, True]
 
 
 def test_references_of_every_length_match_byte_for_byte():
@@ -255,7 +255,7 @@ def test_references_of_every_length_match_byte_for_byte():
         ],
         dtype="str",
     )
-    assert _IdSet(targets).contains(values).tolist() == [
+    assert IdSet(targets).contains(values).tolist() == [
         *[True, False, False, True, False, True, False, True],
         *[False, False, True, False, False, False],
     ]
@@ -269,7 +269,7 @@ def test_references_across_chunks_and_scattered_lengths():
             pa.chunked_array([["a1", "zzzz", None, "ccc"], [], ["b2", "a2", "ccc", "b2"]])
         )
     )
-    found = _IdSet(targets).contains(values).tolist()
+    found = IdSet(targets).contains(values).tolist()
     assert found == [True, False, False, True, True, False, True, True]
 
 
@@ -286,26 +286,26 @@ def test_fixed_width_keys_are_the_bytes():
 
 def test_ids_of_many_lengths_are_left_to_arrow():
     targets = pd.Series(["x" * n for n in range(1, 30)], dtype="str")
-    ids = _IdSet(targets)
+    ids = IdSet(targets)
     assert ids.keys is None
     values = pd.Series(["xxx", "xy", None, "x" * 29, "x" * 30], dtype="str")
     assert ids.contains(values).tolist() == [True, False, False, True, False]
 
 
 def test_an_empty_table_contains_nothing():
-    ids = _IdSet(pd.Series([], dtype="str"))
+    ids = IdSet(pd.Series([], dtype="str"))
     assert ids.contains(pd.Series(["a", None, ""], dtype="str")).tolist() == [False] * 3
 
 
 def test_each_referred_table_is_made_into_an_id_set_once(make_bundle, monkeypatch):
     made = []
-    original = _IdSet.__init__
+    original = IdSet.__init__
 
     def counting(self, ids):
         made.append(ids.name)
         original(self, ids)
 
-    monkeypatch.setattr(_IdSet, "__init__", counting)
+    monkeypatch.setattr(IdSet, "__init__", counting)
     bundle = make_bundle()
     validate(read_all(bundle), load_policy(bundle=bundle), bundle)
     assert sorted(made) == ["appointment_id", "client_id", "staff_id"]

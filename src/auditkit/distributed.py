@@ -79,6 +79,7 @@ from auditkit.rules import RULES, Checked
 from auditkit.schemas import CALLS, REPORTED_COLUMNS, TABLES, TableSpec
 from auditkit.validation import (
     Bundle,
+    IdSet,
     TypedTable,
     ValidatedElsewhere,
     bundle_files,
@@ -370,10 +371,10 @@ def _dangling(targets: list[pd.DataFrame], references: list[pd.DataFrame]) -> li
     """On a worker: one bucket of a table's accepted ids (every piece's) and of the references
     to it (every referring piece's); for each referring piece, the lines of its references to
     no accepted id."""
-    ids = pd.concat(targets, ignore_index=True)["value"]
+    ids = IdSet(pd.concat(targets, ignore_index=True)["value"])  # (Arrow's is_in: 2x slower)
     asked = pd.concat(references, ignore_index=True)
     lines = asked["tag"].to_numpy()
-    missing = np.flatnonzero(~is_in(asked["value"], ids).to_numpy())
+    missing = np.flatnonzero(~ids.contains(asked["value"]))
     return [lines[at] for at in _of_each_piece(references, missing)]
 
 

@@ -265,12 +265,12 @@ def _fixed_width(strings: pyarrow.ChunkedArray, width: int) -> tuple[np.ndarray,
 
 
 class IdLookup(Protocol):
-    """Whether values are among a table's ids: _IdSet, or the Dask engine's answers."""
+    """Whether values are among a table's ids: IdSet, or the Dask engine's answers."""
 
     def contains(self, values: pd.Series) -> np.ndarray: ...
 
 
-class _IdSet:
+class IdSet:
     """A table's ids, made once per validate() and asked by every column referring to them.
 
     Arrow's is_in hashes its whole value set of strings on every call (0.2 s per million ids),
@@ -335,7 +335,7 @@ def _reference_problems(
             continue  # (None, a column referring to nothing, is in neither)
         if column.references not in id_sets:
             target = accepted[column.references][TABLES[column.references].id_column]
-            id_sets[column.references] = _IdSet(target)
+            id_sets[column.references] = IdSet(target)
         values = frame[column.name]
         dangling = values.notna().to_numpy() & ~id_sets[column.references].contains(values)
         if not dangling.any():  # the usual case: skip building the where-was-it messages
