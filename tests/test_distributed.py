@@ -8,6 +8,7 @@ column, same order) and the compliance tables equal.
 from __future__ import annotations
 
 import multiprocessing
+import random
 import shutil
 import subprocess
 import sys
@@ -185,6 +186,41 @@ def test_generated_folder_loaded_in_pieces_gives_the_pandas_results(scheduler, g
     assert_same_results(got, audit(generated_bundle))
     pd.testing.assert_frame_equal(got.rejected, generated_bundle.rejected)
     pd.testing.assert_frame_equal(got.coverage, generated_bundle.coverage)
+
+
+def _mangled(folder: Path, seed: int) -> None:
+    """A bundle's files gone wrong as exports do, at places drawn with `seed`: in each table of
+    a row per event, rows repeated further down and a line cut short; a client dropped, so
+    records refer to nobody. A line is cut anywhere, a note's quoted line break too."""
+    draw = random.Random(seed)
+    for name in ("appointments", "contacts", "notes", "calls", "clients"):
+        path = folder / f"{name}.csv"
+        header, *lines = path.read_text(encoding="utf-8").splitlines()
+        if name == "clients":
+            del lines[draw.randrange(len(lines))]
+        else:
+            for _ in range(2):
+                at = draw.randrange(len(lines))
+                lines.insert(draw.randrange(at, len(lines) + 1), lines[at])
+            lines.insert(draw.randrange(len(lines)), lines[draw.randrange(len(lines))][:30])
+        path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("seed, partitions, piece_bytes", [(1, 5, 1_500), (2, 3, 4_000)])
+def test_generated_bundles_gone_wrong_give_the_pandas_results(
+    scheduler, tmp_path, monkeypatch, seed, partitions, piece_bytes
+):
+    generate_sample(tmp_path, clients=8, seed=seed, broken_rows=True)
+    _mangled(tmp_path, seed)
+    monkeypatch.setattr("auditkit.distributed.IDS_PER_BUCKET", 300)  # buckets of ids
+
+    got = audit_on_dask(tmp_path, scheduler, partitions, piece_bytes=piece_bytes)
+
+    assert_same_loading(got, audit(load(tmp_path)))
+    assert got.rejected.dtypes.astype("str").to_dict() == REJECTED_TYPES
+    reasons = got.rejected["reason"]
+    for kind in ("fields; the header has", "duplicate", "matches no clients record"):
+        assert reasons.str.contains(kind).any(), kind
 
 
 def test_one_month_of_the_generated_bundle_gives_the_pandas_results(scheduler, generated_bundle):
