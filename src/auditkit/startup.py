@@ -4,6 +4,8 @@ cluster it starts (distributed.local_cluster, as a preload) each begin with it."
 
 from __future__ import annotations
 
+import sys
+
 # jsonschema (under altair) builds 38 IRI grammars at import when rfc3987_syntax is installed
 # (about 1 s), and loads rfc3986_validator's regexes and isoduration (with arrow) for its URI
 # and duration checks (about 40 ms), though altair never asks it to check a format; pandera
@@ -25,8 +27,6 @@ def leave_out_unused_modules() -> None:
     """Keep UNUSED_MODULES out of this process: a None in sys.modules makes an optional import
     fail as if the module were not installed. Only for a process of auditkit's own: a notebook
     or a user's program may well use them."""
-    import sys
-
     for name in UNUSED_MODULES:
         sys.modules.setdefault(name, None)
 
