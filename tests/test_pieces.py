@@ -301,6 +301,25 @@ CASES = {  # each feature at a cut: pieces of 1 byte cut after every record's li
 }
 
 
+def test_a_record_running_on_past_the_first_look_for_its_end_is_not_cut(tmp_path):
+    """A piece ends at the first record end after its cut, looked for in blocks of 64 kB and
+    then twice as many bytes each time: a note of 300 kB, line feeds all through it, is cut
+    inside after its first byte and must end where the note does."""
+    note = b'N1,C1,S1,x,"' + b"line\n" * 60_000 + b'end"\n'
+    path = tmp_path / "notes.csv"
+    path.write_bytes(HEADER + note + R2 + b"\n")
+    cut, note_ends = len(HEADER) + 1, len(HEADER) + len(note)  # a piece of 1 byte: cut there
+
+    cuts = loading.csv_cuts(path, 1)
+    whole, raws = whole_and_pieces(path, 1)
+
+    assert cuts.spans[0] == (len(HEADER), note_ends, 2)  # the whole note
+    assert note_ends - cut > 3 * loading._FIRST_LOOK  # past the looks of 64 and 128 kB
+    assert_pieces_read_as_whole(whole, raws)
+    assert whole.lines.tolist() == [2, 60_003]
+    assert whole.frame["text"].str.len().tolist() == [5 * 60_000 + 3, 1]
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_each_feature_at_a_cut_reads_as_the_whole_file(tmp_path, case):
     data, lines, texts, malformed = case
