@@ -114,7 +114,7 @@ def client_partitions(clients: pd.DataFrame, n: int) -> pd.Series:
 
 
 def _hashed(keys: pd.Series, n: int) -> np.ndarray:
-    """A partition for each key: a hash of it, mod n."""
+    """A partition (or bucket) for each key: a hash of it, mod n."""
     return (text_hashes(keys) % np.uint64(n)).astype("int64")
 
 
@@ -321,7 +321,7 @@ def _in_buckets(values: pd.Series, tags: pd.Series, n: int) -> list[pd.DataFrame
     )
     if n == 1:  # every table under IDS_PER_BUCKET rows: nothing to hash
         return [pairs]
-    bucket = text_hashes(pairs["value"]) % np.uint64(n)
+    bucket = _hashed(pairs["value"], n)
     order = np.argsort(bucket, kind="stable")
     bounds = np.searchsorted(bucket[order], np.arange(n + 1))
     return [pairs.iloc[order[bounds[b] : bounds[b + 1]]] for b in range(n)]
