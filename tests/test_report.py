@@ -21,6 +21,7 @@ import altair as alt
 import numpy as np
 import openpyxl
 import pandas as pd
+import pypdfium2 as pdfium
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS
 from paths import ROOT, SAMPLE
@@ -306,6 +307,58 @@ def test_screenshot_is_saved_as_a_test_artifact(opened):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "report.png", full_page=True)
     assert (ARTIFACTS / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _printed_pages(pdf: bytes) -> list[list[str]]:
+    """Each page of a PDF as its lines of text."""
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return [
+            [
+                line.strip()
+                for line in page.get_textpage().get_text_range().splitlines()
+                if line.strip()
+            ]
+            for page in document
+        ]
+    finally:
+        document.close()
+
+
+def _page_holding(pages: list[list[str]], line: str) -> int:
+    [number] = [n for n, lines in enumerate(pages) if line in lines]
+    return number
+
+
+@needs_chromium
+def test_the_printed_report_repeats_the_findings_header_and_keeps_charts_whole(browser, tmp_path):
+    """A supervisor files the report as a PDF from the browser's Print: every page that goes on
+    with the findings starts with their header, a chart stays on the page of its heading and
+    note, and the filter and sort controls are left off."""
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet"]) == 0
+    page = browser.new_page()
+    page.goto((tmp_path / "report.html").as_uri())
+    page.wait_for_function(
+        "['chart-rules', 'chart-clinicians', 'chart-trend']"
+        ".every(id => document.querySelector('#' + id + ' svg'))"
+    )
+    pages = _printed_pages(page.pdf(format="A4"))
+    page.close()
+    findings, stale = _page_holding(pages, "Findings"), _page_holding(pages, "Stale reviews")
+    assert stale - findings >= 3  # 126 findings run over several pages
+    header = "rule when clinician client record summary evidence review"
+    assert pages[findings][pages[findings].index("Findings") + 1] == header
+    assert [lines[0] for lines in pages[findings + 1 : stale]] == [header] * (stale - findings - 1)
+    for heading, chart_text, note in [
+        ("By rule", "MS001 no-outreach-call", None),
+        ("By clinician and rule", "S001 Maya Dalbrook", "Blank cells: the rule examined"),
+        ("Month over month", "Sep 2025", "Every month in the bundle."),
+    ]:
+        lines = pages[_page_holding(pages, heading)]
+        assert chart_text in lines
+        assert note is None or any(line.startswith(note) for line in lines)
+    printed = "\n".join(line for lines in pages for line in lines)
+    assert "Filter" not in printed and "Click a column heading" not in printed
 
 
 # --- the page as a file -----------------------------------------------------------------------
