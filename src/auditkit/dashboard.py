@@ -152,7 +152,7 @@ def shown_rules(selection: Selection) -> list[str]:
     ]
 
 
-def dashboard_charts(result: AuditResult, selection: Selection) -> dict[str, alt.TopLevelMixin]:
+def dashboard_charts(result: AuditResult, selection: Selection) -> dict[str, alt.TopLevelSpec]:
     """The rules, heatmap and trend charts for a selection, styled as in the report.
 
     The trend keeps every month (up to the 12 before a chosen one, as the report does) but
@@ -394,7 +394,7 @@ class MonthlyDashboard(widgets.VBox):
         """Redraw charts, count and table for the widgets' values."""
         self._show(dashboard_charts(self.result, self.selection))
 
-    def _show(self, charts: dict[str, alt.TopLevelMixin]) -> None:
+    def _show(self, charts: dict[str, alt.TopLevelSpec]) -> None:
         """Show `charts`, made for the widgets' values, with the count and table that go with
         them."""
         selection = self.selection

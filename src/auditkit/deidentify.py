@@ -218,10 +218,10 @@ def _extract_table(
 def _policy_toml(policy: Policy) -> str:
     """The policy's time zone, numbers and approver roles: only values that can name no one, so
     the clinic's name, aliases and phrases (and any text a later section adds) stay behind."""
-    sections = {"clinic": {"timezone": policy.clinic.timezone}}
+    sections: dict[str, dict[str, object]] = {"clinic": {"timezone": policy.clinic.timezone}}
     for section in fields(policy):
         values = getattr(policy, section.name)
-        if section.name != "clinic" and is_dataclass(values):
+        if section.name != "clinic" and is_dataclass(values) and not isinstance(values, type):
             sections[section.name] = {
                 key: value
                 for key, value in asdict(values).items()
@@ -229,10 +229,10 @@ def _policy_toml(policy: Policy) -> str:
                 or (isinstance(value, tuple) and set(value) <= set(STAFF_ROLES))
             }
     lines = ["# Written by auditkit deidentify: time zone, rule numbers and approver roles only."]
-    for section, values in sections.items():
-        lines += ["", f"[{section}]"]
+    for name, settings in sections.items():
+        lines += ["", f"[{name}]"]
         # JSON strings, numbers and arrays of strings are valid TOML values.
-        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
 
 

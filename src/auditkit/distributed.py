@@ -68,6 +68,7 @@ from auditkit.loading import (
     parquet_pieces,
     read_piece,
     read_table,
+    read_table_file,
 )
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted, in_order
@@ -79,7 +80,9 @@ from auditkit.rules import RULES, Checked
 from auditkit.schemas import CALLS, REPORTED_COLUMNS, TABLES, TableSpec
 from auditkit.validation import (
     Bundle,
+    IdLookup,
     IdSet,
+    TableInHand,
     TypedTable,
     ValidatedElsewhere,
     bundle_files,
@@ -291,7 +294,11 @@ def _parsed_piece(
     on the driver), parsed and checked. Of the text as read it keeps only what validation
     still reads (validation.kept_for_validation: the ids, people's names); the parsed frame
     shares the rest or replaces it."""
-    raw = read_piece(replace(source, data=data), spec) if data is not None else source
+    if isinstance(source, RawTable):  # a table read whole on the driver
+        raw = source
+    else:
+        assert data is not None  # (a piece's bytes are sent beside it)
+        raw = read_piece(replace(source, data=data), spec)
     frame, problems = parse_table(raw, spec, tz)
     model = schema_problems(without_problem_rows(frame, problems)[0], spec)
     return _Piece(kept_for_validation(raw, spec), frame, problems, model)
@@ -408,7 +415,9 @@ def _validated_piece(
         }
     )
     # A pieced table referred to (its rows are on the workers) is answered for, not held.
-    id_sets = {c.references: answered for c in spec.columns if c.name in dangling}
+    id_sets: dict[str, IdLookup] = {
+        c.references: answered for c in spec.columns if c.name in dangling and c.references
+    }
     # validate_table adds to the problems and a column to the rows: to copies, so that the
     # task leaves `typed` as it was, to be run again (a worker lost midway).
     typed = replace(typed, clean=typed.clean.copy(deep=False), problems=list(typed.problems))
@@ -562,13 +571,13 @@ def _read_on_workers(
     piece's bytes, not the file); a file read whole (csv_cuts and parquet_pieces say when)
     goes as one."""
     suffix = file.suffix.lower()
-    sources: Iterator[CsvPiece | ParquetPiece | RawTable | None] | None = None
+    sources: Iterator[CsvPiece | ParquetPiece | RawTable] | None = None
     if suffix == ".csv" and (cuts := csv_cuts(file, piece_bytes)) is not None:
         sources = (cuts.piece(k) for k in range(len(cuts.spans)))
     elif suffix == ".parquet":
         sources = parquet_pieces(file, piece_bytes)
     if sources is None:
-        sources = iter([read_table(bundle, spec, file)])
+        sources = iter([read_table_file(file, spec)])
     return [_parse_on_a_worker(client, source, spec, tz) for source in sources]
 
 
@@ -611,7 +620,7 @@ def load_on_dask(
         if spec.name in PIECED and (file := files[spec.name]) is not None
     }
     on_workers = _OnWorkers(client, tz)
-    raws: dict[str, RawTable | ValidatedElsewhere | None] = {}
+    raws: dict[str, TableInHand] = {}
     for spec in specs:
         file = files[spec.name]
         if spec.name not in sent:
@@ -756,7 +765,7 @@ def partitions_on_dask(
             for k, part in enumerate(_split(frame, rows_homes, n, everywhere)):
                 tables[k][name] = [part]
             continue
-        linked: list[list[Future] | None] = [None for _ in pieced[name]]
+        linked: Sequence[list[Future] | None] = [None for _ in pieced[name]]
         if name == "notes":
             linked = _note_homes(on_workers, homes_sent)
         span_lines = None
@@ -982,13 +991,13 @@ def audit_on_dask(
     `partitions` defaults to twice the cluster's worker threads, so a slow partition does not
     leave the other workers idle.
     """
-    loaded = isinstance(bundle, Bundle)
-    if loaded and (policy is not None or calls is not None):
-        raise ValueError("policy and calls are for a bundle folder; this bundle is loaded")
-    check_auditable(bundle.path if loaded else Path(bundle))
-    if loaded:
+    if isinstance(bundle, Bundle):
+        if policy is not None or calls is not None:
+            raise ValueError("policy and calls are for a bundle folder; this bundle is loaded")
+        check_auditable(bundle.path)
         check_clinicians(bundle, clinicians)
     else:  # a folder, a policy or a call log that is not there stops before a cluster starts
+        check_auditable(Path(bundle))
         found = bundle_files(Path(bundle), policy, calls)
     say = progress or (lambda _message: None)
     with dask_client(scheduler) as client:
@@ -996,16 +1005,17 @@ def audit_on_dask(
 
         n = partitions or max(1, 2 * sum(client.nthreads().values()))
         say(f"dask: {n} client partitions on {client.scheduler.address}")
-        if loaded:
-            parts = client.scatter(split_bundle(bundle, n), hash=False)
+        if isinstance(bundle, Bundle):
+            held = bundle
+            parts = client.scatter(split_bundle(held, n), hash=False)
         else:
-            bundle, on_workers = load_on_dask(client, Path(bundle), found, say, piece_bytes)
-            check_clinicians(bundle, clinicians)
-            parts = partitions_on_dask(client, bundle, on_workers, n)
+            held, on_workers = load_on_dask(client, Path(bundle), found, say, piece_bytes)
+            check_clinicians(held, clinicians)
+            parts = partitions_on_dask(client, held, on_workers, n)
             del on_workers  # each piece is let go of on its worker once split
             # The columns a report reads, as audit(keep_records=False) leaves them: no rows
             # (the records are on the workers, counted here).
-            bundle = bundle.for_report()
+            held = held.for_report()
             release_unused_memory()
         futures = client.map(_check_partition, parts, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
@@ -1024,8 +1034,10 @@ def audit_on_dask(
         release_unused_memory()
         # A stale review's subject is looked up in the partitions, while the cluster is up,
         # when the records are there alone.
-        times = None if loaded else partial(_subject_times_on, client, parts, bundle)
-        result = finish_audit(bundle, checked, reviews, progress, show_names, times)
+        times = (
+            None if isinstance(bundle, Bundle) else partial(_subject_times_on, client, parts, held)
+        )
+        result = finish_audit(held, checked, reviews, progress, show_names, times)
     return for_month(for_clinicians(result, clinicians), month)
 
 

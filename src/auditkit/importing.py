@@ -609,7 +609,9 @@ def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFra
         if column in rows:
             rows[column] = to_e164(rows[column]).fillna(rows[column])
     clients = TABLES["clients"]
-    on_file, _ = validate_table(read_table(bundle, clients), clients, tz, {})
+    raw = read_table(bundle, clients)
+    assert raw is not None  # (a required table: read_table raises where it is missing)
+    on_file, _ = validate_table(raw, clients, tz, {})
     ends = rows.reindex(columns=["direction", "from_number", "to_number"])
     matched, counts = _match_clients(ends, on_file)
     rows["client_id"] = rows["client_id"].fillna(matched) if "client_id" in rows else matched

@@ -54,8 +54,9 @@ _BLANKISH[[32, 9, _COMMA, _CR, _NEWLINE]] = True
 CSV_MEMORY_FACTOR = 9
 
 
-def _keep_undefined_cp1252_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+def _keep_undefined_cp1252_bytes(error: UnicodeError) -> tuple[str, int]:
     # Five bytes have no Windows-1252 character; keep them as the Latin-1 control they are.
+    assert isinstance(error, UnicodeDecodeError)  # (the handler is named only when decoding)
     bad = error.object[error.start : error.end]
     return "".join(chr(b) for b in bad), error.end
 
@@ -655,20 +656,29 @@ def _read_csv_bytes(
     del raw  # the decoded copy, when there is one, is all we need
     held = None if on_disk else data  # a piece's bytes, kept for the slow path below
 
+    def decoded_again() -> FileBytes:
+        """The text again: a piece's, held; a file's, read from the disk and decoded."""
+        if held is not None:
+            return held
+        assert on_disk is not None  # (a file's bytes are not held)
+        return decode(_read_bytes(on_disk[0]))[0]
+
     def every_column() -> RawTable:  # (see `keep`)
         if on_disk:
             return _read_csv_bytes(file, _read_bytes(on_disk[0]), table, id_column, on_disk)
-        return _read_csv_bytes(file, held, table, id_column, None)  # (decoded already)
+        return _read_csv_bytes(file, decoded_again(), table, id_column, None)  # (decoded)
 
     def finished(
         parsed: pa.Table, kept: np.ndarray, lines: np.ndarray, malformed: pd.DataFrame
     ) -> RawTable | None:
         """The table of the rows parsed and `kept` (not blank), or None where a row blank in
         the kept columns may hold a value in another: every column must be read (see `keep`)."""
-        if include is not None and len(kept) < len(lines) - 1:
-            again = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
-            if not _blank_lines(again, np.setdiff1d(lines[1:], kept)):
-                return None
+        if (
+            include is not None
+            and len(kept) < len(lines) - 1
+            and not _blank_lines(decoded_again(), np.setdiff1d(lines[1:], kept))
+        ):
+            return None
         frame = _excel_text_unwrapped(parsed.to_pandas())
         header = () if include is None else tuple(names)
         return RawTable(table, file, frame, pd.Series(kept), malformed, encoding, header=header)
@@ -712,7 +722,7 @@ def _read_csv_bytes(
             del parsed
             return done if done is not None else every_column()
         del parsed
-        data = held if held is not None else decode(_read_bytes(on_disk[0]))[0]
+        data = decoded_again()
         buf = np.frombuffer(data, dtype=np.uint8)
         records = _scan(buf)
     elif records.fields is None:  # scanned for the fast path, which a blank-looking line bars
@@ -1185,6 +1195,8 @@ def _sheet_holds(book: Any, worksheet: Any) -> tuple[bool, bool]:
     sheet again for its formulas (read_worksheet, when a cell is empty) took as long as
     reading its values. Both True when openpyxl no longer says where the sheet's XML is."""
     archive = getattr(book, "_archive", None)
+    if archive is None:
+        return True, True
     try:
         with archive.open(worksheet._worksheet_path) as part:
             formulas, apart = _xml_holds(part, _FORMULA, _READ_APART)
@@ -1320,7 +1332,7 @@ def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) 
             cells_as_text(cells).map(normalise_column_name, na_action="ignore").isin(names)
         )
     )
-    found = np.flatnonzero(named.to_numpy().any(axis=1)) if len(names) else []
+    found = np.flatnonzero(named.to_numpy().any(axis=1) if len(names) else np.zeros(0, bool))
     if len(found):
         return int(found[0])
     filled = np.flatnonzero(~blank)
@@ -1440,18 +1452,25 @@ def read_table(bundle: Path, spec: TableSpec, path: Path | None = None) -> RawTa
     `path` names the file outright (a reviews file given on the command line) instead of
     looking the table up in `bundle`.
     """
-    if path is not None and path.suffix.lower() not in SUFFIXES:  # named outright, any name
-        raise BundleError(
-            f"{path.name} is not a .csv, .xlsx or .parquet file, so auditkit cannot tell how to "
-            f"read it. Give it the suffix of its format (a CSV export: {path.stem}.csv)."
-        )
-    path = path or find_table_file(bundle, spec.name)
-    if path is None:
+    if path is not None:
+        return read_table_file(path, spec)
+    found = find_table_file(bundle, spec.name)
+    if found is None:
         if spec.optional_table:
             return None
         raise BundleError(
             f"The bundle {bundle} has no '{spec.name}' table: expected {spec.name}.csv, "
             f"{spec.name}.xlsx or {spec.name}.parquet. It is required."
+        )
+    return read_table_file(found, spec)
+
+
+def read_table_file(path: Path, spec: TableSpec) -> RawTable:
+    """Read a table from the file `path`, of any name, and name its columns."""
+    if path.suffix.lower() not in SUFFIXES:
+        raise BundleError(
+            f"{path.name} is not a .csv, .xlsx or .parquet file, so auditkit cannot tell how to "
+            f"read it. Give it the suffix of its format (a CSV export: {path.stem}.csv)."
         )
     raw = (
         read_csv(path, spec.name, spec.id_column)
@@ -1582,7 +1601,7 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     # byte Windows-1252 (an "é" written as UTF-8 reads "Ã©"), so a piece that is UTF-8 on its
     # own is read as Windows-1252 too. One pass of Arrow's check over the mapped bytes.
     try:
-        _check_utf8(text)
+        _check_utf8(text.data)  # (the array's bytes, where they lie)
         windows_1252 = False
     except UnicodeDecodeError:
         if bom:  # refused as a whole (not valid UTF-8 after a UTF-8 BOM): read_table says so

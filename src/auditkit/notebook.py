@@ -11,7 +11,7 @@ import altair as alt
 EMBED_OPTIONS = {"actions": False}
 
 
-def jupyter_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
+def jupyter_chart(chart: alt.TopLevelSpec) -> alt.JupyterChart:
     """An altair chart as a widget that renders offline (vega bundled by vl-convert, no CDN) and
     offers no way to send it off the machine. The options belong to the widget, not the spec, so
     they hold when its ``.chart`` is replaced."""

@@ -208,7 +208,7 @@ def _pick(strings: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
 
 def _concat(parts: list[pa.Array | pa.ChunkedArray]) -> pa.ChunkedArray:
     """Arrow string arrays one after another, as one large_string column (no copy of text)."""
-    chunks = []
+    chunks: list[pa.Array] = []
     for part in parts:
         part = part.cast(pa.large_string())
         chunks.extend(part.chunks if isinstance(part, pa.ChunkedArray) else [part])
@@ -503,11 +503,11 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     """
     if pd.api.types.is_datetime64_any_dtype(values):  # typed already (Parquet)
         typed = values.dt.as_unit("us")
-        aware = typed.dt.tz is not None
-        clock = typed.dt.tz_convert("UTC").dt.tz_localize(None) if aware else typed
+        has_zone = typed.dt.tz is not None
+        clock = typed.dt.tz_convert("UTC").dt.tz_localize(None) if has_zone else typed
         far = ~_within_range(clock)
         typed = typed.mask(far)
-        typed = typed.dt.tz_convert(tz) if aware else _localise(typed, tz)
+        typed = typed.dt.tz_convert(tz) if has_zone else _localise(typed, tz)
         reasons = no_problems(values.index)
         if far.any():
             reasons[far] = f"{column} '" + clock[far].astype("str") + f"' {_FAR}"  # UTC: printable
@@ -538,7 +538,8 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         us[rest] = _matches(others, _US)
     # A column writing the day first: its slash dates are set aside, not misread. Their
     # groups are extracted once, for their order and for their rewrite as ISO text.
-    day_first, example, us_iso = np.zeros(len(values), dtype=bool), None, []
+    day_first, example = np.zeros(len(values), dtype=bool), None
+    us_iso: list[pa.Array] = []
     if us.any():
         example, us_iso = _us_read(_pick(strings, us))
         if example is not None:

@@ -180,11 +180,11 @@ class _Masked:
         pattern = _name_pattern(matched)
         if pattern is None:
             return None
-        runs = [re.search(r"\w+", p) for p in plain]
-        if None in runs:  # a name of punctuation alone: every text is a candidate
+        runs = [run[0] for p in plain if (run := re.search(r"\w+", p)) is not None]
+        if len(runs) < len(plain):  # a name of punctuation alone: every text is a candidate
             return cls(pattern, label, None)
         # A run with letters that fold to no ASCII letter can't be in an ASCII text at all.
-        words = sorted({run[0] for run in runs if run[0].isascii()})
+        words = sorted({run for run in runs if run.isascii()})
         edges = (all(_is_word(p[0]) for p in matched), all(_is_word(p[-1]) for p in matched))
         in_re2 = _in_re2(pattern, label, edges)
         return cls(pattern, label, pa.array(words, pa.large_string()), in_re2)

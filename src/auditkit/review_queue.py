@@ -160,7 +160,7 @@ def record_context(bundle: Bundle, finding: Mapping[str, Any]) -> RecordContext:
     if kind == "appointment":
         appointment_id = subject
     else:
-        ids = own["appointment_id"].dropna() if "appointment_id" in own else []
+        ids = own["appointment_id"].dropna() if "appointment_id" in own else pd.Series(dtype="str")
         appointment_id = ids.iloc[0] if len(ids) else None
     linked = appointment_id is not None
     if not linked:
@@ -717,6 +717,7 @@ class ReviewQueue(widgets.VBox):
         with exclusive(self.reviews_file):
             loaded = self._refresh()
             finding = self.current  # the same finding: a refresh changes marks, not the order
+            assert finding is not None
             if not _same(finding[DECISION], self._drawn):
                 self._draw(self.position, loaded)
                 raise DecidedElsewhere(_decided_elsewhere(finding, decision))

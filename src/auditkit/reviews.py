@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.columns import is_in
-from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table
+from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table_file
 from auditkit.output import neutralise_formulas
 from auditkit.parsing import repair_text
 from auditkit.rules import RULES
@@ -70,7 +70,7 @@ def load_reviews(path: Path | str, tz: str) -> LoadedReviews:
     """
     path = Path(path)
     check_reviews_file(path)
-    raw = read_table(path.parent, REVIEWS, path)
+    raw = read_table_file(path, REVIEWS)
     reviews, rejected = validate_table(raw, REVIEWS, tz, {})
     reviews["rule"] = reviews["rule"].str.upper()  # 'ms001' is MS001
     unknown = reviews[~reviews["rule"].isin(list(RULES))]

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from auditkit.errors import AuditkitError
 from auditkit.output import check_folder, holds_files_of_others
@@ -907,7 +908,7 @@ class _ClinicYear:
             }
         )
 
-    def _local_minutes(self, days: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+    def _local_minutes(self, days: ArrayLike, minutes: ArrayLike) -> np.ndarray:
         return _epoch_minutes(
             np.asarray(days, dtype="datetime64[D]").astype("datetime64[m]")
             + np.asarray(minutes, dtype=np.int64).astype("timedelta64[m]")
@@ -951,8 +952,8 @@ class _ClinicYear:
         compliant = round(0.35 * len(persistent))
         unapproved = min(len(persistent), _target("VM003", compliant))
         taken = set(persistent[: unapproved + compliant].tolist())
-        lone = rng.permutation(np.array(sorted(isolated), dtype=np.int64))
-        lone = [c for c in lone.tolist() if c not in taken]
+        shuffled = rng.permutation(np.array(sorted(isolated), dtype=np.int64))
+        lone = [c for c in shuffled.tolist() if c not in taken]
         plans = [("VM003", c) for c in persistent[:unapproved]]
         plans += [("ok", c) for c in persistent[unapproved : unapproved + compliant]]
         plans += [("VM004", c) for c in lone[: _target("VM004", compliant)]]
@@ -1377,7 +1378,7 @@ class _ClinicYear:
         per_client = kind == "per_client"
         approved_at = self._local_minutes(approved, np.full(len(dbt), 11 * HOUR + 30))
         expires_at = self._local_minutes(expires, np.full(len(dbt), 17 * HOUR))
-        for i in np.flatnonzero(per_client):
+        for i in np.flatnonzero(per_client).tolist():
             self._approval(
                 "phone_coaching", self.client_therapist[dbt[i]], self.director, approved_at[i],
                 int(dbt[i]), expires_at[i] if expiring[i] else -1,

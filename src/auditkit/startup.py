@@ -28,7 +28,7 @@ def leave_out_unused_modules() -> None:
     fail as if the module were not installed. Only for a process of auditkit's own: a notebook
     or a user's program may well use them."""
     for name in UNUSED_MODULES:
-        sys.modules.setdefault(name, None)
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # (None: not installed)
 
 
 def dask_setup(worker: object) -> None:

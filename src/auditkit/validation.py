@@ -515,11 +515,15 @@ class ValidatedElsewhere:
     ]
 
 
+# A table as validate() takes it: read, typed, still being read and typed on a thread, or
+# validated elsewhere; None where the bundle has no such file.
+TableInHand = (
+    RawTable | TypedTable | ValidatedElsewhere | Future[RawTable | TypedTable | None] | None
+)
+
+
 def validate(
-    raws: dict[
-        str,
-        RawTable | TypedTable | ValidatedElsewhere | Future[RawTable | TypedTable | None] | None,
-    ],
+    raws: dict[str, TableInHand],
     policy: Policy,
     path: Path,
     progress: Callable[[str], None] | None = None,
@@ -536,7 +540,8 @@ def validate(
     say = progress or (lambda _message: None)
     tz = policy.clinic.timezone
     accepted: dict[str, pd.DataFrame] = {}
-    rejected, coverage = [], []
+    rejected: list[pd.DataFrame] = []
+    coverage: list[dict[str, object]] = []
     id_sets: dict[str, IdLookup] = {}  # each referred-to table's ids, made once
     other_client_names: tuple[str, ...] = ()
     specs = (*TABLES.values(), CALLS)
@@ -544,17 +549,16 @@ def validate(
         name = spec.name
         # Taken out of the caller's dict: once its table is typed, nothing refers to the raw
         # text it replaced, and a million rows' worth is freed before the next table.
-        raw = raws.pop(name, None)
-        waited = isinstance(raw, Future)
-        if waited:
-            raw = raw.result()
+        given = raws.pop(name, None)
+        raw = given.result() if isinstance(given, Future) else given
         read = raw.raw if isinstance(raw, TypedTable) else raw
-        if waited:
+        if isinstance(given, Future):
             if read is not None:
                 say(f"read {read.file}: {counted(read.rows_read, 'row')}")
             if not any(isinstance(later, Future) for later in raws.values()):
                 say("validating")
-        if read is None:
+        del given
+        if raw is None or read is None:  # (the one is None where the other is)
             accepted[name] = _empty_table(spec, tz)
             continue
         file, encoding, rows_read = read.file, read.encoding, read.rows_read
@@ -569,8 +573,8 @@ def validate(
         else:
             accepted[name], bad = validate_table(raw, spec, tz, accepted, set_aside, id_sets)
             kept = len(accepted[name])
-        if name == "clients":
-            other_client_names = _names_set_aside(raw, accepted[name])
+            if name == "clients":
+                other_client_names = _names_set_aside(raw, accepted[name])
         del raw
         if rows_read and not kept:
             raise _nothing_accepted(file, name, rows_read, bad)
@@ -691,7 +695,7 @@ def load(
     tz = policy.clinic.timezone if typed_ahead else None
     readers = ThreadPoolExecutor(2 if typed_ahead else 1)
     try:
-        raws: dict[str, RawTable | TypedTable | Future[RawTable | TypedTable | None] | None] = {
+        raws: dict[str, TableInHand] = {
             spec.name: readers.submit(_read, path, spec, files[spec.name], tz)
             for spec in (*TABLES.values(), CALLS)
             if spec is not CALLS or calls is not False

@@ -366,8 +366,8 @@ def xlsx_workbook(sheets: Iterable[tuple[str, pd.DataFrame, Iterable[str]]]) -> 
     pages = ((t, page, p) for title, frame, p in sheets for t, page in _pages(title, frame))
     for number, (title, frame, percent) in enumerate(pages, start=1):
         _check_title(title, taken)
-        xml, area = _worksheet(frame, percent)
-        parts[f"xl/worksheets/sheet{number}.xml"] = (xml, _most_xml_bytes(frame))
+        sheet_xml, area = _worksheet(frame, percent)
+        parts[f"xl/worksheets/sheet{number}.xml"] = (sheet_xml, _most_xml_bytes(frame))
         names.append((title, area))
     sheet_list = "".join(
         f'<sheet name="{html.escape(title)}" sheetId="{n}" r:id="rId{n}"/>'
