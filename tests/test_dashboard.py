@@ -232,6 +232,19 @@ def test_charts_of_counts_alone_are_those_of_the_records(result, selection):
     assert sum(r["appointments"] for r in rows(charts["trend"], layer=1)) > 0
 
 
+def test_findings_scroll_in_a_region_the_keyboard_reaches(result):
+    """A scrolled box the keyboard can't focus can't be scrolled without a mouse."""
+    table = findings_html(result.findings.head(3), {}, limit=2)
+    assert table.startswith(
+        '<div class="auditkit-scroll" tabindex="0" role="region" aria-label="Findings"><table>'
+    )
+    assert table.count("<tr") == 3
+    assert table.endswith(
+        '</table></div><p class="note">Showing the first 2 of 3; narrow the selection or export '
+        "the report for all of them.</p>"
+    )
+
+
 def test_findings_table_escapes_input_text(result):
     hostile = result.findings.head(1).assign(
         evidence="<script>alert(1)</script>", client_id="C<1>", summary="a & b"
@@ -452,10 +465,10 @@ def test_export_to_a_folder_that_cannot_be_written_says_so(dashboard, tmp_path):
 
 def test_a_rule_not_checked_is_named_above_the_charts_with_its_reason(dashboard):
     # the sample's policy lets every rule run
-    assert dashboard.children[0].value.endswith("</style><h3>Riverside Psychology Clinic</h3>")
+    assert dashboard.children[0].value.endswith("</style><h2>Riverside Psychology Clinic</h2>")
     unnamed = MonthlyDashboard(audit(load(SAMPLE), policy=Policy()))
     assert unnamed.children[0].value.endswith(
-        '<h3>the clinic</h3><p class="auditkit-caveat">VM001 not checked: the policy names no '
+        '<h2>the clinic</h2><p class="auditkit-caveat">VM001 not checked: the policy names no '
         "clinic (clinic.name in policy.toml).</p>"
     )
     bars = {row[0]: row for row in rule_rows(unnamed.charts["rules"].spec)}

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS
+from browser import CHROMIUM, CHROMIUM_ARGS, accessibility_violations
 from paths import ROOT, SAMPLE
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
@@ -196,6 +196,7 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
         assert page.locator(TREND_MARKER).count() == 0
         assert page.locator(".vega-embed").count() == 3
         assert page.locator(ACTIONS_MENU).count() == 0
+        assert accessibility_violations(page) == {}
         screenshot(page, SCREENSHOTS / "dashboard.png")
 
         # a bar is a rule: clicking VM001's drills into its findings
@@ -237,6 +238,7 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
     ):
         progress = ".auditkit-progress strong"
         assert page.inner_text(progress) == f"0 of {total} reviewed"
+        assert accessibility_violations(page) == {}
         page.fill(".auditkit-reviewer input", "Jordan")
         page.fill(".auditkit-comment textarea", "Coaching call without approval.")
         page.get_by_role("button", name="Confirm").click()
@@ -301,6 +303,7 @@ def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path
         rows_become(page, NO_SHOW_ROWS, rows)
         assert page.locator(NO_SHOW_BARS).count() == len(weekdays)
         assert shown_levels(page, weekdays.tolist()) == weekdays.tolist()
+        assert accessibility_violations(page) == {}
         screenshot(page, SCREENSHOTS / "research.png")
 
         page.select_option(".auditkit-grouping select", label="clinician")

@@ -23,7 +23,7 @@ import openpyxl
 import pandas as pd
 import pypdfium2 as pdfium
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS
+from browser import CHROMIUM, CHROMIUM_ARGS, accessibility_violations
 from paths import ROOT, SAMPLE
 from playwright.sync_api import Browser, Page, sync_playwright
 from rule_fixtures import COMPLETE_NOTE, DEFAULT_VOICEMAIL, build_bundle
@@ -299,6 +299,12 @@ def test_clicking_a_header_sorts_within_each_severity(opened):
     rule_header.locator("button").click()
     assert rule_header.get_attribute("aria-sort") == "descending"
     assert high_rules() == ["NT001", "MS001"]
+
+
+@needs_chromium
+def test_page_passes_axes_accessibility_checks(opened):
+    page, _, _ = opened
+    assert accessibility_violations(page) == {}
 
 
 @needs_chromium

@@ -32,6 +32,7 @@ from auditkit.research import (
     TABLE_COLUMNS,
     WEEKDAYS,
     NoShowExplorer,
+    Regression,
     Table,
     _suppress_summary,
     appointment_frame,
@@ -542,6 +543,28 @@ def test_regression_with_too_few_rows_says_so(frame):
     assert small.excluded == 1
     never = logistic_regression(frame.assign(no_show=False))
     assert never.message.startswith("Too little data") and never.table.empty
+
+
+def test_a_regression_shows_a_heading_on_every_column_and_four_significant_digits():
+    model = Regression(
+        table=pd.DataFrame(
+            {"term": ["Intercept", "hour"], "coef": [-2.4332655, 0.000123456], "z": [-3.19, 12.0]}
+        ),
+        formula="no_show ~ hour",
+        rows=100,
+        excluded=0,
+        message="",
+        notes=(),
+    )
+    assert model._repr_html_() == (
+        '<table class="dataframe"><thead><tr><th>term</th><th class="num">coef</th>'
+        '<th class="num">z</th></tr></thead><tbody>'
+        '<tr><td>Intercept</td><td class="num">-2.433</td><td class="num">-3.19</td></tr>'
+        '<tr><td>hour</td><td class="num">0.0001235</td><td class="num">12</td></tr>'
+        "</tbody></table>"
+    )
+    unfitted = replace(model, table=model.table.iloc[:0], message="Too little data")
+    assert unfitted._repr_html_() == ('<p class="empty">No coefficients: see the note above.</p>')
 
 
 def test_regression_with_perfect_separation_says_so():

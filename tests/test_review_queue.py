@@ -32,6 +32,7 @@ from auditkit.auditing import for_month
 from auditkit.errors import BundleError
 from auditkit.report import html_text
 from auditkit.review_queue import (
+    ACCESSIBLE_GREEN,
     DOUBLE_CLICK,
     DecidedElsewhere,
     ReviewQueue,
@@ -121,6 +122,25 @@ def test_queue_order_sorts_a_frame_without_changing_its_columns(bundle):
 
 
 # --- deciding --------------------------------------------------------------------------------
+
+
+def _contrast(foreground: str, background: str) -> float:
+    """WCAG 2's contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted([luminance(foreground), luminance(background)], reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_dismiss_buttons_white_label_is_readable_at_wcag_aa(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    assert queue.dismiss_button.style.button_color == ACCESSIBLE_GREEN == "#2e7d32"
+    assert round(_contrast("#ffffff", ACCESSIBLE_GREEN), 2) == 5.13  # AA asks 4.5 of text
+    assert round(_contrast("#ffffff", "#388e3c"), 2) == 4.12  # the theme's own green
 
 
 def test_confirming_saves_exactly_that_row_and_moves_on(bundle, tmp_path):

@@ -57,6 +57,8 @@ PICK_RULE = "pick_rule"
 PICK_CELL = "pick_cell"
 
 STYLE = """<style>
+.auditkit-scroll { max-height: 460px; overflow: auto; }
+.auditkit-scroll:focus-visible { outline: 2px solid #1d4ed8; }
 .auditkit-findings table { border-collapse: collapse; font-size: 13px; width: 100%; }
 .auditkit-findings th { text-align: left; background: #f2f4f7; position: sticky; top: 0; }
 .auditkit-findings th, .auditkit-findings td {
@@ -221,7 +223,11 @@ def findings_html(
         if len(findings) > limit
         else ""
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+    # Scrolled in a region of its own, which the keyboard can reach (Tab, then the arrows).
+    return (
+        '<div class="auditkit-scroll" tabindex="0" role="region" aria-label="Findings">'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}"
+    )
 
 
 def clinicians_folder(clinicians: Iterable[str]) -> str:
@@ -262,7 +268,7 @@ def _month_options(result: AuditResult) -> list[tuple[str, str]]:
 
 
 def _titled(title: str, chart: widgets.Widget) -> widgets.VBox:
-    return widgets.VBox([widgets.HTML(f"<h4>{html_text(title)}</h4>"), chart])
+    return widgets.VBox([widgets.HTML(f"<h3>{html_text(title)}</h3>"), chart])
 
 
 class MonthlyDashboard(widgets.VBox):
@@ -307,9 +313,7 @@ class MonthlyDashboard(widgets.VBox):
             for name, chart in charts.items()
         }
         self.count = widgets.HTML().add_class("auditkit-count")
-        self.table = widgets.HTML(
-            layout=widgets.Layout(max_height="460px", overflow="auto")
-        ).add_class("auditkit-findings")
+        self.table = widgets.HTML().add_class("auditkit-findings")
         self.folder = widgets.Text(value=str(export_to), description="Folder")
         self.export_button = widgets.Button(
             description="Export report",
@@ -347,7 +351,7 @@ class MonthlyDashboard(widgets.VBox):
         )
         super().__init__(
             [
-                widgets.HTML(STYLE + f"<h3>{html_text(clinic)}</h3>{caveats}"),
+                widgets.HTML(STYLE + f"<h2>{html_text(clinic)}</h2>{caveats}"),
                 widgets.HBox(
                     [
                         self.month,

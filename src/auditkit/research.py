@@ -1279,6 +1279,18 @@ class Regression:
     message: str
     notes: tuple[str, ...]
 
+    def _repr_html_(self) -> str:
+        """The coefficients as a notebook shows them: a heading on every column (pandas' own
+        table leaves its index's blank, which a screen reader announces as nothing), four
+        significant digits."""
+        numeric = [c for c in self.table.columns if pd.api.types.is_float_dtype(self.table[c])]
+        shown = self.table.astype({c: object for c in numeric})
+        for column in numeric:
+            shown[column] = self.table[column].map("{:.4g}".format, na_action="ignore")
+        return html_table(
+            shown, numeric, "No coefficients: see the note above.", ' class="dataframe"'
+        )
+
 
 def _formula(numeric: list[str]) -> str:
     return "no_show ~ " + " + ".join([*CATEGORICAL_PREDICTORS, *numeric])
