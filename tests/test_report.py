@@ -185,6 +185,12 @@ def test_the_pages_charts_are_valid_vega_lite(report):
 # --- the page in a browser --------------------------------------------------------------------
 
 
+CHARTS_DRAWN = (
+    "['chart-rules', 'chart-clinicians', 'chart-trend']"
+    ".every(id => document.querySelector('#' + id + ' svg'))"
+)
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
@@ -211,10 +217,7 @@ def opened(browser: Browser, report):
 
     page.route("**/*", only_files)
     page.goto((out / "report.html").as_uri())
-    page.wait_for_function(
-        "['chart-rules', 'chart-clinicians', 'chart-trend']"
-        ".every(id => document.querySelector('#' + id + ' svg'))"
-    )
+    page.wait_for_function(CHARTS_DRAWN)
     yield page, attempted, errors
     page.close()
 
@@ -308,6 +311,22 @@ def test_page_passes_axes_accessibility_checks(opened):
 
 
 @needs_chromium
+@pytest.mark.parametrize(
+    "narrowed",
+    [["--month", "2027-01"], ["--clinician", "S003", "--month", "2026-02"]],
+    ids=["a month with no records", "a clinician's month before their first record"],
+)
+def test_a_page_whose_charts_have_nothing_to_draw_passes_axes_checks(browser, tmp_path, narrowed):
+    # Vega draws an empty layer as a graphic with no name: left out, not announced as nothing.
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet", *narrowed]) == 0
+    page = browser.new_page()
+    page.goto((tmp_path / "report.html").as_uri())
+    page.wait_for_function(CHARTS_DRAWN)
+    assert accessibility_violations(page) == {}
+    page.close()
+
+
+@needs_chromium
 def test_screenshot_is_saved_as_a_test_artifact(opened):
     page, _, _ = opened
     ARTIFACTS.mkdir(exist_ok=True)
@@ -344,10 +363,7 @@ def test_the_printed_report_repeats_the_findings_header_and_keeps_charts_whole(b
     assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet"]) == 0
     page = browser.new_page()
     page.goto((tmp_path / "report.html").as_uri())
-    page.wait_for_function(
-        "['chart-rules', 'chart-clinicians', 'chart-trend']"
-        ".every(id => document.querySelector('#' + id + ' svg'))"
-    )
+    page.wait_for_function(CHARTS_DRAWN)
     pages = _printed_pages(page.pdf(format="A4"))
     page.close()
     findings, stale = _page_holding(pages, "Findings"), _page_holding(pages, "Stale reviews")

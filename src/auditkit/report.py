@@ -33,6 +33,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import vl_convert
+from altair.utils.schemapi import Undefined, UndefinedType
 
 from auditkit.auditing import AuditResult
 from auditkit.columns import as_block, join_text
@@ -227,6 +228,13 @@ def no_figure(rules: pd.DataFrame) -> pd.Series:
     return why.mask(rules["not_checked"] != "", "n/a — not checked")
 
 
+def _aria(has_items: bool) -> bool | UndefinedType:
+    """A layer's `aria` where it may have nothing to draw (a month, a clinician, with no
+    records): out of the accessibility tree, where Vega would leave an empty graphic with no
+    name, announced as nothing. (Undefined: Vega's default, described marks.)"""
+    return Undefined if has_items else False
+
+
 def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
     """Compliance per rule as bars, from `rule_summary`'s columns; a rule with no figure gets
     no bar but says why, in words at its row, and a rule at 0 % (a bar of no length) says so."""
@@ -245,7 +253,9 @@ def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("compliance:Q", format=".1%"),
         ],
     )
-    bars = base.mark_bar(height={"band": 0.7}, color="#2f6db3").encode(
+    bars = base.mark_bar(
+        height={"band": 0.7}, color="#2f6db3", aria=_aria(data["compliance"].notna().any())
+    ).encode(
         x=alt.X(
             "compliance:Q",
             scale=alt.Scale(domain=[0, 1]),
@@ -300,7 +310,7 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
         ),
         y=alt.Y("clinician:N", sort=clinicians, title=None),
     )
-    cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
+    cells = base.mark_rect(stroke="#fff", strokeWidth=1, aria=_aria(not table.empty)).encode(
         color=alt.Color(
             "compliance:Q",
             scale=_COMPLIANCE_COLOURS,
@@ -321,7 +331,7 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
             alt.Tooltip("compliance:Q", format=".1%"),
         ],
     )
-    labels = base.mark_text(fontSize=10).encode(
+    labels = base.mark_text(fontSize=10, aria=_aria(not table.empty)).encode(
         text=alt.Text("label:N"),
         color=alt.condition(
             "datum.compliance < 0.7",
@@ -347,9 +357,11 @@ def trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
     long["label"] = long["month"].map(month_label)
     order = [month_label(m) for m in trend["month"]]
     x = alt.X("label:O", sort=order, title=None, axis=alt.Axis(labelAngle=-45))
+    has_rates = bool(long["rate"].notna().any())
+    points = True if has_rates else alt.OverlayMarkDef(aria=False)  # (a layer of its own)
     lines = (
         alt.Chart(long)
-        .mark_line(point=True)
+        .mark_line(point=points, aria=_aria(has_rates))
         .encode(
             x=x,
             y=alt.Y(
