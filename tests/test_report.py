@@ -327,6 +327,19 @@ def test_a_page_whose_charts_have_nothing_to_draw_passes_axes_checks(browser, tm
 
 
 @needs_chromium
+def test_on_a_narrow_window_the_findings_scroll_sideways_not_the_page(browser, tmp_path):
+    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet"]) == 0
+    page = browser.new_page(viewport={"width": 768, "height": 900})
+    page.goto((tmp_path / "report.html").as_uri())
+    page.wait_for_function(CHARTS_DRAWN)
+    assert page.evaluate("document.documentElement.scrollWidth") == 768
+    box = page.locator("div.wide")
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth")  # the table is wider than it
+    assert box.get_attribute("tabindex") == "0"  # so the keyboard can scroll it
+    page.close()
+
+
+@needs_chromium
 def test_screenshot_is_saved_as_a_test_artifact(opened):
     page, _, _ = opened
     ARTIFACTS.mkdir(exist_ok=True)

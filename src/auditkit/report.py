@@ -715,6 +715,9 @@ def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
         '<p class="note sort-hint">Click a column heading to sort within each severity; type or '
         "choose below to filter.</p>"
         f'<div class="controls">{"".join(controls)}</div>'
+        # Wider than a laptop's window: it scrolls sideways in a box of its own (which the
+        # keyboard reaches), not the whole page.
+        '<div class="wide" tabindex="0" role="region" aria-label="Findings table">'
         f'<table id="findings"><thead><tr>{head}</tr></thead>'
     )
     of_severity = result.findings["severity"].value_counts()
@@ -733,7 +736,7 @@ def _findings_table(result: AuditResult) -> Iterator[str | bytes]:
             )
             yield concatenated_utf8(_finding_rows(shown, names))
             yield "</tbody>"
-    yield "</table>"
+    yield "</table></div>"
 
 
 def _trend_note(result: AuditResult) -> str:
