@@ -221,6 +221,7 @@ def test_dashboard_follows_the_month_and_chart_clicks(browser, sample, tmp_path)
             f"document.querySelectorAll('{TREND_MARKER}').length === 1", timeout=UPDATE_TIMEOUT
         )
         assert page.locator(ACTIONS_MENU).count() == 0  # redrawn charts have none either
+        assert accessibility_violations(page) == {}  # a month chosen: its marker, fewer cells
         assert attempted == []
         assert errors == []
 
@@ -269,6 +270,7 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
             mark.inner_text()
             == ordered.loc[quoting, "evidence"].split("\u201c")[1].split("\u201d")[0]
         )
+        assert accessibility_violations(page) == {}  # a card with its quoted words marked
         screenshot(page, SCREENSHOTS / "review_queue.png")
         assert attempted == []
         assert errors == []
@@ -315,5 +317,6 @@ def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path
         )
         assert shown_levels(page, clinicians.tolist()) == clinicians.tolist()
         assert page.locator(ACTIONS_MENU).count() == 0
+        assert accessibility_violations(page) == {}  # regrouped and redrawn
         assert attempted == []
         assert errors == []
