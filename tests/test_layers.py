@@ -32,6 +32,8 @@ TOOLS = {
 PIPELINE = {
     "auditkit",
     "auditkit.errors",
+    "auditkit.severity",
+    "auditkit.presets",
     "auditkit.columns",
     "auditkit.memory",
     "auditkit.output",
@@ -48,8 +50,9 @@ PIPELINE = {
     "auditkit.auditing",
 }
 # What a rule may read: other rules' shared pieces, the columns' helpers, the tables' shapes,
-# the phrase patterns, phone numbers, the policy and the client-name marker.
+# the phrase patterns, phone numbers, the policy, the client-name marker and the severities.
 RULES_MAY_IMPORT = {
+    "auditkit.severity",
     "auditkit.columns",
     "auditkit.schemas",
     "auditkit.validation",
@@ -144,3 +147,25 @@ def test_an_audit_from_python_brings_in_no_report_widget_chart_or_cli():
     assert loaded & TOOLS == set()
     assert {"altair", "vl_convert", "ipywidgets", "IPython", "distributed"} & loaded == set()
     assert {"auditkit.auditing", "auditkit.rules.context", "pandera"} <= loaded
+
+
+def test_the_command_answers_help_and_version_before_importing_pandas():
+    """`auditkit --help`, `--version` and a mistyped command line are answered at once: what
+    the parser offers (severities, preset names) comes from modules that import nothing heavy."""
+    program = (
+        "import sys\n"
+        "from auditkit.cli import build_parser\n"
+        "build_parser()\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pandas', 'pandera', 'pyarrow', 'numpy') or m.startswith('auditkit'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [
+        "auditkit",
+        "auditkit.cli",
+        "auditkit.errors",
+        "auditkit.presets",
+        "auditkit.severity",
+    ]

@@ -169,7 +169,7 @@ def _failing(result: AuditResult, severity: str | None) -> int:
     if severity is None:
         return 0
     findings = result.findings
-    from auditkit.rules.base import SEVERITY_ORDER
+    from auditkit.severity import SEVERITY_ORDER
 
     serious = findings["severity"].map(SEVERITY_ORDER) <= SEVERITY_ORDER[severity]
     return int((serious & (findings["review"] != "dismissed")).sum())
@@ -492,7 +492,7 @@ def _quiet_argument(command: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from auditkit.rules.base import SEVERITY_ORDER  # here, so run() decides imports first
+    from auditkit.severity import SEVERITY_ORDER  # here, so run() decides imports first
 
     parser = argparse.ArgumentParser(
         prog="auditkit",
@@ -572,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.set_defaults(run=cmd_convert)
 
-    from auditkit.importing import PRESETS
+    from auditkit.presets import PRESETS
 
     imports = commands.add_parser(
         "import", help="write a practice-management or phone-system export into a bundle table"

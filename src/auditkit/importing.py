@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 import tomllib
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +44,7 @@ from auditkit.output import csv_text, iso_times, write_atomically
 from auditkit.parsing import day_first_example, parse_count, parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml
+from auditkit.presets import FOLDER, PRESETS
 from auditkit.schemas import CALLS, TABLES, TableSpec
 from auditkit.validation import commonest_reason, validate_table
 
@@ -55,10 +55,6 @@ EXPORT_SUFFIXES = (".csv", ".xlsx")
 # dialled from outside: such a number stored by Excel as a number has lost nothing that mattered.
 _EXTENSION_DIGITS = 6
 _KEYS = ("name", "table", "timezone", "date_format", "columns", "values", "set_aside", "constants")
-_PRESETS = files("auditkit") / "presets"
-PRESETS: tuple[str, ...] = tuple(
-    sorted(p.name.removesuffix(".toml") for p in _PRESETS.iterdir() if p.name.endswith(".toml"))
-)
 
 
 @dataclass(frozen=True)
@@ -256,7 +252,7 @@ def preset(name: str) -> Mapping:
     """A mapping shipped with auditkit, by name (see PRESETS)."""
     if name not in PRESETS:
         raise MappingError(f"There is no preset {name!r}. Presets: {', '.join(PRESETS)}.")
-    text = (_PRESETS / f"{name}.toml").read_text(encoding="utf-8")
+    text = (FOLDER / f"{name}.toml").read_text(encoding="utf-8")
     return mapping_from_dict(tomllib.loads(text), f"the {name} preset")
 
 

@@ -21,7 +21,8 @@ from auditkit.rules import (
     vm003_closure_warning_unapproved,
     vm004_closure_warning_premature,
 )
-from auditkit.rules.base import SEVERITY_ORDER, Checked, Rule
+from auditkit.rules.base import Checked, Rule
+from auditkit.severity import SEVERITY_ORDER
 
 _MODULES = (
     ms001_no_outreach_call,

@@ -16,14 +16,13 @@ import pandas as pd
 import pyarrow as pa
 
 from auditkit.columns import join_text, per_distinct, take_text
+from auditkit.severity import Severity
 
 if TYPE_CHECKING:
     from auditkit.policy import Policy
     from auditkit.rules.context import AuditContext
 
-Severity = Literal["high", "medium", "low"]
 Subject = Literal["appointment", "contact", "note", "call"]
-SEVERITY_ORDER: dict[str, int] = {"high": 0, "medium": 1, "low": 2}
 
 # Every check's opportunities carry these; findings add summary and evidence.
 SUBJECT_COLUMNS = ["subject_id", "client_id", "staff_id", "at"]
