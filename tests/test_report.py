@@ -14,8 +14,11 @@ import datetime as dt
 import io
 import re
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -191,6 +194,29 @@ CHARTS_DRAWN = (
 )
 
 
+def _sample_report(out: Path, *narrowed: str) -> Path:
+    """The sample bundle's report.html, as `auditkit audit` writes it into `out`."""
+    assert main(["audit", str(SAMPLE), "--out", str(out), "--quiet", *narrowed]) == 0
+    return out / "report.html"
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _sample_report(tmp_path_factory.mktemp("sample-report"))
+
+
+@contextmanager
+def drawn(browser: Browser, page_html: Path, **page_options: Any) -> Iterator[Page]:
+    """`page_html` opened in a page of its own, once its charts are drawn."""
+    page = browser.new_page(**page_options)
+    try:
+        page.goto(page_html.as_uri())
+        page.wait_for_function(CHARTS_DRAWN)
+        yield page
+    finally:
+        page.close()
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
@@ -318,25 +344,17 @@ def test_page_passes_axes_accessibility_checks(opened):
 )
 def test_a_page_whose_charts_have_nothing_to_draw_passes_axes_checks(browser, tmp_path, narrowed):
     # Vega draws an empty layer as a graphic with no name: left out, not announced as nothing.
-    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet", *narrowed]) == 0
-    page = browser.new_page()
-    page.goto((tmp_path / "report.html").as_uri())
-    page.wait_for_function(CHARTS_DRAWN)
-    assert accessibility_violations(page) == {}
-    page.close()
+    with drawn(browser, _sample_report(tmp_path, *narrowed)) as page:
+        assert accessibility_violations(page) == {}
 
 
 @needs_chromium
-def test_on_a_narrow_window_the_findings_scroll_sideways_not_the_page(browser, tmp_path):
-    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet"]) == 0
-    page = browser.new_page(viewport={"width": 768, "height": 900})
-    page.goto((tmp_path / "report.html").as_uri())
-    page.wait_for_function(CHARTS_DRAWN)
-    assert page.evaluate("document.documentElement.scrollWidth") == 768
-    box = page.locator("div.wide")
-    assert box.evaluate("b => b.scrollWidth > b.clientWidth")  # the table is wider than it
-    assert box.get_attribute("tabindex") == "0"  # so the keyboard can scroll it
-    page.close()
+def test_on_a_narrow_window_the_findings_scroll_sideways_not_the_page(browser, sample_report):
+    with drawn(browser, sample_report, viewport={"width": 768, "height": 900}) as page:
+        assert page.evaluate("document.documentElement.scrollWidth") == 768
+        box = page.locator("div.wide")
+        assert box.evaluate("b => b.scrollWidth > b.clientWidth")  # the table is wider than it
+        assert box.get_attribute("tabindex") == "0"  # so the keyboard can scroll it
 
 
 @needs_chromium
@@ -369,16 +387,14 @@ def _page_holding(pages: list[list[str]], line: str) -> int:
 
 
 @needs_chromium
-def test_the_printed_report_repeats_the_findings_header_and_keeps_charts_whole(browser, tmp_path):
+def test_the_printed_report_repeats_the_findings_header_and_keeps_charts_whole(
+    browser, sample_report
+):
     """A supervisor files the report as a PDF from the browser's Print: every page that goes on
     with the findings starts with their header, a chart stays on the page of its heading and
     note, and the filter and sort controls are left off."""
-    assert main(["audit", str(SAMPLE), "--out", str(tmp_path), "--quiet"]) == 0
-    page = browser.new_page()
-    page.goto((tmp_path / "report.html").as_uri())
-    page.wait_for_function(CHARTS_DRAWN)
-    pages = _printed_pages(page.pdf(format="A4"))
-    page.close()
+    with drawn(browser, sample_report) as page:
+        pages = _printed_pages(page.pdf(format="A4"))
     findings, stale = _page_holding(pages, "Findings"), _page_holding(pages, "Stale reviews")
     assert stale - findings >= 3  # 126 findings run over several pages
     header = "rule when clinician client record summary evidence review"

@@ -310,7 +310,8 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
         ),
         y=alt.Y("clinician:N", sort=clinicians, title=None),
     )
-    cells = base.mark_rect(stroke="#fff", strokeWidth=1, aria=_aria(not table.empty)).encode(
+    aria = _aria(not table.empty)
+    cells = base.mark_rect(stroke="#fff", strokeWidth=1, aria=aria).encode(
         color=alt.Color(
             "compliance:Q",
             scale=_COMPLIANCE_COLOURS,
@@ -331,7 +332,7 @@ def clinicians_chart(result: AuditResult, rules: Iterable[str] = RULES) -> alt.L
             alt.Tooltip("compliance:Q", format=".1%"),
         ],
     )
-    labels = base.mark_text(fontSize=10, aria=_aria(not table.empty)).encode(
+    labels = base.mark_text(fontSize=10, aria=aria).encode(
         text=alt.Text("label:N"),
         color=alt.condition(
             "datum.compliance < 0.7",
