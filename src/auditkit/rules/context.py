@@ -36,7 +36,8 @@ def pairs_within(
     pairs outside the window: a no-show joined to every call its client ever had is millions.
 
     Right rows are sorted by (key, time) once; each left row's window is then a slice found by
-    binary search, with times as ranks among all the times involved so the sort key is exact.
+    binary search. Times are ranks among the right rows' times (how many are earlier), so that
+    key and time make one exact integer sort key; a window's ends are ranked the same way.
     """
     keys, _ = pd.factorize(pd.concat([left[on], right[on]], ignore_index=True))
     left_key, right_key = keys[: len(left)], keys[len(left) :]
@@ -49,10 +50,13 @@ def pairs_within(
     at = micros(right[right_at])
     known_left = (left_key >= 0) & left[left_at].notna().to_numpy()
     known_right = (right_key >= 0) & right[right_at].notna().to_numpy()
-    times, ranks = np.unique(np.concatenate([start, end, at]), return_inverse=True)
-    width = len(times) + 1
-    start_rank, end_rank, at_rank = np.split(ranks, [len(left), 2 * len(left)])
     candidates = np.flatnonzero(known_right)
+    times = np.sort(at[candidates])
+    width = len(times) + 1
+    at_rank = np.searchsorted(times, at, side="left")
+    # at >= start <=> at's rank >= start's (left); at <= end <=> at's rank < end's (right)
+    start_rank = np.searchsorted(times, start, side="left")
+    end_rank = np.searchsorted(times, end, side="right") - 1
     right_sort = right_key[candidates].astype("int64") * width + at_rank[candidates]
     order = np.argsort(right_sort, kind="stable")
     right_sort, candidates = right_sort[order], candidates[order]
