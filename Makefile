@@ -53,9 +53,11 @@ dashboard: $(VENV)/.notebooks
 	cd notebooks && JUPYTER_PATH=jupyter ../$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 \
 		--template=offline monthly_audit.ipynb
 
-# JupyterLab on the notebooks, on this machine only, fetching no news or update checks.
+# JupyterLab on the notebooks, on this machine only, fetching no news or update checks, and not
+# asking whether to (notebooks/jupyter/config disables the announcements plugin that asks).
 # (--allow-root only where make runs as root, as on the development machines.)
 lab: $(VENV)/.notebooks
+	JUPYTER_CONFIG_PATH=notebooks/jupyter/config \
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --LabApp.news_url=None \
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks

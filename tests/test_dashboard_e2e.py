@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,6 +37,7 @@ SCREENSHOTS = (
     ROOT / "docs" if os.environ.get("AUDITKIT_UPDATE_SCREENSHOTS") else ROOT / "test-artifacts"
 )
 VOILA = Path(sys.executable).with_name("voila")
+JUPYTER = Path(sys.executable).with_name("jupyter")
 START_TIMEOUT = 120  # seconds for Voilà to listen, on a busy 2-core machine
 RENDER_TIMEOUT = 180_000  # ms for a page to run its notebook and draw
 UPDATE_TIMEOUT = 60_000  # ms for a widget change to reach the page
@@ -52,41 +55,29 @@ def free_port() -> int:
 
 
 @contextmanager
-def voila(notebook: str, scratch: Path) -> Iterator[str]:
-    """Serve one notebook; yield its URL once Voilà listens; stop Voilà whatever happens."""
+def served(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[int]:
+    """Run a notebook server on a free port (`command` is given it as --port); yield the port
+    once it listens; stop the server whatever happens."""
     port = free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_PATH": str(NOTEBOOKS / "jupyter"),
-        "AUDITKIT_REVIEWS": str(scratch / "reviews.csv"),
-        "AUDITKIT_EXPORT": str(scratch / "export"),
-    }
-    for name in ("AUDITKIT_BUNDLE", "AUDITKIT_EXTRACT"):
-        env.pop(name, None)
-    log_path = scratch / f"voila-{Path(notebook).stem}.log"
-    command = [
-        str(VOILA),
-        "--no-browser",
-        "--Voila.ip=127.0.0.1",
-        f"--port={port}",
-        "--template=offline",
-        notebook,
-    ]
     with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=NOTEBOOKS, env=env, stdout=log, stderr=log)
+        server = subprocess.Popen(
+            [*command, f"--port={port}"], cwd=NOTEBOOKS, env=env, stdout=log, stderr=log
+        )
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while True:
                 if server.poll() is not None:
-                    pytest.fail(f"Voilà exited early:\n{log_path.read_text(errors='replace')}")
+                    pytest.fail(
+                        f"{command[0]} exited early:\n{log_path.read_text(errors='replace')}"
+                    )
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except OSError:
                     if time.monotonic() > deadline:
-                        pytest.fail(f"Voilà did not listen in {START_TIMEOUT} s")
+                        pytest.fail(f"{command[0]} did not listen in {START_TIMEOUT} s")
                     time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}/"
+            yield port
         finally:
             server.terminate()
             try:
@@ -94,6 +85,69 @@ def voila(notebook: str, scratch: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=30)
+
+
+def notebook_env(scratch: Path) -> dict[str, str]:
+    """The environment the notebooks run in: decisions and exports go to `scratch`."""
+    env = {
+        **os.environ,
+        "AUDITKIT_REVIEWS": str(scratch / "reviews.csv"),
+        "AUDITKIT_EXPORT": str(scratch / "export"),
+    }
+    for name in ("AUDITKIT_BUNDLE", "AUDITKIT_EXTRACT"):
+        env.pop(name, None)
+    return env
+
+
+@contextmanager
+def voila(notebook: str, scratch: Path) -> Iterator[str]:
+    """Serve one notebook as `make dashboard` does; yield its URL once Voilà listens."""
+    env = {**notebook_env(scratch), "JUPYTER_PATH": str(NOTEBOOKS / "jupyter")}
+    command = [str(VOILA), "--no-browser", "--Voila.ip=127.0.0.1", "--template=offline", notebook]
+    log_path = scratch / f"voila-{Path(notebook).stem}.log"
+    with served(command, env, log_path) as port:
+        yield f"http://127.0.0.1:{port}/"
+
+
+# How `make lab` starts JupyterLab (test_lab_... holds the Makefile to it): on this machine only,
+# with the Jupyter news and update checks off, and the announcements plugin, which asks whether to
+# fetch news, disabled by the page config in notebooks/jupyter/config.
+LAB_CONFIG_PATH = "notebooks/jupyter/config"
+LAB_OPTIONS = [
+    "--ServerApp.ip=127.0.0.1",
+    "--LabApp.news_url=None",
+    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+]
+
+
+@contextmanager
+def lab(notebook: str, scratch: Path) -> Iterator[str]:
+    """JupyterLab as `make lab` starts it, on a copy of the notebooks (Lab saves what it runs),
+    with a workspace, settings and configuration of its own; yield the notebook's URL."""
+    folder = scratch / "notebooks"
+    folder.mkdir()
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy(path, folder)
+    token = secrets.token_hex(16)
+    env = {
+        **notebook_env(scratch),
+        "AUDITKIT_BUNDLE": str(SAMPLE),  # the copies are not beside data/
+        "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+        "JUPYTER_CONFIG_PATH": str(ROOT / LAB_CONFIG_PATH),
+    }
+    command = [
+        str(JUPYTER),
+        "lab",
+        *LAB_OPTIONS,
+        *(["--allow-root"] if os.geteuid() == 0 else []),
+        "--no-browser",
+        f"--IdentityProvider.token={token}",
+        f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
+        f"--LabApp.user_settings_dir={scratch / 'settings'}",
+        str(folder),
+    ]
+    with served(command, env, scratch / "lab.log") as port:
+        yield f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}"
 
 
 @pytest.fixture(scope="module")
@@ -318,5 +372,34 @@ def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path
         assert shown_levels(page, clinicians.tolist()) == clinicians.tolist()
         assert page.locator(ACTIONS_MENU).count() == 0
         assert accessibility_violations(page) == {}  # regrouped and redrawn
+        assert attempted == []
+        assert errors == []
+
+
+def test_make_lab_draws_the_dashboard_offline_and_asks_nothing_of_the_network(
+    browser, sample, tmp_path
+):
+    recipe = (ROOT / "Makefile").read_text().split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert all(
+        option in recipe for option in [f"JUPYTER_CONFIG_PATH={LAB_CONFIG_PATH}", *LAB_OPTIONS]
+    )
+    with (
+        lab("monthly_audit.ipynb", tmp_path) as url,
+        opened(browser, url, ".jp-Notebook") as (page, attempted, errors),
+    ):
+        # Run All queues nothing until the kernel is connected, which the status bar says
+        # ("Python 3 (ipykernel) | Idle"; the toolbar's indicator is idle sooner)
+        page.locator("#jp-main-statusbar").get_by_text("| Idle").wait_for(timeout=RENDER_TIMEOUT)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.locator('li[data-command="runmenu:run-all"]').click()
+        page.wait_for_function(
+            "['rules', 'heatmap', 'trend']"
+            ".every(c => document.querySelector(`.auditkit-chart-${c} svg`))",
+            timeout=RENDER_TIMEOUT,
+        )
+        assert page.inner_text(COUNT) == str(len(sample.findings))
+        assert page.locator(RULE_BARS).count() == len(RULES)
+        # JupyterLab's own question, whether to fetch Jupyter news from the web, is never asked
+        assert page.get_by_text("notified about official Jupyter news").count() == 0
         assert attempted == []
         assert errors == []
