@@ -54,12 +54,14 @@ dashboard: $(VENV)/.notebooks
 		--template=offline monthly_audit.ipynb
 
 # JupyterLab on the notebooks, on this machine only, fetching no news or update checks, and not
-# asking whether to (notebooks/jupyter/config disables the announcements plugin that asks).
+# asking whether to (notebooks/jupyter/config disables the announcements plugin that asks); its
+# extension manager lists what is installed and neither searches nor installs from PyPI.
 # (--allow-root only where make runs as root, as on the development machines.)
 lab: $(VENV)/.notebooks
 	JUPYTER_CONFIG_PATH=notebooks/jupyter/config \
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --LabApp.news_url=None \
 		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+		--LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks
 
 # Regenerate the shipped sample bundle (deterministic: same seed, same files).

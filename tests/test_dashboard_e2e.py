@@ -109,14 +109,16 @@ def voila(notebook: str, scratch: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
 
 
-# How `make lab` starts JupyterLab (test_lab_... holds the Makefile to it): on this machine only,
-# with the Jupyter news and update checks off, and the announcements plugin, which asks whether to
-# fetch news, disabled by the page config in notebooks/jupyter/config.
+# How `make lab` starts JupyterLab (test_make_lab_... holds the Makefile to it): on this machine
+# only, with the Jupyter news and update checks off, the announcements plugin, which asks whether
+# to fetch news, disabled by the page config in notebooks/jupyter/config, and an extension manager
+# that neither searches nor installs from PyPI.
 LAB_CONFIG_PATH = "notebooks/jupyter/config"
 LAB_OPTIONS = [
     "--ServerApp.ip=127.0.0.1",
     "--LabApp.news_url=None",
     "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    "--LabApp.extension_manager=readonly",
 ]
 
 
@@ -401,5 +403,12 @@ def test_make_lab_draws_the_dashboard_offline_and_asks_nothing_of_the_network(
         assert page.locator(RULE_BARS).count() == len(RULES)
         # JupyterLab's own question, whether to fetch Jupyter news from the web, is never asked
         assert page.get_by_text("notified about official Jupyter news").count() == 0
+        config = page.evaluate(
+            "JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+        )
+        assert (config["extensionManager"]["name"], config["extensionManager"]["can_install"]) == (
+            "read-only",
+            False,
+        )
         assert attempted == []
         assert errors == []
