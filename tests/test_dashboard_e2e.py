@@ -361,6 +361,12 @@ def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path
         rows_become(page, NO_SHOW_ROWS, rows)
         assert page.locator(NO_SHOW_BARS).count() == len(weekdays)
         assert shown_levels(page, weekdays.tolist()) == weekdays.tolist()
+        # the table's own style reaches it in the widget: rules under the rows, no cell boxes
+        borders = page.eval_on_selector(
+            f"{NO_SHOW_ROWS} td",
+            "td => ['Left', 'Bottom'].map(side => getComputedStyle(td)[`border${side}Width`])",
+        )
+        assert borders == ["0px", "1px"]
         assert accessibility_violations(page) == {}
         screenshot(page, SCREENSHOTS / "research.png")
 

@@ -1701,6 +1701,18 @@ def life_table_chart(table: pd.DataFrame) -> alt.Chart:
 NOTHING_TO_EXPLORE = "There are no scheduled appointments to explore."
 
 
+# The explorer's table as Jupyter shows a displayed table (Table): inside a widget no notebook
+# style reaches it, and the bare table drew a border round every cell.
+EXPLORER_TABLE_STYLE = """<style>
+.auditkit-no-show-table table { border-collapse: collapse; border: none; font-size: 13px; }
+.auditkit-no-show-table th, .auditkit-no-show-table td {
+  border: none; border-bottom: 1px solid #e4e7ec; padding: 4px 10px; text-align: right; }
+.auditkit-no-show-table th { background: #f2f4f7; }
+.auditkit-no-show-table th:first-child, .auditkit-no-show-table td:first-child {
+  text-align: left; }
+</style>"""
+
+
 class NoShowExplorer:
     """A grouping menu and a month-range slider over the no-show rate chart and its table.
 
@@ -1795,7 +1807,7 @@ class NoShowExplorer:
                 f"<b>{scheduled:,}</b> scheduled appointments, <b>{missed:,}</b> no-shows "
                 f"({missed / scheduled:.1%}), {first} to {last}"
             )
-        self.table.value = table_html(self.rates, min_cell=self.min_cell)
+        self.table.value = EXPLORER_TABLE_STYLE + table_html(self.rates, min_cell=self.min_cell)
         return rate_chart(self.rates, self.grouping.value, min_cell=self.min_cell)
 
     def _update(self, _change: object = None) -> None:
