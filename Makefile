@@ -6,7 +6,7 @@ OUT    ?= out/sample
 # The QA review queue's decisions (notebooks/qa_review.ipynb): applied by `make audit` once any exist.
 REVIEWS ?= out/reviews.csv
 
-.PHONY: audit test lint format sample clean dashboard lab bench
+.PHONY: audit test lint format sample clean dashboard review lab bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +46,18 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The supervisor's dashboard as a web app on this machine only, no code shown. The "offline"
-# template (notebooks/jupyter) is Voila's lab template without the stylesheets it fetches from a
-# CDN. Set AUDITKIT_BUNDLE to audit another bundle than data/sample.
+# The supervisor's dashboard and the QA review queue as web apps on this machine only, no code
+# shown (each on a port of its own, so both can run). The "offline" template (notebooks/jupyter)
+# is Voila's lab template without the stylesheets it fetches from a CDN. Set AUDITKIT_BUNDLE to
+# audit another bundle than data/sample.
+VOILA_APP = cd notebooks && JUPYTER_PATH=jupyter ../$(BIN)/voila --no-browser \
+	--Voila.ip=127.0.0.1 --template=offline
+
 dashboard: $(VENV)/.notebooks
-	cd notebooks && JUPYTER_PATH=jupyter ../$(BIN)/voila --no-browser --Voila.ip=127.0.0.1 \
-		--template=offline monthly_audit.ipynb
+	$(VOILA_APP) --port=8866 monthly_audit.ipynb
+
+review: $(VENV)/.notebooks
+	$(VOILA_APP) --port=8867 qa_review.ipynb
 
 # JupyterLab on the notebooks, on this machine only, fetching no news or update checks, and not
 # asking whether to (notebooks/jupyter/config disables the announcements plugin that asks); its

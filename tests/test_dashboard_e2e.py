@@ -1,24 +1,28 @@
-"""End to end: Voilà serves the notebooks on 127.0.0.1 and Debian's headless Chromium drives them.
+"""End to end: Voilà and JupyterLab serve the notebooks on 127.0.0.1 and Debian's headless
+Chromium drives them.
 
-Voilà runs as ``make dashboard`` runs it (the repo's offline template, from notebooks/), on a free
-port, and is always stopped. Every request not to 127.0.0.1 is aborted and recorded: the charts
-must draw from the JavaScript the kernel sends (JupyterChart offline), not from a CDN. The
-screenshots go to test-artifacts/; with AUDITKIT_UPDATE_SCREENSHOTS=1 they also replace the
-README's docs/dashboard.png and docs/review_queue.png (a test run leaves tracked files alone).
+Each server runs the command its make target runs (``make dashboard``, ``make review``, ``make
+lab``, read with ``make -n``), on a free port, and is always stopped. Every request not to
+127.0.0.1 is aborted and recorded: the charts must draw from the JavaScript the kernel sends
+(JupyterChart offline), not from a CDN. The screenshots go to test-artifacts/; with
+AUDITKIT_UPDATE_SCREENSHOTS=1 they also replace the README's docs/dashboard.png and
+docs/review_queue.png (a test run leaves tracked files alone).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,8 +40,6 @@ NOTEBOOKS = ROOT / "notebooks"
 SCREENSHOTS = (
     ROOT / "docs" if os.environ.get("AUDITKIT_UPDATE_SCREENSHOTS") else ROOT / "test-artifacts"
 )
-VOILA = Path(sys.executable).with_name("voila")
-JUPYTER = Path(sys.executable).with_name("jupyter")
 START_TIMEOUT = 120  # seconds for Voilà to listen, on a busy 2-core machine
 RENDER_TIMEOUT = 180_000  # ms for a page to run its notebook and draw
 UPDATE_TIMEOUT = 60_000  # ms for a widget change to reach the page
@@ -54,28 +56,63 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass
+class MadeCommand:
+    """What a make target runs: the folder, the variables it sets and the command."""
+
+    folder: Path
+    env: dict[str, str]
+    argv: list[str]
+
+
+def make_command(target: str) -> MadeCommand:
+    """What `make TARGET` runs (`make -n`, the notebooks extra taken as installed), so that the
+    browser tests start the servers exactly as the Makefile does."""
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-o", ".venv/.notebooks", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    words = shlex.split(dry.replace("\\\n", " "))  # a recipe's continued lines as one
+    folder = ROOT
+    if words[0] == "cd":
+        folder, words = ROOT / words[1], words[3:]  # cd DIR && ...
+    env = {}
+    while re.fullmatch(r"[A-Z_]+=.*", words[0]):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    return MadeCommand(folder, env, words)
+
+
 @contextmanager
-def served(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[int]:
-    """Run a notebook server on a free port (`command` is given it as --port); yield the port
-    once it listens; stop the server whatever happens."""
+def served(made: MadeCommand, scratch: Path, log_name: str) -> Iterator[int]:
+    """Run a notebook server as `made` says, on a free port rather than the Makefile's, with
+    decisions and exports going to `scratch`; yield the port once it listens; stop the server
+    whatever happens."""
     port = free_port()
+    argv = [a for a in made.argv if not a.startswith("--port=")] + [f"--port={port}"]
+    env = {k: v for k, v in os.environ.items() if k not in ("AUDITKIT_BUNDLE", "AUDITKIT_EXTRACT")}
+    env |= {
+        **made.env,
+        "AUDITKIT_REVIEWS": str(scratch / "reviews.csv"),
+        "AUDITKIT_EXPORT": str(scratch / "export"),
+    }
+    log_path = scratch / log_name
     with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [*command, f"--port={port}"], cwd=NOTEBOOKS, env=env, stdout=log, stderr=log
-        )
+        server = subprocess.Popen(argv, cwd=made.folder, env=env, stdout=log, stderr=log)
         try:
             deadline = time.monotonic() + START_TIMEOUT
             while True:
                 if server.poll() is not None:
-                    pytest.fail(
-                        f"{command[0]} exited early:\n{log_path.read_text(errors='replace')}"
-                    )
+                    pytest.fail(f"{argv[0]} exited early:\n{log_path.read_text(errors='replace')}")
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except OSError:
                     if time.monotonic() > deadline:
-                        pytest.fail(f"{command[0]} did not listen in {START_TIMEOUT} s")
+                        pytest.fail(f"{argv[0]} did not listen in {START_TIMEOUT} s")
                     time.sleep(0.5)
             yield port
         finally:
@@ -87,68 +124,42 @@ def served(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[
                 server.wait(timeout=30)
 
 
-def notebook_env(scratch: Path) -> dict[str, str]:
-    """The environment the notebooks run in: decisions and exports go to `scratch`."""
-    env = {
-        **os.environ,
-        "AUDITKIT_REVIEWS": str(scratch / "reviews.csv"),
-        "AUDITKIT_EXPORT": str(scratch / "export"),
-    }
-    for name in ("AUDITKIT_BUNDLE", "AUDITKIT_EXTRACT"):
-        env.pop(name, None)
-    return env
+# The notebooks a make target serves as a web app; the others are served as the dashboard is.
+SERVED_BY = {"monthly_audit.ipynb": "dashboard", "qa_review.ipynb": "review"}
 
 
 @contextmanager
 def voila(notebook: str, scratch: Path) -> Iterator[str]:
-    """Serve one notebook as `make dashboard` does; yield its URL once Voilà listens."""
-    env = {**notebook_env(scratch), "JUPYTER_PATH": str(NOTEBOOKS / "jupyter")}
-    command = [str(VOILA), "--no-browser", "--Voila.ip=127.0.0.1", "--template=offline", notebook]
-    log_path = scratch / f"voila-{Path(notebook).stem}.log"
-    with served(command, env, log_path) as port:
+    """Serve one notebook as its make target does (`make dashboard`, `make review`); yield its
+    URL once Voilà listens."""
+    made = make_command(SERVED_BY.get(notebook, "dashboard"))
+    made.argv[-1] = notebook
+    with served(made, scratch, f"voila-{Path(notebook).stem}.log") as port:
         yield f"http://127.0.0.1:{port}/"
-
-
-# How `make lab` starts JupyterLab (test_make_lab_... holds the Makefile to it): on this machine
-# only, with the Jupyter news and update checks off, the announcements plugin, which asks whether
-# to fetch news, disabled by the page config in notebooks/jupyter/config, and an extension manager
-# that neither searches nor installs from PyPI.
-LAB_CONFIG_PATH = "notebooks/jupyter/config"
-LAB_OPTIONS = [
-    "--ServerApp.ip=127.0.0.1",
-    "--LabApp.news_url=None",
-    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    "--LabApp.extension_manager=readonly",
-]
 
 
 @contextmanager
 def lab(notebook: str, scratch: Path) -> Iterator[str]:
     """JupyterLab as `make lab` starts it, on a copy of the notebooks (Lab saves what it runs),
-    with a workspace, settings and configuration of its own; yield the notebook's URL."""
+    with a workspace, settings and configuration of its own, and a token; yield the notebook's
+    URL."""
     folder = scratch / "notebooks"
     folder.mkdir()
     for path in NOTEBOOKS.glob("*.ipynb"):
         shutil.copy(path, folder)
+    made = make_command("lab")
+    assert made.argv[-1] == "notebooks"
     token = secrets.token_hex(16)
-    env = {
-        **notebook_env(scratch),
-        "AUDITKIT_BUNDLE": str(SAMPLE),  # the copies are not beside data/
-        "JUPYTER_CONFIG_DIR": str(scratch / "config"),
-        "JUPYTER_CONFIG_PATH": str(ROOT / LAB_CONFIG_PATH),
-    }
-    command = [
-        str(JUPYTER),
-        "lab",
-        *LAB_OPTIONS,
-        *(["--allow-root"] if os.geteuid() == 0 else []),
+    made.argv[-1:] = [
         "--no-browser",
         f"--IdentityProvider.token={token}",
         f"--LabApp.workspaces_dir={scratch / 'workspaces'}",
         f"--LabApp.user_settings_dir={scratch / 'settings'}",
         str(folder),
     ]
-    with served(command, env, scratch / "lab.log") as port:
+    made.env["JUPYTER_CONFIG_DIR"] = str(scratch / "config")  # not this machine's ~/.jupyter
+    made.env["AUDITKIT_BUNDLE"] = str(SAMPLE)  # the copies are not beside data/
+    with served(made, scratch, "lab.log") as port:
         yield f"http://127.0.0.1:{port}/lab/tree/{notebook}?token={token}"
 
 
@@ -387,10 +398,6 @@ def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path
 def test_make_lab_draws_the_dashboard_offline_and_asks_nothing_of_the_network(
     browser, sample, tmp_path
 ):
-    recipe = (ROOT / "Makefile").read_text().split("\nlab:", 1)[1].split("\n\n", 1)[0]
-    assert all(
-        option in recipe for option in [f"JUPYTER_CONFIG_PATH={LAB_CONFIG_PATH}", *LAB_OPTIONS]
-    )
     with (
         lab("monthly_audit.ipynb", tmp_path) as url,
         opened(browser, url, ".jp-Notebook") as (page, attempted, errors),
