@@ -481,7 +481,7 @@ def _local_instants(text: pa.ChunkedArray) -> pd.Series:
     among them (30 February, hour 24) leaves them all to pandas, which judges each one.
     """
     plain = _matches(text, _PLAIN_LOCAL)
-    instants = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[us]")
+    instants = np.full(len(text), np.datetime64("NaT", "us"))
     if plain.any():
         try:
             picked = text if plain.all() else _pick(text, plain)  # (the usual case: no copy)
@@ -515,7 +515,7 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
     text = _stripped(values)
     strings = arrow_strings(text)
     # Each parsed value as its UTC instant, positionally; NaT where none.
-    instants = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    instants = np.full(len(values), np.datetime64("NaT", "us"))
     far = np.zeros(len(values), dtype=bool)
     present = _present(strings)
     canonical = _matches(strings, _CANONICAL)

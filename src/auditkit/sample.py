@@ -121,7 +121,7 @@ _NEAR = 25  # closer than this to another call on its line, a call keeps the log
 
 
 def _days(first: str, last: str) -> np.ndarray:
-    return np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+    return np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + np.timedelta64(1, "D"))
 
 
 _CLOSED_DAYS = np.concatenate(
