@@ -217,7 +217,7 @@ def _previous_in_series(client: np.ndarray, service: np.ndarray, day: pd.Series)
         service[order][1:] != service[order][:-1]
     )
     before = np.roll(days, 1)
-    before[first] = np.datetime64("NaT", np.datetime_data(before.dtype)[0])
+    before[first] = np.datetime64("NaT", "ns")  # (NaT in any unit: no time to lose)
     previous = np.empty_like(before)
     previous[order] = before
     return pd.Series(previous, index=day.index)
