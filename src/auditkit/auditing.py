@@ -293,7 +293,7 @@ def _tally(
 
 def _combined(codes: Sequence[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     """One number per combination of codes (ravel_multi_index's), -1 where a code is missing."""
-    kept = np.logical_and.reduce([code >= 0 for code in codes])
+    kept = np.all([code >= 0 for code in codes], axis=0)
     combined = np.full(len(kept), -1, dtype=np.int64)
     if len(shape) and min(shape) > 0:
         combined[kept] = np.ravel_multi_index([code[kept] for code in codes], shape)

@@ -228,7 +228,7 @@ def _whole_seconds(local: np.ndarray, sep: str) -> pa.Array:
     months = days.astype("datetime64[M]")
     years = months.astype("datetime64[Y]")
     year = years.astype(np.int64) + 1970
-    if len(year) and (year.min() < 0 or year.max() > 9999):
+    if len(year) and (np.min(year) < 0 or np.max(year) > 9999):
         whole = np.datetime_as_string(local, unit="s")
         return pa.array(np.char.replace(whole, "T", sep) if sep != "T" else whole)
     seconds = (local - days).astype("timedelta64[s]").astype(np.int64)

@@ -498,7 +498,7 @@ def _spanned(known: list[np.ndarray], asked: np.ndarray, counts: np.ndarray) -> 
     if not len(known_rows):
         return np.zeros(len(asked), dtype=bool)
     _, singular, rows = np.linalg.svd(known_rows, full_matrices=False)
-    basis = rows[singular > 1e-9 * singular.max()]
+    basis = rows[singular > 1e-9 * np.max(singular)]
     return np.abs(asked - asked @ basis.T @ basis).max(axis=1) < 1e-9
 
 
@@ -1169,7 +1169,9 @@ def _interval_starts(
     def safe(first: int, stop: int) -> bool:
         hidden = unshown_events[first:stop].sum()
         small = _below_cell(np.array([censored[first:stop].sum(), hidden]), min_cell)
-        return not small.any() and (hidden == 0 or hidden > unshown_day_count[first:stop].sum())
+        return bool(
+            not small.any() and (hidden == 0 or hidden > unshown_day_count[first:stop].sum())
+        )
 
     starts: list[int] = []
     first = 0
