@@ -17,6 +17,7 @@ from auditkit.auditing import (
     count_opportunities,
     for_clinicians,
     for_month,
+    last_month,
 )
 from auditkit.cli import main
 from auditkit.errors import AuditkitError
@@ -218,6 +219,31 @@ def test_a_months_audit_is_the_whole_audit_cut_to_that_month(tmp_path):
     assert for_month(march, "2026-03") is march
 
 
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-12-07 18:00", "2026-11"),
+        # 07:30 on 1 December in UTC is still 30 November at the clinic (Los Angeles)
+        ("2026-12-01 07:30", "2026-10"),
+        ("2026-12-01 08:30", "2026-11"),
+        ("2027-01-01 12:00", "2026-12"),  # across the year
+        ("2026-03-31 23:59", "2026-02"),
+    ],
+)
+def test_last_month_is_the_month_before_this_one_on_the_clinics_clock(now, expected):
+    assert last_month("America/Los_Angeles", pd.Timestamp(now, tz="UTC")) == expected
+
+
+def test_an_audit_of_last_month_is_the_audit_of_that_month(tmp_path):
+    whole = audit(sample(tmp_path))
+    before = last_month(whole.bundle.policy.clinic.timezone)
+    last = for_month(whole, "last")
+    if last_month(whole.bundle.policy.clinic.timezone) != before:  # the month turned meanwhile
+        pytest.skip("the clinic's month turned during the test")
+    assert last.month == before
+    pd.testing.assert_frame_equal(last.findings, for_month(whole, before).findings)
+
+
 def test_a_months_audit_cannot_be_cut_to_another_month(tmp_path):
     march = audit(sample(tmp_path), month="2026-03")
     with pytest.raises(ValueError, match="an audit of 2026-03 holds nothing of 2026-04"):
@@ -327,7 +353,7 @@ def test_cli_audit_writes_findings_rejected_and_compliance(tmp_path, capsys):
     ]
     assert len(pd.read_csv(out / "compliance.csv")) == 14
     assert main(["audit", str(bundle.path), "--out", str(out), "--month", "2026-4"]) == 2
-    assert "month must look like 2026-03, not '2026-4'" in capsys.readouterr().err
+    assert "month must look like 2026-03, or be last, not '2026-4'" in capsys.readouterr().err
 
 
 def test_written_csvs_never_hold_a_live_formula(tmp_path):

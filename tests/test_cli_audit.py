@@ -397,6 +397,24 @@ def test_month_with_reviews_counts_and_lists_that_month_only(tmp_path, capsys):
     ]
 
 
+def test_month_last_audits_the_month_before_this_one(tmp_path, capsys, monkeypatch):
+    bundle = reviewed_bundle(tmp_path, DISMISS_MS001)
+    asked = []
+    # On the clinic's clock, as if the audit ran in May 2026: last month is April.
+    monkeypatch.setattr(
+        "auditkit.auditing.last_month", lambda timezone: asked.append(timezone) or "2026-04"
+    )
+
+    assert audit(bundle, tmp_path, "--month", "last") == 0
+
+    out = capsys.readouterr().out
+    assert asked == [bundle.policy.clinic.timezone]
+    assert "(month 2026-04;" in out
+    assert summary_rows(out)["MS001"] == [1, 0, 0, 1.0]
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Audited period: <strong>April 2026 (2026-04)</strong>" in report
+
+
 def test_the_command_leaves_out_modules_it_never_uses(tmp_path):
     """`auditkit` (cli.run) keeps jsonschema's format checkers, dask.dataframe, anywidget (and
     ipywidgets), openpyxl and hypothesis out of its process, and imports the pipeline only

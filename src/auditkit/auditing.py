@@ -583,7 +583,8 @@ def audit(
     clinicians: Sequence[str] = (),
     keep_records: bool = True,
 ) -> AuditResult:
-    """Check every rule; with `month` (YYYY-MM), keep what happened in that month; with
+    """Check every rule; with `month` (YYYY-MM, or "last": the month before this one on the
+    clinic's clock), keep what happened in that month; with
     `clinicians` (staff_ids), keep their records (see `for_clinicians`).
 
     `policy` overrides the one the bundle was loaded with. Rules always see the whole bundle,
@@ -676,14 +677,28 @@ def for_clinicians(result: AuditResult, clinicians: Sequence[str]) -> AuditResul
     )
 
 
+# A month named by when the audit runs (`--month last`), for a monthly audit run on a schedule.
+LAST_MONTH = "last"
+
+
+def last_month(timezone: str, now: pd.Timestamp | None = None) -> str:
+    """The month before the current one on the clinic's clock, YYYY-MM: what a monthly audit
+    run in the first days of a month covers. `now` (default: now) is an aware time."""
+    here = (pd.Timestamp.now(tz="UTC") if now is None else now).tz_convert(timezone)
+    return (here.tz_localize(None).to_period("M") - 1).strftime("%Y-%m")
+
+
 def for_month(result: AuditResult, month: str | None) -> AuditResult:
-    """An audit of every month narrowed to what happened in `month` (YYYY-MM); None keeps all.
+    """An audit of every month narrowed to what happened in `month` (YYYY-MM, or LAST_MONTH:
+    last_month on the clinic's clock); None keeps all.
 
     Rules saw the whole bundle, so a month's figures are those the whole audit gives for it.
     A stale review belongs to the month of its subject's time, or to every month when the
     subject is gone. Compliance per month over the whole bundle is kept (`every_month`) for
     the trend, so a monthly report needs no second audit.
     """
+    if month == LAST_MONTH:
+        month = last_month(result.bundle.policy.clinic.timezone)
     if month == result.month:
         return result
     if result.month is not None:

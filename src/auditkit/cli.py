@@ -31,8 +31,10 @@ CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's 
 
 
 def _month(value: str) -> str:
+    if value == "last":  # auditing.LAST_MONTH, resolved on the clinic's clock once loaded
+        return value
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise argparse.ArgumentTypeError(f"month must look like 2026-03, not {value!r}")
+        raise argparse.ArgumentTypeError(f"month must look like 2026-03, or be last, not {value!r}")
     if not 1900 <= int(value[:4]) <= 2199:  # year 0 has no date; pandas ends in 2262
         raise argparse.ArgumentTypeError(f"month must be 1900-01 to 2199-12, not {value!r}")
     return value
@@ -241,7 +243,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         f"tables in {out}. For internal QA only; do not file or share them."
     )
     if not args.quiet:
-        period = f"month {args.month}" if args.month else "everything in the bundle"
+        period = f"month {result.month}" if result.month else "everything in the bundle"
         if args.clinician:
             period += f"; only the records of {', '.join(result.clinicians)}"
         print(f"Audited {args.bundle} ({period}; policy: {_policy_words(result.bundle.policy)})")
@@ -517,7 +519,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("bundle", help="folder of table files")
     run.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
     run.add_argument("--out", default="out", help="folder for the results (default: out)")
-    run.add_argument("--month", type=_month, help="audit only this month, YYYY-MM")
+    run.add_argument(
+        "--month",
+        type=_month,
+        help="audit only this month, YYYY-MM, or last: the month before this one on the "
+        "clinic's clock (for a monthly audit on a schedule)",
+    )
     run.add_argument(
         "--clinician",
         action="append",
