@@ -49,9 +49,11 @@ format: $(VENV)/.dev
 # The supervisor's dashboard and the QA review queue as web apps on this machine only, no code
 # shown (each on a port of its own, so both can run). The "offline" template (notebooks/jupyter)
 # is Voila's lab template without the stylesheets it fetches from a CDN. Set AUDITKIT_BUNDLE to
-# audit another bundle than data/sample.
+# audit another bundle than data/sample. A cell's error shows on the page (--show_tracebacks):
+# auditkit's as its message (a bundle not found, say), where Voila would say only that a cell
+# failed.
 VOILA_APP = cd notebooks && JUPYTER_PATH=jupyter ../$(BIN)/voila --no-browser \
-	--Voila.ip=127.0.0.1 --template=offline
+	--Voila.ip=127.0.0.1 --template=offline --show_tracebacks=True
 
 dashboard: $(VENV)/.notebooks
 	$(VOILA_APP) --port=8866 monthly_audit.ipynb

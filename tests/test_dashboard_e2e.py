@@ -32,6 +32,7 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from auditkit import audit, load
 from auditkit.dashboard import Selection, dashboard_charts, filter_findings
+from auditkit.errors import BundleError
 from auditkit.research import NoShowExplorer, appointment_frame
 from auditkit.review_queue import queue_order
 from auditkit.rules import RULES
@@ -129,11 +130,12 @@ SERVED_BY = {"monthly_audit.ipynb": "dashboard", "qa_review.ipynb": "review"}
 
 
 @contextmanager
-def voila(notebook: str, scratch: Path) -> Iterator[str]:
-    """Serve one notebook as its make target does (`make dashboard`, `make review`); yield its
-    URL once Voilà listens."""
+def voila(notebook: str, scratch: Path, **env: str) -> Iterator[str]:
+    """Serve one notebook as its make target does (`make dashboard`, `make review`), with
+    `env` set for it; yield its URL once Voilà listens."""
     made = make_command(SERVED_BY.get(notebook, "dashboard"))
     made.argv[-1] = notebook
+    made.env |= env
     with served(made, scratch, f"voila-{Path(notebook).stem}.log") as port:
         yield f"http://127.0.0.1:{port}/"
 
@@ -391,6 +393,26 @@ def test_research_explorer_draws_its_groups_in_their_own_order(browser, tmp_path
         assert shown_levels(page, clinicians.tolist()) == clinicians.tolist()
         assert page.locator(ACTIONS_MENU).count() == 0
         assert accessibility_violations(page) == {}  # regrouped and redrawn
+        assert attempted == []
+        assert errors == []
+
+
+def test_a_bundle_that_cannot_be_read_is_said_on_the_page_in_words(browser, tmp_path):
+    missing = tmp_path / "no-such-bundle"
+    with pytest.raises(BundleError) as raised:
+        load(missing)
+    with (
+        voila("monthly_audit.ipynb", tmp_path, AUDITKIT_BUNDLE=str(missing)) as url,
+        opened(browser, url, "body") as (page, attempted, errors),
+    ):
+        page.wait_for_function(
+            "said => document.body.innerText.includes(said)",
+            arg=f"BundleError: {raised.value}",
+            timeout=RENDER_TIMEOUT,
+        )
+        shown = page.inner_text("body")
+        # the message alone: no frames of auditkit's code, which the reader cannot act on
+        assert "Traceback" not in shown and "auditkit/" not in shown
         assert attempted == []
         assert errors == []
 

@@ -129,3 +129,17 @@ def test_notes_are_escaped_paragraphs_that_wrap():
         f'<p style="{NOTE_STYLE}">two\nlines</p>'
     )
     assert repr(notes) == "clinician <b>: pooled\n\ntwo\nlines"
+
+
+def test_an_auditkit_error_shows_in_a_notebook_as_its_message(tmp_path):
+    missing = tmp_path / "no-such-bundle"
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(f"from auditkit import load\nload({str(missing)!r})")]
+    )
+    NotebookClient(notebook, kernel_name="python3", timeout=120, allow_errors=True).execute()
+    [error] = notebook.cells[0].outputs
+    assert (error.output_type, error.ename) == ("error", "BundleError")
+    # the message, not the frames of auditkit's code that led to it
+    assert error.traceback == [
+        f"BundleError: {missing} is not a folder. An audit bundle is a folder of table files."
+    ]

@@ -4,6 +4,12 @@
 class AuditkitError(Exception):
     """Bad input or usage that stops the run; the message says what to fix."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What a notebook shows for it (IPython's hook for an exception that renders itself):
+        its message, as the CLI prints it, not frames of auditkit's code that the reader
+        cannot act on."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class BundleError(AuditkitError):
     """A table cannot be used at all: missing, unreadable, empty, or lacking a required column."""
