@@ -53,11 +53,11 @@ def pairs_within(
     candidates = np.flatnonzero(known_right)
     times = np.sort(at[candidates])
     width = len(times) + 1
-    at_rank = np.searchsorted(times, at, side="left")
+    at_rank = np.searchsorted(times, at[candidates], side="left")
     # at >= start <=> at's rank >= start's (left); at <= end <=> at's rank < end's (right)
     start_rank = np.searchsorted(times, start, side="left")
     end_rank = np.searchsorted(times, end, side="right") - 1
-    right_sort = right_key[candidates].astype("int64") * width + at_rank[candidates]
+    right_sort = right_key[candidates].astype("int64") * width + at_rank
     order = np.argsort(right_sort, kind="stable")
     right_sort, candidates = right_sort[order], candidates[order]
     base = left_key.astype("int64") * width
