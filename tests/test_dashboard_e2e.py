@@ -340,6 +340,10 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
             == ordered.loc[quoting, "evidence"].split("\u201c")[1].split("\u201d")[0]
         )
         assert accessibility_violations(page) == {}  # a card with its quoted words marked
+        saved_to = page.locator("code", has_text="reviews.csv")
+        assert saved_to.inner_text() == str((tmp_path / "reviews.csv").resolve())
+        # the picture shows where make review saves from a clone in ~/auditkit, not this scratch
+        saved_to.evaluate("(code) => { code.textContent = '~/auditkit/out/reviews.csv'; }")
         screenshot(page, SCREENSHOTS / "review_queue.png")
         assert attempted == []
         assert errors == []

@@ -36,6 +36,7 @@ from auditkit import report as report_module
 from auditkit import xlsx as xlsx_module
 from auditkit.auditing import AuditResult, for_month
 from auditkit.cli import main
+from auditkit.notebook import SEVERITY_COLOURS
 from auditkit.output import iso_times, write_csv
 from auditkit.report import (
     html_text,
@@ -47,7 +48,7 @@ from auditkit.report import (
     vega_javascript,
     write_report,
 )
-from auditkit.rules import RULES
+from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.xlsx import xlsx_workbook
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -1312,3 +1313,12 @@ def test_a_finding_in_the_hour_shown_twice_is_dated_with_its_zone(report):
     page = render_html(dataclasses.replace(result, findings=findings))
     assert 'data-sort="2026-11-01T01:30:00-08:00">2026-11-01 01:30 PST</td>' in page
     assert ">2026-03-16 13:00</td>" in page  # any other time as before
+
+
+def test_widgets_badge_severities_in_the_report_colours():
+    template = (ROOT / "src" / "auditkit" / "templates" / "report.html").read_text("utf-8")
+    root = re.search(r":root \{(.*?)\}", template, re.DOTALL)
+    assert root is not None
+    colours = dict(re.findall(r"--([a-z]+): (#[0-9a-f]{6})", root.group(1)))
+    assert SEVERITY_COLOURS == {"high": "#b42318", "medium": "#b54708", "low": "#475467"}
+    assert {severity: colours[severity] for severity in SEVERITY_ORDER} == SEVERITY_COLOURS

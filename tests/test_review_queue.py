@@ -838,6 +838,14 @@ def test_a_file_without_a_needed_column_is_not_touched(tmp_path):
     assert reviews.read_text("utf-8") == "rule,subject_id,decision\nMS001,A2,confirmed\n"
 
 
+def test_the_queue_says_where_decisions_are_saved_as_a_full_path(bundle, tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # as make review serves the notebook
+    queue = ReviewQueue(bundle, Path("../out/reviews.csv"))
+    heading = queue.children[0].value
+    assert f"saved at once to <code>{tmp_path.resolve()}/out/reviews.csv</code>." in heading
+
+
 def test_only_a_csv_reviews_file(bundle, tmp_path):
     with pytest.raises(ValueError, match=r"must be a \.csv file"):
         ReviewQueue(bundle, tmp_path / "reviews.xlsx")

@@ -28,7 +28,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from auditkit.auditing import AuditResult, audit, for_clinicians, for_month
-from auditkit.notebook import jupyter_chart
+from auditkit.notebook import SEVERITY_BADGES, jupyter_chart, table_rules
 from auditkit.report import (
     SEVERITIES,
     clinician_choices,
@@ -56,26 +56,24 @@ _SEVERITY = pd.Series({code: rule.severity for code, rule in RULES.items()})
 PICK_RULE = "pick_rule"
 PICK_CELL = "pick_cell"
 
-STYLE = """<style>
-.auditkit-scroll { max-height: 460px; overflow: auto; }
+STYLE = (
+    "<style>\n"
+    + table_rules(".auditkit-findings", "4px 8px")
+    + SEVERITY_BADGES
+    + """.auditkit-scroll { max-height: 460px; overflow: auto; }
 .auditkit-scroll:focus-visible { outline: 2px solid #1d4ed8; }
-.auditkit-findings table { border-collapse: collapse; font-size: 13px; width: 100%; }
-.auditkit-findings th { text-align: left; background: #f2f4f7; position: sticky; top: 0; }
-.auditkit-findings th, .auditkit-findings td {
-  padding: 4px 8px; border-bottom: 1px solid #e4e7ec; vertical-align: top; }
+.auditkit-findings table { font-size: 13px; width: 100%; }
+.auditkit-findings th { text-align: left; position: sticky; top: 0; }
+.auditkit-findings td { line-height: 1.35; vertical-align: top; }
 .auditkit-findings tr.dismissed td { color: #8a94a3; text-decoration: line-through; }
-.auditkit-findings td { line-height: 1.35; }
 .auditkit-findings td.when, .auditkit-findings td.client, .auditkit-findings td.record {
   white-space: nowrap; }
-.auditkit-sev { border-radius: 8px; padding: 0 6px; font-size: 12px; color: #fff; }
-.auditkit-sev-high { background: #b42318; }
-.auditkit-sev-medium { background: #b54708; }
-.auditkit-sev-low { background: #475467; }
 .auditkit-count { font-size: 14px; margin: 6px 0; }
 .auditkit-caveat { color: #7a2e0e; background: #fef6ee; border: 1px solid #f9dbaf;
   padding: 4px 8px; border-radius: 4px; font-weight: 600; }
 .auditkit-note { color: #52606d; font-size: 12px; line-height: 28px; margin: 0 8px; }
 </style>"""
+)
 
 
 @dataclass(frozen=True)

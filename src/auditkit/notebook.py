@@ -19,6 +19,29 @@ def jupyter_chart(chart: alt.TopLevelSpec) -> alt.JupyterChart:
     return alt.JupyterChart(chart, embed_options=EMBED_OPTIONS)
 
 
+# The widgets' own style blocks (inside a widget no notebook or page style reaches a table):
+# severity badges in the report's colours (templates/report.html's --high, --medium, --low), and
+# tables with a light header band and a thin line under each row.
+SEVERITY_COLOURS = {"high": "#b42318", "medium": "#b54708", "low": "#475467"}
+SEVERITY_BADGES = (
+    ".auditkit-sev { border-radius: 8px; padding: 0 6px; font-size: 12px; color: #fff; }\n"
+    + "".join(
+        f".auditkit-sev-{severity} {{ background: {colour}; }}\n"
+        for severity, colour in SEVERITY_COLOURS.items()
+    )
+)
+
+
+def table_rules(scope: str, padding: str) -> str:
+    """CSS for the tables inside the elements `scope` selects: collapsed borders, the header on
+    a light band, `padding` in each cell and a thin line under it."""
+    return (
+        f"{scope} table {{ border-collapse: collapse; }}\n"
+        f"{scope} th {{ background: #f2f4f7; }}\n"
+        f"{scope} th, {scope} td {{ padding: {padding}; border-bottom: 1px solid #e4e7ec; }}\n"
+    )
+
+
 # Lines keep their own line breaks and wrap at spaces; a long id or path breaks anywhere rather
 # than run off the right edge.
 NOTE_STYLE = "white-space: pre-wrap; overflow-wrap: anywhere; margin: 0 0 0.5em"

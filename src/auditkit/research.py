@@ -105,7 +105,7 @@ from statsmodels.tools.sm_exceptions import (
 from auditkit.columns import distinct, looked_up
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
-from auditkit.notebook import Notes, jupyter_chart
+from auditkit.notebook import Notes, jupyter_chart, table_rules
 from auditkit.report import html_table
 from auditkit.rules.base import month_of
 from auditkit.rules.context import AuditContext
@@ -1705,14 +1705,16 @@ NOTHING_TO_EXPLORE = "There are no scheduled appointments to explore."
 
 # The explorer's table as Jupyter shows a displayed table (Table): inside a widget no notebook
 # style reaches it, and the bare table drew a border round every cell.
-EXPLORER_TABLE_STYLE = """<style>
-.auditkit-no-show-table table { border-collapse: collapse; border: none; font-size: 13px; }
-.auditkit-no-show-table th, .auditkit-no-show-table td {
-  border: none; border-bottom: 1px solid #e4e7ec; padding: 4px 10px; text-align: right; }
-.auditkit-no-show-table th { background: #f2f4f7; }
+EXPLORER_TABLE_STYLE = (
+    "<style>\n"
+    + table_rules(".auditkit-no-show-table", "4px 10px")
+    + """.auditkit-no-show-table table { border: none; font-size: 13px; }
+.auditkit-no-show-table th, .auditkit-no-show-table td { border-left: none; border-right: none;
+  border-top: none; text-align: right; }
 .auditkit-no-show-table th:first-child, .auditkit-no-show-table td:first-child {
   text-align: left; }
 </style>"""
+)
 
 
 class NoShowExplorer:

@@ -27,6 +27,7 @@ import pandas as pd
 from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit, check_whole
 from auditkit.errors import BundleError
 from auditkit.loading import decode, normalise_column_name
+from auditkit.notebook import SEVERITY_BADGES, table_rules
 from auditkit.output import counted, csv_records, exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
 from auditkit.report import (
@@ -59,22 +60,21 @@ IDENTIFYING = re.compile(r"name$|phone|number|email|address|birth", re.IGNORECAS
 
 ACCESSIBLE_GREEN = "#2e7d32"  # white text on it: 5.1:1
 
-STYLE = """<style>
-.auditkit-record { font-size: 13px; max-width: 1100px; }
-.auditkit-record table { border-collapse: collapse; width: 100%; margin-bottom: 8px; }
-.auditkit-record th { text-align: left; background: #f2f4f7; }
-.auditkit-record th, .auditkit-record td {
-  padding: 3px 8px; border-bottom: 1px solid #e4e7ec; vertical-align: top; line-height: 1.35; }
+STYLE = (
+    "<style>\n"
+    + table_rules(".auditkit-record", "3px 8px")
+    + SEVERITY_BADGES
+    + """.auditkit-record { font-size: 13px; max-width: 1100px; }
+.auditkit-record table { width: 100%; margin-bottom: 8px; }
+.auditkit-record th { text-align: left; }
+.auditkit-record td { vertical-align: top; line-height: 1.35; }
 .auditkit-record p { line-height: 1.4; margin: 4px 0; }
 .auditkit-record tr.subject td { background: #fffbe6; font-weight: 600; }
 .auditkit-record mark { background: #fde68a; padding: 0 2px; }
 .auditkit-record td:nth-child(2) { white-space: nowrap; }
 .auditkit-record .policy { color: #475467; font-style: italic; }
-.auditkit-sev { border-radius: 8px; padding: 0 6px; font-size: 12px; color: #fff; }
-.auditkit-sev-high { background: #b42318; }
-.auditkit-sev-medium { background: #b54708; }
-.auditkit-sev-low { background: #475467; }
 </style>"""
+)
 
 
 def queue_order(findings: pd.DataFrame) -> pd.DataFrame:
@@ -544,7 +544,7 @@ class ReviewQueue(widgets.VBox):
                 widgets.HTML(
                     f"<h2>QA review: {html_text(self.bundle.policy.clinic.name or 'findings')}"
                     f"</h2><p>Decisions are saved at once to <code>"
-                    f"{html_text(self.reviews_file)}</code>.</p>"
+                    f"{html_text(self.reviews_file.resolve())}</code>.</p>"
                 ),
                 widgets.HBox([self.month, self.rule, self.clinician]),
                 widgets.HBox([self.progress, self.previous_button, self.next_button]),
