@@ -244,6 +244,25 @@ def test_an_audit_of_last_month_is_the_audit_of_that_month(tmp_path):
     pd.testing.assert_frame_equal(last.findings, for_month(whole, before).findings)
 
 
+@pytest.mark.parametrize(
+    ("month", "problem"),
+    [
+        ("2026-4", "month must look like 2026-03, or be last, not '2026-4'"),
+        ("March 2026", "month must look like 2026-03, or be last, not 'March 2026'"),
+        ("2026-13", "month must look like 2026-03, or be last, not '2026-13'"),
+        ("1899-12", "month must be 1900-01 to 2199-12, not '1899-12'"),
+    ],
+)
+def test_an_audit_refuses_a_month_it_cannot_read_before_the_rules_run(
+    month, problem, tmp_path, monkeypatch
+):
+    bundle = build_bundle(tmp_path)
+    monkeypatch.setattr("auditkit.auditing.check_rules", lambda *args: pytest.fail("rules ran"))
+    with pytest.raises(AuditkitError) as refused:  # not an empty month's audit
+        audit(bundle, month=month)
+    assert str(refused.value) == f"The audit's {problem}."
+
+
 def test_a_months_audit_cannot_be_cut_to_another_month(tmp_path):
     march = audit(sample(tmp_path), month="2026-03")
     with pytest.raises(ValueError, match="an audit of 2026-03 holds nothing of 2026-04"):

@@ -33,6 +33,7 @@ PIPELINE = {
     "auditkit",
     "auditkit.errors",
     "auditkit.severity",
+    "auditkit.months",
     "auditkit.presets",
     "auditkit.columns",
     "auditkit.memory",
@@ -166,6 +167,7 @@ def test_the_command_answers_help_and_version_before_importing_pandas():
         "auditkit",
         "auditkit.cli",
         "auditkit.errors",
+        "auditkit.months",
         "auditkit.presets",
         "auditkit.severity",
     ]

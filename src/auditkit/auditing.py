@@ -19,6 +19,7 @@ from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import AuditkitError
 from auditkit.loading import REJECTED_COLUMNS, find_table_file
 from auditkit.memory import release_unused_memory
+from auditkit.months import LAST_MONTH, month_problem
 from auditkit.output import counted
 from auditkit.policy import Policy
 from auditkit.privacy import findings_masker
@@ -607,6 +608,8 @@ def audit(
     for a caller that goes on to a report, not to the review queue or another audit.
     """
     check_auditable(bundle.path)
+    if month is not None and (problem := month_problem(month)):
+        raise AuditkitError(f"The audit's {problem}.")  # not an empty month's report
     check_clinicians(bundle, clinicians)
     if reviews is not None:
         check_reviews_file(Path(reviews))
@@ -675,10 +678,6 @@ def for_clinicians(result: AuditResult, clinicians: Sequence[str]) -> AuditResul
         ),
         clinicians=ids,
     )
-
-
-# A month named by when the audit runs (`--month last`), for a monthly audit run on a schedule.
-LAST_MONTH = "last"
 
 
 def last_month(timezone: str, now: pd.Timestamp | None = None) -> str:

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import gc
 import os
-import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditkit.errors import AuditkitError
+from auditkit.months import month_problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,12 +31,8 @@ CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's 
 
 
 def _month(value: str) -> str:
-    if value == "last":  # auditing.LAST_MONTH, resolved on the clinic's clock once loaded
-        return value
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise argparse.ArgumentTypeError(f"month must look like 2026-03, or be last, not {value!r}")
-    if not 1900 <= int(value[:4]) <= 2199:  # year 0 has no date; pandas ends in 2262
-        raise argparse.ArgumentTypeError(f"month must be 1900-01 to 2199-12, not {value!r}")
+    if problem := month_problem(value):
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
