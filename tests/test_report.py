@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -207,10 +207,17 @@ def sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def drawn(browser: Browser, page_html: Path, **page_options: Any) -> Iterator[Page]:
-    """`page_html` opened in a page of its own, once its charts are drawn."""
+def drawn(
+    browser: Browser,
+    page_html: Path,
+    before: Callable[[Page], object] = lambda page: None,
+    **page_options: Any,
+) -> Iterator[Page]:
+    """`page_html` opened in a page of its own (`before` sees the page before it loads), once
+    its charts are drawn."""
     page = browser.new_page(**page_options)
     try:
+        before(page)
         page.goto(page_html.as_uri())
         page.wait_for_function(CHARTS_DRAWN)
         yield page
@@ -230,10 +237,8 @@ def browser():
 def opened(browser: Browser, report):
     """report.html from disk, every non-file request aborted and recorded, charts drawn."""
     _, out = report
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
     attempted: list[str] = []
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
 
     def only_files(route) -> None:
         if route.request.url.startswith("file://"):
@@ -242,11 +247,13 @@ def opened(browser: Browser, report):
             attempted.append(route.request.url)
             route.abort()
 
-    page.route("**/*", only_files)
-    page.goto((out / "report.html").as_uri())
-    page.wait_for_function(CHARTS_DRAWN)
-    yield page, attempted, errors
-    page.close()
+    def watched(page: Page) -> None:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route("**/*", only_files)
+
+    viewport = {"width": 1366, "height": 900}
+    with drawn(browser, out / "report.html", watched, viewport=viewport) as page:
+        yield page, attempted, errors
 
 
 def visible_findings(page: Page) -> int:
