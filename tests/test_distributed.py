@@ -732,6 +732,28 @@ def test_what_a_piece_boundary_could_get_wrong_gives_the_pandas_results(
     assert "read notes.csv: 870 rows, in 65 pieces on the workers" in heard
 
 
+def test_a_quote_left_open_in_a_piece_gives_the_pandas_results(scheduler, tmp_path):
+    bundle = tmp_path / "left-open"
+    shutil.copytree(SAMPLE, bundle, ignore=shutil.ignore_patterns("ground_truth.csv"))
+    appointments = (bundle / "appointments.csv").read_text().splitlines()
+    assert appointments[699] == "A000699,C0004,S008,2026-05-14T11:00:00-07:00,50,individual,no_show"
+    appointments[699] = appointments[699].replace(",individual,", ',"individual,')  # never closed
+    (bundle / "appointments.csv").write_text("\n".join(appointments) + "\n")
+
+    got = audit_on_dask(bundle, scheduler, 3, piece_bytes=2000)
+
+    assert_same_loading(got, audit(load(bundle)))
+    assert got.rejected.drop(columns="column").values.tolist()[0] == [
+        "appointments.csv",
+        700,
+        "A000699",
+        "opens a quote that does not close where a field ends, so its record would take in the "
+        "405 lines after it: this line is set aside, and those are read again as records",
+    ]
+    coverage = got.coverage.set_index("file").loc["appointments.csv"]
+    assert coverage[["rows_read", "accepted", "rejected"]].tolist() == [1104, 1101, 3]
+
+
 def test_repeats_and_references_across_pieces_are_found_on_the_workers(
     scheduler, tmp_path, monkeypatch
 ):

@@ -12,6 +12,7 @@ import io
 import re
 import tempfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -1730,8 +1731,13 @@ def _for_path(monkeypatch, data: bytes, path: str) -> bytes:
     """`data` as it must be for read_csv to take `path` (a READ_PATHS key)."""
     if path == "scan":
         return b"\xef\xbb\xbf" + data
-    if path == "exact":  # as if it held a stray quote
-        monkeypatch.setattr(loading, "_bare_quotes_in", lambda buf, quotes, first_closes: True)
+    if path == "exact":  # as if the file's scan had found a stray quote
+        scan = loading._scan
+        monkeypatch.setattr(
+            loading,
+            "_scan",
+            lambda buf, count_fields=True: replace(scan(buf, count_fields), bare_quote=True),
+        )
     return data
 
 
@@ -1986,3 +1992,69 @@ def test_a_parquet_table_with_no_rows_or_unreadable_is_read_whole(tmp_path):
 
     assert loading.parquet_pieces(tmp_path / "empty.parquet", 100) is None
     assert loading.parquet_pieces(tmp_path / "damaged.parquet", 100) is None
+
+
+# --- a quote left open -----------------------------------------------------------------------
+
+STAFF_HEADER = b"staff_id,first_name,last_name,role\n"
+LEFT_OPEN = "opens a quote that does not close where a field ends, so its record would take in "
+READ_AGAIN = " after it: this line is set aside, and those are read again as records"
+
+
+@pytest.mark.parametrize(
+    ("body", "kept", "lines", "set_aside"),
+    [
+        (  # open to the file's end, the only quote in it
+            b'S1,Ana,Reyes,therapist\nS2,"Ben,Cho,supervisor\nS3,Cara,Lee,admin\n'
+            b"S4,Dev,Roy,therapist\n",
+            [
+                ["S1", "Ana", "Reyes", "therapist"],
+                ["S3", "Cara", "Lee", "admin"],
+                ["S4", "Dev", "Roy", "therapist"],
+            ],
+            [2, 4, 5],
+            [(3, "S2", f"{LEFT_OPEN}the 2 lines{READ_AGAIN}")],
+        ),
+        (  # closed by the next record's opening quote, where no field ends
+            b'S1,Ana,Reyes,therapist\nS2,"Ben,Cho,supervisor\nS3,"Cara\nLee",Diaz,admin\n'
+            b"S4,Dev,Roy,therapist\n",
+            [
+                ["S1", "Ana", "Reyes", "therapist"],
+                ["S3", "Cara\nLee", "Diaz", "admin"],
+                ["S4", "Dev", "Roy", "therapist"],
+            ],
+            [2, 4, 6],
+            [(3, "S2", f"{LEFT_OPEN}the line{READ_AGAIN}")],
+        ),
+        (  # closed where a field ends, two lines on: parity alone reads it as one record
+            b'S1,Ana,Reyes,therapist\nS2,"Ben,Cho,supervisor\nS3,Cara,Lee,admin\n'
+            b'S4,Dev,Roy,therapist"\nS5,Eve,Fox,admin\n',
+            [
+                ["S1", "Ana", "Reyes", "therapist"],
+                ["S3", "Cara", "Lee", "admin"],
+                ["S4", "Dev", "Roy", 'therapist"'],
+                ["S5", "Eve", "Fox", "admin"],
+            ],
+            [2, 4, 5, 6],
+            [(3, "S2", f"{LEFT_OPEN}the 2 lines{READ_AGAIN}")],
+        ),
+        (  # a field with a line break in a record of a field too many: one record, set aside
+            b'S1,"Ana\nMaria",Reyes,therapist,x\nS2,Ben,Cho,supervisor\n',
+            [["S2", "Ben", "Cho", "supervisor"]],
+            [4],
+            [(2, "S1", "has 5 fields; the header has 4")],
+        ),
+    ],
+    ids=["to-the-end", "closed-mid-field", "closed-at-a-field-end", "line-break-in-a-field"],
+)
+@pytest.mark.parametrize("path", list(READ_PATHS))
+def test_a_quote_left_open_sets_aside_its_line_not_the_records_after_it(
+    tmp_path, monkeypatch, path, body, kept, lines, set_aside
+):
+    (tmp_path / "staff.csv").write_bytes(_for_path(monkeypatch, STAFF_HEADER + body, path))
+
+    raw = loading.read_csv(tmp_path / "staff.csv", "staff", "staff_id")
+
+    assert raw.frame.fillna("").values.tolist() == kept
+    assert raw.lines.tolist() == lines
+    assert rows(raw.malformed) == [("staff.csv", *row[:2], "", row[2]) for row in set_aside]

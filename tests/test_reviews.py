@@ -413,6 +413,36 @@ def test_month_applies_reviews_and_lists_only_that_periods_stale_ones(tmp_path):
     ]
 
 
+def test_a_comment_whose_quote_is_never_closed_sets_aside_its_review_not_the_next(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text(
+        HEADER
+        + 'MS001,A2,dismissed,Jordan,2026-04-01T09:30:00Z,"unterminated\n'
+        + "VM001,CT1,confirmed,Jordan,2026-04-01T09:31:00Z,named the clinic\n"
+    )
+
+    loaded = load_reviews(path, TZ)
+
+    assert loaded.decided[["rule", "subject_id", "decision", "comment", "source_line"]].to_dict(
+        "records"
+    ) == [
+        {
+            "rule": "VM001",
+            "subject_id": "CT1",
+            "decision": "confirmed",
+            "comment": "named the clinic",
+            "source_line": 3,
+        }
+    ]
+    assert loaded.rejected[["line", "reason"]].values.tolist() == [
+        [
+            2,
+            "opens a quote that does not close where a field ends, so its record would take in "
+            "the line after it: this line is set aside, and those are read again as records",
+        ]
+    ]
+
+
 def test_load_reviews_reads_windows_1252_and_keeps_one_review_per_finding(tmp_path):
     path = tmp_path / "reviews.csv"
     path.write_bytes(

@@ -426,18 +426,74 @@ def _has_bare_quote(buf: np.ndarray) -> bool:
 
 
 def _malformed(
-    file: str, lines: list[int] | np.ndarray, ids: list[str], widths: list[int], expected: int
+    file: str,
+    lines: list[int] | np.ndarray,
+    ids: list[str],
+    widths: list[int],
+    expected: int,
+    reasons: list[str] | None = None,
 ) -> pd.DataFrame:
+    """Records set aside for their shape: by default, for a width other than the header's."""
     return pd.DataFrame(
         {
             "file": file,
             "line": np.asarray(lines, dtype=np.int64),
             "record_id": ids,
             "column": "",
-            "reason": [f"has {w} fields; the header has {expected}" for w in widths],
+            "reason": [f"has {w} fields; the header has {expected}" for w in widths]
+            if reasons is None
+            else reasons,
         },
         columns=REJECTED_COLUMNS,
     )
+
+
+class _LineFeed:
+    """A text's physical lines (as the csv module ends them: LF, CR LF or CR), fed to a
+    csv.reader one at a time; `next` is the line it reads next, so a record's first line is
+    known, and reading can start again at any line."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.next = 0
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        if self.next >= len(self.lines):
+            raise StopIteration
+        self.next += 1
+        return self.lines[self.next - 1]
+
+
+def _runs_on(lines: list[str], first: int, end: int, fields: int, width: int) -> bool:
+    """Whether the record of `fields` fields read from lines[first:end] (more than one line)
+    is a quote left open that ran on over records of their own, rather than a field holding
+    line breaks: it is not a record of the header's `width`, or its quoting is broken (a quote
+    closes where no field ends, or never closes), and the lines it took in start a record of
+    the header's width, quoted as a CSV writer quotes, once read on their own (a line that
+    only continues a field, `Maria",Reyes,...`, reads with a quote where no field starts)."""
+    widths = (width, width + 1)  # (a trailing delimiter: one empty field more)
+    if fields in widths:
+        try:
+            for _ in csv.reader(lines[first:end], strict=True):
+                pass
+            return False  # quoted as a CSV writer quotes: a field with line breaks
+        except csv.Error:
+            pass
+    feed = _LineFeed(lines)
+    feed.next = first + 1
+    reader = csv.reader(feed)
+    while feed.next < end:
+        start = feed.next
+        record = next(reader, None)
+        if record is None:
+            return False
+        text = "".join(lines[start : feed.next]).encode("utf-8")
+        if len(record) in widths and not _has_bare_quote(np.frombuffer(text, dtype=np.uint8)):
+            return True
+    return False
 
 
 def _read_csv_exactly(
@@ -446,16 +502,37 @@ def _read_csv_exactly(
     """Python's csv module, record by record: the slow path for files with stray quotes.
 
     Only files whose quoting the vectorised splitter can't trust come here; a quote inside an
-    unquoted field is then an ordinary character, as in every spreadsheet.
+    unquoted field is then an ordinary character, as in every spreadsheet. A quote opened and
+    never closed where a field ends would take every line after it, up to the next quote or the
+    file's end, into one record: that record's first line is set aside, saying so, and the
+    lines after it are read again as records (_runs_on), so no record is lost with it.
     """
-    reader = csv.reader(io.StringIO(str(data, "utf-8"), newline=""))
-    records, lines, last_line = [], [], 0
+    feed = _LineFeed(io.StringIO(str(data, "utf-8"), newline="").readlines())
+    reader = csv.reader(feed)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    header: list[str] | None = None
+    ran_on: list[tuple[int, int, list[str]]] = []  # first line, last line, first line's fields
     with _any_field_size():
-        for record in reader:
+        while True:
+            first = feed.next
+            record = next(reader, None)
+            if record is None:
+                break
+            spans_lines = feed.next - first > 1
+            if (
+                header
+                and spans_lines
+                and _runs_on(feed.lines, first, feed.next, len(record), len(header))
+            ):
+                ran_on.append((first + 1, feed.next, _fields(feed.lines[first])))
+                feed.next = first + 1
+                continue
             if not _is_blank_record(record):  # a blank line is [], `,,,` is ["", "", ""]
                 records.append(record)
-                lines.append(last_line + 1)
-            last_line = reader.line_num
+                lines.append(first + 1)
+                if header is None and not (len(records) == 1 and _is_separator_line(record)):
+                    header = record
     if records and _is_separator_line(records[0]):
         del records[0], lines[0]
     if not records:
@@ -474,6 +551,22 @@ def _read_csv_exactly(
         [len(records[i]) for i in bad],
         len(names),
     )
+    if ran_on:
+        left_open = _malformed(
+            file,
+            [line for line, _, _ in ran_on],
+            [_field_at(fields, id_at) for _, _, fields in ran_on],
+            [],
+            len(names),
+            [
+                "opens a quote that does not close where a field ends, so its record would "
+                f"take in {'the line' if last == line + 1 else f'the {last - line:,} lines'} "
+                "after it: this line is set aside, and those are read again as records"
+                for line, last, _ in ran_on
+            ],
+        )
+        malformed = pd.concat([malformed, left_open]).sort_values("line", kind="stable")
+        malformed = malformed.reset_index(drop=True)
     good = [i for i in range(1, len(records)) if len(records[i]) == len(names)]
     frame = pd.DataFrame([records[i] for i in good], columns=names, dtype="str")
     frame = frame.mask(frame == "")
@@ -692,7 +785,7 @@ def _read_csv_bytes(
         records = _scan(buf, count_fields=False)  # a header, or blank lines, of 4 MB or more
     if np.all(records.blank):
         raise BundleError(f"{file} is empty: it has no header row and no records.")
-    if records.bare_quote:
+    if records.bare_quote or records.open_at_end:  # (a quote never closed: Arrow takes it)
         return _read_csv_exactly(file, data, table, encoding, id_column)
     names = _header_names(file, buf, records)
     # Lines that look blank before the header are cut from what Arrow parses (the slow path):
@@ -747,6 +840,8 @@ def _read_csv_bytes(
     wrong = counts != counts[0]
     wrong[longer[trailing]] = False
     bad = np.flatnonzero(wrong)
+    if _any_spans_lines(buf, starts[bad], ends[bad]):
+        return _read_csv_exactly(file, data, table, encoding, id_column)  # a quote left open?
     keys = [normalise_column_name(n) for n in names]
     id_at = keys.index(id_column) if id_column in keys else 0
     # Records of another width are split one by one (only they): one whose fields are all
@@ -778,6 +873,18 @@ def _read_csv_bytes(
     done = finished(parsed, kept, lines, malformed)
     del parsed
     return done if done is not None else every_column()
+
+
+def _any_spans_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether any of these records (a few: those of another width) holds a line break, short
+    of its own line end (a record ending in CR LF ends at the LF: its CR is the line end's)."""
+    for start, end in zip(starts, ends, strict=True):
+        body = buf[start:end]
+        if len(body) and body[-1] == _CR:
+            body = body[:-1]
+        if np.isin(body, (_NEWLINE, _CR)).any():
+            return True
+    return False
 
 
 def _blank_lines(data: FileBytes, numbers: np.ndarray) -> bool:
