@@ -635,6 +635,33 @@ def test_scrubbing_without_names_still_masks_the_rest():
     ]
 
 
+def test_scrubbed_text_masks_names_on_rows_set_aside_and_the_policys_names(tmp_path):
+    """Staff S013 (Pat Norvik) is set aside in the sample for a role it cannot have, a client
+    row here for its intake date: their names are still names. So are the policy's."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    with (bundle / "clients.csv").open("a", encoding="utf-8") as clients:
+        clients.write("C0041,Xandra,Ploof,(805) 555-0100,not a date,no,,S001\n")
+    with (bundle / "policy.toml").open("a", encoding="utf-8") as policy:
+        policy.write('\n[privacy]\nnames = ["Zorblatt Quenby"]\n')
+    contacts = (bundle / "contacts.csv").read_text(encoding="utf-8").splitlines()
+    first = contacts[1].split(",")
+    assert first[0] == "CT000001"
+    first[-1] = "Zorblatt (her mother) called; Pat Norvik took it. Xandra Ploof too."
+    contacts[1] = ",".join(first)
+    (bundle / "contacts.csv").write_text("\n".join(contacts) + "\n", encoding="utf-8")
+    source = load(bundle)
+    assert set(source.rejected["record_id"]) >= {"S013", "C0041"}
+
+    extract = deidentify(source, tmp_path / "extract", scrubbed_text=True)
+
+    key = pd.read_csv(extract.key_file, dtype=str).set_index("real_id")["surrogate_id"]
+    messages = load(extract.folder).contacts.set_index("contact_id")["message_scrubbed"]
+    assert messages[key["CT000001"]] == "[name] (her mother) called; [name] [name] took it. " + (
+        "[name] [name] too."
+    )
+
+
 def test_the_sample_extract_never_names_the_clinic(tmp_path):
     sample = load(SAMPLE)
     assert sample.contacts["message"].str.count("(?i)riverside").sum() == 38

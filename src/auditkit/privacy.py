@@ -478,10 +478,12 @@ def _name_words(parts: pd.Series) -> list[str]:
 
 
 def known_names(bundle: Bundle) -> list[str]:
-    """Every word of every client's and staff member's first and last name (two letters or
-    more), for masking in research extracts."""
-    parts = pd.concat([bundle.tables[t][c] for t in ("clients", "staff") for c in NAME_COLUMNS])
-    return _name_words(parts)
+    """Every word (two letters or more) of every client's and staff member's first and last
+    name, on the rows accepted and those set aside, and of the names the policy lists (a
+    supervisor, a family member), for masking in research extracts."""
+    accepted = [bundle.tables[t][c] for t in ("clients", "staff") for c in NAME_COLUMNS]
+    others = (*bundle.other_client_names, *bundle.other_staff_names, *bundle.policy.privacy.names)
+    return _name_words(pd.concat([*accepted, pd.Series(others, dtype="object")]))
 
 
 def text_scrubber(

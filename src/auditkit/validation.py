@@ -76,6 +76,8 @@ class Bundle:
     # set aside, as a rejected row's reason may quote them (a name shifted into a date column),
     # and in a partition of the Dask engine every client's, as a message may name any client.
     other_client_names: tuple[str, ...] = ()
+    # Staff names on staff rows set aside, which a research extract's scrubbed text masks too.
+    other_staff_names: tuple[str, ...] = ()
     # The records counted per table, clinician and month (auditing.count_records), given when
     # they are held elsewhere: the Dask engine's driver holds these, not the records.
     counted_records: pd.DataFrame | None = None
@@ -544,6 +546,7 @@ def validate(
     coverage: list[dict[str, object]] = []
     id_sets: dict[str, IdLookup] = {}  # each referred-to table's ids, made once
     other_client_names: tuple[str, ...] = ()
+    other_staff_names: tuple[str, ...] = ()
     specs = (*TABLES.values(), CALLS)
     for spec in specs:
         name = spec.name
@@ -575,6 +578,8 @@ def validate(
             kept = len(accepted[name])
             if name == "clients":
                 other_client_names = _names_set_aside(raw, accepted[name])
+            elif name == "staff":
+                other_staff_names = _names_set_aside(raw, accepted[name])
         del raw
         if rows_read and not kept:
             raise _nothing_accepted(file, name, rows_read, bad)
@@ -603,6 +608,7 @@ def validate(
         calls,
         pd.DataFrame(coverage, columns=COVERAGE_COLUMNS),
         other_client_names,
+        other_staff_names=other_staff_names,
     )
 
 
