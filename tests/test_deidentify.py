@@ -547,6 +547,40 @@ def test_a_key_file_that_is_a_folder_is_refused(source, tmp_path):
     )
 
 
+def test_an_earlier_extract_holding_other_files_is_refused_before_anything_is_written(
+    source, tmp_path
+):
+    earlier = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")
+    (earlier.folder / "real_clients.csv").write_text("client_id,name\n")
+    (earlier.folder / "old.key.csv").write_text("table,real_id,surrogate_id,date_shift_weeks\n")
+    (earlier.folder / ".notes.csv.x1y2.tmp").write_text("a write cut short, another extract's ids")
+    before = {p.name: p.read_bytes() for p in earlier.folder.iterdir()}
+    with pytest.raises(AuditkitError) as refused:
+        deidentify(source, earlier.folder, key_file=tmp_path / "k2.csv")
+    assert str(refused.value) == (
+        f"The extract folder {earlier.folder} is an earlier extract, but also holds what an "
+        "extract does not: .notes.csv.x1y2.tmp, old.key.csv, real_clients.csv. Everything in it "
+        "would reach the "
+        "researcher: move those out, or choose a new or empty folder."
+    )
+    assert {p.name: p.read_bytes() for p in earlier.folder.iterdir()} == before
+    assert not (tmp_path / "k2.csv").exists()
+
+
+def test_a_key_file_inside_another_extract_is_refused(source, tmp_path):
+    other = deidentify(source, tmp_path / "other", key_file=tmp_path / "k.csv")
+    (other.folder / "keys").mkdir()
+    key = other.folder / "keys" / "new.key.csv"
+    with pytest.raises(AuditkitError) as refused:
+        deidentify(source, tmp_path / "extract", key_file=key)
+    assert str(refused.value) == (
+        f"The key file {key} would be inside {other.folder}, an extract folder (it holds "
+        "extract.json): the key must never reach a researcher. Choose a key file outside every "
+        "extract."
+    )
+    assert not (tmp_path / "extract").exists()
+
+
 def test_an_earlier_key_file_is_replaced(source, tmp_path):
     first = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")
     second = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")

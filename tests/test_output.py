@@ -166,15 +166,19 @@ def test_a_full_disk_stops_the_audit_in_words_and_leaves_no_half_file(
     assert not (out / "report.xlsx").exists()
 
 
-def test_a_folder_refusing_files_is_named_without_advice_to_free_space(tmp_path):
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(errno.EROFS, "Read-only file system"), (errno.ENOENT, "No such file or directory")],
+)
+def test_a_folder_refusing_files_is_named_without_advice_to_free_space(tmp_path, code, words):
     def refused(data):
-        raise OSError(errno.EROFS, "Read-only file system")
+        raise OSError(code, words)
 
     with pytest.raises(OutputError) as raised:
         output.write_atomically(tmp_path / "findings.csv", map(refused, [b"x"]))
     assert str(raised.value) == (
-        f"{tmp_path / 'findings.csv'} could not be written: Read-only file system. Name a folder "
-        "you can write to and try again."
+        f"{tmp_path / 'findings.csv'} could not be written: {words}. Name a folder you can "
+        "write to and try again."
     )
 
 

@@ -277,11 +277,36 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
             "the key would replace it. Name a new file for the key."
         )
     check_folder(key_file.parent, "The key file's folder")
+    if extract := next((p for p in key_file.parents if (p / EXTRACT_RECORD).is_file()), None):
+        raise AuditkitError(
+            f"The key file {key_file} would be inside {extract}, an extract folder (it holds "
+            f"{EXTRACT_RECORD}): the key must never reach a researcher. Choose a key file "
+            "outside every extract."
+        )
     if holds_files_of_others(folder, EXTRACT_RECORD):
         raise AuditkitError(
             f"The extract folder {folder} already holds files and is not an earlier extract. "
             "Everything in it would reach the researcher: choose a new or empty folder."
         )
+    if others := _not_of_an_extract(folder):
+        raise AuditkitError(
+            f"The extract folder {folder} is an earlier extract, but also holds what an "
+            f"extract does not: {', '.join(others[:5])}{', ...' if len(others) > 5 else ''}. "
+            "Everything in it would reach the researcher: move those out, or choose a new or "
+            "empty folder."
+        )
+
+
+# What an extract's folder holds: its tables, its policy and its record.
+EXTRACT_FILES = frozenset({*(f"{name}.csv" for name in TABLES), "policy.toml", EXTRACT_RECORD})
+
+
+def _not_of_an_extract(folder: Path) -> list[str]:
+    """The names in an earlier extract's `folder` that an extract does not write there (a
+    write cut short leaves a temporary file, of another extract's ids: one of them)."""
+    if not (folder / EXTRACT_RECORD).is_file():
+        return []
+    return sorted(path.name for path in folder.iterdir() if path.name not in EXTRACT_FILES)
 
 
 def _record(

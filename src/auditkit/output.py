@@ -184,8 +184,9 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
 
 def unwritable(path: Path, error: OSError) -> OutputError:
     """The advice follows the cause: a full disk needs space; a folder that refuses files (a
-    read-only or system folder) needs another folder, which space would not help."""
-    refused = error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    read-only or system folder, or one that cannot be made there) needs another folder, which
+    space would not help."""
+    refused = error.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR)
     space = "Free space on the disk, or name a folder you can write to,"
     advice = "Name a folder you can write to" if refused else space
     return OutputError(
