@@ -474,6 +474,11 @@ def test_regression_table_and_a_planted_effect(generated):
     assert (terms["ci_low"] < terms["coef"]).all() and (terms["coef"] < terms["ci_high"]).all()
     assert sum(term.startswith("clinician[T.") for term in terms.index) > 30
     assert model.rows + model.excluded == len(planted)
+    # A notebook saves the text form beside the table: no exact count of rows in it.
+    assert repr(model) == (
+        "Regression(no_show ~ weekday + clinician + service + hour + lead_days + "
+        f"months_since_intake + earlier_no_shows: {len(model.table)} coefficients)"
+    )
 
 
 def test_regression_pools_leaves_out_and_folds_what_it_cannot_estimate(generated):

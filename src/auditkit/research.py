@@ -1281,6 +1281,12 @@ class Regression:
     message: str
     notes: tuple[str, ...]
 
+    def __repr__(self) -> str:
+        """What a console prints, and a notebook saves beside the table as text: the model and
+        its outcome, never `rows` or `excluded`, exact counts the notes word as 'fewer than
+        11' where the rate tables hide them."""
+        return f"Regression({self.formula}: {self.message or f'{len(self.table)} coefficients'})"
+
     def _repr_html_(self) -> str:
         """The coefficients as a notebook shows them: a heading on every column (pandas' own
         table leaves its index's blank, which a screen reader announces as nothing), four
