@@ -67,10 +67,10 @@ def test_a_completed_audit_exits_0_prints_a_summary_and_writes_stale_reviews(tmp
     assert rows["VM001"] == [0, 0, 0, "n/a — not checked"]
     assert (
         "\nVM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n\n"
-        "3 findings"
+        "2 findings"
     ) in out
     assert (
-        "3 findings (1 dismissed on review); 0 input rows rejected (0 problems in rejected.csv)."
+        "2 findings, and 1 dismissed on review; 0 input rows rejected (0 problems in rejected.csv)."
     ) in out
     reviews = bundle.path / "reviews.csv"
     assert f"Reviews from {reviews}: 0 confirmed, 1 dismissed, 2 new; 1 stale.\n" in out
@@ -362,7 +362,7 @@ def test_progress_goes_to_stderr_one_line_per_step_at_a_terminal(tmp_path, capsy
     ]
     # the summary stays on stdout
     assert (
-        "3 findings (1 dismissed on review); 1 input row rejected (1 problem in rejected.csv)."
+        "2 findings, and 1 dismissed on review; 1 input row rejected (1 problem in rejected.csv)."
     ) in out
     rejected = pd.read_csv(tmp_path / "out" / "rejected.csv")
     assert rejected[["file", "line", "column"]].to_dict("records") == [

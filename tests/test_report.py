@@ -794,6 +794,10 @@ def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
         '<span class="value">1</span><span class="label">findings dismissed on review '
         "(not counted)</span>"
     ) in page
+    counted = len(audit(bundle).findings) - 1  # the headline's count leaves it out, saying so
+    assert (
+        f'<span class="value">{counted}</span><span class="label">findings (dismissed ones apart): '
+    ) in page
     book = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")
     assert [c.value for c in book["Clinicians"][3]][3:7] == [1, 0, 1, 0]
 

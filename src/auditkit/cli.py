@@ -250,9 +250,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(caveat)
         rejected = f"{counted(result.rows_rejected, 'input row')} rejected"
         problems = f"{counted(len(result.rejected), 'problem')} in rejected.csv"
+        # As the table above counts them: findings dismissed on review apart.
         dismissed = int((result.findings["review"] == "dismissed").sum())
-        findings = counted(len(result.findings), "finding")
-        findings += f" ({dismissed} dismissed on review)" if dismissed else ""
+        findings = counted(len(result.findings) - dismissed, "finding")
+        findings += f", and {dismissed} dismissed on review" if dismissed else ""
         print(f"\n{findings}; {rejected} ({problems}).")
         print(_reviews_line(result))
         if result.names_shown:

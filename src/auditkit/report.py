@@ -540,10 +540,11 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
     flagged = int(rules["findings"].sum())
     overall = (examined - flagged) / examined if examined else float("nan")
     pooled = f"{flagged} of {examined} records flagged" if examined else "nothing was examined"
+    apart = " (dismissed ones apart)" if len(counted) < len(result.findings) else ""
     cards = [
         (
             len(counted),
-            "findings: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
+            f"findings{apart}: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
         ),
         (_percent(overall), f"compliance over all rules ({pooled})"),
         (examined, "records examined, once per rule that examines them"),
