@@ -746,22 +746,16 @@ def test_workbook_columns_are_fitted_to_their_content(report):
 
 
 def test_input_text_is_stored_as_plain_text(report):
+    """A rejected row's id planted as a formula: the cell shows it as it is, typed as text (a
+    string openpyxl or Excel would otherwise store as a formula) and marked as typed after an
+    apostrophe, which Excel hides and keeps when the cell is edited."""
     _, out = report
     rejected = openpyxl.load_workbook(out / "report.xlsx")["Rejected"]
     record_id = rejected["C2"]
-    assert record_id.value == "'" + FORMULA_ID
-    assert record_id.data_type == "s"
-    assert rejected["E3"].value == "direction 'out\ufffdbound' is not one of: outbound, inbound"
-
-
-def test_cells_are_typed_text_even_without_the_apostrophe(report, tmp_path, monkeypatch):
-    """openpyxl stores any string starting '=' as a formula unless the cell is typed as text."""
-    result, _ = report
-    monkeypatch.setattr("auditkit.report.neutralise_formulas", lambda frame: frame)
-    write_report(result, tmp_path)
-    record_id = openpyxl.load_workbook(tmp_path / "report.xlsx")["Rejected"]["C2"]
     assert record_id.value == FORMULA_ID
     assert record_id.data_type == "s"
+    assert record_id.quotePrefix
+    assert rejected["E3"].value == "direction 'out\ufffdbound' is not one of: outbound, inbound"
 
 
 # --- reviews and the command line -------------------------------------------------------------
@@ -776,6 +770,23 @@ def reviewed_bundle(tmp_path: Path, *rows: str, header: str = REVIEWS_HEADER):
         "".join(f"{line}\n" for line in (header, *rows)), encoding="utf-8"
     )
     return bundle
+
+
+def test_the_workbook_shows_formula_like_text_as_it_is_and_never_as_a_formula(tmp_path):
+    bundle = reviewed_bundle(
+        tmp_path, 'VM002,K3,dismissed,@SUM(A1),2026-04-20T09:00:00,"=HYPERLINK(""http://x"")"'
+    )
+    write_report(audit(bundle), tmp_path / "out")
+    sheet = openpyxl.load_workbook(tmp_path / "out" / "report.xlsx")["Findings"]
+    header = [cell.value for cell in sheet[1]]
+    row = next(
+        r for r in sheet.iter_rows(min_row=2) if r[header.index("review")].value == "dismissed"
+    )
+    reviewer, comment = row[header.index("reviewer")], row[header.index("review_comment")]
+    assert (reviewer.value, comment.value) == ("@SUM(A1)", '=HYPERLINK("http://x")')
+    assert (reviewer.data_type, comment.data_type) == ("s", "s")  # text, not formulas
+    assert reviewer.quotePrefix and comment.quotePrefix  # Excel keeps them text when edited
+    assert not row[header.index("rule")].quotePrefix
 
 
 def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):

@@ -41,7 +41,6 @@ from auditkit.output import (
     concatenated_utf8,
     escaped,
     iso_times,
-    neutralise_formulas,
     write_atomically,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, settings_in_force
@@ -898,8 +897,9 @@ def render_xlsx(result: AuditResult) -> bytes:
     """The workbook: About, Findings, Rules, Clinicians, Months, Stale reviews and Rejected
     sheets (a clinician's, the first five).
 
-    Text is neutralised like the CSVs ('=…' becomes "'=…") and also stored as text, so neither
-    Excel nor any other reader runs it.
+    Text is stored as text, and text a spreadsheet would run as a formula ('=…') is marked as
+    typed after an apostrophe, which Excel hides: the cell shows the words as they are, where the
+    CSVs prefix them with a visible "'", and no reader runs them, even once edited.
     """
     trend = monthly_trend(result)  # the About sheet's period and the Months sheet's months
     sheets = [
@@ -911,7 +911,7 @@ def render_xlsx(result: AuditResult) -> bytes:
     ]
     if not result.clinicians:  # the bundle's, not a clinician's: see for_clinicians
         sheets += [("Stale reviews", result.stale_reviews, ()), ("Rejected", result.rejected, ())]
-    return xlsx_workbook((title, neutralise_formulas(frame), p) for title, frame, p in sheets)
+    return xlsx_workbook(sheets)
 
 
 def write_report(result: AuditResult, out: Path, first: Callable[[], object] | None = None) -> None:

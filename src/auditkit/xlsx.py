@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import join_text, one_chunk, take_text
-from auditkit.output import concatenated_utf8, escaped, in_order
+from auditkit.output import FORMULA_STARTS, concatenated_utf8, escaped, in_order
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"
@@ -44,6 +44,9 @@ _ESCAPE_LIKE = r"_[xX][0-9A-Fa-f]{4}_"
 _LINE_BREAKS = r"[\n\r\x85" + "\u2028\u2029]"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _BOLD, _DATE, _PERCENT = ' s="1"', ' s="2"', ' s="3"'  # cellXfs in _STYLES
+# Text a spreadsheet would run as a formula ('=…', '@…'): shown as it is, but marked as Excel
+# marks what is typed after an apostrophe (quotePrefix), so that even editing it keeps it text.
+_QUOTED = ' s="4"'
 _DATE_WIDTH = len("2026-03-16 13:00")
 XLSX_COMPRESSION = 1  # deflate level 1: 70,000 findings in a third of level 6's time, 20 % larger
 
@@ -64,10 +67,11 @@ _STYLES = (
     "</fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
     "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
@@ -172,7 +176,10 @@ def _typed_cells(piece: pd.Series, letter: str, rows: pd.Series, style: str) -> 
         text = _nonblank_text(piece)
         # Each distinct value is cleaned and escaped once, then placed in its rows.
         codes, distinct = pd.factorize(text)
-        start = [f'<c r="{letter}', rows[text.index], f'"{style} t="inlineStr"><is>']
+        styles: pd.Series | str = style
+        if not style and (formula := text.str.startswith(FORMULA_STARTS)).any():
+            styles = pd.Series(np.where(formula, _QUOTED, ""), index=text.index, dtype="str")
+        start = [f'<c r="{letter}', rows[text.index], '"', styles, ' t="inlineStr"><is>']
         elements = take_text(_text_elements(pd.Series(distinct, dtype="str")), codes, text.index)
         return join_text([*start, elements, "</is></c>"], text.index)
     parts = [f'<c r="{letter}', rows[value.index], f'"{style}{kind}><v>', value, "</v></c>"]
