@@ -542,14 +542,25 @@ def test_a_month_with_records_the_rules_do_not_examine_is_no_empty_month(tmp_pat
     )
     february = audit(bundle, month="2026-02")
     assert february.opportunities.empty
-    assert february.caveats == []  # the month has a record; each rule's n/a says the rest
+    headers_alone = [  # before any month's: the export itself is in doubt
+        f"{table}.csv holds no records, only its header: the rules that look in it find "
+        "nothing there. Check the export before reading their figures."
+        for table in ("contacts", "notes")
+    ]
+    assert february.caveats == headers_alone  # the month has a record; each rule's n/a says why
     assert audit(bundle, month="2026-05").caveats == [
-        "No records in 2026-05: nothing was examined. The bundle's records are all from 2026-02."
+        *headers_alone,
+        "No records in 2026-05: nothing was examined. The bundle's records are all from 2026-02.",
     ]
 
 
 def test_a_month_of_a_bundle_with_no_records_says_the_bundle_holds_none(tmp_path):
     assert audit(build_bundle(tmp_path), month="2026-03").caveats == [
+        *(
+            f"{table}.csv holds no records, only its header: the rules that look in it find "
+            "nothing there. Check the export before reading their figures."
+            for table in ("appointments", "contacts", "notes")
+        ),
         "No records in 2026-03: nothing was examined. The bundle holds no appointments, "
-        "contacts, notes or calls."
+        "contacts, notes or calls.",
     ]

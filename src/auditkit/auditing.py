@@ -54,6 +54,10 @@ RECORD_COUNT_COLUMNS = ["table", "staff_id", "month", "records", "no_shows"]
 _GROUPING = threading.Lock()  # (module-wide, so a result stays picklable)
 
 
+# Tables a clinic's export always has rows in: one exported as a header alone is a caveat.
+_EXPECTED_ROWS = ("appointments", "contacts", "notes")
+
+
 @dataclass
 class AuditResult:
     """Findings, the records each rule examined, and what loading set aside.
@@ -142,7 +146,19 @@ class AuditResult:
         to say alike: a figure that is missing must not pass for one that is good. Worked out
         once: an empty month's looks at every table's times."""
         empty = [] if self.month is None or len(self.opportunities) else self._empty_month()
-        return empty + [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
+        unchecked = [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
+        return self._tables_without_rows() + empty + unchecked
+
+    def _tables_without_rows(self) -> list[str]:
+        """Appointments, contacts or notes exported as a header alone: no clinic runs without
+        them, so the figures would describe an export gone wrong (no contacts: every missed
+        session uncalled) as a clinic's record."""
+        files = self.coverage[self.coverage["table"].isin(_EXPECTED_ROWS)]
+        return [
+            f"{file} holds no records, only its header: the rules that look in it find nothing "
+            "there. Check the export before reading their figures."
+            for file in files.loc[files["rows_read"] == 0, "file"]
+        ]
 
     def _empty_month(self) -> list[str]:
         """A month in which nothing was examined because nothing happened, and the months the
