@@ -296,6 +296,12 @@ BAD_POLICIES = {
         "number, which changes when the phrases are joined into one pattern; name the group, "
         "as in (?P<word>\\w+) (?P=word).",
     ),
+    "a wait as long as the hours to call in": (
+        "[missed_session]\nwait_minutes = 120\ncall_within_hours = 2\n",
+        "Policy keys 'missed_session.wait_minutes' (120) and 'missed_session.call_within_hours' "
+        "(2) contradict each other: the outreach call comes after the wait and within those "
+        "hours of the session, so no call could keep both. Make the wait shorter than the hours.",
+    ),
     "two phrases naming one group": (
         "[phrases]\nfee_notice = ['(?P<amount>\\d+) fee', '(?P<amount>\\d+) charge']\n",
         "Policy key 'phrases.fee_notice' holds '(?P<amount>\\\\d+) charge', which names a group "
@@ -324,6 +330,17 @@ def test_bad_policy_raises_policy_error_naming_the_key(tmp_path, name):
         load_policy(path)
 
     assert str(caught.value) == message.format(path=path)
+
+
+def test_a_policy_file_not_in_utf_8_says_to_save_it_so(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b'[clinic]\nname = "Cl\xednica Riverside"\n')  # Windows-1252
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value) == (
+        f"Policy file {path} is not UTF-8 text (byte 0xed at position 19 is not), as a TOML "
+        "file must be: save it as UTF-8 and run again."
+    )
 
 
 def test_a_blank_clinic_name_and_safe_phrases_are_accepted():

@@ -149,6 +149,14 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
                     f"Policy key '{key}' holds {form!r}, which has no letter or digit to look "
                     "for in a message; write the name as it could be said, or leave it out."
                 )
+    missed = sections["missed_session"]
+    if missed.wait_minutes >= missed.call_within_hours * 60:
+        raise PolicyError(
+            f"Policy keys 'missed_session.wait_minutes' ({missed.wait_minutes}) and "
+            f"'missed_session.call_within_hours' ({missed.call_within_hours}) contradict each "
+            "other: the outreach call comes after the wait and within those hours of the "
+            "session, so no call could keep both. Make the wait shorter than the hours."
+        )
     for key in ("closure_warning", "phone_coaching"):
         bad = [r for r in getattr(sections["approvals"], key) if r not in STAFF_ROLES]
         if bad:
@@ -202,7 +210,13 @@ def read_toml(path: Path, kind: str, error: type[AuditkitError]) -> dict[str, An
         raise error(f"{kind} file {path} is a folder; name the TOML file itself.") from None
     except OSError as exc:  # no permission, say
         raise error(f"{kind} file {path} cannot be read: {exc.strerror or exc}.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # (TOML is UTF-8 by its specification)
+        raise error(
+            f"{kind} file {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"position {exc.start} is not), as a TOML file must be: save it as UTF-8 and run "
+            "again."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
         raise error(f"{kind} file {path} is not valid TOML: {exc}.") from None
 
 
