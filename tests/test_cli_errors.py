@@ -182,7 +182,7 @@ def test_a_bundle_that_is_not_a_folder_exits_2(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert_one_paragraph(
-        err, f"{missing} is not a folder. An audit bundle is a folder of table files."
+        err, f"{missing} does not exist. An audit bundle is a folder of table files."
     )
 
 

@@ -1394,7 +1394,24 @@ def test_a_path_that_is_not_a_folder_is_fatal(tmp_path):
     with pytest.raises(BundleError) as caught:
         load(tmp_path / "nowhere")
     assert str(caught.value) == (
-        f"{tmp_path / 'nowhere'} is not a folder. An audit bundle is a folder of table files."
+        f"{tmp_path / 'nowhere'} does not exist. An audit bundle is a folder of table files."
+    )
+    (tmp_path / "export.csv").write_text("a,b\n")
+    with pytest.raises(BundleError) as caught:
+        load(tmp_path / "export.csv")
+    assert str(caught.value) == (
+        f"{tmp_path / 'export.csv'} is not a folder. An audit bundle is a folder of table files."
+    )
+
+
+def test_a_folder_missing_several_tables_names_them_all(tmp_path):
+    (tmp_path / "clients.csv").write_text("client_id\n")
+    with pytest.raises(BundleError) as caught:
+        load(tmp_path)
+    assert str(caught.value) == (
+        f"The bundle {tmp_path} has no staff, appointments, contacts or notes table: "
+        "expected a .csv, .xlsx or .parquet file of each, named for its table (staff.csv, "
+        "...). They are required."
     )
 
 

@@ -141,5 +141,5 @@ def test_an_auditkit_error_shows_in_a_notebook_as_its_message(tmp_path):
     assert (error.output_type, error.ename) == ("error", "BundleError")
     # the message, not the frames of auditkit's code that led to it
     assert error.traceback == [
-        f"BundleError: {missing} is not a folder. An audit bundle is a folder of table files."
+        f"BundleError: {missing} does not exist. An audit bundle is a folder of table files."
     ]

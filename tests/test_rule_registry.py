@@ -159,3 +159,9 @@ def test_rules_code_shows_the_settings_in_force(tmp_path, capsys):
         f"Settings in force ({policy}):\n  none but the clinic's time zone and its [phrases]\n"
     )
     assert main(["rules", "MS001", "--policy", str(tmp_path / "missing.toml")]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # the explanation is not printed above the error
+    assert (
+        " ".join(err.split())
+        == f"auditkit: Policy file {tmp_path / 'missing.toml'} does not exist."
+    )

@@ -396,6 +396,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     rule = RULES.get(args.code.upper())
     if rule is None:
         raise AuditkitError(f"There is no rule {args.code!r}. Rules: {', '.join(RULES)}.")
+    policy = load_policy(args.policy)  # first: a policy that can't be read prints nothing
     wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
     print(f"{rule.code} {rule.name} (severity {rule.severity}; subject: {rule.subject})\n")
     for title, body in [
@@ -406,7 +407,6 @@ def cmd_rules(args: argparse.Namespace) -> int:
         ("Compliant example", rule.compliant),
     ]:
         print(f"{title}:\n{wrap.fill(body)}\n")
-    policy = load_policy(args.policy)
     print(f"Settings in force ({policy.source}):")
     for key in rule.settings:
         print(f"  {key} = {setting(policy, key)}")

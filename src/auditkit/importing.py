@@ -741,7 +741,8 @@ def import_file(
     """
     export, bundle = Path(export), Path(bundle)
     if not bundle.is_dir():
-        raise BundleError(f"{bundle} is not a folder. Import into an audit bundle's folder.")
+        what = "is not a folder" if bundle.exists() else "does not exist"
+        raise BundleError(f"{bundle} {what}. Import into an audit bundle's folder.")
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=bundle)
     tz, spec = policy.clinic.timezone, mapping.spec

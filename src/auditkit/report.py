@@ -44,7 +44,8 @@ from auditkit.output import (
     write_atomically,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, settings_in_force
-from auditkit.rules.base import with_repeated_zone
+from auditkit.rules.base import NO_CALL_LOG, with_repeated_zone
+from auditkit.schemas import CALLS
 from auditkit.xlsx import xlsx_workbook
 
 SEVERITIES = tuple(SEVERITY_ORDER)  # high, medium, low
@@ -93,12 +94,16 @@ def clinician_labels(staff: pd.Series, names: Mapping[str, str]) -> pd.Series:
 
 def rule_summary(result: AuditResult) -> pd.DataFrame:
     """Per rule: what it is, how many records it examined and flagged, and its compliance; for a
-    rule the policy left unable to run, why it was not checked ('' for the others)."""
+    rule the policy, or a bundle without a call log, left unable to run, why it was not
+    checked ('' for the others)."""
     table = result.compliance
     table.insert(1, "name", table["rule"].map(lambda code: RULES[code].name))
     table.insert(2, "severity", table["rule"].map(lambda code: RULES[code].severity))
     table["examines"] = table["rule"].map(lambda code: RULES[code].opportunities)
     unchecked = result.unchecked
+    if not (result.bundle.coverage["table"] == CALLS.name).any():  # no call log was read
+        needing = [code for code, rule in RULES.items() if rule.needs_call_log]
+        unchecked = dict.fromkeys(needing, NO_CALL_LOG) | unchecked
     table["not_checked"] = table["rule"].map(lambda code: unchecked.get(code, "")).astype("str")
     return table
 
@@ -224,7 +229,8 @@ def no_figure(rules: pd.DataFrame) -> pd.Series:
     words, where a number would be read as a score."""
     why = pd.Series("", index=rules.index, dtype="str")
     why = why.mask(rules["opportunities"] == 0, "n/a — nothing examined")
-    return why.mask(rules["not_checked"] != "", "n/a — not checked")
+    why = why.mask(rules["not_checked"] != "", "n/a — not checked")
+    return why.mask(rules["not_checked"] == NO_CALL_LOG, "n/a — no call log")
 
 
 def _aria(has_items: bool) -> bool | UndefinedType:

@@ -721,7 +721,8 @@ def bundle_files(
     """The bundle's policy, and each table's file (None: absent, which read_table reports or
     allows), `calls` naming the call log's if given."""
     if not path.is_dir():
-        raise BundleError(f"{path} is not a folder. An audit bundle is a folder of table files.")
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise BundleError(f"{path} {what}. An audit bundle is a folder of table files.")
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=path)
     if calls is not None:
@@ -732,6 +733,13 @@ def bundle_files(
         else find_table_file(path, spec.name)
         for spec in (*TABLES.values(), CALLS)
     }
+    missing = [s.name for s in TABLES.values() if not s.optional_table and files[s.name] is None]
+    if len(missing) > 1:  # (one alone: read_table names it, in its turn)
+        raise BundleError(
+            f"The bundle {path} has no {', '.join(missing[:-1])} or {missing[-1]} table: "
+            "expected a .csv, .xlsx or .parquet file of each, named for its table "
+            f"({missing[0]}.csv, ...). They are required."
+        )
     return policy, files
 
 

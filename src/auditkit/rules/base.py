@@ -41,6 +41,9 @@ def checkable(_policy: Policy) -> None:
     return None
 
 
+NO_CALL_LOG = "the bundle has no phone-system call log (calls.csv, or --calls FILE)"
+
+
 @dataclass(frozen=True)
 class Rule:
     code: str  # stable: reports, review decisions and users' scripts key on it
@@ -66,6 +69,9 @@ class Rule:
     # False where `policy` is no sentence of the clinic's written policy but what auditing it
     # relies on (the contact log is complete: LG001, LG002), so no presenter quotes it as one.
     written: bool = True
+    # Whether it reads the phone system's call log: in a bundle without one it is not checked
+    # (NO_CALL_LOG says why), rather than read as having examined nothing.
+    needs_call_log: bool = False
 
     @property
     def quoted_policy(self) -> str:

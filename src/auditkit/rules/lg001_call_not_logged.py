@@ -85,4 +85,5 @@ RULE = Rule(
     compliant="The same call, and the clinician's log entry of a voicemail left at 13:25.",
     check=check,
     settings=("calls.match_minutes",),
+    needs_call_log=True,
 )

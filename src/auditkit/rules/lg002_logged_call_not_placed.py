@@ -54,4 +54,5 @@ RULE = Rule(
     "at 13:24:40.",
     check=check,
     settings=("calls.match_minutes",),
+    needs_call_log=True,
 )
