@@ -129,7 +129,7 @@ def test_reviews_option_overrides_the_bundles_reviews_file(tmp_path, capsys):
 def test_fail_on_high_exits_1_while_a_high_finding_is_not_dismissed(tmp_path, capsys):
     bundle = reviewed_bundle(tmp_path, DISMISS_MS001)  # NT001 on A2 (high) still stands
 
-    assert audit(bundle, tmp_path, "--fail-on", "high") == 1
+    assert audit(bundle, tmp_path, "--fail-on", "HIGH") == 1  # in any case
 
     out = capsys.readouterr().out
     assert out.endswith(

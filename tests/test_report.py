@@ -456,6 +456,15 @@ def test_coverage_and_period_are_shown(report):
     row = re.search(r"<tr><td>contacts\.csv</td>.*?</tr>", page).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
     assert cells == ["contacts.csv", "utf-8", "5", "3", "2"]
+    stale = page[page.index('id="stale-title"') : page.index('id="rejected-title"')]
+    assert "None: there is no reviews file, so no review to match." in stale
+
+
+def test_a_clinicians_period_is_their_records(report, tmp_path):
+    result, _ = report
+    write_report(audit(result.bundle, clinicians=["T1"]), tmp_path)
+    page = (tmp_path / "report.html").read_text("utf-8")
+    assert "Audited period: <strong>2026-03 (their records)</strong>" in page  # T1's one month
 
 
 @pytest.mark.parametrize(("month", "clinicians"), [(None, ()), ("2025-10", ()), (None, ("S001",))])

@@ -541,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--fail-on",
+        type=str.lower,  # HIGH is high
         choices=list(SEVERITY_ORDER),
         metavar="SEVERITY",
         help="exit 1 if findings at or above SEVERITY (high, medium, low) are not dismissed",

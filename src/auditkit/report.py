@@ -207,7 +207,8 @@ def _period(result: AuditResult, trend: pd.DataFrame) -> str:
     if trend.empty:
         return "no dated records"
     first, last = trend["month"].iloc[0], trend["month"].iloc[-1]
-    return f"{first} to {last} (everything in the bundle)"
+    whose = "their records" if result.clinicians else "everything in the bundle"
+    return f"{first if first == last else f'{first} to {last}'} ({whose})"
 
 
 # --- charts ----------------------------------------------------------------------------------
@@ -869,7 +870,9 @@ def _page_pieces(result: AuditResult) -> Iterator[str | bytes]:
         "stale": _bundles_own(result, "stale reviews", "stale_reviews.csv")
         or html_table(
             result.stale_reviews[["rule", "subject_id", "decision", "reviewer", "reason"]],
-            empty="None: every review still matches a finding.",
+            empty="None: every review still matches a finding."
+            if result.reviews_file is not None
+            else "None: there is no reviews file, so no review to match.",
         ),
         "rules": _rules_table(rules),
         "settings": html_table(settings_in_force(policy)),
