@@ -621,6 +621,12 @@ CLINIC = {"clinic": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic
             "Call (747) 555-0133, 747.555.0134, +1 747 555 0135, 7475550136 or 555-0137.",
             "Call [phone], [phone], [phone], [phone] or [phone].",
         ),
+        # Dashes a word processor puts in: en, em, the non-breaking hyphen, minus.
+        (
+            "Call 747\u2013555\u20130133, 747\u2014555\u20140134, (747) 555\u20110135 or "
+            "555\u22120136.",
+            "Call [phone], [phone], [phone] or [phone].",
+        ),
         (
             "Next appt Tuesday 3/14 at 2pm, or March 21st, 2026 at 10:30.",
             "Next appt Tuesday [date] at [time], or [date] at [time].",

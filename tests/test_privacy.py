@@ -566,7 +566,7 @@ def test_emails_phones_dates_and_times_replaced_on_re2_as_pythons_regex_replaces
         replaced = _replace_where_possible(texts, pattern, label)
         assert replaced.tolist() == texts.str.replace(pattern, label, regex=True).tolist()
         changed[label] = int((replaced != texts).sum())
-    assert changed == {"[email]": 983, "[phone]": 1525, "[date]": 3232, "[time]": 1953}
+    assert changed == {"[email]": 983, "[phone]": 1527, "[date]": 3232, "[time]": 1953}
 
 
 @pytest.mark.parametrize(
