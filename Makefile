@@ -51,9 +51,12 @@ format: $(VENV)/.dev
 # is Voila's lab template without the stylesheets it fetches from a CDN. Set AUDITKIT_BUNDLE to
 # audit another bundle than data/sample. A cell's error shows on the page (--show_tracebacks):
 # auditkit's as its message (a bundle not found, say), where Voila would say only that a cell
-# failed.
+# failed. Voila starts a kernel for every page opened: one left by a page closed (or reloaded)
+# is shut down after 10 minutes without activity, so a server left running all day does not
+# grow by a kernel per reload; an open page's kernel is kept however long it waits.
 VOILA_APP = cd notebooks && JUPYTER_PATH=jupyter ../$(BIN)/voila --no-browser \
-	--Voila.ip=127.0.0.1 --template=offline --show_tracebacks=True
+	--Voila.ip=127.0.0.1 --template=offline --show_tracebacks=True \
+	--MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=600
 
 dashboard: $(VENV)/.notebooks
 	$(VOILA_APP) --port=8866 monthly_audit.ipynb

@@ -83,6 +83,21 @@ def dashboard(result):
     return MonthlyDashboard(result)
 
 
+def test_the_count_leaves_dismissed_findings_apart_as_the_charts_do(result, tmp_path):
+    first = result.findings.iloc[0]
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(
+        "rule,subject_id,decision,reviewer,reviewed_at,comment\n"
+        f"{first['rule']},{first['subject_id']},dismissed,Jordan,2026-09-01,on paper\n"
+    )
+    dashboard = MonthlyDashboard(audit(load(SAMPLE), reviews=reviews))
+    assert dashboard.count.value == (
+        f"<strong>{len(result.findings) - 1}</strong> findings, and 1 dismissed on review · "
+        "all months · all clinicians · all rules · all severities"
+    )
+    assert len(dashboard.findings) == len(result.findings)  # listed, struck through
+
+
 def keys(findings: pd.DataFrame) -> list[tuple[str, str]]:
     return list(zip(findings["rule"], findings["subject_id"], strict=True))
 

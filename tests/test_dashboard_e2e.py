@@ -349,6 +349,31 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
         assert errors == []
 
 
+def test_a_closed_pages_kernel_is_shut_down_by_the_server(browser, tmp_path):
+    """Each page opened starts a kernel (300 MB with the audit): one whose page closed goes
+    when idle, as make review and make dashboard set it (after 600 s; here after 2 s)."""
+    made = make_command("review")
+    culling = [
+        "--MappingKernelManager.cull_interval=60",
+        "--MappingKernelManager.cull_idle_timeout=600",
+    ]
+    assert all(option in made.argv for option in culling)
+    shorter = [
+        "--MappingKernelManager.cull_interval=1",
+        "--MappingKernelManager.cull_idle_timeout=2",
+    ]
+    made.argv = [shorter[culling.index(a)] if a in culling else a for a in made.argv]
+    with served(made, tmp_path, "voila-cull.log") as port:
+        with opened(browser, f"http://127.0.0.1:{port}/", ".auditkit-progress strong"):
+            pass  # the page closes here
+        log = tmp_path / "voila-cull.log"
+        deadline = time.monotonic() + 60
+        while "Culling 'idle' kernel" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+        assert "with 0 connections" in log.read_text(errors="replace")
+
+
 NO_SHOW_BARS = ".auditkit-chart-no-show g.mark-rect.role-mark path"
 NO_SHOW_ROWS = ".auditkit-no-show-table tbody tr"
 AXIS_LABELS = ".auditkit-chart-no-show g.role-axis-label text"

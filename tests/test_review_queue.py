@@ -168,7 +168,7 @@ def test_confirming_saves_exactly_that_row_and_moves_on(bundle, tmp_path):
     assert queue.position == 1
     assert queue.current["rule"] == "NT001"
     assert queue.progress.value == "<strong>1 of 3 reviewed</strong> · finding 2 of 3"
-    assert queue.status.value == "Saved: confirmed."
+    assert queue.status.value == "Saved: confirmed, MS001 on A2."
     assert queue.comment.value == ""
     assert queue.reviewer.value == "Jordan"  # kept for the next decision
 
@@ -192,6 +192,20 @@ def test_a_new_queue_resumes_from_the_file_and_the_audit_applies_it(bundle, tmp_
     ]
     assert result.rejected_reviews.empty
     assert result.stale_reviews.empty  # the client and evidence saved are the findings'
+
+
+def test_a_comment_typed_on_one_card_is_not_saved_with_another(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    queue.reviewer.value = "Jordan"
+    queue.comment.value = "written for MS001"
+    queue.next_button.click()  # a look ahead before deciding
+    assert queue.shown == ("NT001", "A2")
+    assert queue.comment.value == ""
+    queue.confirm_button.click()
+    assert [(r["rule"], r["comment"]) for r in saved(tmp_path / "reviews.csv")] == [("NT001", "")]
+    queue.comment.value = "kept while the card is the same"
+    queue.go(queue.position)  # drawn again, as after a refresh
+    assert queue.comment.value == "kept while the card is the same"
 
 
 def test_after_the_last_decision_the_queue_stays_put(bundle, tmp_path):
@@ -263,7 +277,7 @@ def test_a_double_click_decides_only_the_finding_on_screen(bundle, tmp_path, mon
     assert queue.shown == ("NT001", "A2")
     assert queue.current["review"] == "new"
     assert queue.reviewed == 1
-    assert queue.status.value == "Saved: confirmed."
+    assert queue.status.value == "Saved: confirmed, MS001 on A2."
     queue.dismiss_button.click()  # the same, with the other button
     assert len(saved(reviews)) == 1
 
@@ -559,7 +573,7 @@ def test_a_queue_loads_decisions_another_reviewer_saved(bundle, tmp_path):
     reviews = tmp_path / "reviews.csv"
     first, second = ReviewQueue(bundle, reviews), ReviewQueue(bundle, reviews)
     decide(first, "confirm", reviewer="Sam")
-    assert first.status.value == "Saved: confirmed."  # its own decision is no news
+    assert first.status.value == "Saved: confirmed, MS001 on A2."  # its own: no news
 
     second.next_button.click()
     assert second.shown == ("NT001", "A2")
@@ -595,9 +609,13 @@ def test_the_move_after_a_decision_skips_findings_decided_elsewhere(bundle, tmp_
     april = ReviewQueue(bundle, reviews, month="2026-04")
     decide(first, "confirm", reviewer="Sam")  # MS001
     decide(april, "confirm")  # VM002
-    assert april.status.value == "Saved: confirmed. 1 decision saved elsewhere was loaded."
+    assert april.status.value == (
+        "Saved: confirmed, VM002 on K2. 1 decision saved elsewhere was loaded."
+    )
     decide(first, "confirm", reviewer="Sam")  # NT001; VM002 is decided already
-    assert first.status.value == "Saved: confirmed. 1 decision saved elsewhere was loaded."
+    assert first.status.value == (
+        "Saved: confirmed, NT001 on A2. 1 decision saved elsewhere was loaded."
+    )
     assert first.shown == ("NT001", "A2")  # nothing left undecided: it stays
     assert first.progress.value == "<strong>3 of 3 reviewed</strong> · finding 2 of 3"
     assert [(r["rule"], r["reviewer"]) for r in saved(reviews)] == [
@@ -632,7 +650,7 @@ def test_a_decision_made_elsewhere_meanwhile_is_replaced_only_when_asked_again(b
         ("MS001", "confirmed", "Sam"),
         ("MS001", "dismissed", "Jordan"),
     ]
-    assert second.status.value == "Saved: dismissed."
+    assert second.status.value == "Saved: dismissed, MS001 on A2."
     assert second.shown == ("NT001", "A2")
     first.go(0)
     assert "Decided: <strong>dismissed</strong> by Jordan on " in first.record.value

@@ -226,8 +226,9 @@ def test_vm004_fires_after_a_single_no_show(tmp_path):
     bundle = build_bundle(
         tmp_path, appointments=TWO_NO_SHOWS[1:], contacts=[closure()], approvals=[approval()]
     )
-    assert findings(bundle, "VM004") == {
-        "K1": "1 no-show(s) in the 90 days up to the warning; the policy asks for 2"
+    assert findings(bundle, "VM004") == {  # the warning quoted, for the reviewer to see
+        "K1": "\u201cassume you are no longer interested in treatment\u201d; 1 no-show(s) in "
+        "the 90 days up to the warning; the policy asks for 2"
     }
 
 

@@ -412,9 +412,13 @@ class MonthlyDashboard(widgets.VBox):
             selection.rules,
             selection.severities,
         )
-        noun = "finding" if len(self.findings) == 1 else "findings"
+        # Counted as the charts, the report and the command count them: dismissed ones apart.
+        dismissed = int((self.findings["review"] == "dismissed").sum())
+        standing = len(self.findings) - dismissed
+        noun = "finding" if standing == 1 else "findings"
+        apart = f", and {dismissed} dismissed on review" if dismissed else ""
         described = html_text(selection.describe(self.names))
-        self.count.value = f"<strong>{len(self.findings)}</strong> {noun} · {described}"
+        self.count.value = f"<strong>{standing}</strong> {noun}{apart} · {described}"
         self.table.value = findings_html(self.findings, self.names)
         self.export_clinicians_button.disabled = not selection.clinicians
 

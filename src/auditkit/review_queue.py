@@ -648,6 +648,7 @@ class ReviewQueue(widgets.VBox):
         """The card, progress and buttons for the finding at `position` in `findings`; the
         status says how many decisions saved elsewhere were `loaded` just before."""
         self.position = max(0, min(position, len(self.findings) - 1))
+        before = self.shown
         self.status.value = _loaded_note(loaded)
         total = len(self.findings)
         narrowed = self._narrowed_to()
@@ -677,6 +678,8 @@ class ReviewQueue(widgets.VBox):
             self._drawn = finding[DECISION]
             card = context_html(self.bundle, finding, self.names, self.mask)
             self.record.value = card + _decided(finding, self.mask) + self._held_back(finding)
+        if self.shown != before:  # a comment is about the card it was typed on
+            self.comment.value = ""
         self._enable_buttons()
 
     def _held_back(self, finding: pd.Series) -> str:
@@ -751,7 +754,7 @@ class ReviewQueue(widgets.VBox):
         ]
         self.all_findings.loc[at, "reviewed_at"] = now
         self._select()
-        self.comment.value = ""
+        self.comment.value = ""  # (said: the next undecided card may be this one again)
         self._draw(self._next_new(self.position + 1), loaded)
 
     def _next_new(self, start: int, otherwise: int | None = None) -> int:
@@ -786,8 +789,9 @@ class ReviewQueue(widgets.VBox):
         if monotonic() - self._decided_at < DOUBLE_CLICK:
             return
         self._enable_buttons(False)
+        decided = self.shown
         try:
-            self.decide(decision, self.shown)
+            self.decide(decision, decided)
         except DecidedElsewhere as err:  # the card was drawn again, buttons enabled
             self._decided_at = monotonic()
             self.status.value = _error(err)
@@ -798,7 +802,8 @@ class ReviewQueue(widgets.VBox):
             return
         self._decided_at = monotonic()
         # after decide(), whose move left what it loaded from elsewhere in the status
-        self.status.value = " ".join(filter(None, [f"Saved: {decision}.", self.status.value]))
+        saved = f"Saved: {decision}, {' on '.join(decided or ())}."
+        self.status.value = " ".join(filter(None, [saved, self.status.value]))
 
 
 def _decided_elsewhere(finding: pd.Series, decision: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit.rules.base import Checked, Rule, found, subjects
+from auditkit.rules.base import Checked, Rule, found, quote, subjects
 from auditkit.rules.context import AuditContext
 
 
@@ -20,8 +20,10 @@ def check(ctx: AuditContext) -> Checked:
     ]
     counts = recent.groupby("warning").size().reindex(warnings.index, fill_value=0)
     premature = counts < rules.persistent_no_shows
-    evidence = (
-        counts.astype(str)
+    evidence = (  # the warning's words quoted, as VM003 quotes them
+        quote(ctx.closure_warnings["evidence"].reset_index(drop=True))
+        + "; "
+        + counts.astype(str)
         + f" no-show(s) in the {rules.lookback_days} days up to the warning; the policy asks for "
         + f"{rules.persistent_no_shows}"
     )
