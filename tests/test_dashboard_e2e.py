@@ -311,8 +311,13 @@ def test_review_queue_saves_a_decision_from_the_browser(browser, sample, tmp_pat
         assert accessibility_violations(page) == {}
         page.fill(".auditkit-reviewer input", "Jordan")
         page.fill(".auditkit-comment textarea", "Coaching call without approval.")
-        page.get_by_role("button", name="Confirm").click()
+        page.get_by_role("button", name="Confirm").focus()
+        page.keyboard.press("Enter")  # by keyboard: it goes on in the next card's comment
         text_becomes(page, progress, f"1 of {total} reviewed")
+        page.wait_for_function(
+            "document.activeElement?.closest('.auditkit-comment') != null",
+            timeout=UPDATE_TIMEOUT,
+        )
         with (tmp_path / "reviews.csv").open(newline="", encoding="utf-8") as handle:
             rows = [
                 (r["rule"], r["subject_id"], r["decision"], r["reviewer"], r["comment"])

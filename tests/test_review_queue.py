@@ -208,6 +208,18 @@ def test_a_comment_typed_on_one_card_is_not_saved_with_another(bundle, tmp_path)
     assert queue.comment.value == "kept while the card is the same"
 
 
+def test_after_a_decision_the_keyboard_goes_on_in_the_next_cards_comment(bundle, tmp_path):
+    queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
+    asked: list[dict] = []
+    queue.comment.send = asked.append  # what the browser's widget is told
+    queue.reviewer.value = "Jordan"
+    queue.confirm_button.click()
+    assert queue.status.value == "Saved: confirmed, MS001 on A2."
+    assert asked == [{"do": "focus"}]
+    queue.next_button.click()
+    assert asked == [{"do": "focus"}]  # moving on by Next leaves the focus where it is
+
+
 def test_after_the_last_decision_the_queue_stays_put(bundle, tmp_path):
     queue = ReviewQueue(bundle, tmp_path / "reviews.csv")
     for button in ("confirm", "dismiss", "confirm"):

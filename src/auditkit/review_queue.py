@@ -804,6 +804,9 @@ class ReviewQueue(widgets.VBox):
         # after decide(), whose move left what it loaded from elsewhere in the status
         saved = f"Saved: {decision}, {' on '.join(decided or ())}."
         self.status.value = " ".join(filter(None, [saved, self.status.value]))
+        # The button pressed may be gone from under the keyboard's focus (disabled, redrawn):
+        # the next card's comment is where a reviewer working by keyboard goes on.
+        self.comment.focus()
 
 
 def _decided_elsewhere(finding: pd.Series, decision: str) -> str:
