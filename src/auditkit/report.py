@@ -265,7 +265,7 @@ def rules_chart(rules: pd.DataFrame) -> alt.LayerChart:
         x=alt.X(
             "compliance:Q",
             scale=alt.Scale(domain=[0, 1]),
-            axis=alt.Axis(format="%", title="compliance", tickCount=5),
+            axis=alt.Axis(format=".0%", title="compliance", tickCount=5),
         )
     )
     words = base.mark_text(align="left", dx=4, color="#5f6b7a", fontSize=11).encode(
@@ -372,7 +372,7 @@ def trend_chart(trend: pd.DataFrame, month: str | None) -> alt.LayerChart:
         .encode(
             x=x,
             y=alt.Y(
-                "rate:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)
+                "rate:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%", title=None)
             ),
             color=alt.Color(
                 "measure:N",
