@@ -91,7 +91,7 @@ def test_the_policy_is_shown_in_one_pair_of_double_quotes(code, capsys):
         assert rule.quoted_policy == f"\u201c{rule.policy}\u201d"
     else:  # not the clinic's words: never shown in quotes as if they were
         assert rule.quoted_policy == (
-            f"No sentence of the written policy; auditing it relies on this: {rule.policy}"
+            f"Not written in the policy, but every audit of it relies on this: {rule.policy}"
         )
     assert main(["rules", code]) == 0
     out = capsys.readouterr().out

@@ -79,7 +79,7 @@ class Rule:
         none of its own, so none is doubled (a quotation inside it takes single quotes). A rule
         the written policy has no sentence for says so, unquoted."""
         if not self.written:
-            return f"No sentence of the written policy; auditing it relies on this: {self.policy}"
+            return f"Not written in the policy, but every audit of it relies on this: {self.policy}"
         return f"\u201c{self.policy}\u201d"
 
 
