@@ -186,6 +186,33 @@ def test_a_bundle_that_is_not_a_folder_exits_2(tmp_path, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "argument"),
+    [
+        (["audit", ""], "bundle"),
+        (["audit", "data/sample", "--out", ""], "--out"),
+        (["audit", "data/sample", "--reviews", " "], "--reviews"),
+        (["validate", "data/sample", "--policy", ""], "--policy"),
+        (["convert", "data/sample", "--to", "parquet", "--out", ""], "--out"),
+        (["deidentify", "data/sample", "--out", "x", "--key-file", ""], "--key-file"),
+        (["import", "", "--into", "b", "--preset", "ringcentral"], "file"),
+        (["sample", ""], "dir"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error_not_this_folder(
+    tmp_path, capsys, monkeypatch, argv, argument
+):
+    """A script's unset variable (`auditkit audit "$BUNDLE" --out "$OUT"`) would have meant
+    the folder it runs in: to audit, or to write into."""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith(
+        f"argument {argument}: a file or folder must be named, not an empty string"
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing read or written here
+
+
 def test_bad_policy_option_exits_2_naming_the_key(make_bundle, tmp_path, capsys):
     policy = tmp_path / "bad.toml"
     policy.write_text('[approvals]\nphone_coaching = ["director"]\n', encoding="utf-8")

@@ -36,6 +36,14 @@ def _month(value: str) -> str:
     return value
 
 
+def _path(value: str) -> str:
+    """A file or folder named on the command line: never empty, which Path("") would read as
+    this folder (a script's unset variable, `auditkit audit "$BUNDLE"`, would audit it)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a file or folder must be named, not an empty string")
+    return value
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
@@ -501,10 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     validate = commands.add_parser("validate", help="check a bundle and report rows per file")
-    validate.add_argument("bundle", help="folder of table files")
-    validate.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
+    validate.add_argument("bundle", type=_path, help="folder of table files")
+    validate.add_argument(
+        "--policy", type=_path, help="policy TOML (default: the bundle's policy.toml)"
+    )
     validate.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
-    validate.add_argument("--calls", help=CALLS_HELP)
+    validate.add_argument("--calls", type=_path, help=CALLS_HELP)
     _engine_arguments(
         validate,
         "pandas (default): on this machine; dask: on a Dask cluster, the CSVs parsed in pieces "
@@ -513,9 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(run=cmd_validate)
 
     run = commands.add_parser("audit", help="check every policy rule and write the results")
-    run.add_argument("bundle", help="folder of table files")
-    run.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
-    run.add_argument("--out", default="out", help="folder for the results (default: out)")
+    run.add_argument("bundle", type=_path, help="folder of table files")
+    run.add_argument("--policy", type=_path, help="policy TOML (default: the bundle's policy.toml)")
+    run.add_argument(
+        "--out", type=_path, default="out", help="folder for the results (default: out)"
+    )
     run.add_argument(
         "--month",
         type=_month,
@@ -530,9 +542,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a report of only this clinician's records, for them (repeat for several)",
     )
     run.add_argument(
-        "--reviews", help="review decisions CSV (default: the bundle's reviews.csv, if any)"
+        "--reviews",
+        type=_path,
+        help="review decisions CSV (default: the bundle's reviews.csv, if any)",
     )
-    run.add_argument("--calls", help=CALLS_HELP)
+    run.add_argument("--calls", type=_path, help=CALLS_HELP)
     run.add_argument(
         "--show-names",
         action="store_true",
@@ -563,11 +577,13 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser(
         "convert", help="write a bundle's validated tables as typed Parquet, for repeated audits"
     )
-    convert.add_argument("bundle", help="folder of table files")
+    convert.add_argument("bundle", type=_path, help="folder of table files")
     convert.add_argument("--to", choices=["parquet"], required=True, help="the format: parquet")
-    convert.add_argument("--out", required=True, help="folder for the converted bundle")
-    convert.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
-    convert.add_argument("--calls", help=CALLS_HELP)
+    convert.add_argument("--out", type=_path, required=True, help="folder for the converted bundle")
+    convert.add_argument(
+        "--policy", type=_path, help="policy TOML (default: the bundle's policy.toml)"
+    )
+    convert.add_argument("--calls", type=_path, help=CALLS_HELP)
     convert.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
     _quiet_argument(convert)
     _engine_arguments(
@@ -582,18 +598,25 @@ def build_parser() -> argparse.ArgumentParser:
     imports = commands.add_parser(
         "import", help="write a practice-management or phone-system export into a bundle table"
     )
-    imports.add_argument("file", help="the export: a CSV file or an Excel workbook (.xlsx)")
+    imports.add_argument(
+        "file", type=_path, help="the export: a CSV file or an Excel workbook (.xlsx)"
+    )
     imports.add_argument(
         "--sheet", metavar="NAME", help="the workbook's sheet to read (default: the first)"
     )
-    imports.add_argument("--into", required=True, metavar="BUNDLE", help="the bundle folder")
+    imports.add_argument(
+        "--into", type=_path, required=True, metavar="BUNDLE", help="the bundle folder"
+    )
     how = imports.add_mutually_exclusive_group(required=True)
     how.add_argument(
         "--preset", choices=PRESETS, metavar="NAME", help="a built-in mapping: %(choices)s"
     )
-    how.add_argument("--mapping", metavar="TOML", help="a mapping file (docs/bundle-format.md)")
+    how.add_argument(
+        "--mapping", type=_path, metavar="TOML", help="a mapping file (docs/bundle-format.md)"
+    )
     imports.add_argument(
         "--policy",
+        type=_path,
         help="policy TOML for the clinic's time zone (default: the bundle's policy.toml)",
     )
     imports.add_argument("--show", type=_whole, default=20, help="problems to list (default 20)")
@@ -602,29 +625,35 @@ def build_parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list the rules, or explain one")
     rules.add_argument("code", nargs="?", help="a rule code such as MS002")
     rules.add_argument(
-        "--policy", help="policy TOML whose settings to show (default: the built-in policy)"
+        "--policy",
+        type=_path,
+        help="policy TOML whose settings to show (default: the built-in policy)",
     )
     rules.set_defaults(run=cmd_rules)
 
     extract = commands.add_parser(
         "deidentify", help="write a de-identified, date-shifted research extract of a bundle"
     )
-    extract.add_argument("bundle", help="folder of table files")
-    extract.add_argument("--out", required=True, help="folder for the extract")
+    extract.add_argument("bundle", type=_path, help="folder of table files")
+    extract.add_argument("--out", type=_path, required=True, help="folder for the extract")
     extract.add_argument(
-        "--key-file", help="where the re-identification key goes (default: OUT.key.csv, beside)"
+        "--key-file",
+        type=_path,
+        help="where the re-identification key goes (default: OUT.key.csv, beside)",
     )
     extract.add_argument(
         "--scrubbed-text",
         action="store_true",
         help="keep messages and notes with names, numbers and dates masked",
     )
-    extract.add_argument("--policy", help="policy TOML (default: the bundle's policy.toml)")
+    extract.add_argument(
+        "--policy", type=_path, help="policy TOML (default: the bundle's policy.toml)"
+    )
     _quiet_argument(extract)
     extract.set_defaults(run=cmd_deidentify)
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")
-    sample.add_argument("dir", help="folder to write")
+    sample.add_argument("dir", type=_path, help="folder to write")
     sample.add_argument(
         "--clients", type=_positive, default=40, help="invented clients, a year each (default 40)"
     )
