@@ -754,7 +754,7 @@ class ReviewQueue(widgets.VBox):
         ]
         self.all_findings.loc[at, "reviewed_at"] = now
         self._select()
-        self.comment.value = ""  # (said: the next undecided card may be this one again)
+        self.comment.value = ""  # said: cleared though the next undecided card is this one again
         self._draw(self._next_new(self.position + 1), loaded)
 
     def _next_new(self, start: int, otherwise: int | None = None) -> int:
