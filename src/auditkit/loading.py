@@ -426,26 +426,24 @@ def _has_bare_quote(buf: np.ndarray) -> bool:
 
 
 def _malformed(
-    file: str,
-    lines: list[int] | np.ndarray,
-    ids: list[str],
-    widths: list[int],
-    expected: int,
-    reasons: list[str] | None = None,
+    file: str, lines: list[int] | np.ndarray, ids: list[str], reasons: list[str]
 ) -> pd.DataFrame:
-    """Records set aside for their shape: by default, for a width other than the header's."""
+    """Records set aside for their shape, each with its reason."""
     return pd.DataFrame(
         {
             "file": file,
             "line": np.asarray(lines, dtype=np.int64),
             "record_id": ids,
             "column": "",
-            "reason": [f"has {w} fields; the header has {expected}" for w in widths]
-            if reasons is None
-            else reasons,
+            "reason": reasons,
         },
         columns=REJECTED_COLUMNS,
     )
+
+
+def _other_widths(widths: list[int], expected: int) -> list[str]:
+    """The reason for each record of another width than the header's `expected`."""
+    return [f"has {width} fields; the header has {expected}" for width in widths]
 
 
 class _LineFeed:
@@ -546,27 +544,19 @@ def _read_csv_exactly(
     bad = [i for i, r in enumerate(records) if len(r) != len(names)]
     malformed = _malformed(
         file,
-        [lines[i] for i in bad],
-        [records[i][id_at].strip() if id_at < len(records[i]) else "" for i in bad],
-        [len(records[i]) for i in bad],
-        len(names),
+        [lines[i] for i in bad] + [line for line, _, _ in ran_on],
+        [_field_at(records[i], id_at) for i in bad]
+        + [_field_at(fields, id_at) for _, _, fields in ran_on],
+        _other_widths([len(records[i]) for i in bad], len(names))
+        + [
+            "opens a quote that does not close where a field ends, so its record would "
+            f"take in {'the line' if last == line + 1 else f'the {last - line:,} lines'} "
+            "after it: this line is set aside, and those are read again as records"
+            for line, last, _ in ran_on
+        ],
     )
-    if ran_on:
-        left_open = _malformed(
-            file,
-            [line for line, _, _ in ran_on],
-            [_field_at(fields, id_at) for _, _, fields in ran_on],
-            [],
-            len(names),
-            [
-                "opens a quote that does not close where a field ends, so its record would "
-                f"take in {'the line' if last == line + 1 else f'the {last - line:,} lines'} "
-                "after it: this line is set aside, and those are read again as records"
-                for line, last, _ in ran_on
-            ],
-        )
-        malformed = pd.concat([malformed, left_open]).sort_values("line", kind="stable")
-        malformed = malformed.reset_index(drop=True)
+    if ran_on:  # (in the file's order)
+        malformed = malformed.sort_values("line", kind="stable", ignore_index=True)
     good = [i for i in range(1, len(records)) if len(records[i]) == len(names)]
     frame = pd.DataFrame([records[i] for i in good], columns=names, dtype="str")
     frame = frame.mask(frame == "")
@@ -811,7 +801,7 @@ def _read_csv_bytes(
             raise _changed(file)
         if parsed is not None and parsed.num_rows == len(lines) - 1:
             parsed, kept = _without_blank_rows(parsed, lines[1:])
-            done = finished(parsed, kept, lines, _malformed(file, [], [], [], len(names)))
+            done = finished(parsed, kept, lines, _malformed(file, [], [], []))
             del parsed
             return done if done is not None else every_column()
         del parsed
@@ -853,8 +843,7 @@ def _read_csv_bytes(
         file,
         lines[bad[shown]],
         [_field_at(split[i], id_at) for i in shown],
-        counts[bad[shown]].tolist(),
-        int(counts[0]),
+        _other_widths(counts[bad[shown]].tolist(), int(counts[0])),
     )
     # The file without its malformed records and trailing delimiters, from the bytes in hand.
     cut = trailing & (not every)

@@ -41,13 +41,18 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
+def formula_like(text: pd.Series) -> pd.Series:
+    """Which cells of a text column a spreadsheet would run as a formula ('=…', '@…')."""
+    return text.astype("str").str.startswith(FORMULA_STARTS) & text.notna()
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells that a spreadsheet would run as a formula with an apostrophe."""
     out = frame.copy(deep=False)  # copy-on-write: a column replaced here is the copy's alone
     for column in out.columns:
         if pd.api.types.is_string_dtype(out[column]) or out[column].dtype == object:
             text = out[column]
-            risky = text.astype("str").str.startswith(FORMULA_STARTS) & text.notna()
+            risky = formula_like(text)
             if risky.any():
                 out[column] = text.astype("object").where(~risky, "'" + text.astype("str"))
     return out

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from auditkit.columns import join_text, one_chunk, take_text
-from auditkit.output import FORMULA_STARTS, concatenated_utf8, escaped, in_order
+from auditkit.output import concatenated_utf8, escaped, formula_like, in_order
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
 XLSX_PERCENT_FORMAT = "0.0%"
@@ -177,7 +177,7 @@ def _typed_cells(piece: pd.Series, letter: str, rows: pd.Series, style: str) -> 
         # Each distinct value is cleaned and escaped once, then placed in its rows.
         codes, distinct = pd.factorize(text)
         styles: pd.Series | str = style
-        if not style and (formula := text.str.startswith(FORMULA_STARTS)).any():
+        if not style and (formula := formula_like(text)).any():
             styles = pd.Series(np.where(formula, _QUOTED, ""), index=text.index, dtype="str")
         start = [f'<c r="{letter}', rows[text.index], '"', styles, ' t="inlineStr"><is>']
         elements = take_text(_text_elements(pd.Series(distinct, dtype="str")), codes, text.index)
