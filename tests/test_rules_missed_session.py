@@ -1,5 +1,6 @@
 """MS001–MS003: the outreach call after a missed session."""
 
+import pytest
 from rule_fixtures import build_bundle, findings, opportunities
 
 from auditkit import audit
@@ -64,6 +65,31 @@ def test_ms001_ignores_attended_sessions_and_calls_to_other_clients(tmp_path):
     assert opportunities(bundle, "MS001") == ["A1"]
 
 
+def test_ms001_fires_when_the_only_calls_were_about_something_else(tmp_path):
+    """A reminder of the next session (linked to it) or a coaching call is not the outreach."""
+    next_session = {"scheduled_start": "2026-03-04T13:00:00-08:00", "status": "attended"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW, next_session],
+        contacts=[
+            call("2026-03-03T09:00:00-08:00", appointment_id="A2", purpose="scheduling"),
+            call("2026-03-02T18:00:00-08:00", appointment_id="", purpose="coaching"),
+        ],
+    )
+    assert list(findings(bundle, "MS001")) == ["A1"]
+    # Linked to the missed session, or to nothing, a scheduling call is its outreach.
+    for linked in ("A1", ""):
+        folder = tmp_path / f"linked-{linked or 'none'}"
+        bundle = build_bundle(
+            folder,
+            appointments=[NO_SHOW, next_session],
+            contacts=[
+                call("2026-03-03T09:00:00-08:00", appointment_id=linked, purpose="scheduling")
+            ],
+        )
+        assert findings(bundle, "MS001") == {}
+
+
 # --- MS002 called-too-soon ---------------------------------------------------------------------
 
 
@@ -98,6 +124,35 @@ def test_ms002_compliant_at_exactly_the_wait_and_for_reminders_before_the_start(
     )
     assert findings(bundle, "MS002") == {}
     assert opportunities(bundle, "MS002") == ["K2"]
+
+
+@pytest.mark.parametrize("order", [1, -1])
+def test_ms002_judges_a_call_from_the_latest_no_show_it_may_answer(tmp_path, order):
+    """Yesterday's 14:00 and today's 13:00 sessions both missed: a 13:05 call is five minutes
+    into today's wait, whichever order the export lists the sessions in."""
+    yesterday = {"appointment_id": "A1", "scheduled_start": "2026-03-02T14:00:00-08:00"}
+    today = {"appointment_id": "A2", "scheduled_start": "2026-03-03T13:00:00-08:00"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[yesterday, today][::order],
+        contacts=[call("2026-03-03T13:05:00-08:00", appointment_id="")],
+    )
+    assert findings(bundle, "MS002") == {
+        "K1": "called 13:05, 5 min after the 13:00 start of the missed session on Tue 3 Mar 2026"
+    }
+    # The call still answers yesterday's no-show for MS001: it came within the day.
+    assert findings(bundle, "MS001") == {}
+
+
+def test_ms002_ignores_a_call_about_another_appointment(tmp_path):
+    group = {"scheduled_start": "2026-03-04T13:00:00-08:00", "status": "attended"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW, group],
+        contacts=[call("2026-03-02T13:05:00-08:00", appointment_id="A2", purpose="scheduling")],
+    )
+    assert findings(bundle, "MS002") == {}
+    assert opportunities(bundle, "MS002") == []
 
 
 def test_ms002_respects_the_policy_wait(tmp_path):

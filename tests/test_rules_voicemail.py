@@ -87,6 +87,27 @@ def test_vm002_fires_for_an_outreach_voicemail_without_the_fee(tmp_path):
     }
 
 
+def test_vm002_ignores_a_reminder_voicemail_about_the_next_session(tmp_path):
+    """The next morning's reminder of Wednesday's group is not the missed session's outreach:
+    only the outreach voicemail owes the fee notice."""
+    group = {"scheduled_start": "2026-03-04T13:00:00-08:00", "status": "attended"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW, group],
+        contacts=[
+            voicemail(DEFAULT_VOICEMAIL),
+            voicemail(
+                "Reminder of group on Wednesday at 1.",
+                at="2026-03-03T09:00:00-08:00",
+                appointment_id="A2",
+                purpose="scheduling",
+            ),
+        ],
+    )
+    assert findings(bundle, "VM002") == {}
+    assert opportunities(bundle, "VM002") == ["K1"]
+
+
 def test_vm002_writes_a_voicemail_in_the_repeated_autumn_hour_with_its_zone(tmp_path):
     bundle = build_bundle(
         tmp_path,

@@ -384,8 +384,27 @@ class AuditContext:
 
     @shared
     def window_calls(self) -> pd.DataFrame:
-        """Outreach calls: outbound calls to the client within the call deadline of a no-show."""
-        return self.calls_after_no_shows(self.call_deadline)
+        """Outreach calls: outbound calls to the client within the call deadline of a no-show,
+        paired with each no-show they may answer. A call linked to another appointment (the
+        next session's reminder) or made for coaching or an inquiry is no outreach for it."""
+        pairs = self.calls_after_no_shows(self.call_deadline)
+        call = self.contacts.loc[pairs["contact_row"], ["appointment_id", "purpose"]]
+        call.index = pairs.index
+        elsewhere = call["appointment_id"].notna() & (
+            call["appointment_id"] != pairs["appointment_id"]
+        )
+        not_outreach = call["purpose"].isin(["coaching", "inquiry"])
+        return pairs[~(elsewhere | not_outreach)].reset_index(drop=True)
+
+    @shared
+    def outreach_calls(self) -> pd.DataFrame:
+        """Each outreach call once, with the no-show it answers: the one it is linked to, else
+        the latest before it (a 13:05 call after yesterday's and today's 13:00 no-shows is
+        today's outreach, five minutes in, not yesterday's a day late)."""
+        latest_first = self.window_calls.sort_values(
+            "scheduled_start", ascending=False, kind="stable"
+        )
+        return latest_first.drop_duplicates("contact_id").sort_index()
 
     @shared
     def consent_time(self) -> pd.Series:

@@ -9,8 +9,7 @@ from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    outreach = ctx.window_calls[ctx.window_calls["outcome"] == "voicemail"]
-    outreach = outreach.drop_duplicates("contact_id")
+    outreach = ctx.outreach_calls[ctx.outreach_calls["outcome"] == "voicemail"]
     rows = pd.Index(outreach["contact_row"])
     told = ctx.phrases_each(["fee_notice"], rows=rows, words=False)["fee_notice"]
     missing = outreach[~told.to_numpy()]
