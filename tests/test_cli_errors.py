@@ -238,7 +238,7 @@ def test_bad_policy_toml_in_the_bundle_exits_2_naming_the_key(make_bundle, capsy
     assert_one_paragraph(
         err,
         "Policy key 'clinic.timezone' is 'Pacific Time', which is not an IANA time zone name "
-        "such as 'America/Los_Angeles'.",
+        "such as 'America/Los_Angeles' or 'UTC'.",
     )
 
 

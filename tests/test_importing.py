@@ -665,9 +665,23 @@ BAD_MAPPINGS = {
         "calls columns that do: direction, result.",
     ),
     "bad time zone": (
-        {"table": "calls", "timezone": "Pacific", "constants": {}},
+        {
+            "table": "calls",
+            "timezone": "Pacific",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+        },
         "In m.toml, timezone 'Pacific' is not an IANA time zone name such as "
         "'America/Los_Angeles' or 'UTC'.",
+    ),
+    "time zone of standard time all year": (
+        {
+            "table": "calls",
+            "timezone": "MST",
+            "columns": {"id": "call_id", "when": "started_at", "dir": "direction"},
+        },
+        "In m.toml, timezone 'MST' is standard time all year round, with no summer time: name "
+        "the clinic's place, such as 'America/Denver' (or 'America/Phoenix', where clocks never "
+        "change).",
     ),
     "format with an offset": (
         {
@@ -731,8 +745,6 @@ BAD_MAPPINGS = {
 @pytest.mark.parametrize("case", list(BAD_MAPPINGS))
 def test_a_bad_mapping_is_refused_naming_the_key(case):
     raw, message = BAD_MAPPINGS[case]
-    if case == "bad time zone":
-        raw = {**raw, "columns": {"id": "call_id", "when": "started_at", "dir": "direction"}}
     with pytest.raises(MappingError) as caught:
         mapping_from_dict(raw, "m.toml")
     assert str(caught.value) == message
@@ -806,6 +818,32 @@ def test_import_of_a_semicolon_separated_export_exits_2_saying_so(bundle, tmp_pa
         "auditkit: calls.csv is separated by semicolons, not commas: save it as CSV (comma "
         "delimited) and run again."
     )
+
+
+def test_an_export_of_local_times_needs_the_clinics_zone_first(bundle, tmp_path, capsys):
+    """Read in the built-in zone and written with its offset, every time would be hours off
+    once the clinic's policy.toml named another: with no zone given, nothing is written."""
+    (bundle / "policy.toml").unlink()
+    before = (bundle / "appointments.csv").read_bytes()
+    export = str(IMPORTS / "simplepractice_appointments.csv")
+    command = ["import", export, "--preset", "simplepractice", "--into", str(bundle)]
+    assert main(command) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: {bundle} has no policy.toml to say the clinic's time zone, and the mapping "
+        "names none for the times in simplepractice_appointments.csv. Read in the built-in zone "
+        "(America/Los_Angeles), they would be hours off in every audit under another: write the "
+        f'clinic\'s zone into {bundle / "policy.toml"} (a line "[clinic]", then timezone = '
+        '"America/New_York", say), or name a policy file with --policy, and import again.'
+    )
+    assert (bundle / "appointments.csv").read_bytes() == before
+    # A policy named, or a mapping's own zone (the phone systems' UTC), is enough.
+    eastern = tmp_path / "eastern.toml"
+    eastern.write_text('[clinic]\ntimezone = "America/New_York"\n')
+    assert main([*command, "--policy", str(eastern)]) == 0
+    written = pd.read_csv(bundle / "appointments.csv", dtype=str)
+    assert written["scheduled_start"].str.endswith(("-05:00", "-04:00")).all()
+    calls = str(IMPORTS / "ringcentral_call_log.csv")
+    assert main(["import", calls, "--preset", "ringcentral", "--into", str(bundle)]) == 0
 
 
 def test_import_command_with_a_bad_mapping_exits_2(bundle, tmp_path, capsys):

@@ -178,12 +178,12 @@ BAD_POLICIES = {
     "unknown time zone": (
         '[clinic]\ntimezone = "Pacific Time"\n',
         "Policy key 'clinic.timezone' is 'Pacific Time', which is not an IANA time zone name "
-        "such as 'America/Los_Angeles'.",
+        "such as 'America/Los_Angeles' or 'UTC'.",
     ),
     "made-up time zone": (
         '[clinic]\ntimezone = "America/Springfield"\n',
         "Policy key 'clinic.timezone' is 'America/Springfield', which is not an IANA time zone "
-        "name such as 'America/Los_Angeles'.",
+        "name such as 'America/Los_Angeles' or 'UTC'.",
     ),
     "unknown role": (
         '[approvals]\nclosure_warning = ["supervisor", "dean"]\n',
@@ -231,7 +231,12 @@ BAD_POLICIES = {
     "time zone that is a folder of zones": (
         '[clinic]\ntimezone = "America"\n',
         "Policy key 'clinic.timezone' is 'America', which is not an IANA time zone name such "
-        "as 'America/Los_Angeles'.",
+        "as 'America/Los_Angeles' or 'UTC'.",
+    ),
+    "time zone of standard time all year": (
+        '[clinic]\ntimezone = "EST"\n',
+        "Policy key 'clinic.timezone' is 'EST', which is standard time all year round, with no "
+        "summer time: name the clinic's place, such as 'America/New_York'.",
     ),
     "clinic name of punctuation alone": (
         '[clinic]\nname = "!!!"\n',

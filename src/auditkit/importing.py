@@ -20,7 +20,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -43,7 +42,7 @@ from auditkit.loading import (
 from auditkit.output import csv_text, iso_times, write_atomically
 from auditkit.parsing import day_first_example, parse_count, parse_timestamp
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
-from auditkit.policy import Policy, load_policy, read_toml
+from auditkit.policy import Policy, load_policy, read_toml, zone_problem
 from auditkit.presets import FOLDER, PRESETS
 from auditkit.schemas import CALLS, TABLES, TableSpec
 from auditkit.validation import commonest_reason, validate_table
@@ -209,13 +208,9 @@ def mapping_from_dict(raw: dict[str, Any], where: str) -> Mapping:
             )
     timezone = raw.get("timezone")
     if timezone is not None:
-        try:
-            ZoneInfo(_text(timezone, where, "timezone"))
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Pacific" is a tzdata folder
-            raise MappingError(
-                f"In {where}, timezone {timezone!r} is not an IANA time zone name such as "
-                "'America/Los_Angeles' or 'UTC'."
-            ) from None
+        problem = zone_problem(_text(timezone, where, "timezone"))
+        if problem:
+            raise MappingError(f"In {where}, timezone {timezone!r} {problem}.")
     date_format = raw.get("date_format")
     if date_format is not None and "%z" in _text(date_format, where, "date_format"):
         raise MappingError(
@@ -723,6 +718,18 @@ def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
     )
 
 
+def _no_zone(export: Path, bundle: Path, built_in: str) -> str:
+    """Why an import into a bundle with no policy stops: read in the built-in zone, its times
+    would be hours off once the clinic's policy.toml names another, and nothing would say so."""
+    return (
+        f"{bundle} has no policy.toml to say the clinic's time zone, and the mapping names none "
+        f"for the times in {export.name}. Read in the built-in zone ({built_in}), "
+        "they would be hours off in every audit under another: write the clinic's zone into "
+        f'{bundle / "policy.toml"} (a line "[clinic]", then timezone = "America/New_York", '
+        "say), or name a policy file with --policy, and import again."
+    )
+
+
 def import_file(
     export: Path | str,
     bundle: Path | str,
@@ -745,6 +752,8 @@ def import_file(
         raise BundleError(f"{bundle} {what}. Import into an audit bundle's folder.")
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=bundle)
+        if policy.source == Policy.source and mapping.timezone is None:
+            raise BundleError(_no_zone(export, bundle, policy.clinic.timezone))
     tz, spec = policy.clinic.timezone, mapping.spec
     path = find_table_file(bundle, spec.name) or bundle / f"{spec.name}.csv"
     if path.suffix.lower() != ".csv":

@@ -131,13 +131,11 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
             f"Known sections: {', '.join([*_SECTIONS, 'phrases'])}."
         )
     sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
-    try:
-        ZoneInfo(sections["clinic"].timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a tzdata folder
+    problem = zone_problem(sections["clinic"].timezone)
+    if problem:
         raise PolicyError(
-            f"Policy key 'clinic.timezone' is {sections['clinic'].timezone!r}, which is not an "
-            "IANA time zone name such as 'America/Los_Angeles'."
-        ) from None
+            f"Policy key 'clinic.timezone' is {sections['clinic'].timezone!r}, which {problem}."
+        )
     for key, forms in (
         ("clinic.name", [sections["clinic"].name] if sections["clinic"].name.strip() else []),
         ("clinic.aliases", sections["clinic"].aliases),
@@ -187,6 +185,28 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
                 )
             names |= groups
     return Policy(**sections, phrases=checked_phrases, source=source)
+
+
+# tzdata's zones named for a US standard time: fixed all year, so a clinic on summer time would
+# have every summer time an hour off. (HST is Hawaii's all year; EST5EDT and the like do change.)
+_STANDARD_TIME_ONLY = {
+    "EST": "'America/New_York'",
+    "MST": "'America/Denver' (or 'America/Phoenix', where clocks never change)",
+}
+
+
+def zone_problem(name: str) -> str | None:
+    """Why `name` cannot be a clinic's time zone (words to follow "which"), or None."""
+    if name in _STANDARD_TIME_ONLY:
+        return (
+            "is standard time all year round, with no summer time: name the clinic's place, "
+            f"such as {_STANDARD_TIME_ONLY[name]}"
+        )
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a tzdata folder
+        return "is not an IANA time zone name such as 'America/Los_Angeles' or 'UTC'"
+    return None
 
 
 def load_policy(path: Path | str | None = None, bundle: Path | str | None = None) -> Policy:
