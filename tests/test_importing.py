@@ -820,6 +820,30 @@ def test_import_of_a_semicolon_separated_export_exits_2_saying_so(bundle, tmp_pa
     )
 
 
+def test_a_date_whose_time_column_is_blank_is_marked_not_read_as_midnight(bundle, tmp_path):
+    """A missed session dated midnight would have MS001 and NT001 count their deadlines from a
+    start the export never gave."""
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,03/09/2026,,C1,S1,Psychotherapy,50,No Show\n"
+        "SP-2,03/10/2026 2:00 PM,,C1,S1,Psychotherapy,50,No Show\n"  # the date holds the time
+        "SP-3,03/11/2026,12:00 AM,C1,S1,Psychotherapy,50,Show\n"  # midnight, written out
+        "SP-4,,,C1,S1,Psychotherapy,50,Show\n"
+    )
+    done = import_file(export, bundle, preset("simplepractice"))
+    assert done.set_aside[["line", "record_id", "value", "reason"]].values.tolist() == [
+        [2, "SP-1", "03/09/2026",
+         "Time is blank, so the date has no time of day: not read as midnight"],
+    ]  # fmt: skip
+    assert appointments(bundle)["SP-2"] == ("2026-03-10T14:00:00-07:00", "no_show")
+    assert appointments(bundle)["SP-3"] == ("2026-03-11T00:00:00-07:00", "attended")
+    assert rejected(bundle) == [
+        ("appointments.csv", 2, "SP-1", "scheduled_start"),
+        ("appointments.csv", 5, "SP-4", "scheduled_start"),
+    ]
+
+
 def test_an_export_of_local_times_needs_the_clinics_zone_first(bundle, tmp_path, capsys):
     """Read in the built-in zone and written with its offset, every time would be hours off
     once the clinic's policy.toml named another: with no zone given, nothing is written."""

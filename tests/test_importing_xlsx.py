@@ -115,6 +115,33 @@ def test_typed_dates_times_durations_and_float_ids_are_read_as_the_mapping_expec
     ]  # fmt: skip
 
 
+def test_a_typed_date_whose_time_cell_is_blank_is_marked_not_read_as_midnight(bundle, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(SIMPLEPRACTICE_HEADER)
+    sheet.append([1001, dt.datetime(2026, 3, 6), None, "C1", "S1", 90834, 50, "No Show"])
+    # The date cell holding its time, the Time column blank: a whole time, read as it is.
+    sheet.append([1002, dt.datetime(2026, 3, 9, 13), None, "C1", "S1", 90834, 50, "Show"])
+    sheet.append([1003, dt.datetime(2026, 3, 10), dt.time(0, 0), "C1", "S1", 90834, 50, "Show"])
+    export = save(book, tmp_path / "appointments.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert written_rows(bundle / "appointments.csv")[1:] == [
+        '1001,C1,S1,"2026-03-06T00:00:00 [set aside: Time is blank, so the date has no time of '
+        'day: not read as midnight]",50,90834,no_show',
+        "1002,C1,S1,2026-03-09T13:00:00-07:00,50,90834,attended",
+        "1003,C1,S1,2026-03-10T00:00:00-07:00,50,90834,attended",
+    ]
+    assert done.set_aside[["line", "column", "reason"]].values.tolist() == [
+        [
+            2,
+            "scheduled_start",
+            "Time is blank, so the date has no time of day: not read as midnight",
+        ]
+    ]
+
+
 def test_excel_date_times_are_wall_times_not_read_through_the_date_format(bundle, tmp_path):
     mapping = mapping_from_dict(
         {

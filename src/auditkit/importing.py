@@ -292,17 +292,21 @@ def _mapped_columns(raw: RawTable, mapping: Mapping) -> list[tuple[str, pd.Serie
 
 def _source_values(
     raw: RawTable, mapping: Mapping
-) -> tuple[dict[str, pd.Series], dict[str, pd.Series | None]]:
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series | None], dict[str, pd.Series]]:
     """Each mapped bundle column's text: its source columns' values joined with a space. And,
-    for each time column, which rows held Excel date-times, written in ISO 8601 already."""
+    for each time column, which rows held Excel date-times, written in ISO 8601 already, and
+    (read from several columns, a Date and a Time) which of its columns each row left blank."""
     kinds = {c.name: c.kind for c in mapping.spec.columns}
     cells: dict[str, list[pd.Series]] = {}
     for target, column in _mapped_columns(raw, mapping):
         cells.setdefault(target, []).append(column)
     joined: dict[str, pd.Series] = {}
     excel_times: dict[str, pd.Series | None] = {}
+    blank_parts: dict[str, pd.Series] = {}
     for target, columns in cells.items():
         if kinds[target] == "timestamp":
+            if len(columns) > 1:
+                blank_parts[target] = _blank_parts(columns)
             parts, excel_times[target] = _excel_times(columns)
         elif kinds[target] == "count":
             parts = [_excel_durations(column, target) for column in columns]
@@ -312,7 +316,18 @@ def _source_values(
         for part in parts[1:]:
             text = text + " " + part.str.strip().fillna("")
         joined[target] = text.str.strip().replace("", pd.NA).astype("str")
-    return joined, excel_times
+    return joined, excel_times, blank_parts
+
+
+def _blank_parts(columns: list[pd.Series]) -> pd.Series:
+    """Which of the columns each row leaves blank, by name ('Time'), where others hold a
+    value: NA where none is blank, or every one."""
+    blank = np.column_stack([cells_as_text(c).str.strip().fillna("").eq("") for c in columns])
+    names = pd.Series("", index=columns[0].index, dtype="str")
+    for k, column in enumerate(columns):
+        names = names + np.where(blank[:, k], f", {printable(str(column.name))}", "")
+    partly = blank.any(axis=1) & ~blank.all(axis=1)
+    return names.str[2:].where(partly)
 
 
 def _is_clock(cells: pd.Series) -> np.ndarray:
@@ -429,10 +444,17 @@ def _iso_whole_seconds(times: pd.Series) -> pd.Series:
 
 
 def _local_times(
-    text: pd.Series, column: str, mapping: Mapping, tz: str, excel: pd.Series | None
+    text: pd.Series,
+    column: str,
+    mapping: Mapping,
+    tz: str,
+    excel: pd.Series | None,
+    blank_parts: pd.Series | None,
 ) -> tuple[pd.Series, pd.Series]:
     """Times read in the source's zone and written in the clinic's, as ISO 8601 with offset.
-    `excel`: the rows that were Excel date-times, ISO already, not in the mapping's format."""
+    `excel`: the rows that were Excel date-times, ISO already, not in the mapping's format.
+    `blank_parts`: the source columns a row left blank, where several make the time; a row
+    whose date then reads as midnight is marked, its time of day unknown, not midnight."""
     if mapping.date_format is not None:
         parsed = pd.to_datetime(text, format=mapping.date_format, errors="coerce")
         text_read = _iso_whole_seconds(parsed)
@@ -458,6 +480,14 @@ def _local_times(
         )
     iso = _iso_whole_seconds(times.dt.tz_convert(tz))
     reasons = pd.Series(pd.NA, index=text.index, dtype="str").mask(unread, reads)
+    if blank_parts is not None:
+        local = times.dt.tz_convert(mapping.timezone or tz)
+        dateless = blank_parts.notna() & (local == local.dt.normalize())
+        reasons = reasons.mask(
+            dateless,
+            blank_parts + " is blank, so the date has no time of day: not read as midnight",
+        )
+        iso = iso.mask(dateless)
     return _marked(iso.fillna(text), reasons), reasons
 
 
@@ -558,7 +588,7 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
 def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The export's rows in the table's columns, and the values marked (SET_ASIDE_COLUMNS)."""
     spec = mapping.spec
-    source, excel_times = _source_values(raw, mapping)
+    source, excel_times, blank_parts = _source_values(raw, mapping)
     record_ids = source.get(spec.id_column, pd.Series("", index=raw.frame.index))
     rows = pd.DataFrame(index=raw.frame.index)
     problems = [pd.DataFrame(columns=SET_ASIDE_COLUMNS)]
@@ -572,7 +602,12 @@ def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame
             text, reasons = _mapped(text, column.name, mapping)
         elif column.kind == "timestamp":
             text, reasons = _local_times(
-                text, column.name, mapping, tz, excel_times.get(column.name)
+                text,
+                column.name,
+                mapping,
+                tz,
+                excel_times.get(column.name),
+                blank_parts.get(column.name),
             )
         elif column.kind == "count":
             text, reasons = _counts(text, column.name)
