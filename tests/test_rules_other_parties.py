@@ -246,6 +246,21 @@ def test_pc001_blanket_and_per_client_approvals_from_the_director_count(tmp_path
     assert findings(bundle, "PC001") == {}
 
 
+def test_pc001_an_approval_expiring_on_a_date_covers_that_whole_day(tmp_path):
+    """ "Expires 3/4" is read as clinicians read it: through the 4th, not from its midnight."""
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            phone_call(COACHING, purpose="coaching"),  # 16:00 on the 4th
+            phone_call(COACHING, purpose="coaching", started_at="2026-03-05T00:00:00-08:00"),
+        ],
+        approvals=[coaching_approval(expires_at="2026-03-04")],
+    )
+    assert findings(bundle, "PC001") == {
+        "K2": "purpose coaching; approval P1 expired at the end of 2026-03-04"
+    }
+
+
 def test_pc001_expired_or_wrong_approver_does_not_count(tmp_path):
     bundle = build_bundle(
         tmp_path,
@@ -259,7 +274,7 @@ def test_pc001_expired_or_wrong_approver_does_not_count(tmp_path):
         ],
     )
     assert findings(bundle, "PC001") == {
-        "K1": "purpose coaching; approval P1 expired on 2026-03-01 00:00",
+        "K1": "purpose coaching; approval P1 expired at the end of 2026-03-01",
         "K2": "purpose coaching; approval P2 was given by SUP, a supervisor "
         "(needs: program director)",
     }

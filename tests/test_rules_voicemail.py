@@ -160,6 +160,21 @@ def approval(**fields) -> dict:
     }
 
 
+def test_vm003_examines_a_warning_left_on_a_mailbox_not_known_to_be_the_clients(tmp_path):
+    """Whoever's mailbox it was, the supervisor approves the warning first; one told to a third
+    party is TP001's."""
+    bundle = build_bundle(
+        tmp_path,
+        appointments=TWO_NO_SHOWS,
+        contacts=[closure(party="unknown"), closure(party="third_party", outcome="answered")],
+    )
+    assert findings(bundle, "VM003") == {
+        "K1": "\u201cassume you are no longer interested in treatment\u201d; no closure warning "
+        "approval"
+    }
+    assert opportunities(bundle, "VM003") == ["K1"]
+
+
 def test_vm003_compliant_with_a_supervisors_prior_approval(tmp_path):
     bundle = build_bundle(
         tmp_path, appointments=TWO_NO_SHOWS, contacts=[closure()], approvals=[approval()]

@@ -146,8 +146,12 @@ _FEE_NOTICE = [
     r"\bthere(?:\s+is|'s|\s+will\s+be|\s+would\s+be)\s+a\s+(?:\w+\s+){0,2}?(?:charge|fee)\b",
     # "paying for two sessions" (the policy's own script types it "paying ofr two sessions")
     r"\bpay(?:ing)?\s+(?:\w+\s+)?(?:two|2|both)\s+sessions\b",
-    r"\b(?:fee|charge|bill)\s+(?:you\s+)?for\s+(?:(?:the|this|that|your|a|today's)\s+)?"
+    # "we charge a fee for the missed appointment", "I'll have to charge the missed session"
+    r"\b(?:fee|charge|bill)\s+(?:you\s+)?(?:for\s+)?(?:(?:the|this|that|your|a|today's)\s+)?"
     r"(?:missed|no-show|no\s+show)\s+(?:session|appointment|appt|visit)\b",
+    # "missed sessions are charged", "the missed session is billed at the full rate"
+    r"\b(?:session|appointment|appt|visit)s?\s+(?:is|are|will\s+be|would\s+be|gets?)\s+"
+    r"(?:charged|billed)\b",
     r"\b(?:charge|bill)\s+(?:you|your\s+(?:account|card|insurance))\b",
     # "missed visits are billable", "a fee applies for missed visits"
     r"\b(?:is|are|will\s+be|would\s+be)\s+(?:billable|chargeable)\b",
@@ -323,6 +327,9 @@ _NOTE_NO_SHOW = [
     rf"{{0,3}}{_VISIT})?",
     rf"\b(?:{_CLIENT}\s+)?missed\s+(?:(?:her|his|their|the|today's|scheduled|this|individual"
     rf"|group|an?|weekly)\s+){{0,3}}{_VISIT}",
+    # "Client absent from 1pm session", "pt not present for appt" (not "SI absent")
+    rf"\b(?:{_CLIENT}\s+(?:was\s+)?)?(?:absent|not\s+present)\s+(?:from|for|at)\s+"
+    rf"(?:[\w:'-]+\s+){{0,3}}?(?:{_VISIT}|therapy\b)",
 ]
 
 _NOTE_OUTREACH = [

@@ -415,11 +415,11 @@ class AuditContext:
 
     @shared
     def closure_warnings(self) -> pd.DataFrame:
-        """Outbound contacts to the client whose message warns the file will be closed."""
+        """Outbound contacts whose message warns the file will be closed: to the client, or to
+        a mailbox or person not known to be another's (party blank or unknown). A warning told
+        to a third party is TP001's."""
         contacts = self.contacts
-        to_client = (contacts["direction"] == "outbound") & (
-            contacts["party"].isna() | (contacts["party"] == "client")
-        )
+        to_client = (contacts["direction"] == "outbound") & (contacts["party"] != "third_party")
         evidence = self.phrases("closure_warning", rows=contacts.index[to_client]).dropna()
         warnings = contacts.loc[evidence.index].copy()
         warnings["evidence"] = evidence
@@ -449,7 +449,12 @@ class AuditContext:
         pairs = pairs[in_scope]
         wrong_role = ~pairs["approver_role"].isin(roles)
         too_late = pairs["approved_at"] > pairs["at"]
-        expired = pairs["expires_at"].notna() & (pairs["expires_at"] <= pairs["at"])
+        # An expiry written as a date ("2026-03-02", read as its midnight) is the last day the
+        # approval applies, as a clinician reads "expires 3/2".
+        expires = pairs["expires_at"]
+        whole_day = expires == expires.dt.normalize()
+        ends = expires.where(~whole_day, expires + pd.DateOffset(days=1))
+        expired = ends.notna() & (ends <= pairs["at"])
         valid = (~(wrong_role | too_late | expired)).groupby(pairs["event"]).any()
         # What was wrong is said once per event, of its first candidate: words for those only.
         first = pairs[wrong_role | too_late | expired].drop_duplicates("event")
@@ -470,8 +475,10 @@ class AuditContext:
                     + dated(first["approved_at"]),
                     "approval "
                     + first["approval_id"]
-                    + " expired on "
-                    + dated(first["expires_at"]),
+                    + " expired "
+                    + dated(first["expires_at"])
+                    .str.replace(r"^(\S+) 00:00$", r"at the end of \1", regex=True)
+                    .str.replace(r"^(\S+ \d\d:\d\d)", r"on \1", regex=True),
                 ],
             ),
             index=first["event"].to_numpy(),
