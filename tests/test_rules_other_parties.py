@@ -75,6 +75,25 @@ def test_tp001_fires_for_a_message_or_a_disclosure(tmp_path):
     assert "therapist" in found["K2"]
 
 
+def test_tp001_fires_for_a_message_naming_the_client_or_the_clinic_named(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            third_party_call("Could you tell Alex to call me back?"),
+            third_party_call("Have Alex Sample call me back please."),
+            third_party_call("Hi, it's RPC calling. No message, I'll try again."),
+            third_party_call(POLICY_SCRIPT),  # names the client only to ask for them
+        ],
+    )
+    assert findings(bundle, "TP001") == {
+        "K1": "left a message: \u201cCould you tell Alex to call me back\u201d",
+        "K2": "left a message: \u201cHave Alex Sample call me back\u201d",
+        "K3": "named the clinic: \u201cRPC\u201d",
+    }
+    masked = audit(bundle).findings.set_index("subject_id")["evidence"]
+    assert masked["K2"] == "left a message: \u201cHave [client] [client] call me back\u201d"
+
+
 def test_tp001_quotes_the_words_before_a_bare_number(tmp_path):
     # Masked, a number alone would read “[phone]”: the reviewer needs what was said with it.
     bundle = build_bundle(
@@ -113,6 +132,43 @@ def test_iq001_fires_on_confirming_disclosing_or_omitting_the_statement(tmp_path
     assert sorted(found) == ["K1", "K2"]
     assert found["K1"].startswith("confirmed or denied: \u201c")
     assert found["K2"] == "the reply has no neither-confirm-nor-deny statement"
+
+
+def test_iq001_judges_a_reply_logged_on_its_own_not_the_askers_words(tmp_path):
+    """An email answered by email: the inquiry holds the asker's words ("Alex's therapist"),
+    the reply the clinic's. The reply is judged; the inquiry it answers is not."""
+    asked = "Is Alex seeing a therapist at your clinic? I'm worried about her."
+    reply = {"direction": "outbound", "channel": "email", "outcome": "sent"}
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            inquiry(asked, channel="email"),
+            inquiry(NCND, started_at="2026-03-05T09:00:00-08:00", **reply),
+            inquiry(asked, channel="email", client_id="C2"),
+            inquiry(
+                "Yes, Blair is one of our clients.",
+                started_at="2026-03-05T09:00:00-08:00",
+                client_id="C2",
+                **reply,
+            ),
+            # Asked and not answered within 14 days: the inquiry is all there is to judge.
+            inquiry(NCND, started_at="2026-02-01T10:00:00-08:00"),
+        ],
+    )
+    assert findings(bundle, "IQ001") == {"K4": "confirmed or denied: \u201cYes, Blair is\u201d"}
+    assert opportunities(bundle, "IQ001") == ["K2", "K4", "K5"]
+
+
+def test_iq001_examines_a_caller_who_would_not_say_who_they_are(tmp_path):
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            inquiry("Yes, she is one of our clients.", party="unknown"),
+            inquiry("Is Alex there? Thanks.", party="client"),  # the client: no inquiry
+        ],
+    )
+    assert findings(bundle, "IQ001") == {"K1": "confirmed or denied: \u201cYes, she is\u201d"}
+    assert opportunities(bundle, "IQ001") == ["K1"]
 
 
 def test_iq001_fires_on_a_disclosure_or_confirmation_naming_the_client(tmp_path):

@@ -198,15 +198,17 @@ _CONFIRM_BY = [
 _MESSAGE_LEFT = [
     # "could you ask her to call me", "please have him call me back"
     r"\b(?:(?:can|could|would|will)\s+you\s+)?(?:please\s+)?(?:have|ask|tell|get|remind)\s+"
-    rf"{_OBJECT}\s+(?:to\s+)?(?:call|ring|phone|text|contact|get\s+back|return\s+my\s+call)\b"
+    rf"{_SUBJECT_OBJECT}\s+(?:to\s+)?"
+    r"(?:call|ring|phone|text|contact|get\s+back|return\s+my\s+call)\b"
     r"(?:\s+(?:me|us))?(?:\s+back)?",
     r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:tell|let|ask|have|give|remind|pass)\s+"
-    rf"{_OBJECT}\b(?:\s+know\b)?",
-    rf"\blet\s+{_OBJECT}\s+know\b",
-    rf"\btell\s+{_OBJECT}\s+(?:that|i|we|to|about|it's|i'm|my|the)\b",
-    rf"\btell\s+{_OBJECT}\s+\w+(?:\s+\w+)?\s+called\b",
+    rf"{_SUBJECT_OBJECT}\b(?:\s+know\b)?",
+    rf"\blet\s+{_SUBJECT_OBJECT}\s+know\b",
+    rf"\btell\s+{_SUBJECT_OBJECT}\s+(?:that|i|we|to|about|it's|i'm|my|the)\b",
+    rf"\btell\s+{_SUBJECT_OBJECT}\s+\w+(?:\s+\w+)?\s+called\b",
     r"\b(?:leave|leaving|left|take|taking)\s+(?:a|my|the|this|that)\s+(?:message|msg|number)\b",
-    rf"\b(?:pass|give)\s+(?:it|this|that|{_OBJECT})\s+(?:on|along|the\s+message|my\s+number)\b",
+    rf"\b(?:pass|give)\s+(?:it|this|that|{_SUBJECT_OBJECT})\s+"
+    r"(?:on|along|the\s+message|my\s+number)\b",
     r"\b(?:my|our|the)\s+(?:(?:phone|cell|direct|office|call\s*back)\s+)?number\s+is\b"
     rf"(?:\s+{_PHONE_NUMBER})?",
     rf"\bcall\s+(?:(?:me|us)\s+)?back\s+(?:at|on)\b(?:\s+{_PHONE_NUMBER})?",
@@ -229,10 +231,10 @@ _CALLER_DISCLOSURE = [
     # "this is Sam from Riverside" (but not the policy's "I can't say who this is")
     r"\b(?:this\s+is|my\s+name\s+is)\s+\w+(?:\s+\w+)?\s+(?:from|with)\s+(?:the\s+)?\w+",
     r"\bcalling\s+(?:you\s+)?(?:from|on\s+behalf\s+of)\s+(?:the\s+)?\w+",
-    rf"\b(?:about|regarding|re)\s+{_POSSESSIVE}\s+(?:\w+\s+)?"
+    rf"\b(?:about|regarding|re)\s+{_SUBJECT_POSSESSIVE}\s+(?:\w+\s+)?"
     r"(?:appointment|appt|session|therapy|treatment|visit|care)s?\b",
-    rf"\b{_POSSESSIVE}\s+(?:\w+\s+)?(?:appointment|appt|session|therapy|therapist|treatment"
-    r"|counsel+or|clinician|doctor)s?\b",
+    rf"{_SUBJECT_POSSESSIVE}\s+(?:\w+\s+)?(?:appointment|appt|session|therapy|therapist"
+    r"|treatment|counsel+or|clinician|doctor)s?\b",
     r"\b(?:therap(?:y|ist|ists|ies|eutic)|counsel+(?:ing|or|ors)|psycholog\w*|psychiatr\w*"
     r"|mental\s+health|clinic|appointments?|appts?|sessions?|treatment|dbt)\b",
 ]

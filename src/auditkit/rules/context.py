@@ -17,6 +17,7 @@ import pandas as pd
 from auditkit import text
 from auditkit.columns import is_in, positions_in, take_text
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.privacy import client_marker
 from auditkit.rules.base import dated
 from auditkit.schemas import DIRECTIONS, FREE_TEXT
 from auditkit.validation import Bundle
@@ -120,7 +121,8 @@ class AuditContext:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self.policy = bundle.policy
-        self._phrases: dict[tuple[str, str, bool], pd.Series] = {}  # (category, table, words)
+        # (category, table, words, names): see phrases_each
+        self._phrases: dict[tuple[str, str, bool, bool], pd.Series] = {}
         self._locks: dict[object, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -148,14 +150,18 @@ class AuditContext:
 
     # --- text -----------------------------------------------------------------------------
     def phrases(
-        self, category: str, table: str = "contacts", rows: pd.Index | None = None
+        self,
+        category: str,
+        table: str = "contacts",
+        rows: pd.Index | None = None,
+        names: bool = False,
     ) -> pd.Series:
         """Evidence of a phrase category in a table's free text (message, or a note's text).
 
         Only `rows` (index labels; default all) are matched, and each row once per audit:
         most rules read a small slice of the table, and matching is the costly part.
         """
-        return self.phrases_each([category], table, rows)[category]
+        return self.phrases_each([category], table, rows, names=names)[category]
 
     def phrases_each(
         self,
@@ -163,25 +169,33 @@ class AuditContext:
         table: str = "contacts",
         rows: pd.Index | None = None,
         words: bool = True,
+        names: bool = False,
     ) -> dict[str, pd.Series]:
         """phrases() for several categories of the same rows: categories missing the same rows
         are matched together, their texts taken, deduplicated and repaired once. With
         `words=False`, only whether each row shows the category: for a rule that quotes none,
-        several times cheaper."""
+        several times cheaper. With `names`, clients' names are marked first
+        (privacy.client_marker), so that phrases written about "her" read "Ana" too ("tell Ana
+        to call me"); the quote keeps the name, which the audit masks."""
         with ExitStack() as held:
             # Each category's lock, always in the same order: no two rules wait on each other.
             for category in sorted(set(categories)):
-                held.enter_context(self.lock((category, table, words)))
-            return self._phrases_each(categories, table, rows, words)
+                held.enter_context(self.lock((category, table, words, names)))
+            return self._phrases_each(categories, table, rows, words, names)
 
     def _phrases_each(
-        self, categories: Sequence[str], table: str, rows: pd.Index | None, words: bool
+        self,
+        categories: Sequence[str],
+        table: str,
+        rows: pd.Index | None,
+        words: bool,
+        names: bool,
     ) -> dict[str, pd.Series]:
         frame = self.bundle.tables[table]
         rows = frame.index if rows is None else pd.Index(rows)
         missing: list[tuple[pd.Index, list[str]]] = []  # rows still to match, for which categories
         for category in categories:
-            done = self._phrases.get((category, table, words))
+            done = self._phrases.get((category, table, words, names))
             todo = rows if done is None else rows.difference(done.index)
             if done is not None and not len(todo):
                 continue
@@ -194,21 +208,33 @@ class AuditContext:
         for todo, together in missing:
             # In slices: each copies its texts a few times over while they are matched.
             slices = [
-                self._find(together, texts.loc[todo[start : start + PHRASE_SLICE]], words)
+                self._find(together, texts.loc[todo[start : start + PHRASE_SLICE]], words, names)
                 for start in range(0, max(len(todo), 1), PHRASE_SLICE)
             ]
             for category in together:
                 found = pd.concat([each[category] for each in slices])
-                done = self._phrases.get((category, table, words))
-                self._phrases[category, table, words] = (
+                done = self._phrases.get((category, table, words, names))
+                self._phrases[category, table, words, names] = (
                     found if done is None else pd.concat([done, found])
                 )
-        return {c: self._phrases[c, table, words].reindex(rows) for c in categories}
+        return {c: self._phrases[c, table, words, names].reindex(rows) for c in categories}
 
-    def _find(self, categories: list[str], texts: pd.Series, words: bool) -> dict[str, pd.Series]:
+    @shared
+    def name_marker(self) -> Callable[[pd.Series], pd.Series]:
+        return client_marker(self.bundle)
+
+    def _find(
+        self, categories: list[str], texts: pd.Series, words: bool, names: bool
+    ) -> dict[str, pd.Series]:
         phrases = [c for c in categories if c != "clinic_name"]
         extras = {c: self.policy.phrases.get(c, ()) for c in phrases}
-        found = text.find_each(phrases, texts, extras, words) if phrases else {}
+        mark = self.name_marker if names else None
+        found = text.find_each(phrases, texts, extras, words, mark) if phrases else {}
+        if names and words:  # the quote as written, without the marks
+            found = {
+                c: quoted.str.replace(text.NAME_MARK, "", regex=False)
+                for c, quoted in found.items()
+            }
         if "clinic_name" in categories:
             clinic = self.policy.clinic
             named = text.find_clinic_name(texts, clinic.name, clinic.aliases)

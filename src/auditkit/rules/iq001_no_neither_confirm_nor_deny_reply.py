@@ -4,49 +4,49 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditkit import text
-from auditkit.privacy import client_marker
+from auditkit.columns import is_in
 from auditkit.rules.base import Checked, Rule, found, quote, subjects
-from auditkit.rules.context import AuditContext
+from auditkit.rules.context import AuditContext, pairs_within
 
 _TOLD = ("confirm_or_deny", "client_disclosure")
+# A reply logged on its own (an email answered) within this long after an inquiry is its reply.
+REPLY_WITHIN = pd.Timedelta(days=14)
 
 
-def _told(ctx: AuditContext, rows: pd.Index) -> dict[str, pd.Series]:
-    """The words of each reply that confirm or deny, and that disclose (NA where none).
+def exchanges(ctx: AuditContext) -> pd.DataFrame:
+    """The contacts whose words are the clinic's answer to someone asking about a client.
 
-    The phrases are read as every rule reads them (once per audit, policy extras included);
-    replies they leave without a quote are read again with client names marked
-    (privacy.client_marker), where "Eli has been doing better" counts as "he has been doing
-    better" does: a name is any client's, since a caller may ask about anyone. The quote keeps
-    the reply's own words, name included, which the audit masks as [client] unless show_names.
-    The neither-confirm-nor-deny statement needs no second reading: any word may be its subject.
+    Inquiries come from anyone but the client (a third party, or a caller who would not say),
+    and an inbound one's message is the exchange as logged: the call's summary, or the reply
+    written back. A reply logged as a contact of its own (outbound, an inquiry, to someone other
+    than the client) is the answer instead, and the inquiry before it, the asker's words, is
+    not judged.
     """
-    told = ctx.phrases_each(_TOLD, rows=rows)
-    unquoted = rows[(told[_TOLD[0]].isna() | told[_TOLD[1]].isna()).to_numpy()]
-    if not len(unquoted):
-        return told
-    messages = ctx.bundle.tables["contacts"]["message"].loc[unquoted]
-    extras = {category: ctx.policy.phrases.get(category, ()) for category in _TOLD}
-    again = text.find_each(_TOLD, messages, extras, mark=client_marker(ctx.bundle))
-    return {
-        category: told[category].fillna(
-            again[category].str.replace(text.NAME_MARK, "", regex=False)
-        )
-        for category in _TOLD
-    }
+    contacts = ctx.contacts
+    asked = (contacts["purpose"] == "inquiry") & contacts["party"].isin(["third_party", "unknown"])
+    inbound = contacts["direction"] == "inbound"
+    inquiries, replies = contacts[asked & inbound], contacts[asked & ~inbound]
+    when = ["contact_id", "client_id", "started_at"]
+    answered = pairs_within(
+        inquiries[when],
+        replies[when],
+        "client_id",
+        "started_at",
+        "started_at",
+        REPLY_WITHIN,
+        suffixes=("", "_reply"),
+    )["contact_id"]
+    unanswered = inquiries[~is_in(inquiries["contact_id"], answered)]
+    return pd.concat([unanswered, replies]).sort_index()
 
 
 def check(ctx: AuditContext) -> Checked:
-    contacts = ctx.contacts
-    inquiries = contacts[
-        (contacts["direction"] == "inbound")
-        & (contacts["party"] == "third_party")
-        & (contacts["purpose"] == "inquiry")
-    ]
-    told = _told(ctx, inquiries.index)
+    answers = exchanges(ctx)
+    # Names marked: "Yes, Eli is" counts as "Yes, he is" does (a name is any client's, since a
+    # caller may ask about anyone); the quote keeps the name, which the audit masks.
+    told = ctx.phrases_each(_TOLD, rows=answers.index, names=True)
     confirmed, disclosed = told["confirm_or_deny"], told["client_disclosure"]
-    statement = ctx.phrases("ncnd_statement", rows=inquiries.index)
+    statement = ctx.phrases("ncnd_statement", rows=answers.index)
     evidence = (
         ("confirmed or denied: " + quote(confirmed))
         .fillna("disclosed: " + quote(disclosed))
@@ -57,7 +57,7 @@ def check(ctx: AuditContext) -> Checked:
     )
     breach = evidence.notna()
     summary = "An inquiry about a client was not met with the neither-confirm-nor-deny reply."
-    opportunities = subjects(inquiries, "contact_id", "started_at")
+    opportunities = subjects(answers, "contact_id", "started_at")
     return Checked(
         opportunities, found(opportunities[breach.to_numpy()], summary, evidence[breach])
     )
@@ -72,7 +72,8 @@ RULE = Rule(
     "clinic and so I cannot respond to your questions. If you are concerned for safety, then I can "
     "provide general recommendations.",
     why="Even confirming that someone is a client discloses protected health information.",
-    opportunities="inbound inquiries about a client from a third party",
+    opportunities="inquiries about a client from anyone but the client (inbound; one answered "
+    "by a reply logged on its own within 14 days is judged by that reply) and such replies",
     violating="\u201cYes, she comes here on Tuesdays.\u201d",
     compliant="\u201cI cannot confirm that someone is or is not a client in the clinic\u2026\u201d",
     check=check,

@@ -9,9 +9,15 @@ from auditkit.rules.context import AuditContext
 def check(ctx: AuditContext) -> Checked:
     calls = ctx.outbound_calls
     answered_by_other = calls[calls["party"] == "third_party"]
-    left = ctx.phrases("message_left", rows=answered_by_other.index)
-    disclosed = ctx.phrases("caller_disclosure", rows=answered_by_other.index)
-    evidence = ("left a message: " + quote(left)).fillna("disclosed: " + quote(disclosed))
+    rows = answered_by_other.index
+    # Names marked: "tell Ana to call me" is a message as "tell her to call me" is.
+    told = ctx.phrases_each(["message_left", "caller_disclosure"], rows=rows, names=True)
+    named = ctx.phrases("clinic_name", rows=rows)
+    evidence = (
+        ("left a message: " + quote(told["message_left"]))
+        .fillna("disclosed: " + quote(told["caller_disclosure"]))
+        .fillna("named the clinic: " + quote(named))
+    )
     breach = evidence.notna()
     summary = "A third party answered and was given a message or told who was calling."
     opportunities = subjects(answered_by_other, "contact_id", "started_at")
@@ -33,5 +39,5 @@ RULE = Rule(
     compliant="\u201cIs Alex there? No, no message. I'll try again. I can't say who this is but "
     "thank you.\u201d",
     check=check,
-    settings=("calls.match_minutes",),
+    settings=("clinic.name", "clinic.aliases", "calls.match_minutes"),
 )
