@@ -50,7 +50,7 @@ def test_every_rule_is_fully_documented(code):
     assert re.fullmatch(r"[a-z]+(-[a-z]+)+", rule.name), rule.name
     for text in (rule.policy, rule.why, rule.violating, rule.compliant):
         assert len(text.split()) >= 3, text
-    assert rule.opportunities.strip()
+    assert rule.examines.strip()
     assert rule.violating != rule.compliant
     assert callable(rule.check)
     module = inspect.getmodule(rule.check)

@@ -72,7 +72,7 @@ RULE = Rule(
     "clinic and so I cannot respond to your questions. If you are concerned for safety, then I can "
     "provide general recommendations.",
     why="Even confirming that someone is a client discloses protected health information.",
-    opportunities="inbound inquiries about a client from a third party",
+    examines="inbound inquiries about a client from a third party",
     violating="\u201cYes, she comes here on Tuesdays.\u201d",
     compliant="\u201cI cannot confirm that someone is or is not a client in the clinic\u2026\u201d",
     check=check,
