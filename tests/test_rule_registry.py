@@ -5,7 +5,7 @@ import inspect
 import pkgutil
 import re
 from dataclasses import is_dataclass
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from paths import SAMPLE
@@ -14,6 +14,7 @@ import auditkit.rules
 from auditkit.cli import main
 from auditkit.policy import Policy, load_policy, policy_from_dict
 from auditkit.rules import RULES, Checked, unchecked_rules
+from auditkit.rules.base import Subject
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, SUBJECT_TIMES
 from auditkit.validation import Bundle, load
@@ -61,6 +62,11 @@ def test_every_rule_is_fully_documented(code):
     assert rule.cannot_check(FULL_POLICY) is None
     reason = rule.cannot_check(Policy())
     assert reason is None or re.search(r" \([a-z_]+\.[a-z_]+ in policy\.toml\)$", reason), reason
+
+
+def test_a_rule_s_subject_is_a_kind_of_subject_the_tables_place():
+    """Rule.subject's type repeats SUBJECT_TIMES' kinds for mypy: the two stay the same."""
+    assert get_args(Subject) == tuple(SUBJECT_TIMES)
 
 
 def test_rule_names_are_unique():

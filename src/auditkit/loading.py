@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from auditkit.columns import arrow_strings, one_chunk, utf8_buffers
+from auditkit.columns import arrow_strings, one_chunk, spreadsheet_column, utf8_buffers
 from auditkit.errors import BundleError
 from auditkit.schemas import RejectedRows, TableSpec
 
@@ -1435,16 +1435,6 @@ def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) 
     return int(filled[0]) if len(filled) else None
 
 
-def _column_letter(number: int) -> str:
-    """Excel's name of the column at `number` (from 0): A, ..., Z, AA, ..."""
-    letters = ""
-    number += 1
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
-
-
 def read_worksheet(
     path: Path,
     table: str,
@@ -1475,7 +1465,7 @@ def read_worksheet(
     named = header.notna() & (header != "")
     body = slice(header_at + 1, None)
     kept = named | values.iloc[body].notna().any().to_numpy()  # unnamed but holding values
-    header = header.where(named, [f"column {_column_letter(k)}" for k in range(shape[1])])
+    header = header.where(named, [f"column {spreadsheet_column(k + 1)}" for k in range(shape[1])])
     frame = values.iloc[body].loc[:, kept.to_numpy()].set_axis(list(header[kept]), axis=1)
     lines = np.arange(header_at + 2, shape[0] + 1)
     # Where a formula without a saved value may be: an empty cell under a header (a formula
