@@ -1,9 +1,11 @@
-"""Read a bundle's files into frames of text, remembering each record's physical line.
+"""Read a bundle's files into frames, remembering each record's physical line.
 
-Reading knows nothing of types: every value stays the text the export held (blank = NA), so
-validation can quote it back when it sets a row aside. Rows whose field count is wrong are set
-aside here, with their line, because no column of theirs can be trusted.
+Reading parses no text into values: a CSV's every value stays the text the export held
+(blank = NA), so validation can quote it back when it sets a row aside. Rows whose field count
+is wrong are set aside here, with their line, because no column of theirs can be trusted.
 
+A Parquet file's columns the model and the file type alike (timestamps, flags, counts: a
+converted bundle's) are passed through typed (_keeps_type), its others turned into text.
 A workbook's cells come typed; read_worksheet, which `auditkit import` shares, hands them over
 as they are, and a bundle's .xlsx table is turned into the text a CSV would hold (cells_as_text).
 """
