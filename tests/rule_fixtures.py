@@ -15,6 +15,7 @@ from auditkit.auditing import audit
 from auditkit.policy import Policy, policy_from_dict
 from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
+from auditkit.schemas import CALLS, TABLES
 
 STAFF = [
     {"staff_id": "T1", "first_name": "Robin", "last_name": "Example", "role": "therapist"},
@@ -116,34 +117,20 @@ def build_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(STAFF).to_csv(folder / "staff.csv", index=False)
     pd.DataFrame(clients or CLIENTS).to_csv(folder / "clients.csv", index=False)
-    columns = {
-        "appointments": ["appointment_id", "client_id", "staff_id", "scheduled_start", "status"],
-        "contacts": ["contact_id", "client_id", "staff_id", "direction", "channel", "started_at"],
-        "notes": ["note_id", "client_id", "staff_id", "appointment_id", "written_at", "text"],
-        "approvals": [
-            "approval_id",
-            "kind",
-            "client_id",
-            "staff_id",
-            "approved_by",
-            "approved_at",
-            "expires_at",
-        ],
-    }
     for table, rows in [
         ("appointments", appointments),
         ("contacts", contacts),
         ("notes", notes),
         ("approvals", approvals),
     ]:
-        frame = _rows(table, list(rows)) if rows else pd.DataFrame(columns=columns[table])
+        frame = (
+            _rows(table, list(rows))
+            if rows
+            else pd.DataFrame(columns=TABLES[table].required_columns)
+        )
         frame.to_csv(folder / f"{table}.csv", index=False)
     if calls is not None:
-        log = (
-            _rows("calls", calls)
-            if calls
-            else pd.DataFrame(columns=["call_id", "started_at", "direction"])
-        )
+        log = _rows("calls", calls) if calls else pd.DataFrame(columns=CALLS.required_columns)
         log.to_csv(folder / "calls.csv", index=False)
     chosen: Policy = policy_from_dict(policy if policy is not None else POLICY)
     bundle = load(folder, chosen)

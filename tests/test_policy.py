@@ -7,6 +7,7 @@ tests/fixtures/bundles/bundle_policy/policy.toml; each bad value is one small TO
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from auditkit.policy import (
     MissedSessionSection,
     policy_from_dict,
 )
+from auditkit.schemas import APPROVAL_KINDS
 from auditkit.text import CATEGORIES
 
 POLICIES = Path(__file__).parent / "fixtures" / "policies"
@@ -188,6 +190,10 @@ BAD_POLICIES = {
     "unknown role": (
         '[approvals]\nclosure_warning = ["supervisor", "dean"]\n',
         f"Policy key 'approvals.closure_warning' names role 'dean'; roles are {ROLES}.",
+    ),
+    "unknown phone-coaching role": (
+        '[approvals]\nphone_coaching = ["coach"]\n',
+        f"Policy key 'approvals.phone_coaching' names role 'coach'; roles are {ROLES}.",
     ),
     "role not a list": (
         '[approvals]\nphone_coaching = "program_director"\n',
@@ -416,6 +422,11 @@ def test_bad_policy_worded_partly_by_python(tmp_path, name):
     message = str(caught.value)
     assert message.startswith(start.format(path=path))
     assert len(message) > len(start.format(path=path)) + 5
+
+
+def test_the_approvals_section_has_a_key_for_each_kind_of_approval():
+    """Each kind's roles are checked, and looked up by rules, under its name."""
+    assert [field.name for field in fields(ApprovalsSection)] == list(APPROVAL_KINDS)
 
 
 def test_the_readme_lists_every_phrase_category_a_policy_may_extend():

@@ -12,6 +12,7 @@ from auditkit.columns import (
     looked_up,
     per_distinct,
     positions_in,
+    spreadsheet_column,
     strictly_increasing,
 )
 from auditkit.rules.base import (
@@ -406,3 +407,8 @@ def test_text_hashes_are_the_same_for_the_same_bytes_wherever_a_text_is():
     assert (text_hashes(ids.iloc[::7]) == hashes[::7]).all()
     buckets = np.bincount((hashes % np.uint64(7)).astype(np.int64), minlength=7)
     assert buckets.min() > 9_500 and buckets.max() < 10_500  # 10,000 each, about
+
+
+def test_spreadsheet_column_names_a_column_as_excel_does():
+    numbers = [1, 26, 27, 52, 702, 703, 16384]
+    assert [spreadsheet_column(n) for n in numbers] == ["A", "Z", "AA", "AZ", "ZZ", "AAA", "XFD"]

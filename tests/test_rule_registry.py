@@ -1,14 +1,23 @@
-"""Every rule carries its documentation, and the CLI explains it."""
+"""Every rule carries its documentation, and the CLI explains it; every rule module is registered,
+and each rule is what it declares: its subject, and the policy settings it reads."""
 
 import inspect
+import pkgutil
 import re
+from dataclasses import is_dataclass
+from typing import Any, get_args
 
 import pytest
 from paths import SAMPLE
 
+import auditkit.rules
 from auditkit.cli import main
 from auditkit.policy import Policy, load_policy, policy_from_dict
-from auditkit.rules import RULES, unchecked_rules
+from auditkit.rules import RULES, Checked, unchecked_rules
+from auditkit.rules.base import Subject
+from auditkit.rules.context import AuditContext
+from auditkit.schemas import CALLS, SUBJECT_TIMES
+from auditkit.validation import Bundle, load
 
 # The sample's policy fills in every key a rule may need.
 FULL_POLICY = load_policy(SAMPLE / "policy.toml")
@@ -42,7 +51,7 @@ def test_every_rule_is_fully_documented(code):
     assert re.fullmatch(r"[a-z]+(-[a-z]+)+", rule.name), rule.name
     for text in (rule.policy, rule.why, rule.violating, rule.compliant):
         assert len(text.split()) >= 3, text
-    assert rule.opportunities.strip()
+    assert rule.examines.strip()
     assert rule.violating != rule.compliant
     assert callable(rule.check)
     module = inspect.getmodule(rule.check)
@@ -53,6 +62,11 @@ def test_every_rule_is_fully_documented(code):
     assert rule.cannot_check(FULL_POLICY) is None
     reason = rule.cannot_check(Policy())
     assert reason is None or re.search(r" \([a-z_]+\.[a-z_]+ in policy\.toml\)$", reason), reason
+
+
+def test_a_rule_s_subject_is_a_kind_of_subject_the_tables_place():
+    """Rule.subject's type repeats SUBJECT_TIMES' kinds for mypy: the two stay the same."""
+    assert get_args(Subject) == tuple(SUBJECT_TIMES)
 
 
 def test_rule_names_are_unique():
@@ -165,3 +179,69 @@ def test_rules_code_shows_the_settings_in_force(tmp_path, capsys):
         " ".join(err.split())
         == f"auditkit: Policy file {tmp_path / 'missing.toml'} does not exist."
     )
+
+
+def test_every_rule_module_is_registered():
+    """A rule module left out of the registry's list would never run, and nothing else says so."""
+    rule_modules = {
+        module.name
+        for module in pkgutil.iter_modules(auditkit.rules.__path__)
+        if re.fullmatch(r"[a-z]{2}\d{3}_\w+", module.name)
+    }
+    registered = {inspect.getmodule(rule.check).__name__.split(".")[-1] for rule in RULES.values()}
+    assert rule_modules == registered, "add it to _MODULES in src/auditkit/rules/__init__.py"
+
+
+@pytest.fixture(scope="module")
+def sample() -> Bundle:
+    return load(SAMPLE)
+
+
+class _RecordingPolicy:
+    """A policy that notes each key (section.key) read through it, for the rule being checked."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self.read: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._policy, name)
+        return _RecordingSection(name, value, self.read) if is_dataclass(value) else value
+
+
+class _RecordingSection:
+    def __init__(self, name: str, section: Any, read: set[str]) -> None:
+        self._name, self._section, self._read = name, section, read
+
+    def __getattr__(self, key: str) -> Any:
+        self._read.add(f"{self._name}.{key}")
+        return getattr(self._section, key)
+
+
+def _checked_alone(code: str, bundle: Bundle) -> tuple[Checked, set[str]]:
+    """What `code` finds in `bundle` on a context of its own (frames other rules shared would
+    hide the settings they were derived from), and the policy keys it read."""
+    ctx = AuditContext(bundle)
+    policy = _RecordingPolicy(bundle.policy)
+    ctx.policy = policy  # type: ignore[assignment]
+    return RULES[code].check(ctx), policy.read
+
+
+@pytest.mark.parametrize("code", list(EXPECTED))
+def test_a_rule_examines_and_finds_records_of_its_subject(code, sample):
+    table, id_column, _ = SUBJECT_TIMES[RULES[code].subject]
+    ids = set({**sample.tables, CALLS.name: sample.calls}[table][id_column])
+    checked, _ = _checked_alone(code, sample)
+    assert len(checked.opportunities) > 0  # something to examine, or this proves nothing
+    for frame in (checked.opportunities, checked.findings):
+        assert set(frame["subject_id"]) - ids == set(), f"not ids of {table}"
+
+
+@pytest.mark.parametrize("code", list(EXPECTED))
+def test_a_rule_declares_exactly_the_settings_it_reads(code, sample):
+    """Rule.settings is what `auditkit rules CODE` and every report show as the settings in
+    force: one read but not declared would change findings unseen. The clinic's time zone is
+    every rule's, so none declares it."""
+    checked, read = _checked_alone(code, sample)
+    assert len(checked.opportunities) > 0  # every setting a rule reads is read on the sample
+    assert read - {"clinic.timezone"} == set(RULES[code].settings)

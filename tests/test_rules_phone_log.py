@@ -389,7 +389,7 @@ def test_tp001_dates_a_finding_by_the_phone_system_s_time(tmp_path):
     five = {**POLICY, "calls": {"match_minutes": 5}}
     found = audit(build_bundle(tmp_path / "5", policy=five, **rows)).findings.set_index("rule")
     assert found.loc["TP001", "at"] == pd.Timestamp("2026-03-01T00:05:00-08:00")
-    assert RULES["TP001"].settings == ("calls.match_minutes",)
+    assert RULES["TP001"].settings == ("clinic.name", "clinic.aliases", "calls.match_minutes")
 
 
 def test_a_review_of_a_call_that_is_now_logged_is_stale(tmp_path):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditkit.sample import BROKEN_ROWS, RULE_CODES, generate_sample
+from auditkit.rules import RULES
+from auditkit.sample import _VARIANTS, BROKEN_ROWS, INJECTION_RATE, generate_sample
 
 TZ = "America/Los_Angeles"
 FILES = [
@@ -183,9 +184,15 @@ def test_files_exercise_the_loader(bundle: Path) -> None:
 # --- ground truth ---------------------------------------------------------------------------------
 
 
+def test_the_generator_injects_violations_of_every_registered_rule() -> None:
+    teach = "teach src/auditkit/sample.py the new rule's violation (INJECTION_RATE and _VARIANTS)"
+    assert set(INJECTION_RATE) == set(RULES), teach
+    assert set(_VARIANTS) == set(RULES), teach
+
+
 def test_every_rule_is_violated_at_least_twice(bundle: Path) -> None:
     counts = read(bundle, "ground_truth")["rule"].value_counts()
-    assert sorted(counts.index) == sorted(RULE_CODES)
+    assert sorted(counts.index) == sorted(RULES)
     assert counts.min() >= 2
 
 
@@ -408,7 +415,7 @@ def reference(bundle: Path) -> Reference:
     return Reference(bundle)
 
 
-@pytest.mark.parametrize("rule", RULE_CODES)
+@pytest.mark.parametrize("rule", list(RULES))
 def test_ground_truth_matches_the_rule_definition(
     bundle: Path, reference: Reference, rule: str
 ) -> None:

@@ -410,7 +410,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     for title, body in [
         ("Policy", rule.quoted_policy),
         ("Why it matters", rule.why),
-        ("Examines", rule.opportunities),
+        ("Examines", rule.examines),
         ("Violating example", rule.violating),
         ("Compliant example", rule.compliant),
     ]:

@@ -253,3 +253,13 @@ def text_hashes(text: pd.Series) -> np.ndarray:
         mixed ^= mixed >> np.uint64(29)
         mixed *= np.uint64(0xBF58476D1CE4E5B9)
         return mixed ^ (mixed >> np.uint64(32))
+
+
+def spreadsheet_column(number: int) -> str:
+    """A spreadsheet's name of its column `number` (from 1, as Excel counts): 1 -> A, 27 -> AA.
+    Here, not openpyxl's get_column_letter: the workbook is written without importing openpyxl."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters

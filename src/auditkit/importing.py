@@ -41,7 +41,7 @@ from auditkit.loading import (
 )
 from auditkit.output import csv_text, iso_times, write_atomically
 from auditkit.parsing import day_first_example, parse_count, parse_timestamp
-from auditkit.phones import client_numbers, numbers_on_file, to_e164
+from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml, zone_problem
 from auditkit.presets import FOLDER, PRESETS
 from auditkit.schemas import CALLS, TABLES, TableSpec
@@ -638,7 +638,7 @@ def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFra
     raw = read_table(bundle, clients)
     assert raw is not None  # (a required table: read_table raises where it is missing)
     on_file, _ = validate_table(raw, clients, tz, {})
-    ends = rows.reindex(columns=["direction", "from_number", "to_number"])
+    ends = rows.reindex(columns=list(CLIENT_NUMBER_READS))
     matched, counts = _match_clients(ends, on_file)
     rows["client_id"] = rows["client_id"].fillna(matched) if "client_id" in rows else matched
     return rows[[c.name for c in CALLS.columns if c.name in rows]], counts

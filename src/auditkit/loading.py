@@ -1,9 +1,11 @@
-"""Read a bundle's files into frames of text, remembering each record's physical line.
+"""Read a bundle's files into frames, remembering each record's physical line.
 
-Reading knows nothing of types: every value stays the text the export held (blank = NA), so
-validation can quote it back when it sets a row aside. Rows whose field count is wrong are set
-aside here, with their line, because no column of theirs can be trusted.
+Reading parses no text into values: a CSV's every value stays the text the export held
+(blank = NA), so validation can quote it back when it sets a row aside. Rows whose field count
+is wrong are set aside here, with their line, because no column of theirs can be trusted.
 
+A Parquet file's columns the model and the file type alike (timestamps, flags, counts: a
+converted bundle's) are passed through typed (_keeps_type), its others turned into text.
 A workbook's cells come typed; read_worksheet, which `auditkit import` shares, hands them over
 as they are, and a bundle's .xlsx table is turned into the text a CSV would hold (cells_as_text).
 """
@@ -31,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from auditkit.columns import arrow_strings, one_chunk, utf8_buffers
+from auditkit.columns import arrow_strings, one_chunk, spreadsheet_column, utf8_buffers
 from auditkit.errors import BundleError
 from auditkit.schemas import RejectedRows, TableSpec
 
@@ -1435,16 +1437,6 @@ def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) 
     return int(filled[0]) if len(filled) else None
 
 
-def _column_letter(number: int) -> str:
-    """Excel's name of the column at `number` (from 0): A, ..., Z, AA, ..."""
-    letters = ""
-    number += 1
-    while number:
-        number, remainder = divmod(number - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
-
-
 def read_worksheet(
     path: Path,
     table: str,
@@ -1475,7 +1467,7 @@ def read_worksheet(
     named = header.notna() & (header != "")
     body = slice(header_at + 1, None)
     kept = named | values.iloc[body].notna().any().to_numpy()  # unnamed but holding values
-    header = header.where(named, [f"column {_column_letter(k)}" for k in range(shape[1])])
+    header = header.where(named, [f"column {spreadsheet_column(k + 1)}" for k in range(shape[1])])
     frame = values.iloc[body].loc[:, kept.to_numpy()].set_axis(list(header[kept]), axis=1)
     lines = np.arange(header_at + 2, shape[0] + 1)
     # Where a formula without a saved value may be: an empty cell under a header (a formula

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from auditkit.errors import AuditkitError, PolicyError
-from auditkit.schemas import STAFF_ROLES
+from auditkit.schemas import APPROVAL_KINDS, STAFF_ROLES
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
             "other: the outreach call comes after the wait and within those hours of the "
             "session, so no call could keep both. Make the wait shorter than the hours."
         )
-    for key in ("closure_warning", "phone_coaching"):
+    for key in APPROVAL_KINDS:
         bad = [r for r in getattr(sections["approvals"], key) if r not in STAFF_ROLES]
         if bad:
             raise PolicyError(

@@ -99,7 +99,7 @@ def rule_summary(result: AuditResult) -> pd.DataFrame:
     table = result.compliance
     table.insert(1, "name", table["rule"].map(lambda code: RULES[code].name))
     table.insert(2, "severity", table["rule"].map(lambda code: RULES[code].severity))
-    table["examines"] = table["rule"].map(lambda code: RULES[code].opportunities)
+    table["examines"] = table["rule"].map(lambda code: RULES[code].examines)
     unchecked = result.unchecked
     if not (result.bundle.coverage["table"] == CALLS.name).any():  # no call log was read
         needing = [code for code, rule in RULES.items() if rule.needs_call_log]

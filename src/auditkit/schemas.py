@@ -15,6 +15,8 @@ import pandera.pandas as pa
 from pandera.api.extensions import register_check_method
 from pandera.typing.pandas import Series
 
+from auditkit.severity import SEVERITY_ORDER
+
 STAFF_ROLES = ("therapist", "supervisor", "program_director", "admin")
 APPOINTMENT_STATUSES = ("attended", "no_show", "late_cancel", "cancelled", "rescheduled")
 DIRECTIONS = ("outbound", "inbound")
@@ -296,7 +298,7 @@ class Findings(pa.DataFrameModel):
     """One row per (rule, subject): what broke the policy, where, and the words that show it."""
 
     rule: Series[str] = pa.Field(str_matches=r"^[A-Z]{2}\d{3}$")
-    severity: Series[str] = pa.Field(isin=["high", "medium", "low"])
+    severity: Series[str] = pa.Field(isin=list(SEVERITY_ORDER))
     subject_type: Series[str] = pa.Field(isin=list(SUBJECT_TYPES))
     subject_id: Series[str] = pa.Field(nullable=False)
     client_id: Series[str] = pa.Field(nullable=False)

@@ -39,9 +39,9 @@ from auditkit.columns import (
 )
 from auditkit.parsing import repair_text
 
-# --- normalising --------------------------------------------------------------------------------
+# --- tolerating what normalising would fold ----------------------------------------------------
 
-# Characters folded onto one ASCII form: one for one, so normalised text keeps every position.
+# The variants of each ASCII character that normalised text folds onto it, one for one.
 _FOLDS = {
     "'": "\u2018\u2019\u201a\u201b\u02bc\u2032\u00b4`",
     '"': "\u201c\u201d\u201e\u201f\u2033",
@@ -49,12 +49,6 @@ _FOLDS = {
     " ": "\t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000",
 }
-_FOLD_TABLE = str.maketrans(
-    {
-        **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
-        **{variant: plain for plain, variants in _FOLDS.items() for variant in variants},
-    }
-)
 # A pattern's literal quote or hyphen, outside a character class, matches any of its variants.
 _TOLERANT = {
     plain: "[" + re.escape(plain + variants) + "]"
@@ -70,12 +64,6 @@ _PATTERN_TOKEN = re.compile(
 # Same-length filler for negated spans (SUBSTITUTE): neither a word character nor whitespace
 # (unlike \x1c-\x1f, which \s matches), so no phrase pattern can match it or reach across it.
 _BLANK = "\x1a"
-
-
-def normalise(texts: pd.Series) -> pd.Series:
-    """Repaired, comparable text: mojibake undone, ASCII lower case, straight quotes, ASCII
-    hyphens and plain spaces, one character for one so positions match the repaired text."""
-    return repair_text(texts).str.translate(_FOLD_TABLE)
 
 
 def _tolerant(pattern: str) -> str:

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import join_text, one_chunk, take_text
+from auditkit.columns import join_text, one_chunk, spreadsheet_column, take_text
 from auditkit.output import concatenated_utf8, escaped, formula_like, in_order
 
 XLSX_DATE_FORMAT = "yyyy-mm-dd hh:mm"
@@ -116,15 +116,6 @@ def _text_elements(values: pd.Series) -> pd.Series:
     space = pd.Series(' xml:space="preserve"', index=values.index, dtype="str")
     space = space.where(values != values.str.strip(), "")
     return join_text(["<t", space, ">", _xml_text(values), "</t>"], values.index)
-
-
-def _column_letter(number: int) -> str:
-    """1 -> A, 27 -> AA."""
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
 
 
 def _longest_line(text: pd.Series) -> int:
@@ -269,7 +260,7 @@ def _worksheet(
     header, autofilter, fitted widths."""
     frame = frame.reset_index(drop=True)
     percent = set(percent)
-    letters = [_column_letter(i) for i in range(1, len(frame.columns) + 1)]
+    letters = [spreadsheet_column(i) for i in range(1, len(frame.columns) + 1)]
     styles = [_PERCENT if column in percent else "" for column in frame.columns]
     names = pd.Series([str(column) for column in frame.columns], dtype="str")
     starts = ['<c r="', pd.Series(letters, dtype="str"), f'1"{_BOLD} t="inlineStr"><is>']

@@ -54,7 +54,7 @@ class Rule:
     # which are auditkit's; without quotes: see quoted_policy.
     policy: str
     why: str  # why it matters, for the supervisor reading a finding
-    opportunities: str  # what the rule examines: the denominator of its compliance rate
+    examines: str  # the records it examines, in words: the denominator of its compliance rate
     violating: str  # an example that breaks the rule
     compliant: str  # an example that keeps it
     check: Callable[[AuditContext], Checked]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from auditkit import text
 from auditkit.columns import is_in, positions_in, take_text
-from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file
 from auditkit.privacy import client_marker
 from auditkit.rules.base import dated
 from auditkit.schemas import DIRECTIONS, FREE_TEXT
@@ -294,7 +294,7 @@ class AuditContext:
         calls = self.bundle.calls
         named = calls["client_id"].notna().to_numpy()
         unnamed = np.flatnonzero(~named)
-        ends = calls[["direction", "from_number", "to_number"]].iloc[unnamed]
+        ends = calls[list(CLIENT_NUMBER_READS)].iloc[unnamed]
         by_number = pd.DataFrame(
             {"call": unnamed, "number": client_numbers(ends).to_numpy()}
         ).merge(numbers_on_file(self.bundle.clients), on="number")

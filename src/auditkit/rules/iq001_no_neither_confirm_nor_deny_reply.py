@@ -72,7 +72,7 @@ RULE = Rule(
     "clinic and so I cannot respond to your questions. If you are concerned for safety, then I can "
     "provide general recommendations.",
     why="Even confirming that someone is a client discloses protected health information.",
-    opportunities="inquiries about a client from anyone but the client (inbound; one answered "
+    examines="inquiries about a client from anyone but the client (inbound; one answered "
     "by a reply logged on its own within 14 days is judged by that reply) and such replies",
     violating="\u201cYes, she comes here on Tuesdays.\u201d",
     compliant="\u201cI cannot confirm that someone is or is not a client in the clinic\u2026\u201d",

@@ -78,7 +78,7 @@ RULE = Rule(
     written=False,
     why="A call the log doesn't show can't be reviewed: what was said to the client, or left on "
     "their voicemail, is unknown, and the outreach record of a missed session is incomplete.",
-    opportunities="phone-system calls to or from a client's number (the phone system's log, when "
+    examines="phone-system calls to or from a client's number (the phone system's log, when "
     "the bundle has one)",
     violating="The phone system shows a 2-minute outbound call to the client's number at 13:26; "
     "the contact log has nothing that day.",

@@ -46,7 +46,7 @@ RULE = Rule(
     written=False,
     why="A logged call the phone system never carried was made from another phone (a personal "
     "cell the clinic can't audit), logged against the wrong client, or not made at all.",
-    opportunities="logged phone contacts within the time span of the phone system's log (from "
+    examines="logged phone contacts within the time span of the phone system's log (from "
     "its first call to its last, give or take the match minutes)",
     violating="The log says the therapist called the client at 13:25 and left a voicemail; the "
     "phone system has no call to the client's number that afternoon.",

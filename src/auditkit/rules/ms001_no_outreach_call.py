@@ -37,7 +37,7 @@ RULE = Rule(
     "20-minutes of waiting.",
     why="A client who no-shows and hears nothing may drop out of treatment unnoticed; the call "
     "is also how they learn about the fee before their next visit.",
-    opportunities="no-shows",
+    examines="no-shows",
     violating="A no-show at 13:00 Monday; the next call to the client is Wednesday.",
     compliant="A no-show at 13:00; the therapist calls at 13:25 and leaves a voicemail.",
     check=check,

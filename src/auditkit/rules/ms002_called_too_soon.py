@@ -45,7 +45,7 @@ RULE = Rule(
     "20-minutes of waiting.",
     why="A client running late may still arrive; calling before the wait is over can feel like "
     "pressure and mislabels a late arrival as a no-show.",
-    opportunities="outreach calls (outbound calls within the call deadline of a no-show, each "
+    examines="outreach calls (outbound calls within the call deadline of a no-show, each "
     "judged from the latest no-show it may answer)",
     violating="A 13:00 session; the therapist calls at 13:08.",
     compliant="A 13:00 session; the therapist calls at 13:25.",

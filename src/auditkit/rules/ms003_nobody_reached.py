@@ -46,7 +46,7 @@ RULE = Rule(
     "20-minutes of waiting.",
     why="A call that rings out tells the client nothing: they don't hear about the fee or how to "
     "confirm their next appointment. A full mailbox or wrong number is a different problem.",
-    opportunities="no-shows with at least one outreach call",
+    examines="no-shows with at least one outreach call",
     violating="Two calls after a no-show, both ended no_answer, and nothing else.",
     compliant="A no_answer call, then a second call that left a voicemail.",
     check=check,

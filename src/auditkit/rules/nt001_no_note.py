@@ -30,7 +30,7 @@ RULE = Rule(
     policy="Write a note!",
     why="The note is the clinical and billing record of the missed session and of the outreach; "
     "without it the fee and any later closure have nothing to stand on.",
-    opportunities="no-shows",
+    examines="no-shows",
     violating="A no-show on Monday; the only note about it is written the next week.",
     compliant="\u201cClient did not show for individual appointment. Therapist called client and "
     "left a message\u2026\u201d written the same afternoon.",

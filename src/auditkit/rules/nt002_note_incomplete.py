@@ -58,7 +58,7 @@ RULE = Rule(
     "by DATE at 5:PM to confirm next appointment to avoid any additional charges.",
     why="Whoever reads the chart next (a supervisor, billing, the next trainee) needs to know what "
     "the client was told and when they are expected back.",
-    opportunities="notes documenting a no-show",
+    examines="notes documenting a no-show",
     violating="\u201cPt FTA. LVM.\u201d (no fee, no next appointment)",
     compliant="\u201cPt FTA for indiv appt. T called pt, LVM re late fee. "
     "Next appt 3/14/2026.\u201d",

@@ -37,7 +37,7 @@ RULE = Rule(
     "you do not use the phone for anything but scheduling with your client.",
     why="Phone coaching is a clinical intervention with its own training and supervision; done "
     "without approval it is unsupervised treatment.",
-    opportunities="phone contacts with a client",
+    examines="phone contacts with a client",
     violating="A trainee without approval talks a client through urges on the phone.",
     compliant="A call to move Tuesday's session to Thursday at 3.",
     check=check,

@@ -34,7 +34,7 @@ RULE = Rule(
     policy="Hi. Is <client name> there? No, no message. I'll try again. I can't say who "
     "this is but thank you. I'll try again.",
     why="Whoever picks up may not know the client is in therapy; a message or a name tells them.",
-    opportunities="outbound calls answered by a third party",
+    examines="outbound calls answered by a third party",
     violating="\u201cCould you tell her that her therapist called about her appointment?\u201d",
     compliant="\u201cIs Alex there? No, no message. I'll try again. I can't say who this is but "
     "thank you.\u201d",

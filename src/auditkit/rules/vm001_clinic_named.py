@@ -50,7 +50,7 @@ RULE = Rule(
     "that it's okay to do so at the initial meeting.",
     why="Anyone who hears the voicemail learns the client is in psychological treatment; that "
     "is the client's to disclose, not the clinic's.",
-    opportunities="voicemails left (outbound calls with outcome voicemail)",
+    examines="voicemails left (outbound calls with outcome voicemail)",
     violating="\u201cHi, this is Sam from Riverside Psychology Clinic…\u201d to a client who "
     "never consented.",
     compliant="\u201cThis is Sam calling. We had an appointment at 11:00…\u201d",

@@ -35,7 +35,7 @@ RULE = Rule(
     "charged for the missed session.",
     why="A client who is not told of the fee is surprised at the next visit; the policy's script "
     "exists so the charge never comes unannounced.",
-    opportunities="outreach voicemails (voicemails within the call deadline of a no-show)",
+    examines="outreach voicemails (voicemails within the call deadline of a no-show)",
     violating="\u201cHi, it's Sam, we missed you today, call me back.\u201d",
     compliant="\u201c…I wanted to remind you that you'll be charged for the missed session.\u201d",
     check=check,

@@ -28,7 +28,7 @@ RULE = Rule(
     "file.\u2019",
     why="Ending treatment is a clinical decision with risk attached; a trainee must not make it "
     "alone, and the approval is the record that someone senior did.",
-    opportunities="closure warnings (outbound messages to the client warning the file will close)",
+    examines="closure warnings (outbound messages to the client warning the file will close)",
     violating="A warning left on Tuesday; the supervisor's approval is dated Thursday.",
     compliant="A supervisor approves on Monday; the warning is left on Tuesday.",
     check=check,

@@ -40,7 +40,7 @@ RULE = Rule(
     "[sic] [closure warning]\u2026",
     why="Threatening closure after a single miss can push away a client who would have come back; "
     "the warning is meant for a pattern.",
-    opportunities="closure warnings",
+    examines="closure warnings",
     violating="A closure warning after the client's first no-show in three months.",
     compliant="A closure warning after the client's second no-show in three months.",
     check=check,
