@@ -290,6 +290,22 @@ def test_pc001_fires_for_coaching_without_approval(tmp_path):
     assert found["K3"] == "purpose coaching; no phone coaching approval"
 
 
+def test_pc001_coaching_by_text_is_phone_coaching(tmp_path):
+    text = {"channel": "text", "outcome": "sent"}
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            phone_call("Coached her through TIPP skills by text for 30 min.", **text),
+            phone_call("Moved Tuesday's session to Thursday at 3.", **text),
+            phone_call(COACHING, channel="email", outcome="sent"),  # not the phone
+        ],
+    )
+    assert findings(bundle, "PC001") == {
+        "K1": "coaching content: \u201cCoached\u201d; no phone coaching approval"
+    }
+    assert opportunities(bundle, "PC001") == ["K1", "K2"]
+
+
 def test_pc001_blanket_and_per_client_approvals_from_the_director_count(tmp_path):
     bundle = build_bundle(
         tmp_path,

@@ -8,8 +8,9 @@ from auditkit.rules.context import AuditContext
 
 def check(ctx: AuditContext) -> Checked:
     contacts = ctx.contacts
+    # A text from the clinic's phone is the phone too: coaching by text is phone coaching.
     with_client = contacts.loc[
-        (contacts["channel"] == "phone") & (contacts["party"] == "client"),
+        contacts["channel"].isin(["phone", "text"]) & (contacts["party"] == "client"),
         ["contact_id", "client_id", "staff_id", "started_at", "purpose"],
     ]
     content = ctx.phrases("coaching_content", rows=with_client.index)
@@ -37,7 +38,7 @@ RULE = Rule(
     "you do not use the phone for anything but scheduling with your client.",
     why="Phone coaching is a clinical intervention with its own training and supervision; done "
     "without approval it is unsupervised treatment.",
-    examines="phone contacts with a client",
+    examines="phone calls and texts with a client",
     violating="A trainee without approval talks a client through urges on the phone.",
     compliant="A call to move Tuesday's session to Thursday at 3.",
     check=check,
