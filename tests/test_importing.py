@@ -295,6 +295,26 @@ def test_title_lines_above_a_csv_exports_header_are_skipped_as_a_workbooks_are(
     assert (bundle / "appointments.csv").read_bytes() == (plain / "appointments.csv").read_bytes()
 
 
+def test_a_reports_parameter_lines_above_the_header_are_not_taken_for_it(bundle, tmp_path, capsys):
+    """'Status,All' holds one mapped name and was taken for the header ("no 'Appointment ID'
+    column ... Columns found: Status, All"): the header is the record holding the most."""
+    export = tmp_path / "params.csv"
+    export.write_text(
+        "Appointment Status Report\n"
+        "Status,All\n"
+        "Clinician,All\n"
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+    )
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    assert capsys.readouterr().out.startswith(
+        "Imported 1 row of params.csv, header on line 4 (preset simplepractice) into "
+    )
+    assert appointments(bundle)["SP-1"] == ("2026-03-06T13:00:00-08:00", "attended")
+
+
 def test_a_call_logs_cells_as_excels_text_formulas_import_as_their_text(bundle, tmp_path):
     """`="81470001"` (an id kept from Excel's rounding) was imported as written, and matched
     nothing in the bundle; numbers too, `="+18055550127"`."""

@@ -263,6 +263,26 @@ def test_title_rows_above_the_header_are_skipped_and_lines_are_the_sheets_rows(b
     ]
 
 
+def test_a_reports_parameter_rows_above_the_header_are_not_taken_for_it(bundle, tmp_path):
+    """A row 'Status', 'All' holds one mapped name and was taken for the header: the header is
+    the row holding the most."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Appointment Status Report"])
+    sheet.append(["Status", "All"])
+    sheet.append(["Clinician", "All"])
+    sheet.append(SIMPLEPRACTICE_HEADER)  # row 4
+    sheet.append(["SP-1", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    export = save(book, tmp_path / "params.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert (done.rows, done.header_line) == (1, 4)
+    assert written_rows(bundle / "appointments.csv")[1:] == [
+        "SP-1,C1,S1,2026-03-06T13:00:00-08:00,50,P,attended"
+    ]
+
+
 def calls_workbook(path: Path) -> Path:
     """A workbook whose first sheet is a summary and whose second, 'Calls', the call log."""
     book = openpyxl.Workbook()

@@ -662,9 +662,10 @@ def read_csv(
     """A CSV file as text columns, with rows of the wrong width set aside by line.
 
     With `names` (as normalise_column_name has them), an export's: its header is the first of
-    its first records holding one of them, as read_worksheet finds a sheet's, so a report's
-    title lines above it are skipped (else the first record, as always). With `only_named`,
-    only those columns are parsed and held (see _read_csv_bytes' `keep`).
+    its first records holding the most of them, as read_worksheet finds a sheet's, so a
+    report's title and parameter lines above it are skipped (else the first record, as
+    always). With `only_named`, only those columns are parsed and held (see _read_csv_bytes'
+    `keep`).
     """
     scanned = _version(path)  # first: a missing or unreadable file stops here, in words
     check_fits_in_memory(path)
@@ -689,7 +690,10 @@ def _titled_header(
 ) -> tuple[FileBytes, str, int, int] | None:
     """Where an export's header is when title lines come before it: the file's text (UTF-8),
     its encoding, the header's first byte and the lines above it; None when the header is the
-    first record (or none of the first records holds one of `names`)."""
+    first record (or none of the first records holds one of `names`).
+
+    The header is the first record holding the most of `names`: a report's parameter lines
+    above it ('Status,All') hold one, and taken for the header they hid the real one."""
     _check_is_csv(file, raw)
     try:
         text, encoding = decode(raw)
@@ -698,14 +702,18 @@ def _titled_header(
     buf = np.frombuffer(text, dtype=np.uint8)
     records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
     first = np.flatnonzero(~records.blank)[:_HEADER_SEARCH_ROWS]
-    for k, at in enumerate(first):
-        record = bytes(buf[records.starts[at] : records.ends[at]]).decode(errors="replace")
-        if any(normalise_column_name(f) in names for f in _fields(record.rstrip("\r"))):
-            if k == 0:
-                return None
-            start = int(records.starts[at])
-            return text, encoding, start, _physical_lines(buf[:start])
-    return None
+    held = [  # (a handful of records: the file's first)
+        len({normalise_column_name(f) for f in _fields(record.rstrip("\r"))} & set(names))
+        for record in (
+            bytes(buf[records.starts[at] : records.ends[at]]).decode(errors="replace")
+            for at in first
+        )
+    ]
+    best = int(np.argmax(held)) if held else 0
+    if best == 0 or held[best] == 0:
+        return None
+    start = int(records.starts[first[best]])
+    return text, encoding, start, _physical_lines(buf[:start])
 
 
 def _read_csv_bytes(
@@ -1419,18 +1427,17 @@ def _unsaved_formulas(
 
 
 def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) -> int | None:
-    """Where a worksheet's header is: the first of its first rows holding one of `names` (as
-    normalise_column_name has them), for an export's title rows may come before it; else the
-    first row that is not blank. None for a sheet of blank rows."""
-    head = frame.iloc[:_HEADER_SEARCH_ROWS]
-    named = head.apply(
-        lambda cells: (
-            cells_as_text(cells).map(normalise_column_name, na_action="ignore").isin(names)
+    """Where a worksheet's header is: the first of its first rows holding the most of `names`
+    (as normalise_column_name has them), for an export's title rows and parameter rows
+    ('Status', 'All') may come before it; else the first row that is not blank. None for a
+    sheet of blank rows."""
+    if len(names):
+        keys = frame.iloc[:_HEADER_SEARCH_ROWS].apply(
+            lambda cells: cells_as_text(cells).map(normalise_column_name, na_action="ignore")
         )
-    )
-    found = np.flatnonzero(named.to_numpy().any(axis=1) if len(names) else np.zeros(0, bool))
-    if len(found):
-        return int(found[0])
+        held = keys.where(keys.isin(names)).nunique(axis=1).to_numpy()
+        if held.any():
+            return int(np.argmax(held))
     filled = np.flatnonzero(~blank)
     return int(filled[0]) if len(filled) else None
 
@@ -1456,12 +1463,12 @@ def read_worksheet(
     """A worksheet as a table of typed cells (see _sheet_cells), 'line' being the sheet's row.
 
     Shared by the loader's .xlsx tables and `auditkit import` of Excel exports. The sheet is
-    `sheet` (else the first); the header is the first row holding one of `names` (a report's
-    title rows above it are skipped), else the first row with a value. Rows whose cells in
-    `formula_columns` (all, if None) hold a formula with no saved value are set aside (in
-    `malformed`), as rows of the wrong width are in a CSV; blank rows are dropped. A column
-    with no header is named by its letter ('column H'). A file that isn't a workbook stops
-    with one paragraph saying what it is and what to do.
+    `sheet` (else the first); the header is the first row holding the most of `names` (a
+    report's title and parameter rows above it are skipped), else the first row with a value.
+    Rows whose cells in `formula_columns` (all, if None) hold a formula with no saved value are
+    set aside (in `malformed`), as rows of the wrong width are in a CSV; blank rows are
+    dropped. A column with no header is named by its letter ('column H'). A file that isn't a
+    workbook stops with one paragraph saying what it is and what to do.
     """
     _version(path)  # a missing or unreadable file stops here, in the words used for any file
     values, title, formulas_held = _sheet_cells(path, sheet, data_only=True)
