@@ -301,6 +301,54 @@ def calls_workbook(path: Path) -> Path:
     return save(book, path)
 
 
+def test_a_hidden_first_sheet_is_passed_over_for_the_first_visible_one(bundle, tmp_path):
+    """A hidden sheet, which the user never sees in Excel, was read when no sheet was named."""
+    book = openpyxl.Workbook()
+    hidden = book.active
+    hidden.title = "Old"
+    hidden.sheet_state = "hidden"
+    hidden.append(SIMPLEPRACTICE_HEADER)
+    hidden.append(["OLD-1", dt.datetime(2025, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    march = book.create_sheet("March")
+    march.append(SIMPLEPRACTICE_HEADER)
+    march.append(["SP-1", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    export = save(book, tmp_path / "report.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert (done.rows, done.sheet, done.alike_sheets) == (1, "March", ())
+    assert written_rows(bundle / "appointments.csv")[1:] == [
+        "SP-1,C1,S1,2026-03-06T13:00:00-08:00,50,P,attended"
+    ]
+
+
+def test_other_visible_sheets_with_the_same_columns_are_named_not_left_silently(
+    bundle, tmp_path, capsys
+):
+    """Monthly sheets: only the first was read, and nothing said the others' rows were not."""
+    book = openpyxl.Workbook()
+    for k, month in enumerate(["Jan", "Feb", "Mar"]):
+        sheet = book.active if k == 0 else book.create_sheet(month)
+        sheet.title = month
+        sheet.append([f"Appointments, {month} 2026"])
+        sheet.append(SIMPLEPRACTICE_HEADER)
+        sheet.append(
+            [f"SP-{k}", dt.datetime(2026, k + 1, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"]
+        )
+    book.create_sheet("Notes").append(["Status", "meaning"])  # one mapped name: not alike
+    book.create_sheet("Archive").append(SIMPLEPRACTICE_HEADER)
+    book["Archive"].sheet_state = "hidden"
+    export = save(book, tmp_path / "months.xlsx")
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Imported 1 row of months.xlsx, sheet 'Jan', header on row 2 ")
+    assert out[1] == (
+        "Sheets Feb, Mar hold the same columns and were not read: import each with --sheet."
+    )
+
+
 def test_a_named_sheet_is_read_and_named_in_what_is_set_aside(bundle, tmp_path):
     export = calls_workbook(tmp_path / "phone.xlsx")
 

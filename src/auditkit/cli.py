@@ -333,6 +333,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"Imported {counted(done.rows, 'row')} of {Path(args.file).name}{sheet}{header} ({how}) "
         f"into {done.path}{replaced if done.replaced else ''}."
     )
+    if done.alike_sheets:  # monthly sheets, say: only the first was read
+        names = ", ".join(printable(title) for title in done.alike_sheets)
+        if len(done.alike_sheets) == 1:
+            print(f"Sheet {names} holds the same columns and was not read: import it with --sheet.")
+        else:
+            print(
+                f"Sheets {names} hold the same columns and were not read: import each with --sheet."
+            )
     if done.rows == 0:  # exported for a period with nothing in it, most often
         print(
             f"{Path(args.file).name} has no records, only its header: check the period it "

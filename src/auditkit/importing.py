@@ -98,6 +98,8 @@ class Imported:
     )
     sheet: str | None = None  # a workbook's: the worksheet read
     header_line: int = 1  # the export's header row or line (a report's title may come before it)
+    # A workbook's other visible sheets with the header's mapped columns: rows not read.
+    alike_sheets: tuple[str, ...] = ()
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -723,8 +725,8 @@ def _nothing_importable(file: str, rows_read: int, set_aside: pd.DataFrame) -> B
 
 
 def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
-    """The export's rows as read: a CSV's text, or a workbook's typed cells (the first sheet,
-    or `sheet`). Only the mapped columns' unsaved formulas set a row aside."""
+    """The export's rows as read: a CSV's text, or a workbook's typed cells (the first visible
+    sheet, or `sheet`). Only the mapped columns' unsaved formulas set a row aside."""
     spec, suffix = mapping.spec, export.suffix.lower()
     ids = [normalise_column_name(s) for s, t in mapping.columns.items() if t == spec.id_column]
     if suffix == ".xls":
@@ -750,6 +752,7 @@ def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
         sheet,
         names=sources,
         formula_columns=sources,
+        other_sheets=True,
     )
 
 
@@ -775,7 +778,7 @@ def import_file(
     """Read a CSV or Excel (.xlsx) export through `mapping` and write or merge its rows into
     the bundle's table.
 
-    A workbook is read from its first worksheet, or the one named `sheet`. Times without an
+    A workbook is read from its first visible worksheet, or the one named `sheet`. Times without an
     offset are read in the mapping's zone (default: the clinic's, from `policy` or the
     bundle's policy.toml) and written in the clinic's. Calls are matched to clients by phone
     number (E.164) against the bundle's clients.csv. The file is replaced atomically: a failed
@@ -824,4 +827,5 @@ def import_file(
         lost_numbers,
         raw.sheet,
         raw.header_line,
+        raw.alike_sheets,
     )

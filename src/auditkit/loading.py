@@ -79,6 +79,10 @@ class RawTable:
     header_line: int = 1  # the header row or line (an export's title may come before it)
     # The file's columns, when `frame` holds only some of them (read_csv's only_named); else ().
     header: tuple[str, ...] = ()
+    # A workbook's visible sheets not read (read_worksheet's `other_sheets`), and of them those
+    # holding the mapped names its header holds (another month's rows, say); else ().
+    other_sheets: tuple[str, ...] = ()
+    alike_sheets: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -1208,11 +1212,13 @@ def _unreadable_workbook(path: Path, error: Exception) -> BundleError:
 
 
 def _pick_worksheet(book: Any, file: str, sheet: str | None) -> Any:
-    """The worksheet named `sheet` (as Excel, ignoring case), or the first."""
+    """The worksheet named `sheet` (as Excel, ignoring case), or the first visible one: a
+    hidden sheet (a lookup list, last year's rows) is one the user never sees in Excel."""
     if not book.worksheets:
         raise BundleError(f"{file} has no worksheet, only charts: there is no table in it.")
     if sheet is None:
-        return book.worksheets[0]
+        visible = [ws for ws in book.worksheets if ws.sheet_state == "visible"]
+        return (visible or book.worksheets)[0]
     by_name = {ws.title.casefold(): ws for ws in book.worksheets}
     if sheet.casefold() in by_name:
         return by_name[sheet.casefold()]
@@ -1225,11 +1231,14 @@ def _pick_worksheet(book: Any, file: str, sheet: str | None) -> Any:
     )
 
 
-def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.DataFrame, str, bool]:
+def _sheet_cells(
+    path: Path, sheet: str | None, data_only: bool, other_heads: bool = False
+) -> tuple[pd.DataFrame, str, bool, dict[str, pd.DataFrame]]:
     """A worksheet's cells as openpyxl types them (text, int, float, bool, datetime, time,
     timedelta; None when empty), row k of the frame being row k + 1 of the sheet; with
-    `data_only` false, a formula's text instead of its saved value. And the sheet's title, and
-    whether it may hold a formula (_sheet_holds).
+    `data_only` false, a formula's text instead of its saved value. And the sheet's title,
+    whether it may hold a formula (_sheet_holds), and with `other_heads` the first rows of the
+    workbook's other visible sheets, by title (_other_heads).
 
     openpyxl opens the workbook and picks the sheet; a sheet's values are read by calamine
     where it reads them as openpyxl does (_calamine_values), else openpyxl hands the rows over
@@ -1251,13 +1260,29 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
                 worksheet.reset_dimensions()  # a written <dimension> can be wrong: every cell
                 columns = itertools.zip_longest(*worksheet.iter_rows(values_only=True))
                 frame = pd.DataFrame(dict(enumerate(columns)), dtype=object)
-            return frame, worksheet.title, formulas
+            heads = _other_heads(book, worksheet) if other_heads else {}
+            return frame, worksheet.title, formulas, heads
         finally:
             book.close()
     except BundleError:
         raise
     except Exception as error:  # whatever the zip or XML reader met: the file is unusable
         raise _unreadable_workbook(path, error) from None
+
+
+def _other_heads(book: Any, read: Any) -> dict[str, pd.DataFrame]:
+    """The first _HEADER_SEARCH_ROWS rows of each visible worksheet but `read`, by title: where
+    their headers are, without reading the rest (openpyxl streams a sheet, and stops there)."""
+    heads = {}
+    for worksheet in book.worksheets:  # (a workbook's sheets: a handful)
+        if worksheet is read or worksheet.sheet_state != "visible":
+            continue
+        worksheet.reset_dimensions()
+        rows = worksheet.iter_rows(max_row=_HEADER_SEARCH_ROWS, values_only=True)
+        heads[worksheet.title] = pd.DataFrame(
+            dict(enumerate(itertools.zip_longest(*rows))), dtype=object
+        )
+    return heads
 
 
 # What a workbook's XML is searched for: byte strings that are a sign of it (found fast), then
@@ -1426,18 +1451,26 @@ def _unsaved_formulas(
     )
 
 
+def _names_held(frame: pd.DataFrame, names: Collection[str]) -> np.ndarray:
+    """How many of `names` (as normalise_column_name has them) each of the first
+    _HEADER_SEARCH_ROWS rows holds: where a header may be, and how like another sheet's."""
+    head = frame.iloc[:_HEADER_SEARCH_ROWS]
+    if not len(names) or head.empty:
+        return np.zeros(len(head), dtype=np.int64)
+    keys = head.apply(
+        lambda cells: cells_as_text(cells).map(normalise_column_name, na_action="ignore")
+    )
+    return keys.where(keys.isin(names)).nunique(axis=1).to_numpy()
+
+
 def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) -> int | None:
     """Where a worksheet's header is: the first of its first rows holding the most of `names`
     (as normalise_column_name has them), for an export's title rows and parameter rows
     ('Status', 'All') may come before it; else the first row that is not blank. None for a
     sheet of blank rows."""
-    if len(names):
-        keys = frame.iloc[:_HEADER_SEARCH_ROWS].apply(
-            lambda cells: cells_as_text(cells).map(normalise_column_name, na_action="ignore")
-        )
-        held = keys.where(keys.isin(names)).nunique(axis=1).to_numpy()
-        if held.any():
-            return int(np.argmax(held))
+    held = _names_held(frame, names)
+    if held.any():
+        return int(np.argmax(held))
     filled = np.flatnonzero(~blank)
     return int(filled[0]) if len(filled) else None
 
@@ -1459,6 +1492,7 @@ def read_worksheet(
     sheet: str | None = None,
     names: Collection[str] = (),
     formula_columns: Collection[str] | None = None,
+    other_sheets: bool = False,
 ) -> RawTable:
     """A worksheet as a table of typed cells (see _sheet_cells), 'line' being the sheet's row.
 
@@ -1468,10 +1502,14 @@ def read_worksheet(
     Rows whose cells in `formula_columns` (all, if None) hold a formula with no saved value are
     set aside (in `malformed`), as rows of the wrong width are in a CSV; blank rows are
     dropped. A column with no header is named by its letter ('column H'). A file that isn't a
-    workbook stops with one paragraph saying what it is and what to do.
+    workbook stops with one paragraph saying what it is and what to do. With `other_sheets`,
+    and no `sheet` named, the workbook's other visible sheets are named too (`other_sheets`,
+    `alike_sheets`): rows in them are not read, and an import says so.
     """
     _version(path)  # a missing or unreadable file stops here, in the words used for any file
-    values, title, formulas_held = _sheet_cells(path, sheet, data_only=True)
+    values, title, formulas_held, heads = _sheet_cells(
+        path, sheet, data_only=True, other_heads=other_sheets and sheet is None
+    )
     shape = values.shape
     file = path.name if sheet is None else f"{path.name} (sheet {title})"
     blank = _blank_frame_rows(values, spaces=True)
@@ -1495,11 +1533,15 @@ def read_worksheet(
     unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
     # Else no cell can hide a formula: the sheet isn't read again for them.
     if empty.any() and formulas_held:
-        formulas, _, _ = _sheet_cells(path, title, data_only=False)
+        formulas, _, _, _ = _sheet_cells(path, title, data_only=False)
         formulas = formulas.reindex(index=range(shape[0]), columns=range(shape[1]))
         formulas = formulas.iloc[body].loc[:, kept.to_numpy()]
         unsaved = _unsaved_formulas(file, frame, empty, formulas, lines, id_column)
     keep = ~np.isin(lines, unsaved["line"]) & ~blank[body]
+    held = _names_held(values.iloc[header_at : header_at + 1], names).max(initial=0)
+    alike = [
+        t for t, head in heads.items() if held and _names_held(head, names).max(initial=0) >= held
+    ]
     return RawTable(
         table,
         file,
@@ -1509,6 +1551,8 @@ def read_worksheet(
         "xlsx",
         sheet=title,
         header_line=header_at + 1,
+        other_sheets=tuple(heads),
+        alike_sheets=tuple(alike),
     )
 
 
