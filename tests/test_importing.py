@@ -445,6 +445,66 @@ def test_an_export_whose_every_row_has_an_unreadable_value_stops(bundle, tmp_pat
     assert (bundle / "appointments.csv").read_text().count("\n") == 1  # the header alone
 
 
+def test_a_column_mapped_without_a_value_map_is_checked_as_the_loader_reads_it(
+    bundle, tmp_path, capsys
+):
+    """Without [values.status] nothing was checked: 'Canceled late' imported (exit 0, nothing
+    listed), and only validate then set its row aside. The loader's synonyms still read."""
+    mapping = tmp_path / "plain.toml"
+    mapping.write_text(CUSTOM.split("[values.status]")[0] + '[constants]\nservice = "individual"\n')
+    export = tmp_path / "sheet.csv"
+    export.write_text(
+        "Visit #,Client,Therapist,When,Outcome\n"
+        "V1,C1,S1,02-Mar-2026 16:00,Show\n"
+        "V2,C1,S1,09-Mar-2026 16:00,Canceled late\n"
+        "V3,C2,S1,09-Mar-2026 16:00,no-show\n"
+    )
+
+    assert main(["import", str(export), "--mapping", str(mapping), "--into", str(bundle)]) == 0
+
+    reason = (
+        "not one of: attended, no_show, late_cancel, cancelled, rescheduled (the Front desk "
+        "sheet mapping has no [values.status] to read it as one)"
+    )
+    assert "1 value the mapping can't read, marked in appointments.csv" in capsys.readouterr().out
+    assert appointments(bundle) == {
+        "V1": ("2026-03-02T13:00:00-08:00", "attended"),
+        "V3": ("2026-03-09T13:00:00-07:00", "no_show"),
+    }
+    assert (bundle / "appointments.csv").read_text().splitlines()[2] == (
+        f'V2,C1,S1,2026-03-09T13:00:00-07:00,,individual,"Canceled late [set aside: {reason}]"'
+    )
+    assert rejected(bundle) == [("appointments.csv", 3, "V2", "status")]
+
+
+def test_a_call_log_whose_every_direction_the_loader_cant_read_stops(bundle, tmp_path):
+    """A calls mapping of Status to direction without [values.direction] wrote every row,
+    exit 0, each of which the loader then set aside."""
+    mapping = tmp_path / "calls.toml"
+    mapping.write_text(
+        'name = "Front desk phone"\ntable = "calls"\ntimezone = "UTC"\n[columns]\n'
+        'ID = "call_id"\nWhen = "started_at"\nStatus = "direction"\n'
+    )
+    export = tmp_path / "calls.csv"
+    export.write_text(
+        "ID,When,Status\n"
+        "K1,2026-03-02T21:25:14Z,Inbound Call\n"
+        "K2,2026-03-02T21:30:00Z,Outbound Call\n"
+    )
+
+    with pytest.raises(BundleError) as stopped:
+        import_file(export, bundle, load_mapping(mapping))
+
+    assert str(stopped.value) == (
+        "calls.csv: none of its 2 rows could be imported, so nothing was written: the loader "
+        "would set every one aside. The commonest reason (2 of them), first on line 2: not one "
+        "of: outbound, "
+        "inbound (the Front desk phone mapping has no [values.direction] to read it as one) "
+        "('Inbound Call'). Correct the export (or the mapping) and import it again."
+    )
+    assert not (bundle / "calls.csv").exists()
+
+
 def test_clock_durations_are_read_as_seconds_and_others_marked(bundle):
     """Phone systems' web exports write a call's length as 0:01:12; it was written as it was,
     and only the loader, later, set the row aside."""

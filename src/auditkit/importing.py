@@ -40,7 +40,13 @@ from auditkit.loading import (
     typed_as,
 )
 from auditkit.output import csv_text, iso_times, write_atomically
-from auditkit.parsing import day_first_example, parse_count, parse_timestamp
+from auditkit.parsing import (
+    day_first_example,
+    parse_count,
+    parse_timestamp,
+    parse_vocabulary,
+    repair_text,
+)
 from auditkit.phones import client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml, zone_problem
 from auditkit.presets import FOLDER, PRESETS
@@ -418,7 +424,11 @@ def _excel_durations(cells: pd.Series, column: str) -> pd.Series:
 
 def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, pd.Series]:
     """Values through the mapping's value map: (bundle text, reason where set aside). Worked out
-    once per distinct value: an export repeats a handful of words a million times."""
+    once per distinct value: an export repeats a handful of words a million times.
+
+    A column the mapping gives no value map is written as it is, and each value is checked as
+    the loader will read it (its synonyms: 'Canceled' is cancelled): one it can't read is marked
+    now, so the import lists it, rather than found by the next audit."""
     codes, distinct = pd.factorize(text)
     values = pd.Series(distinct, dtype="str")
     key = value_key(values)
@@ -428,6 +438,14 @@ def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, 
         unknown = mapped.isna() & reasons.isna()
         reasons = reasons.mask(unknown, f"the {mapping.name} mapping has no {column} for it")
         values = mapped.fillna(values)
+    else:
+        vocabulary = {c.name: c.vocabulary for c in mapping.spec.columns}[column]
+        _, unread = parse_vocabulary(repair_text(values), vocabulary, column)
+        reasons = reasons.mask(
+            unread.notna() & reasons.isna(),
+            f"not one of: {', '.join(vocabulary)} (the {mapping.name} mapping has no "
+            f"[values.{column}] to read it as one)",
+        )
     reasons = take_text(reasons, codes, text.index)
     return _marked(take_text(values, codes, text.index), reasons), reasons
 
