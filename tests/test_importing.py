@@ -505,6 +505,32 @@ def test_a_call_log_whose_every_direction_the_loader_cant_read_stops(bundle, tmp
     assert not (bundle / "calls.csv").exists()
 
 
+def test_a_row_with_values_only_in_unmapped_columns_is_marked_not_lost(bundle, tmp_path, capsys):
+    """It was written as ',,,,,,', which the loader skips as a blank line: the import said 3
+    rows, validate counted 2 read and none rejected, and the note was gone without a trace."""
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status,Comment\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show,\n"
+        ",,,,,,,,continued from above: client phoned\n"
+        ",,,,,,,,\n"  # blank in every column: no record
+        "SP-2,03/09/2026,1:00 PM,C1,S1,Psychotherapy,50,Show,ok\n"
+    )
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("Imported 3 rows of export.csv (preset simplepractice) into ")
+    assert "1 row with values only in columns the mapping doesn't read" in out
+    assert "value the mapping can't read" not in out
+    assert (bundle / "appointments.csv").read_text().splitlines()[2] == (
+        ",,,[set aside: line 3 of export.csv holds values only in columns the SimplePractice "
+        "mapping doesn't read (Comment)],,,"
+    )
+    assert rejected(bundle) == [("appointments.csv", 3, "", "scheduled_start")]
+    assert sorted(appointments(bundle)) == ["SP-1", "SP-2"]
+
+
 def test_clock_durations_are_read_as_seconds_and_others_marked(bundle):
     """Phone systems' web exports write a call's length as 0:01:12; it was written as it was,
     and only the loader, later, set the row aside."""

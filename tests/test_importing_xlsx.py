@@ -283,6 +283,27 @@ def test_a_reports_parameter_rows_above_the_header_are_not_taken_for_it(bundle, 
     ]
 
 
+def test_a_row_with_values_only_in_unmapped_columns_is_marked_not_lost(bundle, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([*SIMPLEPRACTICE_HEADER, "Comment"])
+    sheet.append(["SP-1", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    sheet.append([None] * 8 + ["continued from above: client phoned"])
+    export = save(book, tmp_path / "report.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert (done.rows, done.unmapped_only) == (2, 1)
+    assert done.set_aside[["line", "column", "reason"]].values.tolist() == [
+        [3, "scheduled_start",
+         "holds values only in columns the SimplePractice mapping doesn't read (Comment)"],
+    ]  # fmt: skip
+    assert written_rows(bundle / "appointments.csv")[2] == (
+        ",,,[set aside: line 3 of report.xlsx holds values only in columns the SimplePractice "
+        "mapping doesn't read (Comment)],,,"
+    )
+
+
 def calls_workbook(path: Path) -> Path:
     """A workbook whose first sheet is a summary and whose second, 'Calls', the call log."""
     book = openpyxl.Workbook()

@@ -349,7 +349,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if done.clients:
         print("Calls matched to clients by phone number:")
         print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
-    marked = len(done.set_aside) - done.malformed - done.unsaved_formulas
+    marked = len(done.set_aside) - done.malformed - done.unsaved_formulas - done.unmapped_only
     if marked:
         print(
             f"\n{counted(marked, 'value')} the mapping can't read, marked in {done.path.name}: "
@@ -371,6 +371,13 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"\n{counted(done.unsaved_formulas, 'row')} with a formula whose value the workbook "
             f"never saved (written by a program, not saved from Excel): {written_marked} Open the "
             "workbook in Excel, save it, and import it again."
+        )
+    if done.unmapped_only:
+        print(
+            f"\n{counted(done.unmapped_only, 'row')} with values only in columns the mapping "
+            f"doesn't read (a note continuing the row above, say): written to {done.path.name} "
+            "marked, so the loader sets such rows aside (auditkit validate). Add the values to "
+            "their row, or clear the row, in the export, and import it again."
         )
     if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))

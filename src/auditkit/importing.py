@@ -106,6 +106,7 @@ class Imported:
     header_line: int = 1  # the export's header row or line (a report's title may come before it)
     # A workbook's other visible sheets with the header's mapped columns: rows not read.
     alike_sheets: tuple[str, ...] = ()
+    unmapped_only: int = 0  # of the rows set aside, those with values only in unmapped columns
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -605,8 +606,11 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
     return pd.concat([kept, rows], ignore_index=True), len(frame) - len(kept)
 
 
-def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The export's rows in the table's columns, and the values marked (SET_ASIDE_COLUMNS)."""
+def _bundle_rows(
+    raw: RawTable, mapping: Mapping, tz: str
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The export's rows in the table's columns, the values marked (SET_ASIDE_COLUMNS), and how
+    many rows were marked for holding values only in columns the mapping doesn't read."""
     spec = mapping.spec
     source, excel_times, blank_parts = _source_values(raw, mapping)
     record_ids = source.get(spec.id_column, pd.Series("", index=raw.frame.index))
@@ -645,7 +649,44 @@ def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame
                     }
                 )
             )
-    return rows, pd.concat(problems, ignore_index=True)
+    unmapped_only = _unmapped_only(raw, mapping, source)
+    if unmapped_only.notna().any():
+        marker, bad = _marker_column(spec), unmapped_only.notna()
+        where = "line " + raw.lines[bad].astype("str") + f" of {raw.file} "
+        rows.loc[bad, marker] = "[set aside: " + where + unmapped_only[bad] + "]"
+        problems.append(
+            pd.DataFrame(
+                {
+                    "line": raw.lines[bad],
+                    "record_id": record_ids[bad],
+                    "column": marker,
+                    "value": "",
+                    "reason": unmapped_only[bad],
+                }
+            )
+        )
+    return rows, pd.concat(problems, ignore_index=True), int(unmapped_only.notna().sum())
+
+
+def _unmapped_only(raw: RawTable, mapping: Mapping, source: dict[str, pd.Series]) -> pd.Series:
+    """Why a row holding values only in columns the mapping doesn't read is set aside (NA for
+    the others): written, its blank mapped columns would make a line of commas, which the
+    loader skips as no record, and the row ('continued from above: client phoned') would go
+    without a trace. A row blank in every column is no record, and was dropped as read."""
+    empty = pd.concat([text.isna() for text in source.values()], axis=1).all(axis=1)
+    if not empty.any():
+        return pd.Series(pd.NA, index=raw.frame.index, dtype="str")
+    mapped = {normalise_column_name(name) for name in mapping.columns}
+    held = pd.Series("", index=raw.frame.index, dtype="str")
+    for column in raw.frame.columns:  # (an export's columns: a few dozen at most)
+        if normalise_column_name(column) not in mapped:
+            filled = cells_as_text(raw.frame[column]).str.strip().fillna("").ne("")
+            held = held + np.where(filled, f", {printable(str(column))}", "")
+    return (
+        f"holds values only in columns the {mapping.name} mapping doesn't read ("
+        + held.str[2:]
+        + ")"
+    ).where(empty)
 
 
 def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -818,7 +859,7 @@ def import_file(
             f"{spec.name}.csv (or move it away) and import again."
         )
     raw = _read_export(export, mapping, sheet)
-    rows, marked = _bundle_rows(raw, mapping, tz)
+    rows, marked, unmapped_only = _bundle_rows(raw, mapping, tz)
     clients: dict[str, int] = {}
     lost_numbers = pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     if spec is CALLS:
@@ -846,4 +887,5 @@ def import_file(
         raw.sheet,
         raw.header_line,
         raw.alike_sheets,
+        unmapped_only,
     )
