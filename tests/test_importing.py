@@ -922,7 +922,9 @@ def test_import_of_a_semicolon_separated_export_exits_2_saying_so(bundle, tmp_pa
     err = " ".join(capsys.readouterr().err.split())
     assert err == (
         "auditkit: calls.csv is separated by semicolons, not commas: save it as CSV (comma "
-        "delimited) and run again."
+        "delimited) and run again, or, where the comma is the decimal mark (Excel's CSV then "
+        "writes semicolons again), save it as an Excel Workbook (.xlsx), which auditkit reads "
+        "as well."
     )
 
 

@@ -1040,15 +1040,20 @@ def _check_separator(file: str, names: list[str]) -> None:
     """Refuse a file separated by semicolons or tabs (what Excel writes as "CSV" where the
     comma is the decimal mark, or as tab-delimited text) in so many words: read with commas,
     its whole header is one column, and "no 'contact_id' column" would contradict the names
-    the message then lists."""
+    the message then lists. Where the comma is the decimal mark, Excel's CSV writes semicolons
+    however it is saved: a workbook is the way out there."""
     if len(names) != 1:
         return
     found = {word: names[0].count(char) for char, word in ((";", "semicolons"), ("\t", "tabs"))}
     word = max(found, key=lambda w: found[w])
+    workbook = (
+        ", or, where the comma is the decimal mark (Excel's CSV then writes semicolons again), "
+        "save it as an Excel Workbook (.xlsx), which auditkit reads as well"
+    )
     if found[word]:
         raise BundleError(
             f"{file} is separated by {word}, not commas: save it as CSV (comma delimited) and "
-            "run again."
+            f"run again{workbook if word == 'semicolons' else ''}."
         )
 
 
