@@ -128,6 +128,19 @@ FATAL_CASES = {
         "clients.csv is not a CSV file: it is a PDF document. To audit it, export the table again "
         "as CSV (comma delimited).",
     ),
+    # A portal's sign-in page saved as the export: "Columns found: <html><body>login</body>..."
+    "web page named .csv": (
+        {"files": {"contacts.csv": b"<html><body>login</body></html>\n"}},
+        "contacts.csv is not a CSV file: it is a web page (HTML), not a CSV export (a portal's "
+        "sign-in or error page saved under the export's name, say). To audit it, sign in and "
+        "export the table again as CSV (comma delimited).",
+    ),
+    "web page with a doctype named .csv": (
+        {"files": {"staff.csv": b"\xef\xbb\xbf\r\n<!DOCTYPE html>\n<html lang='en'><head>"}},
+        "staff.csv is not a CSV file: it is a web page (HTML), not a CSV export (a portal's "
+        "sign-in or error page saved under the export's name, say). To audit it, sign in and "
+        "export the table again as CSV (comma delimited).",
+    ),
     **{
         f"UTF-16 ({order}) without a byte-order mark": (
             {

@@ -315,6 +315,42 @@ def test_a_reports_parameter_lines_above_the_header_are_not_taken_for_it(bundle,
     assert appointments(bundle)["SP-1"] == ("2026-03-06T13:00:00-08:00", "attended")
 
 
+def test_a_web_page_saved_as_the_export_is_named_for_what_it_is(bundle, tmp_path, capsys):
+    """A portal's sign-in page saved as the export: "Columns found: <html><body>login..."."""
+    export = tmp_path / "export.csv"
+    export.write_text("<html><body>login</body></html>\n")
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: export.csv is not a CSV file: it is a web page (HTML), not a CSV export (a "
+        "portal's sign-in or error page saved under the export's name, say). To audit it, sign "
+        "in and export the table again as CSV (comma delimited)."
+    )
+
+
+def test_two_digit_years_are_named_with_the_date_format_that_reads_them(bundle, tmp_path):
+    """'3/5/26' was set aside as "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)", which
+    did not say what was wrong with it or what to do."""
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+        "SP-2,3/5/26,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+        "SP-3,soon,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+    )
+    done = import_file(export, bundle, preset("simplepractice"))
+    assert done.set_aside[["line", "value", "reason"]].values.tolist() == [
+        [3, "3/5/26 1:00 PM",
+         "not read: the export writes 2-digit years ('3/5/26 1:00 PM'), and without a "
+         "date_format M/D/YYYY is read; give the SimplePractice mapping a date_format that "
+         "reads them (%m/%d/%y %I:%M %p, say, or %m/%d/%y %H:%M)"],
+        [4, "soon 1:00 PM", "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"],
+    ]  # fmt: skip
+    read = import_file(
+        export, bundle, replace(preset("simplepractice"), date_format="%m/%d/%y %I:%M %p")
+    )
+    assert read.set_aside["line"].tolist() == [2, 4]  # now 03/06/2026 is the one not read
+
+
 def test_a_call_logs_cells_as_excels_text_formulas_import_as_their_text(bundle, tmp_path):
     """`="81470001"` (an id kept from Excel's rounding) was imported as written, and matched
     nothing in the bundle; numbers too, `="+18055550127"`."""

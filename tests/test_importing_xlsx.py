@@ -398,13 +398,16 @@ def test_a_named_sheet_is_read_and_named_in_what_is_set_aside(bundle, tmp_path):
     ]
 
 
-def test_the_first_sheet_is_read_unless_one_is_named(bundle, tmp_path):
+def test_the_first_sheet_is_read_unless_one_is_named_and_the_others_are_named(bundle, tmp_path):
+    """The message listed the summary sheet's "Columns found: Calls in March, 2" and did not
+    say the workbook had other sheets, or how to read one."""
     export = calls_workbook(tmp_path / "phone.xlsx")
     with pytest.raises(BundleError) as stopped:
         import_file(export, bundle, preset("ringcentral"))
     assert str(stopped.value) == (
         "phone.xlsx has no 'id' column, which the RingCentral mapping reads as call_id. "
-        "Columns found: Calls in March, 2."  # the summary sheet's first row
+        "Columns found: Calls in March, 2. Sheet Summary was read; the workbook's other "
+        "sheets: Calls. Name the one holding the export (auditkit import --sheet NAME)."
     )
 
 

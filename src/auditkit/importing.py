@@ -284,10 +284,17 @@ def _mapped_columns(raw: RawTable, mapping: Mapping) -> list[tuple[str, pd.Serie
     for source, target in mapping.columns.items():
         found = by_key.get(normalise_column_name(source), [])
         if not found:
+            others = ", ".join(printable(title) for title in raw.other_sheets)
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
                 f"{target}. Columns found: "
                 f"{printable_names(list(map(str, raw.header or frame.columns))) or 'none'}."
+                + (
+                    f" Sheet {printable(str(raw.sheet))} was read; the workbook's other sheets: "
+                    f"{others}. Name the one holding the export (auditkit import --sheet NAME)."
+                    if others
+                    else ""
+                )
             )
         if len(found) > 1:
             raise BundleError(
@@ -501,6 +508,15 @@ def _local_times(
         )
     iso = _iso_whole_seconds(times.dt.tz_convert(tz))
     reasons = pd.Series(pd.NA, index=text.index, dtype="str").mask(unread, reads)
+    if mapping.date_format is None and unread.any():
+        short = _two_digit_years(text.where(unread))
+        if short.any():
+            reasons = reasons.mask(
+                short,
+                f"not read: the export writes 2-digit years ('{printable(text[short].iloc[0])}'),"
+                f" and without a date_format M/D/YYYY is read; give the {mapping.name} mapping "
+                "a date_format that reads them (%m/%d/%y %I:%M %p, say, or %m/%d/%y %H:%M)",
+            )
     if blank_parts is not None:
         local = times.dt.tz_convert(mapping.timezone or tz)
         dateless = blank_parts.notna() & (local == local.dt.normalize())
@@ -510,6 +526,12 @@ def _local_times(
         )
         iso = iso.mask(dateless)
     return _marked(iso.fillna(text), reasons), reasons
+
+
+def _two_digit_years(text: pd.Series) -> pd.Series:
+    """Which values are slash dates with a 2-digit year ('3/5/26 1:00 PM'): M/D/YYYY can't
+    read them, and their reason should say why and what reads them, as a day-first date's does."""
+    return text.str.match(r"\s*\d{1,2}/\d{1,2}/\d{2}(?!\d)").fillna(False).astype(bool)
 
 
 # A duration as a clock shows it: H:MM:SS or M:SS (hours, or minutes, of any number of digits).

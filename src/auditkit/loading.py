@@ -998,15 +998,24 @@ _OTHER_FORMATS = {
     b"%PDF": ("a PDF document", "export the table again as CSV (comma delimited)"),
 }
 
+# A web page's start, after any byte-order mark and blank space: <!DOCTYPE html>, <html>, ...
+_WEB_PAGE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|head|body)[\s>]", re.I)
+
 
 def _check_is_csv(file: str, data: FileBytes) -> None:
     """Refuse, in so many words, another kind of file under a .csv name (a workbook saved by
     the wrong name, say): read as CSV, its header is binary nonsense, and "no 'contact_id'
-    column" would list it as the columns found."""
+    column" would list it as the columns found (a web page's, '<html><body>login...')."""
     head = bytes(data[:_HEAD_BYTES])
     for signature, (kind, remedy) in _OTHER_FORMATS.items():
         if head.startswith(signature):
             raise BundleError(f"{file} is not a CSV file: it is {kind}. To audit it, {remedy}.")
+    if _WEB_PAGE.match(head):
+        raise BundleError(
+            f"{file} is not a CSV file: it is a web page (HTML), not a CSV export (a portal's "
+            "sign-in or error page saved under the export's name, say). To audit it, sign in "
+            "and export the table again as CSV (comma delimited)."
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return  # (decode reads it)
     # UTF-16 text of ASCII: a zero byte after (LE) or before (BE) every character.
