@@ -49,6 +49,12 @@ def _separated_by(name: str, separator: bytes) -> bytes:
     return (BUNDLES / "base" / name).read_bytes().replace(b",", separator)
 
 
+# What a semicolon-separated file's message adds: where the comma is the decimal mark, Excel's
+# CSV writes semicolons however it is saved.
+EXCEL_WORKBOOK = (
+    ", or, where the comma is the decimal mark (Excel's CSV then writes semicolons again), save "
+    "it as an Excel Workbook (.xlsx), which auditkit reads as well."
+)
 REQUIRED_CONTACT_COLUMNS = "contact_id, client_id, staff_id, direction, channel, started_at"
 
 FATAL_CASES = {
@@ -77,7 +83,7 @@ FATAL_CASES = {
     "semicolon-separated file": (
         {"files": {"contacts.csv": _separated_by("contacts.csv", b";")}},
         "contacts.csv is separated by semicolons, not commas: save it as CSV (comma delimited) "
-        "and run again.",
+        "and run again" + EXCEL_WORKBOOK,
     ),
     "semicolon-separated file with quoted fields (read exactly)": (
         {
@@ -87,12 +93,12 @@ FATAL_CASES = {
             }
         },
         "staff.csv is separated by semicolons, not commas: save it as CSV (comma delimited) and "
-        "run again.",
+        "run again" + EXCEL_WORKBOOK,
     ),
     "semicolon-separated file after Excel's separator line": (
         {"files": {"contacts.csv": b"sep=;\r\n" + _separated_by("contacts.csv", b";")}},
         "contacts.csv is separated by semicolons, not commas: save it as CSV (comma delimited) "
-        "and run again.",
+        "and run again" + EXCEL_WORKBOOK,
     ),
     "tab-separated file": (
         {"files": {"clients.csv": _separated_by("clients.csv", b"\t")}},
@@ -121,6 +127,19 @@ FATAL_CASES = {
         {"files": {"clients.csv": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"}},
         "clients.csv is not a CSV file: it is a PDF document. To audit it, export the table again "
         "as CSV (comma delimited).",
+    ),
+    # A portal's sign-in page saved as the export: "Columns found: <html><body>login</body>..."
+    "web page named .csv": (
+        {"files": {"contacts.csv": b"<html><body>login</body></html>\n"}},
+        "contacts.csv is not a CSV file: it is a web page (HTML), not a CSV export (a portal's "
+        "sign-in or error page saved under the export's name, say). To audit it, sign in and "
+        "export the table again as CSV (comma delimited).",
+    ),
+    "web page with a doctype named .csv": (
+        {"files": {"staff.csv": b"\xef\xbb\xbf\r\n<!DOCTYPE html>\n<html lang='en'><head>"}},
+        "staff.csv is not a CSV file: it is a web page (HTML), not a CSV export (a portal's "
+        "sign-in or error page saved under the export's name, say). To audit it, sign in and "
+        "export the table again as CSV (comma delimited).",
     ),
     **{
         f"UTF-16 ({order}) without a byte-order mark": (

@@ -295,6 +295,62 @@ def test_title_lines_above_a_csv_exports_header_are_skipped_as_a_workbooks_are(
     assert (bundle / "appointments.csv").read_bytes() == (plain / "appointments.csv").read_bytes()
 
 
+def test_a_reports_parameter_lines_above_the_header_are_not_taken_for_it(bundle, tmp_path, capsys):
+    """'Status,All' holds one mapped name and was taken for the header ("no 'Appointment ID'
+    column ... Columns found: Status, All"): the header is the record holding the most."""
+    export = tmp_path / "params.csv"
+    export.write_text(
+        "Appointment Status Report\n"
+        "Status,All\n"
+        "Clinician,All\n"
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+    )
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    assert capsys.readouterr().out.startswith(
+        "Imported 1 row of params.csv, header on line 4 (preset simplepractice) into "
+    )
+    assert appointments(bundle)["SP-1"] == ("2026-03-06T13:00:00-08:00", "attended")
+
+
+def test_a_web_page_saved_as_the_export_is_named_for_what_it_is(bundle, tmp_path, capsys):
+    """A portal's sign-in page saved as the export: "Columns found: <html><body>login..."."""
+    export = tmp_path / "export.csv"
+    export.write_text("<html><body>login</body></html>\n")
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "auditkit: export.csv is not a CSV file: it is a web page (HTML), not a CSV export (a "
+        "portal's sign-in or error page saved under the export's name, say). To audit it, sign "
+        "in and export the table again as CSV (comma delimited)."
+    )
+
+
+def test_two_digit_years_are_named_with_the_date_format_that_reads_them(bundle, tmp_path):
+    """'3/5/26' was set aside as "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)", which
+    did not say what was wrong with it or what to do."""
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+        "SP-2,3/5/26,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+        "SP-3,soon,1:00 PM,C1,S1,Psychotherapy,50,Show\n"
+    )
+    done = import_file(export, bundle, preset("simplepractice"))
+    assert done.set_aside[["line", "value", "reason"]].values.tolist() == [
+        [3, "3/5/26 1:00 PM",
+         "not read: the export writes 2-digit years ('3/5/26 1:00 PM'), and without a "
+         "date_format M/D/YYYY is read; give the SimplePractice mapping a date_format that "
+         "reads them (%m/%d/%y %I:%M %p, say, or %m/%d/%y %H:%M)"],
+        [4, "soon 1:00 PM", "not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"],
+    ]  # fmt: skip
+    read = import_file(
+        export, bundle, replace(preset("simplepractice"), date_format="%m/%d/%y %I:%M %p")
+    )
+    assert read.set_aside["line"].tolist() == [2, 4]  # now 03/06/2026 is the one not read
+
+
 def test_a_call_logs_cells_as_excels_text_formulas_import_as_their_text(bundle, tmp_path):
     """`="81470001"` (an id kept from Excel's rounding) was imported as written, and matched
     nothing in the bundle; numbers too, `="+18055550127"`."""
@@ -423,6 +479,92 @@ def test_an_export_whose_every_row_has_an_unreadable_value_stops(bundle, tmp_pat
         "status for it ('Walked Out'). Correct the export (or the mapping) and import it again."
     )
     assert (bundle / "appointments.csv").read_text().count("\n") == 1  # the header alone
+
+
+def test_a_column_mapped_without_a_value_map_is_checked_as_the_loader_reads_it(
+    bundle, tmp_path, capsys
+):
+    """Without [values.status] nothing was checked: 'Canceled late' imported (exit 0, nothing
+    listed), and only validate then set its row aside. The loader's synonyms still read."""
+    mapping = tmp_path / "plain.toml"
+    mapping.write_text(CUSTOM.split("[values.status]")[0] + '[constants]\nservice = "individual"\n')
+    export = tmp_path / "sheet.csv"
+    export.write_text(
+        "Visit #,Client,Therapist,When,Outcome\n"
+        "V1,C1,S1,02-Mar-2026 16:00,Show\n"
+        "V2,C1,S1,09-Mar-2026 16:00,Canceled late\n"
+        "V3,C2,S1,09-Mar-2026 16:00,no-show\n"
+    )
+
+    assert main(["import", str(export), "--mapping", str(mapping), "--into", str(bundle)]) == 0
+
+    reason = (
+        "not one of: attended, no_show, late_cancel, cancelled, rescheduled (the Front desk "
+        "sheet mapping has no [values.status] to read it as one)"
+    )
+    assert "1 value the mapping can't read, marked in appointments.csv" in capsys.readouterr().out
+    assert appointments(bundle) == {
+        "V1": ("2026-03-02T13:00:00-08:00", "attended"),
+        "V3": ("2026-03-09T13:00:00-07:00", "no_show"),
+    }
+    assert (bundle / "appointments.csv").read_text().splitlines()[2] == (
+        f'V2,C1,S1,2026-03-09T13:00:00-07:00,,individual,"Canceled late [set aside: {reason}]"'
+    )
+    assert rejected(bundle) == [("appointments.csv", 3, "V2", "status")]
+
+
+def test_a_call_log_whose_every_direction_the_loader_cant_read_stops(bundle, tmp_path):
+    """A calls mapping of Status to direction without [values.direction] wrote every row,
+    exit 0, each of which the loader then set aside."""
+    mapping = tmp_path / "calls.toml"
+    mapping.write_text(
+        'name = "Front desk phone"\ntable = "calls"\ntimezone = "UTC"\n[columns]\n'
+        'ID = "call_id"\nWhen = "started_at"\nStatus = "direction"\n'
+    )
+    export = tmp_path / "calls.csv"
+    export.write_text(
+        "ID,When,Status\n"
+        "K1,2026-03-02T21:25:14Z,Inbound Call\n"
+        "K2,2026-03-02T21:30:00Z,Outbound Call\n"
+    )
+
+    with pytest.raises(BundleError) as stopped:
+        import_file(export, bundle, load_mapping(mapping))
+
+    assert str(stopped.value) == (
+        "calls.csv: none of its 2 rows could be imported, so nothing was written: the loader "
+        "would set every one aside. The commonest reason (2 of them), first on line 2: not one "
+        "of: outbound, "
+        "inbound (the Front desk phone mapping has no [values.direction] to read it as one) "
+        "('Inbound Call'). Correct the export (or the mapping) and import it again."
+    )
+    assert not (bundle / "calls.csv").exists()
+
+
+def test_a_row_with_values_only_in_unmapped_columns_is_marked_not_lost(bundle, tmp_path, capsys):
+    """It was written as ',,,,,,', which the loader skips as a blank line: the import said 3
+    rows, validate counted 2 read and none rejected, and the note was gone without a trace."""
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status,Comment\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show,\n"
+        ",,,,,,,,continued from above: client phoned\n"
+        ",,,,,,,,\n"  # blank in every column: no record
+        "SP-2,03/09/2026,1:00 PM,C1,S1,Psychotherapy,50,Show,ok\n"
+    )
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("Imported 3 rows of export.csv (preset simplepractice) into ")
+    assert "1 row with values only in columns the mapping doesn't read" in out
+    assert "value the mapping can't read" not in out
+    assert (bundle / "appointments.csv").read_text().splitlines()[2] == (
+        ",,,[set aside: line 3 of export.csv holds values only in columns the SimplePractice "
+        "mapping doesn't read (Comment)],,,"
+    )
+    assert rejected(bundle) == [("appointments.csv", 3, "", "scheduled_start")]
+    assert sorted(appointments(bundle)) == ["SP-1", "SP-2"]
 
 
 def test_clock_durations_are_read_as_seconds_and_others_marked(bundle):
@@ -816,7 +958,9 @@ def test_import_of_a_semicolon_separated_export_exits_2_saying_so(bundle, tmp_pa
     err = " ".join(capsys.readouterr().err.split())
     assert err == (
         "auditkit: calls.csv is separated by semicolons, not commas: save it as CSV (comma "
-        "delimited) and run again."
+        "delimited) and run again, or, where the comma is the decimal mark (Excel's CSV then "
+        "writes semicolons again), save it as an Excel Workbook (.xlsx), which auditkit reads "
+        "as well."
     )
 
 

@@ -263,6 +263,47 @@ def test_title_rows_above_the_header_are_skipped_and_lines_are_the_sheets_rows(b
     ]
 
 
+def test_a_reports_parameter_rows_above_the_header_are_not_taken_for_it(bundle, tmp_path):
+    """A row 'Status', 'All' holds one mapped name and was taken for the header: the header is
+    the row holding the most."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Appointment Status Report"])
+    sheet.append(["Status", "All"])
+    sheet.append(["Clinician", "All"])
+    sheet.append(SIMPLEPRACTICE_HEADER)  # row 4
+    sheet.append(["SP-1", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    export = save(book, tmp_path / "params.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert (done.rows, done.header_line) == (1, 4)
+    assert written_rows(bundle / "appointments.csv")[1:] == [
+        "SP-1,C1,S1,2026-03-06T13:00:00-08:00,50,P,attended"
+    ]
+
+
+def test_a_row_with_values_only_in_unmapped_columns_is_marked_not_lost(bundle, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([*SIMPLEPRACTICE_HEADER, "Comment"])
+    sheet.append(["SP-1", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    sheet.append([None] * 8 + ["continued from above: client phoned"])
+    export = save(book, tmp_path / "report.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert (done.rows, done.unmapped_only) == (2, 1)
+    assert done.set_aside[["line", "column", "reason"]].values.tolist() == [
+        [3, "scheduled_start",
+         "holds values only in columns the SimplePractice mapping doesn't read (Comment)"],
+    ]  # fmt: skip
+    assert written_rows(bundle / "appointments.csv")[2] == (
+        ",,,[set aside: line 3 of report.xlsx holds values only in columns the SimplePractice "
+        "mapping doesn't read (Comment)],,,"
+    )
+
+
 def calls_workbook(path: Path) -> Path:
     """A workbook whose first sheet is a summary and whose second, 'Calls', the call log."""
     book = openpyxl.Workbook()
@@ -279,6 +320,54 @@ def calls_workbook(path: Path) -> Path:
          "=A2"]
     )  # fmt: skip
     return save(book, path)
+
+
+def test_a_hidden_first_sheet_is_passed_over_for_the_first_visible_one(bundle, tmp_path):
+    """A hidden sheet, which the user never sees in Excel, was read when no sheet was named."""
+    book = openpyxl.Workbook()
+    hidden = book.active
+    hidden.title = "Old"
+    hidden.sheet_state = "hidden"
+    hidden.append(SIMPLEPRACTICE_HEADER)
+    hidden.append(["OLD-1", dt.datetime(2025, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    march = book.create_sheet("March")
+    march.append(SIMPLEPRACTICE_HEADER)
+    march.append(["SP-1", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"])
+    export = save(book, tmp_path / "report.xlsx")
+
+    done = import_file(export, bundle, preset("simplepractice"))
+
+    assert (done.rows, done.sheet, done.alike_sheets) == (1, "March", ())
+    assert written_rows(bundle / "appointments.csv")[1:] == [
+        "SP-1,C1,S1,2026-03-06T13:00:00-08:00,50,P,attended"
+    ]
+
+
+def test_other_visible_sheets_with_the_same_columns_are_named_not_left_silently(
+    bundle, tmp_path, capsys
+):
+    """Monthly sheets: only the first was read, and nothing said the others' rows were not."""
+    book = openpyxl.Workbook()
+    for k, month in enumerate(["Jan", "Feb", "Mar"]):
+        sheet = book.active if k == 0 else book.create_sheet(month)
+        sheet.title = month
+        sheet.append([f"Appointments, {month} 2026"])
+        sheet.append(SIMPLEPRACTICE_HEADER)
+        sheet.append(
+            [f"SP-{k}", dt.datetime(2026, k + 1, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"]
+        )
+    book.create_sheet("Notes").append(["Status", "meaning"])  # one mapped name: not alike
+    book.create_sheet("Archive").append(SIMPLEPRACTICE_HEADER)
+    book["Archive"].sheet_state = "hidden"
+    export = save(book, tmp_path / "months.xlsx")
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Imported 1 row of months.xlsx, sheet 'Jan', header on row 2 ")
+    assert out[1] == (
+        "Sheets Feb, Mar hold the same columns and were not read: import each with --sheet."
+    )
 
 
 def test_a_named_sheet_is_read_and_named_in_what_is_set_aside(bundle, tmp_path):
@@ -309,13 +398,16 @@ def test_a_named_sheet_is_read_and_named_in_what_is_set_aside(bundle, tmp_path):
     ]
 
 
-def test_the_first_sheet_is_read_unless_one_is_named(bundle, tmp_path):
+def test_the_first_sheet_is_read_unless_one_is_named_and_the_others_are_named(bundle, tmp_path):
+    """The message listed the summary sheet's "Columns found: Calls in March, 2" and did not
+    say the workbook had other sheets, or how to read one."""
     export = calls_workbook(tmp_path / "phone.xlsx")
     with pytest.raises(BundleError) as stopped:
         import_file(export, bundle, preset("ringcentral"))
     assert str(stopped.value) == (
         "phone.xlsx has no 'id' column, which the RingCentral mapping reads as call_id. "
-        "Columns found: Calls in March, 2."  # the summary sheet's first row
+        "Columns found: Calls in March, 2. Sheet Summary was read; the workbook's other "
+        "sheets: Calls. Name the one holding the export (auditkit import --sheet NAME)."
     )
 
 

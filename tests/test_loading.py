@@ -1072,7 +1072,8 @@ def test_a_workbook_is_read_again_for_formulas_only_when_it_holds_one(
 
     bundle = load(path)
 
-    expected = [{"data_only": True}] + ([{"data_only": False}] if formula else [])
+    expected = [{"data_only": True, "other_heads": False}]
+    expected += [{"data_only": False}] if formula else []
     assert readings == expected
     accepted = 2 if formula else 3
     assert coverage_of(bundle)["staff"] == ("staff.xlsx", "xlsx", 3, accepted, 3 - accepted)
@@ -1117,10 +1118,10 @@ def test_a_formula_element_cut_between_two_reads_is_found(tmp_path, monkeypatch)
 
 def _both_readings(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[pd.DataFrame, ...]:
     """A sheet's values as calamine reads them for the loader, and as openpyxl does."""
-    by_calamine, title, _ = loading._sheet_cells(path, None, data_only=True)
+    by_calamine, title, _, _ = loading._sheet_cells(path, None, data_only=True)
     with monkeypatch.context() as patched:
         patched.setattr(loading, "_calamine_values", lambda *_: None)
-        by_openpyxl, _, _ = loading._sheet_cells(path, None, data_only=True)
+        by_openpyxl, _, _, _ = loading._sheet_cells(path, None, data_only=True)
     assert loading._calamine_values(path, title) is not None  # (it was calamine's)
     return by_calamine, by_openpyxl
 

@@ -485,7 +485,9 @@ def test_load_reviews_reads_windows_1252_and_keeps_one_review_per_finding(tmp_pa
         (
             b"rule;subject_id;decision;reviewer;reviewed_at\nMS001;A2;dismissed;QA1;2026-04-01\n",
             "reviews.csv is separated by semicolons, not commas: save it as CSV (comma "
-            "delimited) and run again.",
+            "delimited) and run again, or, where the comma is the decimal mark (Excel's CSV "
+            "then writes semicolons again), save it as an Excel Workbook (.xlsx), which "
+            "auditkit reads as well.",
         ),
     ],
     ids=["missing", "empty", "no-reviewer-column", "semicolons"],

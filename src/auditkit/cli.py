@@ -333,6 +333,14 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"Imported {counted(done.rows, 'row')} of {Path(args.file).name}{sheet}{header} ({how}) "
         f"into {done.path}{replaced if done.replaced else ''}."
     )
+    if done.alike_sheets:  # monthly sheets, say: only the first was read
+        names = ", ".join(printable(title) for title in done.alike_sheets)
+        if len(done.alike_sheets) == 1:
+            print(f"Sheet {names} holds the same columns and was not read: import it with --sheet.")
+        else:
+            print(
+                f"Sheets {names} hold the same columns and were not read: import each with --sheet."
+            )
     if done.rows == 0:  # exported for a period with nothing in it, most often
         print(
             f"{Path(args.file).name} has no records, only its header: check the period it "
@@ -341,7 +349,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if done.clients:
         print("Calls matched to clients by phone number:")
         print(_table(pd.DataFrame(done.clients.items(), columns=["calls", "count"])))
-    marked = len(done.set_aside) - done.malformed - done.unsaved_formulas
+    marked = len(done.set_aside) - done.malformed - done.unsaved_formulas - done.unmapped_only
     if marked:
         print(
             f"\n{counted(marked, 'value')} the mapping can't read, marked in {done.path.name}: "
@@ -363,6 +371,13 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"\n{counted(done.unsaved_formulas, 'row')} with a formula whose value the workbook "
             f"never saved (written by a program, not saved from Excel): {written_marked} Open the "
             "workbook in Excel, save it, and import it again."
+        )
+    if done.unmapped_only:
+        print(
+            f"\n{counted(done.unmapped_only, 'row')} with values only in columns the mapping "
+            f"doesn't read (a note continuing the row above, say): written to {done.path.name} "
+            "marked, so the loader sets such rows aside (auditkit validate). Add the values to "
+            "their row, or clear the row, in the export, and import it again."
         )
     if len(done.set_aside):
         print(_table(done.set_aside.head(args.show)))

@@ -40,7 +40,13 @@ from auditkit.loading import (
     typed_as,
 )
 from auditkit.output import csv_text, iso_times, write_atomically
-from auditkit.parsing import day_first_example, parse_count, parse_timestamp
+from auditkit.parsing import (
+    day_first_example,
+    parse_count,
+    parse_timestamp,
+    parse_vocabulary,
+    repair_text,
+)
 from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml, zone_problem
 from auditkit.presets import FOLDER, PRESETS
@@ -98,6 +104,9 @@ class Imported:
     )
     sheet: str | None = None  # a workbook's: the worksheet read
     header_line: int = 1  # the export's header row or line (a report's title may come before it)
+    # A workbook's other visible sheets with the header's mapped columns: rows not read.
+    alike_sheets: tuple[str, ...] = ()
+    unmapped_only: int = 0  # of the rows set aside, those with values only in unmapped columns
 
 
 def value_key(values: pd.Series) -> pd.Series:
@@ -275,10 +284,17 @@ def _mapped_columns(raw: RawTable, mapping: Mapping) -> list[tuple[str, pd.Serie
     for source, target in mapping.columns.items():
         found = by_key.get(normalise_column_name(source), [])
         if not found:
+            others = ", ".join(printable(title) for title in raw.other_sheets)
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
                 f"{target}. Columns found: "
                 f"{printable_names(list(map(str, raw.header or frame.columns))) or 'none'}."
+                + (
+                    f" Sheet {printable(str(raw.sheet))} was read; the workbook's other sheets: "
+                    f"{others}. Name the one holding the export (auditkit import --sheet NAME)."
+                    if others
+                    else ""
+                )
             )
         if len(found) > 1:
             raise BundleError(
@@ -416,7 +432,11 @@ def _excel_durations(cells: pd.Series, column: str) -> pd.Series:
 
 def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, pd.Series]:
     """Values through the mapping's value map: (bundle text, reason where set aside). Worked out
-    once per distinct value: an export repeats a handful of words a million times."""
+    once per distinct value: an export repeats a handful of words a million times.
+
+    A column the mapping gives no value map is written as it is, and each value is checked as
+    the loader will read it (its synonyms: 'Canceled' is cancelled): one it can't read is marked
+    now, so the import lists it, rather than found by the next audit."""
     codes, distinct = pd.factorize(text)
     values = pd.Series(distinct, dtype="str")
     key = value_key(values)
@@ -426,6 +446,14 @@ def _mapped(text: pd.Series, column: str, mapping: Mapping) -> tuple[pd.Series, 
         unknown = mapped.isna() & reasons.isna()
         reasons = reasons.mask(unknown, f"the {mapping.name} mapping has no {column} for it")
         values = mapped.fillna(values)
+    else:
+        vocabulary = {c.name: c.vocabulary for c in mapping.spec.columns}[column]
+        _, unread = parse_vocabulary(repair_text(values), vocabulary, column)
+        reasons = reasons.mask(
+            unread.notna() & reasons.isna(),
+            f"not one of: {', '.join(vocabulary)} (the {mapping.name} mapping has no "
+            f"[values.{column}] to read it as one)",
+        )
     reasons = take_text(reasons, codes, text.index)
     return _marked(take_text(values, codes, text.index), reasons), reasons
 
@@ -480,6 +508,15 @@ def _local_times(
         )
     iso = _iso_whole_seconds(times.dt.tz_convert(tz))
     reasons = pd.Series(pd.NA, index=text.index, dtype="str").mask(unread, reads)
+    if mapping.date_format is None and unread.any():
+        short = _two_digit_years(text.where(unread))
+        if short.any():
+            reasons = reasons.mask(
+                short,
+                f"not read: the export writes 2-digit years ('{printable(text[short].iloc[0])}'),"
+                f" and without a date_format M/D/YYYY is read; give the {mapping.name} mapping "
+                "a date_format that reads them (%m/%d/%y %I:%M %p, say, or %m/%d/%y %H:%M)",
+            )
     if blank_parts is not None:
         local = times.dt.tz_convert(mapping.timezone or tz)
         dateless = blank_parts.notna() & (local == local.dt.normalize())
@@ -489,6 +526,12 @@ def _local_times(
         )
         iso = iso.mask(dateless)
     return _marked(iso.fillna(text), reasons), reasons
+
+
+def _two_digit_years(text: pd.Series) -> pd.Series:
+    """Which values are slash dates with a 2-digit year ('3/5/26 1:00 PM'): M/D/YYYY can't
+    read them, and their reason should say why and what reads them, as a day-first date's does."""
+    return text.str.match(r"\s*\d{1,2}/\d{1,2}/\d{2}(?!\d)").fillna(False).astype(bool)
 
 
 # A duration as a clock shows it: H:MM:SS or M:SS (hours, or minutes, of any number of digits).
@@ -585,8 +628,11 @@ def _merged(target: Path, spec: TableSpec, rows: pd.DataFrame) -> tuple[pd.DataF
     return pd.concat([kept, rows], ignore_index=True), len(frame) - len(kept)
 
 
-def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The export's rows in the table's columns, and the values marked (SET_ASIDE_COLUMNS)."""
+def _bundle_rows(
+    raw: RawTable, mapping: Mapping, tz: str
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The export's rows in the table's columns, the values marked (SET_ASIDE_COLUMNS), and how
+    many rows were marked for holding values only in columns the mapping doesn't read."""
     spec = mapping.spec
     source, excel_times, blank_parts = _source_values(raw, mapping)
     record_ids = source.get(spec.id_column, pd.Series("", index=raw.frame.index))
@@ -625,7 +671,44 @@ def _bundle_rows(raw: RawTable, mapping: Mapping, tz: str) -> tuple[pd.DataFrame
                     }
                 )
             )
-    return rows, pd.concat(problems, ignore_index=True)
+    unmapped_only = _unmapped_only(raw, mapping, source)
+    if unmapped_only.notna().any():
+        marker, bad = _marker_column(spec), unmapped_only.notna()
+        where = "line " + raw.lines[bad].astype("str") + f" of {raw.file} "
+        rows.loc[bad, marker] = "[set aside: " + where + unmapped_only[bad] + "]"
+        problems.append(
+            pd.DataFrame(
+                {
+                    "line": raw.lines[bad],
+                    "record_id": record_ids[bad],
+                    "column": marker,
+                    "value": "",
+                    "reason": unmapped_only[bad],
+                }
+            )
+        )
+    return rows, pd.concat(problems, ignore_index=True), int(unmapped_only.notna().sum())
+
+
+def _unmapped_only(raw: RawTable, mapping: Mapping, source: dict[str, pd.Series]) -> pd.Series:
+    """Why a row holding values only in columns the mapping doesn't read is set aside (NA for
+    the others): written, its blank mapped columns would make a line of commas, which the
+    loader skips as no record, and the row ('continued from above: client phoned') would go
+    without a trace. A row blank in every column is no record, and was dropped as read."""
+    empty = pd.concat([text.isna() for text in source.values()], axis=1).all(axis=1)
+    if not empty.any():
+        return pd.Series(pd.NA, index=raw.frame.index, dtype="str")
+    mapped = {normalise_column_name(name) for name in mapping.columns}
+    held = pd.Series("", index=raw.frame.index, dtype="str")
+    for column in raw.frame.columns:  # (an export's columns: a few dozen at most)
+        if normalise_column_name(column) not in mapped:
+            filled = cells_as_text(raw.frame[column]).str.strip().fillna("").ne("")
+            held = held + np.where(filled, f", {printable(str(column))}", "")
+    return (
+        f"holds values only in columns the {mapping.name} mapping doesn't read ("
+        + held.str[2:]
+        + ")"
+    ).where(empty)
 
 
 def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -723,8 +806,8 @@ def _nothing_importable(file: str, rows_read: int, set_aside: pd.DataFrame) -> B
 
 
 def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
-    """The export's rows as read: a CSV's text, or a workbook's typed cells (the first sheet,
-    or `sheet`). Only the mapped columns' unsaved formulas set a row aside."""
+    """The export's rows as read: a CSV's text, or a workbook's typed cells (the first visible
+    sheet, or `sheet`). Only the mapped columns' unsaved formulas set a row aside."""
     spec, suffix = mapping.spec, export.suffix.lower()
     ids = [normalise_column_name(s) for s, t in mapping.columns.items() if t == spec.id_column]
     if suffix == ".xls":
@@ -750,6 +833,7 @@ def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
         sheet,
         names=sources,
         formula_columns=sources,
+        other_sheets=True,
     )
 
 
@@ -775,7 +859,7 @@ def import_file(
     """Read a CSV or Excel (.xlsx) export through `mapping` and write or merge its rows into
     the bundle's table.
 
-    A workbook is read from its first worksheet, or the one named `sheet`. Times without an
+    A workbook is read from its first visible worksheet, or the one named `sheet`. Times without an
     offset are read in the mapping's zone (default: the clinic's, from `policy` or the
     bundle's policy.toml) and written in the clinic's. Calls are matched to clients by phone
     number (E.164) against the bundle's clients.csv. The file is replaced atomically: a failed
@@ -797,7 +881,7 @@ def import_file(
             f"{spec.name}.csv (or move it away) and import again."
         )
     raw = _read_export(export, mapping, sheet)
-    rows, marked = _bundle_rows(raw, mapping, tz)
+    rows, marked, unmapped_only = _bundle_rows(raw, mapping, tz)
     clients: dict[str, int] = {}
     lost_numbers = pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     if spec is CALLS:
@@ -824,4 +908,6 @@ def import_file(
         lost_numbers,
         raw.sheet,
         raw.header_line,
+        raw.alike_sheets,
+        unmapped_only,
     )

@@ -81,6 +81,10 @@ class RawTable:
     header_line: int = 1  # the header row or line (an export's title may come before it)
     # The file's columns, when `frame` holds only some of them (read_csv's only_named); else ().
     header: tuple[str, ...] = ()
+    # A workbook's visible sheets not read (read_worksheet's `other_sheets`), and of them those
+    # holding the mapped names its header holds (another month's rows, say); else ().
+    other_sheets: tuple[str, ...] = ()
+    alike_sheets: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -664,9 +668,10 @@ def read_csv(
     """A CSV file as text columns, with rows of the wrong width set aside by line.
 
     With `names` (as normalise_column_name has them), an export's: its header is the first of
-    its first records holding one of them, as read_worksheet finds a sheet's, so a report's
-    title lines above it are skipped (else the first record, as always). With `only_named`,
-    only those columns are parsed and held (see _read_csv_bytes' `keep`).
+    its first records holding the most of them, as read_worksheet finds a sheet's, so a
+    report's title and parameter lines above it are skipped (else the first record, as
+    always). With `only_named`, only those columns are parsed and held (see _read_csv_bytes'
+    `keep`).
     """
     scanned = _version(path)  # first: a missing or unreadable file stops here, in words
     check_fits_in_memory(path)
@@ -691,7 +696,10 @@ def _titled_header(
 ) -> tuple[FileBytes, str, int, int] | None:
     """Where an export's header is when title lines come before it: the file's text (UTF-8),
     its encoding, the header's first byte and the lines above it; None when the header is the
-    first record (or none of the first records holds one of `names`)."""
+    first record (or none of the first records holds one of `names`).
+
+    The header is the first record holding the most of `names`: a report's parameter lines
+    above it ('Status,All') hold one, and taken for the header they hid the real one."""
     _check_is_csv(file, raw)
     try:
         text, encoding = decode(raw)
@@ -700,14 +708,18 @@ def _titled_header(
     buf = np.frombuffer(text, dtype=np.uint8)
     records = _scan(buf[:_SCAN_BLOCK], count_fields=False)
     first = np.flatnonzero(~records.blank)[:_HEADER_SEARCH_ROWS]
-    for k, at in enumerate(first):
-        record = bytes(buf[records.starts[at] : records.ends[at]]).decode(errors="replace")
-        if any(normalise_column_name(f) in names for f in _fields(record.rstrip("\r"))):
-            if k == 0:
-                return None
-            start = int(records.starts[at])
-            return text, encoding, start, _physical_lines(buf[:start])
-    return None
+    held = [  # (a handful of records: the file's first)
+        len({normalise_column_name(f) for f in _fields(record.rstrip("\r"))} & set(names))
+        for record in (
+            bytes(buf[records.starts[at] : records.ends[at]]).decode(errors="replace")
+            for at in first
+        )
+    ]
+    best = int(np.argmax(held)) if held else 0
+    if best == 0 or held[best] == 0:
+        return None
+    start = int(records.starts[first[best]])
+    return text, encoding, start, _physical_lines(buf[:start])
 
 
 def _read_csv_bytes(
@@ -988,15 +1000,24 @@ _OTHER_FORMATS = {
     b"%PDF": ("a PDF document", "export the table again as CSV (comma delimited)"),
 }
 
+# A web page's start, after any byte-order mark and blank space: <!DOCTYPE html>, <html>, ...
+_WEB_PAGE = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|head|body)[\s>]", re.I)
+
 
 def _check_is_csv(file: str, data: FileBytes) -> None:
     """Refuse, in so many words, another kind of file under a .csv name (a workbook saved by
     the wrong name, say): read as CSV, its header is binary nonsense, and "no 'contact_id'
-    column" would list it as the columns found."""
+    column" would list it as the columns found (a web page's, '<html><body>login...')."""
     head = bytes(data[:_HEAD_BYTES])
     for signature, (kind, remedy) in _OTHER_FORMATS.items():
         if head.startswith(signature):
             raise BundleError(f"{file} is not a CSV file: it is {kind}. To audit it, {remedy}.")
+    if _WEB_PAGE.match(head):
+        raise BundleError(
+            f"{file} is not a CSV file: it is a web page (HTML), not a CSV export (a portal's "
+            "sign-in or error page saved under the export's name, say). To audit it, sign in "
+            "and export the table again as CSV (comma delimited)."
+        )
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return  # (decode reads it)
     # UTF-16 text of ASCII: a zero byte after (LE) or before (BE) every character.
@@ -1030,15 +1051,20 @@ def _check_separator(file: str, names: list[str]) -> None:
     """Refuse a file separated by semicolons or tabs (what Excel writes as "CSV" where the
     comma is the decimal mark, or as tab-delimited text) in so many words: read with commas,
     its whole header is one column, and "no 'contact_id' column" would contradict the names
-    the message then lists."""
+    the message then lists. Where the comma is the decimal mark, Excel's CSV writes semicolons
+    however it is saved: a workbook is the way out there."""
     if len(names) != 1:
         return
     found = {word: names[0].count(char) for char, word in ((";", "semicolons"), ("\t", "tabs"))}
     word = max(found, key=lambda w: found[w])
+    workbook = (
+        ", or, where the comma is the decimal mark (Excel's CSV then writes semicolons again), "
+        "save it as an Excel Workbook (.xlsx), which auditkit reads as well"
+    )
     if found[word]:
         raise BundleError(
             f"{file} is separated by {word}, not commas: save it as CSV (comma delimited) and "
-            "run again."
+            f"run again{workbook if word == 'semicolons' else ''}."
         )
 
 
@@ -1202,11 +1228,13 @@ def _unreadable_workbook(path: Path, error: Exception) -> BundleError:
 
 
 def _pick_worksheet(book: Any, file: str, sheet: str | None) -> Any:
-    """The worksheet named `sheet` (as Excel, ignoring case), or the first."""
+    """The worksheet named `sheet` (as Excel, ignoring case), or the first visible one: a
+    hidden sheet (a lookup list, last year's rows) is one the user never sees in Excel."""
     if not book.worksheets:
         raise BundleError(f"{file} has no worksheet, only charts: there is no table in it.")
     if sheet is None:
-        return book.worksheets[0]
+        visible = [ws for ws in book.worksheets if ws.sheet_state == "visible"]
+        return (visible or book.worksheets)[0]
     by_name = {ws.title.casefold(): ws for ws in book.worksheets}
     if sheet.casefold() in by_name:
         return by_name[sheet.casefold()]
@@ -1219,11 +1247,14 @@ def _pick_worksheet(book: Any, file: str, sheet: str | None) -> Any:
     )
 
 
-def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.DataFrame, str, bool]:
+def _sheet_cells(
+    path: Path, sheet: str | None, data_only: bool, other_heads: bool = False
+) -> tuple[pd.DataFrame, str, bool, dict[str, pd.DataFrame]]:
     """A worksheet's cells as openpyxl types them (text, int, float, bool, datetime, time,
     timedelta; None when empty), row k of the frame being row k + 1 of the sheet; with
-    `data_only` false, a formula's text instead of its saved value. And the sheet's title, and
-    whether it may hold a formula (_sheet_holds).
+    `data_only` false, a formula's text instead of its saved value. And the sheet's title,
+    whether it may hold a formula (_sheet_holds), and with `other_heads` the first rows of the
+    workbook's other visible sheets, by title (_other_heads).
 
     openpyxl opens the workbook and picks the sheet; a sheet's values are read by calamine
     where it reads them as openpyxl does (_calamine_values), else openpyxl hands the rows over
@@ -1245,13 +1276,29 @@ def _sheet_cells(path: Path, sheet: str | None, data_only: bool) -> tuple[pd.Dat
                 worksheet.reset_dimensions()  # a written <dimension> can be wrong: every cell
                 columns = itertools.zip_longest(*worksheet.iter_rows(values_only=True))
                 frame = pd.DataFrame(dict(enumerate(columns)), dtype=object)
-            return frame, worksheet.title, formulas
+            heads = _other_heads(book, worksheet) if other_heads else {}
+            return frame, worksheet.title, formulas, heads
         finally:
             book.close()
     except BundleError:
         raise
     except Exception as error:  # whatever the zip or XML reader met: the file is unusable
         raise _unreadable_workbook(path, error) from None
+
+
+def _other_heads(book: Any, read: Any) -> dict[str, pd.DataFrame]:
+    """The first _HEADER_SEARCH_ROWS rows of each visible worksheet but `read`, by title: where
+    their headers are, without reading the rest (openpyxl streams a sheet, and stops there)."""
+    heads = {}
+    for worksheet in book.worksheets:  # (a workbook's sheets: a handful)
+        if worksheet is read or worksheet.sheet_state != "visible":
+            continue
+        worksheet.reset_dimensions()
+        rows = worksheet.iter_rows(max_row=_HEADER_SEARCH_ROWS, values_only=True)
+        heads[worksheet.title] = pd.DataFrame(
+            dict(enumerate(itertools.zip_longest(*rows))), dtype=object
+        )
+    return heads
 
 
 # What a workbook's XML is searched for: byte strings that are a sign of it (found fast), then
@@ -1420,19 +1467,26 @@ def _unsaved_formulas(
     )
 
 
-def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) -> int | None:
-    """Where a worksheet's header is: the first of its first rows holding one of `names` (as
-    normalise_column_name has them), for an export's title rows may come before it; else the
-    first row that is not blank. None for a sheet of blank rows."""
+def _names_held(frame: pd.DataFrame, names: Collection[str]) -> np.ndarray:
+    """How many of `names` (as normalise_column_name has them) each of the first
+    _HEADER_SEARCH_ROWS rows holds: where a header may be, and how like another sheet's."""
     head = frame.iloc[:_HEADER_SEARCH_ROWS]
-    named = head.apply(
-        lambda cells: (
-            cells_as_text(cells).map(normalise_column_name, na_action="ignore").isin(names)
-        )
+    if not len(names) or head.empty:
+        return np.zeros(len(head), dtype=np.int64)
+    keys = head.apply(
+        lambda cells: cells_as_text(cells).map(normalise_column_name, na_action="ignore")
     )
-    found = np.flatnonzero(named.to_numpy().any(axis=1) if len(names) else np.zeros(0, bool))
-    if len(found):
-        return int(found[0])
+    return keys.where(keys.isin(names)).nunique(axis=1).to_numpy()
+
+
+def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) -> int | None:
+    """Where a worksheet's header is: the first of its first rows holding the most of `names`
+    (as normalise_column_name has them), for an export's title rows and parameter rows
+    ('Status', 'All') may come before it; else the first row that is not blank. None for a
+    sheet of blank rows."""
+    held = _names_held(frame, names)
+    if held.any():
+        return int(np.argmax(held))
     filled = np.flatnonzero(~blank)
     return int(filled[0]) if len(filled) else None
 
@@ -1444,19 +1498,24 @@ def read_worksheet(
     sheet: str | None = None,
     names: Collection[str] = (),
     formula_columns: Collection[str] | None = None,
+    other_sheets: bool = False,
 ) -> RawTable:
     """A worksheet as a table of typed cells (see _sheet_cells), 'line' being the sheet's row.
 
     Shared by the loader's .xlsx tables and `auditkit import` of Excel exports. The sheet is
-    `sheet` (else the first); the header is the first row holding one of `names` (a report's
-    title rows above it are skipped), else the first row with a value. Rows whose cells in
-    `formula_columns` (all, if None) hold a formula with no saved value are set aside (in
-    `malformed`), as rows of the wrong width are in a CSV; blank rows are dropped. A column
-    with no header is named by its letter ('column H'). A file that isn't a workbook stops
-    with one paragraph saying what it is and what to do.
+    `sheet` (else the first); the header is the first row holding the most of `names` (a
+    report's title and parameter rows above it are skipped), else the first row with a value.
+    Rows whose cells in `formula_columns` (all, if None) hold a formula with no saved value are
+    set aside (in `malformed`), as rows of the wrong width are in a CSV; blank rows are
+    dropped. A column with no header is named by its letter ('column H'). A file that isn't a
+    workbook stops with one paragraph saying what it is and what to do. With `other_sheets`,
+    and no `sheet` named, the workbook's other visible sheets are named too (`other_sheets`,
+    `alike_sheets`): rows in them are not read, and an import says so.
     """
     _version(path)  # a missing or unreadable file stops here, in the words used for any file
-    values, title, formulas_held = _sheet_cells(path, sheet, data_only=True)
+    values, title, formulas_held, heads = _sheet_cells(
+        path, sheet, data_only=True, other_heads=other_sheets and sheet is None
+    )
     shape = values.shape
     file = path.name if sheet is None else f"{path.name} (sheet {title})"
     blank = _blank_frame_rows(values, spaces=True)
@@ -1480,11 +1539,15 @@ def read_worksheet(
     unsaved = pd.DataFrame(columns=REJECTED_COLUMNS)
     # Else no cell can hide a formula: the sheet isn't read again for them.
     if empty.any() and formulas_held:
-        formulas, _, _ = _sheet_cells(path, title, data_only=False)
+        formulas, _, _, _ = _sheet_cells(path, title, data_only=False)
         formulas = formulas.reindex(index=range(shape[0]), columns=range(shape[1]))
         formulas = formulas.iloc[body].loc[:, kept.to_numpy()]
         unsaved = _unsaved_formulas(file, frame, empty, formulas, lines, id_column)
     keep = ~np.isin(lines, unsaved["line"]) & ~blank[body]
+    held = _names_held(values.iloc[header_at : header_at + 1], names).max(initial=0)
+    alike = [
+        t for t, head in heads.items() if held and _names_held(head, names).max(initial=0) >= held
+    ]
     return RawTable(
         table,
         file,
@@ -1494,6 +1557,8 @@ def read_worksheet(
         "xlsx",
         sheet=title,
         header_line=header_at + 1,
+        other_sheets=tuple(heads),
+        alike_sheets=tuple(alike),
     )
 
 
