@@ -30,7 +30,7 @@ CONTACTS = [
         "party": "third_party",
         "outcome": "answered",
         "purpose": "scheduling",
-        "message": "Could you ask Alex to call me back at 805-555-0199? Jamie said to call.",
+        "message": "My number is 805-555-0199, could you ask Alex to call me? Jamie said to.",
     },
     {  # IQ001: an inquiry answered by confirming, with the client's full name and phone
         "started_at": "2026-03-04T10:00:00-08:00",
@@ -57,11 +57,9 @@ def leaked(text: str) -> list[str]:
 
 def test_findings_mask_client_names_listed_names_and_phones(tmp_path):
     findings = audit(bundle(tmp_path)).findings.set_index("rule")
-    assert (
-        findings.loc["TP001", "evidence"] == "left a message: \u201ccall me back at [phone]\u201d"
-    )
+    assert findings.loc["TP001", "evidence"] == "left a message: \u201cMy number is [phone]\u201d"
     assert findings.loc["IQ001", "evidence"] == (
-        "confirmed or denied: \u201c[client] is a client here\u201d"
+        "confirmed or denied: \u201cYes, [client] [client] is a client here\u201d"
     )
     assert leaked(findings.to_csv()) == []
 
@@ -69,10 +67,10 @@ def test_findings_mask_client_names_listed_names_and_phones(tmp_path):
 def test_show_names_keeps_them_for_internal_qa(tmp_path):
     findings = audit(bundle(tmp_path), show_names=True).findings.set_index("rule")
     assert findings.loc["TP001", "evidence"] == (
-        "left a message: \u201ccall me back at 805-555-0199\u201d"
+        "left a message: \u201cMy number is 805-555-0199\u201d"
     )
     assert findings.loc["IQ001", "evidence"] == (
-        "confirmed or denied: \u201cSample is a client here\u201d"
+        "confirmed or denied: \u201cYes, Alex Sample is a client here\u201d"
     )
 
 
@@ -183,15 +181,15 @@ def test_findings_and_the_review_card_mask_names_written_without_their_accents(t
     result = audit(build_bundle(tmp_path, clients=clients, contacts=[inquiry, again]))
     assert (
         result.findings["evidence"].tolist()
-        == ["confirmed or denied: \u201c[client] is a client here\u201d"] * 2
+        == ["confirmed or denied: \u201cYes, [client] [client] is a client here\u201d"] * 2
     )
     queue = ReviewQueue(result, tmp_path / "reviews.csv")
     cards = []
     for position in range(len(queue.findings)):
         queue.go(position)
         cards.append(queue.record.value)
-    assert "Yes, [client] <mark>[client] is a client here</mark>." in cards[0]
-    assert "Yes, [client] <mark>[client] is a client here</mark>." in cards[1]
+    assert "<mark>Yes, [client] [client] is a client here</mark>." in cards[0]
+    assert "<mark>Yes, [client] [client] is a client here</mark>." in cards[1]
     shown = " ".join(cards).lower()
     names = ("jose", "josé", "pena", "peña", "renee", "renée", "brien")
     assert [w for w in names if w in shown] == []
@@ -256,12 +254,12 @@ def test_the_reviews_file_holds_the_evidence_masked_even_when_names_are_shown(tm
     loaded = bundle(tmp_path)
     reviews = tmp_path / "reviews.csv"
     queue = ReviewQueue(audit(loaded, show_names=True), reviews)
-    assert queue.current["evidence"] == "left a message: \u201ccall me back at 805-555-0199\u201d"
+    assert queue.current["evidence"] == "left a message: \u201cMy number is 805-555-0199\u201d"
     queue.reviewer.value, queue.comment.value = "QA", "not a breach"
     queue.dismiss_button.click()
     rows = list(csv.DictReader(reviews.open(encoding="utf-8")))
     assert [(r["rule"], r["client_id"], r["evidence"]) for r in rows] == [
-        ("TP001", "C1", "left a message: \u201ccall me back at [phone]\u201d")
+        ("TP001", "C1", "left a message: \u201cMy number is [phone]\u201d")
     ]
     assert leaked(reviews.read_text(encoding="utf-8")) == []
     for show_names in (False, True):  # the audit compares it masked either way

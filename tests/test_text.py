@@ -117,6 +117,11 @@ CASES = {
         ("Can I leave a message?", "leave a message"),
         (POLICY_THIRD_PARTY, None),
         ("Is he home? OK, I won’t leave a message, thanks.", None),
+        ("Roommate asked if I wanted to leave a message. I said no, thanks.", None),
+        (
+            "Roommate asked if I wanted to leave a message; tell her Sam called.",
+            "tell her Sam called",
+        ),
     ],
     "caller_disclosure": [
         ("Hi, this is her therapist.", "this is her therapist"),
@@ -129,6 +134,9 @@ CASES = {
         ("It's about therapy.", "therapy"),
         (POLICY_THIRD_PARTY, None),
         ("Is Jordan there? No, no message. I can’t say who this is.", None),
+        ("Did not leave a message, did not identify the clinic.", None),
+        ("Roommate asked if this was about her appointment, I said I could not say.", None),
+        ("Did not identify myself; said it was about her therapy.", "about her therapy"),
     ],
     "confirm_or_deny": [
         ("Yes, she is a client here.", "Yes, she is a client here"),
@@ -146,6 +154,9 @@ CASES = {
         ("Never heard of \x1fMaria.", "Never heard of \x1fMaria"),
         ("I can't confirm whether \x1fMaria is a client.", None),
         ("I think Maria missed her appointment.", None),  # unmarked: any word
+        # the asker's words reported are not the clinic's reply
+        ("Father said he knows she has been coming here. I said: " + POLICY_NCND, None),
+        ("Mother said she missed her appointment; I said yes, she is.", "yes, she is"),
     ],
     "ncnd_statement": [
         (POLICY_NCND, "cannot confirm that someone is or is not a client in the clinic"),
@@ -168,6 +179,7 @@ CASES = {
         ("his sessions are on Monday", "his sessions"),
         ("She has depression.", "depression"),
         ("He's on medication.", "medication"),
+        ("Caller asked whether his wife is in DBT here. Told him I cannot confirm.", None),
         ("That said, \x1fMaria has been doing better.", "\x1fMaria has been doing better"),
         (
             "So \x1fMary-\x1fJo has missed three sessions.",
@@ -188,6 +200,10 @@ CASES = {
         ("fill in your diary card", "diary card"),
         ("get to wise mind", "wise mind"),
         ("Phone coaching call.", "coaching"),
+        ("Client in crisis; we safety planned for 40 minutes.", "safety planned"),
+        ("Client reported suicidal ideation.", "suicidal ideation"),
+        ("Client asked for coaching; I said I am not approved for phone coaching.", None),
+        ("No coaching by phone; moved her session to Thursday.", None),
         (SCHEDULING, None),
         ("I'd urge you to call back.", None),
         ("Your skills group moved to Tuesday.", None),
@@ -615,7 +631,7 @@ def test_no_built_in_phrase_can_match_the_negation_filler():
 
 def test_an_extra_phrase_that_could_match_the_filler_keeps_the_category_on_python():
     assert text._patterns("fee_notice", (r"fee.{0,9}due",)).phrases_re2 is None
-    assert text._patterns("coaching_content", (r"fee.{0,9}due",)).phrases_re2 is not None
+    assert text._patterns("confirm_by", (r"fee.{0,9}due",)).phrases_re2 is not None
 
 
 # --- the near-miss pre-test never hides a near miss ---------------------------------------------

@@ -291,6 +291,9 @@ _CLIENT_DISCLOSURE = [
 
 _COACHING_CONTENT = [
     r"\bself(?:-|\s+)harm(?:\s+urges?)?\b",
+    # a crisis worked through on the phone: "we safety planned", "suicidal ideation"
+    r"\bsafety\s+plan(?:s|ned|ning)?\b",
+    r"\bsuicidal\s+(?:ideation|thoughts|urges)\b",
     r"\bcoach(?:ing|ed)?\b",
     r"\bskills?\s+(?:practice|use|coaching|work|training)\b",
     r"\b(?:practi[cs]e|practi[cs]ed|practi[cs]ing|use|using|used|try|trying|tried)\s+"
@@ -361,18 +364,43 @@ _NOTE_NEXT_APPOINTMENT = [
     rf"(?:appoint(?:ment)?|appt|session|f/u)\s+(?:for|on)\s+{_WHEN}",
 ]
 
+# The asker's own words, as a log reports them, up to the clause's end: "Father said he knows
+# she has been coming here", "Caller asked whether his wife is in DBT here", "roommate asked if
+# this was about her appointment". Not the clinic's reply, which follows. Who, not he or she:
+# "she said she'd be in Tuesday" may be the clinician telling what the client said.
+_ASKER_SAID = [
+    r"\b(?:the\s+)?(?:caller|father|mother|dad|mom|parent|guardian|husband|wife|partner|spouse"
+    r"|boyfriend|girlfriend|friend|roommate|sister|brother|son|daughter|aunt|uncle|grandmother"
+    r"|grandfather|grandma|grandpa|cousin|employer|boss|teacher|neighbou?r|someone|person"
+    r"|relative|family\s+member)\s+(?:asked|said|says|asks|wanted\s+to\s+know|wondered|claimed"
+    r"|stated|mentioned|wrote|insisted|explained|told\s+(?:me|us))\b[^.?!;,]*",
+]
+# "did not identify the clinic", "without mentioning where I was calling from"
+_NOT_DISCLOSED = [
+    r"\b(?:did\s+not|didn't|without|never|not)\s+(?:\w+\s+){0,2}?(?:identify|identifying"
+    r"|identified|mention|mentioning|mentioned|say|saying|said|name|naming|named|disclose"
+    r"|disclosing|disclosed|reveal|revealing|revealed)\b[^.?!;,]*",
+]
+_COACHING_NEGATIONS = [
+    # "I am not approved for phone coaching", "we can't do coaching by phone"
+    r"\b(?:not|n't|no|cannot|unable\s+to)\s+(?:\w+\s+){0,3}?coach\w*",
+    # asked for, not given: "client asked for coaching"
+    r"\b(?:asked|requested|wanted|asking|requesting)\s+(?:for\s+|about\s+)?(?:\w+\s+){0,2}?"
+    r"coach\w*",
+]
+
 # Each category: (phrases, negations blanked out before the phrases run).
 _CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
     "fee_notice": (_FEE_NOTICE, _FEE_NEGATIONS),
     "closure_warning": (_CLOSURE_WARNING, _CLOSURE_NEGATIONS),
     "confirm_by": (_CONFIRM_BY, []),
-    "message_left": (_MESSAGE_LEFT, _MESSAGE_NEGATIONS),
-    "caller_disclosure": (_CALLER_DISCLOSURE, []),
+    "message_left": (_MESSAGE_LEFT, [*_MESSAGE_NEGATIONS, *_ASKER_SAID]),
+    "caller_disclosure": (_CALLER_DISCLOSURE, [*_ASKER_SAID, *_NOT_DISCLOSED]),
     # An NCND statement mentions "is or is not a client": it is never a confirmation.
-    "confirm_or_deny": (_CONFIRM_OR_DENY, _NCND_STATEMENT),
+    "confirm_or_deny": (_CONFIRM_OR_DENY, [*_NCND_STATEMENT, *_ASKER_SAID]),
     "ncnd_statement": (_NCND_STATEMENT, []),
-    "client_disclosure": (_CLIENT_DISCLOSURE, _NCND_STATEMENT),
-    "coaching_content": (_COACHING_CONTENT, []),
+    "client_disclosure": (_CLIENT_DISCLOSURE, [*_NCND_STATEMENT, *_ASKER_SAID]),
+    "coaching_content": (_COACHING_CONTENT, _COACHING_NEGATIONS),
     "note_no_show": (_NOTE_NO_SHOW, []),
     "note_outreach": (_NOTE_OUTREACH, []),
     "note_fee": (_NOTE_FEE, _FEE_NEGATIONS),
