@@ -42,6 +42,7 @@ PIPELINE = {
     "auditkit.parsing",
     "auditkit.phones",
     "auditkit.loading",
+    "auditkit.pieces",
     "auditkit.validation",
     "auditkit.policy",
     "auditkit.text",
