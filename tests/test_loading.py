@@ -27,6 +27,7 @@ from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
 from auditkit import load, loading, validation
 from auditkit.errors import BundleError
 from auditkit.loading import REJECTED_COLUMNS, _check_utf8, _scan, decode
+from auditkit.pieces import csv_cuts, parquet_pieces, read_piece
 from auditkit.validation import COVERAGE_COLUMNS
 
 BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
@@ -1897,7 +1898,7 @@ def test_csv_cuts_end_pieces_at_record_ends_never_inside_quotes(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_bytes(QUOTED_RECORDS)
 
-    cuts = loading.csv_cuts(path, 5)
+    cuts = csv_cuts(path, 5)
 
     # The line feeds inside "a\nb" and "x,""y""\nz" have an odd number of quotes before them.
     assert cuts.header_end == 8
@@ -1919,8 +1920,8 @@ def test_a_csv_read_in_pieces_is_the_csv_read_whole(tmp_path):
     )
     whole = loading.read_table(tmp_path, spec)
 
-    cuts = loading.csv_cuts(path, 20)
-    raws = [loading.read_piece(cuts.piece(k), spec) for k in range(len(cuts.spans))]
+    cuts = csv_cuts(path, 20)
+    raws = [read_piece(cuts.piece(k), spec) for k in range(len(cuts.spans))]
 
     assert len(raws) == 5
     assert [line for raw in raws for line in raw.lines] == whole.lines.tolist() == [2, 4, 5, 9]
@@ -1947,14 +1948,14 @@ def test_csv_cuts_leave_a_file_whole_when_a_cut_could_be_wrong(tmp_path, data, w
     path = tmp_path / "notes.csv"
     path.write_bytes(data)
 
-    assert loading.csv_cuts(path, 4) is None, why
+    assert csv_cuts(path, 4) is None, why
 
 
 def test_a_header_alone_is_one_piece_of_no_records(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_bytes(b"note_id,text\r\n")
 
-    cuts = loading.csv_cuts(path, 4)
+    cuts = csv_cuts(path, 4)
 
     assert cuts.spans == [(14, 14, 2)]
     assert cuts.piece(0).data == b"note_id,text\r\n"
@@ -1963,7 +1964,7 @@ def test_a_header_alone_is_one_piece_of_no_records(tmp_path):
 def test_a_csv_changed_after_it_was_cut_is_not_read_in_pieces(tmp_path):
     path = tmp_path / "notes.csv"
     path.write_bytes(QUOTED_RECORDS)
-    cuts = loading.csv_cuts(path, 5)
+    cuts = csv_cuts(path, 5)
     path.write_bytes(QUOTED_RECORDS + b"\n6,more")
 
     with pytest.raises(BundleError, match=r"notes\.csv changed while it was being read"):
@@ -1989,8 +1990,8 @@ def test_a_parquet_table_read_in_pieces_is_the_table_read_whole(tmp_path):
     whole = loading.read_table(tmp_path, spec)
 
     size = (tmp_path / "notes.parquet").stat().st_size * 2 // 7 + 1  # two rows' share
-    pieces = list(loading.parquet_pieces(tmp_path / "notes.parquet", size))
-    raws = [loading.read_piece(piece, spec) for piece in pieces]
+    pieces = list(parquet_pieces(tmp_path / "notes.parquet", size))
+    raws = [read_piece(piece, spec) for piece in pieces]
 
     assert [piece.first for piece in pieces] == [0, 2, 4, 6]
     assert (
@@ -2008,8 +2009,8 @@ def test_a_parquet_table_with_no_rows_or_unreadable_is_read_whole(tmp_path):
     pd.DataFrame({"note_id": pd.Series([], dtype="str")}).to_parquet(tmp_path / "empty.parquet")
     (tmp_path / "damaged.parquet").write_bytes(b"PAR1 not really")
 
-    assert loading.parquet_pieces(tmp_path / "empty.parquet", 100) is None
-    assert loading.parquet_pieces(tmp_path / "damaged.parquet", 100) is None
+    assert parquet_pieces(tmp_path / "empty.parquet", 100) is None
+    assert parquet_pieces(tmp_path / "damaged.parquet", 100) is None
 
 
 # --- a quote left open -----------------------------------------------------------------------

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from auditkit import loading
 from auditkit.errors import BundleError
+from auditkit.pieces import _FIRST_LOOK, csv_cuts, read_piece
 from auditkit.schemas import TABLES
 
 SPEC = TABLES["notes"]
@@ -39,7 +40,7 @@ def whole_and_pieces(path: Path, size: int) -> tuple[object, list[object] | None
         whole: object = loading.read_table(path.parent, SPEC)
     except BundleError as error:
         whole = str(error)
-    cuts = loading.csv_cuts(path, size)
+    cuts = csv_cuts(path, size)
     if cuts is None:
         return whole, None
     data = path.read_bytes()
@@ -52,7 +53,7 @@ def whole_and_pieces(path: Path, size: int) -> tuple[object, list[object] | None
         piece = cuts.piece(k)
         assert piece.data == data[: cuts.header_end] + data[cuts.spans[k][0] : cuts.spans[k][1]]
         try:
-            pieces.append(loading.read_piece(piece, SPEC))
+            pieces.append(read_piece(piece, SPEC))
         except BundleError as error:
             pieces.append(str(error))
     return whole, pieces
@@ -210,9 +211,9 @@ HEADER = b"note_id,client_id,staff_id,written_at,text\n"
 
 
 def pieces(path: Path, size: int) -> list[loading.RawTable]:
-    cuts = loading.csv_cuts(path, size)
+    cuts = csv_cuts(path, size)
     assert cuts is not None
-    return [loading.read_piece(cuts.piece(k), SPEC) for k in range(len(cuts.spans))]
+    return [read_piece(cuts.piece(k), SPEC) for k in range(len(cuts.spans))]
 
 
 def test_a_piece_of_utf8_in_a_windows_1252_file_is_read_as_windows_1252(tmp_path):
@@ -235,7 +236,7 @@ def test_a_file_with_a_utf8_bom_but_not_utf8_is_read_whole_to_be_refused(tmp_pat
     path = tmp_path / "notes.csv"
     path.write_bytes(codecs.BOM_UTF8 + HEADER + b"N1,C1,S1,x,plain\nN2,C1,S1,x,caf\xe9\n")
 
-    assert loading.csv_cuts(path, 1) is None
+    assert csv_cuts(path, 1) is None
     with pytest.raises(BundleError, match="starts with a UTF-8 byte-order mark but is not valid"):
         loading.read_table(tmp_path, SPEC)
 
@@ -256,7 +257,7 @@ def test_a_blank_looking_record_before_the_header_is_not_taken_for_it(tmp_path, 
     path.write_bytes(before + HEADER + b"N1,C1,S1,x,a\nN2,C1,S1,x,b\n")
     whole = loading.read_table(tmp_path, SPEC)
 
-    cuts = loading.csv_cuts(path, 1)
+    cuts = csv_cuts(path, 1)
     raws = pieces(path, 1)
 
     assert cuts.header_end == len(before) + len(HEADER)
@@ -310,11 +311,11 @@ def test_a_record_running_on_past_the_first_look_for_its_end_is_not_cut(tmp_path
     path.write_bytes(HEADER + note + R2 + b"\n")
     cut, note_ends = len(HEADER) + 1, len(HEADER) + len(note)  # a piece of 1 byte: cut there
 
-    cuts = loading.csv_cuts(path, 1)
+    cuts = csv_cuts(path, 1)
     whole, raws = whole_and_pieces(path, 1)
 
     assert cuts.spans[0] == (len(HEADER), note_ends, 2)  # the whole note
-    assert note_ends - cut > 3 * loading._FIRST_LOOK  # past the looks of 64 and 128 kB
+    assert note_ends - cut > 3 * _FIRST_LOOK  # past the looks of 64 and 128 kB
     assert_pieces_read_as_whole(whole, raws)
     assert whole.lines.tolist() == [2, 60_003]
     assert whole.frame["text"].str.len().tolist() == [5 * 60_000 + 3, 1]

@@ -410,8 +410,8 @@ def _texts_around_names(count: int, seed: int) -> pd.Series:
 def test_names_masked_on_re2_as_pythons_regex_masks_them(label):
     """Where RE2 reads a text as Python does, the names' RE2 regex masks it: 5,000 texts come
     out as Python's regex, run on each, gives them."""
+    from auditkit.matching import re2_reads
     from auditkit.privacy import _Masked
-    from auditkit.text import re2_reads
 
     texts = _texts_around_names(5000, seed=7)
     masker = _Masked.of(RE2_NAMES, label)
@@ -502,8 +502,9 @@ def test_clinic_name_masked_on_re2_as_pythons_regex_masks_it():
     it), is masked on RE2 in the texts with no '_' that RE2 reads as Python does, and by
     Python's regex in the rest: 5,000 texts come out as Python's regex, run on each, gives
     them."""
+    from auditkit.clinic_name import clinic_name_forms, name_patterns
+    from auditkit.matching import re2_reads
     from auditkit.privacy import _ClinicMasked
-    from auditkit.text import clinic_name_forms, name_patterns, re2_reads
 
     clinic = ("Riverside Psychology Clinic", ["Riverside Clinic", "RPC"])
     texts = _texts_around_the_clinic(5000, seed=13)
@@ -626,8 +627,8 @@ def test_scrubbing_only_the_texts_that_can_hold_each_thing_gives_what_the_regexe
     """An extract's texts meet each Python regex only where Arrow sees its sure sign (an @, a
     digit, a month's name, the clinic's name in RE2) or a character beyond ASCII; every text
     comes out the same."""
+    from auditkit.clinic_name import clinic_name_forms, name_patterns
     from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME, text_scrubber
-    from auditkit.text import clinic_name_forms, name_patterns
 
     clinic = {"clinic": "Riverside Psychology Clinic", "aliases": ["RPC"]}
 
@@ -680,8 +681,8 @@ def test_each_scrubbing_pattern_reads_on_re2_and_finds_wherever_python_does():
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from auditkit.matching import re2_superset
     from auditkit.privacy import _DATE, _EMAIL, _PHONE, _TIME
-    from auditkit.text import re2_superset
 
     texts = [
         "Write to ann.lee@example.org by MARCH 14th, 2026",

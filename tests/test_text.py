@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paths import SAMPLE
 
-from auditkit import text
+from auditkit import clinic_name, matching, regex_safety, text
 from auditkit.parsing import repair_text
 from auditkit.validation import load
 
@@ -21,7 +21,7 @@ from auditkit.validation import load
 _FOLD_TABLE = str.maketrans(
     {
         **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
-        **{variant: plain for plain, variants in text._FOLDS.items() for variant in variants},
+        **{variant: plain for plain, variants in matching.FOLDS.items() for variant in variants},
     }
 )
 
@@ -389,25 +389,25 @@ UNAMBIGUOUS_PHRASES = [
 
 @pytest.mark.parametrize("phrase", AMBIGUOUS_PHRASES)
 def test_a_phrase_with_two_ways_round_a_repeat_is_refused(phrase):
-    assert text.phrase_problem(phrase) == AMBIGUOUS
+    assert regex_safety.phrase_problem(phrase) == AMBIGUOUS
 
 
 @pytest.mark.parametrize("phrase", UNAMBIGUOUS_PHRASES)
 def test_a_phrase_with_one_way_round_each_repeat_is_accepted(phrase):
-    assert text.phrase_problem(phrase) is None
+    assert regex_safety.phrase_problem(phrase) is None
 
 
 @pytest.mark.parametrize("category", list(text._CATEGORIES))
 def test_every_built_in_phrase_passes_the_backtracking_check(category):
     phrases, negations = text._CATEGORIES[category]
-    assert [p for p in [*phrases, *negations] if text.phrase_problem(p)] == []
+    assert [p for p in [*phrases, *negations] if regex_safety.phrase_problem(p)] == []
 
 
 def test_a_long_phrase_is_checked_quickly_or_refused_for_its_length():
     # 300 words in a repeat: about 800 positions, decided in a tenth of a second
     words = "|".join(f"fee{i}" for i in range(300))
-    assert text.phrase_problem(rf"(?:(?:{words})\s+)+due") is None
-    assert text.phrase_problem("x" * 2001) == (
+    assert regex_safety.phrase_problem(rf"(?:(?:{words})\s+)+due") is None
+    assert regex_safety.phrase_problem("x" * 2001) == (
         "is too long, or repeats too many overlapping parts, to check quickly that Python's "
         "regex engine cannot get stuck on it; split it into several phrases"
     )
@@ -490,7 +490,7 @@ def test_fuzzy_clinic_name_search_in_slices_finds_the_same(monkeypatch):
     whole = text.find_clinic_name(
         messages, "Riverside Psychology Clinic", ["Riverside Clinic", "RPC"]
     )
-    monkeypatch.setattr(text, "_FUZZY_SLICE", 2)
+    monkeypatch.setattr(clinic_name, "_FUZZY_SLICE", 2)
     sliced = text.find_clinic_name(
         messages, "Riverside Psychology Clinic", ["Riverside Clinic", "RPC"]
     )
@@ -590,9 +590,9 @@ def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
 @pytest.mark.parametrize(
     ("pattern", "expected"),
     [
-        (r"a\sb", f"a[{text.RE2_SPACES}]b"),
-        (r"a\Sb", f"a[^{text.RE2_SPACES}]b"),
-        (r"[\s,]+", f"[{text.RE2_SPACES},]+"),
+        (r"a\sb", f"a[{matching.RE2_SPACES}]b"),
+        (r"a\Sb", f"a[^{matching.RE2_SPACES}]b"),
+        (r"[\s,]+", f"[{matching.RE2_SPACES},]+"),
         (r"[\\s]", r"[\\s]"),  # a backslash or an s
         (r"(\d+) fee", r"(?:\d+) fee"),
         (r"\$5", r"\$5"),
@@ -605,7 +605,7 @@ def test_re2_finds_what_python_finds_in_any_spacing_of_phrase_words(texts):
     ],
 )
 def test_patterns_translate_to_re2_only_when_they_mean_the_same(pattern, expected):
-    assert text.re2_translation(pattern) == expected
+    assert matching.re2_translation(pattern) == expected
 
 
 @pytest.mark.parametrize(
@@ -621,12 +621,12 @@ def test_patterns_translate_to_re2_only_when_they_mean_the_same(pattern, expecte
     ],
 )
 def test_what_may_match_the_negation_filler(pattern, may):
-    assert text._may_match_blank(pattern) is may
+    assert matching._may_match_blank(pattern) is may
 
 
 def test_no_built_in_phrase_can_match_the_negation_filler():
     phrases = [p for phrases, _ in text._CATEGORIES.values() for p in phrases]
-    assert not [p for p in phrases if text._may_match_blank(text._tolerant(p))]
+    assert not [p for p in phrases if matching._may_match_blank(matching.tolerant(p))]
 
 
 def test_an_extra_phrase_that_could_match_the_filler_keeps_the_category_on_python():
@@ -674,7 +674,9 @@ def test_the_near_miss_pre_test_keeps_every_near_miss(cases):
         [f"{before}{edited(name, edits)} about today." for name, edits, before in cases]
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(text, "_may_hold_near_miss", lambda t, _keys: pd.Series(True, index=t.index))
+        patch.setattr(
+            clinic_name, "_may_hold_near_miss", lambda t, _keys: pd.Series(True, index=t.index)
+        )
         everywhere = text.find_clinic_name(messages, NAME, ALIASES)
     pd.testing.assert_series_equal(text.find_clinic_name(messages, NAME, ALIASES), everywhere)
 
@@ -690,16 +692,16 @@ def test_the_near_miss_pre_test_passes_near_misses_only():
             "Iʼm here",
         ]
     )
-    may = text._may_hold_near_miss(messages, ["riversidepsychology", "riversideclinic"])
+    may = clinic_name._may_hold_near_miss(messages, ["riversidepsychology", "riversideclinic"])
     # curly quotes, dashes and odd spaces are tested as plain ones; other text is searched
     assert may.tolist() == [True, False, True, False, True, True]
 
 
 def test_letters_and_digits_are_read_off_the_bytes():
     column = pa.array(["", "Ab-C 9’x", None, "", "R\u00a0P\u2014C", "Café 1"]).slice(1)
-    assert text._ascii_letters_and_digits(column) == ["abc9x", None, "", "rpc", "caf1"]
-    assert text._ascii_letters_and_digits(pa.array([""])) == [""]
-    assert text._ascii_letters_and_digits(pa.chunked_array([["A"], ["b."]])) == ["a", "b"]
+    assert clinic_name._ascii_letters_and_digits(column) == ["abc9x", None, "", "rpc", "caf1"]
+    assert clinic_name._ascii_letters_and_digits(pa.array([""])) == [""]
+    assert clinic_name._ascii_letters_and_digits(pa.chunked_array([["A"], ["b."]])) == ["a", "b"]
 
 
 def test_n_gram_keys_are_those_pythons_re_gives():
@@ -708,11 +710,12 @@ def test_n_gram_keys_are_those_pythons_re_gives():
     )
     by_re = grams.str.lower().str.replace(r"[\W_]+", "", regex=True).tolist()
     assert (
-        text._gram_keys(grams)
+        clinic_name._gram_keys(grams)
         == by_re
         == ["riversidepsych", "clínicarío", "stmarys2", "ｒｉｖｅｒ"]
     )
-    assert text._gram_keys(grams.iloc[[0, 2]]) == ["riversidepsych", "stmarys2"]  # ASCII alone
+    ascii_alone = grams.iloc[[0, 2]]
+    assert clinic_name._gram_keys(ascii_alone) == ["riversidepsych", "stmarys2"]
 
 
 def test_re2_reads_text_that_is_ascii_but_for_quotes_dashes_and_spaces():
@@ -720,12 +723,12 @@ def test_re2_reads_text_that_is_ascii_but_for_quotes_dashes_and_spaces():
         ["plain", "don\u2019t \u2014 now\u00a0", "caf\u00e9", "I\u02bcm", "\u2764", None, ""]
     )
     # a letter (é, the modifier letter ʼ) or a symbol leaves the text to Python
-    assert text.re2_reads(texts).tolist() == [True, True, False, False, False, False, True]
+    assert matching.re2_reads(texts).tolist() == [True, True, False, False, False, False, True]
 
 
 def test_re2_spaces_are_pythons_spaces():
     characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
-    on_re2 = pc.match_substring_regex(pa.array(characters), f"^[{text.RE2_SPACES}]$")
+    on_re2 = pc.match_substring_regex(pa.array(characters), f"^[{matching.RE2_SPACES}]$")
     python = [re.fullmatch(r"\s", c) is not None for c in characters]
     assert on_re2.to_pylist() == python
     assert sum(python) == 29
@@ -741,7 +744,7 @@ def test_re2_spaces_are_pythons_spaces():
     ],
 )
 def test_look_arounds_are_left_out_for_ruling_texts_out(pattern, expected):
-    assert text._without_look_arounds(pattern) == expected
+    assert matching._without_look_arounds(pattern) == expected
 
 
 def test_matching_on_threads_finds_the_same_in_the_same_order(monkeypatch):
@@ -749,11 +752,11 @@ def test_matching_on_threads_finds_the_same_in_the_same_order(monkeypatch):
     messages = pd.concat([bundle.contacts["message"], bundle.notes["text"]], ignore_index=True)
     alone = {c: text.find(c, messages) for c in text.CATEGORIES}
     names = text.find_clinic_name(messages, NAME, ALIASES)
-    monkeypatch.setattr(text, "_THREADS", 3)
-    monkeypatch.setattr(text, "_TEXTS_PER_THREAD", 7)  # every column split three ways
+    monkeypatch.setattr(matching, "_THREADS", 3)
+    monkeypatch.setattr(matching, "_TEXTS_PER_THREAD", 7)  # every column split three ways
     for category in text.CATEGORIES:
         pd.testing.assert_series_equal(text.find(category, messages), alone[category])
     pd.testing.assert_series_equal(text.find_clinic_name(messages, NAME, ALIASES), names)
     column = pa.chunked_array([pa.array(["a fee", None]), pa.array(["b", "c fee", "d"])])
-    found = text.on_threads(lambda part: pc.match_substring(part, "fee"), column)
+    found = matching.on_threads(lambda part: pc.match_substring(part, "fee"), column)
     assert found.to_pylist() == [True, None, False, True, False]

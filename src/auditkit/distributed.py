@@ -59,20 +59,11 @@ from auditkit.auditing import (
 from auditkit.columns import distinct, is_in, positions_in, text_hashes
 from auditkit.convert import Converted, check_out, write_converted
 from auditkit.errors import AuditkitError
-from auditkit.loading import (
-    SOURCE_LINE,
-    CsvPiece,
-    ParquetPiece,
-    RawTable,
-    csv_cuts,
-    parquet_pieces,
-    read_piece,
-    read_table,
-    read_table_file,
-)
+from auditkit.loading import SOURCE_LINE, RawTable, read_table, read_table_file
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted, in_order
 from auditkit.phones import client_numbers, numbers_on_file
+from auditkit.pieces import CsvPiece, ParquetPiece, csv_cuts, parquet_pieces, read_piece
 from auditkit.policy import Policy
 from auditkit.privacy import client_names
 from auditkit.reviews import subject_times

@@ -122,7 +122,8 @@ def _section(name: str, cls: type, raw: Any) -> Any:
 
 def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
     """Build a checked Policy from parsed TOML."""
-    from auditkit.text import CATEGORIES, phrase_problem
+    from auditkit.regex_safety import phrase_problem
+    from auditkit.text import CATEGORIES
 
     unknown = set(raw) - set(_SECTIONS) - {"phrases"}
     if unknown:

@@ -20,18 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditkit.clinic_name import clinic_name_forms, name_patterns
 from auditkit.columns import arrow_strings, lower_case_bytes, mapped_strings, per_distinct
+from auditkit.matching import RE2_SPACES, on_threads, re2_reads, re2_superset, re2_translation
 from auditkit.schemas import NAME_COLUMNS
-from auditkit.text import (
-    NAME_MARK,
-    RE2_SPACES,
-    clinic_name_forms,
-    name_patterns,
-    on_threads,
-    re2_reads,
-    re2_superset,
-    re2_translation,
-)
+from auditkit.text import NAME_MARK
 from auditkit.validation import Bundle
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
@@ -407,7 +400,7 @@ def _replace_where_possible(texts: pd.Series, pattern: re.Pattern[str], label: s
     """`texts` with `pattern` replaced by `label`: on RE2 where it reads the pattern as Python
     does (_in_re2: emails, phones, dates and times) and the text too; otherwise the Python
     regex run only on texts where Arrow finds the sure sign (the pattern's own reading on
-    RE2, text.re2_superset), and on every text that is not ASCII."""
+    RE2, matching.re2_superset), and on every text that is not ASCII."""
     strings = pa.array(texts.array, type=pa.large_string())
 
     def in_python(rows: pd.Series) -> pd.Series:
@@ -426,12 +419,12 @@ def _signed(strings: pa.Array, sign: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _ClinicMasked:
-    """The clinic's name (text.clinic_name_forms) to mask as [clinic] in a column of texts.
+    """The clinic's name (clinic_name.clinic_name_forms) to mask as [clinic] in a column of texts.
 
     Only the texts holding RE2's sure sign of the name, and those beyond ASCII, are read: a few
     in a hundred name the clinic, and replacing on RE2 costs more than matching. Of those, the
     texts with no '_' that RE2 reads as Python does are masked on RE2 (in_re2), the rest by
-    Python's regex: the name's edges are letters and digits (text.TOKEN_EDGES), where RE2's
+    Python's regex: the name's edges are letters and digits (clinic_name.TOKEN_EDGES), where RE2's
     \\b and the character _in_re2 takes at the other edge are \\w's, which holds '_' too; in
     text without an '_' the two are one, so RE2 reads the name's regex with whole-word edges
     there, as it reads a person's name."""
