@@ -172,7 +172,7 @@ def test_charts_follow_a_month_as_an_audit_of_that_month_would(result):
         )
     )
     contact_cells = [c for c in cells(heatmap) if c[1] in CONTACT_RULES]
-    assert sum(c[2] for c in contact_cells) == 110
+    assert sum(c[2] for c in contact_cells) == 109
     assert [c for c in contact_cells if c[3]] == [("S001", "VM003", 1, 1), ("S007", "PC001", 2, 1)]
     assert rule_rows(charts["rules"].to_dict()) == [
         (

@@ -90,6 +90,28 @@ def test_ms001_fires_when_the_only_calls_were_about_something_else(tmp_path):
         assert findings(bundle, "MS001") == {}
 
 
+def test_ms001_a_reschedule_logged_against_the_new_session_is_the_outreach(tmp_path):
+    """Clinicians log a reschedule against the new appointment: its purpose or its words say
+    it is the missed session's call. A call linked to the missed session counts, whatever its
+    purpose (the client answered in distress: coaching)."""
+    rescheduled = {"scheduled_start": "2026-03-05T13:00:00-08:00", "status": "attended"}
+    at = "2026-03-02T13:30:00-08:00"
+    calls = {
+        "purpose": call(at, appointment_id="A2", message="Rescheduled to Thursday."),
+        "words": call(
+            at,
+            appointment_id="A2",
+            purpose="scheduling",
+            message="Called after the missed 1pm session; rescheduled to Thursday.",
+        ),
+        "linked here": call(at, purpose="coaching", outcome="answered"),
+    }
+    for name, made in calls.items():
+        bundle = build_bundle(tmp_path / name, appointments=[NO_SHOW, rescheduled], contacts=[made])
+        assert findings(bundle, "MS001") == {}, name
+        assert opportunities(bundle, "MS002") == ["K1"], name
+
+
 # --- MS002 called-too-soon ---------------------------------------------------------------------
 
 

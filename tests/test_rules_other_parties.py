@@ -159,6 +159,45 @@ def test_iq001_judges_a_reply_logged_on_its_own_not_the_askers_words(tmp_path):
     assert opportunities(bundle, "IQ001") == ["K2", "K4", "K5"]
 
 
+def test_iq001_a_later_reply_never_hides_what_a_call_told(tmp_path):
+    """A call's summary is the clinic's words: a reply sent later (to another asker, or a call
+    returned) does not stand in for it. Nor does a reply on another channel for an email."""
+    reply = {"direction": "outbound", "channel": "email", "outcome": "sent"}
+    later = "2026-03-06T09:00:00-08:00"
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            inquiry("Mother called about Alex. Told her yes, she is a client here."),
+            inquiry(NCND, started_at=later, **reply),
+            inquiry("Yes, she is one of our clients.", client_id="C2", channel="text"),
+            inquiry(NCND, started_at=later, client_id="C2", **reply),
+            inquiry("Yes, she is.", party=""),  # a party not logged: still someone asking
+        ],
+    )
+    assert findings(bundle, "IQ001") == {
+        "K1": "confirmed or denied: \u201cyes, she is a client here\u201d",
+        "K3": "confirmed or denied: \u201cYes, she is\u201d",
+        "K5": "confirmed or denied: \u201cYes, she is\u201d",
+    }
+
+
+def test_iq001_a_name_that_is_a_word_is_a_name_only_as_one(tmp_path):
+    """A client called May Will: "may" and "will" in lower case are words, not her."""
+    clients = [{**CLIENTS[0], "first_name": "May", "last_name": "Will"}, CLIENTS[1]]
+    bundle = build_bundle(
+        tmp_path,
+        clients=clients,
+        contacts=[
+            inquiry(NCND + " Any family member may see a therapist of their own."),
+            inquiry(NCND + " We will see you through this."),
+            inquiry("Yes, May is a client here."),
+        ],
+    )
+    assert findings(bundle, "IQ001") == {
+        "K3": "confirmed or denied: \u201cYes, May is a client here\u201d"
+    }
+
+
 def test_iq001_examines_a_caller_who_would_not_say_who_they_are(tmp_path):
     bundle = build_bundle(
         tmp_path,
@@ -298,12 +337,17 @@ def test_pc001_coaching_by_text_is_phone_coaching(tmp_path):
             phone_call("Coached her through TIPP skills by text for 30 min.", **text),
             phone_call("Moved Tuesday's session to Thursday at 3.", **text),
             phone_call(COACHING, channel="email", outcome="sent"),  # not the phone
+            # a text received is the client's words, not coaching given
+            phone_call(
+                "Having urges to self-harm, can I come in earlier?", **text, direction="inbound"
+            ),
+            phone_call("DBT skills training group Thursday at 6pm, bring your diary card.", **text),
         ],
     )
     assert findings(bundle, "PC001") == {
         "K1": "coaching content: \u201cCoached\u201d; no phone coaching approval"
     }
-    assert opportunities(bundle, "PC001") == ["K1", "K2"]
+    assert opportunities(bundle, "PC001") == ["K1", "K2", "K5"]
 
 
 def test_pc001_blanket_and_per_client_approvals_from_the_director_count(tmp_path):

@@ -119,6 +119,10 @@ CASES = {
         ("Is he home? OK, I won’t leave a message, thanks.", None),
         ("Roommate asked if I wanted to leave a message. I said no, thanks.", None),
         (
+            "Mother said he was out and I asked her to have him call me back.",
+            "have him call me back",
+        ),
+        (
             "Roommate asked if I wanted to leave a message; tell her Sam called.",
             "tell her Sam called",
         ),
@@ -137,6 +141,7 @@ CASES = {
         ("Did not leave a message, did not identify the clinic.", None),
         ("Roommate asked if this was about her appointment, I said I could not say.", None),
         ("Did not identify myself; said it was about her therapy.", "about her therapy"),
+        ("I did not mention the clinic but said it was about her session.", "about her session"),
     ],
     "confirm_or_deny": [
         ("Yes, she is a client here.", "Yes, she is a client here"),
@@ -157,6 +162,7 @@ CASES = {
         # the asker's words reported are not the clinic's reply
         ("Father said he knows she has been coming here. I said: " + POLICY_NCND, None),
         ("Mother said she missed her appointment; I said yes, she is.", "yes, she is"),
+        ("Caller asked if she is a client here and I said yes she is.", "yes she is"),
     ],
     "ncnd_statement": [
         (POLICY_NCND, "cannot confirm that someone is or is not a client in the clinic"),
@@ -204,6 +210,10 @@ CASES = {
         ("Client reported suicidal ideation.", "suicidal ideation"),
         ("Client asked for coaching; I said I am not approved for phone coaching.", None),
         ("No coaching by phone; moved her session to Thursday.", None),
+        ("Client was not safe so I coached her.", "coached"),
+        ("We made a safety plan together.", "made a safety plan"),
+        ("DBT skills training group Thursday at 6pm.", None),
+        ("Please bring your diary card and your safety plan to Thursday's session.", None),
         (SCHEDULING, None),
         ("I'd urge you to call back.", None),
         ("Your skills group moved to Tuesday.", None),
@@ -225,6 +235,8 @@ CASES = {
     ],
     "note_missed_session": [
         ("client missed session 3/7, LVM", "client missed session"),
+        ("Called after the missed 1pm session; rescheduled.", "missed 1pm session"),
+        ("Hi, we missed you today.", "we missed you"),
         ("Pt FTA", "Pt FTA"),
         ("Session held; client attended and engaged well.", None),
     ],

@@ -525,15 +525,28 @@ def client_names(bundle: Bundle) -> list[str]:
     return _name_words(pd.concat([*names, others], ignore_index=True))
 
 
+# A modal verb marked as a name (a client called May or Will), in lower case: RE2's pattern and
+# rewrite, on Arrow, as pandas' replace with a group falls back to a Python call per text.
+_MODAL_MARKED = NAME_MARK + r"(may|will|can|might|must|shall)\b"
+
+
 def client_marker(bundle: Bundle) -> Callable[[pd.Series], pd.Series]:
     """A function putting text.NAME_MARK before every word of a client's name (client_names:
     whole words, any case) in a Series of texts: the phrases for inquiries' replies then read
     "Eli has been doing better" as they read "he has been doing better", where the bare name
-    would be any word."""
+    would be any word (in any case: "alex has missed three sessions"), but for a modal verb in
+    lower case, as a client may be called May or Will: "any family member may see a
+    therapist", "we will see"."""
     marked = _Masked.of(client_names(bundle), NAME_MARK + r"\g<0>")
     if marked is None:
         return lambda texts: texts
-    return lambda texts: per_distinct(marked, texts)
+
+    def mark(texts: pd.Series) -> pd.Series:
+        named = per_distinct(marked, texts)
+        verbs = pc.replace_substring_regex(arrow_strings(named), _MODAL_MARKED, r"\1")
+        return pd.Series(verbs, index=named.index, dtype=named.dtype)
+
+    return mark
 
 
 def identifier_masker(

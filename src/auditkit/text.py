@@ -253,7 +253,9 @@ _CLIENT_DISCLOSURE = [
 _COACHING_CONTENT = [
     r"\bself(?:-|\s+)harm(?:\s+urges?)?\b",
     # a crisis worked through on the phone: "we safety planned", "suicidal ideation"
-    r"\bsafety\s+plan(?:s|ned|ning)?\b",
+    r"\bsafety\s+plann(?:ed|ing)\b",
+    r"\b(?:made|make|making|created|reviewed|went\s+over|worked\s+on|updated)\s+"
+    r"(?:a|her|his|their|the|your)\s+safety\s+plan\b",
     r"\bsuicidal\s+(?:ideation|thoughts|urges)\b",
     r"\bcoach(?:ing|ed)?\b",
     r"\bskills?\s+(?:practice|use|coaching|work|training)\b",
@@ -280,7 +282,10 @@ _NOTE_NO_SHOW = [
     r"(?:\s+(?:for|to)\s+(?:(?:her|his|their|the|today's|scheduled|this|individual|group|an?)\s+)"
     rf"{{0,3}}{_VISIT})?",
     rf"\b(?:{_CLIENT}\s+)?missed\s+(?:(?:her|his|their|the|today's|scheduled|this|individual"
-    rf"|group|an?|weekly)\s+){{0,3}}{_VISIT}",
+    rf"|group|an?|weekly|\d{{1,2}}(?::\d\d)?(?:am|pm)?|am|pm|morning|afternoon)\s+)"
+    rf"{{0,3}}{_VISIT}",
+    # a call's words to the client: "we missed you today"
+    r"\b(?:we|i)\s+missed\s+you\b",
     # "Client absent from 1pm session", "pt not present for appt" (not "SI absent")
     rf"\b(?:{_CLIENT}\s+(?:was\s+)?)?(?:absent|not\s+present)\s+(?:from|for|at)\s+"
     rf"(?:[\w:'-]+\s+){{0,3}}?(?:{_VISIT}|therapy\b)",
@@ -325,6 +330,10 @@ _NOTE_NEXT_APPOINTMENT = [
     rf"(?:appoint(?:ment)?|appt|session|f/u)\s+(?:for|on)\s+{_WHEN}",
 ]
 
+# The rest of a clause, and its end: a sentence's or a comma's, or "and", "but", "so" and the
+# like, where a log goes on to what the clinician did ("Mother said she was worried and I told
+# her...").
+_UP_TO_CLAUSE_END = r"(?:[^.?!;,]*?\s(?:and|but|so|then|when|while)\b|[^.?!;,]*)"
 # The asker's own words, as a log reports them, up to the clause's end: "Father said he knows
 # she has been coming here", "Caller asked whether his wife is in DBT here", "roommate asked if
 # this was about her appointment". Not the clinic's reply, which follows. Who, not he or she:
@@ -334,20 +343,25 @@ _ASKER_SAID = [
     r"|boyfriend|girlfriend|friend|roommate|sister|brother|son|daughter|aunt|uncle|grandmother"
     r"|grandfather|grandma|grandpa|cousin|employer|boss|teacher|neighbou?r|someone|person"
     r"|relative|family\s+member)\s+(?:asked|said|says|asks|wanted\s+to\s+know|wondered|claimed"
-    r"|stated|mentioned|wrote|insisted|explained|told\s+(?:me|us))\b[^.?!;,]*",
+    r"|stated|mentioned|wrote|insisted|explained|told\s+(?:me|us))\b" + _UP_TO_CLAUSE_END,
 ]
 # "did not identify the clinic", "without mentioning where I was calling from"
 _NOT_DISCLOSED = [
     r"\b(?:did\s+not|didn't|without|never|not)\s+(?:\w+\s+){0,2}?(?:identify|identifying"
     r"|identified|mention|mentioning|mentioned|say|saying|said|name|naming|named|disclose"
-    r"|disclosing|disclosed|reveal|revealing|revealed)\b[^.?!;,]*",
+    r"|disclosing|disclosed|reveal|revealing|revealed)\b" + _UP_TO_CLAUSE_END,
 ]
 _COACHING_NEGATIONS = [
-    # "I am not approved for phone coaching", "we can't do coaching by phone"
-    r"\b(?:not|n't|no|cannot|unable\s+to)\s+(?:\w+\s+){0,3}?coach\w*",
+    # "I am not approved for phone coaching", "we can't do coaching by phone", "no coaching"
+    r"(?:\bnot|n't|\bno|\bcannot|\bunable\s+to)\s+(?:(?:approved|allowed|able|permitted|trained"
+    r"|do|doing|provide|providing|offer|offering|give|giving)\s+)?(?:(?:to|for|any|phone|by)\s+)"
+    r"{0,2}coach\w*",
     # asked for, not given: "client asked for coaching"
     r"\b(?:asked|requested|wanted|asking|requesting)\s+(?:for\s+|about\s+)?(?:\w+\s+){0,2}?"
     r"coach\w*",
+    # a group's or a card's logistics: "DBT skills group moved to 5pm", "bring your diary card"
+    r"\b(?:(?:dbt|mindfulness)\s+)?(?:skills?\s+)?(?:training\s+)?(?:group|class)\b",
+    r"\bbring\s+(?:your|the|a|her|his|their)\s+(?:\w+\s+)?(?:diary\s+cards?|safety\s+plan)\b",
 ]
 
 # Each category: (phrases, negations blanked out before the phrases run).
@@ -368,7 +382,8 @@ _CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
     "note_next_appointment": (_NOTE_NEXT_APPOINTMENT, []),
     # Notes state the confirm-by deadline in the same words messages do.
     "note_confirm_by": (_CONFIRM_BY, []),
-    # Linking an unlinked note to a no-show needs exactly the no-show phrasings.
+    # Linking an unlinked note, or a call logged against another appointment, to a no-show
+    # needs exactly the no-show phrasings.
     "note_missed_session": (_NOTE_NO_SHOW, []),
 }
 

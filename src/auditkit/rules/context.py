@@ -411,16 +411,25 @@ class AuditContext:
     @shared
     def window_calls(self) -> pd.DataFrame:
         """Outreach calls: outbound calls to the client within the call deadline of a no-show,
-        paired with each no-show they may answer. A call linked to another appointment (the
-        next session's reminder) or made for coaching or an inquiry is no outreach for it."""
+        paired with each no-show they may answer.
+
+        A call linked to another appointment (the next session's reminder) or made for coaching
+        or an inquiry is no outreach for it, unless it is linked to this no-show, or its purpose
+        or its words are the missed session (a reschedule logged against the new appointment:
+        "called after the missed 1pm session, rescheduled to Thursday").
+        """
         pairs = self.calls_after_no_shows(self.call_deadline)
         call = self.contacts.loc[pairs["contact_row"], ["appointment_id", "purpose"]]
         call.index = pairs.index
-        elsewhere = call["appointment_id"].notna() & (
-            call["appointment_id"] != pairs["appointment_id"]
-        )
-        not_outreach = call["purpose"].isin(["coaching", "inquiry"])
-        return pairs[~(elsewhere | not_outreach)].reset_index(drop=True)
+        linked = call["appointment_id"]
+        here = linked == pairs["appointment_id"]
+        doubtful = (linked.notna() & ~here) | call["purpose"].isin(["coaching", "inquiry"])
+        rows = pd.Index(pairs.loc[doubtful, "contact_row"].unique())
+        speaks = self.phrases_each(["note_missed_session"], rows=rows, words=False)
+        about_it = (call["purpose"] == "missed_session") | speaks["note_missed_session"].reindex(
+            pairs["contact_row"], fill_value=False
+        ).to_numpy()
+        return pairs[~doubtful | here | about_it].reset_index(drop=True)
 
     @shared
     def outreach_calls(self) -> pd.DataFrame:

@@ -16,21 +16,21 @@ REPLY_WITHIN = pd.Timedelta(days=14)
 def exchanges(ctx: AuditContext) -> pd.DataFrame:
     """The contacts whose words are the clinic's answer to someone asking about a client.
 
-    Inquiries come from anyone but the client (a third party, or a caller who would not say),
-    and an inbound one's message is the exchange as logged: the call's summary, or the reply
-    written back. A reply logged as a contact of its own (outbound, an inquiry, to someone other
-    than the client) is the answer instead, and the inquiry before it, the asker's words, is
-    not judged.
+    Inquiries come from anyone but the client (a third party, a caller who would not say, or
+    a party not logged), and an inbound one's message is the exchange as logged: the call's
+    summary, or the reply written back. A written inquiry (an email, a text) answered by a
+    reply logged as a contact of its own, on the same channel, is judged by that reply (the
+    inquiry's words are then the asker's); a call's summary is always the clinic's words.
     """
     contacts = ctx.contacts
-    asked = (contacts["purpose"] == "inquiry") & contacts["party"].isin(["third_party", "unknown"])
+    asked = (contacts["purpose"] == "inquiry") & (contacts["party"] != "client")
     inbound = contacts["direction"] == "inbound"
     inquiries, replies = contacts[asked & inbound], contacts[asked & ~inbound]
-    when = ["contact_id", "client_id", "started_at"]
+    written = inquiries[inquiries["channel"] != "phone"]
     answered = pairs_within(
-        inquiries[when],
-        replies[when],
-        "client_id",
+        _by_thread(written),
+        _by_thread(replies),
+        "thread",
         "started_at",
         "started_at",
         REPLY_WITHIN,
@@ -38,6 +38,12 @@ def exchanges(ctx: AuditContext) -> pd.DataFrame:
     )["contact_id"]
     unanswered = inquiries[~is_in(inquiries["contact_id"], answered)]
     return pd.concat([unanswered, replies]).sort_index()
+
+
+def _by_thread(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Contacts keyed by their thread: the client asked about, on one channel."""
+    thread = contacts["client_id"] + " " + contacts["channel"]
+    return contacts[["contact_id", "started_at"]].assign(thread=thread)
 
 
 def check(ctx: AuditContext) -> Checked:
@@ -72,8 +78,9 @@ RULE = Rule(
     "clinic and so I cannot respond to your questions. If you are concerned for safety, then I can "
     "provide general recommendations.",
     why="Even confirming that someone is a client discloses protected health information.",
-    examines="inquiries about a client from anyone but the client (inbound; one answered "
-    "by a reply logged on its own within 14 days is judged by that reply) and such replies",
+    examines="inquiries about a client from anyone but the client (inbound; an email or text "
+    "answered by a reply logged on its own within 14 days is judged by that reply) and such "
+    "replies",
     violating="\u201cYes, she comes here on Tuesdays.\u201d",
     compliant="\u201cI cannot confirm that someone is or is not a client in the clinic\u2026\u201d",
     check=check,

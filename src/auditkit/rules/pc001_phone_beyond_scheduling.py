@@ -8,9 +8,11 @@ from auditkit.rules.context import AuditContext
 
 def check(ctx: AuditContext) -> Checked:
     contacts = ctx.contacts
-    # A text from the clinic's phone is the phone too: coaching by text is phone coaching.
+    # A text from the clinic's phone is the phone too: coaching by text is phone coaching. A
+    # text received is the client's own words, where a call's log sums up both sides.
+    sent_text = (contacts["channel"] == "text") & (contacts["direction"] == "outbound")
     with_client = contacts.loc[
-        contacts["channel"].isin(["phone", "text"]) & (contacts["party"] == "client"),
+        ((contacts["channel"] == "phone") | sent_text) & (contacts["party"] == "client"),
         ["contact_id", "client_id", "staff_id", "started_at", "purpose"],
     ]
     content = ctx.phrases("coaching_content", rows=with_client.index)
@@ -38,7 +40,7 @@ RULE = Rule(
     "you do not use the phone for anything but scheduling with your client.",
     why="Phone coaching is a clinical intervention with its own training and supervision; done "
     "without approval it is unsupervised treatment.",
-    examines="phone calls and texts with a client",
+    examines="phone calls with a client and texts sent to one",
     violating="A trainee without approval talks a client through urges on the phone.",
     compliant="A call to move Tuesday's session to Thursday at 3.",
     check=check,
