@@ -58,7 +58,8 @@ from auditkit.rules import RULES
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, TABLES
 from auditkit.startup import leave_out_unused_modules
-from auditkit.validation import Bundle, RawTable, TableInHand, load, validate
+from auditkit.tables import RawTable
+from auditkit.validation import Bundle, TableInHand, load, validate
 
 PEAK = Peak()
 

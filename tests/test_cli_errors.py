@@ -13,7 +13,7 @@ from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
 from auditkit import load
 from auditkit.cli import main
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS
+from auditkit.tables import REJECTED_COLUMNS
 
 POLICIES = Path(__file__).parent / "fixtures" / "policies"
 

@@ -76,10 +76,11 @@ from hypothesis import strategies as st
 from auditkit import load, loading
 from auditkit.cli import main
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS, read_table
+from auditkit.loading import read_table
 from auditkit.output import FORMULA_STARTS
 from auditkit.parsing import FLAG_VALUES, SYNONYMS
 from auditkit.schemas import TABLES, ColumnSpec
+from auditkit.tables import REJECTED_COLUMNS
 from auditkit.validation import Bundle
 
 BASE = Path(__file__).parent / "fixtures" / "bundles" / "base"

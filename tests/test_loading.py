@@ -24,10 +24,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from loading_cases import FATAL_CASES, UNREADABLE_CASES, build_fatal
 
-from auditkit import load, loading, validation
+from auditkit import load, loading, validation, workbooks
 from auditkit.errors import BundleError
-from auditkit.loading import REJECTED_COLUMNS, _check_utf8, _scan, decode
+from auditkit.loading import _check_utf8, _scan, decode
 from auditkit.pieces import csv_cuts, parquet_pieces, read_piece
+from auditkit.tables import REJECTED_COLUMNS
 from auditkit.validation import COVERAGE_COLUMNS
 
 BUNDLES = Path(__file__).parent / "fixtures" / "bundles"
@@ -1066,9 +1067,9 @@ def test_a_workbook_is_read_again_for_formulas_only_when_it_holds_one(
     sheet.append(["S3", "Cara", "Diaz", "therapist", formula])  # (openpyxl saves no value)
     book.save(path / "staff.xlsx")
     readings = []
-    real = loading._sheet_cells
+    real = workbooks._sheet_cells
     monkeypatch.setattr(
-        loading, "_sheet_cells", lambda *args, **kw: readings.append(kw) or real(*args, **kw)
+        workbooks, "_sheet_cells", lambda *args, **kw: readings.append(kw) or real(*args, **kw)
     )
 
     bundle = load(path)
@@ -1101,29 +1102,29 @@ def test_a_workbook_is_read_again_for_formulas_only_when_it_holds_one(
     ],
 )
 def test_what_a_workbooks_xml_holds_is_told_from_other_xml(sign, xml, found):
-    assert loading._xml_holds(io.BytesIO(xml), getattr(loading, sign)) == [found]
+    assert workbooks._xml_holds(io.BytesIO(xml), getattr(workbooks, sign)) == [found]
 
 
 def test_a_formula_element_cut_between_two_reads_is_found(tmp_path, monkeypatch):
     book = openpyxl.Workbook()
     book.active.append(["S1", "=1+1"])
     book.save(tmp_path / "formula.xlsx")
-    monkeypatch.setattr(loading, "_XML_READ", 3)  # every element cut somewhere
+    monkeypatch.setattr(workbooks, "_XML_READ", 3)  # every element cut somewhere
 
     opened = openpyxl.load_workbook(tmp_path / "formula.xlsx", read_only=True)
     try:
-        assert loading._sheet_holds(opened, opened.worksheets[0]) == (True, False)
+        assert workbooks._sheet_holds(opened, opened.worksheets[0]) == (True, False)
     finally:
         opened.close()
 
 
 def _both_readings(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[pd.DataFrame, ...]:
     """A sheet's values as calamine reads them for the loader, and as openpyxl does."""
-    by_calamine, title, _, _ = loading._sheet_cells(path, None, data_only=True)
+    by_calamine, title, _, _ = workbooks._sheet_cells(path, None, data_only=True)
     with monkeypatch.context() as patched:
-        patched.setattr(loading, "_calamine_values", lambda *_: None)
-        by_openpyxl, _, _, _ = loading._sheet_cells(path, None, data_only=True)
-    assert loading._calamine_values(path, title) is not None  # (it was calamine's)
+        patched.setattr(workbooks, "_calamine_values", lambda *_: None)
+        by_openpyxl, _, _, _ = workbooks._sheet_cells(path, None, data_only=True)
+    assert workbooks._calamine_values(path, title) is not None  # (it was calamine's)
     return by_calamine, by_openpyxl
 
 
@@ -1289,7 +1290,7 @@ def test_a_sheet_calamine_would_read_otherwise_is_read_by_openpyxl(make_bundle, 
     sheet.append(["S2", "Ben", "Cho", "supervisor", 102])
     sheet.append(["S3", "Cara", "Diaz", "therapist", cell])  # (openpyxl saves no formula value)
     book.save(path / "staff.xlsx")
-    monkeypatch.setattr(loading, "_calamine_values", lambda *_: pytest.fail("calamine read it"))
+    monkeypatch.setattr(workbooks, "_calamine_values", lambda *_: pytest.fail("calamine read it"))
 
     bundle = load(path)
 

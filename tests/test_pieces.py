@@ -27,6 +27,7 @@ from auditkit import loading
 from auditkit.errors import BundleError
 from auditkit.pieces import _FIRST_LOOK, csv_cuts, read_piece
 from auditkit.schemas import TABLES
+from auditkit.tables import RawTable
 
 SPEC = TABLES["notes"]
 COLUMNS = ["note_id", "client_id", "staff_id", "appointment_id", "written_at", "text"]
@@ -66,7 +67,7 @@ def assert_pieces_read_as_whole(whole: object, pieces: list[object]) -> None:
         assert set(refusals) == {whole}
         return
     assert not refusals, refusals
-    raws: list[loading.RawTable] = pieces  # type: ignore[assignment]
+    raws: list[RawTable] = pieces  # type: ignore[assignment]
     assert {raw.encoding for raw in raws} == {whole.encoding}
     frame = pd.concat([raw.frame for raw in raws], ignore_index=True)
     pd.testing.assert_frame_equal(frame, whole.frame)
@@ -210,7 +211,7 @@ def test_a_csv_read_in_pieces_of_any_size_reads_as_it_reads_whole(case):
 HEADER = b"note_id,client_id,staff_id,written_at,text\n"
 
 
-def pieces(path: Path, size: int) -> list[loading.RawTable]:
+def pieces(path: Path, size: int) -> list[RawTable]:
     cuts = csv_cuts(path, size)
     assert cuts is not None
     return [read_piece(cuts.piece(k), SPEC) for k in range(len(cuts.spans))]

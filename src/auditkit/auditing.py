@@ -17,7 +17,7 @@ import pyarrow as pa
 from auditkit.columns import strictly_increasing, take_text
 from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import AuditkitError
-from auditkit.loading import REJECTED_COLUMNS, find_table_file
+from auditkit.loading import find_table_file
 from auditkit.memory import release_unused_memory
 from auditkit.months import LAST_MONTH, month_problem
 from auditkit.output import counted
@@ -37,6 +37,7 @@ from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
 from auditkit.rules.base import month_of, months_of, nothing_examined
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, SUBJECT_TIMES, TABLES, Findings
+from auditkit.tables import REJECTED_COLUMNS
 from auditkit.validation import COVERAGE_COLUMNS, Bundle
 
 FINDING_COLUMNS = list(Findings.to_schema().columns)

@@ -317,8 +317,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from auditkit.importing import import_file, load_mapping, preset
-    from auditkit.loading import printable
     from auditkit.output import counted
+    from auditkit.tables import printable
 
     _imports_done()
 

@@ -59,7 +59,7 @@ from auditkit.auditing import (
 from auditkit.columns import distinct, is_in, positions_in, text_hashes
 from auditkit.convert import Converted, check_out, write_converted
 from auditkit.errors import AuditkitError
-from auditkit.loading import SOURCE_LINE, RawTable, read_table, read_table_file
+from auditkit.loading import SOURCE_LINE, read_table, read_table_file
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted, in_order
 from auditkit.phones import client_numbers, numbers_on_file
@@ -69,6 +69,7 @@ from auditkit.privacy import client_names
 from auditkit.reviews import subject_times
 from auditkit.rules import RULES, Checked
 from auditkit.schemas import CALLS, REPORTED_COLUMNS, TABLES, TableSpec
+from auditkit.tables import RawTable
 from auditkit.validation import (
     Bundle,
     IdLookup,

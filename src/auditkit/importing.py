@@ -8,7 +8,7 @@ written: a value the mapping can't read keeps its text with the reason appended 
 the loader sets that row aside and lists it in rejected.csv, on every audit, rather than the
 import dropping it quietly.
 
-A workbook's cells come typed (loading.read_worksheet): a date-time is a wall time already and
+A workbook's cells come typed (workbooks.read_worksheet): a date-time is a wall time already and
 is read as one, not through the mapping's date_format; a time in a duration column counts its
 seconds or minutes; a whole number stored as a float is written without its '.0'.
 """
@@ -26,19 +26,7 @@ import pandas as pd
 
 from auditkit.columns import arrow_strings, is_in, take_text
 from auditkit.errors import BundleError, MappingError
-from auditkit.loading import (
-    RawTable,
-    cells_as_text,
-    find_table_file,
-    normalise_column_name,
-    old_excel_workbook,
-    printable,
-    printable_names,
-    read_csv,
-    read_table,
-    read_worksheet,
-    typed_as,
-)
+from auditkit.loading import find_table_file, read_csv, read_table
 from auditkit.output import csv_text, iso_times, write_atomically
 from auditkit.parsing import (
     day_first_example,
@@ -51,7 +39,9 @@ from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file
 from auditkit.policy import Policy, load_policy, read_toml, zone_problem
 from auditkit.presets import FOLDER, PRESETS
 from auditkit.schemas import CALLS, TABLES, TableSpec
+from auditkit.tables import RawTable, normalise_column_name, printable, printable_names
 from auditkit.validation import commonest_reason, validate_table
+from auditkit.workbooks import cells_as_text, old_excel_workbook, read_worksheet, typed_as
 
 IMPORTABLE: dict[str, TableSpec] = {**TABLES, CALLS.name: CALLS}
 SET_ASIDE_COLUMNS = ["line", "record_id", "column", "value", "reason"]

@@ -25,7 +25,6 @@ from auditkit.loading import (
     _NEWLINE,
     _QUOTE,
     _SCAN_BLOCK,
-    RawTable,
     _changed,
     _check_utf8,
     _has_bare_quote,
@@ -36,9 +35,9 @@ from auditkit.loading import (
     _read_bytes,
     _read_csv_bytes,
     _scan,
-    _version,
 )
 from auditkit.schemas import TableSpec
+from auditkit.tables import RawTable, file_version
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class CsvCuts:
     def piece(self, number: int) -> CsvPiece:
         """The piece's bytes, copied from the file; a file changed since the cut stops."""
         start, end, line = self.spans[number]
-        if _version(self.path) != self.version:
+        if file_version(self.path) != self.version:
             raise _changed(self.path.name)
         with self.path.open("rb") as handle:
             header = handle.read(self.header_end)
@@ -88,7 +87,7 @@ def csv_cuts(path: Path, size: int) -> CsvCuts | None:
     whole file would be. A pass over the file's bytes, a block at a time, nothing kept but the
     cuts.
     """
-    version = _version(path)
+    version = file_version(path)
     buf = np.frombuffer(_read_bytes(path), dtype=np.uint8)
     if bytes(buf[:2]) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return None

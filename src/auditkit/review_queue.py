@@ -26,7 +26,7 @@ import pandas as pd
 
 from auditkit.auditing import CHECK_COLUMNS, REVIEW_MARKS, AuditResult, audit, check_whole
 from auditkit.errors import BundleError
-from auditkit.loading import decode, normalise_column_name
+from auditkit.loading import decode
 from auditkit.notebook import SEVERITY_BADGES, table_rules
 from auditkit.output import counted, csv_records, exclusive, neutralise_formulas, write_atomically
 from auditkit.privacy import findings_masker
@@ -47,6 +47,7 @@ from auditkit.reviews import (
 from auditkit.rules import RULES, SEVERITY_ORDER
 from auditkit.rules.base import month_of, wall_time, with_repeated_zone
 from auditkit.schemas import REVIEWS, SUBJECT_TIMES
+from auditkit.tables import normalise_column_name
 from auditkit.validation import Bundle
 
 CONTEXT_WINDOW = pd.Timedelta(days=3)  # calls and notes this close to the record are shown

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from auditkit.columns import is_in
-from auditkit.loading import REJECTED_COLUMNS, check_named_file, read_table_file
+from auditkit.loading import check_named_file, read_table_file
 from auditkit.output import neutralise_formulas
 from auditkit.parsing import repair_text
 from auditkit.rules import RULES
 from auditkit.schemas import REVIEWS, SUBJECT_TIMES, RejectedRows
+from auditkit.tables import REJECTED_COLUMNS
 from auditkit.validation import COVERAGE_COLUMNS, Bundle, validate_table
 
 KEY = ["rule", "subject_id"]

@@ -27,16 +27,7 @@ from auditkit.columns import (
     text_widths,
 )
 from auditkit.errors import BundleError
-from auditkit.loading import (
-    CONVERTED,
-    REJECTED_COLUMNS,
-    SOURCE_LINE,
-    RawTable,
-    check_named_file,
-    find_table_file,
-    printable,
-    read_table,
-)
+from auditkit.loading import CONVERTED, SOURCE_LINE, check_named_file, find_table_file, read_table
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted
 from auditkit.parsing import (
@@ -57,6 +48,7 @@ from auditkit.schemas import (
     RejectedRows,
     TableSpec,
 )
+from auditkit.tables import REJECTED_COLUMNS, RawTable, printable
 
 COVERAGE_COLUMNS = ["table", "file", "encoding", "rows_read", "accepted", "rejected"]
 
