@@ -974,6 +974,7 @@ def test_a_date_whose_time_column_is_blank_is_marked_not_read_as_midnight(bundle
         "SP-2,03/10/2026 2:00 PM,,C1,S1,Psychotherapy,50,No Show\n"  # the date holds the time
         "SP-3,03/11/2026,12:00 AM,C1,S1,Psychotherapy,50,Show\n"  # midnight, written out
         "SP-4,,,C1,S1,Psychotherapy,50,Show\n"
+        "SP-5,03/12/2026 12:00 AM,,C1,S1,Psychotherapy,50,Show\n"  # midnight, in the date
     )
     done = import_file(export, bundle, preset("simplepractice"))
     assert done.set_aside[["line", "record_id", "value", "reason"]].values.tolist() == [
@@ -982,9 +983,26 @@ def test_a_date_whose_time_column_is_blank_is_marked_not_read_as_midnight(bundle
     ]  # fmt: skip
     assert appointments(bundle)["SP-2"] == ("2026-03-10T14:00:00-07:00", "no_show")
     assert appointments(bundle)["SP-3"] == ("2026-03-11T00:00:00-07:00", "attended")
+    assert appointments(bundle)["SP-5"] == ("2026-03-12T00:00:00-07:00", "attended")
     assert rejected(bundle) == [
         ("appointments.csv", 2, "SP-1", "scheduled_start"),
         ("appointments.csv", 5, "SP-4", "scheduled_start"),
+    ]
+
+
+def test_a_row_of_a_no_break_space_alone_is_blank_not_marked(bundle, tmp_path):
+    """A no-break space is blank to the import's strip: such a row is no record, as a row of
+    spaces is, not one 'holding values only in columns the mapping doesn't read ()'."""
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status,Comment\n"
+        "SP-1,03/06/2026,1:00 PM,C1,S1,Psychotherapy,50,Show,\n"
+        ",,,,,,,,\u00a0\n"
+        ",,,,,,,,continued from above\n"
+    )
+    done = import_file(export, bundle, preset("simplepractice"))
+    assert done.set_aside[["line", "reason"]].values.tolist() == [
+        [4, "holds values only in columns the SimplePractice mapping doesn't read (Comment)"]
     ]
 
 
@@ -1012,6 +1030,29 @@ def test_an_export_of_local_times_needs_the_clinics_zone_first(bundle, tmp_path,
     assert written["scheduled_start"].str.endswith(("-05:00", "-04:00")).all()
     calls = str(IMPORTS / "ringcentral_call_log.csv")
     assert main(["import", calls, "--preset", "ringcentral", "--into", str(bundle)]) == 0
+    # Times that carry their offset need no zone, nor does a table of no times.
+    own = tmp_path / "own.toml"
+    own.write_text(
+        'table = "calls"\n[columns]\n"id" = "call_id"\n"when" = "started_at"\n"dir" = "direction"\n'
+    )
+    (tmp_path / "log.csv").write_text("id,when,dir\nX1,2026-03-02T21:25:14Z,outbound\n")
+    log = str(tmp_path / "log.csv")
+    assert main(["import", log, "--mapping", str(own), "--into", str(bundle)]) == 0
+
+
+def test_day_first_two_digit_years_are_named_with_the_day_first_format(bundle, tmp_path):
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Appointment ID,Date,Time,Client ID,Clinician ID,Service,Duration,Status\n"
+        "SP-1,13/03/26,14:00,C1,S1,Psychotherapy,50,Show\n"
+        "SP-2,2026-03-14,14:00,C1,S1,Psychotherapy,50,Show\n"
+    )
+    done = import_file(export, bundle, preset("simplepractice"))
+    assert done.set_aside["reason"].tolist() == [
+        "not read: the export writes dates day first with 2-digit years ('13/03/26 14:00'), and "
+        "without a date_format M/D/YYYY is read; give the SimplePractice mapping a date_format "
+        "that reads them (%d/%m/%y %I:%M %p, say, or %d/%m/%y %H:%M)"
+    ]
 
 
 def test_import_command_with_a_bad_mapping_exits_2(bundle, tmp_path, capsys):

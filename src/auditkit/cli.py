@@ -313,6 +313,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_SHEETS_NAMED = 10  # a workbook of a sheet a month for years: the first ten, and a count
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -334,7 +337,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"into {done.path}{replaced if done.replaced else ''}."
     )
     if done.alike_sheets:  # monthly sheets, say: only the first was read
-        names = ", ".join(printable(title) for title in done.alike_sheets)
+        shown = [printable(title) for title in done.alike_sheets[:_SHEETS_NAMED]]
+        unnamed = len(done.alike_sheets) - len(shown)
+        names = ", ".join(shown) + (f" and {unnamed} more" if unnamed else "")
         if len(done.alike_sheets) == 1:
             print(f"Sheet {names} holds the same columns and was not read: import it with --sheet.")
         else:
@@ -617,7 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", type=_path, help="the export: a CSV file or an Excel workbook (.xlsx)"
     )
     imports.add_argument(
-        "--sheet", metavar="NAME", help="the workbook's sheet to read (default: the first)"
+        "--sheet", metavar="NAME", help="the workbook's sheet to read (default: the first visible)"
     )
     imports.add_argument(
         "--into", type=_path, required=True, metavar="BUNDLE", help="the bundle folder"

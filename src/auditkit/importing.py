@@ -486,11 +486,9 @@ def _local_times(
     unread = text.notna() & times.isna()
     # Why a cell went unread is looked for only when one did: a column read whole (nearly
     # every export) needs no second look at its slash dates.
-    if (
-        mapping.date_format is None
-        and unread.any()
-        and (example := day_first_example(arrow_strings(text))) is not None
-    ):
+    looked = mapping.date_format is None and unread.any()
+    example = day_first_example(arrow_strings(text)) if looked else None
+    if example is not None:
         reads = (
             f"not read: the export writes dates day first ('{example}' reads no other way), "
             f"and without a date_format M/D/YYYY is read; give the {mapping.name} mapping a "
@@ -498,24 +496,36 @@ def _local_times(
         )
     iso = _iso_whole_seconds(times.dt.tz_convert(tz))
     reasons = pd.Series(pd.NA, index=text.index, dtype="str").mask(unread, reads)
-    if mapping.date_format is None and unread.any():
+    if looked:
         short = _two_digit_years(text.where(unread))
         if short.any():
+            leading = text[short].str.extract(r"^\s*(\d{1,2})/")[0].astype("int64")
+            day_first = example is not None or bool((leading > 12).any())
+            order, first = ("%d/%m/%y", "dates day first with ") if day_first else ("%m/%d/%y", "")
             reasons = reasons.mask(
                 short,
-                f"not read: the export writes 2-digit years ('{printable(text[short].iloc[0])}'),"
-                f" and without a date_format M/D/YYYY is read; give the {mapping.name} mapping "
-                "a date_format that reads them (%m/%d/%y %I:%M %p, say, or %m/%d/%y %H:%M)",
+                f"not read: the export writes {first}2-digit years "
+                f"('{printable(text[short].iloc[0])}'), and without a date_format M/D/YYYY is "
+                f"read; give the {mapping.name} mapping a date_format that reads them "
+                f"({order} %I:%M %p, say, or {order} %H:%M)",
             )
     if blank_parts is not None:
         local = times.dt.tz_convert(mapping.timezone or tz)
-        dateless = blank_parts.notna() & (local == local.dt.normalize())
+        # A time written in the date's own cell ('03/09/2026 12:00 AM') is midnight as given.
+        clock = text.str.contains(_A_CLOCK, regex=True).fillna(False).astype(bool)
+        if excel is not None:
+            clock &= ~excel
+        dateless = blank_parts.notna() & ~clock & (local == local.dt.normalize())
         reasons = reasons.mask(
             dateless,
             blank_parts + " is blank, so the date has no time of day: not read as midnight",
         )
         iso = iso.mask(dateless)
     return _marked(iso.fillna(text), reasons), reasons
+
+
+# A time of day written out: 0:00, 12:00 AM, 9 pm, 13:30.
+_A_CLOCK = r"\d:\d\d|\d\s*[AaPp]\.?[Mm]"
 
 
 def _two_digit_years(text: pd.Series) -> pd.Series:
@@ -698,7 +708,7 @@ def _unmapped_only(raw: RawTable, mapping: Mapping, source: dict[str, pd.Series]
         f"holds values only in columns the {mapping.name} mapping doesn't read ("
         + held.str[2:]
         + ")"
-    ).where(empty)
+    ).where(empty & held.ne(""))
 
 
 def _with_clients(rows: pd.DataFrame, bundle: Path, tz: str) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -827,6 +837,19 @@ def _read_export(export: Path, mapping: Mapping, sheet: str | None) -> RawTable:
     )
 
 
+def _local_times_in(raw: RawTable, mapping: Mapping) -> bool:
+    """Whether the export holds a time without an offset (a wall time), which only the zone it
+    was written in can place: an export of UTC times, or of no times, needs none."""
+    kinds = {c.name: c.kind for c in mapping.spec.columns}
+    for target, column in _mapped_columns(raw, mapping):
+        if kinds[target] == "timestamp":
+            text = cells_as_text(column).str.strip().replace("", pd.NA)
+            offset = text.str.contains(r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$", regex=True)
+            if (text.notna() & ~offset.fillna(False).astype(bool)).any():
+                return True
+    return False
+
+
 def _no_zone(export: Path, bundle: Path, built_in: str) -> str:
     """Why an import into a bundle with no policy stops: read in the built-in zone, its times
     would be hours off once the clinic's policy.toml names another, and nothing would say so."""
@@ -859,10 +882,10 @@ def import_file(
     if not bundle.is_dir():
         what = "is not a folder" if bundle.exists() else "does not exist"
         raise BundleError(f"{bundle} {what}. Import into an audit bundle's folder.")
+    zone_unknown = False
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=bundle)
-        if policy.source == Policy.source and mapping.timezone is None:
-            raise BundleError(_no_zone(export, bundle, policy.clinic.timezone))
+        zone_unknown = policy.source == Policy.source and mapping.timezone is None
     tz, spec = policy.clinic.timezone, mapping.spec
     path = find_table_file(bundle, spec.name) or bundle / f"{spec.name}.csv"
     if path.suffix.lower() != ".csv":
@@ -871,6 +894,8 @@ def import_file(
             f"{spec.name}.csv (or move it away) and import again."
         )
     raw = _read_export(export, mapping, sheet)
+    if zone_unknown and _local_times_in(raw, mapping):
+        raise BundleError(_no_zone(export, bundle, tz))
     rows, marked, unmapped_only = _bundle_rows(raw, mapping, tz)
     clients: dict[str, int] = {}
     lost_numbers = pd.DataFrame(columns=SET_ASIDE_COLUMNS)

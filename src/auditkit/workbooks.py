@@ -323,14 +323,20 @@ def _unsaved_formulas(
 
 def _names_held(frame: pd.DataFrame, names: Collection[str]) -> np.ndarray:
     """How many of `names` (as normalise_column_name has them) each of the first
-    HEADER_SEARCH_ROWS rows holds: where a header may be, and how like another sheet's."""
+    HEADER_SEARCH_ROWS rows holds: where a header may be, and how like another sheet's. Each
+    distinct cell is normalised once (a workbook of many monthly sheets repeats its words)."""
     head = frame.iloc[:HEADER_SEARCH_ROWS]
     if not len(names) or head.empty:
         return np.zeros(len(head), dtype=np.int64)
-    keys = head.apply(
-        lambda cells: cells_as_text(cells).map(normalise_column_name, na_action="ignore")
-    )
-    return keys.where(keys.isin(names)).nunique(axis=1).to_numpy()
+    cells = pd.Series(head.to_numpy(dtype=object).ravel(), dtype=object)
+    codes, distinct = pd.factorize(cells_as_text(cells))
+    wanted = {name: k for k, name in enumerate(sorted(set(names)))}
+    keys = pd.Series(distinct, dtype="str").map(normalise_column_name).map(wanted)
+    key_ids = np.append(keys.fillna(-1).to_numpy(np.int64), -1)[codes]  # NA cells: -1
+    grid = np.sort(key_ids.reshape(head.shape), axis=1)
+    first = np.ones(grid.shape, dtype=bool)
+    first[:, 1:] = grid[:, 1:] != grid[:, :-1]
+    return ((grid >= 0) & first).sum(axis=1)
 
 
 def _header_row(frame: pd.DataFrame, blank: np.ndarray, names: Collection[str]) -> int | None:
