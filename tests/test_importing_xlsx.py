@@ -370,6 +370,25 @@ def test_other_visible_sheets_with_the_same_columns_are_named_not_left_silently(
     )
 
 
+def test_years_of_monthly_sheets_are_named_ten_and_counted(bundle, tmp_path, capsys):
+    book = openpyxl.Workbook()
+    for k in range(13):
+        sheet = book.active if k == 0 else book.create_sheet()
+        sheet.title = f"M{k}"
+        sheet.append(SIMPLEPRACTICE_HEADER)
+        sheet.append(
+            [f"SP-{k}", dt.datetime(2026, 3, 6), dt.time(13, 0), "C1", "S1", "P", 50, "Show"]
+        )
+    export = save(book, tmp_path / "months.xlsx")
+
+    assert main(["import", str(export), "--preset", "simplepractice", "--into", str(bundle)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "Sheets M1, M2, M3, M4, M5, M6, M7, M8, M9, M10 and 2 more hold the same columns and "
+        "were not read: import each with --sheet."
+    )
+
+
 def test_a_named_sheet_is_read_and_named_in_what_is_set_aside(bundle, tmp_path):
     export = calls_workbook(tmp_path / "phone.xlsx")
 
