@@ -428,6 +428,16 @@ def test_the_first_sheet_is_read_unless_one_is_named_and_the_others_are_named(bu
         "Columns found: Calls in March, 2. Sheet Summary was read; the workbook's other "
         "sheets: Calls. Name the one holding the export (auditkit import --sheet NAME)."
     )
+    # The call log hidden: the visible summary is read, and the hidden sheet named so.
+    book = openpyxl.load_workbook(export)
+    book["Calls"].sheet_state = "hidden"
+    hidden = save(book, tmp_path / "hidden.xlsx")
+    with pytest.raises(BundleError) as stopped:
+        import_file(hidden, bundle, preset("ringcentral"))
+    assert str(stopped.value).endswith(
+        "the workbook's other sheets: Calls (hidden). Name the one holding the export "
+        "(auditkit import --sheet NAME)."
+    )
 
 
 def test_an_unknown_sheet_is_refused_listing_the_sheets(bundle, tmp_path):

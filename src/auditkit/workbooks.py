@@ -142,10 +142,15 @@ def _sheet_cells(
 
 def _other_heads(book: Any, read: Any) -> dict[str, pd.DataFrame]:
     """The first HEADER_SEARCH_ROWS rows of each visible worksheet but `read`, by title: where
-    their headers are, without reading the rest (openpyxl streams a sheet, and stops there)."""
+    their headers are, without reading the rest (openpyxl streams a sheet, and stops there).
+    A hidden one is named so ('Data (hidden)'), with no rows: never like the sheet read, but
+    the one to name with --sheet when a visible summary stood before it."""
     heads = {}
     for worksheet in book.worksheets:  # (a workbook's sheets: a handful)
-        if worksheet is read or worksheet.sheet_state != "visible":
+        if worksheet is read:
+            continue
+        if worksheet.sheet_state != "visible":
+            heads[f"{worksheet.title} (hidden)"] = pd.DataFrame()
             continue
         worksheet.reset_dimensions()
         rows = worksheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
