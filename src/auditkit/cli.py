@@ -321,7 +321,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from auditkit.importing import import_file, load_mapping, preset
     from auditkit.output import counted
-    from auditkit.tables import printable
+    from auditkit.tables import printable, printable_names
 
     _imports_done()
 
@@ -337,9 +337,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"into {done.path}{replaced if done.replaced else ''}."
     )
     if done.alike_sheets:  # monthly sheets, say: only the first was read
-        shown = [printable(title) for title in done.alike_sheets[:_SHEETS_NAMED]]
-        unnamed = len(done.alike_sheets) - len(shown)
-        names = ", ".join(shown) + (f" and {unnamed} more" if unnamed else "")
+        names = printable_names(list(done.alike_sheets), most=_SHEETS_NAMED)
         if len(done.alike_sheets) == 1:
             print(f"Sheet {names} holds the same columns and was not read: import it with --sheet.")
         else:

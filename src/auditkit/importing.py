@@ -274,7 +274,7 @@ def _mapped_columns(raw: RawTable, mapping: Mapping) -> list[tuple[str, pd.Serie
     for source, target in mapping.columns.items():
         found = by_key.get(normalise_column_name(source), [])
         if not found:
-            others = ", ".join(printable(title) for title in raw.other_sheets)
+            others = printable_names(list(raw.other_sheets))
             raise BundleError(
                 f"{file} has no '{source}' column, which the {mapping.name} mapping reads as "
                 f"{target}. Columns found: "
@@ -329,11 +329,17 @@ def _blank_parts(columns: list[pd.Series]) -> pd.Series:
     """Which of the columns each row leaves blank, by name ('Time'), where others hold a
     value: NA where none is blank, or every one."""
     blank = np.column_stack([cells_as_text(c).str.strip().fillna("").eq("") for c in columns])
-    names = pd.Series("", index=columns[0].index, dtype="str")
-    for k, column in enumerate(columns):
-        names = names + np.where(blank[:, k], f", {printable(str(column.name))}", "")
     partly = blank.any(axis=1) & ~blank.all(axis=1)
-    return names.str[2:].where(partly)
+    return _names_where([str(c.name) for c in columns], blank, columns[0].index).where(partly)
+
+
+def _names_where(names: list[str], marks: np.ndarray, index: pd.Index) -> pd.Series:
+    """For each row, the names (columns of an export, a few dozen at most) its marks hold,
+    joined with commas: 'Date, Time'; '' where none."""
+    joined = pd.Series("", index=index, dtype="str")
+    for k, name in enumerate(names):
+        joined = joined + np.where(marks[:, k], f", {printable(name)}", "")
+    return joined.str[2:]
 
 
 def _is_clock(cells: pd.Series) -> np.ndarray:
@@ -512,10 +518,12 @@ def _local_times(
     if blank_parts is not None:
         local = times.dt.tz_convert(mapping.timezone or tz)
         # A time written in the date's own cell ('03/09/2026 12:00 AM') is midnight as given.
-        clock = text.str.contains(_A_CLOCK, regex=True).fillna(False).astype(bool)
+        partly = blank_parts.notna()
+        clock = text[partly].str.contains(_A_CLOCK, regex=True).fillna(False).astype(bool)
         if excel is not None:
-            clock &= ~excel
-        dateless = blank_parts.notna() & ~clock & (local == local.dt.normalize())
+            clock &= ~excel[partly]
+        dateless = partly & ~clock.reindex(text.index, fill_value=False)
+        dateless &= local == local.dt.normalize()
         reasons = reasons.mask(
             dateless,
             blank_parts + " is blank, so the date has no time of day: not read as midnight",
@@ -531,7 +539,9 @@ _A_CLOCK = r"\d:\d\d|\d\s*[AaPp]\.?[Mm]"
 def _two_digit_years(text: pd.Series) -> pd.Series:
     """Which values are slash dates with a 2-digit year ('3/5/26 1:00 PM'): M/D/YYYY can't
     read them, and their reason should say why and what reads them, as a day-first date's does."""
-    return text.str.match(r"\s*\d{1,2}/\d{1,2}/\d{2}(?!\d)").fillna(False).astype(bool)
+    # Two matches, not a look-ahead (\d{2}(?!\d)): pandas runs that in Python, a call per text.
+    two = text.str.match(r"\s*\d{1,2}/\d{1,2}/\d{2}").fillna(False).astype(bool)
+    return two & ~text.str.match(r"\s*\d{1,2}/\d{1,2}/\d{3}").fillna(False).astype(bool)
 
 
 # A duration as a clock shows it: H:MM:SS or M:SS (hours, or minutes, of any number of digits).
@@ -699,15 +709,15 @@ def _unmapped_only(raw: RawTable, mapping: Mapping, source: dict[str, pd.Series]
     if not empty.any():
         return pd.Series(pd.NA, index=raw.frame.index, dtype="str")
     mapped = {normalise_column_name(name) for name in mapping.columns}
-    held = pd.Series("", index=raw.frame.index, dtype="str")
-    for column in raw.frame.columns:  # (an export's columns: a few dozen at most)
-        if normalise_column_name(column) not in mapped:
-            filled = cells_as_text(raw.frame[column]).str.strip().fillna("").ne("")
-            held = held + np.where(filled, f", {printable(str(column))}", "")
+    unmapped = [c for c in raw.frame.columns if normalise_column_name(c) not in mapped]
+    filled = [cells_as_text(raw.frame[c]).str.strip().fillna("").ne("") for c in unmapped]
+    held = _names_where(
+        [str(c) for c in unmapped],
+        np.column_stack(filled) if filled else np.zeros((len(raw.frame), 0), dtype=bool),
+        raw.frame.index,
+    )
     return (
-        f"holds values only in columns the {mapping.name} mapping doesn't read ("
-        + held.str[2:]
-        + ")"
+        f"holds values only in columns the {mapping.name} mapping doesn't read (" + held + ")"
     ).where(empty & held.ne(""))
 
 

@@ -26,8 +26,7 @@ import pandas as pd
 # find_clinic_name is a rule's entry point here, beside find and find_each.
 from auditkit.clinic_name import find_clinic_name as find_clinic_name
 from auditkit.columns import take_text
-from auditkit.matching import FOLDS as _FOLDS  # (the name the building blocks use)
-from auditkit.matching import Matcher, phrase_matcher, re2_reads
+from auditkit.matching import FOLDS, Matcher, phrase_matcher, re2_reads
 from auditkit.parsing import repair_text
 from auditkit.regex_safety import phrase_problem
 
@@ -67,7 +66,7 @@ _POSSESSIVE = r"(?:her|his|their)"
 NAME_MARK = "\x1f"
 # A client's name where it is marked: "Eli", "Maria Lopez", "Mary-Jo", "O'Brien". Its
 # apostrophes leave out U+02BC, which \w reads already: two ways to read one is one too many.
-_NAME_APOSTROPHE = "[" + "".join(c for c in "'" + _FOLDS["'"] if not c.isalnum()) + "]"
+_NAME_APOSTROPHE = "[" + "".join(c for c in "'" + FOLDS["'"] if not c.isalnum()) + "]"
 _NAME_WORD = rf"{NAME_MARK}\w+(?:{_NAME_APOSTROPHE}\w+)*"
 _NAMED = rf"{_NAME_WORD}(?:(?:\s+|-){_NAME_WORD})*"
 # Whom an inquiry's reply may confirm or tell about, as a pronoun or by name (where marked).

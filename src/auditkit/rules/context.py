@@ -511,9 +511,10 @@ class AuditContext:
                     "approval "
                     + first["approval_id"]
                     + " expired "
-                    + dated(first["expires_at"])
-                    .str.replace(r"^(\S+) 00:00$", r"at the end of \1", regex=True)
-                    .str.replace(r"^(\S+ \d\d:\d\d)", r"on \1", regex=True),
+                    + ("on " + dated(first["expires_at"])).mask(
+                        whole_day[first.index],
+                        "at the end of " + first["expires_at"].dt.strftime("%Y-%m-%d"),
+                    ),
                 ],
             ),
             index=first["event"].to_numpy(),
