@@ -51,6 +51,19 @@ def test_vm001_compliant_with_consent_and_with_the_default_script(tmp_path):
     assert opportunities(bundle, "VM001") == ["K1", "K2"]
 
 
+def test_vm001_reads_a_log_of_what_the_message_left_out(tmp_path):
+    messages = [
+        "LVM re missed session and fee; did not mention Riverside Psychology Clinic.",
+        "LVM, did not mention the clinic. This is Robin from Riverside Clinic.",
+    ]
+    bundle = build_bundle(
+        tmp_path, appointments=[NO_SHOW], contacts=[voicemail(m) for m in messages]
+    )
+    assert findings(bundle, "VM001") == {
+        "K2": "\u201cRiverside Clinic\u201d; consent to naming the clinic was never recorded"
+    }
+
+
 def test_vm001_consent_recorded_after_the_call_does_not_count(tmp_path):
     clients = [
         {

@@ -469,6 +469,38 @@ def test_clinic_name_however_spelled(message, expected):
         assert found[0] == expected
 
 
+# A log saying what was left out of the message, and words that only look like it.
+NOT_NAMED_CASES = [
+    ("LVM, did not mention Riverside Psychology Clinic.", None),
+    ("Left voicemail without identifying myself as calling from RPC.", None),
+    ("Left message; no mention of Riverside Psychology Clinic", None),
+    ("Riverside Psychology Clinic not mentioned in message", None),
+    ("didn't say the clinic name (Riverside Psychology Clinic)", None),
+    ("did not mention \u201cRiverside Clinic\u201d per policy", None),
+    ("Did not name the clinic (Riverside Clinic); said the fee", None),
+    ("RPC (not named), fee mentioned", None),
+    (
+        "This is Sam from Riverside Psychology Clinic; you did not come in today",
+        "Riverside Psychology Clinic",
+    ),
+    ("I did not see you today at Riverside Psychology Clinic", "Riverside Psychology Clinic"),
+    ("I did not say it, Riverside Clinic will charge", "Riverside Clinic"),
+    ("Hi, this is Riverside Clinic, we have not mentioned fees before", "Riverside Clinic"),
+    ("did not mention the clinic. This is Sam from Riverside Clinic", "Riverside Clinic"),
+    ("Riverside Clinic, not mentioned", "Riverside Clinic"),
+]
+
+
+@pytest.mark.parametrize("engine_note", ["", " \u00fc"])  # RE2's texts, then Python's
+@pytest.mark.parametrize(("message", "expected"), NOT_NAMED_CASES)
+def test_a_log_saying_the_name_was_left_out_does_not_name_it(message, expected, engine_note):
+    found = text.find_clinic_name(pd.Series([message + engine_note]), NAME, ALIASES)
+    if expected is None:
+        assert pd.isna(found[0])
+    else:
+        assert found[0] == expected
+
+
 def test_clinic_name_keeps_the_index_even_when_repeated():
     messages = pd.Series(["Riversid Pyschology", "nothing", None, "RPC"], index=[7, 7, 3, 1])
     found = text.find_clinic_name(messages, NAME, ALIASES)

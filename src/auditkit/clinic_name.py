@@ -19,7 +19,14 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from auditkit.columns import arrow_strings, lower_case_bytes, mapped_strings, per_distinct
-from auditkit.matching import EVIDENCE, extract, re2_reads, re2_translation
+from auditkit.matching import (
+    EVIDENCE,
+    blank_negations,
+    extract,
+    negation_patterns,
+    re2_reads,
+    re2_translation,
+)
 from auditkit.parsing import repair_text
 
 # Words that say what kind of place it is, not which: alone they never name the clinic.
@@ -107,6 +114,34 @@ def name_patterns(
     if translated is None:
         return python, None
     return python, (f"(?i)(?:^|[^a-zA-Z0-9])(?P<{EVIDENCE}>{translated})(?:$|[^a-zA-Z0-9])")
+
+
+# A log saying the name was left out: "did not mention Riverside Clinic", "without identifying
+# myself as RPC", "no mention of Riverside Clinic", "Riverside Clinic (not named)". Each reaches
+# the name across a few words that can only say what was not said (never a comma or a sentence's
+# end), so "I did not see you today at Riverside Clinic" still names it.
+_NOT_NAMING = (
+    r"\b(?:did\s+not|didn't|without|never|not|no)\s+(?:\w+\s+){0,2}?(?:mention|mentioning"
+    r"|mentioned|say|saying|said|name|naming|named|identify|identifying|identified|disclose"
+    r"|disclosing|disclosed|reveal|revealing|revealed|state|stating|stated|give|giving|gave|use"
+    r"|using|used)\b"
+)
+_ABOUT_THE_NAME = (
+    r"(?:[^\w.?!;,]+(?:the|our|my|its|their|this|that|it|it's|clinic|clinic's|name|names|of|as"
+    r"|by|where|who|i|i'm|we|we're|was|is|were|am|are|being|be|calling|call|called|from|with"
+    r"|myself|ourselves|a|an|any|or|program|programme|agency|office|practice)\b){0,8}"
+    r"[^\w.?!;,]+"
+)
+_NOT_NAMED = (
+    r"[^\w.?!;,]{0,3}(?:was\s+|is\s+|were\s+)?(?:not|never)\s+(?:mentioned|said|named"
+    r"|identified|disclosed|revealed|stated|given|used)\b"
+)
+
+
+def _negations(forms: NameForms) -> tuple[re.Pattern[str], str | None]:
+    """Where a log says the name was not said, as patterns for matching.blank_negations."""
+    name = f"(?:{_name_alternation(*forms)})"
+    return negation_patterns([_NOT_NAMING + _ABOUT_THE_NAME + name, rf"\b{name}{_NOT_NAMED}"])
 
 
 def _fuzzy(text: pd.Series, keys: list[str], longest: int) -> pd.Series:
@@ -240,7 +275,9 @@ def _clinic_name(
     texts: pd.Series, acronyms: list[str], names: list[str], forms: Sequence[str]
 ) -> pd.Series:
     text = repair_text(texts)
-    found = extract(text, *name_patterns((acronyms, names)))
+    readable = re2_reads(text)
+    text = blank_negations(text, *_negations((acronyms, names)), readable)
+    found = extract(text, *name_patterns((acronyms, names)), readable=readable)
     fuzzy_keys = [key for key in names if len(key) >= _FUZZY_MIN_LENGTH]
     unnamed = found.isna() & text.notna()
     if fuzzy_keys and unnamed.any():

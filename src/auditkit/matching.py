@@ -227,6 +227,35 @@ def _blank_re2(column: pa.Array, negations: str) -> pa.Array:
     return pc.replace_with_mask(column, negated, rewritten)
 
 
+def blank_negations(
+    text: pd.Series,
+    negations: re.Pattern[str],
+    negations_re2: str | None,
+    readable: pd.Series | None = None,
+) -> pd.Series:
+    """Each text with its negated spans blanked to the filler, which no pattern matches or reads
+    as a word: on RE2 for the texts it reads as Python does (`readable`, re2_reads of them, if
+    known), on Python's re for the rest."""
+    readable = re2_reads(text) if readable is None else readable
+    rest = text.notna()
+    column = pa.array(text.array, pa.large_string())
+    if negations_re2 is not None and readable.any():
+        on_re2 = pa.array(readable.to_numpy())
+        blanked_re2 = _blank_re2(column.filter(on_re2), negations_re2)
+        column = pc.replace_with_mask(column, on_re2, blanked_re2.cast(pa.large_string()))
+        rest &= ~readable
+    blanked = pd.Series(column, index=text.index, dtype="str")
+    if rest.any():
+        blanked[rest] = text[rest].str.replace(negations, _blank, regex=True)
+    return blanked
+
+
+def negation_patterns(negations: Sequence[str]) -> tuple[re.Pattern[str], str | None]:
+    """`negations` compiled for blank_negations: for Python's re and, where they translate, RE2
+    (else None)."""
+    return _compile(negations), _re2_alternation(negations, named=False)
+
+
 def extract(
     text: pd.Series,
     pattern: re.Pattern[str],
