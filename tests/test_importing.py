@@ -990,6 +990,49 @@ def test_a_date_whose_time_column_is_blank_is_marked_not_read_as_midnight(bundle
     ]
 
 
+def test_dates_written_alone_are_read_as_their_column_reads_them(bundle, tmp_path):
+    """An expiry written as a date applies through that day, whether the export writes it in
+    a date_format without a clock or as ISO; a note's date alone is no time it was written
+    (both were written as that day's midnight, the note then counted as written before the
+    session it documents)."""
+    approvals = tmp_path / "approvals.toml"
+    approvals.write_text(
+        'name = "Approvals sheet"\ntable = "approvals"\ntimezone = "America/Los_Angeles"\n'
+        'date_format = "%m/%d/%Y"\n[columns]\nID = "approval_id"\nKind = "kind"\n'
+        'Clinician = "staff_id"\nBy = "approved_by"\nGiven = "approved_at"\n'
+        'Expires = "expires_at"\n'
+    )
+    export = tmp_path / "approvals.csv"
+    export.write_text(
+        "ID,Kind,Clinician,By,Given,Expires\n"
+        "P1,phone_coaching,S1,S2,01/05/2026,06/30/2026\n"
+        "P2,phone_coaching,S1,S2,01/05/2026,\n"
+    )
+    import_file(export, bundle, load_mapping(approvals))
+    expires = load(bundle).approvals.set_index("approval_id")["expires_at"]
+    assert expires["P1"].isoformat() == "2026-07-01T00:00:00-07:00"
+    assert pd.isna(expires["P2"])
+
+    notes = tmp_path / "notes.toml"
+    notes.write_text(
+        'name = "Notes"\ntable = "notes"\ntimezone = "America/Los_Angeles"\n[columns]\n'
+        'ID = "note_id"\nClient = "client_id"\nClinician = "staff_id"\n'
+        'Written = "written_at"\nText = "text"\n'
+    )
+    export = tmp_path / "notes.csv"
+    export.write_text(
+        "ID,Client,Clinician,Written,Text\n"
+        "N1,C1,S1,3/9/2026,Client did not show; LVM.\n"
+        "N2,C1,S1,3/9/2026 2:10 PM,Client did not show; LVM.\n"
+    )
+    done = import_file(export, bundle, load_mapping(notes))
+    assert done.set_aside[["line", "record_id", "value", "reason"]].values.tolist() == [
+        [2, "N1", "3/9/2026", "a date without a time of day: not read as midnight, since a "
+         "missed session's call and note deadlines are counted from such times to the minute"],
+    ]  # fmt: skip
+    assert rejected(bundle) == [("notes.csv", 2, "N1", "written_at")]
+
+
 def test_a_row_of_a_no_break_space_alone_is_blank_not_marked(bundle, tmp_path):
     """A no-break space is blank to the import's strip: such a row is no record, as a row of
     spaces is, not one 'holding values only in columns the mapping doesn't read ()'."""

@@ -98,7 +98,8 @@ def test_base_bundle_loads_every_row_typed(load_case):
     assert bundle.appointments["duration_minutes"].tolist() == [50, 50, 50]
     assert by_id(bundle.contacts, "duration_seconds") == {"K1": 45, "K2": 120}
     assert bundle.contacts["appointment_id"].isna().tolist() == [False, True]
-    assert by_id(bundle.approvals, "expires_at") == {"P1": at("2026-06-01T00:00:00-07:00")}
+    # Written as a date alone, 2026-06-01: the approval applies through that day.
+    assert by_id(bundle.approvals, "expires_at") == {"P1": at("2026-06-02T00:00:00-07:00")}
     for name in TABLE_FILES:
         assert bundle.tables[name]["source_line"].tolist() == list(
             range(2, 2 + len(bundle.tables[name]))
@@ -267,18 +268,25 @@ EXPECTED_STARTS = {
     "K9": at("2026-11-01T01:30:00-07:00"),  # a wall time that happens twice: the first
     "K10": at("2026-11-02T21:05:00-08:00"),
     "K11": at("2026-10-30T12:15:00-07:00"),
-    "K12": at("2026-03-09T00:00:00-07:00"),  # 12:00 AM is midnight
-    "K13": at("2026-11-01T00:00:00-07:00"),  # a date alone is midnight local
-    "K14": at("2026-11-03T00:00:00-08:00"),
+    "K12": at("2026-03-09T00:00:00-07:00"),  # 12:00 AM is midnight, written so
     "K15": at("2026-03-08T03:30:00-07:00"),  # 02:30 never happened: an hour on
 }
+# A call's time, written as a date alone, is no time: set aside, not read as midnight.
+NO_TIME_OF_DAY = (
+    "' is a date without a time of day: not read as midnight, since a missed session's call "
+    "and note deadlines are counted from such times to the minute. Export it with its time "
+    "(2026-03-02 13:05)"
+)
 
 
 def test_timestamps_iso_utc_offsets_us_and_dates_across_dst(load_case):
     bundle = load_case("timestamps")
     starts = bundle.contacts.set_index("contact_id")["started_at"]
 
-    assert rows(bundle.rejected) == []
+    assert rows(bundle.rejected) == [
+        ("contacts.csv", 14, "K13", "started_at", "started_at '2026-11-01" + NO_TIME_OF_DAY),
+        ("contacts.csv", 15, "K14", "started_at", "started_at '11/3/2026" + NO_TIME_OF_DAY),
+    ]
     assert str(starts.dtype) == TZ_DTYPE
     assert starts.to_dict() == EXPECTED_STARTS
     # Exact wall clocks and offsets, not just equal instants.
@@ -786,12 +794,13 @@ def test_xlsx_typed_cells_and_rows_numbered_as_in_the_sheet(make_bundle):
     sheet.append([None] * 8)  # a blank row: skipped, but the rows after keep their numbers
     sheet.append(["A2", "C1", "S1", "3/9/2026 1:00 PM", 50.0, "individual", "No Show", None])
     sheet.append(["A3", "C2", "S1", dt.datetime(2026, 3, 10, 10), "fifty", "individual", "DNA"])
-    sheet.append(["A4", "C2", "S1", dt.date(2026, 11, 1), 45, "group", "Kept", None])
+    sheet.append(["A4", "C2", "S1", dt.datetime(2026, 11, 1, 9), 45, "group", "Kept", None])
+    sheet.append(["A5", "C2", "S1", dt.date(2026, 11, 2), 45, "group", "Kept", None])
     book.save(path / "appointments.xlsx")
 
     bundle = load(path)
 
-    assert coverage_of(bundle)["appointments"] == ("appointments.xlsx", "xlsx", 4, 3, 1)
+    assert coverage_of(bundle)["appointments"] == ("appointments.xlsx", "xlsx", 5, 3, 2)
     assert rows(bundle.rejected) == [
         (
             "appointments.xlsx",
@@ -799,13 +808,22 @@ def test_xlsx_typed_cells_and_rows_numbered_as_in_the_sheet(make_bundle):
             "A3",
             "duration_minutes",
             "duration_minutes 'fifty' is not a whole number",
-        )
+        ),
+        (  # a date cell is its midnight in Excel: no time of day an appointment could start at
+            "appointments.xlsx",
+            7,
+            "A5",
+            "scheduled_start",
+            "scheduled_start '2026-11-02' is a date without a time of day: not read as "
+            "midnight, since a missed session's call and note deadlines are counted from such "
+            "times to the minute. Export it with its time (2026-03-02 13:05)",
+        ),
     ]
     appointments = bundle.appointments.set_index("appointment_id")
     assert appointments["scheduled_start"].to_dict() == {
         "A1": at("2026-03-02T13:00:00-08:00"),
         "A2": at("2026-03-09T13:00:00-07:00"),
-        "A4": at("2026-11-01T00:00:00-07:00"),
+        "A4": at("2026-11-01T09:00:00-08:00"),
     }
     assert appointments["duration_minutes"].tolist() == [50, 50, 45]
     assert appointments["status"].tolist() == ["attended", "no_show", "attended"]

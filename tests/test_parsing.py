@@ -495,3 +495,53 @@ def test_lower_case_and_padded_instants_go_to_pandas_and_parse_the_same():
     parsed, why = parse_timestamp(text(values), "started_at", LA)
     assert instants(parsed) == ["2025-09-02T01:00:00-07:00", "2025-09-02T08:00:00-07:00", None]
     assert reasons(why) == [None, None, f"started_at '0001-01-01T00:00:00Z' {FAR}"]
+
+
+# --- a date written alone ------------------------------------------------------------------------
+
+DATES_ALONE = pd.Series(["2026-03-02", " 3/2/2026 ", "2026-03-02 13:05", "3/2/2026 1:05 PM", None])
+
+
+def test_a_date_alone_reads_as_its_days_start_by_default():
+    times, reasons = parse_timestamp(DATES_ALONE, "intake_date", "America/Los_Angeles")
+    assert [t.isoformat() if pd.notna(t) else None for t in times] == [
+        "2026-03-02T00:00:00-08:00",
+        "2026-03-02T00:00:00-08:00",
+        "2026-03-02T13:05:00-08:00",
+        "2026-03-02T13:05:00-08:00",
+        None,
+    ]
+    assert reasons.isna().all()
+
+
+def test_an_expiry_written_as_a_date_alone_reads_as_the_next_days_start():
+    """'Expires 3/2' applies through the 2nd; a time written out is kept as written."""
+    times, reasons = parse_timestamp(DATES_ALONE, "expires_at", "America/Los_Angeles", "end")
+    assert [t.isoformat() if pd.notna(t) else None for t in times] == [
+        "2026-03-03T00:00:00-08:00",
+        "2026-03-03T00:00:00-08:00",
+        "2026-03-02T13:05:00-08:00",
+        "2026-03-02T13:05:00-08:00",
+        None,
+    ]
+    assert reasons.isna().all()
+
+
+def test_the_next_days_start_where_the_clock_skips_midnight():
+    times, _ = parse_timestamp(pd.Series(["2026-09-05"]), "expires_at", "America/Santiago", "end")
+    assert times[0].isoformat() == "2026-09-06T01:00:00-03:00"
+
+
+def test_an_events_date_alone_is_set_aside_not_read_as_midnight():
+    times, reasons = parse_timestamp(DATES_ALONE, "written_at", "America/Los_Angeles", "refused")
+    assert times.isna().tolist() == [True, True, False, False, True]
+    tail = (
+        "' is a date without a time of day: not read as midnight, since a missed session's call "
+        "and note deadlines are counted from such times to the minute. Export it with its time "
+        "(2026-03-02 13:05)"
+    )
+    assert reasons.tolist()[:2] == [
+        "written_at '2026-03-02" + tail,
+        "written_at ' 3/2/2026 " + tail,
+    ]
+    assert reasons[2:].isna().all()

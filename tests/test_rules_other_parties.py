@@ -377,6 +377,42 @@ def test_pc001_an_approval_expiring_on_a_date_covers_that_whole_day(tmp_path):
     }
 
 
+def test_pc001_an_expiry_written_as_a_time_is_that_moment_even_at_midnight(tmp_path):
+    """Only a date written alone covers its day: midnight written as a time (00:00 with its
+    offset, or the same instant in UTC) is when the approval ended."""
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[phone_call(COACHING, purpose="coaching", client_id=c) for c in ("C1", "C2")],
+        approvals=[
+            coaching_approval(client_id="C1", expires_at="2026-03-04T00:00:00-08:00"),
+            coaching_approval(client_id="C2", expires_at="2026-03-04T08:00:00Z"),
+        ],
+    )
+    assert findings(bundle, "PC001") == {
+        "K1": "purpose coaching; approval P1 expired at the end of 2026-03-03",
+        "K2": "purpose coaching; approval P2 expired at the end of 2026-03-03",
+    }
+
+
+def test_pc001_in_a_zone_whose_clock_skips_midnight(tmp_path):
+    """Santiago's clock goes from 23:59:59 on 5 September 2026 to 01:00 on the 6th: that day
+    starts at 01:00, and an approval through the 5th ends then (it stopped the audit with a
+    traceback, asking for the 6th's midnight)."""
+    santiago = {"clinic": {"name": "Riverside Psychology Clinic", "timezone": "America/Santiago"}}
+    bundle = build_bundle(
+        tmp_path,
+        policy=santiago,
+        contacts=[
+            phone_call(COACHING, purpose="coaching", started_at=at, client_id=client)
+            for at, client in [("2026-09-05 23:30", "C1"), ("2026-09-06 01:10", "C2")]
+        ],
+        approvals=[coaching_approval(expires_at="2026-09-05")],
+    )
+    assert findings(bundle, "PC001") == {
+        "K2": "purpose coaching; approval P1 expired at the end of 2026-09-05"
+    }
+
+
 def test_pc001_expired_or_wrong_approver_does_not_count(tmp_path):
     bundle = build_bundle(
         tmp_path,
@@ -385,7 +421,7 @@ def test_pc001_expired_or_wrong_approver_does_not_count(tmp_path):
             phone_call(COACHING, purpose="coaching", staff_id="T2"),
         ],
         approvals=[
-            coaching_approval(expires_at="2026-03-01T00:00:00-08:00"),
+            coaching_approval(expires_at="2026-03-01"),
             coaching_approval(staff_id="T2", approved_by="SUP"),
         ],
     )

@@ -16,6 +16,7 @@ seconds or minutes; a whole number stored as a float is written without its '.0'
 from __future__ import annotations
 
 import datetime
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,10 @@ from auditkit.errors import BundleError, MappingError
 from auditkit.loading import find_table_file, read_csv, read_table
 from auditkit.output import csv_text, iso_times, write_atomically
 from auditkit.parsing import (
+    NO_TIME_OF_DAY,
+    dates_alone,
     day_first_example,
+    day_start,
     parse_count,
     parse_timestamp,
     parse_vocabulary,
@@ -474,6 +478,7 @@ def _local_times(
     tz: str,
     excel: pd.Series | None,
     blank_parts: pd.Series | None,
+    date_alone: str = "start",
 ) -> tuple[pd.Series, pd.Series]:
     """Times read in the source's zone and written in the clinic's, as ISO 8601 with offset.
     `excel`: the rows that were Excel date-times, ISO already, not in the mapping's format.
@@ -500,7 +505,6 @@ def _local_times(
             f"and without a date_format M/D/YYYY is read; give the {mapping.name} mapping a "
             "date_format that reads them (%d/%m/%Y and the time's format)"
         )
-    iso = _iso_whole_seconds(times.dt.tz_convert(tz))
     reasons = pd.Series(pd.NA, index=text.index, dtype="str").mask(unread, reads)
     if looked:
         short = _two_digit_years(text.where(unread))
@@ -515,20 +519,34 @@ def _local_times(
                 f"read; give the {mapping.name} mapping a date_format that reads them "
                 f"({order} %I:%M %p, say, or {order} %H:%M)",
             )
+    # Dates written without a time of day, read as the table's column reads them
+    # (schemas.DateAlone): in a cell of their own, in a format without a clock, or beside a
+    # blank Time.
+    alone = times.notna() & pd.Series(dates_alone(text), index=text.index)
+    if mapping.date_format is not None and not re.search("%[HIMXcTR]", mapping.date_format):
+        alone |= times.notna() if excel is None else times.notna() & ~excel
+    blank_time = pd.Series(False, index=text.index)
     if blank_parts is not None:
-        local = times.dt.tz_convert(mapping.timezone or tz)
         # A time written in the date's own cell ('03/09/2026 12:00 AM') is midnight as given.
         partly = blank_parts.notna()
         clock = text[partly].str.contains(_A_CLOCK, regex=True).fillna(False).astype(bool)
         if excel is not None:
             clock &= ~excel[partly]
-        dateless = partly & ~clock.reindex(text.index, fill_value=False)
-        dateless &= local == local.dt.normalize()
-        reasons = reasons.mask(
-            dateless,
-            blank_parts + " is blank, so the date has no time of day: not read as midnight",
-        )
-        iso = iso.mask(dateless)
+        blank_time = partly & ~clock.reindex(text.index, fill_value=False)
+        blank_time &= times == day_start(times)
+        alone |= blank_time
+    if date_alone == "end" and alone.any():
+        times = times.copy()
+        times[alone] = day_start(times[alone], days=1)
+    iso = _iso_whole_seconds(times.dt.tz_convert(tz))
+    if date_alone == "refused":
+        reasons = reasons.mask(alone & reasons.isna(), f"a date {NO_TIME_OF_DAY}")
+        if blank_parts is not None:
+            reasons = reasons.mask(
+                blank_time,
+                blank_parts + " is blank, so the date has no time of day: not read as midnight",
+            )
+        iso = iso.mask(alone)
     return _marked(iso.fillna(text), reasons), reasons
 
 
@@ -664,6 +682,7 @@ def _bundle_rows(
                 tz,
                 excel_times.get(column.name),
                 blank_parts.get(column.name),
+                column.date_alone,
             )
         elif column.kind == "count":
             text, reasons = _counts(text, column.name)

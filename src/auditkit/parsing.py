@@ -174,6 +174,13 @@ _US = (
     f"(?:{_S}+(?P<H>{_D}{{1,2}}):(?P<M>{_D}{{2}})(?::(?P<S>{_D}{{2}}))?{_S}*"
     "(?P<p>[AaPp]\\.?[Mm]\\.?)?)?$"
 )
+# A date written without a time of day, as the ISO and US forms above write it.
+DATE_ALONE = f"^(?:{_D}{{4}}-{_D}{{1,2}}-{_D}{{1,2}}|{_D}{{1,2}}/{_D}{{1,2}}/{_D}{{4}})$"
+# Why an event's date written alone is set aside (after "'2026-03-02' is" or "a date").
+NO_TIME_OF_DAY = (
+    "without a time of day: not read as midnight, since a missed session's call and note "
+    "deadlines are counted from such times to the minute"
+)
 # The shape nearly every export writes instants in: a 19xx or 20xx date, seconds, Z or +hh:mm.
 # Arrow's own ISO 8601 cast reads these five times faster than pandas, without a Python str
 # per cell, and rejects exactly the values pandas rejects (2025-02-29, 24:00:00, offsets past
@@ -495,11 +502,28 @@ def _local_instants(text: pa.ChunkedArray) -> pd.Series:
     return pd.Series(instants)
 
 
-def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series, pd.Series]:
+def dates_alone(values: pd.Series) -> np.ndarray:
+    """Which cells write a date without a time of day ('2026-03-02', '3/2/2026')."""
+    return _matches(arrow_strings(_stripped(values)), DATE_ALONE)
+
+
+def day_start(times: pd.Series, days: int = 0) -> pd.Series:
+    """The start of each (tz-aware) time's local day, `days` days on: its midnight, or the
+    first instant of a day whose clock skips midnight (Santiago's September change)."""
+    naive = times.dt.tz_localize(None).dt.normalize() + pd.Timedelta(days=days)
+    first = np.ones(len(naive), dtype=bool)
+    return naive.dt.tz_localize(times.dt.tz, ambiguous=first, nonexistent="shift_forward")
+
+
+def parse_timestamp(
+    values: pd.Series, column: str, tz: str, date_alone: str = "start"
+) -> tuple[pd.Series, pd.Series]:
     """ISO 8601 (naive = clinic-local; Z and offsets converted) or US M/D/YYYY h:mm AM/PM.
 
-    The result is tz-aware in the clinic's zone, microsecond resolution; a date alone is
-    midnight local. Digits are ASCII only: '1/5/2026 ١٣:00' (Arabic-Indic hour) is no time.
+    The result is tz-aware in the clinic's zone, microsecond resolution. A date alone is read
+    as `date_alone` says (schemas.DateAlone): the start of its local day, its end (the next
+    day's start), or not at all ("refused": a reason instead). Digits are ASCII only:
+    '1/5/2026 ١٣:00' (Arabic-Indic hour) is no time.
     """
     if pd.api.types.is_datetime64_any_dtype(values):  # typed already (Parquet)
         typed = values.dt.as_unit("us")
@@ -536,6 +560,9 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         aware[rest] = _matches(others, _ISO_AWARE)
         naive[rest] = _matches(others, _ISO_NAIVE)
         us[rest] = _matches(others, _US)
+    alone = np.zeros(len(values), dtype=bool)  # dates written without a time of day
+    if date_alone != "start" and (naive.any() or us.any()):
+        alone[naive | us] = _matches(_pick(strings, naive | us), DATE_ALONE)
     # A column writing the day first: its slash dates are set aside, not misread. Their
     # groups are extracted once, for their order and for their rewrite as ISO text.
     day_first, example = np.zeros(len(values), dtype=bool), None
@@ -567,7 +594,17 @@ def parse_timestamp(values: pd.Series, column: str, tz: str) -> tuple[pd.Series,
         instants[local] = zoned.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
     result = pd.Series(instants, index=values.index).dt.tz_localize("UTC").dt.tz_convert(tz)
     bad = values.notna().to_numpy() & np.isnat(instants) & ~far
+    alone &= ~np.isnat(instants)
+    if date_alone == "end" and alone.any():
+        result[alone] = day_start(result[alone], days=1)
     reasons = no_problems(values.index)
+    if date_alone == "refused" and alone.any():
+        result[alone] = pd.NaT
+        reasons[alone] = (
+            f"{column} '"
+            + values[alone]
+            + f"' is a date {NO_TIME_OF_DAY}. Export it with its time (2026-03-02 13:05)"
+        )
     if bad.any():
         reasons[bad] = (
             f"{column} '" + values[bad] + "' is not a date-time (ISO 8601 or M/D/YYYY h:mm AM/PM)"

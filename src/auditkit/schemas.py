@@ -8,7 +8,7 @@ unique and which refer to another table. Change a shape here and loading follows
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import pandera.pandas as pa
@@ -89,8 +89,15 @@ REPORTED_COLUMNS = {
 }
 
 
-def _timestamp(*, required: bool = False) -> Any:
-    return pa.Field(nullable=not required, tz_aware=())
+# How a timestamp column reads a date written alone ('2026-03-02', '3/2/2026'): as the start of
+# that day (an intake, a consent, an approval given), as its end (an approval that expires
+# '3/2' applies through 3/2), or not at all (an event's time, from which deadlines are counted
+# to the minute: midnight would be a time nobody wrote).
+DateAlone = Literal["start", "end", "refused"]
+
+
+def _timestamp(*, required: bool = False, date_alone: DateAlone = "start") -> Any:
+    return pa.Field(nullable=not required, tz_aware=(), metadata={"date_alone": date_alone})
 
 
 class _Table(pa.DataFrameModel):
@@ -121,7 +128,7 @@ class Appointments(_Table):
     appointment_id: Series[str] = _id()
     client_id: Series[str] = _ref("clients")
     staff_id: Series[str] = _ref("staff")
-    scheduled_start: Series[Any] = _timestamp(required=True)
+    scheduled_start: Series[Any] = _timestamp(required=True, date_alone="refused")
     duration_minutes: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, le=24 * 60)
     service: Series[str] = pa.Field(nullable=True)
     status: Series[str] = _vocab(APPOINTMENT_STATUSES, required=True)
@@ -133,7 +140,7 @@ class Contacts(_Table):
     staff_id: Series[str] = _ref("staff")
     direction: Series[str] = _vocab(DIRECTIONS, required=True)
     channel: Series[str] = _vocab(CHANNELS, required=True)
-    started_at: Series[Any] = _timestamp(required=True)
+    started_at: Series[Any] = _timestamp(required=True, date_alone="refused")
     duration_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
     party: Series[str] = _vocab(PARTIES)
     outcome: Series[str] = _vocab(OUTCOMES)
@@ -147,7 +154,7 @@ class Notes(_Table):
     client_id: Series[str] = _ref("clients")
     staff_id: Series[str] = _ref("staff")
     appointment_id: Series[str] = _ref("appointments", required=False)
-    written_at: Series[Any] = _timestamp(required=True)
+    written_at: Series[Any] = _timestamp(required=True, date_alone="refused")
     text: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
 
 
@@ -158,7 +165,7 @@ class Approvals(_Table):
     staff_id: Series[str] = _ref("staff")
     approved_by: Series[str] = _ref("staff")
     approved_at: Series[Any] = _timestamp(required=True)
-    expires_at: Series[Any] = _timestamp()
+    expires_at: Series[Any] = _timestamp(date_alone="end")
 
 
 class Calls(_Table):
@@ -169,7 +176,7 @@ class Calls(_Table):
     """
 
     call_id: Series[str] = _id()
-    started_at: Series[Any] = _timestamp(required=True)
+    started_at: Series[Any] = _timestamp(required=True, date_alone="refused")
     direction: Series[str] = _vocab(DIRECTIONS, required=True)
     from_number: Series[str] = pa.Field(nullable=True)
     to_number: Series[str] = pa.Field(nullable=True)
@@ -209,6 +216,7 @@ class ColumnSpec:
     unique: bool
     vocabulary: tuple[str, ...] = ()
     references: str | None = None
+    date_alone: DateAlone = "start"  # a timestamp's (see _timestamp)
 
 
 @dataclass(frozen=True)
@@ -248,6 +256,7 @@ def _column_spec(name: str, column: pa.Column) -> ColumnSpec:
         unique=column.unique,
         vocabulary=vocabulary,
         references=metadata.get("references"),
+        date_alone=metadata.get("date_alone", "start"),
     )
 
 

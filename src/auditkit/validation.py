@@ -116,7 +116,7 @@ class Bundle:
 
 def _parse_column(values: pd.Series, column: ColumnSpec, tz: str) -> tuple[pd.Series, pd.Series]:
     if column.kind == "timestamp":
-        return parse_timestamp(values, column.name, tz)
+        return parse_timestamp(values, column.name, tz, column.date_alone)
     # Typed already (a converted Parquet bundle's): nothing to repair.
     if column.kind == "flag" and pd.api.types.is_bool_dtype(values.dtype):
         return parse_flag(values, column.name)

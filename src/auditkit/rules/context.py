@@ -16,6 +16,7 @@ import pandas as pd
 
 from auditkit import text
 from auditkit.columns import is_in, positions_in, take_text
+from auditkit.parsing import day_start
 from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file
 from auditkit.privacy import client_marker
 from auditkit.rules.base import dated
@@ -112,6 +113,14 @@ class shared(Generic[Derived]):
             if self.name not in ctx.__dict__:  # (once set, the instance's entry is read first)
                 ctx.__dict__[self.name] = self.derive(ctx)
         return ctx.__dict__[self.name]
+
+
+def _expiry(ends: pd.Series) -> pd.Series:
+    """When approvals ended, in words: at a day's start, "at the end of" the day before (how
+    an expiry written as a date alone reads), else the time."""
+    at_day_start = ends == day_start(ends)
+    day_before = (ends - pd.Timedelta(microseconds=1)).dt.strftime("%Y-%m-%d")
+    return ("on " + dated(ends)).mask(at_day_start, "at the end of " + day_before)
 
 
 class AuditContext:
@@ -484,11 +493,8 @@ class AuditContext:
         pairs = pairs[in_scope]
         wrong_role = ~pairs["approver_role"].isin(roles)
         too_late = pairs["approved_at"] > pairs["at"]
-        # An expiry written as a date ("2026-03-02", read as its midnight) is the last day the
-        # approval applies, as a clinician reads "expires 3/2".
-        expires = pairs["expires_at"]
-        whole_day = expires == expires.dt.normalize()
-        ends = expires.where(~whole_day, expires + pd.DateOffset(days=1))
+        # (An expiry written as a date alone was read as the end of that day: schemas.)
+        ends = pairs["expires_at"]
         expired = ends.notna() & (ends <= pairs["at"])
         valid = (~(wrong_role | too_late | expired)).groupby(pairs["event"]).any()
         # What was wrong is said once per event, of its first candidate: words for those only.
@@ -508,13 +514,7 @@ class AuditContext:
                     + first["approval_id"]
                     + " was given later, on "
                     + dated(first["approved_at"]),
-                    "approval "
-                    + first["approval_id"]
-                    + " expired "
-                    + ("on " + dated(first["expires_at"])).mask(
-                        whole_day[first.index],
-                        "at the end of " + first["expires_at"].dt.strftime("%Y-%m-%d"),
-                    ),
+                    "approval " + first["approval_id"] + " expired " + _expiry(first["expires_at"]),
                 ],
             ),
             index=first["event"].to_numpy(),

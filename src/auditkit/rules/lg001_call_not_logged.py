@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit.columns import looked_up, positions_in
+from auditkit.parsing import day_start
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 
@@ -39,7 +40,7 @@ def check(ctx: AuditContext) -> Checked:
     shared[examined_calls[~unlogged]] = False
     rows = np.flatnonzero(shared[call])
     clients = ctx.bundle.clients
-    intake = clients["intake_date"].dt.normalize().array
+    intake = day_start(clients["intake_date"]).array
     came = intake.take(positions_in(pairs["client_id"].iloc[rows], clients["client_id"]))
     counted = pd.isna(came) | (came <= log["started_at"].array.take(call[rows]))
     own = np.zeros(len(pairs), dtype=bool)
