@@ -313,6 +313,23 @@ def test_a_review_dated_in_the_future_is_set_aside_not_taken_as_the_latest(tmp_p
     ]
 
 
+def test_a_review_dated_tomorrow_counts_and_one_after_it_is_set_aside(tmp_path):
+    """Late tomorrow on the clinic's clock is within the grace a reviewer's clock may need;
+    the start of the day after is not."""
+    days = pd.Timestamp.now(TZ).normalize().tz_localize(None) + pd.to_timedelta([1, 2], "D")
+    hours = pd.to_timedelta([23 * 60, 5], "min")  # 23:00 tomorrow, 00:05 the day after
+    late_tomorrow, day_after = (days + hours).strftime("%Y-%m-%d %H:%M")
+    result = audit(
+        reviewed_bundle(
+            tmp_path,
+            f"MS001,A2,dismissed,Jordan,{late_tomorrow},Client called in",  # line 2
+            f"NT001,A2,confirmed,Jordan,{day_after},typed a day ahead",  # line 3
+        )
+    )
+    assert ("MS001", "A2", "dismissed", "Jordan", "Client called in") in marks(result)
+    assert result.rejected[["line", "column"]].values.tolist() == [[3, "reviewed_at"]]
+
+
 def test_bad_review_rows_are_set_aside_with_their_line_and_the_rest_apply(tmp_path):
     result = audit(
         reviewed_bundle(

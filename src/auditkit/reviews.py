@@ -20,7 +20,7 @@ import pandas as pd
 from auditkit.columns import is_in
 from auditkit.loading import check_named_file, read_table_file
 from auditkit.output import neutralise_formulas
-from auditkit.parsing import repair_text
+from auditkit.parsing import day_start, repair_text
 from auditkit.rules import RULES
 from auditkit.schemas import REVIEWS, SUBJECT_TIMES, RejectedRows
 from auditkit.tables import REJECTED_COLUMNS
@@ -64,7 +64,7 @@ def load_reviews(path: Path | str, tz: str) -> LoadedReviews:
     """The latest review of each finding, the rows set aside, and the file's row counts.
 
     Times without an offset are clinic-local (`tz`). Of two reviews of one finding, the later
-    `reviewed_at` wins; on a tie, the one further down the file. A review dated after today
+    `reviewed_at` wins; on a tie, the one further down the file. A review dated after tomorrow
     (a mistyped year, say) is set aside: as the latest, it would silently outrank every real
     review of its finding. A rejected row is named by its rule and subject_id, as typed. A
     file that cannot be used at all raises BundleError.
@@ -75,8 +75,9 @@ def load_reviews(path: Path | str, tz: str) -> LoadedReviews:
     reviews, rejected = validate_table(raw, REVIEWS, tz, {})
     reviews["rule"] = reviews["rule"].str.upper()  # 'ms001' is MS001
     unknown = reviews[~reviews["rule"].isin(list(RULES))]
-    # A day's grace: a reviewer's clock, or zone, may run ahead of this machine's.
-    ahead = reviews[reviews["reviewed_at"] > pd.Timestamp.now(tz) + pd.Timedelta(days=1)]
+    # Tomorrow's grace: a reviewer's clock, or zone, may run ahead of this machine's.
+    after_tomorrow = day_start(pd.Series([pd.Timestamp.now(tz)]), days=2)[0]
+    ahead = reviews[reviews["reviewed_at"] >= after_tomorrow]
     typed = raw.frame.set_axis(raw.lines.to_numpy())  # each row as written, by its line
 
     def set_aside(rows: pd.DataFrame, column: str, reasons: pd.Series | str) -> pd.DataFrame:
