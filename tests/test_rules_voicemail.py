@@ -304,6 +304,35 @@ def test_vm004_compliant_after_two_no_shows_and_counts_only_the_lookback(tmp_pat
     assert list(findings(strict, "VM004")) == ["K1"]
 
 
+def test_vm004_counts_the_look_back_in_the_clinics_calendar_days(tmp_path):
+    """Ninety days before 13:00 on 1 November is 13:00 on 3 August, though the clocks went
+    back an hour between: that no-show is in the look-back, as its twin across the March change
+    is (in 24-hour days, one fell an hour outside and the warning was premature)."""
+    no_shows = [
+        ("A1", "2026-08-03T13:00:00-07:00"),
+        ("A2", "2026-11-01T12:00:00-08:00"),
+        ("A3", "2026-01-09T13:00:00-08:00"),
+        ("A4", "2026-04-09T12:00:00-07:00"),
+    ]
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[
+            {"appointment_id": a, "scheduled_start": at, "client_id": c}
+            for (a, at), c in zip(no_shows, ["C1", "C1", "C2", "C2"], strict=True)
+        ],
+        contacts=[
+            closure(at="2026-11-01T13:00:00-08:00", appointment_id="A2"),
+            closure(at="2026-04-09T13:00:00-07:00", appointment_id="A4", client_id="C2"),
+        ],
+        approvals=[
+            approval(approved_at="2026-01-01"),
+            approval(approved_at="2026-01-01", client_id="C2"),
+        ],
+    )
+    assert findings(bundle, "VM004") == {}
+    assert opportunities(bundle, "VM004") == ["K1", "K2"]
+
+
 def test_vm002_policy_phrases_extend_the_fee_notice(tmp_path):
     message = "Hi, it's Robin. Heads up: the attendance agreement you signed applies today."
     plain = build_bundle(tmp_path / "plain", appointments=[NO_SHOW], contacts=[voicemail(message)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from auditkit.rules.base import Checked, Rule, found, quote, subjects
@@ -14,10 +15,13 @@ def check(ctx: AuditContext) -> Checked:
     history = warnings.reset_index(names="warning").merge(
         ctx.no_shows[["client_id", "scheduled_start"]], on="client_id"
     )
-    before = history["at"] - history["scheduled_start"]
-    recent = history[
-        (before >= pd.Timedelta(0)) & (before <= pd.Timedelta(days=rules.lookback_days))
-    ]
+    # Calendar days on the clinic's clock: 13:00 ninety days back is in the look-back whether
+    # or not a change of the clocks lies between (24-hour days would put it an hour out).
+    at = history["at"]
+    wall = at.dt.tz_localize(None) - pd.Timedelta(days=rules.lookback_days)
+    first = np.ones(len(wall), dtype=bool)
+    since = wall.dt.tz_localize(at.dt.tz, ambiguous=first, nonexistent="shift_forward")
+    recent = history[(history["scheduled_start"] >= since) & (history["scheduled_start"] <= at)]
     counts = recent.groupby("warning").size().reindex(warnings.index, fill_value=0)
     premature = counts < rules.persistent_no_shows
     evidence = (  # the warning's words quoted, as VM003 quotes them
