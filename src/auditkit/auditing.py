@@ -34,7 +34,14 @@ from auditkit.reviews import (
     unmatched_reviews,
 )
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
-from auditkit.rules.base import month_of, months_of, nothing_examined
+from auditkit.rules.base import (
+    PENDING_COLUMNS,
+    dated,
+    month_of,
+    months_of,
+    nothing_examined,
+    nothing_pending,
+)
 from auditkit.rules.context import AuditContext
 from auditkit.schemas import CALLS, SUBJECT_TIMES, TABLES, Findings
 from auditkit.tables import REJECTED_COLUMNS
@@ -43,6 +50,8 @@ from auditkit.validation import COVERAGE_COLUMNS, Bundle
 FINDING_COLUMNS = list(Findings.to_schema().columns)
 REVIEW_MARKS = ["review", "reviewer", "reviewed_at", "review_comment"]
 CHECK_COLUMNS = [c for c in FINDING_COLUMNS if c not in REVIEW_MARKS]  # what a rule reports
+# A subject no rule could judge yet (its deadline runs past the audit's records), by rule.
+PENDING_RESULT_COLUMNS = ["rule", *PENDING_COLUMNS]
 COMPLIANCE_COLUMNS = ["opportunities", "findings", "compliance"]
 # Counted opportunities (count_opportunities): how many subjects each rule examined per
 # clinician and month, all the report, dashboard and compliance tables ask of them.
@@ -88,6 +97,9 @@ class AuditResult:
     every_month: pd.DataFrame | None = None
     # A clinician's audit (staff_ids): their records' findings and figures; () is the clinic's.
     clinicians: tuple[str, ...] = ()
+    # Subjects left to a later audit (PENDING_RESULT_COLUMNS): failing so far, but their
+    # deadline ran past the records the audit was given (check_rules' as_of).
+    pending: pd.DataFrame = field(default_factory=lambda: _no_pending())
     # compliance_by's tables, each grouped once: a report and the CLI ask for the same ones.
     _tables: dict[tuple[str, ...], pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -148,7 +160,22 @@ class AuditResult:
         once: an empty month's looks at every table's times."""
         empty = [] if self.month is None or len(self.opportunities) else self._empty_month()
         unchecked = [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
-        return self._tables_without_rows() + empty + unchecked
+        return self._tables_without_rows() + empty + unchecked + self._not_judged_yet()
+
+    def _not_judged_yet(self) -> list[str]:
+        """Missed sessions whose deadline had not passed when the records were taken, a
+        sentence per rule: left out of its figures, not counted as kept or broken, so a month
+        audited on its last day says which to look at again."""
+        said = []
+        for code, waiting in self.pending.groupby("rule", sort=False):
+            subjects = counted(len(waiting), RULES[code].subject)
+            last = dated(waiting["due"].nlargest(1)).iloc[0]
+            said.append(
+                f"{code} not judged yet for {subjects}: what is due of them was not in the "
+                f"records yet, and their deadline (the last {last}) had not passed when the "
+                f"audit ran. Audit again after {last} to judge them."
+            )
+        return said
 
     def _tables_without_rows(self) -> list[str]:
         """Appointments, contacts or notes exported as a header alone: no clinic runs without
@@ -414,6 +441,7 @@ def check_rules(
     bundle: Bundle,
     progress: Callable[[str], None] | None = None,
     threads: int | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> dict[str, Checked]:
     """Every rule's opportunities (each subject once, its rule a categorical) and findings, by
     rule code, unsorted and unmasked.
@@ -423,12 +451,16 @@ def check_rules(
 
     Rules are checked `threads` at a time (default RULE_THREADS): most of a rule's work is in
     numpy and Arrow, which let another rule's Python run meanwhile. A rule the policy leaves
-    unable to run (`Rule.cannot_check`) is not run: it examines nothing.
+    unable to run (`Rule.cannot_check`) is not run: it examines nothing. A deadline that runs
+    past `as_of` (when the records were taken; by default now) is not judged: its subject is
+    pending.
     """
     check_whole(bundle)
     say = progress or (lambda _message: None)
-    timestamp = {"at": f"datetime64[us, {bundle.policy.clinic.timezone}]"}
-    ctx = AuditContext(bundle)
+    zone = bundle.policy.clinic.timezone
+    timestamp = {"at": f"datetime64[us, {zone}]"}
+    timestamps = {**timestamp, "due": timestamp["at"]}
+    ctx = AuditContext(bundle, as_of)
     unchecked = unchecked_rules(bundle.policy)
 
     def check(code: str, rule: Rule, ctx: AuditContext) -> Checked:
@@ -443,7 +475,8 @@ def check_rules(
             examined = examined.drop_duplicates("subject_id")
         rule_codes = np.full(len(examined), RULE_DTYPE.categories.get_loc(code), np.int8)
         examined = examined.assign(rule=pd.Categorical.from_codes(rule_codes, dtype=RULE_DTYPE))
-        return Checked(examined.astype(timestamp), found)
+        pending = result.pending.assign(rule=code)[PENDING_RESULT_COLUMNS]
+        return Checked(examined.astype(timestamp), found, pending.astype(timestamps))
 
     checked = {}
     with ThreadPoolExecutor(threads or RULE_THREADS) as pool:
@@ -485,6 +518,7 @@ def finish_audit(
     # Every rule's opportunities are put together, and the findings' words masked, on threads
     # while the findings are sorted and marked here: none of these needs another's result, and
     # most of each is numpy's and Arrow's work.
+    pending = gathered([_no_pending(), *(c.pending for c in checked.values())])
     with ThreadPoolExecutor(2) as pool:
         opportunities = pool.submit(_opportunities, [c.opportunities for c in checked.values()])
         findings_frame = pd.concat(
@@ -531,7 +565,19 @@ def finish_audit(
         reviews_coverage=loaded.coverage,
         reviews_file=path,
         names_shown=show_names,
+        pending=pending,
     )
+
+
+def gathered(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames as one (rules', partitions', pieces'); empty ones left out, so none changes a
+    dtype (all empty: the first)."""
+    found = [frame for frame in frames if len(frame)]
+    return pd.concat(found, ignore_index=True) if found else frames[0]
+
+
+def _no_pending() -> pd.DataFrame:
+    return nothing_pending().assign(rule="")[PENDING_RESULT_COLUMNS]
 
 
 def _with_masked(
@@ -600,6 +646,7 @@ def audit(
     show_names: bool = False,
     clinicians: Sequence[str] = (),
     keep_records: bool = True,
+    as_of: pd.Timestamp | None = None,
 ) -> AuditResult:
     """Check every rule; with `month` (YYYY-MM, or "last": the month before this one on the
     clinic's clock), keep what happened in that month; with
@@ -620,6 +667,10 @@ def audit(
     Minimum necessary: summaries and evidence mask client names as [client], the names the
     policy lists as [name], and phone numbers as [phone], unless `show_names`.
 
+    A missed session whose call or note deadline runs past `as_of` (when the records were
+    taken; by default now) and has no call or note yet is not judged: it is in `pending`, and
+    a caveat says when to audit it again.
+
     With `keep_records=False` the bundle is cut to what a report reads (`Bundle.for_report`)
     as soon as the rules are done, the only readers of the rest (messages, notes' text, codes):
     for a caller that goes on to a report, not to the review queue or another audit.
@@ -632,7 +683,7 @@ def audit(
         check_reviews_file(Path(reviews))
     if policy is not None:
         bundle = replace(bundle, policy=policy)
-    checked = check_rules(bundle, progress)
+    checked = check_rules(bundle, progress, as_of=as_of)
     if not keep_records:
         bundle = bundle.for_report()
         release_unused_memory()
@@ -693,6 +744,7 @@ def for_clinicians(result: AuditResult, clinicians: Sequence[str]) -> AuditResul
         opportunities=result.opportunities[result.opportunities["staff_id"].isin(ids)].reset_index(
             drop=True
         ),
+        pending=result.pending[result.pending["staff_id"].isin(ids)].reset_index(drop=True),
         clinicians=ids,
     )
 
@@ -727,6 +779,7 @@ def for_month(result: AuditResult, month: str | None) -> AuditResult:
             drop=True
         ),
         month=month,
+        pending=result.pending[month_of(result.pending["at"]) == month].reset_index(drop=True),
         stale_reviews=stale[stale["at"].isna() | (month_of(stale["at"]) == month)].reset_index(
             drop=True
         ),

@@ -263,3 +263,11 @@ def spreadsheet_column(number: int) -> str:
         number, rest = divmod(number - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return letters
+
+
+def day_start(times: pd.Series, days: int = 0) -> pd.Series:
+    """The start of each (tz-aware) time's local day, `days` days on: its midnight, or the
+    first instant of a day whose clock skips midnight (Santiago's September change)."""
+    naive = times.dt.tz_localize(None).dt.normalize() + pd.Timedelta(days=days)
+    first = np.ones(len(naive), dtype=bool)
+    return naive.dt.tz_localize(times.dt.tz, ambiguous=first, nonexistent="shift_forward")

@@ -55,6 +55,7 @@ from auditkit.auditing import (
     finish_audit,
     for_clinicians,
     for_month,
+    gathered,
 )
 from auditkit.columns import distinct, is_in, positions_in, text_hashes
 from auditkit.convert import Converted, check_out, write_converted
@@ -775,7 +776,7 @@ def partitions_on_dask(
     return [client.submit(_assembled, template, tables[k], pure=False) for k in range(n)]
 
 
-def _check_partition(part: Bundle) -> dict[str, Checked]:
+def _check_partition(part: Bundle, as_of: pd.Timestamp) -> dict[str, Checked]:
     """On a worker: every rule over one partition, keeping what concerns its own clients, the
     opportunities counted per rule, clinician and month (auditing.count_opportunities): the
     driver adds them up, and never holds a row per subject examined.
@@ -790,15 +791,10 @@ def _check_partition(part: Bundle) -> dict[str, Checked]:
                 checked.opportunities[is_in(checked.opportunities["client_id"], mine).to_numpy()]
             ),
             checked.findings[is_in(checked.findings["client_id"], mine).to_numpy()],
+            checked.pending[is_in(checked.pending["client_id"], mine).to_numpy()],
         )
-        for code, checked in check_rules(part, threads=1).items()
+        for code, checked in check_rules(part, threads=1, as_of=as_of).items()
     }
-
-
-def _gather(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Frames as one (partitions', pieces'); empty ones left out, so none changes a dtype."""
-    found = [frame for frame in frames if len(frame)]
-    return pd.concat(found, ignore_index=True) if found else frames[0]
 
 
 def _refused(address: str) -> str | None:
@@ -972,6 +968,7 @@ def audit_on_dask(
     policy: Policy | Path | str | None = None,
     calls: Path | str | None = None,
     piece_bytes: int = PIECE_BYTES,
+    as_of: pd.Timestamp | None = None,
 ) -> AuditResult:
     """`audit`, with the rules run per client partition on a Dask cluster; the same result.
 
@@ -1009,7 +1006,9 @@ def audit_on_dask(
             # (the records are on the workers, counted here).
             held = held.for_report()
             release_unused_memory()
-        futures = client.map(_check_partition, parts, pure=False)
+        # One moment for every partition: the driver's, not each worker's clock.
+        as_of = pd.Timestamp.now(tz="UTC") if as_of is None else as_of
+        futures = client.map(_check_partition, parts, as_of=as_of, pure=False)
         for done, _ in enumerate(as_completed(futures), 1):
             say(f"partition {done} of {n} checked")
         results = client.gather(futures)
@@ -1017,7 +1016,9 @@ def audit_on_dask(
         for code in RULES:  # each rule's part of every partition's results let go of once joined
             of_rule = [r.pop(code) for r in results]
             checked[code] = Checked(
-                _gather([p.opportunities for p in of_rule]), _gather([p.findings for p in of_rule])
+                gathered([p.opportunities for p in of_rule]),
+                gathered([p.findings for p in of_rule]),
+                gathered([p.pending for p in of_rule]),
             )
         del results, of_rule
         # What the results arrived in (their pickled bytes, the partitions' parts) handed back

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import arrow_strings, is_in, take_text
+from auditkit.columns import arrow_strings, day_start, is_in, take_text
 from auditkit.errors import BundleError, MappingError
 from auditkit.loading import find_table_file, read_csv, read_table
 from auditkit.output import csv_text, iso_times, write_atomically
@@ -33,7 +33,6 @@ from auditkit.parsing import (
     NO_TIME_OF_DAY,
     dates_alone,
     day_first_example,
-    day_start,
     parse_count,
     parse_timestamp,
     parse_vocabulary,

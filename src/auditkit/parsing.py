@@ -13,7 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditkit.columns import arrow_strings, fixed_width_text, take_text, utf8_buffers
+from auditkit.columns import (
+    arrow_strings,
+    day_start,
+    fixed_width_text,
+    take_text,
+    utf8_buffers,
+)
 
 # Synonyms that practice-management systems export, after normalising case, spaces and hyphens.
 SYNONYMS: dict[str, str] = {
@@ -505,14 +511,6 @@ def _local_instants(text: pa.ChunkedArray) -> pd.Series:
 def dates_alone(values: pd.Series) -> np.ndarray:
     """Which cells write a date without a time of day ('2026-03-02', '3/2/2026')."""
     return _matches(arrow_strings(_stripped(values)), DATE_ALONE)
-
-
-def day_start(times: pd.Series, days: int = 0) -> pd.Series:
-    """The start of each (tz-aware) time's local day, `days` days on: its midnight, or the
-    first instant of a day whose clock skips midnight (Santiago's September change)."""
-    naive = times.dt.tz_localize(None).dt.normalize() + pd.Timedelta(days=days)
-    first = np.ones(len(naive), dtype=bool)
-    return naive.dt.tz_localize(times.dt.tz, ambiguous=first, nonexistent="shift_forward")
 
 
 def parse_timestamp(

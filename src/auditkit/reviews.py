@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import is_in
+from auditkit.columns import day_start, is_in
 from auditkit.loading import check_named_file, read_table_file
 from auditkit.output import neutralise_formulas
-from auditkit.parsing import day_start, repair_text
+from auditkit.parsing import repair_text
 from auditkit.rules import RULES
 from auditkit.schemas import REVIEWS, SUBJECT_TIMES, RejectedRows
 from auditkit.tables import REJECTED_COLUMNS

@@ -8,7 +8,7 @@ the quoted evidence.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -28,12 +28,30 @@ Subject = Literal["appointment", "contact", "note", "call"]
 SUBJECT_COLUMNS = ["subject_id", "client_id", "staff_id", "at"]
 
 
+# Subjects not judged yet carry these: what is due of them, and when.
+PENDING_COLUMNS = [*SUBJECT_COLUMNS, "due"]
+
+
+def _no_subjects(columns: list[str]) -> pd.DataFrame:
+    none = pd.DataFrame({column: pd.Series(dtype="str") for column in columns})
+    for time in {"at", "due"} & set(columns):
+        none[time] = pd.Series(dtype="datetime64[us, UTC]")
+    return none
+
+
+def nothing_pending() -> pd.DataFrame:
+    """No subject left to a later audit (PENDING_COLUMNS): what most rules leave."""
+    return _no_subjects(PENDING_COLUMNS)
+
+
 @dataclass(frozen=True)
 class Checked:
-    """What a rule examined, and what it found wrong among them."""
+    """What a rule examined, and what it found wrong among them; and the subjects it left to a
+    later audit, whose deadline had not passed when this one ran (PENDING_COLUMNS)."""
 
     opportunities: pd.DataFrame  # SUBJECT_COLUMNS
     findings: pd.DataFrame  # SUBJECT_COLUMNS + summary, evidence
+    pending: pd.DataFrame = field(default_factory=nothing_pending)
 
 
 def checkable(_policy: Policy) -> None:
@@ -85,8 +103,7 @@ class Rule:
 
 def nothing_examined() -> Checked:
     """What a rule that cannot be checked examined and found: no records."""
-    none = pd.DataFrame({column: pd.Series(dtype="str") for column in SUBJECT_COLUMNS})
-    none["at"] = pd.Series(dtype="datetime64[us, UTC]")
+    none = _no_subjects(SUBJECT_COLUMNS)
     return Checked(none, found(none, "", ""))
 
 
@@ -97,6 +114,22 @@ def subjects(
     out = frame[[id_column, "client_id", staff_column, at_column]].copy()
     out.columns = SUBJECT_COLUMNS
     return out.reset_index(drop=True)
+
+
+def judged_by(
+    ctx: AuditContext, subject_rows: pd.DataFrame, failing: pd.Series, deadline: pd.Timedelta
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Of subjects (SUBJECT_COLUMNS) each given until its time plus `deadline` to do what is
+    `failing` of it, those the audit can judge (with `failing` of them), and those it cannot
+    yet (PENDING_COLUMNS): failing so far, but with time left when the audit's records were
+    taken (ctx.as_of). A failing subject is not a finding before its deadline; a passing one
+    has passed, whatever is left of its time."""
+    due = subject_rows["at"] + deadline
+    waiting = (failing & (due > ctx.as_of)).to_numpy()
+    pending = subject_rows.loc[waiting, SUBJECT_COLUMNS].assign(due=due[waiting])
+    pending = pending.reset_index(drop=True)
+    judged = subject_rows[~waiting].reset_index(drop=True)
+    return judged, failing[~waiting].reset_index(drop=True), pending
 
 
 def found(

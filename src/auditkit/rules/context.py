@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auditkit import text
-from auditkit.columns import is_in, positions_in, take_text
-from auditkit.parsing import day_start
+from auditkit.columns import day_start, is_in, positions_in, take_text
 from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file
 from auditkit.privacy import client_marker
 from auditkit.rules.base import dated
@@ -127,9 +126,12 @@ class AuditContext:
     """What the rules of one audit share: the bundle, its policy, and frames derived from
     them once. Safe for rules checked on several threads at once."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, as_of: pd.Timestamp | None = None) -> None:
         self.bundle = bundle
         self.policy = bundle.policy
+        # When the records were taken (by default, now): a deadline running past it is not
+        # judged yet (rules.base.judged_by).
+        self.as_of = pd.Timestamp.now(tz="UTC") if as_of is None else as_of
         # (category, table, words, names): see phrases_each
         self._phrases: dict[tuple[str, str, bool, bool], pd.Series] = {}
         self._locks: dict[object, threading.Lock] = {}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from auditkit.columns import looked_up, positions_in
-from auditkit.parsing import day_start
+from auditkit.columns import day_start, looked_up, positions_in
 from auditkit.rules.base import Checked, Rule, clock, found, subjects
 from auditkit.rules.context import AuditContext
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from auditkit.columns import is_in
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, judged_by, subjects
 from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
-    no_shows = ctx.no_shows
-    called = is_in(no_shows["appointment_id"], ctx.window_calls["appointment_id"])
-    missed = subjects(no_shows[~called], "appointment_id", "scheduled_start")
+    no_shows = subjects(ctx.no_shows, "appointment_id", "scheduled_start")
+    uncalled = ~is_in(no_shows["subject_id"], ctx.window_calls["appointment_id"])
+    no_shows, uncalled, pending = judged_by(ctx, no_shows, uncalled, ctx.call_deadline)
+    missed = no_shows[uncalled.to_numpy()]
     hours = ctx.policy.missed_session.call_within_hours
     evidence = (
         "no outbound call to the client between the start, "
@@ -23,9 +24,7 @@ def check(ctx: AuditContext) -> Checked:
         f"The client missed this session and the contact log has no call to them within "
         f"{hours} hours."
     )
-    return Checked(
-        subjects(no_shows, "appointment_id", "scheduled_start"), found(missed, summary, evidence)
-    )
+    return Checked(no_shows, found(missed, summary, evidence), pending)
 
 
 RULE = Rule(

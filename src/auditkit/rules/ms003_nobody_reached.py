@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from auditkit.columns import positions_in
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import (
+    SUBJECT_COLUMNS,
+    Checked,
+    Rule,
+    clock,
+    found,
+    judged_by,
+    subjects,
+)
 from auditkit.rules.context import AuditContext
 
 
@@ -19,10 +27,12 @@ def check(ctx: AuditContext) -> Checked:
     # The no-shows called (window_calls pairs calls with no-shows: each is one), in
     # per_no_show's order (by id), found by Arrow's hash rather than an index of id strings.
     tried = no_shows.iloc[positions_in(per_no_show.index.to_series(), no_shows["appointment_id"])]
-    opportunities = subjects(tried.reset_index(drop=True), "appointment_id", "scheduled_start")
     stats = per_no_show.reset_index(drop=True)
+    tried = subjects(tried, "appointment_id", "scheduled_start").join(stats)
+    # Another call may yet leave the voicemail while the call deadline runs.
     unreached = stats["unanswered"] == stats["calls"]
-    stats = stats[unreached]  # words for the findings only
+    tried, unreached, pending = judged_by(ctx, tried, unreached, ctx.call_deadline)
+    stats = tried[unreached.to_numpy()]  # words for the findings only
     several = (
         stats["calls"].astype(str)
         + " calls between "
@@ -34,7 +44,7 @@ def check(ctx: AuditContext) -> Checked:
     one = "1 call, at " + clock(stats["first"]) + ", ended no_answer"
     evidence = several.where(stats["calls"] > 1, one) + ": no voicemail was left"
     summary = "Every outreach call for this missed session rang out; no voicemail was left."
-    return Checked(opportunities, found(opportunities[unreached], summary, evidence))
+    return Checked(tried[SUBJECT_COLUMNS], found(stats, summary, evidence), pending)
 
 
 RULE = Rule(

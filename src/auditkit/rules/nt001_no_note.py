@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from auditkit.columns import is_in
-from auditkit.rules.base import Checked, Rule, clock, found, subjects
+from auditkit.rules.base import Checked, Rule, clock, found, judged_by, subjects
 from auditkit.rules.context import AuditContext
 
 
 def check(ctx: AuditContext) -> Checked:
     no_shows = subjects(ctx.no_shows, "appointment_id", "scheduled_start")
-    documented = is_in(no_shows["subject_id"], ctx.documenting_notes["appointment_id"])
-    missing = no_shows[~documented]
+    undocumented = ~is_in(no_shows["subject_id"], ctx.documenting_notes["appointment_id"])
+    no_shows, undocumented, pending = judged_by(ctx, no_shows, undocumented, ctx.note_deadline)
+    missing = no_shows[undocumented.to_numpy()]
     hours = ctx.policy.missed_session.note_within_hours
     evidence = (
         "no note linked to this appointment or describing the missed session between "
@@ -19,7 +20,7 @@ def check(ctx: AuditContext) -> Checked:
         + clock(missing["at"] + ctx.note_deadline)
     )
     summary = f"The missed session was not documented in a note within {hours} hours."
-    return Checked(no_shows, found(missing, summary, evidence))
+    return Checked(no_shows, found(missing, summary, evidence), pending)
 
 
 RULE = Rule(
