@@ -534,6 +534,58 @@ def model_frame(sessions: list[tuple[str, str, int]]) -> pd.DataFrame:
     )
 
 
+def clinician_terms(model: Regression) -> list[str]:
+    return [term for term in model.table["term"] if term.startswith("clinician[")]
+
+
+def test_a_pool_of_rare_levels_too_small_itself_takes_in_the_next_smallest():
+    # R1 and R2 (4 and 5 appointments) pooled alone made a row of 9 appointments; the pool
+    # takes in T3, the next smallest, and T3 has no row of its own.
+    frame = model_frame(
+        [
+            (c, "individual", n)
+            for c, n in [("T1", 200), ("T2", 150), ("T3", 60), ("R1", 4), ("R2", 5)]
+        ]
+    )
+    model = logistic_regression(frame)
+    assert model.message == ""
+    assert clinician_terms(model) == ["clinician[T.T2]", "clinician[T.other (pooled)]"]
+    assert model.notes[0] == (
+        "clinician: 2 levels with fewer than 30 appointments pooled as 'other (pooled)'; the "
+        "pool had fewer than 30, so the next smallest 1 level joined it."
+    )
+
+
+def test_a_level_shrunk_under_the_threshold_by_a_left_out_level_is_pooled_again():
+    # T3 has 38 appointments, 30 of them intakes; intakes are never missed, so they are left
+    # out, and T3's 8 left had a row of their own. T3 is now pooled with T2.
+    frame = model_frame(
+        [
+            ("T1", "individual", 200),
+            ("T2", "individual", 150),
+            ("T3", "individual", 8),
+            ("T3", "intake", 30),
+            ("T1", "intake", 10),
+        ]
+    )
+    frame.loc[frame["service"] == "intake", "no_show"] = False
+    frame.loc[(frame["clinician"] == "T3") & (frame["service"] != "intake"), "no_show"] = [
+        True,
+        *[False] * 7,
+    ]
+    model = logistic_regression(frame)
+    assert model.message == ""
+    assert clinician_terms(model) == ["clinician[T.other (pooled)]"]
+    assert model.notes[:2] == (
+        "service intake: 0% no-shows; left out (a level with one outcome has no finite "
+        "coefficient).",
+        "clinician: 1 level with fewer than 30 appointments pooled as 'other (pooled)' with the "
+        "next smallest level, so the pool is not one level under another name, once levels "
+        "with one outcome were left out.",
+    )
+    assert model.rows == 358
+
+
 def test_a_group_led_by_a_clinician_who_is_not_the_reference_is_carried_by_their_term():
     model = logistic_regression(
         model_frame([("T1", "individual", 200), ("T2", "individual", 120), ("D", "DBT group", 100)])
@@ -1377,7 +1429,7 @@ def test_explorer_without_suppression_shows_every_count():
 
 def test_regression_notes_write_small_counts_in_words_and_pool_below_the_threshold():
     # X's 5 and Y's 4 appointments are all kept: pooled (fewer than 11 even with
-    # min_level_rows=1), then left out as a level with one outcome. The note does not say 9.
+    # min_level_rows=1), and the pool of 9, under 11 itself, takes in T2. No note counts them.
     frame = model_frame(
         [
             ("T1", "individual", 200),
@@ -1388,14 +1440,11 @@ def test_regression_notes_write_small_counts_in_words_and_pool_below_the_thresho
     )
     frame.loc[frame["clinician"].isin(["X", "Y"]), "no_show"] = False
     model = logistic_regression(frame, min_level_rows=1)
-    assert "clinician: 2 levels with fewer than 11 appointments pooled as 'other (pooled)'." in (
-        model.notes
+    assert model.notes[0] == (
+        "clinician: 2 levels with fewer than 11 appointments pooled as 'other (pooled)'; the "
+        "pool had fewer than 11, so the next smallest 1 level joined it."
     )
-    assert (
-        "clinician other (pooled): 0% no-shows; left out (a level "
-        "with one outcome has no finite coefficient)."
-    ) in model.notes
-    assert not {"X", "Y"} & set("".join(model.table["term"]))
+    assert clinician_terms(model) == ["clinician[T.other (pooled)]"]
     exact = logistic_regression(frame, min_level_rows=1, min_cell=0)
     assert any(note.startswith("clinician X: 5 appointments, 0% no-shows") for note in exact.notes)
 

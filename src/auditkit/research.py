@@ -1340,14 +1340,21 @@ def _formula(numeric: list[str]) -> str:
     return "no_show ~ " + " + ".join([*CATEGORICAL_PREDICTORS, *numeric])
 
 
+def _levels(count: int) -> str:
+    return f"{count} level" if count == 1 else f"{count} levels"
+
+
 def _pool_rare(
-    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str]
+    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str], after: str = ""
 ) -> pd.DataFrame:
-    """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED. A pool
-    of one level would be that clinician under another name, so a lone rare level is pooled
-    with the next smallest level: a pooled level always holds at least two. Past `max_levels`
-    levels (a health system's thousands of clinicians, whose dummies would not fit in memory),
-    all but the max_levels - 1 with most appointments are pooled too."""
+    """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED, so no
+    coefficient stands for fewer. A pool of one level would be that clinician under another
+    name, so a lone rare level is pooled with the next smallest level: a pooled level always
+    holds at least two. A pool still under `min_rows` (two clinicians of 4 and 5) takes in the
+    next smallest levels until it is not, or holds them all. Past `max_levels` levels (a health
+    system's thousands of clinicians, whose dummies would not fit in memory), all but the
+    max_levels - 1 with most appointments are pooled too. `after` ends each note (why a
+    second pass pools)."""
     for column in CATEGORICAL_PREDICTORS:
         counts = data[column].value_counts().sort_values(kind="stable")
         many = len(counts) - (max_levels - 1) if len(counts) > max_levels else 0
@@ -1362,20 +1369,35 @@ def _pool_rare(
                 **{column: data[column].mask(data[column].isin(counts.index[:many]), POOLED)}
             )
             counts = data[column].value_counts().sort_values(kind="stable")
-        rare = counts.index[(counts < min_rows) & (counts.index != POOLED)]
-        if len(rare) == 1 and len(counts) > 1:
-            rare = counts.index[:2]
+        levels = counts.drop(POOLED, errors="ignore")  # smallest first
+        pool = int(counts.get(POOLED, 0))
+        rare = int((levels < min_rows).sum())
+        if not (rare or 0 < pool < min_rows):
+            continue
+        # The smallest levels that make a pool of at least two levels and min_rows appointments.
+        least = max(rare, 1 if pool else min(2, len(levels)))
+        enough = np.flatnonzero((pool + levels.cumsum()).to_numpy() >= min_rows)
+        taken = max(least, int(enough[0]) + 1 if len(enough) else len(levels))
+        if rare == 1 and taken == 2 and not pool:
             notes.append(
                 f"{column}: 1 level with fewer than {min_rows} appointments pooled as "
                 f"'{POOLED}' with the next smallest level, so the pool is not one level under "
-                "another name."
+                f"another name{after}."
             )
-        elif len(rare):
+        else:
+            joined = taken - rare
+            grown = (
+                f"; the pool had fewer than {min_rows}, so the next smallest "
+                f"{_levels(joined)} joined it"
+                if joined
+                else ""
+            )
             notes.append(
-                f"{column}: {len(rare)} levels with fewer than {min_rows} appointments pooled "
-                f"as '{POOLED}'."
+                f"{column}: {_levels(rare)} with fewer than {min_rows} appointments pooled as "
+                f"'{POOLED}'{grown}{after}."
             )
-        data = data.assign(**{column: data[column].mask(data[column].isin(rare), POOLED)})
+        pooled = data[column].isin(levels.index[:taken])
+        data = data.assign(**{column: data[column].mask(pooled, POOLED)})
     return data
 
 
@@ -1406,6 +1428,30 @@ def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str], min_cell: int
         if not one_outcome.any():
             return data
         data = data[~one_outcome]
+
+
+def _pool_and_drop(
+    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str], min_cell: int
+) -> pd.DataFrame:
+    """Rare levels pooled (`_pool_rare`), then levels with one outcome left out, again until
+    every level holds `min_rows` appointments: leaving rows out can shrink a clinician (or the
+    pool) under it, whose coefficient would then stand for fewer."""
+    data = _pool_rare(data, min_rows, max_levels, notes)
+    while True:
+        data = _drop_one_outcome_levels(data, notes, min_cell)
+        small = [
+            column
+            for column in CATEGORICAL_PREDICTORS
+            if (data[column].value_counts() < min_rows).any() and data[column].nunique() > 1
+        ]
+        if not small:
+            return data
+        again = _pool_rare(
+            data, min_rows, max_levels, notes, ", once levels with one outcome were left out"
+        )
+        if again[small].equals(data[small]):
+            return data
+        data = again
 
 
 def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
@@ -1520,11 +1566,13 @@ def logistic_regression(
     Appointments without a lead time or months in treatment (no intake date) are left out.
 
     Small cells: the coefficient table holds no counts, and every level it has a row for has at
-    least max(min_level_rows, min_cell) appointments (rarer ones are pooled), so no coefficient
-    stands for a handful of appointments. A level's no-shows can still be few (3 in 20): its
-    coefficient is then an adjusted log-odds with a wide interval, not a count, and cannot be
-    turned back into one without the data. The notes and messages write a count of 1 to
-    min_cell - 1 as "fewer than 11". The fit itself always uses the exact data.
+    least max(min_level_rows, min_cell) appointments (rarer ones are pooled, a pool too small
+    takes in the next smallest levels, and pooling runs again after levels with one outcome
+    are left out), so no coefficient stands for a handful of appointments. A level's no-shows
+    can still be few (3 in 20): its coefficient is then an adjusted log-odds with a wide
+    interval, not a count, and cannot be turned back into one without the data. The notes and
+    messages write a count of 1 to min_cell - 1 as "fewer than 11". The fit itself always uses
+    the exact data.
     """
     needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
     data = frame[needed].dropna()
@@ -1542,8 +1590,7 @@ def logistic_regression(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
     )
     data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
-    pooled = _pool_rare(data, max(min_level_rows, min_cell), max_levels, notes)
-    data = _drop_one_outcome_levels(pooled, notes, min_cell)
+    data = _pool_and_drop(data, max(min_level_rows, min_cell), max_levels, notes, min_cell)
     rows, events = len(data), int(data["no_show"].sum())
     formula = _formula(list(NUMERIC_PREDICTORS))
 
