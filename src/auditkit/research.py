@@ -64,7 +64,8 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
   `no_show_after_k`'s table; the survival summary's legs share clients and are suppressed
   together, and it hides events that are one on each day the Kaplan–Meier table lists; the
   explorer suppresses what the months outside its range would give back against the full
-  range; the regression's notes give no count of a level or of the rows left out.
+  range; the regression's notes give no count of a level or of the rows left out, and name
+  no tie between two levels where either is suppressed (or is the pool).
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
   of its own; each survival curve, and the counts of its steps, stop at its first suppressed
   step, since survival and its standard error there (or across a hidden run) give the step's
@@ -1464,10 +1465,15 @@ def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return data
 
 
-def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
+def _fold_note(
+    data: pd.DataFrame, column: str, level: str, hidden: Mapping[str, Collection[str]]
+) -> str:
     """Why `level` was folded into its column's reference, and which estimate now carries its
     effect: the level of another predictor with exactly its appointments (a group only one
-    clinician leads, who leads nothing else), where there is one."""
+    clinician leads, who leads nothing else), where there is one. Not where either level is
+    `hidden` (suppressed in its rate table) or the pool, whose members may be: the tie would
+    say the two cells are equal, and the one shown would give the hidden one back (with the
+    table's total, its complement too)."""
     reference = data[column].cat.categories[0]
     rows = data[column] == level
     twins = [
@@ -1478,7 +1484,9 @@ def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
         if rows.equals(data[other] == twin)
     ]
     folded = f"folded into {reference}, the reference level of {column}."
-    if not twins:
+    if not twins or any(
+        name == POOLED or name in hidden.get(of, ()) for of, name in [(column, level), *twins[:1]]
+    ):
         return (
             f"{column} {level}: a combination of other predictors' levels, so its effect cannot "
             f"be told apart from theirs: {folded}"
@@ -1495,17 +1503,22 @@ def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
     )
 
 
-def _fold_aliased(data: pd.DataFrame, aliased: set[str], notes: list[str]) -> list[str]:
+def _fold_aliased(
+    data: pd.DataFrame,
+    aliased: set[str],
+    notes: list[str],
+    hidden: Mapping[str, Collection[str]],
+) -> list[str]:
     """The numeric predictors left once aliased ones are dropped. Aliased categorical levels
     are folded into their reference (their design column dropped); the notes say where each
     folded level's effect went, as the table has no row for it, each column's once the
-    columns before it are folded."""
+    columns before it are folded (`_fold_note`: not naming a tie with a `hidden` level)."""
     for column in CATEGORICAL_PREDICTORS:
         prefix = f"{column}[T."
         levels = sorted(name[len(prefix) : -1] for name in aliased if name.startswith(prefix))
         if levels:
             reference = data[column].cat.categories[0]
-            notes.extend(_fold_note(data, column, level) for level in levels)
+            notes.extend(_fold_note(data, column, level, hidden) for level in levels)
             folded = data[column].mask(data[column].isin(levels), reference)
             data = data.assign(**{column: folded.cat.remove_unused_categories()})
     numeric = [column for column in NUMERIC_PREDICTORS if column not in aliased]
@@ -1624,7 +1637,13 @@ def logistic_regression(
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
-        numeric = _fold_aliased(data, aliased, notes)
+        # The levels the rate tables (same frame, same min_cell) suppress: no tie names them.
+        hidden = {
+            column: set(rates.loc[rates["suppressed"], column])
+            for column in CATEGORICAL_PREDICTORS
+            for rates in [no_show_rates(frame, column, min_cell=min_cell)]
+        }
+        numeric = _fold_aliased(data, aliased, notes, hidden)
         formula = _formula(numeric)
         # The formula's design without the aliased columns: what folding their levels into
         # the reference gives, without building the design again (2 s at 1M appointments).
