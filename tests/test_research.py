@@ -586,6 +586,30 @@ def test_a_level_shrunk_under_the_threshold_by_a_left_out_level_is_pooled_again(
     assert model.rows == 358
 
 
+def test_standard_errors_are_cluster_robust_by_client():
+    # Every client's appointments twice over: the estimates stay and so do cluster-robust
+    # errors (each client's scores and the information both double), but for the small-sample
+    # factor (N - 1) / (N - K); errors that took appointments as independent shrank by sqrt(2).
+    frame = model_frame([("T1", "individual", 200), ("T2", "individual", 150)])
+    frame["client_id"] = [f"K{number % 40}" for number in range(len(frame))]
+    once = logistic_regression(frame)
+    twice = logistic_regression(pd.concat([frame, frame], ignore_index=True))
+    assert once.message == twice.message == ""
+    n, k = len(frame), len(once.table)
+    factor = math.sqrt((2 * n - 1) / (2 * n - k) * (n - k) / (n - 1))
+    assert twice.table["coef"].tolist() == pytest.approx(once.table["coef"].tolist(), rel=1e-6)
+    assert twice.table["std_err"].tolist() == pytest.approx(
+        (once.table["std_err"] * factor).tolist(), rel=1e-6
+    )
+    assert (
+        "Standard errors, z, p-values and intervals are cluster-robust by client: a client's "
+        "appointments are not independent of each other."
+    ) in once.notes
+    assert any(note.startswith("earlier_no_shows (and the chance") for note in once.notes)
+    unclustered = logistic_regression(frame.drop(columns="client_id")).notes
+    assert any(note.startswith("Standard errors assume independent") for note in unclustered)
+
+
 def test_a_group_led_by_a_clinician_who_is_not_the_reference_is_carried_by_their_term():
     model = logistic_regression(
         model_frame([("T1", "individual", 200), ("T2", "individual", 120), ("D", "DBT group", 100)])

@@ -20,7 +20,12 @@ Definitions (docs for researchers; the tests pin each one):
 - **Months in treatment**: days from intake to the appointment / (365.25 / 12); day-based, not
   calendar months, so it survives the extract's date shift exactly.
 - **Earlier no-shows (k)**: the client's no-shows among scheduled appointments before this one,
-  counted over the whole bundle even when a date range is chosen.
+  counted over the whole bundle even when a date range is chosen. Results by it mostly compare
+  clients (who misses often has more earlier no-shows and misses more throughout), not moments
+  in one client's treatment: a within-client analysis can give the opposite sign.
+- **Intervals and standard errors**: the rate tables' Wilson intervals take appointments as
+  independent, which one client's are not (too narrow where a few clients hold many of a
+  group's appointments); the regression's standard errors are cluster-robust by client.
 - **Dropout**: the client's last scheduled appointment was missed (no_show or late_cancel), and
   the client's own records (below) go on at least `follow_up_days` past it (0 by default: any
   missed last appointment). The dropout time is that last appointment.
@@ -407,6 +412,8 @@ def no_show_rates(
 ) -> pd.DataFrame:
     """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
     with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
+    The interval takes appointments as independent; one client's are not, so it is too narrow
+    where a few clients hold many of a level's appointments.
     Levels with no appointment (an empty weekday) are left out; appointments without a value
     (no lead time or months in treatment without an intake date) are the last level,
     "(not known)", so the levels add up to every appointment.
@@ -1554,6 +1561,33 @@ def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
     )
 
 
+EARLIER_NO_SHOWS_CAVEAT = (
+    "earlier_no_shows (and the chance of a no-show after k earlier ones) mostly compares "
+    "clients, not moments in one client's treatment: clients who miss often have more earlier "
+    "no-shows and miss more throughout, so the estimate is positive even where missing does "
+    "not change a client's own chance (a within-client analysis, such as a conditional logit by "
+    "client, can give the opposite sign). Read it as a marker of the client, not as an effect "
+    "of missing."
+)
+
+
+def _by_client(data: pd.DataFrame) -> tuple[dict[str, Any], str]:
+    """The fit's covariance, and the note saying which: cluster-robust by client, as one
+    client's appointments are not independent (a client who misses once tends to miss again),
+    so plain standard errors are too small. A hand-built frame without client_id gets plain
+    ones."""
+    if "client_id" not in data:
+        return {}, (
+            "Standard errors assume independent appointments (the frame has no client_id): "
+            "too small where clients have many appointments."
+        )
+    groups = pd.factorize(data["client_id"])[0]
+    return {"cov_type": "cluster", "cov_kwds": {"groups": groups}}, (
+        "Standard errors, z, p-values and intervals are cluster-robust by client: a client's "
+        "appointments are not independent of each other."
+    )
+
+
 # What a model short of data needs: the notebook's frame is the whole extract, a caller's may be
 # a range of its months.
 _MORE_MONTHS = "more months (a wider date range, or an extract that covers more of them)"
@@ -1575,7 +1609,8 @@ def logistic_regression(
     max_levels - 1), levels with one outcome left out, aliased levels folded into the reference
     (the most common level), each said in `notes`; what still cannot be estimated (perfect
     separation on a numeric predictor, too few rows, no convergence) comes back as a `message`,
-    never a traceback.
+    never a traceback. Standard errors are cluster-robust by client (`_by_client`), and the
+    notes say that earlier_no_shows mostly compares clients.
     Appointments without a lead time or months in treatment (no intake date) are left out.
 
     Small cells: the coefficient table holds no counts, and every level it has a row for has at
@@ -1588,7 +1623,7 @@ def logistic_regression(
     the exact data.
     """
     needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
-    data = frame[needed].dropna()
+    data = frame[[*needed, *(["client_id"] if "client_id" in frame else [])]].dropna()
     notes = []
     missing = len(frame) - len(data)
     if missing:  # those are months in treatment's "(not known)", which its table may hide
@@ -1651,11 +1686,12 @@ def logistic_regression(
         kept = [i for i, name in enumerate(names) if name not in aliased]
         design = pd.DataFrame(model.exog[:, kept], columns=[names[i] for i in kept], copy=False)
         model = Logit(pd.Series(model.endog, name="no_show"), design, check_rank=False)
+    covariance, errors_note = _by_client(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PerfectSeparationWarning)
             warnings.simplefilter("error", ConvergenceWarning)
-            fit = model.fit(disp=0, maxiter=100)
+            fit = model.fit(disp=0, maxiter=100, **covariance)
     except (PerfectSeparationError, PerfectSeparationWarning):
         return failed(
             "Perfect separation: some predictor tells no-shows from kept appointments exactly, "
@@ -1668,6 +1704,7 @@ def logistic_regression(
             f"a predictor nearly separates no-shows from kept appointments. Use {_MORE_MONTHS}, "
             "or raise min_level_rows to pool small clinicians and services."
         )
+    notes += [errors_note, EARLIER_NO_SHOWS_CAVEAT]
     parameters = len(fit.params)
     if events / parameters < 10:
         # The ratio to a tenth, times the coefficients (the table's rows), gives the no-shows
