@@ -304,12 +304,28 @@ def _legs(
 _DROPPED = re.compile(r"^(weekday|clinician|service) (.+): ([\d,]+) appointments, (\d+)% no-shows")
 
 
+_TIE = re.compile(
+    r"^(weekday|clinician|service) (.+): its appointments are all and only "
+    r"(weekday|clinician|service) (.+)'s, so"
+)
+
+
 def _regression(system: System, notes: tuple[str, ...], frame: pd.DataFrame) -> None:
-    """A level the regression left out names its appointments and its 0% or 100%: with every
-    appointment used, that is the level's cell in the rate table (taken where it matches)."""
+    """A level the regression left out names its appointments and its 0% or 100%, and a folded
+    level the level of another predictor with all and only its appointments: with every
+    appointment used, that is the level's cell in the rate table, or two cells that are equal
+    (each taken where it matches)."""
     if any("without a lead time" in note for note in notes):
         return
     for note in notes:
+        if tie := _TIE.match(note):
+            column, level, other, twin = tie.groups()
+            one, two = f"{column}[{level}]", f"{other}[{twin}]"
+            if {f"s:{one}", f"s:{two}"} <= set(system.names):
+                for count in ("s", "x"):
+                    a, b = system.names[f"{count}:{one}"], system.names[f"{count}:{two}"]
+                    if system.truth[a] == system.truth[b]:
+                        system.equal({a: 1.0, b: -1.0}, 0, f"regression tie {one} {count}")
         match = _DROPPED.match(note)
         if not match:
             continue
@@ -322,6 +338,18 @@ def _regression(system: System, notes: tuple[str, ...], frame: pd.DataFrame) -> 
         if system.truth[s] == count:
             system.fix(s, count, f"regression {name}")
             system.fix(x, count if percent == "100" else 0, f"regression {name} no-shows")
+
+
+def attack_regression(frame: pd.DataFrame, min_cell: int = MIN_CELL):
+    """The leaks in the explorer's tables by clinician and by service (every month, with the
+    summary line's totals) beside the regression's notes, for a hand-built model frame."""
+    system = System()
+    totals = (len(frame), int(frame["no_show"].sum()))
+    for by in research.CATEGORICAL_PREDICTORS[1:]:
+        shown = research.no_show_rates(frame, by, min_cell=min_cell)
+        _rates(system, by, shown, research.no_show_rates(frame, by, min_cell=0), by, totals, by)
+    _regression(system, research.logistic_regression(frame, min_cell=min_cell).notes, frame)
+    return system.leaks(min_cell)
 
 
 def attack(bundle: Bundle, min_cell: int = MIN_CELL, groupings=tuple(research.GROUPINGS)):
@@ -358,7 +386,7 @@ def attack(bundle: Bundle, min_cell: int = MIN_CELL, groupings=tuple(research.GR
     per_client = research.no_shows_per_client(frame, min_cell=min_cell)
     links = _per_client(system, per_client, frame, min_cell)
     _earlier(system, links)
-    legs = research._leg_times(bundle, 28, "auto")
+    legs = research._leg_times(bundle, research.FOLLOW_UP_DAYS, "auto")
     shown = research.survival(bundle, min_cell=min_cell)
     life = research.life_table(bundle, min_cell=min_cell)
     _legs(system, shown, life, legs.times, links)

@@ -767,6 +767,21 @@ def test_cli_deidentify_writes_the_extract_and_names_the_key(tmp_path, capsys):
     )
 
 
+def test_cli_deidentify_names_the_key_even_when_quiet(tmp_path, capsys):
+    from auditkit.cli import main
+
+    out = tmp_path / "extract"
+    assert main(["deidentify", str(SAMPLE), "--out", str(out), "--quiet"]) == 0
+    printed, said = capsys.readouterr()
+    assert printed == ""
+    assert said.splitlines() == [
+        f"auditkit: The key to re-identify it is {tmp_path / 'extract.key.csv'}: keep it at the "
+        "clinic; the researcher must never receive it.",
+        f"auditkit: 7 input rows set aside by the loader are not in the extract (auditkit "
+        f"validate {SAMPLE} lists them).",
+    ]
+
+
 def test_an_extract_is_refused_for_an_audit_before_it_is_loaded(runs, tmp_path, capsys):
     # Messages removed, dates shifted per client, no call log: its findings would not be real.
     from auditkit.auditing import audit

@@ -23,6 +23,7 @@ from paths import ROOT, SAMPLE
 from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
+from auditkit.deidentify import deidentify
 from auditkit.errors import BundleError
 from auditkit.notebook import NOTE_STYLE, jupyter_chart
 from auditkit.research import (
@@ -34,6 +35,7 @@ from auditkit.research import (
     NoShowExplorer,
     Regression,
     Table,
+    _leg_times,
     _suppress_summary,
     appointment_frame,
     closure_warnings,
@@ -296,12 +298,12 @@ def test_rate_chart_embeds_only_the_aggregated_rows(frame):
 
 
 # --- Kaplan–Meier --------------------------------------------------------------------------------
-# End of data: 2026-03-30, C2's last appointment. Dropout needs 28 days of data after a missed
-# last appointment.
+# Each client is censored at their own last record (appointment, contact, note or approval). A
+# missed last appointment is a dropout (by default no days of records need follow it).
 #   C1: no-show 01-12, kept 01-19, no-show 01-26 (last): dropout 14 days after the first no-show.
 #   C2: kept 01-13, no-show 01-20, kept 01-27 and 03-30: not a dropout, censored at 69 days.
 #   C3: no-show 02-02, late cancel 02-09 (last): dropout at 7 days.
-#   C4: no-show 03-16 (last), only 14 days before the end: censored at 14 days.
+#   C4: no-show 03-16 (last): dropout at 0 days, though C2's records go on two weeks longer.
 # Closure warnings: C1 on 01-21 (9 days), C3 on 02-10 (8 days, the day after dropping out);
 # C2's on 01-14 came before their first no-show and does not count.
 
@@ -352,12 +354,24 @@ def assert_km(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 def test_kaplan_meier_from_first_no_show_to_dropout(tmp_path):
     result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), min_cell=0)
     timelines = result.timelines.set_index("client_id")
-    assert timelines["dropped_out"].to_dict() == {"C1": True, "C2": False, "C3": True, "C4": False}
-    # Durations 7 (event), 14 (event), 14 (censored), 69 (censored).
+    assert timelines["dropped_out"].to_dict() == {"C1": True, "C2": False, "C3": True, "C4": True}
+    # Durations 0, 7 and 14 (events), 69 (censored).
     dropout = leg(result, "first no-show → dropout")
-    assert_km(dropout, km([7, 14], [4, 3], [1, 1], [0.75, 0.5]))
+    assert_km(dropout, km([0, 7, 14], [4, 3, 2], [1, 1, 1], [0.75, 0.5, 0.25]))
     # Greenwood: S * sqrt(sum d / (n (n - d))).
-    assert dropout["std_err"].tolist() == pytest.approx([0.75 * math.sqrt(1 / 12), 0.25])
+    assert dropout["std_err"].tolist() == pytest.approx(
+        [0.75 * math.sqrt(1 / 12), 0.25, 0.25 * math.sqrt(0.75)]
+    )
+
+
+def test_a_dropout_needs_the_follow_up_days_in_the_clients_own_records(tmp_path):
+    # Only C3 has a record (the warning on 02-10) a day after their missed last appointment: with
+    # follow_up_days=1 C3 is the one dropout; C1 is censored at 14 days, C4 at 0, C2 at 69.
+    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), follow_up_days=1, min_cell=0)
+    timelines = result.timelines.set_index("client_id")
+    assert timelines["dropped_out"].to_dict() == {"C1": False, "C2": False, "C3": True, "C4": False}
+    assert_km(leg(result, "first no-show → dropout"), km([7], [3], [1], [2 / 3]))
+    assert "with at least 1 days of the client's own records after it" in result.notes[1]
 
 
 def test_kaplan_meier_through_the_closure_warning(tmp_path):
@@ -368,19 +382,20 @@ def test_kaplan_meier_through_the_closure_warning(tmp_path):
         "C3": True,
         "C4": False,
     }
+    # C4 is censored at their last record, day 0; C2 at 69 days.
     assert_km(
-        leg(result, "first no-show → closure warning"), km([8, 9], [4, 3], [1, 1], [0.75, 0.5])
+        leg(result, "first no-show → closure warning"), km([8, 9], [3, 2], [1, 1], [2 / 3, 1 / 3])
     )
     # C3 dropped out the day before the warning: 0 days; C1 5 days after it.
     assert_km(leg(result, "closure warning → dropout"), km([0, 5], [2, 1], [1, 1], [0.5, 0.0]))
     summary = result.summary.set_index("leg")
     assert summary[["clients", "events", "censored"]].to_dict("list") == {
         "clients": [4, 2, 4],
-        "events": [2, 2, 2],
-        "censored": [2, 0, 2],
+        "events": [2, 2, 3],
+        "censored": [2, 0, 1],
     }
     # statsmodels' median: the first day survival falls below one half.
-    assert summary["median_days"].tolist() == pytest.approx([np.nan, 5.0, np.nan], nan_ok=True)
+    assert summary["median_days"].tolist() == [9.0, 5.0, 14.0]
     assert result.notes[0].startswith("Closure warnings: outbound contacts")
 
 
@@ -401,8 +416,8 @@ def test_approvals_stand_in_for_warnings_as_a_labelled_proxy(tmp_path):
     bundle = km_bundle(tmp_path, approvals=[approval])
     result = survival(bundle, min_cell=0)
     assert result.notes[0].startswith("Closure warnings: PROXY")
-    # C1 at 9 days; C3 now censored at the end (56 days), with C2 (69) and C4 (14).
-    assert_km(leg(result, "first no-show → closure warning"), km([9], [4], [1], [0.75]))
+    # C1 at 9 days; C3 now censored at their last record (7 days), C2 at 69 and C4 at 0.
+    assert_km(leg(result, "first no-show → closure warning"), km([9], [2], [1], [0.5]))
     text_only = survival(bundle, marker="text")
     assert text_only.notes[0].startswith("Closure warnings: not available")
     assert list(text_only.summary["leg"]) == ["first no-show → dropout"]
@@ -517,6 +532,82 @@ def model_frame(sessions: list[tuple[str, str, int]]) -> pd.DataFrame:
             "earlier_no_shows": rng.integers(0, 4, len(rows)),
         }
     )
+
+
+def clinician_terms(model: Regression) -> list[str]:
+    return [term for term in model.table["term"] if term.startswith("clinician[")]
+
+
+def test_a_pool_of_rare_levels_too_small_itself_takes_in_the_next_smallest():
+    # R1 and R2 (4 and 5 appointments) pooled alone made a row of 9 appointments; the pool
+    # takes in T3, the next smallest, and T3 has no row of its own.
+    frame = model_frame(
+        [
+            (c, "individual", n)
+            for c, n in [("T1", 200), ("T2", 150), ("T3", 60), ("R1", 4), ("R2", 5)]
+        ]
+    )
+    model = logistic_regression(frame)
+    assert model.message == ""
+    assert clinician_terms(model) == ["clinician[T.T2]", "clinician[T.other (pooled)]"]
+    assert model.notes[0] == (
+        "clinician: 2 levels with fewer than 30 appointments pooled as 'other (pooled)'; the "
+        "pool had fewer than 30, so the next smallest 1 level joined it."
+    )
+
+
+def test_a_level_shrunk_under_the_threshold_by_a_left_out_level_is_pooled_again():
+    # T3 has 38 appointments, 30 of them intakes; intakes are never missed, so they are left
+    # out, and T3's 8 left had a row of their own. T3 is now pooled with T2.
+    frame = model_frame(
+        [
+            ("T1", "individual", 200),
+            ("T2", "individual", 150),
+            ("T3", "individual", 8),
+            ("T3", "intake", 30),
+            ("T1", "intake", 10),
+        ]
+    )
+    frame.loc[frame["service"] == "intake", "no_show"] = False
+    frame.loc[(frame["clinician"] == "T3") & (frame["service"] != "intake"), "no_show"] = [
+        True,
+        *[False] * 7,
+    ]
+    model = logistic_regression(frame)
+    assert model.message == ""
+    assert clinician_terms(model) == ["clinician[T.other (pooled)]"]
+    assert model.notes[:2] == (
+        "service intake: 0% no-shows; left out (a level with one outcome has no finite "
+        "coefficient).",
+        "clinician: 1 level with fewer than 30 appointments pooled as 'other (pooled)' with the "
+        "next smallest level, so the pool is not one level under another name, once levels "
+        "with one outcome were left out.",
+    )
+    assert model.rows == 358
+
+
+def test_standard_errors_are_cluster_robust_by_client():
+    # Every client's appointments twice over: the estimates stay and so do cluster-robust
+    # errors (each client's scores and the information both double), but for the small-sample
+    # factor (N - 1) / (N - K); errors that took appointments as independent shrank by sqrt(2).
+    frame = model_frame([("T1", "individual", 200), ("T2", "individual", 150)])
+    frame["client_id"] = [f"K{number % 40}" for number in range(len(frame))]
+    once = logistic_regression(frame)
+    twice = logistic_regression(pd.concat([frame, frame], ignore_index=True))
+    assert once.message == twice.message == ""
+    n, k = len(frame), len(once.table)
+    factor = math.sqrt((2 * n - 1) / (2 * n - k) * (n - k) / (n - 1))
+    assert twice.table["coef"].tolist() == pytest.approx(once.table["coef"].tolist(), rel=1e-6)
+    assert twice.table["std_err"].tolist() == pytest.approx(
+        (once.table["std_err"] * factor).tolist(), rel=1e-6
+    )
+    assert (
+        "Standard errors, z, p-values and intervals are cluster-robust by client: a client's "
+        "appointments are not independent of each other."
+    ) in once.notes
+    assert any(note.startswith("earlier_no_shows (and the chance") for note in once.notes)
+    unclustered = logistic_regression(frame.drop(columns="client_id")).notes
+    assert any(note.startswith("Standard errors assume independent") for note in unclustered)
 
 
 def test_a_group_led_by_a_clinician_who_is_not_the_reference_is_carried_by_their_term():
@@ -1362,7 +1453,7 @@ def test_explorer_without_suppression_shows_every_count():
 
 def test_regression_notes_write_small_counts_in_words_and_pool_below_the_threshold():
     # X's 5 and Y's 4 appointments are all kept: pooled (fewer than 11 even with
-    # min_level_rows=1), then left out as a level with one outcome. The note does not say 9.
+    # min_level_rows=1), and the pool of 9, under 11 itself, takes in T2. No note counts them.
     frame = model_frame(
         [
             ("T1", "individual", 200),
@@ -1373,14 +1464,11 @@ def test_regression_notes_write_small_counts_in_words_and_pool_below_the_thresho
     )
     frame.loc[frame["clinician"].isin(["X", "Y"]), "no_show"] = False
     model = logistic_regression(frame, min_level_rows=1)
-    assert "clinician: 2 levels with fewer than 11 appointments pooled as 'other (pooled)'." in (
-        model.notes
+    assert model.notes[0] == (
+        "clinician: 2 levels with fewer than 11 appointments pooled as 'other (pooled)'; the "
+        "pool had fewer than 11, so the next smallest 1 level joined it."
     )
-    assert (
-        "clinician other (pooled): 0% no-shows; left out (a level "
-        "with one outcome has no finite coefficient)."
-    ) in model.notes
-    assert not {"X", "Y"} & set("".join(model.table["term"]))
+    assert clinician_terms(model) == ["clinician[T.other (pooled)]"]
     exact = logistic_regression(frame, min_level_rows=1, min_cell=0)
     assert any(note.startswith("clinician X: 5 appointments, 0% no-shows") for note in exact.notes)
 
@@ -1486,13 +1574,41 @@ def test_analyses_run_on_an_extract_and_keep_what_the_shift_keeps(tmp_path):
 
     result = survival(extract)
     assert result.notes[0].startswith("Closure warnings: PROXY")  # the sample has approvals
-    assert "date-shifted per client" in result.notes[-2]
+    assert "censored at their own last record" in result.notes[-2]
     assert result.notes[-1].startswith("Cells under 11 are suppressed")
     model = logistic_regression(after)
     assert model.message == "" and len(model.table) == len(logistic_regression(before).table)
     explorer = NoShowExplorer(after, date_shifted=True)
     explorer.grouping.value = "clinician"
     assert explorer.rates["clinician"].str.startswith("staff-").all()
+
+
+def test_survival_is_the_same_on_a_bundle_and_on_its_deidentified_extract(tmp_path):
+    # Censoring at the bundle's last day gave each extract client the weeks between their own
+    # shift and the largest one as follow-up that never happened, and judged dropout by it.
+    # Every client is now censored at their own last record, which the shift keeps.
+    original = load(SAMPLE)
+    made = deidentify(original, tmp_path / "extract")
+    extract = load(made.folder)
+    before = survival(original, marker="approval", min_cell=0)
+    after = survival(extract, marker="approval", min_cell=0)
+    assert before.summary[["clients", "events", "censored"]].values.tolist() == [
+        [34, 14, 20],
+        [14, 1, 13],
+        [34, 6, 28],
+    ]
+    pd.testing.assert_frame_equal(after.summary, before.summary)
+    pd.testing.assert_frame_equal(after.table, before.table)
+    # Client by client, through the key: the same days and the same events on every leg.
+    key = pd.read_csv(made.key_file, dtype=str).query("table == 'clients'")
+    real_id = key.set_index("surrogate_id")["real_id"]
+    times = _leg_times(extract, 0, "approval").times
+    times = times.assign(client_id=times["client_id"].map(real_id))
+    expected = _leg_times(original, 0, "approval").times
+    order = ["leg", "client_id"]
+    pd.testing.assert_frame_equal(
+        times.sort_values(order, ignore_index=True), expected.sort_values(order, ignore_index=True)
+    )
 
 
 def test_extract_without_approvals_or_text_reports_the_warning_unavailable(tmp_path):

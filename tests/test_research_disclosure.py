@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from disclosure_attack import attack, attack_month_range
+from disclosure_attack import attack, attack_month_range, attack_regression
 from test_research import (
     assert_rates,
     clients_with,
@@ -191,9 +191,10 @@ def test_the_curve_stops_before_a_step_with_few_censored_before_it(tmp_path):
 
 
 def test_a_leg_without_events_has_a_summary_and_no_steps(tmp_path):
-    # 25 clients miss again on day 37, only 19 days before the end of data: none of them is a
-    # dropout, so the leg has no step at all, and its 29 clients are all censored.
-    result = research.survival(life_bundle(tmp_path, {37: 25}, {26: 3, 39: 1}))
+    # 25 clients miss again on day 37 and have no record after it: with 28 days of records asked
+    # for, none of them is a dropout, so the leg has no step at all, and its 29 clients are all
+    # censored.
+    result = research.survival(life_bundle(tmp_path, {37: 25}, {26: 3, 39: 1}), follow_up_days=28)
     assert result.table.empty
     assert result.summary[["clients", "events", "censored"]].values.tolist() == [[29, 0, 29]]
 
@@ -217,6 +218,41 @@ def test_a_left_out_level_does_not_name_its_appointments():
     )
     exact = research.logistic_regression(frame, min_cell=0).notes
     assert exact[0].startswith("clinician T1: 40 appointments, 0% no-shows; left out")
+
+
+def test_a_folded_level_does_not_name_its_tie_with_a_suppressed_level():
+    # A1's 3 no-shows are a small cell and B (40 appointments, 15 no-shows) its complement in
+    # the clinician table; the couples service, shown, is all and only B's. The note said so:
+    # B's cell was couples', and the summary line less C, D and B gave back A1's 35 and 3.
+    frame = model_frame(
+        [
+            ("A1", "individual", 35),
+            ("B", "couples", 40),
+            ("C", "individual", 200),
+            ("D", "individual", 220),
+        ]
+    )
+    missed = {"A1": 3, "B": 15, "C": 30, "D": 35}
+    frame["no_show"] = frame.groupby("clinician").cumcount() < frame["clinician"].map(missed)
+    clinicians = research.no_show_rates(frame, "clinician")
+    assert clinicians.loc[clinicians["suppressed"], "clinician"].tolist() == ["A1", "B"]
+    assert_rates(
+        research.no_show_rates(frame, "service"),
+        "service",
+        [("couples", 40, 15), ("individual", 455, 68)],
+    )
+    notes = research.logistic_regression(frame).notes
+    assert (
+        "service couples: a combination of other predictors' levels, so its effect cannot be "
+        "told apart from theirs: folded into individual, the reference level of service."
+    ) in notes
+    assert attack_regression(frame) == []
+    # With exact numbers nothing is hidden, and the tie is named.
+    exact = research.logistic_regression(frame, min_cell=0).notes
+    assert any(
+        note.startswith("service couples: its appointments are all and only clinician B's")
+        for note in exact
+    )
 
 
 def months_frame(groups: list[tuple[str | None, int, int]]) -> pd.DataFrame:

@@ -482,16 +482,19 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         f"{'is' if left_out == 1 else 'are'} not in the extract "
         f"(auditkit validate {args.bundle} lists them)."
     )
+    # Where the key went, even under --quiet: a key written unseen is a key left lying around.
+    key = (
+        f"The key to re-identify it is {extract.key_file}: keep it at the clinic; the researcher "
+        "must never receive it."
+    )
     if args.quiet:
+        print(f"auditkit: {key}", file=sys.stderr)
         if left_out:
             print(f"auditkit: {set_aside}", file=sys.stderr)
         return EXIT_OK
     rows = ", ".join(f"{table} {count:,}" for table, count in extract.rows.items())
     print(f"Wrote a de-identified, date-shifted extract to {extract.folder} ({rows}).")
-    print(
-        f"The key to re-identify it is {extract.key_file}: keep it at the clinic; the researcher "
-        "must never receive it."
-    )
+    print(key)
     if left_out:
         print(set_aside)
     return EXIT_OK
@@ -507,12 +510,12 @@ def _engine_arguments(command: argparse.ArgumentParser, engines: str) -> None:
     )
 
 
-def _quiet_argument(command: argparse.ArgumentParser) -> None:
+def _quiet_argument(command: argparse.ArgumentParser, also: str = "") -> None:
     command.add_argument(
         "-q",
         "--quiet",
         action="store_true",
-        help="no progress and no summary; only errors, and what the results leave out",
+        help=f"no progress and no summary; only errors, {also}and what the results leave out",
     )
 
 
@@ -667,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument(
         "--policy", type=_path, help="policy TOML (default: the bundle's policy.toml)"
     )
-    _quiet_argument(extract)
+    _quiet_argument(extract, also="where the key went ")
     extract.set_defaults(run=cmd_deidentify)
 
     sample = commands.add_parser("sample", help="generate a synthetic bundle with known answers")

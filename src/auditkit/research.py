@@ -20,12 +20,22 @@ Definitions (docs for researchers; the tests pin each one):
 - **Months in treatment**: days from intake to the appointment / (365.25 / 12); day-based, not
   calendar months, so it survives the extract's date shift exactly.
 - **Earlier no-shows (k)**: the client's no-shows among scheduled appointments before this one,
-  counted over the whole bundle even when a date range is chosen.
-- **Dropout**: the client's last scheduled appointment was missed (no_show or late_cancel) and at
-  least `follow_up_days` of data follow it, so a return would have been seen. The dropout time is
-  that last appointment. Clients whose last appointment was attended (a planned ending or not:
-  the bundle records no discharge reason) and clients still scheduled near the end are censored at
-  the end of data, the latest scheduled_start in the bundle.
+  counted over the whole bundle even when a date range is chosen. Results by it mostly compare
+  clients (who misses often has more earlier no-shows and misses more throughout), not moments
+  in one client's treatment: a within-client analysis can give the opposite sign.
+- **Intervals and standard errors**: the rate tables' Wilson intervals take appointments as
+  independent, which one client's are not (too narrow where a few clients hold many of a
+  group's appointments); the regression's standard errors are cluster-robust by client.
+- **Dropout**: the client's last scheduled appointment was missed (no_show or late_cancel), and
+  the client's own records (below) go on at least `follow_up_days` past it (0 by default: any
+  missed last appointment). The dropout time is that last appointment.
+- **Censoring**: whoever has not reached an event is censored at their **last record**, the
+  latest of their appointments (any status), contacts, notes and approvals: a time within the
+  client, so the results are the same on a bundle and on its extract. There is no common end of
+  data: an extract moves each client by their own shift, and a per-client end of data would give
+  that shift away. So a client whose missed appointment came just before the records end counts
+  as a dropout though they might have come back, and a client whose last appointment was
+  attended (a planned ending or not: the bundle records no discharge reason) is censored there.
 - **Closure warning**: an outbound contact to the client whose message text warns the file will
   be closed (the audit's own closure-warning phrases). An extract has no message text: then a
   client-specific closure_warning approval can stand in, labelled as a proxy, or the legs through
@@ -59,7 +69,8 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
   `no_show_after_k`'s table; the survival summary's legs share clients and are suppressed
   together, and it hides events that are one on each day the Kaplan–Meier table lists; the
   explorer suppresses what the months outside its range would give back against the full
-  range; the regression's notes give no count of a level or of the rows left out.
+  range; the regression's notes give no count of a level or of the rows left out, and name
+  no tie between two levels where either is suppressed (or is the pool).
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
   of its own; each survival curve, and the counts of its steps, stop at its first suppressed
   step, since survival and its standard error there (or across a hidden run) give the step's
@@ -401,6 +412,8 @@ def no_show_rates(
 ) -> pd.DataFrame:
     """No-shows / scheduled per level of `by` (a GROUPINGS key), in the level's natural order,
     with a Wilson 95% interval: a clinician's 1 in 3 should not read like a clinic's 100 in 300.
+    The interval takes appointments as independent; one client's are not, so it is too narrow
+    where a few clients hold many of a level's appointments.
     Levels with no appointment (an empty weekday) are left out; appointments without a value
     (no lead time or months in treatment without an intake date) are the last level,
     "(not known)", so the levels add up to every appointment.
@@ -774,7 +787,8 @@ class Survival:
     `timelines` has one row per client with a no-show; `table` the survival at each event time
     per leg; `summary` per leg the clients, events, censored and median days (statsmodels'
     SurvfuncRight.quantile: the first day survival falls below one half; NaN if it never does);
-    `notes` what marked a warning, how dropout was defined, and every caveat, to show with them.
+    `notes` what marked a warning, how dropout and censoring were defined, and every caveat, to
+    show with them.
 
     `table` and `summary` are suppressed as `survival` says; `timelines` is one row per client,
     for analysis on the extract only: never share it.
@@ -926,39 +940,66 @@ class _LegTimes:
     notes: tuple[str, ...]
 
 
+FOLLOW_UP_DAYS = 0
+"""Days of a client's own records that must follow a missed last appointment for it to count
+as a dropout: none by default, as a client's records often end with the missed appointment."""
+
+# Each table of a client's records and the column dating them: in an extract all of them move
+# by the client's own shift (a blanket approval, with no client, by its staff member's).
+CLIENT_RECORD_TIMES = {
+    "appointments": "scheduled_start",
+    "contacts": "started_at",
+    "notes": "written_at",
+    "approvals": "approved_at",
+}
+
+
+def _last_record_day(bundle: Bundle) -> pd.Series:
+    """Each client's day of their last record (any appointment, contact, note or approval of
+    theirs), by client_id: where survival censors them, as it is a time within the client and so
+    the same on the bundle and on its date-shifted extract (the bundle's last day is not)."""
+    records = pd.concat(
+        [
+            bundle.tables[name][["client_id", column]].set_axis(["client_id", "at"], axis=1)
+            for name, column in CLIENT_RECORD_TIMES.items()
+        ],
+        ignore_index=True,
+    )
+    return _local_day(records.dropna().groupby("client_id")["at"].max())
+
+
 def _leg_times(
     bundle: Bundle, follow_up_days: int, marker: Marker, frame: pd.DataFrame | None = None
 ) -> _LegTimes | None:
-    """The legs' times as the module doc defines dropout and the warning, or None when there
-    are no scheduled appointments. Whoever has not reached the event is censored at the end of
-    data; a dropout before the warning counts as 0 days after it. `frame`: the bundle's
-    appointment_frame, when the caller has it (made here otherwise)."""
+    """The legs' times as the module doc defines dropout, censoring and the warning, or None
+    when there are no scheduled appointments. Whoever has not reached the event is censored at
+    their last record; a dropout before the warning counts as 0 days after it. `frame`: the
+    bundle's appointment_frame, when the caller has it (made here otherwise)."""
     frame = appointment_frame(bundle) if frame is None else frame
     if frame.empty:
         return None
-    end = bundle.appointments["scheduled_start"].max()
-    end_day = end.tz_localize(None).normalize()
     last = frame.groupby("client_id").tail(1).set_index("client_id")  # time order per client
     clients = pd.DataFrame(
         {"first_no_show": frame[frame["no_show"]].groupby("client_id")["start"].min()}
     )
     clients["last_appointment"] = last["start"]
+    end_day = looked_up(_last_record_day(bundle), clients.index.to_series())
     follow_up = (end_day - _local_day(clients["last_appointment"])).dt.days
     clients["dropped_out"] = last["status"].isin(MISSED_STATUSES) & (follow_up >= follow_up_days)
     clients["dropout_at"] = clients["last_appointment"].where(clients["dropped_out"])
 
     closure = closure_warnings(bundle, marker)
     warned = closure.warnings.merge(clients["first_no_show"].reset_index(), on="client_id")
-    warned = warned[(warned["warned_at"] >= warned["first_no_show"]) & (warned["warned_at"] <= end)]
+    warned = warned[warned["warned_at"] >= warned["first_no_show"]]
     clients["warned_at"] = warned.groupby("client_id")["warned_at"].min()
-    clients = clients.rename_axis("client_id").reset_index()
+    clients = clients.assign(end_day=end_day).rename_axis("client_id").reset_index()
 
     times = []
     for leg, (origin, target) in LEGS.items():
         at_risk = clients[clients[origin].notna()]
         if at_risk.empty or (closure.source is None and "warned_at" in (origin, target)):
             continue
-        until = _local_day(at_risk[target]).fillna(end_day) - _local_day(at_risk[origin])
+        until = _local_day(at_risk[target]).fillna(at_risk["end_day"]) - _local_day(at_risk[origin])
         times.append(
             pd.DataFrame(
                 {
@@ -970,20 +1011,22 @@ def _leg_times(
             )
         )
 
+    records_after = (
+        f", with at least {follow_up_days} days of the client's own records after it"
+        if follow_up_days > 0
+        else ""
+    )
     notes = [
         closure.note,
-        f"Dropout: the client's last scheduled appointment was missed (no_show or late_cancel) "
-        f"with at least {follow_up_days} days of data after it. Whoever has not reached an event "
-        f"is censored at the end of data ({end_day:%Y-%m-%d}).",
+        f"Dropout: the client's last scheduled appointment was missed (no_show or late_cancel)"
+        f"{records_after}. Whoever has not reached an event is censored at their own last record "
+        "(an appointment of any status, a contact, a note or an approval), so the results are "
+        "the same on the clinic's records and on a date-shifted extract. There is no common end "
+        "of data: a client whose missed appointment came shortly before the records end counts "
+        "as a dropout though they might have come back.",
     ]
     if closure.source is not None and clients["warned_at"].isna().all():
         notes.append("No client was warned of closure after a no-show in these data.")
-    if is_date_shifted(bundle):
-        notes.append(
-            "This extract is date-shifted per client, so each client's end of data is uncertain "
-            "by their shift: a client still in treatment at the real end may look like a "
-            "dropout, or be censored early. Treat dropouts near the end of data with caution."
-        )
     empty = pd.DataFrame(
         {"leg": [], "client_id": [], "days": pd.Series(dtype="int64"), "event": []}
     )
@@ -1017,15 +1060,16 @@ def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.
 def survival(
     bundle: Bundle,
     *,
-    follow_up_days: int = 28,
+    follow_up_days: int = FOLLOW_UP_DAYS,
     marker: Marker = "auto",
     min_cell: int = MIN_CELL,
     frame: pd.DataFrame | None = None,
 ) -> Survival:
     """Time from a client's first no-show to a closure warning, from the warning to dropout,
     and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
-    module doc defines dropout and the warning). Whoever has not reached the event is censored
-    at the end of data; a dropout before the warning counts as 0 days after it.
+    module doc defines dropout, censoring and the warning). Whoever has not reached the event is
+    censored at their own last record, so an extract gives the bundle's results exactly; a
+    dropout before the warning counts as 0 days after it.
 
     Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
     clients at risk or events has its counts suppressed, with complementary suppression within
@@ -1192,7 +1236,7 @@ def life_table(
     bundle: Bundle,
     *,
     width_days: int = 14,
-    follow_up_days: int = 28,
+    follow_up_days: int = FOLLOW_UP_DAYS,
     marker: Marker = "auto",
     min_cell: int = MIN_CELL,
     frame: pd.DataFrame | None = None,
@@ -1304,14 +1348,21 @@ def _formula(numeric: list[str]) -> str:
     return "no_show ~ " + " + ".join([*CATEGORICAL_PREDICTORS, *numeric])
 
 
+def _levels(count: int) -> str:
+    return f"{count} level" if count == 1 else f"{count} levels"
+
+
 def _pool_rare(
-    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str]
+    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str], after: str = ""
 ) -> pd.DataFrame:
-    """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED. A pool
-    of one level would be that clinician under another name, so a lone rare level is pooled
-    with the next smallest level: a pooled level always holds at least two. Past `max_levels`
-    levels (a health system's thousands of clinicians, whose dummies would not fit in memory),
-    all but the max_levels - 1 with most appointments are pooled too."""
+    """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED, so no
+    coefficient stands for fewer. A pool of one level would be that clinician under another
+    name, so a lone rare level is pooled with the next smallest level: a pooled level always
+    holds at least two. A pool still under `min_rows` (two clinicians of 4 and 5) takes in the
+    next smallest levels until it is not, or holds them all. Past `max_levels` levels (a health
+    system's thousands of clinicians, whose dummies would not fit in memory), all but the
+    max_levels - 1 with most appointments are pooled too. `after` ends each note (why a
+    second pass pools)."""
     for column in CATEGORICAL_PREDICTORS:
         counts = data[column].value_counts().sort_values(kind="stable")
         many = len(counts) - (max_levels - 1) if len(counts) > max_levels else 0
@@ -1326,20 +1377,35 @@ def _pool_rare(
                 **{column: data[column].mask(data[column].isin(counts.index[:many]), POOLED)}
             )
             counts = data[column].value_counts().sort_values(kind="stable")
-        rare = counts.index[(counts < min_rows) & (counts.index != POOLED)]
-        if len(rare) == 1 and len(counts) > 1:
-            rare = counts.index[:2]
+        levels = counts.drop(POOLED, errors="ignore")  # smallest first
+        pool = int(counts.get(POOLED, 0))
+        rare = int((levels < min_rows).sum())
+        if not (rare or 0 < pool < min_rows):
+            continue
+        # The smallest levels that make a pool of at least two levels and min_rows appointments.
+        least = max(rare, 1 if pool else min(2, len(levels)))
+        enough = np.flatnonzero((pool + levels.cumsum()).to_numpy() >= min_rows)
+        taken = max(least, int(enough[0]) + 1 if len(enough) else len(levels))
+        if rare == 1 and taken == 2 and not pool:
             notes.append(
                 f"{column}: 1 level with fewer than {min_rows} appointments pooled as "
                 f"'{POOLED}' with the next smallest level, so the pool is not one level under "
-                "another name."
+                f"another name{after}."
             )
-        elif len(rare):
+        else:
+            joined = taken - rare
+            grown = (
+                f"; the pool had fewer than {min_rows}, so the next smallest "
+                f"{_levels(joined)} joined it"
+                if joined
+                else ""
+            )
             notes.append(
-                f"{column}: {len(rare)} levels with fewer than {min_rows} appointments pooled "
-                f"as '{POOLED}'."
+                f"{column}: {_levels(rare)} with fewer than {min_rows} appointments pooled as "
+                f"'{POOLED}'{grown}{after}."
             )
-        data = data.assign(**{column: data[column].mask(data[column].isin(rare), POOLED)})
+        pooled = data[column].isin(levels.index[:taken])
+        data = data.assign(**{column: data[column].mask(pooled, POOLED)})
     return data
 
 
@@ -1372,6 +1438,30 @@ def _drop_one_outcome_levels(data: pd.DataFrame, notes: list[str], min_cell: int
         data = data[~one_outcome]
 
 
+def _pool_and_drop(
+    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str], min_cell: int
+) -> pd.DataFrame:
+    """Rare levels pooled (`_pool_rare`), then levels with one outcome left out, again until
+    every level holds `min_rows` appointments: leaving rows out can shrink a clinician (or the
+    pool) under it, whose coefficient would then stand for fewer."""
+    data = _pool_rare(data, min_rows, max_levels, notes)
+    while True:
+        data = _drop_one_outcome_levels(data, notes, min_cell)
+        small = [
+            column
+            for column in CATEGORICAL_PREDICTORS
+            if (data[column].value_counts() < min_rows).any() and data[column].nunique() > 1
+        ]
+        if not small:
+            return data
+        again = _pool_rare(
+            data, min_rows, max_levels, notes, ", once levels with one outcome were left out"
+        )
+        if again[small].equals(data[small]):
+            return data
+        data = again
+
+
 def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     """Each categorical predictor with its most common level first, so that is the reference."""
     for column in CATEGORICAL_PREDICTORS:
@@ -1382,10 +1472,15 @@ def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     return data
 
 
-def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
+def _fold_note(
+    data: pd.DataFrame, column: str, level: str, hidden: Mapping[str, Collection[str]]
+) -> str:
     """Why `level` was folded into its column's reference, and which estimate now carries its
     effect: the level of another predictor with exactly its appointments (a group only one
-    clinician leads, who leads nothing else), where there is one."""
+    clinician leads, who leads nothing else), where there is one. Not where either level is
+    `hidden` (suppressed in its rate table) or the pool, whose members may be: the tie would
+    say the two cells are equal, and the one shown would give the hidden one back (with the
+    table's total, its complement too)."""
     reference = data[column].cat.categories[0]
     rows = data[column] == level
     twins = [
@@ -1396,7 +1491,9 @@ def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
         if rows.equals(data[other] == twin)
     ]
     folded = f"folded into {reference}, the reference level of {column}."
-    if not twins:
+    if not twins or any(
+        name == POOLED or name in hidden.get(of, ()) for of, name in [(column, level), *twins[:1]]
+    ):
         return (
             f"{column} {level}: a combination of other predictors' levels, so its effect cannot "
             f"be told apart from theirs: {folded}"
@@ -1413,17 +1510,22 @@ def _fold_note(data: pd.DataFrame, column: str, level: str) -> str:
     )
 
 
-def _fold_aliased(data: pd.DataFrame, aliased: set[str], notes: list[str]) -> list[str]:
+def _fold_aliased(
+    data: pd.DataFrame,
+    aliased: set[str],
+    notes: list[str],
+    hidden: Mapping[str, Collection[str]],
+) -> list[str]:
     """The numeric predictors left once aliased ones are dropped. Aliased categorical levels
     are folded into their reference (their design column dropped); the notes say where each
     folded level's effect went, as the table has no row for it, each column's once the
-    columns before it are folded."""
+    columns before it are folded (`_fold_note`: not naming a tie with a `hidden` level)."""
     for column in CATEGORICAL_PREDICTORS:
         prefix = f"{column}[T."
         levels = sorted(name[len(prefix) : -1] for name in aliased if name.startswith(prefix))
         if levels:
             reference = data[column].cat.categories[0]
-            notes.extend(_fold_note(data, column, level) for level in levels)
+            notes.extend(_fold_note(data, column, level, hidden) for level in levels)
             folded = data[column].mask(data[column].isin(levels), reference)
             data = data.assign(**{column: folded.cat.remove_unused_categories()})
     numeric = [column for column in NUMERIC_PREDICTORS if column not in aliased]
@@ -1459,6 +1561,33 @@ def _coefficients(fit: Any) -> pd.DataFrame:  # statsmodels' results wrapper
     )
 
 
+EARLIER_NO_SHOWS_CAVEAT = (
+    "earlier_no_shows (and the chance of a no-show after k earlier ones) mostly compares "
+    "clients, not moments in one client's treatment: clients who miss often have more earlier "
+    "no-shows and miss more throughout, so the estimate is positive even where missing does "
+    "not change a client's own chance (a within-client analysis, such as a conditional logit by "
+    "client, can give the opposite sign). Read it as a marker of the client, not as an effect "
+    "of missing."
+)
+
+
+def _by_client(data: pd.DataFrame) -> tuple[dict[str, Any], str]:
+    """The fit's covariance, and the note saying which: cluster-robust by client, as one
+    client's appointments are not independent (a client who misses once tends to miss again),
+    so plain standard errors are too small. A hand-built frame without client_id gets plain
+    ones."""
+    if "client_id" not in data:
+        return {}, (
+            "Standard errors assume independent appointments (the frame has no client_id): "
+            "too small where clients have many appointments."
+        )
+    groups = pd.factorize(data["client_id"])[0]
+    return {"cov_type": "cluster", "cov_kwds": {"groups": groups}}, (
+        "Standard errors, z, p-values and intervals are cluster-robust by client: a client's "
+        "appointments are not independent of each other."
+    )
+
+
 # What a model short of data needs: the notebook's frame is the whole extract, a caller's may be
 # a range of its months.
 _MORE_MONTHS = "more months (a wider date range, or an extract that covers more of them)"
@@ -1480,18 +1609,21 @@ def logistic_regression(
     max_levels - 1), levels with one outcome left out, aliased levels folded into the reference
     (the most common level), each said in `notes`; what still cannot be estimated (perfect
     separation on a numeric predictor, too few rows, no convergence) comes back as a `message`,
-    never a traceback.
+    never a traceback. Standard errors are cluster-robust by client (`_by_client`), and the
+    notes say that earlier_no_shows mostly compares clients.
     Appointments without a lead time or months in treatment (no intake date) are left out.
 
     Small cells: the coefficient table holds no counts, and every level it has a row for has at
-    least max(min_level_rows, min_cell) appointments (rarer ones are pooled), so no coefficient
-    stands for a handful of appointments. A level's no-shows can still be few (3 in 20): its
-    coefficient is then an adjusted log-odds with a wide interval, not a count, and cannot be
-    turned back into one without the data. The notes and messages write a count of 1 to
-    min_cell - 1 as "fewer than 11". The fit itself always uses the exact data.
+    least max(min_level_rows, min_cell) appointments (rarer ones are pooled, a pool too small
+    takes in the next smallest levels, and pooling runs again after levels with one outcome
+    are left out), so no coefficient stands for a handful of appointments. A level's no-shows
+    can still be few (3 in 20): its coefficient is then an adjusted log-odds with a wide
+    interval, not a count, and cannot be turned back into one without the data. The notes and
+    messages write a count of 1 to min_cell - 1 as "fewer than 11". The fit itself always uses
+    the exact data.
     """
     needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
-    data = frame[needed].dropna()
+    data = frame[[*needed, *(["client_id"] if "client_id" in frame else [])]].dropna()
     notes = []
     missing = len(frame) - len(data)
     if missing:  # those are months in treatment's "(not known)", which its table may hide
@@ -1506,8 +1638,7 @@ def logistic_regression(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
     )
     data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
-    pooled = _pool_rare(data, max(min_level_rows, min_cell), max_levels, notes)
-    data = _drop_one_outcome_levels(pooled, notes, min_cell)
+    data = _pool_and_drop(data, max(min_level_rows, min_cell), max_levels, notes, min_cell)
     rows, events = len(data), int(data["no_show"].sum())
     formula = _formula(list(NUMERIC_PREDICTORS))
 
@@ -1541,7 +1672,13 @@ def logistic_regression(
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
-        numeric = _fold_aliased(data, aliased, notes)
+        # The levels the rate tables (same frame, same min_cell) suppress: no tie names them.
+        hidden = {
+            column: set(rates.loc[rates["suppressed"], column])
+            for column in CATEGORICAL_PREDICTORS
+            for rates in [no_show_rates(frame, column, min_cell=min_cell)]
+        }
+        numeric = _fold_aliased(data, aliased, notes, hidden)
         formula = _formula(numeric)
         # The formula's design without the aliased columns: what folding their levels into
         # the reference gives, without building the design again (2 s at 1M appointments).
@@ -1549,11 +1686,12 @@ def logistic_regression(
         kept = [i for i, name in enumerate(names) if name not in aliased]
         design = pd.DataFrame(model.exog[:, kept], columns=[names[i] for i in kept], copy=False)
         model = Logit(pd.Series(model.endog, name="no_show"), design, check_rank=False)
+    covariance, errors_note = _by_client(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PerfectSeparationWarning)
             warnings.simplefilter("error", ConvergenceWarning)
-            fit = model.fit(disp=0, maxiter=100)
+            fit = model.fit(disp=0, maxiter=100, **covariance)
     except (PerfectSeparationError, PerfectSeparationWarning):
         return failed(
             "Perfect separation: some predictor tells no-shows from kept appointments exactly, "
@@ -1566,6 +1704,7 @@ def logistic_regression(
             f"a predictor nearly separates no-shows from kept appointments. Use {_MORE_MONTHS}, "
             "or raise min_level_rows to pool small clinicians and services."
         )
+    notes += [errors_note, EARLIER_NO_SHOWS_CAVEAT]
     parameters = len(fit.params)
     if events / parameters < 10:
         # The ratio to a tenth, times the coefficients (the table's rows), gives the no-shows
