@@ -517,7 +517,10 @@ def test_a_rule_the_policy_leaves_unable_to_run_is_not_run_and_examines_nothing(
     assert np.isnan(vm001["compliance"])  # no figure, where it used to pass every voicemail
     assert unnamed.unchecked == {"VM001": "the policy names no clinic (clinic.name in policy.toml)"}
     assert unnamed.caveats == [
-        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml)."
+        "No policy file: times written without an offset were read as clinic time in "
+        "America/Los_Angeles, the built-in zone, and months and days are counted there. A "
+        "clinic elsewhere names its zone in policy.toml ([clinic] timezone).",
+        "VM001 not checked: the policy names no clinic (clinic.name in policy.toml).",
     ]
     assert (unnamed.opportunities["rule"] == "VM001").sum() == 0
 

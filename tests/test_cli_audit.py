@@ -289,6 +289,9 @@ def test_quiet_still_says_what_went_unexamined_on_stderr(tmp_path, capsys):
     assert audit(bundle, tmp_path, "--quiet", "--month", "2027-01") == 0
     assert capsys.readouterr() == (
         "",
+        "auditkit: No policy file: times written without an offset were read as clinic time in "
+        "America/Los_Angeles, the built-in zone, and months and days are counted there. A "
+        "clinic elsewhere names its zone in policy.toml ([clinic] timezone).\n"
         "auditkit: No records in 2027-01: nothing was examined. The bundle's records run from "
         "2026-03 to 2026-04.\n"
         "auditkit: VM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n",
@@ -324,6 +327,11 @@ def test_quiet_says_only_what_the_results_leave_out_on_stderr(
 
         assert main([*args, "--quiet"]) == 0
 
+        if command[0] == "deidentify":  # wherever it went, the key is said to be there
+            said = (
+                f"auditkit: The key to re-identify it is {out}.key.csv: keep it at the clinic; "
+                "the researcher must never receive it.\n" + said
+            )
         assert capsys.readouterr() == ("", said.format(bundle=bundle, out=out))
         assert (out / written).is_file()
 
@@ -526,6 +534,9 @@ def test_a_month_with_nothing_examined_has_no_compliance_figures(tmp_path, capsy
     }
     table_end = out.index("LG002")
     assert out[out.index("\n", table_end) + 1 :].startswith(
+        "No policy file: times written without an offset were read as clinic time in "
+        "America/Los_Angeles, the built-in zone, and months and days are counted there. A "
+        "clinic elsewhere names its zone in policy.toml ([clinic] timezone).\n"
         "No records in 2027-01: nothing was examined. The bundle's records run from 2026-03 to "
         "2026-04.\n"
         "VM001 not checked: the policy names no clinic (clinic.name in policy.toml).\n\n"

@@ -160,7 +160,21 @@ class AuditResult:
         once: an empty month's looks at every table's times."""
         empty = [] if self.month is None or len(self.opportunities) else self._empty_month()
         unchecked = [f"{code} not checked: {why}." for code, why in self.unchecked.items()]
-        return self._tables_without_rows() + empty + unchecked + self._not_judged_yet()
+        zone = self._built_in_zone()
+        return zone + self._tables_without_rows() + empty + unchecked + self._not_judged_yet()
+
+    def _built_in_zone(self) -> list[str]:
+        """A bundle audited without a policy file: its times written without an offset, and
+        every month and day, are counted in the built-in zone, hours off for a clinic
+        elsewhere (an import into such a bundle is refused for that reason)."""
+        policy = self.bundle.policy
+        if policy.source != Policy.source:
+            return []
+        return [
+            f"No policy file: times written without an offset were read as clinic time in "
+            f"{policy.clinic.timezone}, the built-in zone, and months and days are counted "
+            "there. A clinic elsewhere names its zone in policy.toml ([clinic] timezone)."
+        ]
 
     def _not_judged_yet(self) -> list[str]:
         """Missed sessions whose deadline had not passed when the records were taken, a
