@@ -215,8 +215,36 @@ def test_a_conversion_marks_its_folder_as_one_to_convert_into_again(tmp_path):
     assert json.loads((out / "converted.json").read_text()) == {
         "converted_by": "auditkit convert",
         "source": str(SAMPLE.resolve()),
+        "timezone": TZ,
     }
     assert convert(SAMPLE, out).files == first.files
+
+
+def test_a_conversion_is_audited_only_in_the_zone_it_was_converted_in(tmp_path):
+    """Times without an offset became instants in the zone the conversion read them in: a
+    conversion of a bundle with no policy file, audited with the clinic's New York policy,
+    found three false MS001s at 16:00 EST where the CSVs' audit found one."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    (bundle / "policy.toml").unlink()
+    out = tmp_path / "out"
+    convert(bundle, out)
+    eastern = tmp_path / "eastern.toml"
+    eastern.write_text(
+        '[clinic]\nname = "Riverside Psychology Clinic"\ntimezone = "America/New_York"\n'
+    )
+
+    assert len(load(out).appointments) == len(load(bundle).appointments)  # as converted: fine
+    with pytest.raises(BundleError) as refused:
+        load(out, eastern)
+    assert str(refused.value) == (
+        f"{out} was converted reading times written without an offset as America/Los_Angeles "
+        f"time, but this audit's policy ({eastern}) puts the clinic in America/New_York: each "
+        "such time would be hours off. Audit it with the policy it was converted with, or "
+        f"convert {bundle.resolve()} again with this one (auditkit convert ... --policy FILE)."
+    )
+    convert(bundle, out, policy=eastern)
+    assert load(out, eastern).policy.clinic.timezone == "America/New_York"
 
 
 @pytest.mark.parametrize(

@@ -188,7 +188,12 @@ def write_converted(
             written.append("policy.toml")
         write_csv(bundle.rejected, stage / "rejected.csv")
         written.append("rejected.csv")
-        marker = {"converted_by": "auditkit convert", "source": str(bundle.path.resolve())}
+        marker = {
+            "converted_by": "auditkit convert",
+            "source": str(bundle.path.resolve()),
+            # The zone times without an offset were read in: an audit in another is refused.
+            "timezone": bundle.policy.clinic.timezone,
+        }
         write_atomically(stage / CONVERTED, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
         written.append(CONVERTED)
         _move_into_place(stage, out, written, {f"{name}.parquet" for name in tables})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -717,6 +718,7 @@ def bundle_files(
         raise BundleError(f"{path} {what}. An audit bundle is a folder of table files.")
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=path)
+    _check_converted_zone(path, policy)
     if calls is not None:
         check_named_file(Path(calls), "The call log", "the call log file")
     files = {
@@ -733,6 +735,25 @@ def bundle_files(
             f"({missing[0]}.csv, ...). They are required."
         )
     return policy, files
+
+
+def _check_converted_zone(path: Path, policy: Policy) -> None:
+    """Refuse a converted bundle audited in another zone than it was converted in: its times
+    written without an offset were fixed to instants in that zone, and would be hours off."""
+    try:
+        marker = json.loads((path / CONVERTED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # not a conversion, or one whose record says nothing of it
+    zone = marker.get("timezone") if isinstance(marker, dict) else None
+    if not isinstance(zone, str) or zone == policy.clinic.timezone:
+        return
+    source = marker.get("source", "the bundle")
+    raise BundleError(
+        f"{path} was converted reading times written without an offset as {zone} time, but "
+        f"this audit's policy ({policy.source}) puts the clinic in {policy.clinic.timezone}: "
+        f"each such time would be hours off. Audit it with the policy it was converted with, "
+        f"or convert {source} again with this one (auditkit convert ... --policy FILE)."
+    )
 
 
 def with_converted_set_aside(bundle: Bundle) -> None:
