@@ -36,7 +36,7 @@ from auditkit.reviews import (
 from auditkit.rules import RULES, SEVERITY_ORDER, Checked, Rule, unchecked_rules
 from auditkit.rules.base import (
     PENDING_COLUMNS,
-    dated,
+    clock,
     month_of,
     months_of,
     nothing_examined,
@@ -183,11 +183,11 @@ class AuditResult:
         said = []
         for code, waiting in self.pending.groupby("rule", sort=False):
             subjects = counted(len(waiting), RULES[code].subject)
-            last = dated(waiting["due"].nlargest(1)).iloc[0]
+            last = clock(waiting["due"].nlargest(1)).iloc[0]
             said.append(
                 f"{code} not judged yet for {subjects}: what is due of them was not in the "
-                f"records yet, and their deadline (the last {last}) had not passed when the "
-                f"audit ran. Audit again after {last} to judge them."
+                f"records yet, and their deadline had not passed when the audit ran (the last "
+                f"is {last}). Audit again after it to judge them."
             )
         return said
 
