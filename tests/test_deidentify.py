@@ -474,6 +474,10 @@ def test_the_key_file_inverts_the_extract_exactly(source, runs, mode):
             restored[column] = shift_wall_clock(restored[column], -weeks)
         kept = [c for c in columns if c not in ("first_name", "last_name", "phone", "message")]
         kept = [c for c in kept if not (name == "notes" and c == "text")]
+        if name == "appointments":  # a service fewer than 11 clients use is written as 'other'
+            users = original.groupby("service")["client_id"].nunique()
+            rare = original["service"].isin(users.index[users < 11])
+            original["service"] = original["service"].mask(rare, "other")
         pd.testing.assert_frame_equal(restored[kept], original[kept], check_dtype=False)
 
 
@@ -853,3 +857,105 @@ def test_an_extract_counts_the_rows_set_aside_in_its_tables_not_the_call_log(tmp
         "approvals": 1,
         "calls": 1,
     }
+
+
+# --- rare services -------------------------------------------------------------------------------
+
+
+def write_rare_services(folder: Path) -> dict[str, list[int]]:
+    """The sample with rare services typed in: one attended 'individual' appointment of each of
+    ten clients becomes 'family therapy' (one client short of the threshold), of eleven more
+    'telehealth' (at it), two of another client a court-ordered evaluation, one each of two
+    more a couples session naming a partner (the same text once the names are masked), and one
+    of a last client 'Individual'. Returns each new service's rows by the file's line."""
+    shutil.copytree(SAMPLE, folder)
+    sample = load(SAMPLE)
+    appointments = sample.appointments
+    attended = appointments[
+        (appointments["service"] == "individual") & (appointments["status"] == "attended")
+    ]
+    by_client = attended.sort_values("source_line").groupby("client_id")["source_line"]
+    first, second = by_client.nth(0).tolist(), by_client.nth(1).tolist()
+    names = sample.clients.set_index("client_id")["last_name"]
+    couples = attended.set_index("source_line").loc[first[23:25], "client_id"].map(names)
+    typed = {
+        "family therapy": first[:10],
+        "telehealth": first[10:21],
+        "court-ordered eval (Ventura Co. case)": [first[21], second[21]],
+        **{f"couples w/ {name}'s wife 3/2": [line] for line, name in couples.items()},
+        "Individual": [first[25]],
+    }
+    path = folder / "appointments.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for service, lines in typed.items():
+        frame.loc[[line - 2 for line in lines], "service"] = service  # line 1 is the header
+    frame.to_csv(path, index=False)
+    return typed
+
+
+@pytest.fixture(scope="module")
+def rare_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    base = tmp_path_factory.mktemp("rare")
+    typed = write_rare_services(base / "bundle")
+    extract = deidentify(load(base / "bundle"), base / "extract")
+    return {"typed": typed, "extract": extract, "bundle": load(extract.folder)}
+
+
+def test_services_fewer_than_11_clients_use_are_written_as_other(rare_run):
+    extract, written = rare_run["extract"], rare_run["bundle"].appointments
+    assert written["service"].value_counts().to_dict() == {
+        "individual": 785,
+        "DBT skills group": 240,
+        "intake": 31,
+        "assessment": 20,
+        "other": 15,
+        "telehealth": 11,
+    }
+    # Exactly the rows typed with a rare service, through the key: family therapy (10 clients),
+    # the evaluation, both couples sessions (one value once masked) and 'Individual'.
+    key = pd.read_csv(extract.key_file, dtype=str).query("table == 'appointments'")
+    real = written["appointment_id"].map(key.set_index("surrogate_id")["real_id"])
+    source = load(extract.folder.parent / "bundle").appointments.set_index("source_line")
+    rare = [line for s, lines in rare_run["typed"].items() if s != "telehealth" for line in lines]
+    assert sorted(real[written["service"] == "other"]) == sorted(source.loc[rare, "appointment_id"])
+    assert (extract.rare_services, extract.rare_service_appointments) == (4, 15)
+
+
+def test_extract_json_counts_the_rare_services_but_never_names_them(rare_run):
+    folder = rare_run["extract"].folder
+    text = (folder / "extract.json").read_text()
+    record = json.loads(text)["rare_services"]
+    assert {k: v for k, v in record.items() if k != "why"} == {
+        "written_as": "other",
+        "fewer_clients_than": 11,
+        "values": 4,
+        "appointments": 15,
+    }
+    assert record["why"].startswith(
+        "A service fewer than 11 distinct clients use (as typed, after masking) is written as "
+        "'other'"
+    )
+    for word in ("family", "Ventura", "court", "couples", "wife", "Individual", "[name]"):
+        assert word not in text
+        assert all(word not in path.read_text() for path in folder.iterdir()), word
+
+
+def test_research_service_rates_on_an_extract_list_no_rare_service(rare_run):
+    from auditkit.research import appointment_frame, no_show_rates
+
+    rates = no_show_rates(appointment_frame(rare_run["bundle"]), "service")
+    assert rates["service"].tolist() == [
+        "DBT skills group", "assessment", "individual", "intake", "other", "telehealth",
+    ]  # fmt: skip
+    assert rates.loc[rates["service"] == "telehealth", "scheduled"].tolist() == [11]
+
+
+def test_cli_deidentify_says_how_many_services_it_wrote_as_other(tmp_path, capsys):
+    from auditkit.cli import main
+
+    write_rare_services(tmp_path / "bundle")
+    assert main(["deidentify", str(tmp_path / "bundle"), "--out", str(tmp_path / "x")]) == 0
+    assert capsys.readouterr().out.splitlines()[-2] == (
+        "4 services used by fewer than 11 clients (15 appointments) are written as 'other' "
+        "(extract.json counts them)."
+    )

@@ -460,7 +460,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_deidentify(args: argparse.Namespace) -> int:
     from auditkit import load
-    from auditkit.deidentify import deidentify
+    from auditkit.deidentify import MIN_CELL, RARE_SERVICE, deidentify
     from auditkit.output import counted
 
     _imports_done()
@@ -495,6 +495,13 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     rows = ", ".join(f"{table} {count:,}" for table, count in extract.rows.items())
     print(f"Wrote a de-identified, date-shifted extract to {extract.folder} ({rows}).")
     print(key)
+    if extract.rare_services:  # a researcher finds them as one value: said how many and why
+        print(
+            f"{counted(extract.rare_services, 'service')} used by fewer than {MIN_CELL} clients "
+            f"({counted(extract.rare_service_appointments, 'appointment')}) "
+            f"{'is' if extract.rare_services == 1 else 'are'} written as '{RARE_SERVICE}' "
+            "(extract.json counts them)."
+        )
     if left_out:
         print(set_aside)
     return EXIT_OK

@@ -62,18 +62,30 @@ REMOVED_TEXT = "[removed]"
 EXTRACT_RECORD = "extract.json"
 SCRUBBED = {"contacts": ("message", "message_scrubbed"), "notes": ("text", "text_scrubbed")}
 KEY_COLUMNS = ["table", "real_id", "surrogate_id", "date_shift_weeks"]
+MIN_CELL = 11
+"""The smallest count of people, appointments or events a shared table may show (zero aside).
+
+CMS's cell-size suppression policy for data shared under a data use agreement, the common rule
+in US health-data research: counts of 1 to 10 can re-identify someone who knows the clinic.
+Every aggregate output of auditkit.research takes `min_cell` with this default; 0 turns
+suppression off. An extract writes a service fewer clients than this use as RARE_SERVICE."""
+# What an extract writes for a service used by fewer than MIN_CELL clients.
+RARE_SERVICE = "other"
 
 
 @dataclass(frozen=True)
 class Extract:
     """What `deidentify` wrote: the files of the extract, the key kept apart, rows per table,
-    and the rows of those tables the loader set aside, which the extract leaves out."""
+    the rows of those tables the loader set aside, which the extract leaves out, and the
+    distinct services, and their appointments, written as RARE_SERVICE."""
 
     folder: Path
     key_file: Path
     files: tuple[Path, ...]
     rows: dict[str, int]
     rows_set_aside: int
+    rare_services: int
+    rare_service_appointments: int
 
 
 # --- randomness ----------------------------------------------------------------------------------
@@ -215,6 +227,21 @@ def _extract_table(
     return table.take(order).reset_index(drop=True)
 
 
+def _rare_services_collapsed(services: pd.Series, clients: pd.Series) -> tuple[pd.Series, int, int]:
+    """`services` with each value fewer than MIN_CELL distinct `clients` use written as
+    RARE_SERVICE, how many distinct values that was and how many rows: a rare service can
+    describe its few clients ("Lopez family", "court-ordered eval"), and a research table lists
+    every value as a label, even on a suppressed row. Values compare as written, as research
+    groups them, so a variant spelling a few clients have is rare on its own. Blank stays."""
+    code, values = pd.factorize(services)  # blank: -1
+    pairs = pd.DataFrame({"service": code, "client": pd.factorize(clients)[0]})
+    used = pairs[code >= 0].drop_duplicates()["service"].to_numpy()
+    rare = (np.bincount(used, minlength=len(values)) < MIN_CELL) & (values != RARE_SERVICE)
+    collapsed = np.append(rare, False)[code]  # (-1, a blank, takes the appended False)
+    written = services.mask(pd.Series(collapsed, index=services.index), RARE_SERVICE)
+    return written, int(rare.sum()), int(collapsed.sum())
+
+
 def _policy_toml(policy: Policy) -> str:
     """The policy's time zone, numbers and approver roles: only values that can name no one, so
     the clinic's name, aliases and phrases (and any text a later section adds) stay behind."""
@@ -315,6 +342,7 @@ def _record(
     kept: dict[str, list[str]],
     dropped: dict[str, list[str]],
     rows: dict[str, int],
+    rare: tuple[int, int],
 ) -> dict[str, object]:
     """extract.json: what the extract is and what was done to it, for the researcher and for
     whoever reviews the data use agreement. Nothing about the key."""
@@ -353,6 +381,18 @@ def _record(
         ],
         "kept": kept,
         "rows": rows,
+        "rare_services": {
+            "written_as": RARE_SERVICE,
+            "fewer_clients_than": MIN_CELL,
+            "values": rare[0],
+            "appointments": rare[1],
+            "why": (
+                f"A service fewer than {MIN_CELL} distinct clients use (as typed, after masking) "
+                f"is written as '{RARE_SERVICE}': a rare service can describe the few people it "
+                "was for, and research tables list every service. Counts only: the values are in "
+                "neither this extract nor its key file."
+            ),
+        },
     }
 
 
@@ -368,8 +408,9 @@ def deidentify(
 
     With `scrubbed_text`, contacts and notes get a message_scrubbed / text_scrubbed column: the
     text with the clinic's name, people's names, emails, phone numbers, dates and times masked.
-    Otherwise no free text is kept. Raises AuditkitError, before writing anything, for a key
-    file inside the extract or one that would replace a file other than an earlier key.
+    Otherwise no free text is kept. A service fewer than MIN_CELL clients use is written as
+    RARE_SERVICE (extract.json counts them). Raises AuditkitError, before writing anything, for
+    a key file inside the extract or one that would replace a file other than an earlier key.
     `progress` hears a line as each file is written (scrubbing a large bundle's text takes a
     while).
     """
@@ -387,9 +428,15 @@ def deidentify(
     say(f"wrote the key file {key_file.name}")
 
     files, rows, kept, dropped = [], {}, {}, {}
+    rare = (0, 0)
     for name in TABLES:  # the bundle's tables only: a phone-system call log is all phone numbers
         frame = bundle.tables[name]
         table = _extract_table(name, frame, surrogates, orders[name], shifts, scrub, scrubbed_text)
+        if name == "appointments":
+            table["service"], values, appointments = _rare_services_collapsed(
+                table["service"], table["client_id"]
+            )
+            rare = (values, appointments)
         path = folder / f"{name}.csv"
         write_csv(table, path)
         say(f"wrote {path.name}: {counted(len(table), 'row')}")
@@ -402,10 +449,10 @@ def deidentify(
     write_atomically(policy_path, _policy_toml(bundle.policy).encode("utf-8"))
     files.append(policy_path)
 
-    record = _record(bundle, scrubbed_text, kept, dropped, rows)
+    record = _record(bundle, scrubbed_text, kept, dropped, rows, rare)
     record_path = folder / EXTRACT_RECORD
     write_atomically(record_path, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
     files.append(record_path)
     coverage = bundle.coverage
     set_aside = int(coverage.loc[coverage["table"].isin(list(TABLES)), "rejected"].sum())
-    return Extract(folder, key_file, tuple(files), rows, set_aside)
+    return Extract(folder, key_file, tuple(files), rows, set_aside, *rare)

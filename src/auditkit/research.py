@@ -114,7 +114,7 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from auditkit.columns import distinct, looked_up
-from auditkit.deidentify import EXTRACT_RECORD
+from auditkit.deidentify import EXTRACT_RECORD, MIN_CELL
 from auditkit.errors import BundleError
 from auditkit.notebook import Notes, jupyter_chart, table_rules
 from auditkit.report import html_table
@@ -142,12 +142,6 @@ GROUPINGS = {
 EXTRACT_ENV = "AUDITKIT_EXTRACT"
 BLANK_SERVICE = "(blank)"
 NOT_KNOWN = "(not known)"
-MIN_CELL = 11
-"""The smallest count of people, appointments or events a shared table may show (zero aside).
-
-CMS's cell-size suppression policy for data shared under a data use agreement, the common rule
-in US health-data research: counts of 1 to 10 can re-identify someone who knows the clinic.
-Every aggregate output here takes `min_cell` with this default; 0 turns suppression off."""
 PERCENT_COLUMNS = ("rate", "ci_low", "ci_high", "share", "survival", "conditional_survival")
 COUNT_COLUMNS = ("scheduled", "no_shows", "clients", "at_risk", "events", "censored")
 
