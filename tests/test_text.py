@@ -488,6 +488,15 @@ NOT_NAMED_CASES = [
     ("Hi, this is Riverside Clinic, we have not mentioned fees before", "Riverside Clinic"),
     ("did not mention the clinic. This is Sam from Riverside Clinic", "Riverside Clinic"),
     ("Riverside Clinic, not mentioned", "Riverside Clinic"),
+    # A voicemail's own words to the client, naming the clinic.
+    (
+        "Since you did not give Riverside Clinic 24 hours notice, you'll be charged",
+        "Riverside Clinic",
+    ),
+    ("You have not used the Riverside Clinic portal yet", "Riverside Clinic"),
+    ("you have not named Riverside Clinic as your provider", "Riverside Clinic"),
+    ("I didn't say Riverside Clinic, just RPC", "RPC"),
+    ("We did not mention RPC", None),
 ]
 
 

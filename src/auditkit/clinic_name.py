@@ -116,15 +116,22 @@ def name_patterns(
     return python, (f"(?i)(?:^|[^a-zA-Z0-9])(?P<{EVIDENCE}>{translated})(?:$|[^a-zA-Z0-9])")
 
 
-# A log saying the name was left out: "did not mention Riverside Clinic", "without identifying
-# myself as RPC", "no mention of Riverside Clinic", "Riverside Clinic (not named)". Each reaches
-# the name across a few words that can only say what was not said (never a comma or a sentence's
-# end), so "I did not see you today at Riverside Clinic" still names it.
+# A log saying the name was left out: "LVM, did not mention Riverside Clinic", "I didn't say
+# RPC", "left voicemail without identifying myself as calling from RPC", "no mention of
+# Riverside Clinic", "Riverside Clinic (not named)". The caller's own words only: at the start
+# of a clause, or after "I", "we" or the log's "LVM"; never "since you did not give Riverside
+# Clinic 24 hours notice", which a voicemail says to the client, naming the clinic. Each reaches
+# the name across a few words that can only say what was not said (never a comma or a
+# sentence's end), so "I did not see you today at Riverside Clinic" still names it.
+_BY_THE_CALLER = (
+    r"(?:^|[.;:!?(-]\s*|\b(?:i|we|i've|we've|i\s+have|we\s+have|therapist|clinician|writer"
+    r"|lvm|vm|voicemail|message|msg)\b[\s,]*)"
+)
 _NOT_NAMING = (
-    r"\b(?:did\s+not|didn't|without|never|not|no)\s+(?:\w+\s+){0,2}?(?:mention|mentioning"
-    r"|mentioned|say|saying|said|name|naming|named|identify|identifying|identified|disclose"
-    r"|disclosing|disclosed|reveal|revealing|revealed|state|stating|stated|give|giving|gave|use"
-    r"|using|used)\b"
+    _BY_THE_CALLER + r"(?:did\s+not|didn't|without|never|not|no)\s+(?:\w+\s+){0,2}?"
+    r"(?:mention|mentioning|mentioned|say|saying|said|name|naming|named|identify|identifying"
+    r"|identified|disclose|disclosing|disclosed|reveal|revealing|revealed|state|stating|stated"
+    r"|leave|leaving|left)\b"
 )
 _ABOUT_THE_NAME = (
     r"(?:[^\w.?!;,]+(?:the|our|my|its|their|this|that|it|it's|clinic|clinic's|name|names|of|as"
@@ -133,8 +140,8 @@ _ABOUT_THE_NAME = (
     r"[^\w.?!;,]+"
 )
 _NOT_NAMED = (
-    r"[^\w.?!;,]{0,3}(?:was\s+|is\s+|were\s+)?(?:not|never)\s+(?:mentioned|said|named"
-    r"|identified|disclosed|revealed|stated|given|used)\b"
+    r"[^\w.?!;,]{0,3}(?:was\s+|is\s+)?(?:not|never)\s+(?:mentioned|said|named|identified"
+    r"|disclosed|revealed|stated)\b"
 )
 
 
