@@ -386,7 +386,7 @@ def attack(bundle: Bundle, min_cell: int = MIN_CELL, groupings=tuple(research.GR
     per_client = research.no_shows_per_client(frame, min_cell=min_cell)
     links = _per_client(system, per_client, frame, min_cell)
     _earlier(system, links)
-    legs = research._leg_times(bundle, research.FOLLOW_UP_DAYS, "auto")
+    legs = research._leg_times(bundle, 28, "auto")
     shown = research.survival(bundle, min_cell=min_cell)
     life = research.life_table(bundle, min_cell=min_cell)
     _legs(system, shown, life, legs.times, links)

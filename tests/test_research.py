@@ -23,7 +23,6 @@ from paths import ROOT, SAMPLE
 from rule_fixtures import CLIENTS, build_bundle
 
 from auditkit import load
-from auditkit.deidentify import deidentify
 from auditkit.errors import BundleError
 from auditkit.notebook import NOTE_STYLE, jupyter_chart
 from auditkit.research import (
@@ -35,7 +34,6 @@ from auditkit.research import (
     NoShowExplorer,
     Regression,
     Table,
-    _leg_times,
     _suppress_summary,
     appointment_frame,
     closure_warnings,
@@ -298,12 +296,12 @@ def test_rate_chart_embeds_only_the_aggregated_rows(frame):
 
 
 # --- Kaplan–Meier --------------------------------------------------------------------------------
-# Each client is censored at their own last record (appointment, contact, note or approval). A
-# missed last appointment is a dropout (by default no days of records need follow it).
+# End of data: 2026-03-30, C2's last appointment. Dropout needs 28 days of data after a missed
+# last appointment.
 #   C1: no-show 01-12, kept 01-19, no-show 01-26 (last): dropout 14 days after the first no-show.
 #   C2: kept 01-13, no-show 01-20, kept 01-27 and 03-30: not a dropout, censored at 69 days.
 #   C3: no-show 02-02, late cancel 02-09 (last): dropout at 7 days.
-#   C4: no-show 03-16 (last): dropout at 0 days, though C2's records go on two weeks longer.
+#   C4: no-show 03-16 (last), only 14 days before the end: censored at 14 days.
 # Closure warnings: C1 on 01-21 (9 days), C3 on 02-10 (8 days, the day after dropping out);
 # C2's on 01-14 came before their first no-show and does not count.
 
@@ -354,24 +352,12 @@ def assert_km(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
 def test_kaplan_meier_from_first_no_show_to_dropout(tmp_path):
     result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), min_cell=0)
     timelines = result.timelines.set_index("client_id")
-    assert timelines["dropped_out"].to_dict() == {"C1": True, "C2": False, "C3": True, "C4": True}
-    # Durations 0, 7 and 14 (events), 69 (censored).
+    assert timelines["dropped_out"].to_dict() == {"C1": True, "C2": False, "C3": True, "C4": False}
+    # Durations 7 (event), 14 (event), 14 (censored), 69 (censored).
     dropout = leg(result, "first no-show → dropout")
-    assert_km(dropout, km([0, 7, 14], [4, 3, 2], [1, 1, 1], [0.75, 0.5, 0.25]))
+    assert_km(dropout, km([7, 14], [4, 3], [1, 1], [0.75, 0.5]))
     # Greenwood: S * sqrt(sum d / (n (n - d))).
-    assert dropout["std_err"].tolist() == pytest.approx(
-        [0.75 * math.sqrt(1 / 12), 0.25, 0.25 * math.sqrt(0.75)]
-    )
-
-
-def test_a_dropout_needs_the_follow_up_days_in_the_clients_own_records(tmp_path):
-    # Only C3 has a record (the warning on 02-10) a day after their missed last appointment: with
-    # follow_up_days=1 C3 is the one dropout; C1 is censored at 14 days, C4 at 0, C2 at 69.
-    result = survival(km_bundle(tmp_path, contacts=KM_WARNINGS), follow_up_days=1, min_cell=0)
-    timelines = result.timelines.set_index("client_id")
-    assert timelines["dropped_out"].to_dict() == {"C1": False, "C2": False, "C3": True, "C4": False}
-    assert_km(leg(result, "first no-show → dropout"), km([7], [3], [1], [2 / 3]))
-    assert "with at least 1 days of the client's own records after it" in result.notes[1]
+    assert dropout["std_err"].tolist() == pytest.approx([0.75 * math.sqrt(1 / 12), 0.25])
 
 
 def test_kaplan_meier_through_the_closure_warning(tmp_path):
@@ -382,20 +368,19 @@ def test_kaplan_meier_through_the_closure_warning(tmp_path):
         "C3": True,
         "C4": False,
     }
-    # C4 is censored at their last record, day 0; C2 at 69 days.
     assert_km(
-        leg(result, "first no-show → closure warning"), km([8, 9], [3, 2], [1, 1], [2 / 3, 1 / 3])
+        leg(result, "first no-show → closure warning"), km([8, 9], [4, 3], [1, 1], [0.75, 0.5])
     )
     # C3 dropped out the day before the warning: 0 days; C1 5 days after it.
     assert_km(leg(result, "closure warning → dropout"), km([0, 5], [2, 1], [1, 1], [0.5, 0.0]))
     summary = result.summary.set_index("leg")
     assert summary[["clients", "events", "censored"]].to_dict("list") == {
         "clients": [4, 2, 4],
-        "events": [2, 2, 3],
-        "censored": [2, 0, 1],
+        "events": [2, 2, 2],
+        "censored": [2, 0, 2],
     }
     # statsmodels' median: the first day survival falls below one half.
-    assert summary["median_days"].tolist() == [9.0, 5.0, 14.0]
+    assert summary["median_days"].tolist() == pytest.approx([np.nan, 5.0, np.nan], nan_ok=True)
     assert result.notes[0].startswith("Closure warnings: outbound contacts")
 
 
@@ -416,8 +401,8 @@ def test_approvals_stand_in_for_warnings_as_a_labelled_proxy(tmp_path):
     bundle = km_bundle(tmp_path, approvals=[approval])
     result = survival(bundle, min_cell=0)
     assert result.notes[0].startswith("Closure warnings: PROXY")
-    # C1 at 9 days; C3 now censored at their last record (7 days), C2 at 69 and C4 at 0.
-    assert_km(leg(result, "first no-show → closure warning"), km([9], [2], [1], [0.5]))
+    # C1 at 9 days; C3 now censored at the end (56 days), with C2 (69) and C4 (14).
+    assert_km(leg(result, "first no-show → closure warning"), km([9], [4], [1], [0.75]))
     text_only = survival(bundle, marker="text")
     assert text_only.notes[0].startswith("Closure warnings: not available")
     assert list(text_only.summary["leg"]) == ["first no-show → dropout"]
@@ -1574,41 +1559,13 @@ def test_analyses_run_on_an_extract_and_keep_what_the_shift_keeps(tmp_path):
 
     result = survival(extract)
     assert result.notes[0].startswith("Closure warnings: PROXY")  # the sample has approvals
-    assert "censored at their own last record" in result.notes[-2]
+    assert "date-shifted per client" in result.notes[-2]
     assert result.notes[-1].startswith("Cells under 11 are suppressed")
     model = logistic_regression(after)
     assert model.message == "" and len(model.table) == len(logistic_regression(before).table)
     explorer = NoShowExplorer(after, date_shifted=True)
     explorer.grouping.value = "clinician"
     assert explorer.rates["clinician"].str.startswith("staff-").all()
-
-
-def test_survival_is_the_same_on_a_bundle_and_on_its_deidentified_extract(tmp_path):
-    # Censoring at the bundle's last day gave each extract client the weeks between their own
-    # shift and the largest one as follow-up that never happened, and judged dropout by it.
-    # Every client is now censored at their own last record, which the shift keeps.
-    original = load(SAMPLE)
-    made = deidentify(original, tmp_path / "extract")
-    extract = load(made.folder)
-    before = survival(original, marker="approval", min_cell=0)
-    after = survival(extract, marker="approval", min_cell=0)
-    assert before.summary[["clients", "events", "censored"]].values.tolist() == [
-        [34, 14, 20],
-        [14, 1, 13],
-        [34, 6, 28],
-    ]
-    pd.testing.assert_frame_equal(after.summary, before.summary)
-    pd.testing.assert_frame_equal(after.table, before.table)
-    # Client by client, through the key: the same days and the same events on every leg.
-    key = pd.read_csv(made.key_file, dtype=str).query("table == 'clients'")
-    real_id = key.set_index("surrogate_id")["real_id"]
-    times = _leg_times(extract, 0, "approval").times
-    times = times.assign(client_id=times["client_id"].map(real_id))
-    expected = _leg_times(original, 0, "approval").times
-    order = ["leg", "client_id"]
-    pd.testing.assert_frame_equal(
-        times.sort_values(order, ignore_index=True), expected.sort_values(order, ignore_index=True)
-    )
 
 
 def test_extract_without_approvals_or_text_reports_the_warning_unavailable(tmp_path):

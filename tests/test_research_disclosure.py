@@ -191,10 +191,9 @@ def test_the_curve_stops_before_a_step_with_few_censored_before_it(tmp_path):
 
 
 def test_a_leg_without_events_has_a_summary_and_no_steps(tmp_path):
-    # 25 clients miss again on day 37 and have no record after it: with 28 days of records asked
-    # for, none of them is a dropout, so the leg has no step at all, and its 29 clients are all
-    # censored.
-    result = research.survival(life_bundle(tmp_path, {37: 25}, {26: 3, 39: 1}), follow_up_days=28)
+    # 25 clients miss again on day 37, only 19 days before the end of data: none of them is a
+    # dropout, so the leg has no step at all, and its 29 clients are all censored.
+    result = research.survival(life_bundle(tmp_path, {37: 25}, {26: 3, 39: 1}))
     assert result.table.empty
     assert result.summary[["clients", "events", "censored"]].values.tolist() == [[29, 0, 29]]
 

@@ -26,16 +26,18 @@ Definitions (docs for researchers; the tests pin each one):
 - **Intervals and standard errors**: the rate tables' Wilson intervals take appointments as
   independent, which one client's are not (too narrow where a few clients hold many of a
   group's appointments); the regression's standard errors are cluster-robust by client.
-- **Dropout**: the client's last scheduled appointment was missed (no_show or late_cancel), and
-  the client's own records (below) go on at least `follow_up_days` past it (0 by default: any
-  missed last appointment). The dropout time is that last appointment.
-- **Censoring**: whoever has not reached an event is censored at their **last record**, the
-  latest of their appointments (any status), contacts, notes and approvals: a time within the
-  client, so the results are the same on a bundle and on its extract. There is no common end of
-  data: an extract moves each client by their own shift, and a per-client end of data would give
-  that shift away. So a client whose missed appointment came just before the records end counts
-  as a dropout though they might have come back, and a client whose last appointment was
-  attended (a planned ending or not: the bundle records no discharge reason) is censored there.
+- **Dropout**: the client's last scheduled appointment was missed (no_show or late_cancel) and at
+  least `follow_up_days` of data follow it, so a return would have been seen. The dropout time is
+  that last appointment. Clients whose last appointment was attended (a planned ending or not:
+  the bundle records no discharge reason) and clients still scheduled near the end are censored at
+  the end of data, the latest scheduled_start in the bundle.
+- **On an extract** the end of data is the latest *shifted* date, and each client's dates are
+  moved by their own shift (up to 26 weeks either way): a client is censored, and a dropout's
+  follow-up judged, up to the largest shift less their own too late, so follow-up looks longer
+  and a missed last appointment near the real end can count as a dropout (on a generated bundle
+  of 150 clients, 17 first no-show to dropout events on the bundle, 29 on its extract). No
+  per-client end of data can be given without giving that client's shift away: dropout curves
+  from an extract run high; exact ones come from the bundle, at the clinic.
 - **Closure warning**: an outbound contact to the client whose message text warns the file will
   be closed (the audit's own closure-warning phrases). An extract has no message text: then a
   client-specific closure_warning approval can stand in, labelled as a proxy, or the legs through
@@ -781,8 +783,7 @@ class Survival:
     `timelines` has one row per client with a no-show; `table` the survival at each event time
     per leg; `summary` per leg the clients, events, censored and median days (statsmodels'
     SurvfuncRight.quantile: the first day survival falls below one half; NaN if it never does);
-    `notes` what marked a warning, how dropout and censoring were defined, and every caveat, to
-    show with them.
+    `notes` what marked a warning, how dropout was defined, and every caveat, to show with them.
 
     `table` and `summary` are suppressed as `survival` says; `timelines` is one row per client,
     for analysis on the extract only: never share it.
@@ -934,66 +935,39 @@ class _LegTimes:
     notes: tuple[str, ...]
 
 
-FOLLOW_UP_DAYS = 0
-"""Days of a client's own records that must follow a missed last appointment for it to count
-as a dropout: none by default, as a client's records often end with the missed appointment."""
-
-# Each table of a client's records and the column dating them: in an extract all of them move
-# by the client's own shift (a blanket approval, with no client, by its staff member's).
-CLIENT_RECORD_TIMES = {
-    "appointments": "scheduled_start",
-    "contacts": "started_at",
-    "notes": "written_at",
-    "approvals": "approved_at",
-}
-
-
-def _last_record_day(bundle: Bundle) -> pd.Series:
-    """Each client's day of their last record (any appointment, contact, note or approval of
-    theirs), by client_id: where survival censors them, as it is a time within the client and so
-    the same on the bundle and on its date-shifted extract (the bundle's last day is not)."""
-    records = pd.concat(
-        [
-            bundle.tables[name][["client_id", column]].set_axis(["client_id", "at"], axis=1)
-            for name, column in CLIENT_RECORD_TIMES.items()
-        ],
-        ignore_index=True,
-    )
-    return _local_day(records.dropna().groupby("client_id")["at"].max())
-
-
 def _leg_times(
     bundle: Bundle, follow_up_days: int, marker: Marker, frame: pd.DataFrame | None = None
 ) -> _LegTimes | None:
-    """The legs' times as the module doc defines dropout, censoring and the warning, or None
-    when there are no scheduled appointments. Whoever has not reached the event is censored at
-    their last record; a dropout before the warning counts as 0 days after it. `frame`: the
-    bundle's appointment_frame, when the caller has it (made here otherwise)."""
+    """The legs' times as the module doc defines dropout and the warning, or None when there
+    are no scheduled appointments. Whoever has not reached the event is censored at the end of
+    data; a dropout before the warning counts as 0 days after it. `frame`: the bundle's
+    appointment_frame, when the caller has it (made here otherwise)."""
     frame = appointment_frame(bundle) if frame is None else frame
     if frame.empty:
         return None
+    end = bundle.appointments["scheduled_start"].max()
+    end_day = end.tz_localize(None).normalize()
     last = frame.groupby("client_id").tail(1).set_index("client_id")  # time order per client
     clients = pd.DataFrame(
         {"first_no_show": frame[frame["no_show"]].groupby("client_id")["start"].min()}
     )
     clients["last_appointment"] = last["start"]
-    end_day = looked_up(_last_record_day(bundle), clients.index.to_series())
     follow_up = (end_day - _local_day(clients["last_appointment"])).dt.days
     clients["dropped_out"] = last["status"].isin(MISSED_STATUSES) & (follow_up >= follow_up_days)
     clients["dropout_at"] = clients["last_appointment"].where(clients["dropped_out"])
 
     closure = closure_warnings(bundle, marker)
     warned = closure.warnings.merge(clients["first_no_show"].reset_index(), on="client_id")
-    warned = warned[warned["warned_at"] >= warned["first_no_show"]]
+    warned = warned[(warned["warned_at"] >= warned["first_no_show"]) & (warned["warned_at"] <= end)]
     clients["warned_at"] = warned.groupby("client_id")["warned_at"].min()
-    clients = clients.assign(end_day=end_day).rename_axis("client_id").reset_index()
+    clients = clients.rename_axis("client_id").reset_index()
 
     times = []
     for leg, (origin, target) in LEGS.items():
         at_risk = clients[clients[origin].notna()]
         if at_risk.empty or (closure.source is None and "warned_at" in (origin, target)):
             continue
-        until = _local_day(at_risk[target]).fillna(at_risk["end_day"]) - _local_day(at_risk[origin])
+        until = _local_day(at_risk[target]).fillna(end_day) - _local_day(at_risk[origin])
         times.append(
             pd.DataFrame(
                 {
@@ -1005,22 +979,22 @@ def _leg_times(
             )
         )
 
-    records_after = (
-        f", with at least {follow_up_days} days of the client's own records after it"
-        if follow_up_days > 0
-        else ""
-    )
     notes = [
         closure.note,
-        f"Dropout: the client's last scheduled appointment was missed (no_show or late_cancel)"
-        f"{records_after}. Whoever has not reached an event is censored at their own last record "
-        "(an appointment of any status, a contact, a note or an approval), so the results are "
-        "the same on the clinic's records and on a date-shifted extract. There is no common end "
-        "of data: a client whose missed appointment came shortly before the records end counts "
-        "as a dropout though they might have come back.",
+        f"Dropout: the client's last scheduled appointment was missed (no_show or late_cancel) "
+        f"with at least {follow_up_days} days of data after it. Whoever has not reached an event "
+        f"is censored at the end of data ({end_day:%Y-%m-%d}).",
     ]
     if closure.source is not None and clients["warned_at"].isna().all():
         notes.append("No client was warned of closure after a no-show in these data.")
+    if is_date_shifted(bundle):
+        notes.append(
+            "This extract is date-shifted per client, and the end of data is its latest shifted "
+            "date: a client is censored, and a dropout's follow-up judged, up to the largest "
+            "shift less their own (up to a year) after the real end, so follow-up looks longer "
+            "and a missed last appointment near the real end can count as a dropout. Dropout "
+            "curves from an extract run high; exact ones come from the bundle, at the clinic."
+        )
     empty = pd.DataFrame(
         {"leg": [], "client_id": [], "days": pd.Series(dtype="int64"), "event": []}
     )
@@ -1054,16 +1028,15 @@ def _kaplan_meier(times: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, pd.
 def survival(
     bundle: Bundle,
     *,
-    follow_up_days: int = FOLLOW_UP_DAYS,
+    follow_up_days: int = 28,
     marker: Marker = "auto",
     min_cell: int = MIN_CELL,
     frame: pd.DataFrame | None = None,
 ) -> Survival:
     """Time from a client's first no-show to a closure warning, from the warning to dropout,
     and from the first no-show to dropout, as Kaplan–Meier tables in whole calendar days (the
-    module doc defines dropout, censoring and the warning). Whoever has not reached the event is
-    censored at their own last record, so an extract gives the bundle's results exactly; a
-    dropout before the warning counts as 0 days after it.
+    module doc defines dropout and the warning). Whoever has not reached the event is censored
+    at the end of data; a dropout before the warning counts as 0 days after it.
 
     Small cells (`_suppress_km`, `_suppress_summary`): an event time with 1 to min_cell - 1
     clients at risk or events has its counts suppressed, with complementary suppression within
@@ -1230,7 +1203,7 @@ def life_table(
     bundle: Bundle,
     *,
     width_days: int = 14,
-    follow_up_days: int = FOLLOW_UP_DAYS,
+    follow_up_days: int = 28,
     marker: Marker = "auto",
     min_cell: int = MIN_CELL,
     frame: pd.DataFrame | None = None,
