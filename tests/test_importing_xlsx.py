@@ -128,7 +128,7 @@ def test_a_typed_date_whose_time_cell_is_blank_is_marked_not_read_as_midnight(bu
     done = import_file(export, bundle, preset("simplepractice"))
 
     assert written_rows(bundle / "appointments.csv")[1:] == [
-        '1001,C1,S1,"2026-03-06T00:00:00 [set aside: Time is blank, so the date has no time of '
+        '1001,C1,S1,"2026-03-06 [set aside: Time is blank, so the date has no time of '
         'day: not read as midnight]",50,90834,no_show',
         "1002,C1,S1,2026-03-09T13:00:00-07:00,50,90834,attended",
         "1003,C1,S1,2026-03-10T00:00:00-07:00,50,90834,attended",
@@ -140,6 +140,56 @@ def test_a_typed_date_whose_time_cell_is_blank_is_marked_not_read_as_midnight(bu
             "Time is blank, so the date has no time of day: not read as midnight",
         ]
     ]
+
+
+def test_a_typed_date_cell_alone_is_read_as_its_column_reads_a_date_alone(bundle, tmp_path):
+    """A date cell (Excel keeps it as its midnight) is a date alone, as in a bundle's own
+    workbook: an approval expiring on it applies through that day (it ended as the day began,
+    and a closure warning that afternoon was a high VM003); an appointment's is no time."""
+    approvals = mapping_from_dict(
+        {
+            "name": "Approvals sheet",
+            "table": "approvals",
+            "timezone": "America/New_York",
+            "columns": {
+                "ID": "approval_id",
+                "Kind": "kind",
+                "Clinician": "staff_id",
+                "By": "approved_by",
+                "Given": "approved_at",
+                "Expires": "expires_at",
+            },
+        },
+        "approvals.toml",
+    )
+    book = openpyxl.Workbook()
+    book.active.append(["ID", "Kind", "Clinician", "By", "Given", "Expires"])
+    given, expires = dt.datetime(2026, 11, 2), dt.datetime(2026, 11, 20)
+    book.active.append(["P9", "closure_warning", "S1", "S2", given, expires])
+    import_file(save(book, tmp_path / "approvals.xlsx"), bundle, approvals)
+    assert written_rows(bundle / "approvals.csv")[1:] == [
+        "P9,closure_warning,S1,S2,2026-11-01T21:00:00-08:00,2026-11-20T21:00:00-08:00"
+    ]
+
+    visits = mapping_from_dict(
+        {
+            "name": "Visits sheet",
+            "table": "appointments",
+            "timezone": "America/New_York",
+            "columns": {"Visit": "appointment_id", "Client": "client_id",
+                        "Therapist": "staff_id", "Date": "scheduled_start", "Status": "status"},
+        },
+        "visits.toml",
+    )  # fmt: skip
+    book = openpyxl.Workbook()
+    book.active.append(["Visit", "Client", "Therapist", "Date", "Status"])
+    book.active.append(["V1", "C1", "S1", dt.datetime(2026, 12, 3), "no_show"])
+    book.active.append(["V2", "C1", "S1", dt.datetime(2026, 12, 3, 10), "attended"])
+    done = import_file(save(book, tmp_path / "visits.xlsx"), bundle, visits)
+    assert done.set_aside[["line", "value", "reason"]].values.tolist() == [
+        [2, "2026-12-03", "a date without a time of day: not read as midnight, since a missed "
+         "session's call and note deadlines are counted from such times to the minute"],
+    ]  # fmt: skip
 
 
 def test_excel_date_times_are_wall_times_not_read_through_the_date_format(bundle, tmp_path):

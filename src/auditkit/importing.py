@@ -406,8 +406,13 @@ def _excel_times(columns: list[pd.Series]) -> tuple[list[pd.Series], pd.Series |
         [_spans(c.where(typed_clock[:, k])).fillna(written[k]) for k, c in enumerate(columns)],
         axis=1,
     )
-    excel &= ~clock.any(axis=1) | (dates == dates.dt.normalize()).to_numpy()
+    midnight = (dates == dates.dt.normalize()).to_numpy()
+    excel &= ~clock.any(axis=1) | midnight
     wall = _iso_whole_seconds(dates + spans.sum(axis=1))
+    # A date cell with no time beside it is a date alone, as the loader reads a workbook's
+    # (Excel keeps a date as its midnight): read as its column reads one (schemas.DateAlone).
+    alone = excel & ~clock.any(axis=1) & midnight
+    wall[alone] = dates[alone].dt.strftime("%Y-%m-%d")
     parts = [wall.where(excel, parts[0]), *(part.mask(excel) for part in parts[1:])]
     return parts, pd.Series(excel, index=columns[0].index)
 
