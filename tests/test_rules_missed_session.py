@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+from review_fixtures import HEADER
 from rule_fixtures import build_bundle, findings, opportunities
 
 from auditkit import audit
@@ -298,6 +299,14 @@ def test_a_missed_session_whose_deadlines_run_on_is_left_to_a_later_audit(tmp_pa
     ]
     # A month's audit keeps its own month's; a day later the calls' deadline has passed.
     assert pending_of(audit(bundle, as_of=taken, month="2026-02")) == []
+    # A review of a subject not judged yet is not stale: it applies once the finding fires.
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(
+        f"{HEADER}MS003,A1,confirmed,Jordan,2026-03-02 19:00,rang out and no voicemail yet\n"
+    )
+    assert audit(bundle, as_of=taken, reviews=reviews).stale_reviews.empty
+    reviewed = audit(bundle, as_of=taken + pd.Timedelta(days=1), reviews=reviews).findings
+    assert reviewed.set_index(["rule", "subject_id"]).loc[("MS003", "A1"), "review"] == "confirmed"
     later = audit(bundle, as_of=taken + pd.Timedelta(days=1))
     assert [r for r, _, _ in pending_of(later)] == ["NT001", "NT001"]
     assert ("MS003", "A1") in set(

@@ -559,7 +559,8 @@ def finish_audit(
             say(f"read {path.name}: {counted(len(loaded.decided), 'review')}, {problems} set aside")
         decided, rejected_reviews = loaded.decided, loaded.rejected
         findings_frame, held = apply_reviews(findings_frame, decided, mask)  # (order kept)
-        stale = unmatched_reviews(decided, findings_frame, times or subject_times(bundle), held)
+        subject_times_of = times or subject_times(bundle)
+        stale = unmatched_reviews(decided, findings_frame, subject_times_of, held, pending)
         if masked is not None:
             findings_frame[words] = masked.result().loc[was_at].reset_index(drop=True)
             # A rejected row's reason quotes the value it could not read (a name, at times), and

@@ -213,16 +213,22 @@ def subject_times(bundle: Bundle) -> SubjectTimes:
 
 
 def unmatched_reviews(
-    reviews: pd.DataFrame, findings: pd.DataFrame, times: SubjectTimes, held: pd.DataFrame
+    reviews: pd.DataFrame,
+    findings: pd.DataFrame,
+    times: SubjectTimes,
+    held: pd.DataFrame,
+    pending: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The reviews not applied, in the file's order: those whose finding does not fire, each
     with its subject's time (`at`, looked up by `times`) and why, and those `held` back
-    (apply_reviews').
+    (apply_reviews'). A review of a subject `pending` (not judged yet: its deadline runs on) is
+    neither: its finding may fire again once it is judged, and the review apply then.
 
     `at` is NaT when the subject is no longer in the bundle at all; the caller decides which
     of these belong to the audited period.
     """
-    fired = reviews.merge(findings[KEY], on=KEY, how="left", indicator=True)["_merge"] == "both"
+    kept = findings[KEY] if pending is None else pd.concat([findings[KEY], pending[KEY]])
+    fired = reviews.merge(kept, on=KEY, how="left", indicator=True)["_merge"] == "both"
     gone = reviews[~fired.to_numpy()]
     kinds = gone["rule"].map({code: rule.subject for code, rule in RULES.items()})
     # Only the subjects of these reviews: every record's time, a million appointments' and
