@@ -483,8 +483,11 @@ def test_a_rule_not_checked_is_named_above_the_charts_with_its_reason(dashboard)
     assert dashboard.children[0].value.endswith("</style><h2>Riverside Psychology Clinic</h2>")
     unnamed = MonthlyDashboard(audit(load(SAMPLE), policy=Policy()))
     assert unnamed.children[0].value.endswith(
-        '<h2>the clinic</h2><p class="auditkit-caveat">VM001 not checked: the policy names no '
-        "clinic (clinic.name in policy.toml).</p>"
+        '([clinic] timezone).</p><p class="auditkit-caveat">VM001 not checked: the policy names '
+        "no clinic (clinic.name in policy.toml).</p>"
+    )
+    assert '<h2>the clinic</h2><p class="auditkit-caveat">No policy file: ' in (
+        unnamed.children[0].value
     )
     bars = {row[0]: row for row in rule_rows(unnamed.charts["rules"].spec)}
     assert bars["VM001"] == ("VM001", 0, 0, None)
