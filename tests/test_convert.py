@@ -245,6 +245,27 @@ def test_a_conversion_is_audited_only_in_the_zone_it_was_converted_in(tmp_path):
     )
     convert(bundle, out, policy=eastern)
     assert load(out, eastern).policy.clinic.timezone == "America/New_York"
+    # Another name of the same clock is the same zone.
+    also_eastern = tmp_path / "also.toml"
+    also_eastern.write_text('[clinic]\ntimezone = "US/Eastern"\n')
+    assert len(load(out, also_eastern).appointments) == len(load(bundle).appointments)
+
+
+def test_a_conversion_by_an_earlier_auditkit_is_to_be_converted_again(tmp_path):
+    """It recorded no zone, and read a date-alone expiry as its midnight."""
+    out = tmp_path / "out"
+    convert(SAMPLE, out)
+    marker = json.loads((out / "converted.json").read_text())
+    del marker["timezone"]
+    (out / "converted.json").write_text(json.dumps(marker))
+    with pytest.raises(BundleError) as refused:
+        load(out)
+    assert str(refused.value) == (
+        f"{out} was converted by an earlier auditkit, which did not record the time zone it read "
+        "times written without an offset in, and read an approval's expiry written as a date as "
+        f"that day's midnight, not its end. Convert {SAMPLE.resolve()} again (auditkit convert "
+        "... --to parquet) to audit it."
+    )
 
 
 @pytest.mark.parametrize(

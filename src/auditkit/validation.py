@@ -744,15 +744,38 @@ def _check_converted_zone(path: Path, policy: Policy) -> None:
         marker = json.loads((path / CONVERTED).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return  # not a conversion, or one whose record says nothing of it
-    zone = marker.get("timezone") if isinstance(marker, dict) else None
-    if not isinstance(zone, str) or zone == policy.clinic.timezone:
+    if not isinstance(marker, dict):
         return
-    source = marker.get("source", "the bundle")
+    zone, source = marker.get("timezone"), marker.get("source", "the bundle")
+    if zone is None:
+        raise BundleError(
+            f"{path} was converted by an earlier auditkit, which did not record the time zone "
+            "it read times written without an offset in, and read an approval's expiry written "
+            f"as a date as that day's midnight, not its end. Convert {source} again (auditkit "
+            "convert ... --to parquet) to audit it."
+        )
+    if not isinstance(zone, str) or same_zone(zone, policy.clinic.timezone):
+        return
     raise BundleError(
         f"{path} was converted reading times written without an offset as {zone} time, but "
         f"this audit's policy ({policy.source}) puts the clinic in {policy.clinic.timezone}: "
         f"each such time would be hours off. Audit it with the policy it was converted with, "
         f"or convert {source} again with this one (auditkit convert ... --policy FILE)."
+    )
+
+
+def same_zone(one: str, other: str) -> bool:
+    """Whether two zone names keep the same clock (US/Pacific is America/Los_Angeles): the
+    same offset from UTC at the start of every month, 1970 to 2037."""
+    months = pd.date_range("1970-01-01", "2037-12-01", freq="MS", tz="UTC")
+    try:
+        months.tz_convert(one), months.tz_convert(other)
+    except (ValueError, KeyError):  # a name no zone has (a record edited by hand)
+        return one == other
+    return bool(
+        (
+            months.tz_convert(one).tz_localize(None) == months.tz_convert(other).tz_localize(None)
+        ).all()
     )
 
 
