@@ -290,12 +290,12 @@ def test_a_missed_session_whose_deadlines_run_on_is_left_to_a_later_audit(tmp_pa
     assert sorted(examined.loc[examined["rule"] == "MS001", "subject_id"]) == ["A1", "A2", "A3"]
     assert sorted(examined.loc[examined["rule"] == "NT001", "subject_id"]) == ["A3"]
     assert result.caveats[1:] == [  # (the first: notes.csv holds no records)
-        "MS003 not judged yet for 1 appointment: what is due of them was not in the records "
-        "yet, and their deadline had not passed when the audit ran (the last is Tue 3 Mar 2026 "
-        "13:00). Audit again after it to judge them.",
-        "NT001 not judged yet for 2 appointments: what is due of them was not in the records "
-        "yet, and their deadline had not passed when the audit ran (the last is Wed 4 Mar 2026 "
-        "13:00). Audit again after it to judge them.",
+        "MS003 not judged yet for 1 appointment: nothing due was in the records yet, and the "
+        "deadline had not passed when the audit ran (the last is Tue 3 Mar 2026 13:00). Audit "
+        "again after it.",
+        "NT001 not judged yet for 2 appointments: nothing due was in the records yet, and the "
+        "deadline had not passed when the audit ran (the last is Wed 4 Mar 2026 13:00). Audit "
+        "again after it.",
     ]
     # A month's audit keeps its own month's; a day later the calls' deadline has passed.
     assert pending_of(audit(bundle, as_of=taken, month="2026-02")) == []

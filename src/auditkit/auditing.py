@@ -185,9 +185,9 @@ class AuditResult:
             subjects = counted(len(waiting), RULES[code].subject)
             last = clock(waiting["due"].nlargest(1)).iloc[0]
             said.append(
-                f"{code} not judged yet for {subjects}: what is due of them was not in the "
-                f"records yet, and their deadline had not passed when the audit ran (the last "
-                f"is {last}). Audit again after it to judge them."
+                f"{code} not judged yet for {subjects}: nothing due was in the records yet, and "
+                f"the deadline had not passed when the audit ran (the last is {last}). Audit "
+                "again after it."
             )
         return said
 
