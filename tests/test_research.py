@@ -542,21 +542,21 @@ def test_a_pool_of_rare_levels_too_small_itself_takes_in_the_next_smallest():
 
 
 def test_a_level_shrunk_under_the_threshold_by_a_left_out_level_is_pooled_again():
-    # T3 has 38 appointments, 30 of them intakes; intakes are never missed, so they are left
-    # out, and T3's 8 left had a row of their own. T3 is now pooled with T2.
+    # T3 has 50 appointments, 30 of them intakes; intakes are never missed, so they are left
+    # out, and T3's 20 left had a row of their own. T3 is now pooled with T2.
     frame = model_frame(
         [
             ("T1", "individual", 200),
             ("T2", "individual", 150),
-            ("T3", "individual", 8),
+            ("T3", "individual", 20),
             ("T3", "intake", 30),
             ("T1", "intake", 10),
         ]
     )
     frame.loc[frame["service"] == "intake", "no_show"] = False
     frame.loc[(frame["clinician"] == "T3") & (frame["service"] != "intake"), "no_show"] = [
-        True,
-        *[False] * 7,
+        *[True] * 11,
+        *[False] * 9,
     ]
     model = logistic_regression(frame)
     assert model.message == ""
@@ -568,7 +568,7 @@ def test_a_level_shrunk_under_the_threshold_by_a_left_out_level_is_pooled_again(
         "next smallest level, so the pool is not one level under another name, once levels "
         "with one outcome were left out.",
     )
-    assert model.rows == 358
+    assert model.rows == 370
 
 
 def test_standard_errors_are_cluster_robust_by_client():
@@ -1472,6 +1472,73 @@ def test_a_lone_rare_level_is_pooled_with_the_next_smallest():
     clinicians = [term for term in model.table["term"] if term.startswith("clinician")]
     assert clinicians == ["clinician[T.other (pooled)]"]
     assert "clinician: reference level T1." in model.notes
+
+
+def missing(frame: pd.DataFrame, missed: dict[str, int]) -> pd.DataFrame:
+    """`frame` with each clinician's first `missed` appointments no-shows, the rest kept."""
+    cut = frame["clinician"].map(missed)
+    return frame.assign(no_show=frame.groupby("clinician").cumcount() < cut)
+
+
+@pytest.mark.parametrize(("missed", "few"), [(3, "no-shows"), (35, "kept appointments")])
+def test_a_clinician_with_few_no_shows_or_kept_has_no_coefficient_of_its_own(missed, few):
+    # A's 3 no-shows in 40 are hidden in the clinician table; A's coefficient and standard
+    # error against the reference T1 (shown) gave the 3 back: se^2 ~ 1/3 + 1/37 + 1/60 + 1/240.
+    # A is pooled with T3, the next smallest; so is an A with 5 kept.
+    sizes = [("T1", 300), ("T2", 250), ("T3", 60), ("A", 40)]
+    frame = missing(
+        model_frame([(c, "individual", n) for c, n in sizes]),
+        {"T1": 60, "T2": 50, "T3": 15, "A": missed},
+    )
+    clinicians = no_show_rates(frame, "clinician")
+    assert clinicians.loc[clinicians["suppressed"], "clinician"].tolist() == ["A", "T3"]
+    model = logistic_regression(frame)
+    assert model.notes[0] == (
+        f"clinician: 1 level with fewer than 11 {few} pooled as 'other (pooled)' with the next "
+        "smallest level, so the pool is not one level under another name."
+    )
+    assert clinician_terms(model) == ["clinician[T.T2]", "clinician[T.other (pooled)]"]
+    # With exact numbers (min_cell=0) A keeps its coefficient, as before.
+    exact = logistic_regression(frame, min_cell=0)
+    assert clinician_terms(exact) == ["clinician[T.A]", "clinician[T.T2]", "clinician[T.T3]"]
+    assert not any(note.startswith("clinician:") for note in exact.notes[:1])
+
+
+def test_a_pool_with_few_no_shows_takes_in_the_next_smallest():
+    # R1 (20 appointments, 2 no-shows) and R2 (25, 3) pooled alone hold 5 no-shows, which
+    # the pool's coefficient and standard error would give back: T3 joins the pool.
+    sizes = [("T1", 300), ("T2", 250), ("T3", 60), ("R1", 20), ("R2", 25)]
+    frame = missing(
+        model_frame([(c, "individual", n) for c, n in sizes]),
+        {"T1": 60, "T2": 50, "T3": 15, "R1": 2, "R2": 3},
+    )
+    model = logistic_regression(frame)
+    assert model.notes[0] == (
+        "clinician: 2 levels with fewer than 30 appointments pooled as 'other (pooled)'; the "
+        "pool had fewer than 11 no-shows, so the next smallest 1 level joined it."
+    )
+    assert clinician_terms(model) == ["clinician[T.T2]", "clinician[T.other (pooled)]"]
+    exact = logistic_regression(frame, min_cell=0)
+    assert exact.notes[0] == (
+        "clinician: 2 levels with fewer than 30 appointments pooled as 'other (pooled)'."
+    )
+    assert clinician_terms(exact) == [
+        "clinician[T.T2]",
+        "clinician[T.T3]",
+        "clinician[T.other (pooled)]",
+    ]
+
+
+def test_a_predictor_whose_levels_all_pooled_are_too_few_is_dropped():
+    # 8 no-shows in all: even every service pooled holds fewer than 11.
+    frame = model_frame([("T1", "individual", 200), ("T1", "family", 100)])
+    frame["no_show"] = frame.index < 8
+    model = logistic_regression(frame, min_level_rows=1)
+    assert (
+        "service dropped: all its levels pooled still have fewer than 11 no-shows, so it has "
+        "no coefficient."
+    ) in model.notes
+    assert not any(term.startswith("service") for term in model.table["term"])
 
 
 def test_a_predictor_with_more_levels_than_fit_keeps_the_most_booked():

@@ -211,10 +211,15 @@ def test_a_left_out_level_does_not_name_its_appointments():
         "clinician",
         [("T1", None, None), ("T3", None, None), ("T4", 60, 15), ("T5", 80, 20)],
     )
+    # Now T3, with its few kept, has no coefficient: it is pooled with T1, the next smallest,
+    # so T1 is not left out, and no note counts either.
     notes = research.logistic_regression(frame).notes
-    assert notes[0] == (
-        "clinician T1: 0% no-shows; left out (a level with one outcome has no finite coefficient)."
+    assert notes[1] == (
+        "clinician: 1 level with fewer than 11 kept appointments pooled as 'other (pooled)' "
+        "with the next smallest level, so the pool is not one level under another name."
     )
+    assert not any("40" in note or "T1" in note for note in notes)
+    assert attack_regression(frame) == []
     exact = research.logistic_regression(frame, min_cell=0).notes
     assert exact[0].startswith("clinician T1: 40 appointments, 0% no-shows; left out")
 
@@ -240,11 +245,14 @@ def test_a_folded_level_does_not_name_its_tie_with_a_suppressed_level():
         "service",
         [("couples", 40, 15), ("individual", 455, 68)],
     )
-    notes = research.logistic_regression(frame).notes
-    assert (
-        "service couples: a combination of other predictors' levels, so its effect cannot be "
-        "told apart from theirs: folded into individual, the reference level of service."
-    ) in notes
+    # Now A1, with its few no-shows, is pooled with B (the next smallest), so couples is no
+    # longer all and only a clinician's: no tie is folded, and none is named.
+    model = research.logistic_regression(frame)
+    assert model.notes[1] == (
+        "clinician: 1 level with fewer than 11 no-shows pooled as 'other (pooled)' with the "
+        "next smallest level, so the pool is not one level under another name."
+    )
+    assert not any("couples" in note for note in model.notes)
     assert attack_regression(frame) == []
     # With exact numbers nothing is hidden, and the tie is named.
     exact = research.logistic_regression(frame, min_cell=0).notes
@@ -275,7 +283,8 @@ def test_the_regression_notes_do_not_count_what_the_months_table_hides():
     # complement. The regression leaves those 25 out and said "25 appointments without a lead
     # time...", giving the 5 back; and "only 3.6 no-shows per coefficient" with its 8
     # coefficients pinned the 29 no-shows used (28.4 to 29.2), so the 41 of the summary line
-    # less them gave back the 12 and then "<1"'s 1.
+    # less them gave back the 12 and then "<1"'s 1. (Each weekday now has fewer than 11
+    # no-shows, so weekday is pooled into one level and dropped: 5 coefficients, not 8.)
     frame = months_frame([("<1", 5, 1), ("1-2", 60, 12), ("3-5", 80, 16), (None, 25, 12)])
     assert_rates(
         research.no_show_rates(frame, "months_in_treatment"),
@@ -284,7 +293,7 @@ def test_the_regression_notes_do_not_count_what_the_months_table_hides():
     )
     model = research.logistic_regression(frame)
     assert model.message == ""
-    assert len(model.table) == 8
+    assert len(model.table) == 5
     assert model.notes[0] == (
         "The appointments without a lead time or months in treatment (no intake date, or intake "
         "after the appointment) left out."

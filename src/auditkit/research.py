@@ -71,8 +71,10 @@ suppresses cells under `MIN_CELL` (11, as CMS's cell-size rule) by default:
   `no_show_after_k`'s table; the survival summary's legs share clients and are suppressed
   together, and it hides events that are one on each day the Kaplan–Meier table lists; the
   explorer suppresses what the months outside its range would give back against the full
-  range; the regression's notes give no count of a level or of the rows left out, and name
-  no tie between two levels where either is suppressed (or is the pool).
+  range; the regression gives no level (nor the pool) a coefficient with 1 to min_cell - 1
+  no-shows or kept, which its coefficient and standard error would give back, its notes give
+  no count of a level or of the rows left out, and name no tie between two levels where
+  either is suppressed (or is the pool).
 - **Curves**: `no_shows_per_client` top-codes its tail ("5+") so the largest count is not a cell
   of its own; each survival curve, and the counts of its steps, stop at its first suppressed
   step, since survival and its standard error there (or across a hidden run) give the step's
@@ -1319,21 +1321,65 @@ def _levels(count: int) -> str:
     return f"{count} level" if count == 1 else f"{count} levels"
 
 
+def _level_counts(data: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Each level's appointments and no-shows, smallest first (by appointments): the order
+    in which levels join a pool."""
+    counts = data.groupby(column)["no_show"].agg(appointments="size", no_shows="sum")
+    return counts.sort_values("appointments", kind="stable")
+
+
+def _short_of(counts: pd.DataFrame, min_rows: int, min_cell: int) -> pd.DataFrame:
+    """Which counts keep each row of `counts` (a level, or a pool) from a coefficient of its
+    own: under `min_rows` appointments, or 1 to min_cell - 1 no-shows or kept. Against a shown
+    reference, a coefficient and its standard error (about sqrt(1/a + 1/b + 1/c + 1/d)) give
+    the level's no-shows and kept back, which the rate tables may hide. None kept or none
+    missed is no small cell: such a level is left out (one outcome) instead."""
+    kept = counts["appointments"] - counts["no_shows"]
+    return pd.DataFrame(
+        {
+            "appointments": counts["appointments"] < min_rows,
+            "no-shows": _below_cell(counts["no_shows"], min_cell),
+            "kept appointments": _below_cell(kept, min_cell),
+        }
+    )
+
+
+def _too_few(short: pd.DataFrame, min_rows: int, min_cell: int, bare: bool = False) -> str:
+    """What the rows of `short` (`_short_of`'s) are short of, in words, each a bound ('fewer
+    than 11 no-shows'), never a count. Few appointments say it for a row (few of them are
+    few no-shows or kept too); `bare` leaves "appointments" out where only they are named."""
+    limits = {"appointments": min_rows, "no-shows": min_cell, "kept appointments": min_cell}
+    outcomes = short[~short["appointments"]].drop(columns="appointments").any()
+    named = [name for name in limits if name in outcomes.index[outcomes]]
+    named = ["appointments", *named] if short["appointments"].any() or not named else named
+    if bare and named == ["appointments"]:
+        return f"fewer than {min_rows}"
+    joiner = " and " if len(short) == 1 else " or "
+    return joiner.join(f"fewer than {limits[name]} {name}" for name in named)
+
+
 def _pool_rare(
-    data: pd.DataFrame, min_rows: int, max_levels: int, notes: list[str], after: str = ""
+    data: pd.DataFrame,
+    min_rows: int,
+    max_levels: int,
+    notes: list[str],
+    after: str = "",
+    min_cell: int = 0,
 ) -> pd.DataFrame:
-    """Pool each predictor's levels with fewer than `min_rows` appointments as POOLED, so no
+    """Pool each predictor's levels short of a coefficient of their own (`_short_of`: fewer
+    than `min_rows` appointments, or 1 to min_cell - 1 no-shows or kept) as POOLED, so no
     coefficient stands for fewer. A pool of one level would be that clinician under another
     name, so a lone rare level is pooled with the next smallest level: a pooled level always
-    holds at least two. A pool still under `min_rows` (two clinicians of 4 and 5) takes in the
-    next smallest levels until it is not, or holds them all. Past `max_levels` levels (a health
-    system's thousands of clinicians, whose dummies would not fit in memory), all but the
-    max_levels - 1 with most appointments are pooled too. `after` ends each note (why a
+    holds at least two. A pool still short (two clinicians of 4 and 5 appointments) takes in
+    the next smallest levels until it is not, or holds them all; a predictor whose levels all
+    pooled are still short is dropped (one level, so no term). Past `max_levels` levels (a
+    health system's thousands of clinicians, whose dummies would not fit in memory), all but
+    the max_levels - 1 with most appointments are pooled too. `after` ends each note (why a
     second pass pools)."""
     for column in CATEGORICAL_PREDICTORS:
-        counts = data[column].value_counts().sort_values(kind="stable")
+        counts = _level_counts(data, column)
         many = len(counts) - (max_levels - 1) if len(counts) > max_levels else 0
-        if many and (counts.iloc[:many] >= min_rows).any():
+        if many and (counts["appointments"].iloc[:many] >= min_rows).any():
             notes.append(
                 f"{column}: {many:,} levels beyond the {max_levels - 1} with the most "
                 f"appointments pooled as '{POOLED}', as a coefficient for each of "
@@ -1343,35 +1389,53 @@ def _pool_rare(
             data = data.assign(
                 **{column: data[column].mask(data[column].isin(counts.index[:many]), POOLED)}
             )
-            counts = data[column].value_counts().sort_values(kind="stable")
+            counts = _level_counts(data, column)
         levels = counts.drop(POOLED, errors="ignore")  # smallest first
-        pool = int(counts.get(POOLED, 0))
-        rare = int((levels < min_rows).sum())
-        if not (rare or 0 < pool < min_rows):
+        pool = counts.reindex([POOLED]).fillna(0).iloc[0]
+        short = _short_of(levels, min_rows, min_cell)
+        rare = short.any(axis=1)
+        pool_short = bool(pool["appointments"]) and _short_of(
+            counts.loc[[POOLED]], min_rows, min_cell
+        ).any(axis=None)
+        if levels.empty or not (rare.any() or pool_short):
             continue
-        # The smallest levels that make a pool of at least two levels and min_rows appointments.
-        least = max(rare, 1 if pool else min(2, len(levels)))
-        enough = np.flatnonzero((pool + levels.cumsum()).to_numpy() >= min_rows)
-        taken = max(least, int(enough[0]) + 1 if len(enough) else len(levels))
-        if rare == 1 and taken == 2 and not pool:
+        # The rare levels, then the next smallest, until the pool holds two levels and is
+        # short of nothing.
+        order = pd.concat([levels[rare], levels[~rare]])
+        running = order.cumsum() + pool
+        least = max(int(rare.sum()), 1 if pool["appointments"] else min(2, len(levels)))
+        enough = np.flatnonzero(
+            ~_short_of(running.iloc[least - 1 :], min_rows, min_cell).any(axis=1).to_numpy()
+        )
+        taken = least + int(enough[0]) if len(enough) else len(levels)
+        count, joined = int(rare.sum()), taken - int(rare.sum())
+        reasons = _too_few(short[rare], min_rows, min_cell)
+        if count == 1 and taken == 2 and not pool["appointments"]:
             notes.append(
-                f"{column}: 1 level with fewer than {min_rows} appointments pooled as "
-                f"'{POOLED}' with the next smallest level, so the pool is not one level under "
-                f"another name{after}."
+                f"{column}: 1 level with {reasons} pooled as '{POOLED}' with the next smallest "
+                f"level, so the pool is not one level under another name{after}."
             )
         else:
-            joined = taken - rare
+            # The pool before the next smallest joined: what it was short of.
+            before = _short_of(pd.DataFrame([pool + levels[rare].sum()]), min_rows, min_cell)
             grown = (
-                f"; the pool had fewer than {min_rows}, so the next smallest "
-                f"{_levels(joined)} joined it"
+                f"; the pool had {_too_few(before, min_rows, min_cell, bare=True)}, so the "
+                f"next smallest {_levels(joined)} joined it"
                 if joined
                 else ""
             )
             notes.append(
-                f"{column}: {_levels(rare)} with fewer than {min_rows} appointments pooled as "
-                f"'{POOLED}'{grown}{after}."
+                f"{column}: {_levels(count)} with {reasons} pooled as '{POOLED}'{grown}{after}."
             )
-        pooled = data[column].isin(levels.index[:taken])
+        if taken == len(levels):  # one level left: no term
+            whole = _short_of(running.iloc[[-1]], min_rows, min_cell)
+            why = (
+                f"all its levels pooled still have {_too_few(whole, min_rows, min_cell)}"
+                if not len(enough)
+                else "all its levels are pooled, one level"
+            )
+            notes.append(f"{column} dropped: {why}, so it has no coefficient.")
+        pooled = data[column].isin(order.index[:taken])
         data = data.assign(**{column: data[column].mask(pooled, POOLED)})
     return data
 
@@ -1411,18 +1475,24 @@ def _pool_and_drop(
     """Rare levels pooled (`_pool_rare`), then levels with one outcome left out, again until
     every level holds `min_rows` appointments: leaving rows out can shrink a clinician (or the
     pool) under it, whose coefficient would then stand for fewer."""
-    data = _pool_rare(data, min_rows, max_levels, notes)
+    data = _pool_rare(data, min_rows, max_levels, notes, min_cell=min_cell)
     while True:
         data = _drop_one_outcome_levels(data, notes, min_cell)
         small = [
             column
             for column in CATEGORICAL_PREDICTORS
-            if (data[column].value_counts() < min_rows).any() and data[column].nunique() > 1
+            if data[column].nunique() > 1
+            and _short_of(_level_counts(data, column), min_rows, min_cell).any(axis=None)
         ]
         if not small:
             return data
         again = _pool_rare(
-            data, min_rows, max_levels, notes, ", once levels with one outcome were left out"
+            data,
+            min_rows,
+            max_levels,
+            notes,
+            ", once levels with one outcome were left out",
+            min_cell,
         )
         if again[small].equals(data[small]):
             return data
@@ -1580,14 +1650,15 @@ def logistic_regression(
     notes say that earlier_no_shows mostly compares clients.
     Appointments without a lead time or months in treatment (no intake date) are left out.
 
-    Small cells: the coefficient table holds no counts, and every level it has a row for has at
-    least max(min_level_rows, min_cell) appointments (rarer ones are pooled, a pool too small
-    takes in the next smallest levels, and pooling runs again after levels with one outcome
-    are left out), so no coefficient stands for a handful of appointments. A level's no-shows
-    can still be few (3 in 20): its coefficient is then an adjusted log-odds with a wide
-    interval, not a count, and cannot be turned back into one without the data. The notes and
-    messages write a count of 1 to min_cell - 1 as "fewer than 11". The fit itself always uses
-    the exact data.
+    Small cells: the coefficient table holds no counts, but a level's coefficient and standard
+    error against a shown reference give its no-shows and kept back (se^2 is about 1/a + 1/b
+    + 1/c + 1/d). So with min_cell > 0 every level with a row (and the pool, and the
+    reference) has at least max(min_level_rows, min_cell) appointments and no 1 to
+    min_cell - 1 no-shows or kept (`_short_of`): shorter ones are pooled, a pool still short
+    takes in the next smallest levels, a predictor whose levels all pooled are still short is
+    dropped, and pooling runs again after levels with one outcome are left out. The notes
+    say which counts were too few, never how many; they and the messages write a count of 1
+    to min_cell - 1 as "fewer than 11". The fit itself always uses the exact data.
     """
     needed = ["no_show", *CATEGORICAL_PREDICTORS, *NUMERIC_PREDICTORS]
     data = frame[[*needed, *(["client_id"] if "client_id" in frame else [])]].dropna()
