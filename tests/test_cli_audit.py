@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from paths import ROOT, SAMPLE
 from review_fixtures import reviewed_bundle, write_reviews
+from rule_fixtures import build_bundle
 
 import auditkit
 from auditkit.cli import main
@@ -263,6 +264,7 @@ def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsy
         "compliance_by_clinician.csv",
         "compliance_by_month.csv",
         "findings.csv",
+        "pending.csv",
         "rejected.csv",
         "stale_reviews.csv",
     } <= written
@@ -690,3 +692,33 @@ def test_a_run_showing_names_says_so_at_the_terminal_and_under_quiet(tmp_path, c
     assert capsys.readouterr().err.splitlines()[-1] == f"auditkit: {shown}"
     assert audit(bundle, tmp_path) == 0
     assert "Names shown" not in capsys.readouterr().out
+
+
+def test_pending_csv_lists_the_missed_sessions_not_judged_yet(tmp_path, capsys):
+    """A no-show an hour ago has its call and note still to come: no finding, a caveat, and a
+    row in pending.csv for each rule that waits on it, with when it is due."""
+    zone = "America/Los_Angeles"
+    start = (pd.Timestamp.now(zone) - pd.Timedelta(hours=1)).floor("min")
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[{"appointment_id": "A1", "scheduled_start": start.isoformat()}],
+        contacts=[{"started_at": "2026-03-02T13:25:00-08:00", "purpose": "scheduling"}],
+    )
+    out = tmp_path / "out"
+
+    assert main(["audit", str(bundle.path), "--out", str(out)]) == 0
+
+    pending = pd.read_csv(out / "pending.csv", dtype=str)
+    assert list(pending.columns) == ["rule", "subject_id", "client_id", "staff_id", "at", "due"]
+    due = {
+        "MS001": start + pd.Timedelta(hours=24),
+        "NT001": start + pd.Timedelta(hours=48),
+    }
+    assert pending[["rule", "subject_id", "client_id", "staff_id"]].values.tolist() == [
+        ["MS001", "A1", "C1", "T1"],
+        ["NT001", "A1", "C1", "T1"],
+    ]
+    assert [pd.Timestamp(t) for t in pending["due"]] == [due["MS001"], due["NT001"]]
+    findings = pd.read_csv(out / "findings.csv", dtype=str)
+    assert not findings["rule"].isin(["MS001", "MS003", "NT001"]).any()
+    assert "MS001 not judged yet for 1 appointment" in capsys.readouterr().out

@@ -90,6 +90,7 @@ def test_the_command_audits_the_sample_from_the_wheel_alone(wheel, tmp_path):
         "compliance_by_clinician.csv",
         "compliance_by_month.csv",
         "findings.csv",
+        "pending.csv",
         "rejected.csv",
         "report.html",
         "report.xlsx",

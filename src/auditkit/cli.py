@@ -231,6 +231,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         write_csv(result.findings, out / "findings.csv")
         write_csv(result.rejected, out / "rejected.csv")
         write_csv(result.stale_reviews, out / "stale_reviews.csv")
+        write_csv(result.pending, out / "pending.csv")  # what the caveats count, to look at again
         write_csv(result.compliance, out / "compliance.csv")
         write_csv(result.compliance_by("staff_id"), out / "compliance_by_clinician.csv")
         write_csv(month_over_month(result), out / "compliance_by_month.csv")  # as the workbook
@@ -267,7 +268,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if result.names_shown:
             print(shown)
         print(f"Report: {out / 'report.html'} (and report.xlsx)")
-        print(f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, compliance*.csv")
+        print(
+            f"Tables in {out}/: findings.csv, rejected.csv, stale_reviews.csv, pending.csv, "
+            "compliance*.csv"
+        )
         if failing:
             print(fails)
     else:  # a missing figure, or why the run fails, must not pass unseen in a script's log
