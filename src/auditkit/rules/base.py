@@ -116,6 +116,9 @@ def subjects(
     return out.reset_index(drop=True)
 
 
+_LAST_SHOWN = pd.Timestamp("9999-12-30", tz="UTC")
+
+
 def judged_by(
     ctx: AuditContext, subject_rows: pd.DataFrame, failing: pd.Series, deadline: pd.Timedelta
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
@@ -126,6 +129,8 @@ def judged_by(
     has passed, whatever is left of its time."""
     due = subject_rows["at"] + deadline
     waiting = (failing & (due > ctx.as_of)).to_numpy()
+    # A deadline past the year 9999 (of a record dated 9999-12-31) kept where a clock shows it.
+    due = due.where(due < _LAST_SHOWN, _LAST_SHOWN.tz_convert(due.dt.tz))
     pending = subject_rows.loc[waiting, SUBJECT_COLUMNS].assign(due=due[waiting])
     pending = pending.reset_index(drop=True)
     judged = subject_rows[~waiting].reset_index(drop=True)
