@@ -268,6 +268,13 @@ def spreadsheet_column(number: int) -> str:
 def day_start(times: pd.Series, days: int = 0) -> pd.Series:
     """The start of each (tz-aware) time's local day, `days` days on: its midnight, or the
     first instant of a day whose clock skips midnight (Santiago's September change)."""
-    naive = times.dt.tz_localize(None).dt.normalize() + pd.Timedelta(days=days)
-    first = np.ones(len(naive), dtype=bool)
-    return naive.dt.tz_localize(times.dt.tz, ambiguous=first, nonexistent="shift_forward")
+    return on_the_clock(
+        times.dt.tz_localize(None).dt.normalize() + pd.Timedelta(days=days), times.dt.tz
+    )
+
+
+def on_the_clock(wall: pd.Series, tz: object) -> pd.Series:
+    """Wall-clock times placed in `tz`: one its clock shows twice (the autumn change) as the
+    first, one it skips (the spring change, or a midnight) as the first instant after."""
+    first = np.ones(len(wall), dtype=bool)
+    return wall.dt.tz_localize(tz, ambiguous=first, nonexistent="shift_forward")

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditkit.errors import BundleError
-from auditkit.loading import CONVERTED, SOURCE_LINE
+from auditkit.loading import CONVERTED, SOURCE_LINE, converted_marker
 from auditkit.output import (
     check_folder,
     remove_abandoned,
@@ -52,10 +52,7 @@ class Converted:
 def converted_from(folder: Path) -> Path | None:
     """The bundle `folder` was converted from, as its converted.json says; None for a folder
     auditkit did not convert (or whose record can't be read)."""
-    try:
-        source = json.loads((folder / CONVERTED).read_text(encoding="utf-8")).get("source")
-    except (OSError, ValueError, AttributeError):
-        return None
+    source = (converted_marker(folder) or {}).get("source")
     return Path(source) if isinstance(source, str) else None
 
 

@@ -41,7 +41,7 @@ from auditkit.parsing import (
 from auditkit.phones import CLIENT_NUMBER_READS, client_numbers, numbers_on_file, to_e164
 from auditkit.policy import Policy, load_policy, read_toml, zone_problem
 from auditkit.presets import FOLDER, PRESETS
-from auditkit.schemas import CALLS, TABLES, TableSpec
+from auditkit.schemas import CALLS, TABLES, DateAlone, TableSpec
 from auditkit.tables import RawTable, normalise_column_name, printable, printable_names
 from auditkit.validation import commonest_reason, validate_table
 from auditkit.workbooks import cells_as_text, old_excel_workbook, read_worksheet, typed_as
@@ -482,7 +482,7 @@ def _local_times(
     tz: str,
     excel: pd.Series | None,
     blank_parts: pd.Series | None,
-    date_alone: str = "start",
+    date_alone: DateAlone = "start",
 ) -> tuple[pd.Series, pd.Series]:
     """Times read in the source's zone and written in the clinic's, as ISO 8601 with offset.
     `excel`: the rows that were Excel date-times, ISO already, not in the mapping's format.
@@ -526,9 +526,11 @@ def _local_times(
     # Dates written without a time of day, read as the table's column reads them
     # (schemas.DateAlone): in a cell of their own, in a format without a clock, or beside a
     # blank Time.
-    alone = times.notna() & pd.Series(dates_alone(text), index=text.index)
-    if mapping.date_format is not None and not re.search("%[HIMXcTR]", mapping.date_format):
-        alone |= times.notna() if excel is None else times.notna() & ~excel
+    alone = pd.Series(False, index=text.index)
+    if date_alone != "start":  # (a start's date alone is its midnight, as read)
+        alone = times.notna() & pd.Series(dates_alone(text), index=text.index)
+        if mapping.date_format is not None and not re.search("%[HIMXcTR]", mapping.date_format):
+            alone |= times.notna() if excel is None else times.notna() & ~excel
     blank_time = pd.Series(False, index=text.index)
     if blank_parts is not None:
         # A time written in the date's own cell ('03/09/2026 12:00 AM') is midnight as given.

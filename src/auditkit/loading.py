@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import mmap
 import os
 import re
@@ -51,6 +52,17 @@ SOURCE_LINE = "source_line"  # added to every validated table: where each row ca
 # Marks a folder as a conversion's (auditkit convert): the next conversion may write over it,
 # and its rejected.csv holds the rows the conversion set aside, which loading it carries on.
 CONVERTED = "converted.json"
+
+
+def converted_marker(folder: Path) -> dict[str, object] | None:
+    """What a conversion's converted.json says of it (source, zone); None for a folder
+    auditkit did not convert, or whose record can't be read."""
+    try:
+        marker = json.loads((folder / CONVERTED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
 
 _QUOTE, _NEWLINE, _COMMA, _CR = 34, 10, 44, 13
 # Bytes a line may hold and still look blank: spaces, tabs, commas (Excel's ",,,,," for a row

@@ -20,6 +20,7 @@ from auditkit.columns import (
     take_text,
     utf8_buffers,
 )
+from auditkit.schemas import DateAlone
 
 # Synonyms that practice-management systems export, after normalising case, spaces and hyphens.
 SYNONYMS: dict[str, str] = {
@@ -514,7 +515,7 @@ def dates_alone(values: pd.Series) -> np.ndarray:
 
 
 def parse_timestamp(
-    values: pd.Series, column: str, tz: str, date_alone: str = "start"
+    values: pd.Series, column: str, tz: str, date_alone: DateAlone = "start"
 ) -> tuple[pd.Series, pd.Series]:
     """ISO 8601 (naive = clinic-local; Z and offsets converted) or US M/D/YYYY h:mm AM/PM.
 

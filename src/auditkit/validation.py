@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,14 @@ from auditkit.columns import (
     text_widths,
 )
 from auditkit.errors import BundleError
-from auditkit.loading import CONVERTED, SOURCE_LINE, check_named_file, find_table_file, read_table
+from auditkit.loading import (
+    CONVERTED,
+    SOURCE_LINE,
+    check_named_file,
+    converted_marker,
+    find_table_file,
+    read_table,
+)
 from auditkit.memory import release_unused_memory
 from auditkit.output import counted
 from auditkit.parsing import (
@@ -740,12 +746,9 @@ def bundle_files(
 def _check_converted_zone(path: Path, policy: Policy) -> None:
     """Refuse a converted bundle audited in another zone than it was converted in: its times
     written without an offset were fixed to instants in that zone, and would be hours off."""
-    try:
-        marker = json.loads((path / CONVERTED).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    marker = converted_marker(path)
+    if marker is None:
         return  # not a conversion, or one whose record says nothing of it
-    if not isinstance(marker, dict):
-        return
     zone, source = marker.get("timezone"), marker.get("source", "the bundle")
     if zone is None:
         raise BundleError(
@@ -769,14 +772,10 @@ def same_zone(one: str, other: str) -> bool:
     same offset from UTC at the start of every month, 1970 to 2037."""
     months = pd.date_range("1970-01-01", "2037-12-01", freq="MS", tz="UTC")
     try:
-        months.tz_convert(one), months.tz_convert(other)
+        clock, other_clock = months.tz_convert(one), months.tz_convert(other)
     except (ValueError, KeyError):  # a name no zone has (a record edited by hand)
         return one == other
-    return bool(
-        (
-            months.tz_convert(one).tz_localize(None) == months.tz_convert(other).tz_localize(None)
-        ).all()
-    )
+    return bool((clock.tz_localize(None) == other_clock.tz_localize(None)).all())
 
 
 def with_converted_set_aside(bundle: Bundle) -> None:

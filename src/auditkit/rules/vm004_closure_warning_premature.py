@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
+from auditkit.columns import on_the_clock
 from auditkit.rules.base import Checked, Rule, found, quote, subjects
 from auditkit.rules.context import AuditContext
 
@@ -18,9 +18,7 @@ def check(ctx: AuditContext) -> Checked:
     # Calendar days on the clinic's clock: 13:00 ninety days back is in the look-back whether
     # or not a change of the clocks lies between (24-hour days would put it an hour out).
     at = history["at"]
-    wall = at.dt.tz_localize(None) - pd.Timedelta(days=rules.lookback_days)
-    first = np.ones(len(wall), dtype=bool)
-    since = wall.dt.tz_localize(at.dt.tz, ambiguous=first, nonexistent="shift_forward")
+    since = on_the_clock(at.dt.tz_localize(None) - pd.Timedelta(days=rules.lookback_days), at.dt.tz)
     recent = history[(history["scheduled_start"] >= since) & (history["scheduled_start"] <= at)]
     counts = recent.groupby("warning").size().reindex(warnings.index, fill_value=0)
     premature = counts < rules.persistent_no_shows
