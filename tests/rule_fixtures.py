@@ -74,7 +74,13 @@ ID_PREFIX = {
     "approvals": ("approval_id", "P"),
     "calls": ("call_id", "R"),
 }
-POLICY = {"clinic": {"name": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic", "RPC"]}}
+POLICY = {
+    "clinic": {
+        "name": "Riverside Psychology Clinic",
+        "aliases": ["Riverside Clinic", "RPC"],
+        "timezone": "America/Los_Angeles",
+    }
+}
 
 # The policy's own scripts, as compliant examples.
 DEFAULT_VOICEMAIL = (

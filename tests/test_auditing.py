@@ -21,7 +21,7 @@ from auditkit.auditing import (
 )
 from auditkit.cli import main
 from auditkit.errors import AuditkitError
-from auditkit.policy import Policy
+from auditkit.policy import Policy, policy_from_dict
 from auditkit.report import monthly_trend
 from auditkit.rules import RULES
 from auditkit.schemas import Findings
@@ -523,6 +523,20 @@ def test_a_rule_the_policy_leaves_unable_to_run_is_not_run_and_examines_nothing(
         "VM001 not checked: the policy names no clinic (clinic.name in policy.toml).",
     ]
     assert (unnamed.opportunities["rule"] == "VM001").sum() == 0
+
+
+def test_a_policy_file_naming_no_zone_says_the_built_in_zone_was_used(tmp_path):
+    """Months, days and wall times were placed in the built-in zone as surely as with no
+    policy file at all: a clinic in Chicago whose policy.toml forgot the zone must be told."""
+    bundle = sample(tmp_path)
+    unzoned = policy_from_dict({"clinic": {"name": "Riverside Clinic"}}, source="policy.toml")
+    assert audit(bundle, policy=unzoned).caveats == [
+        "The policy (policy.toml) names no time zone: times written without an offset were read "
+        "as clinic time in America/Los_Angeles, the built-in zone, and months and days are "
+        "counted there. A clinic elsewhere names its zone in policy.toml ([clinic] timezone).",
+    ]
+    zoned = {"clinic": {"name": "Riverside Clinic", "timezone": "America/Los_Angeles"}}
+    assert audit(bundle, policy=policy_from_dict(zoned)).caveats == []
 
 
 def test_a_month_with_no_records_says_so_and_where_the_records_are(tmp_path):

@@ -247,7 +247,9 @@ def test_a_reviews_file_or_call_log_of_no_known_format_exits_2(tmp_path, capsys,
     )
 
 
-NAMED_CLINIC = '[clinic]\nname = "Riverside Psychology Clinic"\n'  # every rule can be checked
+NAMED_CLINIC = (  # every rule can be checked, in the zone the sample was written in
+    '[clinic]\nname = "Riverside Psychology Clinic"\ntimezone = "America/Los_Angeles"\n'
+)
 
 
 def test_quiet_prints_nothing_for_a_clean_run_even_at_a_terminal(tmp_path, capsys, monkeypatch):

@@ -1083,6 +1083,27 @@ def test_an_export_of_local_times_needs_the_clinics_zone_first(bundle, tmp_path,
     assert main(["import", log, "--mapping", str(own), "--into", str(bundle)]) == 0
 
 
+def test_a_policy_file_naming_no_zone_stops_an_export_of_local_times_too(bundle, capsys):
+    """A policy.toml with the clinic's name but no [clinic] timezone leaves the built-in zone
+    in force as surely as no file at all."""
+    (bundle / "policy.toml").write_text('[clinic]\nname = "Harbor Clinic"\n')
+    before = (bundle / "appointments.csv").read_bytes()
+    export = str(IMPORTS / "simplepractice_appointments.csv")
+    command = ["import", export, "--preset", "simplepractice", "--into", str(bundle)]
+    assert main(command) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: The policy ({bundle / 'policy.toml'}) does not say the clinic's time zone, "
+        "and the mapping names none for the times in simplepractice_appointments.csv. Read in "
+        "the built-in zone (America/Los_Angeles), they would be hours off in every audit under "
+        f'another: write the clinic\'s zone into {bundle / "policy.toml"} (a line "[clinic]", '
+        'then timezone = "America/New_York", say), or name a policy file with --policy, and '
+        "import again."
+    )
+    assert (bundle / "appointments.csv").read_bytes() == before
+    (bundle / "policy.toml").write_text('[clinic]\ntimezone = "America/Los_Angeles"\n')
+    assert main(command) == 0
+
+
 def test_day_first_two_digit_years_are_named_with_the_day_first_format(bundle, tmp_path):
     export = tmp_path / "export.csv"
     export.write_text(

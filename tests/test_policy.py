@@ -48,6 +48,7 @@ def test_built_in_defaults():
         calls=CallsSection(match_minutes=10),
         phrases={},
         source="built-in defaults",
+        zone_named=False,
     )
     assert policy.tz == ZoneInfo("America/Los_Angeles")
 
@@ -82,7 +83,18 @@ def test_every_key_is_read_from_a_policy_file():
         calls=CallsSection(match_minutes=5),
         phrases={"fee_notice": ("no-show charge",)},
         source=str(path),
+        zone_named=True,
     )
+
+
+def test_a_policy_file_without_a_zone_is_known_to_name_none(tmp_path):
+    """The built-in zone is then in force, which the audit and the import must say."""
+    path = tmp_path / "policy.toml"
+    path.write_text('[clinic]\nname = "Harbor Clinic"\n')
+    assert load_policy(path).zone_named is False
+    assert load_policy(path).clinic.timezone == "America/Los_Angeles"
+    path.write_text('[clinic]\ntimezone = "America/Los_Angeles"\n')
+    assert load_policy(path).zone_named is True
 
 
 def test_the_bundles_policy_toml_is_used_and_missing_keys_keep_defaults(make_bundle):

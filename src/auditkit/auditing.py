@@ -164,14 +164,20 @@ class AuditResult:
         return zone + self._tables_without_rows() + empty + unchecked + self._not_judged_yet()
 
     def _built_in_zone(self) -> list[str]:
-        """A bundle audited without a policy file: its times written without an offset, and
-        every month and day, are counted in the built-in zone, hours off for a clinic
-        elsewhere (an import into such a bundle is refused for that reason)."""
+        """A bundle audited under a policy naming no time zone (no policy file, or one without
+        [clinic] timezone): its times written without an offset, and every month and day, are
+        counted in the built-in zone, hours off for a clinic elsewhere (an import into such a
+        bundle is refused for that reason)."""
         policy = self.bundle.policy
-        if policy.source != Policy.source:
+        if policy.zone_named:
             return []
+        which = (
+            "No policy file"
+            if policy.source == Policy.source
+            else f"The policy ({policy.source}) names no time zone"
+        )
         return [
-            f"No policy file: times written without an offset were read as clinic time in "
+            f"{which}: times written without an offset were read as clinic time in "
             f"{policy.clinic.timezone}, the built-in zone, and months and days are counted "
             "there. A clinic elsewhere names its zone in policy.toml ([clinic] timezone)."
         ]

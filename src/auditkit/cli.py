@@ -144,13 +144,11 @@ def _summary(result: AuditResult) -> pd.DataFrame:
 
 
 def _policy_words(policy: Policy) -> str:
-    """Where the policy came from; for the built-in one, the clinic time zone it assumes, by
-    which every month and deadline is counted."""
-    from auditkit.policy import Policy
-
-    if policy.source == Policy.source:
-        return f"{policy.source}, time zone {policy.clinic.timezone}"
-    return policy.source
+    """Where the policy came from; for one naming no zone, the built-in clinic time zone it
+    assumes, by which every month and deadline is counted."""
+    if policy.zone_named:
+        return policy.source
+    return f"{policy.source}, time zone {policy.clinic.timezone}"
 
 
 def _reviews_line(result: AuditResult) -> str:

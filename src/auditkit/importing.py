@@ -885,15 +885,19 @@ def _local_times_in(raw: RawTable, mapping: Mapping) -> bool:
     return False
 
 
-def _no_zone(export: Path, bundle: Path, built_in: str) -> str:
-    """Why an import into a bundle with no policy stops: read in the built-in zone, its times
+def _no_zone(export: Path, bundle: Path, policy: Policy) -> str:
+    """Why an import under a policy naming no zone stops: read in the built-in zone, its times
     would be hours off once the clinic's policy.toml names another, and nothing would say so."""
+    if policy.source == Policy.source:
+        unsaid, into = f"{bundle} has no policy.toml to say", bundle / "policy.toml"
+    else:
+        unsaid, into = f"The policy ({policy.source}) does not say", Path(policy.source)
     return (
-        f"{bundle} has no policy.toml to say the clinic's time zone, and the mapping names none "
-        f"for the times in {export.name}. Read in the built-in zone ({built_in}), "
-        "they would be hours off in every audit under another: write the clinic's zone into "
-        f'{bundle / "policy.toml"} (a line "[clinic]", then timezone = "America/New_York", '
-        "say), or name a policy file with --policy, and import again."
+        f"{unsaid} the clinic's time zone, and the mapping names none for the times in "
+        f"{export.name}. Read in the built-in zone ({policy.clinic.timezone}), they would be "
+        "hours off in every audit under another: write the clinic's zone into "
+        f'{into} (a line "[clinic]", then timezone = "America/New_York", say), or name a '
+        "policy file with --policy, and import again."
     )
 
 
@@ -920,7 +924,7 @@ def import_file(
     zone_unknown = False
     if not isinstance(policy, Policy):
         policy = load_policy(policy, bundle=bundle)
-        zone_unknown = policy.source == Policy.source and mapping.timezone is None
+        zone_unknown = not policy.zone_named and mapping.timezone is None
     tz, spec = policy.clinic.timezone, mapping.spec
     path = find_table_file(bundle, spec.name) or bundle / f"{spec.name}.csv"
     if path.suffix.lower() != ".csv":
@@ -930,7 +934,7 @@ def import_file(
         )
     raw = _read_export(export, mapping, sheet)
     if zone_unknown and _local_times_in(raw, mapping):
-        raise BundleError(_no_zone(export, bundle, tz))
+        raise BundleError(_no_zone(export, bundle, policy))
     rows, marked, unmapped_only = _bundle_rows(raw, mapping, tz)
     clients: dict[str, int] = {}
     lost_numbers = pd.DataFrame(columns=SET_ASIDE_COLUMNS)

@@ -63,6 +63,9 @@ class Policy:
     # Extra phrase regexes per text category, extending the built-in patterns.
     phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = "built-in defaults"
+    # Whether the policy named [clinic] timezone: if not, every time without an offset was read,
+    # and every month and deadline counted, in the built-in zone, which the audit must say.
+    zone_named: bool = False
 
     @property
     def tz(self) -> ZoneInfo:
@@ -185,7 +188,8 @@ def policy_from_dict(raw: dict[str, Any], source: str = "policy") -> Policy:
                     "own name."
                 )
             names |= groups
-    return Policy(**sections, phrases=checked_phrases, source=source)
+    zone_named = "timezone" in raw.get("clinic", {})
+    return Policy(**sections, phrases=checked_phrases, source=source, zone_named=zone_named)
 
 
 # tzdata's zones named for a US standard time: fixed all year, so a clinic on summer time would
