@@ -14,8 +14,10 @@ from paths import SAMPLE
 from auditkit import audit, load
 from auditkit.cli import main
 from auditkit.convert import convert
+from auditkit.deidentify import deidentify
 from auditkit.errors import BundleError, OutputError
 from auditkit.loading import SOURCE_LINE, read_table
+from auditkit.research import is_date_shifted
 from auditkit.sample import generate_sample
 from auditkit.schemas import TABLES
 
@@ -218,6 +220,28 @@ def test_a_conversion_marks_its_folder_as_one_to_convert_into_again(tmp_path):
         "timezone": TZ,
     }
     assert convert(SAMPLE, out).files == first.files
+
+
+def test_a_converted_extract_is_still_an_extract(tmp_path, capsys):
+    """Its record goes with it: its audit is refused and the research notebook still says its
+    dates are shifted; a clinic's bundle converted over it later leaves no record behind."""
+    deidentify(load(SAMPLE), tmp_path / "extract", key_file=tmp_path / "k.csv")
+    out = tmp_path / "parquet"
+    assert main(["convert", str(tmp_path / "extract"), "--to", "parquet", "--out", str(out)]) == 0
+    record = (tmp_path / "extract" / "extract.json").read_bytes()
+    assert (out / "extract.json").read_bytes() == record
+    assert is_date_shifted(load(out))
+    capsys.readouterr()
+    assert main(["audit", str(out), "--out", str(tmp_path / "audit")]) == 2
+    assert " ".join(capsys.readouterr().err.split()) == (
+        f"auditkit: {out} is a de-identified research extract (extract.json): its messages and "
+        "notes are removed, each client's dates are shifted and it has no call log, so a policy "
+        "audit of it would report findings that are not real. Audit the clinic's bundle the "
+        "extract was made from; the extract is for the research notebook."
+    )
+    assert main(["convert", str(SAMPLE), "--to", "parquet", "--out", str(out)]) == 0
+    assert not (out / "extract.json").exists()
+    assert not is_date_shifted(load(out))
 
 
 def test_a_conversion_is_audited_only_in_the_zone_it_was_converted_in(tmp_path):

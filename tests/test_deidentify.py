@@ -585,6 +585,19 @@ def test_a_key_file_inside_another_extract_is_refused(source, tmp_path):
     assert not (tmp_path / "extract").exists()
 
 
+def test_an_extract_is_not_de_identified_again(runs, tmp_path):
+    """Its dates would be shifted twice, and its key would lead only to the first surrogates."""
+    extract = runs["plain"]["bundle"]
+    with pytest.raises(AuditkitError) as refused:
+        deidentify(extract, tmp_path / "again", key_file=tmp_path / "k.csv")
+    assert str(refused.value) == (
+        f"{extract.path} is already a de-identified extract (extract.json): made again, every "
+        "client's dates would be shifted a second time, and its key would lead back only to the "
+        "first extract's surrogates. Make the extract from the clinic's bundle."
+    )
+    assert not (tmp_path / "again").exists() and not (tmp_path / "k.csv").exists()
+
+
 def test_an_earlier_key_file_is_replaced(source, tmp_path):
     first = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")
     second = deidentify(source, tmp_path / "extract", key_file=tmp_path / "k.csv")

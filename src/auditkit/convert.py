@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from auditkit.deidentify import EXTRACT_RECORD
 from auditkit.errors import BundleError
 from auditkit.loading import CONVERTED, SOURCE_LINE, converted_marker
 from auditkit.output import (
@@ -123,7 +124,12 @@ def check_out(bundle: Path, out: Path) -> None:
             "be the same tables twice. Name an empty folder, or one converted before."
         )
     # What a conversion writes: another program's Parquet tables or policy are not replaced.
-    written = {*(f"{name}.parquet" for name in names), "policy.toml", "rejected.csv"}
+    written = {
+        *(f"{name}.parquet" for name in names),
+        "policy.toml",
+        "rejected.csv",
+        EXTRACT_RECORD,
+    }
     replaced = sorted(p.name for p in held if p.name.lower() in written)
     if replaced and not (out / CONVERTED).is_file():
         raise BundleError(
@@ -183,6 +189,10 @@ def write_converted(
         if policy_file.is_file():  # as load_policy chose it; without one, both use the defaults
             write_atomically(stage / "policy.toml", policy_file.read_bytes())
             written.append("policy.toml")
+        if (record := bundle.path / EXTRACT_RECORD).is_file():  # an extract stays one: its
+            # audit refused, its dates said to be shifted in the research notebook
+            write_atomically(stage / EXTRACT_RECORD, record.read_bytes())
+            written.append(EXTRACT_RECORD)
         write_csv(bundle.rejected, stage / "rejected.csv")
         written.append("rejected.csv")
         marker = {
@@ -206,8 +216,9 @@ def write_converted(
 
 def _move_into_place(stage: Path, out: Path, written: list[str], tables: set[str]) -> None:
     """The staged files into `out` (converted.json last: the folder is a conversion once it is
-    in), and an earlier conversion's tables and policy that this one has not, gone."""
-    for name in sorted((tables | {"policy.toml"}) - set(written)):
+    in), and an earlier conversion's tables, policy and extract record that this one has not,
+    gone."""
+    for name in sorted((tables | {"policy.toml", EXTRACT_RECORD}) - set(written)):
         try:
             (out / name).unlink(missing_ok=True)
         except OSError as error:

@@ -282,6 +282,12 @@ def _check_places(bundle: Bundle, folder: Path, key_file: Path) -> None:
             f"outside the extract (the default, {folder.parent / (folder.name + '.key.csv')}, is "
             "beside it)."
         )
+    if (bundle.path / EXTRACT_RECORD).is_file():
+        raise AuditkitError(
+            f"{bundle.path} is already a de-identified extract ({EXTRACT_RECORD}): made again, "
+            "every client's dates would be shifted a second time, and its key would lead back "
+            "only to the first extract's surrogates. Make the extract from the clinic's bundle."
+        )
     if folder == bundle.path.resolve():
         raise AuditkitError(
             f"The extract folder {folder} is the bundle itself; choose a new, empty folder."
