@@ -6,6 +6,8 @@ from paths import SAMPLE
 from rule_fixtures import CLIENTS, build_bundle, findings, opportunities
 
 from auditkit import audit, load
+from auditkit.rules import RULES
+from auditkit.rules.context import AuditContext
 
 POLICY_SCRIPT = (
     "Hi. Is Alex there? No, no message. I'll try again. I can't say who this is but thank you. "
@@ -73,6 +75,31 @@ def test_tp001_fires_for_a_message_or_a_disclosure(tmp_path):
     assert found["K1"].startswith("left a message: \u201c")
     assert found["K2"].startswith("disclosed: \u201c")
     assert "therapist" in found["K2"]
+
+
+def test_tp001_holds_someone_not_known_to_be_the_client_to_the_same_script(tmp_path):
+    """Whoever answers before the caller knows it is the client hears only "Is Alex there?";
+    a voicemail (VM001's) and a call that rang out are not someone answering."""
+    message = "Please tell her that her therapist from Riverside Psychology Clinic called."
+    bundle = build_bundle(
+        tmp_path,
+        contacts=[
+            third_party_call(message, party="unknown"),
+            third_party_call(POLICY_SCRIPT, party="unknown"),
+            third_party_call(message, party="unknown", outcome="voicemail"),
+            third_party_call(message, party="unknown", outcome="no_answer"),
+        ],
+    )
+    assert opportunities(bundle, "TP001") == ["K1", "K2"]
+    checked = RULES["TP001"].check(AuditContext(bundle)).findings
+    assert checked[["subject_id", "summary", "evidence"]].to_dict("records") == [
+        {
+            "subject_id": "K1",
+            "summary": "Someone not known to be the client answered and was given a message or "
+            "told who was calling.",
+            "evidence": "left a message: \u201ctell her that\u201d",
+        }
+    ]
 
 
 def test_tp001_fires_for_a_message_naming_the_client_or_the_clinic_named(tmp_path):
