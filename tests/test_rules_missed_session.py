@@ -6,6 +6,8 @@ from review_fixtures import HEADER
 from rule_fixtures import build_bundle, findings, opportunities
 
 from auditkit import audit
+from auditkit.rules import RULES
+from auditkit.rules.context import AuditContext
 
 NO_SHOW = {"appointment_id": "A1", "scheduled_start": "2026-03-02T13:00:00-08:00"}
 
@@ -210,6 +212,44 @@ def test_ms003_fires_when_every_outreach_call_rang_out(tmp_path):
         "no_answer: no voicemail was left",
         "A2": "1 call, at Mon 2 Mar 2026 15:30, ended no_answer: no voicemail was left",
     }
+
+
+def test_ms003_fires_when_only_a_third_party_answered(tmp_path):
+    """Told nothing (TP001), they pass nothing on: the client heard no more than from a call
+    that rang out. The client answering is reaching them."""
+    second = {"client_id": "C2", "scheduled_start": "2026-03-02T15:00:00-08:00"}
+    third = {"scheduled_start": "2026-03-09T13:00:00-07:00"}
+    other = {"party": "third_party", "outcome": "answered"}
+    bundle = build_bundle(
+        tmp_path,
+        appointments=[NO_SHOW, second, third],
+        contacts=[
+            call("2026-03-02T13:25:00-08:00", **other),
+            call("2026-03-02T15:30:00-08:00", client_id="C2", appointment_id="A2", **other),
+            call(
+                "2026-03-02T16:10:00-08:00",
+                client_id="C2",
+                appointment_id="A2",
+                outcome="no_answer",
+            ),
+            call("2026-03-09T13:25:00-07:00", appointment_id="A3", **other),
+            call("2026-03-09T16:25:00-07:00", appointment_id="A3", outcome="answered"),
+        ],
+    )
+    assert findings(bundle, "MS003") == {
+        "A1": "1 call, at Mon 2 Mar 2026 13:25, reached a third party: no voicemail was left",
+        "A2": "2 calls between Mon 2 Mar 2026 15:30 and Mon 2 Mar 2026 16:10, 1 ended no_answer "
+        "and 1 reached a third party: no voicemail was left",
+    }
+    checked = RULES["MS003"].check(AuditContext(bundle)).findings
+    assert (
+        checked["summary"].tolist()
+        == [
+            "No outreach call for this missed session reached the client or their voicemail: each "
+            "rang out or reached a third party."
+        ]
+        * 2
+    )
 
 
 def test_ms003_compliant_when_a_later_call_left_a_voicemail(tmp_path):

@@ -407,7 +407,9 @@ class AuditContext:
         """
         pairs = pairs_within(
             self.no_shows[["appointment_id", "client_id", "staff_id", "scheduled_start"]],
-            self.outbound_calls[["contact_id", "client_id", "started_at", "outcome", "staff_id"]]
+            self.outbound_calls[
+                ["contact_id", "client_id", "started_at", "outcome", "party", "staff_id"]
+            ]
             .rename_axis("contact_row")
             .reset_index(),
             "client_id",
