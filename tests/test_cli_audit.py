@@ -417,7 +417,7 @@ def test_month_last_audits_the_month_before_this_one(tmp_path, capsys, monkeypat
         "auditkit.auditing.last_month", lambda timezone: asked.append(timezone) or "2026-04"
     )
 
-    assert audit(bundle, tmp_path, "--month", "last") == 0
+    assert audit(bundle, tmp_path, "--month", "Last") == 0  # typed by hand: any case
 
     out = capsys.readouterr().out
     assert asked == [bundle.policy.clinic.timezone]

@@ -557,6 +557,10 @@ def test_a_month_with_nothing_examined_has_no_overall_compliance(report, tmp_pat
         '<span class="value">–</span><span class="label">compliance over all rules (nothing was '
         "examined)</span>"
     ) in page
+    assert (
+        '<span class="value">0</span><span class="label">records examined, once per rule that '
+        "examines them</span>"
+    ) in page
     assert page.count("n/a — nothing examined") == len(RULES) - 2
     assert page.count("n/a — no call log") == 2  # LG001 and LG002: the bundle has none
     assert "100.0%" not in page
@@ -818,7 +822,7 @@ def test_dismissed_findings_are_shown_struck_and_not_counted(tmp_path):
     assert "Fee was explained in person &lt;b&gt;later&lt;/b&gt;" in page
     assert '<select data-filter="review" id="filter-review">' in page
     assert (
-        '<span class="value">1</span><span class="label">findings dismissed on review '
+        '<span class="value">1</span><span class="label">finding dismissed on review '
         "(not counted)</span>"
     ) in page
     counted = len(audit(bundle).findings) - 1  # the headline's count leaves it out, saying so

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditkit.errors import AuditkitError
-from auditkit.months import month_problem
+from auditkit.months import LAST_MONTH, month_problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +31,8 @@ CALLS_HELP = "the phone system's call log, a calls table (default: the bundle's 
 
 
 def _month(value: str) -> str:
+    """--month as typed: 'Last' and ' last' are `last` (a command line is typed by hand)."""
+    value = LAST_MONTH if value.strip().lower() == LAST_MONTH else value
     if problem := month_problem(value):
         raise argparse.ArgumentTypeError(problem)
     return value

@@ -550,24 +550,32 @@ def _cards(result: AuditResult, rules: pd.DataFrame) -> str:
     cards = [
         (
             len(counted),
-            f"findings{apart}: " + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
+            f"{_noun(len(counted), 'finding')}{apart}: "
+            + ", ".join(f"{by_severity.get(s, 0)} {s}" for s in SEVERITIES),
         ),
         (_percent(overall), f"compliance over all rules ({pooled})"),
-        (examined, "records examined, once per rule that examines them"),
+        (examined, f"{_noun(examined, 'record')} examined, once per rule that examines them"),
         (
             result.rows_rejected,
-            "input rows rejected"
+            f"input {_noun(result.rows_rejected, 'row')} rejected"
             + (" in the bundle (not listed here)" if result.clinicians else ""),
         ),
     ]
     if "review" in result.findings:
         dismissed = int((result.findings["review"] == "dismissed").sum())
-        cards.append((dismissed, "findings dismissed on review (not counted)"))
+        cards.append(
+            (dismissed, f"{_noun(dismissed, 'finding')} dismissed on review (not counted)")
+        )
     return "".join(
         f'<div class="card"><span class="value">{html_text(value)}</span>'
         f'<span class="label">{html_text(label)}</span></div>'
         for value, label in cards
     )
+
+
+def _noun(n: int, noun: str) -> str:
+    """A card's noun as its number needs it: '1 finding', '2 findings'."""
+    return noun if n == 1 else noun + "s"
 
 
 def _rules_table(rules: pd.DataFrame) -> str:
