@@ -192,6 +192,11 @@ CASES = {
             "\x1fMary-\x1fJo has missed three sessions",
         ),
         ("Yes, \x1fO\u2019Brien\u2019s therapist is in.", "\x1fO\u2019Brien\u2019s therapist"),
+        # absence is attendance too: only a client can stop coming in
+        ("He hasn't been in for weeks, sorry.", "He hasn't been in"),
+        ("She has not been here since March.", "She has not been here"),
+        ("He hasn't come in lately.", "He hasn't come in"),
+        ("Mother said he hasn't been in for weeks.", None),  # the asker's words
         (POLICY_NCND, None),
         ("That said, Maria has been doing better.", None),  # unmarked: any word
         ("I can't say whether \x1fMaria is a client here.", None),

@@ -244,7 +244,8 @@ _CLIENT_DISCLOSURE = [
     r"|medications?|meds|prescri(?:bed|ption)|diagnos\w+|dbt)\b",
     # attendance: "he has missed three sessions", "she comes every week"
     rf"{_SUBJECT}(?:\s+(?:missed|attended|attends|skipped|comes\s+(?:in|every|weekly)"
-    r"|came\s+in|hasn't\s+been\s+(?:coming|attending)|has\s+(?:missed|been\s+(?:coming|attending))"
+    r"|came\s+in|(?:hasn't|has\s+not)\s+(?:been\s+(?:coming|attending|in|here)|come\s+in)"
+    r"|has\s+(?:missed|been\s+(?:coming|attending))"
     r"|(?:didn't|did\s+not)\s+(?:show|come))|'s\s+(?:missed|been\s+(?:coming|attending)))\b"
     rf"(?:\s+(?:\w+\s+){{0,2}}?{_VISIT})?",
 ]
