@@ -679,30 +679,64 @@ def test_scrubbing_without_names_still_masks_the_rest():
     ]
 
 
-def test_scrubbed_text_masks_names_on_rows_set_aside_and_the_policys_names(tmp_path):
-    """Staff S013 (Pat Norvik) is set aside in the sample for a role it cannot have, a client
-    row here for its intake date: their names are still names. So are the policy's."""
+def scrubbed_first_contact(
+    tmp_path: Path, clients: list[str], message: str, policy: str = ""
+) -> tuple[Bundle, str]:
+    """The sample with `clients` (rows of clients.csv, no field quoted) added, `policy` added to
+    its policy.toml and contact CT000001's message (no comma in it) replaced: that bundle, and
+    the message as an extract with scrubbed text has it."""
     bundle = tmp_path / "bundle"
     shutil.copytree(SAMPLE, bundle)
-    with (bundle / "clients.csv").open("a", encoding="utf-8") as clients:
-        clients.write("C0041,Xandra,Ploof,(805) 555-0100,not a date,no,,S001\n")
-    with (bundle / "policy.toml").open("a", encoding="utf-8") as policy:
-        policy.write('\n[privacy]\nnames = ["Zorblatt Quenby"]\n')
+    with (bundle / "clients.csv").open("a", encoding="utf-8") as file:
+        file.writelines(f"{row}\n" for row in clients)
+    with (bundle / "policy.toml").open("a", encoding="utf-8") as file:
+        file.write(policy)
     contacts = (bundle / "contacts.csv").read_text(encoding="utf-8").splitlines()
     first = contacts[1].split(",")
     assert first[0] == "CT000001"
-    first[-1] = "Zorblatt (her mother) called; Pat Norvik took it. Xandra Ploof too."
+    first[-1] = message
     contacts[1] = ",".join(first)
     (bundle / "contacts.csv").write_text("\n".join(contacts) + "\n", encoding="utf-8")
     source = load(bundle)
-    assert set(source.rejected["record_id"]) >= {"S013", "C0041"}
 
     extract = deidentify(source, tmp_path / "extract", scrubbed_text=True)
 
     key = pd.read_csv(extract.key_file, dtype=str).set_index("real_id")["surrogate_id"]
     messages = load(extract.folder).contacts.set_index("contact_id")["message_scrubbed"]
-    assert messages[key["CT000001"]] == "[name] (her mother) called; [name] [name] took it. " + (
-        "[name] [name] too."
+    return source, messages[key["CT000001"]]
+
+
+def test_scrubbed_text_masks_names_on_rows_set_aside_and_the_policys_names(tmp_path):
+    """Staff S013 (Pat Norvik) is set aside in the sample for a role it cannot have, a client
+    row here for its intake date: their names are still names. So are the policy's."""
+    source, scrubbed = scrubbed_first_contact(
+        tmp_path,
+        ["C0041,Xandra,Ploof,(805) 555-0100,not a date,no,,S001"],
+        "Zorblatt (her mother) called; Pat Norvik took it. Xandra Ploof too.",
+        policy='\n[privacy]\nnames = ["Zorblatt Quenby"]\n',
+    )
+    assert set(source.rejected["record_id"]) >= {"S013", "C0041"}
+    assert scrubbed == "[name] (her mother) called; [name] [name] took it. [name] [name] too."
+
+
+def test_scrubbed_text_masks_names_in_scripts_written_without_spaces(tmp_path):
+    """A name in Chinese or Korean letters is masked wherever it occurs, within a run of
+    letters too ("김민준은": Minjun Kim with a particle), however short; a Latin initial is no
+    name on its own ("J" would mask every "J")."""
+    source, scrubbed = scrubbed_first_contact(
+        tmp_path,
+        [
+            "C0041,芳,王,(805) 555-0100,3/11/2026,no,,S001",
+            "C0042,민준,김,(805) 555-0101,3/11/2026,no,,S001",
+            "C0043,J,Vantrobe,(805) 555-0102,3/11/2026,no,,S001",
+        ],
+        "王芳今天没来. 王 芳 called; Ms. 王. 김민준 missed; 김 민준은 called; Mr. 김. "
+        "J. Vantrobe and J called.",
+    )
+    assert not set(source.rejected["record_id"]) & {"C0041", "C0042", "C0043"}
+    assert scrubbed == (
+        "[name][name]今天没来. [name] [name] called; Ms. [name]. [name][name] missed; "
+        "[name] [name]은 called; Mr. [name]. J. [name] and J called."
     )
 
 
