@@ -625,6 +625,23 @@ CLINIC = {"clinic": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic
             "Call (747) 555-0133, 747.555.0134, +1 747 555 0135, 7475550136 or 555-0137.",
             "Call [phone], [phone], [phone], [phone] or [phone].",
         ),
+        # Whole, with an extension, spaces around a hyphen, a hyphen or slash after the area code.
+        (
+            "Call 805-555-0127x12, 805-555-0127 ext. 12, (805) 555 - 0127, (805)-555-0127 or "
+            "805/555-0127.",
+            "Call [phone], [phone], [phone], [phone] or [phone].",
+        ),
+        (
+            "Or 805.555.0127, ext 12; 555-0127 X 3; (805) 555-0127 extension 4; 805-555-0127 #5.",
+            "Or [phone]; [phone]; [phone]; [phone].",
+        ),
+        # Numbers that are no phone number stay, but for the date and the time.
+        (
+            "Seen 2026-03-14 at 13:05; paid $120.50 and $1,250.00; ref CT000442, A-1102 and "
+            "55501270; pi 3.14159; 15 min; 2 x 50; 100-200; 12-345",
+            "Seen [date] at [time]; paid $120.50 and $1,250.00; ref CT000442, A-1102 and "
+            "55501270; pi 3.14159; 15 min; 2 x 50; 100-200; 12-345",
+        ),
         # Dashes a word processor puts in: en, em, the non-breaking hyphen, minus.
         (
             "Call 747\u2013555\u20130133, 747\u2014555\u20140134, (747) 555\u20110135 or "

@@ -30,13 +30,19 @@ from auditkit.validation import Bundle
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Between a phone number's digits: a space, a dot, or a hyphen or dash of any width (a word
-# processor turns 805-555-0127 into 805–555–0127).
-_PHONE_SEPARATOR = "[\\s.\\-\u2010-\u2015\u2212]"
+# Between a phone number's digits: a space, or a dot, or a hyphen or dash of any width (a word
+# processor turns 805-555-0127 into 805–555–0127), with a space either side or not.
+_PHONE_DASH = "[.\\-\u2010-\u2015\u2212]"
+_PHONE_SEPARATOR = rf"(?:\s?{_PHONE_DASH}\s?|\s)"
 _PHONE = re.compile(
-    # North American: (805) 555-0127, 805.555.0127, +1 805 555 0127, 8055550127, 555-0127
-    rf"{_B}(?:\+?1{_PHONE_SEPARATOR}?)?(?:\(\d{{3}}\)\s?|\d{{3}}{_PHONE_SEPARATOR}?)?"
-    rf"\d{{3}}{_PHONE_SEPARATOR}?\d{{4}}{_E}"
+    # North American: (805) 555-0127, (805)-555-0127, 805.555.0127, 805/555-0127,
+    # +1 805 555 0127, 8055550127, 555-0127
+    rf"{_B}(?:\+?1{_PHONE_SEPARATOR}?)?(?:(?:\(\d{{3}}\)|\d{{3}})(?:{_PHONE_SEPARATOR}|/)?)?"
+    rf"\d{{3}}{_PHONE_SEPARATOR}?\d{{4}}"
+    # and its extension, which is the number's too: x12, ext. 12, extension 12, #12
+    r"(?:,?\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+    rf"{_E}",
+    re.IGNORECASE,
 )
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
