@@ -660,6 +660,15 @@ CLINIC = {"clinic": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic
             "In 2025, on 3-14-2026, 14.03.2026 and Mar. 3rd; see you in June.",
             "In [date], on [date], [date] and [date]; see you in [date].",
         ),
+        # Whole: day, month and year joined by hyphens, dashes, slashes or dots, or run together.
+        (
+            "Seen 14-Mar-2026, 14 Mar 2026, 2026.03.14, 14.03.2026, 2026/03/14, 14/Mar/2026, "
+            "14\u2013Mar\u201326 and Mar-14-2026; f/u Mar-14, Mar-2026 or 20260302.",
+            "Seen [date], [date], [date], [date], [date], [date], [date] and [date]; f/u [date], "
+            "[date] or [date].",
+        ),
+        # Not dates: a number of eight digits that is none (month 13), a version, a score.
+        ("Ref 20261399, v2.10, 3-2 win", "Ref 20261399, v2.10, 3-2 win"),
         (
             "Email mary.qorvath@example.org or m.q+clinic@mail.example.com today.",
             "Email [email] or [email] today.",

@@ -575,6 +575,8 @@ def _texts_around_dates(count: int, seed: int) -> pd.Series:
         "ann.lee@example.org", "a+b@x-y.co.uk", "@", "x@y", "foo@bar.", "_@_._", "@example.org",
         "805-555-0127x12", "555-0127 ext. 12", "(805) 555 - 0127", "(805)-555-0127",
         "805/555-0127", "x", "ext.", "extension", "#", " - ", "CT000442", "$120.50",
+        "14-Mar-2026", "14 Mar 2026", "2026.03.14", "14/Mar/26", "Mar-14", "Mar-14-2026",
+        "20260302", "20261399", "Mar", "14",
     ]  # fmt: skip
     separators = [
         " ", "  ", ", ", ". ", ".", "!", "?", "(", ")", "-", "/", ":", "\u2013", "\u2019",
@@ -605,7 +607,7 @@ def test_emails_phones_dates_and_times_replaced_on_re2_as_pythons_regex_replaces
         replaced = _replace_where_possible(texts, pattern, label)
         assert replaced.tolist() == texts.str.replace(pattern, label, regex=True).tolist()
         changed[label] = int((replaced != texts).sum())
-    assert changed == {"[email]": 830, "[phone]": 2056, "[date]": 2900, "[time]": 1707}
+    assert changed == {"[email]": 793, "[phone]": 1885, "[date]": 3211, "[time]": 1560}
 
 
 @pytest.mark.parametrize(
@@ -620,6 +622,10 @@ def test_emails_phones_dates_and_times_replaced_on_re2_as_pythons_regex_replaces
             "on 2026-03-14 at 13:05 paid $120.50 for CT000442, 3.14159, 100-200 and 12-345",
             "on [date] at [time] paid $120.50 for CT000442, 3.14159, 100-200 and 12-345",
         ),
+        ("14-Mar-2026, 14 Mar 2026 and 14-mar-26", "[date], [date] and [date]"),
+        ("2026.03.14, 14.03.2026, 2026/03/14", "[date], [date], [date]"),
+        ("Mar-14, MAR - 14th, 2026 and 20260302", "[date], [date] and [date]"),
+        ("20261399, 202603021 and Mar-", "20261399, 202603021 and Mar-"),  # no date
     ],
 )
 def test_phones_dates_and_times_masked_whole_on_re2_as_by_pythons_regex(text, scrubbed):

@@ -50,6 +50,11 @@ _MONTH = (
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d{2}"
+# Between a spelled-out date's parts: spaces, or a hyphen, dash or slash (14-Mar-2026, Mar-14,
+# 14/Mar/2026); before the year, a comma too.
+_DATE_DASH = "\\s*[-/\u2010-\u2015\u2212]\\s*"
+_GAP = rf"(?:{_DATE_DASH}|\s+)"
+_YEAR_GAP = rf",?{_GAP}"
 _DATE = re.compile(
     _B
     + "(?:"
@@ -58,11 +63,14 @@ _DATE = re.compile(
             # ISO, with any time and offset: 2026-03-02, 2026-03-02T13:00:00-08:00
             r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
             r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+            r"\d{4}[./]\d{1,2}[./]\d{1,2}",  # 2026.03.14, 2026/03/14
             r"\d{1,2}/\d{1,2}(?:/\d{2,4})?",  # 3/14, 3/14/26
             r"\d{1,2}[-.]\d{1,2}[-.]\d{2,4}",  # 3-14-2026, 14.03.2026
-            rf"{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?",  # March 14, Mar. 14th, 2026
-            rf"(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?",  # the 14th of March
-            rf"{_MONTH}\s+{_YEAR}",  # March 2026
+            rf"{_MONTH}{_GAP}{_DAY}(?:{_YEAR_GAP}{_YEAR})?",  # March 14, Mar. 14th, 2026, Mar-14
+            # the 14th of March, 14 Mar 2026, 14-Mar-2026, and with a dash 14-Mar-26
+            rf"(?:the\s+)?{_DAY}{_GAP}(?:of\s+)?{_MONTH}(?:{_YEAR_GAP}{_YEAR}|{_DATE_DASH}\d{{2}})?",
+            rf"{_MONTH}{_GAP}{_YEAR}",  # March 2026, Mar-2026
+            r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])",  # 20260302
             r"the\s+\d{1,2}(?:st|nd|rd|th)",  # the 14th: with the kept weekday, it dates a day
             # A month alone gives away the season; "may" alone is far more often the verb.
             r"(?:january|february|march|april|june|july|august|september|october|november"
