@@ -638,6 +638,23 @@ CLINIC = {"clinic": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic
             "Call (747) 555-0133, 747.555.0134, +1 747 555 0135, 7475550136 or 555-0137.",
             "Call [phone], [phone], [phone], [phone] or [phone].",
         ),
+        # Whole, with an extension, spaces around a hyphen, a hyphen or slash after the area code.
+        (
+            "Call 805-555-0127x12, 805-555-0127 ext. 12, (805) 555 - 0127, (805)-555-0127 or "
+            "805/555-0127.",
+            "Call [phone], [phone], [phone], [phone] or [phone].",
+        ),
+        (
+            "Or 805.555.0127, ext 12; 555-0127 X 3; (805) 555-0127 extension 4; 805-555-0127 #5.",
+            "Or [phone]; [phone]; [phone]; [phone].",
+        ),
+        # Numbers that are no phone number stay, but for the date and the time.
+        (
+            "Seen 2026-03-14 at 13:05; paid $120.50 and $1,250.00; ref CT000442, A-1102 and "
+            "55501270; pi 3.14159; 15 min; 2 x 50; 100-200; 12-345",
+            "Seen [date] at [time]; paid $120.50 and $1,250.00; ref CT000442, A-1102 and "
+            "55501270; pi 3.14159; 15 min; 2 x 50; 100-200; 12-345",
+        ),
         # Dashes a word processor puts in: en, em, the non-breaking hyphen, minus.
         (
             "Call 747\u2013555\u20130133, 747\u2014555\u20140134, (747) 555\u20110135 or "
@@ -656,6 +673,15 @@ CLINIC = {"clinic": "Riverside Psychology Clinic", "aliases": ["Riverside Clinic
             "In 2025, on 3-14-2026, 14.03.2026 and Mar. 3rd; see you in June.",
             "In [date], on [date], [date] and [date]; see you in [date].",
         ),
+        # Whole: day, month and year joined by hyphens, dashes, slashes or dots, or run together.
+        (
+            "Seen 14-Mar-2026, 14 Mar 2026, 2026.03.14, 14.03.2026, 2026/03/14, 14/Mar/2026, "
+            "14\u2013Mar\u201326 and Mar-14-2026; f/u Mar-14, Mar-2026 or 20260302.",
+            "Seen [date], [date], [date], [date], [date], [date], [date] and [date]; f/u [date], "
+            "[date] or [date].",
+        ),
+        # Not dates: a number of eight digits that is none (month 13), a version, a score.
+        ("Ref 20261399, v2.10, 3-2 win", "Ref 20261399, v2.10, 3-2 win"),
         (
             "Email mary.qorvath@example.org or m.q+clinic@mail.example.com today.",
             "Email [email] or [email] today.",
@@ -692,30 +718,64 @@ def test_scrubbing_without_names_still_masks_the_rest():
     ]
 
 
-def test_scrubbed_text_masks_names_on_rows_set_aside_and_the_policys_names(tmp_path):
-    """Staff S013 (Pat Norvik) is set aside in the sample for a role it cannot have, a client
-    row here for its intake date: their names are still names. So are the policy's."""
+def scrubbed_first_contact(
+    tmp_path: Path, clients: list[str], message: str, policy: str = ""
+) -> tuple[Bundle, str]:
+    """The sample with `clients` (rows of clients.csv, no field quoted) added, `policy` added to
+    its policy.toml and contact CT000001's message (no comma in it) replaced: that bundle, and
+    the message as an extract with scrubbed text has it."""
     bundle = tmp_path / "bundle"
     shutil.copytree(SAMPLE, bundle)
-    with (bundle / "clients.csv").open("a", encoding="utf-8") as clients:
-        clients.write("C0041,Xandra,Ploof,(805) 555-0100,not a date,no,,S001\n")
-    with (bundle / "policy.toml").open("a", encoding="utf-8") as policy:
-        policy.write('\n[privacy]\nnames = ["Zorblatt Quenby"]\n')
+    with (bundle / "clients.csv").open("a", encoding="utf-8") as file:
+        file.writelines(f"{row}\n" for row in clients)
+    with (bundle / "policy.toml").open("a", encoding="utf-8") as file:
+        file.write(policy)
     contacts = (bundle / "contacts.csv").read_text(encoding="utf-8").splitlines()
     first = contacts[1].split(",")
     assert first[0] == "CT000001"
-    first[-1] = "Zorblatt (her mother) called; Pat Norvik took it. Xandra Ploof too."
+    first[-1] = message
     contacts[1] = ",".join(first)
     (bundle / "contacts.csv").write_text("\n".join(contacts) + "\n", encoding="utf-8")
     source = load(bundle)
-    assert set(source.rejected["record_id"]) >= {"S013", "C0041"}
 
     extract = deidentify(source, tmp_path / "extract", scrubbed_text=True)
 
     key = pd.read_csv(extract.key_file, dtype=str).set_index("real_id")["surrogate_id"]
     messages = load(extract.folder).contacts.set_index("contact_id")["message_scrubbed"]
-    assert messages[key["CT000001"]] == "[name] (her mother) called; [name] [name] took it. " + (
-        "[name] [name] too."
+    return source, messages[key["CT000001"]]
+
+
+def test_scrubbed_text_masks_names_on_rows_set_aside_and_the_policys_names(tmp_path):
+    """Staff S013 (Pat Norvik) is set aside in the sample for a role it cannot have, a client
+    row here for its intake date: their names are still names. So are the policy's."""
+    source, scrubbed = scrubbed_first_contact(
+        tmp_path,
+        ["C0041,Xandra,Ploof,(805) 555-0100,not a date,no,,S001"],
+        "Zorblatt (her mother) called; Pat Norvik took it. Xandra Ploof too.",
+        policy='\n[privacy]\nnames = ["Zorblatt Quenby"]\n',
+    )
+    assert set(source.rejected["record_id"]) >= {"S013", "C0041"}
+    assert scrubbed == "[name] (her mother) called; [name] [name] took it. [name] [name] too."
+
+
+def test_scrubbed_text_masks_names_in_scripts_written_without_spaces(tmp_path):
+    """A name in Chinese or Korean letters is masked wherever it occurs, within a run of
+    letters too ("김민준은": Minjun Kim with a particle), however short; a Latin initial is no
+    name on its own ("J" would mask every "J")."""
+    source, scrubbed = scrubbed_first_contact(
+        tmp_path,
+        [
+            "C0041,芳,王,(805) 555-0100,3/11/2026,no,,S001",
+            "C0042,민준,김,(805) 555-0101,3/11/2026,no,,S001",
+            "C0043,J,Vantrobe,(805) 555-0102,3/11/2026,no,,S001",
+        ],
+        "王芳今天没来. 王 芳 called; Ms. 王. 김민준 missed; 김 민준은 called; Mr. 김. "
+        "J. Vantrobe and J called.",
+    )
+    assert not set(source.rejected["record_id"]) & {"C0041", "C0042", "C0043"}
+    assert scrubbed == (
+        "[name][name]今天没来. [name] [name] called; Ms. [name]. [name][name] missed; "
+        "[name] [name]은 called; Mr. [name]. J. [name] and J called."
     )
 
 

@@ -195,6 +195,26 @@ def test_findings_and_the_review_card_mask_names_written_without_their_accents(t
     assert [w for w in names if w in shown] == []
 
 
+def test_findings_mask_names_in_scripts_written_without_spaces(tmp_path):
+    """Wang Fang and Kim Minjun, each name one word of one or two letters: masked wherever they
+    occur, and the quote still reaches back to what was said of them."""
+    clients = [
+        {**CLIENTS[0], "first_name": "芳", "last_name": "王"},
+        {**CLIENTS[1], "first_name": "민준", "last_name": "김"},
+    ]
+    inquiry = {**CONTACTS[1], "message": "Yes, 王芳 is a client here."}
+    again = {**inquiry, "client_id": "C2", "message": "Yes, 김민준 is a client here."}
+    loaded = build_bundle(tmp_path, clients=clients, contacts=[inquiry, again])
+    evidence = audit(loaded).findings["evidence"].tolist()
+    assert (
+        evidence == ["confirmed or denied: \u201cYes, [client][client] is a client here\u201d"] * 2
+    )
+    assert audit(loaded, show_names=True).findings["evidence"].tolist() == [
+        "confirmed or denied: \u201cYes, 王芳 is a client here\u201d",
+        "confirmed or denied: \u201cYes, 김민준 is a client here\u201d",
+    ]
+
+
 @pytest.mark.parametrize(
     ("clients", "text", "masked"),
     [
@@ -222,6 +242,24 @@ def test_findings_and_the_review_card_mask_names_written_without_their_accents(t
             ["O\u2019Brien", "Zoë", "Søren"],
             "O'Brien, O\u2019BRIEN and Zoe\u2019s son Soren",
             "[client], [client] and [client]\u2019s son [client]",
+        ),
+        (  # a script written without spaces: anywhere, within a run of letters too
+            ["芳", "王"],
+            "王芳今天没来. 王 芳 called; Ms. 王",
+            "[client][client]今天没来. [client] [client] called; Ms. [client]",
+        ),
+        (["王芳"], "王芳今天没来, not 王 芳", "[client]今天没来, not 王 芳"),
+        (  # Hangul, with a particle written onto the name (은)
+            ["민준", "김"],
+            "김민준 missed; 김 민준은 called; Mr. 김",
+            "[client][client] missed; [client] [client]은 called; Mr. [client]",
+        ),
+        (["さくら", "山田"], "山田さくらさんから電話", "[client][client]さんから電話"),
+        (["สมชาย"], "คุณสมชายโทรมา", "คุณ[client]โทรมา"),
+        (  # beside Latin names, which stay whole words
+            ["Ann", "芳"],
+            "Ann and 芳, Annual and 芳芳",
+            "[client] and [client], Annual and [client][client]",
         ),
     ],
 )
@@ -349,7 +387,7 @@ def test_masking_only_the_texts_that_can_hold_a_name_gives_what_the_regex_gives(
         "[name] and [name] called; [name] too",
         "[name] and [name]",
         "[name] called back",
-        "Call [phone] or [phone] ext. 12",
+        "Call [phone] or [phone]",
         "or [phone]",
         "At 13:26:40 on 2025-10-01, 8 min",
         "[client], [client] and Josefa",
@@ -361,7 +399,7 @@ def test_masking_only_the_texts_that_can_hold_a_name_gives_what_the_regex_gives(
 # reach ASCII only once folded (ı, İ, the Kelvin sign), beside some that never do (Ł, Ω, Ø).
 RE2_NAMES = [
     "Ann", "Anna", "Annabel", "O'Neil", "D\u2019Arcy", "Jo", "Jo3", "Zoë", "José", "Dılan",
-    "İpek", "\u212aim", "Łukasz", "Ωmega", "Øyvind", "van", "Al_Amin", "Mary Jo",
+    "İpek", "\u212aim", "Łukasz", "Ωmega", "Øyvind", "van", "Al_Amin", "Mary Jo", "王芳", "김",
 ]  # fmt: skip
 
 
@@ -389,7 +427,7 @@ def _texts_around_names(count: int, seed: int) -> pd.Series:
     words = ["annual", "call", "Hi", "Neil", "O", "Arcy", "jo", "Joe", "Kimberly", "vanity"]
     separators = [
         " ", "  ", ", ", ". ", "!", "?", "(", ")", "-", "\u2013", "\u2014", "\u2019", "\u2018",
-        "'", '"', "\u00a0", "\u2003", "\t", "\n", "/", ":", ";", NAME_MARK, "é", "ж", "٣",
+        "'", '"', "\u00a0", "\u2003", "\t", "\n", "/", ":", ";", NAME_MARK, "é", "ж", "٣", "今",
     ]  # fmt: skip
     pieces = [*forms, *glued, *owned, *words]
     # Half the texts only of what RE2 reads as Python does: ASCII, quote, dash, space variants.
@@ -418,8 +456,8 @@ def test_names_masked_on_re2_as_pythons_regex_masks_them(label):
     assert masker.in_re2 is not None
     masked = masker(texts)
     assert masked.tolist() == masked_everywhere(texts, RE2_NAMES, label).tolist()
-    assert int(re2_reads(texts).sum()) == 2753  # on RE2; the rest on Python's regex
-    assert int((masked != texts).sum()) == 4302
+    assert int(re2_reads(texts).sum()) == 2694  # on RE2; the rest on Python's regex
+    assert int((masked != texts).sum()) == 4397
 
 
 def test_every_character_pythons_ignorecase_takes_for_an_ascii_letter_is_that_letter_plain():
@@ -535,6 +573,10 @@ def _texts_around_dates(count: int, seed: int) -> pd.Series:
         "(805) 555-0127", "805.555.0127", "+1 805 555 0127", "8055550127", "555-0127",
         "+1(805)555-0127", "1-805-555-0127", "555 0127", "(805)", "+1", "0127", "555",
         "ann.lee@example.org", "a+b@x-y.co.uk", "@", "x@y", "foo@bar.", "_@_._", "@example.org",
+        "805-555-0127x12", "555-0127 ext. 12", "(805) 555 - 0127", "(805)-555-0127",
+        "805/555-0127", "x", "ext.", "extension", "#", " - ", "CT000442", "$120.50",
+        "14-Mar-2026", "14 Mar 2026", "2026.03.14", "14/Mar/26", "Mar-14", "Mar-14-2026",
+        "20260302", "20261399", "Mar", "14",
     ]  # fmt: skip
     separators = [
         " ", "  ", ", ", ". ", ".", "!", "?", "(", ")", "-", "/", ":", "\u2013", "\u2019",
@@ -565,7 +607,40 @@ def test_emails_phones_dates_and_times_replaced_on_re2_as_pythons_regex_replaces
         replaced = _replace_where_possible(texts, pattern, label)
         assert replaced.tolist() == texts.str.replace(pattern, label, regex=True).tolist()
         changed[label] = int((replaced != texts).sum())
-    assert changed == {"[email]": 983, "[phone]": 1527, "[date]": 3232, "[time]": 1953}
+    assert changed == {"[email]": 793, "[phone]": 1885, "[date]": 3211, "[time]": 1560}
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("805-555-0127x12 or 805-555-0127 ext. 12", "[phone] or [phone]"),
+        ("(805) 555 - 0127, (805)-555-0127, 805/555-0127", "[phone], [phone], [phone]"),
+        ("555-0127, x 3; 555-0127 Extension 40; 555-0127 #5", "[phone]; [phone]; [phone]"),
+        # with no digits after it, "ext." is no extension; glued to letters, no number as before
+        ("555-0127x, 555-0127 ext. or 555-0127xyz", "555-0127x, [phone] ext. or 555-0127xyz"),
+        (  # not phone numbers
+            "on 2026-03-14 at 13:05 paid $120.50 for CT000442, 3.14159, 100-200 and 12-345",
+            "on [date] at [time] paid $120.50 for CT000442, 3.14159, 100-200 and 12-345",
+        ),
+        ("14-Mar-2026, 14 Mar 2026 and 14-mar-26", "[date], [date] and [date]"),
+        ("2026.03.14, 14.03.2026, 2026/03/14", "[date], [date], [date]"),
+        ("Mar-14, MAR - 14th, 2026 and 20260302", "[date], [date] and [date]"),
+        ("20261399, 202603021 and Mar-", "20261399, 202603021 and Mar-"),  # no date
+    ],
+)
+def test_phones_dates_and_times_masked_whole_on_re2_as_by_pythons_regex(text, scrubbed):
+    """Forms once masked in part or not at all, masked whole on RE2 (the text is ASCII) and by
+    Python's regexes alike."""
+    from auditkit.matching import re2_reads
+    from auditkit.privacy import _DATE, _PHONE, _TIME, _replace_where_possible
+
+    texts = pd.Series([text], dtype="str")
+    assert re2_reads(texts).all()
+    on_re2, in_python = texts, texts
+    for pattern, label in ((_PHONE, "[phone]"), (_DATE, "[date]"), (_TIME, "[time]")):
+        on_re2 = _replace_where_possible(on_re2, pattern, label)
+        in_python = in_python.str.replace(pattern, label, regex=True)
+    assert on_re2.tolist() == in_python.tolist() == [scrubbed]
 
 
 @pytest.mark.parametrize(
@@ -602,7 +677,9 @@ def test_name_words_split_as_python_splits_them():
             "  Ann\u00a0Lee\u2003Ross ",  # a no-break space and an em space
             "J. (Jay) Smith,",
             "Zoë\u2028Åsa",
-            "A B",  # one letter each: no word to mask
+            "A B",  # one letter each: initials, no word to mask
+            "芳 王",  # one letter each, but of a script written without spaces: names
+            "김 민준",
             None,
         ],
         dtype="str",
@@ -615,11 +692,12 @@ def test_name_words_split_as_python_splits_them():
         .explode()
         .map(lambda word: word.strip(".,;:'\"()"))
     )
-    expected = sorted({word for word in by_python if len(word) >= 2})
+    unspaced = re.compile("[\u4e00-\u9fff\uac00-\ud7af]")
+    expected = sorted({word for word in by_python if len(word) >= 2 or unspaced.match(word)})
     assert _name_words(names) == expected
     assert expected == [
         "Ann", "Dyke", "Jay", "Jo", "Lee", "Mary", "Neil", "O'Neil", "Ross", "Smith", "Zoë", "van",
-        "Åsa",
+        "Åsa", "王", "芳", "김", "민준",
     ]  # fmt: skip
 
 

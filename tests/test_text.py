@@ -155,6 +155,8 @@ CASES = {
         ("This is a client matter.", None),
         # a client's name, marked (privacy.client_marker), is a subject as a pronoun is
         ("Yes, \x1fMaria \x1fLopez is.", "Yes, \x1fMaria \x1fLopez is"),
+        # a name in a script written without spaces is marked word by word within its letters
+        ("Yes, \x1f王\x1f芳 is.", "Yes, \x1f王\x1f芳 is"),
         ("I think \x1fMaria missed her appointment.", "\x1fMaria missed her appointment"),
         ("Never heard of \x1fMaria.", "Never heard of \x1fMaria"),
         ("I can't confirm whether \x1fMaria is a client.", None),

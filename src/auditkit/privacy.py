@@ -3,7 +3,8 @@
 Findings, the dashboards and research extracts all mask with the same patterns: client names as
 [client], other names as [name], phone numbers as [phone] (and, for extracts, the clinic's name,
 emails, dates and times). Names are matched as whole words, any case, with or without
-accents, through one trie-shaped regex.
+accents, through one trie-shaped regex; a name in a script written without spaces between
+words (Chinese, Japanese, Korean, Thai...) wherever it occurs, even inside a run of letters.
 """
 
 from __future__ import annotations
@@ -29,13 +30,19 @@ from auditkit.validation import Bundle
 
 _B, _E = r"(?<!\w)", r"(?!\w)"  # whole words: 'Ann' is not masked inside 'Annual'
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Between a phone number's digits: a space, a dot, or a hyphen or dash of any width (a word
-# processor turns 805-555-0127 into 805–555–0127).
-_PHONE_SEPARATOR = "[\\s.\\-\u2010-\u2015\u2212]"
+# Between a phone number's digits: a space, or a dot, or a hyphen or dash of any width (a word
+# processor turns 805-555-0127 into 805–555–0127), with a space either side or not.
+_PHONE_DASH = "[.\\-\u2010-\u2015\u2212]"
+_PHONE_SEPARATOR = rf"(?:\s?{_PHONE_DASH}\s?|\s)"
 _PHONE = re.compile(
-    # North American: (805) 555-0127, 805.555.0127, +1 805 555 0127, 8055550127, 555-0127
-    rf"{_B}(?:\+?1{_PHONE_SEPARATOR}?)?(?:\(\d{{3}}\)\s?|\d{{3}}{_PHONE_SEPARATOR}?)?"
-    rf"\d{{3}}{_PHONE_SEPARATOR}?\d{{4}}{_E}"
+    # North American: (805) 555-0127, (805)-555-0127, 805.555.0127, 805/555-0127,
+    # +1 805 555 0127, 8055550127, 555-0127
+    rf"{_B}(?:\+?1{_PHONE_SEPARATOR}?)?(?:(?:\(\d{{3}}\)|\d{{3}})(?:{_PHONE_SEPARATOR}|/)?)?"
+    rf"\d{{3}}{_PHONE_SEPARATOR}?\d{{4}}"
+    # and its extension, which is the number's too: x12, ext. 12, extension 12, #12
+    r"(?:,?\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+    rf"{_E}",
+    re.IGNORECASE,
 )
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -43,6 +50,11 @@ _MONTH = (
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d{2}"
+# Between a spelled-out date's parts: spaces, or a hyphen, dash or slash (14-Mar-2026, Mar-14,
+# 14/Mar/2026); before the year, a comma too.
+_DATE_DASH = "\\s*[-/\u2010-\u2015\u2212]\\s*"
+_GAP = rf"(?:{_DATE_DASH}|\s+)"
+_YEAR_GAP = rf",?{_GAP}"
 _DATE = re.compile(
     _B
     + "(?:"
@@ -51,11 +63,14 @@ _DATE = re.compile(
             # ISO, with any time and offset: 2026-03-02, 2026-03-02T13:00:00-08:00
             r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
             r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
+            r"\d{4}[./]\d{1,2}[./]\d{1,2}",  # 2026.03.14, 2026/03/14
             r"\d{1,2}/\d{1,2}(?:/\d{2,4})?",  # 3/14, 3/14/26
             r"\d{1,2}[-.]\d{1,2}[-.]\d{2,4}",  # 3-14-2026, 14.03.2026
-            rf"{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?",  # March 14, Mar. 14th, 2026
-            rf"(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?",  # the 14th of March
-            rf"{_MONTH}\s+{_YEAR}",  # March 2026
+            rf"{_MONTH}{_GAP}{_DAY}(?:{_YEAR_GAP}{_YEAR})?",  # March 14, Mar. 14th, 2026, Mar-14
+            # the 14th of March, 14 Mar 2026, 14-Mar-2026, and with a dash 14-Mar-26
+            rf"(?:the\s+)?{_DAY}{_GAP}(?:of\s+)?{_MONTH}(?:{_YEAR_GAP}{_YEAR}|{_DATE_DASH}\d{{2}})?",
+            rf"{_MONTH}{_GAP}{_YEAR}",  # March 2026, Mar-2026
+            r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])",  # 20260302
             r"the\s+\d{1,2}(?:st|nd|rd|th)",  # the 14th: with the kept weekday, it dates a day
             # A month alone gives away the season; "may" alone is far more often the verb.
             r"(?:january|february|march|april|june|july|august|september|october|november"
@@ -75,6 +90,33 @@ _TIME = re.compile(
 )
 
 _Trie = dict[str, "_Trie"]
+
+# Scripts written without spaces between words, or (Hangul) with particles written onto a
+# name ("김민준은"): a name in them has no word edges to find, so it is found wherever it occurs,
+# and a word of one of their letters ("王") is a name as much as a longer one. Literal
+# characters, so that Python's re and RE2 read the class alike.
+_UNSPACED_LETTERS = "".join(
+    f"{chr(low)}-{chr(high)}"
+    for low, high in (
+        (0x0E00, 0x0EFF),  # Thai, Lao
+        (0x1000, 0x109F),  # Myanmar
+        (0x1100, 0x11FF),  # Hangul Jamo
+        (0x1780, 0x17FF),  # Khmer
+        (0x3005, 0x3007),  # the ideographic iteration mark, closing mark and zero
+        (0x3040, 0x30FF),  # Hiragana, Katakana
+        (0x3130, 0x318F),  # Hangul compatibility Jamo
+        (0x31F0, 0x31FF),  # Katakana phonetic extensions
+        (0x3400, 0x4DBF),  # CJK unified ideographs, extension A
+        (0x4E00, 0x9FFF),  # CJK unified ideographs
+        (0xA000, 0xA4CF),  # Yi
+        (0xA960, 0xA97F),  # Hangul Jamo extended A
+        (0xAC00, 0xD7FF),  # Hangul syllables, Hangul Jamo extended B
+        (0xF900, 0xFAFF),  # CJK compatibility ideographs
+        (0xFF66, 0xFFDC),  # half-width Katakana and Hangul
+        (0x20000, 0x3134F),  # CJK unified ideographs, extensions B to G, and compatibility
+    )
+)
+_UNSPACED = re.compile(f"[{_UNSPACED_LETTERS}]")
 
 # Combining accents (the diacritical marks' blocks), as a str.translate table that drops them.
 _COMBINING_ACCENTS = dict.fromkeys(
@@ -132,18 +174,26 @@ def _alternation(node: _Trie) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-def _name_pattern(plain_names: list[str]) -> re.Pattern[str] | None:
-    """One regex for all the names' plain forms (_plain; none empty), for texts folded by
-    _ACCENT_FOLDS, factored as a trie: a plain alternation tries every name at every character
-    (20 s for 20,000 messages and 2,000 names); a trie, each letter once (0.5 s).
-    """
+def _trie_alternation(plain_names: Iterable[str]) -> str:
     trie: _Trie = {}
     for plain in plain_names:
         node = trie
         for char in plain:
             node = node.setdefault(char, {})
         node[""] = {}  # a name ends here
-    return re.compile(f"{_B}{_alternation(trie)}{_E}", re.IGNORECASE) if trie else None
+    return _alternation(trie)
+
+
+def _name_pattern(plain_names: list[str], unspaced: Sequence[str] = ()) -> re.Pattern[str] | None:
+    """One regex for all the names' plain forms (_plain; none empty), for texts folded by
+    _ACCENT_FOLDS, factored as a trie: a plain alternation tries every name at every character
+    (20 s for 20,000 messages and 2,000 names); a trie, each letter once (0.5 s). The
+    `plain_names` as whole words, the `unspaced` (names with a letter of _UNSPACED) anywhere.
+    """
+    whole_words = [f"{_B}{_trie_alternation(plain_names)}{_E}"] if plain_names else []
+    anywhere = [_trie_alternation(unspaced)] if unspaced else []
+    branches = [*anywhere, *whole_words]
+    return re.compile("|".join(branches), re.IGNORECASE) if branches else None
 
 
 # Byte -> its lower-case form if an ASCII letter, digit or underscore, else a space.
@@ -152,8 +202,9 @@ _WORD_BYTES = lower_case_bytes(b"abcdefghijklmnopqrstuvwxyz0123456789_", ord(" "
 
 @dataclass(frozen=True)
 class _Masked:
-    """Words to mask as `label` (names, any case, any accents, as whole words; a re.sub
-    template whose one reference may be \\g<0>, the word as written) in a column of texts.
+    """Words to mask as `label` (names, any case, any accents, as whole words, or anywhere for
+    a name in a script written without spaces; a re.sub template whose one reference may be
+    \\g<0>, the word as written) in a column of texts.
 
     Where RE2 can read the names' regex as Python does (in_re2), it replaces in every text it
     reads the same (re2_reads), and Python's regex meets only the others: 0.3 s, not 3.3 s, for
@@ -174,7 +225,9 @@ class _Masked:
     def of(cls, names: Iterable[str], label: str) -> _Masked | None:
         plain = [_plain(name.replace("\u2019", "'")) for name in names]
         matched = [p for p in plain if p]  # a name of accents alone: nothing to match
-        pattern = _name_pattern(matched)
+        unspaced = [p for p in matched if _UNSPACED.search(p)]
+        spaced = [p for p in matched if not _UNSPACED.search(p)]
+        pattern = _name_pattern(spaced, unspaced)
         if pattern is None:
             return None
         runs = [run[0] for p in plain if (run := re.search(r"\w+", p)) is not None]
@@ -182,8 +235,12 @@ class _Masked:
             return cls(pattern, label, None)
         # A run with letters that fold to no ASCII letter can't be in an ASCII text at all.
         words = sorted({run for run in runs if run.isascii()})
-        edges = (all(_is_word(p[0]) for p in matched), all(_is_word(p[-1]) for p in matched))
-        in_re2 = _in_re2(pattern, label, edges)
+        # Nor can a name of a script without spaces be in the text RE2 reads (re2_reads): the
+        # whole-word names' regex alone is RE2's there.
+        in_re2 = None
+        if (whole_words := _name_pattern(spaced)) is not None:
+            edges = (all(_is_word(p[0]) for p in spaced), all(_is_word(p[-1]) for p in spaced))
+            in_re2 = _in_re2(whole_words, label, edges)
         return cls(pattern, label, pa.array(words, pa.large_string()), in_re2)
 
     def text(self, text: str) -> str:
@@ -462,7 +519,8 @@ class _ClinicMasked:
 
 def _name_words(parts: pd.Series) -> list[str]:
     """'Mary-Jo van Dyke' gives Mary, Jo, van and Dyke, so 'Ms. Dyke' is masked too; O'Brien
-    gives O'Brien and Brien, as a rule's quote may begin after the apostrophe.
+    gives O'Brien and Brien, as a rule's quote may begin after the apostrophe. Words of two
+    letters or more, and of one in a script written without spaces (_UNSPACED).
 
     Split in Arrow, on what Python's \\s and a hyphen are: a split by Python's re is a call per
     name, and a year of clients has tens of thousands."""
@@ -471,13 +529,19 @@ def _name_words(parts: pd.Series) -> list[str]:
     apart = pc.list_flatten(pc.split_pattern(words, "'"))
     words = pa.chunked_array([*words.chunks, *apart.chunks], pa.large_string())
     words = pc.utf8_trim(words, ".,;:'\"()")
-    return sorted(pc.unique(words.filter(pc.greater_equal(pc.utf8_length(words), 2))).to_pylist())
+    # A word of one letter is an initial ("J."), masked nowhere: as a whole word it would mask
+    # every "a" and "I". One of a script without spaces is a name ("王", "김").
+    kept = pc.or_(
+        pc.greater_equal(pc.utf8_length(words), 2),
+        pc.match_substring_regex(words, _UNSPACED.pattern),
+    )
+    return sorted(pc.unique(words.filter(kept)).to_pylist())
 
 
 def known_names(bundle: Bundle) -> list[str]:
-    """Every word (two letters or more) of every client's and staff member's first and last
-    name, on the rows accepted and those set aside, and of the names the policy lists (a
-    supervisor, a family member), for masking in research extracts."""
+    """Every word (_name_words: an initial is none) of every client's and staff member's
+    first and last name, on the rows accepted and those set aside, and of the names the policy
+    lists (a supervisor, a family member), for masking in research extracts."""
     accepted = [bundle.tables[t][c] for t in ("clients", "staff") for c in NAME_COLUMNS]
     others = (*bundle.other_client_names, *bundle.other_staff_names, *bundle.policy.privacy.names)
     return _name_words(pd.concat([*accepted, pd.Series(others, dtype="object")]))

@@ -68,7 +68,9 @@ NAME_MARK = "\x1f"
 # apostrophes leave out U+02BC, which \w reads already: two ways to read one is one too many.
 _NAME_APOSTROPHE = "[" + "".join(c for c in "'" + FOLDS["'"] if not c.isalnum()) + "]"
 _NAME_WORD = rf"{NAME_MARK}\w+(?:{_NAME_APOSTROPHE}\w+)*"
-_NAMED = rf"{_NAME_WORD}(?:(?:\s+|-){_NAME_WORD})*"
+# Its words may touch: one in a script written without spaces is marked where it is, within a
+# run of letters ("\x1f王\x1f芳").
+_NAMED = rf"{_NAME_WORD}(?:(?:\s+|-)?{_NAME_WORD})*"
 # Whom an inquiry's reply may confirm or tell about, as a pronoun or by name (where marked).
 _SUBJECT = rf"(?:\b{_PRONOUN}|{_NAMED})"
 _SUBJECT_OBJECT = rf"(?:\b{_OBJECT}\b|{_NAMED})"
