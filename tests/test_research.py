@@ -34,6 +34,7 @@ from auditkit.research import (
     NoShowExplorer,
     Regression,
     Table,
+    _level_cap,
     _suppress_summary,
     appointment_frame,
     closure_warnings,
@@ -1550,14 +1551,40 @@ def test_a_predictor_with_more_levels_than_fit_keeps_the_most_booked():
     assert model.message == ""
     assert (
         "clinician: 8 levels beyond the 4 with the most appointments pooled as 'other (pooled)', "
-        "as a coefficient for each of 12 levels would not fit in memory (fit a site or a group "
-        "of clinicians at a time for theirs)."
+        "as a predictor keeps at most 5 levels (max_levels, the pool among them) so that the "
+        "fit's time and memory stay bounded (fit a site or a group of clinicians at a time for "
+        "theirs)."
     ) in model.notes
     clinicians = [term for term in model.table["term"] if term.startswith("clinician")]
     assert clinicians == [f"clinician[T.T{k:02d}]" for k in range(9, 13)]
     assert "clinician: reference level other (pooled)." in model.notes  # the most booked now
     # Under the cap, every clinician keeps their own.
     assert len([t for t in logistic_regression(frame).table["term"] if "clinician" in t]) == 11
+
+
+def test_the_cap_on_levels_is_40_from_100000_appointments_and_more_under_them():
+    # rows x levels^2 held at 100,000 x 40^2: 40 * sqrt(100,000 / 8,000) = 141.4.
+    assert [_level_cap(n) for n in [10**6, 100_000, 99_999, 8_000, 1_000]] == [40, 40, 40, 141, 400]
+    # 61 clinicians (T00 40 appointments, ... T60 100), 15 no-shows each: 4,270 appointments,
+    # so up to 193 levels. Each keeps a coefficient; a fixed cap of 40 pooled 22 of them.
+    sizes = {f"T{k:02d}": 40 + k for k in range(61)}
+    frame = missing(
+        model_frame([(c, "individual", n) for c, n in sizes.items()]), {c: 15 for c in sizes}
+    )
+    model = logistic_regression(frame)
+    assert model.message == ""
+    assert clinician_terms(model) == [f"clinician[T.T{k:02d}]" for k in range(60)]
+    assert [note for note in model.notes if note.startswith("clinician")] == [
+        "clinician: reference level T60."
+    ]
+    capped = logistic_regression(frame, max_levels=40)
+    assert [note for note in capped.notes if note.startswith("clinician")] == [
+        "clinician: 22 levels beyond the 39 with the most appointments pooled as 'other "
+        "(pooled)', as a predictor keeps at most 40 levels (max_levels, the pool among them) so "
+        "that the fit's time and memory stay bounded (fit a site or a group of clinicians at a "
+        "time for theirs).",
+        "clinician: reference level other (pooled).",
+    ]
 
 
 def test_regression_failure_message_gives_no_count_of_usable_appointments(frame):

@@ -95,6 +95,7 @@ holds the extract and needs them for analysis; never share those.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Collection, Mapping, Sequence
@@ -1272,9 +1273,16 @@ def life_table(
 CATEGORICAL_PREDICTORS = ("weekday", "clinician", "service")
 NUMERIC_PREDICTORS = ("hour", "lead_days", "months_since_intake", "earlier_no_shows")
 POOLED = "other (pooled)"
-# Levels a categorical predictor keeps at most (the pool among them): 8,000 clinicians' dummies
-# over a million appointments would be a 60 GB design matrix.
+# Levels a categorical predictor keeps at most (the pool among them) from LEVELS_ROWS
+# appointments up: 8,000 clinicians' dummies over a million appointments would be a 60 GB design
+# matrix, and a fit's time is mostly its Newton steps', each about rows x coefficients^2 (the
+# Hessian). 100,437 appointments took 1.0 s with 40 levels, 20.6 s with 130 and 63 s with all
+# 737 clinicians, one after the other on a shared machine. Under LEVELS_ROWS a predictor keeps
+# as many more levels as hold rows x levels^2 at MAX_LEVELS^2 x LEVELS_ROWS (`_level_cap`), so a
+# smaller extract's fit costs about what 40 levels' does at 100,000 (on a busier machine: 4.5 s
+# for 28,193 appointments' 75 levels, 7.2 s for the 100,437's 40).
 MAX_LEVELS = 40
+LEVELS_ROWS = 100_000
 TABLE_COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high", "odds_ratio"]
 
 
@@ -1319,6 +1327,15 @@ def _formula(numeric: list[str]) -> str:
 
 def _levels(count: int) -> str:
     return f"{count} level" if count == 1 else f"{count} levels"
+
+
+def _level_cap(appointments: int) -> int:
+    """The levels a predictor keeps at most by default: MAX_LEVELS from LEVELS_ROWS
+    appointments up, and under them as many more as keep rows x levels^2, what each Newton step
+    costs, at MAX_LEVELS' cost at LEVELS_ROWS (141 at 8,000 appointments, 400 at 1,000). Of the
+    caller's whole frame, not the usable rows: the cap, said in a note, tells nothing of the
+    rows the rate tables may hide."""
+    return max(MAX_LEVELS, math.floor(MAX_LEVELS * math.sqrt(LEVELS_ROWS / max(appointments, 1))))
 
 
 def _level_counts(data: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -1373,18 +1390,19 @@ def _pool_rare(
     holds at least two. A pool still short (two clinicians of 4 and 5 appointments) takes in
     the next smallest levels until it is not, or holds them all; a predictor whose levels all
     pooled are still short is dropped (one level, so no term). Past `max_levels` levels (a
-    health system's thousands of clinicians, whose dummies would not fit in memory), all but
-    the max_levels - 1 with most appointments are pooled too. `after` ends each note (why a
-    second pass pools)."""
+    health system's thousands of clinicians, whose design matrix would not fit in memory:
+    `_level_cap`), all but the max_levels - 1 with most appointments are pooled too. `after`
+    ends each note (why a second pass pools)."""
     for column in CATEGORICAL_PREDICTORS:
         counts = _level_counts(data, column)
         many = len(counts) - (max_levels - 1) if len(counts) > max_levels else 0
         if many and (counts["appointments"].iloc[:many] >= min_rows).any():
             notes.append(
                 f"{column}: {many:,} levels beyond the {max_levels - 1} with the most "
-                f"appointments pooled as '{POOLED}', as a coefficient for each of "
-                f"{len(counts):,} levels would not fit in memory (fit a site or a group of "
-                "clinicians at a time for theirs)."
+                f"appointments pooled as '{POOLED}', as a predictor keeps at most "
+                f"{max_levels} levels (max_levels, the pool among them) so that the fit's time "
+                "and memory stay bounded (fit a site or a group of clinicians at a time for "
+                "theirs)."
             )
             data = data.assign(
                 **{column: data[column].mask(data[column].isin(counts.index[:many]), POOLED)}
@@ -1635,7 +1653,7 @@ def logistic_regression(
     *,
     min_level_rows: int = 30,
     min_cell: int = MIN_CELL,
-    max_levels: int = MAX_LEVELS,
+    max_levels: int | None = None,
 ) -> Regression:
     """Logit of no-show on weekday, clinician and service (categorical) and hour, lead days,
     months since intake and earlier no-shows (numeric; earlier capped at 3, meaning 3 or more).
@@ -1643,7 +1661,8 @@ def logistic_regression(
     Real clinics break textbook logits: a clinician with a perfect record, a group only the
     director leads. So levels with fewer than `min_level_rows` appointments are pooled (and past
     `max_levels` levels, a health system's thousands of clinicians, all but the most booked
-    max_levels - 1), levels with one outcome left out, aliased levels folded into the reference
+    max_levels - 1; by default 40 from 100,000 appointments up and more under them,
+    `_level_cap`), levels with one outcome left out, aliased levels folded into the reference
     (the most common level), each said in `notes`; what still cannot be estimated (perfect
     separation on a numeric predictor, too few rows, no convergence) comes back as a `message`,
     never a traceback. Standard errors are cluster-robust by client (`_by_client`), and the
@@ -1676,7 +1695,8 @@ def logistic_regression(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
     )
     data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
-    data = _pool_and_drop(data, max(min_level_rows, min_cell), max_levels, notes, min_cell)
+    cap = _level_cap(len(frame)) if max_levels is None else max_levels
+    data = _pool_and_drop(data, max(min_level_rows, min_cell), cap, notes, min_cell)
     rows, events = len(data), int(data["no_show"].sum())
     formula = _formula(list(NUMERIC_PREDICTORS))
 
