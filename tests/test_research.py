@@ -34,6 +34,7 @@ from auditkit.research import (
     NoShowExplorer,
     Regression,
     Table,
+    _level_cap,
     _suppress_summary,
     appointment_frame,
     closure_warnings,
@@ -1534,11 +1535,44 @@ def test_a_predictor_whose_levels_all_pooled_are_too_few_is_dropped():
     frame = model_frame([("T1", "individual", 200), ("T1", "family", 100)])
     frame["no_show"] = frame.index < 8
     model = logistic_regression(frame, min_level_rows=1)
-    assert (
-        "service dropped: all its levels pooled still have fewer than 11 no-shows, so it has "
-        "no coefficient."
-    ) in model.notes
-    assert not any(term.startswith("service") for term in model.table["term"])
+    assert model.message == ""
+    # Each predictor pooled into one level is dropped, and has no reference level either.
+    assert model.notes[:-2] == (
+        "weekday: 5 levels with fewer than 11 no-shows pooled as 'other (pooled)'.",
+        "weekday dropped: all its levels pooled still have fewer than 11 no-shows, so it has no "
+        "coefficient.",
+        "clinician: 1 level with fewer than 11 no-shows pooled as 'other (pooled)'.",
+        "clinician dropped: all its levels pooled still have fewer than 11 no-shows, so it has "
+        "no coefficient.",
+        "service: 1 level with fewer than 11 no-shows pooled as 'other (pooled)' with the next "
+        "smallest level, so the pool is not one level under another name.",
+        "service dropped: all its levels pooled still have fewer than 11 no-shows, so it has no "
+        "coefficient.",
+        "Standard errors assume independent appointments (the frame has no client_id): too "
+        "small where clients have many appointments.",
+    )
+    assert model.table["term"].tolist() == [
+        "Intercept",
+        "hour",
+        "lead_days",
+        "months_since_intake",
+        "earlier_no_shows",
+    ]
+
+
+def test_a_predictor_of_one_level_is_dropped_with_no_reference_level():
+    # One clinician, one service: neither has a term, so neither has a reference level. Two
+    # of the five weekdays have fewer than 11 no-shows and are pooled; weekday keeps its terms.
+    model = logistic_regression(model_frame([("T1", "individual", 300)]))
+    assert model.message == ""
+    assert model.notes[:4] == (
+        "weekday: 2 levels with fewer than 11 no-shows pooled as 'other (pooled)'.",
+        "weekday: reference level other (pooled).",
+        "clinician dropped: every usable appointment has the same clinician, so it has no "
+        "coefficient.",
+        "service dropped: every usable appointment has the same service, so it has no coefficient.",
+    )
+    assert not any(term.startswith(("clinician", "service")) for term in model.table["term"])
 
 
 def test_a_predictor_with_more_levels_than_fit_keeps_the_most_booked():
@@ -1550,14 +1584,40 @@ def test_a_predictor_with_more_levels_than_fit_keeps_the_most_booked():
     assert model.message == ""
     assert (
         "clinician: 8 levels beyond the 4 with the most appointments pooled as 'other (pooled)', "
-        "as a coefficient for each of 12 levels would not fit in memory (fit a site or a group "
-        "of clinicians at a time for theirs)."
+        "as a predictor keeps at most 5 levels (max_levels, the pool among them) so that the "
+        "fit's time and memory stay bounded (fit a site or a group of clinicians at a time for "
+        "theirs)."
     ) in model.notes
     clinicians = [term for term in model.table["term"] if term.startswith("clinician")]
     assert clinicians == [f"clinician[T.T{k:02d}]" for k in range(9, 13)]
     assert "clinician: reference level other (pooled)." in model.notes  # the most booked now
     # Under the cap, every clinician keeps their own.
     assert len([t for t in logistic_regression(frame).table["term"] if "clinician" in t]) == 11
+
+
+def test_the_cap_on_levels_is_40_from_100000_appointments_and_more_under_them():
+    # rows x levels^2 held at 100,000 x 40^2: 40 * sqrt(100,000 / 8,000) = 141.4.
+    assert [_level_cap(n) for n in [10**6, 100_000, 99_999, 8_000, 1_000]] == [40, 40, 40, 141, 400]
+    # 61 clinicians (T00 40 appointments, ... T60 100), 15 no-shows each: 4,270 appointments,
+    # so up to 193 levels. Each keeps a coefficient; a fixed cap of 40 pooled 22 of them.
+    sizes = {f"T{k:02d}": 40 + k for k in range(61)}
+    frame = missing(
+        model_frame([(c, "individual", n) for c, n in sizes.items()]), {c: 15 for c in sizes}
+    )
+    model = logistic_regression(frame)
+    assert model.message == ""
+    assert clinician_terms(model) == [f"clinician[T.T{k:02d}]" for k in range(60)]
+    assert [note for note in model.notes if note.startswith("clinician")] == [
+        "clinician: reference level T60."
+    ]
+    capped = logistic_regression(frame, max_levels=40)
+    assert [note for note in capped.notes if note.startswith("clinician")] == [
+        "clinician: 22 levels beyond the 39 with the most appointments pooled as 'other "
+        "(pooled)', as a predictor keeps at most 40 levels (max_levels, the pool among them) so "
+        "that the fit's time and memory stay bounded (fit a site or a group of clinicians at a "
+        "time for theirs).",
+        "clinician: reference level other (pooled).",
+    ]
 
 
 def test_regression_failure_message_gives_no_count_of_usable_appointments(frame):
@@ -1570,18 +1630,121 @@ def test_regression_failure_message_gives_no_count_of_usable_appointments(frame)
         "coefficients: use more months (a wider date range, or an extract "
         "that covers more of them)."
     )
-    # Without a no-show every level has one outcome and is left out: nothing is usable.
+    # Without a no-show there is nothing to compare: said before any level is left out (each
+    # has one outcome), of the 12 usable appointments (A15 has no intake date).
     never = logistic_regression(frame.assign(no_show=False))
     assert never.message == (
-        "Too little data for the model: no appointment is usable. It needs both no-shows and "
-        "kept appointments: use more months (a wider date range, or an extract "
-        "that covers more of them)."
+        "Too little data for the model: no usable appointment is a no-show, so there is nothing "
+        "to compare. It needs both no-shows and kept appointments: use more months (a wider "
+        "date range, or an extract that covers more of them)."
     )
+    assert (never.rows, never.excluded) == (12, 1)
     exact = logistic_regression(frame.assign(no_show=False), min_cell=0)
-    assert exact.message.startswith(
-        "Too little data for the model: 0 usable appointments with 0 no-shows."
+    assert exact.message == (
+        "Too little data for the model: none of the 12 usable appointments is a no-show, so "
+        "there is nothing to compare. It needs both no-shows and kept appointments: use more "
+        "months (a wider date range, or an extract that covers more of them)."
+    )
+    assert exact.notes == (
+        "1 appointment without a lead time or months in treatment (no intake date, or intake "
+        "after the appointment) left out.",
     )
     assert small.notes[0].startswith("Fewer than 11 appointments without a lead time")
+
+
+def test_regression_of_no_shows_alone_counts_what_it_was_given(frame):
+    # A2, A3, A9 and A13, every one a no-show: they were said to be "0 usable appointments with
+    # 0 no-shows", as every level, all no-shows, was left out before the count.
+    missed = frame[frame["no_show"]]
+    exact = logistic_regression(missed, min_cell=0)
+    assert exact.message == (
+        "Too little data for the model: all 4 usable appointments are no-shows, so there is "
+        "nothing to compare. It needs both no-shows and kept appointments: use every "
+        "appointment of the months studied, not only the no-shows."
+    )
+    assert (exact.rows, exact.excluded, exact.notes) == (4, 0, ())
+    assert exact.table.empty
+    assert logistic_regression(missed).message == (
+        "Too little data for the model: every usable appointment is a no-show, so there is "
+        "nothing to compare. It needs both no-shows and kept appointments: use every "
+        "appointment of the months studied, not only the no-shows."
+    )
+    assert logistic_regression(frame.iloc[:0]).message == (
+        "Too little data for the model: no appointment is usable. It needs both no-shows and "
+        "kept appointments: use more months (a wider date range, or an extract that covers "
+        "more of them)."
+    )
+
+
+def test_regression_whose_left_out_levels_take_every_appointment_says_so():
+    # A's 40 appointments all missed, B's 40 all kept: both outcomes were given, but both
+    # clinicians have one outcome and are left out.
+    frame = model_frame([("A", "individual", 40), ("B", "individual", 40)])
+    frame["no_show"] = frame["clinician"] == "A"
+    model = logistic_regression(frame, min_cell=0)
+    assert model.message == (
+        "Too little data for the model: once the levels with one outcome were left out (see the "
+        "notes), none is left. It needs both no-shows and kept appointments: use more months (a "
+        "wider date range, or an extract that covers more of them), or raise min_level_rows to "
+        "pool small clinicians and services."
+    )
+    assert model.notes == (
+        "weekday: 5 levels with fewer than 30 appointments pooled as 'other (pooled)'.",
+        "weekday dropped: all its levels are pooled, one level, so it has no coefficient.",
+        "clinician A: 40 appointments, 100% no-shows; left out (a level with one outcome has no "
+        "finite coefficient).",
+        "clinician B: 40 appointments, 0% no-shows; left out (a level with one outcome has no "
+        "finite coefficient).",
+    )
+    assert (model.rows, model.excluded) == (0, 80)
+
+
+TOO_FEW_CLIENTS = (
+    "Too few clients for the model: its standard errors are cluster-robust by client (a "
+    "client's appointments are not independent), which needs at least 30 clients, and the "
+    "usable appointments are those of {}. With fewer the errors come out too small, and with "
+    "one they cannot be computed at all: use more months (a wider date range, or an extract "
+    "that covers more of them), or an extract of more clients."
+)
+
+
+@pytest.mark.parametrize(
+    ("clients", "said"), [(1, "1 client"), (2, "2 clients"), (29, "29 clients")]
+)
+def test_regression_of_fewer_than_30_clients_says_so(clients, said):
+    # With one client statsmodels' cluster-robust covariance divided by clients - 1: a
+    # ZeroDivisionError traceback. With two it has rank 1, whatever the coefficients.
+    frame = model_frame([("T1", "individual", 200), ("T2", "individual", 150)])
+    frame["client_id"] = [f"K{number % clients}" for number in range(len(frame))]
+    exact = logistic_regression(frame, min_cell=0)
+    assert exact.message == TOO_FEW_CLIENTS.format(said)
+    assert exact.table.empty and (exact.rows, exact.excluded) == (350, 0)
+    assert logistic_regression(frame).message == TOO_FEW_CLIENTS.format("fewer than 30")
+    frame["client_id"] = [f"K{number % 30}" for number in range(len(frame))]
+    assert logistic_regression(frame).message == ""
+
+
+@pytest.mark.parametrize("clients", [1, 2, 3])
+def test_a_generated_clinic_of_a_few_clients_gives_words_not_a_traceback(tmp_path, clients):
+    generate_sample(tmp_path, clients=clients, seed=3)
+    model = logistic_regression(appointment_frame(load(tmp_path)))
+    assert model.message == TOO_FEW_CLIENTS.format("fewer than 30") and model.table.empty
+    # Every predictor was pooled into one level and dropped: none has a reference level.
+    assert [note for note in model.notes if "reference level" in note] == []
+    if clients == 3:
+        assert model.notes == (
+            "weekday: 4 levels with fewer than 30 appointments or fewer than 11 no-shows pooled "
+            "as 'other (pooled)'.",
+            "weekday dropped: all its levels pooled still have fewer than 11 no-shows, so it has "
+            "no coefficient.",
+            "clinician: 4 levels with fewer than 30 appointments pooled as 'other (pooled)'.",
+            "clinician dropped: all its levels pooled still have fewer than 11 no-shows, so it "
+            "has no coefficient.",
+            "service: 4 levels with fewer than 30 appointments or fewer than 11 no-shows pooled "
+            "as 'other (pooled)'.",
+            "service dropped: all its levels pooled still have fewer than 11 no-shows, so it has "
+            "no coefficient.",
+        )
 
 
 # --- a de-identified extract ---------------------------------------------------------------------

@@ -95,6 +95,7 @@ holds the extract and needs them for analysis; never share those.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from collections.abc import Collection, Mapping, Sequence
@@ -1272,9 +1273,21 @@ def life_table(
 CATEGORICAL_PREDICTORS = ("weekday", "clinician", "service")
 NUMERIC_PREDICTORS = ("hour", "lead_days", "months_since_intake", "earlier_no_shows")
 POOLED = "other (pooled)"
-# Levels a categorical predictor keeps at most (the pool among them): 8,000 clinicians' dummies
-# over a million appointments would be a 60 GB design matrix.
+# Levels a categorical predictor keeps at most (the pool among them) from LEVELS_ROWS
+# appointments up: 8,000 clinicians' dummies over a million appointments would be a 60 GB design
+# matrix, and a fit's time is mostly its Newton steps', each about rows x coefficients^2 (the
+# Hessian). 100,437 appointments took 1.0 s with 40 levels, 20.6 s with 130 and 63 s with all
+# 737 clinicians, one after the other on a shared machine. Under LEVELS_ROWS a predictor keeps
+# as many more levels as hold rows x levels^2 at MAX_LEVELS^2 x LEVELS_ROWS (`_level_cap`), so a
+# smaller extract's fit costs about what 40 levels' does at 100,000 (on a busier machine: 4.5 s
+# for 28,193 appointments' 75 levels, 7.2 s for the 100,437's 40).
 MAX_LEVELS = 40
+LEVELS_ROWS = 100_000
+# Clients a fit needs at least, as its standard errors are cluster-robust by client: with few
+# clusters those errors are too small and their tests reject too often (Cameron and Miller 2015,
+# "A practitioner's guide to cluster-robust inference", take 20 to 50 as few); with one they
+# cannot be computed at all (statsmodels divides by clients - 1).
+MIN_CLIENTS = 30
 TABLE_COLUMNS = ["term", "coef", "std_err", "z", "p_value", "ci_low", "ci_high", "odds_ratio"]
 
 
@@ -1319,6 +1332,15 @@ def _formula(numeric: list[str]) -> str:
 
 def _levels(count: int) -> str:
     return f"{count} level" if count == 1 else f"{count} levels"
+
+
+def _level_cap(appointments: int) -> int:
+    """The levels a predictor keeps at most by default: MAX_LEVELS from LEVELS_ROWS
+    appointments up, and under them as many more as keep rows x levels^2, what each Newton step
+    costs, at MAX_LEVELS' cost at LEVELS_ROWS (141 at 8,000 appointments, 400 at 1,000). Of the
+    caller's whole frame, not the usable rows: the cap, said in a note, tells nothing of the
+    rows the rate tables may hide."""
+    return max(MAX_LEVELS, math.floor(MAX_LEVELS * math.sqrt(LEVELS_ROWS / max(appointments, 1))))
 
 
 def _level_counts(data: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -1373,18 +1395,19 @@ def _pool_rare(
     holds at least two. A pool still short (two clinicians of 4 and 5 appointments) takes in
     the next smallest levels until it is not, or holds them all; a predictor whose levels all
     pooled are still short is dropped (one level, so no term). Past `max_levels` levels (a
-    health system's thousands of clinicians, whose dummies would not fit in memory), all but
-    the max_levels - 1 with most appointments are pooled too. `after` ends each note (why a
-    second pass pools)."""
+    health system's thousands of clinicians, whose design matrix would not fit in memory:
+    `_level_cap`), all but the max_levels - 1 with most appointments are pooled too. `after`
+    ends each note (why a second pass pools)."""
     for column in CATEGORICAL_PREDICTORS:
         counts = _level_counts(data, column)
         many = len(counts) - (max_levels - 1) if len(counts) > max_levels else 0
         if many and (counts["appointments"].iloc[:many] >= min_rows).any():
             notes.append(
                 f"{column}: {many:,} levels beyond the {max_levels - 1} with the most "
-                f"appointments pooled as '{POOLED}', as a coefficient for each of "
-                f"{len(counts):,} levels would not fit in memory (fit a site or a group of "
-                "clinicians at a time for theirs)."
+                f"appointments pooled as '{POOLED}', as a predictor keeps at most "
+                f"{max_levels} levels (max_levels, the pool among them) so that the fit's time "
+                "and memory stay bounded (fit a site or a group of clinicians at a time for "
+                "theirs)."
             )
             data = data.assign(
                 **{column: data[column].mask(data[column].isin(counts.index[:many]), POOLED)}
@@ -1500,12 +1523,21 @@ def _pool_and_drop(
 
 
 def _with_references(data: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    """Each categorical predictor with its most common level first, so that is the reference."""
+    """Each categorical predictor with its most common level first, so that is the reference.
+    A predictor of one level has no term, so no reference either: its note says it was dropped,
+    where pooling has not said so already."""
     for column in CATEGORICAL_PREDICTORS:
         levels = data[column].value_counts()
         order = [levels.index[0], *sorted(levels.index[1:])]
         data = data.assign(**{column: pd.Categorical(data[column], categories=order)})
-        notes.append(f"{column}: reference level {levels.index[0]}.")
+        dropped = f"{column} dropped: "
+        if len(levels) > 1:
+            notes.append(f"{column}: reference level {levels.index[0]}.")
+        elif not any(note.startswith(dropped) for note in notes):
+            notes.append(
+                f"{dropped}every usable appointment has the same {column}, so it has no "
+                "coefficient."
+            )
     return data
 
 
@@ -1630,12 +1662,33 @@ def _by_client(data: pd.DataFrame) -> tuple[dict[str, Any], str]:
 _MORE_MONTHS = "more months (a wider date range, or an extract that covers more of them)"
 
 
+def _one_outcome(rows: int, events: int, exact: bool) -> str:
+    """Why there is no model when the usable appointments (`rows`, `events` no-shows) are all
+    of one outcome, or none: counted with `exact` (min_cell=0) only."""
+    if not rows:
+        said, advice = "no appointment is usable", f"use {_MORE_MONTHS}"
+    elif not events:
+        said = (
+            f"none of the {rows:,} usable appointments is" if exact else "no usable appointment is"
+        )
+        said, advice = f"{said} a no-show", f"use {_MORE_MONTHS}"
+    else:
+        said = f"all {rows:,} usable appointments are" if exact else "every usable appointment is"
+        said = f"{said} {'no-shows' if exact else 'a no-show'}"
+        advice = "use every appointment of the months studied, not only the no-shows"
+    compare = ", so there is nothing to compare" if rows else ""
+    return (
+        f"Too little data for the model: {said}{compare}. It needs both no-shows and kept "
+        f"appointments: {advice}."
+    )
+
+
 def logistic_regression(
     frame: pd.DataFrame,
     *,
     min_level_rows: int = 30,
     min_cell: int = MIN_CELL,
-    max_levels: int = MAX_LEVELS,
+    max_levels: int | None = None,
 ) -> Regression:
     """Logit of no-show on weekday, clinician and service (categorical) and hour, lead days,
     months since intake and earlier no-shows (numeric; earlier capped at 3, meaning 3 or more).
@@ -1643,11 +1696,13 @@ def logistic_regression(
     Real clinics break textbook logits: a clinician with a perfect record, a group only the
     director leads. So levels with fewer than `min_level_rows` appointments are pooled (and past
     `max_levels` levels, a health system's thousands of clinicians, all but the most booked
-    max_levels - 1), levels with one outcome left out, aliased levels folded into the reference
-    (the most common level), each said in `notes`; what still cannot be estimated (perfect
-    separation on a numeric predictor, too few rows, no convergence) comes back as a `message`,
-    never a traceback. Standard errors are cluster-robust by client (`_by_client`), and the
-    notes say that earlier_no_shows mostly compares clients.
+    max_levels - 1; by default 40 from 100,000 appointments up and more under them,
+    `_level_cap`), levels with one outcome left out, aliased levels folded into the reference
+    (the most common level), each said in `notes`, and a predictor left with one level dropped;
+    what still cannot be estimated (appointments all of one outcome, fewer than MIN_CLIENTS
+    clients, perfect separation on a numeric predictor, too few rows, no convergence) comes
+    back as a `message`, never a traceback. Standard errors are cluster-robust by client
+    (`_by_client`), and the notes say that earlier_no_shows mostly compares clients.
     Appointments without a lead time or months in treatment (no intake date) are left out.
 
     Small cells: the coefficient table holds no counts, but a level's coefficient and standard
@@ -1669,31 +1724,35 @@ def logistic_regression(
             _count(missing, min_cell).capitalize() if min_cell <= 0 or missing < min_cell else "The"
         )
         notes.append(
-            f"{count} appointments without a lead time or months in treatment (no intake date, "
-            "or intake after the appointment) left out."
+            f"{count} appointment{'' if count == '1' else 's'} without a lead time or months in "
+            "treatment (no intake date, or intake after the appointment) left out."
         )
     data = data.astype({"no_show": "int64", "hour": "float64"}).assign(
         earlier_no_shows=data["earlier_no_shows"].clip(upper=3)
     )
     data = data.astype({column: "str" for column in CATEGORICAL_PREDICTORS})
-    data = _pool_and_drop(data, max(min_level_rows, min_cell), max_levels, notes, min_cell)
-    rows, events = len(data), int(data["no_show"].sum())
     formula = _formula(list(NUMERIC_PREDICTORS))
 
     def failed(message: str) -> Regression:
         empty = pd.DataFrame(columns=TABLE_COLUMNS)
-        return Regression(empty, formula, rows, len(frame) - rows, message, tuple(notes))
+        return Regression(empty, formula, len(data), len(frame) - len(data), message, tuple(notes))
 
     # Exact counts with min_cell=0 only: the usable appointments are the total less cells the
     # rate tables may hide (months in treatment "(not known)", levels left out).
     exact = min_cell <= 0
+    if data["no_show"].nunique() < 2:  # before pooling, which would leave every level out
+        return failed(_one_outcome(len(data), int(data["no_show"].sum()), exact))
+    cap = _level_cap(len(frame)) if max_levels is None else max_levels
+    data = _pool_and_drop(data, max(min_level_rows, min_cell), cap, notes, min_cell)
+    rows, events = len(data), int(data["no_show"].sum())
     if events in (0, rows):
-        counted = f"{rows:,} usable appointments with {events:,} no-shows"
         lacking = "no-shows" if events == 0 else "kept appointments"
-        said = f"the usable appointments have no {lacking}" if rows else "no appointment is usable"
+        left = f"the {rows:,} appointments left" if exact else "the appointments left"
         return failed(
-            f"Too little data for the model: {counted if exact else said}. It needs both "
-            f"no-shows and kept appointments: use {_MORE_MONTHS}."
+            "Too little data for the model: once the levels with one outcome were left out "
+            f"(see the notes), {f'{left} have no {lacking}' if rows else 'none is left'}. It "
+            f"needs both no-shows and kept appointments: use {_MORE_MONTHS}, or raise "
+            "min_level_rows to pool small clinicians and services."
         )
     data = _with_references(data, notes)
     # check_rank=False: _aliased_columns finds (and the model then folds) what is not of full
@@ -1707,6 +1766,16 @@ def logistic_regression(
             f"{counted if exact else 'fewer no-shows, or kept appointments, than'} "
             f"{model.exog.shape[1]} coefficients. It needs at least as many no-shows, and kept "
             f"appointments, as coefficients: use {_MORE_MONTHS}."
+        )
+    clients = data["client_id"].nunique() if "client_id" in data else MIN_CLIENTS
+    if clients < MIN_CLIENTS:
+        of = f"{clients:,} client{'s' * (clients != 1)}" if exact else f"fewer than {MIN_CLIENTS}"
+        return failed(
+            "Too few clients for the model: its standard errors are cluster-robust by client (a "
+            f"client's appointments are not independent), which needs at least {MIN_CLIENTS} "
+            f"clients, and the usable appointments are those of {of}. With fewer the errors "
+            "come out too small, and with one they cannot be computed at all: use "
+            f"{_MORE_MONTHS}, or an extract of more clients."
         )
     aliased = _aliased_columns(model.exog, model.exog_names)
     if aliased:
