@@ -174,6 +174,17 @@ def test_no_show_rate_by_weekday(frame):
     )
 
 
+def test_a_level_of_no_no_shows_or_all_no_shows_has_its_bound_exactly(frame):
+    """Wilson's interval starts at 0 with no no-shows and ends at 1 with all: floating point
+    had left 1.7e-18, which a table shows as a rate above nothing."""
+    seven = frame.iloc[[0] * 7]  # statsmodels' bounds for 0 and 7 of 7 are off by 1e-17
+    kept, missed = seven.assign(no_show=False), seven.assign(no_show=True, clinician="T2")
+    both = pd.concat([kept.assign(clinician="T1"), missed])
+    rates = no_show_rates(both, "clinician", min_cell=0).set_index("clinician")
+    assert rates["ci_low"].tolist() == [0.0, pytest.approx(0.645669, abs=1e-6)]
+    assert rates["ci_high"].tolist() == [pytest.approx(0.354331, abs=1e-6), 1.0]
+
+
 def test_no_show_rate_by_hour(frame):
     assert_rates(
         no_show_rates(frame, "hour", min_cell=0),

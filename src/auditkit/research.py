@@ -429,7 +429,10 @@ def no_show_rates(
     rates = pd.DataFrame({"scheduled": grouped.size(), "no_shows": grouped.sum()})
     rates["rate"] = rates["no_shows"] / rates["scheduled"]
     low, high = proportion_confint(rates["no_shows"], rates["scheduled"], method="wilson")
-    rates["ci_low"], rates["ci_high"] = low.clip(0, 1), high.clip(0, 1)  # no -0.0 or 1+eps
+    # Wilson's bound is exactly 0 with no no-shows (1 with no kept), where floating point
+    # leaves 1.7e-18 (a table reads it as a rate above nothing); no -0.0 or 1+eps either.
+    rates["ci_low"] = low.clip(0, 1).mask(rates["no_shows"] == 0, 0.0)
+    rates["ci_high"] = high.clip(0, 1).mask(rates["no_shows"] == rates["scheduled"], 1.0)
     if isinstance(rates.index.dtype, pd.CategoricalDtype):  # plain labels downstream
         rates.index = rates.index.astype("str")
     rates = rates.rename_axis(by).reset_index()
