@@ -111,6 +111,8 @@ class Staff(_Table):
     first_name: Series[str] = pa.Field(nullable=True)
     last_name: Series[str] = pa.Field(nullable=True)
     role: Series[str] = _vocab(STAFF_ROLES, required=True)
+    # Their own line(s) on the phone system, as its log writes them.
+    phone: Series[str] = pa.Field(nullable=True)
 
 
 class Clients(_Table):
