@@ -114,14 +114,16 @@ def build_bundle(
     calls: list[dict] | None = None,
     clients: list[dict] | None = None,
     policy: dict | None = None,
+    staff: list[dict] | None = None,
 ):
     """A loaded bundle holding the given rows; ids A1.., K1.., N1.., P1.., R1.. unless given.
 
-    `calls` are the phone system's log (calls.csv); None writes no log at all.
+    `calls` are the phone system's log (calls.csv); None writes no log at all. `staff` and
+    `clients` replace STAFF and CLIENTS.
     """
     folder = tmp_path / "bundle"
     folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(STAFF).to_csv(folder / "staff.csv", index=False)
+    pd.DataFrame(staff or STAFF).to_csv(folder / "staff.csv", index=False)
     pd.DataFrame(clients or CLIENTS).to_csv(folder / "clients.csv", index=False)
     for table, rows in [
         ("appointments", appointments),

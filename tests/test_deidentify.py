@@ -282,7 +282,7 @@ def test_extract_loads_as_a_bundle_with_no_row_rejected(source, runs, mode):
     columns = {n: [c for c in f.columns if c != "source_line"] for n, f in bundle.tables.items()}
     scrubbed = mode == "scrubbed"
     assert columns == {
-        "staff": ["staff_id", "first_name", "last_name", "role"],
+        "staff": ["staff_id", "first_name", "last_name", "role", "phone"],
         "clients": [
             "client_id", "first_name", "last_name", "phone", "intake_date", "may_name_clinic",
             "consent_recorded_at", "therapist_id",
@@ -327,7 +327,7 @@ def test_extract_json_records_a_date_shifted_limited_data_set(runs):
     created = dt.date.fromisoformat(record["created"])
     assert abs(created - dt.date.today()) <= dt.timedelta(days=1)
     assert record["removed"] == {
-        "staff": ["first_name", "last_name"],
+        "staff": ["first_name", "last_name", "phone"],
         "clients": ["first_name", "last_name", "phone"],
         "contacts": ["message"],
         "notes": ["text"],

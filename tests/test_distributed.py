@@ -58,7 +58,7 @@ EDGE_FINDINGS = [
     ("PC001", "K1", "C1"),  # coached before P1; K2 and K3 after it
     ("VM003", "K4", "C2"),  # warned before P2; K5 after it
     ("LG001", "L0", "C5"),
-    ("LG001", "L1", "C3"),  # the siblings' call, under the first of them
+    ("LG001", "L1", ""),  # the siblings' call, either's: charged to neither (but to S1)
     ("LG001", "L9", "C6"),
     ("LG002", "K1", "C1"),  # K1 to K3: within the log's span, and not in it
     ("LG002", "K2", "C4"),
@@ -119,6 +119,25 @@ def test_sample_bundle_gives_the_pandas_results(scheduler, partitions):
 
     assert_same_results(got, audit(bundle))
     assert len(got.findings) == 126
+
+
+def test_calls_no_staff_line_settles_give_the_pandas_results(scheduler):
+    """Without the staff's lines, six LG001 calls to the sample's two shared numbers are open
+    between clients of two clinicians: each partition holding a household charges them to no
+    one, as the pandas engine does, and no other partition reports them."""
+    bundle = load(SAMPLE)
+    staff = bundle.tables["staff"].assign(phone=pd.Series(pd.NA, dtype="str"))
+    unlined = replace(bundle, tables={**bundle.tables, "staff": staff})
+
+    got = audit_on_dask(unlined, scheduler, 3)
+
+    expected = audit(unlined)
+    assert_same_results(got, expected)
+    open_ = expected.findings[expected.findings["client_id"].isna()]
+    assert open_["subject_id"].tolist() == [
+        "RC000033", "RC000171", "RC000270", "RC000280", "RC000283", "RC000399",
+    ]  # fmt: skip
+    assert open_["staff_id"].isna().all()
 
 
 def test_clients_with_several_numbers_give_the_pandas_results(scheduler):
@@ -311,10 +330,13 @@ def test_cases_a_plain_client_split_gets_wrong_give_the_pandas_results(
 
     expected = audit(edge_bundle)
     assert_same_results(got, expected)
-    found = expected.findings[["rule", "subject_id", "client_id"]]
+    found = expected.findings[["rule", "subject_id", "client_id"]].fillna("")
     assert list(found.itertuples(index=False, name=None)) == EDGE_FINDINGS
     evidence = expected.findings.set_index(KEY)["evidence"]
-    assert evidence["LG001", "L1"].endswith("; the number is on file for 2 clients")
+    assert evidence["LG001", "L1"].endswith(
+        "; the number is on file for clients C3 and C7, both this clinician's, and nothing in "
+        "the records shows which of them the call was with"
+    )
     assert evidence["PC001", "K1"] == (
         "purpose coaching; approval P1 was given later, on 2026-03-05 00:00"
     )

@@ -994,7 +994,7 @@ SAMPLE_CLIENTS = 300  # an audit of ~6 s; ~2 MB of outputs written over its last
 # Formula strings planted in the sample: phone coaching by a therapist nobody approved, so each
 # contact is a PC001 finding whose subject_id starts with a formula character; and a staff row
 # with a bad role, so its formula id lands in rejected.csv.
-PLANTED_STAFF = "=cmd|' /C calc'!A0,Eve,Null,wizard\nS999,Ray,Quill,therapist\n"
+PLANTED_STAFF = "=cmd|' /C calc'!A0,Eve,Null,wizard,\nS999,Ray,Quill,therapist,\n"  # (no line)
 PLANTED_CONTACTS = {
     "=K1": '=HYPERLINK("http://example.invalid","call back")',
     "+K2": "+1 555 0100 call me",

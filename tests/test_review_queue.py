@@ -362,6 +362,35 @@ def test_a_decision_does_not_carry_to_another_bundles_record_of_the_same_id(bund
     assert ReviewQueue(other, reviews).findings["review"].tolist() == ["new", "new", "new"]
 
 
+def test_a_finding_charged_to_no_client_is_reviewed_as_such(tmp_path):
+    """An LG001 call to a number two clients of two clinicians share, that nothing settles:
+    its card says it has no client, the decision is saved with a blank client_id and applies,
+    and a review made when it was charged to C3 is held back."""
+    household = {"phone": "(747) 555-0185", "may_name_clinic": "no", "intake_date": "2026-01-05"}
+    clients = [
+        {"client_id": "C3", "therapist_id": "T1", **household},
+        {"client_id": "C4", "therapist_id": "T2", **household},
+    ]
+    call = {"started_at": "2026-03-03T09:00:00-08:00", "to_number": "+17475550185"}
+    bundle = build_bundle(tmp_path / "bundle", clients=clients, calls=[call])
+    reviews = tmp_path / "reviews.csv"
+    queue = ReviewQueue(bundle, reviews)
+    assert "<p>Client none: the evidence names those it can have been · clinician  · call" in (
+        queue.record.value
+    )
+    decide(queue, "confirm")
+    assert saved(reviews)[0]["client_id"] == ""
+    found = audit(bundle, reviews=reviews).findings
+    assert found[["subject_id", "review"]].values.tolist() == [["R1", "confirmed"]]
+    write_reviews(reviews, "LG001,R1,confirmed,Sam,2026-03-04 09:00,,C3,", header=SEEN_HEADER)
+    result = audit(bundle, reviews=reviews)
+    assert result.findings["review"].tolist() == ["new"]
+    assert result.stale_reviews["reason"].tolist() == [
+        "reviewed for client C3; this finding is charged to no client: a reviews file from "
+        "another bundle?"
+    ]
+
+
 def test_evidence_saved_reads_back_as_the_audit_compares_it(tmp_path):
     reviews = tmp_path / "reviews.csv"
     written = "=SUM(1) \u201cquoted, with a comma\u201d\nand a line  "

@@ -1,7 +1,7 @@
 """LG001–LG002 and reconciliation: the phone system's call log against the contact log."""
 
 import pandas as pd
-from rule_fixtures import CLIENTS, POLICY, build_bundle, findings, opportunities
+from rule_fixtures import CLIENTS, POLICY, STAFF, build_bundle, findings, opportunities
 
 from auditkit import audit
 from auditkit.rules import RULES
@@ -144,6 +144,8 @@ def test_matched_rows_are_found_by_position_in_each_log(tmp_path):
 
 
 def test_lg001_matches_a_shared_number_to_either_sibling(tmp_path):
+    """R1 is K1's, C4's call; nothing shows whose R2 was, C3's or C4's: charged to neither,
+    but to T2, the clinician of both, whose report may name them."""
     to_siblings = {"client_id": "", "to_number": "747.555.0185"}
     bundle = build_bundle(
         tmp_path,
@@ -158,11 +160,15 @@ def test_lg001_matches_a_shared_number_to_either_sibling(tmp_path):
     assert matches(bundle) == {"K1": "R1"}
     assert findings(bundle, "LG001") == {
         "R2": "RingCentral: outbound call at Tue 3 Mar 2026 09:00:00, connected; no phone "
-        "contact with the client logged within 10 min of it; the number is on file for 2 clients"
+        "contact with the client logged within 10 min of it; the number is on file for clients "
+        "C3 and C4, both this clinician's, and nothing in the records shows which of them the "
+        "call was with"
     }
     assert opportunities(bundle, "LG001") == ["R1", "R2"]  # R3 is no client's number
+    # R1 is K1's client's, not the first with the number's
+    assert lg001_subjects(bundle) == [["R1", "C4", "T2"], ["R2", "", "T2"]]
     found = audit(bundle).findings.set_index("rule").loc["LG001"]
-    assert (found["client_id"], found["staff_id"]) == ("C3", "T2")
+    assert (pd.isna(found["client_id"]), found["staff_id"]) == (True, "T2")
 
 
 def test_a_client_with_two_numbers_in_one_cell_is_matched_by_either(tmp_path):
@@ -186,33 +192,140 @@ def test_a_client_with_two_numbers_in_one_cell_is_matched_by_either(tmp_path):
     assert findings(bundle, "LG002") == {}
 
 
-def test_lg001_counts_the_clients_who_had_a_shared_number_by_the_call_naming_none(tmp_path):
-    """A report cut to one clinician must not name a sibling (another's client) nor reveal who
-    shares a phone: the evidence counts. C5 came after the first call, so it had only C3's
-    client-to-be and C4; C3, the finding's own client, counts whenever C3 came."""
-    to_household = {"client_id": "", "to_number": "747.555.0185"}
-    household = [
-        {**SIBLINGS[2], "intake_date": "2026-03-04"},  # C3: after the first call
-        {**SIBLINGS[3], "intake_date": "2026-03-02"},  # C4: the day of the first call
-        {**SIBLINGS[3], "client_id": "C5", "therapist_id": "T1", "intake_date": "2026-03-05"},
-    ]
-    bundle = build_bundle(
+# --- LG001: whose a shared number's call is ------------------------------------------------------
+
+# A household's phone on file for C3 (T2's client) and C5 (T1's); the staff's own lines.
+HOUSEHOLD = [
+    *CLIENTS,
+    {**SIBLINGS[2], "intake_date": "2026-03-04"},
+    {**SIBLINGS[3], "client_id": "C5", "therapist_id": "T1", "intake_date": "2026-01-05"},
+]
+LINES = [
+    {**STAFF[0], "phone": "(805) 555-0110"},  # T1
+    {**STAFF[1], "phone": "805-555-0111 / 805-555-0112"},  # T2: a desk line and a cell
+    *STAFF[2:],  # SUP, DIR and ADM without one of their own
+]
+TO_HOUSEHOLD = {"client_id": "", "to_number": "747.555.0185"}
+HEAD = "RingCentral: outbound call at {}, connected; no phone contact with the client logged "
+
+
+def household_bundle(path, calls: list[dict], clients: list[dict] = HOUSEHOLD, **rows):
+    """A bundle of the household's calls, the staff with their lines."""
+    return build_bundle(path, clients=clients, staff=LINES, calls=calls, **rows)
+
+
+def from_household(at: str, to_number: str, **fields) -> dict:
+    """An inbound call from the household's phone, to `to_number`."""
+    number = {"client_id": "", "from_number": "(747) 555-0185", "to_number": to_number}
+    return placed(at, direction="inbound", **number, **fields)
+
+
+def lg001_subjects(bundle, **narrowed) -> list[list[str]]:
+    """LG001's examined calls, as [call, client, clinician], blank where charged to none."""
+    result = audit(bundle, **narrowed)
+    examined = result.opportunities[result.opportunities["rule"] == "LG001"]
+    columns = ["subject_id", "client_id", "staff_id"]
+    return examined[columns].astype("object").fillna("").values.tolist()
+
+
+def test_lg001_charges_a_shared_number_s_call_to_the_client_already_taken_in(tmp_path):
+    """R1, on 2 March, is before C3's intake (the 4th, in the clinic's zone): it was C5's, even
+    placed from T2's line. R2, at 23:59 on the 3rd (07:59 on the 4th in UTC), still is."""
+    bundle = household_bundle(
         tmp_path,
-        clients=[*CLIENTS, *household],
-        calls=[
-            placed("2026-03-02T09:00:00-08:00", **to_household),
-            placed("2026-03-05T09:00:00-08:00", **to_household),
+        [
+            placed("2026-03-02T09:00:00-08:00", from_number="+18055550111", **TO_HOUSEHOLD),
+            placed("2026-03-04T07:59:00Z", **TO_HOUSEHOLD),
         ],
     )
-    head = "RingCentral: outbound call at {}, connected; no phone contact with the client logged "
     assert findings(bundle, "LG001") == {
-        "R1": head.format("Mon 2 Mar 2026 09:00:00")
-        + "within 10 min of it; the number is on file for 2 clients",
-        "R2": head.format("Thu 5 Mar 2026 09:00:00")
-        + "within 10 min of it; the number is on file for 3 clients",
+        "R1": HEAD.format("Mon 2 Mar 2026 09:00:00") + "within 10 min of it",
+        "R2": HEAD.format("Tue 3 Mar 2026 23:59:00") + "within 10 min of it",
     }
+    assert lg001_subjects(bundle) == [["R1", "C5", "T1"], ["R2", "C5", "T1"]]
+    assert lg001_subjects(bundle, clinicians=["T2"]) == []
+
+
+def test_lg001_a_shared_number_s_call_is_charged_by_the_clinician_s_line(tmp_path):
+    """Both clients had come by 5 March: R1 was placed from T2's cell, R2 from T1's line, and
+    R3 came in on T2's desk line. Where neither had come yet (C3 on the 4th, C5 on the 10th),
+    the line still settles a call of the 2nd: both could be the one it was with."""
+    later = [*HOUSEHOLD[:3], {**HOUSEHOLD[3], "intake_date": "2026-03-10"}]
+    bundle = household_bundle(
+        tmp_path,
+        [
+            placed("2026-03-05T09:00:00-08:00", from_number="805.555.0112", **TO_HOUSEHOLD),
+            placed("2026-03-05T10:00:00-08:00", from_number="+18055550110", **TO_HOUSEHOLD),
+            from_household("2026-03-05T11:00:00-08:00", "+18055550111"),
+        ],
+    )
+    on_line = (
+        "within 10 min of it; the number is on file for 2 clients, and the call was on this "
+        "client's clinician's line"
+    )
+    assert findings(bundle, "LG001") == {
+        "R1": HEAD.format("Thu 5 Mar 2026 09:00:00") + on_line,
+        "R2": HEAD.format("Thu 5 Mar 2026 10:00:00") + on_line,
+        "R3": HEAD.format("Thu 5 Mar 2026 11:00:00").replace("outbound", "inbound") + on_line,
+    }
+    assert lg001_subjects(bundle) == [["R1", "C3", "T2"], ["R2", "C5", "T1"], ["R3", "C3", "T2"]]
+    before_both = household_bundle(
+        tmp_path / "before",
+        [placed("2026-03-02T09:00:00-08:00", from_number="+18055550111", **TO_HOUSEHOLD)],
+        clients=later,
+    )
+    assert findings(before_both, "LG001") == {
+        "R1": HEAD.format("Mon 2 Mar 2026 09:00:00") + on_line
+    }
+    assert lg001_subjects(before_both) == [["R1", "C3", "T2"]]
+
+
+def test_lg001_a_shared_number_s_call_nothing_settles_is_charged_to_no_clinician(tmp_path):
+    """R1 came from the admin's phone and R2 in on the clinic's main number: either was C3's
+    (T2's) or C5's (T1's). Each is examined under no client and no clinician, naming both
+    clients: no clinician's report holds it, and their figures are not lowered by it. R3 is
+    K1's, C5's, whatever line it was on."""
+    bundle = household_bundle(
+        tmp_path,
+        [
+            placed("2026-03-05T09:00:00-08:00", from_number="+18055550199", **TO_HOUSEHOLD),
+            from_household("2026-03-05T10:00:00-08:00", "+18055550100", result="voicemail"),
+            placed("2026-03-05T12:01:00-08:00", from_number="+18055550111", **TO_HOUSEHOLD),
+        ],
+        contacts=[logged("2026-03-05T12:00:00-08:00", client_id="C5")],
+    )
+    unsettled = (
+        "within 10 min of it; the number is on file for clients C3 and C5, and nothing in the "
+        "records shows which of them the call was with: it is charged to no clinician"
+    )
+    assert findings(bundle, "LG001") == {
+        "R1": HEAD.format("Thu 5 Mar 2026 09:00:00") + unsettled,
+        "R2": HEAD.format("Thu 5 Mar 2026 10:00:00")
+        .replace("outbound", "inbound")
+        .replace("connected", "voicemail")
+        + unsettled,
+    }
+    assert lg001_subjects(bundle) == [["R1", "", ""], ["R2", "", ""], ["R3", "C5", "T1"]]
+    assert lg001_subjects(bundle, clinicians=["T1"]) == [["R3", "C5", "T1"]]
+    assert lg001_subjects(bundle, clinicians=["T2"]) == []
     found = audit(bundle).findings
-    assert found.loc[found["rule"] == "LG001", "client_id"].tolist() == ["C3", "C3"]
+    lg001 = found[found["rule"] == "LG001"]
+    assert lg001["client_id"].isna().all() and lg001["staff_id"].isna().all()
+
+
+def test_lg001_names_three_clients_a_call_is_open_between(tmp_path):
+    """With no staff line on file, three clients taken in by the call: named in order."""
+    three = [*HOUSEHOLD[:3], {**HOUSEHOLD[3], "client_id": "C6"}, HOUSEHOLD[3]]
+    bundle = build_bundle(
+        tmp_path,
+        clients=[{**c, "intake_date": "2026-01-05"} for c in three],
+        calls=[placed("2026-03-05T09:00:00-08:00", **TO_HOUSEHOLD)],
+    )
+    assert findings(bundle, "LG001") == {
+        "R1": HEAD.format("Thu 5 Mar 2026 09:00:00")
+        + "within 10 min of it; the number is on file for clients C3, C5 and C6, and nothing in "
+        "the records shows which of them the call was with: it is charged to no clinician"
+    }
 
 
 def test_lg001_a_sibling_who_came_after_the_call_leaves_the_number_unshared(tmp_path):

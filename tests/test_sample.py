@@ -32,7 +32,7 @@ FILES = [
 ]
 # Columns exactly as in the bundle format (issue 2).
 COLUMNS = {
-    "staff": ["staff_id", "first_name", "last_name", "role"],
+    "staff": ["staff_id", "first_name", "last_name", "role", "phone"],
     "clients": [
         "client_id", "first_name", "last_name", "phone", "intake_date", "may_name_clinic",
         "consent_recorded_at", "therapist_id",

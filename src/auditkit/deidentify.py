@@ -51,7 +51,7 @@ ID_PREFIXES = {
 _ID_BYTES = 6  # 48 random bits per surrogate: two extracts of one clinic almost surely share none
 # Columns that name or reach a person, or hold free text that may.
 REMOVED = {
-    "staff": NAME_COLUMNS,
+    "staff": (*NAME_COLUMNS, "phone"),
     "clients": (*NAME_COLUMNS, "phone"),
     "contacts": ("message",),
     "notes": ("text",),

@@ -782,16 +782,20 @@ def _check_partition(part: Bundle, as_of: pd.Timestamp) -> dict[str, Checked]:
     driver adds them up, and never holds a row per subject examined.
 
     The call log's first and last calls are in every partition; what they show about another
-    partition's clients is that partition's to report.
+    partition's clients is that partition's to report. A subject charged to no client (an LG001
+    call open between the clients of a shared number) is only examined where they all are.
     """
     mine = part.clients["client_id"]
+
+    def own(subjects: pd.DataFrame) -> pd.DataFrame:
+        client = subjects["client_id"]
+        return subjects[(is_in(client, mine) | client.isna()).to_numpy()]
+
     return {
         code: Checked(
-            count_opportunities(
-                checked.opportunities[is_in(checked.opportunities["client_id"], mine).to_numpy()]
-            ),
-            checked.findings[is_in(checked.findings["client_id"], mine).to_numpy()],
-            checked.pending[is_in(checked.pending["client_id"], mine).to_numpy()],
+            count_opportunities(own(checked.opportunities)),
+            own(checked.findings),
+            own(checked.pending),
         )
         for code, checked in check_rules(part, threads=1, as_of=as_of).items()
     }

@@ -51,26 +51,36 @@ def _e164(numbers: pd.Series) -> pd.Series:
 _SEVERAL = rf"{_SPACE}*(?:[;/|,\n]|{_SPACE}or{_SPACE}){_SPACE}*"
 
 
-def numbers_on_file(clients: pd.DataFrame) -> pd.DataFrame:
+def numbers_on_file(people: pd.DataFrame, id_column: str = "client_id") -> pd.DataFrame:
     """(number, client_id) for every usable number of every client: a client's cell may hold
-    several (a cell phone and a home one), and siblings may share one."""
-    phones = clients["phone"].reset_index(drop=True)
-    ids = clients["client_id"].reset_index(drop=True)
+    several (a cell phone and a home one), and siblings may share one. With `id_column`
+    "staff_id", the staff's own lines, (number, staff_id)."""
+    phones = people["phone"].reset_index(drop=True)
+    ids = people[id_column].reset_index(drop=True)
     several = phones.str.contains(_SEVERAL, regex=True).fillna(False).to_numpy(bool)
     if several.any():  # rarely: each number of such a cell a row of its own, in its place
         split = phones[several].str.split(_SEVERAL, regex=True).explode().astype("str")
         phones = pd.concat([phones[~several], split]).sort_index(kind="stable")
         ids = ids[phones.index]
-    on_file = pd.DataFrame({"number": to_e164(phones).to_numpy(), "client_id": ids.to_numpy()})
+    on_file = pd.DataFrame({"number": to_e164(phones).to_numpy(), id_column: ids.to_numpy()})
     return on_file.astype("str").dropna().drop_duplicates().reset_index(drop=True)
 
 
-# What client_numbers reads of a call: which way it went, and both numbers.
+# What client_numbers and clinic_numbers read of a call: which way it went, and both numbers.
 CLIENT_NUMBER_READS = ("direction", "to_number", "from_number")
 
 
 def client_numbers(calls: pd.DataFrame) -> pd.Series:
     """The client's side of each call: the number dialled if outbound, the caller's if inbound."""
-    direction, to_number, from_number = CLIENT_NUMBER_READS
-    outbound = calls[direction] == "outbound"
-    return to_e164(calls[to_number].where(outbound, calls[from_number]))
+    return _end(calls, "to_number", "from_number")
+
+
+def clinic_numbers(calls: pd.DataFrame) -> pd.Series:
+    """The clinic's side of each call, the line it was on: the caller's if outbound, the number
+    dialled if inbound (a clinician's own line, or the clinic's main number)."""
+    return _end(calls, "from_number", "to_number")
+
+
+def _end(calls: pd.DataFrame, outbound_end: str, inbound_end: str) -> pd.Series:
+    outbound = calls["direction"] == "outbound"
+    return to_e164(calls[outbound_end].where(outbound, calls[inbound_end]))

@@ -195,6 +195,14 @@ def record_context(bundle: Bundle, finding: Mapping[str, Any]) -> RecordContext:
     )
 
 
+def _client(client_id: Any) -> str:
+    """The finding's client on its card; one charged to none (an LG001 call that could have
+    been with several) says so, its evidence naming them."""
+    if pd.isna(client_id):
+        return "none: the evidence names those it can have been"
+    return f"<code>{html_text(client_id)}</code>"
+
+
 def _record_section(kind: str, record: pd.DataFrame) -> str:
     """The subject's own row, for kinds the appointment, calls and notes tables do not show."""
     if record.empty:
@@ -247,7 +255,7 @@ def context_html(
         f"{finding['severity']}</span> {finding['rule']} {html_text(rule.name)}</h3>",
         f"<p><strong>{html_text(finding['summary'])}</strong></p>",
         f"<p>Evidence: {highlight(finding['evidence'], spans)}</p>",
-        f"<p>Client <code>{html_text(finding['client_id'])}</code> · clinician "
+        f"<p>Client {_client(finding['client_id'])} · clinician "
         f"{html_text(names.get(finding['staff_id'], finding['staff_id']))} · "
         f"{html_text(finding['subject_type'])} <code>{html_text(subject)}</code> · "
         f"{_finding_time(finding['at'], contacts.loc[contact_is_subject, 'started_at'])}</p>",
@@ -742,7 +750,8 @@ class ReviewQueue(widgets.VBox):
                     "reviewer": reviewer,
                     "reviewed_at": now.isoformat(),
                     "comment": comment,
-                    "client_id": finding["client_id"],
+                    # (blank for a finding charged to no client: "nan" would name one)
+                    "client_id": "" if pd.isna(finding["client_id"]) else finding["client_id"],
                     "evidence": _masked(finding["evidence"], self.evidence_mask),
                 },
             )

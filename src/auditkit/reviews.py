@@ -167,9 +167,9 @@ def apply_reviews(
         [
             "reviewed for client "
             + checked["client_id"]
-            + "; this finding is client "
-            + checked["finding_client"]
-            + "'s: a reviews file from another bundle?",
+            + "; this finding is "
+            + ("client " + checked["finding_client"] + "'s").fillna("charged to no client")
+            + ": a reviews file from another bundle?",
             "the record changed since it was reviewed: the evidence now reads '"
             + evidence.reindex(checked.index)
             + "'",

@@ -297,6 +297,13 @@ _AREA_CODES = _LOCAL_AREA_CODES + tuple(
 )
 
 
+def _staff_line(number: int) -> str:
+    """The `number`th staff member's own line: (805) 555-0110 on, then the same fictional
+    numbers in the next area codes, so that no two share one however large the clinic."""
+    area, line = divmod(10 + number, 100)
+    return f"({_AREA_CODES[area]}) 555-01{line:02d}"
+
+
 def _area_codes(clients: int) -> list[str]:
     """Area codes for `clients` invented numbers, 555-0100 to 555-0199 in each (the range kept
     for fiction): about one number per client, so numbers are shared about as often as siblings
@@ -796,8 +803,7 @@ class _ClinicYear:
         self.admin = roles.index[roles == "admin"][0]
         self.staff_first = dict(zip(self.staff["staff_id"], self.staff["first_name"], strict=True))
         self.staff_phone = {
-            staff_id: f"(805) 555-01{(10 + number) % 100:02d}"
-            for number, staff_id in enumerate(self.staff["staff_id"])
+            staff_id: _staff_line(number) for number, staff_id in enumerate(self.staff["staff_id"])
         }
         self.client_first = self.clients["first_name"].tolist()
         self.client_pronoun = self.clients["pronoun"].tolist()
@@ -1646,7 +1652,9 @@ class _ClinicYear:
         truth = truth[truth["rule"] != ""].drop_duplicates()
         truth = truth.sort_values(["rule", "subject_id"]).reset_index(drop=True)
         tables = {
-            "staff": self.staff[["staff_id", "first_name", "last_name", "role"]],
+            "staff": self.staff[["staff_id", "first_name", "last_name", "role"]].assign(
+                phone=self.staff["staff_id"].map(self.staff_phone)
+            ),
             "clients": clients,
             "appointments": appointments,
             "contacts": contacts_out,

@@ -111,6 +111,9 @@ class Staff(_Table):
     first_name: Series[str] = pa.Field(nullable=True)
     last_name: Series[str] = pa.Field(nullable=True)
     role: Series[str] = _vocab(STAFF_ROLES, required=True)
+    # Their own line(s) on the phone system, as its log writes them: which of a shared number's
+    # clients a call was with, where the line shows it (LG001).
+    phone: Series[str] = pa.Field(nullable=True)
 
 
 class Clients(_Table):
@@ -310,7 +313,9 @@ class Findings(pa.DataFrameModel):
     severity: Series[str] = pa.Field(isin=list(SEVERITY_ORDER))
     subject_type: Series[str] = pa.Field(isin=list(SUBJECT_TYPES))
     subject_id: Series[str] = pa.Field(nullable=False)
-    client_id: Series[str] = pa.Field(nullable=False)
+    # Blank where the records leave open which client it was (an LG001 call to a number
+    # siblings share); staff_id too, where those clients' clinicians differ.
+    client_id: Series[str] = pa.Field(nullable=True)
     staff_id: Series[str] = pa.Field(nullable=True)
     at: Series[Any] = pa.Field(nullable=False, tz_aware=())
     summary: Series[str] = pa.Field(str_length={"min_value": 1})

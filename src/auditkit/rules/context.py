@@ -322,8 +322,9 @@ class AuditContext:
     def call_matches(self) -> pd.DataFrame:
         """Logged phone contacts paired one to one with phone-system calls of the same client and
         direction at most match_minutes apart (contact_id, call_id, call_at), nearest first;
-        `contact_row` and `call` are their rows in the contact and call logs, for rules to find
-        them by position rather than by hashing a million ids.
+        `contact_row` and `call` are their rows in the contact and call logs, and `client` the
+        client's in the clients table, for rules to find them by position rather than by hashing
+        a million ids.
 
         Each round pairs every contact with its nearest free call and lets each call keep its
         nearest contact; contacts that lost try again against the calls still free.
@@ -389,6 +390,7 @@ class AuditContext:
                 "call_at": calls["started_at"].array.take(call),
                 "contact_row": np.flatnonzero(phone)[row],
                 "call": call,
+                "client": matches["group"].to_numpy(np.int64) // ways,
             }
         )
 
